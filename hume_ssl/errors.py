@@ -1,0 +1,9 @@
+"""The one exception type users see: a message that names the problem and the fix."""
+
+
+class HumeSSLError(Exception):
+    """Bad input or state that the user can fix. The CLI prints it and exits with status 2."""
+
+
+class NotFittedError(HumeSSLError, AttributeError):
+    """An estimator was used before `fit`."""
