@@ -1,0 +1,106 @@
+"""The `hume-ssl` command line: a thin shell that parses, calls the Python API and prints.
+
+Each command lives in its own section; all work happens in the modules it calls.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hume_ssl.errors import HumeSSLError
+from hume_ssl.progress import hume_progress
+
+app = typer.Typer(
+    help="hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch."""
+
+
+def main() -> None:
+    try:
+        app()
+    except HumeSSLError as e:
+        console.print(f"[bold red]error:[/] {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: finished chunks are kept; re-run the same "
+                      "command to resume.")
+        sys.exit(130)
+
+
+# ---------------------------------------------------------------------------- label
+@app.command()
+def label(
+    phi1: Path = typer.Option(..., help="Space-1 features (N x d1 .npy): the task encoder's space."),
+    phi2: Path = typer.Option(..., help="Space-2 features (N x d2 .npy): the linear model's space."),
+    out: Path = typer.Option(..., help="Run folder (created; re-running resumes from it)."),
+    k: int = typer.Option(10, help="Number of classes to find."),
+    restarts: int = typer.Option(100, help="Number of HUME restarts (task encoders), run batched."),
+    steps: int = typer.Option(300, help="Outer optimisation steps per restart."),
+    subsets: int = typer.Option(4, help="Train/held-out subset splits per outer step."),
+    subset_size: int = typer.Option(10_000, help="Samples per subset (capped at N)."),
+    lr: float = typer.Option(1e-2, help="Adam learning rate of the task encoder."),
+    tau: float = typer.Option(0.1, help="Sparsemax temperature (logits are cosines)."),
+    gamma: float = typer.Option(10.0, help="Weight of the label-balance entropy term."),
+    ridge: float = typer.Option(0.1, help="Inner ridge penalty, relative to the mean Gram eigenvalue."),
+    seed: int = typer.Option(0, help="Random seed (subset draws and every restart's init)."),
+    labels: Optional[Path] = typer.Option(None, help="True labels (N ints .npy), for metrics only."),
+    phi1_test: Optional[Path] = typer.Option(None, help="Space-1 features of held-out samples."),
+    phi2_test: Optional[Path] = typer.Option(None, help="Space-2 features of held-out samples."),
+    labels_test: Optional[Path] = typer.Option(None, help="True labels of the test rows (metrics)."),
+    transductive: bool = typer.Option(False, help="Fit on train+test rows (default: fit on train "
+                                      "rows, then label test rows with the learned encoders)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
+    chunk_size: int = typer.Option(0, help="Restarts per chunk (0: from the memory budget)."),
+) -> None:
+    """Run HUME on two feature matrices of the same N samples and write an aligned ensemble."""
+    from hume_ssl.config import HumeConfig
+    from hume_ssl.run_label import label_run
+
+    cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=steps, n_subsets=subsets,
+                     subset_size=subset_size, lr=lr, tau=tau, gamma=gamma, ridge=ridge,
+                     random_state=seed, device=device, chunk_size=chunk_size)
+    with hume_progress(console) as cb:
+        res = label_run(phi1, phi2, out, cfg, labels=labels, phi1_test=phi1_test,
+                        phi2_test=phi2_test, labels_test=labels_test,
+                        transductive=transductive, callback=cb)
+    model = res["model"]
+    table = Table(title=f"HUME: {cfg.n_restarts} restarts in {res['seconds']:.1f} s")
+    for col in ("", "score", "ACC", "ARI", "NMI"):
+        table.add_column(col)
+    m = res.get("metrics")
+
+    def fmt(d, key):
+        return f"{d[key]:.4f}" if d else "-"
+
+    table.add_row("ensemble", "-", fmt(m and m["ensemble"], "acc"),
+                  fmt(m and m["ensemble"], "ari"), fmt(m and m["ensemble"], "nmi"))
+    b = model.best_restart_
+    table.add_row(f"best restart (#{b})", f"{model.scores_[b]:.4f}",
+                  fmt(m and m["best_restart"], "acc"), fmt(m and m["best_restart"], "ari"),
+                  fmt(m and m["best_restart"], "nmi"))
+    if m:
+        table.add_row("restarts mean", f"{model.scores_.mean():.4f}",
+                      f"{m['restart_acc_mean']:.4f}", "", "")
+    Console().print(table)
+    Console().print(f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
+                    "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
+                    "encoders.npy, config.json" + (", metrics.json)" if m else ")"))
+
+
+if __name__ == "__main__":
+    main()
