@@ -1,0 +1,283 @@
+"""Inputs of `train-fixmatch`: the seeds (indices + pseudo-labels) and the images they address.
+
+Seeds folder contract (written by the seeds stage):
+  indices.npy        int64 (n,)  sample indices into the dataset's train split, dataset order
+  pseudo_labels.npy  int64 (n,)  cluster ids in 0..k-1 (never ground truth)
+  seeds.json         {"dataset": registry name or "npz:/path/name_{split}.npz", "split": "train",
+                      "n_samples": N of the split, "order_hash": str, "k": int,
+                      optional "class_names": [k names]}
+Seeds from other tools: `--indices FILE.npy --labels FILE.npy --dataset NAME`, or a CSV with
+rows `index,label` (header optional) as --indices.
+
+Images come from `load_images_uint8(dataset, split)`: the project's dataset registry when it
+exists (hume_ssl.datasets), else a private reader of `npz:` JPEG archives (decoded once and
+cached as .npy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from hume_ssl.errors import HumeSSLError
+from hume_ssl.io import atomic_save_npy, load_array, read_json
+
+
+@dataclass
+class Seeds:
+    indices: np.ndarray  # (n,) int64 into the train split
+    labels: np.ndarray  # (n,) int64 in 0..k-1
+    dataset: str
+    k: int
+    split: str = "train"
+    n_samples: Optional[int] = None
+    order_hash: Optional[str] = None
+    class_names: Optional[list[str]] = None
+    source: dict = field(default_factory=dict)
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines()):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            rows.append((int(parts[0]), int(parts[1])))
+        except (ValueError, IndexError) as e:
+            if i == 0:  # header
+                continue
+            raise HumeSSLError(
+                f"{path}:{i + 1}: expected `index,label` integers, got {line!r}."
+            ) from e
+    if not rows:
+        raise HumeSSLError(f"{path}: no `index,label` rows found.")
+    a = np.asarray(rows, dtype=np.int64)
+    return a[:, 0], a[:, 1]
+
+
+def read_seeds(
+    seeds_dir: Optional[str | Path] = None,
+    indices: Optional[str | Path] = None,
+    labels: Optional[str | Path] = None,
+    dataset: Optional[str] = None,
+    k: Optional[int] = None,
+) -> Seeds:
+    """Seeds from a seeds folder, or from index/label files (npy or CSV) plus a dataset name."""
+    if seeds_dir is not None:
+        d = Path(seeds_dir)
+        if not (d / "seeds.json").exists():
+            raise HumeSSLError(
+                f"{d} is not a seeds folder (no seeds.json); run the seeds stage or "
+                "pass --indices/--labels/--dataset."
+            )
+        meta = read_json(d / "seeds.json")
+        idx = np.asarray(load_array(d / "indices.npy", "seed indices"))
+        lab = np.asarray(load_array(d / "pseudo_labels.npy", "seed pseudo-labels"))
+        ds = dataset or meta.get("dataset")
+        if not ds:
+            raise HumeSSLError(f"{d}/seeds.json names no dataset; pass --dataset NAME.")
+        s = Seeds(
+            idx,
+            lab,
+            ds,
+            int(meta.get("k", int(lab.max()) + 1)),
+            meta.get("split", "train"),
+            meta.get("n_samples"),
+            meta.get("order_hash"),
+            meta.get("class_names"),
+            {"seeds": str(d)},
+        )
+    else:
+        if indices is None or dataset is None:
+            raise HumeSSLError(
+                "give --seeds DIR, or --indices FILE (.npy or index,label CSV) with "
+                "--labels FILE.npy and --dataset NAME."
+            )
+        ip = Path(indices)
+        if ip.suffix.lower() == ".csv":
+            idx, lab = _read_csv(ip)
+        else:
+            if labels is None:
+                raise HumeSSLError("--indices FILE.npy needs --labels FILE.npy (or pass a CSV).")
+            idx, lab = (
+                np.asarray(load_array(ip, "seed indices")),
+                np.asarray(load_array(labels, "seed labels")),
+            )
+        s = Seeds(
+            idx, lab, dataset, 0, source={"indices": str(indices), "labels": str(labels or "")}
+        )
+    return _check_seed_arrays(s, k)
+
+
+def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
+    if s.indices.ndim != 1 or s.labels.ndim != 1 or len(s.indices) != len(s.labels):
+        raise HumeSSLError(
+            f"seed indices {s.indices.shape} and labels {s.labels.shape} must be 1-D "
+            "and of equal length."
+        )
+    if not (
+        np.issubdtype(s.indices.dtype, np.integer) and np.issubdtype(s.labels.dtype, np.integer)
+    ):
+        raise HumeSSLError("seed indices and labels must be integers.")
+    s.indices, s.labels = s.indices.astype(np.int64), s.labels.astype(np.int64)
+    if len(s.indices) == 0:
+        raise HumeSSLError("the seeds are empty: no labeled sample to train from.")
+    if len(np.unique(s.indices)) != len(s.indices):
+        raise HumeSSLError("seed indices contain duplicates; each sample may be a seed once.")
+    s.k = int(k or s.k or int(s.labels.max()) + 1)
+    if s.labels.min() < 0 or s.labels.max() >= s.k:
+        raise HumeSSLError(
+            f"seed labels range {s.labels.min()}..{s.labels.max()} lies outside 0..{s.k - 1} "
+            f"(k={s.k}); relabel them to 0..k-1 or fix k in seeds.json."
+        )
+    if s.class_names is not None and len(s.class_names) != s.k:
+        raise HumeSSLError(f"seeds.json has {len(s.class_names)} class_names for k={s.k}.")
+    return s
+
+
+def order_hash(labels: Optional[np.ndarray], n: int, names: Optional[np.ndarray] = None) -> str:
+    """Fingerprint of a split's sample order (names when known, else labels, else the count)."""
+    h = hashlib.sha256(str(n).encode())
+    src = names if names is not None else labels
+    if src is not None:
+        h.update(np.asarray(src).astype(str if names is not None else np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) -> None:
+    """Seeds must address this split: same sample count, same order hash, indices in range.
+
+    `dataset_hashes` are the split's accepted order fingerprints (see `order_hashes`).
+    """
+    fix = (
+        "the seeds were made for another dataset or sample order; pass the --dataset the seeds "
+        "were made from, or re-run the seeds stage on this dataset."
+    )
+    if s.n_samples is not None and int(s.n_samples) != n:
+        raise HumeSSLError(
+            f"seeds.json says n_samples={s.n_samples} but {s.dataset}:{s.split} has "
+            f"{n} images: {fix}"
+        )
+    if s.order_hash and dataset_hashes and s.order_hash not in dataset_hashes:
+        raise HumeSSLError(
+            f"seeds.json order_hash {s.order_hash} matches none of {s.dataset}:"
+            f"{s.split}'s fingerprints {list(dataset_hashes)}: {fix}"
+        )
+    if s.indices.min() < 0 or s.indices.max() >= n:
+        raise HumeSSLError(
+            f"seed indices span {s.indices.min()}..{s.indices.max()} but {s.dataset}:"
+            f"{s.split} has {n} images: {fix}"
+        )
+
+
+def order_hashes(split: ImageSplit) -> tuple[str, ...]:
+    """Accepted order fingerprints of a split: ours, and hume_ssl.io.array_hash of the labels and
+    of the images (the forms other stages may write)."""
+    from hume_ssl.io import array_hash
+
+    out = [h for h in (split.order_hash,) if h]
+    if split.labels is not None:
+        out.append(array_hash(split.labels))
+    out.append(array_hash(split.images))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ images
+@dataclass
+class ImageSplit:
+    images: np.ndarray  # (N, H, W, 3) uint8
+    labels: Optional[np.ndarray]  # (N,) int64 ground truth, or None
+    order_hash: Optional[str] = None
+    classes: Optional[list[str]] = None
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("HUME_SSL_CACHE", Path.home() / ".cache" / "hume_ssl"))
+
+
+def _npz_split_path(spec: str, split: str) -> Path:
+    path = spec[len("npz:") :]
+    return Path(path.replace("{split}", split))
+
+
+def _load_npz_jpeg(path: Path) -> ImageSplit:
+    """Private reader for the shared JPEG archives (jpeg_bytes, offsets, labels, names, classes)."""
+    if not path.exists():
+        raise HumeSSLError(f"dataset file not found: {path}.")
+    with np.load(path, allow_pickle=False) as z:
+        labels = np.asarray(z["labels"]).astype(np.int64) if "labels" in z.files else None
+        names = np.asarray(z["names"]) if "names" in z.files else None
+        classes = (
+            [c.decode() if isinstance(c, bytes) else str(c) for c in z["classes"]]
+            if "classes" in z.files
+            else None
+        )
+        if "images" in z.files:
+            images = np.asarray(z["images"], dtype=np.uint8)
+        else:
+            st = path.stat()
+            key = hashlib.sha256(
+                f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()
+            ).hexdigest()[:16]
+            cache = _cache_dir() / f"{path.stem}-{key}.npy"
+            if cache.exists():
+                images = np.load(cache)
+            else:
+                from PIL import Image
+
+                buf, off = z["jpeg_bytes"], z["offsets"]
+                images = np.stack(
+                    [
+                        np.asarray(
+                            Image.open(BytesIO(buf[off[i] : off[i + 1]].tobytes())).convert("RGB")
+                        )
+                        for i in range(len(off) - 1)
+                    ]
+                )
+                atomic_save_npy(cache, images)
+    return ImageSplit(images, labels, order_hash(labels, len(images), names), classes)
+
+
+def load_images_uint8(dataset: str, split: str) -> ImageSplit:
+    """(N, H, W, 3) uint8 images of a split plus ground truth when known (evaluation only)."""
+    if dataset.startswith("npz:"):
+        return _load_npz_jpeg(_npz_split_path(dataset, split))
+    try:  # the project's dataset registry, when present
+        from hume_ssl import datasets as registry  # type: ignore[attr-defined]
+    except ImportError:
+        registry = None
+    if registry is not None and hasattr(registry, "load_images_uint8"):
+        out = registry.load_images_uint8(dataset, split)
+        images, labels = out[0], out[1]
+        labels = None if labels is None else np.asarray(labels).astype(np.int64)
+        return ImageSplit(
+            np.asarray(images, dtype=np.uint8), labels, order_hash(labels, len(images))
+        )
+    shared = Path(
+        os.environ.get("HUME_SSL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    )
+    candidate = shared / f"{dataset}_{split}_jpeg.npz"
+    if candidate.exists():
+        return _load_npz_jpeg(candidate)
+    raise HumeSSLError(
+        f"unknown dataset {dataset!r}: pass npz:/path/name_{{split}}.npz or a "
+        f"registered name (looked for {candidate})."
+    )
+
+
+def split_exists(dataset: str, split: str) -> bool:
+    if dataset.startswith("npz:"):
+        return _npz_split_path(dataset, split).exists()
+    try:
+        load_images_uint8(dataset, split)
+        return True
+    except HumeSSLError:
+        return False
