@@ -102,5 +102,54 @@ def label(
                     "encoders.npy, config.json" + (", metrics.json)" if m else ")"))
 
 
+# ---------------------------------------------------------------------------- features
+@app.command()
+def features(
+    dataset: str = typer.Argument(..., help="cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
+                                  "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by "
+                                  "the split)."),
+    backbone: str = typer.Option("dinov2_vitb14", help="dinov2_vit{s,b,l,g}14, clip_vit_b16, "
+                                 "clip_vit_l14, timm:NAME, torchvision:NAME[:logits]; "
+                                 "NAME@FILE loads local weights."),
+    weights: Optional[Path] = typer.Option(None, help="Local weights file (.pth/.safetensors) "
+                                           "instead of the pretrained download."),
+    split: str = typer.Option("train", help="train, test or train+test (train rows first)."),
+    data_root: Optional[Path] = typer.Option(None, help="Where datasets live / download to "
+                                             "(default $HUME_SSL_DATA, else "
+                                             "~/.cache/hume-ssl/data)."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder (default "
+                                             "$HUME_SSL_CACHE, else ~/.cache/hume-ssl)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
+    num_workers: Optional[int] = typer.Option(None, help="DataLoader worker processes that "
+                                              "decode and resize images (default: 8 on GPU, "
+                                              "half the CPU cores on CPU)."),
+    batch_size: Optional[int] = typer.Option(None, help="Images per forward pass (default 256 "
+                                             "on GPU, 64 on CPU)."),
+    input_size: Optional[int] = typer.Option(None, help="Override the crop size in pixels "
+                                             "(keeps the crop fraction; default: the "
+                                             "backbone's own)."),
+    random_init: bool = typer.Option(False, help="Random weights (seed 0), for tests and "
+                                     "baselines."),
+    strict: bool = typer.Option(False, help="Fail on an unreadable image file instead of "
+                                "skipping it."),
+) -> None:
+    """Extract frozen-backbone features of every image (cached: a repeat call is instant).
+
+    Prints the cache path, N (images), d (features per image) and the speed in images/s.
+    """
+    from hume_ssl.features import extract_features
+
+    fs = extract_features(dataset, split, backbone, str(weights) if weights else None,
+                          cache_dir=cache_dir, device=device, batch_size=batch_size,
+                          num_workers=num_workers, data_root=data_root, progress=True,
+                          random_init=random_init, strict=strict, input_size=input_size)
+    m = fs.meta
+    speed = (f"cached (extracted at {m['images_per_s']:.1f} images/s)" if fs.cached
+             else f"{m['images_per_s']:.1f} images/s")
+    skipped = (m.get("dataset_info") or {}).get("skipped")
+    Console().print(f"{fs.path}\nN={fs.n} images, d={fs.dim} features, {speed}"
+                    + (f", {skipped} unreadable files skipped" if skipped else ""))
+
+
 if __name__ == "__main__":
     main()
