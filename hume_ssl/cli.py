@@ -151,5 +151,83 @@ def features(
                     + (f", {skipped} unreadable files skipped" if skipped else ""))
 
 
+# ---------------------------------------------------------------------------- train-fixmatch
+@app.command("train-fixmatch")
+def train_fixmatch(
+    out: Path = typer.Option(..., help="Run folder (config.json, metrics.csv, checkpoint.pt, "
+                             "model.pt, model.json)."),
+    seeds: Optional[Path] = typer.Option(None, help="Seeds folder (indices.npy, pseudo_labels.npy, "
+                                         "seeds.json) from the seeds stage."),
+    indices: Optional[Path] = typer.Option(None, help="Seed indices (.npy), or a CSV of "
+                                           "`index,label` rows (instead of --seeds)."),
+    labels: Optional[Path] = typer.Option(None, help="Seed labels (.npy, ints 0..k-1) for "
+                                          "--indices FILE.npy."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset name (registry name or "
+                                          "npz:/path/name_{split}.npz); overrides seeds.json."),
+    steps: int = typer.Option(2**20, help="Training steps (optimizer updates); paper: 2^20."),
+    arch: str = typer.Option("wrn28_2", help="wrn28_2 | wrn28_8 (| wrn10_1 for smoke tests)."),
+    batch_size: int = typer.Option(64, help="Labeled images per step, global over GPUs."),
+    mu: int = typer.Option(7, help="Unlabeled images per labeled image in a step."),
+    lr: float = typer.Option(0.03, help="SGD learning rate at step 0 (cosine decay to step K)."),
+    threshold: float = typer.Option(0.95, help="Pseudo-label confidence threshold (probability)."),
+    eval_every: int = typer.Option(1024, help="Steps between test evaluations (EMA model)."),
+    checkpoint_every: int = typer.Option(2048, help="Steps between checkpoints (also on "
+                                         "SIGTERM/SIGINT and at the end)."),
+    log_every: int = typer.Option(64, help="Steps between metrics.csv rows (host syncs)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 (torchrun: per process)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    oracle_labels: bool = typer.Option(False, "--oracle-labels", help="Use ground truth at the "
+                                       "seed indices instead of pseudo-labels (comparison only)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its "
+                                "checkpoint."),
+    seed: int = typer.Option(0, help="Random seed (weights, batches, augmentations)."),
+) -> None:
+    """Train FixMatch from seeds (pseudo-labels) + all other train images; evaluate on test."""
+    from hume_ssl.fixmatch import FixMatchConfig
+    from hume_ssl.run_fixmatch import fixmatch_progress, train_fixmatch_run
+
+    cfg = FixMatchConfig(arch=arch, steps=steps, batch_size=batch_size, mu=mu, lr=lr,
+                         threshold=threshold, eval_every=eval_every,
+                         checkpoint_every=checkpoint_every, log_every=log_every, device=device,
+                         compile=compile, oracle_labels=oracle_labels, seed=seed)
+    try:
+        with fixmatch_progress(console) as cb:
+            res = train_fixmatch_run(out, cfg, seeds=seeds, indices=indices, labels=labels,
+                                     dataset=dataset, resume=resume, callback=cb)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to the same "
+                      "command to continue.")
+        sys.exit(130)
+    med = res["test_acc_median"]
+    msg = f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
+    if med is not None:
+        msg += (f"; test {res['test_acc_kind']}: median of last {res['test_acc_median_of']} "
+                f"evals {med:.4f} (last {res['test_acc_last']:.4f})")
+    Console().print(msg)
+    Console().print(f"outputs in {res['out']}/ (model.pt, model.json, metrics.csv, metrics.json, "
+                    "config.json, checkpoint.pt)")
+
+
+# ---------------------------------------------------------------------------- predict
+@app.command()
+def predict(
+    dataset: str = typer.Argument(..., help="Dataset name (registry name or "
+                                  "npz:/path/name_{split}.npz)."),
+    model: Path = typer.Option(..., help="Run folder of train-fixmatch (model.pt + model.json)."),
+    split: str = typer.Option("test", help="Split to label."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: "
+                                       "MODEL/predictions_SPLIT)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, ..."),
+    batch_size: int = typer.Option(1024, help="Images per forward pass."),
+) -> None:
+    """Write a label and a confidence (max softmax probability) for every image of a split."""
+    from hume_ssl.run_fixmatch import predict_run
+
+    res = predict_run(model, dataset, split, out, device, batch_size)
+    acc = f"; accuracy vs ground truth {res['acc']:.4f}" if "acc" in res else ""
+    Console().print(f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
+                    "(predictions.csv, labels.npy, confidence.npy)")
+
+
 if __name__ == "__main__":
     main()
