@@ -9,9 +9,9 @@ Seeds folder contract (written by the seeds stage):
 Seeds from other tools: `--indices FILE.npy --labels FILE.npy --dataset NAME`, or a CSV with
 rows `index,label` (header optional) as --indices.
 
-Images come from `load_images_uint8(dataset, split)`: the project's dataset registry when it
-exists (hume_ssl.datasets), else a private reader of `npz:` JPEG archives (decoded once and
-cached as .npy).
+Images come from `load_images_uint8(dataset, split)`: the project's dataset registry
+(hume_ssl.datasets, whose `order_hash` the seeds must match), else a private reader of `npz:`
+JPEG archives (decoded once and cached as .npy).
 """
 
 from __future__ import annotations
@@ -247,30 +247,22 @@ def _load_npz_jpeg(path: Path) -> ImageSplit:
 
 
 def load_images_uint8(dataset: str, split: str) -> ImageSplit:
-    """(N, H, W, 3) uint8 images of a split plus ground truth when known (evaluation only)."""
+    """(N, H, W, 3) uint8 images of a split plus ground truth when known (evaluation only).
+
+    Uses the project's dataset registry (hume_ssl.datasets) and its sample-order hash; the
+    private npz reader is the fallback where the registry cannot be imported.
+    """
+    try:
+        from hume_ssl.datasets import load_dataset
+    except ImportError:
+        load_dataset = None
+    if load_dataset is not None:
+        ds = load_dataset(dataset, split)
+        return ImageSplit(np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels,
+                          ds.order_hash, ds.class_names)
     if dataset.startswith("npz:"):
         return _load_npz_jpeg(_npz_split_path(dataset, split))
-    try:  # the project's dataset registry, when present
-        from hume_ssl import datasets as registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    if registry is not None and hasattr(registry, "load_images_uint8"):
-        out = registry.load_images_uint8(dataset, split)
-        images, labels = out[0], out[1]
-        labels = None if labels is None else np.asarray(labels).astype(np.int64)
-        return ImageSplit(
-            np.asarray(images, dtype=np.uint8), labels, order_hash(labels, len(images))
-        )
-    shared = Path(
-        os.environ.get("HUME_SSL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-    )
-    candidate = shared / f"{dataset}_{split}_jpeg.npz"
-    if candidate.exists():
-        return _load_npz_jpeg(candidate)
-    raise HumeSSLError(
-        f"unknown dataset {dataset!r}: pass npz:/path/name_{{split}}.npz or a "
-        f"registered name (looked for {candidate})."
-    )
+    raise HumeSSLError(f"unknown dataset {dataset!r}: pass npz:/path/name_{{split}}.npz.")
 
 
 def split_exists(dataset: str, split: str) -> bool:
