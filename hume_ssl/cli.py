@@ -5,6 +5,7 @@ Each command lives in its own section; all work happens in the modules it calls.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Optional
@@ -37,33 +38,47 @@ def main() -> None:
         console.print(f"[bold red]error:[/] {e}")
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: finished chunks are kept; re-run the same "
-                      "command to resume.")
+        console.print(
+            "[yellow]interrupted[/]: finished chunks are kept; re-run the same command to resume."
+        )
         sys.exit(130)
 
 
 # ---------------------------------------------------------------------------- label
 @app.command()
 def label(
-    phi1: Path = typer.Option(..., help="Space-1 features (N x d1 .npy): the task encoder's space."),
-    phi2: Path = typer.Option(..., help="Space-2 features (N x d2 .npy): the linear model's space."),
+    phi1: Path = typer.Option(
+        ..., help="Space-1 features (N x d1 .npy): the task encoder's space."
+    ),
+    phi2: Path = typer.Option(
+        ..., help="Space-2 features (N x d2 .npy): the linear model's space."
+    ),
     out: Path = typer.Option(..., help="Run folder (created; re-running resumes from it)."),
     k: int = typer.Option(10, help="Number of classes to find."),
     restarts: int = typer.Option(100, help="Number of HUME restarts (task encoders), run batched."),
     steps: int = typer.Option(300, help="Outer optimisation steps per restart."),
-    subsets: int = typer.Option(4, help="Train/held-out subset splits per outer step."),
+    subsets: int = typer.Option(1, help="Train/held-out subset splits per outer step."),
     subset_size: int = typer.Option(10_000, help="Samples per subset (capped at N)."),
-    lr: float = typer.Option(1e-2, help="Adam learning rate of the task encoder."),
+    lr: float = typer.Option(3e-2, help="Adam learning rate of the task encoder."),
     tau: float = typer.Option(0.1, help="Sparsemax temperature (logits are cosines)."),
-    gamma: float = typer.Option(10.0, help="Weight of the label-balance entropy term."),
-    ridge: float = typer.Option(0.1, help="Inner ridge penalty, relative to the mean Gram eigenvalue."),
+    gamma: float = typer.Option(3.0, help="Weight of the label-balance entropy term."),
+    ridge: float = typer.Option(
+        0.1, help="Inner ridge penalty, relative to the mean Gram eigenvalue."
+    ),
     seed: int = typer.Option(0, help="Random seed (subset draws and every restart's init)."),
-    labels: Optional[Path] = typer.Option(None, help="True labels (N ints .npy), for metrics only."),
+    labels: Optional[Path] = typer.Option(
+        None, help="True labels (N ints .npy), for metrics only."
+    ),
     phi1_test: Optional[Path] = typer.Option(None, help="Space-1 features of held-out samples."),
     phi2_test: Optional[Path] = typer.Option(None, help="Space-2 features of held-out samples."),
-    labels_test: Optional[Path] = typer.Option(None, help="True labels of the test rows (metrics)."),
-    transductive: bool = typer.Option(False, help="Fit on train+test rows (default: fit on train "
-                                      "rows, then label test rows with the learned encoders)."),
+    labels_test: Optional[Path] = typer.Option(
+        None, help="True labels of the test rows (metrics)."
+    ),
+    transductive: bool = typer.Option(
+        False,
+        help="Fit on train+test rows (default: fit on train "
+        "rows, then label test rows with the learned encoders).",
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     chunk_size: int = typer.Option(0, help="Restarts per chunk (0: from the memory budget)."),
 ) -> None:
@@ -71,13 +86,33 @@ def label(
     from hume_ssl.config import HumeConfig
     from hume_ssl.run_label import label_run
 
-    cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=steps, n_subsets=subsets,
-                     subset_size=subset_size, lr=lr, tau=tau, gamma=gamma, ridge=ridge,
-                     random_state=seed, device=device, chunk_size=chunk_size)
+    cfg = HumeConfig(
+        k=k,
+        n_restarts=restarts,
+        n_steps=steps,
+        n_subsets=subsets,
+        subset_size=subset_size,
+        lr=lr,
+        tau=tau,
+        gamma=gamma,
+        ridge=ridge,
+        random_state=seed,
+        device=device,
+        chunk_size=chunk_size,
+    )
     with hume_progress(console) as cb:
-        res = label_run(phi1, phi2, out, cfg, labels=labels, phi1_test=phi1_test,
-                        phi2_test=phi2_test, labels_test=labels_test,
-                        transductive=transductive, callback=cb)
+        res = label_run(
+            phi1,
+            phi2,
+            out,
+            cfg,
+            labels=labels,
+            phi1_test=phi1_test,
+            phi2_test=phi2_test,
+            labels_test=labels_test,
+            transductive=transductive,
+            callback=cb,
+        )
     model = res["model"]
     table = Table(title=f"HUME: {cfg.n_restarts} restarts in {res['seconds']:.1f} s")
     for col in ("", "score", "ACC", "ARI", "NMI"):
@@ -87,51 +122,83 @@ def label(
     def fmt(d, key):
         return f"{d[key]:.4f}" if d else "-"
 
-    table.add_row("ensemble", "-", fmt(m and m["ensemble"], "acc"),
-                  fmt(m and m["ensemble"], "ari"), fmt(m and m["ensemble"], "nmi"))
+    table.add_row(
+        "ensemble",
+        "-",
+        fmt(m and m["ensemble"], "acc"),
+        fmt(m and m["ensemble"], "ari"),
+        fmt(m and m["ensemble"], "nmi"),
+    )
     b = model.best_restart_
-    table.add_row(f"best restart (#{b})", f"{model.scores_[b]:.4f}",
-                  fmt(m and m["best_restart"], "acc"), fmt(m and m["best_restart"], "ari"),
-                  fmt(m and m["best_restart"], "nmi"))
+    table.add_row(
+        f"best restart (#{b})",
+        f"{model.scores_[b]:.4f}",
+        fmt(m and m["best_restart"], "acc"),
+        fmt(m and m["best_restart"], "ari"),
+        fmt(m and m["best_restart"], "nmi"),
+    )
     if m:
-        table.add_row("restarts mean", f"{model.scores_.mean():.4f}",
-                      f"{m['restart_acc_mean']:.4f}", "", "")
+        table.add_row(
+            "restarts mean", f"{model.scores_.mean():.4f}", f"{m['restart_acc_mean']:.4f}", "", ""
+        )
     Console().print(table)
-    Console().print(f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
-                    "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
-                    "encoders.npy, config.json" + (", metrics.json)" if m else ")"))
+    Console().print(
+        f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
+        "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
+        "encoders.npy, config.json" + (", metrics.json)" if m else ")")
+    )
 
 
 # ---------------------------------------------------------------------------- features
 @app.command()
 def features(
-    dataset: str = typer.Argument(..., help="cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
-                                  "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by "
-                                  "the split)."),
-    backbone: str = typer.Option("dinov2_vitb14", help="dinov2_vit{s,b,l,g}14, clip_vit_b16, "
-                                 "clip_vit_l14, timm:NAME, torchvision:NAME[:logits]; "
-                                 "NAME@FILE loads local weights."),
-    weights: Optional[Path] = typer.Option(None, help="Local weights file (.pth/.safetensors) "
-                                           "instead of the pretrained download."),
+    dataset: str = typer.Argument(
+        ...,
+        help="cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
+        "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by "
+        "the split).",
+    ),
+    backbone: str = typer.Option(
+        "dinov2_vitb14",
+        help="dinov2_vit{s,b,l,g}14, clip_vit_b16, "
+        "clip_vit_l14, timm:NAME, torchvision:NAME[:logits]; "
+        "NAME@FILE loads local weights.",
+    ),
+    weights: Optional[Path] = typer.Option(
+        None, help="Local weights file (.pth/.safetensors) instead of the pretrained download."
+    ),
     split: str = typer.Option("train", help="train, test or train+test (train rows first)."),
-    data_root: Optional[Path] = typer.Option(None, help="Where datasets live / download to "
-                                             "(default $HUME_SSL_DATA, else "
-                                             "~/.cache/hume-ssl/data)."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache folder (default "
-                                             "$HUME_SSL_CACHE, else ~/.cache/hume-ssl)."),
+    data_root: Optional[Path] = typer.Option(
+        None,
+        help="Where datasets live / download to "
+        "(default $HUME_SSL_DATA, else "
+        "~/.cache/hume-ssl/data).",
+    ),
+    cache_dir: Optional[Path] = typer.Option(
+        None, help="Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
-    num_workers: Optional[int] = typer.Option(None, help="DataLoader worker processes that "
-                                              "decode and resize images (default: 8 on GPU, "
-                                              "half the CPU cores on CPU)."),
-    batch_size: Optional[int] = typer.Option(None, help="Images per forward pass (default 256 "
-                                             "on GPU, 64 on CPU)."),
-    input_size: Optional[int] = typer.Option(None, help="Override the crop size in pixels "
-                                             "(keeps the crop fraction; default: the "
-                                             "backbone's own)."),
-    random_init: bool = typer.Option(False, help="Random weights (seed 0), for tests and "
-                                     "baselines."),
-    strict: bool = typer.Option(False, help="Fail on an unreadable image file instead of "
-                                "skipping it."),
+    num_workers: Optional[int] = typer.Option(
+        None,
+        help="DataLoader worker processes that "
+        "decode and resize images (default: 8 on GPU, "
+        "half the CPU cores on CPU).",
+    ),
+    batch_size: Optional[int] = typer.Option(
+        None, help="Images per forward pass (default 256 on GPU, 64 on CPU)."
+    ),
+    input_size: Optional[int] = typer.Option(
+        None,
+        help="Override the crop size in pixels "
+        "(keeps the crop fraction; default: the "
+        "backbone's own).",
+    ),
+    random_init: bool = typer.Option(
+        False, help="Random weights (seed 0), for tests and baselines."
+    ),
+    strict: bool = typer.Option(
+        False, help="Fail on an unreadable image file instead of skipping it."
+    ),
 ) -> None:
     """Extract frozen-backbone features of every image (cached: a repeat call is instant).
 
@@ -139,31 +206,53 @@ def features(
     """
     from hume_ssl.features import extract_features
 
-    fs = extract_features(dataset, split, backbone, str(weights) if weights else None,
-                          cache_dir=cache_dir, device=device, batch_size=batch_size,
-                          num_workers=num_workers, data_root=data_root, progress=True,
-                          random_init=random_init, strict=strict, input_size=input_size)
+    fs = extract_features(
+        dataset,
+        split,
+        backbone,
+        str(weights) if weights else None,
+        cache_dir=cache_dir,
+        device=device,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        data_root=data_root,
+        progress=True,
+        random_init=random_init,
+        strict=strict,
+        input_size=input_size,
+    )
     m = fs.meta
-    speed = (f"cached (extracted at {m['images_per_s']:.1f} images/s)" if fs.cached
-             else f"{m['images_per_s']:.1f} images/s")
+    speed = (
+        f"cached (extracted at {m['images_per_s']:.1f} images/s)"
+        if fs.cached
+        else f"{m['images_per_s']:.1f} images/s"
+    )
     skipped = (m.get("dataset_info") or {}).get("skipped")
-    Console().print(f"{fs.path}\nN={fs.n} images, d={fs.dim} features, {speed}"
-                    + (f", {skipped} unreadable files skipped" if skipped else ""))
+    Console().print(
+        f"{fs.path}\nN={fs.n} images, d={fs.dim} features, {speed}"
+        + (f", {skipped} unreadable files skipped" if skipped else "")
+    )
 
 
 # ---------------------------------------------------------------------------- train-fixmatch
 @app.command("train-fixmatch")
 def train_fixmatch(
-    out: Path = typer.Option(..., help="Run folder (config.json, metrics.csv, checkpoint.pt, "
-                             "model.pt, model.json)."),
-    seeds: Optional[Path] = typer.Option(None, help="Seeds folder (indices.npy, pseudo_labels.npy, "
-                                         "seeds.json) from the seeds stage."),
-    indices: Optional[Path] = typer.Option(None, help="Seed indices (.npy), or a CSV of "
-                                           "`index,label` rows (instead of --seeds)."),
-    labels: Optional[Path] = typer.Option(None, help="Seed labels (.npy, ints 0..k-1) for "
-                                          "--indices FILE.npy."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset name (registry name or "
-                                          "npz:/path/name_{split}.npz); overrides seeds.json."),
+    out: Path = typer.Option(
+        ..., help="Run folder (config.json, metrics.csv, checkpoint.pt, model.pt, model.json)."
+    ),
+    seeds: Optional[Path] = typer.Option(
+        None, help="Seeds folder (indices.npy, pseudo_labels.npy, seeds.json) from the seeds stage."
+    ),
+    indices: Optional[Path] = typer.Option(
+        None, help="Seed indices (.npy), or a CSV of `index,label` rows (instead of --seeds)."
+    ),
+    labels: Optional[Path] = typer.Option(
+        None, help="Seed labels (.npy, ints 0..k-1) for --indices FILE.npy."
+    ),
+    dataset: Optional[str] = typer.Option(
+        None,
+        help="Dataset name (registry name or npz:/path/name_{split}.npz); overrides seeds.json.",
+    ),
     steps: int = typer.Option(2**20, help="Training steps (optimizer updates); paper: 2^20."),
     arch: str = typer.Option("wrn28_2", help="wrn28_2 | wrn28_8 (| wrn10_1 for smoke tests)."),
     batch_size: int = typer.Option(64, help="Labeled images per step, global over GPUs."),
@@ -171,52 +260,84 @@ def train_fixmatch(
     lr: float = typer.Option(0.03, help="SGD learning rate at step 0 (cosine decay to step K)."),
     threshold: float = typer.Option(0.95, help="Pseudo-label confidence threshold (probability)."),
     eval_every: int = typer.Option(1024, help="Steps between test evaluations (EMA model)."),
-    checkpoint_every: int = typer.Option(2048, help="Steps between checkpoints (also on "
-                                         "SIGTERM/SIGINT and at the end)."),
+    checkpoint_every: int = typer.Option(
+        2048, help="Steps between checkpoints (also on SIGTERM/SIGINT and at the end)."
+    ),
     log_every: int = typer.Option(64, help="Steps between metrics.csv rows (host syncs)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 (torchrun: per process)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
-    oracle_labels: bool = typer.Option(False, "--oracle-labels", help="Use ground truth at the "
-                                       "seed indices instead of pseudo-labels (comparison only)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its "
-                                "checkpoint."),
+    oracle_labels: bool = typer.Option(
+        False,
+        "--oracle-labels",
+        help="Use ground truth at the seed indices instead of pseudo-labels (comparison only).",
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its checkpoint."
+    ),
     seed: int = typer.Option(0, help="Random seed (weights, batches, augmentations)."),
 ) -> None:
     """Train FixMatch from seeds (pseudo-labels) + all other train images; evaluate on test."""
     from hume_ssl.fixmatch import FixMatchConfig
     from hume_ssl.run_fixmatch import fixmatch_progress, train_fixmatch_run
 
-    cfg = FixMatchConfig(arch=arch, steps=steps, batch_size=batch_size, mu=mu, lr=lr,
-                         threshold=threshold, eval_every=eval_every,
-                         checkpoint_every=checkpoint_every, log_every=log_every, device=device,
-                         compile=compile, oracle_labels=oracle_labels, seed=seed)
+    cfg = FixMatchConfig(
+        arch=arch,
+        steps=steps,
+        batch_size=batch_size,
+        mu=mu,
+        lr=lr,
+        threshold=threshold,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
+        device=device,
+        compile=compile,
+        oracle_labels=oracle_labels,
+        seed=seed,
+    )
     try:
         with fixmatch_progress(console) as cb:
-            res = train_fixmatch_run(out, cfg, seeds=seeds, indices=indices, labels=labels,
-                                     dataset=dataset, resume=resume, callback=cb)
+            res = train_fixmatch_run(
+                out,
+                cfg,
+                seeds=seeds,
+                indices=indices,
+                labels=labels,
+                dataset=dataset,
+                resume=resume,
+                callback=cb,
+            )
     except KeyboardInterrupt:
-        console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to the same "
-                      "command to continue.")
+        console.print(
+            f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to the same "
+            "command to continue."
+        )
         sys.exit(130)
     med = res["test_acc_median"]
     msg = f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
     if med is not None:
-        msg += (f"; test {res['test_acc_kind']}: median of last {res['test_acc_median_of']} "
-                f"evals {med:.4f} (last {res['test_acc_last']:.4f})")
+        msg += (
+            f"; test {res['test_acc_kind']}: median of last {res['test_acc_median_of']} "
+            f"evals {med:.4f} (last {res['test_acc_last']:.4f})"
+        )
     Console().print(msg)
-    Console().print(f"outputs in {res['out']}/ (model.pt, model.json, metrics.csv, metrics.json, "
-                    "config.json, checkpoint.pt)")
+    Console().print(
+        f"outputs in {res['out']}/ (model.pt, model.json, metrics.csv, metrics.json, "
+        "config.json, checkpoint.pt)"
+    )
 
 
 # ---------------------------------------------------------------------------- predict
 @app.command()
 def predict(
-    dataset: str = typer.Argument(..., help="Dataset name (registry name or "
-                                  "npz:/path/name_{split}.npz)."),
+    dataset: str = typer.Argument(
+        ..., help="Dataset name (registry name or npz:/path/name_{split}.npz)."
+    ),
     model: Path = typer.Option(..., help="Run folder of train-fixmatch (model.pt + model.json)."),
     split: str = typer.Option("test", help="Split to label."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: "
-                                       "MODEL/predictions_SPLIT)."),
+    out: Optional[Path] = typer.Option(
+        None, help="Output folder (default: MODEL/predictions_SPLIT)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, ..."),
     batch_size: int = typer.Option(1024, help="Images per forward pass."),
 ) -> None:
@@ -225,8 +346,29 @@ def predict(
 
     res = predict_run(model, dataset, split, out, device, batch_size)
     acc = f"; accuracy vs ground truth {res['acc']:.4f}" if "acc" in res else ""
-    Console().print(f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
-                    "(predictions.csv, labels.npy, confidence.npy)")
+    Console().print(
+        f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
+        "(predictions.csv, labels.npy, confidence.npy)"
+    )
+
+
+# ---------------------------------------------------------------------------- errors
+def _clear_errors(fn):
+    """Print a HumeSSLError as one red line and exit 2, however the command is invoked."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HumeSSLError as e:
+            console.print(f"[bold red]error:[/] {e}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+for _cmd in app.registered_commands:
+    _cmd.callback = _clear_errors(_cmd.callback)
 
 
 if __name__ == "__main__":

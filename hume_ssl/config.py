@@ -16,14 +16,14 @@ class HumeConfig:
     k: int = 10  # number of classes (clusters) to find
     n_restarts: int = 100  # independent task encoders (R); all run batched
     n_steps: int = 300  # outer (task-encoder) optimisation steps per restart
-    n_subsets: int = 4  # (train, held-out) subset splits per outer step (S), shared by restarts
+    n_subsets: int = 1  # (train, held-out) subset splits per outer step (S), shared by restarts
     subset_size: int = 10_000  # samples per subset (capped at N); 90% train / 10% held out
     train_fraction: float = 0.9  # share of each subset the inner model is fit on
-    lr: float = 1e-2  # Adam learning rate of the task encoder (per step)
+    lr: float = 3e-2  # Adam learning rate of the task encoder (per step)
     tau: float = 0.1  # sparsemax temperature on cosine logits (phi1 and rows of W are unit)
     anneal_steps: tuple[int, ...] = ()  # steps where lr *= anneal_factor and tau *= anneal_factor
     anneal_factor: float = 0.1
-    gamma: float = 10.0  # weight of the entropy of the mean label distribution (balance)
+    gamma: float = 3.0  # weight of the entropy (nats) of the mean label distribution
     ridge: float = 0.1  # inner ridge penalty, relative to the mean Gram eigenvalue of phi2
     grad_clip: float = 1.0  # max gradient norm, per restart
     normalize_phi1: bool = True  # L2-normalise rows of space 1

@@ -5,6 +5,8 @@ k classes, d1 = dim(space 1). Per outer step, for every restart r and subset s:
     Y = sparsemax(phi1 @ W_r^T / tau)             soft labels           (R, S, n, k)
     err = inner.error(H_s, Y_tr, Y_te)            held-out error of a linear fit on space 2
     loss_r = mean_s [ err - gamma * entropy(mean_n Y) ]
+In memory the restarts sit side by side in columns: soft labels are (S, n, R*k), so the
+inner fit of every restart is one (n_te x n_tr) @ (n_tr x R*k) matmul per subset.
 Each restart's loss depends on its own encoder only, so one backward of sum_r loss_r gives
 every restart its own gradient; clipping is per restart, Adam is element-wise.
 The subset draws depend on `random_state` only (shared by restarts, identical in every chunk)
@@ -77,9 +79,10 @@ def train_encoders(
     """Train one chunk of restarts. Returns encoders (R, k, d1) and the loss curve (steps, R).
 
     phi1: (N, d1) on the compute device. `inner` has prepare(idx_tr, idx_te) -> H and
-    error(H, y_tr, y_te) -> (R, S) (see hume_ssl.ridge.RidgeInner).
+    error(H, y_tr, y_te, R) -> (S, R) (see hume_ssl.ridge.RidgeInner).
     """
     n_rows, d1 = phi1.shape
+    r = len(restarts)
     dev = phi1.device
     v = init_encoders(restarts, d1, cfg.k, cfg.random_state).to(dev).requires_grad_(True)
     opt = torch.optim.Adam([v], lr=cfg.lr)
@@ -97,15 +100,17 @@ def train_encoders(
         with torch.no_grad():
             h = inner.prepare(idx_tr, idx_te)  # (S, n_te, n_tr), shared by restarts
         w = orthonormal_rows(v)  # (R, k, d1)
-        if full_rows:
-            y_all = sparsemax(torch.matmul(phi1, w.transpose(1, 2)) / tau)  # (R, N, k)
-            y = y_all[:, idx]  # (R, S, n, k)
+        w_cols = w.reshape(r * cfg.k, d1).T  # (d1, R*k): restarts side by side in columns
+        if full_rows:  # label every row once, then gather the subsets
+            y = sparsemax((phi1 @ w_cols).view(n_rows, r, cfg.k) / tau)  # (N, R, k)
+            y = y.view(n_rows, r * cfg.k)[idx]  # (S, n, R*k)
         else:
-            y = sparsemax(torch.matmul(phi1[idx][None], w[:, None].transpose(2, 3)) / tau)
-        y_tr, y_te = y[:, :, : sampler.n_tr], y[:, :, sampler.n_tr :]
-        err = inner.error(h, y_tr, y_te)  # (R, S)
-        ent = entropy(y.mean(2))  # (R, S)
-        loss = (err - cfg.gamma * ent).mean(1)  # (R,)
+            y = sparsemax((phi1[idx] @ w_cols).view(*idx.shape, r, cfg.k) / tau)
+            y = y.view(*idx.shape, r * cfg.k)  # (S, n, R*k)
+        y_tr, y_te = y[:, : sampler.n_tr], y[:, sampler.n_tr :]
+        err = inner.error(h, y_tr, y_te, r)  # (S, R)
+        ent = entropy(y.mean(1).view(sampler.s, r, cfg.k))  # (S, R)
+        loss = (err - cfg.gamma * ent).mean(0)  # (R,)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         with torch.no_grad():

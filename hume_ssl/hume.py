@@ -37,12 +37,16 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise HumeSSLError(f"device {name!r} asked for, but CUDA is not available; use --device cpu.")
+        raise HumeSSLError(
+            f"device {name!r} asked for, but CUDA is not available; use --device cpu."
+        )
     return dev
 
 
 def _normalise(x: np.ndarray, on: bool, device: torch.device) -> torch.Tensor:
-    t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)
+    t = torch.tensor(
+        np.asarray(x, dtype=np.float32), device=device
+    )  # a copy: inputs may be read-only memmaps
     if on:
         norms = t.norm(dim=1, keepdim=True)
         if bool((norms == 0).any()):
@@ -176,15 +180,25 @@ class Hume:
         done = {r: v for r, v in self._load_chunks(fingerprint).items() if r < cfg.n_restarts}
         todo = np.array([r for r in r_all if r not in done], dtype=np.int64)
         chunk = self._chunk_size(fit1.shape[0], dev)
-        self._emit("start", restarts=cfg.n_restarts, resumed=len(done), steps=cfg.n_steps,
-                   chunk=chunk, device=str(dev))
+        self._emit(
+            "start",
+            restarts=cfg.n_restarts,
+            resumed=len(done),
+            steps=cfg.n_steps,
+            chunk=chunk,
+            device=str(dev),
+        )
         for a in range(0, len(todo), chunk):
             ids = todo[a : a + chunk]
             self._emit("chunk", restarts=ids.tolist())
             enc, curve = train_encoders(
-                x1, inner, ids, cfg,
-                on_step=lambda s, loss, m=len(ids): self._emit("step", step=s, restarts=m,
-                                                               loss=float(loss.mean())),
+                x1,
+                inner,
+                ids,
+                cfg,
+                on_step=lambda s, loss, m=len(ids): self._emit(
+                    "step", step=s, restarts=m, loss=float(loss.mean())
+                ),
             )
             enc = enc.cpu().numpy()
             for j, r in enumerate(ids):
@@ -192,8 +206,11 @@ class Hume:
             if self.checkpoint_dir is not None:
                 name = f"restarts_{ids[0]:05d}-{ids[-1]:05d}.npz"
                 atomic_save_npz(
-                    Path(self.checkpoint_dir) / "chunks" / name, restarts=ids, encoders=enc,
-                    curves=curve, fingerprint=np.array(fingerprint),
+                    Path(self.checkpoint_dir) / "chunks" / name,
+                    restarts=ids,
+                    encoders=enc,
+                    curves=curve,
+                    fingerprint=np.array(fingerprint),
                 )
         encoders = np.stack([done[r][0] for r in r_all]).astype(np.float32)  # (R, k, d1)
         self.loss_curves_ = np.stack([done[r][1] for r in r_all], axis=1)  # (n_steps, R)
@@ -236,7 +253,9 @@ class Hume:
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "encoders_"):
-            raise NotFittedError("this Hume instance is not fitted yet; call fit(phi1, phi2) first.")
+            raise NotFittedError(
+                "this Hume instance is not fitted yet; call fit(phi1, phi2) first."
+            )
 
     def predict_labelings(self, phi1) -> np.ndarray:
         """Aligned hard labels (R, M) of new samples in space 1 from every restart's encoder."""

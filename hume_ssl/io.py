@@ -140,7 +140,9 @@ def check_features(x: np.ndarray, name: str) -> np.ndarray:
     """Validate a feature matrix (N, d): 2-D, numeric, finite. Returns float32, C-contiguous."""
     x = np.asarray(x)
     if x.ndim != 2:
-        raise HumeSSLError(f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}.")
+        raise HumeSSLError(
+            f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}."
+        )
     if x.shape[0] < 2 or x.shape[1] < 1:
         raise HumeSSLError(f"{name} has shape {x.shape}; need at least 2 samples and 1 feature.")
     if not np.issubdtype(x.dtype, np.number):

@@ -5,17 +5,28 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 @contextmanager
 def hume_progress(console: Console):
     """Yields a callback(event, info) that shows restart-steps done and the current loss."""
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
     )
     state: dict = {}
 
@@ -23,15 +34,19 @@ def hume_progress(console: Console):
         if event == "start":
             total = (info["restarts"] - info["resumed"]) * info["steps"]
             state["task"] = progress.add_task(
-                "restart-steps", total=max(total, 1),
+                "restart-steps",
+                total=max(total, 1),
                 info=f"{info['restarts']} restarts ({info['resumed']} resumed) on "
-                     f"{info['device']}, chunks of {info['chunk']}",
+                f"{info['device']}, chunks of {info['chunk']}",
             )
             if total == 0:
                 progress.update(state["task"], completed=1)
         elif event == "step":
-            progress.update(state["task"], advance=info["restarts"],
-                            info=f"step {info['step'] + 1}  loss {info['loss']:.4f}")
+            progress.update(
+                state["task"],
+                advance=info["restarts"],
+                info=f"step {info['step'] + 1}  loss {info['loss']:.4f}",
+            )
         elif event == "scoring":
             progress.update(state["task"], info="scoring restarts, aligning, voting")
 

@@ -46,7 +46,8 @@ def smoothers_from_hat(z: torch.Tensor, idx_tr: torch.Tensor, idx_te: torch.Tens
     z_ee = z[idx_te[:, :, None], idx_te[:, None, :]]  # (S, n_te, n_te)
     z_et = z[idx_te[:, :, None], idx_tr[:, None, :]]  # (S, n_te, n_tr)
     eye = torch.eye(z_ee.shape[-1], dtype=z.dtype, device=z.device)
-    return torch.linalg.solve(eye - z_ee, z_et)
+    # an explicit (n_te x n_te) inverse then one GEMM beats n_tr triangular solves
+    return torch.linalg.inv(eye - z_ee) @ z_et
 
 
 def smoothers_direct(xa_tr: torch.Tensor, xa_te: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
@@ -73,7 +74,11 @@ class RidgeInner:
         self.lam = ridge_lambda(ridge, subset_size, d, mean_sq)
         self.reg = regulariser(d + 1, self.lam, phi2.device, phi2.dtype)
         # The full-data hat matrix serves every split when each subset is the whole dataset.
-        self.z = hat_matrix(self.xa.double(), self.reg.double()).to(phi2.dtype) if subset_size >= n else None
+        self.z = (
+            hat_matrix(self.xa.double(), self.reg.double()).to(phi2.dtype)
+            if subset_size >= n
+            else None
+        )
 
     def prepare(self, idx_tr: torch.Tensor, idx_te: torch.Tensor) -> torch.Tensor:
         """Split smoothers H (S, n_te, n_tr), shared by all restarts."""
@@ -82,10 +87,11 @@ class RidgeInner:
         return smoothers_direct(self.xa[idx_tr], self.xa[idx_te], self.reg)
 
     @staticmethod
-    def error(h: torch.Tensor, y_tr: torch.Tensor, y_te: torch.Tensor) -> torch.Tensor:
-        """Generalisation error (R, S): mean held-out squared error of the ridge predictions.
+    def error(h: torch.Tensor, y_tr: torch.Tensor, y_te: torch.Tensor, r: int) -> torch.Tensor:
+        """Generalisation error (S, R): mean held-out squared error of the ridge predictions.
 
-        h (S, n_te, n_tr); y_tr (R, S, n_tr, k); y_te (R, S, n_te, k).
+        h (S, n_te, n_tr); y_tr (S, n_tr, R*k); y_te (S, n_te, R*k): restarts in columns.
         """
-        p = torch.matmul(h, y_tr)  # (R, S, n_te, k)
-        return ((p - y_te) ** 2).sum(-1).mean(-1)
+        p = torch.bmm(h, y_tr)  # (S, n_te, R*k)
+        s, n_te, _ = p.shape
+        return ((p - y_te) ** 2).view(s, n_te, r, -1).sum(-1).mean(1)

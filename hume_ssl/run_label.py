@@ -18,7 +18,13 @@ from hume_ssl import __version__
 from hume_ssl.config import HumeConfig
 from hume_ssl.errors import HumeSSLError
 from hume_ssl.hume import Callback, Hume
-from hume_ssl.io import atomic_save_npy, atomic_write_json, check_writable_dir, load_array
+from hume_ssl.io import (
+    atomic_save_npy,
+    atomic_write_json,
+    check_features,
+    check_writable_dir,
+    load_array,
+)
 from hume_ssl.metrics import clustering_metrics
 
 OUTPUT_FILES = {
@@ -39,7 +45,9 @@ OUTPUT_FILES = {
 def load_labels(path: str | Path, n: int, what: str = "labels") -> np.ndarray:
     y = np.asarray(load_array(path, what))
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise HumeSSLError(f"{what} file {path} must hold a 1-D integer array; got {y.dtype} {y.shape}.")
+        raise HumeSSLError(
+            f"{what} file {path} must hold a 1-D integer array; got {y.dtype} {y.shape}."
+        )
     if len(y) != n:
         raise HumeSSLError(
             f"{what} file {path} has {len(y)} entries but the features have {n} rows; "
@@ -68,6 +76,17 @@ def label_run(
     if labels_test and t1 is None:
         raise HumeSSLError("--labels-test needs --phi1-test and --phi2-test.")
     y_test = load_labels(labels_test, t1.shape[0], "test labels") if labels_test else None
+    # Validate everything before the run folder is touched: a bad input writes nothing.
+    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    if x1.shape[0] != x2.shape[0]:
+        raise HumeSSLError(
+            f"phi1 has {x1.shape[0]} rows but phi2 has {x2.shape[0]}; both must hold the same "
+            "samples in the same order (row i = sample i)."
+        )
+    if (t1 is None) != (t2 is None):
+        raise HumeSSLError("give both --phi1-test and --phi2-test, or neither.")
+    n_fit = x1.shape[0] + (t1.shape[0] if (t1 is not None and transductive) else 0)
+    config.validate(n_samples=n_fit)
     out = check_writable_dir(out)
     model = Hume(config, checkpoint_dir=out, callback=callback)
     t0 = time.perf_counter()
@@ -75,38 +94,61 @@ def label_run(
     seconds = time.perf_counter() - t0
 
     files = {
-        "labelings.npy": model.labelings_, "labels.npy": model.labels_,
-        "agreement.npy": model.agreement_, "scores.npy": model.scores_,
-        "margins.npy": model.margins_, "encoders.npy": model.encoders_,
+        "labelings.npy": model.labelings_,
+        "labels.npy": model.labels_,
+        "agreement.npy": model.agreement_,
+        "scores.npy": model.scores_,
+        "margins.npy": model.margins_,
+        "encoders.npy": model.encoders_,
     }
     if model.test_labels_ is not None:
-        files.update({"test_labelings.npy": model.test_labelings_,
-                      "test_labels.npy": model.test_labels_,
-                      "test_agreement.npy": model.test_agreement_})
+        files.update(
+            {
+                "test_labelings.npy": model.test_labelings_,
+                "test_labels.npy": model.test_labels_,
+                "test_agreement.npy": model.test_agreement_,
+            }
+        )
     for name, arr in files.items():
         atomic_save_npy(out / name, arr)
 
     import torch
+
     cfg_record = {
         "command": "label",
         "hume": model.config.to_dict(),
-        "inputs": {"phi1": str(phi1), "phi2": str(phi2), "phi1_test": str(phi1_test or ""),
-                   "phi2_test": str(phi2_test or ""), "labels_used_for": "evaluation only"},
-        "n_samples": model.n_samples_, "input_hash": model.input_hash_,
-        "n_test": None if t1 is None else int(t1.shape[0]), "test_hash": model.test_hash_,
+        "inputs": {
+            "phi1": str(phi1),
+            "phi2": str(phi2),
+            "phi1_test": str(phi1_test or ""),
+            "phi2_test": str(phi2_test or ""),
+            "labels_used_for": "evaluation only",
+        },
+        "n_samples": model.n_samples_,
+        "input_hash": model.input_hash_,
+        "n_test": None if t1 is None else int(t1.shape[0]),
+        "test_hash": model.test_hash_,
         "mode": "transductive" if transductive else "inductive",
         "dims": {"d1": int(x1.shape[1]), "d2": int(x2.shape[1])},
         "best_restart": model.best_restart_,
         "seconds": round(seconds, 3),
-        "versions": {"hume_ssl": __version__, "torch": torch.__version__,
-                     "numpy": np.__version__, "python": platform.python_version()},
+        "versions": {
+            "hume_ssl": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
         "outputs": {k: v for k, v in OUTPUT_FILES.items() if (k in files or k.endswith(".json"))},
     }
     atomic_write_json(out / "config.json", cfg_record)
 
-    summary = {"out": str(out), "seconds": seconds, "best_restart": model.best_restart_,
-               "mean_agreement": float(model.agreement_.mean()),
-               "clusters_used_min": int(model.n_clusters_used_.min())}
+    summary = {
+        "out": str(out),
+        "seconds": seconds,
+        "best_restart": model.best_restart_,
+        "mean_agreement": float(model.agreement_.mean()),
+        "clusters_used_min": int(model.n_clusters_used_.min()),
+    }
     if y is not None:
         ens = clustering_metrics(model.labels_, y)
         per = [clustering_metrics(lab, y) for lab in model.labelings_]

@@ -17,7 +17,11 @@ from hume_ssl.ridge import augment, regulariser, ridge_lambda
 
 @torch.no_grad()
 def cv_scores(
-    phi2: torch.Tensor, labels: torch.Tensor, k: int, folds: int = 10, ridge: float = 0.1,
+    phi2: torch.Tensor,
+    labels: torch.Tensor,
+    k: int,
+    folds: int = 10,
+    ridge: float = 0.1,
     random_state: int = 0,
 ) -> torch.Tensor:
     """phi2 (N, d), labels (R, N) int in [0, k) -> scores (R,) in [0, 1] (higher is better)."""
@@ -26,7 +30,9 @@ def cv_scores(
     dt = torch.float64
     xa = augment(phi2.to(dt))  # (N, D)
     folds = min(folds, n)
-    order = torch.from_numpy(np.random.default_rng([random_state, 31]).permutation(n)).to(phi2.device)
+    order = torch.from_numpy(np.random.default_rng([random_state, 31]).permutation(n)).to(
+        phi2.device
+    )
     fold_of = torch.empty(n, dtype=torch.long, device=phi2.device)
     fold_of[order] = torch.arange(n, device=phi2.device) % folds
     y = torch.nn.functional.one_hot(labels.long(), k).to(dt).permute(1, 0, 2).reshape(n, r * k)

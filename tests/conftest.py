@@ -1,0 +1,45 @@
+"""Shared test fixtures: small real datasets and the location of ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """../shared/data beside the repository (or $HUME_SSL_SHARED), None when absent."""
+    env = os.environ.get("HUME_SSL_SHARED")
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared" / "data"]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="session")
+def digits_views():
+    """scikit-learn digits: phi1 = standardised pixels, phi2 = 512 RBF random Fourier features."""
+    from sklearn.datasets import load_digits
+    from sklearn.kernel_approximation import RBFSampler
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    phi1 = StandardScaler().fit_transform(x).astype(np.float32)
+    phi2 = RBFSampler(gamma=1e-3, n_components=512, random_state=0).fit_transform(x)
+    return phi1, phi2.astype(np.float32), y.astype(np.int64)
+
+
+@pytest.fixture
+def blobs():
+    """Three well-separated Gaussian clusters seen through two random linear views."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(3, 8)) * 4
+    y = np.repeat(np.arange(3), 60)
+    z = centers[y] + rng.normal(size=(180, 8))
+    phi1 = (z @ rng.normal(size=(8, 12))).astype(np.float32)
+    phi2 = (z @ rng.normal(size=(8, 16))).astype(np.float32)
+    return phi1, phi2, y
