@@ -352,6 +352,128 @@ def predict(
     )
 
 
+# ---------------------------------------------------------------------------- seed
+@app.command()
+def seed(
+    dataset: Optional[str] = typer.Argument(
+        None,
+        help="Dataset (cifar10, imagefolder:PATH, npz:PATH, ...); optional with --phi1/--phi2.",
+    ),
+    per_class: int = typer.Option(4, help="Seeds per cluster (N best per predicted class)."),
+    backbones: str = typer.Option(
+        "dinov2_vitg14,clip_vit_l14",
+        help="A,B: space 1 (task encoder), space 2 (linear model, kNN); NAME@FILE: local weights.",
+    ),
+    phi1: Optional[Path] = typer.Option(None, help="Space-1 features file instead of a backbone."),
+    phi2: Optional[Path] = typer.Option(None, help="Space-2 features file instead of a backbone."),
+    labels: Optional[Path] = typer.Option(None, help="Ground truth (N ints .npy), report only."),
+    k: Optional[str] = typer.Option(
+        None, help="Number of classes (default: the dataset's), or 'auto' to pick it by score."
+    ),
+    k_range: str = typer.Option("2-20", help="Range of k tried by --k auto (inclusive)."),
+    restarts: int = typer.Option(100, help="HUME restarts (batched)."),
+    steps: int = typer.Option(300, help="HUME outer steps per restart."),
+    knn: int = typer.Option(20, help="Neighbours for kNN consistency (self excluded)."),
+    knn_space: str = typer.Option("phi2", help="phi2, phi1, or both (a majority in each)."),
+    min_agreement: float = typer.Option(0.5, help="Candidates need agreement above this share."),
+    min_knn: float = typer.Option(0.5, help="... and kNN consistency above this share."),
+    shortage: str = typer.Option("fewer", help="Clusters short of candidates: fewer | relax."),
+    out: Path = typer.Option(Path("runs/seeds"), help="Run folder (re-running resumes from it)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
+    seed_: int = typer.Option(0, "--seed", help="Random seed."),
+    data_root: Optional[Path] = typer.Option(None, help="Dataset root (else $HUME_SSL_DATA)."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Feature cache (else $HUME_SSL_CACHE)."),
+    num_workers: Optional[int] = typer.Option(None, help="Image-decoding worker processes."),
+    batch_size: Optional[int] = typer.Option(None, help="Images per feature batch."),
+    input_size: Optional[int] = typer.Option(None, help="Override backbone input size (px)."),
+) -> None:
+    """Pick reliable pseudo-labeled seeds: HUME ensemble + agreement + kNN consistency."""
+    from hume_ssl.config import HumeConfig
+    from hume_ssl.seeds import SeedConfig, choose_k, seed_run
+
+    bb = tuple(b.strip() for b in backbones.split(","))
+    if len(bb) != 2:
+        raise HumeSSLError(f"--backbones {backbones!r}: give exactly two, as A,B.")
+    feature_kw = {
+        "cache_dir": cache_dir,
+        "device": device,
+        "num_workers": num_workers,
+        "batch_size": batch_size,
+        "data_root": data_root,
+        "input_size": input_size,
+    }
+    hume = None
+    base = dict(n_restarts=restarts, n_steps=steps, random_state=seed_, device=device)
+    if k == "auto":
+        k_val = choose_k(out, dataset, bb, phi1, phi2, k_range, base, feature_kw, log=console.print)
+        hume = HumeConfig(k=k_val, **base)
+    elif k is not None:
+        try:
+            hume = HumeConfig(k=int(k), **base)
+        except ValueError:
+            raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
+    cfg = SeedConfig(
+        per_class=per_class,
+        knn=knn,
+        knn_space=knn_space,
+        min_agreement=min_agreement,
+        min_knn=min_knn,
+        shortage=shortage,
+    )
+    with hume_progress(console) as cb:
+        res = seed_run(
+            out,
+            dataset,
+            bb,
+            phi1,
+            phi2,
+            labels,
+            hume,
+            cfg,
+            feature_kw,
+            hume_callback=cb,
+            log=console.print,
+            hume_defaults=base,
+        )
+    table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
+    table.add_column("cluster")
+    table.add_column("seeds")
+    for c, n in enumerate(res["per_class"]):
+        table.add_row(str(c), str(n) + (" (short)" if c in res["short_classes"] else ""))
+    Console().print(table)
+    if "report" in res:
+        r = res["report"]
+        Console().print(
+            f"ensemble ACC {r['ensemble_acc']:.4f}; seed precision {r['seed_precision']:.4f}; "
+            "precision at n per class: "
+            + ", ".join(f"{n}: {p:.3f}" for n, p in r["precision_at_per_class"].items())
+        )
+    Console().print(f"kNN backend: {'; '.join(res['knn_backend'])}")
+
+
+# ---------------------------------------------------------------------------- export
+@app.command()
+def export(
+    seeds: Path = typer.Argument(
+        ..., help="A seeds folder (seeds.json) or an edited index,label CSV."
+    ),
+    format: str = typer.Option(..., "--format", help="usb | torchssl | fixmatch | csv"),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: SEEDS/export-FORMAT)."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset of a CSV's indices."),
+) -> None:
+    """Write seeds for other SSL codebases (USB, TorchSSL, FixMatch) or as a CSV."""
+    from hume_ssl.export import ORACLE_WARNING, export_seeds, load_any_seeds
+
+    s = load_any_seeds(seeds, dataset)
+    target = (
+        out or (Path(seeds) if Path(seeds).is_dir() else Path(seeds).parent) / f"export-{format}"
+    )
+    files = export_seeds(s, format, target)
+    if format != "csv":
+        console.print(f"[bold yellow]{ORACLE_WARNING}[/]")
+    Console().print("wrote " + ", ".join(str(f) for f in files))
+
+
 # ---------------------------------------------------------------------------- errors
 def _clear_errors(fn):
     """Print a HumeSSLError as one red line and exit 2, however the command is invoked."""

@@ -93,6 +93,39 @@ def label_run(
     model.fit(x1, x2, t1, t2, transductive=transductive)
     seconds = time.perf_counter() - t0
 
+    record = {
+        "command": "label",
+        "inputs": {
+            "phi1": str(phi1),
+            "phi2": str(phi2),
+            "phi1_test": str(phi1_test or ""),
+            "phi2_test": str(phi2_test or ""),
+            "labels_used_for": "evaluation only",
+        },
+        "mode": "transductive" if transductive else "inductive",
+        "dims": {"d1": int(x1.shape[1]), "d2": int(x2.shape[1])},
+        "n_test": None if t1 is None else int(t1.shape[0]),
+        "seconds": round(seconds, 3),
+    }
+    metrics = write_label_outputs(model, out, record, y, y_test)
+
+    summary = {
+        "out": str(out),
+        "seconds": seconds,
+        "best_restart": model.best_restart_,
+        "mean_agreement": float(model.agreement_.mean()),
+        "clusters_used_min": int(model.n_clusters_used_.min()),
+    }
+    if metrics is not None:
+        summary["metrics"] = metrics
+    summary["model"] = model
+    return summary
+
+
+def write_label_outputs(model: Hume, out: Path, record: dict, y=None, y_test=None):
+    """Write a fitted model's documented outputs into `out` (atomically); metrics if y given."""
+    import torch
+
     files = {
         "labelings.npy": model.labelings_,
         "labels.npy": model.labels_,
@@ -102,66 +135,42 @@ def label_run(
         "encoders.npy": model.encoders_,
     }
     if model.test_labels_ is not None:
-        files.update(
-            {
-                "test_labelings.npy": model.test_labelings_,
-                "test_labels.npy": model.test_labels_,
-                "test_agreement.npy": model.test_agreement_,
-            }
-        )
+        files["test_labelings.npy"] = model.test_labelings_
+        files["test_labels.npy"] = model.test_labels_
+        files["test_agreement.npy"] = model.test_agreement_
     for name, arr in files.items():
-        atomic_save_npy(out / name, arr)
-
-    import torch
-
-    cfg_record = {
-        "command": "label",
+        atomic_save_npy(Path(out) / name, arr)
+    metrics = None
+    if y is not None:
+        per = [clustering_metrics(lab, y) for lab in model.labelings_]
+        metrics = {
+            "ensemble": clustering_metrics(model.labels_, y),
+            "best_restart": per[model.best_restart_],
+            "restarts": per,
+            "restart_acc_mean": float(np.mean([m["acc"] for m in per])),
+            "restart_acc_max": float(np.max([m["acc"] for m in per])),
+        }
+        if y_test is not None and model.test_labels_ is not None:
+            metrics["test_ensemble"] = clustering_metrics(model.test_labels_, y_test)
+        atomic_write_json(Path(out) / "metrics.json", metrics)
+    full = {
+        **record,
         "hume": model.config.to_dict(),
-        "inputs": {
-            "phi1": str(phi1),
-            "phi2": str(phi2),
-            "phi1_test": str(phi1_test or ""),
-            "phi2_test": str(phi2_test or ""),
-            "labels_used_for": "evaluation only",
-        },
         "n_samples": model.n_samples_,
         "input_hash": model.input_hash_,
-        "n_test": None if t1 is None else int(t1.shape[0]),
         "test_hash": model.test_hash_,
-        "mode": "transductive" if transductive else "inductive",
-        "dims": {"d1": int(x1.shape[1]), "d2": int(x2.shape[1])},
         "best_restart": model.best_restart_,
-        "seconds": round(seconds, 3),
         "versions": {
             "hume_ssl": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "outputs": {k: v for k, v in OUTPUT_FILES.items() if (k in files or k.endswith(".json"))},
+        "outputs": {
+            k: v
+            for k, v in OUTPUT_FILES.items()
+            if k in files or k == "config.json" or (k == "metrics.json" and metrics)
+        },
     }
-    atomic_write_json(out / "config.json", cfg_record)
-
-    summary = {
-        "out": str(out),
-        "seconds": seconds,
-        "best_restart": model.best_restart_,
-        "mean_agreement": float(model.agreement_.mean()),
-        "clusters_used_min": int(model.n_clusters_used_.min()),
-    }
-    if y is not None:
-        ens = clustering_metrics(model.labels_, y)
-        per = [clustering_metrics(lab, y) for lab in model.labelings_]
-        metrics = {
-            "ensemble": ens,
-            "best_restart": per[model.best_restart_],
-            "restarts": per,
-            "restart_acc_mean": float(np.mean([m["acc"] for m in per])),
-            "restart_acc_max": float(np.max([m["acc"] for m in per])),
-        }
-        if y_test is not None:
-            metrics["test_ensemble"] = clustering_metrics(model.test_labels_, y_test)
-        atomic_write_json(out / "metrics.json", metrics)
-        summary["metrics"] = metrics
-    summary["model"] = model
-    return summary
+    atomic_write_json(Path(out) / "config.json", full)
+    return metrics
