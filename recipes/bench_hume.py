@@ -118,19 +118,29 @@ def section_digits(dev):
         dt = time.perf_counter() - t
         per = [cluster_acc(lab, y) for lab in m.labelings_]
         accs.append(cluster_acc(m.labels_, y))
-        print(f"| {seed} | {dt:.1f} | {accs[-1]:.4f} | {per[m.best_restart_]:.4f} | "
-              f"{np.mean(per):.4f} |")
-    km = {n: np.mean([cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(p), y)
-                      for s in range(3)]) for n, p in (("phi1", phi1), ("phi2", phi2))}
-    print(f"mean ensemble ACC {np.mean(accs):.4f}; k-means ACC phi1 {km['phi1']:.4f}, "
-          f"phi2 {km['phi2']:.4f}; peak {peak_mem(dev)}")
+        print(
+            f"| {seed} | {dt:.1f} | {accs[-1]:.4f} | {per[m.best_restart_]:.4f} | "
+            f"{np.mean(per):.4f} |"
+        )
+    km = {
+        n: np.mean(
+            [cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(p), y) for s in range(3)]
+        )
+        for n, p in (("phi1", phi1), ("phi2", phi2))
+    }
+    print(
+        f"mean ensemble ACC {np.mean(accs):.4f}; k-means ACC phi1 {km['phi1']:.4f}, "
+        f"phi2 {km['phi2']:.4f}; peak {peak_mem(dev)}"
+    )
 
 
 def section_compare(dev, phi1, phi2, y, cfg: HumeConfig, seeds: int, title: str):
     print(f"\n## {title}: same schedule, inner solver only changed ({seeds} seeds, 1 restart)")
-    print(f"schedule: steps={cfg.n_steps} subsets={cfg.n_subsets} subset_size="
-          f"{min(cfg.subset_size, len(y))} lr={cfg.lr} tau={cfg.tau} gamma={cfg.gamma} "
-          f"anneal={list(cfg.anneal_steps)}")
+    print(
+        f"schedule: steps={cfg.n_steps} subsets={cfg.n_subsets} subset_size="
+        f"{min(cfg.subset_size, len(y))} lr={cfg.lr} tau={cfg.tau} gamma={cfg.gamma} "
+        f"anneal={list(cfg.anneal_steps)}"
+    )
     print("| seed | ridge ACC | ridge s | unrolled-SGD ACC | unrolled-SGD s |")
     print("|---|---|---|---|---|")
     rows = []
@@ -139,11 +149,15 @@ def section_compare(dev, phi1, phi2, y, cfg: HumeConfig, seeds: int, title: str)
         lab_r, t_r = run_restarts(phi1, phi2, c, "ridge", dev)
         lab_s, t_s = run_restarts(phi1, phi2, c, "sgd", dev)
         rows.append((cluster_acc(lab_r[0], y), t_r, cluster_acc(lab_s[0], y), t_s))
-        print(f"| {seed} | {rows[-1][0]:.4f} | {t_r:.1f} | {rows[-1][2]:.4f} | {t_s:.1f} |",
-              flush=True)
+        print(
+            f"| {seed} | {rows[-1][0]:.4f} | {t_r:.1f} | {rows[-1][2]:.4f} | {t_s:.1f} |",
+            flush=True,
+        )
     a = np.array(rows)
-    print(f"| mean | {a[:, 0].mean():.4f} | {a[:, 1].mean():.1f} | {a[:, 2].mean():.4f} | "
-          f"{a[:, 3].mean():.1f} |")
+    print(
+        f"| mean | {a[:, 0].mean():.4f} | {a[:, 1].mean():.1f} | {a[:, 2].mean():.4f} | "
+        f"{a[:, 3].mean():.1f} |"
+    )
 
 
 def section_cifar_size(dev, restarts: int):
@@ -170,29 +184,40 @@ def section_cifar_size(dev, restarts: int):
     t_score = time.perf_counter() - t
     ours_total = per_step * cfg.n_steps + t_score
     ours_per_restart = ours_total / restarts
-    print(f"ours: {per_step:.3f} s per outer step for {restarts} restarts batched; scoring "
-          f"{t_score:.1f} s; {restarts} restarts x {cfg.n_steps} steps = {ours_total:.1f} s "
-          f"-> {ours_per_restart:.2f} s per restart; peak {peak_mem(dev)}")
+    print(
+        f"ours: {per_step:.3f} s per outer step for {restarts} restarts batched; scoring "
+        f"{t_score:.1f} s; {restarts} restarts x {cfg.n_steps} steps = {ours_total:.1f} s "
+        f"-> {ours_per_restart:.2f} s per restart; peak {peak_mem(dev)}"
+    )
     # Reference as published: 20 subsets of 10,000, 300 inner SGD steps, 1000 outer steps,
     # one restart and one subset at a time. Time one subset's inner loop + backward.
-    ref = HumeConfig(k=k, n_subsets=1, subset_size=10_000, lr=1e-3, gamma=10.0,
-                     anneal_steps=(100, 200))
+    ref = HumeConfig(
+        k=k, n_subsets=1, subset_size=10_000, lr=1e-3, gamma=10.0, anneal_steps=(100, 200)
+    )
     timed_steps(1, "sgd", 1, ref)  # warm-up
     t_sub = timed_steps(2, "sgd", 1, ref) / 2
     ref_per_restart = t_sub * 20 * 1000
-    print(f"reference: {t_sub:.2f} s per (subset, outer step) -> 20 subsets x 1000 steps = "
-          f"{ref_per_restart:.0f} s per restart ({ref_per_restart / 3600:.2f} h)")
-    print(f"| device | ours s/restart | reference s/restart | ratio | ours 100 restarts |")
+    print(
+        f"reference: {t_sub:.2f} s per (subset, outer step) -> 20 subsets x 1000 steps = "
+        f"{ref_per_restart:.0f} s per restart ({ref_per_restart / 3600:.2f} h)"
+    )
+    print("| device | ours s/restart | reference s/restart | ratio | ours 100 restarts |")
     print("|---|---|---|---|---|")
-    print(f"| {dev} | {ours_per_restart:.2f} | {ref_per_restart:.0f} | "
-          f"{ref_per_restart / ours_per_restart:.0f}x | {ours_per_restart * 100:.0f} s |")
+    print(
+        f"| {dev} | {ours_per_restart:.2f} | {ref_per_restart:.0f} | "
+        f"{ref_per_restart / ours_per_restart:.0f}x | {ours_per_restart * 100:.0f} s |"
+    )
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--sections", nargs="+", default=["digits", "compare", "cifar-size"],
-                    choices=["digits", "compare", "cifar-size", "compare-gpu"])
+    ap.add_argument(
+        "--sections",
+        nargs="+",
+        default=["digits", "compare", "cifar-size"],
+        choices=["digits", "compare", "cifar-size", "compare-gpu"],
+    )
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--compare-steps", type=int, default=150, help="outer steps in `compare`")
     ap.add_argument("--compare-subset", type=int, default=600, help="subset size in `compare`")
