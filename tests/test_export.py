@@ -13,8 +13,11 @@ def _seeds_dir(tmp_path, dataset="cifar10"):
     d.mkdir()
     np.save(d / "indices.npy", np.array([5, 17, 42, 8]))
     np.save(d / "pseudo_labels.npy", np.array([0, 0, 1, 1]))
-    (d / "seeds.json").write_text(json.dumps(
-        {"dataset": dataset, "split": "train", "n_samples": 50, "order_hash": "x", "k": 2}))
+    (d / "seeds.json").write_text(
+        json.dumps(
+            {"dataset": dataset, "split": "train", "n_samples": 50, "order_hash": "x", "k": 2}
+        )
+    )
     return d
 
 
