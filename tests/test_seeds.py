@@ -5,9 +5,9 @@ from io import BytesIO
 
 import numpy as np
 import pytest
+from conftest import shared_data_dir
 from typer.testing import CliRunner
 
-from conftest import shared_data_dir
 from hume_ssl.cli import app
 from hume_ssl.config import HumeConfig
 from hume_ssl.errors import HumeSSLError
