@@ -26,6 +26,7 @@ class HumeConfig:
     gamma: float = 3.0  # weight of the entropy (nats) of the mean label distribution
     ridge: float = 0.1  # inner ridge penalty, relative to the mean Gram eigenvalue of phi2
     grad_clip: float = 1.0  # max gradient norm, per restart
+    center: bool = True  # subtract each space's mean (over the fit rows) before normalising
     normalize_phi1: bool = True  # L2-normalise rows of space 1
     normalize_phi2: bool = True  # L2-normalise rows of space 2
     cv_folds: int = 10  # folds of the label-free restart score

@@ -43,10 +43,12 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def _normalise(x: np.ndarray, on: bool, device: torch.device) -> torch.Tensor:
-    t = torch.tensor(
-        np.asarray(x, dtype=np.float32), device=device
-    )  # a copy: inputs may be read-only memmaps
+def _normalise(
+    x: np.ndarray, on: bool, device: torch.device, mean: np.ndarray | None = None
+) -> torch.Tensor:
+    """(N, d) features -> a float32 tensor (a copy), minus `mean`, rows L2-normalised if `on`."""
+    x = np.asarray(x, dtype=np.float32)
+    t = torch.tensor(x - mean if mean is not None else x, device=device)
     if on:
         norms = t.norm(dim=1, keepdim=True)
         if bool((norms == 0).any()):
@@ -69,6 +71,7 @@ class Hume:
         scores_ (R,) float32      label-free score (higher is better; see hume_ssl.scoring)
         margins_ (N,) float32     top-1 minus top-2 cosine logit under the best encoder
         encoders_ (R, k, d1)      task encoders, rows permuted to the aligned class ids
+        phi1_mean_ (d1,) or None  mean subtracted from space 1 before normalising (new rows too)
         best_restart_ int, n_clusters_used_ (R,), loss_curves_ (n_steps, R)
         test_labelings_, test_labels_, test_agreement_ when test features are given.
     """
@@ -172,8 +175,12 @@ class Hume:
         fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:{transductive}" if has_test else "")
         fingerprint = self._fingerprint(fp_inputs)
 
-        x1 = _normalise(fit1, cfg.normalize_phi1, dev)  # (N_fit, d1)
-        x2 = _normalise(fit2, cfg.normalize_phi2, dev)  # (N_fit, d2)
+        # non-negative features (ReLU outputs) share one dominant direction that a bias-free
+        # encoder cannot ignore; centring removes it (k-means is translation-invariant too)
+        self.phi1_mean_ = fit1.mean(0, dtype=np.float64).astype(np.float32) if cfg.center else None
+        mean2 = fit2.mean(0, dtype=np.float64).astype(np.float32) if cfg.center else None
+        x1 = _normalise(fit1, cfg.normalize_phi1, dev, self.phi1_mean_)  # (N_fit, d1)
+        x2 = _normalise(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2)
         inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
 
         r_all = np.arange(cfg.n_restarts)
@@ -265,7 +272,7 @@ class Hume:
             raise HumeSSLError(
                 f"phi1 has {phi1.shape[1]} features; the encoders expect {self.encoders_.shape[2]}."
             )
-        x = _normalise(phi1, self.config.normalize_phi1, torch.device("cpu"))
+        x = _normalise(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_)
         w = torch.from_numpy(self.encoders_)
         with torch.no_grad():
             return torch.matmul(x, w.transpose(1, 2)).argmax(-1).numpy()

@@ -34,6 +34,7 @@ OUTPUT_FILES = {
     "scores.npy": "(R,) float32: label-free restart score (higher is better)",
     "margins.npy": "(N,) float32: top-1 minus top-2 cosine logit under the best restart",
     "encoders.npy": "(R, k, d1) float32: task encoders, rows in aligned class order",
+    "phi1_mean.npy": "(d1,) float32: mean subtracted from space 1 before L2-normalising",
     "test_labelings.npy": "(R, M) int64: restarts' labels of the test rows (if given)",
     "test_labels.npy": "(M,) int64: ensemble labels of the test rows (if given)",
     "test_agreement.npy": "(M,) float32: agreement on the test rows (if given)",
@@ -134,6 +135,8 @@ def write_label_outputs(model: Hume, out: Path, record: dict, y=None, y_test=Non
         "margins.npy": model.margins_,
         "encoders.npy": model.encoders_,
     }
+    if model.phi1_mean_ is not None:
+        files["phi1_mean.npy"] = model.phi1_mean_
     if model.test_labels_ is not None:
         files["test_labelings.npy"] = model.test_labelings_
         files["test_labels.npy"] = model.test_labels_
