@@ -38,6 +38,7 @@ from PIL import Image
 
 from hume_ssl.backbones import BackboneSpec, Preprocessing, load_backbone, resolve_backbone
 from hume_ssl.datasets import ImageDataset, load_dataset
+from hume_ssl.device import resolve_device  # noqa: F401 (re-exported)
 from hume_ssl.errors import HumeSSLError
 from hume_ssl.io import atomic_save_npy, atomic_write_json
 
@@ -67,19 +68,6 @@ def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         return Path(cache_dir).expanduser()
     env = os.environ.get("HUME_SSL_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "hume-ssl"
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:
-        raise HumeSSLError(f"bad device {device!r}: use auto, cpu, cuda or cuda:N.") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise HumeSSLError(f"device {device!r} asked for, but CUDA is not available here; use "
-                           "--device cpu.")
-    return dev
 
 
 def _slug(s: str, n: int = 60) -> str:
@@ -233,19 +221,10 @@ def _progress_bar(enabled: bool, total: int, done: int, label: str):
     if not enabled:
         return nullcontext(None)
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=False)
+    from hume_ssl.progress import rich_progress
+
+    progress = rich_progress(Console(stderr=True), field="rate")
     progress.start()
     progress.add_task(label, total=total, completed=done, rate="")
 

@@ -38,6 +38,7 @@ from hume_ssl.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from hume_ssl.device import resolve_device as _resolve_device
 from hume_ssl.errors import HumeSSLError
 from hume_ssl.gpu_augment import normalize, strong_augment, to_float, weak_augment
 from hume_ssl.metrics import hungarian_map
@@ -194,12 +195,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             stacklevel=2,
         )
         return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise HumeSSLError(
-            f"--device {name}: CUDA is not available here; use --device cpu or auto."
-        )
-    return dev
+    return _resolve_device(name)
 
 
 def _acc_from_confusion(conf: np.ndarray, aligned: bool) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from hume_ssl.config import HumeConfig
+from hume_ssl.device import resolve_device
 from hume_ssl.engine import train_encoders
 from hume_ssl.ensemble import align, vote
 from hume_ssl.errors import HumeSSLError, NotFittedError
@@ -30,17 +31,6 @@ Callback = Callable[[str, dict], None]
 
 # Settings that change no result: left out of the checkpoint fingerprint.
 _RESULT_NEUTRAL = {"chunk_size", "memory_budget_gb", "device", "extra", "n_restarts"}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise HumeSSLError(
-            f"device {name!r} asked for, but CUDA is not available; use --device cpu."
-        )
-    return dev
 
 
 def _normalise(

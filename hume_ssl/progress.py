@@ -15,19 +15,24 @@ from rich.progress import (
 )
 
 
-@contextmanager
-def hume_progress(console: Console):
-    """Yields a callback(event, info) that shows restart-steps done and the current loss."""
-    progress = Progress(
+def rich_progress(console: Console, field: str = "info") -> Progress:
+    """The project's progress line: description, bar, done/total, a free text field, times."""
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn(f"{{task.fields[{field}]}}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=False,
     )
+
+
+@contextmanager
+def hume_progress(console: Console):
+    """Yields a callback(event, info) that shows restart-steps done and the current loss."""
+    progress = rich_progress(console)
     state: dict = {}
 
     def callback(event: str, info: dict) -> None:

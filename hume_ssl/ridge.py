@@ -68,7 +68,6 @@ class RidgeInner:
 
     def __init__(self, phi2: torch.Tensor, subset_size: int, ridge: float):
         n, d = phi2.shape
-        self.phi2 = phi2
         self.xa = augment(phi2)  # (N, D)
         mean_sq = float((phi2.double() ** 2).sum(1).mean())
         self.lam = ridge_lambda(ridge, subset_size, d, mean_sq)

@@ -265,24 +265,9 @@ def predict_run(
 @contextmanager
 def fixmatch_progress(console):
     """Rich progress line for train-fixmatch: steps, losses, mask rate, accuracies."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from hume_ssl.progress import rich_progress
 
-    progress = Progress(
-        TextColumn("[bold]fixmatch"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
+    progress = rich_progress(console)  # the task's description is "fixmatch"
     state: dict = {}
     last_test = [""]
 

@@ -156,7 +156,6 @@ def seed_run(
             raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
         hume = HumeConfig(k=k, **(hume_defaults or {}))
     hume.validate(n_samples=n)
-    SelectionConfig(per_class=seeds.per_class)  # typed defaults
     if seeds.knn_space not in ("phi1", "phi2", "both"):
         raise HumeSSLError(f"--knn-space {seeds.knn_space!r}: use phi1, phi2 or both.")
     out = check_writable_dir(out)

@@ -30,8 +30,9 @@ import torch
 
 from hume_ssl import Hume
 from hume_ssl.config import HumeConfig
+from hume_ssl.device import resolve_device
 from hume_ssl.engine import train_encoders
-from hume_ssl.hume import _normalise, resolve_device
+from hume_ssl.hume import _normalise
 from hume_ssl.metrics import cluster_acc
 from hume_ssl.ridge import RidgeInner
 from hume_ssl.scoring import cv_scores

@@ -88,7 +88,6 @@ def test_seed_bad_inputs(tmp_path, digit_files):
     (tmp_path / "p1.json").write_text(
         json.dumps({"N": 1797, "dataset": "cifar10", "split": "train", "order_hash": "abc"})
     )
-    np.save(tmp_path / "imgs.npy", np.zeros((1797, 8, 8, 3), np.uint8))
     np.savez(tmp_path / "tiny.npz", images=np.zeros((1797, 8, 8, 3), np.uint8))
     with pytest.raises(HumeSSLError, match="not of"):
         seed_run(
