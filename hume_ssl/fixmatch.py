@@ -57,6 +57,8 @@ class FixMatchConfig:
     lambda_u: float = 1.0  # weight of the unlabeled loss
     threshold: float = 0.95  # softmax confidence above which a pseudo-label is used
     ema_decay: float = 0.999  # EMA of the weights, per step; the EMA model is evaluated/exported
+    ema_warmup: bool = True  # decay min(ema_decay, (1+k)/(10+k)) at step k (TF's num_updates)
+    bn_momentum: float = 0.001  # BN running-stat momentum (TF decay 0.999); see bn_momentum_for
     translate: float = 0.125  # weak aug: max shift per side, fraction of the image size
     randaugment_ops: int = 2  # strong aug: RandAugment ops per image
     cutout: float = 0.5  # strong aug: Cutout side, fraction of the image size
@@ -88,6 +90,8 @@ class FixMatchConfig:
         "lambda_u",
         "threshold",
         "ema_decay",
+        "ema_warmup",
+        "bn_momentum",
         "translate",
         "randaugment_ops",
         "cutout",
@@ -104,6 +108,7 @@ class FixMatchConfig:
             (self.lr > 0, "--lr must be > 0"),
             (0.0 <= self.threshold <= 1.0, "--threshold must lie in [0, 1]"),
             (0.0 <= self.ema_decay < 1.0, "ema_decay must lie in [0, 1)"),
+            (0.0 < self.bn_momentum <= 1.0, "--bn-momentum must lie in (0, 1]"),
             (
                 self.eval_every >= 1 and self.log_every >= 1 and self.checkpoint_every >= 1,
                 "--eval-every, log_every and --checkpoint-every must be >= 1",
@@ -130,6 +135,17 @@ def channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np
 
 def lr_at(cfg: FixMatchConfig, step: int) -> float:
     return cfg.lr * math.cos(7.0 * math.pi * step / (16.0 * cfg.steps))
+
+
+def bn_momentum_for(cfg: FixMatchConfig) -> float:
+    """BN momentum actually used: cfg.bn_momentum, raised to 10/steps for short runs.
+
+    With the paper's 0.001 the running statistics forget their initial (0, 1) values only after
+    thousands of steps; a 300-step run would evaluate with near-initial statistics (constant
+    predictions). 10/steps leaves e^-10 of the initial values at the end of any run, and is
+    below 0.001 (so changes nothing) from 10,000 steps on.
+    """
+    return max(cfg.bn_momentum, min(1.0, 10.0 / cfg.steps))
 
 
 def fixmatch_loss(
@@ -169,18 +185,26 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 class EMA:
-    """Exponential moving average of a model's parameters; buffers (BN stats) are copied."""
+    """Exponential moving average of a model's parameters; buffers (BN stats) are copied.
 
-    def __init__(self, model: torch.nn.Module, decay: float):
+    warmup: the decay at update k (0-based) is min(decay, (1+k)/(10+k)), as TensorFlow's
+    ExponentialMovingAverage with num_updates, so that a short run does not evaluate a model
+    that is still mostly its random initialisation (0.999^1000 = 0.37 of it after 1000 steps).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float, warmup: bool = True):
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
-        self.decay = decay
+        self.decay, self.warmup = decay, warmup
+
+    def decay_at(self, k: int) -> float:
+        return min(self.decay, (1.0 + k) / (10.0 + k)) if self.warmup else self.decay
 
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, k: int) -> None:
         ema_p, p = list(self.module.parameters()), list(model.parameters())
-        torch._foreach_lerp_(ema_p, p, 1.0 - self.decay)
+        torch._foreach_lerp_(ema_p, p, 1.0 - self.decay_at(k))
         for eb, b in zip(self.module.buffers(), model.buffers()):
             eb.copy_(b)
 
@@ -283,14 +307,14 @@ class FixMatchTrainer:
         self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
 
         torch.manual_seed(cfg.seed)  # same initial weights on every process
-        model = build_model(cfg.arch, k).to(dev)
+        model = build_model(cfg.arch, k, bn_momentum=bn_momentum_for(cfg)).to(dev)
         self.channels_last = cfg.channels_last and dev.type == "cuda"
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if self.world > 1 and dev.type == "cuda" and cfg.sync_bn:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model  # the plain module: state dicts, EMA
-        self.ema = EMA(model, cfg.ema_decay)
+        self.ema = EMA(model, cfg.ema_decay, cfg.ema_warmup)
         self.opt = torch.optim.SGD(
             param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=True
         )
@@ -354,7 +378,7 @@ class FixMatchTrainer:
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         self.opt.step()
-        self.ema.update(self.model)
+        self.ema.update(self.model, self.step)
         self.step += 1
         a = self.acc
         a["loss_x"] += out["loss_x"].detach()

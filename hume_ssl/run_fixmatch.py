@@ -56,6 +56,7 @@ UNITS = {
     "weight_decay": "L2 coefficient",
     "threshold": "softmax probability",
     "ema_decay": "per step",
+    "bn_momentum": "per step (raised to 10/steps on runs under 10,000 steps)",
     "translate": "fraction of image size",
     "cutout": "fraction of image size",
     "eval_every": "steps",

@@ -1,7 +1,8 @@
 """Wide ResNet (Zagoruyko & Komodakis 2016) as used by FixMatch: WRN-28-2 / WRN-28-8 for 32 px.
 
-FixMatch's variant: leaky ReLU (slope 0.1), BatchNorm momentum 0.001 (PyTorch convention,
-i.e. TensorFlow's decay 0.999), pre-activation blocks, no dropout, global average pooling.
+FixMatch's variant: leaky ReLU (slope 0.1), BatchNorm momentum 0.001 by default (PyTorch
+convention, i.e. TensorFlow's decay 0.999), pre-activation blocks, no dropout, global average
+pooling.
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ LEAK = 0.1
 
 
 class Block(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int, activate_before_residual: bool = False):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        stride: int,
+        activate_before_residual: bool = False,
+        bn_momentum: float = BN_MOMENTUM,
+    ):
         super().__init__()
-        self.bn1 = nn.BatchNorm2d(c_in, momentum=BN_MOMENTUM)
+        self.bn1 = nn.BatchNorm2d(c_in, momentum=bn_momentum)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out, momentum=BN_MOMENTUM)
+        self.bn2 = nn.BatchNorm2d(c_out, momentum=bn_momentum)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.shortcut = None if c_in == c_out else nn.Conv2d(c_in, c_out, 1, stride, 0, bias=False)
         self.activate_before_residual = activate_before_residual
@@ -35,7 +43,14 @@ class Block(nn.Module):
 
 
 class WideResNet(nn.Module):
-    def __init__(self, num_classes: int, depth: int = 28, width: int = 2, in_channels: int = 3):
+    def __init__(
+        self,
+        num_classes: int,
+        depth: int = 28,
+        width: int = 2,
+        in_channels: int = 3,
+        bn_momentum: float = BN_MOMENTUM,
+    ):
         super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"WRN depth must be 6n+4, got {depth}")
@@ -51,10 +66,11 @@ class WideResNet(nn.Module):
                         ch[g + 1],
                         stride if i == 0 else 1,
                         activate_before_residual=(g == 0 and i == 0),
+                        bn_momentum=bn_momentum,
                     )
                 )
         self.blocks = nn.Sequential(*layers)
-        self.bn = nn.BatchNorm2d(ch[3], momentum=BN_MOMENTUM)
+        self.bn = nn.BatchNorm2d(ch[3], momentum=bn_momentum)
         self.fc = nn.Linear(ch[3], num_classes)
         self.num_features = ch[3]
         for m in self.modules():
@@ -76,10 +92,10 @@ class WideResNet(nn.Module):
 ARCHS = {"wrn28_2": (28, 2), "wrn28_8": (28, 8), "wrn10_1": (10, 1)}  # wrn10_1: tests / smoke
 
 
-def build_model(arch: str, num_classes: int) -> WideResNet:
+def build_model(arch: str, num_classes: int, bn_momentum: float = BN_MOMENTUM) -> WideResNet:
     if arch not in ARCHS:
         from hume_ssl.errors import HumeSSLError
 
         raise HumeSSLError(f"unknown --arch {arch!r}; choose one of {', '.join(ARCHS)}.")
     depth, width = ARCHS[arch]
-    return WideResNet(num_classes, depth, width)
+    return WideResNet(num_classes, depth, width, bn_momentum=bn_momentum)

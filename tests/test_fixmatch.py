@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from hume_ssl.errors import HumeSSLError
-from hume_ssl.fixmatch import FixMatchConfig, FixMatchTrainer, fixmatch_loss, lr_at, param_groups
+from hume_ssl.fixmatch import (
+    EMA,
+    FixMatchConfig,
+    FixMatchTrainer,
+    bn_momentum_for,
+    fixmatch_loss,
+    lr_at,
+    param_groups,
+)
 from hume_ssl.run_fixmatch import predict_run, train_fixmatch_run
 from hume_ssl.wrn import build_model
 
@@ -80,6 +88,42 @@ def test_schedule_and_weight_decay_groups():
     groups = param_groups(build_model("wrn10_1", 3), 5e-4)
     assert groups[0]["weight_decay"] == 5e-4 and all(p.ndim > 1 for p in groups[0]["params"])
     assert groups[1]["weight_decay"] == 0.0 and all(p.ndim == 1 for p in groups[1]["params"])
+
+
+def test_short_runs_settle_bn_statistics_and_ema():
+    assert bn_momentum_for(FixMatchConfig()) == 0.001  # the paper's value on the full schedule
+    assert bn_momentum_for(FixMatchConfig(steps=10_000)) == pytest.approx(0.001)
+    assert bn_momentum_for(FixMatchConfig(steps=200)) == pytest.approx(0.05)
+    ema = EMA(torch.nn.Linear(2, 2), 0.999)
+    assert ema.decay_at(0) == pytest.approx(0.1) and ema.decay_at(10**6) == 0.999
+    assert EMA(torch.nn.Linear(2, 2), 0.999, warmup=False).decay_at(0) == 0.999
+
+
+def test_unlabeled_loss_beats_supervised_alone_on_few_labels(tmp_path):
+    """8x8 digits, 2 labels per class, ~1,280 unlabeled: same budget, lambda_u 1 vs 0."""
+    from sklearn.datasets import load_digits
+
+    torch.set_num_threads(1)
+    d = load_digits()
+    x = np.repeat((d.images / 16 * 255).astype(np.uint8)[..., None], 3, -1)  # (1797, 8, 8, 3)
+    perm = np.random.default_rng(0).permutation(len(x))
+    tr, te = perm[:1300], perm[1300:]
+    y = d.target[tr]
+    draw = np.random.default_rng(0)
+    lab = np.concatenate([draw.choice(np.flatnonzero(y == c), 2, replace=False) for c in range(10)])
+    unl = np.setdiff1d(np.arange(len(tr)), lab)
+    acc = {}
+    for lambda_u in (1.0, 0.0):
+        cfg = FixMatchConfig(arch="wrn10_1", steps=600, batch_size=16, mu=4, threshold=0.8,
+                             lambda_u=lambda_u, eval_every=600, log_every=600,
+                             checkpoint_every=10**6, ema_decay=0.99, device="cpu",
+                             tensorboard=False)
+        t = FixMatchTrainer(cfg, x[tr], lab, y[lab], unl, 10, tmp_path / str(lambda_u),
+                            truth=y, test_images=x[te], test_truth=d.target[te], aligned=True)
+        acc[lambda_u] = t.fit().evals[-1][1]
+    # measured 0.875 against 0.666 here (0.80-0.88 against 0.64-0.68 over three draws)
+    assert acc[0.0] > 0.4, acc
+    assert acc[1.0] >= acc[0.0] + 0.1, acc
 
 
 # ------------------------------------------------------------------ resume
