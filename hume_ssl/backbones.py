@@ -9,6 +9,8 @@ Specs (timm-style names; weights either the pretrained tag's download or a local
                                (squeezenet1_1: global-average-pooled `features`, 512-d)
     torchvision:NAME:logits    the ImageNet logits (e.g. 1000-d)
     SPEC@FILE                  load weights from FILE instead of downloading
+    ssl:RUN_DIR                the encoder trained by `hume-ssl pretrain --out RUN_DIR`, with the
+                               preprocessing recorded in its backbone.json
 
 `resolve_backbone` is cheap (no model built): it gives the preprocessing and the weights identity
 that key the feature cache. `load_backbone` builds the frozen model in eval mode.
@@ -81,7 +83,7 @@ class BackboneSpec:
     """A resolved backbone name: what to build, how to preprocess, which weights."""
 
     spec: str  # canonical, e.g. "torchvision:squeezenet1_1:logits"
-    source: str  # "timm" | "torchvision"
+    source: str  # "timm" | "torchvision" | "ssl"
     model_name: str  # timm name with tag, or torchvision builder name
     output: str  # "features" | "logits"
     preprocessing: Preprocessing
@@ -138,7 +140,7 @@ def _require_timm():
 
 def backbone_names() -> list[str]:
     return list(ALIASES) + ["timm:NAME", "timm:NAME:logits", "torchvision:NAME",
-                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE"]
+                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR"]
 
 
 def _unknown(name: str, valid: list[str], kind: str = "backbone") -> HumeSSLError:
@@ -189,6 +191,8 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     `input_size`: override the crop size, keeping the crop fraction (cache key changes).
     """
     spec = spec.strip()
+    if spec.startswith("ssl:"):
+        return _resolve_ssl(spec, input_size)
     if "@" in spec:
         spec, file_weights = spec.split("@", 1)
         weights = weights or file_weights
@@ -229,6 +233,29 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     if weights and weights != "random" and not Path(weights).expanduser().is_file():
         raise HumeSSLError(f"weights file not found: {weights}.")
     return BackboneSpec(canonical, source, model_name, output, pre_obj, weights, extra)
+
+
+def _resolve_ssl(spec: str, input_size: Optional[int]) -> BackboneSpec:
+    from hume_ssl.run_pretrain import read_backbone_meta
+
+    meta, weights = read_backbone_meta(spec.split(":", 1)[1])
+    p = meta["preprocessing"]
+    pre = Preprocessing(int(p["input_size"]), int(p["resize_size"]), p["interpolation"],
+                        tuple(p["mean"]), tuple(p["std"]))
+    if input_size:
+        pre = pre.resized(int(input_size))
+    return BackboneSpec(spec, "ssl", meta["arch"], "features", pre, str(weights))
+
+
+def _build_ssl(b: BackboneSpec) -> nn.Module:
+    from hume_ssl.ssl_models import build_encoder
+
+    model, _ = build_encoder(b.model_name)
+    try:
+        model.load_state_dict(_read_state_dict(Path(b.weights)))
+    except RuntimeError as e:
+        raise _mismatch(b, e) from e
+    return model
 
 
 class _GapFeatures(nn.Module):
@@ -344,6 +371,7 @@ def load_backbone(spec: str | BackboneSpec, weights: Optional[str] = None,
     b = spec if isinstance(spec, BackboneSpec) else resolve_backbone(spec, weights, random_init)
     if b.weights == "random":
         torch.manual_seed(0)  # random-init features are reproducible (and cacheable)
-    model = _build_timm(b) if b.source == "timm" else _build_torchvision(b)
+    build = {"timm": _build_timm, "torchvision": _build_torchvision, "ssl": _build_ssl}[b.source]
+    model = build(b)
     model.eval().requires_grad_(False)
     return model.to(device)

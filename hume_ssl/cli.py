@@ -327,6 +327,57 @@ def train_fixmatch(
     )
 
 
+# ---------------------------------------------------------------------------- pretrain
+@app.command()
+def pretrain(
+    dataset: str = typer.Argument(
+        ..., help="Dataset name (registry name, imagefolder:PATH or npz:/path/name_{split}.npz)."
+    ),
+    out: Path = typer.Option(..., help="Run folder: checkpoint, metrics, backbone.pt/.json."),
+    method: str = typer.Option("mocov2", help="Self-supervised method (mocov2)."),
+    arch: str = typer.Option(
+        "resnet18_cifar",
+        help="resnet18_cifar | resnet34_cifar | resnet50_cifar (3x3 stem, for 32-64 px) or "
+        "torchvision:NAME (e.g. torchvision:resnet50 for larger images).",
+    ),
+    split: str = typer.Option("train", help="Split to learn from (labels are never used)."),
+    epochs: int = typer.Option(200, help="Passes over the split."),
+    budget_minutes: Optional[float] = typer.Option(
+        None, help="Wall-clock budget in minutes: the number of epochs is fitted to it."
+    ),
+    batch_size: int = typer.Option(512, help="Images per step (two views each)."),
+    lr: float = typer.Option(0.06, help="SGD learning rate at step 0 (cosine decay to 0)."),
+    knn_every: int = typer.Option(10, help="Epochs between kNN-200 evaluations on the test split."),
+    checkpoint_every: int = typer.Option(1000, help="Steps between checkpoints."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its checkpoint."
+    ),
+    seed: int = typer.Option(0, help="Random seed (weights, batches, augmentations)."),
+) -> None:
+    """Learn a representation from the dataset's own images (MoCo v2); use it as ssl:OUT."""
+    from hume_ssl.pretrain import PretrainConfig
+    from hume_ssl.run_pretrain import pretrain_progress, pretrain_run
+
+    cfg = PretrainConfig(method=method, arch=arch, epochs=epochs, budget_minutes=budget_minutes,
+                         batch_size=batch_size, lr=lr, knn_every=knn_every,
+                         checkpoint_every=checkpoint_every, device=device, compile=compile,
+                         seed=seed)
+    try:
+        with pretrain_progress(console) as cb:
+            res = pretrain_run(dataset, out, cfg, split=split, resume=resume, callback=cb)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to the same "
+                      "command to continue.")
+        sys.exit(130)
+    msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
+    if res["knn_acc_last"] is not None:
+        msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"
+    Console().print(msg)
+    Console().print(f"backbone: ssl:{res['out']}  (use it in `hume-ssl features` / `seed`)")
+
+
 # ---------------------------------------------------------------------------- predict
 @app.command()
 def predict(

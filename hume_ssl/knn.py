@@ -122,3 +122,29 @@ def knn_search(
 def knn_consistency(labels: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
     """(N,) share of each sample's neighbours (N, k) whose label equals its own."""
     return (labels[nbrs] == labels[:, None]).mean(1).astype(np.float32)
+
+
+@torch.no_grad()
+def knn_classify(
+    train: torch.Tensor,
+    train_labels: torch.Tensor,
+    test: torch.Tensor,
+    k: int = 200,
+    temperature: float = 0.1,
+    chunk: int = 1024,
+) -> torch.Tensor:
+    """Weighted kNN classifier on L2-normalised features (the InstDisc / MoCo kNN monitor).
+
+    train (N, d), train_labels (N,) int64 in 0..C-1, test (M, d), all on one device. Each test
+    row votes with its k most cosine-similar train rows, weighted exp(sim / temperature).
+    Returns the predicted labels (M,) int64.
+    """
+    n_classes = int(train_labels.max()) + 1
+    k = min(k, len(train))
+    preds = []
+    for i in range(0, len(test), chunk):
+        sim, idx = (test[i : i + chunk] @ train.T).topk(k, dim=1)  # (m, k)
+        votes = torch.zeros(len(sim), n_classes, device=test.device)
+        votes.scatter_add_(1, train_labels[idx], (sim / temperature).exp())
+        preds.append(votes.argmax(1))
+    return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
