@@ -191,8 +191,8 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     `input_size`: override the crop size, keeping the crop fraction (cache key changes).
     """
     spec = spec.strip()
-    if spec.startswith("ssl:"):
-        return _resolve_ssl(spec, input_size)
+    if spec.startswith("ssl:"):  # runs at its training size: input_size does not apply
+        return _resolve_ssl(spec)
     if "@" in spec:
         spec, file_weights = spec.split("@", 1)
         weights = weights or file_weights
@@ -235,15 +235,13 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     return BackboneSpec(canonical, source, model_name, output, pre_obj, weights, extra)
 
 
-def _resolve_ssl(spec: str, input_size: Optional[int]) -> BackboneSpec:
+def _resolve_ssl(spec: str) -> BackboneSpec:
     from hume_ssl.run_pretrain import read_backbone_meta
 
     meta, weights = read_backbone_meta(spec.split(":", 1)[1])
     p = meta["preprocessing"]
     pre = Preprocessing(int(p["input_size"]), int(p["resize_size"]), p["interpolation"],
                         tuple(p["mean"]), tuple(p["std"]))
-    if input_size:
-        pre = pre.resized(int(input_size))
     return BackboneSpec(spec, "ssl", meta["arch"], "features", pre, str(weights))
 
 

@@ -2,11 +2,14 @@
 
     python recipes/cifar10_seeds.py                          # GPU if available, else CPU
     python recipes/cifar10_seeds.py --restarts 20 --input-size 128   # a CPU-sized run
+    python recipes/cifar10_seeds.py --space1 ssl:runs/cifar10/ssl --space2 torchvision:squeezenet1_1
 
 Spaces: SqueezeNet's global-average-pooled features (space 1, 512-d) and its ImageNet logits
 (space 2, 1,000-d) from ../shared/data/squeezenet1_1_imagenet.pth, the only real pretrained
-pair available offline (weak: ~41% k-means ACC). Prints, for N = 1, 4, 25, 100, 400 seeds per
-cluster, the precision of
+pair available offline (weak: ~41% k-means ACC); `--space1/--space2` take any backbone spec,
+e.g. `ssl:RUN` from `hume-ssl pretrain` (`torchvision:squeezenet1_1*` get the shared weights;
+`--input-size` applies to the pretrained ImageNet models only). Prints, for N = 1, 4, 25, 100,
+400 seeds per cluster, the precision of
     ours      the `hume-ssl seed` rule (agreement + kNN consistency, ranked)
     random    the HUME ensemble's labels with no selection (random N per cluster)
     k-means   k-means on space 2, the N samples nearest each centroid
@@ -56,6 +59,8 @@ def main():
     ap.add_argument("--num-workers", type=int, default=2)
     ap.add_argument("--knn", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--space1", default="torchvision:squeezenet1_1", help="backbone spec")
+    ap.add_argument("--space2", default="torchvision:squeezenet1_1:logits", help="backbone spec")
     args = ap.parse_args()
     import torch
 
@@ -66,15 +71,20 @@ def main():
     data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
     w = str(shared / "squeezenet1_1_imagenet.pth")
     t0 = time.perf_counter()
-    kw = dict(
-        cache_dir=args.cache_dir, device=args.device, num_workers=args.num_workers, input_size=size
-    )
-    f1 = extract_features(data, "train", "torchvision:squeezenet1_1", w, **kw)
-    f2 = extract_features(data, "train", "torchvision:squeezenet1_1:logits", w, **kw)
+    kw = dict(cache_dir=args.cache_dir, device=args.device, num_workers=args.num_workers)
+
+    def feats(spec):
+        if spec.startswith("ssl:"):
+            return extract_features(data, "train", spec, **kw)
+        weights = w if spec.startswith("torchvision:squeezenet1_1") else None
+        return extract_features(data, "train", spec, weights, input_size=size, **kw)
+
+    f1, f2 = feats(args.space1), feats(args.space2)
     t_feat = time.perf_counter() - t0
     x1, x2, y = np.asarray(f1.features), np.asarray(f2.features), f1.labels
     print(
-        f"features: N={len(y)}, d1={x1.shape[1]}, d2={x2.shape[1]}, {size}px, "
+        f"features: {args.space1} / {args.space2}: N={len(y)}, d1={x1.shape[1]}, "
+        f"d2={x2.shape[1]}, {size}px (ImageNet models), "
         f"{t_feat:.0f} s ({'cached' if f1.cached and f2.cached else 'extracted'})"
     )
 
@@ -96,7 +106,7 @@ def main():
         f"| HUME best-score restart | {best['acc']:.4f} | {best['ari']:.4f} | {best['nmi']:.4f} |"
     )
     km = {}
-    for name, x in (("space 1 (pooled)", x1), ("space 2 (logits)", x2)):
+    for name, x in (("space 1", x1), ("space 2", x2)):
         xn = l2_normalise(x)
         km[name] = KMeans(10, n_init=3, random_state=args.seed).fit(xn)
         r = clustering_metrics(km[name].labels_, y)
@@ -107,7 +117,7 @@ def main():
     ours_rank = ours.ranking()
     rng = np.random.default_rng(args.seed)
     rand_rank = {c: rng.permutation(np.nonzero(m.labels_ == c)[0]) for c in range(10)}
-    kmo = km["space 2 (logits)"]
+    kmo = km["space 2"]
     x2n = l2_normalise(x2)
     dist = ((x2n - kmo.cluster_centers_[kmo.labels_]) ** 2).sum(1)
     km_rank = {

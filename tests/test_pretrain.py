@@ -134,6 +134,7 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
     assert res["steps"] == 4 and len(res["knn"]) == 2  # at the start and at the end
     b = resolve_backbone(f"ssl:{out}")
     assert b.source == "ssl" and b.weights_identity()["kind"] == "file"
+    assert resolve_backbone(f"ssl:{out}", input_size=128).preprocessing.input_size == 8
     kw = dict(cache_dir=tmp_path / "cache", device="cpu", progress=False, num_workers=0)
     fs = extract_features(toy_npz, "test", f"ssl:{out}", **kw)
     again = extract_features(toy_npz, "test", f"ssl:{out}", **{**kw, "cache_dir": tmp_path / "c2"})
