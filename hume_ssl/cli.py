@@ -341,12 +341,18 @@ def pretrain(
         "torchvision:NAME (e.g. torchvision:resnet50 for larger images).",
     ),
     split: str = typer.Option("train", help="Split to learn from (labels are never used)."),
+    image_size: Optional[int] = typer.Option(
+        None, help="Resize (shorter side) + center-crop every image to this many pixels first; "
+        "needed when images are not all square of one size.",
+    ),
     epochs: int = typer.Option(200, help="Passes over the split."),
     budget_minutes: Optional[float] = typer.Option(
         None, help="Wall-clock budget in minutes: the number of epochs is fitted to it."
     ),
     batch_size: int = typer.Option(512, help="Images per step (two views each)."),
-    lr: float = typer.Option(0.06, help="SGD learning rate at step 0 (cosine decay to 0)."),
+    lr: Optional[float] = typer.Option(
+        None, help="SGD learning rate at step 0, cosine decay to 0 [default: 0.06 * batch / 512]."
+    ),
     knn_every: int = typer.Option(10, help="Epochs between kNN-200 evaluations on the test split."),
     checkpoint_every: int = typer.Option(1000, help="Steps between checkpoints."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1."),
@@ -366,7 +372,8 @@ def pretrain(
                          seed=seed)
     try:
         with pretrain_progress(console) as cb:
-            res = pretrain_run(dataset, out, cfg, split=split, resume=resume, callback=cb)
+            res = pretrain_run(dataset, out, cfg, split=split, resume=resume, callback=cb,
+                               image_size=image_size)
     except KeyboardInterrupt:
         console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to the same "
                       "command to continue.")

@@ -7,9 +7,12 @@ momentum-updated key encoder and a queue of past keys.
     symmetric: plus the same with the views swapped (summed, as MoCo's CIFAR-10 demo); both
                key sets enter the queue.
 
-Single-GPU details as in MoCo's CIFAR-10 demo: BatchNorm over `bn_splits` groups of the batch
+Single-GPU details as in MoCo's CIFAR-10 demo: BatchNorm over groups of B / `bn_splits` images
 (`SplitBatchNorm2d`), and the key batch is shuffled before the key encoder and unshuffled after,
-so that a query and its positive key never see the same BatchNorm group composition.
+so that a query and its positive key never see the same BatchNorm group composition. The
+symmetric loss runs both views in one forward of 2B images, interleaved (a0, b0, a1, b1, ...)
+with 2 * bn_splits strided groups, so that every group holds one view only, as the demo's two
+separate forwards do.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hume_ssl.errors import HumeSSLError
 from hume_ssl.ssl_models import build_encoder, split_batchnorm
 
 
@@ -39,9 +43,15 @@ def contrastive_loss(
     return F.cross_entropy(logits, target), acc
 
 
-def projection_head(dim_in: int, dim_hidden: int, dim_out: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(dim_in, dim_hidden), nn.ReLU(inplace=True),
-                         nn.Linear(dim_hidden, dim_out))
+def projection_head(kind: str, dim_in: int, dim_out: int) -> nn.Module:
+    """"mlp": Linear-ReLU-Linear (MoCo v2, hidden = dim_in); "linear": one Linear (MoCo v1 and
+    MoCo's CIFAR-10 demo)."""
+    if kind == "linear":
+        return nn.Linear(dim_in, dim_out)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(inplace=True),
+                             nn.Linear(dim_in, dim_out))
+    raise HumeSSLError(f"unknown projection head {kind!r}; choose mlp or linear.")
 
 
 class MoCo(nn.Module):
@@ -54,13 +64,15 @@ class MoCo(nn.Module):
         temperature: float = 0.1,
         bn_splits: int = 8,
         symmetric: bool = True,
+        head: str = "mlp",
     ):
         super().__init__()
         enc, feat_dim = build_encoder(arch)
         self.feat_dim, self.momentum, self.temperature = feat_dim, momentum, temperature
         self.symmetric, self.queue_size = symmetric, queue_size
-        self.encoder_q = split_batchnorm(enc, bn_splits) if bn_splits > 1 else enc
-        self.head_q = projection_head(feat_dim, feat_dim, dim)
+        splits = bn_splits * (2 if symmetric else 1)  # groups of B / bn_splits images
+        self.encoder_q = split_batchnorm(enc, splits) if splits > 1 else enc
+        self.head_q = projection_head(head, feat_dim, dim)
         self.encoder_k = copy.deepcopy(self.encoder_q).requires_grad_(False)
         self.head_k = copy.deepcopy(self.head_q).requires_grad_(False)
         g = torch.Generator().manual_seed(0)
@@ -97,9 +109,9 @@ class MoCo(nn.Module):
         Updates the key encoder first; call `enqueue(out["keys"])` after the backward pass.
         """
         self.momentum_update()
-        if self.symmetric:
-            q = self.query(torch.cat([view_a, view_b]))  # (2B, D): q_a then q_b
-            k = self.key(torch.cat([view_b, view_a]), perm)  # (2B, D): k_b then k_a
+        if self.symmetric:  # interleaved rows: q = (q_a0, q_b0, q_a1, ...), k = (k_b0, k_a0, ...)
+            q = self.query(torch.stack([view_a, view_b], 1).flatten(0, 1))  # (2B, D)
+            k = self.key(torch.stack([view_b, view_a], 1).flatten(0, 1), perm)  # (2B, D)
         else:
             q, k = self.query(view_a), self.key(view_b, perm)
         loss, acc = contrastive_loss(q, k, self.queue, self.temperature)

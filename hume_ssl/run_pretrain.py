@@ -15,14 +15,16 @@ import platform
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
+import numpy as np
 import torch
 
 from hume_ssl import __version__
 from hume_ssl.checkpoint import CHECKPOINT
 from hume_ssl.errors import HumeSSLError
 from hume_ssl.fixmatch import channel_stats
-from hume_ssl.fixmatch_data import load_images_uint8, split_exists
+from hume_ssl.fixmatch_data import ImageSplit, split_exists
 from hume_ssl.io import atomic_write_bytes, atomic_write_json, check_writable_dir
 from hume_ssl.pretrain import PretrainConfig, Pretrainer
 
@@ -44,6 +46,29 @@ UNITS = {
 }
 
 
+def load_square(dataset: str, split: str, size: Optional[int] = None):
+    """(images (N, S, S, 3) uint8, labels or None). Images of one square size load as they are;
+    with `size`, or when sizes differ, each is resized (shorter side -> S, bilinear) and
+    center-cropped to S x S."""
+    from hume_ssl.backbones import Preprocessing
+    from hume_ssl.datasets import load_dataset
+    from hume_ssl.features import _pil_resize_crop
+
+    ds = load_dataset(dataset, split)
+    shape = ds.image_size
+    if size is None and shape is not None and shape[0] == shape[1]:
+        return np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels
+    if size is None:
+        raise HumeSSLError(f"{dataset}:{split} images are not all square of one size "
+                           f"({'various sizes' if shape is None else f'{shape[0]}x{shape[1]}'}); "
+                           "pass --image-size S to resize and center-crop them to S x S.")
+    pre = Preprocessing(size, size, "bilinear", (0.0,) * 3, (1.0,) * 3)
+    out = np.empty((len(ds), size, size, 3), np.uint8)
+    for i in range(len(ds)):
+        out[i] = _pil_resize_crop(np.asarray(ds[i]), pre)
+    return out, ds.labels
+
+
 def pretrain_run(
     dataset: str,
     out: str | Path,
@@ -51,25 +76,26 @@ def pretrain_run(
     split: str = "train",
     resume: bool = False,
     callback=None,
+    image_size: Optional[int] = None,
 ) -> dict:
-    """Pretrain on `dataset`'s `split` (labels never used for training); export the encoder."""
+    """Pretrain on `dataset`'s `split` (labels never used for training); export the encoder.
+
+    `image_size`: resize + center-crop every image to this side first (needed when the images
+    are not all square of one size); the exported backbone records it.
+    """
     cfg.validate()
-    train = load_images_uint8(dataset, split)
-    images = train.images  # (N, H, W, 3) uint8
-    if images.shape[1] != images.shape[2]:
-        raise HumeSSLError(f"{dataset}:{split} images are {images.shape[1]}x{images.shape[2]}; "
-                           "pretrain needs square images of one size.")
+    images, labels = load_square(dataset, split, image_size)  # (N, S, S, 3) uint8
     test = None
-    if train.labels is not None and split != "test" and split_exists(dataset, "test"):
-        test = load_images_uint8(dataset, "test")
-        if test.labels is None or test.images.shape[1:] != images.shape[1:]:
-            test = None
+    if labels is not None and split != "test" and split_exists(dataset, "test"):
+        t_images, t_labels = load_square(dataset, "test", image_size or images.shape[1])
+        if t_labels is not None:
+            test = ImageSplit(t_images, t_labels)
     out = check_writable_dir(out)
     if (out / CHECKPOINT).exists() and not resume:
         raise HumeSSLError(f"{out} already holds a pretraining run ({CHECKPOINT}); pass --resume "
                            "to continue it, or choose a new --out.")
     mean, std = channel_stats(images)
-    trainer = Pretrainer(cfg, images, out, mean, std, train_labels=train.labels,
+    trainer = Pretrainer(cfg, images, out, mean, std, train_labels=labels,
                          test_images=None if test is None else test.images,
                          test_labels=None if test is None else test.labels, callback=callback)
     atomic_write_json(out / "config.json", {

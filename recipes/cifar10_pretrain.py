@@ -52,7 +52,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=7.0, help="training budget (min)")
     ap.add_argument("--epochs", type=int, default=200, help="upper bound on epochs")
     ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--lr", type=float, default=0.06)
+    ap.add_argument("--lr", type=float, default=None, help="default: 0.06 * batch / 512")
     ap.add_argument("--knn-every", type=int, default=5, help="epochs")
     ap.add_argument("--arch", default="resnet18_cifar")
     ap.add_argument("--device", default="auto")

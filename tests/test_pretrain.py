@@ -163,6 +163,22 @@ def test_bad_config_is_reported(tmp_path, kw, match):
         _trainer(tmp_path, tiny_cfg(**kw))
 
 
+def test_images_of_various_sizes_need_image_size(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i, img in enumerate(smooth_images(32, size=12)):
+        Image.fromarray(img[: 10 + i % 3]).save(root / f"{i:02d}.png")  # 10-12 x 12 px
+    cfg = tiny_cfg(epochs=1, knn_every=100)
+    with pytest.raises(HumeSSLError, match="--image-size"):
+        pretrain_run(f"imagefolder:{root}", tmp_path / "a", cfg)
+    res = pretrain_run(f"imagefolder:{root}", tmp_path / "b", cfg, image_size=8)
+    meta = json.loads((tmp_path / "b" / "backbone.json").read_text())
+    assert res["steps"] == 2 and meta["preprocessing"]["input_size"] == 8
+    assert res["knn"] == []  # an unlabeled folder: no monitor
+
+
 def test_cli_pretrain(tmp_path, toy_npz):
     from hume_ssl.cli import app
 
@@ -173,3 +189,11 @@ def test_cli_pretrain(tmp_path, toy_npz):
     assert "kNN-200 test accuracy" in r.output and (out / "backbone.pt").is_file()
     r = CliRunner().invoke(app, ["pretrain", toy_npz, "--out", str(out), "--method", "byol"])
     assert r.exit_code == 2 and "unknown --method" in r.output
+
+
+def test_lr_and_queue_scale_with_the_batch():
+    demo = PretrainConfig().validate()
+    assert demo.lr == pytest.approx(0.06) and demo.queue_size == 4096  # MoCo's CIFAR-10 demo
+    small = PretrainConfig(batch_size=128).validate()
+    assert small.lr == pytest.approx(0.015) and small.queue_size == 1024
+    assert PretrainConfig(lr=0.1, queue_size=300).validate().queue_size == 300
