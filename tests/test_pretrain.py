@@ -196,4 +196,4 @@ def test_lr_and_queue_scale_with_the_batch():
     assert demo.lr == pytest.approx(0.06) and demo.queue_size == 4096  # MoCo's CIFAR-10 demo
     small = PretrainConfig(batch_size=128).validate()
     assert small.lr == pytest.approx(0.015) and small.queue_size == 1024
-    assert PretrainConfig(lr=0.1, queue_size=300).validate().queue_size == 300
+    assert PretrainConfig(batch_size=64, queue_size=300).validate().queue_size == 300
