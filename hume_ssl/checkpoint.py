@@ -69,7 +69,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from e
     if not isinstance(state, dict) or state.get("format") != FORMAT or "step" not in state:
         raise HumeSSLError(
-            f"{path} is not a hume-ssl FixMatch checkpoint (format {FORMAT}); "
+            f"{path} is not a hume-ssl training checkpoint (format {FORMAT}); "
             "delete it or train into a new --out."
         )
     return state
+
+
+def truncate_metrics(path: str | Path, step: int) -> None:
+    """Drop the rows of a metrics CSV (first column: step) logged after `step`, atomically:
+    a resumed run logs them again."""
+    path = Path(path)
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step]
+    atomic_write_bytes(path, "".join(keep).encode())

@@ -37,6 +37,7 @@ from hume_ssl.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    truncate_metrics,
 )
 from hume_ssl.device import resolve_device as _resolve_device
 from hume_ssl.errors import HumeSSLError
@@ -503,14 +504,8 @@ class FixMatchTrainer:
 
     def _truncate_metrics(self) -> None:
         """Drop metrics.csv rows logged after the checkpoint (they will be logged again)."""
-        path = self.out / "metrics.csv"
-        if self.rank != 0 or not path.exists():
-            return
-        from hume_ssl.io import atomic_write_bytes
-
-        lines = path.read_text().splitlines(keepends=True)
-        keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= self.step]
-        atomic_write_bytes(path, "".join(keep).encode())
+        if self.rank == 0:
+            truncate_metrics(self.out / "metrics.csv", self.step)
 
     # ---------------------------------------------------------------- the loop
     def _on_signal(self, signum, frame) -> None:

@@ -33,6 +33,7 @@ from hume_ssl.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    truncate_metrics,
 )
 from hume_ssl.device import resolve_device
 from hume_ssl.errors import HumeSSLError
@@ -287,13 +288,7 @@ class Pretrainer:
         self.evals = [tuple(e) for e in st["evals"]]
         self._acc = st["acc"].to(self.device)
         self._elapsed0, self.budget_fitted = float(st["elapsed_s"]), bool(st["budget_fitted"])
-        path = self.out / "metrics.csv"  # drop rows logged after the checkpoint
-        if path.exists():
-            from hume_ssl.io import atomic_write_bytes
-
-            lines = path.read_text().splitlines(keepends=True)
-            keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= self.step]
-            atomic_write_bytes(path, "".join(keep).encode())
+        truncate_metrics(self.out / "metrics.csv", self.step)
 
     # ---------------------------------------------------------------- the loop
     def _fit_budget(self, t_step: float, t_eval: float) -> None:
