@@ -8,6 +8,7 @@ augmentations).
 
 from __future__ import annotations
 
+import csv
 import io
 import random
 from pathlib import Path
@@ -73,6 +74,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "delete it or train into a new --out."
         )
     return state
+
+
+def append_metrics(path: str | Path, fields: tuple[str, ...], row: dict) -> None:
+    """Append one row to a metrics CSV (header first when the file is new); floats as %.6g."""
+    path = Path(path)
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
 def truncate_metrics(path: str | Path, step: int) -> None:

@@ -7,3 +7,10 @@ class HumeSSLError(Exception):
 
 class NotFittedError(HumeSSLError, AttributeError):
     """An estimator was used before `fit`."""
+
+
+def raise_first_failed(checks: list[tuple[bool, str]]) -> None:
+    """Raise HumeSSLError(message + ".") for the first (ok, message) pair that is not ok."""
+    for ok, msg in checks:
+        if not ok:
+            raise HumeSSLError(msg + ".")

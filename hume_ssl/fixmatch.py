@@ -15,7 +15,6 @@ per process, which matches a single process only when each process sees the same
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import math
 import os
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 
 from hume_ssl.checkpoint import (
     CHECKPOINT,
+    append_metrics,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -40,7 +40,7 @@ from hume_ssl.checkpoint import (
     truncate_metrics,
 )
 from hume_ssl.device import resolve_device as _resolve_device
-from hume_ssl.errors import HumeSSLError
+from hume_ssl.errors import HumeSSLError, raise_first_failed
 from hume_ssl.gpu_augment import normalize, strong_augment, to_float, weak_augment
 from hume_ssl.metrics import hungarian_map
 from hume_ssl.wrn import build_model
@@ -115,9 +115,7 @@ class FixMatchConfig:
                 "--eval-every, log_every and --checkpoint-every must be >= 1",
             ),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise HumeSSLError(msg + ".")
+        raise_first_failed(checks)
         return self
 
     def to_dict(self) -> dict:
@@ -441,13 +439,7 @@ class FixMatchTrainer:
         self._t_last, self._step_last = now, self.step
         self._reset_acc()
         if self.rank == 0:
-            path = self.out / "metrics.csv"
-            new = not path.exists()
-            with open(path, "a", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-                if new:
-                    w.writeheader()
-                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
             if self._tb is not None:
                 for k, v in row.items():
                     if k != "step" and v != "":

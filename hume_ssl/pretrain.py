@@ -14,7 +14,6 @@ number of epochs is lowered (never raised) so that training plus kNN evaluations
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import signal
@@ -29,6 +28,7 @@ import torch
 
 from hume_ssl.checkpoint import (
     CHECKPOINT,
+    append_metrics,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -36,7 +36,7 @@ from hume_ssl.checkpoint import (
     truncate_metrics,
 )
 from hume_ssl.device import resolve_device
-from hume_ssl.errors import HumeSSLError
+from hume_ssl.errors import HumeSSLError, raise_first_failed
 from hume_ssl.gpu_augment import normalize, to_float
 from hume_ssl.knn import knn_classify
 from hume_ssl.moco import MoCo
@@ -103,9 +103,7 @@ class PretrainConfig:
             (min(self.knn_every, self.log_every, self.checkpoint_every) >= 1,
              "--knn-every, log_every and --checkpoint-every must be >= 1"),
         ]
-        for ok, msg in checks:
-            if not ok:
-                raise HumeSSLError(msg + ".")
+        raise_first_failed(checks)
         return self
 
     def to_dict(self) -> dict:
@@ -249,13 +247,7 @@ class Pretrainer:
         }
         self._t_last, self._step_last = now, self.step
         self._acc.zero_()
-        path = self.out / "metrics.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-            if new:
-                w.writeheader()
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
         self.callback("log", {**row, "total_steps": self.total_steps})
         return row
 

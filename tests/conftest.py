@@ -11,6 +11,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def fit_until_interrupted(trainer, step: int):
+    """Run trainer.fit() and stop it at the log event of `step` the way SIGTERM does (the
+    trainer checkpoints and raises KeyboardInterrupt); returns the stopped trainer."""
+
+    def stop(event, info):
+        if event == "log" and info["step"] == step:
+            trainer._stop = True
+
+    trainer.callback = stop
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert trainer.step == step
+    return trainer
+
+
 def shared_data_dir() -> Path | None:
     """../shared/data beside the repository (or $HUME_SSL_SHARED), None when absent."""
     env = os.environ.get("HUME_SSL_SHARED")

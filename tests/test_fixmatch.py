@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import fit_until_interrupted
 
 from hume_ssl.errors import HumeSSLError
 from hume_ssl.fixmatch import (
@@ -147,14 +148,7 @@ def test_resume_equals_uninterrupted(tmp_path):
 
     part = _trainer(tmp_path / "part", tiny_cfg())
 
-    def stop_at_4(event, info):
-        if event == "log" and info["step"] == 4:
-            part._stop = True  # what SIGTERM does
-
-    part.callback = stop_at_4
-    with pytest.raises(KeyboardInterrupt):
-        part.fit()
-    assert part.step == 4
+    fit_until_interrupted(part, 4)
     resumed = _trainer(tmp_path / "part", tiny_cfg()).fit(resume=True)
     assert resumed.step == 6
     a, b = _losses(tmp_path / "full"), _losses(tmp_path / "part")
