@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hume_ssl.backbones import load_backbone, resolve_backbone
-from hume_ssl.datasets import load_dataset
-from hume_ssl.features import extract_features, resolve_device
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.features.extract import extract_features, resolve_device
+from hume_ssl.models.backbones import load_backbone, resolve_backbone
 
 
 class PilJpegDataset(torch.utils.data.Dataset):

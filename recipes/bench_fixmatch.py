@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hume_ssl.fixmatch import FixMatchConfig, channel_stats, fixmatch_loss, param_groups
-from hume_ssl.fixmatch_data import load_images_uint8
-from hume_ssl.gpu_augment import normalize, strong_augment, to_float, weak_augment
-from hume_ssl.wrn import build_model
+from hume_ssl.augment.randaugment import normalize, strong_augment, to_float, weak_augment
+from hume_ssl.fixmatch.trainer import FixMatchConfig, channel_stats, fixmatch_loss, param_groups
+from hume_ssl.models.wrn import build_model
+from hume_ssl.seeds.artifact import load_images_uint8
 
 DATA = Path(os.environ.get("HUME_SSL_DATA",
                           Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -167,7 +167,7 @@ def throughput(args) -> None:
 
 
 def cifar10(args) -> None:
-    from hume_ssl.run_fixmatch import train_fixmatch_run
+    from hume_ssl.fixmatch.run import train_fixmatch_run
     cfg = FixMatchConfig(steps=args.steps, arch=args.arch, batch_size=args.batch, mu=args.mu,
                          eval_every=max(args.steps // 10, 1), log_every=64)
     t0 = time.perf_counter()

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from hume_ssl import Hume
-from hume_ssl.config import HumeConfig
-from hume_ssl.device import resolve_device
-from hume_ssl.engine import train_encoders
-from hume_ssl.hume import _normalise
-from hume_ssl.metrics import cluster_acc
-from hume_ssl.ridge import RidgeInner
-from hume_ssl.scoring import cv_scores
+from hume_ssl.core.device import resolve_device
+from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.engine import train_encoders
+from hume_ssl.hume.estimator import _normalise
+from hume_ssl.hume.ridge import RidgeInner
+from hume_ssl.hume.scoring import cv_scores
 
 
 class UnrolledSGDInner:

@@ -27,7 +27,7 @@ def subset_npz(shared: Path, out: Path, n_train: int, n_test: int, size: int, se
     import torch
     import torch.nn.functional as F
 
-    from hume_ssl.fixmatch_data import load_images_uint8
+    from hume_ssl.seeds.artifact import load_images_uint8
 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,8 +63,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from hume_ssl.pretrain import PretrainConfig
-    from hume_ssl.run_pretrain import pretrain_run
+    from hume_ssl.pretrain.run import pretrain_run
+    from hume_ssl.pretrain.trainer import PretrainConfig
 
     shared, out = Path(args.shared), Path(args.out)
     data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"

@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import KMeans
 
-from hume_ssl.config import HumeConfig
-from hume_ssl.features import extract_features
-from hume_ssl.hume import Hume
-from hume_ssl.knn import knn_consistency, knn_search, l2_normalise
-from hume_ssl.metrics import clustering_metrics, hungarian_map
-from hume_ssl.selection import SeedSelector
+from hume_ssl.core.knn import knn_consistency, knn_search, l2_normalise
+from hume_ssl.core.metrics import clustering_metrics, hungarian_map
+from hume_ssl.features.extract import extract_features
+from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.estimator import Hume
+from hume_ssl.seeds.selection import SeedSelector
 
 NS = (1, 4, 25, 100, 400)
 

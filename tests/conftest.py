@@ -17,7 +17,7 @@ def fit_until_interrupted(trainer, step: int):
 
     def stop(event, info):
         if event == "log" and info["step"] == step:
-            trainer._stop = True
+            trainer.request_stop()
 
     trainer.callback = stop
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,1 @@
+"""Batched on-device augmentations: FixMatch's weak/strong (randaugment) and SSL views."""

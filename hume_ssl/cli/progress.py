@@ -1,0 +1,102 @@
+"""Progress displays of the commands: each turns a stage's callback events into one line.
+
+The stages emit events (`callback(event, info)`); these displays are the CLI's only business
+with them.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from hume_ssl.core.progress import rich_progress
+
+
+@contextmanager
+def hume_progress(console):
+    """Yields a callback(event, info) that shows restart-steps done and the current loss."""
+    progress = rich_progress(console)
+    state: dict = {}
+
+    def callback(event: str, info: dict) -> None:
+        if event == "start":
+            total = (info["restarts"] - info["resumed"]) * info["steps"]
+            state["task"] = progress.add_task(
+                "restart-steps",
+                total=max(total, 1),
+                info=f"{info['restarts']} restarts ({info['resumed']} resumed) on "
+                f"{info['device']}, chunks of {info['chunk']}",
+            )
+            if total == 0:
+                progress.update(state["task"], completed=1)
+        elif event == "step":
+            progress.update(
+                state["task"],
+                advance=info["restarts"],
+                info=f"step {info['step'] + 1}  loss {info['loss']:.4f}",
+            )
+        elif event == "scoring":
+            progress.update(state["task"], info="scoring restarts, aligning, voting")
+
+    with progress:
+        yield callback
+
+
+@contextmanager
+def fixmatch_progress(console):
+    """Rich progress line for train-fixmatch: steps, losses, mask rate, accuracies."""
+    progress = rich_progress(console)  # the task's description is "fixmatch"
+    state: dict = {}
+    last_test = [""]
+
+    def fmt(v, spec=".3f"):
+        return "-" if v == "" or v is None else format(v, spec)
+
+    def callback(event: str, info: dict) -> None:
+        if event == "start":
+            state["task"] = progress.add_task(
+                "fixmatch",
+                total=info["steps"],
+                completed=info["step"],
+                info=f"on {info['device']} x{info['world']}",
+            )
+        elif event == "log":
+            if info["test_acc"] != "":
+                last_test[0] = info["test_acc"]
+            progress.update(
+                state["task"],
+                completed=info["step"],
+                info=(
+                    f"loss_x {fmt(info['loss_x'])} loss_u {fmt(info['loss_u'])} "
+                    f"mask {fmt(info['mask_rate'], '.2f')} pl_acc {fmt(info['pl_acc_masked'])} "
+                    f"test {fmt(last_test[0])} {info['steps_per_s']:.1f} it/s"
+                ),
+            )
+
+    with progress:
+        yield callback
+
+
+@contextmanager
+def pretrain_progress(console):
+    """Rich progress line for pretrain: steps, loss, positive-pair accuracy, kNN, images/s."""
+    progress = rich_progress(console)
+    state: dict = {"knn": "-"}
+
+    def callback(event: str, info: dict) -> None:
+        if event == "start":
+            state["task"] = progress.add_task("pretrain", total=info["total_steps"],
+                                              completed=info["step"], info=f"on {info['device']}")
+        elif event == "budget":
+            progress.update(state["task"], total=info["total_steps"])
+            console.print(f"budget: {info['epochs']} epochs = {info['total_steps']} steps at "
+                          f"{info['s_per_step'] * 1e3:.0f} ms/step")
+        elif event == "log":
+            if info["knn_acc"] != "":
+                state["knn"] = f"{info['knn_acc']:.4f}"
+            loss = "-" if info["loss"] == "" else f"{info['loss']:.3f}"
+            progress.update(state["task"], total=info["total_steps"], completed=info["step"],
+                            info=f"epoch {info['epoch']:.1f} loss {loss} kNN {state['knn']} "
+                                 f"{info['images_per_s']:.0f} img/s")
+
+    with progress:
+        yield callback

@@ -1,0 +1,1 @@
+"""Building blocks every stage uses: errors, I/O, devices, metrics, checkpoints, kNN."""

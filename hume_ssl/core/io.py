@@ -1,0 +1,225 @@
+"""Reading inputs safely and writing outputs atomically.
+
+Every artifact is written to a temporary file in the target folder and renamed into place, so a
+run that dies never leaves a half-written file under its final name. Files get the permissions
+the user's umask gives a new file. A full disk is a clear HumeSSLError, not a traceback. Every
+JSON file the package writes goes through `atomic_write_json` (strict JSON: NaN and inf become
+null).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def disk_full_error(path: str | os.PathLike, e: OSError) -> HumeSSLError:
+    return HumeSSLError(
+        f"no space left on the device while writing {path} ({e.strerror or e}). Free some space "
+        "or choose another --out, then re-run the same command: finished work is kept and resumed."
+    )
+
+
+@contextmanager
+def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Yields a temp file beside `path`; on success it is fsynced and renamed onto `path`."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give what open() would
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
+            raise disk_full_error(path, e) from e
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with _atomic_file(path) as f:
+        f.write(data)
+    return Path(path)
+
+
+def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    with _atomic_file(path) as f:
+        np.save(f, np.asarray(array))
+    return Path(path)
+
+
+def atomic_save_state_dict(path: str | os.PathLike, module) -> Path:
+    """A torch module's tensors (detached, CPU, contiguous) as a plain torch.save state dict."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    with _atomic_file(path) as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON values; NaN and inf (undefined numbers) become None (null)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def json_text(obj: Any) -> str:
+    """Strict JSON text of `obj` (numpy values converted, NaN/inf as null), indented."""
+    return json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """The package's one JSON writer (strict JSON, atomic)."""
+    return atomic_write_bytes(path, json_text(obj).encode())
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError as e:
+        raise HumeSSLError(f"{path}: file not found.") from e
+    except (OSError, ValueError) as e:
+        raise HumeSSLError(f"{path}: cannot read JSON ({e}); delete it and re-run.") from e
+
+
+def array_hash(*arrays: np.ndarray) -> str:
+    """sha256 (first 16 hex digits) of the arrays' shapes, dtypes and bytes, row order included."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        # hash in 64 MiB slices so memory-mapped inputs are never loaded whole
+        flat = a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
+        step = 64 << 20
+        for i in range(0, flat.size, step):
+            h.update(flat[i : i + step].tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_array(path: str | os.PathLike, what: str = "array") -> np.ndarray:
+    """Load a .npy (memory-mapped) or .npz (single array) file with a clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise HumeSSLError(f"{what} file not found: {path}. Check the path, or create it first.")
+    if path.is_dir():
+        raise HumeSSLError(f"{what} path is a folder, expected a .npy file: {path}.")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if len(z.files) != 1:
+                    raise HumeSSLError(
+                        f"{path} holds {len(z.files)} arrays ({', '.join(z.files)}); save the "
+                        f"{what} alone as .npy."
+                    )
+                return np.asarray(z[z.files[0]])
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except HumeSSLError:
+        raise
+    except OSError as e:  # permissions, I/O errors
+        raise HumeSSLError(f"cannot read {what} file {path}: {e.strerror or e}.") from e
+    except Exception as e:  # truncated file, wrong format: numpy's own text misleads here
+        raise HumeSSLError(
+            f"cannot read {what} file {path}: {_not_npy_reason(path)}. Expected a NumPy .npy "
+            "file (np.save) holding one numeric array."
+        ) from e
+
+
+def _not_npy_reason(path: Path) -> str:
+    """Why a file is not a readable .npy, in words (never numpy's pickle advice)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return "it cannot be opened"
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a .npy file but truncated, or it holds Python objects instead of numbers"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "it is an image (PNG/JPEG), not a feature matrix"
+    if head.startswith(b"PK"):
+        return "it is a zip archive (.npz?); save the array alone as .npy"
+    try:
+        head.decode("ascii")
+        return "it is a text file (CSV?); load it and save it with np.save"
+    except UnicodeDecodeError:
+        return "it is not in NumPy's .npy format"
+
+
+def check_features(x: np.ndarray, name: str) -> np.ndarray:
+    """Validate a feature matrix (N, d): 2-D, numeric, finite. Returns float32, C-contiguous."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise HumeSSLError(
+            f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}."
+        )
+    if x.shape[0] < 2 or x.shape[1] < 1:
+        raise HumeSSLError(f"{name} has shape {x.shape}; need at least 2 samples and 1 feature.")
+    if not np.issubdtype(x.dtype, np.number):
+        raise HumeSSLError(f"{name} has dtype {x.dtype}; expected numbers.")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        raise HumeSSLError(
+            f"{name} has NaN or inf in {rows.size} rows (first: {rows[:5].tolist()}); "
+            "re-extract those features or drop those samples from every input."
+        )
+    return x
+
+
+def check_writable_dir(path: str | os.PathLike) -> Path:
+    """Create `path` if needed and check a file can be written there; clear error otherwise."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise HumeSSLError(
+            f"output folder {path} is not writable ({e.strerror or e}); choose another --out."
+        ) from e
+    return path

@@ -1,0 +1,64 @@
+"""Matching clusterings (the one Hungarian assignment) and metrics against ground truth.
+
+`match_counts` is the single place a cluster-to-class (or restart-to-restart) matching is
+solved: ensemble alignment, ACC, and the FixMatch accuracies all go through it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+
+def contingency(a: np.ndarray, b: np.ndarray, ka: int, kb: int | None = None) -> np.ndarray:
+    """(ka, kb) counts c[i, j] = #{n : a[n] = i and b[n] = j}."""
+    kb = ka if kb is None else kb
+    a, b = np.asarray(a).astype(np.int64), np.asarray(b).astype(np.int64)
+    return np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb)
+
+
+def match_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the matching that maximises the matched counts (Hungarian)."""
+    rows, cols = linear_sum_assignment(-np.asarray(counts))
+    return rows, cols
+
+
+def hungarian_map(pred: np.ndarray, truth: np.ndarray) -> dict[int, int]:
+    """Cluster id -> class id maximising agreement (clusters and classes may differ in count)."""
+    pred, truth = np.asarray(pred).astype(np.int64), np.asarray(truth).astype(np.int64)
+    if pred.size == 0:
+        return {}
+    rows, cols = match_counts(contingency(pred, truth, int(pred.max()) + 1, int(truth.max()) + 1))
+    return {int(r): int(c) for r, c in zip(rows, cols)}
+
+
+def accuracy_from_counts(counts: np.ndarray, aligned: bool = False) -> float | None:
+    """Accuracy from a (k predicted, C true) count matrix: the diagonal when the ids already
+    agree (`aligned`), else after the Hungarian map. None when there is nothing to count."""
+    counts = np.asarray(counts)
+    total = counts.sum()
+    if total == 0:
+        return None
+    if aligned:
+        n = min(counts.shape)
+        return float(np.trace(counts[:n, :n]) / total)
+    rows, cols = match_counts(counts)
+    return float(counts[rows, cols].sum() / total)
+
+
+def cluster_acc(pred: np.ndarray, truth: np.ndarray) -> float | None:
+    """ACC: accuracy after the best one-to-one map of clusters to classes (None if empty)."""
+    pred, truth = np.asarray(pred).astype(np.int64), np.asarray(truth).astype(np.int64)
+    if pred.size == 0:
+        return None
+    counts = contingency(pred, truth, int(pred.max()) + 1, int(truth.max()) + 1)
+    return accuracy_from_counts(counts)
+
+
+def clustering_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    return {
+        "acc": cluster_acc(pred, truth),
+        "ari": float(adjusted_rand_score(truth, pred)),
+        "nmi": float(normalized_mutual_info_score(truth, pred)),
+    }

@@ -1,0 +1,479 @@
+"""Image datasets by name: one registry, images as uint8 RGB by index, labels kept for metrics.
+
+    ds = load_dataset("cifar10", "train")            # torchvision download into the data root
+    ds = load_dataset("imagefolder:/data/imgs")       # class sub-folders give optional labels
+    ds = load_dataset("npz:/x/cifar10_{split}_jpeg.npz", "test")
+    ds[i]            # (H, W, 3) uint8 RGB, sample i in the dataset's own order
+    ds.labels        # (N,) int64 or None; for evaluation only
+    ds.order_hash    # changes when the samples or their order change (feature cache key)
+
+Sample identity is the index in the dataset's own order, everywhere (features, labelings, seeds).
+Splits: "train", "test" and "train+test" (train rows first). The data root is `data_root`, else
+$HUME_SSL_DATA, else ~/.cache/hume-ssl/data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import struct
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from hume_ssl.core.errors import HumeSSLError, unknown_choice
+
+SPLITS = ("train", "test", "train+test")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp",
+                    ".gif")
+FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def default_data_root(data_root: str | os.PathLike | None = None) -> Path:
+    if data_root:
+        return Path(data_root).expanduser()
+    env = os.environ.get("HUME_SSL_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hume-ssl" / "data"
+
+
+def to_rgb_uint8(img: np.ndarray | Image.Image) -> np.ndarray:
+    """Any image (PIL, HxW gray, HxWx1, HxWx3, HxWx4 RGBA) -> (H, W, 3) uint8 RGB."""
+    if isinstance(img, Image.Image):
+        if img.mode != "RGB":
+            if img.mode in ("RGBA", "LA", "P", "PA"):  # composite transparency on black
+                img = img.convert("RGBA")
+                bg = Image.new("RGBA", img.size, (0, 0, 0, 255))
+                img = Image.alpha_composite(bg, img)
+            img = img.convert("RGB")
+        return np.asarray(img, dtype=np.uint8)
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        raise HumeSSLError(f"images must be uint8 (0..255); got dtype {a.dtype}.")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
+        raise HumeSSLError(f"an image must be H x W [x 1|3|4]; got shape {a.shape}.")
+    if a.shape[2] == 1:
+        return np.repeat(a, 3, axis=2)
+    if a.shape[2] == 4:  # RGBA: drop alpha (pixels premultiplied on black)
+        rgb = a[:, :, :3].astype(np.uint16) * a[:, :, 3:4] // 255
+        return rgb.astype(np.uint8)
+    return a
+
+
+def _names_hash(n: int, names: Sequence[str]) -> str:
+    h = hashlib.sha256(f"N={n}\n".encode())
+    for s in names:
+        h.update(s.encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def _array_order_hash(get: Callable[[int], np.ndarray], n: int,
+                      labels: Optional[np.ndarray]) -> str:
+    """N, labels, and the pixels of ~2,000 evenly spaced images: cheap, and order-sensitive."""
+    h = hashlib.sha256(f"N={n}\n".encode())
+    if labels is not None:
+        h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    step = max(1, n // 2048)
+    for i in list(range(0, n, step)) + ([n - 1] if n else []):
+        h.update(np.ascontiguousarray(get(i)).tobytes())
+    return h.hexdigest()[:16]
+
+
+class ImageDataset:
+    """N images of one split, addressed by index; `ds[i]` is (H, W, 3) uint8 RGB.
+
+    `image_size` is (H, W) when every image has the same size (small-image datasets), else None.
+    """
+
+    def __init__(self, name: str, split: str, n: int, get: Callable[[int], np.ndarray], *,
+                 labels: Optional[np.ndarray] = None, class_names: Optional[list[str]] = None,
+                 sample_ids: Optional[list[str]] = None,
+                 image_size: Optional[tuple[int, int]] = None,
+                 array: Optional[np.ndarray] = None, info: Optional[dict] = None):
+        self.name, self.split, self._n, self._get = name, split, int(n), get
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.class_names = class_names
+        self.sample_ids = sample_ids
+        self.image_size = image_size
+        self._array = array  # (N, H, W, 3) uint8 when the whole split is one array
+        self.info = info or {}
+        if self.labels is not None and len(self.labels) != self._n:
+            raise HumeSSLError(f"{name}: {len(self.labels)} labels for {self._n} images.")
+        self._order_hash: Optional[str] = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        return to_rgb_uint8(self._get(int(i) % self._n))
+
+    def pil(self, i: int) -> Image.Image:
+        return Image.fromarray(self[i])
+
+    @property
+    def order_hash(self) -> str:
+        """Hash of the sample order: of the per-sample names where known, else of N, the labels
+        and a strided sample of the pixels."""
+        if self._order_hash is None:
+            if self.sample_ids is not None:
+                self._order_hash = _names_hash(self._n, self.sample_ids)
+            else:
+                self._order_hash = _array_order_hash(self._get, self._n, self.labels)
+        return self._order_hash
+
+    def images_uint8(self) -> np.ndarray:
+        """All images as one (N, H, W, 3) uint8 array (same-size datasets only)."""
+        if self._array is not None:
+            return self._array
+        if self.image_size is None:
+            raise HumeSSLError(f"{self.name}: images differ in size; cannot stack them into one "
+                               "array. Resize them first, or use the feature path.")
+        out = np.empty((self._n, *self.image_size, 3), np.uint8)
+        for i in range(self._n):
+            out[i] = self[i]
+        return out
+
+    def subset(self, indices: Sequence[int]) -> ImageDataset:
+        """The rows `indices` of this dataset, in that order, as a new dataset (its own sample
+        identity: row j is sample indices[j] of the parent; ids and hash say so)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        parent = self
+        tag = hashlib.sha256(idx.tobytes()).hexdigest()[:8]
+        ids = ([self.sample_ids[i] for i in idx] if self.sample_ids is not None
+               else [f"{self.order_hash}/{i}" for i in idx])
+        return ImageDataset(f"{self.name}[subset-{len(idx)}-{tag}]", self.split, len(idx),
+                            lambda j: parent._get(int(idx[j])),
+                            labels=None if self.labels is None else self.labels[idx],
+                            class_names=self.class_names, sample_ids=ids,
+                            image_size=self.image_size,
+                            array=None if self._array is None else self._array[idx],
+                            info={**self.info, "subset_of": self.name, "indices_sha": tag})
+
+    def __repr__(self) -> str:
+        k = len(self.class_names) if self.class_names else 0
+        return (f"ImageDataset({self.name!r}, split={self.split!r}, N={self._n}, "
+                f"labels={'yes' if self.labels is not None else 'no'}, classes={k})")
+
+
+def concat(a: ImageDataset, b: ImageDataset, split: str) -> ImageDataset:
+    """Rows of `a`, then rows of `b` (train+test)."""
+    na = len(a)
+    labels = (np.concatenate([a.labels, b.labels])
+              if a.labels is not None and b.labels is not None else None)
+    ids = a.sample_ids + b.sample_ids if a.sample_ids and b.sample_ids else None
+    size = a.image_size if a.image_size == b.image_size else None
+    arr = (np.concatenate([a._array, b._array])
+           if a._array is not None and b._array is not None else None)
+
+    def get(i: int) -> np.ndarray:
+        return a._get(i) if i < na else b._get(i - na)
+
+    info = {**a.info, "parts": [a.info, b.info]}
+    ds = ImageDataset(a.name, split, na + len(b), get, labels=labels,
+                      class_names=a.class_names, sample_ids=ids, image_size=size, array=arr,
+                      info=info)
+    if ids is None:  # combine the parts' hashes instead of re-hashing pixels
+        ds._order_hash = hashlib.sha256((a.order_hash + b.order_hash).encode()).hexdigest()[:16]
+    return ds
+
+
+# ---------------------------------------------------------------- array-backed datasets
+def from_array(name: str, split: str, images: np.ndarray, labels=None, class_names=None,
+               info=None) -> ImageDataset:
+    images = np.asarray(images) if not isinstance(images, np.memmap) else images
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise HumeSSLError(f"{name}: images must be a uint8 array N x H x W [x C]; got "
+                           f"{images.dtype} {images.shape}.")
+    if images.ndim == 4 and images.shape[3] not in (1, 3, 4):
+        raise HumeSSLError(f"{name}: images N x H x W x C need C in 1, 3 or 4; got "
+                           f"{images.shape}.")
+    rgb = images if images.ndim == 4 and images.shape[3] == 3 else None
+    return ImageDataset(name, split, len(images), images.__getitem__, labels=labels,
+                        class_names=class_names, image_size=tuple(images.shape[1:3]),
+                        array=rgb, info=info)
+
+
+def _decode_jpeg(buf: np.ndarray) -> np.ndarray:
+    return to_rgb_uint8(Image.open(io.BytesIO(buf.tobytes())))
+
+
+def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
+    if not path.is_file():
+        raise HumeSSLError(f"{name}: file not found: {path}. An npz dataset is one file per "
+                           "split; use a {split} placeholder for train/test files.")
+    try:
+        z = np.load(path, allow_pickle=False)
+        keys = set(z.files)
+    except Exception as e:
+        raise HumeSSLError(f"{name}: cannot read {path} as .npz ({e}).") from e
+    labels = z["labels"] if "labels" in keys else None
+    classes = [c.decode() if isinstance(c, bytes) else str(c)
+               for c in z["classes"].tolist()] if "classes" in keys else None
+    info = {"path": str(path.resolve())}
+    if "jpeg_bytes" in keys and "offsets" in keys:
+        data, off = z["jpeg_bytes"], z["offsets"].astype(np.int64)
+        names = None
+        if "names" in keys:
+            names = [s.decode() if isinstance(s, bytes) else str(s) for s in z["names"].tolist()]
+        first = _decode_jpeg(data[off[0]:off[1]]) if len(off) > 1 else None
+
+        def get(i: int) -> np.ndarray:
+            return _decode_jpeg(data[off[i]:off[i + 1]])
+
+        return ImageDataset(name, split, len(off) - 1, get, labels=labels, class_names=classes,
+                            sample_ids=names,
+                            image_size=None if first is None else first.shape[:2], info=info)
+    if "images" not in keys:
+        raise HumeSSLError(f"{name}: {path} has keys {sorted(keys)}; expected `images` (uint8 "
+                           "N x H x W [x C]) or the JPEG layout `jpeg_bytes` + `offsets`.")
+    return from_array(name, split, z["images"], labels, classes, info)
+
+
+# ---------------------------------------------------------------- image folders
+def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[int]],
+                                                     Optional[list[str]], dict]:
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    top_images = [p for p in root.iterdir() if p.is_file() and
+                  p.suffix.lower() in IMAGE_EXTENSIONS]
+    if subdirs and not top_images:  # class sub-folders
+        classes = [p.name for p in subdirs]
+        groups = [(c, sorted(p for p in d.rglob("*") if p.is_file())) for c, d in
+                  enumerate(subdirs)]
+    else:
+        classes = None
+        groups = [(None, sorted(p for p in root.rglob("*") if p.is_file()))]
+    files, labels, skipped, ignored = [], [], [], 0
+    for c, paths in groups:
+        for p in paths:
+            if any(part.startswith(".") for part in p.relative_to(root).parts):
+                continue
+            if p.suffix.lower() not in IMAGE_EXTENSIONS:
+                ignored += 1
+                continue
+            try:  # header only: cheap, catches non-images and empty files
+                with Image.open(p) as im:
+                    im.size  # noqa: B018
+            except (UnidentifiedImageError, OSError, ValueError) as e:
+                if strict:
+                    raise HumeSSLError(f"unreadable image {p}: {e}. Remove or fix it, or drop "
+                                       "--strict to skip unreadable files.") from e
+                skipped.append(str(p.relative_to(root)))
+                continue
+            files.append(p)
+            labels.append(c)
+    return files, labels, classes, {"skipped_unreadable": skipped, "ignored_non_image": ignored}
+
+
+def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDataset:
+    if not root.is_dir():
+        raise HumeSSLError(f"{name}: folder not found: {root}.")
+    files, labels, classes, counts = _list_folder(root, strict)
+    if not files:
+        raise HumeSSLError(f"{name}: no readable images in {root} (extensions "
+                           f"{', '.join(IMAGE_EXTENSIONS)}; {counts['ignored_non_image']} other "
+                           f"files, {len(counts['skipped_unreadable'])} unreadable).")
+    ids = [str(p.relative_to(root)) for p in files]
+
+    def get(i: int) -> np.ndarray:
+        try:
+            with Image.open(files[i]) as im:
+                return to_rgb_uint8(im)
+        except (OSError, ValueError) as e:
+            raise HumeSSLError(f"cannot decode {files[i]}: {e}. Remove or fix the file "
+                               "(sample ids are fixed once listed) and re-run.") from e
+
+    return ImageDataset(name, split, len(files), get,
+                        labels=np.array(labels, np.int64) if classes else None,
+                        class_names=classes, sample_ids=ids,
+                        info={"path": str(root.resolve()), **counts,
+                              "skipped": len(counts["skipped_unreadable"])})
+
+
+def _split_paths(name: str, path: str, split: str, is_dir: bool) -> list[tuple[str, Path]]:
+    """`{split}` in the path is replaced by the split; a folder with train/ and test/ sub-folders
+    is split by them; otherwise the path is the one split, loaded as `train`."""
+    parts = split.split("+")
+    if "{split}" in path:
+        return [(s, Path(path.replace("{split}", s)).expanduser()) for s in parts]
+    p = Path(path).expanduser()
+    if is_dir and (p / "train").is_dir():
+        return [(s, p / s) for s in parts]
+    if split != "train":
+        raise HumeSSLError(f"{name}: {p} is a single split; ask for split 'train', or put a "
+                           "{split} placeholder in the path (e.g. npz:/x/data_{split}.npz) or "
+                           "train/ and test/ sub-folders in it.")
+    return [("train", p)]
+
+
+# ---------------------------------------------------------------- torchvision datasets
+def _missing(name: str, root: Path, expected: str, err: Exception) -> HumeSSLError:
+    return HumeSSLError(
+        f"{name} is not in the data root {root} and could not be downloaded ({type(err).__name__}: "
+        f"{err}). Expected {expected} under {root}. Put the files there (or pass --data-root / "
+        "set HUME_SSL_DATA to where they are), or run once with network access.")
+
+
+def _tv_download(cls_name: str, root: Path, name: str, expected: str, **kw) -> None:
+    import torchvision.datasets as tvd
+
+    try:
+        getattr(tvd, cls_name)(str(root), download=True, **kw)
+    except Exception as e:  # offline: URLError, RuntimeError, ...
+        raise _missing(name, root, expected, e) from e
+
+
+def _cifar(name: str, root: Path, split: str, variant: str) -> ImageDataset:
+    folder, fname = {"10": ("cifar-10-batches-py", "CIFAR10"),
+                     "100": ("cifar-100-python", "CIFAR100")}[variant[:3].rstrip("-")]
+    files = {"10": {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
+             "100": {"train": ["train"], "test": ["test"]}}[variant[:3].rstrip("-")]
+    d = root / folder
+    if not all((d / f).is_file() for f in sum(files.values(), [])):
+        url = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" if variant == "10"
+               else "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz")
+        _tv_download(fname, root, name, f"{folder}/ with {', '.join(sum(files.values(), []))} "
+                     f"(the extracted {url})")
+    key = {"10": "labels", "100": "fine_labels", "100-20": "coarse_labels"}[variant]
+    imgs, labels = [], []
+    for f in files[split]:
+        with open(d / f, "rb") as fh:
+            entry = pickle.load(fh, encoding="latin1")
+        imgs.append(np.asarray(entry["data"], np.uint8).reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(entry[key], np.int64))
+    meta_file, meta_key = {"10": ("batches.meta", "label_names"),
+                           "100": ("meta", "fine_label_names"),
+                           "100-20": ("meta", "coarse_label_names")}[variant]
+    with open(d / meta_file, "rb") as fh:
+        classes = pickle.load(fh, encoding="latin1")[meta_key]
+    images = np.ascontiguousarray(np.concatenate(imgs).transpose(0, 2, 3, 1))
+    return from_array(name, split, images, np.concatenate(labels), list(classes),
+                      info={"root": str(root)})
+
+
+def _stl10(name: str, root: Path, split: str) -> ImageDataset:
+    d = root / "stl10_binary"
+    x_file = {"train": "train_X.bin", "test": "test_X.bin", "unlabeled": "unlabeled_X.bin"}[split]
+    if not (d / x_file).is_file():
+        _tv_download("STL10", root, name, f"stl10_binary/{x_file} (the extracted "
+                     "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz)",
+                     split=split)
+    raw = np.memmap(d / x_file, dtype=np.uint8, mode="r").reshape(-1, 3, 96, 96)
+    y_file = d / x_file.replace("_X", "_y")
+    labels = np.fromfile(y_file, np.uint8).astype(np.int64) - 1 if y_file.is_file() else None
+    classes = (d / "class_names.txt").read_text().split() if (d / "class_names.txt").is_file() \
+        else None
+
+    def get(i: int) -> np.ndarray:  # stored channel-major, each plane column-major
+        return np.ascontiguousarray(raw[i].transpose(2, 1, 0))
+
+    return ImageDataset(name, split, len(raw), get, labels=labels, class_names=classes,
+                        image_size=(96, 96), info={"root": str(root)})
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise HumeSSLError(f"{path} is not a uint8 idx file.")
+    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+
+
+def _fashion_mnist(name: str, root: Path, split: str) -> ImageDataset:
+    prefix = {"train": "train", "test": "t10k"}[split]
+    stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+    dirs = [root / "fashion-mnist", root / "FashionMNIST" / "raw", root,
+            FASHION_MNIST_SYSTEM_DIR]
+
+    def find() -> Optional[tuple[Path, Path]]:
+        for d in dirs:
+            for ext in ("", ".gz"):
+                x, y = d / (stems[0] + ext), d / (stems[1] + ext)
+                if x.is_file() and y.is_file():
+                    return x, y
+        return None
+
+    found = find()
+    if found is None:
+        _tv_download("FashionMNIST", root, name, f"{stems[0]}[.gz] and {stems[1]}[.gz] in "
+                     f"{root}/fashion-mnist/ or {FASHION_MNIST_SYSTEM_DIR}/ (apt-get install "
+                     "dataset-fashion-mnist)", train=split == "train")
+        found = find()
+        if found is None:
+            raise HumeSSLError(f"{name}: download finished but idx files not found in {root}.")
+    return from_array(name, split, _read_idx(found[0]), _read_idx(found[1]), FASHION_CLASSES,
+                      info={"files": [str(p) for p in found]})
+
+
+# ---------------------------------------------------------------- registry
+DATASETS: dict[str, str] = {
+    "cifar10": "CIFAR-10 (torchvision download): 50,000 train / 10,000 test, 32x32, 10 classes",
+    "cifar100": "CIFAR-100 fine labels (100 classes)",
+    "cifar100-20": "CIFAR-100 with its 20 coarse superclasses (the HUME paper's CIFAR-100-20)",
+    "stl10": "STL-10: 5,000 train / 8,000 test, 96x96; split `unlabeled` also accepted",
+    "fashion-mnist": "Fashion-MNIST, 28x28 gray (as RGB); also read from "
+                     "/usr/share/datasets/fashion-mnist",
+    "imagefolder:PATH": "a folder of images; class sub-folders give labels; `{split}` in PATH or "
+                        "train/ test/ sub-folders give splits",
+    "npz:PATH": "an .npz with `images` (uint8 N x H x W [x C]) [+ `labels`, `classes`], or the "
+                "JPEG layout `jpeg_bytes` + `offsets` [+ `labels`, `names`, `classes`]; one "
+                "split per file, `{split}` in PATH for train/test files",
+}
+
+
+def dataset_names() -> list[str]:
+    return list(DATASETS)
+
+
+def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike | None = None,
+                 strict: bool = False) -> ImageDataset:
+    """Resolve a dataset name (see DATASETS) to an ImageDataset of that split.
+
+    `strict`: for image folders, fail on an unreadable image file instead of skipping it (the
+    number skipped is in `ds.info["skipped"]`).
+    """
+    if split not in SPLITS and not (name == "stl10" and split == "unlabeled"):
+        raise unknown_choice("split", split, SPLITS)
+    root = default_data_root(data_root)
+    kind, _, path = name.partition(":")
+    if kind in ("imagefolder", "npz") and path:
+        path = os.path.abspath(os.path.expanduser(path))
+        name = f"{kind}:{path}"
+        parts = _split_paths(name, path, split, is_dir=kind == "imagefolder")
+        loaded = [_load_folder(p, name, s, strict) if kind == "imagefolder"
+                  else _load_npz(p, name, s) for s, p in parts]
+    elif name in ("cifar10", "cifar100", "cifar100-20", "stl10", "fashion-mnist"):
+        loader = {"cifar10": lambda s: _cifar(name, root, s, "10"),
+                  "cifar100": lambda s: _cifar(name, root, s, "100"),
+                  "cifar100-20": lambda s: _cifar(name, root, s, "100-20"),
+                  "stl10": lambda s: _stl10(name, root, s),
+                  "fashion-mnist": lambda s: _fashion_mnist(name, root, s)}[name]
+        loaded = [loader(s) for s in split.split("+")]
+    else:
+        raise unknown_choice("dataset", name, dataset_names())
+    ds = loaded[0]
+    for other in loaded[1:]:
+        ds = concat(ds, other, split)
+    ds.split = split
+    return ds
+
+
+def load_images_uint8(name: str, split: str = "train",
+                      data_root: str | os.PathLike | None = None) -> np.ndarray:
+    """All images of a small-image dataset as one (N, H, W, 3) uint8 array (e.g. for a
+    GPU-resident training data path). Row i is sample i of `load_dataset(name, split)`."""
+    return load_dataset(name, split, data_root).images_uint8()

@@ -1,0 +1,87 @@
+"""Images as arrays: resize + center crop, per-channel statistics, whole uint8 splits.
+
+    split = load_split("cifar10", "train")      # ImageSplit: images (N, H, W, 3) uint8, labels
+    images, labels = load_square("imagefolder:/x", "train", size=64)
+Row i is sample i of `load_dataset(name, split)` everywhere (hume_ssl.data.datasets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.data.datasets import load_dataset
+
+PIL_INTERPOLATION = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
+
+
+@dataclass
+class ImageSplit:
+    images: np.ndarray  # (N, H, W, 3) uint8
+    labels: Optional[np.ndarray]  # (N,) int64 ground truth (evaluation only), or None
+    order_hash: Optional[str] = None  # the dataset's sample-order fingerprint
+    classes: Optional[list[str]] = None
+
+
+def resize_crop(img: np.ndarray, resize_size: int, input_size: int,
+                interpolation: str = "bilinear") -> np.ndarray:
+    """(H, W, 3) uint8 -> (input_size, input_size, 3) uint8: shorter side -> resize_size
+    (PIL, `interpolation`), then the center crop."""
+    im = Image.fromarray(img)
+    w, h = im.size
+    s = resize_size / min(w, h)
+    im = im.resize((max(1, round(w * s)), max(1, round(h * s))),
+                   PIL_INTERPOLATION.get(interpolation, Image.BICUBIC))
+    w, h = im.size
+    c = input_size
+    left, top = int(round((w - c) / 2)), int(round((h - c) / 2))
+    return np.asarray(im.crop((left, top, left + c, top + c)), dtype=np.uint8)
+
+
+def channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (3,) of (N, H, W, 3) uint8 images in [0, 1] units, in chunks."""
+    s1, s2, n = np.zeros(3), np.zeros(3), 0
+    for i in range(0, len(images), chunk):
+        x = images[i : i + chunk].reshape(-1, 3).astype(np.float64) / 255.0
+        s1, s2, n = s1 + x.sum(0), s2 + (x * x).sum(0), n + len(x)
+    mean = s1 / n
+    return mean, np.sqrt(np.maximum(s2 / n - mean * mean, 1e-12))
+
+
+def load_split(dataset: str, split: str, data_root=None) -> ImageSplit:
+    """Every image of a small-image split as one uint8 array, with its ground truth if known."""
+    ds = load_dataset(dataset, split, data_root)
+    return ImageSplit(np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels, ds.order_hash,
+                      ds.class_names)
+
+
+def split_exists(dataset: str, split: str, data_root=None) -> bool:
+    """Whether `dataset` has `split` (resolves the dataset; loads no pixels)."""
+    try:
+        load_dataset(dataset, split, data_root)
+    except HumeSSLError:
+        return False
+    return True
+
+
+def load_square(dataset: str, split: str, size: Optional[int] = None,
+                data_root=None) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(images (N, S, S, 3) uint8, labels or None). Images of one square size load as they are;
+    with `size`, or when sizes differ, each is resized (shorter side -> S, bilinear) and
+    center-cropped to S x S."""
+    ds = load_dataset(dataset, split, data_root)
+    shape = ds.image_size
+    if size is None and shape is not None and shape[0] == shape[1]:
+        return np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels
+    if size is None:
+        raise HumeSSLError(f"{dataset}:{split} images are not all square of one size "
+                           f"({'various sizes' if shape is None else f'{shape[0]}x{shape[1]}'}); "
+                           "pass --image-size S to resize and center-crop them to S x S.")
+    out = np.empty((len(ds), size, size, 3), np.uint8)
+    for i in range(len(ds)):
+        out[i] = resize_crop(np.asarray(ds[i]), size, size, "bilinear")
+    return out, ds.labels

@@ -1,0 +1,117 @@
+"""`train-fixmatch`'s configuration (FixMatch, Sohn et al. 2020) and its schedules."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from hume_ssl.core.errors import raise_first_failed
+
+UNITS = {
+    "steps": "optimizer steps",
+    "batch_size": "labeled images per step (global)",
+    "mu": "unlabeled images per labeled image",
+    "lr": "SGD lr at step 0 (cosine decay)",
+    "weight_decay": "L2 coefficient",
+    "threshold": "softmax probability",
+    "ema_decay": "per step",
+    "bn_momentum": "per step (raised to 10/steps on runs under 10,000 steps)",
+    "translate": "fraction of image size",
+    "cutout": "fraction of image size",
+    "eval_every": "steps",
+    "log_every": "steps",
+    "checkpoint_every": "steps",
+    "eval_batch_size": "images",
+}
+
+
+@dataclass
+class FixMatchConfig:
+    arch: str = "wrn28_2"  # wrn28_2 (CIFAR-10/SVHN in the paper) or wrn28_8 (CIFAR-100)
+    steps: int = 2**20  # optimizer steps K (the paper: 2^20)
+    batch_size: int = 64  # labeled images per step, global (split over processes)
+    mu: int = 7  # unlabeled images per labeled image in a step
+    lr: float = 0.03  # SGD learning rate at step 0; lr * cos(7*pi*k / (16*K)) at step k
+    momentum: float = 0.9  # Nesterov momentum
+    weight_decay: float = 5e-4  # L2 on conv/linear weights (not on BN parameters or biases)
+    lambda_u: float = 1.0  # weight of the unlabeled loss
+    threshold: float = 0.95  # softmax confidence above which a pseudo-label is used
+    ema_decay: float = 0.999  # EMA of the weights, per step; the EMA model is evaluated/exported
+    ema_warmup: bool = True  # decay min(ema_decay, (1+k)/(10+k)) at step k (TF's num_updates)
+    bn_momentum: float = 0.001  # BN running-stat momentum (TF decay 0.999); see bn_momentum_for
+    translate: float = 0.125  # weak aug: max shift per side, fraction of the image size
+    randaugment_ops: int = 2  # strong aug: RandAugment ops per image
+    cutout: float = 0.5  # strong aug: Cutout side, fraction of the image size
+    eval_every: int = 1024  # steps between test evaluations (and at the end)
+    eval_median_of: int = 5  # report the median test ACC of the last N evaluations
+    log_every: int = 64  # steps between metrics.csv rows / progress updates (host syncs)
+    checkpoint_every: int = (
+        2048  # steps between checkpoints (also on SIGTERM/SIGINT and at the end)
+    )
+    eval_batch_size: int = 1024  # images per evaluation forward
+    device: str = "auto"  # auto, cpu, cuda, cuda:1 ... (cuda and auto: cuda:LOCAL_RANK)
+    compile: bool = False  # torch.compile the model
+    bf16: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # NHWC memory format on CUDA
+    sync_bn: bool = True  # SyncBatchNorm under multi-GPU CUDA
+    tensorboard: bool = True  # write TensorBoard scalars if tensorboard is installed
+    oracle_labels: bool = False  # ground truth at the seed indices instead of pseudo-labels
+    include_seeds_in_unlabeled: bool = False  # paper: all train images are unlabeled data
+    random_state: int = 0  # seeds the weights, batches and augmentations
+
+    RESUME_KEYS = (
+        "arch",
+        "steps",
+        "batch_size",
+        "mu",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "lambda_u",
+        "threshold",
+        "ema_decay",
+        "ema_warmup",
+        "bn_momentum",
+        "translate",
+        "randaugment_ops",
+        "cutout",
+        "oracle_labels",
+        "include_seeds_in_unlabeled",
+        "random_state",
+    )
+
+    def validate(self) -> FixMatchConfig:
+        checks = [
+            (self.steps >= 1, "--steps must be >= 1"),
+            (self.batch_size >= 1, "--batch-size must be >= 1"),
+            (self.mu >= 1, "--mu must be >= 1"),
+            (self.lr > 0, "--lr must be > 0"),
+            (0.0 <= self.threshold <= 1.0, "--threshold must lie in [0, 1]"),
+            (0.0 <= self.ema_decay < 1.0, "ema_decay must lie in [0, 1)"),
+            (0.0 < self.bn_momentum <= 1.0, "--bn-momentum must lie in (0, 1]"),
+            (
+                self.eval_every >= 1 and self.log_every >= 1 and self.checkpoint_every >= 1,
+                "--eval-every, log_every and --checkpoint-every must be >= 1",
+            ),
+        ]
+        raise_first_failed(checks)
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def lr_at(cfg: FixMatchConfig, step: int) -> float:
+    return cfg.lr * math.cos(7.0 * math.pi * step / (16.0 * cfg.steps))
+
+
+def bn_momentum_for(cfg: FixMatchConfig) -> float:
+    """BN momentum actually used: cfg.bn_momentum, raised to 10/steps for short runs.
+
+    With the paper's 0.001 the running statistics forget their initial (0, 1) values only after
+    thousands of steps; a 300-step run would evaluate with near-initial statistics (constant
+    predictions). 10/steps leaves e^-10 of the initial values at the end of any run, and is
+    below 0.001 (so changes nothing) from 10,000 steps on.
+    """
+    return max(cfg.bn_momentum, min(1.0, 10.0 / cfg.steps))

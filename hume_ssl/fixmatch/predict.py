@@ -1,0 +1,70 @@
+"""`hume-ssl predict`: label every image of a split with a model exported by train-fixmatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from hume_ssl.core.device import resolve_device
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir, read_json
+from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.data.images import load_split
+from hume_ssl.fixmatch.trainer import predict_logits
+from hume_ssl.models.wrn import build_model
+
+
+def predict_run(
+    model_dir: str | Path,
+    dataset: str,
+    split: str = "test",
+    out: Optional[str | Path] = None,
+    device: str = "auto",
+    batch_size: int = 1024,
+) -> dict:
+    """Label and confidence for every image of `dataset:split` with an exported model."""
+    model_dir = Path(model_dir)
+    meta = read_json(model_dir / "model.json")
+    dev = resolve_device(device)
+    model = build_model(meta["arch"], int(meta["k"]))
+    try:
+        model.load_state_dict(
+            torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
+        )
+    except Exception as e:
+        raise HumeSSLError(
+            f"cannot load {model_dir / 'model.pt'} ({e}); re-export it with train-fixmatch."
+        ) from e
+    model.to(dev)
+    data = load_split(dataset, split)
+    if list(data.images.shape[1:3]) != list(meta["input_size"]):
+        raise HumeSSLError(
+            f"{dataset}:{split} images are {data.images.shape[1:3]} px but the model "
+            f"expects {meta['input_size']}; resize the images first."
+        )
+    norm = meta["normalization"]
+    logits = predict_logits(
+        model, data.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]), dev, batch_size
+    )
+    probs = torch.softmax(logits, 1)
+    conf, lab = (t.cpu().numpy() for t in probs.max(1))
+    out = Path(out) if out else model_dir / f"predictions_{split}"
+    check_writable_dir(out)
+    atomic_save_npy(out / "labels.npy", lab.astype(np.int64))
+    atomic_save_npy(out / "confidence.npy", conf.astype(np.float32))
+    names = meta.get("class_names")
+    lines = ["index,label,confidence" + (",class_name" if names else "")]
+    for i, (a, c) in enumerate(zip(lab, conf)):
+        lines.append(f"{i},{a},{c:.6f}" + (f",{names[a]}" if names else ""))
+    atomic_write_bytes(out / "predictions.csv", ("\n".join(lines) + "\n").encode())
+    summary = {"out": str(out), "n": int(len(lab)), "dataset": dataset, "split": split}
+    if data.labels is not None:
+        summary["acc"] = (
+            float(np.mean(lab == data.labels))
+            if meta["label_ids"].startswith("ground")
+            else cluster_acc(lab, data.labels)
+        )
+    return summary

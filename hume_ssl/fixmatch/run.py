@@ -1,0 +1,162 @@
+"""`hume-ssl train-fixmatch`: the Python API behind the command.
+
+`train_fixmatch_run` validates seeds and data before it writes anything, trains with
+`FixMatchTrainer` (checkpointing into the run folder) and exports the EMA model:
+  config.json   resolved config (units in "units"), seeds source, data counts, versions
+  metrics.csv   one row per log interval (see fixmatch.trainer.CSV_FIELDS)
+  metrics.json  final summary: last and median test ACC, evaluations, seed accuracy
+  checkpoint.pt everything needed for --resume
+  model.pt      plain state dict of the EMA model (torch.load + WideResNet.load_state_dict)
+  model.json    arch, k, dataset, normalisation, input size, label ids, class names
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import atomic_save_state_dict, atomic_write_json, check_writable_dir
+from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.core.versions import versions
+from hume_ssl.data.images import channel_stats, load_split, split_exists
+from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
+from hume_ssl.fixmatch.trainer import FixMatchTrainer
+from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
+from hume_ssl.train.resume import check_run_folder
+
+
+def train_fixmatch_run(
+    out: str | Path,
+    cfg: FixMatchConfig,
+    seeds: Optional[str | Path] = None,
+    indices: Optional[str | Path] = None,
+    labels: Optional[str | Path] = None,
+    dataset: Optional[str] = None,
+    resume: bool = False,
+    callback=None,
+) -> dict:
+    cfg.validate()
+    s = read_seeds(seeds, indices, labels, dataset)
+    train = load_split(s.dataset, s.split)
+    n = len(train.images)
+    check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
+    y = s.labels
+    if cfg.oracle_labels:
+        if train.labels is None:
+            raise HumeSSLError(
+                f"--oracle-labels needs ground truth, but {s.dataset}:{s.split} has none."
+            )
+        y = train.labels[s.indices]
+    is_seed = np.zeros(n, bool)
+    is_seed[s.indices] = True
+    unlabeled = np.arange(n) if cfg.include_seeds_in_unlabeled else np.flatnonzero(~is_seed)
+    if len(unlabeled) == 0:
+        raise HumeSSLError(
+            f"every one of the {n} images of {s.dataset}:{s.split} is a seed, so the "
+            "unlabeled set is empty; FixMatch needs unlabeled images (use fewer seeds)."
+        )
+    k = max(s.k, int(y.max()) + 1)
+    test = load_split(s.dataset, "test") if split_exists(s.dataset, "test") else None
+    out = check_writable_dir(out)
+    check_run_folder(out, resume, "FixMatch")
+    seed_acc = None
+    if train.labels is not None:
+        seed_acc = (
+            float(np.mean(s.labels == train.labels[s.indices]))
+            if cfg.oracle_labels
+            else cluster_acc(s.labels, train.labels[s.indices])
+        )
+    mean, std = channel_stats(train.images)
+    record = {
+        "command": "train-fixmatch",
+        "fixmatch": cfg.to_dict(),
+        "units": UNITS,
+        "seeds": {
+            **s.source,
+            "dataset": s.dataset,
+            "split": s.split,
+            "n_seeds": int(len(s.indices)),
+            "k": k,
+            "labels": "ground truth (oracle)" if cfg.oracle_labels else "pseudo-labels",
+            "seed_label_acc_vs_truth": seed_acc,
+        },
+        "data": {
+            "n_train": n,
+            "n_unlabeled": int(len(unlabeled)),
+            "n_test": None if test is None else len(test.images),
+            "image_shape": list(train.images.shape[1:]),
+            "mean": mean.tolist(),
+            "std": std.tolist(),
+            "test_labels_used_for": "evaluation only",
+        },
+        "versions": versions(),
+    }
+    trainer = FixMatchTrainer(
+        cfg,
+        train.images,
+        s.indices,
+        y,
+        unlabeled,
+        k,
+        out,
+        truth=train.labels,
+        test_images=None if test is None else test.images,
+        test_truth=None if test is None else test.labels,
+        aligned=cfg.oracle_labels,
+        mean=mean,
+        std=std,
+        callback=callback,
+    )
+    record["device"] = str(trainer.device)
+    record["world_size"] = trainer.world
+    if trainer.rank == 0:
+        atomic_write_json(out / "config.json", record)
+    t0 = time.perf_counter()
+    trainer.fit(resume=resume)
+    summary = {
+        "out": str(out),
+        "steps": trainer.step,
+        "seconds": time.perf_counter() - t0,
+        "device": str(trainer.device),
+        "seed_label_acc_vs_truth": seed_acc,
+        "test_acc_last": trainer.evals[-1][1] if trainer.evals else None,
+        "test_acc_median": trainer.median_test_acc(),
+        "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
+        "test_acc_kind": "accuracy" if cfg.oracle_labels else "ACC after Hungarian map",
+        "evals": [{"step": st, "test_acc": a} for st, a in trainer.evals],
+    }
+    if trainer.rank == 0:
+        export_model(out, trainer, s, k, mean, std)
+        atomic_write_json(out / "metrics.json", summary)
+    return summary
+
+
+def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> None:
+    """model.pt (EMA weights, plain state dict) + model.json (what `predict` needs)."""
+    atomic_save_state_dict(out / "model.pt", trainer.ema.module)
+    cfg = trainer.cfg
+    atomic_write_json(
+        out / "model.json",
+        {
+            "arch": cfg.arch,
+            "k": k,
+            "dataset": s.dataset,
+            "split": s.split,
+            "input_size": list(trainer.data.shape[-2:]),
+            "normalization": {
+                "mean": list(map(float, mean)),
+                "std": list(map(float, std)),
+                "input": "RGB in [0, 1], then (x - mean) / std",
+            },
+            "label_ids": "ground-truth class ids"
+            if cfg.oracle_labels
+            else "seed pseudo-label (cluster) ids",
+            "class_names": s.class_names,
+            "weights": "EMA",
+            "steps": trainer.step,
+        },
+    )

@@ -1,0 +1,419 @@
+"""FixMatch (Sohn et al., 2020): the loss, the EMA, and a fast, resumable, multi-GPU trainer.
+
+One step: B labeled images (weak aug) + mu*B unlabeled images (weak and strong aug), one forward
+of the concatenated batch. Pseudo-labels are the argmax of the weak view where its softmax
+confidence >= threshold; the strong view is trained towards them. The whole uint8 train split
+lives on the device, sampling and augmentation are tensor ops driven by one device generator,
+and nothing in a step reads back to the host (metrics accumulate on the device and are read
+every `log_every` steps; the loop is hume_ssl.train.loop).
+
+Multi-GPU: launch with torchrun; `batch_size` is the global labeled batch, split evenly over
+processes. On CUDA BatchNorm is synchronised (SyncBatchNorm); on CPU (gloo) BN statistics are
+per process, which matches a single process only when each process sees the same batch mix.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from hume_ssl.augment.pixels import normalize, to_float
+from hume_ssl.augment.randaugment import strong_augment, weak_augment
+from hume_ssl.core.checkpoint import (
+    CHECKPOINT,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from hume_ssl.core.device import local_rank, resolve_device
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.metrics import accuracy_from_counts
+from hume_ssl.data.images import channel_stats
+from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
+from hume_ssl.models.wrn import build_model
+from hume_ssl.train.evaluate import batched_forward
+from hume_ssl.train.loop import Callback, Trainer
+from hume_ssl.train.metrics import append_metrics, truncate_metrics
+from hume_ssl.train.resume import check_resume_keys
+from hume_ssl.train.split import device_split
+
+CSV_FIELDS = (
+    "step",
+    "lr",
+    "loss_x",
+    "loss_u",
+    "mask_rate",
+    "pl_acc_masked",
+    "pl_acc_all",
+    "test_acc",
+    "steps_per_s",
+    "elapsed_s",
+)
+
+
+def fixmatch_loss(
+    logits_x: torch.Tensor,
+    y: torch.Tensor,
+    logits_uw: torch.Tensor,
+    logits_us: torch.Tensor,
+    threshold: float,
+    lambda_u: float,
+) -> dict[str, torch.Tensor]:
+    """FixMatch loss on logits of labeled (B,k), weak (uB,k) and strong (uB,k) views.
+
+    Returns loss, loss_x, loss_u, mask (uB,) float, pseudo (uB,) long. The unlabeled loss is
+    averaged over all unlabeled images (masked ones count as zero), as in the paper.
+    """
+    loss_x = F.cross_entropy(logits_x.float(), y)
+    probs = torch.softmax(logits_uw.detach().float(), dim=-1)
+    conf, pseudo = probs.max(dim=-1)
+    mask = (conf >= threshold).float()
+    loss_u = (F.cross_entropy(logits_us.float(), pseudo, reduction="none") * mask).mean()
+    return {
+        "loss": loss_x + lambda_u * loss_u,
+        "loss_x": loss_x,
+        "loss_u": loss_u,
+        "mask": mask,
+        "pseudo": pseudo,
+    }
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]  # BN weights/biases, biases
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+class EMA:
+    """Exponential moving average of a model's parameters; buffers (BN stats) are copied.
+
+    warmup: the decay at update k (0-based) is min(decay, (1+k)/(10+k)), as TensorFlow's
+    ExponentialMovingAverage with num_updates, so that a short run does not evaluate a model
+    that is still mostly its random initialisation (0.999^1000 = 0.37 of it after 1000 steps).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float, warmup: bool = True):
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.decay, self.warmup = decay, warmup
+
+    def decay_at(self, k: int) -> float:
+        return min(self.decay, (1.0 + k) / (10.0 + k)) if self.warmup else self.decay
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, k: int) -> None:
+        ema_p, p = list(self.module.parameters()), list(model.parameters())
+        torch._foreach_lerp_(ema_p, p, 1.0 - self.decay_at(k))
+        for eb, b in zip(self.module.buffers(), model.buffers()):
+            eb.copy_(b)
+
+
+def _acc_or_blank(counts: np.ndarray, aligned: bool):
+    acc = accuracy_from_counts(counts, aligned)
+    return "" if acc is None else acc
+
+
+class FixMatchTrainer(Trainer):
+    """Trains on `images` (N,H,W,3) uint8 from labeled indices/labels plus unlabeled indices.
+
+    truth (N,) and test truth are used for metrics only. `aligned`: the label ids are the
+    ground-truth class ids (oracle labels), so accuracies need no Hungarian map.
+    """
+
+    def __init__(
+        self,
+        cfg: FixMatchConfig,
+        images: np.ndarray,
+        labeled_idx: np.ndarray,
+        labeled_y: np.ndarray,
+        unlabeled_idx: np.ndarray,
+        k: int,
+        out: str | Path,
+        truth: Optional[np.ndarray] = None,
+        test_images: Optional[np.ndarray] = None,
+        test_truth: Optional[np.ndarray] = None,
+        aligned: bool = False,
+        mean: Optional[np.ndarray] = None,
+        std: Optional[np.ndarray] = None,
+        callback: Optional[Callback] = None,
+    ):
+        self.cfg, self.k, self.out, self.aligned = cfg.validate(), k, Path(out), aligned
+        self.total_steps, self.log_every = cfg.steps, cfg.log_every
+        self.checkpoint_every = cfg.checkpoint_every
+        self.callback = callback or (lambda event, info: None)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
+            dist.init_process_group(backend)
+        self.device = dev = resolve_device(cfg.device, local_rank())  # indexed on CUDA
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        elif cfg.steps > 10_000:
+            warnings.warn("FixMatch runs on the CPU, orders of magnitude slower than on a GPU; "
+                          "use --steps for a short run.", stacklevel=2)
+        if cfg.batch_size % self.world:
+            raise HumeSSLError(
+                f"--batch-size {cfg.batch_size} is not divisible by {self.world} processes."
+            )
+        self.bl = cfg.batch_size // self.world  # labeled images per process and step
+        self.bu = self.bl * cfg.mu
+        self.data = device_split(images, dev, "train-fixmatch")  # (N, 3, H, W) uint8
+        self.lab_idx = torch.as_tensor(labeled_idx, dtype=torch.long, device=dev)
+        self.lab_y = torch.as_tensor(labeled_y, dtype=torch.long, device=dev)
+        self.unl_idx = torch.as_tensor(unlabeled_idx, dtype=torch.long, device=dev)
+        self.truth = None if truth is None else torch.as_tensor(truth, dtype=torch.long, device=dev)
+        self.n_true = int(truth.max()) + 1 if truth is not None else 0
+        self.test_images, self.test_truth = test_images, test_truth
+        if mean is None or std is None:
+            mean, std = channel_stats(images)
+        self.mean = torch.as_tensor(mean, dtype=torch.float32, device=dev)
+        self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
+
+        torch.manual_seed(cfg.random_state)  # same initial weights on every process
+        model = build_model(cfg.arch, k, bn_momentum=bn_momentum_for(cfg)).to(dev)
+        self.channels_last = cfg.channels_last and dev.type == "cuda"
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.world > 1 and dev.type == "cuda" and cfg.sync_bn:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model  # the plain module: state dicts, EMA
+        self.ema = EMA(model, cfg.ema_decay, cfg.ema_warmup)
+        self.opt = torch.optim.SGD(
+            param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=True
+        )
+        net = model
+        if self.world > 1:
+            net = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[dev.index] if dev.type == "cuda" else None
+            )
+        self.net = torch.compile(net) if cfg.compile else net
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(cfg.random_state * 1000 + self.rank)
+        self.step = 0
+        self.evals: list[tuple[int, float]] = []
+        self._reset_acc()
+        self._tb = None
+
+    # ---------------------------------------------------------------- one step
+    def _reset_acc(self) -> None:
+        z = torch.zeros((), device=self.device)
+        c = max(self.n_true, 1)
+        self.acc = {
+            "loss_x": z.clone(),
+            "loss_u": z.clone(),
+            "mask": z.clone(),
+            "n": z.clone(),
+            "conf_masked": torch.zeros(self.k * c, device=self.device),
+            "conf_all": torch.zeros(self.k * c, device=self.device),
+        }
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g, dev = self.gen, self.device
+        j = torch.randint(0, len(self.lab_idx), (self.bl,), generator=g, device=dev)
+        ui = self.unl_idx[torch.randint(0, len(self.unl_idx), (self.bu,), generator=g, device=dev)]
+        xl = weak_augment(to_float(self.data[self.lab_idx[j]]), g, self.cfg.translate)
+        xu = to_float(self.data[ui])
+        uw = weak_augment(xu, g, self.cfg.translate)
+        us = strong_augment(xu, g, self.cfg.randaugment_ops, self.cfg.cutout)
+        x = normalize(torch.cat([xl, uw, us]), self.mean, self.std)  # (B + 2uB, 3, H, W)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, self.lab_y[j], ui
+
+    def train_step(self) -> None:
+        cfg = self.cfg
+        lr = lr_at(cfg, self.step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        x, y, ui = self._batch()
+        self.net.train()
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and self.device.type == "cuda"
+        ):
+            logits = self.net(x)
+        lx, luw, lus = (
+            logits[: self.bl],
+            logits[self.bl : self.bl + self.bu],
+            logits[self.bl + self.bu :],
+        )
+        out = fixmatch_loss(lx, y, luw, lus, cfg.threshold, cfg.lambda_u)
+        self.opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        self.opt.step()
+        self.ema.update(self.model, self.step)
+        self.step += 1
+        a = self.acc
+        a["loss_x"] += out["loss_x"].detach()
+        a["loss_u"] += out["loss_u"].detach()
+        a["mask"] += out["mask"].mean()
+        a["n"] += 1
+        if self.truth is not None:  # pseudo-label quality, evaluation only
+            cell = out["pseudo"] * self.n_true + self.truth[ui]
+            a["conf_all"].index_add_(0, cell, torch.ones_like(out["mask"]))
+            a["conf_masked"].index_add_(0, cell, out["mask"])
+
+    # ---------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def predict_logits(self, images: np.ndarray, use_ema: bool = True) -> torch.Tensor:
+        model = self.ema.module if use_ema else self.model
+        return predict_logits(
+            model, images, self.mean, self.std, self.device, self.cfg.eval_batch_size, self.cfg.bf16
+        )
+
+    def eval_due(self, last: bool) -> bool:
+        return last or self.step % self.cfg.eval_every == 0
+
+    def evaluate(self) -> Optional[float]:
+        if self.rank != 0 or self.test_images is None or self.test_truth is None:
+            return None
+        pred = self.predict_logits(self.test_images).argmax(1).cpu().numpy()
+        truth = np.asarray(self.test_truth)
+        counts = np.zeros((self.k, int(max(truth.max(), 0)) + 1))
+        np.add.at(counts, (pred, truth), 1)
+        acc = accuracy_from_counts(counts, self.aligned)
+        if acc is None:
+            return None
+        self.evals.append((self.step, acc))
+        return acc
+
+    def median_test_acc(self) -> Optional[float]:
+        if not self.evals:
+            return None
+        return float(np.median([a for _, a in self.evals[-self.cfg.eval_median_of :]]))
+
+    # ---------------------------------------------------------------- logging, checkpoints
+    def log(self, test_acc: Optional[float]) -> dict:
+        a = {k: v.detach().cpu().numpy() for k, v in self.acc.items()}  # the one host sync
+        n = max(float(a["n"]), 1.0)
+        now = time.perf_counter()
+        row = {
+            "step": self.step,
+            "lr": lr_at(self.cfg, self.step - 1),
+            "loss_x": float(a["loss_x"]) / n,
+            "loss_u": float(a["loss_u"]) / n,
+            "mask_rate": float(a["mask"]) / n,
+            "pl_acc_masked": "",
+            "pl_acc_all": "",
+            "test_acc": "" if test_acc is None else test_acc,
+            "steps_per_s": (self.step - self._step_last) / max(now - self._t_last, 1e-9),
+            "elapsed_s": now - self._t0,
+        }
+        if self.truth is not None:
+            shape = (self.k, self.n_true)
+            row["pl_acc_masked"] = _acc_or_blank(a["conf_masked"].reshape(shape), self.aligned)
+            row["pl_acc_all"] = _acc_or_blank(a["conf_all"].reshape(shape), self.aligned)
+        self._t_last, self._step_last = now, self.step
+        self._reset_acc()
+        if self.rank == 0:
+            append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
+            if self._tb is not None:
+                for k, v in row.items():
+                    if k != "step" and v != "":
+                        self._tb.add_scalar(k, v, self.step)
+        self.callback("log", row)
+        return row
+
+    def state_dict(self) -> dict:
+        gens = [self.gen.get_state()]
+        if self.world > 1:
+            gens = [None] * self.world
+            dist.all_gather_object(gens, self.gen.get_state())
+        return {
+            "step": self.step,
+            "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(),
+            "ema": self.ema.module.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "rng": rng_state(),
+            "generators": gens,
+            "evals": self.evals,
+            "acc": {k: v.detach().cpu() for k, v in self.acc.items()},
+        }
+
+    def save(self) -> None:
+        st = self.state_dict()  # collective under DDP: every rank calls it
+        if self.rank == 0:
+            save_checkpoint(self.out / CHECKPOINT, st)
+
+    def load(self, path: str | Path) -> None:
+        st = load_checkpoint(path, map_location="cpu")
+        check_resume_keys(st["config"], self.cfg.to_dict(), FixMatchConfig.RESUME_KEYS)
+        self.model.load_state_dict(st["model"])
+        self.ema.module.load_state_dict(st["ema"])
+        self.opt.load_state_dict(st["optimizer"])
+        self.step, self.evals = int(st["step"]), [tuple(e) for e in st["evals"]]
+        set_rng_state(st["rng"])
+        gens = st["generators"]
+        if len(gens) != self.world:
+            raise HumeSSLError(
+                f"checkpoint was written by {len(gens)} processes, now {self.world}; "
+                "resume with the same number of processes."
+            )
+        self.gen.set_state(gens[self.rank])
+        self.acc = {k: v.to(self.device) for k, v in st["acc"].items()}
+        if self.rank == 0:  # rows logged after the checkpoint will be logged again
+            truncate_metrics(self.out / "metrics.csv", self.step)
+
+    # ---------------------------------------------------------------- loop hooks
+    def on_start(self) -> None:
+        self._tb = None
+        if self.cfg.tensorboard and self.rank == 0:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            except Exception:  # tensorboard not installed
+                self._tb = None
+        self.callback("start", {"step": self.step, "steps": self.cfg.steps,
+                                "device": str(self.device), "world": self.world})
+        self._t0 = self._t_last = time.perf_counter()
+        self._step_last = self.step
+
+    def agree_stop(self) -> bool:
+        """Under DDP the ranks agree at log steps (signals may reach them at different steps)."""
+        if self.world == 1:
+            return self.stop_requested
+        if self.step % self.cfg.log_every and self.step < self.total_steps:
+            return False
+        flag = torch.tensor([float(self.stop_requested)], device=self.device)
+        dist.all_reduce(flag)
+        return bool(flag.item() > 0)
+
+    def fit(self, resume: bool = False) -> FixMatchTrainer:
+        try:
+            super().fit(resume)
+        finally:
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
+        self.callback("end", {"step": self.step, "median_test_acc": self.median_test_acc()})
+        return self
+
+
+def predict_logits(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 1024,
+    bf16: bool = True,
+) -> torch.Tensor:
+    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation."""
+    model.eval()
+    return batched_forward(model, images, mean, std, device, batch_size, bf16)

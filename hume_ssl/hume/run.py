@@ -1,0 +1,84 @@
+"""`hume-ssl label`: HUME on two feature files, written to one run folder.
+
+Python API behind the CLI command: `label_run(...)` validates everything before it writes
+anything, fits `Hume` with restart chunks checkpointed under `out/chunks/`, and writes the
+documented outputs (see README "Outputs of `label`") atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import check_features, check_writable_dir, load_array
+from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.estimator import Callback, Hume
+from hume_ssl.hume.outputs import load_labels, write_label_outputs
+
+
+def label_run(
+    phi1: str | Path,
+    phi2: str | Path,
+    out: str | Path,
+    config: HumeConfig,
+    labels: Optional[str | Path] = None,
+    phi1_test: Optional[str | Path] = None,
+    phi2_test: Optional[str | Path] = None,
+    labels_test: Optional[str | Path] = None,
+    transductive: bool = False,
+    callback: Optional[Callback] = None,
+) -> dict:
+    """Run HUME on feature files and write the run folder. Returns a summary dict."""
+    x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
+    t1 = load_array(phi1_test, "phi1-test") if phi1_test else None
+    t2 = load_array(phi2_test, "phi2-test") if phi2_test else None
+    y = load_labels(labels, x1.shape[0]) if labels else None
+    if labels_test and t1 is None:
+        raise HumeSSLError("--labels-test needs --phi1-test and --phi2-test.")
+    y_test = load_labels(labels_test, t1.shape[0], "test labels") if labels_test else None
+    # Validate everything before the run folder is touched: a bad input writes nothing.
+    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    if x1.shape[0] != x2.shape[0]:
+        raise HumeSSLError(
+            f"phi1 has {x1.shape[0]} rows but phi2 has {x2.shape[0]}; both must hold the same "
+            "samples in the same order (row i = sample i)."
+        )
+    if (t1 is None) != (t2 is None):
+        raise HumeSSLError("give both --phi1-test and --phi2-test, or neither.")
+    n_fit = x1.shape[0] + (t1.shape[0] if (t1 is not None and transductive) else 0)
+    config.validate(n_samples=n_fit)
+    out = check_writable_dir(out)
+    model = Hume(config, checkpoint_dir=out, callback=callback)
+    t0 = time.perf_counter()
+    model.fit(x1, x2, t1, t2, transductive=transductive)
+    seconds = time.perf_counter() - t0
+
+    record = {
+        "command": "label",
+        "inputs": {
+            "phi1": str(phi1),
+            "phi2": str(phi2),
+            "phi1_test": str(phi1_test or ""),
+            "phi2_test": str(phi2_test or ""),
+            "labels_used_for": "evaluation only",
+        },
+        "mode": "transductive" if transductive else "inductive",
+        "dims": {"d1": int(x1.shape[1]), "d2": int(x2.shape[1])},
+        "n_test": None if t1 is None else int(t1.shape[0]),
+        "seconds": round(seconds, 3),
+    }
+    metrics = write_label_outputs(model, out, record, y, y_test)
+
+    summary = {
+        "out": str(out),
+        "seconds": seconds,
+        "best_restart": model.best_restart_,
+        "mean_agreement": float(model.agreement_.mean()),
+        "clusters_used_min": int(model.n_clusters_used_.min()),
+    }
+    if metrics is not None:
+        summary["metrics"] = metrics
+    summary["model"] = model
+    return summary

@@ -1,0 +1,1 @@
+"""Networks: the frozen-backbone registry, SSL encoders, WideResNets, the SSL backbone artifact."""

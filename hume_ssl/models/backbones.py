@@ -1,0 +1,335 @@
+"""Frozen pretrained backbones by name: a spec resolves to a model plus its preprocessing.
+
+Specs (timm-style names; weights either the pretrained tag's download or a local file):
+    dinov2_vits14 | dinov2_vitb14 | dinov2_vitl14 | dinov2_vitg14   DINOv2 CLS features (timm)
+    clip_vit_b16 | clip_vit_l14                                      CLIP image embeddings (timm)
+    timm:NAME[.TAG]            any timm model; features = pooled output (num_classes=0)
+    timm:NAME[.TAG]:logits     the same model's head output
+    torchvision:NAME           any torchvision classifier; features = penultimate (pooled) output
+                               (squeezenet1_1: global-average-pooled `features`, 512-d)
+    torchvision:NAME:logits    the ImageNet logits (e.g. 1000-d)
+    SPEC@FILE                  load weights from FILE instead of downloading
+    ssl:RUN_DIR                the encoder trained by `hume-ssl pretrain --out RUN_DIR`, with the
+                               preprocessing recorded in its backbone.json
+
+`resolve_backbone` is cheap (no model built): it gives the preprocessing and the weights identity
+that key the feature cache. `load_backbone` builds the frozen model in eval mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from hume_ssl.core.errors import HumeSSLError, unknown_choice
+from hume_ssl.core.io import atomic_write_json
+from hume_ssl.models.encoders import build_encoder, strip_head
+from hume_ssl.models.ssl_backbone import read_backbone_meta
+
+# A strong pair for `seed` (TURTLE's best pair on CIFAR-10); on a GPU with < 24 GB use
+# SMALL_GPU_BACKBONES instead.
+DEFAULT_BACKBONES = ("dinov2_vitg14", "clip_vit_l14")
+SMALL_GPU_BACKBONES = ("dinov2_vitb14", "clip_vit_b16")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# alias -> (timm name, head kept?, preprocessing override or None)
+# DINOv2 runs at 224 (resize 256, bicubic, center crop 224: the DINOv2 linear-eval transform)
+# rather than timm's native 518, as in HUME/TURTLE; its position embeddings are resampled.
+_DINO_PRE = {"input_size": 224, "resize_size": 256, "interpolation": "bicubic",
+             "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+ALIASES: dict[str, tuple[str, bool, Optional[dict]]] = {
+    "dinov2_vits14": ("vit_small_patch14_dinov2.lvd142m", False, _DINO_PRE),
+    "dinov2_vitb14": ("vit_base_patch14_dinov2.lvd142m", False, _DINO_PRE),
+    "dinov2_vitl14": ("vit_large_patch14_dinov2.lvd142m", False, _DINO_PRE),
+    "dinov2_vitg14": ("vit_giant_patch14_dinov2.lvd142m", False, _DINO_PRE),
+    # CLIP keeps timm's head = CLIP's image projection: the CLIP embedding (512 / 768-d)
+    "clip_vit_b16": ("vit_base_patch16_clip_224.openai", True, None),
+    "clip_vit_b32": ("vit_base_patch32_clip_224.openai", True, None),
+    "clip_vit_l14": ("vit_large_patch14_clip_224.openai", True, None),
+}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Resize the shorter side to `resize_size` (interpolation), center-crop `input_size`,
+    scale to [0, 1], normalise with mean/std (RGB)."""
+
+    input_size: int
+    resize_size: int
+    interpolation: str  # "bilinear" | "bicubic" | "nearest"
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    def resized(self, input_size: int) -> Preprocessing:
+        """Same crop fraction at another input size (e.g. 128 for fast CPU runs)."""
+        crop_pct = self.input_size / self.resize_size
+        return Preprocessing(input_size, int(round(input_size / crop_pct)), self.interpolation,
+                             self.mean, self.std)
+
+
+@dataclass
+class BackboneSpec:
+    """A resolved backbone name: what to build, how to preprocess, which weights."""
+
+    spec: str  # canonical, e.g. "torchvision:squeezenet1_1:logits"
+    source: str  # "timm" | "torchvision" | "ssl"
+    model_name: str  # timm name with tag, or torchvision builder name
+    output: str  # "features" | "logits"
+    preprocessing: Preprocessing
+    weights: Optional[str] = None  # local file, "random", or None (pretrained download)
+    extra: dict = field(default_factory=dict)  # create_model kwargs (e.g. img_size)
+
+    def weights_identity(self, cache_dir: Optional[Path] = None) -> dict:
+        if self.weights == "random":
+            return {"kind": "random", "seed": 0, "torch": torch.__version__}
+        if self.weights:
+            p = Path(self.weights).expanduser().resolve()
+            return {"kind": "file", "path": str(p), "sha256": file_sha256(p, cache_dir)}
+        return {"kind": "pretrained", "tag": f"{self.source}:{self.model_name}"}
+
+
+def file_sha256(path: Path, cache_dir: Optional[Path] = None) -> str:
+    """sha256 of a (possibly multi-GB) weights file, memoised by (path, size, mtime)."""
+    if not path.is_file():
+        raise HumeSSLError(f"weights file not found: {path}.")
+    st = path.stat()
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    memo_path = (cache_dir / "weights_sha256.json") if cache_dir else None
+    memo = {}
+    if memo_path and memo_path.is_file():
+        try:
+            memo = json.loads(memo_path.read_text())
+        except ValueError:
+            memo = {}
+    if key in memo:
+        return memo[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(16 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    if memo_path:
+        memo[key] = digest
+        try:
+            atomic_write_json(memo_path, memo)
+        except OSError:
+            pass
+    return digest
+
+
+def _require_timm():
+    try:
+        import timm
+    except ImportError as e:
+        raise HumeSSLError("this backbone needs timm: pip install 'hume-ssl[timm]'.") from e
+    return timm
+
+
+def backbone_names() -> list[str]:
+    return list(ALIASES) + ["timm:NAME", "timm:NAME:logits", "torchvision:NAME",
+                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR"]
+
+
+def _timm_preprocessing(model_name: str) -> Preprocessing:
+    timm = _require_timm()
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    if cfg is None:
+        arch = model_name.split(".")[0]
+        if not timm.is_model(arch):
+            raise unknown_choice("timm model", model_name, timm.list_models())
+        return Preprocessing(224, 256, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
+    size = int(cfg.input_size[-1])
+    crop_pct = cfg.crop_pct or 0.875
+    return Preprocessing(size, int(round(size / crop_pct)), cfg.interpolation or "bicubic",
+                         tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std))
+
+
+def _tv_weights_enum(name: str):
+    import torchvision.models as tvm
+
+    try:
+        return tvm.get_model_weights(name)
+    except (ValueError, KeyError):
+        return None
+
+
+def _tv_preprocessing(name: str) -> Preprocessing:
+    enum = _tv_weights_enum(name)
+    if enum is not None:
+        t = enum.DEFAULT.transforms()
+        interp = str(getattr(t, "interpolation", "bilinear")).split(".")[-1].lower()
+        return Preprocessing(int(t.crop_size[0]), int(t.resize_size[0]), interp,
+                             tuple(t.mean), tuple(t.std))
+    return Preprocessing(224, 256, "bilinear", IMAGENET_MEAN, IMAGENET_STD)
+
+
+def resolve_backbone(spec: str, weights: Optional[str] = None,
+                     random_init: bool = False, input_size: Optional[int] = None) -> BackboneSpec:
+    """Parse a backbone spec (see module doc) without building the model.
+
+    `weights`: a local weights file, "random", or None (the pretrained tag's download).
+    `input_size`: override the crop size, keeping the crop fraction (cache key changes).
+    """
+    spec = spec.strip()
+    if spec.startswith("ssl:"):  # runs at its training size: input_size does not apply
+        return _resolve_ssl(spec)
+    if "@" in spec:
+        spec, file_weights = spec.split("@", 1)
+        weights = weights or file_weights
+    if random_init:
+        weights = "random"
+    parts = spec.split(":")
+    output, extra = "features", {}
+    if spec in ALIASES:
+        model_name, keep_head, pre = ALIASES[spec]
+        source = "timm"
+        output = "logits" if keep_head else "features"
+        pre_obj = Preprocessing(**pre) if pre else _timm_preprocessing(model_name)
+        if pre:
+            extra["img_size"] = pre["input_size"]
+        canonical = spec
+    elif parts[0] in ("timm", "torchvision") and len(parts) in (2, 3):
+        source, model_name = parts[0], parts[1]
+        if len(parts) == 3:
+            if parts[2] != "logits":
+                raise HumeSSLError(f"backbone {spec!r}: the third field can only be 'logits'.")
+            output = "logits"
+        if source == "timm":
+            pre_obj = _timm_preprocessing(model_name)
+        else:
+            import torchvision.models as tvm
+
+            valid = tvm.list_models()
+            if model_name not in valid:
+                raise unknown_choice("torchvision model", model_name, valid)
+            pre_obj = _tv_preprocessing(model_name)
+        canonical = spec
+    else:
+        raise unknown_choice("backbone", spec, backbone_names())
+    if input_size:
+        pre_obj = pre_obj.resized(int(input_size))
+        if source == "timm" and ("img_size" in extra or "vit" in model_name):
+            extra["img_size"] = int(input_size)  # ViT position embeddings get resampled
+    if weights and weights != "random" and not Path(weights).expanduser().is_file():
+        raise HumeSSLError(f"weights file not found: {weights}.")
+    return BackboneSpec(canonical, source, model_name, output, pre_obj, weights, extra)
+
+
+def _resolve_ssl(spec: str) -> BackboneSpec:
+    meta, weights = read_backbone_meta(spec.split(":", 1)[1])
+    p = meta["preprocessing"]
+    pre = Preprocessing(int(p["input_size"]), int(p["resize_size"]), p["interpolation"],
+                        tuple(p["mean"]), tuple(p["std"]))
+    return BackboneSpec(spec, "ssl", meta["arch"], "features", pre, str(weights))
+
+
+def _build_ssl(b: BackboneSpec) -> nn.Module:
+    model, _ = build_encoder(b.model_name)
+    try:
+        model.load_state_dict(_read_state_dict(Path(b.weights)))
+    except RuntimeError as e:
+        raise _mismatch(b, e) from e
+    return model
+
+
+def _read_state_dict(path: Path) -> dict:
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise HumeSSLError(f"cannot read weights file {path}: {e}.") from e
+    for key in ("state_dict", "model", "module"):
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+    if not isinstance(sd, dict):
+        raise HumeSSLError(f"weights file {path} holds a {type(sd).__name__}, not a state dict.")
+    return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+def _mismatch(b: BackboneSpec, e: Exception) -> HumeSSLError:
+    msg = str(e).replace("\n", " ")
+    return HumeSSLError(f"weights file {b.weights} does not fit {b.source}:{b.model_name} "
+                        f"({msg[:400]}). Pass the checkpoint of that exact model.")
+
+
+def _offline(b: BackboneSpec, e: Exception, where: str) -> HumeSSLError:
+    return HumeSSLError(
+        f"could not get the pretrained weights of {b.spec} ({type(e).__name__}: "
+        f"{str(e).splitlines()[0][:200] if str(e) else ''}). Offline? Download {where} on a "
+        f"machine with network access and pass it with --weights FILE (or {b.spec}@FILE).")
+
+
+def _build_timm(b: BackboneSpec) -> nn.Module:
+    timm = _require_timm()
+    kw = dict(b.extra)
+    if b.output == "features":
+        kw["num_classes"] = 0
+    if b.weights == "random":
+        return timm.create_model(b.model_name, pretrained=False, **kw)
+    if b.weights:
+        try:
+            return timm.create_model(b.model_name, pretrained=True,
+                                     pretrained_cfg_overlay={"file": str(b.weights)}, **kw)
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise _mismatch(b, e) from e
+    try:
+        return timm.create_model(b.model_name, pretrained=True, **kw)
+    except Exception as e:  # hub unreachable, missing cache entry, ...
+        cfg = timm.models.get_pretrained_cfg(b.model_name)
+        hub = getattr(cfg, "hf_hub_id", None) if cfg else None
+        where = (f"https://huggingface.co/{hub}/resolve/main/model.safetensors" if hub
+                 else getattr(cfg, "url", None) or "its checkpoint")
+        raise _offline(b, e, where) from e
+
+
+def _build_torchvision(b: BackboneSpec) -> nn.Module:
+    import torchvision.models as tvm
+
+    if b.weights and b.weights != "random":
+        model = tvm.get_model(b.model_name, weights=None)
+        try:
+            model.load_state_dict(_read_state_dict(Path(b.weights).expanduser()))
+        except RuntimeError as e:
+            raise _mismatch(b, e) from e
+    elif b.weights == "random":
+        model = tvm.get_model(b.model_name, weights=None)
+    else:
+        enum = _tv_weights_enum(b.model_name)
+        if enum is None:
+            raise HumeSSLError(f"torchvision:{b.model_name} has no pretrained weights; pass "
+                               "--weights FILE or --random-init.")
+        try:
+            model = tvm.get_model(b.model_name, weights=enum.DEFAULT)
+        except Exception as e:
+            raise _offline(b, e, enum.DEFAULT.url) from e
+    return model if b.output == "logits" else strip_head(model, b.model_name)
+
+
+def load_backbone(spec: str | BackboneSpec, weights: Optional[str] = None,
+                  random_init: bool = False, device: str | torch.device = "cpu") -> nn.Module:
+    """Build the frozen model (eval mode, no grads) on `device`. Input: a (B, 3, S, S) float
+    batch preprocessed by `resolve_backbone(spec).preprocessing`; output (B, d) float."""
+    b = spec if isinstance(spec, BackboneSpec) else resolve_backbone(spec, weights, random_init)
+    if b.weights == "random":
+        torch.manual_seed(0)  # random-init features are reproducible (and cacheable)
+    build = {"timm": _build_timm, "torchvision": _build_torchvision, "ssl": _build_ssl}[b.source]
+    model = build(b)
+    model.eval().requires_grad_(False)
+    return model.to(device)

@@ -1,0 +1,125 @@
+"""Encoders for self-supervised pretraining, and the split BatchNorm that MoCo needs on one GPU.
+
+    resnet18_cifar | resnet34_cifar | resnet50_cifar   torchvision ResNet with a 3x3 stride-1
+                                                        stem and no max-pool (for 32-64 px)
+    torchvision:NAME                                    any torchvision classifier, standard stem,
+                                                        head removed (for larger images)
+
+`strip_head(model, name)` turns a torchvision classifier into its penultimate (pooled) features.
+`build_encoder(arch)` returns a module mapping (B, 3, S, S) -> (B, d) and d. Its state dict is
+the plain torchvision one minus the head, so the exported backbone loads without hume-ssl's
+training code. `SplitBatchNorm2d` normalises each of `splits` groups of the batch with its own
+statistics (the single-GPU stand-in for MoCo's shuffled BN across GPUs); it stores ordinary
+BatchNorm2d state and behaves as BatchNorm2d in eval mode.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hume_ssl.core.errors import HumeSSLError, unknown_choice
+
+CIFAR_ARCHS = ("resnet18_cifar", "resnet34_cifar", "resnet50_cifar")
+
+
+class SplitBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm over `splits` groups of the batch (sample b is in group b mod splits)."""
+
+    def __init__(self, num_features: int, splits: int = 1, **kw):
+        super().__init__(num_features, **kw)
+        self.splits = splits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W)
+        s = self.splits
+        if not self.training or s == 1:
+            return super().forward(x)
+        B, C, H, W = x.shape
+        if B % s:
+            raise HumeSSLError(f"batch of {B} is not divisible by the {s} BatchNorm splits.")
+        # (B, C, H, W) -> (B/s, s*C, H, W): channel j*C + c holds channel c of samples b = j mod s
+        rm, rv = self.running_mean.repeat(s), self.running_var.repeat(s)
+        y = F.batch_norm(
+            x.reshape(B // s, s * C, H, W), rm, rv, self.weight.repeat(s), self.bias.repeat(s),
+            True, self.momentum, self.eps,
+        ).reshape(B, C, H, W)
+        with torch.no_grad():  # the groups' running statistics, averaged
+            self.running_mean.copy_(rm.view(s, C).mean(0))
+            self.running_var.copy_(rv.view(s, C).mean(0))
+            self.num_batches_tracked += 1
+        return y
+
+
+def split_batchnorm(module: nn.Module, splits: int) -> nn.Module:
+    """Replace every BatchNorm2d in `module` by a SplitBatchNorm2d sharing its state (in place)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d) and not isinstance(child, SplitBatchNorm2d):
+            new = SplitBatchNorm2d(child.num_features, splits, eps=child.eps,
+                                   momentum=child.momentum)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new)
+        else:
+            split_batchnorm(child, splits)
+    return module
+
+
+class GapFeatures(nn.Module):
+    """`features` trunk then global average pooling: (B, C, H, W) -> (B, C)."""
+
+    def __init__(self, trunk: nn.Module):
+        super().__init__()
+        self.trunk = trunk
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x).mean(dim=(2, 3))
+
+
+def strip_head(model: nn.Module, name: str) -> nn.Module:
+    """Replace a torchvision classifier head by identity -> penultimate (pooled) features."""
+    if name.startswith("squeezenet"):
+        return GapFeatures(model.features)  # 512-d for squeezenet1_1
+    for attr in ("fc", "classifier", "head", "heads"):
+        head = getattr(model, attr, None)
+        if isinstance(head, nn.Linear):
+            setattr(model, attr, nn.Identity())
+            return model
+        if isinstance(head, nn.Sequential):
+            idx = [i for i, m in enumerate(head) if isinstance(m, nn.Linear)]
+            if idx:
+                head[idx[-1]] = nn.Identity()
+                return model
+    raise HumeSSLError(f"torchvision:{name}: cannot find its classifier head to remove; use "
+                       f"torchvision:{name}:logits or a timm model.")
+
+
+def _cifar_resnet(arch: str) -> tuple[nn.Module, int]:
+    import torchvision.models as tvm
+
+    model = tvm.get_model(arch.removesuffix("_cifar"), weights=None)
+    model.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)  # 32 px: keep the resolution
+    model.maxpool = nn.Identity()
+    dim = model.fc.in_features
+    model.fc = nn.Identity()
+    return model, dim
+
+
+def build_encoder(arch: str) -> tuple[nn.Module, int]:
+    """(encoder: (B, 3, S, S) -> (B, d), d) with random weights."""
+    if arch in CIFAR_ARCHS:
+        return _cifar_resnet(arch)
+    if arch.startswith("torchvision:"):
+        import torchvision.models as tvm
+
+        name = arch.split(":", 1)[1]
+        if name not in tvm.list_models():
+            raise unknown_choice("torchvision model", name, tvm.list_models())
+        model = strip_head(tvm.get_model(name, weights=None), name)
+        model.eval()
+        with torch.no_grad():
+            dim = int(model(torch.zeros(2, 3, 64, 64)).shape[1])
+        return model.train(), dim
+    raise HumeSSLError(
+        f"unknown --arch {arch!r}; choose one of {', '.join(CIFAR_ARCHS)} or torchvision:NAME "
+        "(e.g. torchvision:resnet50 for images of 96 px and more)."
+    )

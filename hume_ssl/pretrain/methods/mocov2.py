@@ -1,0 +1,126 @@
+"""MoCo v2 (He et al. 2020; Chen et al. 2020): a query encoder trained by contrast against a
+momentum-updated key encoder and a queue of past keys.
+
+    q = normalize(head_q(enc_q(view_a)))                    (B, D)
+    k = normalize(head_k(enc_k(view_b)))  (no grad)         (B, D)
+    loss = CE([q.k, q.queue^T] / T, 0)                      positive in column 0
+    symmetric: plus the same with the views swapped (summed, as MoCo's CIFAR-10 demo); both
+               key sets enter the queue.
+
+Single-GPU details as in MoCo's CIFAR-10 demo: BatchNorm over groups of B / `bn_splits` images
+(`SplitBatchNorm2d`), and the key batch is shuffled before the key encoder and unshuffled after,
+so that a query and its positive key never see the same BatchNorm group composition. The
+symmetric loss runs both views in one forward of 2B images, interleaved (a0, b0, a1, b1, ...)
+with 2 * bn_splits strided groups, so that every group holds one view only, as the demo's two
+separate forwards do.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.models.encoders import build_encoder, split_batchnorm
+
+
+def contrastive_loss(
+    q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """InfoNCE of L2-normalised q (B, D) against positives k (B, D) and negatives queue (K, D).
+
+    Returns (loss, accuracy of picking the positive among K+1), both scalars, float32.
+    """
+    q, k, queue = q.float(), k.float(), queue.float()
+    pos = (q * k).sum(1, keepdim=True)  # (B, 1)
+    neg = q @ queue.T  # (B, K)
+    logits = torch.cat([pos, neg], dim=1) / temperature  # (B, 1+K)
+    target = torch.zeros(len(q), dtype=torch.long, device=q.device)
+    acc = (logits.argmax(1) == 0).float().mean()
+    return F.cross_entropy(logits, target), acc
+
+
+def projection_head(kind: str, dim_in: int, dim_out: int) -> nn.Module:
+    """"mlp": Linear-ReLU-Linear (MoCo v2, hidden = dim_in); "linear": one Linear (MoCo v1 and
+    MoCo's CIFAR-10 demo)."""
+    if kind == "linear":
+        return nn.Linear(dim_in, dim_out)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(inplace=True),
+                             nn.Linear(dim_in, dim_out))
+    raise HumeSSLError(f"unknown projection head {kind!r}; choose mlp or linear.")
+
+
+class MoCo(nn.Module):
+    def __init__(
+        self,
+        arch: str = "resnet18_cifar",
+        dim: int = 128,
+        queue_size: int = 4096,
+        momentum: float = 0.99,
+        temperature: float = 0.1,
+        bn_splits: int = 8,
+        symmetric: bool = True,
+        head: str = "mlp",
+    ):
+        super().__init__()
+        enc, feat_dim = build_encoder(arch)
+        self.feat_dim, self.momentum, self.temperature = feat_dim, momentum, temperature
+        self.symmetric, self.queue_size = symmetric, queue_size
+        splits = bn_splits * (2 if symmetric else 1)  # groups of B / bn_splits images
+        self.encoder_q = split_batchnorm(enc, splits) if splits > 1 else enc
+        self.head_q = projection_head(head, feat_dim, dim)
+        self.encoder_k = copy.deepcopy(self.encoder_q).requires_grad_(False)
+        self.head_k = copy.deepcopy(self.head_q).requires_grad_(False)
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, dim, generator=g), dim=1))
+        self.ptr = 0  # next queue row to overwrite; a function of the step (checkpointed)
+
+    @classmethod
+    def build(cls, cfg) -> MoCo:
+        """From a PretrainConfig (validated: queue_size resolved)."""
+        return cls(cfg.arch, cfg.dim, cfg.queue_size, cfg.moco_momentum, cfg.temperature,
+                   cfg.bn_splits, cfg.symmetric, cfg.head)
+
+    def query(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
+        return F.normalize(self.head_q(self.encoder_q(x)).float(), dim=1)
+
+    @torch.no_grad()
+    def key(self, x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
+        """Keys computed on the batch shuffled by `perm`, returned in the original order."""
+        k = F.normalize(self.head_k(self.encoder_k(x[perm])).float(), dim=1)
+        return k[torch.argsort(perm)]
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        for mk, mq in ((self.encoder_k, self.encoder_q), (self.head_k, self.head_q)):
+            torch._foreach_lerp_(list(mk.parameters()), list(mq.parameters()),
+                                 1.0 - self.momentum)
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:  # keys (n, D), n <= queue_size
+        n = len(keys)
+        rows = (self.ptr + torch.arange(n, device=keys.device)) % self.queue_size
+        self.queue[rows] = keys.to(self.queue.dtype)
+        self.ptr = (self.ptr + n) % self.queue_size
+
+    def forward(
+        self, view_a: torch.Tensor, view_b: torch.Tensor, perm: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """One training step's loss on two views (B, 3, S, S); perm: a permutation of 2B (or B).
+
+        Updates the key encoder first; call `enqueue(out["keys"])` after the backward pass.
+        """
+        self.momentum_update()
+        if self.symmetric:  # interleaved rows: q = (q_a0, q_b0, q_a1, ...), k = (k_b0, k_a0, ...)
+            q = self.query(torch.stack([view_a, view_b], 1).flatten(0, 1))  # (2B, D)
+            k = self.key(torch.stack([view_b, view_a], 1).flatten(0, 1), perm)  # (2B, D)
+        else:
+            q, k = self.query(view_a), self.key(view_b, perm)
+        loss, acc = contrastive_loss(q, k, self.queue, self.temperature)
+        if self.symmetric:  # mean over 2B rows = (loss_ab + loss_ba) / 2; the demo sums them
+            loss = 2.0 * loss
+        return {"loss": loss, "acc": acc, "keys": k}

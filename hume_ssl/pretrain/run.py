@@ -1,0 +1,96 @@
+"""`hume-ssl pretrain`: Python API behind the command, and the run folder it writes.
+
+  config.json    resolved config (units in "units"), data counts, versions
+  metrics.csv    one row per log interval and per kNN evaluation (see trainer.CSV_FIELDS)
+  metrics.json   kNN accuracy against step and wall-clock time, final figures
+  checkpoint.pt  everything needed for --resume
+  backbone.pt    plain state dict of the query encoder (torchvision layout, no head)
+  backbone.json  arch, feature dim, preprocessing (size, mean, std): what `ssl:RUN` loads
+                 (the artifact's format: hume_ssl.models.ssl_backbone)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+from hume_ssl.core.io import atomic_write_json, check_writable_dir
+from hume_ssl.core.versions import versions
+from hume_ssl.data.images import channel_stats, load_square, split_exists
+from hume_ssl.models.ssl_backbone import write_backbone
+from hume_ssl.pretrain.config import UNITS, PretrainConfig
+from hume_ssl.pretrain.trainer import Pretrainer
+from hume_ssl.train.resume import check_run_folder
+
+
+def pretrain_run(
+    dataset: str,
+    out: str | Path,
+    cfg: PretrainConfig,
+    split: str = "train",
+    resume: bool = False,
+    callback=None,
+    image_size: Optional[int] = None,
+) -> dict:
+    """Pretrain on `dataset`'s `split` (labels never used for training); export the encoder.
+
+    `image_size`: resize + center-crop every image to this side first (needed when the images
+    are not all square of one size); the exported backbone records it.
+    """
+    cfg.validate()
+    images, labels = load_square(dataset, split, image_size)  # (N, S, S, 3) uint8
+    test_images = test_labels = None
+    if labels is not None and split != "test" and split_exists(dataset, "test"):
+        test_images, test_labels = load_square(dataset, "test", image_size or images.shape[1])
+        if test_labels is None:
+            test_images = None
+    out = check_writable_dir(out)
+    check_run_folder(out, resume, "pretraining")
+    mean, std = channel_stats(images)
+    trainer = Pretrainer(cfg, images, out, mean, std, train_labels=labels,
+                         test_images=test_images, test_labels=test_labels, callback=callback)
+    atomic_write_json(out / "config.json", {
+        "command": "pretrain",
+        "dataset": dataset,
+        "split": split,
+        "pretrain": cfg.to_dict(),
+        "units": UNITS,
+        "data": {"n_train": len(images), "image_shape": list(images.shape[1:]),
+                 "mean": mean.tolist(), "std": std.tolist(),
+                 "n_test": None if test_images is None else len(test_images),
+                 "labels_used_for": "kNN monitor only" if test_images is not None else "nothing"},
+        "device": str(trainer.device),
+        "steps_per_epoch": trainer.steps_per_epoch,
+        "versions": versions(),
+    })
+    t0 = time.perf_counter()
+    trainer.fit(resume=resume)
+    knn_last = trainer.evals[-1][2] if trainer.evals else None
+    write_backbone(out, trainer.model.encoder_q, {
+        "arch": cfg.arch,
+        "feature_dim": trainer.model.feat_dim,
+        "method": cfg.method,
+        "dataset": dataset,
+        "split": split,
+        "steps": trainer.step,
+        "epochs": trainer.step / trainer.steps_per_epoch,
+        "knn_acc": knn_last,
+        "preprocessing": {"input_size": int(images.shape[1]),
+                          "resize_size": int(images.shape[1]), "interpolation": "bilinear",
+                          "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+    })
+    summary = {
+        "out": str(out),
+        "steps": trainer.step,
+        "epochs": trainer.step / trainer.steps_per_epoch,
+        "seconds": time.perf_counter() - t0,
+        "elapsed_s_total": trainer.elapsed(),
+        "device": str(trainer.device),
+        "knn_acc_last": knn_last,
+        "knn": [{"step": s, "elapsed_s": t, "knn_acc": a} for s, t, a in trainer.evals],
+        "knn_setup": f"k={cfg.knn_neighbors}, cosine, weights exp(sim/{cfg.knn_temperature}), "
+                     f"memory bank = {dataset}:{split}, queries = {dataset}:test",
+    }
+    atomic_write_json(out / "metrics.json", summary)
+    return summary

@@ -1,0 +1,250 @@
+"""Self-supervised pretraining on the user's own images, GPU-resident.
+
+The whole uint8 split lives on the device; each step draws a batch from the epoch's permutation,
+makes two views with batched augmentation (hume_ssl.augment.views), and takes one SGD step on
+the method's loss (hume_ssl.pretrain.methods) under bf16 autocast on CUDA. Host syncs happen
+only at log, kNN-monitor and checkpoint steps (hume_ssl.train.loop).
+
+`budget_minutes` fits the cosine schedule into a wall-clock budget: after a few timed steps the
+number of epochs is lowered (never raised) so that training plus kNN evaluations end within it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from hume_ssl.augment.pixels import normalize
+from hume_ssl.augment.views import two_views
+from hume_ssl.core.checkpoint import (
+    CHECKPOINT,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from hume_ssl.core.device import resolve_device
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.knn import knn_classify
+from hume_ssl.pretrain.config import PretrainConfig
+from hume_ssl.pretrain.methods import METHODS
+from hume_ssl.train.budget import units_in_budget
+from hume_ssl.train.evaluate import batched_forward
+from hume_ssl.train.loop import Callback, Trainer
+from hume_ssl.train.metrics import append_metrics, truncate_metrics
+from hume_ssl.train.resume import check_resume_keys
+from hume_ssl.train.split import device_split
+
+CSV_FIELDS = ("step", "epoch", "lr", "loss", "pos_acc", "knn_acc", "images_per_s", "elapsed_s")
+WARMUP_STEPS, TIMED_STEPS = 5, 20  # budget calibration: steps skipped, then steps timed
+
+
+class Pretrainer(Trainer):
+    """A method from the registry on `images` (N, H, W, 3) uint8; optional test images + labels
+    for the kNN monitor (train_labels are the kNN's memory bank labels: evaluation only, never
+    trained on)."""
+
+    def __init__(
+        self,
+        cfg: PretrainConfig,
+        images: np.ndarray,
+        out: str | Path,
+        mean: np.ndarray,
+        std: np.ndarray,
+        train_labels: Optional[np.ndarray] = None,
+        test_images: Optional[np.ndarray] = None,
+        test_labels: Optional[np.ndarray] = None,
+        callback: Optional[Callback] = None,
+    ):
+        self.cfg, self.out = cfg.validate(), Path(out)
+        self.log_every, self.checkpoint_every = cfg.log_every, cfg.checkpoint_every
+        self.callback = callback or (lambda event, info: None)
+        self.device = dev = resolve_device(cfg.device)
+        if len(images) < cfg.batch_size:
+            raise HumeSSLError(f"{len(images)} images < --batch-size {cfg.batch_size}; "
+                               "lower --batch-size.")
+        self.data = device_split(images, dev, "pretrain")  # (N, 3, H, W) uint8
+        self.mean = torch.as_tensor(mean, dtype=torch.float32, device=dev)
+        self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
+        self.train_labels, self.test_images, self.test_labels = (
+            train_labels, test_images, test_labels)
+        self.monitor = all(v is not None for v in (train_labels, test_images, test_labels))
+        torch.manual_seed(cfg.random_state)
+        self.model = METHODS[cfg.method].build(cfg).to(dev)
+        self.channels_last = cfg.channels_last and dev.type == "cuda"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.step_fn = torch.compile(self.model) if cfg.compile else self.model
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(cfg.random_state)
+        self.steps_per_epoch = len(images) // cfg.batch_size  # the last partial batch is dropped
+        self.total_steps = cfg.epochs * self.steps_per_epoch  # refitted under budget_minutes
+        self.step, self.order = 0, None
+        self.evals: list[tuple[int, float, float]] = []  # (step, elapsed s, kNN accuracy)
+        self._acc = torch.zeros(3, device=dev)  # loss sum, positive-accuracy sum, steps
+        self._elapsed0, self.budget_fitted = 0.0, False
+        self._t0 = time.perf_counter()
+
+    # ---------------------------------------------------------------- one step
+    def lr_at(self, step: int) -> float:
+        return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(self.total_steps, 1)))
+
+    def _batch(self) -> torch.Tensor:
+        i = self.step % self.steps_per_epoch
+        if i == 0 or self.order is None:  # a new epoch: a new permutation, drawn on the device
+            self.order = torch.randperm(len(self.data), generator=self.gen, device=self.device)
+        bs = self.cfg.batch_size
+        return self.data[self.order[i * bs : (i + 1) * bs]]  # (B, 3, H, W) uint8
+
+    def train_step(self) -> None:
+        cfg, dev = self.cfg, self.device
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        va, vb = two_views(self._batch(), self.gen, cfg.view)  # 2 x (B, 3, S, S) float [0, 1]
+        va, vb = normalize(va, self.mean, self.std), normalize(vb, self.mean, self.std)
+        if self.channels_last:
+            va = va.contiguous(memory_format=torch.channels_last)
+            vb = vb.contiguous(memory_format=torch.channels_last)
+        n_keys = 2 * len(va) if cfg.symmetric else len(va)
+        perm = torch.randperm(n_keys, generator=self.gen, device=dev)
+        self.model.train()
+        bf16 = cfg.bf16 and dev.type == "cuda"
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out = self.step_fn(va, vb, perm)
+        self.opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        self.opt.step()
+        self.model.enqueue(out["keys"])
+        self.step += 1
+        self._acc += torch.stack([out["loss"].detach(), out["acc"], torch.ones((), device=dev)])
+
+    # ---------------------------------------------------------------- features and kNN
+    @torch.no_grad()
+    def features(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, d) float32 L2-normalised encoder features of uint8 images, no augmentation."""
+        enc = self.model.encoder_q
+        enc.eval()
+        feats = batched_forward(enc, images, self.mean, self.std, self.device,
+                                self.cfg.eval_batch_size, self.cfg.bf16, self.channels_last)
+        enc.train()
+        return torch.nn.functional.normalize(feats, dim=1)
+
+    def eval_due(self, last: bool) -> bool:
+        spe = self.steps_per_epoch
+        epoch_end = self.step % spe == 0 and (self.step // spe) % self.cfg.knn_every == 0
+        return self.monitor and (last or epoch_end)
+
+    def evaluate(self) -> Optional[float]:
+        """kNN accuracy on the test split with the train split as memory bank (or None)."""
+        if not self.monitor:
+            return None
+        cfg = self.cfg
+        bank = self.features(self.data)
+        test = self.features(self.test_images)
+        labels = torch.as_tensor(self.train_labels, dtype=torch.long, device=self.device)
+        pred = knn_classify(bank, labels, test, cfg.knn_neighbors, cfg.knn_temperature)
+        acc = float((pred.cpu().numpy() == np.asarray(self.test_labels)).mean())
+        self.evals.append((self.step, self.elapsed(), acc))
+        return acc
+
+    knn_accuracy = evaluate
+
+    # ---------------------------------------------------------------- logging, checkpoints
+    def elapsed(self) -> float:
+        return self._elapsed0 + time.perf_counter() - self._t0
+
+    def log(self, knn_acc: Optional[float]) -> dict:
+        loss, pos, n = (float(v) for v in self._acc.cpu())  # the one host sync
+        now = self.elapsed()
+        row = {
+            "step": self.step,
+            "epoch": self.step / self.steps_per_epoch,
+            "lr": self.lr_at(max(self.step - 1, 0)),
+            "loss": loss / n if n else "",
+            "pos_acc": pos / n if n else "",
+            "knn_acc": "" if knn_acc is None else knn_acc,
+            "images_per_s": (self.step - self._step_last) * self.cfg.batch_size
+            / max(now - self._t_last, 1e-9),
+            "elapsed_s": now,
+        }
+        self._t_last, self._step_last = now, self.step
+        self._acc.zero_()
+        append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
+        self.callback("log", {**row, "total_steps": self.total_steps})
+        return row
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "total_steps": self.total_steps, "config": self.cfg.to_dict(),
+                "model": self.model.state_dict(), "queue_ptr": self.model.ptr,
+                "optimizer": self.opt.state_dict(), "order": self.order,
+                "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
+                "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
+                "budget_fitted": self.budget_fitted}
+
+    def save(self) -> None:
+        save_checkpoint(self.out / CHECKPOINT, self.state_dict())
+
+    def load(self, path: str | Path) -> None:
+        st = load_checkpoint(path, map_location="cpu")
+        if "queue_ptr" not in st:
+            raise HumeSSLError(f"cannot --resume: {path} is not a pretrain checkpoint; use a "
+                               "new --out.")
+        check_resume_keys(st["config"], self.cfg.to_dict(), PretrainConfig.RESUME_KEYS)
+        self.model.load_state_dict(st["model"])
+        self.model.ptr = int(st["queue_ptr"])
+        self.opt.load_state_dict(st["optimizer"])
+        self.step, self.total_steps = int(st["step"]), int(st["total_steps"])
+        self.order = None if st["order"] is None else st["order"].to(self.device)
+        set_rng_state(st["rng"])
+        self.gen.set_state(st["generator"])
+        self.evals = [tuple(e) for e in st["evals"]]
+        self._acc = st["acc"].to(self.device)
+        self._elapsed0, self.budget_fitted = float(st["elapsed_s"]), bool(st["budget_fitted"])
+        self._t0 = time.perf_counter()
+        truncate_metrics(self.out / "metrics.csv", self.step)
+
+    # ---------------------------------------------------------------- budget, loop hooks
+    def _fit_budget(self, t_step: float, t_eval: float) -> None:
+        """Largest whole number of epochs (<= cfg.epochs) whose steps and kNN evaluations fit the
+        budget; with the budget already spent, the run ends after the next step."""
+        cfg = self.cfg
+        epochs = units_in_budget(
+            cfg.budget_minutes * 60.0 - self.elapsed(), t_step, t_eval, self.step,
+            self.steps_per_epoch, cfg.epochs,
+            lambda e: (e // cfg.knn_every + 1) if self.monitor else 0,
+        )
+        self.total_steps = max(epochs * self.steps_per_epoch, self.step + 1)
+        self.budget_fitted = True
+        self.callback("budget", {"epochs": epochs, "total_steps": self.total_steps,
+                                 "s_per_step": t_step, "s_per_eval": t_eval})
+
+    def on_start(self) -> None:
+        self._calibrate = self.cfg.budget_minutes is not None and not self.budget_fitted
+        self._t_mark, self._t_eval = None, 0.0
+        self._cal = (self.step + WARMUP_STEPS, self.step + WARMUP_STEPS + TIMED_STEPS)
+        self.callback("start", {"step": self.step, "total_steps": self.total_steps,
+                                "device": str(self.device)})
+        self._t_last, self._step_last = self.elapsed(), self.step
+        if self.step == 0 and self.monitor:
+            t = self.elapsed()
+            self.log(self.evaluate())  # the random-init baseline
+            self._t_eval = self.elapsed() - t
+
+    def after_step(self) -> None:
+        if not self._calibrate or self.step not in self._cal:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        if self._t_mark is None:
+            self._t_mark = self.elapsed()
+        else:
+            self._fit_budget((self.elapsed() - self._t_mark) / TIMED_STEPS, self._t_eval)
+            self._calibrate = False

@@ -1,0 +1,222 @@
+"""Inputs of `train-fixmatch`: the seeds (indices + pseudo-labels) and the images they address.
+
+Seeds folder contract (written by the seeds stage):
+  indices.npy        int64 (n,)  sample indices into the dataset's train split, dataset order
+  pseudo_labels.npy  int64 (n,)  cluster ids in 0..k-1 (never ground truth)
+  seeds.json         {"dataset": registry name or "npz:/path/name_{split}.npz", "split": "train",
+                      "n_samples": N of the split, "order_hash": str, "k": int,
+                      optional "class_names": [k names]}
+Seeds from other tools: `--indices FILE.npy --labels FILE.npy --dataset NAME`, or a CSV with
+rows `index,label` (header optional) as --indices.
+
+Images come from `load_images_uint8(dataset, split)`: the project's dataset registry
+(hume_ssl.data.datasets, whose `order_hash` the seeds must match), else a private reader of `npz:`
+JPEG archives (decoded once and cached as .npy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import (
+    array_hash,
+    atomic_save_npy,
+    atomic_write_json,
+    check_writable_dir,
+    load_array,
+    read_json,
+)
+from hume_ssl.data.images import ImageSplit
+
+SEED_FILES = ("indices.npy", "pseudo_labels.npy", "scores.npy", "knn_consistency.npy", "seeds.json")
+
+
+@dataclass
+class Seeds:
+    indices: np.ndarray  # (n,) int64 into the train split
+    labels: np.ndarray  # (n,) int64 in 0..k-1
+    dataset: str
+    k: int
+    split: str = "train"
+    n_samples: Optional[int] = None
+    order_hash: Optional[str] = None
+    class_names: Optional[list[str]] = None
+    source: dict = field(default_factory=dict)
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines()):
+        line = line.strip()
+        if not line:
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        try:
+            rows.append((int(parts[0]), int(parts[1])))
+        except (ValueError, IndexError) as e:
+            if i == 0:  # header
+                continue
+            raise HumeSSLError(
+                f"{path}:{i + 1}: expected `index,label` integers, got {line!r}."
+            ) from e
+    if not rows:
+        raise HumeSSLError(f"{path}: no `index,label` rows found.")
+    a = np.asarray(rows, dtype=np.int64)
+    return a[:, 0], a[:, 1]
+
+
+def read_seeds(
+    seeds_dir: Optional[str | Path] = None,
+    indices: Optional[str | Path] = None,
+    labels: Optional[str | Path] = None,
+    dataset: Optional[str] = None,
+    k: Optional[int] = None,
+) -> Seeds:
+    """Seeds from a seeds folder, or from index/label files (npy or CSV) plus a dataset name."""
+    if seeds_dir is not None:
+        d = Path(seeds_dir)
+        if not (d / "seeds.json").exists():
+            raise HumeSSLError(
+                f"{d} is not a seeds folder (no seeds.json); run the seeds stage or "
+                "pass --indices/--labels/--dataset."
+            )
+        meta = read_json(d / "seeds.json")
+        idx = np.asarray(load_array(d / "indices.npy", "seed indices"))
+        lab = np.asarray(load_array(d / "pseudo_labels.npy", "seed pseudo-labels"))
+        ds = dataset or meta.get("dataset")
+        if not ds:
+            raise HumeSSLError(f"{d}/seeds.json names no dataset; pass --dataset NAME.")
+        if lab.size == 0 or idx.size == 0:
+            raise HumeSSLError(
+                f"{d} holds no seeds: no sample passed the reliability thresholds when it was "
+                "made (see its seeds.json). Re-run `hume-ssl seed` with --shortage relax, more "
+                "restarts or a stronger backbone."
+            )
+        s = Seeds(
+            idx,
+            lab,
+            ds,
+            int(meta.get("k") or int(lab.max()) + 1),
+            meta.get("split", "train"),
+            meta.get("n_samples"),
+            meta.get("order_hash"),
+            meta.get("class_names"),
+            {"seeds": str(d)},
+        )
+    else:
+        if indices is None or dataset is None:
+            raise HumeSSLError(
+                "give --seeds DIR, or --indices FILE (.npy or index,label CSV) with "
+                "--labels FILE.npy and --dataset NAME."
+            )
+        ip = Path(indices)
+        if ip.suffix.lower() == ".csv":
+            idx, lab = _read_csv(ip)
+        else:
+            if labels is None:
+                raise HumeSSLError("--indices FILE.npy needs --labels FILE.npy (or pass a CSV).")
+            idx, lab = (
+                np.asarray(load_array(ip, "seed indices")),
+                np.asarray(load_array(labels, "seed labels")),
+            )
+        s = Seeds(
+            idx, lab, dataset, 0, source={"indices": str(indices), "labels": str(labels or "")}
+        )
+    return _check_seed_arrays(s, k)
+
+
+def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
+    if s.indices.ndim != 1 or s.labels.ndim != 1 or len(s.indices) != len(s.labels):
+        raise HumeSSLError(
+            f"seed indices {s.indices.shape} and labels {s.labels.shape} must be 1-D "
+            "and of equal length."
+        )
+    if not (
+        np.issubdtype(s.indices.dtype, np.integer) and np.issubdtype(s.labels.dtype, np.integer)
+    ):
+        raise HumeSSLError("seed indices and labels must be integers.")
+    s.indices, s.labels = s.indices.astype(np.int64), s.labels.astype(np.int64)
+    if len(s.indices) == 0:
+        raise HumeSSLError("the seeds are empty: no labeled sample to train from; re-run "
+                           "`hume-ssl seed` with --shortage relax, more restarts or a stronger "
+                           "backbone.")
+    if len(np.unique(s.indices)) != len(s.indices):
+        raise HumeSSLError("seed indices contain duplicates; each sample may be a seed once.")
+    s.k = int(k or s.k or int(s.labels.max()) + 1)
+    if s.labels.min() < 0 or s.labels.max() >= s.k:
+        raise HumeSSLError(
+            f"seed labels range {s.labels.min()}..{s.labels.max()} lies outside 0..{s.k - 1} "
+            f"(k={s.k}); relabel them to 0..k-1 or fix k in seeds.json."
+        )
+    if s.class_names is not None and len(s.class_names) != s.k:
+        raise HumeSSLError(f"seeds.json has {len(s.class_names)} class_names for k={s.k}.")
+    return s
+
+
+def order_hash(labels: Optional[np.ndarray], n: int, names: Optional[np.ndarray] = None) -> str:
+    """Fingerprint of a split's sample order (names when known, else labels, else the count)."""
+    h = hashlib.sha256(str(n).encode())
+    src = names if names is not None else labels
+    if src is not None:
+        h.update(np.asarray(src).astype(str if names is not None else np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) -> None:
+    """Seeds must address this split: same sample count, same order hash, indices in range.
+
+    `dataset_hashes` are the split's accepted order fingerprints (see `order_hashes`).
+    """
+    fix = (
+        "the seeds were made for another dataset or sample order; pass the --dataset the seeds "
+        "were made from, or re-run the seeds stage on this dataset."
+    )
+    if s.n_samples is not None and int(s.n_samples) != n:
+        raise HumeSSLError(
+            f"seeds.json says n_samples={s.n_samples} but {s.dataset}:{s.split} has "
+            f"{n} images: {fix}"
+        )
+    if s.order_hash and dataset_hashes and s.order_hash not in dataset_hashes:
+        raise HumeSSLError(
+            f"seeds.json order_hash {s.order_hash} matches none of {s.dataset}:"
+            f"{s.split}'s fingerprints {list(dataset_hashes)}: {fix}"
+        )
+    if s.indices.min() < 0 or s.indices.max() >= n:
+        raise HumeSSLError(
+            f"seed indices span {s.indices.min()}..{s.indices.max()} but {s.dataset}:"
+            f"{s.split} has {n} images: {fix}"
+        )
+
+
+def order_hashes(split: ImageSplit) -> tuple[str, ...]:
+    """Accepted order fingerprints of a split: ours, and core.io.array_hash of the labels and
+    of the images (the forms other stages may write)."""
+    out = [h for h in (split.order_hash,) if h]
+    if split.labels is not None:
+        out.append(array_hash(split.labels))
+    out.append(array_hash(split.images))
+    return tuple(out)
+
+
+def write_seeds(
+    seeds_dir: str | Path,
+    indices: np.ndarray,
+    pseudo_labels: np.ndarray,
+    scores: np.ndarray,
+    knn_consistency: np.ndarray,
+    meta: dict,
+) -> Path:
+    """Write a seeds folder (atomically, file by file); `meta` becomes seeds.json."""
+    d = check_writable_dir(seeds_dir)
+    atomic_save_npy(d / "indices.npy", np.asarray(indices, dtype=np.int64))
+    atomic_save_npy(d / "pseudo_labels.npy", np.asarray(pseudo_labels, dtype=np.int64))
+    atomic_save_npy(d / "scores.npy", np.asarray(scores, dtype=np.float32).reshape(-1, 3))
+    atomic_save_npy(d / "knn_consistency.npy", np.asarray(knn_consistency, dtype=np.float32))
+    atomic_write_json(d / "seeds.json", meta)
+    return d

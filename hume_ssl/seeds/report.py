@@ -1,0 +1,151 @@
+"""What a person reviews about seeds: contact sheets, precision against ground truth, a plot.
+
+Precision is measured after a Hungarian map of clusters to classes fitted on the whole
+ensemble labeling (never on the seeds alone), for reporting only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from hume_ssl.core.io import atomic_write_bytes
+from hume_ssl.core.metrics import cluster_acc, hungarian_map
+
+
+def _png_bytes(img: Image.Image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def contact_sheet(
+    images: list[np.ndarray], tile: int = 64, cols: int = 8, caption: str = ""
+) -> Image.Image:
+    """A grid of (H, W, 3) uint8 images, each resized to `tile` px, with a caption strip."""
+    cols = max(1, min(cols, len(images)))
+    rows = max(1, -(-len(images) // cols))
+    top = 16 if caption else 0
+    sheet = Image.new("RGB", (cols * tile, rows * tile + top), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    if caption:
+        draw.text((2, 2), caption, fill=(0, 0, 0))
+    for i, im in enumerate(images):
+        pil = Image.fromarray(im).resize((tile, tile), Image.BILINEAR)
+        sheet.paste(pil, ((i % cols) * tile, top + (i // cols) * tile))
+    return sheet
+
+
+def write_contact_sheets(
+    out_dir: Path,
+    ranking: dict[int, np.ndarray],
+    get_image: Callable[[int], np.ndarray],
+    max_per_sheet: int = 64,
+) -> list[Path]:
+    paths = []
+    for c, idx in ranking.items():
+        if len(idx) == 0:
+            continue
+        shown = idx[:max_per_sheet]
+        sheet = contact_sheet(
+            [get_image(int(i)) for i in shown],
+            caption=f"cluster {c}: {len(idx)} seeds (best first)",
+        )
+        paths.append(atomic_write_bytes(out_dir / f"cluster_{c:03d}.png", _png_bytes(sheet)))
+    return paths
+
+
+def precision_curve(
+    ranked: dict[int, np.ndarray],
+    cluster_to_class: dict[int, int],
+    truth: np.ndarray,
+    max_per_class: int = 400,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision of the top-n seeds of every cluster, n = 1..max_per_class.
+
+    Returns (n (M,), precision (M,), seeds taken (M,)). A cluster with fewer ranked
+    candidates than n contributes what it has.
+    """
+    ns = np.arange(1, max_per_class + 1)
+    prec, taken = np.zeros(len(ns)), np.zeros(len(ns), np.int64)
+    for j, n in enumerate(ns):
+        hits = total = 0
+        for c, idx in ranked.items():
+            top = idx[:n]
+            hits += int((truth[top] == cluster_to_class.get(c, -1)).sum())
+            total += len(top)
+        prec[j], taken[j] = (hits / total if total else np.nan), total
+    return ns, prec, taken
+
+
+def plot_curve(ns: np.ndarray, prec: np.ndarray, title: str, size=(640, 400)) -> Image.Image:
+    """A plain line plot (PIL only) of precision against seeds per class, log-x axis."""
+    w, h = size
+    left, right, top, bottom = 56, 16, 28, 40
+    img = Image.new("RGB", size, (255, 255, 255))
+    d = ImageDraw.Draw(img)
+    d.text((left, 6), title, fill=(0, 0, 0))
+    lo = float(np.floor(np.nanmin(prec) * 10) / 10) if np.isfinite(prec).any() else 0.0
+    lo = min(lo, 0.9)
+
+    def xy(n, p):
+        x = left + (np.log(n) / np.log(ns[-1] if ns[-1] > 1 else 2)) * (w - left - right)
+        y = top + (1 - (p - lo) / (1 - lo)) * (h - top - bottom)
+        return float(x), float(y)
+
+    d.rectangle([left, top, w - right, h - bottom], outline=(0, 0, 0))
+    for tick in np.linspace(lo, 1, 5):
+        _, y = xy(1, tick)
+        d.line([left - 4, y, left, y], fill=(0, 0, 0))
+        d.text((4, y - 6), f"{tick:.2f}", fill=(0, 0, 0))
+    for n in (1, 4, 10, 25, 100, 400):
+        if n <= ns[-1]:
+            x, _ = xy(n, lo)
+            d.line([x, h - bottom, x, h - bottom + 4], fill=(0, 0, 0))
+            d.text((x - 6, h - bottom + 6), str(n), fill=(0, 0, 0))
+    d.text((w // 2 - 60, h - 16), "seeds per cluster (log)", fill=(0, 0, 0))
+    pts = [xy(n, p) for n, p in zip(ns, prec) if np.isfinite(p)]
+    if len(pts) > 1:
+        d.line(pts, fill=(31, 119, 180), width=2)
+    return img
+
+
+def seed_report(
+    out_dir: Path,
+    ensemble: np.ndarray,
+    truth: np.ndarray,
+    indices: np.ndarray,
+    pseudo: np.ndarray,
+    ranked_400: dict[int, np.ndarray],
+    test: Optional[dict] = None,
+) -> dict:
+    """report.json + precision_curve.png; returns the report dict."""
+    from hume_ssl.core.io import atomic_write_json
+
+    m = hungarian_map(ensemble, truth)
+    mapped = np.array([m.get(int(c), -1) for c in pseudo])
+    correct = mapped == truth[indices]
+    ns, prec, taken = precision_curve(ranked_400, m, truth, 400)
+    marks = {str(n): float(prec[n - 1]) for n in (1, 4, 15, 25, 100, 400) if n <= len(prec)}
+    report = {
+        "note": "precision after a Hungarian map of clusters to classes fitted on the whole "
+        "ensemble labeling; ground truth is used for this report only",
+        "ensemble_acc": cluster_acc(ensemble, truth),
+        "n_seeds": int(len(indices)),
+        "seed_precision": float(correct.mean()) if len(correct) else None,
+        "wrong_seeds": indices[~correct].tolist(),
+        "cluster_to_class": {str(k): v for k, v in m.items()},
+        "precision_at_per_class": marks,
+        "curve": {"per_class": ns.tolist(), "precision": prec.tolist(), "seeds": taken.tolist()},
+    }
+    if test:
+        report.update(test)
+    atomic_write_json(out_dir / "report.json", report)
+    img = plot_curve(ns, prec, f"seed precision (ensemble ACC {report['ensemble_acc']:.3f})")
+    atomic_write_bytes(out_dir / "precision_curve.png", _png_bytes(img))
+    return report

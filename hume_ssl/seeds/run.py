@@ -1,0 +1,325 @@
+"""`hume-ssl seed`: dataset -> two feature spaces -> HUME ensemble -> reliable seeds.
+
+Stages, each reused when a run is repeated with the same `--out`:
+    features   cached by hume_ssl.features.extract (or given as --phi1/--phi2 files)
+    hume/      HUME restarts (chunks checkpointed; finished chunks are never recomputed)
+    seeds/     indices.npy, pseudo_labels.npy, scores.npy, seeds.json, contact_sheets/,
+               report.json + precision_curve.png when ground truth exists
+Only the train split is used: test images never become seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import (
+    array_hash,
+    atomic_write_json,
+    check_features,
+    check_writable_dir,
+    load_array,
+    read_json,
+)
+from hume_ssl.core.knn import knn_consistency, knn_search
+from hume_ssl.core.versions import versions
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.features.extract import extract_features
+from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.estimator import Hume
+from hume_ssl.hume.outputs import load_labels, write_label_outputs
+from hume_ssl.seeds.artifact import write_seeds
+from hume_ssl.seeds.report import seed_report, write_contact_sheets
+from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class SeedConfig:
+    per_class: int = 4  # seeds per cluster
+    n_neighbors: int = 20  # neighbours for the kNN consistency (the sample itself excluded)
+    knn_space: str = "phi2"  # "phi2" (space 2), "phi1", or "both" (majority in each)
+    knn_backend: str = "auto"  # "auto" (faiss, else torch), "faiss", "torch"
+    min_agreement: float = 0.5  # candidates need agreement > this (share of restarts)
+    min_knn: float = 0.5  # ... and kNN consistency > this (share of neighbours)
+    shortage: str = "fewer"  # classes short of candidates: "fewer" seeds, or "relax" thresholds
+    contact_sheets: bool = True
+
+
+def _sidecar(path: Path) -> Optional[dict]:
+    side = Path(path).with_suffix(".json")
+    if side.exists():
+        meta = read_json(side)
+        if isinstance(meta, dict) and "N" in meta:
+            return meta
+    return None
+
+
+def resolve_spaces(
+    dataset: Optional[str],
+    backbones: tuple[str, str],
+    phi1: Optional[Path],
+    phi2: Optional[Path],
+    feature_kw: dict,
+    log: Log,
+):
+    """Returns (x1, x2, ds or None, provenance dict)."""
+    ds = None
+    if dataset is not None:
+        ds = load_dataset(dataset, "train", feature_kw.get("data_root"))
+    if (phi1 is None) != (phi2 is None):
+        raise HumeSSLError("give both --phi1 and --phi2, or neither (then --backbones is used).")
+    if phi1 is not None:
+        x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
+        prov = {"phi1": str(phi1), "phi2": str(phi2)}
+        for p, x in ((phi1, x1), (phi2, x2)):
+            meta = _sidecar(p)
+            if meta is None:
+                continue
+            if meta["N"] != x.shape[0]:
+                raise HumeSSLError(
+                    f"{p}: its sidecar says N={meta['N']} but it has {x.shape[0]} rows; "
+                    "the cache is corrupt: re-extract the features."
+                )
+            if ds is not None and (
+                meta.get("dataset") != ds.name
+                or meta.get("split") != "train"
+                or meta.get("order_hash") != ds.order_hash
+            ):
+                raise HumeSSLError(
+                    f"{p} holds features of {meta.get('dataset')}:{meta.get('split')} (order "
+                    f"{meta.get('order_hash')}), not of {ds.name}:train (order {ds.order_hash}); "
+                    "pass the matching feature files or let `seed` extract them."
+                )
+        return x1, x2, ds, prov
+    if ds is None:
+        raise HumeSSLError("name a DATASET (e.g. cifar10) or give --phi1 and --phi2 feature files.")
+
+    specs = []
+    for b in backbones:
+        name, _, weights = b.partition("@")
+        specs.append((name, weights or None))
+    sets = []
+    for name, weights in specs:
+        log(f"features: {ds.name}:train with {name}")
+        sets.append(extract_features(ds, "train", name, weights, **feature_kw))
+    prov = {
+        "backbones": [s for s, _ in specs],
+        "weights": [w for _, w in specs],
+        "feature_files": [str(s.path) for s in sets],
+    }
+    return sets[0].features, sets[1].features, ds, prov
+
+
+def seed_run(
+    out: str | Path,
+    dataset: Optional[str] = None,
+    backbones: tuple[str, str] = ("dinov2_vitg14", "clip_vit_l14"),
+    phi1: Optional[Path] = None,
+    phi2: Optional[Path] = None,
+    labels: Optional[Path] = None,
+    hume: Optional[HumeConfig] = None,
+    seeds: Optional[SeedConfig] = None,
+    feature_kw: Optional[dict] = None,
+    hume_callback=None,
+    log: Log = print,
+    hume_defaults: Optional[dict] = None,
+) -> dict:
+    """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision)."""
+    seeds = seeds or SeedConfig()
+    feature_kw = dict(feature_kw or {})
+    x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
+    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    n = x1.shape[0]
+    if x2.shape[0] != n:
+        raise HumeSSLError(
+            f"phi1 has {n} rows but phi2 has {x2.shape[0]}; both must hold the "
+            "same samples in the same order."
+        )
+    truth = None
+    if labels is not None:
+        truth = load_labels(labels, n)
+    elif ds is not None and ds.labels is not None:
+        truth = np.asarray(ds.labels, dtype=np.int64)
+    if hume is None:
+        k = len(ds.class_names) if (ds is not None and ds.class_names) else None
+        if k is None:
+            raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
+        hume = HumeConfig(k=k, **(hume_defaults or {}))
+    hume.validate(n_samples=n)
+    if seeds.knn_space not in ("phi1", "phi2", "both"):
+        raise HumeSSLError(f"--knn-space {seeds.knn_space!r}: use phi1, phi2 or both.")
+    out = check_writable_dir(out)
+
+    # ---- HUME (chunks resume from out/hume/chunks)
+    t0 = time.perf_counter()
+    hume_dir = check_writable_dir(out / "hume")
+    log(f"HUME: {hume.n_restarts} restarts, k={hume.k}, N={n}")
+    model = Hume(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(x1, x2)
+    record = {
+        "command": "seed",
+        "inputs": prov,
+        "dataset": ds.name if ds is not None else None,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    metrics = write_label_outputs(model, hume_dir, record, truth)
+
+    # ---- kNN consistency
+    t1 = time.perf_counter()
+    shares, backends = [], []
+    for space, x in (("phi1", x1), ("phi2", x2)):
+        if seeds.knn_space in (space, "both"):
+            nbrs, backend = knn_search(
+                x,
+                seeds.n_neighbors,
+                seeds.knn_backend,
+                device=hume.device if hume.device != "auto" else "auto",
+            )
+            shares.append(knn_consistency(model.labels_, nbrs))
+            backends.append(f"{space}: {backend}")
+    knn_share = np.minimum.reduce(shares)
+    log(
+        f"kNN ({seeds.n_neighbors} neighbours): {'; '.join(backends)} in "
+        f"{time.perf_counter() - t1:.1f} s"
+    )
+
+    # ---- selection
+    sel_cfg = SelectionConfig(
+        per_class=seeds.per_class,
+        min_agreement=seeds.min_agreement,
+        min_knn=seeds.min_knn,
+        shortage=seeds.shortage,
+    )
+    sel = SeedSelector(sel_cfg).fit(
+        model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k
+    )
+    meta = {
+        "dataset": ds.name if ds is not None else None,
+        "split": "train",
+        "n_samples": n,
+        "index_convention": "row i of the dataset's own order (hume_ssl.data.datasets), "
+        "the row order of the feature matrices",
+        "order_hash": ds.order_hash if ds is not None else array_hash(x1, x2),
+        "order_hash_kind": "dataset" if ds is not None else "features",
+        "features_hash": model.input_hash_,
+        "k": hume.k,
+        "label_kind": "cluster ids 0..k-1 (not dataset class ids)",
+        "class_names": None,
+        "per_class_requested": seeds.per_class,
+        "per_class": sel.per_class_.tolist(),
+        "candidates_per_class": sel.candidates_.tolist(),
+        "short_classes": sel.short_classes_,
+        "thresholds": {
+            "min_agreement": seeds.min_agreement,
+            "min_knn": seeds.min_knn,
+            "per_class_used": {str(c): t for c, t in sel.thresholds_.items()},
+            "shortage": seeds.shortage,
+        },
+        "ranking": "agreement desc, then kNN consistency desc, then margin desc, then index",
+        "scores_columns": ["agreement", "knn_consistency", "margin"],
+        "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends},
+        "provenance": prov,
+        "restarts": hume.n_restarts,
+        "hume": hume.to_dict(),
+        "selection": dataclasses.asdict(seeds),
+        "versions": versions(),
+    }
+    if len(sel.indices_) == 0:
+        meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
+    seeds_dir = write_seeds(
+        out / "seeds", sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share, meta
+    )
+    if len(sel.indices_) == 0:
+        log(f"warning: no seeds: {meta['empty_reason']}")
+    elif sel.short_classes_:
+        log(
+            f"warning: clusters {sel.short_classes_} have fewer than {seeds.per_class} seeds "
+            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}); use "
+            "--shortage relax to lower the thresholds stepwise for them."
+        )
+
+    ranking = sel.ranking()
+    if seeds.contact_sheets and ds is not None:
+        write_contact_sheets(seeds_dir / "contact_sheets", ranking, lambda i: ds[i])
+    summary = {
+        "out": str(out),
+        "seeds_dir": str(seeds_dir),
+        "n_seeds": int(len(sel.indices_)),
+        "per_class": sel.per_class_.tolist(),
+        "short_classes": sel.short_classes_,
+        "empty_reason": meta.get("empty_reason"),
+        "knn_backend": backends,
+        "hume_metrics": metrics,
+        "model": model,
+    }
+    if truth is not None:
+        wide = SeedSelector(
+            dataclasses.replace(sel_cfg, per_class=min(400, int(np.bincount(model.labels_).max())))
+        ).fit(model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k)
+        report = seed_report(
+            seeds_dir, model.labels_, truth, sel.indices_, sel.pseudo_labels_, wide.ranking()
+        )
+        summary["report"] = {
+            k: report[k] for k in ("ensemble_acc", "seed_precision", "precision_at_per_class")
+        }
+    return summary
+
+
+def choose_k(
+    out: str | Path,
+    dataset: Optional[str],
+    backbones: tuple[str, str],
+    phi1,
+    phi2,
+    k_range: str,
+    base: dict,
+    feature_kw: dict,
+    log: Log = print,
+    max_restarts: int = 20,
+) -> int:
+    """`--k auto`: fit HUME for each k in `k_range` ("lo-hi") and pick the best label-free score.
+
+    The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
+    so that larger k is not penalised merely for having more classes. A heuristic: the table
+    it chose from is printed and saved as k_auto.json for a person to check.
+    """
+    try:
+        lo, hi = (int(v) for v in k_range.split("-"))
+    except ValueError:
+        raise HumeSSLError(f"--k-range {k_range!r}: write it as LO-HI, e.g. 2-20.") from None
+    if not 2 <= lo <= hi:
+        raise HumeSSLError(f"--k-range {k_range!r}: need 2 <= LO <= HI.")
+    x1, x2, _, _ = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
+    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    rows = []
+    for k in range(lo, min(hi, x1.shape[0] - 1) + 1):
+        cfg = HumeConfig(
+            k=k, **{**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
+        )
+        m = Hume(cfg).fit(x1, x2)
+        med = float(np.median(m.scores_))
+        rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
+        log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
+    best = max(rows, key=lambda r: r["corrected"])["k"]
+    atomic_write_json(check_writable_dir(out) / "k_auto.json", {"chosen": best, "table": rows})
+    log(f"--k auto chose k={best}")
+    return best
+
+
+def empty_reason(cfg: SeedConfig, candidates: np.ndarray) -> str:
+    """Why no sample became a seed, and what to try: for the warning and seeds.json."""
+    why = (
+        f"no sample has both restart agreement > {cfg.min_agreement} and kNN consistency > "
+        f"{cfg.min_knn} ({int(np.sum(candidates))} candidates in all)"
+    )
+    tries = ["more HUME restarts and steps", "a stronger backbone pair (or `hume-ssl pretrain`)"]
+    if cfg.shortage != "relax":
+        tries.insert(0, "--shortage relax (lowers the thresholds until clusters fill)")
+    return f"{why}; try {', or '.join(tries)}."

@@ -1,0 +1,99 @@
+"""The reliable-seed rule: majority agreement + kNN label consistency, then N per class.
+
+A sample is a *candidate* when
+    agreement  > min_agreement   (share of aligned restarts voting for its ensemble label)
+    knn_share  > min_knn         (share of its k nearest neighbours with the same label)
+Within each predicted class, candidates are ranked lexicographically by agreement, then kNN
+consistency, then the best restart's margin (ties: lower index first), and the top
+`per_class` are taken. A class short of candidates follows `shortage`:
+    "fewer": take what there is and report it;
+    "relax": lower both thresholds by `relax_step` until the class is full (or both reach 0),
+             recording the thresholds used for that class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError, NotFittedError
+
+
+@dataclass
+class SelectionConfig:
+    per_class: int = 4  # seeds per predicted class
+    min_agreement: float = (
+        0.5  # strict lower bound on agreement (0.5: a majority; <1: unanimity allowed)
+    )
+    min_knn: float = 0.5  # strict lower bound on the kNN consistency share
+    shortage: str = "fewer"  # "fewer" or "relax"
+    relax_step: float = 0.1  # threshold decrement per relaxation round
+
+
+class SeedSelector:
+    """Estimator-shaped selector. `fit(labels, agreement, knn_share, margins)` returns self.
+
+    Learned: indices_ (n,) int64 in dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32
+    columns [agreement, knn_share, margin], per_class_ (k,) counts, candidates_ (k,) counts
+    at the base thresholds, thresholds_ {class: (min_agreement, min_knn)}, short_classes_.
+    """
+
+    def __init__(self, config: SelectionConfig | None = None, **params):
+        import dataclasses
+
+        self.config = dataclasses.replace(config or SelectionConfig(), **params)
+
+    def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None):
+        cfg = self.config
+        labels = np.asarray(labels).astype(np.int64)
+        agreement = np.asarray(agreement, dtype=np.float32)
+        knn_share = np.asarray(knn_share, dtype=np.float32)
+        n = len(labels)
+        margins = np.zeros(n, np.float32) if margins is None else np.asarray(margins, np.float32)
+        if not (len(agreement) == len(knn_share) == len(margins) == n):
+            raise HumeSSLError("labels, agreement, kNN consistency and margins differ in length.")
+        if cfg.per_class < 1:
+            raise HumeSSLError(f"--per-class {cfg.per_class}: need at least 1 seed per class.")
+        if cfg.shortage not in ("fewer", "relax"):
+            raise HumeSSLError(f"shortage policy {cfg.shortage!r}: use 'fewer' or 'relax'.")
+        k = int(k if k is not None else labels.max() + 1)
+        sizes = np.bincount(labels, minlength=k)
+        if cfg.per_class > sizes.max():
+            raise HumeSSLError(
+                f"--per-class {cfg.per_class} is more than any predicted class holds (largest: "
+                f"{sizes.max()} samples); lower --per-class."
+            )
+        # lexicographic order: agreement desc, knn desc, margin desc, index asc
+        order = np.lexsort((np.arange(n), -margins, -knn_share, -agreement))
+        chosen, self.thresholds_, self.candidates_ = [], {}, np.zeros(k, np.int64)
+        for c in range(k):
+            in_c = order[labels[order] == c]
+            a_min, k_min = cfg.min_agreement, cfg.min_knn
+            ok = in_c[(agreement[in_c] > a_min) & (knn_share[in_c] > k_min)]
+            self.candidates_[c] = len(ok)
+            while (
+                cfg.shortage == "relax"
+                and len(ok) < cfg.per_class
+                and (a_min > 0 or k_min > 0)
+                and len(in_c) > len(ok)
+            ):
+                a_min, k_min = max(a_min - cfg.relax_step, 0.0), max(k_min - cfg.relax_step, 0.0)
+                floor_a = -1.0 if a_min == 0 else a_min  # at 0, accept everything
+                floor_k = -1.0 if k_min == 0 else k_min
+                ok = in_c[(agreement[in_c] > floor_a) & (knn_share[in_c] > floor_k)]
+            self.thresholds_[c] = (round(a_min, 6), round(k_min, 6))
+            chosen.append(ok[: cfg.per_class])
+        self.indices_ = np.concatenate(chosen).astype(np.int64)
+        self.pseudo_labels_ = labels[self.indices_]
+        self.scores_ = np.stack(
+            [agreement[self.indices_], knn_share[self.indices_], margins[self.indices_]], 1
+        ).astype(np.float32)
+        self.per_class_ = np.bincount(self.pseudo_labels_, minlength=k)
+        self.short_classes_ = [c for c in range(k) if self.per_class_[c] < cfg.per_class]
+        return self
+
+    def ranking(self) -> dict[int, np.ndarray]:
+        if not hasattr(self, "indices_"):
+            raise NotFittedError("SeedSelector is not fitted; call fit(...) first.")
+        return {c: self.indices_[self.pseudo_labels_ == c] for c in range(len(self.per_class_))}

@@ -1,0 +1,100 @@
+"""The training loop both trainers run: step, evaluate, log, checkpoint, stop cleanly.
+
+A subclass holds its model and data and implements the hooks; `Trainer.fit` owns the order:
+
+    for each step until total_steps:
+        train_step()                      one optimizer step, no host sync
+        after_step()                      e.g. time the first steps and fit the budget
+        evaluate() when eval_due(last)    test accuracy / kNN monitor
+        log(result) at log steps          one host sync: a metrics.csv row + callback("log")
+        save() at checkpoint steps, at the end, and when a stop was requested
+        stop requested (SIGTERM/SIGINT): raise KeyboardInterrupt after the checkpoint
+
+A run resumed from the checkpoint continues exactly: the accumulators of the unfinished log
+interval, every RNG state and the step are in the checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.train.signals import StopSignals
+
+Callback = Callable[[str, dict], None]
+
+
+class Trainer:
+    """Scaffold. Subclasses set: out, step, total_steps, log_every, checkpoint_every, callback,
+    and implement train_step, eval_due, evaluate, log, save, load."""
+
+    out: Path
+    step: int = 0
+    total_steps: int = 0
+    log_every: int = 1
+    checkpoint_every: int = 1
+    callback: Callback
+    stop_requested: bool = False
+
+    # ------------------------------------------------------------ hooks
+    def train_step(self) -> None:
+        raise NotImplementedError
+
+    def eval_due(self, last: bool) -> bool:
+        return last
+
+    def evaluate(self) -> Optional[Any]:
+        return None
+
+    def log(self, result: Optional[Any]) -> None:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        raise NotImplementedError
+
+    def load(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def on_start(self) -> None:
+        """Before the first step of this call (after a resume has loaded its state)."""
+
+    def after_step(self) -> None:
+        """After every step, before evaluation and logging."""
+
+    def agree_stop(self) -> bool:
+        """Whether to stop now; multi-process trainers agree on it across ranks."""
+        return self.stop_requested
+
+    def on_end(self) -> None:
+        """After the last step."""
+
+    # ------------------------------------------------------------ the loop
+    def request_stop(self) -> None:
+        """Ask the loop to checkpoint and stop after the current step (what SIGTERM does)."""
+        self.stop_requested = True
+
+    def fit(self, resume: bool = False):
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.stop_requested = False
+        if resume:
+            self.load(self.out / CHECKPOINT)
+        with StopSignals(self.request_stop):
+            self.on_start()
+            while self.step < self.total_steps:
+                self.train_step()
+                self.after_step()
+                last = self.step >= self.total_steps
+                due = self.eval_due(last)
+                result = self.evaluate() if due else None
+                if due or last or self.step % self.log_every == 0:
+                    self.log(result)
+                stop = self.agree_stop()
+                if stop or last or self.step % self.checkpoint_every == 0:
+                    self.save()
+                if stop:
+                    raise KeyboardInterrupt(
+                        f"stopped at step {self.step}; checkpoint saved in {self.out}"
+                    )
+        self.on_end()
+        return self

@@ -1,0 +1,39 @@
+"""Guards around a run folder: a new run never overwrites one, a resume continues the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.core.errors import HumeSSLError
+
+# config fields renamed since a checkpoint format was written: old name -> new name
+RENAMED = {"seed": "random_state"}
+
+
+def check_run_folder(out: Path, resume: bool, what: str) -> None:
+    """A new run needs a folder without a checkpoint; --resume needs one."""
+    has = (Path(out) / CHECKPOINT).exists()
+    if has and not resume:
+        raise HumeSSLError(
+            f"{out} already holds a {what} run ({CHECKPOINT}); pass --resume to continue it, "
+            "or choose a new --out."
+        )
+    if resume and not has:
+        raise HumeSSLError(
+            f"no checkpoint to resume from: {Path(out) / CHECKPOINT} does not exist; drop "
+            "--resume to start a new run."
+        )
+
+
+def check_resume_keys(saved: dict, current: dict, keys: Sequence[str]) -> None:
+    """Every option in `keys` (the ones that change results) must equal the checkpointed run's."""
+    saved = {RENAMED.get(k, k): v for k, v in saved.items()}
+    diff = [k for k in keys if saved.get(k) != current.get(k)]
+    if diff:
+        what = ", ".join(f"{k}={saved.get(k)!r} (now {current.get(k)!r})" for k in diff)
+        raise HumeSSLError(
+            f"cannot --resume: {what} differ from the checkpointed run; use the same options "
+            "or a new --out."
+        )

@@ -1,0 +1,132 @@
+"""Dataset registry: names, splits, image folders, npz layouts, bad inputs."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.data.datasets import load_dataset, load_images_uint8, to_rgb_uint8
+
+
+def _save(path, arr, fmt="PNG"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, format=fmt)
+
+
+def test_unknown_dataset_suggests_closest():
+    with pytest.raises(HumeSSLError, match="Did you mean 'cifar10'") as e:
+        load_dataset("cifar1O")
+    assert "imagefolder:PATH" in str(e.value)
+
+
+def test_unknown_split():
+    with pytest.raises(HumeSSLError, match="Did you mean 'train'"):
+        load_dataset("cifar10", "trian")
+
+
+def test_imagefolder_classes_gray_rgba_and_skips(tmp_path):
+    rng = np.random.default_rng(0)
+    _save(tmp_path / "cat" / "a.png", rng.integers(0, 255, (8, 8), dtype=np.uint8))  # gray
+    _save(tmp_path / "cat" / "b.png", rng.integers(0, 255, (8, 8, 4), dtype=np.uint8))  # RGBA
+    _save(tmp_path / "dog" / "c.jpg", rng.integers(0, 255, (10, 6, 3), dtype=np.uint8), "JPEG")
+    (tmp_path / "dog" / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "dog" / "empty.png").write_bytes(b"")
+    (tmp_path / "dog" / "notes.txt").write_text("ignored")
+    ds = load_dataset(f"imagefolder:{tmp_path}")
+    assert len(ds) == 3 and ds.class_names == ["cat", "dog"]
+    assert ds.labels.tolist() == [0, 0, 1]
+    assert ds.info["skipped"] == 2 and ds.info["ignored_non_image"] == 1
+    for i in range(3):
+        assert ds[i].dtype == np.uint8 and ds[i].ndim == 3 and ds[i].shape[2] == 3
+    assert ds.image_size is None
+    with pytest.raises(HumeSSLError, match="unreadable image .*broken.jpg"):
+        load_dataset(f"imagefolder:{tmp_path}", strict=True)
+
+
+def test_imagefolder_flat_unlabeled_and_empty(tmp_path):
+    _save(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+    ds = load_dataset(f"imagefolder:{tmp_path}")
+    assert len(ds) == 1 and ds.labels is None and ds.class_names is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(HumeSSLError, match="no readable images"):
+        load_dataset(f"imagefolder:{empty}")
+    with pytest.raises(HumeSSLError, match="single split"):
+        load_dataset(f"imagefolder:{tmp_path}", "test")
+
+
+def test_npz_images_split_placeholder_and_train_plus_test(tmp_path):
+    tr = np.arange(5 * 4 * 4, dtype=np.uint8).reshape(5, 4, 4)  # gray N x H x W
+    te = np.full((2, 4, 4, 3), 7, np.uint8)
+    np.savez(tmp_path / "d_train.npz", images=tr, labels=np.arange(5))
+    np.savez(tmp_path / "d_test.npz", images=te, labels=np.array([1, 2]))
+    name = f"npz:{tmp_path}/d_{{split}}.npz"
+    ds = load_dataset(name, "train+test")
+    assert len(ds) == 7 and ds.labels.tolist() == [0, 1, 2, 3, 4, 1, 2]
+    assert ds[0].shape == (4, 4, 3) and (ds[0][..., 0] == tr[0]).all()
+    assert (ds[6] == 7).all()
+    assert load_images_uint8(name, "test").shape == (2, 4, 4, 3)
+    assert load_dataset(name, "train").order_hash != load_dataset(name, "test").order_hash
+
+
+def _jpeg_npz(path, images, labels):
+    blobs = []
+    for im in images:
+        b = io.BytesIO()
+        Image.fromarray(im).save(b, format="JPEG", quality=95)
+        blobs.append(np.frombuffer(b.getvalue(), np.uint8))
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    names = np.array([f"train/c/{i:04d}.jpg".encode() for i in range(len(images))])
+    np.savez(path, jpeg_bytes=np.concatenate(blobs), offsets=offsets,
+             labels=np.asarray(labels, np.int64), names=names,
+             classes=np.array([b"zero", b"one"]))
+
+
+def test_npz_jpeg_layout(tmp_path):
+    imgs = [np.full((6, 6, 3), v, np.uint8) for v in (10, 120, 240)]
+    _jpeg_npz(tmp_path / "j.npz", imgs, [0, 1, 1])
+    ds = load_dataset(f"npz:{tmp_path}/j.npz")
+    assert len(ds) == 3 and ds.class_names == ["zero", "one"] and ds.labels.tolist() == [0, 1, 1]
+    assert ds.sample_ids[1] == "train/c/0001.jpg" and ds.image_size == (6, 6)
+    for i, v in enumerate((10, 120, 240)):
+        assert abs(int(ds[i].mean()) - v) <= 3
+    with pytest.raises(HumeSSLError, match="expected `images`"):
+        np.savez(tmp_path / "bad.npz", pixels=np.zeros(3))
+        load_dataset(f"npz:{tmp_path}/bad.npz")
+
+
+def test_rgb_conversion():
+    assert to_rgb_uint8(np.zeros((3, 3), np.uint8)).shape == (3, 3, 3)
+    rgba = np.full((2, 2, 4), 200, np.uint8)
+    rgba[..., 3] = 0
+    assert (to_rgb_uint8(rgba) == 0).all()
+
+
+def test_missing_dataset_offline_message(tmp_path, monkeypatch):
+    import torchvision.datasets as tvd
+
+    def offline(*a, **k):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(tvd, "CIFAR10", offline)
+    with pytest.raises(HumeSSLError, match="cifar-10-batches-py.*data_batch_1") as e:
+        load_dataset("cifar10", "train", data_root=tmp_path)
+    assert str(tmp_path) in str(e.value)
+
+
+def test_fashion_mnist_idx_files(tmp_path):
+    import gzip
+    import struct
+
+    d = tmp_path / "fashion-mnist"
+    d.mkdir()
+    x = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    with gzip.open(d / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">HBB3I", 0, 8, 3, 3, 28, 28) + x.tobytes())
+    with gzip.open(d / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">HBBI", 0, 8, 1, 3) + bytes([4, 5, 6]))
+    ds = load_dataset("fashion-mnist", "test", data_root=tmp_path)
+    assert len(ds) == 3 and ds.labels.tolist() == [4, 5, 6]
+    assert ds[2].shape == (28, 28, 3) and (ds[2][..., 1] == x[2]).all()

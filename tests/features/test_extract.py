@@ -1,0 +1,215 @@
+"""Feature extraction: row order, the cache (reuse, invalidation, corruption, resume), CLI,
+and a real pretrained space on the shared CIFAR-10 copy."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import hume_ssl.features.extract as F
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.data.datasets import load_dataset
+
+SQ = "torchvision:squeezenet1_1"
+
+
+class ReadIndex(nn.Module):
+    """Reads back the index encoded in a constant image: (B, 3, S, S) normalised -> (B, 2)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += x.shape[0]
+        px = (x * self.std + self.mean)[:, :2].mean(dim=(2, 3)) * 255  # (B, 2) channel values
+        return px.round()
+
+
+@pytest.fixture
+def tiny_model(monkeypatch):
+    """Replace the backbone by ReadIndex; returns a dict with the last model built."""
+    made = {}
+
+    def fake_load(b, device="cpu", **k):
+        m = ReadIndex(b.preprocessing.mean, b.preprocessing.std)
+        made["model"] = m
+        return m
+
+    monkeypatch.setattr(F, "load_backbone", fake_load)
+    return made
+
+
+def _index_npz(path, n, size=6):
+    i = np.arange(n)
+    img = np.zeros((n, size, size, 3), np.uint8)
+    img[..., 0] = (i % 256)[:, None, None]
+    img[..., 1] = (i // 256)[:, None, None]
+    np.savez(path, images=img, labels=i % 3)
+    return f"npz:{path}"
+
+
+def _ids(fs):
+    f = np.asarray(fs.features)
+    return (f[:, 0] + 256 * f[:, 1]).astype(int)
+
+
+def test_row_order_with_two_workers(tmp_path, tiny_model):
+    name = _index_npz(tmp_path / "d.npz", 300)
+    fs = F.extract_features(name, "train", SQ, random_init=True, cache_dir=tmp_path / "c",
+                            num_workers=2, batch_size=16, progress=False, input_size=16)
+    assert fs.features.shape == (300, 2) and fs.meta["complete"]
+    np.testing.assert_array_equal(_ids(fs), np.arange(300))
+    assert fs.labels.tolist() == (np.arange(300) % 3).tolist()
+
+
+def test_imagefolder_pil_path_two_workers(tmp_path, tiny_model):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    for i in range(40):  # varying sizes -> the per-image PIL path in the workers
+        a = np.zeros((8 + i % 5, 10, 3), np.uint8)
+        a[..., 0] = i
+        Image.fromarray(a).save(root / f"{i:03d}.png")
+    Image.fromarray(np.full((9, 9), 3, np.uint8)).save(root / "gray.png")
+    fs = F.extract_features(f"imagefolder:{root}", "train", SQ, random_init=True,
+                            cache_dir=tmp_path / "c", num_workers=2, batch_size=7,
+                            progress=False, input_size=16)
+    np.testing.assert_array_equal(np.asarray(fs.features)[:40, 0], np.arange(40))
+    assert np.asarray(fs.features)[40, 0] == 3  # grayscale read as RGB
+    assert fs.meta["preprocessing"]["resize_backend"] == "pil"
+
+
+def test_cache_reused_and_invalidated(tmp_path, tiny_model, monkeypatch):
+    name = _index_npz(tmp_path / "d.npz", 50)
+    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16)
+    fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    mtime = fs.path.stat().st_mtime_ns
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(F, "load_backbone", boom)
+    t = time.perf_counter()
+    again = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    assert time.perf_counter() - t < 1.0
+    assert again.path == fs.path and again.path.stat().st_mtime_ns == mtime
+    # anything that changes the numbers changes the cache file
+    with pytest.raises(AssertionError, match="recomputed"):  # preprocessing
+        F.extract_features(name, "train", SQ, random_init=True, **{**kw, "input_size": 24})
+    w = tmp_path / "w.pth"
+    import torchvision
+
+    torch.save(torchvision.models.squeezenet1_1().state_dict(), w)
+    with pytest.raises(AssertionError, match="recomputed"):  # weights
+        F.extract_features(name, "train", SQ, weights=str(w), **kw)
+    np.savez(tmp_path / "d.npz", images=np.zeros((50, 6, 6, 3), np.uint8))
+    with pytest.raises(AssertionError, match="recomputed"):  # dataset content / order
+        F.extract_features(name, "train", SQ, random_init=True, **kw)
+
+
+def test_corrupt_cache_is_recomputed(tmp_path, tiny_model):
+    name = _index_npz(tmp_path / "d.npz", 40)
+    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16)
+    fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    path = fs.path
+    del fs
+    with open(path, "r+b") as f:  # truncate: shape no longer matches the sidecar
+        f.truncate(path.stat().st_size - 8)
+    with pytest.warns(UserWarning, match="recomputing"):
+        fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    np.testing.assert_array_equal(_ids(fs), np.arange(40))
+    side = path.with_suffix(".json")
+    side.write_text("{not json")
+    with pytest.warns(UserWarning, match="recomputing"):
+        fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    assert tiny_model["model"].calls == 40
+
+
+def test_killed_extraction_resumes(tmp_path, tiny_model, monkeypatch):
+    name = _index_npz(tmp_path / "d.npz", 100)
+    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16,
+              batch_size=10)
+    monkeypatch.setattr(F, "CHECKPOINT_SECONDS", 0.0)
+
+    def die(event, info):
+        if info["done"] >= 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        F.extract_features(name, "train", SQ, random_init=True, callback=die, **kw)
+    fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    assert tiny_model["model"].calls == 70  # only the rows not yet written
+    np.testing.assert_array_equal(_ids(fs), np.arange(100))
+    assert not Path(str(fs.path).replace(".npy", ".written.npy")).exists()
+
+
+def test_real_model_and_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+
+    torch.set_num_threads(1)
+    name = _index_npz(tmp_path / "d.npz", 12, size=8)
+    args = ["features", name, "--backbone", f"{SQ}:logits", "--random-init", "--cache-dir",
+            str(tmp_path / "c"), "--device", "cpu", "--num-workers", "0", "--input-size", "32"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "N=12 images, d=1000 features" in res.output and "images/s" in res.output
+    res = CliRunner().invoke(app, args)
+    assert "cached" in res.output
+    help_text = CliRunner().invoke(app, ["features", "--help"]).output
+    assert "images/s" in help_text and "pixels" in help_text
+
+
+def test_bad_device(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(HumeSSLError, match="CUDA is not available"):
+        F.extract_features(_index_npz(tmp_path / "d.npz", 4), "train", SQ, random_init=True,
+                           cache_dir=tmp_path, device="cuda", progress=False)
+
+
+# --------------------------------------------------------------- real shared data
+def _shared_data() -> Path:
+    env = os.environ.get("HUME_SSL_SHARED")
+    root = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
+    data = root / "data" if (root / "data").is_dir() else root
+    if not (data / "cifar10_train_jpeg.npz").is_file() or \
+            not (data / "squeezenet1_1_imagenet.pth").is_file():
+        pytest.skip(f"shared CIFAR-10 / SqueezeNet weights not found under {data}")
+    return data
+
+
+@pytest.mark.slow
+def test_squeezenet_pretrained_space_beats_random(tmp_path):
+    """Linear probe on 2,000 train / 1,000 test shared CIFAR-10 images at 128 px."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    data = _shared_data()
+    torch.set_num_threads(1)
+    name = f"npz:{data}/cifar10_{{split}}_jpeg.npz"
+    rng = np.random.default_rng(0)
+    sets = {s: load_dataset(name, s) for s in ("train", "test")}
+    sub = {s: ds.subset(np.sort(rng.choice(len(ds), n, replace=False)))
+           for (s, ds), n in zip(sets.items(), (2000, 1000))}
+    acc = {}
+    for tag, weights in (("pretrained", str(data / "squeezenet1_1_imagenet.pth")),
+                         ("random", "random")):
+        fs = {s: F.extract_features(ds, s, SQ, weights=weights, cache_dir=tmp_path,
+                                    device="cpu", num_workers=1, progress=False,
+                                    input_size=128) for s, ds in sub.items()}
+        sc = StandardScaler().fit(fs["train"].features)
+        clf = LogisticRegression(max_iter=2000, C=0.1).fit(
+            sc.transform(fs["train"].features), fs["train"].labels)
+        acc[tag] = clf.score(sc.transform(fs["test"].features), fs["test"].labels)
+    print("linear probe accuracy", acc)
+    assert acc["pretrained"] >= 0.60
+    assert acc["pretrained"] >= acc["random"] + 0.15

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+from hume_ssl import Hume
+from hume_ssl.core.errors import HumeSSLError, NotFittedError
+from hume_ssl.core.metrics import cluster_acc
+
+
+def test_same_seed_same_labeling(blobs):
+    phi1, phi2, _ = blobs
+    a = Hume(k=3, n_restarts=4, n_steps=30, random_state=5).fit(phi1, phi2)
+    b = Hume(k=3, n_restarts=4, n_steps=30, random_state=5).fit(phi1, phi2)
+    assert (a.labelings_ == b.labelings_).all() and (a.labels_ == b.labels_).all()
+    assert np.allclose(a.scores_, b.scores_)
+
+
+def test_fitted_attributes_and_easy_clusters(blobs):
+    phi1, phi2, y = blobs
+    m = Hume(k=3, n_restarts=8, n_steps=100, random_state=0).fit(phi1, phi2)
+    n = len(y)
+    assert m.labelings_.shape == (8, n) and m.labels_.shape == (n,)
+    assert m.agreement_.shape == (n,) and m.margins_.shape == (n,)
+    assert m.encoders_.shape == (8, 3, phi1.shape[1]) and m.scores_.shape == (8,)
+    assert cluster_acc(m.labels_, y) > 0.95
+    assert ((m.agreement_ > 0) & (m.agreement_ <= 1)).all()
+    # aligned encoders reproduce the aligned labelings
+    assert (m.predict_labelings(phi1) == m.labelings_).all()
+
+
+def test_inductive_and_transductive_test_rows(blobs):
+    phi1, phi2, y = blobs
+    tr, te = np.arange(0, 180, 2), np.arange(1, 180, 2)
+    m = Hume(k=3, n_restarts=4, n_steps=80).fit(phi1[tr], phi2[tr], phi1[te], phi2[te])
+    assert m.test_labels_.shape == (90,) and cluster_acc(m.test_labels_, y[te]) > 0.9
+    t = Hume(k=3, n_restarts=4, n_steps=80).fit(
+        phi1[tr], phi2[tr], phi1[te], phi2[te], transductive=True
+    )
+    assert t.labels_.shape == (90,) and t.test_labelings_.shape == (4, 90)
+
+
+def test_not_fitted_and_bad_options(blobs):
+    with pytest.raises(NotFittedError, match="fit"):
+        Hume().predict(blobs[0])
+    with pytest.raises(HumeSSLError, match="unknown HUME option"):
+        Hume(n_restart=3)
+
+
+def test_digits_ensemble_beats_kmeans_on_either_view(digits_views):
+    """Shipped defaults (100 restarts), averaged over 3 seeds."""
+    phi1, phi2, y = digits_views
+    hume = [cluster_acc(Hume(k=10, random_state=s).fit(phi1, phi2).labels_, y) for s in range(3)]
+    km1 = [
+        cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi1), y) for s in range(3)
+    ]
+    km2 = [
+        cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi2), y) for s in range(3)
+    ]
+    assert np.mean(hume) > max(np.mean(km1), np.mean(km2)), (hume, km1, km2)

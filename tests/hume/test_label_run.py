@@ -1,0 +1,216 @@
+"""`hume-ssl label`: outputs, every bad input, and resume after an interruption."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hume_ssl.cli import app
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.run import label_run
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path, blobs):
+    phi1, phi2, y = blobs
+    paths = {}
+    for name, arr in (("phi1", phi1), ("phi2", phi2), ("y", y)):
+        paths[name] = tmp_path / f"{name}.npy"
+        np.save(paths[name], arr)
+    return paths
+
+
+def _run(args):
+    res = runner.invoke(app, args)
+    return res.exit_code, res.output + (str(res.exception) if res.exception else "")
+
+
+def test_label_writes_documented_outputs(files, tmp_path):
+    out = tmp_path / "run"
+    code, text = _run(
+        [
+            "label",
+            "--phi1",
+            str(files["phi1"]),
+            "--phi2",
+            str(files["phi2"]),
+            "--out",
+            str(out),
+            "--k",
+            "3",
+            "--restarts",
+            "4",
+            "--steps",
+            "40",
+            "--labels",
+            str(files["y"]),
+        ]
+    )
+    assert code == 0, text
+    for name in (
+        "labelings.npy",
+        "labels.npy",
+        "agreement.npy",
+        "scores.npy",
+        "margins.npy",
+        "encoders.npy",
+        "config.json",
+        "metrics.json",
+    ):
+        assert (out / name).exists(), name
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["n_samples"] == 180 and len(cfg["input_hash"]) == 16
+    assert cfg["hume"]["n_restarts"] == 4
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ensemble"]["acc"] > 0.9 and len(metrics["restarts"]) == 4
+    assert np.load(out / "labelings.npy").shape == (4, 180)
+
+
+def _bad(tmp_path, files, blobs, case):
+    phi1, phi2, y = blobs
+    p = dict(files)
+    extra = []
+    if case == "rows":
+        np.save(tmp_path / "short.npy", phi2[:-1])
+        p["phi2"] = tmp_path / "short.npy"
+    elif case == "nan":
+        bad = phi1.copy()
+        bad[7, 2] = np.nan
+        np.save(tmp_path / "nan.npy", bad)
+        p["phi1"] = tmp_path / "nan.npy"
+    elif case == "inf":
+        bad = phi2.copy()
+        bad[3, 0] = np.inf
+        np.save(tmp_path / "inf.npy", bad)
+        p["phi2"] = tmp_path / "inf.npy"
+    elif case == "missing":
+        p["phi1"] = tmp_path / "nope.npy"
+    elif case == "unreadable":
+        (tmp_path / "junk.npy").write_bytes(b"not a numpy file")
+        p["phi1"] = tmp_path / "junk.npy"
+    elif case == "labels":
+        np.save(tmp_path / "ylen.npy", y[:-3])
+        extra = ["--labels", str(tmp_path / "ylen.npy")]
+    return p, extra
+
+
+@pytest.mark.parametrize(
+    "case,needle",
+    [
+        ("rows", "same samples"),
+        ("nan", "NaN or inf"),
+        ("inf", "NaN or inf"),
+        ("missing", "not found"),
+        ("unreadable", "cannot read"),
+        ("labels", "entries"),
+    ],
+)
+def test_bad_inputs_fail_clearly_and_write_nothing(tmp_path, files, blobs, case, needle):
+    p, extra = _bad(tmp_path, files, blobs, case)
+    out = tmp_path / "out"
+    code, text = _run(
+        [
+            "label",
+            "--phi1",
+            str(p["phi1"]),
+            "--phi2",
+            str(p["phi2"]),
+            "--out",
+            str(out),
+            "--k",
+            "3",
+            "--restarts",
+            "2",
+            "--steps",
+            "5",
+        ]
+        + extra
+    )
+    assert code == 2, text
+    assert needle in text
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("k,needle", [(1, "at least 2"), (500, "larger than the number")])
+def test_bad_k(tmp_path, files, k, needle):
+    out = tmp_path / "out"
+    code, text = _run(
+        [
+            "label",
+            "--phi1",
+            str(files["phi1"]),
+            "--phi2",
+            str(files["phi2"]),
+            "--out",
+            str(out),
+            "--k",
+            str(k),
+        ]
+    )
+    assert code == 2 and needle in text and not out.exists()
+
+
+def test_out_not_writable(tmp_path, files):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    code, text = _run(
+        [
+            "label",
+            "--phi1",
+            str(files["phi1"]),
+            "--phi2",
+            str(files["phi2"]),
+            "--out",
+            str(blocker / "sub"),
+            "--k",
+            "3",
+            "--steps",
+            "3",
+        ]
+    )
+    assert code == 2 and "not writable" in text
+
+
+def test_interrupted_run_resumes_without_recomputing(tmp_path, files):
+    cfg = HumeConfig(k=3, n_restarts=6, n_steps=15, chunk_size=2, random_state=1)
+    chunks = []
+
+    def die_after_two_chunks(event, info):
+        if event == "chunk":
+            chunks.append(info["restarts"])
+            if len(chunks) == 3:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        label_run(files["phi1"], files["phi2"], out, cfg, callback=die_after_two_chunks)
+    assert len(list((out / "chunks").glob("*.npz"))) == 2
+    assert not (out / "labels.npy").exists()
+
+    seen = []
+    label_run(
+        files["phi1"],
+        files["phi2"],
+        out,
+        cfg.replace(chunk_size=3),
+        callback=lambda e, i: seen.append(i["restarts"]) if e == "chunk" else None,
+    )
+    assert seen == [[4, 5]]  # restarts 0-3 came from the saved chunks
+    resumed = np.load(out / "labelings.npy")
+
+    fresh = tmp_path / "fresh"
+    label_run(files["phi1"], files["phi2"], fresh, cfg.replace(chunk_size=6))
+    assert (np.load(fresh / "labelings.npy") == resumed).all()
+
+
+def test_chunks_from_other_inputs_are_refused(tmp_path, files, blobs):
+    cfg = HumeConfig(k=3, n_restarts=2, n_steps=5)
+    out = tmp_path / "run"
+    label_run(files["phi1"], files["phi2"], out, cfg)
+    np.save(tmp_path / "other.npy", blobs[1] * 2)
+    with pytest.raises(HumeSSLError, match="other inputs or settings"):
+        label_run(files["phi1"], tmp_path / "other.npy", out, cfg.replace(n_restarts=4))

@@ -1,0 +1,94 @@
+"""Backbone registry: names, preprocessing, local weights, offline and mismatch errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.models.backbones import DEFAULT_BACKBONES, load_backbone, resolve_backbone
+
+
+def test_unknown_backbone_suggests_closest():
+    with pytest.raises(HumeSSLError, match="Did you mean 'dinov2_vitb14'"):
+        resolve_backbone("dinov2_vitb16")
+    with pytest.raises(HumeSSLError, match="Did you mean 'squeezenet1_1'"):
+        resolve_backbone("torchvision:squeezenet1_2")
+
+
+def test_aliases_resolve_with_preprocessing():
+    for name in DEFAULT_BACKBONES + ("dinov2_vitb14", "clip_vit_b16"):
+        b = resolve_backbone(name)
+        assert b.source == "timm" and b.preprocessing.input_size == 224
+    clip = resolve_backbone("clip_vit_l14").preprocessing
+    assert clip.mean[0] == pytest.approx(0.4815, abs=1e-3) and clip.interpolation == "bicubic"
+    sq = resolve_backbone("torchvision:squeezenet1_1").preprocessing
+    assert (sq.input_size, sq.resize_size, sq.interpolation) == (224, 256, "bilinear")
+    assert resolve_backbone("torchvision:squeezenet1_1", input_size=112).preprocessing \
+        .resize_size == 128
+
+
+@pytest.mark.parametrize("spec,d", [("torchvision:squeezenet1_1", 512),
+                                    ("torchvision:squeezenet1_1:logits", 1000),
+                                    ("torchvision:resnet18", 512)])
+def test_torchvision_features_and_logits(spec, d):
+    torch.set_num_threads(1)
+    m = load_backbone(spec, random_init=True)
+    assert m(torch.zeros(2, 3, 64, 64)).shape == (2, d)
+    assert not any(p.requires_grad for p in m.parameters())
+
+
+def test_timm_random_init_pooled():
+    pytest.importorskip("timm")
+    b = resolve_backbone("timm:vit_tiny_patch16_224", random_init=True, input_size=32)
+    m = load_backbone(b)
+    assert m(torch.zeros(1, 3, 32, 32)).shape == (1, 192)
+
+
+def test_local_weights_and_mismatch(tmp_path):
+    import torchvision
+
+    good = tmp_path / "sq.pth"
+    src = torchvision.models.squeezenet1_1()
+    torch.save({"state_dict": src.state_dict()}, good)
+    m = load_backbone(f"torchvision:squeezenet1_1:logits@{good}")
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.allclose(m(x), src.eval()(x))
+    bad = tmp_path / "r18.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), bad)
+    with pytest.raises(HumeSSLError, match="does not fit torchvision:squeezenet1_1"):
+        load_backbone("torchvision:squeezenet1_1", weights=str(bad))
+    with pytest.raises(HumeSSLError, match="weights file not found"):
+        resolve_backbone("torchvision:squeezenet1_1", weights=str(tmp_path / "nope.pth"))
+
+
+def test_offline_torchvision_names_url(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # empty hub cache -> real download attempt
+    import torchvision.models as tvm
+
+    def offline(self, *a, **k):
+        raise OSError("urlopen error [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(tvm.WeightsEnum, "get_state_dict", offline)
+    with pytest.raises(HumeSSLError, match=r"squeezenet1_1-.*\.pth.*--weights FILE"):
+        load_backbone("torchvision:squeezenet1_1")
+
+
+def test_offline_timm_names_file(monkeypatch):
+    timm = pytest.importorskip("timm")
+
+    def offline(*a, pretrained=False, **k):
+        assert pretrained
+        raise FileNotFoundError("cannot find the requested files in the local cache")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(HumeSSLError, match=r"huggingface.co/timm/vit_base_patch14_dinov2"
+                                           r".*--weights FILE"):
+        load_backbone("dinov2_vitb14")
+
+
+def test_random_init_is_reproducible():
+    torch.set_num_threads(1)
+    a = load_backbone("torchvision:squeezenet1_1", random_init=True)
+    b = load_backbone("torchvision:squeezenet1_1", random_init=True)
+    x = torch.randn(1, 3, 48, 48)
+    np.testing.assert_allclose(a(x).numpy(), b(x).numpy())

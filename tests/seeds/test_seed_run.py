@@ -1,0 +1,225 @@
+"""`hume-ssl seed` end to end: outputs, selection helps, resume, bad inputs, real CIFAR-10."""
+
+import json
+from io import BytesIO
+
+import numpy as np
+import pytest
+from conftest import shared_data_dir
+from typer.testing import CliRunner
+
+from hume_ssl.cli import app
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.hume.config import HumeConfig
+from hume_ssl.seeds.run import SeedConfig, seed_run
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def digit_files(tmp_path, digits_views):
+    phi1, phi2, y = digits_views
+    for name, arr in (("p1", phi1), ("p2", phi2), ("y", y)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    return tmp_path / "p1.npy", tmp_path / "p2.npy", tmp_path / "y.npy"
+
+
+def test_seed_on_feature_files_selection_helps_and_resumes(tmp_path, digit_files):
+    p1, p2, y = digit_files
+    hume = HumeConfig(k=10, n_restarts=12, n_steps=120, chunk_size=6)
+    res = seed_run(
+        tmp_path / "run",
+        phi1=p1,
+        phi2=p2,
+        labels=y,
+        hume=hume,
+        seeds=SeedConfig(per_class=4),
+        log=lambda s: None,
+    )
+    sd = tmp_path / "run" / "seeds"
+    first = np.load(sd / "indices.npy")
+    for f in (
+        "indices.npy",
+        "pseudo_labels.npy",
+        "scores.npy",
+        "seeds.json",
+        "report.json",
+        "precision_curve.png",
+    ):
+        assert (sd / f).exists(), f
+    rep = json.loads((sd / "report.json").read_text())
+    assert rep["seed_precision"] > rep["ensemble_acc"]
+    meta = json.loads((sd / "seeds.json").read_text())
+    assert (
+        meta["n_samples"] == 1797 and meta["k"] == 10 and sum(meta["per_class"]) == res["n_seeds"]
+    )
+    # re-running reuses every finished HUME chunk
+    chunks = []
+    seed_run(
+        tmp_path / "run",
+        phi1=p1,
+        phi2=p2,
+        labels=y,
+        hume=hume,
+        hume_callback=lambda e, i: chunks.append(i) if e == "chunk" else None,
+        log=lambda s: None,
+    )
+    assert chunks == []
+    assert (np.load(sd / "indices.npy") == first).all()  # same seeds from the reused stages
+
+
+def test_seed_bad_inputs(tmp_path, digit_files):
+    p1, p2, y = digit_files
+    quiet = {"log": lambda s: None}
+    with pytest.raises(HumeSSLError, match="larger than the number of samples"):
+        seed_run(tmp_path / "a", phi1=p1, phi2=p2, hume=HumeConfig(k=5000), **quiet)
+    with pytest.raises(HumeSSLError, match="more than any predicted class"):
+        seed_run(
+            tmp_path / "b",
+            phi1=p1,
+            phi2=p2,
+            hume=HumeConfig(k=10, n_restarts=2, n_steps=5),
+            seeds=SeedConfig(per_class=5000),
+            **quiet,
+        )
+    with pytest.raises(HumeSSLError, match="number of classes is unknown"):
+        seed_run(tmp_path / "c", phi1=p1, phi2=p2, **quiet)
+    # a features file whose sidecar says it belongs to another dataset
+    (tmp_path / "p1.json").write_text(
+        json.dumps({"N": 1797, "dataset": "cifar10", "split": "train", "order_hash": "abc"})
+    )
+    np.savez(tmp_path / "tiny.npz", images=np.zeros((1797, 8, 8, 3), np.uint8))
+    with pytest.raises(HumeSSLError, match="not of"):
+        seed_run(
+            tmp_path / "d",
+            dataset=f"npz:{tmp_path / 'tiny.npz'}",
+            phi1=p1,
+            phi2=p2,
+            hume=HumeConfig(k=10),
+            **quiet,
+        )
+
+
+def test_seed_cli_on_feature_files(tmp_path, digit_files):
+    p1, p2, y = digit_files
+    res = runner.invoke(
+        app,
+        [
+            "seed",
+            "--phi1",
+            str(p1),
+            "--phi2",
+            str(p2),
+            "--labels",
+            str(y),
+            "--k",
+            "10",
+            "--restarts",
+            "4",
+            "--steps",
+            "30",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "seed precision" in res.output
+    bad = runner.invoke(
+        app,
+        ["seed", "--phi1", str(p1), "--phi2", str(p2), "--k", "ten", "--out", str(tmp_path / "x")],
+    )
+    assert bad.exit_code == 2 and "whole number" in bad.output
+
+
+def _cifar_subset(tmp_path, n_per_class=100):
+    from PIL import Image
+
+    shared = shared_data_dir()
+    if shared is None or not (shared / "cifar10_train_jpeg.npz").exists():
+        pytest.skip("../shared/data (real CIFAR-10) is not available")
+    z = np.load(shared / "cifar10_train_jpeg.npz")
+    labels, offsets, jpeg = z["labels"], z["offsets"], z["jpeg_bytes"]
+    rng = np.random.default_rng(0)
+    idx = np.concatenate(
+        [rng.choice(np.nonzero(labels == c)[0], n_per_class, replace=False) for c in range(10)]
+    )
+    idx = rng.permutation(idx)  # the file is sorted by class: shuffle
+    images = np.stack(
+        [
+            np.asarray(
+                Image.open(BytesIO(jpeg[offsets[i] : offsets[i + 1]].tobytes())).convert("RGB")
+            )
+            for i in idx
+        ]
+    )
+    path = tmp_path / "cifar_subset.npz"
+    np.savez(path, images=images, labels=labels[idx], classes=z["classes"])
+    return path, shared / "squeezenet1_1_imagenet.pth"
+
+
+def test_seed_on_real_cifar10_subset_with_squeezenet(tmp_path):
+    """SqueezeNet's pooled features (space 1) and ImageNet logits (space 2) of 1,000 images."""
+    data, weights = _cifar_subset(tmp_path)
+    res = runner.invoke(
+        app,
+        [
+            "seed",
+            f"npz:{data}",
+            "--per-class",
+            "4",
+            "--backbones",
+            f"torchvision:squeezenet1_1@{weights},torchvision:squeezenet1_1:logits@{weights}",
+            "--input-size",
+            "128",
+            "--restarts",
+            "50",
+            "--out",
+            str(tmp_path / "run"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--device",
+            "cpu",
+            "--num-workers",
+            "0",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "run" / "seeds" / "report.json").read_text())
+    assert rep["seed_precision"] > rep["ensemble_acc"], rep
+    sheets = list((tmp_path / "run" / "seeds" / "contact_sheets").glob("*.png"))
+    assert sheets
+
+
+def test_k_auto_finds_three_blobs(tmp_path, blobs):
+    from hume_ssl.seeds.run import choose_k
+
+    phi1, phi2, _ = blobs
+    np.save(tmp_path / "b1.npy", phi1)
+    np.save(tmp_path / "b2.npy", phi2)
+    lines = []
+    k = choose_k(
+        tmp_path / "run",
+        None,
+        ("a", "b"),
+        tmp_path / "b1.npy",
+        tmp_path / "b2.npy",
+        "2-5",
+        {"n_steps": 60},
+        {},
+        log=lines.append,
+        max_restarts=4,
+    )
+    assert k == 3
+    table = json.loads((tmp_path / "run" / "k_auto.json").read_text())
+    assert [r["k"] for r in table["table"]] == [2, 3, 4, 5] and table["chosen"] == 3
+    with pytest.raises(HumeSSLError, match="LO-HI"):
+        choose_k(
+            tmp_path / "run",
+            None,
+            ("a", "b"),
+            tmp_path / "b1.npy",
+            tmp_path / "b2.npy",
+            "2..5",
+            {},
+            {},
+        )

@@ -1,0 +1,62 @@
+"""The seed rule on hand-made ensembles: thresholds, ranking ties, quotas, short classes."""
+
+import numpy as np
+import pytest
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.seeds.selection import SeedSelector
+
+
+def _case():
+    #            0    1    2    3    4    5    6    7
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    agree = np.array([1.0, 0.9, 0.9, 0.5, 1.0, 0.8, 0.6, 0.55])
+    knn = np.array([0.9, 0.8, 0.95, 1.0, 0.4, 0.9, 0.7, 0.6])
+    margin = np.array([0.1, 0.3, 0.2, 0.9, 0.5, 0.1, 0.2, 0.3])
+    return labels, agree, knn, margin
+
+
+def test_thresholds_are_strict_majorities():
+    labels, agree, knn, margin = _case()
+    sel = SeedSelector(per_class=4).fit(labels, agree, knn, margin, k=2)
+    # sample 3 fails agreement (0.5 is not > 0.5); sample 4 fails kNN (0.4)
+    assert 3 not in sel.indices_ and 4 not in sel.indices_
+    assert sel.candidates_.tolist() == [3, 3]
+
+
+def test_ranking_agreement_then_knn_then_margin():
+    labels, agree, knn, margin = _case()
+    sel = SeedSelector(per_class=2).fit(labels, agree, knn, margin, k=2)
+    # class 0: 0 (agree 1.0), then 1 vs 2 tie on agreement 0.9 -> kNN 0.95 wins (2)
+    assert sel.ranking()[0].tolist() == [0, 2]
+    assert sel.ranking()[1].tolist() == [5, 6]
+    assert sel.scores_.shape == (4, 3) and sel.pseudo_labels_.tolist() == [0, 0, 1, 1]
+
+
+def test_equal_scores_fall_back_to_margin_then_index():
+    labels = np.zeros(4, int)
+    ones = np.ones(4)
+    sel = SeedSelector(per_class=3).fit(labels, ones, ones, np.array([0.1, 0.5, 0.5, 0.2]), k=1)
+    assert sel.indices_.tolist() == [1, 2, 3]
+
+
+def test_short_class_fewer_or_relax():
+    labels, agree, knn, margin = _case()
+    fewer = SeedSelector(per_class=4).fit(labels, agree, knn, margin, k=2)
+    assert fewer.per_class_.tolist() == [3, 3] and fewer.short_classes_ == [0, 1]
+    relax = SeedSelector(per_class=4, shortage="relax").fit(labels, agree, knn, margin, k=2)
+    assert relax.per_class_.tolist() == [4, 4] and relax.short_classes_ == []
+    a_min, k_min = relax.thresholds_[1]
+    assert k_min < 0.4 and a_min < 0.5  # relaxed stepwise until sample 4 qualified
+
+
+def test_quota_larger_than_any_class_is_an_error():
+    labels, agree, knn, margin = _case()
+    with pytest.raises(HumeSSLError, match="more than any predicted class"):
+        SeedSelector(per_class=5).fit(labels, agree, knn, margin, k=2)
+
+
+def test_empty_cluster_is_reported_short():
+    labels, agree, knn, margin = _case()
+    sel = SeedSelector(per_class=1).fit(labels, agree, knn, margin, k=3)
+    assert sel.per_class_.tolist() == [1, 1, 0] and sel.short_classes_ == [2]
