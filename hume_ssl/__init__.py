@@ -4,12 +4,11 @@ The Python API of each stage lives in its folder (see README "Where things live"
 most users need are exported here.
 """
 
-__version__ = "0.1.0"
-
-from hume_ssl.core.errors import HumeSSLError  # noqa: E402
-from hume_ssl.features.extract import extract_features  # noqa: E402
-from hume_ssl.hume import Hume, HumeConfig  # noqa: E402
-from hume_ssl.seeds.selection import SeedSelector, SelectionConfig  # noqa: E402
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.versions import __version__
+from hume_ssl.features.extract import extract_features
+from hume_ssl.hume import Hume, HumeConfig
+from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
 
 __all__ = [
     "Hume",

@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hume_ssl.augment.randaugment import normalize, strong_augment, to_float, weak_augment
-from hume_ssl.fixmatch.trainer import FixMatchConfig, channel_stats, fixmatch_loss, param_groups
+from hume_ssl.augment.pixels import normalize, to_float
+from hume_ssl.augment.randaugment import strong_augment, weak_augment
+from hume_ssl.data.images import channel_stats, load_split
+from hume_ssl.fixmatch.config import FixMatchConfig
+from hume_ssl.fixmatch.trainer import fixmatch_loss, param_groups
 from hume_ssl.models.wrn import build_model
-from hume_ssl.seeds.artifact import load_images_uint8
 
 DATA = Path(os.environ.get("HUME_SSL_DATA",
                           Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -32,7 +34,7 @@ DATA = Path(os.environ.get("HUME_SSL_DATA",
 def _dataset(n: int) -> np.ndarray:
     path = DATA / "cifar10_train_jpeg.npz"
     if path.exists():
-        return load_images_uint8(f"npz:{DATA}/cifar10_{{split}}_jpeg.npz", "train").images[:n]
+        return load_split(f"npz:{DATA}/cifar10_{{split}}_jpeg.npz", "train").images[:n]
     print(f"({path} missing: random images)")
     return np.random.default_rng(0).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
 

@@ -33,7 +33,7 @@ from hume_ssl.core.device import resolve_device
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.engine import train_encoders
-from hume_ssl.hume.estimator import _normalise
+from hume_ssl.hume.estimator import normalise_features
 from hume_ssl.hume.ridge import RidgeInner
 from hume_ssl.hume.scoring import cv_scores
 
@@ -91,8 +91,8 @@ def peak_mem(dev: torch.device) -> str:
 
 
 def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,)):
-    x1 = _normalise(phi1, True, dev)
-    x2 = _normalise(phi2, True, dev)
+    x1 = normalise_features(phi1, True, dev)
+    x2 = normalise_features(phi2, True, dev)
     if inner_kind == "ridge":
         inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
     else:
@@ -176,7 +176,7 @@ def section_cifar_size(dev, restarts: int):
     timed_steps(1, "ridge", restarts, cfg)  # warm-up
     t2, t6 = timed_steps(2, "ridge", restarts, cfg), timed_steps(6, "ridge", restarts, cfg)
     per_step = (t6 - t2) / 4
-    x2 = _normalise(phi2, True, dev)
+    x2 = normalise_features(phi2, True, dev)
     labels = torch.randint(0, k, (restarts, n), generator=g).to(dev)
     t = time.perf_counter()
     cv_scores(x2, labels, k, cfg.cv_folds, cfg.ridge)

@@ -4,7 +4,7 @@
     python recipes/cifar10_pretrain.py --minutes 10 --subset 5000 --test-subset 1000 \\
         --size 16 --batch-size 128 --out /tmp/ssl --device cpu                     # CPU sanity
 
-Runs `hume-ssl pretrain` (hume_ssl.run_pretrain.pretrain_run) with `--budget-minutes`, so the
+Runs `hume-ssl pretrain` (hume_ssl.pretrain.run.pretrain_run) with `--budget-minutes`, so the
 cosine schedule ends inside the budget, then prints a table of kNN accuracy (k=200, cosine, on
 the test split, labels used for this report only) against elapsed seconds and epochs, and the
 throughput. `--subset` / `--size` make a CPU-sized check (a random subset, images resized with
@@ -27,12 +27,12 @@ def subset_npz(shared: Path, out: Path, n_train: int, n_test: int, size: int, se
     import torch
     import torch.nn.functional as F
 
-    from hume_ssl.seeds.artifact import load_images_uint8
+    from hume_ssl.data.images import load_split
 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
-        s = load_images_uint8(f"npz:{shared}/cifar10_{{split}}_jpeg.npz", split)
+        s = load_split(f"npz:{shared}/cifar10_{{split}}_jpeg.npz", split)
         idx = np.sort(rng.permutation(len(s.images))[:n] if n else np.arange(len(s.images)))
         x = s.images[idx]
         if size and size != x.shape[1]:
@@ -63,8 +63,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    from hume_ssl.pretrain.config import PretrainConfig
     from hume_ssl.pretrain.run import pretrain_run
-    from hume_ssl.pretrain.trainer import PretrainConfig
 
     shared, out = Path(args.shared), Path(args.out)
     data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
@@ -73,7 +73,7 @@ def main():
                           args.test_subset, args.size, args.seed)
     cfg = PretrainConfig(arch=args.arch, epochs=args.epochs, budget_minutes=args.minutes,
                          batch_size=args.batch_size, lr=args.lr, knn_every=args.knn_every,
-                         device=args.device, compile=args.compile, seed=args.seed,
+                         device=args.device, compile=args.compile, random_state=args.seed,
                          checkpoint_every=10**9)
 
     def show(event, info):

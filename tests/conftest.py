@@ -26,6 +26,16 @@ def fit_until_interrupted(trainer, step: int):
     return trainer
 
 
+def strict_load(path):
+    """json.loads that refuses NaN / Infinity tokens, as strict parsers (JavaScript, jq) do."""
+    import json
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token} in {path}")
+
+    return json.loads(Path(path).read_text(), parse_constant=refuse)
+
+
 def shared_data_dir() -> Path | None:
     """../shared/data beside the repository (or $HUME_SSL_SHARED), None when absent."""
     env = os.environ.get("HUME_SSL_SHARED")

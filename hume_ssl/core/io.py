@@ -126,6 +126,12 @@ def read_json(path: str | os.PathLike) -> Any:
         raise HumeSSLError(f"{path}: cannot read JSON ({e}); delete it and re-run.") from e
 
 
+def config_hash(obj: Any, digits: int = 16) -> str:
+    """sha256 (first `digits` hex digits) of a JSON-able object, keys sorted: a cache key."""
+    blob = json.dumps(_jsonable(obj), sort_keys=True, allow_nan=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:digits]
+
+
 def array_hash(*arrays: np.ndarray) -> str:
     """sha256 (first 16 hex digits) of the arrays' shapes, dtypes and bytes, row order included."""
     h = hashlib.sha256()

@@ -5,16 +5,16 @@ from __future__ import annotations
 import platform
 import sys
 
+__version__ = "0.1.0"  # the package's version (pyproject.toml says the same)
+
 
 def versions() -> dict[str, str]:
     """hume_ssl, python, numpy, torch, and torchvision / timm when they are installed."""
     import numpy
     import torch
 
-    import hume_ssl
-
     out = {
-        "hume_ssl": hume_ssl.__version__,
+        "hume_ssl": __version__,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "torch": torch.__version__,

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npy, atomic_write_json
+from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash
 from hume_ssl.core.versions import versions
 from hume_ssl.data.datasets import ImageDataset, load_dataset
 from hume_ssl.data.images import resize_crop
@@ -141,7 +141,7 @@ def _cache_meta(ds: ImageDataset, b: BackboneSpec, cache_dir: Path, raw: bool,
                           "crop": "center", "resize_backend": "torch" if raw else "pil"},
         "compute_dtype": amp,
     }
-    key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+    key = config_hash(keyed, 12)
     return {**keyed, "key": key, "dtype": "float32"}
 
 

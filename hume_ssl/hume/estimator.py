@@ -9,8 +9,6 @@ re-run with the same inputs and config loads it instead of recomputing it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,7 +18,7 @@ import torch
 
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
-from hume_ssl.core.io import array_hash, atomic_save_npz, check_features
+from hume_ssl.core.io import array_hash, atomic_save_npz, check_features, config_hash
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.engine import train_encoders
 from hume_ssl.hume.ensemble import align, vote
@@ -33,7 +31,7 @@ Callback = Callable[[str, dict], None]
 _RESULT_NEUTRAL = {"chunk_size", "memory_budget_gb", "device", "extra", "n_restarts"}
 
 
-def _normalise(
+def normalise_features(
     x: np.ndarray, on: bool, device: torch.device, mean: np.ndarray | None = None
 ) -> torch.Tensor:
     """(N, d) features -> a float32 tensor (a copy), minus `mean`, rows L2-normalised if `on`."""
@@ -85,8 +83,7 @@ class Hume:
 
     def _fingerprint(self, input_hash: str) -> str:
         cfg = {k: v for k, v in self.config.to_dict().items() if k not in _RESULT_NEUTRAL}
-        blob = json.dumps({"cfg": cfg, "inputs": input_hash}, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return config_hash({"cfg": cfg, "inputs": input_hash})
 
     def _chunk_size(self, n_rows: int, device: torch.device) -> int:
         cfg = self.config
@@ -169,8 +166,8 @@ class Hume:
         # encoder cannot ignore; centring removes it (k-means is translation-invariant too)
         self.phi1_mean_ = fit1.mean(0, dtype=np.float64).astype(np.float32) if cfg.center else None
         mean2 = fit2.mean(0, dtype=np.float64).astype(np.float32) if cfg.center else None
-        x1 = _normalise(fit1, cfg.normalize_phi1, dev, self.phi1_mean_)  # (N_fit, d1)
-        x2 = _normalise(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2)
+        x1 = normalise_features(fit1, cfg.normalize_phi1, dev, self.phi1_mean_)  # (N_fit, d1)
+        x2 = normalise_features(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2)
         inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
 
         r_all = np.arange(cfg.n_restarts)
@@ -262,7 +259,8 @@ class Hume:
             raise HumeSSLError(
                 f"phi1 has {phi1.shape[1]} features; the encoders expect {self.encoders_.shape[2]}."
             )
-        x = _normalise(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_)
+        cpu = torch.device("cpu")
+        x = normalise_features(phi1, self.config.normalize_phi1, cpu, self.phi1_mean_)
         w = torch.from_numpy(self.encoders_)
         with torch.no_grad():
             return torch.matmul(x, w.transpose(1, 2)).argmax(-1).numpy()

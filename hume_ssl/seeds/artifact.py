@@ -16,7 +16,6 @@ JPEG archives (decoded once and cached as .npy).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -89,15 +88,15 @@ def read_seeds(
         meta = read_json(d / "seeds.json")
         idx = np.asarray(load_array(d / "indices.npy", "seed indices"))
         lab = np.asarray(load_array(d / "pseudo_labels.npy", "seed pseudo-labels"))
+        if lab.size == 0 or idx.size == 0:
+            why = meta.get("empty_reason") or (
+                "no sample passed the reliability thresholds; re-run `hume-ssl seed` with "
+                "--shortage relax, more restarts or a stronger backbone."
+            )
+            raise HumeSSLError(f"{d} holds no seeds: {why}")
         ds = dataset or meta.get("dataset")
         if not ds:
             raise HumeSSLError(f"{d}/seeds.json names no dataset; pass --dataset NAME.")
-        if lab.size == 0 or idx.size == 0:
-            raise HumeSSLError(
-                f"{d} holds no seeds: no sample passed the reliability thresholds when it was "
-                "made (see its seeds.json). Re-run `hume-ssl seed` with --shortage relax, more "
-                "restarts or a stronger backbone."
-            )
         s = Seeds(
             idx,
             lab,
@@ -157,15 +156,6 @@ def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
     if s.class_names is not None and len(s.class_names) != s.k:
         raise HumeSSLError(f"seeds.json has {len(s.class_names)} class_names for k={s.k}.")
     return s
-
-
-def order_hash(labels: Optional[np.ndarray], n: int, names: Optional[np.ndarray] = None) -> str:
-    """Fingerprint of a split's sample order (names when known, else labels, else the count)."""
-    h = hashlib.sha256(str(n).encode())
-    src = names if names is not None else labels
-    if src is not None:
-        h.update(np.asarray(src).astype(str if names is not None else np.int64).tobytes())
-    return h.hexdigest()[:16]
 
 
 def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) -> None:

@@ -131,7 +131,8 @@ def seed_report(
     mapped = np.array([m.get(int(c), -1) for c in pseudo])
     correct = mapped == truth[indices]
     ns, prec, taken = precision_curve(ranked_400, m, truth, 400)
-    marks = {str(n): float(prec[n - 1]) for n in (1, 4, 15, 25, 100, 400) if n <= len(prec)}
+    marks = {str(n): (float(prec[n - 1]) if np.isfinite(prec[n - 1]) else None)
+             for n in (1, 4, 15, 25, 100, 400) if n <= len(prec)}
     report = {
         "note": "precision after a Hungarian map of clusters to classes fitted on the whole "
         "ensemble labeling; ground truth is used for this report only",

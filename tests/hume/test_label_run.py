@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import strict_load
 from typer.testing import CliRunner
 
 from hume_ssl.cli import app
@@ -214,3 +215,71 @@ def test_chunks_from_other_inputs_are_refused(tmp_path, files, blobs):
     np.save(tmp_path / "other.npy", blobs[1] * 2)
     with pytest.raises(HumeSSLError, match="other inputs or settings"):
         label_run(files["phi1"], tmp_path / "other.npy", out, cfg.replace(n_restarts=4))
+
+
+def test_full_disk_keeps_finished_chunks_and_no_partial_outputs(tmp_path, files, monkeypatch):
+    """A disk that fills up during `label`: a clear error (exit 2), the chunks finished before
+    it kept, no half-written or mixed outputs; the same command resumes once there is space."""
+    import errno
+
+    import hume_ssl.core.io as io
+
+    cfg = HumeConfig(k=3, n_restarts=6, n_steps=10, chunk_size=2, random_state=1)
+    out = tmp_path / "run"
+    real_fsync, calls = io.os.fsync, []
+
+    def fills_up(fd):  # the 3rd file write (the third chunk) finds the disk full
+        calls.append(fd)
+        if len(calls) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(io.os, "fsync", fills_up)
+    args = ["label", "--phi1", str(files["phi1"]), "--phi2", str(files["phi2"]), "--out",
+            str(out), "--k", "3", "--restarts", "6", "--steps", "10", "--chunk-size", "2",
+            "--seed", "1"]
+    code, text = _run(args)
+    assert code == 2 and "no space left" in text and "Traceback" not in text, text
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == [
+        "restarts_00000-00001.npz", "restarts_00002-00003.npz"]
+    assert not [p for p in out.rglob("*") if p.is_file() and p.parent == out]  # no outputs
+    assert not list(out.rglob("*.tmp"))
+
+    monkeypatch.setattr(io.os, "fsync", real_fsync)
+    seen = []
+    label_run(files["phi1"], files["phi2"], out, cfg,
+              callback=lambda e, i: seen.append(i["restarts"]) if e == "chunk" else None)
+    assert seen == [[4, 5]]  # only the chunk that could not be saved is recomputed
+    fresh = tmp_path / "fresh"
+    label_run(files["phi1"], files["phi2"], fresh, cfg)
+    assert (np.load(out / "labelings.npy") == np.load(fresh / "labelings.npy")).all()
+
+
+def test_full_disk_while_writing_outputs_removes_them(tmp_path, files, monkeypatch):
+    import errno
+
+    import hume_ssl.core.io as io
+
+    cfg = HumeConfig(k=3, n_restarts=2, n_steps=5)
+    out = tmp_path / "run"
+    real_save, saved = io.atomic_save_npy, []
+
+    def full_after_three(path, arr):
+        if len(saved) == 3:
+            raise io.disk_full_error(path, OSError(errno.ENOSPC, "No space left on device"))
+        saved.append(path)
+        return real_save(path, arr)
+
+    monkeypatch.setattr("hume_ssl.hume.outputs.atomic_save_npy", full_after_three)
+    with pytest.raises(HumeSSLError, match="no space left"):
+        label_run(files["phi1"], files["phi2"], out, cfg)
+    assert len(saved) == 3 and not any(p.exists() for p in saved)
+    assert list((out / "chunks").glob("*.npz"))  # the HUME work is kept for the re-run
+
+
+def test_one_restart_outputs_are_strict_json(tmp_path, files):
+    out = tmp_path / "run"
+    label_run(files["phi1"], files["phi2"], out, HumeConfig(k=3, n_restarts=1, n_steps=3),
+              labels=files["y"])
+    for name in ("config.json", "metrics.json"):
+        strict_load(out / name)

@@ -223,3 +223,49 @@ def test_k_auto_finds_three_blobs(tmp_path, blobs):
             {},
             {},
         )
+
+
+@pytest.fixture
+def gaussian_files(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, arr in (("a", rng.normal(size=(2000, 32))), ("b", rng.normal(size=(2000, 32))),
+                      ("y", rng.integers(0, 10, 2000))):
+        paths.append(tmp_path / f"{name}.npy")
+        np.save(paths[-1], arr.astype(np.float32) if name != "y" else arr)
+    return paths
+
+
+@pytest.mark.parametrize("extra", [["--restarts", "2", "--steps", "1"],
+                                   ["--restarts", "2", "--steps", "1", "--min-agreement", "1.0"]])
+def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, gaussian_files,
+                                                                     extra):
+    """Random features: nothing qualifies. `seed` says why and what to try (exit 0) and keeps
+    an empty, strictly valid seeds folder; `export` and `train-fixmatch` exit 2 and write
+    nothing."""
+    from conftest import strict_load
+
+    a, b, y = gaussian_files
+    out = tmp_path / "Z"
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--labels", str(y),
+                              "--k", "10", "--out", str(out), *extra])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "no seeds" in res.output and "--shortage relax" in res.output
+    assert "nan" not in res.output
+    seeds = out / "seeds"
+    assert np.load(seeds / "indices.npy").shape == (0,)
+    meta = strict_load(seeds / "seeds.json")
+    assert "no sample" in meta["empty_reason"]
+    report = strict_load(seeds / "report.json")
+    assert report["n_seeds"] == 0 and report["seed_precision"] is None
+    for name in ("config.json", "metrics.json"):
+        strict_load(out / "hume" / name)
+
+    exp = runner.invoke(app, ["export", str(seeds), "--format", "csv", "--out",
+                              str(tmp_path / "exp")])
+    assert exp.exit_code == 2 and "holds no seeds" in exp.output, exp.output
+    assert not (tmp_path / "exp").exists()
+    fm = runner.invoke(app, ["train-fixmatch", "--seeds", str(seeds), "--dataset", "cifar10",
+                             "--out", str(tmp_path / "fm"), "--steps", "1", "--device", "cpu"])
+    assert fm.exit_code == 2 and "holds no seeds" in fm.output, fm.output
+    assert not (tmp_path / "fm").exists()

@@ -1,0 +1,52 @@
+"""Atomic writes: strict JSON, the user's umask, a full disk; reading feature files."""
+
+import errno
+import os
+import stat
+
+import numpy as np
+import pytest
+from conftest import strict_load
+
+import hume_ssl.core.io as io
+from hume_ssl.core.errors import HumeSSLError
+
+
+def test_json_writer_is_strict(tmp_path):
+    obj = {"a": float("nan"), "b": [np.float32("inf"), np.nan, 1.5], "c": np.array([np.nan, 2.0]),
+           "d": np.int64(3)}
+    io.atomic_write_json(tmp_path / "x.json", obj)
+    assert strict_load(tmp_path / "x.json") == {"a": None, "b": [None, None, 1.5],
+                                                "c": [None, 2.0], "d": 3}
+
+
+def test_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        io.atomic_write_bytes(tmp_path / "a.bin", b"x")
+        io.atomic_save_npy(tmp_path / "b.npy", np.zeros(3))
+    finally:
+        os.umask(old)
+    for name in ("a.bin", "b.npy"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_full_disk_is_a_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", full)
+    with pytest.raises(HumeSSLError, match="no space left on the device.*re-run"):
+        io.atomic_save_npy(tmp_path / "a.npy", np.zeros(10))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"1,2,3\n4,5,6\n", b"\x89PNG\r\n\x1a\n0000", b"hello",
+                                     b"\x93NUMPY\x01\x00trunc"])
+def test_non_npy_features_get_our_hint_not_numpys(tmp_path, content):
+    p = tmp_path / "feats.npy"
+    p.write_bytes(content)
+    with pytest.raises(HumeSSLError) as e:
+        io.load_array(p, "phi1")
+    msg = str(e.value)
+    assert "allow_pickle" not in msg and "Expected a NumPy .npy file" in msg and str(p) in msg
