@@ -1,0 +1,93 @@
+"""The trainer scaffold: budget fitting, run-folder guards, resume keys, signals, the loop."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.train.budget import units_in_budget
+from hume_ssl.train.loop import Trainer
+from hume_ssl.train.resume import check_resume_keys, check_run_folder
+from hume_ssl.train.signals import StopSignals
+
+
+def test_units_in_budget_counts_steps_and_evaluations():
+    # 10 steps per epoch at 1 s, an evaluation (5 s) at the start and every 2 epochs
+    evals = lambda e: e // 2 + 1  # noqa: E731
+    assert units_in_budget(100, 1.0, 5.0, 0, 10, 50, evals) == 7  # 8 would cost 80 + 25 s
+    assert units_in_budget(100, 1.0, 5.0, 0, 10, 3, evals) == 3  # never more than asked
+    assert units_in_budget(100, 1.0, 5.0, 40, 10, 50, evals) == 11  # 40 steps already done
+    assert units_in_budget(1, 1.0, 5.0, 0, 10, 50, evals) == 0  # not even one epoch fits
+
+
+def test_run_folder_guards(tmp_path):
+    check_run_folder(tmp_path, resume=False, what="FixMatch")
+    with pytest.raises(HumeSSLError, match="drop --resume"):
+        check_run_folder(tmp_path, resume=True, what="FixMatch")
+    (tmp_path / CHECKPOINT).write_bytes(b"x")
+    with pytest.raises(HumeSSLError, match="already holds a FixMatch run"):
+        check_run_folder(tmp_path, resume=False, what="FixMatch")
+    check_run_folder(tmp_path, resume=True, what="FixMatch")
+
+
+def test_resume_keys_name_every_difference_and_accept_renamed_fields():
+    keys = ("lr", "random_state", "arch")
+    check_resume_keys({"lr": 0.1, "seed": 3, "arch": "a"}, {"lr": 0.1, "random_state": 3,
+                                                            "arch": "a"}, keys)
+    with pytest.raises(HumeSSLError, match=r"lr=0.1 \(now 0.2\), arch='a' \(now 'b'\)"):
+        check_resume_keys({"lr": 0.1, "random_state": 3, "arch": "a"},
+                          {"lr": 0.2, "random_state": 3, "arch": "b"}, keys)
+
+
+def test_signals_set_a_flag_and_restore_the_handler():
+    seen = []
+    before = signal.getsignal(signal.SIGTERM)
+    with StopSignals(lambda: seen.append(1)):
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert seen == [1] and signal.getsignal(signal.SIGTERM) is before
+
+
+class Counter(Trainer):
+    """A trainer whose step adds 1: enough to check the loop's schedule of hooks."""
+
+    def __init__(self, out: Path, steps: int, stop_at=None):
+        self.out, self.total_steps, self.log_every, self.checkpoint_every = out, steps, 2, 3
+        self.callback, self.events, self.value, self.stop_at = None, [], 0, stop_at
+
+    def train_step(self):
+        self.step += 1
+        self.value += 1
+        if self.step == self.stop_at:
+            self.request_stop()
+
+    def eval_due(self, last):
+        return last or self.step % 4 == 0
+
+    def evaluate(self):
+        self.events.append(("eval", self.step))
+        return self.value
+
+    def log(self, result):
+        self.events.append(("log", self.step, result))
+
+    def save(self):
+        self.events.append(("save", self.step))
+        (self.out / CHECKPOINT).write_text(f"{self.step} {self.value}")
+
+    def load(self, path):
+        self.step, self.value = map(int, path.read_text().split())
+
+
+def test_loop_schedule_stop_and_resume(tmp_path):
+    full = Counter(tmp_path / "full", 6).fit()
+    assert full.events == [("log", 2, None), ("save", 3), ("eval", 4), ("log", 4, 4),
+                           ("eval", 6), ("log", 6, 6), ("save", 6)]
+    part = Counter(tmp_path / "part", 6, stop_at=5)
+    with pytest.raises(KeyboardInterrupt, match="step 5"):
+        part.fit()
+    assert part.events[-1] == ("save", 5)
+    resumed = Counter(tmp_path / "part", 6).fit(resume=True)
+    assert (resumed.step, resumed.value) == (6, 6)
