@@ -4,6 +4,7 @@
 `FixMatchTrainer` (checkpointing into the run folder) and exports the EMA model:
   config.json   resolved config (units in "units"), seeds source, data counts, versions
   metrics.csv   one row per log interval (see fixmatch.trainer.CSV_FIELDS)
+  curves.png    losses, mask rate, pseudo-label and test accuracy (from metrics.csv)
   metrics.json  final summary: last and median test ACC, evaluations, seed accuracy
   checkpoint.pt everything needed for --resume
   model.pt      plain state dict of the EMA model (torch.load + WideResNet.load_state_dict)

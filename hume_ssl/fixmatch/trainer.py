@@ -43,7 +43,7 @@ from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
 from hume_ssl.models.wrn import build_model
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
-from hume_ssl.train.metrics import append_metrics, truncate_metrics
+from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
 from hume_ssl.train.resume import check_resume_keys
 from hume_ssl.train.split import device_split
 
@@ -349,6 +349,9 @@ class FixMatchTrainer(Trainer):
         st = self.state_dict()  # collective under DDP: every rank calls it
         if self.rank == 0:
             save_checkpoint(self.out / CHECKPOINT, st)
+            write_curves(self.out / "metrics.csv", self.out / "curves.png",
+                         f"FixMatch ({self.cfg.arch})",
+                         ("loss_x", "loss_u", "mask_rate", "pl_acc_masked", "test_acc"))
 
     def load(self, path: str | Path) -> None:
         st = load_checkpoint(path, map_location="cpu")

@@ -2,6 +2,7 @@
 
   config.json    resolved config (units in "units"), data counts, versions
   metrics.csv    one row per log interval and per kNN evaluation (see trainer.CSV_FIELDS)
+  curves.png     the metrics.csv curves, redrawn at every checkpoint
   metrics.json   kNN accuracy against step and wall-clock time, final figures
   checkpoint.pt  everything needed for --resume
   backbone.pt    plain state dict of the query encoder (torchvision layout, no head)
@@ -21,7 +22,7 @@ from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import UNITS, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
-from hume_ssl.train.resume import check_run_folder
+from hume_ssl.train.resume import check_run_folder, cleanup_on_early_failure
 
 
 def pretrain_run(
@@ -39,6 +40,11 @@ def pretrain_run(
     are not all square of one size); the exported backbone records it.
     """
     cfg.validate()
+    with cleanup_on_early_failure(Path(out)):
+        return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size)
+
+
+def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dict:
     images, labels = load_square(dataset, split, image_size)  # (N, S, S, 3) uint8
     test_images = test_labels = None
     if labels is not None and split != "test" and split_exists(dataset, "test"):

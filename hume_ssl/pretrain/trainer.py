@@ -36,7 +36,7 @@ from hume_ssl.pretrain.methods import METHODS
 from hume_ssl.train.budget import units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
-from hume_ssl.train.metrics import append_metrics, truncate_metrics
+from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
 from hume_ssl.train.resume import check_resume_keys
 from hume_ssl.train.split import device_split
 
@@ -113,12 +113,13 @@ class Pretrainer(Trainer):
         if self.channels_last:
             va = va.contiguous(memory_format=torch.channels_last)
             vb = vb.contiguous(memory_format=torch.channels_last)
-        n_keys = 2 * len(va) if cfg.symmetric else len(va)
-        perm = torch.randperm(n_keys, generator=self.gen, device=dev)
+        # one key-batch shuffle per direction: (n_shuffles, B)
+        perms = torch.rand(self.model.n_shuffles, len(va), generator=self.gen, device=dev)
+        perms = perms.argsort(1)
         self.model.train()
         bf16 = cfg.bf16 and dev.type == "cuda"
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            out = self.step_fn(va, vb, perm)
+            out = self.step_fn(va, vb, perms)
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         self.opt.step()
@@ -191,6 +192,9 @@ class Pretrainer(Trainer):
 
     def save(self) -> None:
         save_checkpoint(self.out / CHECKPOINT, self.state_dict())
+        write_curves(self.out / "metrics.csv", self.out / "curves.png",
+                     f"pretrain {self.cfg.method} ({self.cfg.arch})",
+                     ("loss", "pos_acc", "knn_acc", "images_per_s"))
 
     def load(self, path: str | Path) -> None:
         st = load_checkpoint(path, map_location="cpu")
@@ -221,7 +225,19 @@ class Pretrainer(Trainer):
             self.steps_per_epoch, cfg.epochs,
             lambda e: (e // cfg.knn_every + 1) if self.monitor else 0,
         )
-        self.total_steps = max(epochs * self.steps_per_epoch, self.step + 1)
+        if epochs == 0:
+            n_evals = (1 // cfg.knn_every + 1) if self.monitor else 0
+            need = (self.steps_per_epoch * t_step + n_evals * t_eval) / 60
+            spent = self.elapsed() / 60
+            raise HumeSSLError(
+                f"--budget-minutes {cfg.budget_minutes:g} is too small: one epoch "
+                f"({self.steps_per_epoch} steps at {t_step * 1e3:.0f} ms"
+                + (f", plus {n_evals} kNN evaluation(s) at {t_eval:.1f} s" if n_evals else "")
+                + f") needs about {need:.2f} minutes after the {spent:.2f} spent on setup and "
+                f"timing; pass --budget-minutes {math.ceil((need + spent) * 1.2 * 100) / 100:g} "
+                "or more, a larger --knn-every, or fewer images."
+            )
+        self.total_steps = epochs * self.steps_per_epoch
         self.budget_fitted = True
         self.callback("budget", {"epochs": epochs, "total_steps": self.total_steps,
                                  "s_per_step": t_step, "s_per_eval": t_eval})
@@ -237,6 +253,11 @@ class Pretrainer(Trainer):
             t = self.elapsed()
             self.log(self.evaluate())  # the random-init baseline
             self._t_eval = self.elapsed() - t
+
+    def checkpoint_due(self, last: bool) -> bool:
+        """No periodic checkpoint while the budget is being timed: a budget too small fails
+        before anything is kept."""
+        return last or (not self._calibrate and super().checkpoint_due(last))
 
     def after_step(self) -> None:
         if not self._calibrate or self.step not in self._cal:

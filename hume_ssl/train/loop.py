@@ -62,6 +62,9 @@ class Trainer:
     def after_step(self) -> None:
         """After every step, before evaluation and logging."""
 
+    def checkpoint_due(self, last: bool) -> bool:
+        return last or self.step % self.checkpoint_every == 0
+
     def agree_stop(self) -> bool:
         """Whether to stop now; multi-process trainers agree on it across ranks."""
         return self.stop_requested
@@ -90,7 +93,7 @@ class Trainer:
                 if due or last or self.step % self.log_every == 0:
                     self.log(result)
                 stop = self.agree_stop()
-                if stop or last or self.step % self.checkpoint_every == 0:
+                if stop or self.checkpoint_due(last):
                     self.save()
                 if stop:
                     raise KeyboardInterrupt(

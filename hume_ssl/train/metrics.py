@@ -1,4 +1,5 @@
-"""metrics.csv: one row per log interval, appended as training goes, truncated on resume."""
+"""metrics.csv: one row per log interval, appended as training goes, truncated on resume;
+curves.png beside it, redrawn from it at every checkpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from hume_ssl.core.io import atomic_write_bytes
+from hume_ssl.core.plot import curves_png
 
 
 def append_metrics(path: str | Path, fields: Sequence[str], row: dict) -> None:
@@ -29,3 +31,15 @@ def truncate_metrics(path: str | Path, step: int) -> None:
     lines = path.read_text().splitlines(keepends=True)
     keep = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",")[0]) <= step]
     atomic_write_bytes(path, "".join(keep).encode())
+
+
+def write_curves(csv_path: str | Path, png_path: str | Path, title: str,
+                 fields: Sequence[str], x: str = "step") -> None:
+    """Draw `fields` of a metrics CSV against `x` into a PNG (atomically); no CSV, no PNG."""
+    csv_path = Path(csv_path)
+    if not csv_path.exists():
+        return
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    panels = {name: ([r[x] for r in rows], [r.get(name, "") for r in rows]) for name in fields}
+    atomic_write_bytes(png_path, curves_png(title, x, panels))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.errors import HumeSSLError
@@ -37,3 +39,17 @@ def check_resume_keys(saved: dict, current: dict, keys: Sequence[str]) -> None:
             f"cannot --resume: {what} differ from the checkpointed run; use the same options "
             "or a new --out."
         )
+
+
+@contextmanager
+def cleanup_on_early_failure(out: Path) -> Iterator[None]:
+    """A run that fails before its first checkpoint leaves nothing behind in a folder it made
+    (or found empty); a folder holding a checkpoint, or other files, is never touched."""
+    out = Path(out)
+    fresh = not out.exists() or not any(out.iterdir())
+    try:
+        yield
+    except BaseException:
+        if fresh and out.exists() and not (out / CHECKPOINT).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise

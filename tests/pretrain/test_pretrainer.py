@@ -122,7 +122,7 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
     out = tmp_path / "ssl"
     res = pretrain_run(toy_npz, out, tiny_cfg(epochs=1))
     for f in ("config.json", "metrics.csv", "metrics.json", "checkpoint.pt", "backbone.pt",
-              "backbone.json"):
+              "backbone.json", "curves.png"):
         assert (out / f).is_file(), f
     meta = json.loads((out / "backbone.json").read_text())
     assert meta["arch"] == "resnet18_cifar" and meta["preprocessing"]["input_size"] == 8
@@ -148,7 +148,7 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(method="simclr"), "unknown --method"),
+    (dict(method="mocov9"), "unknown --method"),
     (dict(batch_size=12, bn_splits=8), "divisible"),
     (dict(queue_size=8), "queue_size"),
     (dict(arch="resnet9000"), "unknown --arch"),
@@ -156,6 +156,13 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
 def test_bad_config_is_reported(tmp_path, kw, match):
     with pytest.raises(HumeSSLError, match=match):
         _trainer(tmp_path, tiny_cfg(**kw))
+
+
+def test_budget_too_small_for_one_epoch_is_an_error_and_leaves_nothing(tmp_path, toy_npz):
+    out = tmp_path / "tiny"
+    with pytest.raises(HumeSSLError, match=r"too small: one epoch .* pass --budget-minutes"):
+        pretrain_run(toy_npz, out, tiny_cfg(epochs=1000, budget_minutes=0.001, knn_every=500))
+    assert not out.exists()
 
 
 def test_images_of_various_sizes_need_image_size(tmp_path):

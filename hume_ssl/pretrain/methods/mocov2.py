@@ -5,14 +5,16 @@ momentum-updated key encoder and a queue of past keys.
     k = normalize(head_k(enc_k(view_b)))  (no grad)         (B, D)
     loss = CE([q.k, q.queue^T] / T, 0)                      positive in column 0
     symmetric: plus the same with the views swapped (summed, as MoCo's CIFAR-10 demo); both
-               key sets enter the queue.
+               key sets enter the queue (view a's keys first).
 
-Single-GPU details as in MoCo's CIFAR-10 demo: BatchNorm over groups of B / `bn_splits` images
-(`SplitBatchNorm2d`), and the key batch is shuffled before the key encoder and unshuffled after,
-so that a query and its positive key never see the same BatchNorm group composition. The
-symmetric loss runs both views in one forward of 2B images, interleaved (a0, b0, a1, b1, ...)
-with 2 * bn_splits strided groups, so that every group holds one view only, as the demo's two
-separate forwards do.
+The step follows MoCo's CIFAR-10 demo (facebookresearch/moco, colab/moco_cifar10_demo.ipynb)
+structure for structure, and tests/pretrain/moco_demo_reference.py checks it equals a
+re-implementation of the demo's step: each direction is one B-sized query forward and one
+B-sized key forward; BatchNorm normalises groups of B / `bn_splits` images
+(`SplitBatchNorm2d`, the demo's single-GPU stand-in for per-GPU BN); the key batch of each
+direction is shuffled on its own before the key encoder and unshuffled after, so a query and
+its positive key never share a BatchNorm group composition; every forward updates the BN
+running statistics once (twice per step when symmetric).
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.models.encoders import build_encoder, split_batchnorm
 
 
+def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 (autocast) -> float32; float32 and float64 stay as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def contrastive_loss(
     q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,7 +41,7 @@ def contrastive_loss(
 
     Returns (loss, accuracy of picking the positive among K+1), both scalars, float32.
     """
-    q, k, queue = q.float(), k.float(), queue.float()
+    q, k, queue = at_least_fp32(q), at_least_fp32(k), queue.to(at_least_fp32(q).dtype)
     pos = (q * k).sum(1, keepdim=True)  # (B, 1)
     neg = q @ queue.T  # (B, K)
     logits = torch.cat([pos, neg], dim=1) / temperature  # (B, 1+K)
@@ -70,8 +77,8 @@ class MoCo(nn.Module):
         enc, feat_dim = build_encoder(arch)
         self.feat_dim, self.momentum, self.temperature = feat_dim, momentum, temperature
         self.symmetric, self.queue_size = symmetric, queue_size
-        splits = bn_splits * (2 if symmetric else 1)  # groups of B / bn_splits images
-        self.encoder_q = split_batchnorm(enc, splits) if splits > 1 else enc
+        self.bn_splits = bn_splits  # groups of B / bn_splits images in every forward
+        self.encoder_q = split_batchnorm(enc, bn_splits) if bn_splits > 1 else enc
         self.head_q = projection_head(head, feat_dim, dim)
         self.encoder_k = copy.deepcopy(self.encoder_q).requires_grad_(False)
         self.head_k = copy.deepcopy(self.head_q).requires_grad_(False)
@@ -86,12 +93,12 @@ class MoCo(nn.Module):
                    cfg.bn_splits, cfg.symmetric, cfg.head)
 
     def query(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
-        return F.normalize(self.head_q(self.encoder_q(x)).float(), dim=1)
+        return F.normalize(at_least_fp32(self.head_q(self.encoder_q(x))), dim=1)
 
     @torch.no_grad()
     def key(self, x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
         """Keys computed on the batch shuffled by `perm`, returned in the original order."""
-        k = F.normalize(self.head_k(self.encoder_k(x[perm])).float(), dim=1)
+        k = F.normalize(at_least_fp32(self.head_k(self.encoder_k(x[perm]))), dim=1)
         return k[torch.argsort(perm)]
 
     @torch.no_grad()
@@ -107,20 +114,33 @@ class MoCo(nn.Module):
         self.queue[rows] = keys.to(self.queue.dtype)
         self.ptr = (self.ptr + n) % self.queue_size
 
+    @property
+    def n_shuffles(self) -> int:
+        """Key-batch permutations a step needs: one per direction."""
+        return 2 if self.symmetric else 1
+
+    def contrast(
+        self, im_q: torch.Tensor, im_k: torch.Tensor, perm: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One direction: (loss, positive accuracy, keys (B, D)); perm shuffles the key batch."""
+        q = self.query(im_q)  # (B, D)
+        k = self.key(im_k, perm)  # (B, D)
+        loss, acc = contrastive_loss(q, k, self.queue, self.temperature)
+        return loss, acc, k
+
     def forward(
-        self, view_a: torch.Tensor, view_b: torch.Tensor, perm: torch.Tensor
+        self, view_a: torch.Tensor, view_b: torch.Tensor, perms: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """One training step's loss on two views (B, 3, S, S); perm: a permutation of 2B (or B).
+        """One training step's loss on two views (B, 3, S, S); perms (n_shuffles, B): one
+        permutation of the key batch per direction.
 
         Updates the key encoder first; call `enqueue(out["keys"])` after the backward pass.
         """
         self.momentum_update()
-        if self.symmetric:  # interleaved rows: q = (q_a0, q_b0, q_a1, ...), k = (k_b0, k_a0, ...)
-            q = self.query(torch.stack([view_a, view_b], 1).flatten(0, 1))  # (2B, D)
-            k = self.key(torch.stack([view_b, view_a], 1).flatten(0, 1), perm)  # (2B, D)
-        else:
-            q, k = self.query(view_a), self.key(view_b, perm)
-        loss, acc = contrastive_loss(q, k, self.queue, self.temperature)
-        if self.symmetric:  # mean over 2B rows = (loss_ab + loss_ba) / 2; the demo sums them
-            loss = 2.0 * loss
-        return {"loss": loss, "acc": acc, "keys": k}
+        if not self.symmetric:
+            loss, acc, k = self.contrast(view_a, view_b, perms[0])
+            return {"loss": loss, "acc": acc, "keys": k}
+        loss_ab, acc_ab, k_b = self.contrast(view_a, view_b, perms[0])
+        loss_ba, acc_ba, k_a = self.contrast(view_b, view_a, perms[1])
+        return {"loss": loss_ab + loss_ba, "acc": (acc_ab + acc_ba) / 2,
+                "keys": torch.cat([k_a, k_b])}  # (2B, D), the demo's order
