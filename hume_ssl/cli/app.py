@@ -334,7 +334,9 @@ def pretrain(
         ..., help="Dataset name (registry name, imagefolder:PATH or npz:/path/name_{split}.npz)."
     ),
     out: Path = typer.Option(..., help="Run folder: checkpoint, metrics, backbone.pt/.json."),
-    method: str = typer.Option("mocov2", help="Self-supervised method (mocov2)."),
+    method: str = typer.Option(
+        "mocov2", help="Self-supervised method: mocov2 (momentum queue) or simclr (in-batch)."
+    ),
     arch: str = typer.Option(
         "resnet18_cifar",
         help="resnet18_cifar | resnet34_cifar | resnet50_cifar (3x3 stem, for 32-64 px) or "
@@ -351,7 +353,19 @@ def pretrain(
     ),
     batch_size: int = typer.Option(512, help="Images per step (two views each)."),
     lr: Optional[float] = typer.Option(
-        None, help="SGD learning rate at step 0, cosine decay to 0 [default: 0.06 * batch / 512]."
+        None, help="SGD learning rate at step 0, cosine decay to 0 [default: the method's at "
+        "batch 512 (mocov2 0.06, simclr 0.24), scaled linearly with the batch]."
+    ),
+    head: Optional[str] = typer.Option(
+        None, help="Projection head: mlp, mlp_bn or linear [default: mocov2 mlp, simclr mlp_bn]."
+    ),
+    temperature: Optional[float] = typer.Option(
+        None, help="Contrastive temperature (logits are cosines / T) [default: mocov2 0.1, "
+        "simclr 0.5]."
+    ),
+    symmetric: bool = typer.Option(
+        True, "--symmetric/--asymmetric",
+        help="mocov2: contrast both view orders per step (the demo's symmetric loss) or one.",
     ),
     knn_every: int = typer.Option(10, help="Epochs between kNN-200 evaluations on the test split."),
     checkpoint_every: int = typer.Option(1000, help="Steps between checkpoints."),
@@ -362,12 +376,14 @@ def pretrain(
     ),
     seed: int = typer.Option(0, help="Random seed (weights, batches, augmentations)."),
 ) -> None:
-    """Learn a representation from the dataset's own images (MoCo v2); use it as ssl:OUT."""
+    """Learn a representation from the dataset's own images (MoCo v2 or SimCLR); use it as
+    ssl:OUT in `features` and `seed`."""
     from hume_ssl.pretrain.config import PretrainConfig
     from hume_ssl.pretrain.run import pretrain_run
 
     cfg = PretrainConfig(method=method, arch=arch, epochs=epochs, budget_minutes=budget_minutes,
-                         batch_size=batch_size, lr=lr, knn_every=knn_every,
+                         batch_size=batch_size, lr=lr, head=head, temperature=temperature,
+                         symmetric=symmetric, knn_every=knn_every,
                          checkpoint_every=checkpoint_every, device=device, compile=compile,
                          random_state=seed)
     try:

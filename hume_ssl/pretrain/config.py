@@ -1,9 +1,11 @@
 """`pretrain`'s configuration: one typed dataclass, units in comments and in UNITS.
 
-Defaults follow MoCo's CIFAR-10 demo (facebookresearch/moco, colab/moco_cifar10_demo.ipynb):
-ResNet-18 with a 32 px stem, batch 512, lr 0.06, weight decay 5e-4, cosine schedule, queue
-4096, momentum 0.99, temperature 0.1, 8 BatchNorm splits, 200 epochs; lr and queue scale with
-the batch size. The head and the symmetric loss are MoCo v2's choices.
+Defaults (mocov2) follow MoCo's CIFAR-10 demo (facebookresearch/moco,
+colab/moco_cifar10_demo.ipynb): ResNet-18 with a 32 px stem, batch 512, lr 0.06, weight decay
+5e-4, cosine schedule, queue 4096, momentum 0.99, temperature 0.1, 8 BatchNorm splits, 200
+epochs; lr and queue scale with the batch size. The head and the symmetric loss are MoCo v2's
+choices. lr, temperature and head left at None take the method's defaults
+(hume_ssl.pretrain.methods.DEFAULTS).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.pretrain.methods import METHODS
+from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 
 UNITS = {
     "epochs": "passes over the split",
@@ -40,16 +42,16 @@ class PretrainConfig:
     epochs: int = 200  # passes over the split (each step: batch_size images, two views each)
     budget_minutes: Optional[float] = None  # wall-clock cap: fewer epochs if needed to fit it
     batch_size: int = 512  # images per step
-    lr: Optional[float] = None  # SGD lr at step 0, cosine decay to 0; None: 0.06 * batch / 512
+    lr: Optional[float] = None  # SGD lr at step 0, cosine to 0; None: the method's, x batch/512
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # L2 coefficient, all parameters (as the demo)
     dim: int = 128  # projection (embedding) dimension
-    head: str = "mlp"  # projection head: mlp (MoCo v2) or linear (MoCo's CIFAR-10 demo)
-    queue_size: Optional[int] = None  # negative keys kept; None: 8 * batch (4 steps of keys)
-    moco_momentum: float = 0.99  # key encoder EMA per step
-    temperature: float = 0.1  # InfoNCE temperature (logits are cosines / T)
-    bn_splits: int = 8  # BatchNorm groups per batch (single-GPU shuffle-BN stand-in)
-    symmetric: bool = True  # both view orders per step
+    head: Optional[str] = None  # projection head: mlp, mlp_bn or linear; None: the method's
+    queue_size: Optional[int] = None  # mocov2: negative keys kept; None: 8 * batch (4 steps)
+    moco_momentum: float = 0.99  # mocov2: key encoder EMA per step
+    temperature: Optional[float] = None  # logits are cosines / T; None: the method's
+    bn_splits: int = 8  # mocov2: BatchNorm groups per batch (single-GPU shuffle-BN stand-in)
+    symmetric: bool = True  # mocov2: both view orders per step
     view: ViewConfig = field(default_factory=ViewConfig)  # augmentation recipe
     knn_neighbors: int = 200  # kNN monitor neighbours (cosine, weighted)
     knn_temperature: float = 0.1  # kNN vote weight exp(sim / T)
@@ -68,26 +70,36 @@ class PretrainConfig:
                    "random_state")
 
     def validate(self) -> PretrainConfig:
-        """Check the options and resolve the automatic ones (lr, queue_size) in place."""
+        """Check the options and resolve the automatic ones (lr, temperature, head, queue_size)
+        in place, from the method's DEFAULTS."""
+        raise_first_failed([(self.method in METHODS,
+                             f"unknown --method {self.method!r}; available: "
+                             f"{', '.join(METHODS)}")])
+        defaults = DEFAULTS[self.method]
         if self.lr is None:
-            self.lr = 0.06 * self.batch_size / 512  # the demo's lr, scaled linearly
-        if self.queue_size is None:
+            self.lr = defaults["lr_at_512"] * self.batch_size / 512  # scaled linearly
+        if self.temperature is None:
+            self.temperature = defaults["temperature"]
+        if self.head is None:
+            self.head = defaults["head"]
+        moco = self.method == "mocov2"
+        if self.queue_size is None and moco:
             # the demo's 4096 at batch 512: the queue holds the last 4 steps' keys. A queue that
             # spans many more steps holds stale keys, and the encoder learns to tell current
             # features from stale ones instead of images apart (measured: loss back at chance,
             # kNN below random init, with 4096 keys at batch 128).
             self.queue_size = 8 * self.batch_size
         checks = [
-            (self.method in METHODS,
-             f"unknown --method {self.method!r}; available: {', '.join(METHODS)}"),
             (self.epochs >= 1, "--epochs must be >= 1"),
             (self.budget_minutes is None or self.budget_minutes > 0,
              "--budget-minutes must be > 0"),
-            (self.batch_size >= 2 and self.batch_size % self.bn_splits == 0,
+            (self.batch_size >= 2 and (not moco or self.batch_size % self.bn_splits == 0),
              f"--batch-size must be >= 2 and divisible by bn_splits={self.bn_splits}"),
+            (self.head in ("mlp", "mlp_bn", "linear"),
+             f"unknown --head {self.head!r}; choose mlp, mlp_bn or linear"),
             (self.lr > 0 and self.temperature > 0, "--lr and temperature must be > 0"),
             (0 <= self.moco_momentum < 1, "moco_momentum must lie in [0, 1)"),
-            (self.queue_size >= 2 * self.batch_size,
+            (not moco or self.queue_size >= 2 * self.batch_size,
              f"queue_size ({self.queue_size}) must be >= 2 * --batch-size"),
             (min(self.knn_every, self.log_every, self.checkpoint_every) >= 1,
              "--knn-every, log_every and --checkpoint-every must be >= 1"),

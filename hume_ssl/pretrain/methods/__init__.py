@@ -1,13 +1,25 @@
 """Self-supervised methods by name (solo-learn's registry): `pretrain --method NAME`.
 
 A method is an nn.Module built from a PretrainConfig with `build(cfg)`; its forward takes two
-views (B, 3, S, S) and a key permutation and returns {"loss", "acc", "keys"}; it exposes
-`encoder_q` (the encoder that is exported), `feat_dim`, `enqueue(keys)` and a queue pointer
-`ptr` that is checkpointed. Adding a method is one module here and one line in METHODS.
+views (B, 3, S, S) and `n_shuffles` key-batch permutations (n_shuffles, B) and returns
+{"loss", "acc" (the positive's accuracy), "keys"}; it exposes `encoder_q` (the encoder that is
+exported), `feat_dim`, `query(x)` (normalised embeddings), `enqueue(keys)` and a queue pointer
+`ptr` that is checkpointed. Its defaults (lr, temperature, head), with their sources, are in
+DEFAULTS. Adding a method is one module here and one line in METHODS and DEFAULTS.
+
+    mocov2  contrast against a momentum encoder's queue of past keys (MoCo's CIFAR-10 demo)
+    simclr  contrast within the batch, no momentum encoder (lightly's CIFAR-10 benchmark)
 """
 
 from __future__ import annotations
 
 from hume_ssl.pretrain.methods.mocov2 import MoCo
+from hume_ssl.pretrain.methods.simclr import SimCLR
 
-METHODS = {"mocov2": MoCo}
+METHODS = {"mocov2": MoCo, "simclr": SimCLR}
+
+# per method: lr at batch 512 (scaled linearly with the batch), temperature, projection head
+DEFAULTS = {
+    "mocov2": {"lr_at_512": 0.06, "temperature": 0.1, "head": "mlp"},  # MoCo demo; v2 head
+    "simclr": {"lr_at_512": 0.24, "temperature": 0.5, "head": "mlp_bn"},  # lightly: 0.06 * B/128
+}

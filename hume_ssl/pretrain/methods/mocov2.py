@@ -52,13 +52,16 @@ def contrastive_loss(
 
 def projection_head(kind: str, dim_in: int, dim_out: int) -> nn.Module:
     """"mlp": Linear-ReLU-Linear (MoCo v2, hidden = dim_in); "linear": one Linear (MoCo v1 and
-    MoCo's CIFAR-10 demo)."""
+    MoCo's CIFAR-10 demo); "mlp_bn": Linear-BN-ReLU-Linear (SimCLR's head in lightly)."""
     if kind == "linear":
         return nn.Linear(dim_in, dim_out)
+    if kind == "mlp_bn":
+        return nn.Sequential(nn.Linear(dim_in, dim_in), nn.BatchNorm1d(dim_in),
+                             nn.ReLU(inplace=True), nn.Linear(dim_in, dim_out))
     if kind == "mlp":
         return nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(inplace=True),
                              nn.Linear(dim_in, dim_out))
-    raise HumeSSLError(f"unknown projection head {kind!r}; choose mlp or linear.")
+    raise HumeSSLError(f"unknown projection head {kind!r}; choose mlp, mlp_bn or linear.")
 
 
 class MoCo(nn.Module):
