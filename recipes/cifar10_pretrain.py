@@ -1,25 +1,42 @@
-"""MoCo v2 on the shared CIFAR-10 train split: kNN-200 test accuracy against wall-clock time.
+"""Self-supervised pretraining on the shared CIFAR-10: kNN-200 against wall-clock time, per variant.
 
-    python recipes/cifar10_pretrain.py --minutes 7 --out runs/cifar10/ssl          # one H100
-    python recipes/cifar10_pretrain.py --minutes 10 --subset 5000 --test-subset 1000 \\
-        --size 16 --batch-size 128 --out /tmp/ssl --device cpu                     # CPU sanity
+    python recipes/cifar10_pretrain.py --variants demo,default --minutes 3.5 --out /tmp/ssl
+    python recipes/cifar10_pretrain.py --variants default,simclr --minutes 3.5 --out /tmp/ssl
+    python recipes/cifar10_pretrain.py --variants default --minutes 9 --out /tmp/ssl
+    python recipes/cifar10_pretrain.py --variants demo,default --minutes 1.5 --subset 2048 \\
+        --test-subset 512 --size 16 --batch-size 128 --out /tmp/ssl --device cpu   # CPU check
 
-Runs `hume-ssl pretrain` (hume_ssl.pretrain.run.pretrain_run) with `--budget-minutes`, so the
-cosine schedule ends inside the budget, then prints a table of kNN accuracy (k=200, cosine, on
-the test split, labels used for this report only) against elapsed seconds and epochs, and the
-throughput. `--subset` / `--size` make a CPU-sized check (a random subset, images resized with
-bilinear antialiasing); the full split at 32 px is the real benchmark. The run folder works as
-`ssl:OUT` for recipes/cifar10_seeds.py --space1.
+Each variant runs `hume-ssl pretrain` (hume_ssl.pretrain.run.pretrain_run) with
+`--budget-minutes`, one after the other in the same process, so the comparison holds on any
+card. Variants (VARIANTS below): `demo` = MoCo's CIFAR-10 demo (asymmetric, linear head),
+`default` = the shipped mocov2 defaults (symmetric, MLP head), `sym-linear`, `asym-mlp`
+(the two other combinations, to tell which of the two changes matters), `simclr`.
+Prints, per variant, kNN-200 test accuracy (cosine, k=200, labels for this report only)
+against elapsed seconds and epochs, the training throughput (images/s, median over log rows
+without a kNN evaluation), the model-FLOPs utilisation where the card's peak is known, and
+the positive-key accuracy curve with its lowest value after its peak (a collapse shows as
+pos_acc falling far below its peak while the loss returns near chance). `--subset` / `--size`
+make a CPU-sized check; the full split at 32 px is the real benchmark. Each run folder works as
+`ssl:OUT/VARIANT` for recipes/cifar10_seeds.py --space1.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+VARIANTS = {
+    "demo": dict(method="mocov2", symmetric=False, head="linear"),
+    "default": dict(method="mocov2"),
+    "sym-linear": dict(method="mocov2", symmetric=True, head="linear"),
+    "asym-mlp": dict(method="mocov2", symmetric=False, head="mlp"),
+    "simclr": dict(method="simclr"),
+}
 
 
 def subset_npz(shared: Path, out: Path, n_train: int, n_test: int, size: int, seed: int) -> str:
@@ -43,17 +60,55 @@ def subset_npz(shared: Path, out: Path, n_train: int, n_test: int, size: int, se
     return f"npz:{out}/cifar_{{split}}.npz"
 
 
+def run_variant(name: str, data: str, out: Path, args) -> dict:
+    from hume_ssl.pretrain.config import PretrainConfig
+    from hume_ssl.pretrain.run import pretrain_run
+
+    cfg = PretrainConfig(arch=args.arch, epochs=args.epochs, budget_minutes=args.minutes,
+                         batch_size=args.batch_size, lr=args.lr, knn_every=args.knn_every,
+                         device=args.device, compile=args.compile, random_state=args.seed,
+                         checkpoint_every=10**9, log_every=args.log_every, **VARIANTS[name])
+
+    def show(event, info):
+        if event == "budget":
+            print(f"  [{name}] budget: {info['epochs']} epochs = {info['total_steps']} steps, "
+                  f"{info['s_per_step'] * 1e3:.1f} ms/step, {info['s_per_eval']:.1f} s per kNN",
+                  flush=True)
+        elif event == "log" and info["knn_acc"] != "":
+            print(f"  [{name}] step {info['step']:6d}  epoch {info['epoch']:6.1f}  "
+                  f"{info['elapsed_s']:7.1f} s  kNN {info['knn_acc']:.4f}", flush=True)
+
+    res = pretrain_run(data, out / name, cfg, callback=show)
+    with open(out / name / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    train_rows = [r for r in rows if r["knn_acc"] == "" and r["images_per_s"]]
+    res["images_per_s"] = float(np.median([float(r["images_per_s"]) for r in train_rows] or [0]))
+    mfus = [float(r["mfu"]) for r in train_rows if r["mfu"]]
+    res["mfu"] = float(np.median(mfus)) if mfus else None
+    pos = [(int(r["step"]), float(r["pos_acc"]), float(r["loss"])) for r in rows if r["pos_acc"]]
+    res["pos_curve"] = pos
+    if pos:
+        peak_i = int(np.argmax([p for _, p, _ in pos]))
+        after = pos[peak_i:]
+        low = min(after, key=lambda t: t[1])
+        res["pos_peak"], res["pos_low_after_peak"] = pos[peak_i], low
+    res["cfg"] = cfg
+    return res
+
+
 def main():
     here = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--shared",
                     default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
-    ap.add_argument("--out", required=True, help="run folder (a new one)")
-    ap.add_argument("--minutes", type=float, default=7.0, help="training budget (min)")
+    ap.add_argument("--out", required=True, help="parent folder of the variants' run folders")
+    ap.add_argument("--variants", default="demo,default", help=", ".join(VARIANTS))
+    ap.add_argument("--minutes", type=float, default=3.5, help="training budget per variant (min)")
     ap.add_argument("--epochs", type=int, default=200, help="upper bound on epochs")
     ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--lr", type=float, default=None, help="default: 0.06 * batch / 512")
+    ap.add_argument("--lr", type=float, default=None, help="default: the method's, scaled")
     ap.add_argument("--knn-every", type=int, default=5, help="epochs")
+    ap.add_argument("--log-every", type=int, default=50, help="steps")
     ap.add_argument("--arch", default="resnet18_cifar")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--compile", action="store_true")
@@ -62,43 +117,45 @@ def main():
     ap.add_argument("--size", type=int, default=0, help="resize to this side (0: 32)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-
-    from hume_ssl.pretrain.config import PretrainConfig
-    from hume_ssl.pretrain.run import pretrain_run
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
 
     shared, out = Path(args.shared), Path(args.out)
     data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
     if args.subset or args.test_subset or args.size:
-        data = subset_npz(shared, out.parent / (out.name + "_data"), args.subset,
-                          args.test_subset, args.size, args.seed)
-    cfg = PretrainConfig(arch=args.arch, epochs=args.epochs, budget_minutes=args.minutes,
-                         batch_size=args.batch_size, lr=args.lr, knn_every=args.knn_every,
-                         device=args.device, compile=args.compile, random_state=args.seed,
-                         checkpoint_every=10**9)
-
-    def show(event, info):
-        if event == "budget":
-            print(f"budget: {info['epochs']} epochs = {info['total_steps']} steps, "
-                  f"{info['s_per_step'] * 1e3:.1f} ms/step, {info['s_per_eval']:.1f} s per kNN",
-                  flush=True)
-        elif event == "log" and info["knn_acc"] != "":
-            print(f"  step {info['step']:6d}  epoch {info['epoch']:6.1f}  "
-                  f"{info['elapsed_s']:7.1f} s  kNN {info['knn_acc']:.4f}", flush=True)
-
+        data = subset_npz(shared, out / "_data", args.subset, args.test_subset, args.size,
+                          args.seed)
     t0 = time.perf_counter()
-    res = pretrain_run(data, out, cfg, callback=show)
-    rows = res["knn"]
-    print(f"\n## MoCo v2 {args.arch}, batch {args.batch_size}, {data}, device {res['device']}")
-    print("| step | epoch | elapsed s | kNN-200 test acc |")
-    print("|---|---|---|---|")
-    spe = res["steps"] / max(res["epochs"], 1e-9)
-    for r in rows:
-        ep = r["step"] / spe
-        print(f"| {r['step']} | {ep:.1f} | {r['elapsed_s']:.1f} | {r['knn_acc']:.4f} |")
-    imgs = res["steps"] * args.batch_size
-    print(f"\n{res['steps']} steps, {res['epochs']:.1f} epochs, {imgs / res['seconds']:.0f} "
-          "images/s over the whole run (kNN evaluations included); "
-          f"wall {time.perf_counter() - t0:.0f} s")
+    results = {name: run_variant(name, data, out, args) for name in names}
+
+    print(f"\n## kNN-200 test accuracy against time ({args.arch}, batch {args.batch_size}, "
+          f"{data}, budget {args.minutes} min per variant)")
+    print("| variant | settings | step | epoch | elapsed s | kNN-200 |")
+    print("|---|---|---|---|---|---|")
+    for name, res in results.items():
+        spe = res["steps"] / max(res["epochs"], 1e-9)
+        c = res["cfg"]
+        sym = "sym" if c.symmetric else "asym"
+        what = f"{c.method} {sym} {c.head} lr {c.lr:g} T {c.temperature:g}"
+        for r in res["knn"]:
+            print(f"| {name} | {what} | {r['step']} | {r['step'] / spe:.1f} | "
+                  f"{r['elapsed_s']:.1f} | {r['knn_acc']:.4f} |")
+    print("\n| variant | device | steps | epochs | final kNN-200 | images/s (train) | MFU | "
+          "pos_acc peak (step) | lowest after (step, loss) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, res in results.items():
+        mfu = "-" if res["mfu"] is None else f"{res['mfu']:.1%}"
+        pk, lo = res.get("pos_peak"), res.get("pos_low_after_peak")
+        peak = f"{pk[1]:.3f} ({pk[0]})" if pk else "-"
+        low = f"{lo[1]:.3f} ({lo[0]}, {lo[2]:.2f})" if lo else "-"
+        print(f"| {name} | {res['device']} | {res['steps']} | {res['epochs']:.1f} | "
+              f"{res['knn_acc_last']:.4f} | {res['images_per_s']:.0f} | {mfu} | {peak} | {low} |")
+    for name, res in results.items():
+        curve = " ".join(f"{s}:{p:.2f}/{lo:.1f}" for s, p, lo in res["pos_curve"])
+        print(f"\n{name} pos_acc/loss by step: {curve}")
+    print(f"\nwall {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,8 @@ def pretrain_progress(console):
             progress.update(state["task"], total=info["total_steps"])
             console.print(f"budget: {info['epochs']} epochs = {info['total_steps']} steps at "
                           f"{info['s_per_step'] * 1e3:.0f} ms/step")
+        elif event == "warning":
+            console.print(f"[bold yellow]warning:[/] {info['message']}")
         elif event == "log":
             if info["knn_acc"] != "":
                 state["knn"] = f"{info['knn_acc']:.4f}"

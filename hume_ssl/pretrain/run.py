@@ -95,6 +95,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dic
         "device": str(trainer.device),
         "knn_acc_last": knn_last,
         "knn": [{"step": s, "elapsed_s": t, "knn_acc": a} for s, t, a in trainer.evals],
+        "collapse_suspected_at_steps": trainer.collapse_steps,
         "knn_setup": f"k={cfg.knn_neighbors}, cosine, weights exp(sim/{cfg.knn_temperature}), "
                      f"memory bank = {dataset}:{split}, queries = {dataset}:test",
     }

@@ -39,9 +39,14 @@ from hume_ssl.train.loop import Callback, Trainer
 from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
 from hume_ssl.train.resume import check_resume_keys
 from hume_ssl.train.split import device_split
+from hume_ssl.train.throughput import forward_flops, mfu, peak_flops
 
-CSV_FIELDS = ("step", "epoch", "lr", "loss", "pos_acc", "knn_acc", "images_per_s", "elapsed_s")
+CSV_FIELDS = ("step", "epoch", "lr", "loss", "pos_acc", "knn_acc", "images_per_s", "mfu",
+              "elapsed_s")
 WARMUP_STEPS, TIMED_STEPS = 5, 20  # budget calibration: steps skipped, then steps timed
+# collapse warning: pos_acc below this share of its running peak (once the peak shows a learned
+# positive) while the loss is back within this share of chance
+COLLAPSE_PEAK, COLLAPSE_DROP, COLLAPSE_CHANCE = 0.3, 0.25, 0.9
 
 
 class Pretrainer(Trainer):
@@ -81,8 +86,11 @@ class Pretrainer(Trainer):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.step_fn = torch.compile(self.model) if cfg.compile else self.model
         params = [p for p in self.model.parameters() if p.requires_grad]
+        fused = {"fused": True} if dev.type == "cuda" else {"foreach": True}
         self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
+                                   weight_decay=cfg.weight_decay, **fused)
+        self.flops_per_step = self._flops_per_step(images.shape[1])  # model FLOPs, fwd + bwd
+        self.peak_flops = peak_flops(dev)
         self.gen = torch.Generator(device=dev)
         self.gen.manual_seed(cfg.random_state)
         self.steps_per_epoch = len(images) // cfg.batch_size  # the last partial batch is dropped
@@ -91,7 +99,17 @@ class Pretrainer(Trainer):
         self.evals: list[tuple[int, float, float]] = []  # (step, elapsed s, kNN accuracy)
         self._acc = torch.zeros(3, device=dev)  # loss sum, positive-accuracy sum, steps
         self._elapsed0, self.budget_fitted = 0.0, False
+        self.pos_peak, self.collapse_steps = 0.0, []  # label-free collapse watch
+        self._last_log = -1
         self._t0 = time.perf_counter()
+
+    def _flops_per_step(self, size: int) -> float:
+        """FLOPs of one step: per-image forward FLOPs x the method's passes x the batch."""
+        self.model.eval()  # plain BatchNorm for the count: same FLOPs as the split one
+        x = torch.zeros(2, 3, size, size, device=self.device)
+        per_image = forward_flops(self.model.query, x)
+        self.model.train()
+        return per_image * self.model.train_passes * self.cfg.batch_size
 
     # ---------------------------------------------------------------- one step
     def lr_at(self, step: int) -> float:
@@ -165,6 +183,8 @@ class Pretrainer(Trainer):
     def log(self, knn_acc: Optional[float]) -> dict:
         loss, pos, n = (float(v) for v in self._acc.cpu())  # the one host sync
         now = self.elapsed()
+        steps_per_s = (self.step - self._step_last) / max(now - self._t_last, 1e-9)
+        util = mfu(self.flops_per_step, steps_per_s, self.peak_flops)
         row = {
             "step": self.step,
             "epoch": self.step / self.steps_per_epoch,
@@ -172,15 +192,34 @@ class Pretrainer(Trainer):
             "loss": loss / n if n else "",
             "pos_acc": pos / n if n else "",
             "knn_acc": "" if knn_acc is None else knn_acc,
-            "images_per_s": (self.step - self._step_last) * self.cfg.batch_size
-            / max(now - self._t_last, 1e-9),
+            "images_per_s": steps_per_s * self.cfg.batch_size,
+            "mfu": "" if util is None or knn_acc is not None else util,
             "elapsed_s": now,
         }
         self._t_last, self._step_last = now, self.step
         self._acc.zero_()
+        if n:
+            self._watch_collapse(loss / n, pos / n)
         append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
         self.callback("log", {**row, "total_steps": self.total_steps})
         return row
+
+    def _watch_collapse(self, loss: float, pos_acc: float) -> None:
+        """Warn (once per episode) when the positive stops winning after it had been learned
+        and the loss is back near chance: the embedding no longer tells images apart."""
+        chance = self.model.chance_loss(self.cfg.batch_size)
+        suspect = (self.pos_peak >= COLLAPSE_PEAK and pos_acc < COLLAPSE_DROP * self.pos_peak
+                   and loss >= COLLAPSE_CHANCE * chance)
+        if suspect and (not self.collapse_steps or self.collapse_steps[-1] != self._last_log):
+            self.callback("warning", {"step": self.step, "message": (
+                f"step {self.step}: pos_acc {pos_acc:.3f} fell below {COLLAPSE_DROP:.0%} of its "
+                f"peak {self.pos_peak:.3f} and the loss {loss:.2f} is back near chance "
+                f"{chance:.2f}: the representation may be collapsing; compare --asymmetric "
+                "--head linear (MoCo's CIFAR-10 demo) or a lower --lr")})
+        if suspect:
+            self.collapse_steps.append(self.step)
+        self._last_log = self.step
+        self.pos_peak = max(self.pos_peak, pos_acc)
 
     def state_dict(self) -> dict:
         return {"step": self.step, "total_steps": self.total_steps, "config": self.cfg.to_dict(),
@@ -188,7 +227,8 @@ class Pretrainer(Trainer):
                 "optimizer": self.opt.state_dict(), "order": self.order,
                 "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
                 "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
-                "budget_fitted": self.budget_fitted}
+                "budget_fitted": self.budget_fitted, "pos_peak": self.pos_peak,
+                "collapse_steps": self.collapse_steps}
 
     def save(self) -> None:
         save_checkpoint(self.out / CHECKPOINT, self.state_dict())
@@ -212,6 +252,8 @@ class Pretrainer(Trainer):
         self.evals = [tuple(e) for e in st["evals"]]
         self._acc = st["acc"].to(self.device)
         self._elapsed0, self.budget_fitted = float(st["elapsed_s"]), bool(st["budget_fitted"])
+        self.pos_peak = float(st.get("pos_peak", 0.0))
+        self.collapse_steps = list(st.get("collapse_steps", []))
         self._t0 = time.perf_counter()
         truncate_metrics(self.out / "metrics.csv", self.step)
 

@@ -199,3 +199,23 @@ def test_lr_and_queue_scale_with_the_batch():
     small = PretrainConfig(batch_size=128).validate()
     assert small.lr == pytest.approx(0.015) and small.queue_size == 1024
     assert PretrainConfig(batch_size=64, queue_size=300).validate().queue_size == 300
+
+
+def test_collapse_watch_warns_once_per_episode_and_not_on_the_early_dip(tmp_path):
+    tr = _trainer(tmp_path, tiny_cfg())
+    chance = tr.model.chance_loss(16)  # 2 directions x ln(32 + 1)
+    assert chance == pytest.approx(2 * np.log(33))
+    warnings = []
+    tr.callback = lambda e, info: warnings.append(info["step"]) if e == "warning" else None
+    # the early dip (random initial queue flushed): the peak never shows a learned positive
+    for step, (loss, pos) in enumerate([(0.8, 0.11), (0.97, 0.01), (0.9, 0.05)], 1):
+        tr.step = step
+        tr._watch_collapse(loss * chance, pos)
+    assert warnings == [] and tr.collapse_steps == []
+    # learned, then the positive stops winning with the loss back near chance (two rows), later
+    # recovers, then collapses again: one warning per episode
+    seq = [(0.5, 0.6), (0.4, 0.88), (0.93, 0.02), (0.95, 0.01), (0.6, 0.5), (0.92, 0.03)]
+    for step, (loss, pos) in enumerate(seq, 10):
+        tr.step = step
+        tr._watch_collapse(loss * chance, pos)
+    assert tr.collapse_steps == [12, 13, 15] and warnings == [12, 15]

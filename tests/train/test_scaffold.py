@@ -91,3 +91,14 @@ def test_loop_schedule_stop_and_resume(tmp_path):
     assert part.events[-1] == ("save", 5)
     resumed = Counter(tmp_path / "part", 6).fit(resume=True)
     assert (resumed.step, resumed.value) == (6, 6)
+
+
+def test_flops_count_and_mfu():
+    import torch
+
+    from hume_ssl.train.throughput import forward_flops, mfu, peak_flops
+
+    lin = torch.nn.Linear(10, 4, bias=False)
+    assert forward_flops(lin, torch.zeros(3, 10)) == 2 * 10 * 4  # per sample: 2 x MACs
+    assert mfu(1e12, 100.0, 1e15) == pytest.approx(0.1)
+    assert mfu(1e12, 100.0, None) is None and peak_flops(torch.device("cpu")) is None

@@ -20,6 +20,7 @@ running statistics once (twice per step when symmetric).
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
@@ -121,6 +122,16 @@ class MoCo(nn.Module):
     def n_shuffles(self) -> int:
         """Key-batch permutations a step needs: one per direction."""
         return 2 if self.symmetric else 1
+
+    @property
+    def train_passes(self) -> int:
+        """Forward-equivalents per image and step: per direction, query forward + backward (3)
+        and key forward (1)."""
+        return 4 * self.n_shuffles
+
+    def chance_loss(self, batch_size: int) -> float:
+        """The loss of embeddings that tell nothing apart: ln(K + 1) per direction."""
+        return self.n_shuffles * math.log(self.queue_size + 1)
 
     def contrast(
         self, im_q: torch.Tensor, im_k: torch.Tensor, perm: torch.Tensor

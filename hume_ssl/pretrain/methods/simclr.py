@@ -13,6 +13,7 @@ global, as SimCLR's paper asks of multi-device training (no BN splits).
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -38,6 +39,7 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float
 
 class SimCLR(nn.Module):
     n_shuffles = 0  # no key batch to shuffle
+    train_passes = 6  # forward-equivalents per image and step: 2 views x (forward + backward)
     ptr = 0  # no queue (kept for the checkpoint's queue pointer)
 
     def __init__(self, arch: str = "resnet18_cifar", dim: int = 128, temperature: float = 0.5,
@@ -51,6 +53,10 @@ class SimCLR(nn.Module):
     def build(cls, cfg) -> SimCLR:
         """From a PretrainConfig (validated: temperature and head resolved)."""
         return cls(cfg.arch, cfg.dim, cfg.temperature, cfg.head)
+
+    def chance_loss(self, batch_size: int) -> float:
+        """The loss of embeddings that tell nothing apart: ln(2B - 1)."""
+        return math.log(2 * batch_size - 1)
 
     def query(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
         return F.normalize(at_least_fp32(self.head(self.encoder_q(x))), dim=1)
