@@ -74,6 +74,8 @@ def run_variant(name: str, data: str, out: Path, args) -> dict:
             print(f"  [{name}] budget: {info['epochs']} epochs = {info['total_steps']} steps, "
                   f"{info['s_per_step'] * 1e3:.1f} ms/step, {info['s_per_eval']:.1f} s per kNN",
                   flush=True)
+        elif event == "warning":
+            print(f"  [{name}] warning: {info['message']}", flush=True)
         elif event == "log" and info["knn_acc"] != "":
             print(f"  [{name}] step {info['step']:6d}  epoch {info['epoch']:6.1f}  "
                   f"{info['elapsed_s']:7.1f} s  kNN {info['knn_acc']:.4f}", flush=True)

@@ -207,6 +207,8 @@ class Pretrainer(Trainer):
     def _watch_collapse(self, loss: float, pos_acc: float) -> None:
         """Warn (once per episode) when the positive stops winning after it had been learned
         and the loss is back near chance: the embedding no longer tells images apart."""
+        if self.step <= self.model.queue_turnover_steps(self.cfg.batch_size):
+            return  # negatives still partly random: pos_acc is inflated, no peak yet
         chance = self.model.chance_loss(self.cfg.batch_size)
         suspect = (self.pos_peak >= COLLAPSE_PEAK and pos_acc < COLLAPSE_DROP * self.pos_peak
                    and loss >= COLLAPSE_CHANCE * chance)

@@ -207,8 +207,10 @@ def test_collapse_watch_warns_once_per_episode_and_not_on_the_early_dip(tmp_path
     assert chance == pytest.approx(2 * np.log(33))
     warnings = []
     tr.callback = lambda e, info: warnings.append(info["step"]) if e == "warning" else None
-    # the early dip (random initial queue flushed): the peak never shows a learned positive
-    for step, (loss, pos) in enumerate([(0.8, 0.11), (0.97, 0.01), (0.9, 0.05)], 1):
+    # the early dip: pos_acc is high while the queue still holds random rows (queue 32 = one
+    # symmetric step of 16 x 2 keys), then falls; the peak of a learned positive is never seen
+    assert tr.model.queue_turnover_steps(16) == 1
+    for step, (loss, pos) in enumerate([(0.3, 0.6), (0.97, 0.01), (0.9, 0.05)], 1):
         tr.step = step
         tr._watch_collapse(loss * chance, pos)
     assert warnings == [] and tr.collapse_steps == []

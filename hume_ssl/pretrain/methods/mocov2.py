@@ -133,6 +133,11 @@ class MoCo(nn.Module):
         """The loss of embeddings that tell nothing apart: ln(K + 1) per direction."""
         return self.n_shuffles * math.log(self.queue_size + 1)
 
+    def queue_turnover_steps(self, batch_size: int) -> int:
+        """Steps until every initial (random) queue row has been replaced by real keys; before
+        that the random rows are easy negatives and pos_acc is inflated."""
+        return math.ceil(self.queue_size / (self.n_shuffles * batch_size))
+
     def contrast(
         self, im_q: torch.Tensor, im_k: torch.Tensor, perm: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

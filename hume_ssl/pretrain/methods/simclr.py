@@ -58,6 +58,9 @@ class SimCLR(nn.Module):
         """The loss of embeddings that tell nothing apart: ln(2B - 1)."""
         return math.log(2 * batch_size - 1)
 
+    def queue_turnover_steps(self, batch_size: int) -> int:
+        return 0  # no queue
+
     def query(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
         return F.normalize(at_least_fp32(self.head(self.encoder_q(x))), dim=1)
 
