@@ -253,8 +253,25 @@ def train_fixmatch(
         None,
         help="Dataset name (registry name or npz:/path/name_{split}.npz); overrides seeds.json.",
     ),
-    steps: int = typer.Option(2**20, help="Training steps (optimizer updates); paper: 2^20."),
-    arch: str = typer.Option("wrn28_2", help="wrn28_2 | wrn28_8 (| wrn10_1 for smoke tests)."),
+    steps: int = typer.Option(
+        2**20, help="Training steps (optimizer updates); paper: 2^20; an upper bound under "
+        "--budget-minutes."
+    ),
+    budget_minutes: Optional[float] = typer.Option(
+        None, help="Wall-clock budget in minutes: the number of steps is fitted to it (the "
+        "cosine schedule ends inside it, with its evaluations)."
+    ),
+    init: Optional[str] = typer.Option(
+        None, help="Start from a pretrained encoder plus a fresh linear head: ssl:RUN (a "
+        "`hume-ssl pretrain` folder) or torchvision:NAME@WEIGHTS_FILE. Fixes the architecture."
+    ),
+    encoder_lr_scale: float = typer.Option(
+        1.0, help="With --init: the encoder's learning rate is --lr times this (the head's: --lr)."
+    ),
+    arch: Optional[str] = typer.Option(
+        None, help="wrn28_2 (default without --init) | wrn28_8 | resnet18_cifar | "
+        "torchvision:NAME (| wrn10_1 for smoke tests); with --init, the init's."
+    ),
     batch_size: int = typer.Option(64, help="Labeled images per step, global over GPUs."),
     mu: int = typer.Option(7, help="Unlabeled images per labeled image in a step."),
     lr: float = typer.Option(0.03, help="SGD learning rate at step 0 (cosine decay to step K)."),
@@ -282,6 +299,9 @@ def train_fixmatch(
 
     cfg = FixMatchConfig(
         arch=arch,
+        init=init,
+        encoder_lr_scale=encoder_lr_scale,
+        budget_minutes=budget_minutes,
         steps=steps,
         batch_size=batch_size,
         mu=mu,

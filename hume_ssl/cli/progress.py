@@ -59,6 +59,11 @@ def fixmatch_progress(console):
                 completed=info["step"],
                 info=f"on {info['device']} x{info['world']}",
             )
+        elif event == "budget":
+            progress.update(state["task"], total=info["total_steps"])
+            console.print(f"budget: {info['total_steps']} steps at "
+                          f"{info['s_per_step'] * 1e3:.0f} ms/step, "
+                          f"{info['s_per_eval']:.1f} s per evaluation")
         elif event == "log":
             if info["test_acc"] != "":
                 last_test[0] = info["test_acc"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Optional
 
-from hume_ssl.core.errors import raise_first_failed
+from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 
 UNITS = {
-    "steps": "optimizer steps",
+    "steps": "optimizer steps (an upper bound under budget_minutes)",
+    "budget_minutes": "minutes of wall-clock time (schedule fitted to it)",
+    "encoder_lr_scale": "multiplier of lr for a pretrained encoder",
     "batch_size": "labeled images per step (global)",
     "mu": "unlabeled images per labeled image",
     "lr": "SGD lr at step 0 (cosine decay)",
@@ -28,8 +31,12 @@ UNITS = {
 
 @dataclass
 class FixMatchConfig:
-    arch: str = "wrn28_2"  # wrn28_2 (CIFAR-10/SVHN in the paper) or wrn28_8 (CIFAR-100)
-    steps: int = 2**20  # optimizer steps K (the paper: 2^20)
+    arch: Optional[str] = None  # wrn28_2 (paper, CIFAR-10), wrn28_8, resnet18_cifar, ...;
+    # None: the --init's architecture, else wrn28_2
+    init: Optional[str] = None  # ssl:RUN or torchvision:NAME@FILE: pretrained encoder + new head
+    encoder_lr_scale: float = 1.0  # with --init: the encoder's lr = lr x this (head: lr)
+    steps: int = 2**20  # optimizer steps K (the paper: 2^20); with a budget, an upper bound
+    budget_minutes: Optional[float] = None  # wall-clock cap: fewer steps so the schedule fits
     batch_size: int = 64  # labeled images per step, global (split over processes)
     mu: int = 7  # unlabeled images per labeled image in a step
     lr: float = 0.03  # SGD learning rate at step 0; lr * cos(7*pi*k / (16*K)) at step k
@@ -62,7 +69,10 @@ class FixMatchConfig:
 
     RESUME_KEYS = (
         "arch",
+        "init",
+        "encoder_lr_scale",
         "steps",
+        "budget_minutes",
         "batch_size",
         "mu",
         "lr",
@@ -82,11 +92,27 @@ class FixMatchConfig:
     )
 
     def validate(self) -> FixMatchConfig:
+        """Check the options; resolve `arch` from `init` (an --arch that disagrees is an error)."""
+        if self.init is not None:
+            from hume_ssl.models.classifier import resolve_init
+
+            implied = resolve_init(self.init).arch
+            if self.arch is not None and self.arch != implied:
+                raise HumeSSLError(
+                    f"--arch {self.arch} disagrees with --init {self.init}, whose encoder is "
+                    f"{implied}; drop --arch (the init fixes the architecture)."
+                )
+            self.arch = implied
+        elif self.arch is None:
+            self.arch = "wrn28_2"
         checks = [
             (self.steps >= 1, "--steps must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.mu >= 1, "--mu must be >= 1"),
             (self.lr > 0, "--lr must be > 0"),
+            (self.encoder_lr_scale > 0, "--encoder-lr-scale must be > 0"),
+            (self.budget_minutes is None or self.budget_minutes > 0,
+             "--budget-minutes must be > 0"),
             (0.0 <= self.threshold <= 1.0, "--threshold must lie in [0, 1]"),
             (0.0 <= self.ema_decay < 1.0, "ema_decay must lie in [0, 1)"),
             (0.0 < self.bn_momentum <= 1.0, "--bn-momentum must lie in (0, 1]"),
@@ -102,11 +128,12 @@ class FixMatchConfig:
         return dataclasses.asdict(self)
 
 
-def lr_at(cfg: FixMatchConfig, step: int) -> float:
-    return cfg.lr * math.cos(7.0 * math.pi * step / (16.0 * cfg.steps))
+def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None) -> float:
+    """FixMatch's cosine: lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget)."""
+    return cfg.lr * math.cos(7.0 * math.pi * step / (16.0 * (total_steps or cfg.steps)))
 
 
-def bn_momentum_for(cfg: FixMatchConfig) -> float:
+def bn_momentum_for(cfg: FixMatchConfig, total_steps: Optional[int] = None) -> float:
     """BN momentum actually used: cfg.bn_momentum, raised to 10/steps for short runs.
 
     With the paper's 0.001 the running statistics forget their initial (0, 1) values only after
@@ -114,4 +141,4 @@ def bn_momentum_for(cfg: FixMatchConfig) -> float:
     predictions). 10/steps leaves e^-10 of the initial values at the end of any run, and is
     below 0.001 (so changes nothing) from 10,000 steps on.
     """
-    return max(cfg.bn_momentum, min(1.0, 10.0 / cfg.steps))
+    return max(cfg.bn_momentum, min(1.0, 10.0 / (total_steps or cfg.steps)))

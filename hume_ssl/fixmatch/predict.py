@@ -14,7 +14,7 @@ from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import load_split
 from hume_ssl.fixmatch.trainer import predict_logits
-from hume_ssl.models.wrn import build_model
+from hume_ssl.models.classifier import build_classifier
 
 
 def predict_run(
@@ -29,7 +29,7 @@ def predict_run(
     model_dir = Path(model_dir)
     meta = read_json(model_dir / "model.json")
     dev = resolve_device(device)
-    model = build_model(meta["arch"], int(meta["k"]))
+    model = build_classifier(meta["arch"], int(meta["k"]))
     try:
         model.load_state_dict(
             torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)

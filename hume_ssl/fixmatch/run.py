@@ -19,15 +19,22 @@ from typing import Optional
 
 import numpy as np
 
+from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_state_dict, atomic_write_json, check_writable_dir
+from hume_ssl.core.io import (
+    array_hash,
+    atomic_save_state_dict,
+    atomic_write_json,
+    check_writable_dir,
+)
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_split, split_exists
 from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
+from hume_ssl.models.classifier import resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
-from hume_ssl.train.resume import check_run_folder
+from hume_ssl.train.resume import check_resume_keys, check_run_folder, cleanup_on_early_failure
 
 
 def train_fixmatch_run(
@@ -41,6 +48,12 @@ def train_fixmatch_run(
     callback=None,
 ) -> dict:
     cfg.validate()
+    with cleanup_on_early_failure(Path(out)):
+        return _train_fixmatch_run(Path(out), cfg, seeds, indices, labels, dataset, resume,
+                                   callback)
+
+
+def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callback) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
     train = load_split(s.dataset, s.split)
     n = len(train.images)
@@ -64,6 +77,11 @@ def train_fixmatch_run(
     test = load_split(s.dataset, "test") if split_exists(s.dataset, "test") else None
     out = check_writable_dir(out)
     check_run_folder(out, resume, "FixMatch")
+    # what the run learns from: a resume must use the same (checked before anything is written)
+    identity = {"seeds": array_hash(s.indices, y), "train_order": train.order_hash,
+                "n_unlabeled": int(len(unlabeled))}
+    if resume:
+        check_resume_identity(out, cfg, identity)
     seed_acc = None
     if train.labels is not None:
         seed_acc = (
@@ -71,10 +89,21 @@ def train_fixmatch_run(
             if cfg.oracle_labels
             else cluster_acc(s.labels, train.labels[s.indices])
         )
-    mean, std = channel_stats(train.images)
+    init = resolve_init(cfg.init) if cfg.init else None
+    if init is not None and init.input_size and init.input_size != train.images.shape[1]:
+        raise HumeSSLError(
+            f"--init {cfg.init} was trained on {init.input_size} px images but "
+            f"{s.dataset}:{s.split} has {train.images.shape[1]} px images; pretrain on this "
+            "dataset (or at this size, `pretrain --image-size`), or drop --init."
+        )
+    # a pretrained encoder expects its own input normalisation
+    mean, std = (np.asarray(init.mean), np.asarray(init.std)) if init else channel_stats(
+        train.images)
     record = {
         "command": "train-fixmatch",
         "fixmatch": cfg.to_dict(),
+        "init": None if init is None else {"spec": init.spec, "arch": init.arch,
+                                           "input_size": init.input_size},
         "units": UNITS,
         "seeds": {
             **s.source,
@@ -111,6 +140,7 @@ def train_fixmatch_run(
         mean=mean,
         std=std,
         callback=callback,
+        identity=identity,
     )
     record["device"] = str(trainer.device)
     record["world_size"] = trainer.world
@@ -136,6 +166,20 @@ def train_fixmatch_run(
     return summary
 
 
+def check_resume_identity(out: Path, cfg: FixMatchConfig, identity: dict) -> None:
+    """--resume continues only the identical run: same options and same seeds and data."""
+    st = load_checkpoint(out / CHECKPOINT)
+    check_resume_keys(st["config"], cfg.to_dict(), FixMatchConfig.RESUME_KEYS)
+    saved = st.get("identity") or {}
+    diff = [k for k in identity if k in saved and saved[k] != identity[k]]
+    if diff:
+        raise HumeSSLError(
+            f"cannot --resume: the run in {out} was trained from other seeds or data ("
+            + ", ".join(f"{k} {saved[k]} now {identity[k]}" for k in diff)
+            + "); pass the same --seeds/--indices/--labels/--oracle-labels, or a new --out."
+        )
+
+
 def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> None:
     """model.pt (EMA weights, plain state dict) + model.json (what `predict` needs)."""
     atomic_save_state_dict(out / "model.pt", trainer.ema.module)
@@ -144,6 +188,7 @@ def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> N
         out / "model.json",
         {
             "arch": cfg.arch,
+            "init": cfg.init,
             "k": k,
             "dataset": s.dataset,
             "split": s.split,

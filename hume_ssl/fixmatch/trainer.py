@@ -40,7 +40,13 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.metrics import accuracy_from_counts
 from hume_ssl.data.images import channel_stats
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
-from hume_ssl.models.wrn import build_model
+from hume_ssl.models.classifier import (
+    EncoderClassifier,
+    build_classifier,
+    init_classifier,
+    set_bn_momentum,
+)
+from hume_ssl.train.budget import units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
 from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
@@ -88,13 +94,21 @@ def fixmatch_loss(
     }
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]  # BN weights/biases, biases
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+def param_groups(model: torch.nn.Module, weight_decay: float,
+                 encoder_lr_scale: float = 1.0) -> list[dict]:
+    """Weight decay on conv/linear weights only; a pretrained encoder's groups carry
+    `lr_scale` (its lr = the schedule's lr x lr_scale)."""
+    parts = [(model, 1.0)]
+    if isinstance(model, EncoderClassifier):
+        parts = [(model.encoder, encoder_lr_scale), (model.fc, 1.0)]
+    groups = []
+    for module, scale in parts:
+        params = list(module.parameters())
+        decay = [p for p in params if p.ndim > 1]
+        no_decay = [p for p in params if p.ndim <= 1]  # BN weights/biases, biases
+        groups += [{"params": decay, "weight_decay": weight_decay, "lr_scale": scale},
+                   {"params": no_decay, "weight_decay": 0.0, "lr_scale": scale}]
+    return groups
 
 
 class EMA:
@@ -150,8 +164,10 @@ class FixMatchTrainer(Trainer):
         mean: Optional[np.ndarray] = None,
         std: Optional[np.ndarray] = None,
         callback: Optional[Callback] = None,
+        identity: Optional[dict] = None,
     ):
         self.cfg, self.k, self.out, self.aligned = cfg.validate(), k, Path(out), aligned
+        self.identity = identity or {}  # the seeds and data trained from, checked on resume
         self.total_steps, self.log_every = cfg.steps, cfg.log_every
         self.checkpoint_every = cfg.checkpoint_every
         self.callback = callback or (lambda event, info: None)
@@ -185,7 +201,11 @@ class FixMatchTrainer(Trainer):
         self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
 
         torch.manual_seed(cfg.random_state)  # same initial weights on every process
-        model = build_model(cfg.arch, k, bn_momentum=bn_momentum_for(cfg)).to(dev)
+        if cfg.init:
+            model, _ = init_classifier(cfg.init, k, bn_momentum_for(cfg))
+        else:
+            model = build_classifier(cfg.arch, k, bn_momentum_for(cfg))
+        model = model.to(dev)
         self.channels_last = cfg.channels_last and dev.type == "cuda"
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -194,7 +214,8 @@ class FixMatchTrainer(Trainer):
         self.model = model  # the plain module: state dicts, EMA
         self.ema = EMA(model, cfg.ema_decay, cfg.ema_warmup)
         self.opt = torch.optim.SGD(
-            param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=True
+            param_groups(model, cfg.weight_decay, cfg.encoder_lr_scale), lr=cfg.lr,
+            momentum=cfg.momentum, nesterov=True,
         )
         net = model
         if self.world > 1:
@@ -208,6 +229,7 @@ class FixMatchTrainer(Trainer):
         self.evals: list[tuple[int, float]] = []
         self._reset_acc()
         self._tb = None
+        self.budget_fitted, self._calibrate = False, False
 
     # ---------------------------------------------------------------- one step
     def _reset_acc(self) -> None:
@@ -237,9 +259,9 @@ class FixMatchTrainer(Trainer):
 
     def train_step(self) -> None:
         cfg = self.cfg
-        lr = lr_at(cfg, self.step)
+        lr = lr_at(cfg, self.step, self.total_steps)
         for group in self.opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         x, y, ui = self._batch()
         self.net.train()
         with torch.autocast(
@@ -303,7 +325,7 @@ class FixMatchTrainer(Trainer):
         now = time.perf_counter()
         row = {
             "step": self.step,
-            "lr": lr_at(self.cfg, self.step - 1),
+            "lr": lr_at(self.cfg, self.step - 1, self.total_steps),
             "loss_x": float(a["loss_x"]) / n,
             "loss_u": float(a["loss_u"]) / n,
             "mask_rate": float(a["mask"]) / n,
@@ -343,6 +365,9 @@ class FixMatchTrainer(Trainer):
             "generators": gens,
             "evals": self.evals,
             "acc": {k: v.detach().cpu() for k, v in self.acc.items()},
+            "total_steps": self.total_steps,
+            "budget_fitted": self.budget_fitted,
+            "identity": self.identity,
         }
 
     def save(self) -> None:
@@ -369,6 +394,9 @@ class FixMatchTrainer(Trainer):
             )
         self.gen.set_state(gens[self.rank])
         self.acc = {k: v.to(self.device) for k, v in st["acc"].items()}
+        self.total_steps = int(st.get("total_steps", self.cfg.steps))
+        self.budget_fitted = bool(st.get("budget_fitted", False))
+        self._set_bn_momentum()
         if self.rank == 0:  # rows logged after the checkpoint will be logged again
             truncate_metrics(self.out / "metrics.csv", self.step)
 
@@ -382,10 +410,62 @@ class FixMatchTrainer(Trainer):
                 self._tb = SummaryWriter(str(self.out / "tensorboard"))
             except Exception:  # tensorboard not installed
                 self._tb = None
-        self.callback("start", {"step": self.step, "steps": self.cfg.steps,
+        self._t_start = time.perf_counter()
+        self._calibrate = self.cfg.budget_minutes is not None and not self.budget_fitted
+        self._t_mark, self._cal = None, (self.step + 5, self.step + 25)
+        self.callback("start", {"step": self.step, "steps": self.total_steps,
                                 "device": str(self.device), "world": self.world})
         self._t0 = self._t_last = time.perf_counter()
         self._step_last = self.step
+
+    # ---------------------------------------------------------------- budget
+    def _set_bn_momentum(self) -> None:
+        """BN momentum for the run's length (10 / steps on short runs, see bn_momentum_for)."""
+        m = bn_momentum_for(self.cfg, self.total_steps)
+        set_bn_momentum(self.model, m)
+        set_bn_momentum(self.ema.module, m)
+
+    def checkpoint_due(self, last: bool) -> bool:
+        """No periodic checkpoint while the budget is being timed: a budget too small fails
+        before anything is kept."""
+        return last or (not self._calibrate and super().checkpoint_due(last))
+
+    def after_step(self) -> None:
+        """Under --budget-minutes: after 5 warm-up steps, time 20 steps and one evaluation,
+        then fit the number of steps (whole log intervals) so the schedule ends in time."""
+        if not self._calibrate or self.step not in self._cal:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        if self._t_mark is None:
+            self._t_mark = now
+            return
+        t_step = (now - self._t_mark) / (self._cal[1] - self._cal[0])
+        t_eval = 0.0
+        if self.rank == 0 and self.test_images is not None:
+            t = time.perf_counter()
+            self.predict_logits(self.test_images)  # timed, not recorded
+            t_eval = time.perf_counter() - t
+        cfg, unit = self.cfg, max(1, self.cfg.log_every)
+        left = cfg.budget_minutes * 60.0 - (time.perf_counter() - self._t_start)
+        units = units_in_budget(left, t_step, t_eval, self.step, unit, cfg.steps // unit,
+                                lambda u: (u * unit) // cfg.eval_every + 1)
+        if self.world > 1:  # every rank takes rank 0's fit, or they would deadlock at the end
+            shared = torch.tensor([units], device=self.device)
+            dist.broadcast(shared, src=0)
+            units = int(shared.item())
+        if units == 0 or units * unit <= self.step:
+            need = (unit * t_step + t_eval) / 60 + (time.perf_counter() - self._t_start) / 60
+            raise HumeSSLError(
+                f"--budget-minutes {cfg.budget_minutes:g} is too small for one log interval "
+                f"({unit} steps at {t_step * 1e3:.0f} ms) and one evaluation ({t_eval:.1f} s) "
+                f"after the setup; pass --budget-minutes {need * 1.2:.2f} or more."
+            )
+        self.total_steps, self.budget_fitted, self._calibrate = units * unit, True, False
+        self._set_bn_momentum()
+        self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
+                                 "s_per_eval": t_eval})
 
     def agree_stop(self) -> bool:
         """Under DDP the ranks agree at log steps (signals may reach them at different steps)."""

@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.io import atomic_write_json, check_writable_dir
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import UNITS, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
-from hume_ssl.train.resume import check_run_folder, cleanup_on_early_failure
+from hume_ssl.train.resume import check_resume_keys, check_run_folder, cleanup_on_early_failure
 
 
 def pretrain_run(
@@ -53,6 +54,9 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dic
             test_images = None
     out = check_writable_dir(out)
     check_run_folder(out, resume, "pretraining")
+    if resume:  # checked before config.json is rewritten: a refused resume changes nothing
+        check_resume_keys(load_checkpoint(out / CHECKPOINT)["config"], cfg.to_dict(),
+                          PretrainConfig.RESUME_KEYS)
     mean, std = channel_stats(images)
     trainer = Pretrainer(cfg, images, out, mean, std, train_labels=labels,
                          test_images=test_images, test_labels=test_labels, callback=callback)

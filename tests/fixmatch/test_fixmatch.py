@@ -299,3 +299,101 @@ def test_cli_train_and_predict(toy):
     r = CliRunner().invoke(app, ["predict", "--model", str(out), f"npz:{root}/toy_{{split}}.npz"])
     assert r.exit_code == 0, r.output
     assert (out / "predictions_test" / "labels.npy").exists()
+
+
+# ------------------------------------------------------------------ --init, budget, resume identity
+@pytest.fixture()
+def ssl_run(toy):
+    """A tiny `hume-ssl pretrain` run on the toy train split (16 px, resnet18_cifar)."""
+    from hume_ssl.pretrain.config import PretrainConfig
+    from hume_ssl.pretrain.run import pretrain_run
+
+    root = toy[0]
+    cfg = PretrainConfig(epochs=1, batch_size=30, bn_splits=2, queue_size=60, device="cpu",
+                         knn_every=100, checkpoint_every=10**6)
+    pretrain_run(f"npz:{root}/toy_{{split}}.npz", root / "ssl", cfg)
+    return root / "ssl"
+
+
+def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
+    from hume_ssl.models.classifier import EncoderClassifier, init_classifier
+
+    root, seeds, idx, y = toy
+    cfg = tiny_cfg(arch=None, init=f"ssl:{ssl_run}", steps=3, eval_every=3,
+                   encoder_lr_scale=0.1)
+    tr_cfg = cfg.validate()
+    assert tr_cfg.arch == "resnet18_cifar"
+    out = root / "fm_init"
+    res = train_fixmatch_run(out, cfg, seeds=seeds)
+    assert res["steps"] == 3
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["arch"] == "resnet18_cifar" and meta["init"] == f"ssl:{ssl_run}"
+    ssl_meta = json.loads((ssl_run / "backbone.json").read_text())
+    assert meta["normalization"]["mean"] == pytest.approx(ssl_meta["preprocessing"]["mean"])
+    pred = predict_run(out, meta["dataset"], "test")
+    assert pred["n"] == 30
+    # the encoder starts from the pretrained weights, the head is new; the encoder's lr is scaled
+    model, init = init_classifier(f"ssl:{ssl_run}", 3)
+    assert isinstance(model, EncoderClassifier) and init.input_size == 16
+    sd = torch.load(ssl_run / "backbone.pt", weights_only=True)
+    for k, v in model.encoder.state_dict().items():
+        torch.testing.assert_close(v, sd[k])
+    groups = param_groups(model, 5e-4, 0.1)
+    assert [g["lr_scale"] for g in groups] == [0.1, 0.1, 1.0, 1.0]
+
+
+def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):
+    root, seeds, idx, y = toy
+    with pytest.raises(HumeSSLError, match="disagrees with --init"):
+        train_fixmatch_run(root / "e1", tiny_cfg(init=f"ssl:{ssl_run}"), seeds=seeds)
+    assert not (root / "e1").exists()
+    # a 16 px encoder on 8 px images
+    for split in ("train", "test"):
+        z = np.load(root / f"toy_{split}.npz")
+        np.savez(tmp_path / f"small_{split}.npz", images=z["images"][:, :8, :8],
+                 labels=z["labels"])
+    with pytest.raises(HumeSSLError, match="trained on 16 px images"):
+        train_fixmatch_run(root / "e2", tiny_cfg(arch=None, init=f"ssl:{ssl_run}"),
+                           indices=seeds / "indices.npy", labels=seeds / "pseudo_labels.npy",
+                           dataset=f"npz:{tmp_path}/small_{{split}}.npz")
+    assert not (root / "e2").exists()
+    with pytest.raises(HumeSSLError, match="backbone.json"):
+        train_fixmatch_run(root / "e3", tiny_cfg(arch=None, init=f"ssl:{root / 'nowhere'}"),
+                           seeds=seeds)
+    (ssl_run / "backbone.pt").write_bytes(b"not a torch file")
+    with pytest.raises(HumeSSLError, match="cannot load"):
+        train_fixmatch_run(root / "e4", tiny_cfg(arch=None, init=f"ssl:{ssl_run}"), seeds=seeds)
+    assert not (root / "e4").exists()
+
+
+def test_resume_refuses_other_seeds_or_init_and_writes_nothing(toy, ssl_run):
+    root, seeds, idx, y = toy
+    out = root / "run"
+    assert train_fixmatch_run(out, tiny_cfg(steps=3), seeds=seeds)["steps"] == 3
+    before = (out / "config.json").read_text()
+    other = root / "seeds2"
+    other.mkdir()
+    for f in ("seeds.json", "indices.npy"):
+        (other / f).write_bytes((seeds / f).read_bytes())
+    np.save(other / "pseudo_labels.npy", (np.load(seeds / "pseudo_labels.npy") + 1) % 3)
+    with pytest.raises(HumeSSLError, match="other seeds or data"):
+        train_fixmatch_run(out, tiny_cfg(steps=3), seeds=other, resume=True)
+    with pytest.raises(HumeSSLError, match="init=None"):
+        train_fixmatch_run(out, tiny_cfg(arch=None, init=f"ssl:{ssl_run}", steps=3),
+                           seeds=seeds, resume=True)
+    assert (out / "config.json").read_text() == before  # a refused resume changes nothing
+
+
+def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy):
+    root, seeds, idx, y = toy
+    events = []
+    res = train_fixmatch_run(root / "b1", tiny_cfg(steps=10_000, budget_minutes=0.15,
+                                                   eval_every=20, log_every=4),
+                             seeds=seeds, callback=lambda e, i: events.append((e, i)))
+    budget = [i for e, i in events if e == "budget"]
+    assert len(budget) == 1 and res["steps"] == budget[0]["total_steps"]
+    assert 25 < res["steps"] < 10_000 and res["steps"] % 4 == 0 and res["test_acc_last"]
+    with pytest.raises(HumeSSLError, match="too small"):
+        train_fixmatch_run(root / "b2", tiny_cfg(steps=10_000, budget_minutes=0.001,
+                                                 checkpoint_every=1), seeds=seeds)
+    assert not (root / "b2").exists()
