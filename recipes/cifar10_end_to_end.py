@@ -39,7 +39,7 @@ def main():
     ap.add_argument("--per-class", type=int, default=4, help="seeds per cluster")
     ap.add_argument("--restarts", type=int, default=100, help="HUME restarts")
     ap.add_argument("--input-size", type=int, default=None, help="SqueezeNet input px")
-    ap.add_argument("--encoder-lr-scale", type=float, default=1.0)
+    ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
     ap.add_argument("--oracle", action="store_true", help="also FixMatch with true labels")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--subset", type=int, default=0, help="train images (0: all)")

@@ -266,7 +266,7 @@ def train_fixmatch(
         "`hume-ssl pretrain` folder) or torchvision:NAME@WEIGHTS_FILE. Fixes the architecture."
     ),
     encoder_lr_scale: float = typer.Option(
-        1.0, help="With --init: the encoder's learning rate is --lr times this (the head's: --lr)."
+        0.1, help="With --init: the encoder's learning rate is --lr times this (the head's: --lr)."
     ),
     arch: Optional[str] = typer.Option(
         None, help="wrn28_2 (default without --init) | wrn28_8 | resnet18_cifar | "

@@ -214,7 +214,9 @@ class FixMatchTrainer(Trainer):
         self.model = model  # the plain module: state dicts, EMA
         self.ema = EMA(model, cfg.ema_decay, cfg.ema_warmup)
         self.opt = torch.optim.SGD(
-            param_groups(model, cfg.weight_decay, cfg.encoder_lr_scale), lr=cfg.lr,
+            # the scale is for a pretrained encoder only: a random one trains at the full lr
+            param_groups(model, cfg.weight_decay, cfg.encoder_lr_scale if cfg.init else 1.0),
+            lr=cfg.lr,
             momentum=cfg.momentum, nesterov=True,
         )
         net = model
