@@ -496,8 +496,17 @@ def seed(
         "data_root": data_root,
         "input_size": input_size,
     }
+    cfg = SeedConfig(
+        per_class=per_class,
+        n_neighbors=knn,
+        knn_space=knn_space,
+        min_agreement=min_agreement,
+        min_knn=min_knn,
+        shortage=shortage,
+    ).validate()  # every option checked before features, HUME or `--k auto` do any work
     hume = None
     base = dict(n_restarts=restarts, n_steps=steps, random_state=seed_, device=device)
+    HumeConfig(k=2, **base).validate()
     if k == "auto":
         k_val = choose_k(out, dataset, bb, phi1, phi2, k_range, base, feature_kw, log=console.print)
         hume = HumeConfig(k=k_val, **base)
@@ -506,14 +515,6 @@ def seed(
             hume = HumeConfig(k=int(k), **base)
         except ValueError:
             raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
-    cfg = SeedConfig(
-        per_class=per_class,
-        n_neighbors=knn,
-        knn_space=knn_space,
-        min_agreement=min_agreement,
-        min_knn=min_knn,
-        shortage=shortage,
-    )
     with hume_progress(console) as cb:
         res = seed_run(
             out,

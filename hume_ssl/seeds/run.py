@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.io import (
     array_hash,
     atomic_write_json,
@@ -51,6 +51,24 @@ class SeedConfig:
     min_knn: float = 0.5  # ... and kNN consistency > this (share of neighbours)
     shortage: str = "fewer"  # classes short of candidates: "fewer" seeds, or "relax" thresholds
     contact_sheets: bool = True
+
+    def validate(self) -> SeedConfig:
+        """Every option checked before any work (features, HUME) is done."""
+        raise_first_failed([
+            (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
+             "cluster"),
+            (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
+            (self.knn_space in ("phi1", "phi2", "both"),
+             f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
+            (self.knn_backend in ("auto", "faiss", "torch"),
+             f"kNN backend {self.knn_backend!r}: use auto, faiss or torch"),
+            (0.0 <= self.min_agreement <= 1.0,
+             f"--min-agreement {self.min_agreement}: must lie in [0, 1]"),
+            (0.0 <= self.min_knn <= 1.0, f"--min-knn {self.min_knn}: must lie in [0, 1]"),
+            (self.shortage in ("fewer", "relax"),
+             f"--shortage {self.shortage!r}: use fewer or relax"),
+        ])
+        return self
 
 
 def _sidecar(path: Path) -> Optional[dict]:
@@ -133,7 +151,9 @@ def seed_run(
     hume_defaults: Optional[dict] = None,
 ) -> dict:
     """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision)."""
-    seeds = seeds or SeedConfig()
+    seeds = (seeds or SeedConfig()).validate()
+    if hume is not None:
+        hume.validate()
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
@@ -154,8 +174,8 @@ def seed_run(
             raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
         hume = HumeConfig(k=k, **(hume_defaults or {}))
     hume.validate(n_samples=n)
-    if seeds.knn_space not in ("phi1", "phi2", "both"):
-        raise HumeSSLError(f"--knn-space {seeds.knn_space!r}: use phi1, phi2 or both.")
+    if seeds.n_neighbors >= n:
+        raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
     out = check_writable_dir(out)
 
     # ---- HUME (chunks resume from out/hume/chunks)

@@ -269,3 +269,19 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                              "--out", str(tmp_path / "fm"), "--steps", "1", "--device", "cpu"])
     assert fm.exit_code == 2 and "holds no seeds" in fm.output, fm.output
     assert not (tmp_path / "fm").exists()
+
+
+@pytest.mark.parametrize("bad, needle", [(["--per-class", "0"], "--per-class 0"),
+                                         (["--knn", "0"], "--knn 0"),
+                                         (["--shortage", "more"], "--shortage"),
+                                         (["--knn-space", "phi3"], "--knn-space"),
+                                         (["--min-knn", "1.5"], "--min-knn"),
+                                         (["--restarts", "0"], "n_restarts=0")])
+def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
+    """Bad options fail at once (no HUME run first) and leave no run folder behind."""
+    a, b, _ = gaussian_files
+    out = tmp_path / "P"
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "10",
+                              "--out", str(out), *bad])
+    assert res.exit_code == 2 and needle in res.output, res.output
+    assert not out.exists()
