@@ -179,7 +179,7 @@ class FixMatchTrainer(Trainer):
         self.device = dev = resolve_device(cfg.device, local_rank())  # indexed on CUDA
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        elif cfg.steps > 10_000:
+        elif cfg.steps > 10_000 and cfg.budget_minutes is None:
             warnings.warn("FixMatch runs on the CPU, orders of magnitude slower than on a GPU; "
                           "use --steps for a short run.", stacklevel=2)
         if cfg.batch_size % self.world:
