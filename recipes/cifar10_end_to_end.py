@@ -19,20 +19,15 @@ budget (not counted in the total), so the cost of the wrong seeds is visible.
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cifar10_data, data_parser
 
 
 def main():
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
-    ap.add_argument("--out", required=True, help="a new folder for the three run folders")
+    ap = data_parser(__doc__)
     ap.add_argument("--total-minutes", type=float, default=9.0, help="wall clock, all stages")
     ap.add_argument("--pretrain-share", type=float, default=0.5, help="of the total")
     ap.add_argument("--method", default="mocov2")
@@ -41,11 +36,6 @@ def main():
     ap.add_argument("--input-size", type=int, default=None, help="SqueezeNet input px")
     ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
     ap.add_argument("--oracle", action="store_true", help="also FixMatch with true labels")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--subset", type=int, default=0, help="train images (0: all)")
-    ap.add_argument("--test-subset", type=int, default=0, help="test images (0: all)")
-    ap.add_argument("--size", type=int, default=0, help="resize to this side (0: 32)")
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     from sklearn.cluster import KMeans
@@ -61,12 +51,7 @@ def main():
     from hume_ssl.seeds.run import SeedConfig, seed_run
 
     shared, out = Path(args.shared), Path(args.out)
-    data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
-    if args.subset or args.test_subset or args.size:
-        from cifar10_pretrain import subset_npz
-
-        data = subset_npz(shared, out / "_data", args.subset, args.test_subset, args.size,
-                          args.seed)
+    data = cifar10_data(args)
     weights = shared / "squeezenet1_1_imagenet.pth"
     t_start, times = time.perf_counter(), {}
     budget_s = args.total_minutes * 60

@@ -13,30 +13,20 @@ accuracy; the labeled indices are the first 4 images of each class in a seeded s
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cifar10_data, data_parser
 
 
 def main():
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
-    ap.add_argument("--out", required=True)
+    ap = data_parser(__doc__)
     ap.add_argument("--pretrain-minutes", type=float, default=3.0)
     ap.add_argument("--fixmatch-minutes", type=float, default=2.5, help="per start")
     ap.add_argument("--per-class", type=int, default=4)
     ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
     ap.add_argument("--eval-every", type=int, default=500, help="steps")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--subset", type=int, default=0)
-    ap.add_argument("--test-subset", type=int, default=0)
-    ap.add_argument("--size", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     from hume_ssl.data.datasets import load_dataset
@@ -45,14 +35,9 @@ def main():
     from hume_ssl.pretrain.config import PretrainConfig
     from hume_ssl.pretrain.run import pretrain_run
 
-    shared, out = Path(args.shared), Path(args.out)
-    data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
+    out = Path(args.out)
+    data = cifar10_data(args)
     small = bool(args.subset)
-    if args.subset or args.test_subset or args.size:
-        from cifar10_pretrain import subset_npz
-
-        data = subset_npz(shared, out / "_data", args.subset, args.test_subset, args.size,
-                          args.seed)
     y = load_dataset(data, "train").labels
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))

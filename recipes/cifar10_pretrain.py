@@ -22,13 +22,12 @@ make a CPU-sized check; the full split at 32 px is the real benchmark. Each run 
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cifar10_data, data_parser
 
 VARIANTS = {
     "demo": dict(method="mocov2", symmetric=False, head="linear"),
@@ -37,27 +36,6 @@ VARIANTS = {
     "asym-mlp": dict(method="mocov2", symmetric=False, head="mlp"),
     "simclr": dict(method="simclr"),
 }
-
-
-def subset_npz(shared: Path, out: Path, n_train: int, n_test: int, size: int, seed: int) -> str:
-    """Write a decoded (optionally resized) random subset as npz:{out}/cifar_{split}.npz."""
-    import torch
-    import torch.nn.functional as F
-
-    from hume_ssl.data.images import load_split
-
-    rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("test", n_test)):
-        s = load_split(f"npz:{shared}/cifar10_{{split}}_jpeg.npz", split)
-        idx = np.sort(rng.permutation(len(s.images))[:n] if n else np.arange(len(s.images)))
-        x = s.images[idx]
-        if size and size != x.shape[1]:
-            t = torch.from_numpy(x).permute(0, 3, 1, 2).float()
-            t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True)
-            x = t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-        np.savez(out / f"cifar_{split}.npz", images=x, labels=s.labels[idx])
-    return f"npz:{out}/cifar_{{split}}.npz"
 
 
 def run_variant(name: str, data: str, out: Path, args) -> dict:
@@ -99,11 +77,7 @@ def run_variant(name: str, data: str, out: Path, args) -> dict:
 
 
 def main():
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
-    ap.add_argument("--out", required=True, help="parent folder of the variants' run folders")
+    ap = data_parser(__doc__)
     ap.add_argument("--variants", default="demo,default", help=", ".join(VARIANTS))
     ap.add_argument("--minutes", type=float, default=3.5, help="training budget per variant (min)")
     ap.add_argument("--epochs", type=int, default=200, help="upper bound on epochs")
@@ -112,23 +86,14 @@ def main():
     ap.add_argument("--knn-every", type=int, default=5, help="epochs")
     ap.add_argument("--log-every", type=int, default=50, help="steps")
     ap.add_argument("--arch", default="resnet18_cifar")
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--compile", action="store_true")
-    ap.add_argument("--subset", type=int, default=0, help="train images (0: all)")
-    ap.add_argument("--test-subset", type=int, default=0, help="test images (0: all)")
-    ap.add_argument("--size", type=int, default=0, help="resize to this side (0: 32)")
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
 
-    shared, out = Path(args.shared), Path(args.out)
-    data = f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
-    if args.subset or args.test_subset or args.size:
-        data = subset_npz(shared, out / "_data", args.subset, args.test_subset, args.size,
-                          args.seed)
+    out, data = Path(args.out), cifar10_data(args)
     t0 = time.perf_counter()
     results = {name: run_variant(name, data, out, args) for name in names}
 

@@ -1,0 +1,57 @@
+"""What the CIFAR-10 recipes share: the data options and a CPU-sized subset of the shared copy.
+
+    ap = data_parser(__doc__)        # --shared --out --device --subset --test-subset --size --seed
+    data = cifar10_data(args)        # npz:... of the shared CIFAR-10, or of a resized subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def data_parser(doc: str) -> argparse.ArgumentParser:
+    here = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--shared",
+                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
+    ap.add_argument("--out", required=True, help="a new folder for the run folders")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--subset", type=int, default=0, help="train images (0: all)")
+    ap.add_argument("--test-subset", type=int, default=0, help="test images (0: all)")
+    ap.add_argument("--size", type=int, default=0, help="resize to this side (0: 32)")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def cifar10_data(args) -> str:
+    """The dataset spec the recipe runs on: the shared copy, or a subset written to OUT/_data."""
+    shared = Path(args.shared)
+    if args.subset or args.test_subset or args.size:
+        return subset_npz(shared, Path(args.out) / "_data", args.subset, args.test_subset,
+                          args.size, args.seed)
+    return f"npz:{shared}/cifar10_{{split}}_jpeg.npz"
+
+
+def subset_npz(shared: Path, out: Path, n_train: int, n_test: int, size: int, seed: int) -> str:
+    """Write a decoded (optionally resized) random subset as npz:{out}/cifar_{split}.npz."""
+    import torch
+    import torch.nn.functional as F
+
+    from hume_ssl.data.images import load_split
+
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        s = load_split(f"npz:{shared}/cifar10_{{split}}_jpeg.npz", split)
+        idx = np.sort(rng.permutation(len(s.images))[:n] if n else np.arange(len(s.images)))
+        x = s.images[idx]
+        if size and size != x.shape[1]:
+            t = torch.from_numpy(x).permute(0, 3, 1, 2).float()
+            t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True)
+            x = t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+        np.savez(out / f"cifar_{split}.npz", images=x, labels=s.labels[idx])
+    return f"npz:{out}/cifar_{{split}}.npz"
