@@ -23,7 +23,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+# messages and progress on stderr, results on stdout; never wrapped, so a script can read paths
+console = Console(stderr=True, soft_wrap=True)
+out_console = Console(soft_wrap=True)
 
 
 @app.callback()
@@ -141,8 +143,8 @@ def label(
         table.add_row(
             "restarts mean", f"{model.scores_.mean():.4f}", f"{m['restart_acc_mean']:.4f}", "", ""
         )
-    Console().print(table)
-    Console().print(
+    out_console.print(table)
+    out_console.print(
         f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
         "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
         "encoders.npy, config.json" + (", metrics.json)" if m else ")")
@@ -228,7 +230,7 @@ def features(
         else f"{m['images_per_s']:.1f} images/s"
     )
     skipped = (m.get("dataset_info") or {}).get("skipped")
-    Console().print(
+    out_console.print(
         f"{fs.path}\nN={fs.n} images, d={fs.dim} features, {speed}"
         + (f", {skipped} unreadable files skipped" if skipped else "")
     )
@@ -340,8 +342,8 @@ def train_fixmatch(
             f"; test {res['test_acc_kind']}: median of last {res['test_acc_median_of']} "
             f"evals {med:.4f} (last {res['test_acc_last']:.4f})"
         )
-    Console().print(msg)
-    Console().print(
+    out_console.print(msg)
+    out_console.print(
         f"outputs in {res['out']}/ (model.pt, model.json, metrics.csv, metrics.json, "
         "config.json, checkpoint.pt)"
     )
@@ -417,8 +419,8 @@ def pretrain(
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
     if res["knn_acc_last"] is not None:
         msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"
-    Console().print(msg)
-    Console().print(f"backbone: ssl:{res['out']}  (use it in `hume-ssl features` / `seed`)")
+    out_console.print(msg)
+    out_console.print(f"backbone: ssl:{res['out']}  (use it in `hume-ssl features` / `seed`)")
 
 
 # ---------------------------------------------------------------------------- predict
@@ -440,7 +442,7 @@ def predict(
 
     res = predict_run(model, dataset, split, out, device, batch_size)
     acc = f"; accuracy vs ground truth {res['acc']:.4f}" if "acc" in res else ""
-    Console().print(
+    out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
         "(predictions.csv, labels.npy, confidence.npy)"
     )
@@ -535,10 +537,10 @@ def seed(
     table.add_column("seeds")
     for c, n in enumerate(res["per_class"]):
         table.add_row(str(c), str(n) + (" (short)" if c in res["short_classes"] else ""))
-    Console().print(table)
+    out_console.print(table)
     if "report" in res:
         r = res["report"]
-        Console().print(
+        out_console.print(
             f"ensemble ACC {_num(r['ensemble_acc'])}; seed precision "
             f"{_num(r['seed_precision'])}; precision at n per class: "
             + ", ".join(f"{n}: {_num(p, 3)}" for n, p in r["precision_at_per_class"].items())
@@ -546,7 +548,7 @@ def seed(
     if res.get("empty_reason"):
         console.print(f"[bold yellow]warning:[/] no seeds in {res['seeds_dir']}: "
                       f"{res['empty_reason']}")
-    Console().print(f"kNN backend: {'; '.join(res['knn_backend'])}")
+    out_console.print(f"kNN backend: {'; '.join(res['knn_backend'])}")
 
 
 def _num(v, digits: int = 4) -> str:
@@ -574,7 +576,7 @@ def export(
     files = export_seeds(s, format, target)
     if format != "csv":
         console.print(f"[bold yellow]{ORACLE_WARNING}[/]")
-    Console().print("wrote " + ", ".join(str(f) for f in files))
+    out_console.print("wrote " + ", ".join(str(f) for f in files))
 
 
 # ---------------------------------------------------------------------------- errors

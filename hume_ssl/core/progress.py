@@ -1,6 +1,14 @@
-"""The project's progress line (rich), used by the CLI's displays and by feature extraction."""
+"""The project's progress line: a rich bar on a terminal, plain timed lines anywhere else.
+
+When the console is not a terminal (a log file, a pipe, a CI job), a rich bar would print once,
+at the end; `LineProgress` prints one unwrapped line every `interval` seconds instead, with the
+count, the rate and the time left, and a last line when it stops.
+"""
 
 from __future__ import annotations
+
+import time
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.progress import (
@@ -12,9 +20,80 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+LINE_INTERVAL_S = 5.0  # seconds between plain progress lines
 
-def rich_progress(console: Console, field: str = "info") -> Progress:
-    """The project's progress line: description, bar, done/total, a free text field, times."""
+
+class LineProgress:
+    """The subset of rich's Progress the project uses, as plain lines (for non-terminals)."""
+
+    def __init__(self, console: Console, field: str = "info", interval: float = LINE_INTERVAL_S,
+                 clock=time.monotonic):
+        self.console, self.field, self.interval, self.clock = console, field, interval, clock
+        self.tasks: dict[int, dict[str, Any]] = {}
+
+    @property
+    def task_ids(self) -> list[int]:
+        return list(self.tasks)
+
+    def add_task(self, description: str, total: Optional[float] = None, completed: float = 0,
+                 **fields) -> int:
+        tid = len(self.tasks)
+        now = self.clock()
+        self.tasks[tid] = {"description": description, "total": total, "completed": completed,
+                           "start": now, "start_done": completed, "last": None,
+                           "fields": fields}
+        return tid
+
+    def update(self, task_id: int, *, total: Optional[float] = None,
+               completed: Optional[float] = None, advance: Optional[float] = None,
+               **fields) -> None:
+        t = self.tasks[task_id]
+        if total is not None:
+            t["total"] = total
+        if completed is not None:
+            t["completed"] = completed
+        if advance is not None:
+            t["completed"] += advance
+        t["fields"].update(fields)
+        now = self.clock()
+        if t["last"] is None or now - t["last"] >= self.interval:
+            self._line(t, now)
+
+    def _line(self, t: dict, now: float) -> None:
+        t["last"] = now
+        done, total, elapsed = t["completed"], t["total"], now - t["start"]
+        rate = (done - t["start_done"]) / elapsed if elapsed > 0 else 0.0
+        count = f"{done:g}/{total:g}" if total else f"{done:g}"
+        eta = ""
+        if total and rate > 0 and done < total:
+            eta = f", ETA {(total - done) / rate:.0f} s"
+        info = t["fields"].get(self.field, "")
+        self.console.print(f"{t['description']} {count} {info} | {elapsed:.0f} s, "
+                           f"{rate:.3g}/s{eta}".replace("  ", " "), soft_wrap=True,
+                           highlight=False, markup=False)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        now = self.clock()
+        for t in self.tasks.values():
+            if t["last"] != now:
+                self._line(t, now)
+
+    def __enter__(self) -> LineProgress:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def rich_progress(console: Console, field: str = "info") -> Progress | LineProgress:
+    """The project's progress line: description, bar, done/total, a free text field, times
+    (plain timed lines when the console is not a terminal)."""
+    if not console.is_terminal:
+        return LineProgress(console, field)
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -50,3 +50,28 @@ def test_non_npy_features_get_our_hint_not_numpys(tmp_path, content):
         io.load_array(p, "phi1")
     msg = str(e.value)
     assert "allow_pickle" not in msg and "Expected a NumPy .npy file" in msg and str(p) in msg
+
+
+def test_progress_is_plain_timed_lines_off_a_terminal():
+    import io as _io
+
+    from rich.console import Console
+
+    from hume_ssl.core.progress import LineProgress, rich_progress
+
+    buf = _io.StringIO()
+    console = Console(file=buf, width=40)
+    assert not console.is_terminal
+    t = [0.0]
+    prog = LineProgress(console, interval=5.0, clock=lambda: t[0])
+    assert isinstance(rich_progress(console), LineProgress)
+    with prog:
+        task = prog.add_task("restart-steps", total=100, info="")
+        for i in range(10):
+            t[0] += 1.0
+            prog.update(task, advance=10, info=f"step {i} loss 0.{i} " + "x" * 60)
+    lines = buf.getvalue().splitlines()
+    # one line at the first update, one every 5 s, one at the end; none wrapped at 40 columns
+    assert len(lines) == 3 and all(len(ln) > 40 for ln in lines), lines
+    assert lines[0].startswith("restart-steps 10/100 step 0") and "ETA 9 s" in lines[0]
+    assert lines[-1].startswith("restart-steps 100/100 step 9") and "10/s" in lines[-1]

@@ -283,3 +283,13 @@ def test_one_restart_outputs_are_strict_json(tmp_path, files):
               labels=files["y"])
     for name in ("config.json", "metrics.json"):
         strict_load(out / name)
+
+
+def test_output_paths_are_never_wrapped(tmp_path, files):
+    """A script reads the run folder from stdout: long paths must stay on one line."""
+    out = tmp_path / ("a_rather_long_folder_name_" * 4) / "run"
+    code, text = _run(["label", "--phi1", str(files["phi1"]), "--phi2", str(files["phi2"]),
+                       "--out", str(out), "--k", "3", "--restarts", "2", "--steps", "5"])
+    assert code == 0, text
+    assert f"outputs in {out}/" in text
+    assert "restart-steps" in text  # the plain progress lines (not a terminal)
