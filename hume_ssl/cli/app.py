@@ -201,6 +201,9 @@ def features(
     strict: bool = typer.Option(
         False, help="Fail on an unreadable image file instead of skipping it."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Extract again even when the cache holds these features."
+    ),
 ) -> None:
     """Extract frozen-backbone features of every image (cached: a repeat call is instant).
 
@@ -222,6 +225,7 @@ def features(
         random_init=random_init,
         strict=strict,
         input_size=input_size,
+        force=force,
     )
     m = fs.meta
     speed = (

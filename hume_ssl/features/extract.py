@@ -163,6 +163,11 @@ def _open_valid(npy: Path, meta: dict) -> Optional[np.ndarray]:
     return arr
 
 
+def _all_finite(arr: np.ndarray, chunk: int = 65536) -> bool:
+    """No NaN or inf in a (memory-mapped) feature matrix, checked in row chunks."""
+    return all(np.isfinite(arr[i : i + chunk]).all() for i in range(0, len(arr), chunk))
+
+
 def _read_sidecar(path: Path) -> Optional[dict]:
     try:
         return json.loads(path.read_text())
@@ -242,6 +247,7 @@ def extract_features(
     strict: bool = False,
     input_size: Optional[int] = None,
     callback: Optional[Callable[[str, dict], None]] = None,
+    force: bool = False,
 ) -> FeatureSet:
     """Features of every image of `dataset` (name or ImageDataset) with a frozen backbone.
 
@@ -251,6 +257,8 @@ def extract_features(
     GPU, 64 on CPU); `num_workers` DataLoader processes decoding/resizing images. `input_size`
     overrides the backbone's crop size (e.g. 128 for quick CPU runs; part of the cache key).
     `callback(event, info)` gets "batch" events with {"done", "total", "images_per_s"}.
+    `force`: ignore (and replace) a cached file. A cached file with NaN or inf rows is
+    extracted again.
     """
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(
         dataset, split, data_root, strict=strict)
@@ -265,10 +273,17 @@ def extract_features(
 
     old = _read_sidecar(side) if side.exists() else None
     out, written = None, None
+    if force and (old is not None or npy.exists()):
+        _discard(npy, side, marker)  # --force: extract again whatever the cache holds
+        old = None
     if old and old.get("key") == meta["key"]:
         arr = _open_valid(npy, old)
         if arr is not None and old.get("complete"):
-            return FeatureSet(arr, old, npy, ds.labels, cached=True)
+            if _all_finite(arr):
+                return FeatureSet(arr, old, npy, ds.labels, cached=True)
+            warnings.warn(f"cached features {npy} hold NaN or inf rows; extracting again.",
+                          stacklevel=2)
+            arr = None
         if arr is not None and marker.exists():  # resume a killed run
             try:
                 written = np.load(marker, allow_pickle=False)

@@ -47,6 +47,10 @@ def write_contact_sheets(
     get_image: Callable[[int], np.ndarray],
     max_per_sheet: int = 64,
 ) -> list[Path]:
+    """One PNG per cluster with seeds; sheets of an earlier run into the same folder are
+    removed first, so no sheet shows a cluster that now has no seeds."""
+    for old in Path(out_dir).glob("cluster_*.png"):
+        old.unlink()
     paths = []
     for c, idx in ranking.items():
         if len(idx) == 0:

@@ -213,3 +213,22 @@ def test_squeezenet_pretrained_space_beats_random(tmp_path):
     print("linear probe accuracy", acc)
     assert acc["pretrained"] >= 0.60
     assert acc["pretrained"] >= acc["random"] + 0.15
+
+
+def test_nan_rows_in_the_cache_are_extracted_again_and_force_ignores_the_cache(tmp_path,
+                                                                                 tiny_model):
+    name = _index_npz(tmp_path / "d.npz", 40)
+    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16)
+    fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    path = fs.path
+    del fs
+    poisoned = np.load(path, mmap_mode="r+")
+    poisoned[3] = np.nan  # same shape and size: only the values are bad
+    poisoned.flush()
+    del poisoned
+    with pytest.warns(UserWarning, match="NaN or inf rows"):
+        fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    assert not fs.cached and np.isfinite(np.asarray(fs.features)).all()
+    np.testing.assert_array_equal(_ids(fs), np.arange(40))
+    assert F.extract_features(name, "train", SQ, random_init=True, **kw).cached
+    assert not F.extract_features(name, "train", SQ, random_init=True, force=True, **kw).cached

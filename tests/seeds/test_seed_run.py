@@ -285,3 +285,16 @@ def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad,
                               "--out", str(out), *bad])
     assert res.exit_code == 2 and needle in res.output, res.output
     assert not out.exists()
+
+
+def test_contact_sheets_of_an_earlier_run_are_removed(tmp_path):
+    from hume_ssl.seeds.report import write_contact_sheets
+
+    sheets = tmp_path / "contact_sheets"
+    sheets.mkdir()
+    (sheets / "cluster_009.png").write_bytes(b"stale")
+    img = np.zeros((8, 8, 3), np.uint8)
+    paths = write_contact_sheets(sheets, {0: np.array([1, 2]), 9: np.array([], np.int64)},
+                                 lambda i: img)
+    assert [p.name for p in paths] == ["cluster_000.png"]
+    assert sorted(p.name for p in sheets.iterdir()) == ["cluster_000.png"]
