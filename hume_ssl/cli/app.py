@@ -6,6 +6,7 @@ Each command lives in its own section; all work happens in the modules it calls.
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -585,7 +586,8 @@ def export(
 
 # ---------------------------------------------------------------------------- errors
 def _clear_errors(fn):
-    """Print a HumeSSLError as one red line and exit 2, however the command is invoked."""
+    """Print a HumeSSLError as one red line and exit 2, and a Ctrl-C as where the work was
+    kept and the command that resumes it (exit 130), however the command is invoked."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -594,6 +596,13 @@ def _clear_errors(fn):
         except HumeSSLError as e:
             console.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            out = kwargs.get("out")
+            where = f"in {out}" if out else "in the feature cache"
+            again = "hume-ssl " + shlex.join(sys.argv[1:])
+            console.print(f"[yellow]interrupted[/]: the work finished so far is kept {where}; "
+                          f"run the same command again to resume it: {again}")
+            raise typer.Exit(130) from None
 
     return wrapper
 
