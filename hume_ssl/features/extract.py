@@ -284,6 +284,7 @@ def extract_features(
             warnings.warn(f"cached features {npy} hold NaN or inf rows; extracting again.",
                           stacklevel=2)
             arr = None
+            _discard(npy, side, marker)
         if arr is not None and marker.exists():  # resume a killed run
             try:
                 written = np.load(marker, allow_pickle=False)
@@ -295,7 +296,7 @@ def extract_features(
                 out = np.load(npy, mmap_mode="r+", allow_pickle=False)
                 meta = {**old, **meta}
     if out is None:
-        if old is not None or npy.exists():
+        if npy.exists() or side.exists():
             warnings.warn(f"feature cache {npy} is incomplete or does not match its sidecar; "
                           "recomputing.", stacklevel=2)
         _discard(npy, side, marker)
