@@ -446,7 +446,7 @@ def predict(
     from hume_ssl.fixmatch.predict import predict_run
 
     res = predict_run(model, dataset, split, out, device, batch_size)
-    acc = f"; accuracy vs ground truth {res['acc']:.4f}" if "acc" in res else ""
+    acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
         "(predictions.csv, labels.npy, confidence.npy)"

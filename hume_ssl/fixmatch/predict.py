@@ -62,6 +62,9 @@ def predict_run(
     atomic_write_bytes(out / "predictions.csv", ("\n".join(lines) + "\n").encode())
     summary = {"out": str(out), "n": int(len(lab)), "dataset": dataset, "split": split}
     if data.labels is not None:
+        summary["acc_kind"] = (
+            "accuracy" if meta["label_ids"].startswith("ground") else "ACC after Hungarian map"
+        )
         summary["acc"] = (
             float(np.mean(lab == data.labels))
             if meta["label_ids"].startswith("ground")

@@ -273,7 +273,8 @@ def _offline(b: BackboneSpec, e: Exception, where: str) -> HumeSSLError:
     return HumeSSLError(
         f"could not get the pretrained weights of {b.spec} ({type(e).__name__}: "
         f"{str(e).splitlines()[0][:200] if str(e) else ''}). Offline? Download {where} on a "
-        f"machine with network access and pass it with --weights FILE (or {b.spec}@FILE).")
+        f"machine with network access and pass it as {b.spec}@FILE (in `seed --backbones` "
+        "too), or with `features --weights FILE`.")
 
 
 def _build_timm(b: BackboneSpec) -> nn.Module:
