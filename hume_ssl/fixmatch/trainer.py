@@ -44,6 +44,7 @@ from hume_ssl.models.classifier import (
     EncoderClassifier,
     build_classifier,
     init_classifier,
+    resolve_init,
     set_bn_momentum,
 )
 from hume_ssl.train.budget import units_in_budget
@@ -195,8 +196,9 @@ class FixMatchTrainer(Trainer):
         self.truth = None if truth is None else torch.as_tensor(truth, dtype=torch.long, device=dev)
         self.n_true = int(truth.max()) + 1 if truth is not None else 0
         self.test_images, self.test_truth = test_images, test_truth
-        if mean is None or std is None:
-            mean, std = channel_stats(images)
+        if mean is None or std is None:  # a pretrained encoder expects its own normalisation
+            init = resolve_init(cfg.init) if cfg.init else None
+            mean, std = (init.mean, init.std) if init else channel_stats(images)
         self.mean = torch.as_tensor(mean, dtype=torch.float32, device=dev)
         self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
 
