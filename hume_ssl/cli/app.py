@@ -83,7 +83,10 @@ def label(
         "rows, then label test rows with the learned encoders).",
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
-    chunk_size: int = typer.Option(0, help="Restarts per chunk (0: from the memory budget)."),
+    chunk_size: int = typer.Option(
+        0, help="Restarts per results file, rounded up to lanes of 8 (0: all); results do not "
+        "depend on it."
+    ),
 ) -> None:
     """Run HUME on two feature matrices of the same N samples and write an aligned ensemble."""
     from hume_ssl.hume.config import HumeConfig

@@ -30,8 +30,9 @@ class HumeConfig:
     normalize_phi1: bool = True  # L2-normalise rows of space 1
     normalize_phi2: bool = True  # L2-normalise rows of space 2
     cv_folds: int = 10  # folds of the label-free restart score
-    chunk_size: int = 0  # restarts per chunk (0: automatic, from the memory budget)
-    memory_budget_gb: float = 0.0  # working-memory budget per chunk, GiB (0: automatic)
+    chunk_size: int = 0  # restarts per chunk, rounded up to whole lanes of 8 (0: all)
+    memory_budget_gb: float = 0.0  # working-memory budget of one lane, GiB (0: automatic)
+    checkpoint_every: int = 20  # outer steps between checkpoints inside a chunk (0: none)
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     random_state: int = 0
     extra: dict = field(default_factory=dict)  # free-form notes recorded in config.json

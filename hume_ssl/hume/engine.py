@@ -5,12 +5,17 @@ k classes, d1 = dim(space 1). Per outer step, for every restart r and subset s:
     Y = sparsemax(phi1 @ W_r^T / tau)             soft labels           (R, S, n, k)
     err = inner.error(H_s, Y_tr, Y_te)            held-out error of a linear fit on space 2
     loss_r = mean_s [ err - gamma * entropy(mean_n Y) ]
-In memory the restarts sit side by side in columns: soft labels are (S, n, R*k), so the
-inner fit of every restart is one (n_te x n_tr) @ (n_tr x R*k) matmul per subset.
+In memory the restarts of a lane sit side by side in columns: soft labels are (S, n, L*k), so
+the inner fit of a lane is one (n_te x n_tr) @ (n_tr x L*k) matmul per subset; every lane of a
+chunk shares the step's subset draw and smoothers H (computed once per step).
 Each restart's loss depends on its own encoder only, so one backward of sum_r loss_r gives
 every restart its own gradient; clipping is per restart, Adam is element-wise.
-The subset draws depend on `random_state` only (shared by restarts, identical in every chunk)
-and restart r's initial encoder on (random_state, r), so results do not depend on chunking.
+
+Results do not depend on chunking, exactly: restart r always runs in lane r // LANE together
+with the same LANE restarts (a chunk that asks for part of a lane computes the whole lane and
+keeps what it asked for), so every matmul a restart goes through has the same shapes, hence the
+same rounding, whatever the chunk size or the number of restarts. The subset draws depend on
+`random_state` only, and restart r's initial encoder on (random_state, r).
 """
 
 from __future__ import annotations
@@ -69,28 +74,72 @@ class SubsetSampler:
         )
 
 
+LANE = 8  # restarts computed side by side: every restart's matmuls have LANE*k columns
+
+
+def lanes_for(restarts: np.ndarray) -> list[np.ndarray]:
+    """The lanes (LANE restart ids each, lane r // LANE) that hold the requested restarts."""
+    blocks = sorted({int(r) // LANE for r in restarts})
+    return [np.arange(b * LANE, (b + 1) * LANE) for b in blocks]
+
+
+def lane_loss(phi1, v, idx, h, inner, n_tr: int, cfg: HumeConfig, tau: float, full_rows: bool):
+    """Per-restart loss (L,) of one lane's free parameters v (L, d1, k) on the step's subsets."""
+    n_rows, d1 = phi1.shape
+    r = v.shape[0]
+    w = orthonormal_rows(v)  # (L, k, d1)
+    w_cols = w.reshape(r * cfg.k, d1).T  # (d1, L*k): the lane's restarts side by side
+    if full_rows:  # label every row once, then gather the subsets
+        y = sparsemax((phi1 @ w_cols).view(n_rows, r, cfg.k) / tau)  # (N, L, k)
+        y = y.view(n_rows, r * cfg.k)[idx]  # (S, n, L*k)
+    else:
+        y = sparsemax((phi1[idx] @ w_cols).view(*idx.shape, r, cfg.k) / tau)
+        y = y.view(*idx.shape, r * cfg.k)  # (S, n, L*k)
+    y_tr, y_te = y[:, :n_tr], y[:, n_tr:]
+    err = inner.error(h, y_tr, y_te, r)  # (S, L)
+    ent = entropy(y.mean(1).view(idx.shape[0], r, cfg.k))  # (S, L)
+    return (err - cfg.gamma * ent).mean(0)  # (L,)
+
+
 def train_encoders(
     phi1: torch.Tensor,
     inner,
     restarts: np.ndarray,
     cfg: HumeConfig,
     on_step: Optional[Callable[[int, torch.Tensor], None]] = None,
+    state: Optional[dict] = None,
+    save_state: Optional[Callable[[dict], None]] = None,
+    save_every: int = 0,
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Train one chunk of restarts. Returns encoders (R, k, d1) and the loss curve (steps, R).
+    """Train the restarts `restarts` (in whole lanes). Returns their encoders (R, k, d1) and loss
+    curves (steps, R), in the order asked.
 
     phi1: (N, d1) on the compute device. `inner` has prepare(idx_tr, idx_te) -> H and
-    error(H, y_tr, y_te, R) -> (S, R) (see hume_ssl.ridge.RidgeInner).
+    error(H, y_tr, y_te, R) -> (S, R) (see hume_ssl.hume.ridge.RidgeInner).
+    `state`: a dict `save_state` received earlier for the same restarts, to continue from;
+    `save_state(state)` is called every `save_every` outer steps (0: never).
     """
     n_rows, d1 = phi1.shape
-    r = len(restarts)
     dev = phi1.device
-    v = init_encoders(restarts, d1, cfg.k, cfg.random_state).to(dev).requires_grad_(True)
-    opt = torch.optim.Adam([v], lr=cfg.lr)
+    lanes = lanes_for(restarts)
+    ids = np.concatenate(lanes)  # every restart computed, lane by lane
+    vs = [init_encoders(lane, d1, cfg.k, cfg.random_state).to(dev).requires_grad_(True)
+          for lane in lanes]  # (L, d1, k) each
+    opt = torch.optim.Adam(vs, lr=cfg.lr)
     sampler = SubsetSampler(n_rows, cfg)
-    tau = cfg.tau
     full_rows = sampler.s * sampler.n >= n_rows  # cheaper to label every row once
-    curve = np.zeros((cfg.n_steps, len(restarts)), dtype=np.float32)
-    for step in range(cfg.n_steps):
+    curve = np.zeros((cfg.n_steps, len(ids)), dtype=np.float32)
+    start, tau = 0, cfg.tau
+    if state is not None:
+        with torch.no_grad():
+            for v, saved in zip(vs, state["params"]):
+                v.copy_(saved.to(dev))
+        opt.load_state_dict(state["optimizer"])  # holds the annealed lr
+        sampler.rng.bit_generator.state = state["sampler"]
+        start = int(state["step"])
+        curve[:start] = state["curve"][:start]
+        tau *= cfg.anneal_factor ** sum(1 for s in cfg.anneal_steps if s < start)
+    for step in range(start, cfg.n_steps):
         if step in cfg.anneal_steps:
             tau *= cfg.anneal_factor
             for g in opt.param_groups:
@@ -98,27 +147,28 @@ def train_encoders(
         idx = torch.from_numpy(sampler.draw()).to(dev)  # (S, n)
         idx_tr, idx_te = idx[:, : sampler.n_tr], idx[:, sampler.n_tr :]
         with torch.no_grad():
-            h = inner.prepare(idx_tr, idx_te)  # (S, n_te, n_tr), shared by restarts
-        w = orthonormal_rows(v)  # (R, k, d1)
-        w_cols = w.reshape(r * cfg.k, d1).T  # (d1, R*k): restarts side by side in columns
-        if full_rows:  # label every row once, then gather the subsets
-            y = sparsemax((phi1 @ w_cols).view(n_rows, r, cfg.k) / tau)  # (N, R, k)
-            y = y.view(n_rows, r * cfg.k)[idx]  # (S, n, R*k)
-        else:
-            y = sparsemax((phi1[idx] @ w_cols).view(*idx.shape, r, cfg.k) / tau)
-            y = y.view(*idx.shape, r * cfg.k)  # (S, n, R*k)
-        y_tr, y_te = y[:, : sampler.n_tr], y[:, sampler.n_tr :]
-        err = inner.error(h, y_tr, y_te, r)  # (S, R)
-        ent = entropy(y.mean(1).view(sampler.s, r, cfg.k))  # (S, R)
-        loss = (err - cfg.gamma * ent).mean(0)  # (R,)
+            h = inner.prepare(idx_tr, idx_te)  # (S, n_te, n_tr), shared by every lane
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        with torch.no_grad():
-            gnorm = v.grad.flatten(1).norm(dim=1).clamp_min(1e-12)  # (R,)
-            v.grad.mul_((cfg.grad_clip / gnorm).clamp(max=1.0)[:, None, None])
+        losses = []
+        for v in vs:  # one lane at a time: its graph is freed after its backward
+            loss = lane_loss(phi1, v, idx, h, inner, sampler.n_tr, cfg, tau, full_rows)
+            loss.sum().backward()
+            with torch.no_grad():
+                gnorm = v.grad.flatten(1).norm(dim=1).clamp_min(1e-12)  # (L,)
+                v.grad.mul_((cfg.grad_clip / gnorm).clamp(max=1.0)[:, None, None])
+            losses.append(loss.detach())
         opt.step()
-        curve[step] = loss.detach().cpu().numpy()
+        loss = torch.cat(losses)  # (len(ids),)
+        curve[step] = loss.cpu().numpy()
         if on_step is not None:
-            on_step(step, loss.detach())
+            on_step(step, loss)
+        if save_state is not None and save_every and (step + 1) % save_every == 0 \
+                and step + 1 < cfg.n_steps:
+            save_state({"step": step + 1, "params": [v.detach().cpu() for v in vs],
+                        "optimizer": opt.state_dict(), "sampler": sampler.rng.bit_generator.state,
+                        "curve": curve[: step + 1].copy()})
+    pos = {int(r): i for i, r in enumerate(ids)}
+    keep = np.array([pos[int(r)] for r in restarts], dtype=np.int64)
     with torch.no_grad():
-        return orthonormal_rows(v).detach(), curve
+        w = torch.cat([orthonormal_rows(v) for v in vs])  # (len(ids), k, d1)
+        return w[torch.from_numpy(keep).to(dev)].detach(), curve[:, keep]

@@ -9,6 +9,7 @@ re-run with the same inputs and config loads it instead of recomputing it.
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -18,9 +19,15 @@ import torch
 
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
-from hume_ssl.core.io import array_hash, atomic_save_npz, check_features, config_hash
+from hume_ssl.core.io import (
+    array_hash,
+    atomic_save_npz,
+    atomic_write_bytes,
+    check_features,
+    config_hash,
+)
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.hume.engine import train_encoders
+from hume_ssl.hume.engine import LANE, train_encoders
 from hume_ssl.hume.ensemble import align, vote
 from hume_ssl.hume.ridge import RidgeInner
 from hume_ssl.hume.scoring import cv_scores
@@ -28,7 +35,9 @@ from hume_ssl.hume.scoring import cv_scores
 Callback = Callable[[str, dict], None]
 
 # Settings that change no result: left out of the checkpoint fingerprint.
-_RESULT_NEUTRAL = {"chunk_size", "memory_budget_gb", "device", "extra", "n_restarts"}
+_RESULT_NEUTRAL = {"chunk_size", "memory_budget_gb", "device", "extra", "n_restarts",
+                   "checkpoint_every"}
+PARTIAL = "partial.pt"  # the unfinished chunk's state, in checkpoint_dir/chunks/
 
 
 def normalise_features(
@@ -86,20 +95,49 @@ class Hume:
         return config_hash({"cfg": cfg, "inputs": input_hash})
 
     def _chunk_size(self, n_rows: int, device: torch.device) -> int:
+        """Restarts per chunk, in whole lanes. Memory is held one lane at a time (a lane's graph
+        is freed after its backward), so a chunk may hold every restart; chunks are only the
+        unit of the finished-results files."""
         cfg = self.config
-        if cfg.chunk_size > 0:
-            return cfg.chunk_size
         n = min(n_rows, cfg.subset_size)
+        full_rows = cfg.n_subsets * n >= n_rows  # every row is labelled each step
         # float32 tensors per restart kept for backward: soft labels, gathers, predictions.
-        per_restart = 4 * cfg.k * (12 * cfg.n_subsets * n + 6 * n_rows)
+        per_lane = 4 * cfg.k * (12 * cfg.n_subsets * n + 6 * n_rows * full_rows) * LANE
         if cfg.memory_budget_gb > 0:
             budget = cfg.memory_budget_gb * 2**30
         elif device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(device)
-            budget = 0.5 * free
+            budget = 0.5 * torch.cuda.mem_get_info(device)[0]
         else:
-            budget = 2 * 2**30
-        return int(max(1, min(cfg.n_restarts, budget // per_restart)))
+            budget = float("inf")  # the CPU has no budget unless one is given
+        if per_lane > budget:
+            raise HumeSSLError(
+                f"one lane of {LANE} restarts needs about {per_lane / 2**30:.2f} GiB, more than "
+                f"the memory budget of {budget / 2**30:.2f} GiB; pass --memory-budget-gb "
+                f"{per_lane / 2**30 * 1.1:.2f} or more, or lower subset_size."
+            )
+        size = cfg.chunk_size if cfg.chunk_size > 0 else cfg.n_restarts
+        return LANE * -(-size // LANE)
+
+    def _partial(self, fingerprint: str, ids: np.ndarray) -> Optional[dict]:
+        """The saved state of an unfinished chunk of exactly these restarts, or None."""
+        if self.checkpoint_dir is None:
+            return None
+        path = Path(self.checkpoint_dir) / "chunks" / PARTIAL
+        if not path.exists():
+            return None
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # unreadable (killed mid-write elsewhere): start the chunk over
+            path.unlink(missing_ok=True)
+            return None
+        if saved.get("fingerprint") != fingerprint or list(saved["ids"]) != ids.tolist():
+            return None
+        return saved["state"]
+
+    def _save_partial(self, fingerprint: str, ids: np.ndarray, state: dict) -> None:
+        buf = io.BytesIO()
+        torch.save({"fingerprint": fingerprint, "ids": ids.tolist(), "state": state}, buf)
+        atomic_write_bytes(Path(self.checkpoint_dir) / "chunks" / PARTIAL, buf.getvalue())
 
     def _load_chunks(self, fingerprint: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -185,6 +223,7 @@ class Hume:
         for a in range(0, len(todo), chunk):
             ids = todo[a : a + chunk]
             self._emit("chunk", restarts=ids.tolist())
+            keep = self.checkpoint_dir is not None and cfg.checkpoint_every > 0
             enc, curve = train_encoders(
                 x1,
                 inner,
@@ -193,6 +232,10 @@ class Hume:
                 on_step=lambda s, loss, m=len(ids): self._emit(
                     "step", step=s, restarts=m, loss=float(loss.mean())
                 ),
+                state=self._partial(fingerprint, ids),
+                save_state=(lambda st, ids=ids: self._save_partial(fingerprint, ids, st))
+                if keep else None,
+                save_every=cfg.checkpoint_every,
             )
             enc = enc.cpu().numpy()
             for j, r in enumerate(ids):
@@ -206,6 +249,7 @@ class Hume:
                     curves=curve,
                     fingerprint=np.array(fingerprint),
                 )
+                (Path(self.checkpoint_dir) / "chunks" / PARTIAL).unlink(missing_ok=True)
         encoders = np.stack([done[r][0] for r in r_all]).astype(np.float32)  # (R, k, d1)
         self.loss_curves_ = np.stack([done[r][1] for r in r_all], axis=1)  # (n_steps, R)
 

@@ -177,7 +177,7 @@ def test_out_not_writable(tmp_path, files):
 
 
 def test_interrupted_run_resumes_without_recomputing(tmp_path, files):
-    cfg = HumeConfig(k=3, n_restarts=6, n_steps=15, chunk_size=2, random_state=1)
+    cfg = HumeConfig(k=3, n_restarts=20, n_steps=15, chunk_size=8, random_state=1)
     chunks = []
 
     def die_after_two_chunks(event, info):
@@ -197,15 +197,50 @@ def test_interrupted_run_resumes_without_recomputing(tmp_path, files):
         files["phi1"],
         files["phi2"],
         out,
-        cfg.replace(chunk_size=3),
+        cfg.replace(chunk_size=16),
         callback=lambda e, i: seen.append(i["restarts"]) if e == "chunk" else None,
     )
-    assert seen == [[4, 5]]  # restarts 0-3 came from the saved chunks
+    assert seen == [list(range(16, 20))]  # restarts 0-15 came from the saved chunks
     resumed = np.load(out / "labelings.npy")
 
     fresh = tmp_path / "fresh"
-    label_run(files["phi1"], files["phi2"], fresh, cfg.replace(chunk_size=6))
+    label_run(files["phi1"], files["phi2"], fresh, cfg.replace(chunk_size=24))
     assert (np.load(fresh / "labelings.npy") == resumed).all()
+
+
+def test_results_are_identical_for_any_chunk_size(tmp_path, files):
+    """The issue's case: a chunk size changed labels. Restarts run in fixed lanes now."""
+    runs = {}
+    for chunk in (0, 3, 8, 16):  # 3 rounds up to one lane (8)
+        out = tmp_path / f"c{chunk}"
+        label_run(files["phi1"], files["phi2"], out,
+                  HumeConfig(k=3, n_restarts=20, n_steps=40, chunk_size=chunk, random_state=2))
+        runs[chunk] = {n: np.load(out / n) for n in ("labels.npy", "labelings.npy",
+                                                     "encoders.npy", "scores.npy")}
+    for chunk in (3, 8, 16):
+        for name, arr in runs[0].items():
+            np.testing.assert_array_equal(runs[chunk][name], arr, err_msg=f"{chunk} {name}")
+
+
+def test_a_kill_inside_a_chunk_loses_at_most_the_checkpoint_interval(tmp_path, files):
+    cfg = HumeConfig(k=3, n_restarts=10, n_steps=60, checkpoint_every=10, random_state=4)
+    out = tmp_path / "run"
+
+    def die_at_step_35(event, info):
+        if event == "step" and info["step"] == 35:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_run(files["phi1"], files["phi2"], out, cfg, callback=die_at_step_35)
+    assert (out / "chunks" / "partial.pt").exists() and not list((out / "chunks").glob("*.npz"))
+    steps = []
+    label_run(files["phi1"], files["phi2"], out, cfg,
+              callback=lambda e, i: steps.append(i["step"]) if e == "step" else None)
+    assert steps[0] == 30 and not (out / "chunks" / "partial.pt").exists()  # resumed at 30
+    fresh = tmp_path / "fresh"
+    label_run(files["phi1"], files["phi2"], fresh, cfg.replace(checkpoint_every=0))
+    for name in ("labelings.npy", "encoders.npy", "scores.npy"):
+        np.testing.assert_array_equal(np.load(out / name), np.load(fresh / name), err_msg=name)
 
 
 def test_chunks_from_other_inputs_are_refused(tmp_path, files, blobs):
@@ -224,7 +259,7 @@ def test_full_disk_keeps_finished_chunks_and_no_partial_outputs(tmp_path, files,
 
     import hume_ssl.core.io as io
 
-    cfg = HumeConfig(k=3, n_restarts=6, n_steps=10, chunk_size=2, random_state=1)
+    cfg = HumeConfig(k=3, n_restarts=20, n_steps=10, chunk_size=8, random_state=1)
     out = tmp_path / "run"
     real_fsync, calls = io.os.fsync, []
 
@@ -236,12 +271,12 @@ def test_full_disk_keeps_finished_chunks_and_no_partial_outputs(tmp_path, files,
 
     monkeypatch.setattr(io.os, "fsync", fills_up)
     args = ["label", "--phi1", str(files["phi1"]), "--phi2", str(files["phi2"]), "--out",
-            str(out), "--k", "3", "--restarts", "6", "--steps", "10", "--chunk-size", "2",
+            str(out), "--k", "3", "--restarts", "20", "--steps", "10", "--chunk-size", "8",
             "--seed", "1"]
     code, text = _run(args)
     assert code == 2 and "no space left" in text and "Traceback" not in text, text
     assert sorted(p.name for p in (out / "chunks").iterdir()) == [
-        "restarts_00000-00001.npz", "restarts_00002-00003.npz"]
+        "restarts_00000-00007.npz", "restarts_00008-00015.npz"]
     assert not [p for p in out.rglob("*") if p.is_file() and p.parent == out]  # no outputs
     assert not list(out.rglob("*.tmp"))
 
@@ -249,7 +284,7 @@ def test_full_disk_keeps_finished_chunks_and_no_partial_outputs(tmp_path, files,
     seen = []
     label_run(files["phi1"], files["phi2"], out, cfg,
               callback=lambda e, i: seen.append(i["restarts"]) if e == "chunk" else None)
-    assert seen == [[4, 5]]  # only the chunk that could not be saved is recomputed
+    assert seen == [list(range(16, 20))]  # only the chunk that could not be saved is redone
     fresh = tmp_path / "fresh"
     label_run(files["phi1"], files["phi2"], fresh, cfg)
     assert (np.load(out / "labelings.npy") == np.load(fresh / "labelings.npy")).all()
