@@ -256,12 +256,19 @@ def train_fixmatch(
     indices: Optional[Path] = typer.Option(
         None, help="Seed indices (.npy), or a CSV of `index,label` rows (instead of --seeds)."
     ),
-    labels: Optional[Path] = typer.Option(
-        None, help="Seed labels (.npy, ints 0..k-1) for --indices FILE.npy."
+    seed_labels: Optional[Path] = typer.Option(
+        None, "--seed-labels",
+        help="Training labels of the seeds (.npy, ints 0..k-1) for --indices FILE.npy.",
+    ),
+    old_labels: Optional[Path] = typer.Option(
+        None, "--labels", hidden=True, help="Deprecated name of --seed-labels (until 0.3)."
     ),
     dataset: Optional[str] = typer.Option(
         None,
         help="Dataset name (registry name or npz:/path/name_{split}.npz); overrides seeds.json.",
+    ),
+    data_root: Optional[Path] = typer.Option(
+        None, help="Dataset root (default $HUME_SSL_DATA, else ~/.cache/hume-ssl/data)."
     ),
     steps: int = typer.Option(
         2**20, help="Training steps (optimizer updates); paper: 2^20; an upper bound under "
@@ -292,18 +299,27 @@ def train_fixmatch(
     ),
     log_every: int = typer.Option(64, help="Steps between metrics.csv rows (host syncs)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 (torchrun: per process)."),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    compile: bool = typer.Option(False, "--compile/--no-compile",
+                                 help="torch.compile the model."),
     oracle_labels: bool = typer.Option(
         False,
-        "--oracle-labels",
+        "--oracle-labels/--pseudo-labels",
         help="Use ground truth at the seed indices instead of pseudo-labels (comparison only).",
     ),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue the run in --out from its checkpoint."
+        False, "--resume/--no-resume", help="Continue the run in --out from its checkpoint."
     ),
-    seed: int = typer.Option(0, help="Random seed (weights, batches, augmentations)."),
+    random_state: int = typer.Option(
+        0, "--random-state",
+        help="Random seed of weights, batches and augmentations (--seeds is the seeds folder).",
+    ),
+    old_seed: Optional[int] = typer.Option(
+        None, "--seed", hidden=True, help="Deprecated name of --random-state (until 0.3)."
+    ),
 ) -> None:
     """Train FixMatch from seeds (pseudo-labels) + all other train images; evaluate on test."""
+    seed_labels = _renamed("--labels", "--seed-labels", old_labels, seed_labels)
+    random_state = _renamed("--seed", "--random-state", old_seed, random_state)
     from hume_ssl.fixmatch.config import FixMatchConfig
     from hume_ssl.fixmatch.run import train_fixmatch_run
 
@@ -323,7 +339,7 @@ def train_fixmatch(
         device=device,
         compile=compile,
         oracle_labels=oracle_labels,
-        random_state=seed,
+        random_state=random_state,
     )
     try:
         with fixmatch_progress(console) as cb:
@@ -332,10 +348,11 @@ def train_fixmatch(
                 cfg,
                 seeds=seeds,
                 indices=indices,
-                labels=labels,
+                labels=seed_labels,
                 dataset=dataset,
                 resume=resume,
                 callback=cb,
+                data_root=data_root,
             )
     except KeyboardInterrupt:
         console.print(
@@ -400,9 +417,10 @@ def pretrain(
     knn_every: int = typer.Option(10, help="Epochs between kNN-200 evaluations on the test split."),
     checkpoint_every: int = typer.Option(1000, help="Steps between checkpoints."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1."),
-    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    compile: bool = typer.Option(False, "--compile/--no-compile",
+                                 help="torch.compile the model."),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue the run in --out from its checkpoint."
+        False, "--resume/--no-resume", help="Continue the run in --out from its checkpoint."
     ),
     seed: int = typer.Option(0, help="Random seed (weights, batches, augmentations)."),
 ) -> None:
@@ -444,11 +462,14 @@ def predict(
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, ..."),
     batch_size: int = typer.Option(1024, help="Images per forward pass."),
+    data_root: Optional[Path] = typer.Option(
+        None, help="Dataset root (default $HUME_SSL_DATA, else ~/.cache/hume-ssl/data)."
+    ),
 ) -> None:
     """Write a label and a confidence (max softmax probability) for every image of a split."""
     from hume_ssl.fixmatch.predict import predict_run
 
-    res = predict_run(model, dataset, split, out, device, batch_size)
+    res = predict_run(model, dataset, split, out, device, batch_size, data_root)
     acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
@@ -482,7 +503,13 @@ def seed(
     min_agreement: float = typer.Option(0.5, help="Candidates need agreement above this share."),
     min_knn: float = typer.Option(0.5, help="... and kNN consistency above this share."),
     shortage: str = typer.Option("fewer", help="Clusters short of candidates: fewer | relax."),
-    out: Path = typer.Option(Path("runs/seeds"), help="Run folder (re-running resumes from it)."),
+    out: Path = typer.Option(
+        Path("runs/seed"), help="Run folder: hume/ and seeds/ go in it (re-running resumes)."
+    ),
+    chunk_size: int = typer.Option(
+        0, help="HUME restarts per results file, rounded up to lanes of 8 (0: all); results do "
+        "not depend on it."
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     seed_: int = typer.Option(0, "--seed", help="Random seed."),
     data_root: Optional[Path] = typer.Option(None, help="Dataset root (else $HUME_SSL_DATA)."),
@@ -515,7 +542,8 @@ def seed(
         shortage=shortage,
     ).validate()  # every option checked before features, HUME or `--k auto` do any work
     hume = None
-    base = dict(n_restarts=restarts, n_steps=steps, random_state=seed_, device=device)
+    base = dict(n_restarts=restarts, n_steps=steps, random_state=seed_, device=device,
+                chunk_size=chunk_size)
     HumeConfig(k=2, **base).validate()
     if k == "auto":
         k_val = choose_k(out, dataset, bb, phi1, phi2, k_range, base, feature_kw, log=console.print)
@@ -557,6 +585,14 @@ def seed(
         console.print(f"[bold yellow]warning:[/] no seeds in {res['seeds_dir']}: "
                       f"{res['empty_reason']}")
     out_console.print(f"kNN backend: {'; '.join(res['knn_backend'])}")
+
+
+def _renamed(old: str, new: str, old_value, value):
+    """A renamed option's old name still works for one release, with a warning."""
+    if old_value is None:
+        return value
+    console.print(f"[yellow]deprecated:[/] {old} is now {new}; the old name goes in 0.3.")
+    return old_value
 
 
 def _num(v, digits: int = 4) -> str:

@@ -24,6 +24,7 @@ def predict_run(
     out: Optional[str | Path] = None,
     device: str = "auto",
     batch_size: int = 1024,
+    data_root: Optional[str | Path] = None,
 ) -> dict:
     """Label and confidence for every image of `dataset:split` with an exported model."""
     model_dir = Path(model_dir)
@@ -39,7 +40,7 @@ def predict_run(
             f"cannot load {model_dir / 'model.pt'} ({e}); re-export it with train-fixmatch."
         ) from e
     model.to(dev)
-    data = load_split(dataset, split)
+    data = load_split(dataset, split, data_root)
     if list(data.images.shape[1:3]) != list(meta["input_size"]):
         raise HumeSSLError(
             f"{dataset}:{split} images are {data.images.shape[1:3]} px but the model "

@@ -46,16 +46,18 @@ def train_fixmatch_run(
     dataset: Optional[str] = None,
     resume: bool = False,
     callback=None,
+    data_root: Optional[str | Path] = None,
 ) -> dict:
     cfg.validate()
     with cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, seeds, indices, labels, dataset, resume,
-                                   callback)
+                                   callback, data_root)
 
 
-def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callback) -> dict:
+def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callback,
+                        data_root) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
-    train = load_split(s.dataset, s.split)
+    train = load_split(s.dataset, s.split, data_root)
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
     y = s.labels
@@ -74,7 +76,8 @@ def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callb
             "unlabeled set is empty; FixMatch needs unlabeled images (use fewer seeds)."
         )
     k = max(s.k, int(y.max()) + 1)
-    test = load_split(s.dataset, "test") if split_exists(s.dataset, "test") else None
+    test = (load_split(s.dataset, "test", data_root)
+            if split_exists(s.dataset, "test", data_root) else None)
     out = check_writable_dir(out)
     check_run_folder(out, resume, "FixMatch")
     # what the run learns from: a resume must use the same (checked before anything is written)

@@ -100,6 +100,7 @@ class Pretrainer(Trainer):
         self._acc = torch.zeros(3, device=dev)  # loss sum, positive-accuracy sum, steps
         self._elapsed0, self.budget_fitted = 0.0, False
         self.pos_peak, self.collapse_steps = 0.0, []  # label-free collapse watch
+        self.identity: dict = {}  # the images trained on, checked on resume (pretrain_run)
         self._last_log = -1
         self._t0 = time.perf_counter()
 
@@ -230,7 +231,7 @@ class Pretrainer(Trainer):
                 "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
                 "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
                 "budget_fitted": self.budget_fitted, "pos_peak": self.pos_peak,
-                "collapse_steps": self.collapse_steps}
+                "collapse_steps": self.collapse_steps, "identity": self.identity}
 
     def save(self) -> None:
         save_checkpoint(self.out / CHECKPOINT, self.state_dict())

@@ -40,3 +40,33 @@ def test_ctrl_c_says_where_the_work_is_and_how_to_resume(tmp_path, monkeypatch):
                                    str(tmp_path / "a.npy"), "--out", str(out), "--k", "2"])
     assert res.exit_code == 130
     assert f"kept in {out}" in res.output and "run the same command again" in res.output
+
+
+def test_train_fixmatch_options_are_named_apart_and_flags_are_flags():
+    text = CliRunner().invoke(app, ["train-fixmatch", "--help"]).output
+    assert "--random-state" in text and "--seed-labels" in text and "--data-root" in text
+    assert "--no-resume" in text and "--no-compile" in text  # flags, shown as flag pairs
+    assert "--data-root" in CliRunner().invoke(app, ["predict", "--help"]).output
+    assert "--chunk-size" in CliRunner().invoke(app, ["seed", "--help"]).output
+
+
+def test_deprecated_names_still_work_with_a_warning(tmp_path):
+    res = CliRunner().invoke(app, ["train-fixmatch", "--indices", str(tmp_path / "none.npy"),
+                                   "--labels", str(tmp_path / "l.npy"), "--dataset", "cifar10",
+                                   "--seed", "3", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2  # the files do not exist: a clear error, after the warnings
+    assert "--seed is now --random-state" in res.output
+    assert "--labels is now --seed-labels" in res.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_root_reaches_the_dataset_registry(tmp_path):
+    """train-fixmatch looks for a registry dataset under --data-root (offline here: the error
+    names that folder)."""
+    root = tmp_path / "dr"
+    (tmp_path / "s.csv").write_text("index,label\n0,0\n1,1\n")
+    res = CliRunner().invoke(app, ["train-fixmatch", "--indices", str(tmp_path / "s.csv"),
+                                   "--dataset", "cifar10", "--data-root", str(root),
+                                   "--out", str(tmp_path / "r"), "--device", "cpu"])
+    assert res.exit_code == 2 and str(root) in res.output, res.output
+    assert not (tmp_path / "r").exists()

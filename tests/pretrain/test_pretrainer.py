@@ -221,3 +221,14 @@ def test_collapse_watch_warns_once_per_episode_and_not_on_the_early_dip(tmp_path
         tr.step = step
         tr._watch_collapse(loss * chance, pos)
     assert tr.collapse_steps == [12, 13, 15] and warnings == [12, 15]
+
+
+def test_resume_refuses_other_images_and_changes_nothing(tmp_path, toy_npz):
+    out = tmp_path / "ssl"
+    pretrain_run(toy_npz, out, tiny_cfg(epochs=1, knn_every=100))
+    before = (out / "config.json").read_text()
+    with pytest.raises(HumeSSLError, match="other images"):
+        pretrain_run(toy_npz, out, tiny_cfg(epochs=2, knn_every=100), resume=True, image_size=6)
+    with pytest.raises(HumeSSLError, match="lr="):
+        pretrain_run(toy_npz, out, tiny_cfg(epochs=2, knn_every=100, lr=0.5), resume=True)
+    assert (out / "config.json").read_text() == before
