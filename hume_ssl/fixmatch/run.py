@@ -19,7 +19,6 @@ from typing import Optional
 
 import numpy as np
 
-from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
     array_hash,
@@ -34,7 +33,7 @@ from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
 from hume_ssl.models.classifier import resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
-from hume_ssl.train.resume import check_resume_keys, check_run_folder, cleanup_on_early_failure
+from hume_ssl.train.resume import check_resume, check_run_folder, cleanup_on_early_failure
 
 
 def train_fixmatch_run(
@@ -84,7 +83,8 @@ def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callb
     identity = {"seeds": array_hash(s.indices, y), "train_order": train.order_hash,
                 "n_unlabeled": int(len(unlabeled))}
     if resume:
-        check_resume_identity(out, cfg, identity)
+        check_resume(out, cfg.to_dict(), FixMatchConfig.RESUME_KEYS, identity, "seeds or data",
+                     "pass the same --seeds/--indices/--seed-labels/--oracle-labels")
     seed_acc = None
     if train.labels is not None:
         seed_acc = (
@@ -167,20 +167,6 @@ def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callb
         export_model(out, trainer, s, k, mean, std)
         atomic_write_json(out / "metrics.json", summary)
     return summary
-
-
-def check_resume_identity(out: Path, cfg: FixMatchConfig, identity: dict) -> None:
-    """--resume continues only the identical run: same options and same seeds and data."""
-    st = load_checkpoint(out / CHECKPOINT)
-    check_resume_keys(st["config"], cfg.to_dict(), FixMatchConfig.RESUME_KEYS)
-    saved = st.get("identity") or {}
-    diff = [k for k in identity if k in saved and saved[k] != identity[k]]
-    if diff:
-        raise HumeSSLError(
-            f"cannot --resume: the run in {out} was trained from other seeds or data ("
-            + ", ".join(f"{k} {saved[k]} now {identity[k]}" for k in diff)
-            + "); pass the same --seeds/--indices/--labels/--oracle-labels, or a new --out."
-        )
 
 
 def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> None:

@@ -16,15 +16,13 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
-from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import UNITS, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
-from hume_ssl.train.resume import check_resume_keys, check_run_folder, cleanup_on_early_failure
+from hume_ssl.train.resume import check_resume, check_run_folder, cleanup_on_early_failure
 
 
 def pretrain_run(
@@ -57,17 +55,9 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dic
     check_run_folder(out, resume, "pretraining")
     # what the run learns from: a resume must use the same images (checked before config.json)
     identity = {"dataset": dataset, "split": split, "images": array_hash(images)}
-    if resume:  # checked before config.json is rewritten: a refused resume changes nothing
-        st = load_checkpoint(out / CHECKPOINT)
-        check_resume_keys(st["config"], cfg.to_dict(), PretrainConfig.RESUME_KEYS)
-        saved = st.get("identity") or {}
-        diff = [k for k in identity if k in saved and saved[k] != identity[k]]
-        if diff:
-            raise HumeSSLError(
-                f"cannot --resume: the run in {out} learned from other images ("
-                + ", ".join(f"{k} {saved[k]} now {identity[k]}" for k in diff)
-                + "); pass the same dataset, split and --image-size, or a new --out."
-            )
+    if resume:
+        check_resume(out, cfg.to_dict(), PretrainConfig.RESUME_KEYS, identity, "images",
+                     "pass the same dataset, split and --image-size")
     mean, std = channel_stats(images)
     trainer = Pretrainer(cfg, images, out, mean, std, train_labels=labels,
                          test_images=test_images, test_labels=test_labels, callback=callback)

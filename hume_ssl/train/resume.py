@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
 
 # config fields renamed since a checkpoint format was written: old name -> new name
@@ -38,6 +38,23 @@ def check_resume_keys(saved: dict, current: dict, keys: Sequence[str]) -> None:
         raise HumeSSLError(
             f"cannot --resume: {what} differ from the checkpointed run; use the same options "
             "or a new --out."
+        )
+
+
+def check_resume(out: Path, current: dict, keys: Sequence[str], identity: dict,
+                 what: str, fix: str) -> None:
+    """--resume continues only the identical run: the same options (`keys` of the config) and
+    the same inputs (`identity`: hashes of what the run learns from). Call it before writing
+    anything, so a refused resume changes nothing."""
+    st = load_checkpoint(Path(out) / CHECKPOINT)
+    check_resume_keys(st["config"], current, keys)
+    saved = st.get("identity") or {}
+    diff = [k for k in identity if k in saved and saved[k] != identity[k]]
+    if diff:
+        raise HumeSSLError(
+            f"cannot --resume: the run in {out} learned from other {what} ("
+            + ", ".join(f"{k} {saved[k]} now {identity[k]}" for k in diff)
+            + f"); {fix}, or a new --out."
         )
 
 
