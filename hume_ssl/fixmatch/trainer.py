@@ -47,7 +47,7 @@ from hume_ssl.models.classifier import (
     resolve_init,
     set_bn_momentum,
 )
-from hume_ssl.train.budget import units_in_budget
+from hume_ssl.train.budget import StepTimer, units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
 from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
@@ -233,7 +233,7 @@ class FixMatchTrainer(Trainer):
         self.evals: list[tuple[int, float]] = []
         self._reset_acc()
         self._tb = None
-        self.budget_fitted, self._calibrate = False, False
+        self.budget_fitted = False
 
     # ---------------------------------------------------------------- one step
     def _reset_acc(self) -> None:
@@ -415,8 +415,8 @@ class FixMatchTrainer(Trainer):
             except Exception:  # tensorboard not installed
                 self._tb = None
         self._t_start = time.perf_counter()
-        self._calibrate = self.cfg.budget_minutes is not None and not self.budget_fitted
-        self._t_mark, self._cal = None, (self.step + 5, self.step + 25)
+        timing = self.cfg.budget_minutes is not None and not self.budget_fitted
+        self.budget_timer = StepTimer(self.step, self.device, time.perf_counter) if timing else None
         self.callback("start", {"step": self.step, "steps": self.total_steps,
                                 "device": str(self.device), "world": self.world})
         self._t0 = self._t_last = time.perf_counter()
@@ -429,23 +429,12 @@ class FixMatchTrainer(Trainer):
         set_bn_momentum(self.model, m)
         set_bn_momentum(self.ema.module, m)
 
-    def checkpoint_due(self, last: bool) -> bool:
-        """No periodic checkpoint while the budget is being timed: a budget too small fails
-        before anything is kept."""
-        return last or (not self._calibrate and super().checkpoint_due(last))
-
     def after_step(self) -> None:
         """Under --budget-minutes: after 5 warm-up steps, time 20 steps and one evaluation,
         then fit the number of steps (whole log intervals) so the schedule ends in time."""
-        if not self._calibrate or self.step not in self._cal:
+        t_step = self.budget_timer.tick(self.step) if self.budget_timer else None
+        if t_step is None:
             return
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        now = time.perf_counter()
-        if self._t_mark is None:
-            self._t_mark = now
-            return
-        t_step = (now - self._t_mark) / (self._cal[1] - self._cal[0])
         t_eval = 0.0
         if self.rank == 0 and self.test_images is not None:
             t = time.perf_counter()
@@ -466,7 +455,7 @@ class FixMatchTrainer(Trainer):
                 f"({unit} steps at {t_step * 1e3:.0f} ms) and one evaluation ({t_eval:.1f} s) "
                 f"after the setup; pass --budget-minutes {need * 1.2:.2f} or more."
             )
-        self.total_steps, self.budget_fitted, self._calibrate = units * unit, True, False
+        self.total_steps, self.budget_fitted, self.budget_timer = units * unit, True, None
         self._set_bn_momentum()
         self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
                                  "s_per_eval": t_eval})

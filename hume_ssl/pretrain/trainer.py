@@ -33,7 +33,7 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.knn import knn_classify
 from hume_ssl.pretrain.config import PretrainConfig
 from hume_ssl.pretrain.methods import METHODS
-from hume_ssl.train.budget import units_in_budget
+from hume_ssl.train.budget import StepTimer, units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
 from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
@@ -43,7 +43,6 @@ from hume_ssl.train.throughput import forward_flops, mfu, peak_flops
 
 CSV_FIELDS = ("step", "epoch", "lr", "loss", "pos_acc", "knn_acc", "images_per_s", "mfu",
               "elapsed_s")
-WARMUP_STEPS, TIMED_STEPS = 5, 20  # budget calibration: steps skipped, then steps timed
 # collapse warning: pos_acc below this share of its running peak (once the peak shows a learned
 # positive) while the loss is back within this share of chance
 COLLAPSE_PEAK, COLLAPSE_DROP, COLLAPSE_CHANCE = 0.3, 0.25, 0.9
@@ -288,9 +287,9 @@ class Pretrainer(Trainer):
                                  "s_per_step": t_step, "s_per_eval": t_eval})
 
     def on_start(self) -> None:
-        self._calibrate = self.cfg.budget_minutes is not None and not self.budget_fitted
-        self._t_mark, self._t_eval = None, 0.0
-        self._cal = (self.step + WARMUP_STEPS, self.step + WARMUP_STEPS + TIMED_STEPS)
+        timing = self.cfg.budget_minutes is not None and not self.budget_fitted
+        self.budget_timer = StepTimer(self.step, self.device, self.elapsed) if timing else None
+        self._t_eval = 0.0
         self.callback("start", {"step": self.step, "total_steps": self.total_steps,
                                 "device": str(self.device)})
         self._t_last, self._step_last = self.elapsed(), self.step
@@ -299,18 +298,8 @@ class Pretrainer(Trainer):
             self.log(self.evaluate())  # the random-init baseline
             self._t_eval = self.elapsed() - t
 
-    def checkpoint_due(self, last: bool) -> bool:
-        """No periodic checkpoint while the budget is being timed: a budget too small fails
-        before anything is kept."""
-        return last or (not self._calibrate and super().checkpoint_due(last))
-
     def after_step(self) -> None:
-        if not self._calibrate or self.step not in self._cal:
-            return
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        if self._t_mark is None:
-            self._t_mark = self.elapsed()
-        else:
-            self._fit_budget((self.elapsed() - self._t_mark) / TIMED_STEPS, self._t_eval)
-            self._calibrate = False
+        t_step = self.budget_timer.tick(self.step) if self.budget_timer else None
+        if t_step is not None:
+            self._fit_budget(t_step, self._t_eval)
+            self.budget_timer = None

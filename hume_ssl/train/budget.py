@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
+
+import torch
+
+WARMUP_STEPS, TIMED_STEPS = 5, 20  # steps run before timing starts, then steps timed
+
+
+class StepTimer:
+    """Seconds per training step, measured once: WARMUP_STEPS steps after `start_step`, time
+    the next TIMED_STEPS (CUDA synchronised at both ends). `clock()` gives seconds."""
+
+    def __init__(self, start_step: int, device: torch.device, clock: Callable[[], float]):
+        self.marks = (start_step + WARMUP_STEPS, start_step + WARMUP_STEPS + TIMED_STEPS)
+        self.device, self.clock, self.t0 = device, clock, None
+
+    def tick(self, step: int) -> Optional[float]:
+        """Call after every step; returns the seconds per step once, at the last timed step."""
+        if step not in self.marks:
+            return None
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        if self.t0 is None:
+            self.t0 = self.clock()
+            return None
+        return (self.clock() - self.t0) / TIMED_STEPS
 
 
 def units_in_budget(

@@ -36,6 +36,7 @@ class Trainer:
     checkpoint_every: int = 1
     callback: Callback
     stop_requested: bool = False
+    budget_timer = None  # a train.budget.StepTimer while a budget is being timed, else None
 
     # ------------------------------------------------------------ hooks
     def train_step(self) -> None:
@@ -63,7 +64,10 @@ class Trainer:
         """After every step, before evaluation and logging."""
 
     def checkpoint_due(self, last: bool) -> bool:
-        return last or self.step % self.checkpoint_every == 0
+        """At the end and every checkpoint_every steps, but not while a budget is being timed:
+        a budget too small fails before anything is kept."""
+        timing = self.budget_timer is not None
+        return last or (not timing and self.step % self.checkpoint_every == 0)
 
     def agree_stop(self) -> bool:
         """Whether to stop now; multi-process trainers agree on it across ranks."""
