@@ -61,6 +61,11 @@ def curves_png(title: str, xlabel: str, panels: dict[str, tuple[Sequence, Sequen
         else:
             d.line([xy(x, y) for x, y in pts], fill=COLOR, width=2)
     d.text((LEFT, h - BOTTOM + 2), f"{xlabel}: {x0:.4g} .. {x1:.4g}", fill=(0, 0, 0))
+    return png_bytes(img)
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    """A PIL image as PNG file bytes (for the atomic writers)."""
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

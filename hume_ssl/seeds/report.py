@@ -14,14 +14,7 @@ from PIL import Image, ImageDraw
 
 from hume_ssl.core.io import atomic_write_bytes
 from hume_ssl.core.metrics import cluster_acc, hungarian_map
-
-
-def _png_bytes(img: Image.Image) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+from hume_ssl.core.plot import png_bytes
 
 
 def contact_sheet(
@@ -60,7 +53,7 @@ def write_contact_sheets(
             [get_image(int(i)) for i in shown],
             caption=f"cluster {c}: {len(idx)} seeds (best first)",
         )
-        paths.append(atomic_write_bytes(out_dir / f"cluster_{c:03d}.png", _png_bytes(sheet)))
+        paths.append(atomic_write_bytes(out_dir / f"cluster_{c:03d}.png", png_bytes(sheet)))
     return paths
 
 
@@ -152,5 +145,5 @@ def seed_report(
         report.update(test)
     atomic_write_json(out_dir / "report.json", report)
     img = plot_curve(ns, prec, f"seed precision (ensemble ACC {report['ensemble_acc']:.3f})")
-    atomic_write_bytes(out_dir / "precision_curve.png", _png_bytes(img))
+    atomic_write_bytes(out_dir / "precision_curve.png", png_bytes(img))
     return report
