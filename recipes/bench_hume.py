@@ -24,6 +24,7 @@ import argparse
 import math
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,8 +34,9 @@ from hume_ssl.core.device import resolve_device
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.engine import train_encoders
-from hume_ssl.hume.estimator import normalise_features
+from hume_ssl.hume.estimator import label_blocks
 from hume_ssl.hume.ridge import RidgeInner
+from hume_ssl.hume.rows import Rows, column_mean
 from hume_ssl.hume.scoring import cv_scores
 
 
@@ -91,17 +93,17 @@ def peak_mem(dev: torch.device) -> str:
 
 
 def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,)):
-    x1 = normalise_features(phi1, True, dev)
-    x2 = normalise_features(phi2, True, dev)
+    x1, x2 = Rows(phi1, True, dev), Rows(phi2, True, dev)
     if inner_kind == "ridge":
         inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
     else:
-        inner = UnrolledSGDInner(x2, seed=cfg.random_state)
+        inner = UnrolledSGDInner(x2.all(), seed=cfg.random_state)
     t = time.perf_counter()
     w, curve = train_encoders(x1, inner, np.asarray(restarts), cfg)
     if dev.type == "cuda":
         torch.cuda.synchronize()
-    labels = torch.matmul(x1, w.transpose(1, 2)).argmax(-1).cpu().numpy()
+    with torch.no_grad():
+        labels = np.concatenate([lab.cpu().numpy() for _, lab, _ in label_blocks(x1, w)], 1)
     return labels, time.perf_counter() - t
 
 
@@ -176,7 +178,7 @@ def section_cifar_size(dev, restarts: int):
     timed_steps(1, "ridge", restarts, cfg)  # warm-up
     t2, t6 = timed_steps(2, "ridge", restarts, cfg), timed_steps(6, "ridge", restarts, cfg)
     per_step = (t6 - t2) / 4
-    x2 = normalise_features(phi2, True, dev)
+    x2 = Rows(phi2, True, dev).all()
     labels = torch.randint(0, k, (restarts, n), generator=g).to(dev)
     t = time.perf_counter()
     cv_scores(x2, labels, k, cfg.cv_folds, cfg.ridge)
@@ -210,6 +212,188 @@ def section_cifar_size(dev, restarts: int):
     )
 
 
+def synthetic_views(folder: Path, n: int, d: int, k: int, seed: int = 0):
+    """Two float16 memory-mapped views (N, d) of N samples in k classes, and the labels.
+
+    Latent class centres (k, 128) plus unit noise, projected by a different random matrix per
+    view with extra per-feature noise: class-structured, so ACC means something. Written once
+    per size into `folder` (reused), in blocks: never a float32 (N, d) in memory.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = f"n{n}_d{d}_k{k}_s{seed}"
+    paths = [folder / f"view{v}_{tag}.npy" for v in (1, 2)]
+    ypath = folder / f"labels_{tag}.npy"
+    if not (all(p.exists() for p in paths) and ypath.exists()):
+        rng = np.random.default_rng(seed)
+        y = rng.permutation(np.arange(n) % k)
+        centres = rng.normal(size=(k, 128)).astype(np.float32) * 1.5
+        for v, path in enumerate(paths):
+            proj = rng.normal(size=(128, d)).astype(np.float32) / np.sqrt(128)
+            out = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), mode="w+",
+                                            dtype=np.float16, shape=(n, d))
+            for a in range(0, n, 65536):
+                yb = y[a : a + 65536]
+                z = centres[yb] + rng.normal(size=(len(yb), 128)).astype(np.float32)
+                x = z @ proj + 0.5 * rng.normal(size=(len(yb), d)).astype(np.float32)
+                out[a : a + 65536] = np.maximum(x, 0) if v == 1 else x  # view 1: ReLU-like
+            out.flush()
+            del out
+            path.with_suffix(".tmp.npy").rename(path)
+        np.save(ypath, y)
+    return [np.load(p, mmap_mode="r") for p in paths], np.load(ypath)
+
+
+def rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def measure(dev, x1, x2, y, k: int, restarts: int, steps: int, full_score: bool,
+            score_rows: int = 0) -> dict:
+    """One Hume fit, timed by its own events: setup, seconds per outer step, scoring + voting."""
+    t: dict[str, list] = {"step": []}
+
+    def cb(event, info):
+        if dev.type == "cuda" and event in ("start", "step", "scoring", "done"):
+            torch.cuda.synchronize(dev)
+        now = time.perf_counter()
+        t.setdefault(event, []).append(now)
+
+    if dev.type == "cuda":
+        torch.zeros(1, device=dev)  # the CUDA context must exist before its stats are reset
+        torch.cuda.reset_peak_memory_stats(dev)
+    cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=steps, device=str(dev),
+                     score_rows=score_rows)
+    t0 = time.perf_counter()
+    m = Hume(cfg, callback=cb).fit(x1, x2)
+    end = time.perf_counter()
+    diffs = np.diff([t["start"][0]] + t["step"])
+    per_step = float(np.median(diffs[1:] if len(diffs) > 1 else diffs))
+    res = {
+        "n": x1.shape[0], "d1": x1.shape[1], "d2": x2.shape[1], "k": k, "restarts": restarts,
+        "steps": steps, "setup_s": t["start"][0] - t0, "per_step_s": per_step,
+        "first_step_s": float(diffs[0]), "train_s": t["scoring"][0] - t["start"][0],
+        "score_vote_s": end - t["scoring"][0], "total_s": end - t0,
+        "acc": cluster_acc(m.labels_, y), "score_rows": m.score_rows_,
+        "peak_rss_gib": rss_gib(),
+        "peak_gpu_gib": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda"
+        else None,
+        "verdict": m.diagnostics_["verdict"],
+    }
+    res["total_300_s"] = res["total_s"] + (300 - steps) * per_step
+    if full_score and m.score_rows_ < x1.shape[0]:
+        from scipy.stats import spearmanr
+
+        x2r = Rows(x2, True, dev, column_mean(x2))  # space 2 exactly as fit normalises it
+        lab = torch.from_numpy(m.labelings_).to(dev)
+        ts = time.perf_counter()
+        full = cv_scores(x2r.all(), lab, k, cfg.cv_folds, cfg.ridge, cfg.random_state)
+        full = full.cpu().numpy()
+        res["full_score_s"] = time.perf_counter() - ts
+        res["spearman"] = float(spearmanr(full, m.scores_)[0]) if restarts > 2 else None
+        res["same_best"] = bool(int(np.argmax(full)) == int(np.argmax(m.scores_)))
+    return res
+
+
+def probe_step_seconds(dev, x1, x2, k: int, restarts: int) -> float:
+    """Seconds per outer step of the engine alone (restarts batched), from steps 2-3."""
+    cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=3)
+    r1, r2 = Rows(x1, True, dev, column_mean(x1)), Rows(x2, True, dev, column_mean(x2))
+    inner = RidgeInner(r2, cfg.subset_size, cfg.ridge)
+    marks = []
+
+    def on_step(step, loss):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        marks.append(time.perf_counter())
+
+    train_encoders(r1, inner, np.arange(restarts), cfg, on_step=on_step)
+    del r1, r2, inner
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return (marks[-1] - marks[0]) / (len(marks) - 1)
+
+
+def section_imagenet_size(dev, args):
+    """ImageNet-size HUME (N, d, k = 1.28M, 1,024, 1,000 on a GPU) next to CIFAR size."""
+    gpu = dev.type == "cuda"
+    n = args.imagenet_n or 1_281_167
+    d = args.imagenet_d or (1024 if gpu else 512)
+    r = args.imagenet_restarts or (100 if gpu else 4)
+    steps = args.imagenet_steps or (300 if gpu else 5)
+    folder = Path(args.data_dir)
+    print(f"\n## ImageNet size vs CIFAR size on {dev} (float16 memory-mapped inputs)")
+    rows = []
+    for name, nn, dd, k in (("CIFAR-10 size", 50_000, d, 10), ("ImageNet size", n, d, 1000)):
+        t = time.perf_counter()
+        (x1, x2), y = synthetic_views(folder, nn, dd, k)
+        print(f"{name}: data ready in {time.perf_counter() - t:.0f} s ({x1.dtype}, "
+              f"{type(x1).__name__})", flush=True)
+        run_steps = steps
+        if args.train_budget and k == 1000:  # time 2 steps first; run what fits the budget
+            per = probe_step_seconds(dev, x1, x2, k, r)
+            run_steps = int(max(3, min(steps, args.train_budget // per)))
+            print(f"probe: {per:.3f} s per outer step ({r} restarts) -> {run_steps} steps "
+                  f"within --train-budget {args.train_budget} s", flush=True)
+        rows.append((name, measure(dev, x1, x2, y, k, r, run_steps, args.full_score,
+                                   args.score_rows)))
+        print(rows[-1], flush=True)
+    print("| size | N | d | k | restarts x steps | setup s | s / outer step | train s | "
+          "score+vote s | total s | 100 x 300 s (extrapolated if fewer) | peak RSS GiB | "
+          "peak GPU GiB | ACC | verdict |")
+    print("|---" * 15 + "|")
+    for name, m in rows:
+        gpu_gib = "-" if m["peak_gpu_gib"] is None else f"{m['peak_gpu_gib']:.2f}"
+        extra = "" if (m["restarts"], m["steps"]) == (100, 300) else " (extrapolated)"
+        print(f"| {name} | {m['n']} | {m['d1']} | {m['k']} | {m['restarts']} x {m['steps']} | "
+              f"{m['setup_s']:.1f} | {m['per_step_s']:.3f} | {m['train_s']:.1f} | "
+              f"{m['score_vote_s']:.1f} | {m['total_s']:.1f} | "
+              f"{m['total_300_s'] * (100 / m['restarts'] if m['restarts'] < 100 else 1):.0f}"
+              f"{extra} | {m['peak_rss_gib']:.2f} | "
+              f"{gpu_gib} | "
+              f"{m['acc']:.3f} | {m['verdict']} |")
+    for name, m in rows:
+        if "spearman" in m:
+            print(f"{name}: score on {m['score_rows']} of {m['n']} rows vs all rows "
+                  f"({m['full_score_s']:.1f} s): Spearman {m['spearman']}, same best restart "
+                  f"{m['same_best']}")
+
+
+def section_score_subsample(dev, args):
+    """How well the score on a row subset ranks restarts like the score on all rows."""
+    from scipy.stats import spearmanr
+
+    from hume_ssl.hume.scoring import score_rows
+
+    gpu = dev.type == "cuda"
+    n = args.imagenet_n or 1_281_167
+    d = args.imagenet_d or (1024 if gpu else 512)
+    r = args.imagenet_restarts or (100 if gpu else 4)
+    steps = args.imagenet_steps or (300 if gpu else 5)
+    (x1, x2), y = synthetic_views(Path(args.data_dir), n, d, 1000)
+    t = time.perf_counter()
+    m = Hume(HumeConfig(k=1000, n_restarts=r, n_steps=steps, device=str(dev))).fit(x1, x2)
+    print(f"\n## score on a row subset vs all rows: N={n}, d={d}, k=1000, {r} restarts x {steps} "
+          f"steps ({time.perf_counter() - t:.0f} s), ensemble ACC {cluster_acc(m.labels_, y):.3f}")
+    x2r = Rows(x2, True, dev, column_mean(x2))
+    lab = torch.from_numpy(m.labelings_).to(dev)
+
+    def score(rows):
+        sub = torch.arange(n) if rows is None else torch.from_numpy(rows)
+        ts = time.perf_counter()
+        s = cv_scores(x2r.take(sub.to(dev)), lab[:, sub.to(dev)], 1000).cpu().numpy()
+        return s, time.perf_counter() - ts
+
+    full, t_full = score(None)
+    print("| rows | per class | seconds | Spearman vs all rows | same best restart |")
+    print("|---|---|---|---|---|")
+    for want in args.subsample_rows:
+        rows = score_rows(n, 1000, want, 0)
+        s, ts = score(rows)
+        print(f"| {want} | {want / 1000:.0f} | {ts:.1f} | {spearmanr(s, full)[0]:.3f} | "
+              f"{int(np.argmax(s)) == int(np.argmax(full))} |", flush=True)
+    print(f"| all {n} | {n / 1000:.0f} | {t_full:.1f} | 1 | True |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--device", default="auto")
@@ -217,8 +401,23 @@ def main():
         "--sections",
         nargs="+",
         default=["digits", "compare", "cifar-size"],
-        choices=["digits", "compare", "cifar-size", "compare-gpu"],
+        choices=["digits", "compare", "cifar-size", "compare-gpu", "imagenet-size",
+                 "score-subsample"],
     )
+    ap.add_argument("--imagenet-n", type=int, default=0, help="rows (0: 1,281,167)")
+    ap.add_argument("--imagenet-d", type=int, default=0, help="dims (0: 1,024 GPU, 512 CPU)")
+    ap.add_argument("--imagenet-restarts", type=int, default=0, help="0: 100 GPU, 4 CPU")
+    ap.add_argument("--imagenet-steps", type=int, default=0, help="0: 300 GPU, 5 CPU")
+    ap.add_argument("--data-dir", default="/tmp/hume_imagenet_size",
+                    help="where the synthetic float16 views are written (reused)")
+    ap.add_argument("--train-budget", type=float, default=0,
+                    help="ImageNet size: seconds of outer steps to run (0: all --imagenet-steps); "
+                    "the rest is extrapolated and labelled so")
+    ap.add_argument("--subsample-rows", type=int, nargs="+",
+                    default=[100_000, 200_000, 400_000, 640_000], help="score-subsample sizes")
+    ap.add_argument("--score-rows", type=int, default=0, help="HumeConfig.score_rows (0: auto)")
+    ap.add_argument("--full-score", action="store_true",
+                    help="also score on all rows and compare with the subsampled score")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--compare-steps", type=int, default=150, help="outer steps in `compare`")
     ap.add_argument("--compare-subset", type=int, default=600, help="subset size in `compare`")
@@ -243,6 +442,10 @@ def main():
         section_compare(dev, phi1, phi2, y, cfg, args.seeds, "N=5,000 synthetic")
     if "cifar-size" in args.sections:
         section_cifar_size(dev, args.restarts)
+    if "imagenet-size" in args.sections:
+        section_imagenet_size(dev, args)
+    if "score-subsample" in args.sections:
+        section_score_subsample(dev, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ without a kNN evaluation), the model-FLOPs utilisation where the card's peak is 
 the positive-key accuracy curve with its lowest value after its peak (a collapse shows as
 pos_acc falling far below its peak while the loss returns near chance). `--subset` / `--size`
 make a CPU-sized check; the full split at 32 px is the real benchmark. Each run folder works as
-`ssl:OUT/VARIANT` for recipes/cifar10_seeds.py --space1.
+`ssl:OUT/VARIANT` for `hume-ssl features`, whose output recipes/seed_benchmark.py takes as
+`--sets user --phi1`.
 """
 
 from __future__ import annotations

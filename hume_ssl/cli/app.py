@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hume_ssl.cli.progress import fixmatch_progress, hume_progress, pretrain_progress
+from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 
 app = typer.Typer(
@@ -38,7 +39,8 @@ def main() -> None:
     try:
         app()
     except HumeSSLError as e:
-        console.print(f"[bold red]error:[/] {e}")
+        prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
+        console.print(f"[bold red]{prefix}error:[/] {e}")
         sys.exit(2)
     except KeyboardInterrupt:
         console.print(
@@ -84,8 +86,16 @@ def label(
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     chunk_size: int = typer.Option(
-        0, help="Restarts per results file, rounded up to lanes of 8 (0: all); results do not "
-        "depend on it."
+        0, help="Restarts per results file, rounded up to lanes of 8 (0: all that fit the "
+        "memory budget); results do not depend on it."
+    ),
+    memory_budget_gb: float = typer.Option(
+        0.0, help="Memory HUME may use, GiB (features on the device, one lane's work, the "
+        "chunk's encoders); 0: 80% of free GPU memory, no limit on the CPU."
+    ),
+    score_rows: int = typer.Option(
+        0, help="Rows the label-free restart score is computed on (0: all, at most "
+        "max(100,000, 400 x k))."
     ),
 ) -> None:
     """Run HUME on two feature matrices of the same N samples and write an aligned ensemble."""
@@ -105,6 +115,8 @@ def label(
         random_state=seed,
         device=device,
         chunk_size=chunk_size,
+        memory_budget_gb=memory_budget_gb,
+        score_rows=score_rows,
     )
     with hume_progress(console) as cb:
         res = label_run(
@@ -119,6 +131,8 @@ def label(
             transductive=transductive,
             callback=cb,
         )
+    if res.get("rank"):  # torchrun: rank 0 prints
+        return
     model = res["model"]
     table = Table(title=f"HUME: {cfg.n_restarts} restarts in {res['seconds']:.1f} s")
     for col in ("", "score", "ACC", "ARI", "NMI"):
@@ -148,6 +162,7 @@ def label(
             "restarts mean", f"{model.scores_.mean():.4f}", f"{m['restart_acc_mean']:.4f}", "", ""
         )
     out_console.print(table)
+    _print_diagnostics(res["diagnostics"])
     out_console.print(
         f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
         "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
@@ -498,17 +513,29 @@ def seed(
     k_range: str = typer.Option("2-20", help="Range of k tried by --k auto (inclusive)."),
     restarts: int = typer.Option(100, help="HUME restarts (batched)."),
     steps: int = typer.Option(300, help="HUME outer steps per restart."),
-    knn: int = typer.Option(20, help="Neighbours for kNN consistency (self excluded)."),
+    knn: int = typer.Option(50, help="Neighbours for kNN consistency (self excluded)."),
     knn_space: str = typer.Option("phi2", help="phi2, phi1, or both (a majority in each)."),
     min_agreement: float = typer.Option(0.5, help="Candidates need agreement above this share."),
     min_knn: float = typer.Option(0.5, help="... and kNN consistency above this share."),
     shortage: str = typer.Option("fewer", help="Clusters short of candidates: fewer | relax."),
+    ranking: str = typer.Option(
+        "product", help="Order of candidates within a cluster: product (agreement x kNN "
+        "consistency), agreement, or knn; then margin."
+    ),
     out: Path = typer.Option(
         Path("runs/seed"), help="Run folder: hume/ and seeds/ go in it (re-running resumes)."
     ),
     chunk_size: int = typer.Option(
-        0, help="HUME restarts per results file, rounded up to lanes of 8 (0: all); results do "
-        "not depend on it."
+        0, help="HUME restarts per results file, rounded up to lanes of 8 (0: all that fit the "
+        "memory budget); results do not depend on it."
+    ),
+    memory_budget_gb: float = typer.Option(
+        0.0, help="Memory HUME may use, GiB (features on the device, one lane's work, the "
+        "chunk's encoders); 0: 80% of free GPU memory, no limit on the CPU."
+    ),
+    score_rows: int = typer.Option(
+        0, help="Rows the label-free restart score is computed on (0: all, at most "
+        "max(100,000, 400 x k))."
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     seed_: int = typer.Option(0, "--seed", help="Random seed."),
@@ -540,10 +567,11 @@ def seed(
         min_agreement=min_agreement,
         min_knn=min_knn,
         shortage=shortage,
+        ranking=ranking,
     ).validate()  # every option checked before features, HUME or `--k auto` do any work
     hume = None
     base = dict(n_restarts=restarts, n_steps=steps, random_state=seed_, device=device,
-                chunk_size=chunk_size)
+                chunk_size=chunk_size, memory_budget_gb=memory_budget_gb, score_rows=score_rows)
     HumeConfig(k=2, **base).validate()
     if k == "auto":
         k_val = choose_k(out, dataset, bb, phi1, phi2, k_range, base, feature_kw, log=console.print)
@@ -568,12 +596,18 @@ def seed(
             log=console.print,
             hume_defaults=base,
         )
+    if res.get("rank"):  # torchrun: rank 0 prints
+        return
     table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
-    table.add_column("cluster")
-    table.add_column("seeds")
+    for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
+        table.add_column(col)
     for c, n in enumerate(res["per_class"]):
-        table.add_row(str(c), str(n) + (" (short)" if c in res["short_classes"] else ""))
+        cl = res["diagnostics"]["clusters"][c]
+        table.add_row(str(c), str(n) + (" (short)" if c in res["short_classes"] else ""),
+                      str(cl["size"]), _num(cl["mean_agreement"], 3), _num(cl["mean_knn"], 3),
+                      str(cl["candidates"]), "" if cl["reliable"] else "[yellow]weak[/]")
     out_console.print(table)
+    _print_diagnostics(res["diagnostics"])
     if "report" in res:
         r = res["report"]
         out_console.print(
@@ -585,6 +619,20 @@ def seed(
         console.print(f"[bold yellow]warning:[/] no seeds in {res['seeds_dir']}: "
                       f"{res['empty_reason']}")
     out_console.print(f"kNN backend: {'; '.join(res['knn_backend'])}")
+
+
+def _print_diagnostics(d: dict) -> None:
+    """The label-free diagnostics block `label` and `seed` print (stored in their JSON)."""
+    a, ari, sc = d["agreement"], d["pairwise_ari"], d["scores"]
+    out_console.print(
+        f"diagnostics ({d['n_restarts']} restarts, no labels used): majority agreement on "
+        f"{100 * a['above_0.5']:.1f}% of samples, >= 0.9 on {100 * a['at_least_0.9']:.1f}%, all "
+        f"on {100 * a['all_1.0']:.1f}%; mean pairwise ARI "
+        + (_num(ari["mean"], 3) if ari["mean"] is not None else f"- ({ari['reason']})")
+        + f"; restart scores {sc['min']:.3f}..{sc['max']:.3f} (median {sc['median']:.3f})"
+    )
+    color = {"reliable": "green", "uncertain": "yellow", "unreliable": "bold red"}[d["verdict"]]
+    out_console.print(f"verdict: [{color}]{d['verdict']}[/]: {d['message']}")
 
 
 def _renamed(old: str, new: str, old_value, value):

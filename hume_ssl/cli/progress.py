@@ -6,6 +6,7 @@ with them.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 from hume_ssl.core.progress import rich_progress
@@ -13,13 +14,17 @@ from hume_ssl.core.progress import rich_progress
 
 @contextmanager
 def hume_progress(console):
-    """Yields a callback(event, info) that shows restart-steps done and the current loss."""
+    """Yields a callback(event, info) that shows restart-steps done and the current loss.
+    Under torchrun only rank 0 shows it (its own restarts' steps)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield lambda event, info: None
+        return
     progress = rich_progress(console)
     state: dict = {}
 
     def callback(event: str, info: dict) -> None:
         if event == "start":
-            total = (info["restarts"] - info["resumed"]) * info["steps"]
+            total = info.get("mine", info["restarts"] - info["resumed"]) * info["steps"]
             state["task"] = progress.add_task(
                 "restart-steps",
                 total=max(total, 1),

@@ -194,21 +194,31 @@ def _not_npy_reason(path: Path) -> str:
         return "it is not in NumPy's .npy format"
 
 
-def check_features(x: np.ndarray, name: str) -> np.ndarray:
-    """Validate a feature matrix (N, d): 2-D, numeric, finite. Returns float32, C-contiguous."""
-    x = np.asarray(x)
+def check_features(x: np.ndarray, name: str, block_rows: int = 65536) -> np.ndarray:
+    """Validate a feature matrix (N, d): 2-D, numeric, finite.
+
+    float16 and float32 inputs come back as they are (a memory-mapped .npy stays mapped: it is
+    never copied whole); other numeric dtypes are converted to float32. The finiteness check
+    reads `block_rows` rows at a time.
+    """
+    x = np.asarray(x) if not isinstance(x, np.ndarray) else x
     if x.ndim != 2:
         raise HumeSSLError(
             f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}."
         )
     if x.shape[0] < 2 or x.shape[1] < 1:
         raise HumeSSLError(f"{name} has shape {x.shape}; need at least 2 samples and 1 feature.")
-    if not np.issubdtype(x.dtype, np.number):
-        raise HumeSSLError(f"{name} has dtype {x.dtype}; expected numbers.")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise HumeSSLError(f"{name} has dtype {x.dtype}; expected real numbers.")
+    if x.dtype not in (np.float16, np.float32) or not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    bad_rows: list[np.ndarray] = []
+    for a in range(0, x.shape[0], block_rows):
+        bad = ~np.isfinite(x[a : a + block_rows]).all(1)
+        if bad.any():
+            bad_rows.append(a + np.nonzero(bad)[0])
+    if bad_rows:
+        rows = np.concatenate(bad_rows)
         raise HumeSSLError(
             f"{name} has NaN or inf in {rows.size} rows (first: {rows[:5].tolist()}); "
             "re-extract those features or drop those samples from every input."

@@ -30,6 +30,7 @@ class HumeConfig:
     normalize_phi1: bool = True  # L2-normalise rows of space 1
     normalize_phi2: bool = True  # L2-normalise rows of space 2
     cv_folds: int = 10  # folds of the label-free restart score
+    score_rows: int = 0  # rows the score is computed on (0: all, up to max(100,000, 400 k))
     chunk_size: int = 0  # restarts per chunk, rounded up to whole lanes of 8 (0: all)
     memory_budget_gb: float = 0.0  # working-memory budget of one lane, GiB (0: automatic)
     checkpoint_every: int = 20  # outer steps between checkpoints inside a chunk (0: none)
@@ -57,6 +58,10 @@ class HumeConfig:
             bad(f"subset_size={self.subset_size}: need at least 4 samples per subset.")
         if self.tau <= 0 or self.lr <= 0 or self.ridge <= 0:
             bad("tau, lr and ridge must be positive.")
+        if self.score_rows < 0 or 0 < self.score_rows < 2 * self.cv_folds:
+            bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds.")
+        if self.memory_budget_gb < 0 or self.chunk_size < 0:
+            bad("memory_budget_gb and chunk_size must be 0 (automatic) or positive.")
         if self.cv_folds < 2:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
         return self

@@ -15,17 +15,26 @@ Results do not depend on chunking, exactly: restart r always runs in lane r // L
 with the same LANE restarts (a chunk that asks for part of a lane computes the whole lane and
 keeps what it asked for), so every matmul a restart goes through has the same shapes, hence the
 same rounding, whatever the chunk size or the number of restarts. The subset draws depend on
-`random_state` only, and restart r's initial encoder on (random_state, r).
+`random_state` only, and restart r's initial encoder on (random_state, r). The same holds across
+processes (torchrun): a rank that trains some lanes computes them exactly as one process would.
+
+The encoders' orthonormal rows are the Q factor of a QR decomposition (R with a positive
+diagonal). For k >= CHOLESKY_K the Q factor is computed as A (chol(A^T A))^-T in float64
+(Cholesky QR: the same Q, a few matmuls instead of a Householder sweep that is slow on GPUs at
+k = 1,000); with more classes than dimensions (k > d1) rows cannot be orthonormal, so W has
+orthonormal columns instead, scaled by sqrt(k / d1) so that its rows have unit norm on average.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
 from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.rows import Rows
 from hume_ssl.hume.sparsemax import sparsemax
 
 
@@ -42,12 +51,31 @@ def init_encoders(restarts: np.ndarray, d1: int, k: int, random_state: int) -> t
     return out.float()
 
 
-def orthonormal_rows(v: torch.Tensor) -> torch.Tensor:
-    """(R, d1, k) free parameters -> (R, k, d1) task encoders with orthonormal rows (QR)."""
-    q, r = torch.linalg.qr(v)  # q (R, d1, k)
+CHOLESKY_K = 128  # from this many classes on, the Q factor comes from Cholesky QR
+
+
+def q_factor(a: torch.Tensor) -> torch.Tensor:
+    """(R, m, p) with m >= p -> Q (R, m, p) of a = QR with diag(R) > 0 (the unique such Q)."""
+    p = a.shape[-1]
+    if p >= CHOLESKY_K:
+        a64 = a.double()
+        chol, info = torch.linalg.cholesky_ex(a64.transpose(1, 2) @ a64)  # (R, p, p) lower
+        if not bool(info.any()):
+            q = torch.linalg.solve_triangular(chol, a64.transpose(1, 2), upper=False)
+            return q.transpose(1, 2).to(a.dtype)  # a L^-T
+    q, r = torch.linalg.qr(a)  # Householder (also the fallback for a singular Gram matrix)
     sign = torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))
     sign = torch.where(sign == 0, torch.ones_like(sign), sign)
-    return (q * sign[:, None, :]).transpose(1, 2)
+    return q * sign[:, None, :]
+
+
+def orthonormal_rows(v: torch.Tensor) -> torch.Tensor:
+    """(R, d1, k) free parameters -> (R, k, d1) task encoders: orthonormal rows when k <= d1,
+    else orthonormal columns scaled by sqrt(k / d1) (rows of unit norm on average)."""
+    d1, k = v.shape[-2:]
+    if k <= d1:
+        return q_factor(v).transpose(1, 2)
+    return q_factor(v.transpose(1, 2)) * math.sqrt(k / d1)
 
 
 def entropy(p: torch.Tensor) -> torch.Tensor:
@@ -83,17 +111,20 @@ def lanes_for(restarts: np.ndarray) -> list[np.ndarray]:
     return [np.arange(b * LANE, (b + 1) * LANE) for b in blocks]
 
 
-def lane_loss(phi1, v, idx, h, inner, n_tr: int, cfg: HumeConfig, tau: float, full_rows: bool):
-    """Per-restart loss (L,) of one lane's free parameters v (L, d1, k) on the step's subsets."""
-    n_rows, d1 = phi1.shape
+def lane_loss(x, v, idx, h, inner, n_tr: int, cfg: HumeConfig, tau: float, full_rows: bool):
+    """Per-restart loss (L,) of one lane's free parameters v (L, d1, k) on the step's subsets.
+
+    x: every row (N, d1) when `full_rows`, else the step's rows (S, n, d1), normalised.
+    """
+    d1 = x.shape[-1]
     r = v.shape[0]
     w = orthonormal_rows(v)  # (L, k, d1)
     w_cols = w.reshape(r * cfg.k, d1).T  # (d1, L*k): the lane's restarts side by side
     if full_rows:  # label every row once, then gather the subsets
-        y = sparsemax((phi1 @ w_cols).view(n_rows, r, cfg.k) / tau)  # (N, L, k)
-        y = y.view(n_rows, r * cfg.k)[idx]  # (S, n, L*k)
+        y = sparsemax((x @ w_cols).view(x.shape[0], r, cfg.k) / tau)  # (N, L, k)
+        y = y.view(x.shape[0], r * cfg.k)[idx]  # (S, n, L*k)
     else:
-        y = sparsemax((phi1[idx] @ w_cols).view(*idx.shape, r, cfg.k) / tau)
+        y = sparsemax((x @ w_cols).view(*idx.shape, r, cfg.k) / tau)
         y = y.view(*idx.shape, r * cfg.k)  # (S, n, L*k)
     y_tr, y_te = y[:, :n_tr], y[:, n_tr:]
     err = inner.error(h, y_tr, y_te, r)  # (S, L)
@@ -102,7 +133,7 @@ def lane_loss(phi1, v, idx, h, inner, n_tr: int, cfg: HumeConfig, tau: float, fu
 
 
 def train_encoders(
-    phi1: torch.Tensor,
+    phi1: Rows,
     inner,
     restarts: np.ndarray,
     cfg: HumeConfig,
@@ -114,12 +145,13 @@ def train_encoders(
     """Train the restarts `restarts` (in whole lanes). Returns their encoders (R, k, d1) and loss
     curves (steps, R), in the order asked.
 
-    phi1: (N, d1) on the compute device. `inner` has prepare(idx_tr, idx_te) -> H and
+    phi1: space 1 (hume_ssl.hume.rows.Rows, normalised rows on the compute device); `inner` has
+    prepare(idx_tr, idx_te) -> H and
     error(H, y_tr, y_te, R) -> (S, R) (see hume_ssl.hume.ridge.RidgeInner).
     `state`: a dict `save_state` received earlier for the same restarts, to continue from;
     `save_state(state)` is called every `save_every` outer steps (0: never).
     """
-    n_rows, d1 = phi1.shape
+    n_rows, d1 = phi1.n, phi1.d
     dev = phi1.device
     lanes = lanes_for(restarts)
     ids = np.concatenate(lanes)  # every restart computed, lane by lane
@@ -128,6 +160,7 @@ def train_encoders(
     opt = torch.optim.Adam(vs, lr=cfg.lr)
     sampler = SubsetSampler(n_rows, cfg)
     full_rows = sampler.s * sampler.n >= n_rows  # cheaper to label every row once
+    x_all = phi1.all() if full_rows else None  # (N, d1): small N only
     curve = np.zeros((cfg.n_steps, len(ids)), dtype=np.float32)
     start, tau = 0, cfg.tau
     if state is not None:
@@ -148,10 +181,11 @@ def train_encoders(
         idx_tr, idx_te = idx[:, : sampler.n_tr], idx[:, sampler.n_tr :]
         with torch.no_grad():
             h = inner.prepare(idx_tr, idx_te)  # (S, n_te, n_tr), shared by every lane
+            x = x_all if full_rows else phi1.take(idx)  # (N, d1) or (S, n, d1)
         opt.zero_grad(set_to_none=True)
         losses = []
         for v in vs:  # one lane at a time: its graph is freed after its backward
-            loss = lane_loss(phi1, v, idx, h, inner, sampler.n_tr, cfg, tau, full_rows)
+            loss = lane_loss(x, v, idx, h, inner, sampler.n_tr, cfg, tau, full_rows)
             loss.sum().backward()
             with torch.no_grad():
                 gnorm = v.grad.flatten(1).norm(dim=1).clamp_min(1e-12)  # (L,)

@@ -26,16 +26,25 @@ def align(labelings: np.ndarray, reference: int, k: int) -> tuple[np.ndarray, np
     return aligned, perms
 
 
-def vote(aligned: np.ndarray, k: int, reference: int) -> tuple[np.ndarray, np.ndarray]:
+def vote(aligned: np.ndarray, k: int, reference: int,
+         block_rows: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Majority vote over aligned labelings (R, N) -> labels (N,), agreement (N,) in [0, 1].
 
     Ties go to the reference restart's label when it is among the tied, else to the lowest id.
+    Counted `block_rows` samples at a time (0: as many as keep the (rows, k) counts at 16M
+    entries), so k = 1,000 at N = 1.28M needs no (N, k) table.
     """
     r, n = aligned.shape
-    counts = np.zeros((n, k), dtype=np.float64)
-    np.add.at(counts, (np.tile(np.arange(n), r), aligned.reshape(-1)), 1.0)
-    bonus = np.zeros_like(counts)
-    bonus[np.arange(n), aligned[reference]] = 0.5  # breaks ties only: counts are integers
-    labels = (counts + bonus).argmax(1)
-    agreement = counts[np.arange(n), labels] / r
-    return labels.astype(np.int64), agreement.astype(np.float32)
+    b = block_rows or max(1, 2**24 // k)
+    labels = np.empty(n, dtype=np.int64)
+    agreement = np.empty(n, dtype=np.float32)
+    for a in range(0, n, b):
+        blk = aligned[:, a : a + b]  # (R, m)
+        m = blk.shape[1]
+        flat = (np.arange(m)[None, :] * k + blk).reshape(-1)
+        counts = np.bincount(flat, minlength=m * k).reshape(m, k).astype(np.float64)
+        counts[np.arange(m), blk[reference]] += 0.5  # breaks ties only: counts are integers
+        lab = counts.argmax(1)
+        labels[a : a + m] = lab
+        agreement[a : a + m] = np.floor(counts[np.arange(m), lab]) / r
+    return labels, agreement

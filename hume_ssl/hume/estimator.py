@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.io import (
@@ -27,35 +28,35 @@ from hume_ssl.core.io import (
     config_hash,
 )
 from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
 from hume_ssl.hume.ensemble import align, vote
 from hume_ssl.hume.ridge import RidgeInner
-from hume_ssl.hume.scoring import cv_scores
+from hume_ssl.hume.rows import Rows, column_mean
+from hume_ssl.hume.scoring import cv_scores, score_rows
 
 Callback = Callable[[str, dict], None]
 
 # Settings that change no result: left out of the checkpoint fingerprint.
 _RESULT_NEUTRAL = {"chunk_size", "memory_budget_gb", "device", "extra", "n_restarts",
-                   "checkpoint_every"}
-PARTIAL = "partial.pt"  # the unfinished chunk's state, in checkpoint_dir/chunks/
+                   "checkpoint_every", "score_rows"}
 
 
-def normalise_features(
-    x: np.ndarray, on: bool, device: torch.device, mean: np.ndarray | None = None
-) -> torch.Tensor:
-    """(N, d) features -> a float32 tensor (a copy), minus `mean`, rows L2-normalised if `on`."""
-    x = np.asarray(x, dtype=np.float32)
-    t = torch.tensor(x - mean if mean is not None else x, device=device)
-    if on:
-        norms = t.norm(dim=1, keepdim=True)
-        if bool((norms == 0).any()):
-            bad = (norms.squeeze(1) == 0).nonzero().squeeze(1)[:5].tolist()
-            raise HumeSSLError(
-                f"rows {bad} of the features are all zero and cannot be L2-normalised; "
-                "drop those samples or pass normalize=False."
-            )
-        t = t / norms
-    return t
+def partial_name() -> str:
+    """The unfinished chunk's state file in checkpoint_dir/chunks/ (one per torchrun rank)."""
+    r = distributed.rank()
+    return "partial.pt" if distributed.world_size() == 1 else f"partial_rank{r}.pt"
+
+
+def label_blocks(x1: Rows, w: torch.Tensor, block_bytes: int = 2**28):
+    """Yield (start, hard labels (R, b) int64, logits (R, b, k)) over all rows of space 1 for
+    encoders w (R, k, d1): no (R, N, k) tensor is ever formed."""
+    r, k, _ = w.shape
+    rows = max(1, block_bytes // (4 * r * k))
+    wt = w.transpose(1, 2)  # (R, d1, k)
+    for a, xb in x1.blocks(rows):
+        logits = torch.matmul(xb, wt)  # (R, b, k)
+        yield a, logits.argmax(-1), logits
 
 
 class Hume:
@@ -66,10 +67,12 @@ class Hume:
         labels_ (N,) int64        ensemble labels (majority vote)
         agreement_ (N,) float32   share of restarts voting for labels_
         scores_ (R,) float32      label-free score (higher is better; see hume_ssl.hume.scoring)
+        score_rows_ int           rows the score was computed on (all, or a fixed subset)
         margins_ (N,) float32     top-1 minus top-2 cosine logit under the best encoder
         encoders_ (R, k, d1)      task encoders, rows permuted to the aligned class ids
         phi1_mean_ (d1,) or None  mean subtracted from space 1 before normalising (new rows too)
         best_restart_ int, n_clusters_used_ (R,), loss_curves_ (n_steps, R)
+        diagnostics_ dict         label-free diagnostics and verdict (hume_ssl.hume.diagnostics)
         test_labelings_, test_labels_, test_agreement_ when test features are given.
     """
 
@@ -94,35 +97,52 @@ class Hume:
         cfg = {k: v for k, v in self.config.to_dict().items() if k not in _RESULT_NEUTRAL}
         return config_hash({"cfg": cfg, "inputs": input_hash})
 
-    def _chunk_size(self, n_rows: int, device: torch.device) -> int:
-        """Restarts per chunk, in whole lanes. Memory is held one lane at a time (a lane's graph
-        is freed after its backward), so a chunk may hold every restart; chunks are only the
-        unit of the finished-results files."""
+    def memory_plan(self, n_rows: int, d1: int, d2: int, bytes1: int, bytes2: int,
+                    device: torch.device) -> int:
+        """Restarts per chunk (whole lanes) within the memory budget, or a clear error.
+
+        Bytes counted: both spaces held on the device (their own dtype), one lane's tensors kept
+        for backward (a lane's graph is freed after its backward), and per restart of a chunk
+        its parameters, gradient and two Adam moments (4 x d1 x k float32).
+        """
         cfg = self.config
         n = min(n_rows, cfg.subset_size)
         full_rows = cfg.n_subsets * n >= n_rows  # every row is labelled each step
-        # float32 tensors per restart kept for backward: soft labels, gathers, predictions.
         per_lane = 4 * cfg.k * (12 * cfg.n_subsets * n + 6 * n_rows * full_rows) * LANE
+        fixed = bytes1 + bytes2 + per_lane
+        per_restart = 16 * d1 * cfg.k
         if cfg.memory_budget_gb > 0:
             budget = cfg.memory_budget_gb * 2**30
         elif device.type == "cuda":
-            budget = 0.5 * torch.cuda.mem_get_info(device)[0]
+            budget = 0.8 * torch.cuda.mem_get_info(device)[0]
         else:
             budget = float("inf")  # the CPU has no budget unless one is given
-        if per_lane > budget:
+        gib = 2**30
+        if fixed + LANE * per_restart > budget:
             raise HumeSSLError(
-                f"one lane of {LANE} restarts needs about {per_lane / 2**30:.2f} GiB, more than "
-                f"the memory budget of {budget / 2**30:.2f} GiB; pass --memory-budget-gb "
-                f"{per_lane / 2**30 * 1.1:.2f} or more, or lower subset_size."
+                f"one lane of {LANE} restarts needs about {(fixed + LANE * per_restart) / gib:.2f}"
+                f" GiB ({(bytes1 + bytes2) / gib:.2f} GiB of features, {per_lane / gib:.2f} GiB "
+                f"of one lane's work), more than the memory budget of {budget / gib:.2f} GiB; "
+                f"the smallest budget that fits is --memory-budget-gb "
+                f"{(fixed + LANE * per_restart) / gib * 1.05:.3g} (or lower subset_size)."
             )
-        size = cfg.chunk_size if cfg.chunk_size > 0 else cfg.n_restarts
+        fits = LANE * int((budget - fixed) // (LANE * per_restart)) if budget < float("inf") \
+            else 10**9
+        if cfg.chunk_size > fits:
+            raise HumeSSLError(
+                f"--chunk-size {cfg.chunk_size} needs about "
+                f"{(fixed + cfg.chunk_size * per_restart) / gib:.2f} GiB, more than the memory "
+                f"budget of {budget / gib:.2f} GiB; the largest chunk that fits is --chunk-size "
+                f"{fits}."
+            )
+        size = cfg.chunk_size if cfg.chunk_size > 0 else min(cfg.n_restarts, fits)
         return LANE * -(-size // LANE)
 
     def _partial(self, fingerprint: str, ids: np.ndarray) -> Optional[dict]:
         """The saved state of an unfinished chunk of exactly these restarts, or None."""
         if self.checkpoint_dir is None:
             return None
-        path = Path(self.checkpoint_dir) / "chunks" / PARTIAL
+        path = Path(self.checkpoint_dir) / "chunks" / partial_name()
         if not path.exists():
             return None
         try:
@@ -137,7 +157,7 @@ class Hume:
     def _save_partial(self, fingerprint: str, ids: np.ndarray, state: dict) -> None:
         buf = io.BytesIO()
         torch.save({"fingerprint": fingerprint, "ids": ids.tolist(), "state": state}, buf)
-        atomic_write_bytes(Path(self.checkpoint_dir) / "chunks" / PARTIAL, buf.getvalue())
+        atomic_write_bytes(Path(self.checkpoint_dir) / "chunks" / partial_name(), buf.getvalue())
 
     def _load_chunks(self, fingerprint: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -160,7 +180,12 @@ class Hume:
         return done
 
     # ------------------------------------------------------------------ fit
-    def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False) -> Hume:
+    def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False,
+            input_hash: Optional[str] = None) -> Hume:
+        """Fit on phi1 (N, d1) and phi2 (N, d2): float16/float32 arrays stay as given (a
+        memory-mapped .npy is read in row blocks). `input_hash`: array_hash(phi1, phi2) when the
+        caller has it already. Under torchrun, the restarts' lanes are split over the ranks and
+        every rank ends with the same fitted model."""
         phi1 = check_features(phi1, "phi1")
         phi2 = check_features(phi2, "phi2")
         if phi1.shape[0] != phi2.shape[0]:
@@ -195,27 +220,36 @@ class Hume:
         t0 = time.perf_counter()
 
         self.n_samples_ = n_train
-        self.input_hash_ = array_hash(phi1, phi2)
+        self.input_hash_ = input_hash or array_hash(phi1, phi2)
         self.test_hash_ = array_hash(phi1_test, phi2_test) if has_test else None
         fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:{transductive}" if has_test else "")
         fingerprint = self._fingerprint(fp_inputs)
+        multi = distributed.init(dev)
+        if multi:  # every rank must hold the same inputs and settings before any work
+            distributed.check_same("the inputs and HUME settings (fingerprint)", fingerprint)
 
         # non-negative features (ReLU outputs) share one dominant direction that a bias-free
         # encoder cannot ignore; centring removes it (k-means is translation-invariant too)
-        self.phi1_mean_ = fit1.mean(0, dtype=np.float64).astype(np.float32) if cfg.center else None
-        mean2 = fit2.mean(0, dtype=np.float64).astype(np.float32) if cfg.center else None
-        x1 = normalise_features(fit1, cfg.normalize_phi1, dev, self.phi1_mean_)  # (N_fit, d1)
-        x2 = normalise_features(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2)
+        self.phi1_mean_ = column_mean(fit1) if cfg.center else None
+        mean2 = column_mean(fit2) if cfg.center else None
+        x1 = Rows(fit1, cfg.normalize_phi1, dev, self.phi1_mean_)  # (N_fit, d1) rows
+        x2 = Rows(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2) rows
+        chunk = self.memory_plan(fit1.shape[0], x1.d, x2.d, fit1.nbytes * x1.on_device,
+                                 fit2.nbytes * x2.on_device, dev)
         inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
 
         r_all = np.arange(cfg.n_restarts)
         done = {r: v for r, v in self._load_chunks(fingerprint).items() if r < cfg.n_restarts}
-        todo = np.array([r for r in r_all if r not in done], dtype=np.int64)
-        chunk = self._chunk_size(fit1.shape[0], dev)
+        have = set().union(*distributed.all_gather(sorted(done)))  # finished on any rank
+        todo = np.array([r for r in r_all if r not in have], dtype=np.int64)
+        lanes = sorted({int(r) // LANE for r in todo})
+        mine = set(lanes[distributed.rank() :: distributed.world_size()])  # this rank's lanes
+        todo = np.array([r for r in todo if int(r) // LANE in mine], dtype=np.int64)
         self._emit(
             "start",
             restarts=cfg.n_restarts,
-            resumed=len(done),
+            resumed=len(have),
+            mine=len(todo),
             steps=cfg.n_steps,
             chunk=chunk,
             device=str(dev),
@@ -249,31 +283,45 @@ class Hume:
                     curves=curve,
                     fingerprint=np.array(fingerprint),
                 )
-                (Path(self.checkpoint_dir) / "chunks" / PARTIAL).unlink(missing_ok=True)
+                (Path(self.checkpoint_dir) / "chunks" / partial_name()).unlink(missing_ok=True)
+        if multi:  # every rank gets every restart's encoder
+            for part in distributed.all_gather(done):
+                done.update(part)
         encoders = np.stack([done[r][0] for r in r_all]).astype(np.float32)  # (R, k, d1)
         self.loss_curves_ = np.stack([done[r][1] for r in r_all], axis=1)  # (n_steps, R)
 
         self._emit("scoring", restarts=cfg.n_restarts)
-        w = torch.from_numpy(encoders).to(dev)
+        n_fit = fit1.shape[0]
+        w = torch.from_numpy(encoders).to(dev)  # (R, k, d1)
+        hard = np.empty((cfg.n_restarts, n_fit), dtype=np.int64)
         with torch.no_grad():
-            logits = torch.matmul(x1, w.transpose(1, 2))  # (R, N_fit, k)
-            hard = logits.argmax(-1)  # (R, N_fit)
-            scores = cv_scores(x2, hard, cfg.k, cfg.cv_folds, cfg.ridge, cfg.random_state)
-        hard = hard.cpu().numpy()
+            for a, lab, _ in label_blocks(x1, w):
+                hard[:, a : a + lab.shape[1]] = lab.cpu().numpy()
+            rows = score_rows(n_fit, cfg.k, cfg.score_rows, cfg.random_state)
+            sub = torch.arange(n_fit) if rows is None else torch.from_numpy(rows)
+            self.score_rows_ = n_fit if rows is None else len(rows)
+            scores = cv_scores(x2.take(sub.to(dev)), torch.from_numpy(hard[:, sub.numpy()]).to(dev),
+                               cfg.k, cfg.cv_folds, cfg.ridge, cfg.random_state)
         self.scores_ = scores.cpu().numpy()
         self.best_restart_ = int(np.argmax(self.scores_))
         aligned, perms = align(hard, self.best_restart_, cfg.k)
+        del hard
         inv = np.argsort(perms, axis=1)  # inv[r][new] = old
         self.encoders_ = np.take_along_axis(encoders, inv[:, :, None], axis=1)
         self.perms_ = perms
-        self.n_clusters_used_ = np.array([len(np.unique(h)) for h in hard])
+        self.n_clusters_used_ = np.array(
+            [int((np.bincount(lab, minlength=cfg.k) > 0).sum()) for lab in aligned])
         labels, agreement = vote(aligned, cfg.k, self.best_restart_)
-        best_logits = logits[self.best_restart_].cpu().numpy()
-        top2 = np.sort(best_logits, axis=1)[:, -2:]
-        margins = (top2[:, 1] - top2[:, 0]).astype(np.float32)
+        margins = np.empty(n_fit, dtype=np.float32)
+        with torch.no_grad():
+            for a, _, logits in label_blocks(x1, w[self.best_restart_ : self.best_restart_ + 1]):
+                top2 = logits[0].topk(2, dim=1).values  # (b, 2)
+                margins[a : a + len(top2)] = (top2[:, 0] - top2[:, 1]).cpu().numpy()
 
         self.labelings_, self.labels_ = aligned[:, :n_train], labels[:n_train]
         self.agreement_, self.margins_ = agreement[:n_train], margins[:n_train]
+        self.diagnostics_ = diagnose(self.labels_, self.agreement_, self.labelings_,
+                                     self.scores_, cfg.k, cfg.random_state)
         self.test_labelings_ = self.test_labels_ = self.test_agreement_ = None
         if has_test:
             if transductive:
@@ -303,11 +351,12 @@ class Hume:
             raise HumeSSLError(
                 f"phi1 has {phi1.shape[1]} features; the encoders expect {self.encoders_.shape[2]}."
             )
-        cpu = torch.device("cpu")
-        x = normalise_features(phi1, self.config.normalize_phi1, cpu, self.phi1_mean_)
-        w = torch.from_numpy(self.encoders_)
+        x = Rows(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_)
+        out = np.empty((self.encoders_.shape[0], x.n), dtype=np.int64)
         with torch.no_grad():
-            return torch.matmul(x, w.transpose(1, 2)).argmax(-1).numpy()
+            for a, lab, _ in label_blocks(x, torch.from_numpy(self.encoders_)):
+                out[:, a : a + lab.shape[1]] = lab.numpy()
+        return out
 
     def predict(self, phi1) -> np.ndarray:
         """Ensemble labels (M,) of new samples (inductive use of the learned encoders)."""

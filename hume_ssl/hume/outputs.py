@@ -26,7 +26,8 @@ OUTPUT_FILES = {
     "test_labelings.npy": "(R, M) int64: restarts' labels of the test rows (if given)",
     "test_labels.npy": "(M,) int64: ensemble labels of the test rows (if given)",
     "test_agreement.npy": "(M,) float32: agreement on the test rows (if given)",
-    "config.json": "resolved config, sample count, input hash, versions, timings",
+    "config.json": "resolved config, sample count, input hash, versions, timings, diagnostics "
+    "(label-free, with a verdict)",
     "metrics.json": "ACC/ARI/NMI of the ensemble and each restart (if labels were given)",
 }
 
@@ -98,6 +99,7 @@ def _write_label_outputs(model, out: Path, record: dict, y, y_test, written: lis
         "input_hash": model.input_hash_,
         "test_hash": model.test_hash_,
         "best_restart": model.best_restart_,
+        "diagnostics": model.diagnostics_,
         "versions": versions(),
         "outputs": {
             k: v

@@ -57,24 +57,31 @@ def smoothers_direct(xa_tr: torch.Tensor, xa_te: torch.Tensor, reg: torch.Tensor
     return xa_te @ torch.cholesky_solve(xa_tr.transpose(1, 2), chol)  # (S, n_te, n_tr)
 
 
+def mean_sq_norm(phi2) -> float:
+    """Mean squared row norm of space 2 (a Rows, read block by block; 1 when normalised)."""
+    total = 0.0
+    for _, t in phi2.blocks():
+        total += float((t.double() ** 2).sum())
+    return total / phi2.n
+
+
 class RidgeInner:
-    """Ridge inner solver over the rows of phi2 (N, d); `error` is the held-out squared error.
+    """Ridge inner solver over the rows of space 2; `error` is the held-out squared error.
 
     Args:
-        phi2: (N, d) features of space 2, already normalised as the config asks.
+        phi2: space 2 (hume_ssl.hume.rows.Rows: rows normalised as the config asks).
         subset_size: rows per subset (n); train part is the first `n_tr` of each subset.
         ridge: penalty relative to the mean Gram eigenvalue (see `ridge_lambda`).
     """
 
-    def __init__(self, phi2: torch.Tensor, subset_size: int, ridge: float):
-        n, d = phi2.shape
-        self.xa = augment(phi2)  # (N, D)
-        mean_sq = float((phi2.double() ** 2).sum(1).mean())
-        self.lam = ridge_lambda(ridge, subset_size, d, mean_sq)
-        self.reg = regulariser(d + 1, self.lam, phi2.device, phi2.dtype)
+    def __init__(self, phi2, subset_size: int, ridge: float):
+        n, d = phi2.n, phi2.d
+        self.phi2 = phi2
+        self.lam = ridge_lambda(ridge, subset_size, d, mean_sq_norm(phi2))
+        self.reg = regulariser(d + 1, self.lam, phi2.device, torch.float32)
         # The full-data hat matrix serves every split when each subset is the whole dataset.
         self.z = (
-            hat_matrix(self.xa.double(), self.reg.double()).to(phi2.dtype)
+            hat_matrix(augment(phi2.all()).double(), self.reg.double()).float()
             if subset_size >= n
             else None
         )
@@ -83,7 +90,8 @@ class RidgeInner:
         """Split smoothers H (S, n_te, n_tr), shared by all restarts."""
         if self.z is not None:
             return smoothers_from_hat(self.z, idx_tr, idx_te)
-        return smoothers_direct(self.xa[idx_tr], self.xa[idx_te], self.reg)
+        return smoothers_direct(augment(self.phi2.take(idx_tr)), augment(self.phi2.take(idx_te)),
+                                self.reg)
 
     @staticmethod
     def error(h: torch.Tensor, y_tr: torch.Tensor, y_te: torch.Tensor, r: int) -> torch.Tensor:

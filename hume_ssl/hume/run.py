@@ -2,7 +2,9 @@
 
 Python API behind the CLI command: `label_run(...)` validates everything before it writes
 anything, fits `Hume` with restart chunks checkpointed under `out/chunks/`, and writes the
-documented outputs (see README "Outputs of `label`") atomically.
+documented outputs (see README "Outputs of `label`") atomically. Under torchrun every rank
+checks it holds the same inputs and options before anything is written, the ranks split the
+restarts, and rank 0 writes the outputs.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from hume_ssl.core import distributed
+from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import check_features, check_writable_dir, load_array
+from hume_ssl.core.io import array_hash, check_features, check_writable_dir, load_array
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.estimator import Callback, Hume
 from hume_ssl.hume.outputs import load_labels, write_label_outputs
@@ -49,11 +53,18 @@ def label_run(
         raise HumeSSLError("give both --phi1-test and --phi2-test, or neither.")
     n_fit = x1.shape[0] + (t1.shape[0] if (t1 is not None and transductive) else 0)
     config.validate(n_samples=n_fit)
+    input_hash = array_hash(x1, x2)
+    if distributed.init(resolve_device(config.device)):  # torchrun: same inputs on every rank
+        distributed.check_same("the inputs (hash of phi1, phi2, test files) and options", (
+            input_hash, array_hash(t1, t2) if t1 is not None else None, transductive,
+            config.to_dict()))
     out = check_writable_dir(out)
     model = Hume(config, checkpoint_dir=out, callback=callback)
     t0 = time.perf_counter()
-    model.fit(x1, x2, t1, t2, transductive=transductive)
+    model.fit(x1, x2, t1, t2, transductive=transductive, input_hash=input_hash)
     seconds = time.perf_counter() - t0
+    if not distributed.is_main():  # rank 0 writes the outputs; the others are done
+        return {"out": str(out), "seconds": seconds, "model": model, "rank": distributed.rank()}
 
     record = {
         "command": "label",
@@ -77,6 +88,7 @@ def label_run(
         "best_restart": model.best_restart_,
         "mean_agreement": float(model.agreement_.mean()),
         "clusters_used_min": int(model.n_clusters_used_.min()),
+        "diagnostics": model.diagnostics_,
     }
     if metrics is not None:
         summary["metrics"] = metrics

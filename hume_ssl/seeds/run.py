@@ -18,6 +18,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from hume_ssl.core import distributed
+from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.io import (
     array_hash,
@@ -32,11 +34,12 @@ from hume_ssl.core.versions import versions
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.features.extract import extract_features
 from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import load_labels, write_label_outputs
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
-from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
+from hume_ssl.seeds.selection import RANKINGS, SeedSelector, SelectionConfig
 
 Log = Callable[[str], None]
 
@@ -44,8 +47,9 @@ Log = Callable[[str], None]
 @dataclass
 class SeedConfig:
     per_class: int = 4  # seeds per cluster
-    n_neighbors: int = 20  # neighbours for the kNN consistency (the sample itself excluded)
+    n_neighbors: int = 50  # neighbours for the kNN consistency (the sample itself excluded)
     knn_space: str = "phi2"  # "phi2" (space 2), "phi1", or "both" (majority in each)
+    ranking: str = "product"  # candidates ranked by "product" (agreement x kNN), "agreement", "knn"
     knn_backend: str = "auto"  # "auto" (faiss, else torch), "faiss", "torch"
     min_agreement: float = 0.5  # candidates need agreement > this (share of restarts)
     min_knn: float = 0.5  # ... and kNN consistency > this (share of neighbours)
@@ -65,6 +69,8 @@ class SeedConfig:
             (0.0 <= self.min_agreement <= 1.0,
              f"--min-agreement {self.min_agreement}: must lie in [0, 1]"),
             (0.0 <= self.min_knn <= 1.0, f"--min-knn {self.min_knn}: must lie in [0, 1]"),
+            (self.ranking in RANKINGS,
+             f"--ranking {self.ranking!r}: use {', '.join(RANKINGS)}"),
             (self.shortage in ("fewer", "relax"),
              f"--shortage {self.shortage!r}: use fewer or relax"),
         ])
@@ -176,13 +182,20 @@ def seed_run(
     hume.validate(n_samples=n)
     if seeds.n_neighbors >= n:
         raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
+    input_hash = array_hash(x1, x2)
+    if distributed.init(resolve_device(hume.device)):  # torchrun: same inputs on every rank
+        distributed.check_same("the inputs (hash of both feature spaces) and options",
+                               (input_hash, hume.to_dict(), dataclasses.asdict(seeds)))
     out = check_writable_dir(out)
 
     # ---- HUME (chunks resume from out/hume/chunks)
     t0 = time.perf_counter()
     hume_dir = check_writable_dir(out / "hume")
     log(f"HUME: {hume.n_restarts} restarts, k={hume.k}, N={n}")
-    model = Hume(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(x1, x2)
+    model = Hume(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
+        x1, x2, input_hash=input_hash)
+    if not distributed.is_main():  # torchrun: the ranks shared HUME's restarts; rank 0 goes on
+        return {"out": str(out), "model": model, "rank": distributed.rank()}
     record = {
         "command": "seed",
         "inputs": prov,
@@ -216,6 +229,7 @@ def seed_run(
         min_agreement=seeds.min_agreement,
         min_knn=seeds.min_knn,
         shortage=seeds.shortage,
+        ranking=seeds.ranking,
     )
     sel = SeedSelector(sel_cfg).fit(
         model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k
@@ -242,7 +256,9 @@ def seed_run(
             "per_class_used": {str(c): t for c, t in sel.thresholds_.items()},
             "shortage": seeds.shortage,
         },
-        "ranking": "agreement desc, then kNN consistency desc, then margin desc, then index",
+        "ranking": {"product": "agreement x kNN consistency desc, then margin desc, then index",
+                    "agreement": "agreement desc, then kNN consistency, margin, index",
+                    "knn": "kNN consistency desc, then agreement, margin, index"}[seeds.ranking],
         "scores_columns": ["agreement", "knn_consistency", "margin"],
         "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends},
         "provenance": prov,
@@ -251,6 +267,9 @@ def seed_run(
         "selection": dataclasses.asdict(seeds),
         "versions": versions(),
     }
+    diag = with_seeds(model.diagnostics_, sel.candidates_, knn_share, model.labels_,
+                      seeds.per_class)
+    meta["diagnostics"] = diag
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
     seeds_dir = write_seeds(
@@ -275,6 +294,7 @@ def seed_run(
         "per_class": sel.per_class_.tolist(),
         "short_classes": sel.short_classes_,
         "empty_reason": meta.get("empty_reason"),
+        "diagnostics": diag,
         "knn_backend": backends,
         "hume_metrics": metrics,
         "model": model,

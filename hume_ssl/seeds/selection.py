@@ -3,9 +3,11 @@
 A sample is a *candidate* when
     agreement  > min_agreement   (share of aligned restarts voting for its ensemble label)
     knn_share  > min_knn         (share of its k nearest neighbours with the same label)
-Within each predicted class, candidates are ranked lexicographically by agreement, then kNN
-consistency, then the best restart's margin (ties: lower index first), and the top
-`per_class` are taken. A class short of candidates follows `shortage`:
+Within each predicted class, candidates are ranked by `ranking` (ties: lower index first):
+    "agreement"  agreement, then kNN consistency, then the best restart's margin
+    "knn"        kNN consistency, then agreement, then margin
+    "product"    agreement x kNN consistency, then margin
+and the top `per_class` are taken. A class short of candidates follows `shortage`:
     "fewer": take what there is and report it;
     "relax": lower both thresholds by `relax_step` until the class is full (or both reach 0),
              recording the thresholds used for that class.
@@ -29,6 +31,24 @@ class SelectionConfig:
     min_knn: float = 0.5  # strict lower bound on the kNN consistency share
     shortage: str = "fewer"  # "fewer" or "relax"
     relax_step: float = 0.1  # threshold decrement per relaxation round
+    ranking: str = "product"  # "product", "agreement" or "knn" (see the module docstring)
+
+
+RANKINGS = ("agreement", "knn", "product")
+
+
+def rank_order(agreement, knn_share, margins, ranking: str) -> np.ndarray:
+    """Sample indices, best first, under `ranking` (ties: lower index first)."""
+    idx = np.arange(len(agreement))
+    if ranking == "agreement":
+        keys = (idx, -margins, -knn_share, -agreement)
+    elif ranking == "knn":
+        keys = (idx, -margins, -agreement, -knn_share)
+    elif ranking == "product":
+        keys = (idx, -margins, -(agreement.astype(np.float64) * knn_share))
+    else:
+        raise HumeSSLError(f"seed ranking {ranking!r}: use {', '.join(RANKINGS)}.")
+    return np.lexsort(keys)
 
 
 class SeedSelector:
@@ -64,8 +84,7 @@ class SeedSelector:
                 f"--per-class {cfg.per_class} is more than any predicted class holds (largest: "
                 f"{sizes.max()} samples); lower --per-class."
             )
-        # lexicographic order: agreement desc, knn desc, margin desc, index asc
-        order = np.lexsort((np.arange(n), -margins, -knn_share, -agreement))
+        order = rank_order(agreement, knn_share, margins, cfg.ranking)
         chosen, self.thresholds_, self.candidates_ = [], {}, np.zeros(k, np.int64)
         for c in range(k):
             in_c = order[labels[order] == c]

@@ -28,3 +28,12 @@ def test_vote_majority_agreement_and_deterministic_ties():
 def test_contingency_counts():
     c = contingency(np.array([0, 0, 1]), np.array([1, 1, 0]), 2)
     assert c.tolist() == [[0, 2], [1, 0]]
+
+
+def test_vote_in_row_blocks_equals_one_block():
+    rng = np.random.default_rng(0)
+    aligned = rng.integers(0, 7, size=(9, 1000))
+    one = vote(aligned, 7, reference=2, block_rows=1000)
+    for b in (1, 33, 256):
+        got = vote(aligned, 7, reference=2, block_rows=b)
+        assert np.array_equal(got[0], one[0]) and np.array_equal(got[1], one[1])

@@ -9,6 +9,7 @@ from hume_ssl.hume.ridge import (
     smoothers_direct,
     smoothers_from_hat,
 )
+from hume_ssl.hume.rows import Rows
 
 
 def _data(n=60, d=5, seed=0):
@@ -44,7 +45,7 @@ def test_error_is_zero_for_a_perfectly_predictable_labeling():
     x = _data(n=200, d=3).float()
     labels = (x[:, 0] > 0).long()
     y = torch.nn.functional.one_hot(labels, 2).float()
-    inner = RidgeInner(x, subset_size=200, ridge=1e-6)
+    inner = RidgeInner(Rows(x.numpy(), False, torch.device("cpu")), subset_size=200, ridge=1e-6)
     idx = torch.randperm(200)[None]
     h = inner.prepare(idx[:, :180], idx[:, 180:])
     err_good = inner.error(h, y[idx[:, :180]], y[idx[:, 180:]], 1)

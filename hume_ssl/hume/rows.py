@@ -1,0 +1,114 @@
+"""A feature space as HUME reads it: rows served centred and L2-normalised, a block at a time.
+
+The matrix stays in the dtype it arrived in (float16 or float32): a memory-mapped `.npy` is
+read row by row and never copied whole into float32, so N = 1.28M x 1,024 float16 costs its
+2.6 GB once (on the compute device when it fits there, else in host memory) instead of a
+float32 copy per space. Every consumer asks for rows:
+    take(idx)    (..., d) float32 rows idx (a tensor of any shape), normalised
+    blocks(b)    (start, (b, d) float32) over all rows in order, normalised
+Normalising a row depends on that row alone, so any gather gives the same values as the whole
+matrix normalised at once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+
+from hume_ssl.core.errors import HumeSSLError
+
+DEVICE_SHARE = 0.25  # hold the matrix on the GPU when it takes at most this share of free memory
+
+
+class Rows:
+    """Rows of x (N, d) minus `mean` (d,) (None: no centring), L2-normalised if `normalize`."""
+
+    def __init__(self, x: np.ndarray, normalize: bool, device: torch.device,
+                 mean: Optional[np.ndarray] = None, block_rows: int = 65536):
+        self.n, self.d = x.shape
+        self.device, self.normalize, self.block_rows = device, normalize, block_rows
+        self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32,
+                                                              device=device)
+        resident = device.type == "cpu" or (
+            x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0])
+        if device.type == "cpu" and isinstance(x, np.memmap):
+            self.data, self.on_device = x, False  # gathered by numpy from the mapped file
+        elif resident:
+            self.data, self.on_device = self._upload(x, device), True
+        else:
+            self.data, self.on_device = x, False  # gathered on the host, then moved
+        self._check_norms()
+
+    @staticmethod
+    def _upload(x: np.ndarray, device: torch.device) -> torch.Tensor:
+        """The matrix as a tensor on `device` in its own dtype, copied in row blocks."""
+        out = torch.empty(x.shape, dtype=torch.from_numpy(x[:1].copy()).dtype, device=device)
+        for a in range(0, x.shape[0], 65536):
+            out[a : a + 65536] = torch.from_numpy(np.ascontiguousarray(x[a : a + 65536]))
+        return out
+
+    def _host(self, a: int, b: int) -> torch.Tensor:
+        """Rows a:b of a host (possibly memory-mapped, read-only) matrix as a tensor."""
+        return torch.from_numpy(np.array(self.data[a:b], copy=True)).to(self.device)
+
+    def _raw(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.on_device:
+            return self.data[idx.to(self.device)]
+        flat = idx.reshape(-1).cpu().numpy()
+        got = torch.from_numpy(np.ascontiguousarray(self.data[flat]))
+        return got.view(*idx.shape, self.d).to(self.device)
+
+    def _finish(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.float()
+        if self.mean is not None:
+            t = t - self.mean
+        if self.normalize:
+            t = t / t.norm(dim=-1, keepdim=True)
+        return t
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
+        """(*idx.shape, d) float32 normalised rows."""
+        return self._finish(self._raw(idx))
+
+    def blocks(self, block_rows: Optional[int] = None) -> Iterator[tuple[int, torch.Tensor]]:
+        b = block_rows or self.block_rows
+        for a in range(0, self.n, b):
+            if self.on_device:
+                raw = self.data[a : a + b]
+            else:
+                raw = self._host(a, a + b)
+            yield a, self._finish(raw)
+
+    def all(self) -> torch.Tensor:
+        """(N, d) float32: every row (for small N only: this is a float32 copy)."""
+        return torch.cat([t for _, t in self.blocks()])
+
+    def _check_norms(self) -> None:
+        if not self.normalize:
+            return
+        for a, raw in self._raw_blocks():
+            t = raw.float() - self.mean if self.mean is not None else raw.float()
+            zero = (t.norm(dim=1) == 0).nonzero().squeeze(1)
+            if len(zero):
+                bad = (zero[:5] + a).tolist()
+                raise HumeSSLError(
+                    f"rows {bad} of the features are all zero and cannot be L2-normalised; "
+                    "drop those samples or pass normalize=False."
+                )
+
+    def _raw_blocks(self):
+        for a in range(0, self.n, self.block_rows):
+            if self.on_device:
+                yield a, self.data[a : a + self.block_rows]
+            else:
+                yield a, self._host(a, a + self.block_rows)
+
+
+def column_mean(x: np.ndarray, block_rows: int = 65536) -> np.ndarray:
+    """(d,) float32 mean of the rows of x, accumulated in float64 a block at a time."""
+    acc = np.zeros(x.shape[1], np.float64)
+    for a in range(0, x.shape[0], block_rows):
+        acc += x[a : a + block_rows].sum(0, dtype=np.float64)
+    return (acc / x.shape[0]).astype(np.float32)

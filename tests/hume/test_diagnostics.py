@@ -1,0 +1,39 @@
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
+from hume_ssl import Hume
+from hume_ssl.core.io import json_text
+from hume_ssl.core.metrics import contingency
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, ari_from_counts, diagnose, with_seeds
+
+
+def test_ari_matches_scikit_learn():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    b[:200] = a[:200]
+    assert abs(ari_from_counts(contingency(a, b, 5)) - adjusted_rand_score(a, b)) < 1e-12
+
+
+def test_undefined_diagnostics_are_null_with_a_reason_never_nan():
+    labels = np.array([0, 0, 1, 1, 1])  # cluster 2 has no member
+    d = diagnose(labels, np.ones(5, np.float32), labels[None], np.array([0.5]), k=3)
+    assert d["pairwise_ari"]["mean"] is None and "one restart" in d["pairwise_ari"]["reason"]
+    assert d["verdict"] == "uncertain"
+    empty = d["clusters"][2]
+    assert empty["size"] == 0 and empty["mean_agreement"] is None and empty["reason"]
+    assert d["empty_clusters"] == [2]
+    text = json_text(with_seeds(d, np.array([2, 3, 0]), np.ones(5, np.float32), labels, 4))
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_verdict_reliable_on_digits_and_warns_on_degraded_views(digits_views):
+    phi1, phi2, _ = digits_views
+    good = Hume(k=10, n_restarts=24, n_steps=150, random_state=0).fit(phi1, phi2)
+    assert good.diagnostics_["agreement"]["above_0.5"] >= RELIABLE_MAJORITY
+    assert good.diagnostics_["verdict"] == "reliable"
+    rng = np.random.default_rng(0)
+    noisy = [x + 2.0 * x.std(0) * rng.standard_normal(x.shape).astype(np.float32)
+             for x in (phi1, phi2)]
+    bad = Hume(k=10, n_restarts=24, n_steps=150, random_state=0).fit(*noisy)
+    assert bad.diagnostics_["verdict"] == "unreliable"
+    assert "too weak for HUME" in bad.diagnostics_["message"]

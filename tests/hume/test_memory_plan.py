@@ -1,0 +1,39 @@
+"""--memory-budget-gb and --chunk-size: a budget that cannot hold one lane, or a chunk larger than
+the budget allows, is a clear error naming the smallest budget / the largest chunk that fits."""
+
+import re
+
+import pytest
+
+from hume_ssl import Hume
+from hume_ssl.core.errors import HumeSSLError
+
+
+def test_budget_and_chunk_errors_name_what_fits(blobs):
+    phi1, phi2, _ = blobs
+    kw = dict(k=3, n_restarts=64, n_steps=2, device="cpu")
+    with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
+        Hume(memory_budget_gb=1e-6, **kw).fit(phi1, phi2)
+    smallest = float(re.search(r"--memory-budget-gb ([0-9.]+)", str(e.value)).group(1))
+    with pytest.raises(HumeSSLError, match="largest chunk that fits") as e:
+        Hume(memory_budget_gb=smallest, chunk_size=10**6, **kw).fit(phi1, phi2)
+    largest = int(re.search(r"--chunk-size (\d+)\.", str(e.value)).group(1))
+    assert 8 <= largest < 10**6 and largest % 8 == 0
+    m = Hume(memory_budget_gb=smallest, chunk_size=largest, **kw).fit(phi1, phi2)  # both fit
+    assert m.labelings_.shape[0] == 64
+
+
+def test_cli_takes_the_budget(tmp_path, blobs):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli.app import app
+
+    phi1, phi2, _ = blobs
+    np.save(tmp_path / "a.npy", phi1), np.save(tmp_path / "b.npy", phi2)
+    res = CliRunner().invoke(app, ["label", "--phi1", str(tmp_path / "a.npy"), "--phi2",
+                                   str(tmp_path / "b.npy"), "--out", str(tmp_path / "run"),
+                                   "--k", "3", "--restarts", "8", "--steps", "2", "--device",
+                                   "cpu", "--memory-budget-gb", "0.000001"])
+    assert res.exit_code != 0
+    assert "smallest budget that fits" in str(res.exception) + res.output
