@@ -313,13 +313,17 @@ def probe_step_seconds(dev, x1, x2, k: int, restarts: int) -> float:
     return (marks[-1] - marks[0]) / (len(marks) - 1)
 
 
+def imagenet_sizes(dev, args) -> tuple[int, int, int, int]:
+    """(N, d, restarts, steps) of the ImageNet-size sections: the options, else GPU/CPU sizes."""
+    gpu = dev.type == "cuda"
+    return (args.imagenet_n or 1_281_167, args.imagenet_d or (1024 if gpu else 512),
+            args.imagenet_restarts or (100 if gpu else 4),
+            args.imagenet_steps or (300 if gpu else 5))
+
+
 def section_imagenet_size(dev, args):
     """ImageNet-size HUME (N, d, k = 1.28M, 1,024, 1,000 on a GPU) next to CIFAR size."""
-    gpu = dev.type == "cuda"
-    n = args.imagenet_n or 1_281_167
-    d = args.imagenet_d or (1024 if gpu else 512)
-    r = args.imagenet_restarts or (100 if gpu else 4)
-    steps = args.imagenet_steps or (300 if gpu else 5)
+    n, d, r, steps = imagenet_sizes(dev, args)
     folder = Path(args.data_dir)
     print(f"\n## ImageNet size vs CIFAR size on {dev} (float16 memory-mapped inputs)")
     rows = []
@@ -364,11 +368,7 @@ def section_score_subsample(dev, args):
 
     from hume_ssl.hume.scoring import score_rows
 
-    gpu = dev.type == "cuda"
-    n = args.imagenet_n or 1_281_167
-    d = args.imagenet_d or (1024 if gpu else 512)
-    r = args.imagenet_restarts or (100 if gpu else 4)
-    steps = args.imagenet_steps or (300 if gpu else 5)
+    n, d, r, steps = imagenet_sizes(dev, args)
     (x1, x2), y = synthetic_views(Path(args.data_dir), n, d, 1000)
     t = time.perf_counter()
     m = Hume(HumeConfig(k=1000, n_restarts=r, n_steps=steps, device=str(dev))).fit(x1, x2)

@@ -49,6 +49,21 @@ def main() -> None:
         sys.exit(130)
 
 
+# HUME's resource options, shared by `label` and `seed`
+CHUNK_SIZE = typer.Option(
+    0, help="HUME restarts per results file, rounded up to lanes of 8 (0: all that fit the "
+    "memory budget); results do not depend on it."
+)
+MEMORY_BUDGET_GB = typer.Option(
+    0.0, help="Memory HUME may use, GiB (features on the device, one lane's work, the chunk's "
+    "encoders); 0: 80% of free GPU memory, no limit on the CPU."
+)
+SCORE_ROWS = typer.Option(
+    0, help="Rows the label-free restart score is computed on (0: all, at most "
+    "max(100,000, 400 x k))."
+)
+
+
 # ---------------------------------------------------------------------------- label
 @app.command()
 def label(
@@ -85,18 +100,9 @@ def label(
         "rows, then label test rows with the learned encoders).",
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
-    chunk_size: int = typer.Option(
-        0, help="Restarts per results file, rounded up to lanes of 8 (0: all that fit the "
-        "memory budget); results do not depend on it."
-    ),
-    memory_budget_gb: float = typer.Option(
-        0.0, help="Memory HUME may use, GiB (features on the device, one lane's work, the "
-        "chunk's encoders); 0: 80% of free GPU memory, no limit on the CPU."
-    ),
-    score_rows: int = typer.Option(
-        0, help="Rows the label-free restart score is computed on (0: all, at most "
-        "max(100,000, 400 x k))."
-    ),
+    chunk_size: int = CHUNK_SIZE,
+    memory_budget_gb: float = MEMORY_BUDGET_GB,
+    score_rows: int = SCORE_ROWS,
 ) -> None:
     """Run HUME on two feature matrices of the same N samples and write an aligned ensemble."""
     from hume_ssl.hume.config import HumeConfig
@@ -525,18 +531,9 @@ def seed(
     out: Path = typer.Option(
         Path("runs/seed"), help="Run folder: hume/ and seeds/ go in it (re-running resumes)."
     ),
-    chunk_size: int = typer.Option(
-        0, help="HUME restarts per results file, rounded up to lanes of 8 (0: all that fit the "
-        "memory budget); results do not depend on it."
-    ),
-    memory_budget_gb: float = typer.Option(
-        0.0, help="Memory HUME may use, GiB (features on the device, one lane's work, the "
-        "chunk's encoders); 0: 80% of free GPU memory, no limit on the CPU."
-    ),
-    score_rows: int = typer.Option(
-        0, help="Rows the label-free restart score is computed on (0: all, at most "
-        "max(100,000, 400 x k))."
-    ),
+    chunk_size: int = CHUNK_SIZE,
+    memory_budget_gb: float = MEMORY_BUDGET_GB,
+    score_rows: int = SCORE_ROWS,
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     seed_: int = typer.Option(0, "--seed", help="Random seed."),
     data_root: Optional[Path] = typer.Option(None, help="Dataset root (else $HUME_SSL_DATA)."),
