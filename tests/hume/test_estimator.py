@@ -57,3 +57,19 @@ def test_digits_ensemble_beats_kmeans_on_either_view(digits_views):
         cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi2), y) for s in range(3)
     ]
     assert np.mean(hume) > max(np.mean(km1), np.mean(km2)), (hume, km1, km2)
+
+
+def test_a_thousand_classes_end_to_end_with_more_classes_than_dimensions():
+    """k = 1,000 > d1: sparsemax over 1,000 classes, Cholesky QR, 1,000-cluster Hungarian
+    alignment, the entropy term and blockwise voting, on float16 inputs."""
+    rng = np.random.default_rng(0)
+    y = np.arange(3000) % 1000
+    z = rng.normal(size=(1000, 16))[y] * 2 + rng.normal(size=(3000, 16))
+    phi1 = (z @ rng.normal(size=(16, 200))).astype(np.float16)  # d1 = 200 < k
+    phi2 = (z @ rng.normal(size=(16, 48))).astype(np.float16)
+    m = Hume(k=1000, n_restarts=8, n_steps=3, device="cpu").fit(phi1, phi2)
+    assert m.encoders_.shape == (8, 1000, 200) and np.isfinite(m.encoders_).all()
+    assert m.labels_.min() >= 0 and m.labels_.max() < 1000
+    assert (m.n_clusters_used_ > 100).all()  # far more than a collapsed labelling
+    assert np.isfinite(m.scores_).all() and np.isfinite(m.loss_curves_).all()
+    assert len(m.diagnostics_["clusters"]) == 1000 and m.diagnostics_["verdict"]
