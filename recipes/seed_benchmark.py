@@ -40,6 +40,7 @@ from hume_ssl.core.metrics import clustering_metrics, hungarian_map
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.estimator import Hume
+from hume_ssl.seeds.report import precision_curve
 from hume_ssl.seeds.run import SeedConfig
 from hume_ssl.seeds.selection import RANKINGS, SeedSelector
 
@@ -94,13 +95,9 @@ def load_set(name: str, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]
                      "cifar-C, user")
 
 
-def precision(ranked: dict, mapping: dict, y: np.ndarray, n: int) -> float:
-    hits = total = 0
-    for c, idx in ranked.items():
-        top = idx[:n]
-        hits += int((y[top] == mapping.get(c, -1)).sum())
-        total += len(top)
-    return hits / total if total else float("nan")
+def precisions(ranked: dict, mapping: dict, y: np.ndarray) -> list[float]:
+    """Precision at each N of NS (seeds.report's curve, at those N only)."""
+    return precision_curve(ranked, mapping, y, ns=NS)[1].tolist()
 
 
 def fit_set(name: str, args, out: Path) -> dict:
@@ -147,11 +144,11 @@ def analyse(name: str, f: dict, args) -> dict:
         rank = {c: np.nonzero(kl == c)[0][np.argsort(dist[kl == c], kind="stable")]
                 for c in range(k)}
         res[f"kmeans_{sp}"] = clustering_metrics(kl, y)
-        res[f"kmeans_nearest_{sp}"] = [precision(rank, hungarian_map(kl, y), y, n) for n in NS]
+        res[f"kmeans_nearest_{sp}"] = precisions(rank, hungarian_map(kl, y), y)
     rng = np.random.default_rng(args.seed)  # HUME random-N
-    draws = np.array([[precision({c: rng.permutation(np.nonzero(labels == c)[0])
-                                  for c in range(k)}, map_h, y, n) for n in NS]
-                      for _ in range(args.draws)])
+    draws = np.array([[precision_curve({c: rng.permutation(np.nonzero(labels == c)[0])
+                                        for c in range(k)}, map_h, y, ns=[n])[1][0] for n in NS]
+                      for _ in range(args.draws)])  # a fresh draw for every N
     res["random_mean"], res["random_std"] = draws.mean(0).tolist(), draws.std(0).tolist()
     cap = int(np.bincount(labels, minlength=k).max())
     variants = {}
@@ -166,7 +163,7 @@ def analyse(name: str, f: dict, args) -> dict:
                     labels, agreement, share[sp], f["margins"], k=k)
                 ranked = sel.ranking()
                 variants[f"{sp}/knn{kk}/{rk}"] = {
-                    "precision": [precision(ranked, map_h, y, n) for n in NS],
+                    "precision": precisions(ranked, map_h, y),
                     "candidates": base.candidates_.tolist(),
                     "shipped_seeds_at_4": int(len(base.indices_)),
                     "seed_agreement_at_4": float(agreement[base.indices_].mean())

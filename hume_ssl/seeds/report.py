@@ -62,13 +62,14 @@ def precision_curve(
     cluster_to_class: dict[int, int],
     truth: np.ndarray,
     max_per_class: int = 400,
+    ns=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Precision of the top-n seeds of every cluster, n = 1..max_per_class.
+    """Precision of the top-n seeds of every cluster, n = 1..max_per_class (or the given `ns`).
 
     Returns (n (M,), precision (M,), seeds taken (M,)). A cluster with fewer ranked
     candidates than n contributes what it has.
     """
-    ns = np.arange(1, max_per_class + 1)
+    ns = np.arange(1, max_per_class + 1) if ns is None else np.asarray(ns)
     prec, taken = np.zeros(len(ns)), np.zeros(len(ns), np.int64)
     for j, n in enumerate(ns):
         hits = total = 0
