@@ -31,14 +31,10 @@ class Rows:
         self.device, self.normalize, self.block_rows = device, normalize, block_rows
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32,
                                                               device=device)
-        resident = device.type == "cpu" or (
-            x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0])
-        if device.type == "cpu" and isinstance(x, np.memmap):
-            self.data, self.on_device = x, False  # gathered by numpy from the mapped file
-        elif resident:
+        if device.type == "cuda" and x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0]:
             self.data, self.on_device = self._upload(x, device), True
-        else:
-            self.data, self.on_device = x, False  # gathered on the host, then moved
+        else:  # the CPU, or too large for the GPU: rows gathered by numpy (no copy of x is made)
+            self.data, self.on_device = x, False
         self._check_norms()
 
     @staticmethod
