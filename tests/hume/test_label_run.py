@@ -30,27 +30,16 @@ def _run(args):
     return res.exit_code, res.output + (str(res.exception) if res.exception else "")
 
 
+def _label(paths, out, *options):
+    """`hume-ssl label` on paths["phi1"], paths["phi2"] into `out`, plus options."""
+    return _run(["label", "--phi1", str(paths["phi1"]), "--phi2", str(paths["phi2"]),
+                 "--out", str(out), *options])
+
+
 def test_label_writes_documented_outputs(files, tmp_path):
     out = tmp_path / "run"
-    code, text = _run(
-        [
-            "label",
-            "--phi1",
-            str(files["phi1"]),
-            "--phi2",
-            str(files["phi2"]),
-            "--out",
-            str(out),
-            "--k",
-            "3",
-            "--restarts",
-            "4",
-            "--steps",
-            "40",
-            "--labels",
-            str(files["y"]),
-        ]
-    )
+    code, text = _label(files, out, "--k", "3", "--restarts", "4", "--steps", "40",
+                        "--labels", str(files["y"]))
     assert code == 0, text
     for name in (
         "labelings.npy",
@@ -113,24 +102,7 @@ def _bad(tmp_path, files, blobs, case):
 def test_bad_inputs_fail_clearly_and_write_nothing(tmp_path, files, blobs, case, needle):
     p, extra = _bad(tmp_path, files, blobs, case)
     out = tmp_path / "out"
-    code, text = _run(
-        [
-            "label",
-            "--phi1",
-            str(p["phi1"]),
-            "--phi2",
-            str(p["phi2"]),
-            "--out",
-            str(out),
-            "--k",
-            "3",
-            "--restarts",
-            "2",
-            "--steps",
-            "5",
-        ]
-        + extra
-    )
+    code, text = _label(p, out, "--k", "3", "--restarts", "2", "--steps", "5", *extra)
     assert code == 2, text
     assert needle in text
     assert not out.exists()
@@ -139,40 +111,14 @@ def test_bad_inputs_fail_clearly_and_write_nothing(tmp_path, files, blobs, case,
 @pytest.mark.parametrize("k,needle", [(1, "at least 2"), (500, "larger than the number")])
 def test_bad_k(tmp_path, files, k, needle):
     out = tmp_path / "out"
-    code, text = _run(
-        [
-            "label",
-            "--phi1",
-            str(files["phi1"]),
-            "--phi2",
-            str(files["phi2"]),
-            "--out",
-            str(out),
-            "--k",
-            str(k),
-        ]
-    )
+    code, text = _label(files, out, "--k", str(k))
     assert code == 2 and needle in text and not out.exists()
 
 
 def test_out_not_writable(tmp_path, files):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
-    code, text = _run(
-        [
-            "label",
-            "--phi1",
-            str(files["phi1"]),
-            "--phi2",
-            str(files["phi2"]),
-            "--out",
-            str(blocker / "sub"),
-            "--k",
-            "3",
-            "--steps",
-            "3",
-        ]
-    )
+    code, text = _label(files, blocker / "sub", "--k", "3", "--steps", "3")
     assert code == 2 and "not writable" in text
 
 
@@ -270,10 +216,8 @@ def test_full_disk_keeps_finished_chunks_and_no_partial_outputs(tmp_path, files,
         real_fsync(fd)
 
     monkeypatch.setattr(io.os, "fsync", fills_up)
-    args = ["label", "--phi1", str(files["phi1"]), "--phi2", str(files["phi2"]), "--out",
-            str(out), "--k", "3", "--restarts", "20", "--steps", "10", "--chunk-size", "8",
-            "--seed", "1"]
-    code, text = _run(args)
+    code, text = _label(files, out, "--k", "3", "--restarts", "20", "--steps", "10",
+                        "--chunk-size", "8", "--seed", "1")
     assert code == 2 and "no space left" in text and "Traceback" not in text, text
     assert sorted(p.name for p in (out / "chunks").iterdir()) == [
         "restarts_00000-00007.npz", "restarts_00008-00015.npz"]
@@ -323,8 +267,7 @@ def test_one_restart_outputs_are_strict_json(tmp_path, files):
 def test_output_paths_are_never_wrapped(tmp_path, files):
     """A script reads the run folder from stdout: long paths must stay on one line."""
     out = tmp_path / ("a_rather_long_folder_name_" * 4) / "run"
-    code, text = _run(["label", "--phi1", str(files["phi1"]), "--phi2", str(files["phi2"]),
-                       "--out", str(out), "--k", "3", "--restarts", "2", "--steps", "5"])
+    code, text = _label(files, out, "--k", "3", "--restarts", "2", "--steps", "5")
     assert code == 0, text
     assert f"outputs in {out}/" in text
     assert "restart-steps" in text  # the plain progress lines (not a terminal)
