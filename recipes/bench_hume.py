@@ -95,7 +95,7 @@ def peak_mem(dev: torch.device) -> str:
 def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,)):
     x1, x2 = Rows(phi1, True, dev), Rows(phi2, True, dev)
     if inner_kind == "ridge":
-        inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
+        inner = RidgeInner.from_config(x2, cfg)
     else:
         inner = UnrolledSGDInner(x2.all(), seed=cfg.random_state)
     t = time.perf_counter()
@@ -298,7 +298,7 @@ def probe_step_seconds(dev, x1, x2, k: int, restarts: int) -> float:
     """Seconds per outer step of the engine alone (restarts batched), from steps 2-3."""
     cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=3)
     r1, r2 = Rows(x1, True, dev, column_mean(x1)), Rows(x2, True, dev, column_mean(x2))
-    inner = RidgeInner(r2, cfg.subset_size, cfg.ridge)
+    inner = RidgeInner.from_config(r2, cfg)
     marks = []
 
     def on_step(step, loss):

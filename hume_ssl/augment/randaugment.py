@@ -3,7 +3,7 @@
 Images are float tensors (B, 3, H, W) in [0, 1] on any device; every random parameter is drawn
 per sample from a `torch.Generator` on that device, so a step never leaves the device. Each op
 matches its `torchvision.transforms.v2.functional` counterpart for the same parameters (see
-tests/test_gpu_augment.py); the geometric ops (rotate, shear, translate) share one batched
+tests/augment/test_randaugment.py); the geometric ops (rotate, shear, translate) share one batched
 inverse-affine grid and one `grid_sample` per RandAugment slot.
 
 weak   = random horizontal flip (p=0.5) + translate by up to 12.5% with reflect padding

@@ -7,7 +7,7 @@ One view (MoCo v2, Chen et al. 2020; the order of torchvision's recipe):
 Images are (B, 3, H, W) tensors on any device; every parameter is drawn per sample from a
 `torch.Generator` on that device, so a view never syncs with the host and has no per-image
 Python loop. Each op matches its `torchvision.transforms.v2.functional` counterpart for the
-same parameters (tests/test_ssl_augment.py); the one difference is that the crop's resize is
+same parameters (tests/augment/test_views.py); the one difference is that the crop's resize is
 bilinear without antialiasing (torchvision's tensor default antialiases when downsampling).
 """
 

@@ -51,6 +51,20 @@ def all_gather(obj: Any) -> list:
     return out
 
 
+def sum_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The element-wise sum of each tensor over all ranks (one all-reduce of their flat
+    concatenation); the tensors themselves for one process."""
+    if world_size() == 1 or not dist.is_initialized():
+        return tensors
+    flat = torch.cat([t.reshape(-1).float() for t in tensors.values()])
+    dist.all_reduce(flat)
+    out, a = {}, 0
+    for name, t in tensors.items():
+        out[name] = flat[a : a + t.numel()].view(t.shape).to(t.dtype)
+        a += t.numel()
+    return out
+
+
 def barrier() -> None:
     if world_size() > 1 and dist.is_initialized():
         dist.barrier()

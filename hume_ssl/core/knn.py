@@ -36,6 +36,21 @@ def _drop_self(ids: np.ndarray, k: int) -> np.ndarray:
     return ids[~is_self].reshape(n, k)
 
 
+def _fill_missing(ids: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
+    """Rows where an approximate (IVF) search found fewer than k+1 neighbours (faiss pads them
+    with -1) are searched again exactly, so every row gets k+1 real neighbours."""
+    bad = np.nonzero((ids < 0).any(1))[0]
+    if len(bad):
+        ids = ids.copy()
+        for a in range(0, len(bad), 4096):
+            rows = bad[a : a + 4096]
+            sims = x[rows] @ x.T  # (rows, N), x L2-normalised
+            top = np.argpartition(-sims, k, axis=1)[:, : k + 1]
+            order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")
+            ids[rows] = np.take_along_axis(top, order, 1)
+    return ids
+
+
 def faiss_available() -> bool:
     try:
         import faiss  # noqa: F401
@@ -120,7 +135,7 @@ def knn_search(
         ids, name = _torch_search(x, k, device)
     else:
         raise HumeSSLError(f"unknown kNN backend {backend!r}; use auto, faiss or torch.")
-    ids = np.where(ids < 0, np.arange(n)[:, None], ids)  # IVF may return -1 for empty lists
+    ids = _fill_missing(ids, x, k)
     return _drop_self(ids, k), name
 
 

@@ -116,7 +116,9 @@ class FixMatchConfig:
             (self.budget_minutes is None or self.budget_minutes > 0,
              "--budget-minutes must be > 0"),
             (0.0 <= self.threshold <= 1.0, "--threshold must lie in [0, 1]"),
-            (0.0 <= self.ema_decay < 1.0, "ema_decay must lie in [0, 1)"),
+            (0.0 <= self.weight_decay < math.inf, "--weight-decay must be >= 0 and finite"),
+            (0.0 <= self.lambda_u < math.inf, "--lambda-u must be >= 0 and finite"),
+            (0.0 <= self.ema_decay < 1.0, "--ema-decay must lie in [0, 1)"),
             (0.0 < self.bn_momentum <= 1.0, "--bn-momentum must lie in (0, 1]"),
             (
                 self.eval_every >= 1 and self.log_every >= 1 and self.checkpoint_every >= 1,

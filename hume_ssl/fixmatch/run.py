@@ -7,7 +7,8 @@
   curves.png    losses, mask rate, pseudo-label and test accuracy (from metrics.csv)
   metrics.json  final summary: last and median test ACC, evaluations, seed accuracy
   checkpoint.pt everything needed for --resume
-  model.pt      plain state dict of the EMA model (torch.load + WideResNet.load_state_dict)
+  model.pt      plain state dict of the EMA model: hume_ssl.models.classifier.build_classifier(
+                model.json arch, k).load_state_dict(torch.load(...)), as `predict` does
   model.json    arch, k, dataset, normalisation, input size, label ids, class names
 """
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from hume_ssl.augment.pixels import normalize, to_float
 from hume_ssl.augment.randaugment import strong_augment, weak_augment
+from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import (
     CHECKPOINT,
     load_checkpoint,
@@ -324,7 +325,8 @@ class FixMatchTrainer(Trainer):
 
     # ---------------------------------------------------------------- logging, checkpoints
     def log(self, test_acc: Optional[float]) -> dict:
-        a = {k: v.detach().cpu().numpy() for k, v in self.acc.items()}  # the one host sync
+        # every rank's share of the interval (under torchrun), then the one host sync
+        a = {k: v.detach().cpu().numpy() for k, v in distributed.sum_tensors(self.acc).items()}
         n = max(float(a["n"]), 1.0)
         now = time.perf_counter()
         row = {

@@ -66,6 +66,11 @@ class HumeConfig:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
         return self
 
+    def split_sizes(self, n_rows: int) -> tuple[int, int]:
+        """(n, n_tr): rows per subset (subset_size capped at N) and train rows of each split."""
+        n = min(n_rows, self.subset_size)
+        return n, min(max(int(round(n * self.train_fraction)), 2), n - 1)
+
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]

@@ -88,8 +88,7 @@ class SubsetSampler:
 
     def __init__(self, n_rows: int, cfg: HumeConfig):
         self.n_rows = n_rows
-        self.n = min(n_rows, cfg.subset_size)
-        self.n_tr = min(max(int(round(self.n * cfg.train_fraction)), 2), self.n - 1)
+        self.n, self.n_tr = cfg.split_sizes(n_rows)
         self.s = cfg.n_subsets
         self.rng = np.random.default_rng([int(cfg.random_state), 7919])
 

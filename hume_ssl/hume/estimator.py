@@ -59,6 +59,22 @@ def label_blocks(x1: Rows, w: torch.Tensor, block_bytes: int = 2**28):
         yield a, logits.argmax(-1), logits
 
 
+def inner_bytes(n_rows: int, d2: int, cfg: HumeConfig) -> int:
+    """Peak bytes of the ridge inner solver (hume_ssl.hume.ridge.RidgeInner) besides the inputs.
+
+    When a subset is the whole dataset, the N x N hat matrix is built in float64 and kept in
+    float32 (12 N^2 bytes at its peak); every step then gathers Z_et (S, n_te, n_tr), inverts
+    (S, n_te, n_te) and forms H (S, n_te, n_tr) in float32. Otherwise each step's direct solve
+    holds the augmented rows, a (D, n_tr) solve and H.
+    """
+    n, n_tr = cfg.split_sizes(n_rows)
+    n_te, s, dd = n - n_tr, cfg.n_subsets, d2 + 1
+    if cfg.subset_size >= n_rows:
+        hat = 12 * n_rows * n_rows + 8 * n_rows * dd * 3  # Z (float64, then float32), Xa, solve
+        return hat + 4 * s * (2 * n_te * n_tr + 3 * n_te * n_te)
+    return 4 * s * (2 * n * dd + n_tr * dd + 2 * n_te * n_tr + dd * dd)
+
+
 class Hume:
     """HUME with many restarts at once. Parameters: any `HumeConfig` field as a keyword.
 
@@ -101,15 +117,16 @@ class Hume:
                     device: torch.device) -> int:
         """Restarts per chunk (whole lanes) within the memory budget, or a clear error.
 
-        Bytes counted: both spaces held on the device (their own dtype), one lane's tensors kept
-        for backward (a lane's graph is freed after its backward), and per restart of a chunk
-        its parameters, gradient and two Adam moments (4 x d1 x k float32).
+        Bytes counted: both spaces held on the device (their own dtype); the inner solver's
+        matrices (`inner_bytes`); one lane's tensors kept for backward (a lane's graph is freed
+        after its backward); and per restart of a chunk its parameters, gradient and two Adam
+        moments (4 x d1 x k float32).
         """
         cfg = self.config
         n = min(n_rows, cfg.subset_size)
         full_rows = cfg.n_subsets * n >= n_rows  # every row is labelled each step
         per_lane = 4 * cfg.k * (12 * cfg.n_subsets * n + 6 * n_rows * full_rows) * LANE
-        fixed = bytes1 + bytes2 + per_lane
+        fixed = bytes1 + bytes2 + per_lane + inner_bytes(n_rows, d2, cfg)
         per_restart = 16 * d1 * cfg.k
         if cfg.memory_budget_gb > 0:
             budget = cfg.memory_budget_gb * 2**30
@@ -236,7 +253,7 @@ class Hume:
         x2 = Rows(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2) rows
         chunk = self.memory_plan(fit1.shape[0], x1.d, x2.d, fit1.nbytes * x1.on_device,
                                  fit2.nbytes * x2.on_device, dev)
-        inner = RidgeInner(x2, cfg.subset_size, cfg.ridge)
+        inner = RidgeInner.from_config(x2, cfg)
 
         r_all = np.arange(cfg.n_restarts)
         done = {r: v for r, v in self._load_chunks(fingerprint).items() if r < cfg.n_restarts}

@@ -70,14 +70,16 @@ class RidgeInner:
 
     Args:
         phi2: space 2 (hume_ssl.hume.rows.Rows: rows normalised as the config asks).
-        subset_size: rows per subset (n); train part is the first `n_tr` of each subset.
-        ridge: penalty relative to the mean Gram eigenvalue (see `ridge_lambda`).
+        subset_size: rows per subset (n, capped at N); the train part is the first `n_fit`.
+        ridge: penalty relative to the mean eigenvalue of the Gram matrix of the `n_fit` rows
+            each split really fits (see `ridge_lambda`), so its effect does not depend on N.
+        n_fit: train rows per split (`HumeConfig.split_sizes`).
     """
 
-    def __init__(self, phi2, subset_size: int, ridge: float):
+    def __init__(self, phi2, subset_size: int, ridge: float, n_fit: int):
         n, d = phi2.n, phi2.d
         self.phi2 = phi2
-        self.lam = ridge_lambda(ridge, subset_size, d, mean_sq_norm(phi2))
+        self.lam = ridge_lambda(ridge, n_fit, d, mean_sq_norm(phi2))
         self.reg = regulariser(d + 1, self.lam, phi2.device, torch.float32)
         # The full-data hat matrix serves every split when each subset is the whole dataset.
         self.z = (
@@ -85,6 +87,11 @@ class RidgeInner:
             if subset_size >= n
             else None
         )
+
+    @classmethod
+    def from_config(cls, phi2, cfg) -> RidgeInner:
+        """The inner solver of a HumeConfig: its subset size, ridge and train rows per split."""
+        return cls(phi2, cfg.subset_size, cfg.ridge, cfg.split_sizes(phi2.n)[1])
 
     def prepare(self, idx_tr: torch.Tensor, idx_te: torch.Tensor) -> torch.Tensor:
         """Split smoothers H (S, n_te, n_tr), shared by all restarts."""

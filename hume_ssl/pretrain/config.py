@@ -3,8 +3,9 @@
 Defaults (mocov2) follow MoCo's CIFAR-10 demo (facebookresearch/moco,
 colab/moco_cifar10_demo.ipynb): ResNet-18 with a 32 px stem, batch 512, lr 0.06, weight decay
 5e-4, cosine schedule, queue 4096, momentum 0.99, temperature 0.1, 8 BatchNorm splits, 200
-epochs; lr and queue scale with the batch size. The head and the symmetric loss are MoCo v2's
-choices. lr, temperature and head left at None take the method's defaults
+epochs; lr and queue scale with the batch size. The MLP head is MoCo v2's; the symmetric
+loss is an option of the demo (off there: `--asymmetric --head linear` is the demo exactly).
+lr, temperature and head left at None take the method's defaults
 (hume_ssl.pretrain.methods.DEFAULTS).
 """
 

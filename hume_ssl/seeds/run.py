@@ -37,6 +37,7 @@ from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import load_labels, write_label_outputs
+from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
 from hume_ssl.seeds.selection import RANKINGS, SeedSelector, SelectionConfig
@@ -84,6 +85,19 @@ def _sidecar(path: Path) -> Optional[dict]:
         if isinstance(meta, dict) and "N" in meta:
             return meta
     return None
+
+
+
+def space_neighbours(
+    x: np.ndarray, n_neighbors: int, center: bool, backend: str = "auto", device: str = "auto"
+) -> tuple[np.ndarray, str]:
+    """(N, n_neighbors) cosine neighbours of every row of one space, itself excluded, and the
+    backend used. With `center` (HUME's `center`, on by default) the rows are centred first, as
+    HUME sees them: pooled ReLU features share one dominant direction that otherwise bends
+    cosine neighbourhoods towards it."""
+    if center:
+        x = np.asarray(x, np.float32) - column_mean(x)  # (N, d) float32 copy
+    return knn_search(x, n_neighbors, backend, device=device)
 
 
 def resolve_spaces(
@@ -209,11 +223,8 @@ def seed_run(
     shares, backends = [], []
     for space, x in (("phi1", x1), ("phi2", x2)):
         if seeds.knn_space in (space, "both"):
-            nbrs, backend = knn_search(
-                x,
-                seeds.n_neighbors,
-                seeds.knn_backend,
-                device=hume.device if hume.device != "auto" else "auto",
+            nbrs, backend = space_neighbours(
+                x, seeds.n_neighbors, hume.center, seeds.knn_backend, hume.device
             )
             shares.append(knn_consistency(model.labels_, nbrs))
             backends.append(f"{space}: {backend}")
@@ -260,7 +271,8 @@ def seed_run(
                     "agreement": "agreement desc, then kNN consistency, margin, index",
                     "knn": "kNN consistency desc, then agreement, margin, index"}[seeds.ranking],
         "scores_columns": ["agreement", "knn_consistency", "margin"],
-        "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends},
+        "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends,
+                "centred": hume.center},
         "provenance": prov,
         "restarts": hume.n_restarts,
         "hume": hume.to_dict(),

@@ -33,3 +33,26 @@ def test_consistency_and_bad_k():
     assert knn_consistency(labels, nbrs).tolist() == [0.5, 0.5, 0.5, 0.5]
     with pytest.raises(HumeSSLError, match="knn"):
         knn_search(np.eye(4, dtype=np.float32), 4)
+
+
+def test_rows_an_ivf_search_left_short_are_searched_again_exactly(monkeypatch):
+    # faiss IVF pads a row with -1 when the probed lists hold fewer than k+1 vectors; two or
+    # more pads in one row used to be mapped to "self" twice and broke the self-removal
+    from hume_ssl.core import knn
+
+    x = np.random.default_rng(3).standard_normal((300, 6)).astype(np.float32)
+    exact, _ = knn_search(x, 10, backend="torch")
+
+    def short_ivf(xn, k, index, device):
+        sims = xn @ xn.T
+        ids = np.argsort(-sims, axis=1, kind="stable")[:, : k + 1].copy()
+        ids[::7, -3:] = -1  # every 7th row: three pads
+        ids[1::7, -1] = -1  # every 7th row + 1: one pad
+        return ids, "fake IVF"
+
+    monkeypatch.setattr(knn, "faiss_available", lambda: True)
+    monkeypatch.setattr(knn, "_faiss_search", short_ivf)
+    ids, name = knn_search(x, 10, backend="faiss", index="ivf")
+    assert name == "fake IVF" and ids.shape == (300, 10) and (ids >= 0).all()
+    assert not (ids == np.arange(300)[:, None]).any()
+    np.testing.assert_array_equal(ids, exact)

@@ -160,53 +160,31 @@ def test_resume_rejects_corrupt_or_changed_checkpoint(tmp_path):
 
 
 # ------------------------------------------------------------------ DDP (gloo, 2 processes)
-class _NoBN(torch.nn.Module):  # BN statistics are per process on CPU, so the math test avoids BN
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
-        self.fc = torch.nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc(F.relu(self.conv(x)).mean((2, 3)))
-
-
-def _step(model, xl, y, uw, us):
-    opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.1, momentum=0.9, nesterov=True)
-    logits = model(torch.cat([xl, uw, us]))
-    bl, bu = len(xl), len(uw)
-    out = fixmatch_loss(logits[:bl], y, logits[bl:bl + bu], logits[bl + bu:], 0.4, 1.0)
-    opt.zero_grad()
-    out["loss"].backward()
-    opt.step()
-    return model
-
-
-def _ddp_batch():
-    g = torch.Generator().manual_seed(5)
-    return (torch.randn(4, 3, 8, 8, generator=g), torch.tensor([0, 1, 2, 0]),
-            torch.randn(8, 3, 8, 8, generator=g), torch.randn(8, 3, 8, 8, generator=g))
-
-
 def _ddp_worker(rank, world, port, out_dir):
+    """FixMatchTrainer itself under 2 processes: 3 steps of a global batch of 4 (2 per rank),
+    every step logged; each rank records its own accumulators before each log, and its weights."""
     import torch.distributed as dist
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     dist.init_process_group("gloo", rank=rank, world_size=world)
-    torch.manual_seed(0)
-    model = torch.nn.parallel.DistributedDataParallel(_NoBN())
-    xl, y, uw, us = _ddp_batch()
-    sl, su = slice(rank * 2, rank * 2 + 2), slice(rank * 4, rank * 4 + 4)
-    _step(model, xl[sl], y[sl], uw[su], us[su])
-    if rank == 0:
-        torch.save(model.module.state_dict(), f"{out_dir}/ddp.pt")
-    # the real trainer's code path under 2 processes: a few steps, checkpoint, rank-0 outputs
+    local = []
+    log = FixMatchTrainer.log
+
+    def recording_log(self, result):
+        local.append({k: v.detach().clone() for k, v in self.acc.items()})
+        return log(self, result)
+
+    FixMatchTrainer.log = recording_log
     rng = np.random.default_rng(0)
     x, yy = toy_images(40, rng)
-    cfg = tiny_cfg(steps=2, eval_every=2, checkpoint_every=2)
+    cfg = tiny_cfg(steps=3, eval_every=3, checkpoint_every=3, threshold=0.0)
     tr = FixMatchTrainer(cfg, x, np.arange(6), yy[:6], np.arange(6, 40), 3, f"{out_dir}/run",
-                         truth=yy, test_images=x[:10], test_truth=yy[:10]).fit()
-    assert tr.bl == 2 and tr.step == 2
+                         truth=yy, test_images=x[:10], test_truth=yy[:10])
+    start = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+    tr.fit()
+    torch.save({"bl": tr.bl, "step": tr.step, "local": local, "start": start,
+                "params": dict(tr.model.named_parameters())}, f"{out_dir}/rank{rank}.pt")
     dist.destroy_process_group()
 
 
@@ -216,15 +194,32 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_ddp_two_gloo_processes_match_single_process(tmp_path):
+def test_ddp_fixmatch_trainer_syncs_weights_and_logs_every_ranks_share(tmp_path):
+    import csv
+
     import torch.multiprocessing as mp
+
+    from hume_ssl.core.metrics import accuracy_from_counts
+
     mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    torch.manual_seed(0)
-    single = _step(_NoBN(), *_ddp_batch())
-    ddp = torch.load(tmp_path / "ddp.pt")
-    for k, v in single.state_dict().items():
-        torch.testing.assert_close(ddp[k], v, rtol=1e-5, atol=1e-6, msg=k)
-    assert (tmp_path / "run" / "checkpoint.pt").exists()
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    assert r0["bl"] == r1["bl"] == 2 and r0["step"] == r1["step"] == 3  # global batch split
+    # gradients are averaged across ranks: the weights stay identical and they did move
+    for name, w in r0["params"].items():
+        torch.testing.assert_close(w, r1["params"][name], rtol=0, atol=0, msg=name)
+    assert any(not torch.equal(w, r0["start"][n]) for n, w in r0["params"].items())
+    # the ranks drew different unlabeled images (their own generators) ...
+    assert not torch.equal(r0["local"][0]["conf_all"], r1["local"][0]["conf_all"])
+    # ... and each metrics row counts both ranks' shares, not rank 0's alone
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    assert len(rows) == 3
+    for row, a, b in zip(rows, r0["local"], r1["local"]):
+        n = float(a["n"] + b["n"])
+        assert float(row["loss_x"]) == pytest.approx(float(a["loss_x"] + b["loss_x"]) / n, 1e-5)
+        assert float(row["mask_rate"]) == pytest.approx(float(a["mask"] + b["mask"]) / n, 1e-5)
+        conf = (a["conf_all"] + b["conf_all"]).reshape(3, -1).numpy()
+        assert conf.sum() == 2 * 2 * 2  # 2 ranks x (2 labeled x mu 2) unlabeled images
+        assert float(row["pl_acc_all"]) == pytest.approx(accuracy_from_counts(conf, False))
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert len(ckpt["generators"]) == 2
 
@@ -397,3 +392,24 @@ def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy):
         train_fixmatch_run(root / "b2", tiny_cfg(steps=10_000, budget_minutes=0.001,
                                                  checkpoint_every=1), seeds=seeds)
     assert not (root / "b2").exists()
+
+
+def test_cli_sets_weight_decay_lambda_u_and_ema_decay(toy):
+    # the paper's CIFAR-100 setting (wrn28_8) needs weight decay 1e-3: all three reach the run
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+    root, seeds, idx, y = toy
+    out = root / "wd"
+    r = CliRunner().invoke(app, ["train-fixmatch", "--seeds", str(seeds), "--out", str(out),
+                                 "--steps", "1", "--arch", "wrn10_1", "--batch-size", "4",
+                                 "--mu", "2", "--eval-every", "1", "--device", "cpu",
+                                 "--weight-decay", "1e-3", "--lambda-u", "0.5",
+                                 "--ema-decay", "0.99"])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "config.json").read_text())["fixmatch"]
+    assert (cfg["weight_decay"], cfg["lambda_u"], cfg["ema_decay"]) == (1e-3, 0.5, 0.99)
+    r = CliRunner().invoke(app, ["train-fixmatch", "--seeds", str(seeds), "--out",
+                                 str(root / "bad"), "--ema-decay", "1"])
+    assert r.exit_code != 0 and "--ema-decay must lie in [0, 1)" in r.output
+    assert not (root / "bad").exists()

@@ -9,7 +9,7 @@ from hume_ssl.hume.rows import Rows
 
 def _prep(phi1, phi2, cfg):
     cpu = torch.device("cpu")
-    return Rows(phi1, True, cpu), RidgeInner(Rows(phi2, True, cpu), cfg.subset_size, cfg.ridge)
+    return Rows(phi1, True, cpu), RidgeInner.from_config(Rows(phi2, True, cpu), cfg)
 
 
 def test_encoders_have_orthonormal_rows():

@@ -37,3 +37,22 @@ def test_cli_takes_the_budget(tmp_path, blobs):
                                    "cpu", "--memory-budget-gb", "0.000001"])
     assert res.exit_code != 0
     assert "smallest budget that fits" in str(res.exception) + res.output
+
+
+def test_budget_counts_the_inner_solvers_n_by_n_hat_matrix():
+    # with subsets of the whole dataset (N <= subset_size) the ridge solver builds an N x N hat
+    # matrix in float64 and keeps it in float32: 12 N^2 bytes (108 MB at N = 3,000) that the
+    # plan must count, or --memory-budget-gb can be exceeded by far
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    phi1, phi2 = rng.standard_normal((n, 8), np.float32), rng.standard_normal((n, 8), np.float32)
+    with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
+        Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gb=0.05).fit(phi1, phi2)
+    smallest = float(re.search(r"--memory-budget-gb ([0-9.]+)", str(e.value)).group(1))
+    assert smallest * 2**30 > 12 * n * n
+    # subsets smaller than N use the direct solve: no N x N matrix, a far smaller budget fits
+    m = Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gb=0.05,
+             subset_size=1000).fit(phi1, phi2)
+    assert m.labelings_.shape == (8, n)

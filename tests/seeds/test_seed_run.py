@@ -298,3 +298,26 @@ def test_contact_sheets_of_an_earlier_run_are_removed(tmp_path):
                                  lambda i: img)
     assert [p.name for p in paths] == ["cluster_000.png"]
     assert sorted(p.name for p in sheets.iterdir()) == ["cluster_000.png"]
+
+
+def test_knn_consistency_is_measured_on_centred_rows_like_hume(tmp_path, digits_views):
+    # ReLU-like features: a large shared offset dominates cosine similarity until it is removed
+    from hume_ssl.core.knn import knn_consistency, knn_search
+
+    phi1, phi2, _ = digits_views
+    phi2 = phi2[:600] + 5.0 * np.abs(phi2[:600]).max()
+    phi1 = phi1[:600]
+    np.save(tmp_path / "p1.npy", phi1), np.save(tmp_path / "p2.npy", phi2)
+    res = seed_run(tmp_path / "run", phi1=tmp_path / "p1.npy", phi2=tmp_path / "p2.npy",
+                   hume=HumeConfig(k=10, n_restarts=4, n_steps=20),
+                   seeds=SeedConfig(per_class=2, min_agreement=0.0, min_knn=0.0),
+                   log=lambda s: None)
+    sd = tmp_path / "run" / "seeds"
+    labels = np.load(tmp_path / "run" / "hume" / "labels.npy")
+    idx, scores = np.load(sd / "indices.npy"), np.load(sd / "scores.npy")
+    centred = knn_consistency(labels, knn_search(phi2 - phi2.mean(0), 50)[0])
+    raw = knn_consistency(labels, knn_search(phi2, 50)[0])
+    assert not np.allclose(centred[idx], raw[idx])  # the case tells the two apart
+    np.testing.assert_allclose(scores[:, 1], centred[idx], atol=1e-6)
+    assert json.loads((sd / "seeds.json").read_text())["knn"]["centred"] is True
+    assert res["n_seeds"] == len(idx)
