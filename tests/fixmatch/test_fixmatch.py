@@ -314,8 +314,7 @@ def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
     from hume_ssl.models.classifier import EncoderClassifier, init_classifier
 
     root, seeds, idx, y = toy
-    cfg = tiny_cfg(arch=None, init=f"ssl:{ssl_run}", steps=3, eval_every=3,
-                   encoder_lr_scale=0.1)
+    cfg = tiny_cfg(arch=None, init=f"ssl:{ssl_run}", steps=3, eval_every=3)  # default scale
     tr_cfg = cfg.validate()
     assert tr_cfg.arch == "resnet18_cifar"
     out = root / "fm_init"
@@ -335,6 +334,11 @@ def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
         torch.testing.assert_close(v, sd[k])
     groups = param_groups(model, 5e-4, 0.1)
     assert [g["lr_scale"] for g in groups] == [0.1, 0.1, 1.0, 1.0]
+    # the shipped default (README "From a pretrained encoder": 0.1 measured best) is what the
+    # run's optimizer used: encoder groups at 0.1 x the head's lr at the last step
+    opt = torch.load(out / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert [g["lr_scale"] for g in opt] == [0.1, 0.1, 1.0, 1.0]
+    assert opt[0]["lr"] == pytest.approx(0.1 * opt[2]["lr"]) and opt[2]["lr"] > 0
 
 
 def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.seeds.selection import SeedSelector
+from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
 
 
 def _case():
@@ -60,3 +60,38 @@ def test_empty_cluster_is_reported_short():
     labels, agree, knn, margin = _case()
     sel = SeedSelector(per_class=1).fit(labels, agree, knn, margin, k=3)
     assert sel.per_class_.tolist() == [1, 1, 0] and sel.short_classes_ == [2]
+
+
+def _three_orders():
+    # one cluster whose candidates are ordered differently by each ranking:
+    #   agreement-first: 0 (0.95), 1 (0.9), 2 (0.6);  kNN-first: 2 (1.0), 1 (0.9), 0 (0.55);
+    #   product: 1 (0.81), 2 (0.6), 0 (0.52)
+    labels = np.zeros(3, int)
+    agree = np.array([0.95, 0.9, 0.6])
+    knn = np.array([0.55, 0.9, 1.0])
+    return labels, agree, knn, np.zeros(3)
+
+
+@pytest.mark.parametrize("ranking, order", [("agreement", [0, 1, 2]), ("knn", [2, 1, 0]),
+                                            ("product", [1, 2, 0])])
+def test_each_ranking_orders_candidates_by_its_own_keys(ranking, order):
+    labels, agree, knn, margin = _three_orders()
+    sel = SeedSelector(per_class=3, ranking=ranking).fit(labels, agree, knn, margin, k=1)
+    assert sel.indices_.tolist() == order
+
+
+def test_default_rule_is_the_one_chosen_on_the_seed_benchmark():
+    # README "Selection defaults": product ranking (agreement x kNN), strict majorities, N per
+    # class with fewer seeds (never relaxed thresholds) where a cluster is short
+    from hume_ssl.seeds.run import SeedConfig
+
+    labels, agree, knn, margin = _three_orders()
+    sel = SeedSelector(per_class=3).fit(labels, agree, knn, margin, k=1)  # default ranking
+    assert sel.indices_.tolist() == [1, 2, 0]
+    assert SelectionConfig().ranking == "product" and SelectionConfig().shortage == "fewer"
+    cfg = SeedConfig()
+    assert (cfg.ranking, cfg.n_neighbors, cfg.knn_space, cfg.shortage) == (
+        "product", 50, "phi2", "fewer")
+    assert (cfg.min_agreement, cfg.min_knn) == (0.5, 0.5)
+    short = SeedSelector(per_class=3).fit(labels, np.array([0.95, 0.9, 0.4]), knn, margin, k=1)
+    assert short.indices_.tolist() == [1, 0]  # sample 2 fails agreement: fewer, not relaxed
