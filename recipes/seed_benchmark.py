@@ -285,7 +285,7 @@ def print_set(r: dict) -> None:
              for sp in ("phi1", "phi2")]
     rv = r["relax_variant"]
     rw = r["raw_knn_variant"]
-    rows.append(("variant: shipped rule, kNN on uncentred rows (before 0.2)",
+    rows.append(("variant: shipped rule, kNN on uncentred rows (the former rule)",
                  [f"{fmt(p)} ({t})" for p, t in zip(rw["precision"], rw["seeds"])]))
     rows.append(("variant: shipped rule with --shortage relax",
                  [f"{fmt(p)} ({t})" for p, t in zip(rv["precision"], rv["seeds"])]))

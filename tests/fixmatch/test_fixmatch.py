@@ -114,7 +114,9 @@ def test_unlabeled_loss_beats_supervised_alone_on_few_labels(tmp_path):
         t = FixMatchTrainer(cfg, x[tr], lab, y[lab], unl, 10, tmp_path / str(lambda_u),
                             truth=y, test_images=x[te], test_truth=d.target[te], aligned=True)
         acc[lambda_u] = t.fit().evals[-1][1]
-    # measured 0.875 against 0.666 here (0.80-0.88 against 0.64-0.68 over three draws)
+    # README's figure: `python -m pytest -s tests/fixmatch/test_fixmatch.py -k unlabeled_loss`
+    print(f"digits, 2 labels per class, 600 steps: test accuracy {acc[1.0]:.3f} with the "
+          f"unlabeled loss, {acc[0.0]:.3f} with the supervised loss alone")
     assert acc[0.0] > 0.4, acc
     assert acc[1.0] >= acc[0.0] + 0.1, acc
 
