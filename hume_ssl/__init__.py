@@ -8,14 +8,23 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.versions import __version__
 from hume_ssl.features.extract import extract_features
 from hume_ssl.hume import Hume, HumeConfig
-from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
+from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.selection import SeedSelector
 
 __all__ = [
     "Hume",
     "HumeConfig",
     "HumeSSLError",
     "SeedSelector",
-    "SelectionConfig",
+    "SeedConfig",
     "__version__",
     "extract_features",
 ]
+
+
+def __getattr__(name: str):
+    if name == "SelectionConfig":  # merged into SeedConfig; the old name for one release
+        from hume_ssl.seeds import selection
+
+        return selection.SelectionConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -263,7 +263,7 @@ def measure(dev, x1, x2, y, k: int, restarts: int, steps: int, full_score: bool,
     cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=steps, device=str(dev),
                      score_rows=score_rows)
     t0 = time.perf_counter()
-    m = Hume(cfg, callback=cb).fit(x1, x2)
+    m = Hume.from_config(cfg, callback=cb).fit(x1, x2)
     end = time.perf_counter()
     diffs = np.diff([t["start"][0]] + t["step"])
     per_step = float(np.median(diffs[1:] if len(diffs) > 1 else diffs))
@@ -422,7 +422,7 @@ def section_defaults(dev, args):
                              device=str(dev)).replace(**{**extra, **over,
                                                          "n_restarts": args.defaults_restarts})
             t = time.perf_counter()
-            m = Hume(cfg).fit(x1, x2)
+            m = Hume.from_config(cfg).fit(x1, x2)
             sec = time.perf_counter() - t
             e = cluster_acc(m.labels_, y)
             r = float(np.mean([cluster_acc(lab, y) for lab in m.labelings_]))

@@ -148,7 +148,7 @@ def fit_set(name: str, args, out: Path) -> dict:
         cfg = cfg.replace(ridge=args.ridge)
     cfg = cfg.replace(**over)
     t = time.perf_counter()
-    m = Hume(cfg).fit(x1, x2)
+    m = Hume.from_config(cfg).fit(x1, x2)
     t_hume = time.perf_counter() - t
     kmax = max(args.knn)
     f = {"y": y, "labels": m.labels_, "agreement": m.agreement_, "margins": m.margins_,
@@ -205,7 +205,7 @@ def analyse(name: str, f: dict, args) -> dict:
                                       ranking=d.ranking, shortage="relax")
     diag["clusters_full"] = float(np.mean(np.array(ours["candidates"]) >= 4))
     top = SeedSelector(**shipped_rule(per_class=4)).fit(
-        labels, agreement, share, f["margins"], k=k).ranking()
+        labels, agreement, share, f["margins"], k=k).indices_by_class()
     for c, cl in enumerate(diag["clusters"]):  # which clusters are unreliable, against truth
         cl["candidates"] = ours["candidates"][c]
         cl["reliable"] = cl["reliable"] and cl["candidates"] >= 4
@@ -234,7 +234,7 @@ def rule_curve(labels, agreement, share, margins, k, y, map_h, **over) -> dict:
     for n in NS:
         sel = SeedSelector(**shipped_rule(per_class=min(n, cap), **over)).fit(
             labels, agreement, share, margins, k=k)
-        p, t = precision_curve(sel.ranking(), map_h, y, ns=[n])[1:]
+        p, t = precision_curve(sel.indices_by_class(), map_h, y, ns=[n])[1:]
         prec.append(float(p[0])), taken.append(int(t[0]))
         if n == 4:
             cands = sel.candidates_.tolist()

@@ -1,4 +1,5 @@
-"""HUME's configuration: one typed dataclass, units in comments, defaults chosen on evidence.
+"""HUME's configuration: one typed dataclass whose fields carry their defaults (chosen on
+evidence), units and help (hume_ssl.core.params.setting); the CLI options are built from them.
 
 See README.md "HUME defaults" and recipes/bench_hume.py for the measurements behind them.
 """
@@ -6,37 +7,59 @@ See README.md "HUME defaults" and recipes/bench_hume.py for the measurements beh
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.params import check_known, rename_params, renamed_fields, setting
 
 
+@renamed_fields(memory_budget_gb="memory_budget_gib")
 @dataclass
 class HumeConfig:
-    k: int = 10  # number of classes (clusters) to find
-    n_restarts: int = 100  # independent task encoders (R); all run batched
-    n_steps: int = 300  # outer (task-encoder) optimisation steps per restart
-    n_subsets: int = 1  # (train, held-out) subset splits per outer step (S), shared by restarts
-    subset_size: int = 10_000  # samples per subset (capped at N); 90% train / 10% held out
-    train_fraction: float = 0.9  # share of each subset the inner model is fit on
-    lr: float = 3e-2  # Adam learning rate of the task encoder (per step)
-    tau: float = 0.1  # sparsemax temperature on cosine logits (phi1 and rows of W are unit)
-    anneal_steps: tuple[int, ...] = ()  # steps where lr *= anneal_factor and tau *= anneal_factor
-    anneal_factor: float = 0.1
-    gamma: float = 3.0  # weight of the entropy (nats) of the mean label distribution
-    ridge: float = 0.1  # inner ridge penalty, relative to the mean Gram eigenvalue of phi2
-    grad_clip: float = 1.0  # max gradient norm, per restart
-    center: bool = True  # subtract each space's mean (over the fit rows) before normalising
-    normalize_phi1: bool = True  # L2-normalise rows of space 1
-    normalize_phi2: bool = True  # L2-normalise rows of space 2
-    cv_folds: int = 10  # folds of the label-free restart score
-    score_rows: int = 0  # rows the score is computed on (0: all, up to max(100,000, 400 k))
-    chunk_size: int = 0  # restarts per chunk, rounded up to whole lanes of 8 (0: all)
-    memory_budget_gb: float = 0.0  # working-memory budget of one lane, GiB (0: automatic)
-    checkpoint_every: int = 20  # outer steps between checkpoints inside a chunk (0: none)
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    random_state: int = 0
-    extra: dict = field(default_factory=dict)  # free-form notes recorded in config.json
+    k: int = setting(10, "Number of classes (clusters) to find.")
+    n_restarts: int = setting(100, "Number of HUME restarts (task encoders, R), run batched.",
+                              flag="--restarts")
+    n_steps: int = setting(300, "Outer (task-encoder) optimisation steps per restart.",
+                           flag="--steps")
+    n_subsets: int = setting(1, "(train, held-out) subset splits per outer step (S), shared by "
+                             "restarts.", flag="--subsets")
+    subset_size: int = setting(10_000, "Samples per subset (capped at N); 90% train, 10% held "
+                               "out.", unit="samples")
+    train_fraction: float = setting(0.9, "Share of each subset the inner model is fit on.")
+    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step")
+    tau: float = setting(0.1, "Sparsemax temperature (logits are cosines: phi1 and the rows of "
+                         "W are unit).")
+    anneal_steps: tuple[int, ...] = setting(
+        (), "Outer steps at which lr and tau are multiplied by anneal_factor.")
+    anneal_factor: float = setting(0.1, "Factor of lr and tau at each anneal step.")
+    gamma: float = setting(3.0, "Weight of the label-balance entropy term (the entropy of the "
+                           "mean label distribution, nats).")
+    ridge: float = setting(0.1, "Inner ridge penalty, relative to the mean Gram eigenvalue of "
+                           "phi2.")
+    grad_clip: float = setting(1.0, "Largest gradient norm, per restart.")
+    center: bool = setting(True, "Subtract each space's mean (over the fit rows) before "
+                           "normalising.")
+    normalize_phi1: bool = setting(True, "L2-normalise the rows of space 1.")
+    normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.")
+    cv_folds: int = setting(10, "Folds of the label-free restart score.")
+    score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: all, at "
+                              "most max(100,000, 400 x k)).", unit="rows")
+    chunk_size: int = setting(0, "HUME restarts per results file, rounded up to lanes of 8 (0: "
+                              "all that fit the memory budget); results do not depend on it.",
+                              unit="restarts")
+    memory_budget_gib: float = setting(
+        0.0, "Memory HUME may use (features on the device, one lane's work, the chunk's "
+        "encoders); 0: 80% of free GPU memory, no limit on the CPU.", unit="GiB",
+        deprecated=("--memory-budget-gb",))
+    checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "
+                                    "none).", unit="steps")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    random_state: int = setting(0, "Random seed (subset draws and every restart's init).",
+                                deprecated=("--seed",))
+    extra: dict = setting(help="Free-form notes recorded in config.json.", factory=dict)
+
+    def __post_init__(self):
+        self.anneal_steps = tuple(int(s) for s in self.anneal_steps)  # a list from JSON too
 
     def validate(self, n_samples: int | None = None) -> HumeConfig:
         def bad(msg: str) -> None:
@@ -60,8 +83,8 @@ class HumeConfig:
             bad("tau, lr and ridge must be positive.")
         if self.score_rows < 0 or 0 < self.score_rows < 2 * self.cv_folds:
             bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds.")
-        if self.memory_budget_gb < 0 or self.chunk_size < 0:
-            bad("memory_budget_gb and chunk_size must be 0 (automatic) or positive.")
+        if self.memory_budget_gib < 0 or self.chunk_size < 0:
+            bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
         if self.cv_folds < 2:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
         return self
@@ -76,13 +99,8 @@ class HumeConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     def replace(self, **overrides) -> HumeConfig:
-        unknown = sorted(set(overrides) - set(self.field_names()))
-        if unknown:
-            raise HumeSSLError(
-                f"unknown HUME option(s) {unknown}; valid: {', '.join(self.field_names())}."
-            )
-        if "anneal_steps" in overrides:
-            overrides["anneal_steps"] = tuple(int(s) for s in overrides["anneal_steps"])
+        overrides = rename_params(overrides, self.RENAMED)
+        check_known(overrides, self.field_names(), "HUME")
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict:

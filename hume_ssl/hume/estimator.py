@@ -27,6 +27,7 @@ from hume_ssl.core.io import (
     check_features,
     config_hash,
 )
+from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
@@ -38,7 +39,7 @@ from hume_ssl.hume.scoring import cv_scores, score_rows
 Callback = Callable[[str, dict], None]
 
 # Settings that change no result: left out of the checkpoint fingerprint.
-_RESULT_NEUTRAL = {"chunk_size", "memory_budget_gb", "device", "extra", "n_restarts",
+_RESULT_NEUTRAL = {"chunk_size", "memory_budget_gib", "device", "extra", "n_restarts",
                    "checkpoint_every", "score_rows"}
 
 
@@ -75,8 +76,11 @@ def inner_bytes(n_rows: int, d2: int, cfg: HumeConfig) -> int:
     return 4 * s * (2 * n * dd + n_tr * dd + 2 * n_te * n_tr + dd * dd)
 
 
-class Hume:
-    """HUME with many restarts at once. Parameters: any `HumeConfig` field as a keyword.
+class Hume(ConfigParams):
+    """HUME with many restarts at once. Parameters: every `HumeConfig` field as a keyword
+    (`Hume.from_config(cfg)` takes them from a config), plus `checkpoint_dir` and `callback`.
+    The scikit-learn contract holds: `__init__` only stores, `get_params`/`set_params`,
+    `sklearn.base.clone`; an unknown parameter is an error naming the valid ones.
 
     Learned attributes (after `fit`), over the N fit rows:
         labelings_ (R, N) int64   every restart's hard labels, aligned to the best restart
@@ -92,15 +96,13 @@ class Hume:
         test_labelings_, test_labels_, test_agreement_ when test features are given.
     """
 
-    def __init__(
-        self,
-        config: Optional[HumeConfig] = None,
-        *,
-        checkpoint_dir: Optional[str | Path] = None,
-        callback: Optional[Callback] = None,
-        **params,
-    ):
-        self.config = (config or HumeConfig()).replace(**params)
+    config_class = HumeConfig
+    owner = "HUME"
+
+    def __init__(self, config: Optional[HumeConfig] = None, /, *,
+                 checkpoint_dir: Optional[str | Path] = None,
+                 callback: Optional[Callback] = None, **params):
+        self._store(config, params)  # every HumeConfig field, stored as given (checked in fit)
         self.checkpoint_dir = checkpoint_dir
         self.callback = callback
 
@@ -128,8 +130,8 @@ class Hume:
         per_lane = 4 * cfg.k * (12 * cfg.n_subsets * n + 6 * n_rows * full_rows) * LANE
         fixed = bytes1 + bytes2 + per_lane + inner_bytes(n_rows, d2, cfg)
         per_restart = 16 * d1 * cfg.k
-        if cfg.memory_budget_gb > 0:
-            budget = cfg.memory_budget_gb * 2**30
+        if cfg.memory_budget_gib > 0:
+            budget = cfg.memory_budget_gib * 2**30
         elif device.type == "cuda":
             budget = 0.8 * torch.cuda.mem_get_info(device)[0]
         else:
@@ -140,7 +142,7 @@ class Hume:
                 f"one lane of {LANE} restarts needs about {(fixed + LANE * per_restart) / gib:.2f}"
                 f" GiB ({(bytes1 + bytes2) / gib:.2f} GiB of features, {per_lane / gib:.2f} GiB "
                 f"of one lane's work), more than the memory budget of {budget / gib:.2f} GiB; "
-                f"the smallest budget that fits is --memory-budget-gb "
+                f"the smallest budget that fits is --memory-budget-gib "
                 f"{(fixed + LANE * per_restart) / gib * 1.05:.3g} (or lower subset_size)."
             )
         fits = LANE * int((budget - fixed) // (LANE * per_restart)) if budget < float("inf") \
@@ -379,3 +381,6 @@ class Hume:
         """Ensemble labels (M,) of new samples (inductive use of the learned encoders)."""
         labs = self.predict_labelings(phi1)
         return vote(labs, self.config.k, self.best_restart_)[0]
+
+
+Hume._signature(checkpoint_dir=None, callback=None)

@@ -59,7 +59,7 @@ def label_run(
             input_hash, array_hash(t1, t2) if t1 is not None else None, transductive,
             config.to_dict()))
     out = check_writable_dir(out)
-    model = Hume(config, checkpoint_dir=out, callback=callback)
+    model = Hume.from_config(config, checkpoint_dir=out, callback=callback)
     t0 = time.perf_counter()
     model.fit(x1, x2, t1, t2, transductive=transductive, input_hash=input_hash)
     seconds = time.perf_counter() - t0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
-from hume_ssl.core.errors import HumeSSLError, raise_first_failed
+from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
     array_hash,
     atomic_write_json,
@@ -39,43 +38,11 @@ from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import load_labels, write_label_outputs
 from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.artifact import write_seeds
+from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
-from hume_ssl.seeds.selection import RANKINGS, SeedSelector, SelectionConfig
+from hume_ssl.seeds.selection import SeedSelector
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class SeedConfig:
-    per_class: int = 4  # seeds per cluster
-    n_neighbors: int = 50  # neighbours for the kNN consistency (the sample itself excluded)
-    knn_space: str = "phi2"  # "phi2" (space 2), "phi1", or "both" (majority in each)
-    ranking: str = "product"  # candidates ranked by "product" (agreement x kNN), "agreement", "knn"
-    knn_backend: str = "auto"  # "auto" (faiss, else torch), "faiss", "torch"
-    min_agreement: float = 0.5  # candidates need agreement > this (share of restarts)
-    min_knn: float = 0.5  # ... and kNN consistency > this (share of neighbours)
-    shortage: str = "fewer"  # classes short of candidates: "fewer" seeds, or "relax" thresholds
-    contact_sheets: bool = True
-
-    def validate(self) -> SeedConfig:
-        """Every option checked before any work (features, HUME) is done."""
-        raise_first_failed([
-            (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
-             "cluster"),
-            (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
-            (self.knn_space in ("phi1", "phi2", "both"),
-             f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
-            (self.knn_backend in ("auto", "faiss", "torch"),
-             f"kNN backend {self.knn_backend!r}: use auto, faiss or torch"),
-            (0.0 <= self.min_agreement <= 1.0,
-             f"--min-agreement {self.min_agreement}: must lie in [0, 1]"),
-            (0.0 <= self.min_knn <= 1.0, f"--min-knn {self.min_knn}: must lie in [0, 1]"),
-            (self.ranking in RANKINGS,
-             f"--ranking {self.ranking!r}: use {', '.join(RANKINGS)}"),
-            (self.shortage in ("fewer", "relax"),
-             f"--shortage {self.shortage!r}: use fewer or relax"),
-        ])
-        return self
 
 
 def _sidecar(path: Path) -> Optional[dict]:
@@ -206,7 +173,7 @@ def seed_run(
     t0 = time.perf_counter()
     hume_dir = check_writable_dir(out / "hume")
     log(f"HUME: {hume.n_restarts} restarts, k={hume.k}, N={n}")
-    model = Hume(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
+    model = Hume.from_config(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
         x1, x2, input_hash=input_hash)
     if not distributed.is_main():  # torchrun: the ranks shared HUME's restarts; rank 0 goes on
         return {"out": str(out), "model": model, "rank": distributed.rank()}
@@ -235,14 +202,7 @@ def seed_run(
     )
 
     # ---- selection
-    sel_cfg = SelectionConfig(
-        per_class=seeds.per_class,
-        min_agreement=seeds.min_agreement,
-        min_knn=seeds.min_knn,
-        shortage=seeds.shortage,
-        ranking=seeds.ranking,
-    )
-    sel = SeedSelector(sel_cfg).fit(
+    sel = SeedSelector.from_config(seeds).fit(
         model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k
     )
     meta = {
@@ -267,9 +227,7 @@ def seed_run(
             "per_class_used": {str(c): t for c, t in sel.thresholds_.items()},
             "shortage": seeds.shortage,
         },
-        "ranking": {"product": "agreement x kNN consistency desc, then margin desc, then index",
-                    "agreement": "agreement desc, then kNN consistency, margin, index",
-                    "knn": "kNN consistency desc, then agreement, margin, index"}[seeds.ranking],
+        "ranking": RANKING_RULES[seeds.ranking],
         "scores_columns": ["agreement", "knn_consistency", "margin"],
         "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends,
                 "centred": hume.center},
@@ -296,9 +254,9 @@ def seed_run(
             "--shortage relax to lower the thresholds stepwise for them."
         )
 
-    ranking = sel.ranking()
     if seeds.contact_sheets and ds is not None:
-        write_contact_sheets(seeds_dir / "contact_sheets", ranking, lambda i: ds[i])
+        write_contact_sheets(seeds_dir / "contact_sheets", sel.indices_by_class(),
+                             lambda i: ds[i])
     summary = {
         "out": str(out),
         "seeds_dir": str(seeds_dir),
@@ -312,11 +270,12 @@ def seed_run(
         "model": model,
     }
     if truth is not None:
-        wide = SeedSelector(
-            dataclasses.replace(sel_cfg, per_class=min(400, int(np.bincount(model.labels_).max())))
+        wide = SeedSelector.from_config(seeds).set_params(
+            per_class=min(400, int(np.bincount(model.labels_).max()))
         ).fit(model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k)
         report = seed_report(
-            seeds_dir, model.labels_, truth, sel.indices_, sel.pseudo_labels_, wide.ranking()
+            seeds_dir, model.labels_, truth, sel.indices_, sel.pseudo_labels_,
+            wide.indices_by_class(),
         )
         summary["report"] = {
             k: report[k] for k in ("ensemble_acc", "seed_precision", "precision_at_per_class")
@@ -355,7 +314,7 @@ def choose_k(
         cfg = HumeConfig(
             k=k, **{**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
         )
-        m = Hume(cfg).fit(x1, x2)
+        m = Hume.from_config(cfg).fit(x1, x2)
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")

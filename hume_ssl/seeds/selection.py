@@ -1,40 +1,24 @@
-"""The reliable-seed rule: majority agreement + kNN label consistency, then N per class.
-
-A sample is a *candidate* when
-    agreement  > min_agreement   (share of aligned restarts voting for its ensemble label)
-    knn_share  > min_knn         (share of its k nearest neighbours with the same label)
-Within each predicted class, candidates are ranked by `ranking` (ties: lower index first):
-    "agreement"  agreement, then kNN consistency, then the best restart's margin
-    "knn"        kNN consistency, then agreement, then margin
-    "product"    agreement x kNN consistency, then margin
-and the top `per_class` are taken. A class short of candidates follows `shortage`:
-    "fewer": take what there is and report it;
-    "relax": lower both thresholds by `relax_step` until the class is full (or both reach 0),
-             recording the thresholds used for that class.
-"""
+"""`SeedSelector`: the reliable-seed rule (hume_ssl.seeds.config) as a scikit-learn-shaped
+estimator: majority agreement + kNN label consistency, then N per class."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
+from hume_ssl.core.params import ConfigParams, warn_renamed
+from hume_ssl.seeds.config import RANKINGS, SeedConfig
+
+__all__ = ["RANKINGS", "SeedSelector", "rank_order"]
 
 
-@dataclass
-class SelectionConfig:
-    per_class: int = 4  # seeds per predicted class
-    min_agreement: float = (
-        0.5  # strict lower bound on agreement (0.5: a majority; <1: unanimity allowed)
-    )
-    min_knn: float = 0.5  # strict lower bound on the kNN consistency share
-    shortage: str = "fewer"  # "fewer" or "relax"
-    relax_step: float = 0.1  # threshold decrement per relaxation round
-    ranking: str = "product"  # "product", "agreement" or "knn" (see the module docstring)
-
-
-RANKINGS = ("agreement", "knn", "product")
+def __getattr__(name: str):
+    if name == "SelectionConfig":  # merged into SeedConfig; the old name for one release
+        warn_renamed("SelectionConfig", "hume_ssl.seeds.config.SeedConfig")
+        return SeedConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def rank_order(agreement, knn_share, margins, ranking: str) -> np.ndarray:
@@ -51,18 +35,23 @@ def rank_order(agreement, knn_share, margins, ranking: str) -> np.ndarray:
     return np.lexsort(keys)
 
 
-class SeedSelector:
+class SeedSelector(ConfigParams):
     """Estimator-shaped selector. `fit(labels, agreement, knn_share, margins)` returns self.
 
+    Parameters: the selection fields of `SeedConfig` (per_class, min_agreement, min_knn,
+    shortage, relax_step, ranking) as keywords, or `SeedSelector.from_config(cfg)`; the
+    scikit-learn contract holds (`get_params`/`set_params`/`clone`, unknown names rejected).
     Learned: indices_ (n,) int64 in dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32
     columns [agreement, knn_share, margin], per_class_ (k,) counts, candidates_ (k,) counts
     at the base thresholds, thresholds_ {class: (min_agreement, min_knn)}, short_classes_.
     """
 
-    def __init__(self, config: SelectionConfig | None = None, **params):
-        import dataclasses
+    config_class = SeedConfig
+    param_names = ("per_class", "min_agreement", "min_knn", "shortage", "relax_step", "ranking")
+    owner = "seed selection"
 
-        self.config = dataclasses.replace(config or SelectionConfig(), **params)
+    def __init__(self, config: Optional[SeedConfig] = None, /, **params):
+        self._store(config, params)
 
     def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None):
         cfg = self.config
@@ -73,10 +62,7 @@ class SeedSelector:
         margins = np.zeros(n, np.float32) if margins is None else np.asarray(margins, np.float32)
         if not (len(agreement) == len(knn_share) == len(margins) == n):
             raise HumeSSLError("labels, agreement, kNN consistency and margins differ in length.")
-        if cfg.per_class < 1:
-            raise HumeSSLError(f"--per-class {cfg.per_class}: need at least 1 seed per class.")
-        if cfg.shortage not in ("fewer", "relax"):
-            raise HumeSSLError(f"shortage policy {cfg.shortage!r}: use 'fewer' or 'relax'.")
+        cfg.validate()
         k = int(k if k is not None else labels.max() + 1)
         sizes = np.bincount(labels, minlength=k)
         if cfg.per_class > sizes.max():
@@ -112,7 +98,11 @@ class SeedSelector:
         self.short_classes_ = [c for c in range(k) if self.per_class_[c] < cfg.per_class]
         return self
 
-    def ranking(self) -> dict[int, np.ndarray]:
+    def indices_by_class(self) -> dict[int, np.ndarray]:
+        """{cluster: its seeds' indices, best first} (was `ranking()`, now the parameter)."""
         if not hasattr(self, "indices_"):
             raise NotFittedError("SeedSelector is not fitted; call fit(...) first.")
         return {c: self.indices_[self.pseudo_labels_ == c] for c in range(len(self.per_class_))}
+
+
+SeedSelector._signature()

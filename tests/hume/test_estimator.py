@@ -73,3 +73,57 @@ def test_a_thousand_classes_end_to_end_with_more_classes_than_dimensions():
     assert (m.n_clusters_used_ > 100).all()  # far more than a collapsed labelling
     assert np.isfinite(m.scores_).all() and np.isfinite(m.loss_curves_).all()
     assert len(m.diagnostics_["clusters"]) == 1000 and m.diagnostics_["verdict"]
+
+
+def test_scikit_learn_contract_get_set_params_and_clone(blobs):
+    from sklearn.base import clone
+
+    from hume_ssl import HumeConfig
+
+    m = Hume(k=3, n_restarts=4, n_steps=20, random_state=2)
+    params = m.get_params()
+    assert params["k"] == 3 and params["n_steps"] == 20 and params["checkpoint_dir"] is None
+    assert set(HumeConfig.field_names()) <= set(params)  # every config field is a parameter
+    assert m.set_params(k=4) is m and m.k == 4 and m.config.k == 4
+    m.set_params(k=3)
+    c = clone(m)
+    assert c is not m and c.get_params() == m.get_params() and not hasattr(c, "labels_")
+    phi1, phi2, _ = blobs
+    a, b = m.fit(phi1, phi2), c.fit(phi1, phi2)
+    assert (a.labelings_ == b.labelings_).all() and np.array_equal(a.scores_, b.scores_)
+    with pytest.raises(HumeSSLError, match=r"unknown HUME option\(s\) \['n_restart'\]"):
+        m.set_params(n_restart=3)
+    with pytest.raises(ValueError, match="valid: .*n_restarts"):  # scikit-learn's error type
+        clone(m).set_params(nn=1)
+
+
+def test_from_config_equals_keywords_and_old_spellings_still_work(blobs):
+    from hume_ssl import HumeConfig
+
+    cfg = HumeConfig(k=3, n_restarts=4, n_steps=10, anneal_steps=[5])
+    assert Hume.from_config(cfg).get_params() == Hume(**cfg.__dict__).get_params()
+    assert Hume.from_config(cfg).config == cfg
+    with pytest.warns(FutureWarning, match="use memory_budget_gib"):
+        assert Hume(memory_budget_gb=2.0).memory_budget_gib == 2.0
+    with pytest.warns(FutureWarning, match="use memory_budget_gib"):
+        assert HumeConfig(memory_budget_gb=1.5).memory_budget_gib == 1.5
+    with pytest.warns(FutureWarning, match="from_config"):
+        assert Hume(cfg).get_params() == Hume.from_config(cfg).get_params()
+
+
+def test_grid_search_style_use(blobs):
+    """ParameterGrid + clone + fit, as GridSearchCV does it, scored by the label-free score."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    phi1, phi2, y = blobs
+    base = Hume(k=3, n_restarts=4, n_steps=40, random_state=0, device="cpu")
+    rows = []
+    for params in ParameterGrid({"gamma": [1.0, 3.0], "tau": [0.1, 0.3]}):
+        m = clone(base).set_params(**params).fit(phi1, phi2)
+        assert (m.gamma, m.tau) == (params["gamma"], params["tau"])
+        rows.append((float(np.median(m.scores_)), params, cluster_acc(m.labels_, y)))
+    assert base.get_params()["gamma"] == 3.0 and not hasattr(base, "labels_")  # untouched
+    assert len({r[0] for r in rows}) > 1  # the settings reached the fits
+    best = max(rows, key=lambda r: r[0])
+    assert best[2] > 0.9  # the label-free score picks a setting that finds the blobs

@@ -14,7 +14,7 @@ def test_budget_and_chunk_errors_name_what_fits(blobs):
     kw = dict(k=3, n_restarts=64, n_steps=2, device="cpu")
     with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
         Hume(memory_budget_gb=1e-6, **kw).fit(phi1, phi2)
-    smallest = float(re.search(r"--memory-budget-gb ([0-9.]+)", str(e.value)).group(1))
+    smallest = float(re.search(r"--memory-budget-gib ([0-9.]+)", str(e.value)).group(1))
     with pytest.raises(HumeSSLError, match="largest chunk that fits") as e:
         Hume(memory_budget_gb=smallest, chunk_size=10**6, **kw).fit(phi1, phi2)
     largest = int(re.search(r"--chunk-size (\d+)\.", str(e.value)).group(1))
@@ -50,7 +50,7 @@ def test_budget_counts_the_inner_solvers_n_by_n_hat_matrix():
     phi1, phi2 = rng.standard_normal((n, 8), np.float32), rng.standard_normal((n, 8), np.float32)
     with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
         Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gb=0.05).fit(phi1, phi2)
-    smallest = float(re.search(r"--memory-budget-gb ([0-9.]+)", str(e.value)).group(1))
+    smallest = float(re.search(r"--memory-budget-gib ([0-9.]+)", str(e.value)).group(1))
     assert smallest * 2**30 > 12 * n * n
     # subsets smaller than N use the direct solve: no N x N matrix, a far smaller budget fits
     m = Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gb=0.05,

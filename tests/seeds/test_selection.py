@@ -28,8 +28,8 @@ def test_ranking_agreement_then_knn_then_margin():
     labels, agree, knn, margin = _case()
     sel = SeedSelector(per_class=2).fit(labels, agree, knn, margin, k=2)
     # class 0: 0 (agree 1.0), then 1 vs 2 tie on agreement 0.9 -> kNN 0.95 wins (2)
-    assert sel.ranking()[0].tolist() == [0, 2]
-    assert sel.ranking()[1].tolist() == [5, 6]
+    assert sel.indices_by_class()[0].tolist() == [0, 2]
+    assert sel.indices_by_class()[1].tolist() == [5, 6]
     assert sel.scores_.shape == (4, 3) and sel.pseudo_labels_.tolist() == [0, 0, 1, 1]
 
 
@@ -95,3 +95,32 @@ def test_default_rule_is_the_one_chosen_on_the_seed_benchmark():
     assert (cfg.min_agreement, cfg.min_knn) == (0.5, 0.5)
     short = SeedSelector(per_class=3).fit(labels, np.array([0.95, 0.9, 0.4]), knn, margin, k=1)
     assert short.indices_.tolist() == [1, 0]  # sample 2 fails agreement: fewer, not relaxed
+
+
+def test_selector_keeps_the_scikit_learn_contract():
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.seeds.config import SeedConfig
+
+    sel = SeedSelector(per_class=2, ranking="knn")
+    assert sel.get_params() == {"per_class": 2, "min_agreement": 0.5, "min_knn": 0.5,
+                                "shortage": "fewer", "relax_step": 0.1, "ranking": "knn"}
+    assert SeedSelector.from_config(SeedConfig(per_class=2, ranking="knn")).get_params() == \
+        sel.get_params()
+    labels, agree, knn, margin = _case()
+    picks = {}
+    for params in ParameterGrid({"ranking": ["agreement", "knn", "product"], "per_class": [1, 2]}):
+        s = clone(sel).set_params(**params).fit(labels, agree, knn, margin, k=2)
+        assert s.get_params()["ranking"] == params["ranking"]
+        picks[(params["ranking"], params["per_class"])] = s.indices_.tolist()
+    assert sel.get_params()["ranking"] == "knn" and not hasattr(sel, "indices_")
+    assert picks[("agreement", 2)] == SeedSelector(per_class=2).set_params(
+        ranking="agreement").fit(labels, agree, knn, margin, k=2).indices_.tolist()
+    with pytest.raises(HumeSSLError, match=r"unknown seed selection option\(s\) \['per_clas'\]"):
+        SeedSelector(per_clas=3)
+    with pytest.raises(ValueError, match="valid: per_class"):
+        sel.set_params(n_neighbors=3)  # a kNN setting of SeedConfig, not of the selector
+    with pytest.raises(HumeSSLError, match="--ranking 'best'"):
+        SeedSelector(ranking="best").fit(labels, agree, knn, margin, k=2)  # checked in fit

@@ -1,0 +1,178 @@
+"""Settings declared once: a config dataclass field carries its default, unit and help.
+
+    k: int = setting(10, "Number of classes to find.")
+    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step")
+
+From those fields follow the rest, so a default is written in one place:
+- estimators (`Hume`, `SeedSelector`) take the fields as keyword parameters and keep the
+  scikit-learn contract (`ConfigParams`: `__init__` stores, `get_params`/`set_params`/`clone`);
+- the CLI builds its options from them (hume_ssl.cli.options);
+- a renamed field keeps its old name for one release (`renamed_fields`), with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import warnings
+from typing import Any, Optional
+
+from sklearn.base import BaseEstimator
+
+from hume_ssl.core.errors import HumeSSLError
+
+REMOVED_IN = "0.3"  # the release in which deprecated names go
+
+
+class UnknownParameterError(HumeSSLError, ValueError):
+    """A keyword that is no parameter of an estimator or config (a ValueError, as scikit-learn's
+    own `set_params` raises, and a HumeSSLError, as the CLI prints)."""
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    unit: Optional[str] = None,
+    factory: Any = dataclasses.MISSING,
+    **cli: Any,
+) -> Any:
+    """A dataclass field whose metadata holds its help text and unit; `cli` holds keywords for
+    the command line (hume_ssl.cli.options: `flag`, `flags`, `hidden`)."""
+    meta = {"help": help, "unit": unit, "cli": cli}
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def help_of(f: dataclasses.Field) -> str:
+    """A field's help text with its unit, as `--help` shows it."""
+    text, unit = f.metadata.get("help", ""), f.metadata.get("unit")
+    return f"{text} [{unit}]" if unit else text
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
+    """The one warning for a renamed parameter or option: it names the new one."""
+    warnings.warn(
+        f"{old} is deprecated: use {new} (the old name goes in {REMOVED_IN}).",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def rename_params(params: dict, renamed: dict[str, str], stacklevel: int = 4) -> dict:
+    """`params` with every old name in `renamed` (old -> new) replaced by its new one."""
+    out = dict(params)
+    for old, new in renamed.items():
+        if old in out:
+            warn_renamed(old, new, stacklevel)
+            if new in out:
+                raise HumeSSLError(f"give {new} or its old name {old}, not both.")
+            out[new] = out.pop(old)
+    return out
+
+
+def check_known(params: dict, valid: list[str], owner: str) -> None:
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise UnknownParameterError(
+            f"unknown {owner} option(s) {unknown}; valid: {', '.join(valid)}."
+        )
+
+
+def renamed_fields(**old_to_new: str):
+    """Class decorator for a config dataclass: the old field names still work for one release
+    as constructor keywords and as read-only attributes, with a warning naming the new one."""
+
+    def wrap(cls):
+        init = cls.__init__
+
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **rename_params(kwargs, old_to_new))
+
+        __init__.__signature__ = inspect.signature(init)
+        __init__.__doc__ = init.__doc__
+        cls.__init__ = __init__
+        cls.RENAMED = dict(old_to_new)
+        for old, new in old_to_new.items():
+            setattr(cls, old, property(lambda self, o=old, n=new: _read_renamed(self, o, n)))
+        return cls
+
+    return wrap
+
+
+def _read_renamed(obj, old: str, new: str):
+    warn_renamed(old, new)
+    return getattr(obj, new)
+
+
+class ConfigParams(BaseEstimator):
+    """The scikit-learn estimator contract over a config dataclass.
+
+    Each field of `config_class` is a keyword parameter of `__init__`, stored as-is on the
+    instance (checked in `fit`, through the config); `get_params`, `set_params` and
+    `sklearn.base.clone` follow. A subclass sets `config_class` (and, to take only some fields,
+    `param_names`), calls `_store(config, params)` in its `__init__` and `_signature(...)` after
+    its definition. `self.config` is the config those parameters make.
+    """
+
+    config_class: type
+    param_names: Optional[tuple[str, ...]] = None  # None: every field
+    owner = "estimator"  # in error messages: "unknown HUME option(s) ..."
+
+    @classmethod
+    def _fields(cls) -> list[dataclasses.Field]:
+        fields = dataclasses.fields(cls.config_class)
+        if cls.param_names is None:
+            return list(fields)
+        return [f for f in fields if f.name in cls.param_names]
+
+    @classmethod
+    def _signature(cls, **extra: Any) -> None:
+        """Give `__init__` the signature scikit-learn reads: self, every field, then `extra`."""
+        kw = inspect.Parameter.KEYWORD_ONLY
+        params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        params += [inspect.Parameter(f.name, kw, default=default_of(f)) for f in cls._fields()]
+        params += [inspect.Parameter(n, kw, default=v) for n, v in extra.items()]
+        cls.__init__.__signature__ = inspect.Signature(params)
+
+    def _store(self, config: Any, params: dict) -> None:
+        renamed = getattr(self.config_class, "RENAMED", {})
+        params = rename_params(params, renamed, stacklevel=5)
+        names = [f.name for f in self._fields()]
+        check_known(params, names, self.owner)
+        if config is not None:
+            warn_renamed(f"{type(self).__name__}(config)",
+                         f"{type(self).__name__}.from_config(config)", stacklevel=4)
+        for f in self._fields():
+            if f.name in params:
+                value = params[f.name]
+            elif config is not None:
+                value = getattr(config, f.name)
+            else:
+                value = default_of(f)
+            setattr(self, f.name, value)
+
+    @classmethod
+    def from_config(cls, config: Any, **extra: Any):
+        """An estimator with the parameters of `config` (its fields this estimator takes)."""
+        return cls(**{f.name: getattr(config, f.name) for f in cls._fields()}, **extra)
+
+    @property
+    def config(self):
+        """The config these parameters make (a fresh object each time: change parameters with
+        `set_params`)."""
+        return self.config_class(**{f.name: getattr(self, f.name) for f in self._fields()})
+
+    def set_params(self, **params):
+        params = rename_params(params, getattr(self.config_class, "RENAMED", {}))
+        fields = [f.name for f in self._fields()]
+        check_known(params, fields + [n for n in self._get_param_names() if n not in fields],
+                    self.owner)
+        return super().set_params(**params)

@@ -1,0 +1,78 @@
+"""The reliable-seed rule's one configuration: kNN consistency, candidate thresholds, ranking,
+N per class. Its fields carry their defaults (chosen on the seed benchmark: README "Selection
+defaults"), units and help; `SeedSelector` and the `seed` command take them from here.
+
+A sample is a *candidate* when
+    agreement  > min_agreement   (share of aligned restarts voting for its ensemble label)
+    knn_share  > min_knn         (share of its n_neighbors nearest neighbours with the same label)
+Within each predicted class, candidates are ranked by `ranking` (RANKING_RULES; ties: lower
+index first) and the top `per_class` are taken. A class short of candidates follows `shortage`:
+    "fewer": take what there is and report it;
+    "relax": lower both thresholds by `relax_step` until the class is full (or both reach 0),
+             recording the thresholds used for that class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from hume_ssl.core.errors import raise_first_failed
+from hume_ssl.core.params import setting
+
+# the one description of each ranking: the module docstring, --help and seeds.json show it
+RANKING_RULES = {
+    "product": "agreement x kNN consistency desc, then margin desc, then index",
+    "agreement": "agreement desc, then kNN consistency, margin, index",
+    "knn": "kNN consistency desc, then agreement, margin, index",
+}
+RANKINGS = ("agreement", "knn", "product")
+SHORTAGES = ("fewer", "relax")
+KNN_SPACES = ("phi1", "phi2", "both")
+KNN_BACKENDS = ("auto", "faiss", "torch")
+
+
+@dataclass
+class SeedConfig:
+    per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
+                             unit="seeds")
+    n_neighbors: int = setting(50, "Neighbours for the kNN consistency (the sample itself "
+                               "excluded).", flag="--knn")
+    knn_space: str = setting("phi2", "phi2 (space 2), phi1, or both (a majority in each).")
+    ranking: str = setting("product", "Order of candidates within a cluster: "
+                           + "; ".join(f"{k} ({v})" for k, v in RANKING_RULES.items()) + ".")
+    knn_backend: str = setting("auto", "auto (faiss, else torch), faiss or torch.", flag=None)
+    min_agreement: float = setting(0.5, "Candidates need agreement above this (0.5: a "
+                                   "majority).", unit="share of restarts")
+    min_knn: float = setting(0.5, "... and kNN consistency above this.",
+                             unit="share of neighbours")
+    shortage: str = setting("fewer", "Clusters short of candidates: fewer (take what there "
+                            "is) or relax (lower both thresholds stepwise).")
+    relax_step: float = setting(0.1, "Threshold decrement per relaxation round (--shortage "
+                                "relax).", flag=None)
+    contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",
+                                   flag=None)
+
+    def validate(self) -> SeedConfig:
+        """Check every option (changes nothing), before any work (features, HUME) is done."""
+        raise_first_failed([
+            (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
+             "cluster"),
+            (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
+            (self.knn_space in KNN_SPACES,
+             f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
+            (self.knn_backend in KNN_BACKENDS,
+             f"kNN backend {self.knn_backend!r}: use auto, faiss or torch"),
+            (0.0 <= self.min_agreement <= 1.0,
+             f"--min-agreement {self.min_agreement}: must lie in [0, 1]"),
+            (0.0 <= self.min_knn <= 1.0, f"--min-knn {self.min_knn}: must lie in [0, 1]"),
+            (self.ranking in RANKINGS,
+             f"--ranking {self.ranking!r}: use {', '.join(RANKINGS)}"),
+            (self.shortage in SHORTAGES,
+             f"--shortage {self.shortage!r}: use fewer or relax"),
+            (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
+        ])
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
