@@ -48,7 +48,7 @@ def setting(
 def help_of(f: dataclasses.Field) -> str:
     """A field's help text with its unit, as `--help` shows it."""
     text, unit = f.metadata.get("help", ""), f.metadata.get("unit")
-    return f"{text} [{unit}]" if unit else text
+    return f"{text} Unit: {unit}." if unit else text
 
 
 def default_of(f: dataclasses.Field) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
+from hume_ssl.core.params import setting, warn_renamed
 
 UNITS = {
     "steps": "optimizer steps (an upper bound under budget_minutes)",
@@ -31,43 +32,57 @@ UNITS = {
 
 @dataclass
 class FixMatchConfig:
-    arch: Optional[str] = None  # wrn28_2 (paper, CIFAR-10), wrn28_8, resnet18_cifar, ...;
-    # None: the --init's architecture, else wrn28_2
-    init: Optional[str] = None  # ssl:RUN or torchvision:NAME@FILE: pretrained encoder + new head
+    arch: Optional[str] = setting(None, "wrn28_2 (default without --init) | wrn28_8 | "
+                                  "resnet18_cifar | torchvision:NAME (| wrn10_1 for smoke "
+                                  "tests); with --init, the init's.")
+    init: Optional[str] = setting(None, "Start from a pretrained encoder plus a fresh linear "
+                                  "head: ssl:RUN (a `hume-ssl pretrain` folder) or "
+                                  "torchvision:NAME@WEIGHTS_FILE. Fixes the architecture.")
     # with --init: the encoder's lr = lr x this (the head's: lr). 0.1 measured best of
     # 1 / 0.3 / 0.1 / 0.03 / 0.01 (README "From a pretrained encoder"); 1 erased the encoder's gain
-    encoder_lr_scale: float = 0.1
-    steps: int = 2**20  # optimizer steps K (the paper: 2^20); with a budget, an upper bound
-    budget_minutes: Optional[float] = None  # wall-clock cap: fewer steps so the schedule fits
-    batch_size: int = 64  # labeled images per step, global (split over processes)
-    mu: int = 7  # unlabeled images per labeled image in a step
-    lr: float = 0.03  # SGD learning rate at step 0; lr * cos(7*pi*k / (16*K)) at step k
+    encoder_lr_scale: float = setting(0.1, "With --init: the encoder's learning rate is --lr "
+                                      "times this (the head's: --lr).")
+    steps: int = setting(2**20, "Training steps K (optimizer updates); paper: 2^20; an upper "
+                         "bound under --budget-minutes.", unit="steps")
+    budget_minutes: Optional[float] = setting(
+        None, "Wall-clock budget: the number of steps is fitted to it (the cosine schedule ends "
+        "inside it, with its evaluations).", unit="minutes")
+    batch_size: int = setting(64, "Labeled images per step, global over GPUs.", unit="images")
+    mu: int = setting(7, "Unlabeled images per labeled image in a step.")
+    lr: float = setting(0.03, "SGD learning rate at step 0; lr cos(7 pi k / 16 K) at step k.")
     momentum: float = 0.9  # Nesterov momentum
-    weight_decay: float = 5e-4  # L2 on conv/linear weights (not on BN parameters or biases)
-    lambda_u: float = 1.0  # weight of the unlabeled loss
-    threshold: float = 0.95  # softmax confidence above which a pseudo-label is used
-    ema_decay: float = 0.999  # EMA of the weights, per step; the EMA model is evaluated/exported
+    weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
+                                  "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.")
+    lambda_u: float = setting(1.0, "Weight of the unlabeled (pseudo-label) loss.")
+    threshold: float = setting(0.95, "Pseudo-label confidence threshold.",
+                               unit="softmax probability")
+    ema_decay: float = setting(0.999, "EMA decay of the weights (the EMA model is evaluated "
+                               "and exported), in [0, 1).", unit="per step")
     ema_warmup: bool = True  # decay min(ema_decay, (1+k)/(10+k)) at step k (TF's num_updates)
     bn_momentum: float = 0.001  # BN running-stat momentum (TF decay 0.999); see bn_momentum_for
     translate: float = 0.125  # weak aug: max shift per side, fraction of the image size
     randaugment_ops: int = 2  # strong aug: RandAugment ops per image
     cutout: float = 0.5  # strong aug: Cutout side, fraction of the image size
-    eval_every: int = 1024  # steps between test evaluations (and at the end)
+    eval_every: int = setting(1024, "Steps between test evaluations (EMA model; and at the "
+                              "end).", unit="steps")
     eval_median_of: int = 5  # report the median test ACC of the last N evaluations
-    log_every: int = 64  # steps between metrics.csv rows / progress updates (host syncs)
-    checkpoint_every: int = (
-        2048  # steps between checkpoints (also on SIGTERM/SIGINT and at the end)
-    )
+    log_every: int = setting(64, "Steps between metrics.csv rows (host syncs).", unit="steps")
+    checkpoint_every: int = setting(2048, "Steps between checkpoints (also on SIGTERM/SIGINT "
+                                    "and at the end).", unit="steps")
     eval_batch_size: int = 1024  # images per evaluation forward
-    device: str = "auto"  # auto, cpu, cuda, cuda:1 ... (cuda and auto: cuda:LOCAL_RANK)
-    compile: bool = False  # torch.compile the model
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1 (torchrun: cuda:LOCAL_RANK per "
+                          "process).")
+    compile: bool = setting(False, "torch.compile the model.", flags=("--compile/--no-compile",))
     bf16: bool = True  # bf16 autocast on CUDA
     channels_last: bool = True  # NHWC memory format on CUDA
     sync_bn: bool = True  # SyncBatchNorm under multi-GPU CUDA
     tensorboard: bool = True  # write TensorBoard scalars if tensorboard is installed
-    oracle_labels: bool = False  # ground truth at the seed indices instead of pseudo-labels
+    oracle_labels: bool = setting(False, "Use ground truth at the seed indices instead of "
+                                  "pseudo-labels (comparison only).",
+                                  flags=("--oracle-labels/--pseudo-labels",))
     include_seeds_in_unlabeled: bool = False  # paper: all train images are unlabeled data
-    random_state: int = 0  # seeds the weights, batches and augmentations
+    random_state: int = setting(0, "Random seed of weights, batches and augmentations (--seeds "
+                                "is the seeds folder).", deprecated=("--seed",))
 
     RESUME_KEYS = (
         "arch",
@@ -93,20 +108,27 @@ class FixMatchConfig:
         "random_state",
     )
 
-    def validate(self) -> FixMatchConfig:
-        """Check the options; resolve `arch` from `init` (an --arch that disagrees is an error)."""
+    def resolve(self) -> FixMatchConfig:
+        """A checked copy with the derived values filled in: `arch` from `init` (an --arch that
+        disagrees is an error), else wrn28_2. What a run writes to config.json."""
+        arch = self.arch
         if self.init is not None:
             from hume_ssl.models.classifier import resolve_init
 
             implied = resolve_init(self.init).arch
-            if self.arch is not None and self.arch != implied:
+            if arch is not None and arch != implied:
                 raise HumeSSLError(
-                    f"--arch {self.arch} disagrees with --init {self.init}, whose encoder is "
+                    f"--arch {arch} disagrees with --init {self.init}, whose encoder is "
                     f"{implied}; drop --arch (the init fixes the architecture)."
                 )
-            self.arch = implied
-        elif self.arch is None:
-            self.arch = "wrn28_2"
+            arch = implied
+        return dataclasses.replace(self, arch=arch or "wrn28_2").validate()
+
+    def validate(self) -> FixMatchConfig:
+        """Check the options; changes nothing (`resolve` fills in the derived values)."""
+        if self.arch is None:  # the old validate() resolved in place: kept for one release
+            warn_renamed("validate() to resolve arch", "resolve()")
+            self.arch = self.resolve().arch
         checks = [
             (self.steps >= 1, "--steps must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),

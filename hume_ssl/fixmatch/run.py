@@ -28,6 +28,7 @@ from hume_ssl.core.io import (
     check_writable_dir,
 )
 from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.core.params import warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_split, split_exists
 from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
@@ -42,15 +43,22 @@ def train_fixmatch_run(
     cfg: FixMatchConfig,
     seeds: Optional[str | Path] = None,
     indices: Optional[str | Path] = None,
-    labels: Optional[str | Path] = None,
+    seed_labels: Optional[str | Path] = None,
     dataset: Optional[str] = None,
     resume: bool = False,
     callback=None,
     data_root: Optional[str | Path] = None,
+    labels: Optional[str | Path] = None,
 ) -> dict:
-    cfg.validate()
+    """Train FixMatch on the seeds (a seeds folder, or `indices` with their `seed_labels`:
+    pseudo-labels, never ground truth) and every other train image; `labels` is the old name
+    of `seed_labels`."""
+    if labels is not None:
+        warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
+        seed_labels = labels
+    cfg = cfg.resolve()
     with cleanup_on_early_failure(Path(out)):
-        return _train_fixmatch_run(Path(out), cfg, seeds, indices, labels, dataset, resume,
+        return _train_fixmatch_run(Path(out), cfg, seeds, indices, seed_labels, dataset, resume,
                                    callback, data_root)
 
 

@@ -168,7 +168,9 @@ class FixMatchTrainer(Trainer):
         callback: Optional[Callback] = None,
         identity: Optional[dict] = None,
     ):
-        self.cfg, self.k, self.out, self.aligned = cfg.validate(), k, Path(out), aligned
+        # a run passes a resolved config; an unresolved one is resolved in place (deprecated)
+        cfg = cfg.validate()
+        self.cfg, self.k, self.out, self.aligned = cfg, k, Path(out), aligned
         self.identity = identity or {}  # the seeds and data trained from, checked on resume
         self.total_steps, self.log_every = cfg.steps, cfg.log_every
         self.checkpoint_every = cfg.checkpoint_every

@@ -17,6 +17,7 @@ from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core.errors import raise_first_failed
+from hume_ssl.core.params import setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 
 UNITS = {
@@ -38,58 +39,86 @@ UNITS = {
 
 @dataclass
 class PretrainConfig:
-    method: str = "mocov2"  # a name in hume_ssl.pretrain.methods.METHODS
-    arch: str = "resnet18_cifar"  # resnet{18,34,50}_cifar (32-64 px) or torchvision:NAME
-    epochs: int = 200  # passes over the split (each step: batch_size images, two views each)
-    budget_minutes: Optional[float] = None  # wall-clock cap: fewer epochs if needed to fit it
-    batch_size: int = 512  # images per step
-    lr: Optional[float] = None  # SGD lr at step 0, cosine to 0; None: the method's, x batch/512
+    method: str = setting("mocov2", "Self-supervised method: mocov2 (momentum queue) or simclr "
+                          "(in-batch).")
+    arch: str = setting("resnet18_cifar", "resnet18_cifar | resnet34_cifar | resnet50_cifar (3x3 "
+                        "stem, for 32-64 px) or torchvision:NAME (e.g. torchvision:resnet50 for "
+                        "larger images).")
+    epochs: int = setting(200, "Passes over the split.", unit="epochs")
+    budget_minutes: Optional[float] = setting(None, "Wall-clock budget: the number of epochs is "
+                                              "fitted to it.", unit="minutes")
+    batch_size: int = setting(512, "Images per step (two views each).", unit="images")
+    lr: Optional[float] = setting(None, "SGD learning rate at step 0, cosine decay to 0 "
+                                  "[default: the method's at batch 512 (mocov2 0.06, simclr "
+                                  "0.24), scaled linearly with the batch].")
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # L2 coefficient, all parameters (as the demo)
     dim: int = 128  # projection (embedding) dimension
-    head: Optional[str] = None  # projection head: mlp, mlp_bn or linear; None: the method's
+    head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
+                                  "mocov2 mlp, simclr mlp_bn].")
     queue_size: Optional[int] = None  # mocov2: negative keys kept; None: 8 * batch (4 steps)
     moco_momentum: float = 0.99  # mocov2: key encoder EMA per step
-    temperature: Optional[float] = None  # logits are cosines / T; None: the method's
+    temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
+                                           "/ T) [default: mocov2 0.1, simclr 0.5].")
     bn_splits: int = 8  # mocov2: BatchNorm groups per batch (single-GPU shuffle-BN stand-in)
-    symmetric: bool = True  # mocov2: both view orders per step
+    symmetric: bool = setting(True, "mocov2: contrast both view orders per step (the demo's "
+                              "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
     view: ViewConfig = field(default_factory=ViewConfig)  # augmentation recipe
     knn_neighbors: int = 200  # kNN monitor neighbours (cosine, weighted)
     knn_temperature: float = 0.1  # kNN vote weight exp(sim / T)
-    knn_every: int = 10  # epochs between kNN evaluations (and at the start and the end)
+    knn_every: int = setting(10, "Epochs between kNN-200 evaluations on the test split (and "
+                             "at the start and the end).", unit="epochs")
     log_every: int = 50  # steps between metrics.csv rows (host syncs)
-    checkpoint_every: int = 1000  # steps between checkpoints (also on SIGTERM/SIGINT, at the end)
+    checkpoint_every: int = setting(1000, "Steps between checkpoints (also on SIGTERM/SIGINT, "
+                                    "at the end).", unit="steps")
     eval_batch_size: int = 1024  # images per feature forward
-    device: str = "auto"  # auto, cpu, cuda, cuda:1
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1.")
     bf16: bool = True  # bf16 autocast on CUDA
     channels_last: bool = True  # NHWC memory format on CUDA
-    compile: bool = False  # torch.compile the encoder
-    random_state: int = 0  # seeds the weights, batches and augmentations
+    compile: bool = setting(False, "torch.compile the encoder.",
+                            flags=("--compile/--no-compile",))
+    random_state: int = setting(0, "Random seed (weights, batches, augmentations).",
+                                deprecated=("--seed",))
 
     RESUME_KEYS = ("method", "arch", "batch_size", "lr", "momentum", "weight_decay", "dim", "head",
                    "queue_size", "moco_momentum", "temperature", "bn_splits", "symmetric",
                    "random_state")
 
-    def validate(self) -> PretrainConfig:
-        """Check the options and resolve the automatic ones (lr, temperature, head, queue_size)
-        in place, from the method's DEFAULTS."""
+    def resolve(self) -> PretrainConfig:
+        """A checked copy with the automatic values (lr, temperature, head, queue_size) filled in
+        from the method's DEFAULTS. What a run writes to config.json."""
         raise_first_failed([(self.method in METHODS,
                              f"unknown --method {self.method!r}; available: "
                              f"{', '.join(METHODS)}")])
         defaults = DEFAULTS[self.method]
-        if self.lr is None:
-            self.lr = defaults["lr_at_512"] * self.batch_size / 512  # scaled linearly
-        if self.temperature is None:
-            self.temperature = defaults["temperature"]
-        if self.head is None:
-            self.head = defaults["head"]
-        moco = self.method == "mocov2"
-        if self.queue_size is None and moco:
+        queue = self.queue_size
+        if queue is None and self.method == "mocov2":
             # the demo's 4096 at batch 512: the queue holds the last 4 steps' keys. A queue that
             # spans many more steps holds stale keys, and the encoder learns to tell current
             # features from stale ones instead of images apart (measured: loss back at chance,
             # kNN below random init, with 4096 keys at batch 128).
-            self.queue_size = 8 * self.batch_size
+            queue = 8 * self.batch_size
+        return dataclasses.replace(
+            self,
+            lr=defaults["lr_at_512"] * self.batch_size / 512 if self.lr is None else self.lr,
+            temperature=defaults["temperature"] if self.temperature is None else self.temperature,
+            head=defaults["head"] if self.head is None else self.head,
+            queue_size=queue,
+        ).validate()
+
+    def validate(self) -> PretrainConfig:
+        """Check the options; changes nothing (`resolve` fills in the automatic ones)."""
+        raise_first_failed([(self.method in METHODS,
+                             f"unknown --method {self.method!r}; available: "
+                             f"{', '.join(METHODS)}")])
+        moco = self.method == "mocov2"
+        if None in (self.lr, self.temperature, self.head) or (moco and self.queue_size is None):
+            # the old validate() resolved in place: kept for one release
+            warn_renamed("validate() to resolve lr, temperature, head and queue_size",
+                         "resolve()")
+            r = self.resolve()
+            self.lr, self.temperature, self.head = r.lr, r.temperature, r.head
+            self.queue_size = r.queue_size
         checks = [
             (self.epochs >= 1, "--epochs must be >= 1"),
             (self.budget_minutes is None or self.budget_minutes > 0,

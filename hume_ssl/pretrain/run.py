@@ -39,7 +39,7 @@ def pretrain_run(
     `image_size`: resize + center-crop every image to this side first (needed when the images
     are not all square of one size); the exported backbone records it.
     """
-    cfg.validate()
+    cfg = cfg.resolve()
     with cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size)
 

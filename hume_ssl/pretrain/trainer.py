@@ -65,6 +65,7 @@ class Pretrainer(Trainer):
         test_labels: Optional[np.ndarray] = None,
         callback: Optional[Callback] = None,
     ):
+        # a run passes a resolved config; an unresolved one is resolved in place (deprecated)
         self.cfg, self.out = cfg.validate(), Path(out)
         self.log_every, self.checkpoint_every = cfg.log_every, cfg.checkpoint_every
         self.callback = callback or (lambda event, info: None)

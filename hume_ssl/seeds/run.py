@@ -136,11 +136,28 @@ def seed_run(
     hume_callback=None,
     log: Log = print,
     hume_defaults: Optional[dict] = None,
+    k: Optional[int | str] = None,
+    k_range: str = "2-20",
 ) -> dict:
-    """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision)."""
+    """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision).
+
+    HUME's config: `hume`, or `hume_defaults` (HumeConfig fields) with the number of classes
+    `k`: a whole number, "auto" (chosen by score over `k_range`: choose_k), or None (the
+    dataset's). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
+    hume_defaults = dict(hume_defaults or {})
+    HumeConfig(**hume_defaults).validate()  # every option checked before any work (k: later)
     if hume is not None:
         hume.validate()
+    elif k is not None and k != "auto":
+        try:
+            k = int(k)
+        except ValueError:
+            raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
+        hume = HumeConfig(**{**hume_defaults, "k": k}).validate()
+    elif k == "auto":
+        hume = HumeConfig(k=choose_k(out, dataset, backbones, phi1, phi2, k_range,
+                                     hume_defaults, feature_kw or {}, log=log), **hume_defaults)
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
@@ -159,7 +176,7 @@ def seed_run(
         k = len(ds.class_names) if (ds is not None and ds.class_names) else None
         if k is None:
             raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
-        hume = HumeConfig(k=k, **(hume_defaults or {}))
+        hume = HumeConfig(k=k, **hume_defaults)
     hume.validate(n_samples=n)
     if seeds.n_neighbors >= n:
         raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
@@ -187,15 +204,7 @@ def seed_run(
 
     # ---- kNN consistency
     t1 = time.perf_counter()
-    shares, backends = [], []
-    for space, x in (("phi1", x1), ("phi2", x2)):
-        if seeds.knn_space in (space, "both"):
-            nbrs, backend = space_neighbours(
-                x, seeds.n_neighbors, hume.center, seeds.knn_backend, hume.device
-            )
-            shares.append(knn_consistency(model.labels_, nbrs))
-            backends.append(f"{space}: {backend}")
-    knn_share = np.minimum.reduce(shares)
+    knn_share, backends = knn_shares(x1, x2, model.labels_, seeds, hume.center, hume.device)
     log(
         f"kNN ({seeds.n_neighbors} neighbours): {'; '.join(backends)} in "
         f"{time.perf_counter() - t1:.1f} s"
@@ -205,38 +214,7 @@ def seed_run(
     sel = SeedSelector.from_config(seeds).fit(
         model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k
     )
-    meta = {
-        "dataset": ds.name if ds is not None else None,
-        "split": "train",
-        "n_samples": n,
-        "index_convention": "row i of the dataset's own order (hume_ssl.data.datasets), "
-        "the row order of the feature matrices",
-        "order_hash": ds.order_hash if ds is not None else array_hash(x1, x2),
-        "order_hash_kind": "dataset" if ds is not None else "features",
-        "features_hash": model.input_hash_,
-        "k": hume.k,
-        "label_kind": "cluster ids 0..k-1 (not dataset class ids)",
-        "class_names": None,
-        "per_class_requested": seeds.per_class,
-        "per_class": sel.per_class_.tolist(),
-        "candidates_per_class": sel.candidates_.tolist(),
-        "short_classes": sel.short_classes_,
-        "thresholds": {
-            "min_agreement": seeds.min_agreement,
-            "min_knn": seeds.min_knn,
-            "per_class_used": {str(c): t for c, t in sel.thresholds_.items()},
-            "shortage": seeds.shortage,
-        },
-        "ranking": RANKING_RULES[seeds.ranking],
-        "scores_columns": ["agreement", "knn_consistency", "margin"],
-        "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends,
-                "centred": hume.center},
-        "provenance": prov,
-        "restarts": hume.n_restarts,
-        "hume": hume.to_dict(),
-        "selection": dataclasses.asdict(seeds),
-        "versions": versions(),
-    }
+    meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
     diag = with_seeds(model.diagnostics_, sel.candidates_, knn_share, model.labels_,
                       seeds.per_class)
     meta["diagnostics"] = diag
@@ -281,6 +259,57 @@ def seed_run(
             k: report[k] for k in ("ensemble_acc", "seed_precision", "precision_at_per_class")
         }
     return summary
+
+
+def knn_shares(x1, x2, labels, seeds: SeedConfig, center: bool, device: str):
+    """(N,) kNN consistency of `labels` in the space(s) `seeds.knn_space` names (the smaller
+    share where both), and the backend used in each."""
+    shares, backends = [], []
+    for space, x in (("phi1", x1), ("phi2", x2)):
+        if seeds.knn_space in (space, "both"):
+            nbrs, backend = space_neighbours(x, seeds.n_neighbors, center, seeds.knn_backend,
+                                             device)
+            shares.append(knn_consistency(labels, nbrs))
+            backends.append(f"{space}: {backend}")
+    return np.minimum.reduce(shares), backends
+
+
+def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: SeedSelector,
+               backends: list[str], prov: dict) -> dict:
+    """seeds.json's fields (hume_ssl.seeds.artifact): where the seeds come from and the rule."""
+    n = x1.shape[0]
+    return {
+        "dataset": ds.name if ds is not None else None,
+        "split": "train",
+        "n_samples": n,
+        "index_convention": "row i of the dataset's own order (hume_ssl.data.datasets), "
+        "the row order of the feature matrices",
+        "order_hash": ds.order_hash if ds is not None else array_hash(x1, x2),
+        "order_hash_kind": "dataset" if ds is not None else "features",
+        "features_hash": model.input_hash_,
+        "k": hume.k,
+        "label_kind": "cluster ids 0..k-1 (not dataset class ids)",
+        "class_names": None,
+        "per_class_requested": seeds.per_class,
+        "per_class": sel.per_class_.tolist(),
+        "candidates_per_class": sel.candidates_.tolist(),
+        "short_classes": sel.short_classes_,
+        "thresholds": {
+            "min_agreement": seeds.min_agreement,
+            "min_knn": seeds.min_knn,
+            "per_class_used": {str(c): t for c, t in sel.thresholds_.items()},
+            "shortage": seeds.shortage,
+        },
+        "ranking": RANKING_RULES[seeds.ranking],
+        "scores_columns": ["agreement", "knn_consistency", "margin"],
+        "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends,
+                "centred": hume.center},
+        "provenance": prov,
+        "restarts": hume.n_restarts,
+        "hume": hume.to_dict(),
+        "selection": dataclasses.asdict(seeds),
+        "versions": versions(),
+    }
 
 
 def choose_k(

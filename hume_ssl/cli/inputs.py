@@ -1,0 +1,131 @@
+"""What each command reads and writes (files, folders, the dataset) besides its config: one
+dataclass per command, each field with its default and help (hume_ssl.core.params.setting).
+The settings of the work itself live in the stage configs (HumeConfig, SeedConfig,
+FixMatchConfig, PretrainConfig); hume_ssl.cli.options builds the options from both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from hume_ssl.core.params import setting
+
+DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
+             "~/.cache/hume-ssl/data).")
+CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
+DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist), "
+           "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by the split).")
+
+
+@dataclass
+class LabelInputs:
+    phi1: Path = setting(..., "Space-1 features (N x d1 .npy): the task encoder's space.")
+    phi2: Path = setting(..., "Space-2 features (N x d2 .npy): the linear model's space.")
+    out: Path = setting(..., "Run folder (created; re-running resumes from it).")
+    labels: Optional[Path] = setting(None, "True labels (N ints .npy), for metrics only.")
+    phi1_test: Optional[Path] = setting(None, "Space-1 features of held-out samples.")
+    phi2_test: Optional[Path] = setting(None, "Space-2 features of held-out samples.")
+    labels_test: Optional[Path] = setting(None, "True labels of the test rows (metrics).")
+    transductive: bool = setting(False, "Fit on train+test rows (default: fit on train rows, "
+                                 "then label test rows with the learned encoders).")
+
+
+@dataclass
+class FeatureInputs:
+    """`features`, and the extraction options of `seed`."""
+
+    dataset: Optional[str] = setting(..., DATASET, argument=True)
+    backbone: str = setting("dinov2_vitb14", "dinov2_vit{s,b,l,g}14, clip_vit_b16, clip_vit_l14, "
+                            "timm:NAME, torchvision:NAME[:logits]; NAME@FILE loads local weights.")
+    weights: Optional[Path] = setting(None, "Local weights file (.pth/.safetensors) instead of "
+                                      "the pretrained download.")
+    split: str = setting("train", "train, test or train+test (train rows first).")
+    data_root: Optional[Path] = setting(None, DATA_ROOT)
+    cache_dir: Optional[Path] = setting(None, CACHE_DIR)
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
+                                         "resize images (default: 8 on GPU, half the CPU cores "
+                                         "on CPU).")
+    batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
+                                        "on CPU).")
+    input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
+                                        "fraction (default: the backbone's own).", unit="pixels")
+    random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
+    strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")
+    force: bool = setting(False, "Extract again even when the cache holds these features.",
+                          flags=("--force",))
+
+    def extract_kw(self) -> dict:
+        """The keywords `seed` passes on to extract_features."""
+        return {"cache_dir": self.cache_dir, "device": self.device,
+                "num_workers": self.num_workers, "batch_size": self.batch_size,
+                "data_root": self.data_root, "input_size": self.input_size}
+
+
+@dataclass
+class SeedInputs:
+    dataset: Optional[str] = setting(None, "Dataset (cifar10, imagefolder:PATH, npz:PATH, ...); "
+                                     "optional with --phi1/--phi2.", argument=True)
+    backbones: str = setting("dinov2_vitg14,clip_vit_l14", "A,B: space 1 (task encoder), space "
+                             "2 (linear model, kNN); NAME@FILE: local weights.")
+    phi1: Optional[Path] = setting(None, "Space-1 features file instead of a backbone.")
+    phi2: Optional[Path] = setting(None, "Space-2 features file instead of a backbone.")
+    labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
+    k: Optional[str] = setting(None, "Number of classes (default: the dataset's), or 'auto' to "
+                               "pick it by score.")
+    k_range: str = setting("2-20", "Range of k tried by --k auto (inclusive).")
+    out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "
+                        "resumes).")
+
+
+@dataclass
+class FixMatchInputs:
+    out: Path = setting(..., "Run folder (config.json, metrics.csv, checkpoint.pt, model.pt, "
+                        "model.json).")
+    seeds: Optional[Path] = setting(None, "Seeds folder (indices.npy, pseudo_labels.npy, "
+                                    "seeds.json) from the seeds stage.")
+    indices: Optional[Path] = setting(None, "Seed indices (.npy), or a CSV of `index,label` rows "
+                                      "(instead of --seeds).")
+    seed_labels: Optional[Path] = setting(None, "Training labels of the seeds (.npy, ints "
+                                          "0..k-1) for --indices FILE.npy.",
+                                          deprecated=("--labels",))
+    dataset: Optional[str] = setting(None, "Dataset name (registry name or "
+                                     "npz:/path/name_{split}.npz); overrides seeds.json.")
+    data_root: Optional[Path] = setting(None, DATA_ROOT)
+    resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
+                           flags=("--resume/--no-resume",))
+
+
+@dataclass
+class PretrainInputs:
+    dataset: str = setting(..., "Dataset name (registry name, imagefolder:PATH or "
+                           "npz:/path/name_{split}.npz).", argument=True)
+    out: Path = setting(..., "Run folder: checkpoint, metrics, backbone.pt/.json.")
+    split: str = setting("train", "Split to learn from (labels are never used).")
+    image_size: Optional[int] = setting(None, "Resize (shorter side) + center-crop every image "
+                                        "to this size first; needed when images are not all "
+                                        "square of one size.", unit="pixels")
+    resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
+                           flags=("--resume/--no-resume",))
+
+
+@dataclass
+class PredictInputs:
+    dataset: str = setting(..., "Dataset name (registry name or npz:/path/name_{split}.npz).",
+                           argument=True)
+    model: Path = setting(..., "Run folder of train-fixmatch (model.pt + model.json).")
+    split: str = setting("test", "Split to label.")
+    out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")
+    device: str = setting("auto", "auto, cpu, cuda, ...")
+    batch_size: int = setting(1024, "Images per forward pass.")
+    data_root: Optional[Path] = setting(None, DATA_ROOT)
+
+
+@dataclass
+class ExportInputs:
+    seeds: Path = setting(..., "A seeds folder (seeds.json) or an edited index,label CSV.",
+                          argument=True)
+    format: str = setting(..., "usb | torchssl | fixmatch | csv", flags=("--format",))
+    out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT).")
+    dataset: Optional[str] = setting(None, "Dataset of a CSV's indices.")

@@ -1,0 +1,92 @@
+"""Command-line options built from dataclass fields, so each default, type, unit and help text
+is written once (in the config, or for a command's files in hume_ssl.cli.inputs).
+
+    @command(app, cfg=(HumeConfig, ["k", "n_restarts"]), io=(LabelInputs, None))
+    def label(cfg: HumeConfig, io: LabelInputs) -> None: ...
+
+Each section names a dataclass and the fields that become options (None: every field that does
+not say `flag=None`); the command receives one instance per section. A field's metadata
+(hume_ssl.core.params.setting) may set `flag` (the option's name), `flags` (extra declarations,
+e.g. "--resume/--no-resume"), `argument=True` (a positional argument), `hidden`, and
+`deprecated` (old option names: they still work, with a note naming the new one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from hume_ssl.core.params import REMOVED_IN, help_of
+
+_console = Console(stderr=True, soft_wrap=True)
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return f.metadata.get("cli", {}).get("flag") or "--" + f.name.replace("_", "-")
+
+
+def _on_cli(f: dataclasses.Field) -> bool:
+    return "flag" not in f.metadata.get("cli", {}) or f.metadata["cli"]["flag"] is not None
+
+
+def _parameter(f: dataclasses.Field, hint: Any) -> inspect.Parameter:
+    cli = f.metadata.get("cli", {})
+    default = f.default if f.default is not dataclasses.MISSING else ...
+    if cli.get("argument"):
+        info = typer.Argument(default, help=help_of(f), show_default=default is not None)
+    else:
+        decls = cli.get("flags") or (_flag(f),)
+        info = typer.Option(default, *decls, help=help_of(f), hidden=cli.get("hidden", False))
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info,
+                             annotation=hint)
+
+
+def _old_name(field: str, i: int) -> str:
+    return f"{field}__old{i}"
+
+
+def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type, Any]):
+    """Register `fn` as a command whose options are the sections' fields (see the module)."""
+
+    def register(fn: Callable) -> Callable:
+        params: dict[str, inspect.Parameter] = {}
+        renamed: list[tuple[str, str, str]] = []  # (hidden parameter, old flag, field)
+        plan: dict[str, tuple[type, list[str]]] = {}
+        for section, (cls, names) in sections.items():
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            hints = typing.get_type_hints(cls)
+            chosen = [n for n, f in fields.items() if _on_cli(f)] if names is None else names
+            plan[section] = (cls, chosen)
+            for n in chosen:
+                if n in params:  # one option may feed two sections (e.g. --device)
+                    continue
+                params[n] = _parameter(fields[n], hints[n])
+                for i, old in enumerate(fields[n].metadata.get("cli", {}).get("deprecated", ())):
+                    hidden = _old_name(n, i)
+                    params[hidden] = inspect.Parameter(
+                        hidden, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[hints[n]],
+                        default=typer.Option(None, old, hidden=True,
+                                             help=f"Deprecated name of {_flag(fields[n])}."))
+                    renamed.append((hidden, old, n))
+
+        def callback(**kw):
+            for hidden, old, field in renamed:
+                if kw.get(hidden) is not None:
+                    new = params[field].default.param_decls[0].split("/")[0]
+                    _console.print(f"[yellow]deprecated:[/] {old} is now {new}; the old name "
+                                   f"goes in {REMOVED_IN}.")
+                    kw[field] = kw[hidden]
+            built = {s: cls(**{n: kw[n] for n in names}) for s, (cls, names) in plan.items()}
+            return fn(**built)
+
+        callback.__name__, callback.__doc__ = fn.__name__, fn.__doc__
+        callback.__signature__ = inspect.Signature(list(params.values()))
+        app.command(name)(callback)
+        return fn
+
+    return register
