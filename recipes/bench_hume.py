@@ -400,6 +400,7 @@ DEFAULT_VARIANTS = [  # (name, HumeConfig overrides): one default changed at a t
     ("tau 0.05", {"tau": 0.05}), ("tau 0.2", {"tau": 0.2}),
     ("ridge 0.03", {"ridge": 0.03}), ("ridge 0.3", {"ridge": 0.3}), ("ridge 1", {"ridge": 1.0}),
     ("n_subsets 4", {"n_subsets": 4}),
+    ("anneal x0.1 at steps 100, 200", {"anneal_steps": (100, 200)}),
     ("center off", {"center": False}),
     ("n_steps 1000", {"n_steps": 1000}),
 ]
