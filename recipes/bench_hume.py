@@ -370,7 +370,7 @@ def section_score_subsample(dev, args):
     n, d, r, steps = imagenet_sizes(dev, args)
     (x1, x2), y = synthetic_views(Path(args.data_dir), n, d, 1000)
     t = time.perf_counter()
-    m = Hume(HumeConfig(k=1000, n_restarts=r, n_steps=steps, device=str(dev))).fit(x1, x2)
+    m = Hume(k=1000, n_restarts=r, n_steps=steps, device=str(dev)).fit(x1, x2)
     print(f"\n## score on a row subset vs all rows: N={n}, d={d}, k=1000, {r} restarts x {steps} "
           f"steps ({time.perf_counter() - t:.0f} s), ensemble ACC {cluster_acc(m.labels_, y):.3f}")
     x2r = Rows(x2, True, dev, column_mean(x2))
@@ -400,6 +400,7 @@ DEFAULT_VARIANTS = [  # (name, HumeConfig overrides): one default changed at a t
     ("tau 0.05", {"tau": 0.05}), ("tau 0.2", {"tau": 0.2}),
     ("ridge 0.03", {"ridge": 0.03}), ("ridge 0.3", {"ridge": 0.3}), ("ridge 1", {"ridge": 1.0}),
     ("n_subsets 4", {"n_subsets": 4}),
+    ("anneal x0.1 at steps 100, 200", {"anneal_steps": (100, 200)}),
     ("center off", {"center": False}),
     ("n_steps 1000", {"n_steps": 1000}),
 ]

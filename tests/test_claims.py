@@ -1,0 +1,59 @@
+"""CLAIMS.md, the index of every published figure, names commands that exist: each recipe file
+and its `--sections`, each test file and test name, each `hume-ssl` command. A renamed section,
+recipe or test breaks this test instead of silently orphaning a figure."""
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _commands() -> list[str]:
+    """The backticked commands of the `command` column of CLAIMS.md's tables."""
+    rows = [line for line in (REPO / "CLAIMS.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| id ")]
+    cmds = []
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if len(cells) >= 4:
+            cmds += re.findall(r"`([^`]+)`", cells[3])
+    return cmds
+
+
+def _test_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def test_every_claim_names_a_command_that_exists():
+    from hume_ssl.cli.app import app
+
+    cmds = _commands()
+    assert len(cmds) >= 15, "CLAIMS.md lost its tables"
+    commands = {c.name or c.callback.__name__.replace("_", "-")
+                for c in app.registered_commands}
+    for cmd in cmds:
+        words = shlex.split(cmd)
+        if words[:1] == ["python"] and words[1].startswith("recipes/"):
+            recipe = REPO / words[1]
+            assert recipe.exists(), cmd
+            src = recipe.read_text()
+            if "--sections" in words:
+                for sec in words[words.index("--sections") + 1:]:
+                    if sec.startswith("-"):
+                        break
+                    assert f'"{sec}"' in src, f"{cmd}: no section {sec}"
+        elif words[:3] == ["python", "-m", "pytest"]:
+            paths = [w for w in words if w.startswith("tests/")]
+            assert paths, cmd
+            for p in paths:
+                file, _, name = p.partition("::")
+                assert (REPO / file).exists(), cmd
+                if name:
+                    assert name in _test_names(REPO / file), cmd
+        elif words[:1] == ["hume-ssl"]:
+            assert words[1] in commands, cmd
+        else:
+            raise AssertionError(f"CLAIMS.md command of an unknown form: {cmd}")
