@@ -108,14 +108,16 @@ class FixMatchConfig:
         "random_state",
     )
 
-    def resolve(self) -> FixMatchConfig:
+    def resolve(self, init=None) -> FixMatchConfig:
         """A checked copy with the derived values filled in: `arch` from `init` (an --arch that
-        disagrees is an error), else wrn28_2. What a run writes to config.json."""
+        disagrees is an error), else wrn28_2. What a run writes to config.json. `init`: the
+        --init spec already resolved (hume_ssl.models.classifier.resolve_init), if the caller
+        has it."""
         arch = self.arch
         if self.init is not None:
             from hume_ssl.models.classifier import resolve_init
 
-            implied = resolve_init(self.init).arch
+            implied = (init or resolve_init(self.init)).arch
             if arch is not None and arch != implied:
                 raise HumeSSLError(
                     f"--arch {arch} disagrees with --init {self.init}, whose encoder is "

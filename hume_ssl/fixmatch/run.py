@@ -33,7 +33,7 @@ from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_split, split_exists
 from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
-from hume_ssl.models.classifier import resolve_init
+from hume_ssl.models.classifier import Init, resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
 from hume_ssl.train.resume import check_resume, check_run_folder, cleanup_on_early_failure
 
@@ -56,33 +56,21 @@ def train_fixmatch_run(
     if labels is not None:
         warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
         seed_labels = labels
-    cfg = cfg.resolve()
+    init = resolve_init(cfg.init) if cfg.init else None  # once per run, passed down
+    cfg = cfg.resolve(init)
     with cleanup_on_early_failure(Path(out)):
-        return _train_fixmatch_run(Path(out), cfg, seeds, indices, seed_labels, dataset, resume,
-                                   callback, data_root)
+        return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
+                                   resume, callback, data_root)
 
 
-def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callback,
+def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume, callback,
                         data_root) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
     train = load_split(s.dataset, s.split, data_root)
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
-    y = s.labels
-    if cfg.oracle_labels:
-        if train.labels is None:
-            raise HumeSSLError(
-                f"--oracle-labels needs ground truth, but {s.dataset}:{s.split} has none."
-            )
-        y = train.labels[s.indices]
-    is_seed = np.zeros(n, bool)
-    is_seed[s.indices] = True
-    unlabeled = np.arange(n) if cfg.include_seeds_in_unlabeled else np.flatnonzero(~is_seed)
-    if len(unlabeled) == 0:
-        raise HumeSSLError(
-            f"every one of the {n} images of {s.dataset}:{s.split} is a seed, so the "
-            "unlabeled set is empty; FixMatch needs unlabeled images (use fewer seeds)."
-        )
+    y = _training_labels(s, train, cfg)
+    unlabeled = _unlabeled_rows(s, n, cfg)
     k = max(s.k, int(y.max()) + 1)
     test = (load_split(s.dataset, "test", data_root)
             if split_exists(s.dataset, "test", data_root) else None)
@@ -101,58 +89,14 @@ def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callb
             if cfg.oracle_labels
             else cluster_acc(s.labels, train.labels[s.indices])
         )
-    init = resolve_init(cfg.init) if cfg.init else None
-    if init is not None and init.input_size and init.input_size != train.images.shape[1]:
-        raise HumeSSLError(
-            f"--init {cfg.init} was trained on {init.input_size} px images but "
-            f"{s.dataset}:{s.split} has {train.images.shape[1]} px images; pretrain on this "
-            "dataset (or at this size, `pretrain --image-size`), or drop --init."
-        )
-    # a pretrained encoder expects its own input normalisation
-    mean, std = (np.asarray(init.mean), np.asarray(init.std)) if init else channel_stats(
-        train.images)
-    record = {
-        "command": "train-fixmatch",
-        "fixmatch": cfg.to_dict(),
-        "init": None if init is None else {"spec": init.spec, "arch": init.arch,
-                                           "input_size": init.input_size},
-        "units": UNITS,
-        "seeds": {
-            **s.source,
-            "dataset": s.dataset,
-            "split": s.split,
-            "n_seeds": int(len(s.indices)),
-            "k": k,
-            "labels": "ground truth (oracle)" if cfg.oracle_labels else "pseudo-labels",
-            "seed_label_acc_vs_truth": seed_acc,
-        },
-        "data": {
-            "n_train": n,
-            "n_unlabeled": int(len(unlabeled)),
-            "n_test": None if test is None else len(test.images),
-            "image_shape": list(train.images.shape[1:]),
-            "mean": mean.tolist(),
-            "std": std.tolist(),
-            "test_labels_used_for": "evaluation only",
-        },
-        "versions": versions(),
-    }
+    mean, std = _normalisation(init, cfg, s, train.images)
+    record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std)
     trainer = FixMatchTrainer(
-        cfg,
-        train.images,
-        s.indices,
-        y,
-        unlabeled,
-        k,
-        out,
-        truth=train.labels,
+        cfg, train.images, s.indices, y, unlabeled, k, out, truth=train.labels,
         test_images=None if test is None else test.images,
         test_truth=None if test is None else test.labels,
-        aligned=cfg.oracle_labels,
-        mean=mean,
-        std=std,
-        callback=callback,
-        identity=identity,
+        aligned=cfg.oracle_labels, mean=mean, std=std, callback=callback, identity=identity,
+        init=init,
     )
     record["device"] = str(trainer.device)
     record["world_size"] = trainer.world
@@ -176,6 +120,74 @@ def _train_fixmatch_run(out, cfg, seeds, indices, labels, dataset, resume, callb
         export_model(out, trainer, s, k, mean, std)
         atomic_write_json(out / "metrics.json", summary)
     return summary
+
+
+def _training_labels(s, train, cfg: FixMatchConfig) -> np.ndarray:
+    """The seeds' training labels: their pseudo-labels, or with --oracle-labels the ground
+    truth at the seed indices (comparison only)."""
+    if not cfg.oracle_labels:
+        return s.labels
+    if train.labels is None:
+        raise HumeSSLError(
+            f"--oracle-labels needs ground truth, but {s.dataset}:{s.split} has none."
+        )
+    return train.labels[s.indices]
+
+
+def _unlabeled_rows(s, n: int, cfg: FixMatchConfig) -> np.ndarray:
+    """The train rows FixMatch uses unlabeled: every non-seed (or every row, when asked)."""
+    is_seed = np.zeros(n, bool)
+    is_seed[s.indices] = True
+    unlabeled = np.arange(n) if cfg.include_seeds_in_unlabeled else np.flatnonzero(~is_seed)
+    if len(unlabeled) == 0:
+        raise HumeSSLError(
+            f"every one of the {n} images of {s.dataset}:{s.split} is a seed, so the "
+            "unlabeled set is empty; FixMatch needs unlabeled images (use fewer seeds)."
+        )
+    return unlabeled
+
+
+def _normalisation(init: Optional[Init], cfg: FixMatchConfig, s, images: np.ndarray):
+    """Input mean and std (3,): a pretrained encoder's own (its image size must match), else
+    the train split's channel statistics."""
+    if init is not None and init.input_size and init.input_size != images.shape[1]:
+        raise HumeSSLError(
+            f"--init {cfg.init} was trained on {init.input_size} px images but "
+            f"{s.dataset}:{s.split} has {images.shape[1]} px images; pretrain on this "
+            "dataset (or at this size, `pretrain --image-size`), or drop --init."
+        )
+    return (np.asarray(init.mean), np.asarray(init.std)) if init else channel_stats(images)
+
+
+def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, train,
+                unlabeled: np.ndarray, test, mean, std) -> dict:
+    """config.json: the resolved config with units, the init, the seeds and the data."""
+    return {
+        "command": "train-fixmatch",
+        "fixmatch": cfg.to_dict(),
+        "init": None if init is None else {"spec": init.spec, "arch": init.arch,
+                                           "input_size": init.input_size},
+        "units": UNITS,
+        "seeds": {
+            **s.source,
+            "dataset": s.dataset,
+            "split": s.split,
+            "n_seeds": int(len(s.indices)),
+            "k": k,
+            "labels": "ground truth (oracle)" if cfg.oracle_labels else "pseudo-labels",
+            "seed_label_acc_vs_truth": seed_acc,
+        },
+        "data": {
+            "n_train": len(train.images),
+            "n_unlabeled": int(len(unlabeled)),
+            "n_test": None if test is None else len(test.images),
+            "image_shape": list(train.images.shape[1:]),
+            "mean": mean.tolist(),
+            "std": std.tolist(),
+            "test_labels_used_for": "evaluation only",
+        },
+        "versions": versions(),
+    }
 
 
 def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> None:

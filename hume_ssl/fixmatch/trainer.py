@@ -15,7 +15,6 @@ per process, which matches a single process only when each process sees the same
 from __future__ import annotations
 
 import copy
-import os
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ from hume_ssl.data.images import channel_stats
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
 from hume_ssl.models.classifier import (
     EncoderClassifier,
+    Init,
     build_classifier,
     init_classifier,
     resolve_init,
@@ -94,6 +94,30 @@ def fixmatch_loss(
         "mask": mask,
         "pseudo": pseudo,
     }
+
+
+def fixmatch_step(
+    net: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_labeled: int,
+    n_unlabeled: int,
+    threshold: float,
+    lambda_u: float,
+    bf16: bool = False,
+) -> dict[str, torch.Tensor]:
+    """One FixMatch forward and its loss: x (B + 2uB, 3, H, W) is the labeled images (B), then
+    the weak (uB) and the strong (uB) views of the same unlabeled images, in one forward (so
+    BatchNorm sees the whole mix); y (B,) the labels. Returns fixmatch_loss's dict; the caller
+    runs backward and the optimizer."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = net(x)  # (B + 2uB, k)
+    lx, luw, lus = (
+        logits[:n_labeled],
+        logits[n_labeled : n_labeled + n_unlabeled],
+        logits[n_labeled + n_unlabeled :],
+    )
+    return fixmatch_loss(lx, y, luw, lus, threshold, lambda_u)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float,
@@ -167,6 +191,7 @@ class FixMatchTrainer(Trainer):
         std: Optional[np.ndarray] = None,
         callback: Optional[Callback] = None,
         identity: Optional[dict] = None,
+        init: Optional[Init] = None,
     ):
         # a run passes a resolved config; an unresolved one is resolved in place (deprecated)
         cfg = cfg.validate()
@@ -175,21 +200,7 @@ class FixMatchTrainer(Trainer):
         self.total_steps, self.log_every = cfg.steps, cfg.log_every
         self.checkpoint_every = cfg.checkpoint_every
         self.callback = callback or (lambda event, info: None)
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and not dist.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
-            dist.init_process_group(backend)
-        self.device = dev = resolve_device(cfg.device, local_rank())  # indexed on CUDA
-        if dev.type == "cuda":
-            torch.cuda.set_device(dev)
-        elif cfg.steps > 10_000 and cfg.budget_minutes is None:
-            warnings.warn("FixMatch runs on the CPU, orders of magnitude slower than on a GPU; "
-                          "use --steps for a short run.", stacklevel=2)
-        if cfg.batch_size % self.world:
-            raise HumeSSLError(
-                f"--batch-size {cfg.batch_size} is not divisible by {self.world} processes."
-            )
+        self.device = dev = self._join(cfg)
         self.bl = cfg.batch_size // self.world  # labeled images per process and step
         self.bu = self.bl * cfg.mu
         self.data = device_split(images, dev, "train-fixmatch")  # (N, 3, H, W) uint8
@@ -199,17 +210,47 @@ class FixMatchTrainer(Trainer):
         self.truth = None if truth is None else torch.as_tensor(truth, dtype=torch.long, device=dev)
         self.n_true = int(truth.max()) + 1 if truth is not None else 0
         self.test_images, self.test_truth = test_images, test_truth
+        if init is None and cfg.init:  # resolved here only when the caller has not
+            init = resolve_init(cfg.init)
         if mean is None or std is None:  # a pretrained encoder expects its own normalisation
-            init = resolve_init(cfg.init) if cfg.init else None
             mean, std = (init.mean, init.std) if init else channel_stats(images)
         self.mean = torch.as_tensor(mean, dtype=torch.float32, device=dev)
         self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
+        self._build_model(init)
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(cfg.random_state * 1000 + self.rank)
+        self.step = 0
+        self.evals: list[tuple[int, float]] = []
+        self._reset_acc()
+        self._tb = None
+        self.budget_fitted = False
 
-        torch.manual_seed(cfg.random_state)  # same initial weights on every process
-        if cfg.init:
-            model, _ = init_classifier(cfg.init, k, bn_momentum_for(cfg))
+    def _join(self, cfg: FixMatchConfig) -> torch.device:
+        """This process's device (cuda:LOCAL_RANK under torchrun), the process group joined
+        (hume_ssl.core.distributed), world and rank set; the batch must split over the ranks."""
+        dev = resolve_device(cfg.device, local_rank())  # indexed on CUDA
+        distributed.init(dev)
+        self.world, self.rank = distributed.world_size(), distributed.rank()
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        elif cfg.steps > 10_000 and cfg.budget_minutes is None:
+            warnings.warn("FixMatch runs on the CPU, orders of magnitude slower than on a GPU; "
+                          "use --steps for a short run.", stacklevel=3)
+        if cfg.batch_size % self.world:
+            raise HumeSSLError(
+                f"--batch-size {cfg.batch_size} is not divisible by {self.world} processes."
+            )
+        return dev
+
+    def _build_model(self, init: Optional[Init]) -> None:
+        """The classifier (same initial weights on every process), its EMA, the SGD optimizer
+        and the network a step runs (DDP-wrapped, compiled when asked)."""
+        cfg, dev = self.cfg, self.device
+        torch.manual_seed(cfg.random_state)
+        if init is not None:
+            model, _ = init_classifier(init, self.k, bn_momentum_for(cfg))
         else:
-            model = build_classifier(cfg.arch, k, bn_momentum_for(cfg))
+            model = build_classifier(cfg.arch, self.k, bn_momentum_for(cfg))
         model = model.to(dev)
         self.channels_last = cfg.channels_last and dev.type == "cuda"
         if self.channels_last:
@@ -230,13 +271,6 @@ class FixMatchTrainer(Trainer):
                 model, device_ids=[dev.index] if dev.type == "cuda" else None
             )
         self.net = torch.compile(net) if cfg.compile else net
-        self.gen = torch.Generator(device=dev)
-        self.gen.manual_seed(cfg.random_state * 1000 + self.rank)
-        self.step = 0
-        self.evals: list[tuple[int, float]] = []
-        self._reset_acc()
-        self._tb = None
-        self.budget_fitted = False
 
     # ---------------------------------------------------------------- one step
     def _reset_acc(self) -> None:
@@ -271,21 +305,18 @@ class FixMatchTrainer(Trainer):
             group["lr"] = lr * group.get("lr_scale", 1.0)
         x, y, ui = self._batch()
         self.net.train()
-        with torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and self.device.type == "cuda"
-        ):
-            logits = self.net(x)
-        lx, luw, lus = (
-            logits[: self.bl],
-            logits[self.bl : self.bl + self.bu],
-            logits[self.bl + self.bu :],
-        )
-        out = fixmatch_loss(lx, y, luw, lus, cfg.threshold, cfg.lambda_u)
+        out = fixmatch_step(self.net, x, y, self.bl, self.bu, cfg.threshold, cfg.lambda_u,
+                            bf16=cfg.bf16 and self.device.type == "cuda")
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         self.opt.step()
         self.ema.update(self.model, self.step)
         self.step += 1
+        self._accumulate(out, ui)
+
+    def _accumulate(self, out: dict[str, torch.Tensor], ui: torch.Tensor) -> None:
+        """Add a step's losses, mask rate and pseudo-label confusion to the interval's sums
+        (on the device: read at log steps only)."""
         a = self.acc
         a["loss_x"] += out["loss_x"].detach()
         a["loss_u"] += out["loss_u"].detach()

@@ -9,7 +9,6 @@ re-run with the same inputs and config loads it instead of recomputing it.
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,14 +19,9 @@ import torch
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
-from hume_ssl.core.io import (
-    array_hash,
-    atomic_save_npz,
-    atomic_write_bytes,
-    check_features,
-    config_hash,
-)
+from hume_ssl.core.io import array_hash, check_features, config_hash
 from hume_ssl.core.params import ConfigParams
+from hume_ssl.hume.chunks import ChunkStore, lane_plan
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
@@ -43,12 +37,6 @@ _RESULT_NEUTRAL = {"chunk_size", "memory_budget_gib", "device", "extra", "n_rest
                    "checkpoint_every", "score_rows"}
 
 
-def partial_name() -> str:
-    """The unfinished chunk's state file in checkpoint_dir/chunks/ (one per torchrun rank)."""
-    r = distributed.rank()
-    return "partial.pt" if distributed.world_size() == 1 else f"partial_rank{r}.pt"
-
-
 def label_blocks(x1: Rows, w: torch.Tensor, block_bytes: int = 2**28):
     """Yield (start, hard labels (R, b) int64, logits (R, b, k)) over all rows of space 1 for
     encoders w (R, k, d1): no (R, N, k) tensor is ever formed."""
@@ -58,6 +46,46 @@ def label_blocks(x1: Rows, w: torch.Tensor, block_bytes: int = 2**28):
     for a, xb in x1.blocks(rows):
         logits = torch.matmul(xb, wt)  # (R, b, k)
         yield a, logits.argmax(-1), logits
+
+
+def best_margins(x1: Rows, w_best: torch.Tensor) -> np.ndarray:
+    """Top-1 minus top-2 cosine logit (N,) float32 of every row under one encoder (1, k, d1)."""
+    margins = np.empty(x1.n, dtype=np.float32)
+    with torch.no_grad():
+        for a, _, logits in label_blocks(x1, w_best):
+            top2 = logits[0].topk(2, dim=1).values  # (b, 2)
+            margins[a : a + len(top2)] = (top2[:, 0] - top2[:, 1]).cpu().numpy()
+    return margins
+
+
+def check_inputs(phi1, phi2, phi1_test=None, phi2_test=None):
+    """The feature matrices as checked arrays; both spaces must hold the same rows, and test
+    rows come in both spaces or in neither, with the train rows' widths."""
+    phi1 = check_features(phi1, "phi1")
+    phi2 = check_features(phi2, "phi2")
+    if phi1.shape[0] != phi2.shape[0]:
+        raise HumeSSLError(
+            f"phi1 has {phi1.shape[0]} rows but phi2 has {phi2.shape[0]}; both must hold the "
+            "same samples in the same order (row i = sample i)."
+        )
+    if phi1_test is None and phi2_test is None:
+        return phi1, phi2, None, None
+    if phi1_test is None or phi2_test is None:
+        raise HumeSSLError("give both phi1_test and phi2_test, or neither.")
+    phi1_test = check_features(phi1_test, "phi1_test")
+    phi2_test = check_features(phi2_test, "phi2_test")
+    if phi1_test.shape[0] != phi2_test.shape[0]:
+        raise HumeSSLError(
+            f"phi1_test has {phi1_test.shape[0]} rows but phi2_test has "
+            f"{phi2_test.shape[0]}; they must describe the same test samples."
+        )
+    for a, b, nm in ((phi1, phi1_test, "phi1"), (phi2, phi2_test, "phi2")):
+        if a.shape[1] != b.shape[1]:
+            raise HumeSSLError(
+                f"{nm}_test has {b.shape[1]} features but {nm} has {a.shape[1]}; "
+                "extract both with the same backbone."
+            )
+    return phi1, phi2, phi1_test, phi2_test
 
 
 def inner_bytes(n_rows: int, d2: int, cfg: HumeConfig) -> int:
@@ -157,47 +185,6 @@ class Hume(ConfigParams):
         size = cfg.chunk_size if cfg.chunk_size > 0 else min(cfg.n_restarts, fits)
         return LANE * -(-size // LANE)
 
-    def _partial(self, fingerprint: str, ids: np.ndarray) -> Optional[dict]:
-        """The saved state of an unfinished chunk of exactly these restarts, or None."""
-        if self.checkpoint_dir is None:
-            return None
-        path = Path(self.checkpoint_dir) / "chunks" / partial_name()
-        if not path.exists():
-            return None
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # unreadable (killed mid-write elsewhere): start the chunk over
-            path.unlink(missing_ok=True)
-            return None
-        if saved.get("fingerprint") != fingerprint or list(saved["ids"]) != ids.tolist():
-            return None
-        return saved["state"]
-
-    def _save_partial(self, fingerprint: str, ids: np.ndarray, state: dict) -> None:
-        buf = io.BytesIO()
-        torch.save({"fingerprint": fingerprint, "ids": ids.tolist(), "state": state}, buf)
-        atomic_write_bytes(Path(self.checkpoint_dir) / "chunks" / partial_name(), buf.getvalue())
-
-    def _load_chunks(self, fingerprint: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        if self.checkpoint_dir is None:
-            return done
-        for path in sorted((Path(self.checkpoint_dir) / "chunks").glob("restarts_*.npz")):
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    if str(z["fingerprint"]) != fingerprint:
-                        raise HumeSSLError(
-                            f"{path} was made from other inputs or settings than this run; "
-                            "use another --out, or delete its chunks/ folder to start over."
-                        )
-                    for j, r in enumerate(z["restarts"]):
-                        done[int(r)] = (z["encoders"][j], z["curves"][:, j])
-            except HumeSSLError:
-                raise
-            except Exception:  # unreadable chunk (killed mid-write elsewhere): recompute it
-                path.unlink(missing_ok=True)
-        return done
-
     # ------------------------------------------------------------------ fit
     def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False,
             input_hash: Optional[str] = None) -> Hume:
@@ -205,31 +192,8 @@ class Hume(ConfigParams):
         memory-mapped .npy is read in row blocks). `input_hash`: array_hash(phi1, phi2) when the
         caller has it already. Under torchrun, the restarts' lanes are split over the ranks and
         every rank ends with the same fitted model."""
-        phi1 = check_features(phi1, "phi1")
-        phi2 = check_features(phi2, "phi2")
-        if phi1.shape[0] != phi2.shape[0]:
-            raise HumeSSLError(
-                f"phi1 has {phi1.shape[0]} rows but phi2 has {phi2.shape[0]}; both must hold the "
-                "same samples in the same order (row i = sample i)."
-            )
-        n_train = phi1.shape[0]
-        has_test = phi1_test is not None or phi2_test is not None
-        if has_test:
-            if phi1_test is None or phi2_test is None:
-                raise HumeSSLError("give both phi1_test and phi2_test, or neither.")
-            phi1_test = check_features(phi1_test, "phi1_test")
-            phi2_test = check_features(phi2_test, "phi2_test")
-            if phi1_test.shape[0] != phi2_test.shape[0]:
-                raise HumeSSLError(
-                    f"phi1_test has {phi1_test.shape[0]} rows but phi2_test has "
-                    f"{phi2_test.shape[0]}; they must describe the same test samples."
-                )
-            for a, b, nm in ((phi1, phi1_test, "phi1"), (phi2, phi2_test, "phi2")):
-                if a.shape[1] != b.shape[1]:
-                    raise HumeSSLError(
-                        f"{nm}_test has {b.shape[1]} features but {nm} has {a.shape[1]}; "
-                        "extract both with the same backbone."
-                    )
+        phi1, phi2, phi1_test, phi2_test = check_inputs(phi1, phi2, phi1_test, phi2_test)
+        n_train, has_test = phi1.shape[0], phi1_test is not None
         if transductive and has_test:
             fit1, fit2 = np.concatenate([phi1, phi1_test]), np.concatenate([phi2, phi2_test])
         else:
@@ -242,10 +206,10 @@ class Hume(ConfigParams):
         self.input_hash_ = input_hash or array_hash(phi1, phi2)
         self.test_hash_ = array_hash(phi1_test, phi2_test) if has_test else None
         fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:{transductive}" if has_test else "")
-        fingerprint = self._fingerprint(fp_inputs)
+        store = ChunkStore(self.checkpoint_dir, self._fingerprint(fp_inputs))
         multi = distributed.init(dev)
         if multi:  # every rank must hold the same inputs and settings before any work
-            distributed.check_same("the inputs and HUME settings (fingerprint)", fingerprint)
+            distributed.check_same("the inputs and HUME settings (fingerprint)", store.fingerprint)
 
         # non-negative features (ReLU outputs) share one dominant direction that a bias-free
         # encoder cannot ignore; centring removes it (k-means is translation-invariant too)
@@ -255,63 +219,62 @@ class Hume(ConfigParams):
         x2 = Rows(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2) rows
         chunk = self.memory_plan(fit1.shape[0], x1.d, x2.d, fit1.nbytes * x1.on_device,
                                  fit2.nbytes * x2.on_device, dev)
-        inner = RidgeInner.from_config(x2, cfg)
+        encoders = self._train_restarts(x1, RidgeInner.from_config(x2, cfg), cfg, store, chunk,
+                                        multi, dev)  # (R, k, d1)
 
-        r_all = np.arange(cfg.n_restarts)
-        done = {r: v for r, v in self._load_chunks(fingerprint).items() if r < cfg.n_restarts}
+        self._emit("scoring", restarts=cfg.n_restarts)
+        w = torch.from_numpy(encoders).to(dev)  # (R, k, d1)
+        hard = self._score_restarts(x1, x2, w, cfg, dev)  # (R, N_fit) labels, sets scores_
+        aligned, labels, agreement = self._align_and_vote(hard, encoders, cfg)
+        del hard
+        margins = best_margins(x1, w[self.best_restart_ : self.best_restart_ + 1])
+
+        self.labelings_, self.labels_ = aligned[:, :n_train], labels[:n_train]
+        self.agreement_, self.margins_ = agreement[:n_train], margins[:n_train]
+        self.diagnostics_ = diagnose(self.labels_, self.agreement_, self.labelings_,
+                                     self.scores_, cfg.k, cfg.random_state)
+        self._label_test(phi1_test, aligned, labels, agreement, n_train, transductive, cfg)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self._emit("done", seconds=self.fit_seconds_)
+        return self
+
+    def _train_restarts(self, x1: Rows, inner: RidgeInner, cfg: HumeConfig, store: ChunkStore,
+                        chunk: int, multi: bool, dev: torch.device) -> np.ndarray:
+        """Every restart's encoder (R, k, d1) float32: finished chunks loaded, this rank's lanes
+        trained chunk by chunk (each saved as it finishes), the other ranks' gathered. Sets
+        loss_curves_ (n_steps, R)."""
+        done = {r: v for r, v in store.finished().items() if r < cfg.n_restarts}
         have = set().union(*distributed.all_gather(sorted(done)))  # finished on any rank
-        todo = np.array([r for r in r_all if r not in have], dtype=np.int64)
-        lanes = sorted({int(r) // LANE for r in todo})
-        mine = set(lanes[distributed.rank() :: distributed.world_size()])  # this rank's lanes
-        todo = np.array([r for r in todo if int(r) // LANE in mine], dtype=np.int64)
-        self._emit(
-            "start",
-            restarts=cfg.n_restarts,
-            resumed=len(have),
-            mine=len(todo),
-            steps=cfg.n_steps,
-            chunk=chunk,
-            device=str(dev),
-        )
+        todo = lane_plan(cfg.n_restarts, have, distributed.rank(), distributed.world_size())
+        self._emit("start", restarts=cfg.n_restarts, resumed=len(have), mine=len(todo),
+                   steps=cfg.n_steps, chunk=chunk, device=str(dev))
+        keep = store.enabled and cfg.checkpoint_every > 0
         for a in range(0, len(todo), chunk):
             ids = todo[a : a + chunk]
             self._emit("chunk", restarts=ids.tolist())
-            keep = self.checkpoint_dir is not None and cfg.checkpoint_every > 0
             enc, curve = train_encoders(
-                x1,
-                inner,
-                ids,
-                cfg,
+                x1, inner, ids, cfg,
                 on_step=lambda s, loss, m=len(ids): self._emit(
-                    "step", step=s, restarts=m, loss=float(loss.mean())
-                ),
-                state=self._partial(fingerprint, ids),
-                save_state=(lambda st, ids=ids: self._save_partial(fingerprint, ids, st))
-                if keep else None,
+                    "step", step=s, restarts=m, loss=float(loss.mean())),
+                state=store.partial(ids),
+                save_state=(lambda st, ids=ids: store.save_partial(ids, st)) if keep else None,
                 save_every=cfg.checkpoint_every,
             )
             enc = enc.cpu().numpy()
             for j, r in enumerate(ids):
                 done[int(r)] = (enc[j], curve[:, j])
-            if self.checkpoint_dir is not None:
-                name = f"restarts_{ids[0]:05d}-{ids[-1]:05d}.npz"
-                atomic_save_npz(
-                    Path(self.checkpoint_dir) / "chunks" / name,
-                    restarts=ids,
-                    encoders=enc,
-                    curves=curve,
-                    fingerprint=np.array(fingerprint),
-                )
-                (Path(self.checkpoint_dir) / "chunks" / partial_name()).unlink(missing_ok=True)
+            store.save_finished(ids, enc, curve)
         if multi:  # every rank gets every restart's encoder
             for part in distributed.all_gather(done):
                 done.update(part)
-        encoders = np.stack([done[r][0] for r in r_all]).astype(np.float32)  # (R, k, d1)
+        r_all = range(cfg.n_restarts)
         self.loss_curves_ = np.stack([done[r][1] for r in r_all], axis=1)  # (n_steps, R)
+        return np.stack([done[r][0] for r in r_all]).astype(np.float32)
 
-        self._emit("scoring", restarts=cfg.n_restarts)
-        n_fit = fit1.shape[0]
-        w = torch.from_numpy(encoders).to(dev)  # (R, k, d1)
+    def _score_restarts(self, x1: Rows, x2: Rows, w: torch.Tensor, cfg: HumeConfig,
+                        dev: torch.device) -> np.ndarray:
+        """Every restart's hard labels (R, N_fit) int64; sets scores_ (R,) and score_rows_."""
+        n_fit = x1.n
         hard = np.empty((cfg.n_restarts, n_fit), dtype=np.int64)
         with torch.no_grad():
             for a, lab, _ in label_blocks(x1, w):
@@ -322,38 +285,38 @@ class Hume(ConfigParams):
             scores = cv_scores(x2.take(sub.to(dev)), torch.from_numpy(hard[:, sub.numpy()]).to(dev),
                                cfg.k, cfg.cv_folds, cfg.ridge, cfg.random_state)
         self.scores_ = scores.cpu().numpy()
+        return hard
+
+    def _align_and_vote(self, hard: np.ndarray, encoders: np.ndarray, cfg: HumeConfig):
+        """Align every restart's class ids to the best-scoring restart's, then vote: returns
+        (aligned (R, N_fit), labels (N_fit,), agreement (N_fit,)); sets best_restart_, perms_,
+        encoders_ (rows permuted to the aligned ids) and n_clusters_used_."""
         self.best_restart_ = int(np.argmax(self.scores_))
         aligned, perms = align(hard, self.best_restart_, cfg.k)
-        del hard
         inv = np.argsort(perms, axis=1)  # inv[r][new] = old
         self.encoders_ = np.take_along_axis(encoders, inv[:, :, None], axis=1)
         self.perms_ = perms
         self.n_clusters_used_ = np.array(
             [int((np.bincount(lab, minlength=cfg.k) > 0).sum()) for lab in aligned])
         labels, agreement = vote(aligned, cfg.k, self.best_restart_)
-        margins = np.empty(n_fit, dtype=np.float32)
-        with torch.no_grad():
-            for a, _, logits in label_blocks(x1, w[self.best_restart_ : self.best_restart_ + 1]):
-                top2 = logits[0].topk(2, dim=1).values  # (b, 2)
-                margins[a : a + len(top2)] = (top2[:, 0] - top2[:, 1]).cpu().numpy()
+        return aligned, labels, agreement
 
-        self.labelings_, self.labels_ = aligned[:, :n_train], labels[:n_train]
-        self.agreement_, self.margins_ = agreement[:n_train], margins[:n_train]
-        self.diagnostics_ = diagnose(self.labels_, self.agreement_, self.labelings_,
-                                     self.scores_, cfg.k, cfg.random_state)
+    def _label_test(self, phi1_test, aligned: np.ndarray, labels: np.ndarray,
+                    agreement: np.ndarray, n_train: int, transductive: bool,
+                    cfg: HumeConfig) -> None:
+        """test_labelings_, test_labels_, test_agreement_: the fit rows after the train rows
+        (transductive), or the learned encoders applied to phi1_test; None without test rows."""
         self.test_labelings_ = self.test_labels_ = self.test_agreement_ = None
-        if has_test:
-            if transductive:
-                self.test_labelings_ = aligned[:, n_train:]
-                self.test_labels_, self.test_agreement_ = labels[n_train:], agreement[n_train:]
-            else:
-                self.test_labelings_ = self.predict_labelings(phi1_test)
-                self.test_labels_, self.test_agreement_ = vote(
-                    self.test_labelings_, cfg.k, self.best_restart_
-                )
-        self.fit_seconds_ = time.perf_counter() - t0
-        self._emit("done", seconds=self.fit_seconds_)
-        return self
+        if phi1_test is None:
+            return
+        if transductive:
+            self.test_labelings_ = aligned[:, n_train:]
+            self.test_labels_, self.test_agreement_ = labels[n_train:], agreement[n_train:]
+        else:
+            self.test_labelings_ = self.predict_labelings(phi1_test)
+            self.test_labels_, self.test_agreement_ = vote(
+                self.test_labelings_, cfg.k, self.best_restart_
+            )
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:

@@ -84,9 +84,12 @@ def resolve_init(spec: str) -> Init:
                        "torchvision:NAME@WEIGHTS_FILE.")
 
 
-def init_classifier(spec: str, k: int, bn_momentum: float = 0.001) -> tuple[nn.Module, Init]:
-    """The encoder of `spec` with its pretrained weights, trainable, plus a fresh linear head."""
-    init = resolve_init(spec)
+def init_classifier(spec: str | Init, k: int, bn_momentum: float = 0.001,
+                    ) -> tuple[nn.Module, Init]:
+    """The encoder of `spec` (an --init spec, or one already resolved by `resolve_init`) with
+    its pretrained weights, trainable, plus a fresh linear head."""
+    init = spec if isinstance(spec, Init) else resolve_init(spec)
+    spec = init.spec
     if spec.startswith("ssl:"):
         encoder, dim = build_encoder(init.arch)
         _, weights = read_backbone_meta(spec.split(":", 1)[1])

@@ -54,7 +54,6 @@ def _sidecar(path: Path) -> Optional[dict]:
     return None
 
 
-
 def space_neighbours(
     x: np.ndarray, n_neighbors: int, center: bool, backend: str = "auto", device: str = "auto"
 ) -> tuple[np.ndarray, str]:
@@ -146,37 +145,14 @@ def seed_run(
     dataset's). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
     hume_defaults = dict(hume_defaults or {})
-    HumeConfig(**hume_defaults).validate()  # every option checked before any work (k: later)
-    if hume is not None:
-        hume.validate()
-    elif k is not None and k != "auto":
-        try:
-            k = int(k)
-        except ValueError:
-            raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
-        hume = HumeConfig(**{**hume_defaults, "k": k}).validate()
-    elif k == "auto":
-        hume = HumeConfig(k=choose_k(out, dataset, backbones, phi1, phi2, k_range,
-                                     hume_defaults, feature_kw or {}, log=log), **hume_defaults)
+    hume = _hume_config(hume, hume_defaults, k, lambda: choose_k(
+        out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log))
     feature_kw = dict(feature_kw or {})
-    x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
-    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    x1, x2, ds, prov = _paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     n = x1.shape[0]
-    if x2.shape[0] != n:
-        raise HumeSSLError(
-            f"phi1 has {n} rows but phi2 has {x2.shape[0]}; both must hold the "
-            "same samples in the same order."
-        )
-    truth = None
-    if labels is not None:
-        truth = load_labels(labels, n)
-    elif ds is not None and ds.labels is not None:
-        truth = np.asarray(ds.labels, dtype=np.int64)
-    if hume is None:
-        k = len(ds.class_names) if (ds is not None and ds.class_names) else None
-        if k is None:
-            raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
-        hume = HumeConfig(k=k, **hume_defaults)
+    truth = _ground_truth(labels, ds, n)
+    if hume is None:  # the number of classes is the dataset's
+        hume = HumeConfig(k=_dataset_k(ds), **hume_defaults)
     hume.validate(n_samples=n)
     if seeds.n_neighbors >= n:
         raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
@@ -194,35 +170,97 @@ def seed_run(
         x1, x2, input_hash=input_hash)
     if not distributed.is_main():  # torchrun: the ranks shared HUME's restarts; rank 0 goes on
         return {"out": str(out), "model": model, "rank": distributed.rank()}
-    record = {
-        "command": "seed",
-        "inputs": prov,
-        "dataset": ds.name if ds is not None else None,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
+    record = {"command": "seed", "inputs": prov, "dataset": ds.name if ds is not None else None,
+              "seconds": round(time.perf_counter() - t0, 3)}
     metrics = write_label_outputs(model, hume_dir, record, truth)
 
     # ---- kNN consistency
     t1 = time.perf_counter()
     knn_share, backends = knn_shares(x1, x2, model.labels_, seeds, hume.center, hume.device)
-    log(
-        f"kNN ({seeds.n_neighbors} neighbours): {'; '.join(backends)} in "
-        f"{time.perf_counter() - t1:.1f} s"
-    )
+    log(f"kNN ({seeds.n_neighbors} neighbours): {'; '.join(backends)} in "
+        f"{time.perf_counter() - t1:.1f} s")
 
-    # ---- selection
-    sel = SeedSelector.from_config(seeds).fit(
-        model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k
-    )
+    # ---- selection -> out/seeds
+    sel = SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
+                                              model.margins_, k=hume.k)
     meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
-    diag = with_seeds(model.diagnostics_, sel.candidates_, knn_share, model.labels_,
-                      seeds.per_class)
-    meta["diagnostics"] = diag
+    seeds_dir = _write_seed_folder(out / "seeds", sel, knn_share, meta, model, seeds, ds, log)
+    summary = {
+        "out": str(out),
+        "seeds_dir": str(seeds_dir),
+        "n_seeds": int(len(sel.indices_)),
+        "per_class": sel.per_class_.tolist(),
+        "short_classes": sel.short_classes_,
+        "empty_reason": meta.get("empty_reason"),
+        "diagnostics": meta["diagnostics"],
+        "knn_backend": backends,
+        "hume_metrics": metrics,
+        "model": model,
+    }
+    if truth is not None:
+        summary["report"] = _precision_report(seeds_dir, model, truth, sel, knn_share, seeds,
+                                              hume.k)
+    return summary
+
+
+def _hume_config(hume: Optional[HumeConfig], defaults: dict, k: Optional[int | str],
+                 auto_k: Callable[[], int]) -> Optional[HumeConfig]:
+    """HUME's config from `hume`, or `defaults` with k (a number, or "auto": `auto_k()`); None
+    when k is left to the dataset. Every option is checked before any work."""
+    HumeConfig(**defaults).validate()  # (k: later)
+    if hume is not None:
+        hume.validate()
+        return hume
+    if k is not None and k != "auto":
+        try:
+            k = int(k)
+        except ValueError:
+            raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
+        return HumeConfig(**{**defaults, "k": k}).validate()
+    if k == "auto":
+        return HumeConfig(k=auto_k(), **defaults)
+    return None
+
+
+def _paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log):
+    """resolve_spaces, with both spaces checked and holding the same rows."""
+    x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
+    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    if x2.shape[0] != x1.shape[0]:
+        raise HumeSSLError(
+            f"phi1 has {x1.shape[0]} rows but phi2 has {x2.shape[0]}; both must hold the "
+            "same samples in the same order."
+        )
+    return x1, x2, ds, prov
+
+
+def _ground_truth(labels: Optional[Path], ds, n: int) -> Optional[np.ndarray]:
+    """(N,) int64 ground truth for the report: the --labels file, else the dataset's, else
+    None."""
+    if labels is not None:
+        return load_labels(labels, n)
+    if ds is not None and ds.labels is not None:
+        return np.asarray(ds.labels, dtype=np.int64)
+    return None
+
+
+def _dataset_k(ds) -> int:
+    k = len(ds.class_names) if (ds is not None and ds.class_names) else None
+    if k is None:
+        raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
+    return k
+
+
+def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, meta: dict,
+                       model: Hume, seeds: SeedConfig, ds, log: Log) -> Path:
+    """seeds.json (with the diagnostics and, for no seeds, why), the arrays and the contact
+    sheets; warns about empty or short clusters."""
+    meta["diagnostics"] = with_seeds(model.diagnostics_, sel.candidates_, knn_share,
+                                     model.labels_, seeds.per_class)
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
-    seeds_dir = write_seeds(
-        out / "seeds", sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share, meta
-    )
+    seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
+                            meta)
     if len(sel.indices_) == 0:
         log(f"warning: no seeds: {meta['empty_reason']}")
     elif sel.short_classes_:
@@ -231,34 +269,25 @@ def seed_run(
             f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}); use "
             "--shortage relax to lower the thresholds stepwise for them."
         )
-
     if seeds.contact_sheets and ds is not None:
         write_contact_sheets(seeds_dir / "contact_sheets", sel.indices_by_class(),
                              lambda i: ds[i])
-    summary = {
-        "out": str(out),
-        "seeds_dir": str(seeds_dir),
-        "n_seeds": int(len(sel.indices_)),
-        "per_class": sel.per_class_.tolist(),
-        "short_classes": sel.short_classes_,
-        "empty_reason": meta.get("empty_reason"),
-        "diagnostics": diag,
-        "knn_backend": backends,
-        "hume_metrics": metrics,
-        "model": model,
-    }
-    if truth is not None:
-        wide = SeedSelector.from_config(seeds).set_params(
-            per_class=min(400, int(np.bincount(model.labels_).max()))
-        ).fit(model.labels_, model.agreement_, knn_share, model.margins_, k=hume.k)
-        report = seed_report(
-            seeds_dir, model.labels_, truth, sel.indices_, sel.pseudo_labels_,
-            wide.indices_by_class(),
-        )
-        summary["report"] = {
-            k: report[k] for k in ("ensemble_acc", "seed_precision", "precision_at_per_class")
-        }
-    return summary
+    return seeds_dir
+
+
+def _precision_report(seeds_dir: Path, model: Hume, truth: np.ndarray, sel: SeedSelector,
+                      knn_share: np.ndarray, seeds: SeedConfig, k: int) -> dict:
+    """report.json and the precision curve against ground truth; the summary's figures. The
+    curve ranks up to 400 candidates per cluster by the same rule."""
+    wide = SeedSelector.from_config(seeds).set_params(
+        per_class=min(400, int(np.bincount(model.labels_).max()))
+    ).fit(model.labels_, model.agreement_, knn_share, model.margins_, k=k)
+    report = seed_report(
+        seeds_dir, model.labels_, truth, sel.indices_, sel.pseudo_labels_,
+        wide.indices_by_class(),
+    )
+    return {key: report[key] for key in ("ensemble_acc", "seed_precision",
+                                         "precision_at_per_class")}
 
 
 def knn_shares(x1, x2, labels, seeds: SeedConfig, center: bool, device: str):

@@ -15,7 +15,13 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
 from hume_ssl.fixmatch.predict import predict_run
 from hume_ssl.fixmatch.run import train_fixmatch_run
-from hume_ssl.fixmatch.trainer import EMA, FixMatchTrainer, fixmatch_loss, param_groups
+from hume_ssl.fixmatch.trainer import (
+    EMA,
+    FixMatchTrainer,
+    fixmatch_loss,
+    fixmatch_step,
+    param_groups,
+)
 from hume_ssl.models.wrn import build_model
 
 
@@ -72,6 +78,34 @@ def test_fixmatch_loss_on_hand_made_logits():
     assert uw.grad is None or uw.grad.abs().sum() == 0
     # threshold 1.0 + non-saturated probabilities: nothing passes
     assert fixmatch_loss(logits_x, y, logits_uw * 0, logits_us, 1.0, 1.0)["loss_u"].item() == 0.0
+
+
+def test_fixmatch_step_splits_one_forward_and_its_loss_falls():
+    """The step runs one forward of [labeled, weak, strong] and scores each slice as
+    fixmatch_loss does; a few SGD steps on a separable toy problem lower its loss."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[3.0, 0.0], [0.0, 3.0]])
+    y = torch.tensor([0, 1, 0, 1])
+    xl = centres[y] + 0.1 * torch.randn(4, 2, generator=g)
+    yu = torch.tensor([0, 1, 1, 0, 1, 0])
+    xu = centres[yu] + 0.1 * torch.randn(6, 2, generator=g)
+    x = torch.cat([xl, xu, xu + 0.3 * torch.randn(6, 2, generator=g)])  # (4 + 2 * 6, 2)
+    net = torch.nn.Linear(2, 2)
+    out = fixmatch_step(net, x, y, 4, 6, threshold=0.0, lambda_u=0.5)
+    with torch.no_grad():
+        logits = net(x)
+    want = fixmatch_loss(logits[:4], y, logits[4:10], logits[10:], 0.0, 0.5)
+    for key in ("loss", "loss_x", "loss_u", "mask", "pseudo"):
+        assert torch.equal(out[key].detach(), want[key]), key
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    first = out["loss"].item()
+    for _ in range(20):
+        out = fixmatch_step(net, x, y, 4, 6, threshold=0.0, lambda_u=0.5)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    assert out["loss"].item() < 0.5 * first
+    assert out["pseudo"].tolist() == yu.tolist()  # the weak views' labels follow the clusters
 
 
 def test_schedule_and_weight_decay_groups():

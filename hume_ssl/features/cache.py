@@ -1,0 +1,252 @@
+"""The on-disk feature cache: one (N, d) float32 .npy per dataset split + backbone, a JSON
+sidecar, and while an extraction runs a written-rows marker.
+
+    features/<dataset>/<split>/<backbone>-<key>.npy           (N, d) float32
+    features/<dataset>/<split>/<backbone>-<key>.json          sidecar; "complete": true when done
+    features/<dataset>/<split>/<backbone>-<key>.written.npy   (N,) bool rows done, while running
+
+`key` hashes everything that changes the numbers (see `cache_meta`). `FeatureCache` owns the
+three files of one key: it finds a complete cache or prepares a resume or a fresh start, takes
+rows scattered by sample index, saves the marker, and finishes by asserting every row was
+written (hume_ssl.features.extract drives it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from hume_ssl.core.device import resolve_device
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash
+from hume_ssl.core.versions import versions
+from hume_ssl.data.datasets import ImageDataset
+from hume_ssl.models.backbones import BackboneSpec
+
+CACHE_FORMAT = 1
+
+
+@dataclass
+class FeatureSet:
+    features: np.ndarray  # (N, d) float32 memmap
+    meta: dict
+    path: Path  # the .npy file
+    labels: Optional[np.ndarray] = None  # (N,) int64 from the dataset, for evaluation only
+    cached: bool = False  # True when this call found the features in the cache
+
+    @property
+    def n(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+
+def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("HUME_SSL_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hume-ssl"
+
+
+def _slug(s: str, n: int = 60) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", s).strip("-")[:n] or "x"
+
+
+def _dataset_slug(name: str) -> str:
+    """Readable, unique folder name: short names as they are; long paths -> tail + hash."""
+    if len(name) <= 40:
+        return _slug(name)
+    kind = name.split(":", 1)[0]
+    tail = _slug(name.replace("{split}", "").rsplit("/", 1)[-1], 30)
+    return f"{_slug(kind, 12)}-{tail}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def cache_meta(ds: ImageDataset, b: BackboneSpec, cache_dir: Path, raw: bool,
+               dev: torch.device) -> dict:
+    """The sidecar's keyed part: dataset name, split, N and sample-order hash, backbone and
+    output, weights identity, resolved preprocessing, resize backend and compute dtype; `key`
+    is their hash."""
+    amp = "fp32"
+    if dev.type == "cuda":
+        amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    keyed = {
+        "format": CACHE_FORMAT,
+        "dataset": ds.name, "split": ds.split, "N": len(ds), "order_hash": ds.order_hash,
+        "backbone": b.spec, "model": f"{b.source}:{b.model_name}", "output": b.output,
+        "weights": b.weights_identity(cache_dir),
+        "preprocessing": {**b.preprocessing.to_dict(),
+                          "crop": "center", "resize_backend": "torch" if raw else "pil"},
+        "compute_dtype": amp,
+    }
+    key = config_hash(keyed, 12)
+    return {**keyed, "key": key, "dtype": "float32"}
+
+
+def _open_valid(npy: Path, meta: dict) -> Optional[np.ndarray]:
+    """The cached array if its file matches the sidecar (shape, dtype, byte size), else None."""
+    try:
+        arr = np.load(npy, mmap_mode="r", allow_pickle=False)
+    except Exception:
+        return None
+    if (arr.dtype != np.float32 or arr.ndim != 2 or arr.shape[0] != meta["N"]
+            or arr.shape[1] != meta.get("d") or npy.stat().st_size != meta.get("file_bytes")):
+        return None
+    return arr
+
+
+def _all_finite(arr: np.ndarray, chunk: int = 65536) -> bool:
+    """No NaN or inf in a (memory-mapped) feature matrix, checked in row chunks."""
+    return all(np.isfinite(arr[i : i + chunk]).all() for i in range(0, len(arr), chunk))
+
+
+def _read_sidecar(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_marker(path: Path, n: int) -> Optional[np.ndarray]:
+    """The (n,) bool written-rows marker, or None when it is missing or unreadable."""
+    try:
+        written = np.load(path, allow_pickle=False)
+    except Exception:
+        return None
+    return written if written.shape == (n,) and written.dtype == bool else None
+
+
+def _discard(*paths: Path) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+class FeatureCache:
+    """The .npy, sidecar and written-rows marker of one cache key.
+
+    `meta` is the sidecar to write; `out` the writable (N, d) memmap once the width is known;
+    `written` (N,) bool the rows done (set by `open`)."""
+
+    def __init__(self, cache_dir: Path, meta: dict):
+        self.meta, self.n = meta, int(meta["N"])
+        folder = cache_dir / "features" / _dataset_slug(meta["dataset"]) / _slug(meta["split"])
+        stem = f"{_slug(meta['backbone'], 40)}-{meta['key']}"
+        self.npy, self.side = folder / f"{stem}.npy", folder / f"{stem}.json"
+        self.marker = folder / f"{stem}.written.npy"
+        self.out: Optional[np.memmap] = None
+        self.written: Optional[np.ndarray] = None
+
+    def complete(self) -> Optional[tuple[np.ndarray, dict]]:
+        """(the cached array, its sidecar) when this key's cache is complete and intact."""
+        old = _read_sidecar(self.side) if self.side.exists() else None
+        if old and old.get("complete") and old.get("key") == self.meta["key"]:
+            arr = _open_valid(self.npy, old)
+            if arr is not None:
+                return arr, old
+        return None
+
+    def open(self, force: bool = False) -> Optional[tuple[np.ndarray, dict]]:
+        """(array, sidecar) of a complete cache with finite rows; otherwise None, with the
+        rows to compute in `written`: a killed run's marked rows (resume), or none (the old
+        files removed: `force`, NaN/inf rows, or files that do not match their sidecar)."""
+        old = _read_sidecar(self.side) if self.side.exists() else None
+        if force and (old is not None or self.npy.exists()):
+            _discard(self.npy, self.side, self.marker)  # --force: extract again
+            old = None
+        if old and old.get("key") == self.meta["key"]:
+            arr = _open_valid(self.npy, old)
+            if arr is not None and old.get("complete"):
+                if _all_finite(arr):
+                    return arr, old
+                warnings.warn(f"cached features {self.npy} hold NaN or inf rows; extracting "
+                              "again.", stacklevel=3)
+                arr = None
+                _discard(self.npy, self.side, self.marker)
+            if arr is not None and self.marker.exists():  # resume a killed run
+                self.written = _read_marker(self.marker, self.n)
+                if self.written is not None:
+                    self.out = np.load(self.npy, mmap_mode="r+", allow_pickle=False)
+                    self.meta = {**old, **self.meta}
+        if self.out is None:
+            if self.npy.exists() or self.side.exists():
+                warnings.warn(f"feature cache {self.npy} is incomplete or does not match its "
+                              "sidecar; recomputing.", stacklevel=3)
+            _discard(self.npy, self.side, self.marker)
+            self.written = np.zeros(self.n, dtype=bool)
+        return None
+
+    def _allocate(self, d: int) -> None:
+        """Preallocate the whole (N, d) memmap and write the sidecar (incomplete) and marker."""
+        self.meta["d"] = d
+        self.npy.parent.mkdir(parents=True, exist_ok=True)
+        self.out = np.lib.format.open_memmap(self.npy, mode="w+", dtype=np.float32,
+                                             shape=(self.n, d))
+        self.meta.update(complete=False, versions=versions(),
+                         file_bytes=None, created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        self.out.flush()
+        self.meta["file_bytes"] = self.npy.stat().st_size
+        atomic_write_json(self.side, self.meta)
+        atomic_save_npy(self.marker, self.written)
+
+    def write(self, idx: np.ndarray, rows: np.ndarray, spec: str) -> None:
+        """Scatter rows (b, d) to the sample indices idx (b,): row order never depends on the
+        loader. The first batch fixes d."""
+        if self.out is None:
+            self._allocate(int(rows.shape[1]))
+        elif rows.shape[1] != self.out.shape[1]:
+            raise HumeSSLError(f"{spec} returned {rows.shape[1]} features, the cache "
+                               f"has {self.out.shape[1]}; delete {self.npy}.")
+        self.out[idx] = rows
+        self.written[idx] = True
+
+    def save_marker(self) -> None:
+        self.out.flush()
+        atomic_save_npy(self.marker, self.written)
+
+    @contextmanager
+    def marker_on_exit(self):
+        """On an interrupt or error, flush the rows done so far and mark them, for the resume."""
+        try:
+            yield
+        except BaseException:
+            if self.out is not None:
+                self.save_marker()
+            raise
+
+    def close(self) -> None:
+        """Flush the rows and assert every one was written."""
+        if self.out is None:  # nothing left to compute: resumed with every row already written
+            self.out = np.load(self.npy, mmap_mode="r+", allow_pickle=False)
+        self.out.flush()
+        missing = np.flatnonzero(~self.written)
+        assert missing.size == 0, f"rows never written: {missing[:10]}"
+
+    def seal(self, **meta) -> np.ndarray:
+        """Complete the sidecar (with `meta`) and drop the marker; the features (N, d),
+        memory-mapped read-only."""
+        self.meta.update(complete=True, **meta)
+        self.out = None  # close the writable memmap
+        atomic_write_json(self.side, self.meta)
+        _discard(self.marker)
+        return np.load(self.npy, mmap_mode="r", allow_pickle=False)
+
+
+def cached_features(ds: ImageDataset, b: BackboneSpec, cache_dir: Path, device="auto",
+                    ) -> Optional[FeatureSet]:
+    """The complete cached FeatureSet for this dataset + backbone, or None."""
+    dev = resolve_device(device) if isinstance(device, str) else device
+    cache = FeatureCache(cache_dir, cache_meta(ds, b, cache_dir, ds.image_size is not None, dev))
+    found = cache.complete()
+    return None if found is None else FeatureSet(*found, cache.npy, ds.labels, cached=True)

@@ -1,0 +1,106 @@
+"""Where HUME's restarts are saved between runs, and which of them this process trains.
+
+    store = ChunkStore(checkpoint_dir, fingerprint)   # checkpoint_dir None: saves nothing
+    done = store.finished()                           # {restart: (encoder (k, d1), curve)}
+    todo = lane_plan(n_restarts, done, rank, world)   # this rank's unfinished restarts
+
+A finished chunk is one `chunks/restarts_AAAAA-BBBBB.npz` (its restarts' encoders and loss
+curves); the chunk in progress is `chunks/partial.pt` (one per torchrun rank). Both carry the
+fingerprint of the inputs and result-changing settings, so a re-run resumes only its own work.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from hume_ssl.core import distributed
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import atomic_save_npz, atomic_write_bytes
+from hume_ssl.hume.engine import LANE
+
+Finished = dict[int, tuple[np.ndarray, np.ndarray]]  # restart -> (encoder (k, d1), curve)
+
+
+def partial_name() -> str:
+    """The unfinished chunk's state file in checkpoint_dir/chunks/ (one per torchrun rank)."""
+    r = distributed.rank()
+    return "partial.pt" if distributed.world_size() == 1 else f"partial_rank{r}.pt"
+
+
+def lane_plan(n_restarts: int, finished: set[int], rank: int, world: int) -> np.ndarray:
+    """The unfinished restarts (ascending) this rank trains: whole lanes of LANE restarts (the
+    engine's batch), dealt to the ranks in turn so that every lane is trained exactly once."""
+    todo = [r for r in range(n_restarts) if r not in finished]
+    lanes = sorted({r // LANE for r in todo})
+    mine = set(lanes[rank::world])
+    return np.array([r for r in todo if r // LANE in mine], dtype=np.int64)
+
+
+class ChunkStore:
+    """The finished and the unfinished chunk files of one fit; without a checkpoint_dir every
+    read finds nothing and every write is skipped."""
+
+    def __init__(self, checkpoint_dir: Optional[str | Path], fingerprint: str):
+        self.folder = None if checkpoint_dir is None else Path(checkpoint_dir) / "chunks"
+        self.fingerprint = fingerprint
+
+    @property
+    def enabled(self) -> bool:
+        return self.folder is not None
+
+    def finished(self) -> Finished:
+        """Every restart of a finished chunk file; an unreadable file (killed mid-write
+        elsewhere) is deleted and recomputed, one from other inputs is an error."""
+        done: Finished = {}
+        if self.folder is None:
+            return done
+        for path in sorted(self.folder.glob("restarts_*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    if str(z["fingerprint"]) != self.fingerprint:
+                        raise HumeSSLError(
+                            f"{path} was made from other inputs or settings than this run; "
+                            "use another --out, or delete its chunks/ folder to start over."
+                        )
+                    for j, r in enumerate(z["restarts"]):
+                        done[int(r)] = (z["encoders"][j], z["curves"][:, j])
+            except HumeSSLError:
+                raise
+            except Exception:
+                path.unlink(missing_ok=True)
+        return done
+
+    def partial(self, ids: np.ndarray) -> Optional[dict]:
+        """The saved engine state of an unfinished chunk of exactly these restarts, or None."""
+        if self.folder is None:
+            return None
+        path = self.folder / partial_name()
+        if not path.exists():
+            return None
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # unreadable (killed mid-write elsewhere): start the chunk over
+            path.unlink(missing_ok=True)
+            return None
+        if saved.get("fingerprint") != self.fingerprint or list(saved["ids"]) != ids.tolist():
+            return None
+        return saved["state"]
+
+    def save_partial(self, ids: np.ndarray, state: dict) -> None:
+        buf = io.BytesIO()
+        torch.save({"fingerprint": self.fingerprint, "ids": ids.tolist(), "state": state}, buf)
+        atomic_write_bytes(self.folder / partial_name(), buf.getvalue())
+
+    def save_finished(self, ids: np.ndarray, encoders: np.ndarray, curves: np.ndarray) -> None:
+        """Write a finished chunk (atomically) and drop its partial state."""
+        if self.folder is None:
+            return
+        name = f"restarts_{ids[0]:05d}-{ids[-1]:05d}.npz"
+        atomic_save_npz(self.folder / name, restarts=ids, encoders=encoders, curves=curves,
+                        fingerprint=np.array(self.fingerprint))
+        (self.folder / partial_name()).unlink(missing_ok=True)

@@ -1,0 +1,46 @@
+"""The chunk store (finished/partial chunk files) and the lane plan (which restarts a rank
+trains), on their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.hume.chunks import ChunkStore, lane_plan
+from hume_ssl.hume.engine import LANE
+
+
+def test_lane_plan_deals_whole_lanes_once_over_the_ranks():
+    finished = {0, 1, 2, 3, 4, 5, 6, 7, 9}  # lane 0 done, lane 1 partly
+    plans = [lane_plan(30, finished, r, 2) for r in range(2)]
+    assert sorted(np.concatenate(plans).tolist()) == sorted(set(range(30)) - finished)
+    lanes = [{int(r) // LANE for r in p} for p in plans]
+    assert lanes == [{1, 3}, {2}] and not lanes[0] & lanes[1]
+    assert lane_plan(30, finished, 0, 1).tolist() == sorted(set(range(30)) - finished)
+    assert lane_plan(8, set(range(8)), 0, 1).tolist() == []
+
+
+def test_chunk_store_round_trip_partial_and_refusal(tmp_path):
+    store = ChunkStore(tmp_path, "fp1")
+    ids = np.arange(8, 16)
+    enc, curves = np.random.default_rng(0).normal(size=(8, 3, 5)), np.ones((4, 8))
+    assert store.finished() == {} and store.partial(ids) is None
+    store.save_partial(ids, {"step": 3})
+    assert store.partial(ids) == {"step": 3}
+    assert store.partial(ids + 1) is None and ChunkStore(tmp_path, "fp2").partial(ids) is None
+    store.save_finished(ids, enc, curves)
+    assert not (tmp_path / "chunks" / "partial.pt").exists()  # the finished chunk replaces it
+    done = store.finished()
+    assert sorted(done) == ids.tolist() and np.array_equal(done[9][0], enc[1])
+    (tmp_path / "chunks" / "restarts_00000-00007.npz").write_bytes(b"half a file")
+    assert sorted(store.finished()) == ids.tolist()  # the unreadable chunk is dropped
+    assert not (tmp_path / "chunks" / "restarts_00000-00007.npz").exists()
+    with pytest.raises(HumeSSLError, match="other inputs or settings"):
+        ChunkStore(tmp_path, "fp2").finished()
+
+
+def test_without_a_folder_nothing_is_kept(tmp_path):
+    store = ChunkStore(None, "fp")
+    store.save_finished(np.arange(8), np.zeros((8, 2, 2)), np.zeros((3, 8)))
+    assert not store.enabled and store.finished() == {} and store.partial(np.arange(8)) is None
