@@ -1,4 +1,4 @@
-"""k nearest neighbours by cosine similarity: faiss when installed, an exact torch fallback.
+"""Nearest neighbours by cosine similarity: faiss when installed, an exact torch fallback.
 
     nbrs, backend = knn_search(x, n_neighbors=20)   # x (N, d); nbrs (N, n_neighbors) int64
 
@@ -26,26 +26,28 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def _drop_self(ids: np.ndarray, k: int) -> np.ndarray:
-    """(N, k+1) neighbour lists -> (N, k) without the query row itself (or the last extra)."""
+def _drop_self(ids: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """(N, n_neighbors + 1) neighbour lists -> (N, n_neighbors) without the query row itself
+    (or the last extra)."""
     n = ids.shape[0]
     is_self = ids == np.arange(n)[:, None]
     # rows where self was not returned (exact ties): drop the last column instead
     missing = ~is_self.any(1)
     is_self[missing, -1] = True
-    return ids[~is_self].reshape(n, k)
+    return ids[~is_self].reshape(n, n_neighbors)
 
 
-def _fill_missing(ids: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
-    """Rows where an approximate (IVF) search found fewer than k+1 neighbours (faiss pads them
-    with -1) are searched again exactly, so every row gets k+1 real neighbours."""
+def _fill_missing(ids: np.ndarray, x: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Rows where an approximate (IVF) search found fewer than n_neighbors + 1 neighbours
+    (faiss pads them with -1) are searched again exactly, so every row gets n_neighbors + 1
+    real neighbours."""
     bad = np.nonzero((ids < 0).any(1))[0]
     if len(bad):
         ids = ids.copy()
         for a in range(0, len(bad), 4096):
             rows = bad[a : a + 4096]
             sims = x[rows] @ x.T  # (rows, N), x L2-normalised
-            top = np.argpartition(-sims, k, axis=1)[:, : k + 1]
+            top = np.argpartition(-sims, n_neighbors, axis=1)[:, : n_neighbors + 1]
             order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")
             ids[rows] = np.take_along_axis(top, order, 1)
     return ids
@@ -59,7 +61,8 @@ def faiss_available() -> bool:
     return True
 
 
-def _faiss_search(x: np.ndarray, k: int, index: str, device: str) -> tuple[np.ndarray, str]:
+def _faiss_search(x: np.ndarray, n_neighbors: int, index: str, device: str,
+                  ) -> tuple[np.ndarray, str]:
     import faiss
 
     n, d = x.shape
@@ -82,18 +85,19 @@ def _faiss_search(x: np.ndarray, k: int, index: str, device: str) -> tuple[np.nd
     if use_ivf:
         idx.train(x)
     idx.add(x)
-    _, ids = idx.search(x, k + 1)
+    _, ids = idx.search(x, n_neighbors + 1)  # the row itself is among them
     return ids.astype(np.int64), name
 
 
 @torch.no_grad()
-def _torch_search(x: np.ndarray, k: int, device: str, chunk: int = 4096) -> tuple[np.ndarray, str]:
+def _torch_search(x: np.ndarray, n_neighbors: int, device: str, chunk: int = 4096,
+                  ) -> tuple[np.ndarray, str]:
     dev = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
     t = torch.from_numpy(x).to(dev)
-    out = np.empty((x.shape[0], k + 1), dtype=np.int64)
+    out = np.empty((x.shape[0], n_neighbors + 1), dtype=np.int64)
     for a in range(0, x.shape[0], chunk):
         sims = t[a : a + chunk] @ t.T  # (chunk, N)
-        out[a : a + chunk] = sims.topk(k + 1, dim=1).indices.cpu().numpy()
+        out[a : a + chunk] = sims.topk(n_neighbors + 1, dim=1).indices.cpu().numpy()
     return out, f"torch exact on {dev.type.upper()}"
 
 
@@ -110,9 +114,9 @@ def knn_search(
     backend: "auto" (faiss if installed, else torch with a warning), "faiss" or "torch".
     index (faiss only): "auto", "exact" or "ivf".
     """
-    n, k = x.shape[0], n_neighbors
-    if not 1 <= k < n:
-        raise HumeSSLError(f"--knn {k}: need 1 <= knn < number of samples ({n}).")
+    n = x.shape[0]
+    if not 1 <= n_neighbors < n:
+        raise HumeSSLError(f"--knn {n_neighbors}: need 1 <= knn < number of samples ({n}).")
     x = l2_normalise(x)
     if backend == "auto":
         if faiss_available():
@@ -130,17 +134,17 @@ def knn_search(
                 "backend 'faiss' asked for but faiss is not installed; "
                 "pip install 'hume-ssl[cpu]' or 'hume-ssl[gpu]'."
             )
-        ids, name = _faiss_search(x, k, index, device)
+        ids, name = _faiss_search(x, n_neighbors, index, device)
     elif backend == "torch":
-        ids, name = _torch_search(x, k, device)
+        ids, name = _torch_search(x, n_neighbors, device)
     else:
         raise HumeSSLError(f"unknown kNN backend {backend!r}; use auto, faiss or torch.")
-    ids = _fill_missing(ids, x, k)
-    return _drop_self(ids, k), name
+    ids = _fill_missing(ids, x, n_neighbors)
+    return _drop_self(ids, n_neighbors), name
 
 
 def knn_consistency(labels: np.ndarray, nbrs: np.ndarray) -> np.ndarray:
-    """(N,) share of each sample's neighbours (N, k) whose label equals its own."""
+    """(N,) share of each sample's neighbours (N, n_neighbors) whose label equals its own."""
     return (labels[nbrs] == labels[:, None]).mean(1).astype(np.float32)
 
 
@@ -160,10 +164,10 @@ def knn_classify(
     Returns the predicted labels (M,) int64.
     """
     n_classes = int(train_labels.max()) + 1
-    k = min(n_neighbors, len(train))
+    n_used = min(n_neighbors, len(train))
     preds = []
     for i in range(0, len(test), chunk):
-        sim, idx = (test[i : i + chunk] @ train.T).topk(k, dim=1)  # (m, k)
+        sim, idx = (test[i : i + chunk] @ train.T).topk(n_used, dim=1)  # (m, n_used)
         votes = torch.zeros(len(sim), n_classes, device=test.device)
         votes.scatter_add_(1, train_labels[idx], (sim / temperature).exp())
         preds.append(votes.argmax(1))

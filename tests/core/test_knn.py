@@ -36,16 +36,17 @@ def test_consistency_and_bad_k():
 
 
 def test_rows_an_ivf_search_left_short_are_searched_again_exactly(monkeypatch):
-    # faiss IVF pads a row with -1 when the probed lists hold fewer than k+1 vectors; two or
-    # more pads in one row used to be mapped to "self" twice and broke the self-removal
+    # faiss IVF pads a row with -1 when the probed lists hold fewer than n_neighbors + 1
+    # vectors; two or more pads in one row used to be mapped to "self" twice and broke the
+    # self-removal
     from hume_ssl.core import knn
 
     x = np.random.default_rng(3).standard_normal((300, 6)).astype(np.float32)
     exact, _ = knn_search(x, 10, backend="torch")
 
-    def short_ivf(xn, k, index, device):
+    def short_ivf(xn, n_neighbors, index, device):
         sims = xn @ xn.T
-        ids = np.argsort(-sims, axis=1, kind="stable")[:, : k + 1].copy()
+        ids = np.argsort(-sims, axis=1, kind="stable")[:, : n_neighbors + 1].copy()
         ids[::7, -3:] = -1  # every 7th row: three pads
         ids[1::7, -1] = -1  # every 7th row + 1: one pad
         return ids, "fake IVF"
