@@ -6,6 +6,7 @@
     ds[i]            # (H, W, 3) uint8 RGB, sample i in the dataset's own order
     ds.labels        # (N,) int64 or None; for evaluation only
     ds.order_hash    # changes when the samples or their order change (feature cache key)
+    DATASETS["cifar10"].description   # the registry: name -> DatasetEntry(load, description)
 
 Sample identity is the index in the dataset's own order, everywhere (features, labelings, seeds).
 Splits: "train", "test" and "train+test" (train rows first). The data root is `data_root`, else
@@ -21,7 +22,7 @@ import os
 import pickle
 import struct
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -420,18 +421,56 @@ def _fashion_mnist(name: str, root: Path, split: str) -> ImageDataset:
 
 
 # ---------------------------------------------------------------- registry
-DATASETS: dict[str, str] = {
-    "cifar10": "CIFAR-10 (torchvision download): 50,000 train / 10,000 test, 32x32, 10 classes",
-    "cifar100": "CIFAR-100 fine labels (100 classes)",
-    "cifar100-20": "CIFAR-100 with its 20 coarse superclasses (the HUME paper's CIFAR-100-20)",
-    "stl10": "STL-10: 5,000 train / 8,000 test, 96x96; split `unlabeled` also accepted",
-    "fashion-mnist": "Fashion-MNIST, 28x28 gray (as RGB); also read from "
-                     "/usr/share/datasets/fashion-mnist",
-    "imagefolder:PATH": "a folder of images; class sub-folders give labels; `{split}` in PATH or "
-                        "train/ test/ sub-folders give splits",
-    "npz:PATH": "an .npz with `images` (uint8 N x H x W [x C]) [+ `labels`, `classes`], or the "
-                "JPEG layout `jpeg_bytes` + `offsets` [+ `labels`, `names`, `classes`]; one "
-                "split per file, `{split}` in PATH for train/test files",
+Loader = Callable[[str, str, Path, bool], list[ImageDataset]]
+
+
+class DatasetEntry(NamedTuple):
+    """One registry row: `load(name, split, data_root, strict)` returns the split's parts (one
+    dataset per part of "train+test"); `description` is for people."""
+
+    load: Loader
+    description: str
+
+
+def _per_split(load_one: Callable[[str, Path, str], ImageDataset]) -> Loader:
+    """A loader of one split -> a loader of "a+b" splits (one dataset per part)."""
+    return lambda name, split, root, strict: [load_one(name, root, s) for s in split.split("+")]
+
+
+def _load_path(name: str, split: str, root: Path, strict: bool) -> list[ImageDataset]:
+    """`imagefolder:PATH` and `npz:PATH` (PATH absolute): the file or folder of each split."""
+    kind, _, path = name.partition(":")
+    parts = _split_paths(name, path, split, is_dir=kind == "imagefolder")
+    if kind == "imagefolder":
+        return [_load_folder(p, name, s, strict) for s, p in parts]
+    return [_load_npz(p, name, s) for s, p in parts]
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    "cifar10": DatasetEntry(
+        _per_split(lambda name, root, s: _cifar(name, root, s, "10")),
+        "CIFAR-10 (torchvision download): 50,000 train / 10,000 test, 32x32, 10 classes"),
+    "cifar100": DatasetEntry(
+        _per_split(lambda name, root, s: _cifar(name, root, s, "100")),
+        "CIFAR-100 fine labels (100 classes)"),
+    "cifar100-20": DatasetEntry(
+        _per_split(lambda name, root, s: _cifar(name, root, s, "100-20")),
+        "CIFAR-100 with its 20 coarse superclasses (the HUME paper's CIFAR-100-20)"),
+    "stl10": DatasetEntry(
+        _per_split(_stl10),
+        "STL-10: 5,000 train / 8,000 test, 96x96; split `unlabeled` also accepted"),
+    "fashion-mnist": DatasetEntry(
+        _per_split(_fashion_mnist),
+        "Fashion-MNIST, 28x28 gray (as RGB); also read from /usr/share/datasets/fashion-mnist"),
+    "imagefolder:PATH": DatasetEntry(
+        _load_path,
+        "a folder of images; class sub-folders give labels; `{split}` in PATH or train/ test/ "
+        "sub-folders give splits"),
+    "npz:PATH": DatasetEntry(
+        _load_path,
+        "an .npz with `images` (uint8 N x H x W [x C]) [+ `labels`, `classes`], or the JPEG "
+        "layout `jpeg_bytes` + `offsets` [+ `labels`, `names`, `classes`]; one split per file, "
+        "`{split}` in PATH for train/test files"),
 }
 
 
@@ -448,23 +487,15 @@ def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike |
     """
     if split not in SPLITS and not (name == "stl10" and split == "unlabeled"):
         raise unknown_choice("split", split, SPLITS)
-    root = default_data_root(data_root)
     kind, _, path = name.partition(":")
-    if kind in ("imagefolder", "npz") and path:
-        path = os.path.abspath(os.path.expanduser(path))
-        name = f"{kind}:{path}"
-        parts = _split_paths(name, path, split, is_dir=kind == "imagefolder")
-        loaded = [_load_folder(p, name, s, strict) if kind == "imagefolder"
-                  else _load_npz(p, name, s) for s, p in parts]
-    elif name in ("cifar10", "cifar100", "cifar100-20", "stl10", "fashion-mnist"):
-        loader = {"cifar10": lambda s: _cifar(name, root, s, "10"),
-                  "cifar100": lambda s: _cifar(name, root, s, "100"),
-                  "cifar100-20": lambda s: _cifar(name, root, s, "100-20"),
-                  "stl10": lambda s: _stl10(name, root, s),
-                  "fashion-mnist": lambda s: _fashion_mnist(name, root, s)}[name]
-        loaded = [loader(s) for s in split.split("+")]
+    if path and f"{kind}:PATH" in DATASETS:  # a path kind: the name holds the absolute path
+        entry = DATASETS[f"{kind}:PATH"]
+        name = f"{kind}:{os.path.abspath(os.path.expanduser(path))}"
+    elif name in DATASETS:
+        entry = DATASETS[name]
     else:
         raise unknown_choice("dataset", name, dataset_names())
+    loaded = entry.load(name, split, default_data_root(data_root), strict)
     ds = loaded[0]
     for other in loaded[1:]:
         ds = concat(ds, other, split)

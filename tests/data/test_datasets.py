@@ -21,6 +21,23 @@ def test_unknown_dataset_suggests_closest():
     assert "imagefolder:PATH" in str(e.value)
 
 
+def test_the_registry_is_one_name_to_loader_table(monkeypatch):
+    from hume_ssl.data import datasets as D
+
+    assert all(callable(e.load) and e.description for e in D.DATASETS.values())
+    calls = []
+
+    def toy(name, split, root, strict):
+        calls.append((name, split, strict))
+        return [D.from_array(name, s, np.full((2 + i, 4, 4, 3), i, np.uint8))
+                for i, s in enumerate(split.split("+"))]
+
+    monkeypatch.setitem(D.DATASETS, "toy", D.DatasetEntry(toy, "two, then three, images"))
+    ds = load_dataset("toy", "train+test", strict=True)
+    assert calls == [("toy", "train+test", True)] and "toy" in D.dataset_names()
+    assert len(ds) == 5 and ds.split == "train+test" and ds[4].max() == 1
+
+
 def test_unknown_split():
     with pytest.raises(HumeSSLError, match="Did you mean 'train'"):
         load_dataset("cifar10", "trian")
