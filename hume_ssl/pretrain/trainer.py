@@ -142,7 +142,8 @@ class Pretrainer(Trainer):
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         self.opt.step()
-        self.model.enqueue(out["keys"])
+        if "keys" in out:  # a method with a queue (MoCo) stores this step's keys
+            self.model.enqueue(out["keys"])
         self.step += 1
         self._acc += torch.stack([out["loss"].detach(), out["acc"], torch.ones((), device=dev)])
 
@@ -208,7 +209,8 @@ class Pretrainer(Trainer):
     def _watch_collapse(self, loss: float, pos_acc: float) -> None:
         """Warn (once per episode) when the positive stops winning after it had been learned
         and the loss is back near chance: the embedding no longer tells images apart."""
-        if self.step <= self.model.queue_turnover_steps(self.cfg.batch_size):
+        turnover = getattr(self.model, "queue_turnover_steps", None)  # queue methods only
+        if turnover is not None and self.step <= turnover(self.cfg.batch_size):
             return  # negatives still partly random: pos_acc is inflated, no peak yet
         chance = self.model.chance_loss(self.cfg.batch_size)
         suspect = (self.pos_peak >= COLLAPSE_PEAK and pos_acc < COLLAPSE_DROP * self.pos_peak
@@ -226,7 +228,7 @@ class Pretrainer(Trainer):
 
     def state_dict(self) -> dict:
         return {"step": self.step, "total_steps": self.total_steps, "config": self.cfg.to_dict(),
-                "model": self.model.state_dict(), "queue_ptr": self.model.ptr,
+                "model": self.model.state_dict(), "queue_ptr": getattr(self.model, "ptr", 0),
                 "optimizer": self.opt.state_dict(), "order": self.order,
                 "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
                 "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
@@ -246,7 +248,8 @@ class Pretrainer(Trainer):
                                "new --out.")
         check_resume_keys(st["config"], self.cfg.to_dict(), PretrainConfig.RESUME_KEYS)
         self.model.load_state_dict(st["model"])
-        self.model.ptr = int(st["queue_ptr"])
+        if hasattr(self.model, "ptr"):  # the queue pointer of a method with a queue
+            self.model.ptr = int(st["queue_ptr"])
         self.opt.load_state_dict(st["optimizer"])
         self.step, self.total_steps = int(st["step"]), int(st["total_steps"])
         self.order = None if st["order"] is None else st["order"].to(self.device)

@@ -7,19 +7,38 @@ import torch
 import torch.nn.functional as F
 
 from hume_ssl.models.encoders import SplitBatchNorm2d, build_encoder, split_batchnorm
-from hume_ssl.pretrain.methods.mocov2 import MoCo, contrastive_loss
+from hume_ssl.pretrain.methods.mocov2 import MoCo, infonce_loss
 
 
-def test_contrastive_loss_on_hand_made_vectors():
+def test_infonce_loss_on_hand_made_vectors():
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     k = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # row 0: positive = itself; row 1: orthogonal
     queue = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])
-    loss, acc = contrastive_loss(q, k, queue, temperature=0.5)
+    loss, acc = infonce_loss(q, k, queue, temperature=0.5)
     # row 0 logits [2, 0, -2]; row 1 logits [0, 2, 0]
     want0 = -math.log(math.exp(2) / (math.exp(2) + 1 + math.exp(-2)))
     want1 = -math.log(1 / (1 + math.exp(2) + 1))
     assert loss.item() == pytest.approx((want0 + want1) / 2, rel=1e-6)
     assert acc.item() == 0.5
+
+
+def test_infonce_loss_falls_after_a_few_gradient_steps():
+    """solo-learn's loss test: queries trained by InfoNCE alone move towards their positives
+    and away from the queue, so the loss falls and the positive wins."""
+    g = torch.Generator().manual_seed(0)
+    k = F.normalize(torch.randn(16, 8, generator=g), dim=1)
+    queue = F.normalize(torch.randn(32, 8, generator=g), dim=1)
+    w = torch.randn(16, 8, generator=g).requires_grad_(True)
+    opt = torch.optim.SGD([w], lr=10.0)
+    losses = []
+    for _ in range(20):
+        loss, acc = infonce_loss(F.normalize(w, dim=1), k, queue, temperature=0.2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0] and all(b < a for a, b in zip(losses, losses[1:]))
+    assert acc.item() == 1.0
 
 
 def test_split_batchnorm_normalises_each_group_and_is_plain_bn_in_eval():

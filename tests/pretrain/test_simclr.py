@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from test_pretrainer import _trainer, instance_loss, tiny_cfg
 
 from hume_ssl.pretrain.methods import METHODS
-from hume_ssl.pretrain.methods.simclr import SimCLR, nt_xent
+from hume_ssl.pretrain.methods.simclr import SimCLR, nt_xent_loss
 
 
-def test_nt_xent_equals_the_definition():
+def test_nt_xent_loss_equals_the_definition():
     g = torch.Generator().manual_seed(0)
     za, zb = (F.normalize(torch.randn(5, 8, generator=g, dtype=torch.float64), dim=1)
               for _ in range(2))
@@ -24,11 +24,36 @@ def test_nt_xent_equals_the_definition():
         sims = torch.stack([z[i] @ z[m] / T for m in others])
         losses.append(-(z[i] @ z[j] / T) + torch.logsumexp(sims, 0))
         hits += int(others[int(sims.argmax())] == j)
-    loss, acc = nt_xent(za, zb, T)
+    loss, acc = nt_xent_loss(za, zb, T)
     torch.testing.assert_close(loss, torch.stack(losses).mean())
     assert float(acc) == hits / (2 * n)
-    same, _ = nt_xent(za, za, T)  # identical views: the positive is the easiest row
+    same, _ = nt_xent_loss(za, za, T)  # identical views: the positive is the easiest row
     assert float(same) < float(loss)
+
+
+def test_nt_xent_loss_falls_after_a_few_gradient_steps():
+    """solo-learn's loss test: two views trained by NT-Xent alone pull each pair together and
+    the other rows apart, so the loss falls and every positive wins."""
+    g = torch.Generator().manual_seed(0)
+    w1, w2 = (torch.randn(8, 16, generator=g).requires_grad_(True) for _ in range(2))
+    opt = torch.optim.SGD([w1, w2], lr=10.0)
+    losses = []
+    for _ in range(20):
+        loss, acc = nt_xent_loss(F.normalize(w1, dim=1), F.normalize(w2, dim=1), 0.5)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0] and all(b < a for a, b in zip(losses, losses[1:]))
+    assert acc.item() == 1.0
+
+
+def test_simclr_owns_no_queue():
+    m = SimCLR("resnet18_cifar", dim=16)
+    assert not any(hasattr(m, name) for name in ("enqueue", "ptr", "queue",
+                                                  "queue_turnover_steps"))
+    out = m(torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8))
+    assert set(out) == {"loss", "acc"}
 
 
 def test_simclr_is_registered_and_learns(tmp_path):

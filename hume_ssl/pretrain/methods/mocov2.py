@@ -26,21 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.models.encoders import build_encoder, split_batchnorm
+from hume_ssl.pretrain.methods.common import at_least_fp32, projection_head
 
 
-def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
-    """bf16/fp16 (autocast) -> float32; float32 and float64 stay as they are."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
-def contrastive_loss(
+def infonce_loss(
     q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """InfoNCE of L2-normalised q (B, D) against positives k (B, D) and negatives queue (K, D).
 
-    Returns (loss, accuracy of picking the positive among K+1), both scalars, float32.
+    Returns (loss, accuracy of picking the positive among K+1), both scalars, float32. A pure
+    function: MoCo's only loss.
     """
     q, k, queue = at_least_fp32(q), at_least_fp32(k), queue.to(at_least_fp32(q).dtype)
     pos = (q * k).sum(1, keepdim=True)  # (B, 1)
@@ -51,18 +47,7 @@ def contrastive_loss(
     return F.cross_entropy(logits, target), acc
 
 
-def projection_head(kind: str, dim_in: int, dim_out: int) -> nn.Module:
-    """"mlp": Linear-ReLU-Linear (MoCo v2, hidden = dim_in); "linear": one Linear (MoCo v1 and
-    MoCo's CIFAR-10 demo); "mlp_bn": Linear-BN-ReLU-Linear (SimCLR's head in lightly)."""
-    if kind == "linear":
-        return nn.Linear(dim_in, dim_out)
-    if kind == "mlp_bn":
-        return nn.Sequential(nn.Linear(dim_in, dim_in), nn.BatchNorm1d(dim_in),
-                             nn.ReLU(inplace=True), nn.Linear(dim_in, dim_out))
-    if kind == "mlp":
-        return nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(inplace=True),
-                             nn.Linear(dim_in, dim_out))
-    raise HumeSSLError(f"unknown projection head {kind!r}; choose mlp, mlp_bn or linear.")
+contrastive_loss = infonce_loss  # the old name
 
 
 class MoCo(nn.Module):
@@ -144,7 +129,7 @@ class MoCo(nn.Module):
         """One direction: (loss, positive accuracy, keys (B, D)); perm shuffles the key batch."""
         q = self.query(im_q)  # (B, D)
         k = self.key(im_k, perm)  # (B, D)
-        loss, acc = contrastive_loss(q, k, self.queue, self.temperature)
+        loss, acc = infonce_loss(q, k, self.queue, self.temperature)
         return loss, acc, k
 
     def forward(
@@ -153,7 +138,7 @@ class MoCo(nn.Module):
         """One training step's loss on two views (B, 3, S, S); perms (n_shuffles, B): one
         permutation of the key batch per direction.
 
-        Updates the key encoder first; call `enqueue(out["keys"])` after the backward pass.
+        Updates the key encoder first; call `enqueue(out["keys"])` after the optimizer step.
         """
         self.momentum_update()
         if not self.symmetric:

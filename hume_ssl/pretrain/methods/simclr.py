@@ -21,15 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from hume_ssl.models.encoders import build_encoder
-from hume_ssl.pretrain.methods.mocov2 import at_least_fp32, projection_head
+from hume_ssl.pretrain.methods.common import at_least_fp32, projection_head
 
 
-def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """NT-Xent of L2-normalised views z_a, z_b (B, D): (loss, accuracy of the positive among
-    the 2B - 1 other rows), both float scalars."""
-    z = torch.cat([at_least_fp32(z_a), at_least_fp32(z_b)])  # (2B, D)
-    n = len(z_a)
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """NT-Xent of L2-normalised views z1, z2 (B, D): (loss, accuracy of the positive among
+    the 2B - 1 other rows), both float scalars. A pure function: SimCLR's only loss."""
+    z = torch.cat([at_least_fp32(z1), at_least_fp32(z2)])  # (2B, D)
+    n = len(z1)
     logits = z @ z.T / temperature  # (2B, 2B)
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), -torch.inf)
     target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
@@ -37,10 +37,12 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float
     return F.cross_entropy(logits, target), acc
 
 
+nt_xent = nt_xent_loss  # the old name
+
+
 class SimCLR(nn.Module):
     n_shuffles = 0  # no key batch to shuffle
     train_passes = 6  # forward-equivalents per image and step: 2 views x (forward + backward)
-    ptr = 0  # no queue (kept for the checkpoint's queue pointer)
 
     def __init__(self, arch: str = "resnet18_cifar", dim: int = 128, temperature: float = 0.5,
                  head: str = "mlp_bn"):
@@ -58,17 +60,11 @@ class SimCLR(nn.Module):
         """The loss of embeddings that tell nothing apart: ln(2B - 1)."""
         return math.log(2 * batch_size - 1)
 
-    def queue_turnover_steps(self, batch_size: int) -> int:
-        return 0  # no queue
-
     def query(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
         return F.normalize(at_least_fp32(self.head(self.encoder_q(x))), dim=1)
-
-    def enqueue(self, keys: Optional[torch.Tensor]) -> None:
-        """SimCLR keeps no queue."""
 
     def forward(self, view_a: torch.Tensor, view_b: torch.Tensor,
                 perms: Optional[torch.Tensor] = None) -> dict:
         z = self.query(torch.cat([view_a, view_b]))  # (2B, D)
-        loss, acc = nt_xent(z[: len(view_a)], z[len(view_a):], self.temperature)
-        return {"loss": loss, "acc": acc, "keys": None}
+        loss, acc = nt_xent_loss(z[: len(view_a)], z[len(view_a):], self.temperature)
+        return {"loss": loss, "acc": acc}
