@@ -50,7 +50,7 @@ class FixMatchConfig:
     batch_size: int = setting(64, "Labeled images per step, global over GPUs.", unit="images")
     mu: int = setting(7, "Unlabeled images per labeled image in a step.")
     lr: float = setting(0.03, "SGD learning rate at step 0; lr cos(7 pi k / 16 K) at step k.")
-    momentum: float = 0.9  # Nesterov momentum
+    momentum: float = setting(0.9, "Nesterov momentum of SGD.")
     weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
                                   "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.")
     lambda_u: float = setting(1.0, "Weight of the unlabeled (pseudo-label) loss.")
@@ -58,29 +58,37 @@ class FixMatchConfig:
                                unit="softmax probability")
     ema_decay: float = setting(0.999, "EMA decay of the weights (the EMA model is evaluated "
                                "and exported), in [0, 1).", unit="per step")
-    ema_warmup: bool = True  # decay min(ema_decay, (1+k)/(10+k)) at step k (TF's num_updates)
-    bn_momentum: float = 0.001  # BN running-stat momentum (TF decay 0.999); see bn_momentum_for
-    translate: float = 0.125  # weak aug: max shift per side, fraction of the image size
-    randaugment_ops: int = 2  # strong aug: RandAugment ops per image
-    cutout: float = 0.5  # strong aug: Cutout side, fraction of the image size
+    ema_warmup: bool = setting(True, "EMA decay min(ema_decay, (1+k)/(10+k)) at step k (TF's "
+                               "num_updates), so a short run is not mostly its random init.")
+    bn_momentum: float = setting(0.001, "BatchNorm running-statistics momentum (TF decay "
+                                 "0.999); raised on short runs (bn_momentum_for).",
+                                 unit="per step")
+    translate: float = setting(0.125, "Weak augmentation: largest shift per side.",
+                               unit="fraction of the image size")
+    randaugment_ops: int = setting(2, "Strong augmentation: RandAugment ops per image.",
+                                   unit="ops")
+    cutout: float = setting(0.5, "Strong augmentation: Cutout square side.",
+                            unit="fraction of the image size")
     eval_every: int = setting(1024, "Steps between test evaluations (EMA model; and at the "
                               "end).", unit="steps")
-    eval_median_of: int = 5  # report the median test ACC of the last N evaluations
+    eval_median_of: int = setting(5, "metrics.json reports the median test ACC of the last N "
+                                  "evaluations.", unit="evaluations")
     log_every: int = setting(64, "Steps between metrics.csv rows (host syncs).", unit="steps")
     checkpoint_every: int = setting(2048, "Steps between checkpoints (also on SIGTERM/SIGINT "
                                     "and at the end).", unit="steps")
-    eval_batch_size: int = 1024  # images per evaluation forward
+    eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1 (torchrun: cuda:LOCAL_RANK per "
                           "process).")
     compile: bool = setting(False, "torch.compile the model.", flags=("--compile/--no-compile",))
-    bf16: bool = True  # bf16 autocast on CUDA
-    channels_last: bool = True  # NHWC memory format on CUDA
-    sync_bn: bool = True  # SyncBatchNorm under multi-GPU CUDA
-    tensorboard: bool = True  # write TensorBoard scalars if tensorboard is installed
+    bf16: bool = setting(True, "bf16 autocast on CUDA.")
+    channels_last: bool = setting(True, "NHWC memory format on CUDA.")
+    sync_bn: bool = setting(True, "SyncBatchNorm under multi-GPU CUDA.")
+    tensorboard: bool = setting(True, "Write TensorBoard scalars if tensorboard is installed.")
     oracle_labels: bool = setting(False, "Use ground truth at the seed indices instead of "
                                   "pseudo-labels (comparison only).",
                                   flags=("--oracle-labels/--pseudo-labels",))
-    include_seeds_in_unlabeled: bool = False  # paper: all train images are unlabeled data
+    include_seeds_in_unlabeled: bool = setting(False, "Use the seeds as unlabeled images too "
+                                               "(the paper: all train images are).")
     random_state: int = setting(0, "Random seed of weights, batches and augmentations (--seeds "
                                 "is the seeds folder).", deprecated=("--seed",))
 

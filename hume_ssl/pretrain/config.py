@@ -1,4 +1,4 @@
-"""`pretrain`'s configuration: one typed dataclass, units in comments and in UNITS.
+"""`pretrain`'s configuration: one typed dataclass, each field with its help and unit.
 
 Defaults (mocov2) follow MoCo's CIFAR-10 demo (facebookresearch/moco,
 colab/moco_cifar10_demo.ipynb): ResNet-18 with a 32 px stem, batch 512, lr 0.06, weight decay
@@ -12,7 +12,7 @@ lr, temperature and head left at None take the method's defaults
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
@@ -51,30 +51,34 @@ class PretrainConfig:
     lr: Optional[float] = setting(None, "SGD learning rate at step 0, cosine decay to 0 "
                                   "[default: the method's at batch 512 (mocov2 0.06, simclr "
                                   "0.24), scaled linearly with the batch].")
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 5e-4  # L2 coefficient, all parameters (as the demo)
-    dim: int = 128  # projection (embedding) dimension
+    momentum: float = setting(0.9, "SGD momentum.")
+    weight_decay: float = setting(5e-4, "L2 coefficient on all parameters (as MoCo's demo).")
+    dim: int = setting(128, "Projection (embedding) dimension.", unit="features")
     head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
                                   "mocov2 mlp, simclr mlp_bn].")
-    queue_size: Optional[int] = None  # mocov2: negative keys kept; None: 8 * batch (4 steps)
-    moco_momentum: float = 0.99  # mocov2: key encoder EMA per step
+    queue_size: Optional[int] = setting(None, "mocov2: negative keys kept [default: 8 x the "
+                                        "batch, the last 4 steps' keys].", unit="keys")
+    moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step")
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
                                            "/ T) [default: mocov2 0.1, simclr 0.5].")
-    bn_splits: int = 8  # mocov2: BatchNorm groups per batch (single-GPU shuffle-BN stand-in)
+    bn_splits: int = setting(8, "mocov2: BatchNorm groups per batch (the single-GPU stand-in "
+                             "for shuffle BN).", unit="groups")
     symmetric: bool = setting(True, "mocov2: contrast both view orders per step (the demo's "
                               "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
-    view: ViewConfig = field(default_factory=ViewConfig)  # augmentation recipe
-    knn_neighbors: int = 200  # kNN monitor neighbours (cosine, weighted)
-    knn_temperature: float = 0.1  # kNN vote weight exp(sim / T)
+    view: ViewConfig = setting(factory=ViewConfig, help="Augmentation recipe of the two views "
+                               "(hume_ssl.augment.views.ViewConfig).")
+    knn_neighbors: int = setting(200, "Neighbours of the kNN monitor (cosine, weighted).",
+                                 unit="neighbours")
+    knn_temperature: float = setting(0.1, "kNN monitor: each vote weighs exp(sim / T).")
     knn_every: int = setting(10, "Epochs between kNN-200 evaluations on the test split (and "
                              "at the start and the end).", unit="epochs")
-    log_every: int = 50  # steps between metrics.csv rows (host syncs)
+    log_every: int = setting(50, "Steps between metrics.csv rows (host syncs).", unit="steps")
     checkpoint_every: int = setting(1000, "Steps between checkpoints (also on SIGTERM/SIGINT, "
                                     "at the end).", unit="steps")
-    eval_batch_size: int = 1024  # images per feature forward
+    eval_batch_size: int = setting(1024, "Images per feature forward.", unit="images")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1.")
-    bf16: bool = True  # bf16 autocast on CUDA
-    channels_last: bool = True  # NHWC memory format on CUDA
+    bf16: bool = setting(True, "bf16 autocast on CUDA.")
+    channels_last: bool = setting(True, "NHWC memory format on CUDA.")
     compile: bool = setting(False, "torch.compile the encoder.",
                             flags=("--compile/--no-compile",))
     random_state: int = setting(0, "Random seed (weights, batches, augmentations).",

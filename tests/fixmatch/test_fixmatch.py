@@ -108,6 +108,13 @@ def test_fixmatch_step_splits_one_forward_and_its_loss_falls():
     assert out["pseudo"].tolist() == yu.tolist()  # the weak views' labels follow the clusters
 
 
+def test_every_setting_carries_its_help():
+    import dataclasses
+
+    bare = [f.name for f in dataclasses.fields(FixMatchConfig) if not f.metadata.get("help")]
+    assert bare == []
+
+
 def test_schedule_and_weight_decay_groups():
     cfg = FixMatchConfig(steps=100, lr=0.03)
     assert lr_at(cfg, 0) == pytest.approx(0.03)

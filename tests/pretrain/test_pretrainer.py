@@ -193,6 +193,15 @@ def test_cli_pretrain(tmp_path, toy_npz):
     assert r.exit_code == 2 and "unknown --method" in r.output
 
 
+def test_every_setting_carries_its_help():
+    import dataclasses
+
+    from hume_ssl.pretrain.config import PretrainConfig
+
+    bare = [f.name for f in dataclasses.fields(PretrainConfig) if not f.metadata.get("help")]
+    assert bare == []
+
+
 def test_lr_and_queue_scale_with_the_batch():
     demo = PretrainConfig().validate()
     assert demo.lr == pytest.approx(0.06) and demo.queue_size == 4096  # MoCo's CIFAR-10 demo
