@@ -48,7 +48,7 @@ from sklearn.cluster import KMeans
 from hume_ssl.core.knn import knn_consistency, l2_normalise
 from hume_ssl.core.metrics import clustering_metrics, hungarian_map
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.hume.diagnostics import diagnose
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, diagnose
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.report import precision_curve
@@ -295,6 +295,24 @@ def print_set(r: dict) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def summary_table(results: list[dict]) -> None:
+    """One row per set: what README's benchmark table shows."""
+    print("\n## summary (the shipped rule; precision at N per cluster, seeds taken in brackets)")
+    print("| set | ensemble ACC | k-means ACC phi1 / phi2 | majority share | pairwise ARI | "
+          "ours at 1 / 4 / 25 / 100 / 400 | HUME random-N at 4 (mean +- std) | "
+          "k-means nearest-4 phi1 / phi2 | verdict |")
+    print("|---" * 9 + "|")
+    for r in results:
+        dg, o = r["diagnostics"], r["variants"][r["ours_variant"]]
+        ours = " / ".join(f"{fmt(p)} ({t})" for p, t in zip(o["precision"], o["seeds"]))
+        print(f"| {r['set']} (N={r['n']}, k={r['k']}, {r['restarts']} restarts) | "
+              f"{fmt(r['ensemble']['acc'])} | {fmt(r['kmeans_phi1']['acc'])} / "
+              f"{fmt(r['kmeans_phi2']['acc'])} | {fmt(dg['agreement']['above_0.5'])} | "
+              f"{fmt(dg['pairwise_ari'].get('mean'))} | {ours} | {fmt(r['random_mean'][1])} +- "
+              f"{fmt(r['random_std'][1])} | {fmt(r['kmeans_nearest_phi1'][1])} / "
+              f"{fmt(r['kmeans_nearest_phi2'][1])} | {dg['verdict']} |")
+
+
 def summarise_variants(results: list[dict]) -> None:
     """Mean precision of every selection variant over the sets, the variant that wins when
     chosen on all sets but one (mean precision at 4), and cells below HUME random-N mean - std."""
@@ -361,6 +379,13 @@ def calibrate(results: list[dict]) -> None:
             cells.append(f"{fmt(v)} (t={fmt(t)}: {ok})")
         print(f"| {stat} | " + " | ".join(cells) + f" | {fmt(threshold(vals, p4))} | "
               f"{right} of {counted} |")
+    shipped = []  # what the verdict `seed` ships says on each set
+    for r in results:
+        warns = r["diagnostics"]["verdict"] != "reliable"
+        p = p4[r["set"]]
+        judged = ("right" if warns == (p < 0.7) else "WRONG") if p < 0.7 or p >= 0.95 else "grey"
+        shipped.append(f"{r['set']}: {'warns' if warns else 'passes'} ({judged})")
+    print(f"shipped verdict (majority share >= {RELIABLE_MAJORITY}): " + "; ".join(shipped))
 
 
 def threshold(vals: dict, p4: dict):
@@ -403,6 +428,7 @@ def main():
         (out / f"{name}.json").write_text(json.dumps(r, indent=1))
         results.append(r)
         print_set(r)
+    summary_table(results)
     if len(results) > 2:
         summarise_variants(results)
         calibrate(results)

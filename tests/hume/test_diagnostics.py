@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from hume_ssl import Hume
@@ -37,3 +38,16 @@ def test_verdict_reliable_on_digits_and_warns_on_degraded_views(digits_views):
     bad = Hume(k=10, n_restarts=24, n_steps=150, random_state=0).fit(*noisy)
     assert bad.diagnostics_["verdict"] == "unreliable"
     assert "too weak for HUME" in bad.diagnostics_["message"]
+
+
+def test_verdict_threshold_is_the_calibrated_share_of_samples_with_a_majority():
+    # README "How far to trust seeds": reliable from 48% of samples with a restart majority
+    # (recipes/seed_benchmark.py's calibration); 47% warns, 49% passes
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 1000)
+    labelings = np.stack([labels] * 4)
+    for share, verdict in ((0.47, "unreliable"), (0.49, "reliable")):
+        agreement = np.where(np.arange(1000) < share * 1000, 0.75, 0.5).astype(np.float32)
+        d = diagnose(labels, agreement, labelings, np.full(4, 0.5), k=4)
+        assert d["agreement"]["above_0.5"] == pytest.approx(share)
+        assert d["verdict"] == verdict, (share, d["message"])
