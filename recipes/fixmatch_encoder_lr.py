@@ -74,7 +74,7 @@ def fixmatch_acc(data: str, out: Path, seeds: tuple[Path, Path], init, seed: int
                          batch_size=16, mu=3, eval_every=STEPS, log_every=20,
                          checkpoint_every=10**6, device="cpu", tensorboard=False,
                          random_state=seed, threshold=0.8, **kw)
-    res = train_fixmatch_run(out, cfg, indices=seeds[0], labels=seeds[1], dataset=data)
+    res = train_fixmatch_run(out, cfg, indices=seeds[0], seed_labels=seeds[1], dataset=data)
     return res["test_acc_last"]
 
 
