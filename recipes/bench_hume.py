@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import resource
 import sys
 import time
@@ -47,6 +46,7 @@ from hume_ssl.hume.rows import Rows, column_mean
 from hume_ssl.hume.scoring import cv_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED_DATA  # noqa: E402
 from seed_benchmark import digits_views, load_set  # noqa: E402  (the benchmark sets)
 
 
@@ -450,10 +450,7 @@ def main():
     ap.add_argument("--defaults-restarts", type=int, default=20)
     ap.add_argument("--defaults-only", nargs="*", default=[],
                     help="only these variant names (e.g. 'shipped defaults' 'ridge 1')")
-    here = Path(__file__).resolve().parents[1]
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"),
-                    help="../shared/data (the CIFAR-10 feature pair)")
+    ap.add_argument("--shared", default=SHARED_DATA, help="../shared/data (the CIFAR-10 pair)")
     ap.add_argument("--imagenet-n", type=int, default=0, help="rows (0: 1,281,167)")
     ap.add_argument("--imagenet-d", type=int, default=0, help="dims (0: 1,024 GPU, 512 CPU)")
     ap.add_argument("--imagenet-restarts", type=int, default=0, help="0: 100 GPU, 4 CPU")

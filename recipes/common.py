@@ -12,12 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
+SHARED_DATA = Path(os.environ.get("HUME_SSL_SHARED",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def recipe_parser(doc: str) -> argparse.ArgumentParser:
+    """A recipe's parser with --shared (../shared/data, or $HUME_SSL_SHARED)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--shared", default=SHARED_DATA, help="../shared/data (or $HUME_SSL_SHARED)")
+    return ap
+
 
 def data_parser(doc: str) -> argparse.ArgumentParser:
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
+    ap = recipe_parser(doc)
     ap.add_argument("--out", required=True, help="a new folder for the run folders")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--subset", type=int, default=0, help="train images (0: all)")

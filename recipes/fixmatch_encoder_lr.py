@@ -15,9 +15,7 @@ one row per start and scale with the accuracy of each random seed and their mean
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
 import time
 from pathlib import Path
 
@@ -80,11 +78,9 @@ def fixmatch_acc(data: str, out: Path, seeds: tuple[Path, Path], init, seed: int
 
 def main():
     import torch
+    from common import recipe_parser
 
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
+    ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="a new folder")
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.3, 0.1, 0.03, 0.01])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -36,13 +36,12 @@ Sets (../shared/data is found as in the other recipes):
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from common import recipe_parser
 from sklearn.cluster import KMeans
 
 from hume_ssl.core.knn import knn_consistency, l2_normalise
@@ -399,10 +398,7 @@ def threshold(vals: dict, p4: dict):
 
 
 def main():
-    here = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--shared",
-                    default=os.environ.get("HUME_SSL_SHARED", here.parent / "shared" / "data"))
+    ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="folder for results.json (one file per set)")
     ap.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS))
     ap.add_argument("--phi1"), ap.add_argument("--phi2"), ap.add_argument("--labels")
