@@ -197,8 +197,8 @@ def analyse(name: str, f: dict, args) -> dict:
     d = SeedConfig()
     res["ours_variant"] = f"{d.knn_space}/knn{d.n_neighbors}/{d.ranking}"
     ours = variants[res["ours_variant"]]
-    share = knn_consistency(labels, f[f"nbrs_{d.knn_space}"][:, : d.n_neighbors])
-    raw = knn_consistency(labels, f[f"raw_nbrs_{d.knn_space}"][:, : d.n_neighbors])
+    share = space_share(f, labels, d.knn_space, d.n_neighbors)
+    raw = space_share(f, labels, d.knn_space, d.n_neighbors, prefix="raw_")
     res["raw_knn_variant"] = rule_curve(labels, agreement, raw, f["margins"], k, y, map_h)
     res["relax_variant"] = rule_curve(labels, agreement, share, f["margins"], k, y, map_h,
                                       ranking=d.ranking, shortage="relax")
@@ -214,6 +214,14 @@ def analyse(name: str, f: dict, args) -> dict:
         cl["truth_purity"] = (float((y[members] == map_h.get(c, -1)).mean())
                               if len(members) else None)
     return res
+
+
+def space_share(f: dict, labels, space: str, n: int, prefix: str = "") -> np.ndarray:
+    """kNN consistency with n neighbours in `space` (phi1, phi2, or both: the lower share), from
+    the neighbour lists of fit_set (`prefix` "raw_": those of the uncentred rows)."""
+    spaces = ("phi1", "phi2") if space == "both" else (space,)
+    return np.minimum.reduce([knn_consistency(labels, f[f"{prefix}nbrs_{sp}"][:, :n])
+                              for sp in spaces])
 
 
 def shipped_rule(**over) -> dict:

@@ -38,8 +38,10 @@ class SeedConfig:
                              unit="seeds")
     n_neighbors: int = setting(50, "Neighbours for the kNN consistency (the sample itself "
                                "excluded).", flag="--knn")
-    knn_space: str = setting("phi2", "phi2 (space 2), phi1, or both (a majority in each).")
-    ranking: str = setting("product", "Order of candidates within a cluster: "
+    # knn_space and ranking: the variant chosen on recipes/seed_benchmark.py's 10 sets, leaving
+    # one set out (README "Selection defaults"; 2026-12-02)
+    knn_space: str = setting("both", "phi2 (space 2), phi1, or both (a majority in each).")
+    ranking: str = setting("knn", "Order of candidates within a cluster: "
                            + "; ".join(f"{k} ({v})" for k, v in RANKING_RULES.items()) + ".")
     knn_backend: str = setting("auto", "auto (faiss, else torch), faiss or torch.", flag=None)
     min_agreement: float = setting(0.5, "Candidates need agreement above this (0.5: a "

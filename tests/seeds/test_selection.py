@@ -26,7 +26,7 @@ def test_thresholds_are_strict_majorities():
 
 def test_ranking_agreement_then_knn_then_margin():
     labels, agree, knn, margin = _case()
-    sel = SeedSelector(per_class=2).fit(labels, agree, knn, margin, k=2)
+    sel = SeedSelector(per_class=2, ranking="agreement").fit(labels, agree, knn, margin, k=2)
     # class 0: 0 (agree 1.0), then 1 vs 2 tie on agreement 0.9 -> kNN 0.95 wins (2)
     assert sel.indices_by_class()[0].tolist() == [0, 2]
     assert sel.indices_by_class()[1].tolist() == [5, 6]
@@ -81,17 +81,18 @@ def test_each_ranking_orders_candidates_by_its_own_keys(ranking, order):
 
 
 def test_default_rule_is_the_one_chosen_on_the_seed_benchmark():
-    # README "Selection defaults": product ranking (agreement x kNN), strict majorities, N per
-    # class with fewer seeds (never relaxed thresholds) where a cluster is short
+    # README "Selection defaults": kNN-first ranking, kNN consistency in both spaces (50
+    # neighbours), strict majorities, N per class with fewer seeds (never relaxed thresholds)
+    # where a cluster is short
     from hume_ssl.seeds.run import SeedConfig
 
     labels, agree, knn, margin = _three_orders()
     sel = SeedSelector(per_class=3).fit(labels, agree, knn, margin, k=1)  # default ranking
-    assert sel.indices_.tolist() == [1, 2, 0]
-    assert SelectionConfig().ranking == "product" and SelectionConfig().shortage == "fewer"
+    assert sel.indices_.tolist() == [2, 1, 0]
+    assert SelectionConfig().ranking == "knn" and SelectionConfig().shortage == "fewer"
     cfg = SeedConfig()
     assert (cfg.ranking, cfg.n_neighbors, cfg.knn_space, cfg.shortage) == (
-        "product", 50, "phi2", "fewer")
+        "knn", 50, "both", "fewer")
     assert (cfg.min_agreement, cfg.min_knn) == (0.5, 0.5)
     short = SeedSelector(per_class=3).fit(labels, np.array([0.95, 0.9, 0.4]), knn, margin, k=1)
     assert short.indices_.tolist() == [1, 0]  # sample 2 fails agreement: fewer, not relaxed
