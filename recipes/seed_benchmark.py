@@ -333,6 +333,10 @@ def summarise_variants(results: list[dict]) -> None:
                     zip(r["variants"][v]["precision"], r["random_mean"], r["random_std"]))
         tag = " (shipped)" if v == results[0]["ours_variant"] else ""
         print(f"| {v}{tag} | " + " | ".join(fmt(x) for x in mean[v]) + f" | {below} |")
+    for key, label in (("raw_knn_variant", "shipped rule, kNN on uncentred rows (the former)"),
+                       ("relax_variant", "shipped rule with --shortage relax")):
+        m = np.nanmean([r[key]["precision"] for r in results], 0)
+        print(f"| {label} | " + " | ".join(fmt(x) for x in m) + " | |")
     picks = []
     for r in results:
         rest = [q for q in results if q is not r]
