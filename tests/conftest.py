@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,3 +69,17 @@ def blobs():
     phi1 = (z @ rng.normal(size=(8, 12))).astype(np.float32)
     phi2 = (z @ rng.normal(size=(8, 16))).astype(np.float32)
     return phi1, phi2, y
+
+
+def sgd_losses(loss_of, params, steps: int = 20, lr: float = 10.0):
+    """The losses of `steps` plain SGD steps on `params` of `loss_of() -> (loss, acc)`, and the
+    last acc: the loss tests of the pretrain methods (solo-learn's 'the loss falls' check)."""
+    opt = torch.optim.SGD(params, lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss, acc = loss_of()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, acc

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import sgd_losses
 
 from hume_ssl.models.encoders import SplitBatchNorm2d, build_encoder, split_batchnorm
 from hume_ssl.pretrain.methods.mocov2 import MoCo, infonce_loss
@@ -29,14 +30,7 @@ def test_infonce_loss_falls_after_a_few_gradient_steps():
     k = F.normalize(torch.randn(16, 8, generator=g), dim=1)
     queue = F.normalize(torch.randn(32, 8, generator=g), dim=1)
     w = torch.randn(16, 8, generator=g).requires_grad_(True)
-    opt = torch.optim.SGD([w], lr=10.0)
-    losses = []
-    for _ in range(20):
-        loss, acc = infonce_loss(F.normalize(w, dim=1), k, queue, temperature=0.2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses, acc = sgd_losses(lambda: infonce_loss(F.normalize(w, dim=1), k, queue, 0.2), [w])
     assert losses[-1] < 0.2 * losses[0] and all(b < a for a, b in zip(losses, losses[1:]))
     assert acc.item() == 1.0
 

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from conftest import sgd_losses
 from test_pretrainer import _trainer, instance_loss, tiny_cfg
 
 from hume_ssl.pretrain.methods import METHODS
@@ -36,14 +37,8 @@ def test_nt_xent_loss_falls_after_a_few_gradient_steps():
     the other rows apart, so the loss falls and every positive wins."""
     g = torch.Generator().manual_seed(0)
     w1, w2 = (torch.randn(8, 16, generator=g).requires_grad_(True) for _ in range(2))
-    opt = torch.optim.SGD([w1, w2], lr=10.0)
-    losses = []
-    for _ in range(20):
-        loss, acc = nt_xent_loss(F.normalize(w1, dim=1), F.normalize(w2, dim=1), 0.5)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses, acc = sgd_losses(
+        lambda: nt_xent_loss(F.normalize(w1, dim=1), F.normalize(w2, dim=1), 0.5), [w1, w2])
     assert losses[-1] < 0.5 * losses[0] and all(b < a for a, b in zip(losses, losses[1:]))
     assert acc.item() == 1.0
 
