@@ -150,7 +150,7 @@ def extract_features(
         return FeatureSet(*found, cache.npy, ds.labels, cached=True)
     todo = len(ds) - int(cache.written.sum())
     if dev.type == "cpu" and todo > 2000:
-        warnings.warn(f"extracting {todo} images on CPU: this can take a long time (tens of "
+        warnings.warn(f"extracting {todo} images on CPU: this can take a long time (a few "
                       "images/s for a ViT-B); use --device cuda if you have a GPU.", stacklevel=2)
 
     model = load_backbone(b, device=dev)
