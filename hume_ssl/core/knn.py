@@ -44,12 +44,7 @@ def _fill_missing(ids: np.ndarray, x: np.ndarray, n_neighbors: int) -> np.ndarra
     bad = np.nonzero((ids < 0).any(1))[0]
     if len(bad):
         ids = ids.copy()
-        for a in range(0, len(bad), 4096):
-            rows = bad[a : a + 4096]
-            sims = x[rows] @ x.T  # (rows, N), x L2-normalised
-            top = np.argpartition(-sims, n_neighbors, axis=1)[:, : n_neighbors + 1]
-            order = np.argsort(-np.take_along_axis(sims, top, 1), axis=1, kind="stable")
-            ids[rows] = np.take_along_axis(top, order, 1)
+        ids[bad] = _torch_search(x, n_neighbors, "cpu", queries=bad)[0]
     return ids
 
 
@@ -91,12 +86,15 @@ def _faiss_search(x: np.ndarray, n_neighbors: int, index: str, device: str,
 
 @torch.no_grad()
 def _torch_search(x: np.ndarray, n_neighbors: int, device: str, chunk: int = 4096,
-                  ) -> tuple[np.ndarray, str]:
+                  queries: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Exact search of the rows `queries` (default: all) among all rows of x (L2-normalised):
+    (len(queries), n_neighbors + 1) ids, the row itself among them."""
     dev = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
     t = torch.from_numpy(x).to(dev)
-    out = np.empty((x.shape[0], n_neighbors + 1), dtype=np.int64)
-    for a in range(0, x.shape[0], chunk):
-        sims = t[a : a + chunk] @ t.T  # (chunk, N)
+    q = np.arange(x.shape[0]) if queries is None else np.asarray(queries)
+    out = np.empty((len(q), n_neighbors + 1), dtype=np.int64)
+    for a in range(0, len(q), chunk):
+        sims = t[torch.from_numpy(q[a : a + chunk]).to(dev)] @ t.T  # (chunk, N)
         out[a : a + chunk] = sims.topk(n_neighbors + 1, dim=1).indices.cpu().numpy()
     return out, f"torch exact on {dev.type.upper()}"
 
