@@ -215,14 +215,15 @@ def predict(io: PredictInputs) -> None:
 # ---------------------------------------------------------------------------- seed
 @cli_command(
     io=(SeedInputs, None),
-    rule=(SeedConfig, ["per_class", "n_neighbors", "knn_space", "min_agreement", "min_knn",
-                       "shortage", "ranking"]),
+    rule=(SeedConfig, ["per_class", "rule", "n_neighbors", "min_knn", "min_stability",
+                       "knn_space", "min_agreement", "shortage", "ranking"]),
     hume=(HumeConfig, ["n_restarts", "n_steps", *HUME_RESOURCES]),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",
                              "input_size", "device"]),
 )
 def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInputs) -> None:
-    """Pick reliable pseudo-labeled seeds: HUME ensemble + agreement + kNN consistency."""
+    """Pick reliable pseudo-labeled seeds: the cores of the clusters HUME and k-means of both
+    spaces agree on (--rule consensus), or HUME's agreement + kNN consistency (--rule hume)."""
     from hume_ssl.seeds.run import seed_run
 
     bb = tuple(b.strip() for b in io.backbones.split(","))
@@ -235,16 +236,15 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
                        hume_defaults=base, k=io.k, k_range=io.k_range)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
-    table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
-    for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
-        table.add_column(col)
-    for c, n in enumerate(res["per_class"]):
-        cl = res["diagnostics"]["clusters"][c]
-        table.add_row(str(c), str(n) + (" (short)" if c in res["short_classes"] else ""),
-                      str(cl["size"]), _num(cl["mean_agreement"], 3), _num(cl["mean_knn"], 3),
-                      str(cl["candidates"]), "" if cl["reliable"] else "[yellow]weak[/]")
-    out_console.print(table)
+    out_console.print(_seed_table(res))
     _print_diagnostics(res["diagnostics"])
+    est = (res.get("expected_precision") or {}).get("overall")
+    if est:
+        out_console.print(
+            f"expected seed precision {_num(est['expected'], 3)} (90% interval "
+            f"{_num(est['low'], 3)}..{_num(est['high'], 3)}; chance-corrected "
+            f"{_num(est['chance_corrected'], 3)}): label-free, from each cluster's stability, "
+            "calibrated on recipes/seed_benchmark.py's sets")
     if "report" in res:
         r = res["report"]
         out_console.print(
@@ -274,6 +274,31 @@ def export(io: ExportInputs) -> None:
 
 
 # ---------------------------------------------------------------------------- printing
+def _seed_table(res: dict) -> Table:
+    """Per seed cluster: its seeds and what they rest on (the rule's own evidence)."""
+    table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
+    short = lambda c, n: str(n) + (" (short)" if c in res["short_classes"] else "")  # noqa: E731
+    if res["rule"] == "consensus":
+        for col in ("cluster", "seeds", "size", "agreed from", "stability", "core",
+                    "candidates", "expected precision (90%)"):
+            table.add_column(col)
+        for cl in res["clusters"]:
+            e = cl["expected_precision"]
+            table.add_row(str(cl["cluster"]), short(cl["cluster"], cl["seeds"]), str(cl["size"]),
+                          f"{cl['source']} {cl['source_id']}", _num(cl["stability"], 3),
+                          str(cl["core"]), str(cl["candidates"]),
+                          f"{_num(e['expected'], 2)} ({_num(e['low'], 2)}..{_num(e['high'], 2)})")
+        return table
+    for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
+        table.add_column(col)
+    for c, n in enumerate(res["per_class"]):
+        cl = res["diagnostics"]["clusters"][c]
+        table.add_row(str(c), short(c, n), str(cl["size"]), _num(cl["mean_agreement"], 3),
+                      _num(cl["mean_knn"], 3), str(cl["candidates"]),
+                      "" if cl["reliable"] else "[yellow]weak[/]")
+    return table
+
+
 def _print_diagnostics(d: dict) -> None:
     """The label-free diagnostics block `label` and `seed` print (stored in their JSON)."""
     a, ari, sc = d["agreement"], d["pairwise_ari"], d["scores"]

@@ -66,6 +66,16 @@ def test_seed_on_feature_files_selection_helps_and_resumes(tmp_path, digit_files
     )
     assert chunks == []
     assert (np.load(sd / "indices.npy") == first).all()  # same seeds from the reused stages
+    # the default rule, chosen on recipes/seed_benchmark.py: the consensus rule, whose seeds
+    # are right more often than the hume rule's on the same HUME run
+    assert meta["rule"] == "consensus" and meta["clusters"] and meta["expected_precision"]
+    est = meta["expected_precision"]["overall"]
+    assert est["low"] <= est["expected"] <= est["high"]
+    former = seed_run(tmp_path / "run", phi1=p1, phi2=p2, labels=y, hume=hume,
+                      seeds=SeedConfig(per_class=4, rule="hume", n_neighbors=50),
+                      log=lambda s: None)
+    assert json.loads((sd / "seeds.json").read_text())["rule"] == "hume"
+    assert rep["precision_at_per_class"]["4"] > former["report"]["precision_at_per_class"]["4"]
 
 
 def test_seed_bad_inputs(tmp_path, digit_files):
@@ -237,7 +247,8 @@ def gaussian_files(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [["--restarts", "2", "--steps", "1"],
-                                   ["--restarts", "2", "--steps", "1", "--min-agreement", "1.0"]])
+                                   ["--restarts", "2", "--steps", "1", "--min-agreement", "1.0",
+                                    "--rule", "hume"]])
 def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, gaussian_files,
                                                                      extra):
     """Random features: nothing qualifies. `seed` says why and what to try (exit 0) and keeps
@@ -274,6 +285,10 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
 @pytest.mark.parametrize("bad, needle", [(["--per-class", "0"], "--per-class 0"),
                                          (["--knn", "0"], "--knn 0"),
                                          (["--shortage", "more"], "--shortage"),
+                                         (["--rule", "vote"], "--rule 'vote'"),
+                                         (["--min-agreement", "0.6"], "pass --rule hume"),
+                                         (["--rule", "hume", "--min-stability", "0.5"],
+                                          "pass --rule consensus"),
                                          (["--knn-space", "phi3"], "--knn-space"),
                                          (["--min-knn", "1.5"], "--min-knn"),
                                          (["--restarts", "0"], "n_restarts=0")])
@@ -310,12 +325,13 @@ def test_knn_consistency_is_measured_on_centred_rows_like_hume(tmp_path, digits_
     np.save(tmp_path / "p1.npy", phi1), np.save(tmp_path / "p2.npy", phi2)
     res = seed_run(tmp_path / "run", phi1=tmp_path / "p1.npy", phi2=tmp_path / "p2.npy",
                    hume=HumeConfig(k=10, n_restarts=4, n_steps=20),
-                   seeds=SeedConfig(per_class=2, min_agreement=0.0, min_knn=0.0),
+                   seeds=SeedConfig(per_class=2, min_agreement=0.0, min_knn=0.0, rule="hume",
+                                    n_neighbors=50),
                    log=lambda s: None)
     sd = tmp_path / "run" / "seeds"
     labels = np.load(tmp_path / "run" / "hume" / "labels.npy")
     idx, scores = np.load(sd / "indices.npy"), np.load(sd / "scores.npy")
-    # the shipped rule: 50 neighbours in each space, the lower share counts
+    # the hume rule: 50 neighbours in each space, the lower share counts
     share1 = knn_consistency(labels, knn_search(phi1 - phi1.mean(0), 50)[0])
     centred = np.minimum(share1, knn_consistency(labels, knn_search(phi2 - phi2.mean(0), 50)[0]))
     raw = np.minimum(share1, knn_consistency(labels, knn_search(phi2, 50)[0]))
