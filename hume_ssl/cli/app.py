@@ -28,6 +28,7 @@ from hume_ssl.cli.options import command
 from hume_ssl.cli.progress import fixmatch_progress, hume_progress, pretrain_progress
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.params import check_bounds
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.pretrain.config import PretrainConfig
@@ -62,6 +63,8 @@ def _handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(**sections):
         try:
+            for section in sections.values():  # every number in its declared range, first
+                check_bounds(section)
             return fn(**sections)
         except HumeSSLError as e:
             prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""

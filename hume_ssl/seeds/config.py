@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import setting
+from hume_ssl.core.params import check_bounds, setting
 
 # the one description of each ranking: the module docstring, --help and seeds.json show it
 RANKING_RULES = {
@@ -35,9 +35,9 @@ KNN_BACKENDS = ("auto", "faiss", "torch")
 @dataclass
 class SeedConfig:
     per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
-                             unit="seeds")
+                             unit="seeds", bounds="[1, inf)")
     n_neighbors: int = setting(50, "Neighbours for the kNN consistency (the sample itself "
-                               "excluded).", flag="--knn")
+                               "excluded).", flag="--knn", bounds="[1, inf)")
     # knn_space and ranking: the variant chosen on recipes/seed_benchmark.py's 10 sets, leaving
     # one set out (README "Selection defaults"; 2026-12-02)
     knn_space: str = setting("both", "phi2 (space 2), phi1, or both (a majority in each).")
@@ -45,13 +45,13 @@ class SeedConfig:
                            + "; ".join(f"{k} ({v})" for k, v in RANKING_RULES.items()) + ".")
     knn_backend: str = setting("auto", "auto (faiss, else torch), faiss or torch.", flag=None)
     min_agreement: float = setting(0.5, "Candidates need agreement above this (0.5: a "
-                                   "majority).", unit="share of restarts")
+                                   "majority).", unit="share of restarts", bounds="[0, 1]")
     min_knn: float = setting(0.5, "... and kNN consistency above this.",
-                             unit="share of neighbours")
+                             unit="share of neighbours", bounds="[0, 1]")
     shortage: str = setting("fewer", "Clusters short of candidates: fewer (take what there "
                             "is) or relax (lower both thresholds stepwise).")
     relax_step: float = setting(0.1, "Threshold decrement per relaxation round (--shortage "
-                                "relax).", flag=None)
+                                "relax).", flag=None, bounds="(0, 1]")
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",
                                    flag=None)
 
@@ -74,7 +74,7 @@ class SeedConfig:
              f"--shortage {self.shortage!r}: use fewer or relax"),
             (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
         ])
-        return self
+        return check_bounds(self)  # nan and inf too
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
