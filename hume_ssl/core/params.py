@@ -89,15 +89,15 @@ class Bounds:
         return self.high is None or v < self.high or (v == self.high and self.high_closed)
 
     def describe(self) -> str:
-        """'a finite number > 0', 'a number in [0, 1)', ..."""
+        """'a finite number, above 0', 'a number in [0, 1)', ..."""
         fmt = lambda v: f"{v:g}"  # noqa: E731
         if self.low is not None and self.high is not None:
             return (f"a number in {'[' if self.low_closed else '('}{fmt(self.low)}, "
                     f"{fmt(self.high)}{']' if self.high_closed else ')'}")
         if self.low is not None:
-            return f"a finite number {'>=' if self.low_closed else '>'} {fmt(self.low)}"
+            return f"a finite number, {'at least' if self.low_closed else 'above'} {fmt(self.low)}"
         if self.high is not None:
-            return f"a finite number {'<=' if self.high_closed else '<'} {fmt(self.high)}"
+            return f"a finite number, {'at most' if self.high_closed else 'below'} {fmt(self.high)}"
         return "a finite number"
 
 
@@ -113,7 +113,7 @@ def check_value(flag: str, value: Any, bounds: Optional[str]) -> None:
         return
     b = Bounds.parse(bounds)
     if value not in b:
-        raise HumeSSLError(f"{flag} {value}: give {b.describe()}.")
+        raise HumeSSLError(f"{flag} {value}: must be {b.describe()}.")
 
 
 def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:

@@ -276,7 +276,7 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                                          (["--shortage", "more"], "--shortage"),
                                          (["--knn-space", "phi3"], "--knn-space"),
                                          (["--min-knn", "1.5"], "--min-knn"),
-                                         (["--restarts", "0"], "n_restarts=0")])
+                                         (["--restarts", "0"], "--restarts 0")])
 def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
     """Bad options fail at once (no HUME run first) and leave no run folder behind."""
     a, b, _ = gaussian_files
