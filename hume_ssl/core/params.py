@@ -113,7 +113,8 @@ def check_value(flag: str, value: Any, bounds: Optional[str]) -> None:
         return
     b = Bounds.parse(bounds)
     if value not in b:
-        raise HumeSSLError(f"{flag} {value}: must be {b.describe()}.")
+        shown = f"{value:g}" if isinstance(value, float) else value
+        raise HumeSSLError(f"{flag} {shown}: must be {b.describe()}.")
 
 
 def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:

@@ -256,8 +256,9 @@ def _read_state_dict(path: Path) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:160]
         raise HumeSSLError(
-            f"cannot read weights file {path} ({type(e).__name__}: {e}); it should be a "
+            f"cannot read weights file {path} ({type(e).__name__}: {first}); it should be a "
             "PyTorch state dict (.pth/.pt, torch.save(model.state_dict(), FILE)) or a "
             ".safetensors file of the backbone's weights.") from e
     for key in ("state_dict", "model", "module"):

@@ -193,3 +193,28 @@ def test_the_cpu_warning_names_the_real_backbone(tmp_path, tiny_model, monkeypat
                            device="cpu", **KW)
     text = " ".join(str(w.message) for w in rec)
     assert SQ in text and "ViT" not in text
+
+
+def test_a_weights_file_that_is_no_state_dict_says_what_it_should_be(tmp_path):
+    np.save(tmp_path / "garbage.npy", np.arange(5))
+    with pytest.raises(HumeSSLError, match=r"garbage\.npy .*should be a PyTorch state dict") as e:
+        F.load_backbone(f"{SQ}@{tmp_path / 'garbage.npy'}")
+    assert "\n" not in str(e.value)
+
+
+def test_offline_hub_retries_are_not_printed_before_our_error(monkeypatch, caplog, capsys):
+    import logging
+
+    timm = pytest.importorskip("timm")
+
+    def offline(*a, **k):
+        for _ in range(5):  # what huggingface_hub logs while it retries
+            logging.getLogger("huggingface_hub").warning("Retrying in 2s [Retry 2/5].")
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    level = logging.getLogger("huggingface_hub").level
+    with caplog.at_level(logging.WARNING), pytest.raises(HumeSSLError, match="Offline?"):
+        F.load_backbone("dinov2_vits14")
+    assert "Retrying" not in caplog.text + "".join(capsys.readouterr())
+    assert logging.getLogger("huggingface_hub").level == level  # restored
