@@ -102,22 +102,24 @@ def _hash_buffer(h, a: np.ndarray) -> None:
 
 
 def content_digest(*arrays: Optional[np.ndarray], text: str = "") -> str:
-    """blake2b (16 bytes, hex) of `text` and every array's shape, dtype and bytes."""
-    h = hashlib.blake2b(text.encode(), digest_size=16)
+    """sha256 (32 hex digits) of `text` and every array's shape, dtype and bytes. sha256, not
+    blake2b: with the SHA instructions of current CPUs it streams ~1.6x faster
+    (recipes/bench_cache_identity.py)."""
+    h = hashlib.sha256(text.encode())
     for a in arrays:
         if a is not None:
             _hash_buffer(h, a)
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 def _files_digest(files: Sequence[Path], ids: Sequence[str]) -> str:
     """Each file's name, size and modification time (ns): a rewritten image changes its mtime.
     Reading every file's bytes would make a cached call on a large folder take minutes."""
-    h = hashlib.blake2b(f"N={len(files)}\n".encode(), digest_size=16)
+    h = hashlib.sha256(f"N={len(files)}\n".encode())
     for p, i in zip(files, ids):
         st = p.stat()
         h.update(f"{i}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 class ImageDataset:
@@ -176,12 +178,12 @@ class ImageDataset:
             if self._content is not None:
                 self._content_hash = self._content()
             else:
-                h = hashlib.blake2b(f"N={self._n}\n".encode(), digest_size=16)
+                h = hashlib.sha256(f"N={self._n}\n".encode())
                 if self.labels is not None:
                     _hash_buffer(h, self.labels)
                 for i in range(self._n):
                     _hash_buffer(h, np.asarray(self._get(i)))
-                self._content_hash = h.hexdigest()
+                self._content_hash = h.hexdigest()[:32]
         return self._content_hash
 
     def images_uint8(self) -> np.ndarray:

@@ -9,7 +9,7 @@ sidecar, and while an extraction runs a written-rows marker.
 included (`ImageDataset.content_hash`). `FeatureCache` owns the three files of one key: it finds
 a complete cache or prepares a resume or a fresh start, takes rows scattered by sample index,
 saves the marker, and finishes by asserting every row was written (hume_ssl.features.extract
-drives it). A complete cache's sidecar holds a checksum of the rows (`checksum`, blake2b),
+drives it). A complete cache's sidecar holds a checksum of the rows (`checksum`, sha256),
 verified on every read: an edited or damaged file is extracted again. The whole file is
 allocated on disk before any row is written: a full disk is an error before the work, never a
 crash (SIGBUS) of a memory-mapped write.
@@ -128,16 +128,16 @@ def _open_valid(npy: Path, meta: dict) -> Optional[np.ndarray]:
     return arr
 
 
-def _scan(arr: np.ndarray, chunk: int = CHECK_ROWS) -> tuple[str, bool]:
+def scan_rows(arr: np.ndarray, chunk: int = CHECK_ROWS) -> tuple[str, bool]:
     """(checksum, all finite) of a (memory-mapped) (N, d) float32 matrix, in one pass of row
-    blocks: blake2b (16 bytes, hex) of its shape and rows."""
-    h = hashlib.blake2b(str(arr.shape).encode(), digest_size=16)
+    blocks: sha256 (32 hex digits) of its shape and rows."""
+    h = hashlib.sha256(str(arr.shape).encode())
     finite = True
     for i in range(0, len(arr), chunk):
         block = np.ascontiguousarray(arr[i : i + chunk])  # (chunk, d)
         h.update(memoryview(block.reshape(-1).view(np.uint8)))
         finite = finite and bool(np.isfinite(block).all())
-    return h.hexdigest(), finite
+    return h.hexdigest()[:32], finite
 
 
 def _allocate_file(path: Path, n_bytes: int) -> None:
@@ -199,7 +199,7 @@ class FeatureCache:
         old = _read_sidecar(self.side) if self.side.exists() else None
         if old and old.get("complete") and old.get("key") == self.meta["key"]:
             arr = _open_valid(self.npy, old)
-            if arr is not None and _scan(arr) == (old.get("checksum"), True):
+            if arr is not None and scan_rows(arr) == (old.get("checksum"), True):
                 return arr, old
         return None
 
@@ -221,7 +221,7 @@ class FeatureCache:
         if old and old.get("key") == self.meta["key"]:
             arr = _open_valid(self.npy, old)
             if arr is not None and old.get("complete"):
-                checksum, finite = _scan(arr)
+                checksum, finite = scan_rows(arr)
                 if finite and checksum == old.get("checksum"):
                     return arr, old
                 why = ("hold NaN or inf rows" if not finite else
@@ -309,7 +309,7 @@ class FeatureCache:
         features (N, d), memory-mapped read-only."""
         self.out = None  # close the writable memmap
         arr = np.load(self.npy, mmap_mode="r", allow_pickle=False)
-        self.meta.update(complete=True, checksum=_scan(arr)[0], **meta)
+        self.meta.update(complete=True, checksum=scan_rows(arr)[0], **meta)
         atomic_write_json(self.side, self.meta)
         _discard(self.marker)
         return arr
