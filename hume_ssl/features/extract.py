@@ -43,7 +43,7 @@ CHECKPOINT_SECONDS = 20.0  # save the written-rows marker at most this often
 CPU_WARN_IMAGES = 2000  # warn that the CPU is slow above this many images to extract
 # the allowed values of the loader's numbers (the `features` options declare them from here)
 LOADER_BOUNDS = {"batch_size": "[1, inf)", "num_workers": "[0, inf)",
-                 "input_size": "[16, 1024]"}  # input_size: pixels (10,000 would need ~94 GB)
+                 "input_size": "[16, 1024]"}  # input_size: pixels
 
 
 # ------------------------------------------------------------------------- data path
