@@ -32,7 +32,7 @@ from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import DiskFullError
 from hume_ssl.core.params import check_bounds
-from hume_ssl.core.versions import __version__
+from hume_ssl.core.versions import versions
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.pretrain.config import PretrainConfig
@@ -53,12 +53,9 @@ HUME_RESOURCES = ["chunk_size", "memory_budget_gib", "score_rows", "device", "ra
 
 def _print_version(value: bool) -> None:
     if value:
-        import platform
-
-        import torch
-
-        out_console.print(f"hume-ssl {__version__} (torch {torch.__version__}, python "
-                          f"{platform.python_version()})", highlight=False)
+        v = versions(optional=False)  # importing timm would take seconds
+        out_console.print(f"hume-ssl {v['hume_ssl']} (torch {v['torch']}, python "
+                          f"{v['python']})", highlight=False)
         raise typer.Exit()
 
 
