@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hume_ssl.cli.inputs import (
@@ -94,20 +95,20 @@ def _handle_errors(fn):
             return fn(**sections)
         except DiskFullError as e:
             kept, again = _kept(sections)
-            console.print(f"[bold red]error:[/] no space left on the device while writing "
-                          f"{e.path}. {kept[0].upper() + kept[1:]}; free space on that disk, then "
-                          f"continue with: "
-                          f"{again}")
+            console.print("[bold red]error:[/] " + escape(
+                f"no space left on the device while writing {e.path}. "
+                f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
+                f"{again}"))
             raise typer.Exit(2) from None
         except HumeSSLError as e:
             prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
-            console.print(f"[bold red]{prefix}error:[/] {e}")
+            console.print(f"[bold red]{prefix}error:[/] {escape(str(e))}")  # [i] is no markup
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             kept, again = _kept(sections)
             word = "stopped" if "--resume" in again else "interrupted"
-            console.print(f"[yellow]{word}[/]: {kept}; run the same command again to resume "
-                          f"it: {again}")
+            console.print(f"[yellow]{word}[/]: " + escape(
+                f"{kept}; run the same command again to resume it: {again}"))
             raise typer.Exit(130) from None
 
     return wrapper

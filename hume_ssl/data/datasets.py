@@ -268,8 +268,9 @@ def _decode_jpeg(buf: np.ndarray, i: int, path: Path) -> np.ndarray:
     try:
         return to_rgb_uint8(Image.open(io.BytesIO(buf.tobytes())))
     except (OSError, ValueError, Image.DecompressionBombError) as e:
+        why = "not a readable image" if isinstance(e, UnidentifiedImageError) else e
         raise HumeSSLError(f"image {i} of {path} cannot be decoded ({type(e).__name__}: "
-                           f"{e}); re-encode that image (jpeg_bytes[offsets[{i}]:offsets"
+                           f"{why}); re-encode that image (jpeg_bytes[offsets[{i}]:offsets"
                            f"[{i + 1}]]) or drop it from the file.") from None
 
 

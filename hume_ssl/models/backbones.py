@@ -256,7 +256,7 @@ def _read_state_dict(path: Path) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        first = (str(e).strip().splitlines() or [""])[0][:160]
+        first = (str(e).strip().split(". ") or [""])[0].splitlines()[0][:160]  # 1st sentence
         raise HumeSSLError(
             f"cannot read weights file {path} ({type(e).__name__}: {first}); it should be a "
             "PyTorch state dict (.pth/.pt, torch.save(model.state_dict(), FILE)) or a "
