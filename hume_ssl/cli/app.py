@@ -122,6 +122,8 @@ def _kept(sections: dict) -> tuple[str, str]:
     io = sections.get("io")
     out = getattr(io, "out", None)
     cache = sections.get("extract", io if isinstance(io, FeatureInputs) else None)
+    if getattr(io, "phi1", None) is not None:  # seed on feature files: nothing extracted
+        cache = None
     cache = default_cache_dir(cache.cache_dir) if cache is not None else None
     if hasattr(io, "resume"):  # train-fixmatch, pretrain: the checkpoint in --out
         if "--resume" not in again:
@@ -137,6 +139,8 @@ def _kept(sections: dict) -> tuple[str, str]:
                 f"HUME restarts in {out}/hume/chunks")
     elif out is not None and Path(out, "chunks").exists():  # label
         kept = f"the finished HUME restarts are kept in {out}/chunks"
+    elif out is not None and Path(out, "hume", "chunks").exists():  # seed on feature files
+        kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
     else:
         kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
     return kept, shlex.join(again)
