@@ -7,12 +7,15 @@ help is written once, in the config (or, for a command's files, in hume_ssl.cli.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hume_ssl.cli.inputs import (
@@ -28,6 +31,9 @@ from hume_ssl.cli.options import command
 from hume_ssl.cli.progress import fixmatch_progress, hume_progress, pretrain_progress
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import DiskFullError
+from hume_ssl.core.params import check_bounds
+from hume_ssl.core.versions import versions
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.pretrain.config import PretrainConfig
@@ -46,9 +52,30 @@ out_console = Console(soft_wrap=True)
 HUME_RESOURCES = ["chunk_size", "memory_budget_gib", "score_rows", "device", "random_state"]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        v = versions(optional=False)  # importing timm would take seconds
+        out_console.print(f"hume-ssl {v['hume_ssl']} (torch {v['torch']}, python "
+                          f"{v['python']})", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                       is_eager=True, help="Print the versions of hume-ssl, "
+                                       "torch and python, and exit.")) -> None:
     """hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch."""
+    warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Our own warnings as one line ("warning: ..."); other packages' keep their source."""
+    if f"{os.sep}hume_ssl{os.sep}" in str(filename):
+        return f"warning: {message}\n"
+    return _default_format(message, category, filename, lineno, line)
+
+
+_default_format = warnings.formatwarning
 
 
 def main() -> None:
@@ -56,31 +83,67 @@ def main() -> None:
 
 
 def _handle_errors(fn):
-    """The one error handler: a HumeSSLError is one red line and exit 2; a Ctrl-C says where the
-    work was kept and the command that resumes it (exit 130)."""
+    """The one error handler: a HumeSSLError is one red line and exit 2 (a full disk adds what
+    was kept and the command that continues); a Ctrl-C says where the work was kept and the
+    command that resumes it (exit 130)."""
 
     @functools.wraps(fn)
     def wrapper(**sections):
         try:
+            for section in sections.values():  # every number in its declared range, first
+                check_bounds(section)
             return fn(**sections)
+        except DiskFullError as e:
+            kept, again = _kept(sections)
+            console.print("[bold red]error:[/] " + escape(
+                f"no space left on the device while writing {e.path}. "
+                f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
+                f"{again}"))
+            raise typer.Exit(2) from None
         except HumeSSLError as e:
             prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
-            console.print(f"[bold red]{prefix}error:[/] {e}")
+            console.print(f"[bold red]{prefix}error:[/] {escape(str(e))}")  # [i] is no markup
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            io = [s for s in sections.values() if hasattr(s, "out")]
-            out = io[0].out if io else None
-            if io and hasattr(io[0], "resume"):
-                console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to "
-                              "the same command to continue.")
-            else:
-                where = f"in {out}" if out else "in the feature cache"
-                again = "hume-ssl " + shlex.join(sys.argv[1:])
-                console.print(f"[yellow]interrupted[/]: the work finished so far is kept {where}; "
-                              f"run the same command again to resume it: {again}")
+            kept, again = _kept(sections)
+            word = "stopped" if "--resume" in again else "interrupted"
+            console.print(f"[yellow]{word}[/]: " + escape(
+                f"{kept}; run the same command again to resume it: {again}"))
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _kept(sections: dict) -> tuple[str, str]:
+    """(what of the work finished so far is kept, and where; the command that continues it)."""
+    from hume_ssl.features.cache import default_cache_dir
+
+    again = ["hume-ssl", *sys.argv[1:]]
+    io = sections.get("io")
+    out = getattr(io, "out", None)
+    cache = sections.get("extract", io if isinstance(io, FeatureInputs) else None)
+    if getattr(io, "phi1", None) is not None:  # seed on feature files: nothing extracted
+        cache = None
+    cache = default_cache_dir(cache.cache_dir) if cache is not None else None
+    if hasattr(io, "resume"):  # train-fixmatch, pretrain: the checkpoint in --out
+        if "--resume" not in again:
+            again.append("--resume")
+        kept = f"the last checkpoint is kept in {out}"
+    elif isinstance(io, FeatureInputs):
+        kept = f"the rows extracted so far are kept in the feature cache {cache}/features"
+    elif cache is not None and not (out and Path(out, "hume").exists()):  # seed, extracting
+        kept = (f"the features extracted so far are kept in the feature cache {cache}/features "
+                f"({out} was not created yet)")
+    elif cache is not None:
+        kept = (f"the features are kept in the feature cache {cache}/features and the finished "
+                f"HUME restarts in {out}/hume/chunks")
+    elif out is not None and Path(out, "chunks").exists():  # label
+        kept = f"the finished HUME restarts are kept in {out}/chunks"
+    elif out is not None and Path(out, "hume", "chunks").exists():  # seed on feature files
+        kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
+    else:
+        kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
+    return kept, shlex.join(again)
 
 
 def cli_command(name=None, **sections):
@@ -102,7 +165,7 @@ def label(io: LabelInputs, cfg: HumeConfig) -> None:
                         transductive=io.transductive, callback=cb)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
-    model, m = res["model"], res.get("metrics")
+    model, m = res["model"], res.get("metrics") or {}
     table = Table(title=f"HUME: {cfg.n_restarts} restarts in {res['seconds']:.1f} s")
     for col in ("", "score", "ACC", "ARI", "NMI"):
         table.add_column(col)
@@ -111,20 +174,24 @@ def label(io: LabelInputs, cfg: HumeConfig) -> None:
         return f"{d[key]:.4f}" if d else "-"
 
     b = model.best_restart_
-    for name, score, d in (("ensemble", "-", m and m["ensemble"]),
-                           (f"best restart (#{b})", f"{model.scores_[b]:.4f}",
-                            m and m["best_restart"])):
+    rows = [("ensemble", "-", m.get("ensemble")),
+            (f"best restart (#{b})", f"{model.scores_[b]:.4f}", m.get("best_restart"))]
+    if model.test_labels_ is not None:  # the --phi1-test rows
+        rows += [("test: ensemble", "-", m.get("test_ensemble")),
+                 (f"test: best restart (#{b})", "-", m.get("test_best_restart"))]
+    for name, score, d in rows:
         table.add_row(name, score, fmt(d, "acc"), fmt(d, "ari"), fmt(d, "nmi"))
-    if m:
+    if "restart_acc_mean" in m:
         table.add_row(
             "restarts mean", f"{model.scores_.mean():.4f}", f"{m['restart_acc_mean']:.4f}", "", ""
         )
     out_console.print(table)
     _print_diagnostics(res["diagnostics"])
+    test = ", test_*.npy" if model.test_labels_ is not None else ""
     out_console.print(
         f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
-        "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
-        "encoders.npy, config.json" + (", metrics.json)" if m else ")")
+        f"(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
+        f"encoders.npy{test}, config.json" + (", metrics.json)" if m else ")")
     )
 
 

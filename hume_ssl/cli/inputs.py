@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from hume_ssl.core.params import setting
+from hume_ssl.features.extract import LOADER_BOUNDS
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
@@ -46,11 +47,12 @@ class FeatureInputs:
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
                                          "resize images (default: 8 on GPU, half the CPU cores "
-                                         "on CPU).")
+                                         "on CPU).", bounds=LOADER_BOUNDS["num_workers"])
     batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
-                                        "on CPU).")
+                                        "on CPU).", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
-                                        "fraction (default: the backbone's own).", unit="pixels")
+                                        "fraction (default: the backbone's own; 16 to 1024).",
+                                        unit="pixels", bounds=LOADER_BOUNDS["input_size"])
     random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
     strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")
     force: bool = setting(False, "Extract again even when the cache holds these features.",

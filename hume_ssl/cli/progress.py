@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from hume_ssl.core.progress import rich_progress
+from hume_ssl.core.progress import LineProgress, rich_progress
 
 
 @contextmanager
 def hume_progress(console):
-    """Yields a callback(event, info) that shows restart-steps done and the current loss.
-    Under torchrun only rank 0 shows it (its own restarts' steps)."""
+    """Yields a callback(event, info) that shows restart-steps done and the current loss, one
+    display per HUME fit (`--k auto` fits several). Counts and ETA cover the steps this process
+    runs (a resumed chunk's steps done before are left out). Under torchrun only rank 0 shows
+    it (its own restarts' steps)."""
     if int(os.environ.get("RANK", "0")) != 0:
         yield lambda event, info: None
         return
@@ -25,15 +27,23 @@ def hume_progress(console):
     def callback(event: str, info: dict) -> None:
         if event == "start":
             total = info.get("mine", info["restarts"] - info["resumed"]) * info["steps"]
+            state["total"] = max(total, 1)
             state["task"] = progress.add_task(
                 "restart-steps",
-                total=max(total, 1),
+                total=state["total"],
                 info=f"{info['restarts']} restarts ({info['resumed']} resumed) on "
                 f"{info['device']}, chunks of {info['chunk']}",
             )
             if total == 0:
                 progress.update(state["task"], completed=1)
+        elif event == "chunk":
+            state["chunk_started"] = False
         elif event == "step":
+            if not state.get("chunk_started", True) and info["step"] > 0:
+                # a chunk resumed from its checkpoint: its earlier steps are not run here
+                state["total"] = max(state["total"] - info["step"] * info["restarts"], 1)
+                progress.update(state["task"], total=state["total"])
+            state["chunk_started"] = True
             progress.update(
                 state["task"],
                 advance=info["restarts"],
@@ -41,6 +51,10 @@ def hume_progress(console):
             )
         elif event == "scoring":
             progress.update(state["task"], info="scoring restarts, aligning, voting")
+        elif event == "done" and isinstance(progress, LineProgress):
+            # off a terminal: the fit's last line now, before the command's later messages
+            progress.stop()
+            progress.tasks.clear()
 
     with progress:
         yield callback

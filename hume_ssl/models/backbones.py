@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -254,7 +256,11 @@ def _read_state_dict(path: Path) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise HumeSSLError(f"cannot read weights file {path}: {e}.") from e
+        first = (str(e).strip().split(". ") or [""])[0].splitlines()[0][:160]  # 1st sentence
+        raise HumeSSLError(
+            f"cannot read weights file {path} ({type(e).__name__}: {first}); it should be a "
+            "PyTorch state dict (.pth/.pt, torch.save(model.state_dict(), FILE)) or a "
+            ".safetensors file of the backbone's weights.") from e
     for key in ("state_dict", "model", "module"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
@@ -277,6 +283,21 @@ def _offline(b: BackboneSpec, e: Exception, where: str) -> HumeSSLError:
         "too), or with `features --weights FILE`.")
 
 
+@contextmanager
+def _quiet_hub():
+    """The Hugging Face hub's and timm's log lines (retries while offline) held back while
+    weights are fetched; our one-line error says what to do."""
+    loggers = [logging.getLogger(n) for n in ("huggingface_hub", "timm")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _build_timm(b: BackboneSpec) -> nn.Module:
     timm = _require_timm()
     kw = dict(b.extra)
@@ -291,7 +312,8 @@ def _build_timm(b: BackboneSpec) -> nn.Module:
         except (RuntimeError, KeyError, ValueError) as e:
             raise _mismatch(b, e) from e
     try:
-        return timm.create_model(b.model_name, pretrained=True, **kw)
+        with _quiet_hub():  # offline, the hub logs ~10 retry lines before it gives up
+            return timm.create_model(b.model_name, pretrained=True, **kw)
     except Exception as e:  # hub unreachable, missing cache entry, ...
         cfg = timm.models.get_pretrained_cfg(b.model_name)
         hub = getattr(cfg, "hf_hub_id", None) if cfg else None

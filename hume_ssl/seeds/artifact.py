@@ -85,7 +85,10 @@ def read_seeds(
                 f"{d} is not a seeds folder (no seeds.json); run the seeds stage or "
                 "pass --indices/--labels/--dataset."
             )
-        meta = read_json(d / "seeds.json")
+        meta = read_json(d / "seeds.json", fix=(
+            "the seeds folder is damaged (do not delete seeds.json: the folder is unusable "
+            "without it); restore the file, or re-run the `hume-ssl seed` command that made it "
+            "with the same --out (its finished HUME restarts are reused)"))
         idx = np.asarray(load_array(d / "indices.npy", "seed indices"))
         lab = np.asarray(load_array(d / "pseudo_labels.npy", "seed pseudo-labels"))
         if lab.size == 0 or idx.size == 0:

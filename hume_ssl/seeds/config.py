@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import setting
+from hume_ssl.core.params import check_bounds, setting
 
 # the one description of each ranking: the module docstring, --help and seeds.json show it
 RANKING_RULES = {
@@ -40,16 +40,17 @@ KNN_BACKENDS = ("auto", "faiss", "torch")
 @dataclass
 class SeedConfig:
     per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
-                             unit="seeds")
-    # rule and n_neighbors: chosen on recipes/seed_benchmark.py's 12 sets (README "How far to
-    # trust seeds"; 2026-12-02)
+                             unit="seeds", bounds="[1, inf)")
+    # rule: chosen on recipes/seed_benchmark.py's sets (README "How far to trust seeds";
+    # 2026-12-02); n_neighbors 20: the consensus rule's, not varied
     rule: str = setting("consensus", "consensus (clusters HUME and k-means of each space agree "
                         "on, their cores) or hume (HUME's clusters, agreement and kNN "
                         "thresholds: the rule before 0.2).")
     n_neighbors: int = setting(20, "Neighbours for the kNN consistency (the sample itself "
-                               "excluded).", flag="--knn")
+                               "excluded).", flag="--knn", bounds="[1, inf)")
     max_overlap: float = setting(0.2, "consensus rule: a cluster overlapping an accepted one "
-                                 "by more than this is skipped.", unit="Jaccard", flag=None)
+                                 "by more than this is skipped.", unit="Jaccard", flag=None,
+                                 bounds="[0, 1)")
     # knn_space and ranking: the variant chosen on recipes/seed_benchmark.py's 10 sets, leaving
     # one set out (README "Selection defaults"; 2026-12-02)
     knn_space: str = setting("both", "phi2 (space 2), phi1, or both (a majority in each).")
@@ -57,15 +58,15 @@ class SeedConfig:
                            + "; ".join(f"{k} ({v})" for k, v in RANKING_RULES.items()) + ".")
     knn_backend: str = setting("auto", "auto (faiss, else torch), faiss or torch.", flag=None)
     min_agreement: float = setting(0.5, "Candidates need agreement above this (0.5: a "
-                                   "majority).", unit="share of restarts")
+                                   "majority).", unit="share of restarts", bounds="[0, 1]")
     min_knn: float = setting(0.5, "... and kNN consistency above this.",
-                             unit="share of neighbours")
+                             unit="share of neighbours", bounds="[0, 1]")
     shortage: str = setting("fewer", "Clusters short of candidates: fewer (take what there "
                             "is) or relax (lower both thresholds stepwise).")
     relax_step: float = setting(0.1, "Threshold decrement per relaxation round (--shortage "
-                                "relax).", flag=None)
+                                "relax).", flag=None, bounds="(0, 1]")
     min_stability: float = setting(0.0, "consensus rule: clusters less stable than this "
-                                   "give no seeds.", unit="mean best Jaccard")
+                                   "give no seeds.", unit="mean best Jaccard", bounds="[0, 1]")
     random_state: int = setting(0, "Seed of the consensus rule's k-means.", flag=None)
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",
                                    flag=None)
@@ -96,7 +97,7 @@ class SeedConfig:
              f"--shortage {self.shortage!r}: use fewer or relax"),
             (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
         ])
-        return self
+        return check_bounds(self)  # nan and inf too
 
     def _foreign_settings(self) -> tuple[str, list[str]]:
         """(the other rule, its settings changed from their defaults): settings of a rule not

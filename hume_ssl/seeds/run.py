@@ -35,7 +35,7 @@ from hume_ssl.features.extract import extract_features
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
-from hume_ssl.hume.outputs import load_labels, write_label_outputs
+from hume_ssl.hume.outputs import check_class_ids, load_labels, write_label_outputs
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
@@ -73,6 +73,11 @@ def resolve_spaces(
         x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}
         for p, x in ((phi1, x1), (phi2, x2)):
+            if ds is not None and x.shape[0] != len(ds):
+                raise HumeSSLError(
+                    f"{p} has {x.shape[0]} rows but {ds.name} (train) has {len(ds)} images; "
+                    "give the features of that dataset's images in its order, or leave out "
+                    "the DATASET.")
             meta = _sidecar(p)
             if meta is None:
                 continue
@@ -135,7 +140,8 @@ def seed_run(
     seeds = (seeds or SeedConfig()).validate()
     hume_defaults = dict(hume_defaults or {})
     hume = _hume_config(hume, hume_defaults, k, lambda: choose_k(
-        out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log))
+        out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log,
+        callback=hume_callback))
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = _paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     n = x1.shape[0]
@@ -240,7 +246,7 @@ def _ground_truth(labels: Optional[Path], ds, n: int) -> Optional[np.ndarray]:
     if labels is not None:
         return load_labels(labels, n)
     if ds is not None and ds.labels is not None:
-        return np.asarray(ds.labels, dtype=np.int64)
+        return check_class_ids(ds.labels, f"the labels of {ds.name}")
     return None
 
 
@@ -411,9 +417,11 @@ def choose_k(
     feature_kw: dict,
     log: Log = print,
     max_restarts: int = 20,
+    callback=None,
 ) -> int:
     """`--k auto`: fit HUME for each k in `k_range` ("lo-hi") and pick the best label-free score.
 
+    `callback(event, info)` gets each fit's HUME events (the progress display).
     The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
     so that larger k is not penalised merely for having more classes. A heuristic: the table
     it chose from is printed and saved as k_auto.json for a person to check.
@@ -431,7 +439,7 @@ def choose_k(
         cfg = HumeConfig(
             k=k, **{**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
         )
-        m = Hume.from_config(cfg).fit(x1, x2)
+        m = Hume.from_config(cfg, callback=callback).fit(x1, x2)  # callback: progress
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
