@@ -63,14 +63,15 @@ class LineProgress:
         t["last"] = now
         done, total, elapsed = t["completed"], t["total"], now - t["start"]
         rate = (done - t["start_done"]) / elapsed if elapsed > 0 else 0.0
-        count = f"{done:g}/{total:g}" if total else f"{done:g}"
+        count = f"{_count(done)}/{_count(total)}" if total else _count(done)
         eta = ""
         if total and rate > 0 and done < total:
             eta = f", ETA {(total - done) / rate:.0f} s"
         info = t["fields"].get(self.field, "")
-        self.console.print(f"{t['description']} {count} {info} | {elapsed:.0f} s, "
-                           f"{rate:.3g}/s{eta}".replace("  ", " "), soft_wrap=True,
-                           highlight=False, markup=False)
+        unit = t["fields"].get("unit", "")  # what is counted: "steps", "images"
+        self.console.print(f"{t['description']} {count} {unit} {info} | {elapsed:.0f} s, "
+                           f"{rate:.3g} {unit}/s{eta}".replace("  ", " ").replace(" /s", "/s"),
+                           soft_wrap=True, highlight=False, markup=False)
 
     def start(self) -> None:
         pass
@@ -87,6 +88,11 @@ class LineProgress:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _count(v: float) -> str:
+    """A count as a whole number when it is one (1048576, never 1.04858e+06)."""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
 def rich_progress(console: Console, field: str = "info") -> Progress | LineProgress:

@@ -9,6 +9,7 @@ from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import setting, warn_renamed
+from hume_ssl.train.budget import schedule_fraction
 
 UNITS = {
     "steps": "optimizer steps (an upper bound under budget_minutes)",
@@ -164,9 +165,12 @@ class FixMatchConfig:
         return dataclasses.asdict(self)
 
 
-def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None) -> float:
-    """FixMatch's cosine: lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget)."""
-    return cfg.lr * math.cos(7.0 * math.pi * step / (16.0 * (total_steps or cfg.steps)))
+def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None,
+          start: int = 0) -> float:
+    """FixMatch's cosine: lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget), k
+    and K counted from `start`, the step the budget was fitted at (train.budget)."""
+    frac = schedule_fraction(step, total_steps or cfg.steps, start)
+    return cfg.lr * math.cos(7.0 * math.pi * frac / 16.0)
 
 
 def bn_momentum_for(cfg: FixMatchConfig, total_steps: Optional[int] = None) -> float:
