@@ -25,7 +25,12 @@ from hume_ssl.cli.inputs import (
     SeedInputs,
 )
 from hume_ssl.cli.options import command
-from hume_ssl.cli.progress import fixmatch_progress, hume_progress, pretrain_progress
+from hume_ssl.cli.progress import (
+    fixmatch_progress,
+    hume_progress,
+    predict_progress,
+    pretrain_progress,
+)
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.fixmatch.config import FixMatchConfig
@@ -65,7 +70,10 @@ def _handle_errors(fn):
             return fn(**sections)
         except HumeSSLError as e:
             prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
-            console.print(f"[bold red]{prefix}error:[/] {e}")
+            again = ""
+            if getattr(e, "needs_resume", None) is not None:  # a run stopped: how to go on
+                again = " The command: " + _command_again(e.needs_resume)
+            console.print(f"[bold red]{prefix}error:[/] {e}{again}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             io = [s for s in sections.values() if hasattr(s, "out")]
@@ -81,6 +89,14 @@ def _handle_errors(fn):
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _command_again(resume: bool) -> str:
+    """The command line that was run, with --resume added when continuing needs it."""
+    args = [a for a in sys.argv[1:] if a != "--no-resume"]
+    if resume and "--resume" not in args:
+        args.append("--resume")
+    return "hume-ssl " + shlex.join(args)
 
 
 def cli_command(name=None, **sections):
@@ -181,7 +197,8 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
 # ---------------------------------------------------------------------------- pretrain
 @cli_command(io=(PretrainInputs, None), cfg=(PretrainConfig, [
     "method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "head", "temperature",
-    "symmetric", "knn_every", "checkpoint_every", "device", "compile", "random_state"]))
+    "symmetric", "knn_every", "log_every", "checkpoint_every", "device", "compile",
+    "random_state"]))
 def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
     """Learn a representation from the dataset's own images (MoCo v2 or SimCLR); use it as
     ssl:OUT in `features` and `seed`."""
@@ -189,7 +206,7 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
 
     with pretrain_progress(console) as cb:
         res = pretrain_run(io.dataset, io.out, cfg, split=io.split, resume=io.resume,
-                           callback=cb, image_size=io.image_size)
+                           callback=cb, image_size=io.image_size, data_root=io.data_root)
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
     if res["knn_acc_last"] is not None:
         msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"
@@ -203,8 +220,9 @@ def predict(io: PredictInputs) -> None:
     """Write a label and a confidence (max softmax probability) for every image of a split."""
     from hume_ssl.fixmatch.predict import predict_run
 
-    res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
-                      io.data_root)
+    with predict_progress(console) as cb:
+        res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
+                          io.data_root, callback=cb)
     acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
