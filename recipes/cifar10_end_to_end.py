@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import cifar10_data, data_parser
+from common import cifar10_data, data_parser, run_recipe
 
 
 def main():
@@ -131,4 +131,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -129,7 +129,8 @@ class PretrainConfig:
             (self.epochs >= 1, "--epochs must be >= 1"),
             positive("--budget-minutes", self.budget_minutes, optional=True),
             (self.bn_splits >= 1, "bn_splits must be >= 1"),
-            (self.batch_size >= 2 and (not moco or self.batch_size % self.bn_splits == 0),
+            (self.batch_size >= 2 and (not moco or (self.bn_splits >= 1
+                                                     and self.batch_size % self.bn_splits == 0)),
              f"--batch-size must be >= 2 and divisible by bn_splits={self.bn_splits}"),
             (self.head in ("mlp", "mlp_bn", "linear"),
              f"unknown --head {self.head!r}; choose mlp, mlp_bn or linear"),

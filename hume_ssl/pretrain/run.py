@@ -30,8 +30,6 @@ from hume_ssl.train.resume import (
     report_disk_full,
 )
 
-MIN_IMAGE_SIZE = 8  # pixels: the smallest side the views' crops and the encoders' strides take
-
 
 def pretrain_run(
     dataset: str,
@@ -49,8 +47,8 @@ def pretrain_run(
     are not all square of one size); the exported backbone records it. `data_root`: where
     registry datasets live.
     """
-    raise_first_failed([(image_size is None or image_size >= MIN_IMAGE_SIZE,
-                         f"--image-size must be >= {MIN_IMAGE_SIZE} pixels (got {image_size})")])
+    raise_first_failed([(image_size is None or image_size >= 1,
+                         f"--image-size must be >= 1 pixel (got {image_size})")])
     cfg = cfg.resolve()
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
