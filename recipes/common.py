@@ -20,7 +20,8 @@ SHARED_DATA = Path(os.environ.get("HUME_SSL_SHARED",
 
 def run_recipe(main) -> None:
     """Run a recipe's main(): a HumeSSLError (bad input, a budget too small) prints one line
-    on stderr and exits with status 2, as the `hume-ssl` commands do; no traceback."""
+    on stderr and exits with status 2, as the `hume-ssl` commands do; Ctrl-C or SIGTERM (the
+    trainers checkpoint, then stop) one line and status 130; no traceback."""
     from hume_ssl.core.errors import HumeSSLError
 
     try:
@@ -28,6 +29,9 @@ def run_recipe(main) -> None:
     except HumeSSLError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    except KeyboardInterrupt as e:
+        print(f"interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
 
 
 def recipe_parser(doc: str) -> argparse.ArgumentParser:
