@@ -7,6 +7,7 @@ help is written once, in the config (or, for a command's files, in hume_ssl.cli.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -78,9 +79,11 @@ def _handle_errors(fn):
         except KeyboardInterrupt:
             io = [s for s in sections.values() if hasattr(s, "out")]
             out = io[0].out if io else None
+            if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
+                raise typer.Exit(130) from None
             if io and hasattr(io[0], "resume"):
-                console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to "
-                              "the same command to continue.")
+                console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; continue with: "
+                              f"{_command_again(True)}", highlight=False)
             else:
                 where = f"in {out}" if out else "in the feature cache"
                 again = "hume-ssl " + shlex.join(sys.argv[1:])
@@ -96,6 +99,9 @@ def _command_again(resume: bool) -> str:
     args = [a for a in sys.argv[1:] if a != "--no-resume"]
     if resume and "--resume" not in args:
         args.append("--resume")
+    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
+        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl.cli "
+                + shlex.join(args))
     return "hume-ssl " + shlex.join(args)
 
 

@@ -49,7 +49,11 @@ def hume_progress(console):
 @contextmanager
 def fixmatch_progress(console):
     """Rich progress line for train-fixmatch: steps (from the first), losses, mask rate,
-    accuracies; while --budget-minutes is being timed, no total and no ETA (it is unknown)."""
+    accuracies; while --budget-minutes is being timed, no total and no ETA (it is unknown).
+    Under torchrun only rank 0 shows it (the ranks log the same, all-reduced rows)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield lambda event, info: None
+        return
     progress = rich_progress(console)  # the task's description is "fixmatch"
     state: dict = {"timing": False}
     last_test = [""]

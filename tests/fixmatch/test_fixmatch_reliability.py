@@ -186,14 +186,15 @@ def test_a_full_disk_keeps_the_checkpoint_and_names_the_command_that_continues(t
     out = root / "full"
     args = ["train-fixmatch", "--seeds", seeds, "--out", out, *FAST, "--steps", "4",
             "--checkpoint-every", "2"]
+    monkeypatch.setattr("sys.argv", ["hume-ssl", *map(str, args)])  # what the user typed
     with _full_after(1, monkeypatch):
         r = cli(*args)
     assert r.exit_code == 2 and "no space left" in r.output, r.output
     assert "re-run the same command" not in r.output and "--resume" in r.output
     assert (out / "checkpoint.pt").exists()
     again = r.output.split("The command: hume-ssl ")[1].split()
-    assert again[-1] == "--resume"
-    r = cli(*args, "--resume")  # the command it printed continues the run
+    assert again == [*map(str, args), "--resume"]
+    r = cli(*again)  # the command it printed continues the run
     assert r.exit_code == 0, r.output
     assert (out / "model.pt").exists()
 
@@ -239,3 +240,21 @@ def test_budget_timing_shows_no_total_then_the_fitted_one(toy):
     steepest = 0.03 * 7 * np.pi / 16 * 4 / (total - 25)
     assert max(abs(a - b) for a, b in zip(lrs, lrs[1:])) <= steepest * 1.001
     assert lrs[-1] == pytest.approx(lr_at(tiny(steps=10_000), total - 1, total, start=25))
+
+
+def test_ctrl_c_prints_the_command_that_continues(toy, monkeypatch):
+    import hume_ssl.fixmatch.run as run
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt("stopped at step 3")
+
+    root, seeds, _ = toy
+    args = ["train-fixmatch", "--seeds", str(seeds), "--out", str(root / "c")]
+    monkeypatch.setattr(run, "train_fixmatch_run", interrupted)
+    monkeypatch.setattr("sys.argv", ["hume-ssl", *args])
+    r = cli(*args)
+    assert r.exit_code == 130
+    assert "continue with: hume-ssl " + " ".join(args) + " --resume" in r.output, r.output
+    monkeypatch.setenv("RANK", "1")  # under torchrun the other ranks stay quiet
+    r = cli(*args)
+    assert r.exit_code == 130 and r.output == ""
