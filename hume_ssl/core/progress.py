@@ -15,10 +15,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 LINE_INTERVAL_S = 5.0  # seconds between plain progress lines
 
@@ -90,6 +92,13 @@ class LineProgress:
         self.stop()
 
 
+class UnitColumn(ProgressColumn):
+    """What the bar counts ("steps", "images"): a task's `unit` field, else nothing."""
+
+    def render(self, task) -> Text:
+        return Text(task.fields.get("unit", ""))
+
+
 def _count(v: float) -> str:
     """A count as a whole number when it is one (1048576, never 1.04858e+06)."""
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
@@ -104,6 +113,7 @@ def rich_progress(console: Console, field: str = "info") -> Progress | LineProgr
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        UnitColumn(),
         TextColumn(f"{{task.fields[{field}]}}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
