@@ -28,7 +28,12 @@ from hume_ssl.cli.inputs import (
     SeedInputs,
 )
 from hume_ssl.cli.options import command
-from hume_ssl.cli.progress import fixmatch_progress, hume_progress, pretrain_progress
+from hume_ssl.cli.progress import (
+    fixmatch_progress,
+    hume_progress,
+    predict_progress,
+    pretrain_progress,
+)
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import DiskFullError
@@ -94,7 +99,7 @@ def _handle_errors(fn):
                 check_bounds(section)
             return fn(**sections)
         except DiskFullError as e:
-            kept, again = _kept(sections)
+            kept, again, _ = _kept(sections)
             console.print("[bold red]error:[/] " + escape(
                 f"no space left on the device while writing {e.path}. "
                 f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
@@ -102,32 +107,37 @@ def _handle_errors(fn):
             raise typer.Exit(2) from None
         except HumeSSLError as e:
             prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
-            console.print(f"[bold red]{prefix}error:[/] {escape(str(e))}")  # [i] is no markup
+            again = ""
+            if getattr(e, "needs_resume", None) is not None:  # a run stopped: how to go on
+                again = " The command: " + _command_again(e.needs_resume)
+            console.print(f"[bold red]{prefix}error:[/] " + escape(f"{e}{again}"))  # [i]: text
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            kept, again = _kept(sections)
-            word = "stopped" if "--resume" in again else "interrupted"
-            console.print(f"[yellow]{word}[/]: " + escape(
-                f"{kept}; run the same command again to resume it: {again}"))
+            if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
+                raise typer.Exit(130) from None
+            kept, again, resume = _kept(sections)
+            how = ("continue with" if resume else
+                   "run the same command again to resume it (continue with)")
+            console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
+                          + escape(f"{kept}; {how}: {again}"))
             raise typer.Exit(130) from None
 
     return wrapper
 
 
-def _kept(sections: dict) -> tuple[str, str]:
-    """(what of the work finished so far is kept, and where; the command that continues it)."""
+def _kept(sections: dict) -> tuple[str, str, bool]:
+    """(what of the work finished so far is kept, and where; the command that continues it;
+    whether that command needs --resume)."""
     from hume_ssl.features.cache import default_cache_dir
 
-    again = ["hume-ssl", *sys.argv[1:]]
     io = sections.get("io")
     out = getattr(io, "out", None)
     cache = sections.get("extract", io if isinstance(io, FeatureInputs) else None)
     if getattr(io, "phi1", None) is not None:  # seed on feature files: nothing extracted
         cache = None
     cache = default_cache_dir(cache.cache_dir) if cache is not None else None
-    if hasattr(io, "resume"):  # train-fixmatch, pretrain: the checkpoint in --out
-        if "--resume" not in again:
-            again.append("--resume")
+    resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
+    if resume:
         kept = f"the last checkpoint is kept in {out}"
     elif isinstance(io, FeatureInputs):
         kept = f"the rows extracted so far are kept in the feature cache {cache}/features"
@@ -143,7 +153,18 @@ def _kept(sections: dict) -> tuple[str, str]:
         kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
     else:
         kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
-    return kept, shlex.join(again)
+    return kept, _command_again(resume), resume
+
+
+def _command_again(resume: bool) -> str:
+    """The command line that was run, with --resume added when continuing needs it."""
+    args = [a for a in sys.argv[1:] if a != "--no-resume"]
+    if resume and "--resume" not in args:
+        args.append("--resume")
+    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
+        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl.cli "
+                + shlex.join(args))
+    return "hume-ssl " + shlex.join(args)
 
 
 def cli_command(name=None, **sections):
@@ -248,7 +269,8 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
 # ---------------------------------------------------------------------------- pretrain
 @cli_command(io=(PretrainInputs, None), cfg=(PretrainConfig, [
     "method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "head", "temperature",
-    "symmetric", "knn_every", "checkpoint_every", "device", "compile", "random_state"]))
+    "symmetric", "knn_every", "log_every", "checkpoint_every", "device", "compile",
+    "random_state"]))
 def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
     """Learn a representation from the dataset's own images (MoCo v2 or SimCLR); use it as
     ssl:OUT in `features` and `seed`."""
@@ -256,7 +278,7 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
 
     with pretrain_progress(console) as cb:
         res = pretrain_run(io.dataset, io.out, cfg, split=io.split, resume=io.resume,
-                           callback=cb, image_size=io.image_size)
+                           callback=cb, image_size=io.image_size, data_root=io.data_root)
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
     if res["knn_acc_last"] is not None:
         msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"
@@ -270,8 +292,9 @@ def predict(io: PredictInputs) -> None:
     """Write a label and a confidence (max softmax probability) for every image of a split."""
     from hume_ssl.fixmatch.predict import predict_run
 
-    res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
-                      io.data_root)
+    with predict_progress(console) as cb:
+        res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
+                          io.data_root, callback=cb)
     acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "

@@ -108,6 +108,7 @@ class PretrainInputs:
     image_size: Optional[int] = setting(None, "Resize (shorter side) + center-crop every image "
                                         "to this size first; needed when images are not all "
                                         "square of one size.", unit="pixels")
+    data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
 
@@ -120,7 +121,7 @@ class PredictInputs:
     split: str = setting("test", "Split to label.")
     out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")
     device: str = setting("auto", "auto, cpu, cuda, ...")
-    batch_size: int = setting(1024, "Images per forward pass.")
+    batch_size: int = setting(1024, "Images per forward pass.", unit="images")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
 
 
