@@ -19,3 +19,12 @@ def test_wrn_bn_momentum_and_unknown_arch():
     assert bns and all(b.momentum == 0.001 for b in bns)
     with pytest.raises(HumeSSLError, match="unknown --arch"):
         build_model("resnet50", 3)
+
+
+def test_wrn_is_an_encoder_for_pretraining_without_its_head():
+    from hume_ssl.models.encoders import build_encoder, split_batchnorm
+
+    enc, d = build_encoder("wrn10_1")
+    assert d == 64 and isinstance(enc.fc, torch.nn.Identity)
+    assert enc(torch.rand(4, 3, 8, 8)).shape == (4, 64)
+    split_batchnorm(enc, 2)(torch.rand(4, 3, 8, 8))  # MoCo's split BN applies to it
