@@ -138,6 +138,7 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     times["predict"] = time.perf_counter() - t
 
     test = load_dataset(DATASET, "test")
+    paths["summary"] = out / "demo.json"
     summary = {
         "command": "demo",
         "dataset": DATASET,
@@ -160,8 +161,7 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
         "versions": versions(),
     }
     summary["fixmatch_steps"] = fm["steps"]
-    atomic_write_json(out / "demo.json", summary)
-    summary["paths"]["summary"] = str(out / "demo.json")
+    atomic_write_json(paths["summary"], summary)
     return summary
 
 
