@@ -279,7 +279,7 @@ def export(io: ExportInputs) -> None:
 @cli_command(io=(DemoInputs, None))
 def demo(io: DemoInputs) -> None:
     """The whole pipeline on scikit-learn's digits, offline: pretrain -> seed ->
-    train-fixmatch -> predict (about 4 minutes on 2 CPU cores), then one table."""
+    train-fixmatch -> predict (a few minutes on 2 CPU cores), then one table."""
     from hume_ssl.demo.run import DemoSettings, demo_run
 
     settings = (DemoSettings.quick if io.quick else DemoSettings)(device=io.device)

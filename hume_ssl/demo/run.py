@@ -45,8 +45,9 @@ Log = Callable[[str], None]
 
 @dataclasses.dataclass
 class DemoSettings:
-    """Every stage's settings: the full demo (about 4 minutes on 2 CPU cores) or `quick` (a
-    few seconds: the same path with tiny budgets, for tests; its figures mean nothing)."""
+    """Every stage's settings: the full demo (73 s of CPU time, a few minutes on 2 shared CPU
+    cores: README) or `quick` (seconds: the same path with tiny budgets, for tests; its
+    figures mean nothing)."""
 
     pretrain_epochs: int = 30  # passes over the 1,297 train digits
     pretrain_batch: int = 256  # images per step
@@ -64,7 +65,7 @@ class DemoSettings:
 
 
 def _pretrain_config(s: DemoSettings) -> PretrainConfig:
-    # wrn10_1 (78k weights): a ResNet-18 costs ~11M x batch multiply-adds per step whatever the
+    # wrn10_1 (77k weights): a ResNet-18 costs ~11M x batch multiply-adds per step whatever the
     # image size, too slow for a CPU minute. 8x8 digits: milder crops, no flips (a flipped 2
     # is not a 2).
     return PretrainConfig(arch="wrn10_1", epochs=s.pretrain_epochs, batch_size=s.pretrain_batch,

@@ -3,7 +3,7 @@
     resnet18_cifar | resnet34_cifar | resnet50_cifar   torchvision ResNet with a 3x3 stride-1
                                                         stem and no max-pool (for 32-64 px)
     wrn28_2 | wrn28_8 | wrn10_1                         FixMatch's WideResNet without its head
-                                                        (wrn10_1: 78k weights, for tiny images
+                                                        (wrn10_1: 77k weights, for tiny images
                                                         on a CPU, e.g. the 8x8 digits demo)
     torchvision:NAME                                    any torchvision classifier, standard stem,
                                                         head removed (for larger images)
