@@ -10,7 +10,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "hume_ssl"
 # bottom to top: a folder may import from itself and from folders before it
 LAYERS = ["core", "data", "augment", "models", "features", "hume", "seeds", "train", "pretrain",
-          "fixmatch", "cli"]
+          "fixmatch", "demo", "cli"]
 # stage -> {other stage: the only modules of it this stage may import}
 ARTIFACTS = {"fixmatch": {"seeds": {"hume_ssl.seeds.artifact"}}}
 # modules of the package root: the public API and the `python -m hume_ssl` entry point (to cli)

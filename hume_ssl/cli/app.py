@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hume_ssl.cli.inputs import (
+    DemoInputs,
     ExportInputs,
     FeatureInputs,
     FixMatchInputs,
@@ -351,16 +352,56 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
 # ---------------------------------------------------------------------------- export
 @cli_command(io=(ExportInputs, None))
 def export(io: ExportInputs) -> None:
-    """Write seeds for other SSL codebases (USB, TorchSSL, FixMatch) or as a CSV."""
-    from hume_ssl.seeds.export import ORACLE_WARNING, export_seeds, load_any_seeds
+    """Write seeds for other SSL codebases: USB (a train_usb.py that trains on the
+    pseudo-labels), TorchSSL (indices; it takes ground truth at them), or a CSV."""
+    from hume_ssl.seeds.export import LABELS_USED, export_seeds, load_any_seeds
 
     s = load_any_seeds(io.seeds, io.dataset)
     seeds = Path(io.seeds)
     target = io.out or (seeds if seeds.is_dir() else seeds.parent) / f"export-{io.format}"
-    files = export_seeds(s, io.format, target)
-    if io.format != "csv":
-        console.print(f"[bold yellow]{ORACLE_WARNING}[/]")
+    files = export_seeds(s, io.format, target, seeds_dir=seeds if seeds.is_dir() else None)
+    color = "bold yellow" if io.format == "torchssl" else "green"
+    console.print(f"[{color}]labels the consumer uses:[/] {LABELS_USED[io.format]}")
     out_console.print("wrote " + ", ".join(str(f) for f in files))
+
+
+# ---------------------------------------------------------------------------- demo
+@cli_command(io=(DemoInputs, None))
+def demo(io: DemoInputs) -> None:
+    """The whole pipeline on scikit-learn's digits, offline: pretrain -> seed ->
+    train-fixmatch -> predict (a few minutes on 2 CPU cores), then one table."""
+    from hume_ssl.demo.run import DemoSettings, demo_run
+
+    settings = (DemoSettings.quick if io.quick else DemoSettings)(device=io.device)
+    r = demo_run(io.out, settings, log=lambda m: console.print(f"[dim]{m}[/]"))
+    out_console.print(demo_table(r))
+    if io.quick:
+        console.print("[yellow]--quick: tiny budgets; the figures above mean nothing.[/]")
+
+
+def demo_table(r: dict) -> Table:
+    """The demo's one table: seeds, verdict, final accuracy against k-means, and the paths."""
+    sec = r["seconds"]
+    table = Table(title=f"hume-ssl demo: {r['dataset']} in {sec['total']:.0f} s (ground truth "
+                  "used for these figures only)", show_lines=False)
+    table.add_column("step")
+    table.add_column("result")
+    table.add_column("outputs")
+    p = r["paths"]
+    km = r["kmeans_test_acc"]
+    table.add_row("pretrain", f"space 1 learned in {sec['pretrain']:.0f} s (kNN-200 test "
+                  f"accuracy {_num(r['pretrain_knn_acc'], 3)})", f"ssl:{p['pretrain']}")
+    table.add_row("seed", f"{r['n_seeds']} seeds {r['seeds_per_class']}, precision "
+                  f"{_num(r['seed_precision'], 3)} (HUME ensemble ACC "
+                  f"{_num(r['hume_ensemble_acc'], 3)}) in {sec['seed']:.0f} s", p["seeds"])
+    table.add_row("verdict", r["verdict"], f"{p['seed']}/hume")
+    table.add_row("train-fixmatch", f"{r['fixmatch_steps']} steps in {sec['fixmatch']:.0f} s",
+                  p["fixmatch"])
+    table.add_row("predict", f"test ACC {_num(r['test_acc'], 3)}", p["predictions"])
+    table.add_row("k-means", f"test ACC {_num(km['pixels'], 3)} on the pixels, "
+                  f"{_num(km['space 1'], 3)} on space 1", "")
+    table.add_row("summary", "", p["summary"])
+    return table
 
 
 # ---------------------------------------------------------------------------- printing

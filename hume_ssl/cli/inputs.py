@@ -15,7 +15,8 @@ from hume_ssl.features.extract import LOADER_BOUNDS
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
 CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
-DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist), "
+DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
+           "digits: offline), "
            "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by the split).")
 
 
@@ -38,7 +39,8 @@ class FeatureInputs:
 
     dataset: Optional[str] = setting(..., DATASET, argument=True)
     backbone: str = setting("dinov2_vitb14", "dinov2_vit{s,b,l,g}14, clip_vit_b16, clip_vit_l14, "
-                            "timm:NAME, torchvision:NAME[:logits]; NAME@FILE loads local weights.")
+                            "timm:NAME, torchvision:NAME[:logits], ssl:RUN, pixels[:SIZE]; "
+                            "NAME@FILE loads local weights.")
     weights: Optional[Path] = setting(None, "Local weights file (.pth/.safetensors) instead of "
                                       "the pretrained download.")
     split: str = setting("train", "train, test or train+test (train rows first).")
@@ -129,6 +131,17 @@ class PredictInputs:
 class ExportInputs:
     seeds: Path = setting(..., "A seeds folder (seeds.json) or an edited index,label CSV.",
                           argument=True)
-    format: str = setting(..., "usb | torchssl | fixmatch | csv", flags=("--format",))
+    format: str = setting(..., "usb (train_usb.py: USB on the pseudo-labels) | torchssl "
+                          "(indices; TorchSSL takes ground truth at them) | csv",
+                          flags=("--format",))
     out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT).")
     dataset: Optional[str] = setting(None, "Dataset of a CSV's indices.")
+
+
+@dataclass
+class DemoInputs:
+    out: Path = setting(Path("hume-ssl-demo"), "Folder for every output of the demo (the feature "
+                        "cache too); a re-run reuses the finished steps.")
+    quick: bool = setting(False, "Tiny budgets (seconds): checks the path, its figures mean "
+                          "nothing.")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")

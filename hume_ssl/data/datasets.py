@@ -512,6 +512,27 @@ def _fashion_mnist(name: str, root: Path, split: str) -> ImageDataset:
                       info={"files": [str(p) for p in found]})
 
 
+DIGITS_TEST_SIZE = 500  # images of the fixed digits test split; the other 1,297 are train
+DIGITS_SPLIT_SEED = 0  # numpy default_rng seed of the permutation that splits the 1,797 images
+
+
+def _digits(name: str, root: Path, split: str) -> ImageDataset:
+    """scikit-learn's 1,797 8x8 handwritten digits (shipped with scikit-learn, no download):
+    grey values 0..16 scaled to uint8 0..255 (round(v * 255 / 16)). The split is fixed: a
+    permutation by default_rng(DIGITS_SPLIT_SEED); its last DIGITS_TEST_SIZE images are `test`,
+    the rest `train`, each in ascending order of the original index."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = np.round(d.images * (255 / 16)).astype(np.uint8)  # (1797, 8, 8)
+    perm = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(images))
+    rows = np.sort(perm[-DIGITS_TEST_SIZE:] if split == "test" else perm[:-DIGITS_TEST_SIZE])
+    return from_array(name, split, np.ascontiguousarray(images[rows]),
+                      d.target[rows].astype(np.int64), [str(c) for c in range(10)],
+                      info={"source": "sklearn.datasets.load_digits",
+                            "original_index": rows.tolist()})
+
+
 # ---------------------------------------------------------------- registry
 Loader = Callable[[str, str, Path, bool], list[ImageDataset]]
 
@@ -554,6 +575,10 @@ DATASETS: dict[str, DatasetEntry] = {
     "fashion-mnist": DatasetEntry(
         _per_split(_fashion_mnist),
         "Fashion-MNIST, 28x28 gray (as RGB); also read from /usr/share/datasets/fashion-mnist"),
+    "digits": DatasetEntry(
+        _per_split(_digits),
+        "scikit-learn's handwritten digits (ships with scikit-learn, offline): 1,297 train / "
+        "500 test (fixed split, seed 0), 8x8 gray (as RGB), 10 classes"),
     "imagefolder:PATH": DatasetEntry(
         _load_path,
         "a folder of images; class sub-folders give labels; `{split}` in PATH or train/ test/ "

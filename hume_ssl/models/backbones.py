@@ -11,6 +11,9 @@ Specs (timm-style names; weights either the pretrained tag's download or a local
     SPEC@FILE                  load weights from FILE instead of downloading
     ssl:RUN_DIR                the encoder trained by `hume-ssl pretrain --out RUN_DIR`, with the
                                preprocessing recorded in its backbone.json
+    pixels[:SIZE]              no network, no weights: the image resized to SIZE x SIZE (default
+                               32), scaled to [0, 1], normalised with mean = std = 0.5 and
+                               flattened (3 * SIZE^2 features); `--input-size` sets SIZE too
 
 `resolve_backbone` is cheap (no model built): it gives the preprocessing and the weights identity
 that key the feature cache. `load_backbone` builds the frozen model in eval mode.
@@ -95,6 +98,8 @@ class BackboneSpec:
     extra: dict = field(default_factory=dict)  # create_model kwargs (e.g. img_size)
 
     def weights_identity(self, cache_dir: Optional[Path] = None) -> dict:
+        if self.source == "pixels":
+            return {"kind": "none"}
         if self.weights == "random":
             return {"kind": "random", "seed": 0, "torch": torch.__version__}
         if self.weights:
@@ -142,7 +147,8 @@ def _require_timm():
 
 def backbone_names() -> list[str]:
     return list(ALIASES) + ["timm:NAME", "timm:NAME:logits", "torchvision:NAME",
-                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR"]
+                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR",
+                            "pixels", "pixels:SIZE"]
 
 
 def _timm_preprocessing(model_name: str) -> Preprocessing:
@@ -188,6 +194,8 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     spec = spec.strip()
     if spec.startswith("ssl:"):  # runs at its training size: input_size does not apply
         return _resolve_ssl(spec)
+    if spec.split(":")[0] == "pixels":
+        return _resolve_pixels(spec, input_size)
     if "@" in spec:
         spec, file_weights = spec.split("@", 1)
         weights = weights or file_weights
@@ -236,6 +244,23 @@ def _resolve_ssl(spec: str) -> BackboneSpec:
     pre = Preprocessing(int(p["input_size"]), int(p["resize_size"]), p["interpolation"],
                         tuple(p["mean"]), tuple(p["std"]))
     return BackboneSpec(spec, "ssl", meta["arch"], "features", pre, str(weights))
+
+
+PIXELS_SIZE = 32  # default side of the `pixels` space, in pixels
+
+
+def _resolve_pixels(spec: str, input_size: Optional[int]) -> BackboneSpec:
+    """`pixels` / `pixels:SIZE`: the resized image itself as the feature vector."""
+    size_text = spec.partition(":")[2]
+    try:
+        size = int(input_size or size_text or PIXELS_SIZE)
+    except ValueError:
+        size = 0
+    if size < 1 or spec.count(":") > 1:
+        raise HumeSSLError(f"backbone {spec!r}: write pixels or pixels:SIZE with SIZE a whole "
+                           "number of pixels >= 1 (e.g. pixels:8).")
+    pre = Preprocessing(size, size, "bilinear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    return BackboneSpec(f"pixels:{size}", "pixels", "flatten", "features", pre)
 
 
 def _build_ssl(b: BackboneSpec) -> nn.Module:
@@ -352,7 +377,8 @@ def load_backbone(spec: str | BackboneSpec, weights: Optional[str] = None,
     b = spec if isinstance(spec, BackboneSpec) else resolve_backbone(spec, weights, random_init)
     if b.weights == "random":
         torch.manual_seed(0)  # random-init features are reproducible (and cacheable)
-    build = {"timm": _build_timm, "torchvision": _build_torchvision, "ssl": _build_ssl}[b.source]
+    build = {"timm": _build_timm, "torchvision": _build_torchvision, "ssl": _build_ssl,
+             "pixels": lambda b: nn.Flatten()}[b.source]
     model = build(b)
     model.eval().requires_grad_(False)
     return model.to(device)
