@@ -372,7 +372,8 @@ def demo(io: DemoInputs) -> None:
     train-fixmatch -> predict (a few minutes on 2 CPU cores), then one table."""
     from hume_ssl.demo.run import DemoSettings, demo_run
 
-    settings = (DemoSettings.quick if io.quick else DemoSettings)(device=io.device)
+    settings = (DemoSettings.quick if io.quick else DemoSettings)(device=io.device,
+                                                                  seed_rule=io.seed_rule)
     r = demo_run(io.out, settings, log=lambda m: console.print(f"[dim]{m}[/]"))
     out_console.print(demo_table(r))
     if io.quick:

@@ -43,6 +43,13 @@ PIXELS = "pixels:8"  # space 2: the 8x8 image itself (3 x 64 values)
 Log = Callable[[str], None]
 
 
+def demo_seed_config(s: DemoSettings) -> SeedConfig:
+    """The seed rule of the demo: `s.seed_rule` at its own neighbour count."""
+    if s.seed_rule == "hume":
+        return SeedConfig(per_class=s.per_class, rule="hume", n_neighbors=50)
+    return SeedConfig(per_class=s.per_class, rule=s.seed_rule)
+
+
 @dataclasses.dataclass
 class DemoSettings:
     """Every stage's settings: the full demo (73 s of CPU time, a few minutes on 2 shared CPU
@@ -60,6 +67,11 @@ class DemoSettings:
     # not a default for other data.
     hume_ridge: float = 0.618
     per_class: int = 4  # seeds per cluster
+    # The hume rule (seed's default before 0.2, 50 neighbours): on the demo's spaces it gave
+    # precision 0.971 and test ACC 0.786, the consensus rule (seed's default) 0.900 and 0.740
+    # (README; `hume-ssl demo --seed-rule consensus`). Chosen with the digits' labels, like
+    # the ridge: a demo setting.
+    seed_rule: str = "hume"
     fixmatch_steps: int = 600  # optimizer steps
     random_state: int = 0
     device: str = "auto"
@@ -120,7 +132,7 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     log(f"2/4 seed: HUME ({s.hume_restarts} restarts) on {space1} + {PIXELS}")
     t = time.perf_counter()
     paths["seed"] = out / "seed"
-    sr = seed_run(paths["seed"], DATASET, (space1, PIXELS), seeds=SeedConfig(per_class=s.per_class),
+    sr = seed_run(paths["seed"], DATASET, (space1, PIXELS), seeds=demo_seed_config(s),
                   feature_kw=feature_kw, log=lambda m: None,
                   hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
                                  "ridge": s.hume_ridge, "device": s.device,
