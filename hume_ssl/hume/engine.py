@@ -122,6 +122,8 @@ def lanes_loss(x, v, idx, prep, inner, n_tr: int, cfg: HumeConfig, tau: float,
     """
     g, r, d1, k = v.shape
     w = orthonormal_rows(v.reshape(g * r, d1, k))  # (G*L, k, d1)
+    if w.requires_grad:  # the same gradient layout for any G (G = 1 would pass a strided view
+        w.register_hook(torch.Tensor.contiguous)  # into the QR backward: other rounding)
     w_cols = w.reshape(g, r * k, d1).transpose(1, 2)  # (G, d1, L*k): restarts side by side
     if full_rows:  # label every row once, then gather the subsets
         logits = torch.bmm(x.expand(g, *x.shape), w_cols)  # (G, N, L*k)
