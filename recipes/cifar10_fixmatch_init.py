@@ -34,6 +34,9 @@ def main():
     ap.add_argument("--init", default="", help="start from this encoder spec instead of "
                     "pretraining (e.g. torchvision:squeezenet1_1@FILE)")
     ap.add_argument("--starts", default="init,scratch", help="which starts to run")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="FixMatch steps (0: as many as --fixmatch-minutes allows; with "
+                    "--fixmatch-minutes 0, a fixed number of steps and no budget)")
     args = ap.parse_args()
 
     from hume_ssl.data.datasets import load_dataset
@@ -70,14 +73,16 @@ def main():
     for name, kw in starts.items():
         if ("init" if "init" in kw else "scratch") not in wanted:
             continue
-        cfg = FixMatchConfig(budget_minutes=args.fixmatch_minutes, device=args.device,
+        if args.steps:
+            kw["steps"] = args.steps
+        cfg = FixMatchConfig(budget_minutes=args.fixmatch_minutes or None, device=args.device,
                              eval_every=args.eval_every, checkpoint_every=2**30,
                              tensorboard=False, random_state=args.seed, **kw)
         if small:
             cfg.batch_size, cfg.mu, cfg.eval_every = 16, 3, 50
         slug = "init" if "init" in kw else "scratch"
         runs[name] = train_fixmatch_run(out / slug, cfg, indices=out / "idx.npy",
-                                        labels=out / "labels.npy", dataset=data)
+                                        seed_labels=out / "labels.npy", dataset=data)
     pre_note = ("no pretraining" if p is None else f"pretrain {p['steps']} steps in "
                 f"{t_pre:.0f} s (kNN-200 {p['knn_acc_last']:.4f})")
     print(f"\n## FixMatch, {10 * args.per_class} true labels, {data}; {pre_note}")

@@ -65,15 +65,22 @@ RESULT_TAG = "GPU_CHECK_RESULT "
 def sizes(args) -> dict:
     """Every size of the check: the real one, or the CPU smoke one."""
     if args.smoke:
+        # no wall-clock budgets (a CPU's step time would not fit them): fixed epochs / steps
         return dict(cifar_n=2_000, cifar_d=(32, 48), hume_restarts=8, hume_steps=4,
-                    imagenet=(4_000, 32, 50, 8, 3), eq_steps=3, subset=["--subset", "128",
-                    "--test-subset", "64", "--size", "16"], pretrain_min=0.02, batch=32,
-                    fixmatch_min=0.02, e2e_min=0.4, e2e_extra=["--restarts", "8",
-                                                            "--input-size", "32"])
+                    imagenet=(4_000, 32, 50, 8, 3), eq_steps=3,
+                    subset=["--subset", "64", "--test-subset", "32"], pretrain_min=None,
+                    pretrain_epochs=1, batch=16,
+                    pretrain_subset=["--subset", "32", "--test-subset", "32", "--size", "16"],
+                    fixmatch=["--fixmatch-minutes", "0", "--steps", "3"],
+                    e2e_min=args.e2e_minutes if args.e2e_minutes != 1.5 else 4.0,
+                    e2e_extra=["--subset", "256", "--test-subset", "64", "--restarts", "8",
+                               "--input-size", "32"])
     return dict(cifar_n=50_000, cifar_d=(512, 1000), hume_restarts=100, hume_steps=300,
                 imagenet=(1_281_167, 1024, 1000, 100, args.imagenet_steps), eq_steps=20,
-                subset=[], pretrain_min=args.pretrain_minutes, batch=512,
-                fixmatch_min=args.fixmatch_minutes, e2e_min=args.e2e_minutes, e2e_extra=[])
+                subset=[], pretrain_min=args.pretrain_minutes, pretrain_epochs=200, batch=512,
+                pretrain_subset=[],
+                fixmatch=["--fixmatch-minutes", str(args.fixmatch_minutes)],
+                e2e_min=args.e2e_minutes, e2e_extra=[])
 
 
 def fake_shared(folder: Path) -> Path:
@@ -210,13 +217,15 @@ def sec_hume_imagenet(args, sz, dev) -> dict:
                       f"{r['score_vote_s']:.0f} s); ensemble ACC {r['acc']:.3f} at {steps} steps"}
 
 
-def data_spec(args, sz) -> str:
+def data_spec(args, subset: list[str]) -> str:
+    """The dataset spec of the recipes' data options `subset` (--subset N --size S ...)."""
     from common import cifar10_data
 
-    ns = argparse.Namespace(shared=args.shared, out=str(Path(args.out) / "_data_root"), seed=0,
-                            subset=0, test_subset=0, size=0)
-    if sz["subset"]:
-        ns.subset, ns.test_subset, ns.size = (int(v) for v in sz["subset"][1::2])
+    ns = argparse.Namespace(shared=args.shared, seed=0, subset=0, test_subset=0, size=0,
+                            out=str(Path(args.out) / ("_data_" + "_".join(subset[1::2]))))
+    opts = dict(zip(subset[::2], subset[1::2]))
+    ns.subset, ns.test_subset = int(opts.get("--subset", 0)), int(opts.get("--test-subset", 0))
+    ns.size = int(opts.get("--size", 0))
     return cifar10_data(ns)
 
 
@@ -224,10 +233,12 @@ def sec_pretrain(variant: str):
     def run(args, sz, dev) -> dict:
         from cifar10_pretrain import run_variant
 
-        ns = argparse.Namespace(arch="resnet18_cifar", epochs=200, minutes=sz["pretrain_min"],
+        ns = argparse.Namespace(arch="resnet18_cifar", epochs=sz["pretrain_epochs"],
+                                minutes=sz["pretrain_min"],
                                 batch_size=sz["batch"], lr=None, knn_every=2, device=str(dev),
                                 compile=False, seed=0, log_every=50)
-        res = run_variant(variant, data_spec(args, sz), Path(args.out) / "pretrain", ns)
+        res = run_variant(variant, data_spec(args, sz["pretrain_subset"]),
+                          Path(args.out) / "pretrain", ns)
         curve = " ".join(f"{r['elapsed_s']:.0f}s:{r['knn_acc']:.3f}" for r in res["knn"])
         secs = max([r["elapsed_s"] for r in res["knn"]] or [1e-9])
         return {"images_per_s": res["images_per_s"], "steps_per_s": res["steps"] / secs,
@@ -240,8 +251,8 @@ def sec_fixmatch(start: str):
     def run(args, sz, dev) -> dict:
         init = args.init.format(shared=args.shared)
         argv = ["--shared", str(args.shared), "--out", str(Path(args.out) / "fixmatch"),
-                "--device", str(dev), "--fixmatch-minutes", str(sz["fixmatch_min"]),
-                "--init", init, "--starts", start, *sz["subset"]]
+                "--device", str(dev), *sz["fixmatch"], "--init", init, "--starts", start,
+                *sz["subset"]]
         text = recipe_main("cifar10_fixmatch_init", argv)
         row = table_rows(text, "| start | device | steps |")[0]
         return {"steps_per_s": float(row[4]),
@@ -252,7 +263,7 @@ def sec_fixmatch(start: str):
 
 def sec_end_to_end(args, sz, dev) -> dict:
     argv = ["--shared", str(args.shared), "--out", str(Path(args.out) / "e2e"), "--device",
-            str(dev), "--total-minutes", str(sz["e2e_min"]), *sz["subset"], *sz["e2e_extra"]]
+            str(dev), "--total-minutes", str(sz["e2e_min"]), *sz["e2e_extra"]]
     text = recipe_main("cifar10_end_to_end", argv)
     rows = table_rows(text, "| stage | seconds | result |")
     return {"figure": "; ".join(f"{r[0]} {r[1]} s: {r[2]}" for r in rows)}
@@ -280,7 +291,8 @@ def run_section(name: str, args) -> dict:
         row.update(RUNNERS[name](args, sizes(args), dev))
     except (Exception, SystemExit) as e:  # recorded in the table; the check goes on
         traceback.print_exc()
-        row["status"] = f"error: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+        msg = str(e).splitlines()[0][:160] if str(e) else ""
+        row["status"] = f"error: {type(e).__name__}: {msg}"
     row["seconds"] = time.perf_counter() - t
     row["peak_mem_gib"] = peak_gib(dev)
     return row
