@@ -503,7 +503,8 @@ def section_inner_solve(dev, args):
             print(f"| {key} | {ms:.1f} | {calls:.0f} |")
     if not args.inner_acc_sets:
         return
-    print(f"\n### ensemble ACC of both forms: {r} restarts x 300 steps, random_state 0..2; "
+    print(f"\n### ensemble ACC of both forms: {r} restarts x 300 steps, random_state 0.."
+          f"{args.inner_acc_seeds - 1}; "
           "ensemble ACC / mean restart ACC +- std (seconds)")
     print("| set | form | " + " | ".join(f"seed {s}" for s in range(args.inner_acc_seeds)) + " |")
     print("|---|---|" + "---|" * args.inner_acc_seeds)

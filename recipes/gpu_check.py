@@ -1,7 +1,7 @@
 """Every pending GPU figure in one command, sized to fit <= 9 minutes on one H100/H200.
 
     PYTHONPATH=. python recipes/gpu_check.py --shared .carry --out $OUT     # the GPU machine
-    python recipes/gpu_check.py --smoke --out /tmp/gpu_smoke                # CPU rehearsal, < 1 min
+    python recipes/gpu_check.py --smoke --out /tmp/gpu_smoke    # CPU rehearsal (end-to-end: 4 min)
 
 Sections (--sections picks some; each reuses the recipe that owns the figure):
   hume-cifar        HUME 100 restarts x 300 steps at N = 50,000 (512-d / 1,000-d class-structured
@@ -54,9 +54,9 @@ INIT = "torchvision:squeezenet1_1@{shared}/squeezenet1_1_imagenet.pth"
 SECTIONS = ["hume-cifar", "hume-equal", "hume-imagenet", "pretrain-demo", "pretrain-default",
             "pretrain-simclr", "fixmatch-init", "fixmatch-scratch", "end-to-end"]
 # planned seconds per section on one H200 at the default sizes (the budget check uses them)
-PLANNED_S = {"hume-cifar": 40, "hume-equal": 15, "hume-imagenet": 120, "pretrain-demo": 50,
-             "pretrain-default": 50, "pretrain-simclr": 50, "fixmatch-init": 45,
-             "fixmatch-scratch": 45, "end-to-end": 100}
+PLANNED_S = {"hume-cifar": 40, "hume-equal": 20, "hume-imagenet": 120, "pretrain-demo": 55,
+             "pretrain-default": 55, "pretrain-simclr": 55, "fixmatch-init": 50,
+             "fixmatch-scratch": 50, "end-to-end": 115}
 FIELDS = ["section", "status", "seconds", "device", "steps_per_s", "images_per_s",
           "peak_mem_gib", "figure"]
 RESULT_TAG = "GPU_CHECK_RESULT "
@@ -72,7 +72,7 @@ def sizes(args) -> dict:
                     pretrain_epochs=1, batch=16,
                     pretrain_subset=["--subset", "32", "--test-subset", "32", "--size", "16"],
                     fixmatch=["--fixmatch-minutes", "0", "--steps", "3"],
-                    e2e_min=args.e2e_minutes if args.e2e_minutes != 1.5 else 4.0,
+                    e2e_min=args.e2e_minutes or 4.0,
                     e2e_extra=["--subset", "256", "--test-subset", "64", "--restarts", "8",
                                "--input-size", "32"])
     return dict(cifar_n=50_000, cifar_d=(512, 1000), hume_restarts=100, hume_steps=300,
@@ -80,7 +80,7 @@ def sizes(args) -> dict:
                 subset=[], pretrain_min=args.pretrain_minutes, pretrain_epochs=200, batch=512,
                 pretrain_subset=[],
                 fixmatch=["--fixmatch-minutes", str(args.fixmatch_minutes)],
-                e2e_min=args.e2e_minutes, e2e_extra=[])
+                e2e_min=args.e2e_minutes or 1.75, e2e_extra=[])
 
 
 def fake_shared(folder: Path) -> Path:
@@ -348,9 +348,11 @@ def parse(argv=None):
     ap.add_argument("--sections", nargs="+", default=SECTIONS, choices=SECTIONS)
     ap.add_argument("--budget-minutes", type=float, default=9.0,
                     help="wall clock for all sections; those that no longer fit are skipped")
-    ap.add_argument("--pretrain-minutes", type=float, default=0.6, help="per pretrain variant")
+    ap.add_argument("--pretrain-minutes", type=float, default=0.75,
+                    help="per pretrain variant (its setup included)")
     ap.add_argument("--fixmatch-minutes", type=float, default=0.6, help="per FixMatch start")
-    ap.add_argument("--e2e-minutes", type=float, default=1.5, help="end-to-end total budget")
+    ap.add_argument("--e2e-minutes", type=float, default=None,
+                    help="end-to-end total budget (default 1.75; --smoke: 4)")
     ap.add_argument("--imagenet-steps", type=int, default=10,
                     help="outer steps timed at ImageNet size (300 extrapolated)")
     ap.add_argument("--init", default=INIT, help="ImageNet init of fixmatch-init ({shared} = "

@@ -141,7 +141,7 @@ def lanes_loss(x, v, idx, prep, inner, n_tr: int, cfg: HumeConfig, tau: float,
 class Adam:
     """torch.optim.Adam's update (betas 0.9, 0.999; eps 1e-8; its single-tensor arithmetic),
     written out: element-wise, so every restart's update is its own. Constructing
-    torch.optim.Adam imports torch._dynamo, 2-10 s once per process on this path."""
+    torch.optim.Adam imports torch._dynamo (seconds, once per process) even with foreach=False."""
 
     betas, eps = (0.9, 0.999), 1e-8
 
@@ -188,7 +188,7 @@ def train_encoders(
     state: Optional[dict] = None,
     save_state: Optional[Callable[[dict], None]] = None,
     save_every: int = 0,
-    batch_lanes: bool = True,
+    batch_lanes: Optional[bool] = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Train the restarts `restarts` (in whole lanes). Returns their encoders (R, k, d1) and loss
     curves (steps, R), in the order asked.
@@ -199,8 +199,10 @@ def train_encoders(
     (see hume_ssl.hume.ridge.RidgeInner).
     `state`: a dict `save_state` received earlier for the same restarts, to continue from;
     `save_state(state)` is called every `save_every` outer steps (0: never).
-    `batch_lanes`: all lanes in one graph (False: one lane's graph after another, the same
-    results bit for bit, kept to measure what batching buys).
+    `batch_lanes`: all lanes in one graph, or one lane's graph after another: the same results
+    bit for bit. None: batched on a GPU (few kernel launches), one by one on the CPU (launches
+    cost little there and a lane's tensors stay in cache: 0.61 vs 0.84 s per step on the
+    10,000-row pair, `python recipes/bench_hume.py --sections inner-solve`).
     """
     n_rows, d1 = phi1.n, phi1.d
     dev = phi1.device
@@ -222,6 +224,8 @@ def train_encoders(
         start = int(state["step"])
         curve[:start] = state["curve"][:start]
         tau *= cfg.anneal_factor ** sum(1 for s in cfg.anneal_steps if s < start)
+    if batch_lanes is None:
+        batch_lanes = dev.type == "cuda"
     groups = [slice(0, len(lanes))] if batch_lanes else [slice(i, i + 1)
                                                          for i in range(len(lanes))]
     for step in range(start, cfg.n_steps):

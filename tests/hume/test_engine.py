@@ -65,7 +65,7 @@ def test_lanes_in_one_graph_equal_lanes_one_after_another_exactly(blobs):
                          inner_solve=inner_solve)
         x1, inner = _prep(phi1, phi2, cfg)
         assert inner.form == inner_solve
-        w_b, c_b = train_encoders(x1, inner, np.arange(24), cfg)
+        w_b, c_b = train_encoders(x1, inner, np.arange(24), cfg, batch_lanes=True)
         w_s, c_s = train_encoders(x1, inner, np.arange(24), cfg, batch_lanes=False)
         assert torch.equal(w_b, w_s)
         np.testing.assert_array_equal(c_b, c_s)
@@ -112,7 +112,7 @@ def test_a_one_lane_chunk_equals_its_lane_among_others_at_realistic_shapes():
     for subset in (300, 600):
         cfg = HumeConfig(k=10, n_steps=2, subset_size=subset, n_subsets=2)
         x1, inner = _prep(phi1, phi2, cfg)
-        w_all, c_all = train_encoders(x1, inner, np.arange(24), cfg)
-        w, c = train_encoders(x1, inner, np.arange(8, 16), cfg)
+        w_all, c_all = train_encoders(x1, inner, np.arange(24), cfg, batch_lanes=True)
+        w, c = train_encoders(x1, inner, np.arange(8, 16), cfg, batch_lanes=True)
         assert torch.equal(w, w_all[8:16])
         np.testing.assert_array_equal(c, c_all[:, 8:16])
