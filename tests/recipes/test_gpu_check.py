@@ -52,9 +52,3 @@ def test_sections_run_in_their_own_process_as_on_the_gpu(tmp_path):
     assert rows[0]["status"] == "ok" and rows[0]["steps_per_s"] > 0
     assert gpu_check.RESULT_TAG in (tmp_path / "gpu_check.log").read_text()
 
-
-@pytest.mark.slow
-def test_smoke_end_to_end(tmp_path):
-    rows = gpu_check.main(["--smoke", "--out", str(tmp_path), "--sections", "end-to-end"])
-    assert rows[0]["status"] == "ok", rows[0]["status"]
-    assert "train-fixmatch" in rows[0]["figure"]
