@@ -45,6 +45,10 @@ class HumeConfig:
                            "mean label distribution, nats).", bounds="[0, inf)")
     ridge: float = setting(0.1, "Inner ridge penalty, relative to the mean Gram eigenvalue of "
                            "phi2.", bounds="(0, inf)")
+    inner_solve: str = setting(
+        "auto", "How the inner ridge fit predicts held-out rows: primal (through the D x D "
+        "system, D = d2 + 1), smoother (an n_te x n_tr map per split), or auto (the one with "
+        "fewer multiply-adds for the data's shape).")
     grad_clip: float = setting(1.0, "Largest gradient norm, per restart.", bounds="(0, inf)")
     center: bool = setting(True, "Subtract each space's mean (over the fit rows) before "
                            "normalising.")
@@ -92,6 +96,8 @@ class HumeConfig:
             bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds.")
         if self.memory_budget_gib < 0 or self.chunk_size < 0:
             bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
+        if self.inner_solve not in ("auto", "primal", "smoother"):
+            bad(f"inner_solve={self.inner_solve!r}: use auto, primal or smoother.")
         if self.cv_folds < 2:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
         return check_bounds(self)  # nan, inf and the rest of each field's declared range
