@@ -141,6 +141,8 @@ def features(io: FeatureInputs) -> None:
                           str(io.weights) if io.weights else None, **io.extract_kw(),
                           progress=True, random_init=io.random_init, strict=io.strict,
                           force=io.force)
+    if distributed.rank():  # torchrun: rank 0 prints
+        return
     m = fs.meta
     speed = (f"cached (extracted at {m['images_per_s']:.1f} images/s)" if fs.cached
              else f"{m['images_per_s']:.1f} images/s")
