@@ -135,6 +135,28 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     return _GatherRows.apply(x)
 
 
+class _SumOverRanks(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # every rank's loss depends on this rank's share of the sum
+        return grad
+
+
+def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of x over the ranks, differentiable (the backward sums the
+    gradients too); x itself for one process."""
+    if world_size() == 1 or not dist.is_initialized():
+        return x
+    return _SumOverRanks.apply(x)
+
+
 def average_buffers(module: torch.nn.Module, names: tuple[str, ...] = ("running_mean",
                                                                       "running_var")) -> None:
     """Average the named floating-point buffers (BatchNorm running statistics) over the ranks,
