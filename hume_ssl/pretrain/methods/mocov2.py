@@ -22,7 +22,7 @@ are gathered from every rank, shuffled over the whole batch, each rank encodes i
 shuffled batch, and the keys are gathered back and unshuffled; every rank then holds the whole
 batch's keys: its queries' positives, and the queue takes them all. Rank r's group l holds
 exactly the images of one process's group r + l W, so the loss equals one process's with the
-same bn_splits (tests/pretrain/test_distributed.py).
+same bn_splits (tests/pretrain/test_pretrain_distributed.py).
 """
 
 from __future__ import annotations
