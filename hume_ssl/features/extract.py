@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.params import check_value
 from hume_ssl.data.datasets import ImageDataset, load_dataset
 from hume_ssl.data.images import resize_crop
 from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-exported)
@@ -42,11 +43,16 @@ from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-export
     FeatureSet,
     cache_meta,
     cached_features,
+    check_cache_dir,
     default_cache_dir,
 )
 from hume_ssl.models.backbones import BackboneSpec, Preprocessing, load_backbone, resolve_backbone
 
 CHECKPOINT_SECONDS = 20.0  # save the written-rows marker at most this often
+CPU_WARN_IMAGES = 2000  # warn that the CPU is slow above this many images to extract
+# the allowed values of the loader's numbers (the `features` options declare them from here)
+LOADER_BOUNDS = {"batch_size": "[1, inf)", "num_workers": "[0, inf)",
+                 "input_size": "[16, 1024]"}  # input_size: pixels
 
 
 # ------------------------------------------------------------------------- data path
@@ -145,13 +151,17 @@ def extract_features(
     `force`: ignore (and replace) a cached file. A cached file with NaN or inf rows is
     extracted again.
     """
+    for name, value in (("batch_size", batch_size), ("num_workers", num_workers),
+                        ("input_size", input_size)):  # before any work
+        check_value("--" + name.replace("_", "-"), value, LOADER_BOUNDS[name])
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(
         dataset, split, data_root, strict=strict)
     if len(ds) == 0:
         raise HumeSSLError(f"{ds.name} ({ds.split}) has no images.")
     b = resolve_backbone(backbone, weights, random_init, input_size)
-    cache_root = default_cache_dir(cache_dir)
+    cache_root = check_cache_dir(default_cache_dir(cache_dir))
     dev = resolve_device(device)
+    batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
     raw = ds.image_size is not None  # same-size images: resized batched on the device
     cache = FeatureCache(cache_root, cache_meta(ds, b, cache_root, raw, dev))
     batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
@@ -164,10 +174,16 @@ def extract_features(
             found = cache.complete()
     if found is not None:
         return FeatureSet(*found, cache.npy, ds.labels, cached=True)
+    older = None if cache.written.any() else cache.older_format(
+        cache_meta(ds, b, cache_root, raw, dev, fmt=1))
+    if older is not None and rank == 0:
+        warnings.warn(f"{older} was written by an older hume-ssl, whose cache key did not cover "
+                      "the image bytes, so it may hold features of other images; extracting "
+                      "again (delete that file and its .json to free the space).", stacklevel=2)
     todo = len(ds) - int(cache.written.sum())
-    if dev.type == "cpu" and todo > 2000 and rank == 0:
-        warnings.warn(f"extracting {todo} images on CPU: this can take a long time (a few "
-                      "images/s for a ViT-B); use --device cuda if you have a GPU.", stacklevel=2)
+    if dev.type == "cpu" and todo > CPU_WARN_IMAGES and rank == 0:
+        warnings.warn(f"extracting {todo} images with {b.spec} on the CPU can take a long time; "
+                      "use --device cuda if you have a GPU.", stacklevel=2)
 
     model = load_backbone(b, device=dev)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cache.meta["compute_dtype"])
@@ -219,8 +235,8 @@ def _join(dev: torch.device, cache: FeatureCache, batch_size: int, force: bool
         return 1, 0
     m = cache.meta
     distributed.check_same("the dataset, backbone and options", {
-        **{k: m[k] for k in ("dataset", "split", "N", "order_hash", "backbone", "weights",
-                             "preprocessing", "compute_dtype")},
+        **{k: m.get(k) for k in ("dataset", "split", "N", "order_hash", "content_hash",
+                                 "backbone", "weights", "preprocessing", "compute_dtype")},
         "cache_file": str(cache.npy.resolve()), "batch_size": batch_size, "force": force})
     return distributed.world_size(), distributed.rank()
 
@@ -265,13 +281,30 @@ def _forward(model: torch.nn.Module, imgs: torch.Tensor, b: BackboneSpec, dev: t
     return y.float().cpu().numpy()
 
 
+def _batches(loader):
+    """The loader's batches; an error raised in a worker process (an undecodable image) is
+    re-raised as its own one-line message, not torch's wrapped worker traceback."""
+    it = iter(loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except HumeSSLError as e:
+            text = str(e).strip()
+            if text.startswith("Caught HumeSSLError"):  # torch's ExceptionWrapper
+                raise HumeSSLError(text.splitlines()[-1].split("HumeSSLError: ", 1)[-1]) from None
+            raise
+        yield batch
+
+
 def _extract_rows(model, loader, cache: FeatureCache, b: BackboneSpec, dev: torch.device,
                   raw: bool, t0: float, bar, callback) -> int:
     """Run every batch of the loader into the cache (the marker saved at most every
     CHECKPOINT_SECONDS); the number of rows computed."""
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cache.meta["compute_dtype"])
     n_new, last_ckpt = 0, time.perf_counter()
-    for idx, imgs in loader:
+    for idx, imgs in _batches(loader):
         y = _forward(model, imgs, b, dev, raw, amp_dtype)
         idx = idx.numpy()
         cache.write(idx, y, b.spec)

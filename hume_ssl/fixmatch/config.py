@@ -9,6 +9,8 @@ from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import setting, warn_renamed
+from hume_ssl.train.budget import schedule_fraction
+from hume_ssl.train.numbers import at_least, positive, within
 
 UNITS = {
     "steps": "optimizer steps (an upper bound under budget_minutes)",
@@ -143,19 +145,24 @@ class FixMatchConfig:
             (self.steps >= 1, "--steps must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.mu >= 1, "--mu must be >= 1"),
-            (self.lr > 0, "--lr must be > 0"),
-            (self.encoder_lr_scale > 0, "--encoder-lr-scale must be > 0"),
-            (self.budget_minutes is None or self.budget_minutes > 0,
-             "--budget-minutes must be > 0"),
-            (0.0 <= self.threshold <= 1.0, "--threshold must lie in [0, 1]"),
-            (0.0 <= self.weight_decay < math.inf, "--weight-decay must be >= 0 and finite"),
-            (0.0 <= self.lambda_u < math.inf, "--lambda-u must be >= 0 and finite"),
-            (0.0 <= self.ema_decay < 1.0, "--ema-decay must lie in [0, 1)"),
-            (0.0 < self.bn_momentum <= 1.0, "--bn-momentum must lie in (0, 1]"),
+            positive("--lr", self.lr),
+            positive("--encoder-lr-scale", self.encoder_lr_scale),
+            positive("--budget-minutes", self.budget_minutes, optional=True),
+            within("momentum", self.momentum, 0.0, 1.0, lo_open=True, hi_open=True),
+            within("--threshold", self.threshold, 0.0, 1.0),
+            at_least("--weight-decay", self.weight_decay, 0.0),
+            at_least("--lambda-u", self.lambda_u, 0.0),
+            within("--ema-decay", self.ema_decay, 0.0, 1.0, hi_open=True),
+            within("--bn-momentum", self.bn_momentum, 0.0, 1.0, lo_open=True),
+            within("translate", self.translate, 0.0, 1.0, hi_open=True),
+            within("cutout", self.cutout, 0.0, 1.0),
+            (self.randaugment_ops >= 0, "randaugment_ops must be >= 0"),
             (
                 self.eval_every >= 1 and self.log_every >= 1 and self.checkpoint_every >= 1,
-                "--eval-every, log_every and --checkpoint-every must be >= 1",
+                "--eval-every, --log-every and --checkpoint-every must be >= 1",
             ),
+            (self.eval_median_of >= 1 and self.eval_batch_size >= 1,
+             "eval_median_of and eval_batch_size must be >= 1"),
         ]
         raise_first_failed(checks)
         return self
@@ -164,9 +171,12 @@ class FixMatchConfig:
         return dataclasses.asdict(self)
 
 
-def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None) -> float:
-    """FixMatch's cosine: lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget)."""
-    return cfg.lr * math.cos(7.0 * math.pi * step / (16.0 * (total_steps or cfg.steps)))
+def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None,
+          start: int = 0) -> float:
+    """FixMatch's cosine: lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget), k
+    and K counted from `start`, the step the budget was fitted at (train.budget)."""
+    frac = schedule_fraction(step, total_steps or cfg.steps, start)
+    return cfg.lr * math.cos(7.0 * math.pi * frac / 16.0)
 
 
 def bn_momentum_for(cfg: FixMatchConfig, total_steps: Optional[int] = None) -> float:

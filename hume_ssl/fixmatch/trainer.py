@@ -224,6 +224,10 @@ class FixMatchTrainer(Trainer):
         self._reset_acc()
         self._tb = None
         self.budget_fitted = False
+        self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
+        self.command = "train-fixmatch"
+        self.divergence_hint = f"a lower --lr (now {cfg.lr:g})" + (
+            f" or --encoder-lr-scale (now {cfg.encoder_lr_scale:g})" if cfg.init else "")
 
     def _join(self, cfg: FixMatchConfig) -> torch.device:
         """This process's device (cuda:LOCAL_RANK under torchrun), the process group joined
@@ -300,7 +304,7 @@ class FixMatchTrainer(Trainer):
 
     def train_step(self) -> None:
         cfg = self.cfg
-        lr = lr_at(cfg, self.step, self.total_steps)
+        lr = self._lr(self.step)
         for group in self.opt.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         x, y, ui = self._batch()
@@ -313,6 +317,13 @@ class FixMatchTrainer(Trainer):
         self.ema.update(self.model, self.step)
         self.step += 1
         self._accumulate(out, ui)
+
+    def _lr(self, step: int) -> float:
+        """The lr at `step`: the initial one while a budget is being timed, then the cosine over
+        the fitted steps from where the timing ended (no jump; train.budget.schedule_fraction)."""
+        if self.budget_timer is not None:
+            return self.cfg.lr
+        return lr_at(self.cfg, step, self.total_steps, self.schedule_start)
 
     def _accumulate(self, out: dict[str, torch.Tensor], ui: torch.Tensor) -> None:
         """Add a step's losses, mask rate and pseudo-label confusion to the interval's sums
@@ -361,10 +372,13 @@ class FixMatchTrainer(Trainer):
         # every rank's share of the interval (under torchrun), then the one host sync
         a = {k: v.detach().cpu().numpy() for k, v in distributed.sum_tensors(self.acc).items()}
         n = max(float(a["n"]), 1.0)
+        # the same sums on every rank: all ranks stop together
+        self.check_losses({"loss_x": float(a["loss_x"]) / n, "loss_u": float(a["loss_u"]) / n},
+                          self._step_last)
         now = time.perf_counter()
         row = {
             "step": self.step,
-            "lr": lr_at(self.cfg, self.step - 1, self.total_steps),
+            "lr": self._lr(self.step - 1),
             "loss_x": float(a["loss_x"]) / n,
             "loss_u": float(a["loss_u"]) / n,
             "mask_rate": float(a["mask"]) / n,
@@ -389,6 +403,9 @@ class FixMatchTrainer(Trainer):
         self.callback("log", row)
         return row
 
+    def finite_tensors(self) -> list:
+        return [*self.model.state_dict().values(), *self.ema.module.state_dict().values()]
+
     def state_dict(self) -> dict:
         gens = [self.gen.get_state()]
         if self.world > 1:
@@ -406,6 +423,7 @@ class FixMatchTrainer(Trainer):
             "acc": {k: v.detach().cpu() for k, v in self.acc.items()},
             "total_steps": self.total_steps,
             "budget_fitted": self.budget_fitted,
+            "schedule_start": self.schedule_start,
             "identity": self.identity,
         }
 
@@ -435,6 +453,7 @@ class FixMatchTrainer(Trainer):
         self.acc = {k: v.to(self.device) for k, v in st["acc"].items()}
         self.total_steps = int(st.get("total_steps", self.cfg.steps))
         self.budget_fitted = bool(st.get("budget_fitted", False))
+        self.schedule_start = int(st.get("schedule_start", 0))
         self._set_bn_momentum()
         if self.rank == 0:  # rows logged after the checkpoint will be logged again
             truncate_metrics(self.out / "metrics.csv", self.step)
@@ -453,7 +472,8 @@ class FixMatchTrainer(Trainer):
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
         self.budget_timer = StepTimer(self.step, self.device, time.perf_counter) if timing else None
         self.callback("start", {"step": self.step, "steps": self.total_steps,
-                                "device": str(self.device), "world": self.world})
+                                "device": str(self.device), "world": self.world,
+                                "budget_minutes": self.cfg.budget_minutes if timing else None})
         self._t0 = self._t_last = time.perf_counter()
         self._step_last = self.step
 
@@ -491,6 +511,7 @@ class FixMatchTrainer(Trainer):
                 f"after the setup; pass --budget-minutes {need * 1.2:.2f} or more."
             )
         self.total_steps, self.budget_fitted, self.budget_timer = units * unit, True, None
+        self.schedule_start = self.step
         self._set_bn_momentum()
         self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
                                  "s_per_eval": t_eval})
@@ -524,7 +545,10 @@ def predict_logits(
     device: torch.device,
     batch_size: int = 1024,
     bf16: bool = True,
+    progress=None,
 ) -> torch.Tensor:
-    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation."""
+    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation;
+    `progress(images done)` after every batch."""
     model.eval()
-    return batched_forward(model, images, mean, std, device, batch_size, bf16)
+    return batched_forward(model, images, mean, std, device, batch_size, bf16,
+                           progress=progress)

@@ -121,7 +121,8 @@ class Hume(ConfigParams):
         phi1_mean_ (d1,) or None  mean subtracted from space 1 before normalising (new rows too)
         best_restart_ int, n_clusters_used_ (R,), loss_curves_ (n_steps, R)
         diagnostics_ dict         label-free diagnostics and verdict (hume_ssl.hume.diagnostics)
-        test_labelings_, test_labels_, test_agreement_ when test features are given.
+        test_labelings_, test_labels_, test_agreement_, test_margins_ when test features are
+        given.
     """
 
     config_class = HumeConfig
@@ -234,6 +235,8 @@ class Hume(ConfigParams):
         self.diagnostics_ = diagnose(self.labels_, self.agreement_, self.labelings_,
                                      self.scores_, cfg.k, cfg.random_state)
         self._label_test(phi1_test, aligned, labels, agreement, n_train, transductive, cfg)
+        self.test_margins_ = None if phi1_test is None else (
+            margins[n_train:] if transductive else self.predict_margins(phi1_test))
         self.fit_seconds_ = time.perf_counter() - t0
         self._emit("done", seconds=self.fit_seconds_)
         return self
@@ -339,6 +342,14 @@ class Hume(ConfigParams):
             for a, lab, _ in label_blocks(x, torch.from_numpy(self.encoders_)):
                 out[:, a : a + lab.shape[1]] = lab.numpy()
         return out
+
+    def predict_margins(self, phi1) -> np.ndarray:
+        """Top-1 minus top-2 cosine logit (M,) float32 of new samples under the best restart."""
+        self._check_fitted()
+        x = Rows(check_features(phi1, "phi1"), self.config.normalize_phi1, torch.device("cpu"),
+                 self.phi1_mean_)
+        b = self.best_restart_
+        return best_margins(x, torch.from_numpy(self.encoders_[b : b + 1]))
 
     def predict(self, phi1) -> np.ndarray:
         """Ensemble labels (M,) of new samples (inductive use of the learned encoders)."""

@@ -2,6 +2,9 @@
 
     resnet18_cifar | resnet34_cifar | resnet50_cifar   torchvision ResNet with a 3x3 stride-1
                                                         stem and no max-pool (for 32-64 px)
+    wrn28_2 | wrn28_8 | wrn10_1                         FixMatch's WideResNet without its head
+                                                        (wrn10_1: 77k weights, for tiny images
+                                                        on a CPU, e.g. the 8x8 digits demo)
     torchvision:NAME                                    any torchvision classifier, standard stem,
                                                         head removed (for larger images)
 
@@ -24,6 +27,8 @@ from torch import nn
 
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
+from hume_ssl.models.wrn import ARCHS as WRN_ARCHS
+from hume_ssl.models.wrn import build_model
 
 CIFAR_ARCHS = ("resnet18_cifar", "resnet34_cifar", "resnet50_cifar")
 
@@ -159,6 +164,10 @@ def build_encoder(arch: str) -> tuple[nn.Module, int]:
     """(encoder: (B, 3, S, S) -> (B, d), d) with random weights."""
     if arch in CIFAR_ARCHS:
         return _cifar_resnet(arch)
+    if arch in WRN_ARCHS:
+        model = build_model(arch, num_classes=1)
+        model.fc = nn.Identity()  # (B, 64 * width) pooled features
+        return model, model.num_features
     if arch.startswith("torchvision:"):
         import torchvision.models as tvm
 
@@ -171,6 +180,7 @@ def build_encoder(arch: str) -> tuple[nn.Module, int]:
             dim = int(model(torch.zeros(2, 3, 64, 64)).shape[1])
         return model.train(), dim
     raise HumeSSLError(
-        f"unknown --arch {arch!r}; choose one of {', '.join(CIFAR_ARCHS)} or torchvision:NAME "
+        f"unknown --arch {arch!r}; choose one of {', '.join(CIFAR_ARCHS + tuple(WRN_ARCHS))} or "
+        "torchvision:NAME "
         "(e.g. torchvision:resnet50 for images of 96 px and more)."
     )

@@ -22,13 +22,19 @@ from typing import Optional
 
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
+from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import UNITS, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
-from hume_ssl.train.resume import check_resume, check_run_folder, cleanup_on_early_failure
+from hume_ssl.train.resume import (
+    check_resume,
+    check_run_folder,
+    cleanup_on_early_failure,
+    report_disk_full,
+)
 
 
 def pretrain_run(
@@ -39,22 +45,28 @@ def pretrain_run(
     resume: bool = False,
     callback=None,
     image_size: Optional[int] = None,
+    data_root: Optional[str | Path] = None,
 ) -> dict:
     """Pretrain on `dataset`'s `split` (labels never used for training); export the encoder.
 
     `image_size`: resize + center-crop every image to this side first (needed when the images
-    are not all square of one size); the exported backbone records it.
+    are not all square of one size); the exported backbone records it. `data_root`: where
+    registry datasets live.
     """
+    raise_first_failed([(image_size is None or image_size >= 1,
+                         f"--image-size must be >= 1 pixel (got {image_size})")])
     cfg = cfg.resolve()
-    with cleanup_on_early_failure(Path(out)):
-        return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size)
+    with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
+        return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
+                             data_root)
 
 
-def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dict:
-    images, labels = load_square(dataset, split, image_size)  # (N, S, S, 3) uint8
+def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_root) -> dict:
+    images, labels = load_square(dataset, split, image_size, data_root)  # (N, S, S, 3) uint8
     test_images = test_labels = None
-    if labels is not None and split != "test" and split_exists(dataset, "test"):
-        test_images, test_labels = load_square(dataset, "test", image_size or images.shape[1])
+    if labels is not None and split != "test" and split_exists(dataset, "test", data_root):
+        test_images, test_labels = load_square(dataset, "test", image_size or images.shape[1],
+                                               data_root)
         if test_labels is None:
             test_images = None
     # what the run learns from: a resume must use the same images (checked before config.json)

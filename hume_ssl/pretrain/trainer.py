@@ -44,7 +44,7 @@ from hume_ssl.core.knn import knn_classify
 from hume_ssl.models.encoders import sync_batchnorm
 from hume_ssl.pretrain.config import PretrainConfig
 from hume_ssl.pretrain.methods import METHODS
-from hume_ssl.train.budget import StepTimer, units_in_budget
+from hume_ssl.train.budget import StepTimer, schedule_fraction, units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
 from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
@@ -121,10 +121,12 @@ class Pretrainer(Trainer):
         self.evals: list[tuple[int, float, float]] = []  # (step, elapsed s, kNN accuracy)
         self._acc = torch.zeros(3, device=dev)  # loss sum, positive-accuracy sum, steps
         self._elapsed0, self.budget_fitted = 0.0, False
+        self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.pos_peak, self.collapse_steps = 0.0, []  # label-free collapse watch
         self.identity: dict = {}  # the images trained on, checked on resume (pretrain_run)
         self._last_log = -1
         self._t0 = time.perf_counter()
+        self.command, self.divergence_hint = "pretrain", f"a lower --lr (now {cfg.lr:g})"
 
     def _join(self, dev: torch.device) -> tuple[int, int]:
         """(world size, rank): the torchrun process group joined; the batch must split evenly."""
@@ -146,7 +148,12 @@ class Pretrainer(Trainer):
 
     # ---------------------------------------------------------------- one step
     def lr_at(self, step: int) -> float:
-        return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(self.total_steps, 1)))
+        """Cosine to 0 over the run; while a budget is timed, the initial lr, and from the
+        step it was fitted at, the cosine over the fitted steps (no jump: train.budget)."""
+        if self.budget_timer is not None:
+            return self.cfg.lr
+        frac = schedule_fraction(step, self.total_steps, self.schedule_start)
+        return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
 
     def _batch(self) -> torch.Tensor:
         i = self.step % self.steps_per_epoch
@@ -203,6 +210,8 @@ class Pretrainer(Trainer):
         if not self.monitor or self.rank:
             return None
         cfg = self.cfg
+        self.callback("knn", {"step": self.step, "n_bank": len(self.data),
+                              "n_test": len(self.test_images)})
         bank = self.features(self.data)
         test = self.features(self.test_images)
         labels = torch.as_tensor(self.train_labels, dtype=torch.long, device=self.device)
@@ -220,6 +229,8 @@ class Pretrainer(Trainer):
     def log(self, knn_acc: Optional[float]) -> dict:
         acc = distributed.sum_tensors({"acc": self._acc})["acc"]  # torchrun: every rank's share
         loss, pos, n = (float(v) for v in acc.cpu())  # the one host sync
+        if n:
+            self.check_losses({"loss": loss / n}, self._step_last)
         now = self.elapsed()
         steps_per_s = (self.step - self._step_last) / max(now - self._t_last, 1e-9)
         util = mfu(self.flops_per_step, steps_per_s, self.peak_flops)
@@ -263,13 +274,17 @@ class Pretrainer(Trainer):
         self._last_log = self.step
         self.pos_peak = max(self.pos_peak, pos_acc)
 
+    def finite_tensors(self) -> list:
+        return list(self.model.state_dict().values())
+
     def state_dict(self) -> dict:
         return {"step": self.step, "total_steps": self.total_steps, "config": self.cfg.to_dict(),
                 "model": self.model.state_dict(), "queue_ptr": getattr(self.model, "ptr", 0),
                 "optimizer": self.opt.state_dict(), "order": self.order,
                 "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
                 "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
-                "budget_fitted": self.budget_fitted, "pos_peak": self.pos_peak,
+                "budget_fitted": self.budget_fitted, "schedule_start": self.schedule_start,
+                "pos_peak": self.pos_peak,
                 "collapse_steps": self.collapse_steps, "identity": self.identity,
                 "world_size": self.world}
 
@@ -299,6 +314,7 @@ class Pretrainer(Trainer):
         self._acc = st["acc"].to(self.device)
         self._elapsed0, self.budget_fitted = float(st["elapsed_s"]), bool(st["budget_fitted"])
         self.pos_peak = float(st.get("pos_peak", 0.0))
+        self.schedule_start = int(st.get("schedule_start", 0))
         self.collapse_steps = list(st.get("collapse_steps", []))
         self._t0 = time.perf_counter()
         if self.rank == 0:
@@ -328,7 +344,7 @@ class Pretrainer(Trainer):
                 "or more, a larger --knn-every, or fewer images."
             )
         self.total_steps = epochs * self.steps_per_epoch
-        self.budget_fitted = True
+        self.budget_fitted, self.schedule_start = True, self.step
         self.callback("budget", {"epochs": epochs, "total_steps": self.total_steps,
                                  "s_per_step": t_step, "s_per_eval": t_eval})
 
@@ -337,7 +353,8 @@ class Pretrainer(Trainer):
         self.budget_timer = StepTimer(self.step, self.device, self.elapsed) if timing else None
         self._t_eval = 0.0
         self.callback("start", {"step": self.step, "total_steps": self.total_steps,
-                                "device": str(self.device)})
+                                "device": str(self.device),
+                                "budget_minutes": self.cfg.budget_minutes if timing else None})
         self._t_last, self._step_last = self.elapsed(), self.step
         if self.step == 0 and self.monitor:
             t = self.elapsed()
