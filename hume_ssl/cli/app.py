@@ -230,6 +230,8 @@ def features(io: FeatureInputs) -> None:
                           str(io.weights) if io.weights else None, **io.extract_kw(),
                           progress=True, random_init=io.random_init, strict=io.strict,
                           force=io.force)
+    if distributed.rank():  # torchrun: rank 0 prints
+        return
     m = fs.meta
     speed = (f"cached (extracted at {m['images_per_s']:.1f} images/s)" if fs.cached
              else f"{m['images_per_s']:.1f} images/s")
@@ -270,7 +272,7 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
 # ---------------------------------------------------------------------------- pretrain
 @cli_command(io=(PretrainInputs, None), cfg=(PretrainConfig, [
     "method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "head", "temperature",
-    "symmetric", "knn_every", "log_every", "checkpoint_every", "device", "compile",
+    "symmetric", "bn_splits", "knn_every", "log_every", "checkpoint_every", "device", "compile",
     "random_state"]))
 def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
     """Learn a representation from the dataset's own images (MoCo v2 or SimCLR); use it as
@@ -280,6 +282,8 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
     with pretrain_progress(console) as cb:
         res = pretrain_run(io.dataset, io.out, cfg, split=io.split, resume=io.resume,
                            callback=cb, image_size=io.image_size, data_root=io.data_root)
+    if res.get("rank"):  # torchrun: rank 0 prints
+        return
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
     if res["knn_acc_last"] is not None:
         msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"

@@ -4,6 +4,8 @@ sidecar, and while an extraction runs a written-rows marker.
     features/<dataset>/<split>/<backbone>-<key>.npy           (N, d) float32
     features/<dataset>/<split>/<backbone>-<key>.json          sidecar; "complete": true when done
     features/<dataset>/<split>/<backbone>-<key>.written.npy   (N,) bool rows done, while running
+    features/<dataset>/<split>/<backbone>-<key>.written.rank<R>.npy   the same, one per torchrun
+                                                                      rank (each writes its own)
 
 `key` hashes everything that changes the numbers (see `cache_meta`), the bytes of every image
 included (`ImageDataset.content_hash`). `FeatureCache` owns the three files of one key: it finds
@@ -13,6 +15,9 @@ drives it). A complete cache's sidecar holds a checksum of the rows (`checksum`,
 verified on every read: an edited or damaged file is extracted again. The whole file is
 allocated on disk before any row is written: a full disk is an error before the work, never a
 crash (SIGBUS) of a memory-mapped write.
+Under torchrun rank 0 opens, allocates and seals; every rank writes its own rows into the
+shared memmap and its own marker file (`shard`), and the rows done are the union of every
+marker found (a resume on any number of ranks).
 """
 
 from __future__ import annotations
@@ -190,8 +195,24 @@ class FeatureCache:
         stem = f"{_slug(meta['backbone'], 40)}-{meta['key']}"
         self.npy, self.side = folder / f"{stem}.npy", folder / f"{stem}.json"
         self.marker = folder / f"{stem}.written.npy"
+        self.own_marker = self.marker  # the marker this process saves (one per rank: `shard`)
         self.out: Optional[np.memmap] = None
         self.written: Optional[np.ndarray] = None
+
+    def shard(self, rank: int) -> None:
+        """Under torchrun: save this rank's rows to its own marker file, never another's."""
+        self.own_marker = self.marker.with_name(
+            self.marker.name.removesuffix(".npy") + f".rank{rank}.npy")
+
+    def _markers(self) -> list[Path]:
+        """Every written-rows marker on disk: one process's, and those of torchrun ranks."""
+        ranks = self.marker.parent.glob(self.marker.name.removesuffix(".npy") + ".rank*.npy")
+        return [p for p in [self.marker, *sorted(ranks)] if p.exists()]
+
+    def read_markers(self) -> Optional[np.ndarray]:
+        """(N,) bool: the union of the rows every readable marker holds (None when none is)."""
+        found = [m for m in (_read_marker(p, self.n) for p in self._markers()) if m is not None]
+        return np.logical_or.reduce(found) if found else None
 
     def complete(self) -> Optional[tuple[np.ndarray, dict]]:
         """(the cached array, its sidecar) when this key's cache is complete and intact (its
@@ -216,7 +237,7 @@ class FeatureCache:
         files removed: `force`, NaN/inf rows, or files that do not match their sidecar)."""
         old = _read_sidecar(self.side) if self.side.exists() else None
         if force and (old is not None or self.npy.exists()):
-            _discard(self.npy, self.side, self.marker)  # --force: extract again
+            _discard(self.npy, self.side, *self._markers())  # --force: extract again
             old = None
         if old and old.get("key") == self.meta["key"]:
             arr = _open_valid(self.npy, old)
@@ -229,9 +250,9 @@ class FeatureCache:
                 warnings.warn(f"cached features {self.npy} {why}; extracting again.",
                               stacklevel=3)
                 arr = None
-                _discard(self.npy, self.side, self.marker)
-            if arr is not None and self.marker.exists():  # resume a killed run
-                self.written = _read_marker(self.marker, self.n)
+                _discard(self.npy, self.side, *self._markers())
+            if arr is not None and self._markers():  # resume a killed run (any rank's rows)
+                self.written = self.read_markers()
                 if self.written is not None:
                     self.out = np.load(self.npy, mmap_mode="r+", allow_pickle=False)
                     self.meta = {**old, **self.meta}
@@ -239,11 +260,11 @@ class FeatureCache:
             if self.npy.exists() or self.side.exists():
                 warnings.warn(f"feature cache {self.npy} is incomplete or does not match its "
                               "sidecar; recomputing.", stacklevel=3)
-            _discard(self.npy, self.side, self.marker)
+            _discard(self.npy, self.side, *self._markers())
             self.written = np.zeros(self.n, dtype=bool)
         return None
 
-    def _allocate(self, d: int) -> None:
+    def allocate(self, d: int) -> None:
         """Reserve the whole (N, d) file on disk, map it, and write the sidecar (incomplete) and
         marker. A disk without room for it: an error naming the size, nothing left behind."""
         self.meta["d"] = d
@@ -275,16 +296,20 @@ class FeatureCache:
         """Scatter rows (b, d) to the sample indices idx (b,): row order never depends on the
         loader. The first batch fixes d."""
         if self.out is None:
-            self._allocate(int(rows.shape[1]))
+            self.allocate(int(rows.shape[1]))
         elif rows.shape[1] != self.out.shape[1]:
             raise HumeSSLError(f"{spec} returned {rows.shape[1]} features, the cache "
                                f"has {self.out.shape[1]}; delete {self.npy}.")
         self.out[idx] = rows
         self.written[idx] = True
 
+    def attach(self) -> None:
+        """Open the (N, d) memmap another rank allocated, for writing this rank's rows."""
+        self.out = np.load(self.npy, mmap_mode="r+", allow_pickle=False)
+
     def save_marker(self) -> None:
-        self.out.flush()
-        atomic_save_npy(self.marker, self.written)
+        self.out.flush()  # rows reach the file before the marker says they are there
+        atomic_save_npy(self.own_marker, self.written)
 
     @contextmanager
     def marker_on_exit(self):
@@ -311,7 +336,7 @@ class FeatureCache:
         arr = np.load(self.npy, mmap_mode="r", allow_pickle=False)
         self.meta.update(complete=True, checksum=scan_rows(arr)[0], **meta)
         atomic_write_json(self.side, self.meta)
-        _discard(self.marker)
+        _discard(*self._markers())
         return arr
 
 

@@ -62,8 +62,10 @@ class PretrainConfig:
     moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step")
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
                                            "/ T) [default: mocov2 0.1, simclr 0.5].")
-    bn_splits: int = setting(8, "mocov2: BatchNorm groups per batch (the single-GPU stand-in "
-                             "for shuffle BN).", unit="groups")
+    bn_splits: int = setting(8, "mocov2: BatchNorm groups of the whole batch (the single-GPU "
+                             "stand-in for shuffle BN; under torchrun each of N processes "
+                             "normalises bn_splits / N of them: a multiple of N).",
+                             unit="groups")
     symmetric: bool = setting(True, "mocov2: contrast both view orders per step (the demo's "
                               "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
     view: ViewConfig = setting(factory=ViewConfig, help="Augmentation recipe of the two views "

@@ -8,6 +8,10 @@
   backbone.pt    plain state dict of the query encoder (torchvision layout, no head)
   backbone.json  arch, feature dim, preprocessing (size, mean, std): what `ssl:RUN` loads
                  (the artifact's format: hume_ssl.models.ssl_backbone)
+
+Under torchrun (`torchrun --nproc_per_node N -m hume_ssl.cli pretrain ...`) the ranks first
+check that they load the same images with the same options (all stop, nothing written, when
+one differs); rank 0 writes every file.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from hume_ssl.core import distributed
+from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
 from hume_ssl.core.versions import versions
@@ -63,10 +69,14 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
                                                data_root)
         if test_labels is None:
             test_images = None
-    out = check_writable_dir(out)
-    check_run_folder(out, resume, "pretraining")
     # what the run learns from: a resume must use the same images (checked before config.json)
     identity = {"dataset": dataset, "split": split, "images": array_hash(images)}
+    if distributed.init(resolve_device(cfg.device)):  # torchrun: the same run on every rank
+        distributed.check_same("the images and options", {
+            **identity, "out": str(out), "resume": resume, "image_size": image_size,
+            **cfg.to_dict()})
+    out = check_writable_dir(out)
+    check_run_folder(out, resume, "pretraining")
     if resume:
         check_resume(out, cfg.to_dict(), PretrainConfig.RESUME_KEYS, identity, "images",
                      "pass the same dataset, split and --image-size")
@@ -74,7 +84,8 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
     trainer = Pretrainer(cfg, images, out, mean, std, train_labels=labels,
                          test_images=test_images, test_labels=test_labels, callback=callback)
     trainer.identity = identity
-    atomic_write_json(out / "config.json", {
+    main = trainer.rank == 0
+    record = {
         "command": "pretrain",
         "dataset": dataset,
         "split": split,
@@ -85,12 +96,17 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
                  "n_test": None if test_images is None else len(test_images),
                  "labels_used_for": "kNN monitor only" if test_images is not None else "nothing"},
         "device": str(trainer.device),
+        "processes": trainer.world,
         "steps_per_epoch": trainer.steps_per_epoch,
         "versions": versions(),
-    })
+    }
+    if main:
+        atomic_write_json(out / "config.json", record)
     t0 = time.perf_counter()
     trainer.fit(resume=resume)
     knn_last = trainer.evals[-1][2] if trainer.evals else None
+    if not main:  # torchrun: rank 0 exports the backbone and writes metrics.json
+        return {"out": str(out), "steps": trainer.step, "rank": trainer.rank}
     write_backbone(out, trainer.model.encoder_q, {
         "arch": cfg.arch,
         "feature_dim": trainer.model.feat_dim,

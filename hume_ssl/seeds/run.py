@@ -139,6 +139,14 @@ def seed_run(
     dataset's). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
     hume_defaults = dict(hume_defaults or {})
+    if distributed.init(resolve_device(hume_defaults.get("device", "auto"))):
+        # torchrun: the same command on every rank, checked before any extraction or training
+        distributed.check_same("the command's inputs and options", {
+            "dataset": dataset, "backbones": list(backbones), "phi1": str(phi1),
+            "phi2": str(phi2), "labels": str(labels), "out": str(out), "k": k,
+            "k_range": k_range, "hume": hume.to_dict() if hume else hume_defaults,
+            "seeds": dataclasses.asdict(seeds),
+            "features": {n: str(v) for n, v in (feature_kw or {}).items()}})
     hume = _hume_config(hume, hume_defaults, k, lambda: choose_k(
         out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log,
         callback=hume_callback))
