@@ -47,8 +47,6 @@ class FeatureInputs:
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     cache_dir: Optional[Path] = setting(None, CACHE_DIR)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
-    seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its default: chosen "
-                             "on the digits' labels, README) or consensus (seed's default).")
     num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
                                          "resize images (default: 8 on GPU, half the CPU cores "
                                          "on CPU).", bounds=LOADER_BOUNDS["num_workers"])
@@ -147,3 +145,5 @@ class DemoInputs:
     quick: bool = setting(False, "Tiny budgets (seconds): checks the path, its figures mean "
                           "nothing.")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its default: chosen "
+                             "on the digits' labels, README) or consensus (seed's default).")
