@@ -80,10 +80,10 @@ def test_each_ranking_orders_candidates_by_its_own_keys(ranking, order):
     assert sel.indices_.tolist() == order
 
 
-def test_default_rule_is_the_one_chosen_on_the_seed_benchmark():
-    # README "Selection defaults": kNN-first ranking, kNN consistency in both spaces (50
-    # neighbours), strict majorities, N per class with fewer seeds (never relaxed thresholds)
-    # where a cluster is short
+def test_the_hume_rules_defaults_are_the_ones_chosen_on_the_seed_benchmark():
+    # the hume rule (seed's default before 0.2): kNN-first ranking, kNN consistency in both
+    # spaces, strict majorities, N per class with fewer seeds (never relaxed thresholds) where a
+    # cluster is short; the default rule is now the consensus rule, with 20 neighbours
     from hume_ssl.seeds.run import SeedConfig
 
     labels, agree, knn, margin = _three_orders()
@@ -91,8 +91,8 @@ def test_default_rule_is_the_one_chosen_on_the_seed_benchmark():
     assert sel.indices_.tolist() == [2, 1, 0]
     assert SelectionConfig().ranking == "knn" and SelectionConfig().shortage == "fewer"
     cfg = SeedConfig()
-    assert (cfg.ranking, cfg.n_neighbors, cfg.knn_space, cfg.shortage) == (
-        "knn", 50, "both", "fewer")
+    assert (cfg.rule, cfg.ranking, cfg.n_neighbors, cfg.knn_space, cfg.shortage) == (
+        "consensus", "knn", 20, "both", "fewer")
     assert (cfg.min_agreement, cfg.min_knn) == (0.5, 0.5)
     short = SeedSelector(per_class=3).fit(labels, np.array([0.95, 0.9, 0.4]), knn, margin, k=1)
     assert short.indices_.tolist() == [1, 0]  # sample 2 fails agreement: fewer, not relaxed
