@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,27 @@ def sgd_losses(loss_of, params, steps: int = 20, lr: float = 10.0):
         opt.step()
         losses.append(loss.item())
     return losses, acc
+
+
+@contextmanager
+def full_disk_after(n_checkpoints: int, monkeypatch):
+    """The atomic writer (hume_ssl.core.io) fails with ENOSPC from the (n+1)-th checkpoint.pt
+    on: a disk that fills up during a training run."""
+    import errno
+
+    import hume_ssl.core.io as io_mod
+
+    real, seen = io_mod._atomic_file, [0]
+
+    @contextmanager
+    def writer(path):
+        with real(path) as f:
+            if Path(path).name == "checkpoint.pt":
+                seen[0] += 1
+                if seen[0] > n_checkpoints:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            yield f
+
+    monkeypatch.setattr(io_mod, "_atomic_file", writer)
+    yield
+    monkeypatch.setattr(io_mod, "_atomic_file", real)

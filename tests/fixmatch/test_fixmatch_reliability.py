@@ -1,17 +1,14 @@
 """train-fixmatch and predict on bad runs and bad inputs (issue 26): divergence, k, conflicting
 or malformed seeds, numbers, a full disk, words and progress."""
 
-import errno
 import json
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import full_disk_after
 from typer.testing import CliRunner
 
-import hume_ssl.core.io as io_mod
 from hume_ssl.cli import app
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.fixmatch.config import FixMatchConfig, lr_at
@@ -161,23 +158,6 @@ def test_predict_batch_size_and_model_path_errors_say_what_to_pass(toy):
 
 
 # ------------------------------------------------------------------ a full disk
-@contextmanager
-def _full_after(n_checkpoints: int, monkeypatch):
-    """The atomic writer fails with ENOSPC from the (n+1)-th checkpoint.pt on."""
-    real, seen = io_mod._atomic_file, [0]
-
-    @contextmanager
-    def writer(path):
-        with real(path) as f:
-            if Path(path).name == "checkpoint.pt":
-                seen[0] += 1
-                if seen[0] > n_checkpoints:
-                    raise OSError(errno.ENOSPC, "No space left on device")
-            yield f
-
-    monkeypatch.setattr(io_mod, "_atomic_file", writer)
-    yield
-    monkeypatch.setattr(io_mod, "_atomic_file", real)
 
 
 def test_a_full_disk_keeps_the_checkpoint_and_names_the_command_that_continues(toy,
@@ -187,7 +167,7 @@ def test_a_full_disk_keeps_the_checkpoint_and_names_the_command_that_continues(t
     args = ["train-fixmatch", "--seeds", seeds, "--out", out, *FAST, "--steps", "4",
             "--checkpoint-every", "2"]
     monkeypatch.setattr("sys.argv", ["hume-ssl", *map(str, args)])  # what the user typed
-    with _full_after(1, monkeypatch):
+    with full_disk_after(1, monkeypatch):
         r = cli(*args)
     assert r.exit_code == 2 and "no space left" in r.output, r.output
     assert "re-run the same command" not in r.output and "--resume" in r.output
@@ -201,7 +181,7 @@ def test_a_full_disk_keeps_the_checkpoint_and_names_the_command_that_continues(t
 
 def test_a_full_disk_before_the_first_checkpoint_says_nothing_was_kept(toy, monkeypatch):
     root, seeds, _ = toy
-    with _full_after(0, monkeypatch):
+    with full_disk_after(0, monkeypatch):
         r = cli("train-fixmatch", "--seeds", seeds, "--out", root / "f0", *FAST, "--steps", "2")
     assert r.exit_code == 2 and "nothing was kept" in r.output, r.output
     assert "--resume" not in r.output and not (root / "f0").exists()

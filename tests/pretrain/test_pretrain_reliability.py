@@ -1,18 +1,15 @@
 """pretrain on bad runs and bad inputs (issue 26): divergence, --resume with other epochs,
 numbers, a full disk, words and progress."""
 
-import errno
 import json
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import full_disk_after
 from test_pretrainer import smooth_images, tiny_cfg
 from typer.testing import CliRunner
 
-import hume_ssl.core.io as io_mod
 from hume_ssl.cli import app
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.pretrain.config import PretrainConfig
@@ -76,23 +73,6 @@ def test_the_missing_dataset_error_names_an_option_pretrain_has(tmp_path):
     assert "Traceback" not in r.output
 
 
-@contextmanager
-def _full_after(n_checkpoints: int, monkeypatch):
-    """The atomic writer fails with ENOSPC from the (n+1)-th checkpoint.pt on."""
-    real, seen = io_mod._atomic_file, [0]
-
-    @contextmanager
-    def writer(path):
-        with real(path) as f:
-            if Path(path).name == "checkpoint.pt":
-                seen[0] += 1
-                if seen[0] > n_checkpoints:
-                    raise OSError(errno.ENOSPC, "No space left on device")
-            yield f
-
-    monkeypatch.setattr(io_mod, "_atomic_file", writer)
-    yield
-    monkeypatch.setattr(io_mod, "_atomic_file", real)
 
 
 def test_a_full_disk_never_deletes_a_checkpoint_and_says_how_to_continue(tmp_path, toy,
@@ -101,14 +81,14 @@ def test_a_full_disk_never_deletes_a_checkpoint_and_says_how_to_continue(tmp_pat
     # the 16 test images: one step per epoch, and no kNN monitor (which needs a test split)
     args = ["pretrain", toy, "--split", "test", "--out", out, *FAST, "--epochs", "2",
             "--checkpoint-every", "1"]
-    with _full_after(1, monkeypatch):
+    with full_disk_after(1, monkeypatch):
         r = cli(*args)
     assert r.exit_code == 2 and "no space left" in r.output, r.output
     assert "kept and resumed" not in r.output and "--resume" in r.output
     assert (out / "checkpoint.pt").exists() and (out / "config.json").exists()
     r = cli(*args, "--resume")
     assert r.exit_code == 0, r.output
-    with _full_after(0, monkeypatch):
+    with full_disk_after(0, monkeypatch):
         r = cli("pretrain", toy, "--split", "test", "--out", tmp_path / "p0", *FAST,
                 "--epochs", "1")
     assert r.exit_code == 2 and "nothing was kept" in r.output and "--resume" not in r.output
