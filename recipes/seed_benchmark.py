@@ -286,6 +286,14 @@ def print_set(r: dict) -> None:
     print("| ours - best baseline | " + " | ".join(
         fmt(o - b) if np.isfinite(o) and np.isfinite(b) else "-" for o, (b, _) in zip(ours, best))
         + " |")
+    cl = r["clusters"]
+    est = expected_precision([c["stability"] for c in cl], [c["taken_at_4"] for c in cl],
+                             r["k"])["overall"]  # the table `seed` ships (BIN_COUNTS)
+    taken = sum(c["taken_at_4"] for c in cl)
+    if est and taken:
+        print(f"expected precision at 4 from the shipped table: {est['expected']:.3f} "
+              f"({est['low']:.3f}..{est['high']:.3f}); measured "
+              f"{sum(c['right_at_4'] for c in cl) / taken:.3f}")
     print("\n| consensus cluster | " + " | ".join(str(c["cluster"]) for c in r["clusters"]) + " |")
     print("|---" * (len(r["clusters"]) + 1) + "|")
     for key in ("source", "stability", "size", "core", "candidates", "right_at_4"):
