@@ -17,7 +17,8 @@ minutes (tests/fixmatch/test_backbone_init.py runs its CPU size):
 
     PYTHONPATH=. python recipes/cifar10_fixmatch_init.py --device cpu --out /tmp/bbi \
         --backbone-init timm:tf_efficientnet_lite2@../shared/data/tf_efficientnet_lite2_in1k.pth \
-        --subset 2000 --test-subset 500 --input-size 64 --steps 60 --repeats 3   # CPU table
+        --subset 2000 --test-subset 500 --input-size 64 --steps 40 --batch-size 8 --mu 2 \
+        --eval-every 20 --repeats 3                                                  # CPU table
     PYTHONPATH=. python recipes/cifar10_fixmatch_init.py --device cuda --out /tmp/bbi \
         --backbone-init timm:tf_efficientnet_lite2@../shared/data/tf_efficientnet_lite2_in1k.pth \
         --input-size 224 --fixmatch-minutes 9 --repeats 1 --batch-size 64 --mu 7   # GPU target
@@ -32,7 +33,7 @@ import numpy as np
 from common import cifar10_data, data_parser
 
 # the CPU size of the --backbone-init section (measured on the shared 2-core CPU: README)
-CPU_SIZE = dict(subset=2000, test_subset=500, input_size=64, steps=60, batch_size=8, mu=2,
+CPU_SIZE = dict(subset=2000, test_subset=500, input_size=64, steps=40, batch_size=8, mu=2,
                 eval_every=20)
 
 

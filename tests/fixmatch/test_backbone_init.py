@@ -223,3 +223,33 @@ def test_cnn_recipe_keeps_the_squeezenet_init_finite(tmp_path, toy):  # noqa: F8
     rows = (root / "sq" / "metrics.csv").read_text().splitlines()[1:]
     loss_x = [float(r.split(",")[2]) for r in rows]
     assert all(np.isfinite(loss_x)) and max(loss_x) < 10, loss_x
+
+
+def test_cli_init_prints_the_probe_and_refuses_bad_specs(toy, squeeze_file):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+    from hume_ssl.fixmatch.run import _versus_probe
+
+    root, seeds, idx, y = toy
+    base = ["train-fixmatch", "--seeds", str(seeds), "--steps", "2", "--batch-size", "4",
+            "--mu", "2", "--eval-every", "2", "--device", "cpu", "--input-size", "24"]
+    r = CliRunner().invoke(app, base + ["--out", str(root / "c1"), "--init",
+                                        f"torchvision:squeezenet1_1@{squeeze_file}"])
+    assert r.exit_code == 0 and "linear probe on the seeds" in r.output, r.output
+    r = CliRunner().invoke(app, base + ["--out", str(root / "c2"), "--init", "squeezenet"])
+    assert r.exit_code == 2 and "Valid:" in r.output and not (root / "c2").exists(), r.output
+    probe = type("P", (), {"test_acc": 0.5, "seconds": 1.0})()
+    assert _versus_probe(probe, 0.4)["below_probe"] and not _versus_probe(probe, 0.6)[
+        "below_probe"]
+
+
+@pytest.mark.slow
+def test_compile_with_a_backbone_init(toy, squeeze_file):  # noqa: F811
+    """--compile with an --init backbone, frozen BatchNorm and micro-batches (torch.compile on
+    the CPU builds C++ kernels: slow)."""
+    root, seeds, idx, y = toy
+    cfg = tiny_cfg(arch=None, init=f"torchvision:squeezenet1_1@{squeeze_file}", input_size=24,
+                   steps=2, eval_every=2, compile=True, micro_batches=2)
+    res = train_fixmatch_run(root / "fm_c", cfg, seeds=seeds)
+    assert res["steps"] == 2 and 0.0 <= res["test_acc_last"] <= 1.0
