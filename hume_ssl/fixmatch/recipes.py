@@ -3,10 +3,12 @@
     scratch  no --init: the FixMatch paper (SGD + Nesterov, lr 0.03, no warm-up)
     cnn      a pretrained CNN (--init ssl:, torchvision:, timm: CNNs): SGD at lr 0.03, the
              encoder at lr x encoder_lr_scale (0.1: README "From a pretrained encoder"), a
-             linear warm-up over the first 5% of the steps, and the head started from the
-             linear probe on the seeds (LP-FT, Kumar et al. 2022): a fresh head at lr 0.03 on
-             ImageNet features of norm ~10-100 overshoots (the SqueezeNet init's loss_x went
-             4.6 -> 177 within 5 steps, tests/fixmatch/test_recipes.py)
+             linear warm-up over the first 5% of the steps, the global gradient norm clipped
+             at 1 (the SqueezeNet init's loss_x went 4.6 -> 177 in 5 steps without it; a
+             warm-up cannot help a 10-step run), the encoder's BatchNorm frozen at its
+             pretrained statistics (batches of 8 + 32 resized CIFAR images are not ImageNet:
+             in training mode the EfficientNet-Lite2 run fell from its probe's 0.328 to 0.178)
+             and the head started from the linear probe on the seeds (LP-FT, Kumar et al. 2022)
     vit      a pretrained ViT (dinov2_*, clip_*, timm ViTs): USB's fine-tuning setting (Wang et
              al. 2022, usb_cv configs): AdamW at lr 5e-4, weight decay 5e-4, layer-wise lr decay
              0.5 (block i of L at lr x 0.5^(L + 1 - i)), warm-up over the first 2.5% of the

@@ -9,7 +9,10 @@
   checkpoint.pt everything needed for --resume
   model.pt      plain state dict of the EMA model: hume_ssl.models.classifier.build_classifier(
                 model.json arch, k).load_state_dict(torch.load(...)), as `predict` does
-  model.json    arch, k, dataset, normalisation, input size, label ids, class names
+  model.json    arch, init, k, dataset, normalisation, input size (and model_input_size, the
+                size images are resized to), label ids, class names
+  config.json also records the recipe (fixmatch/recipes.py) and the linear probe's accuracy;
+  metrics.json probe_test_acc, fixmatch_minus_probe, below_probe
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """FixMatch from the EfficientNet-Lite2 ImageNet file (`--init timm:tf_efficientnet_lite2@FILE`)
 beats both the linear probe on the same 40 true labels and a random init of the same network,
 over 3 random states, by more than the spread, on a CIFAR-10 subset at the CPU size of
-recipes/cifar10_fixmatch_init.py (its --backbone-init section; README "From an ImageNet
+recipes/cifar10_fixmatch_init.py (its --backbone-init section; README "From any features
 backbone" has the table). Slow (about 30 minutes with the 2 cores shared by
 other jobs, 2026-12-02; less on idle cores); skipped without ../shared."""
 
