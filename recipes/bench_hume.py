@@ -3,6 +3,7 @@
     python recipes/bench_hume.py                       # all sections (~10 min on 2 CPU cores)
     python recipes/bench_hume.py --sections digits compare
     python recipes/bench_hume.py --device cuda --sections cifar-size compare-gpu
+    OMP_NUM_THREADS=1 python recipes/bench_hume.py --sections inner-solve
 
 Sections
   digits      shipped defaults (100 restarts) on scikit-learn digits (phi1 = standardised
@@ -20,6 +21,13 @@ Sections
               digits-noise1 and 5,000 rows of the shared CIFAR-10 pair), --defaults-restarts
               restarts each: ensemble ACC, mean restart ACC, majority share, seconds. The
               evidence behind README's "HUME defaults" table.
+  inner-solve the inner solve's two forms and the lanes' two schedules in one run, CPU-sized:
+              "before" = smoother form (n_te x n_tr map per split), one lane's graph after
+              another; "after" = `inner_solve=auto` (primal form when D = d2 + 1 < n_te), all
+              lanes in one graph. On a 10,000-row 64/128-d pair and the shared CIFAR-10 pair
+              (50,000 x 512): setup and seconds per outer step (--inner-steps steps, 300
+              extrapolated), a torch.profiler per-step breakdown (top ops, operator calls per
+              step), and ensemble ACC of both forms on seed-benchmark sets (--inner-acc-sets).
 The faithful reference is re-implemented here from the paper's description, not copied.
 """
 
@@ -71,18 +79,20 @@ class UnrolledSGDInner:
         idx_tr, idx_te = prep
         x_tr, x_te = self.x[idx_tr], self.x[idx_te]  # (S, n_tr, d), (S, n_te, d)
         s, n_tr, d = x_tr.shape
-        k = y_tr.shape[-1] // r
+        lanes, k = y_tr.shape[0], y_tr.shape[-1] // r  # y_tr (G, S, n_tr, r*k)
         bound = 1.0 / math.sqrt(d)
         dev, dt = self.x.device, self.x.dtype
-        w = (torch.rand(s, d, r * k, generator=self.gen, device=dev, dtype=dt) * 2 - 1) * bound
-        b = (torch.rand(s, 1, r * k, generator=self.gen, device=dev, dtype=dt) * 2 - 1) * bound
+        shape = (lanes, s, d, r * k)
+        w = (torch.rand(shape, generator=self.gen, device=dev, dtype=dt) * 2 - 1) * bound
+        b = (torch.rand(lanes, s, 1, r * k, generator=self.gen, device=dev, dtype=dt) * 2 - 1) \
+            * bound
         for _ in range(self.steps):
-            logits = (x_tr @ w + b).view(s, n_tr, r, k)
-            g = (torch.softmax(logits, -1).view(s, n_tr, r * k) - y_tr) / n_tr  # dCE/dlogits
+            logits = (x_tr @ w + b).view(lanes, s, n_tr, r, k)
+            g = (torch.softmax(logits, -1).view(lanes, s, n_tr, r * k) - y_tr) / n_tr  # dCE/dz
             w = w - self.lr * (x_tr.transpose(1, 2) @ g)
-            b = b - self.lr * g.sum(1, keepdim=True)
-        logp = torch.log_softmax((x_te @ w + b).view(s, -1, r, k), -1)
-        return -(y_te.view(s, -1, r, k) * logp).sum(-1).mean(1)  # (S, R)
+            b = b - self.lr * g.sum(2, keepdim=True)
+        logp = torch.log_softmax((x_te @ w + b).view(lanes, s, -1, r, k), -1)
+        return -(y_te.view(lanes, s, -1, r, k) * logp).sum(-1).mean(2)  # (G, S, R)
 
 
 def peak_mem(dev: torch.device) -> str:
@@ -91,14 +101,15 @@ def peak_mem(dev: torch.device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB RSS"
 
 
-def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,)):
+def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,),
+                 batch_lanes: bool = True):
     x1, x2 = Rows(phi1, True, dev), Rows(phi2, True, dev)
     if inner_kind == "ridge":
         inner = RidgeInner.from_config(x2, cfg)
     else:
         inner = UnrolledSGDInner(x2.all(), seed=cfg.random_state)
     t = time.perf_counter()
-    w, curve = train_encoders(x1, inner, np.asarray(restarts), cfg)
+    w, curve = train_encoders(x1, inner, np.asarray(restarts), cfg, batch_lanes=batch_lanes)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     with torch.no_grad():
@@ -393,6 +404,125 @@ def section_score_subsample(dev, args):
     print(f"| all {n} | {n / 1000:.0f} | {t_full:.1f} | 1 | True |")
 
 
+def pair_10k(seed: int = 0):
+    """The issue's pair: 10,000 rows, a 64-d and a 128-d view of class-structured latents."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(10_000) % 10)
+    z = rng.normal(size=(10, 32))[y] * 1.5 + rng.normal(size=(10_000, 32))
+    x1 = np.maximum(z @ rng.normal(size=(32, 64)), 0) + 0.5 * rng.normal(size=(10_000, 64))
+    x2 = z @ rng.normal(size=(32, 128)) + 0.5 * rng.normal(size=(10_000, 128))
+    return x1.astype(np.float32), x2.astype(np.float32), y
+
+
+def time_engine(x1, x2, cfg: HumeConfig, restarts: int, batch_lanes: bool, dev,
+                profile: bool = False) -> dict:
+    """Setup (normalising, the inner solver's one-off factors) and the median seconds per outer
+    step of the engine alone; with `profile`, a torch.profiler table of the steps after the
+    first (self CPU time per op and per step, operator calls per step)."""
+    t0 = time.perf_counter()
+    r1, r2 = Rows(x1, True, dev, column_mean(x1)), Rows(x2, True, dev, column_mean(x2))
+    inner = RidgeInner.from_config(r2, cfg)
+    setup = time.perf_counter() - t0
+    marks, prof = [], None
+
+    def on_step(step, loss):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        marks.append(time.perf_counter())
+        if prof is not None and step == 0:
+            prof.start()  # the first step (warm-up) is left out of the profile
+
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as tprofile
+
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+        prof = tprofile(activities=acts)
+    t1 = time.perf_counter()
+    train_encoders(r1, inner, np.arange(restarts), cfg, on_step=on_step, batch_lanes=batch_lanes)
+    if prof is not None:
+        prof.stop()
+    steps = np.diff([t1] + marks)
+    out = {"form": inner.form, "setup_s": setup, "first_step_s": float(steps[0]),
+           "per_step_s": float(np.median(steps[1:])), "profile": None}
+    if prof is not None:
+        n = cfg.n_steps - 1
+        ev = prof.key_averages()
+        calls = sum(e.count for e in ev if not e.key.startswith("ProfilerStep"))
+        top = sorted(ev, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+        out["profile"] = {"calls_per_step": calls / n,
+                          "top": [(e.key, e.self_cpu_time_total / 1e3 / n, e.count / n)
+                                  for e in top]}
+    return out
+
+
+INNER_VARIANTS = [  # (name, inner_solve, batch_lanes)
+    ("before: smoother, lanes one by one", "smoother", False),
+    ("smoother, lanes in one graph", "smoother", True),
+    ("primal, lanes one by one", "primal", False),
+    ("after: auto, lanes in one graph", "auto", True),
+]
+
+
+def section_inner_solve(dev, args):
+    """Before/after of the inner solve's form and the lanes' schedule, in one run."""
+    pairs = [("10,000 rows, 64/128-d (synthetic)", *pair_10k()[:2])]
+    feats = Path(args.shared) / "cifar10_features"
+    if feats.is_dir():
+        pairs.append(("shared CIFAR-10 pair, 50,000 x 512",
+                      np.load(feats / "mocov2_r18_36ep_train.npy"),
+                      np.load(feats / "squeezenet1_1_224px_train.npy")))
+    else:
+        print(f"(skipped the CIFAR-10 pair: {feats} not found)")
+    r, steps = args.inner_restarts, args.inner_steps
+    print(f"\n## inner solve and lanes: {r} restarts, k = 10, {steps} outer steps timed "
+          f"(median step after the first), 300 extrapolated; threads {torch.get_num_threads()}")
+    print("| pair | variant | form | setup s | first step s | s per step | 300 steps s | "
+          "speed-up vs before |")
+    print("|---|---|---|---|---|---|---|---|")
+    profiles = []
+    for name, x1, x2 in pairs:
+        base = None
+        for vname, solve, batched in INNER_VARIANTS:
+            cfg = HumeConfig(k=10, n_restarts=r, n_steps=steps, inner_solve=solve)
+            prof = vname.startswith(("before", "after"))
+            res = time_engine(x1, x2, cfg, r, batched, dev, profile=prof)
+            total = res["setup_s"] + res["first_step_s"] + 299 * res["per_step_s"]
+            base = base or total
+            print(f"| {name} | {vname} | {res['form']} | {res['setup_s']:.2f} | "
+                  f"{res['first_step_s']:.3f} | {res['per_step_s']:.3f} | {total:.0f} | "
+                  f"{base / total:.2f}x |", flush=True)
+            if res["profile"]:
+                profiles.append((name, vname, res["profile"]))
+    for name, vname, p in profiles:
+        print(f"\n### profile per outer step: {name}, {vname} "
+              f"({p['calls_per_step']:.0f} operator calls per step)")
+        print("| op | self CPU ms per step | calls per step |")
+        print("|---|---|---|")
+        for key, ms, calls in p["top"]:
+            print(f"| {key} | {ms:.1f} | {calls:.0f} |")
+    if not args.inner_acc_sets:
+        return
+    print(f"\n### ensemble ACC of both forms: {r} restarts x 300 steps, random_state 0.."
+          f"{args.inner_acc_seeds - 1}; "
+          "ensemble ACC / mean restart ACC +- std (seconds)")
+    print("| set | form | " + " | ".join(f"seed {s}" for s in range(args.inner_acc_seeds)) + " |")
+    print("|---|---|" + "---|" * args.inner_acc_seeds)
+    for set_name in args.inner_acc_sets:
+        x1, x2, y, extra = load_set(set_name, args)
+        for solve in ("smoother", "primal"):
+            cells = []
+            for seed in range(args.inner_acc_seeds):
+                cfg = HumeConfig(k=int(y.max()) + 1, n_restarts=r, random_state=seed,
+                                 inner_solve=solve, device=str(dev)).replace(**extra)
+                t = time.perf_counter()
+                m = Hume.from_config(cfg).fit(x1, x2)
+                accs = [cluster_acc(lab, y) for lab in m.labelings_]
+                cells.append(f"{cluster_acc(m.labels_, y):.3f} / {np.mean(accs):.3f} +- "
+                             f"{np.std(accs):.3f} ({time.perf_counter() - t:.0f} s)")
+            print(f"| {set_name} | {solve} | " + " | ".join(cells) + " |", flush=True)
+
+
 DEFAULT_VARIANTS = [  # (name, HumeConfig overrides): one default changed at a time
     ("shipped defaults", {}),
     ("lr 0.01", {"lr": 0.01}), ("lr 0.1", {"lr": 0.1}),
@@ -442,7 +572,7 @@ def main():
         nargs="+",
         default=["digits", "compare", "cifar-size"],
         choices=["digits", "compare", "cifar-size", "compare-gpu", "imagenet-size",
-                 "score-subsample", "defaults"],
+                 "score-subsample", "defaults", "inner-solve"],
     )
     ap.add_argument("--defaults-sets", nargs="+",
                     default=["digits", "digits-noise1", "cifar10-sub5000"],
@@ -469,6 +599,12 @@ def main():
     ap.add_argument("--compare-steps", type=int, default=150, help="outer steps in `compare`")
     ap.add_argument("--compare-subset", type=int, default=600, help="subset size in `compare`")
     ap.add_argument("--restarts", type=int, default=100, help="restarts in `cifar-size`")
+    ap.add_argument("--inner-restarts", type=int, default=20, help="restarts in `inner-solve`")
+    ap.add_argument("--inner-steps", type=int, default=4,
+                    help="outer steps timed per variant in `inner-solve`")
+    ap.add_argument("--inner-acc-sets", nargs="*", default=["digits", "cifar10-sub5000"],
+                    help="seed-benchmark sets for the ACC check of `inner-solve` (none: skip)")
+    ap.add_argument("--inner-acc-seeds", type=int, default=2)
     args = ap.parse_args()
     dev = resolve_device(args.device)
     print(f"device {dev}, torch {torch.__version__}, threads {torch.get_num_threads()}")
@@ -495,6 +631,8 @@ def main():
         section_score_subsample(dev, args)
     if "defaults" in args.sections:
         section_defaults(dev, args)
+    if "inner-solve" in args.sections:
+        section_inner_solve(dev, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import cifar10_data, data_parser
+from common import cifar10_data, data_parser, run_recipe
 
 
 def main():
@@ -86,8 +86,9 @@ def main():
     fm_kw = dict(init=ssl, encoder_lr_scale=args.encoder_lr_scale, budget_minutes=left_min,
                  device=args.device, random_state=args.seed, eval_every=2**30,
                  checkpoint_every=2**30, tensorboard=False)
-    if small:
-        fm_kw.update(batch_size=16, mu=3)
+    if small:  # log intervals of 16 steps: the budget is fitted in whole intervals, and a
+        # CPU rehearsal has too little time left for one of the default 64 steps
+        fm_kw.update(batch_size=16, mu=3, log_every=16)
     t = time.perf_counter()
     fm = train_fixmatch_run(out / "fixmatch", FixMatchConfig(**fm_kw), seeds=out / "seed" / "seeds")
     times["fixmatch"] = time.perf_counter() - t
@@ -131,4 +132,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -5,7 +5,11 @@
         --fixmatch-minutes 2.5 --out /tmp/fmi                              # one GPU, < 9 min
     python recipes/cifar10_fixmatch_init.py --pretrain-minutes 1 --fixmatch-minutes 0.5 \\
         --subset 2048 --test-subset 500 --size 16 --device cpu --out /tmp/fmi   # CPU rehearsal
+    PYTHONPATH=. python recipes/cifar10_fixmatch_init.py --shared DATA --fixmatch-minutes 2.5 \\
+        --init torchvision:squeezenet1_1@DATA/squeezenet1_1_imagenet.pth --out /tmp/fmi_in
 
+With `--init SPEC` (an ImageNet model: `torchvision:NAME@FILE`, `timm:NAME@FILE`) the first
+start is that encoder and no pretraining is run; `--starts init` / `scratch` runs one start.
 Prints, for each start (the pretrained encoder with --init ssl:, and WRN-28-2 from scratch),
 the test accuracy at every evaluation against steps and seconds, the steps/s, and the final
 accuracy; the labeled indices are the first 4 images of each class in a seeded shuffle.
@@ -56,8 +60,8 @@ def fixmatch_from_init(init: str, data: str, out: Path, idx: Path, labels: Path,
     """FixMatch from `init` (any --init spec), or from a random init of the same network
     (`random_weights`: --arch of the init, the scratch recipe), with ground-truth seed labels
     (`--oracle-labels`, so test accuracy needs no Hungarian map). Returns train_fixmatch_run's
-    summary (probe_test_acc included for the pretrained start). The function
-    recipes/gpu_check.py calls."""
+    summary (probe_test_acc included for the pretrained start). The --backbone-init
+    section runs it per start and random state."""
     from hume_ssl.fixmatch.config import FixMatchConfig
     from hume_ssl.fixmatch.run import train_fixmatch_run
     from hume_ssl.models.classifier import resolve_init
@@ -125,9 +129,15 @@ def main():
     ap.add_argument("--per-class", type=int, default=4)
     ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
     ap.add_argument("--eval-every", type=int, default=500, help="steps")
+    ap.add_argument("--init", default="", help="start from this encoder spec instead of "
+                    "pretraining (e.g. torchvision:squeezenet1_1@FILE)")
+    ap.add_argument("--starts", default="init,scratch", help="which starts to run")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="FixMatch steps (0: as many as --fixmatch-minutes allows; with "
+                    "--fixmatch-minutes 0, a fixed number of steps and no budget; with "
+                    "--backbone-init, a fixed number of steps and no budget)")
     ap.add_argument("--backbone-init", help="the --backbone-init section: this --init spec")
     ap.add_argument("--input-size", type=int, default=None, help="px (--backbone-init)")
-    ap.add_argument("--steps", type=int, default=0, help="0: --fixmatch-minutes (--backbone-init)")
     ap.add_argument("--repeats", type=int, default=3, help="random states (--backbone-init)")
     ap.add_argument("--batch-size", type=int, default=64, help="--backbone-init")
     ap.add_argument("--mu", type=int, default=7, help="--backbone-init")
@@ -152,26 +162,36 @@ def main():
     np.save(out / "idx.npy", idx)
     np.save(out / "labels.npy", y[idx])
 
-    t = time.perf_counter()
-    pre = PretrainConfig(budget_minutes=args.pretrain_minutes, device=args.device,
-                         random_state=args.seed, knn_every=10**4, checkpoint_every=10**9,
-                         batch_size=128 if small else 512)
-    p = pretrain_run(data, out / "ssl", pre)
+    t, p = time.perf_counter(), None
+    init = args.init
+    if not init:
+        pre = PretrainConfig(budget_minutes=args.pretrain_minutes, device=args.device,
+                             random_state=args.seed, knn_every=10**4,
+                             checkpoint_every=10**9, batch_size=128 if small else 512)
+        p = pretrain_run(data, out / "ssl", pre)
+        init = f"ssl:{out / 'ssl'}"
     t_pre = time.perf_counter() - t
     runs = {}
-    for name, kw in (("encoder (--init ssl:)", dict(init=f"ssl:{out / 'ssl'}",
-                                                     encoder_lr_scale=args.encoder_lr_scale)),
-                     ("scratch (wrn28_2)", dict(arch="wrn28_2"))):
-        cfg = FixMatchConfig(budget_minutes=args.fixmatch_minutes, device=args.device,
+    starts = {f"encoder (--init {init.split('@')[0]})": dict(
+        init=init, encoder_lr_scale=args.encoder_lr_scale), "scratch (wrn28_2)": dict(
+        arch="wrn28_2")}
+    wanted = [s.strip() for s in args.starts.split(",")]
+    for name, kw in starts.items():
+        if ("init" if "init" in kw else "scratch") not in wanted:
+            continue
+        if args.steps:
+            kw["steps"] = args.steps
+        cfg = FixMatchConfig(budget_minutes=args.fixmatch_minutes or None, device=args.device,
                              eval_every=args.eval_every, checkpoint_every=2**30,
                              tensorboard=False, random_state=args.seed, **kw)
         if small:
             cfg.batch_size, cfg.mu, cfg.eval_every = 16, 3, 50
         slug = "init" if "init" in kw else "scratch"
         runs[name] = train_fixmatch_run(out / slug, cfg, indices=out / "idx.npy",
-                                        labels=out / "labels.npy", dataset=data)
-    print(f"\n## FixMatch, {10 * args.per_class} true labels, {data}; pretrain "
-          f"{p['steps']} steps in {t_pre:.0f} s (kNN-200 {p['knn_acc_last']:.4f})")
+                                        seed_labels=out / "labels.npy", dataset=data)
+    pre_note = ("no pretraining" if p is None else f"pretrain {p['steps']} steps in "
+                f"{t_pre:.0f} s (kNN-200 {p['knn_acc_last']:.4f})")
+    print(f"\n## FixMatch, {10 * args.per_class} true labels, {data}; {pre_note}")
     print("| start | step | test accuracy |")
     print("|---|---|---|")
     for name, r in runs.items():

@@ -61,6 +61,7 @@ def run_variant(name: str, data: str, out: Path, args) -> dict:
                   f"{info['elapsed_s']:7.1f} s  kNN {info['knn_acc']:.4f}", flush=True)
 
     res = pretrain_run(data, out / name, cfg, callback=show)
+    cfg = cfg.resolve()  # the automatic values (lr, temperature, head, queue_size) filled in
     with open(out / name / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     train_rows = [r for r in rows if r["knn_acc"] == "" and r["images_per_s"]]

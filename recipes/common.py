@@ -2,18 +2,36 @@
 
     ap = data_parser(__doc__)        # --shared --out --device --subset --test-subset --size --seed
     data = cifar10_data(args)        # npz:... of the shared CIFAR-10, or of a resized subset
+    run_recipe(main)                 # a HumeSSLError is one line and exit 2, as in the CLI
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 SHARED_DATA = Path(os.environ.get("HUME_SSL_SHARED",
                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def run_recipe(main) -> None:
+    """Run a recipe's main(): a HumeSSLError (bad input, a budget too small) prints one line
+    on stderr and exits with status 2, as the `hume-ssl` commands do; Ctrl-C or SIGTERM (the
+    trainers checkpoint, then stop) one line and status 130; no traceback."""
+    from hume_ssl.core.errors import HumeSSLError
+
+    try:
+        main()
+    except HumeSSLError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt as e:
+        print(f"interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
 
 
 def recipe_parser(doc: str) -> argparse.ArgumentParser:

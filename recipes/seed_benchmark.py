@@ -5,22 +5,23 @@
     python recipes/seed_benchmark.py --out runs/sb --sets user --phi1 A.npy --phi2 B.npy \
         --labels Y.npy
 
-For every set it runs HUME (the `seed` defaults unless --restarts/--steps say otherwise) and prints
-  clustering  ensemble ACC/ARI/NMI, k-means on each space (centred, L2-normalised rows: what
-              HUME and the kNN see)
-  precision   at 1/4/25/100/400 seeds per cluster, and the seeds that gives: **ours is the rule
-              `hume-ssl seed` ships** (SeedConfig's defaults: kNN space and size, ranking,
-              thresholds, `--shortage fewer`, kNN on centred rows), asked for N per class; then
-              HUME random-N (mean and std of 20 draws of N random members per ensemble cluster),
-              k-means nearest-N on each space, and the other selection variants (kNN space,
-              neighbours, ranking; same thresholds and shortage policy), labelled as variants
-  diagnostics the label-free statistics of hume_ssl.hume.diagnostics and the verdict
-Then, over all sets: each variant's mean precision and the variant chosen leaving one set out;
-and the calibration of the verdict: for each candidate statistic, a threshold chosen leaving one
-set out at a time ("warn below t" must warn where precision at 4 < 0.7 and must not where it is
->= 0.95; sets in between may go either way and are not counted as judged), and whether each
-left-out set is judged right. The must-pass side is reported per dataset family (digits-r5 is
-digits again). Ground truth is used for evaluation only.
+For every set it runs HUME (the `seed` defaults unless --restarts/--steps say otherwise; the fit
+is cached as OUT/NAME.npz) and prints
+  clustering  ACC of HUME's ensemble, of k-means on each space (centred, L2-normalised rows:
+              what HUME and the kNN see) and of the consensus clusters (on the rows they hold)
+  curves      precision against seeds per cluster N = 1..400 (seeds taken / clusters holding
+              seeds): **ours is the rule `hume-ssl seed` ships** (the consensus rule,
+              SeedConfig's defaults, `--shortage fewer`); the hume rule shipped before 0.2; and
+              the label-free baselines: HUME random-N (mean of 20 draws), k-means nearest-N in
+              each space, and a SPICE-style rule in each space (k-means clusters, members whose
+              50 nearest neighbours share their cluster >= 90%, ranked by that share, then
+              nearness to the centre); the best baseline at each N and ours minus it
+  clusters    the consensus clusters' evidence (source partition, stability, size, core,
+              candidates) and how many of their top 4 are right
+Then a summary table, and the calibration of the expected precision `seed` prints: the table
+(seeds right / taken at 4 per cluster by stability bin: hume_ssl.seeds.calibration.BIN_COUNTS)
+and each set left out, its interval from the other sets against its measured precision.
+A precision_curve PNG per set goes to OUT. Ground truth is used for evaluation only.
 
 Sets (../shared/data is found as in the other recipes):
   digits          scikit-learn digits, the tests' views (standardised pixels / 512 RBF features)
@@ -29,6 +30,9 @@ Sets (../shared/data is found as in the other recipes):
   cifar-C         the shared CIFAR-10 feature pair (MoCo / SqueezeNet), classes 0..C-1 only
   cifar10-swap    the full pair with the spaces swapped (SqueezeNet / MoCo)
   cifar10-subM    M random rows (seeded) of the full pair
+  effnet-squeeze  the 10,000 train rows of cifar10_features/train10k_idx.npy: SqueezeNet / the
+                  EfficientNet-Lite2 features of the same images (space 2)
+  effnet-moco     the same rows: MoCo / EfficientNet-Lite2
   fashion         Fashion-MNIST's 10,000 test images (apt-get install dataset-fashion-mnist):
                   PCA-64 of the pixels / 512 RBF features of the pixels
   user            --phi1/--phi2/--labels
@@ -46,19 +50,23 @@ from sklearn.cluster import KMeans
 
 from hume_ssl.core.knn import knn_consistency, l2_normalise
 from hume_ssl.core.metrics import clustering_metrics, hungarian_map
+from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, diagnose
+from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.rows import column_mean
-from hume_ssl.seeds.report import precision_curve
-from hume_ssl.seeds.run import SeedConfig, space_neighbours
-from hume_ssl.seeds.selection import RANKINGS, SeedSelector
+from hume_ssl.seeds.calibration import STABILITY_EDGES, bin_counts, expected_precision
+from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours
+from hume_ssl.seeds.report import plot_curves, precision_curve
+from hume_ssl.seeds.selection import SeedSelector
 
-NS = (1, 4, 25, 100, 400)
+NS = (1, 2, 4, 8, 16, 25, 50, 100, 200, 400)
+SPICE_NEIGHBOURS, SPICE_SHARE = 50, 0.9  # SPICE keeps a sample when >= 90% of its neighbours
+# share its cluster (it uses 100 neighbours and a confidence > 0.99 as well)
 DEFAULT_SETS = ("digits", "digits-noise1", "digits-noise1.5", "digits-noise2", "digits-r5",
-                "fashion", "cifar-2", "cifar-5", "cifar-10", "cifar10-swap")
-STATS = ("agreement/above_0.5", "agreement/at_least_0.9", "agreement/mean", "pairwise_ari/mean",
-         "clusters_full")
+                "fashion", "cifar-2", "cifar-5", "cifar-10", "cifar10-swap", "effnet-squeeze",
+                "effnet-moco")
 
 
 def digits_views():
@@ -102,6 +110,13 @@ def load_set(name: str, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]
     if name == "fashion":
         x1, x2, y = fashion_views()
         return x1, x2, y, {}
+    if name.startswith("effnet-"):
+        d = Path(args.shared) / "cifar10_features"
+        rows = np.load(d / "train10k_idx.npy")
+        other = {"effnet-squeeze": "squeezenet1_1_224px", "effnet-moco": "mocov2_r18_36ep"}
+        a = np.load(d / f"{other[name]}_train.npy", mmap_mode="r")[rows]
+        b = np.load(d / "effnet_lite2_224px_train10k.npy").astype(np.float32)
+        return a.astype(np.float32), b, np.load(d / "labels_train.npy")[rows], {}
     if name.startswith("cifar"):
         d = Path(args.shared) / "cifar10_features"
         if not d.is_dir():
@@ -125,11 +140,6 @@ def load_set(name: str, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]
                      "cifar-C, user")
 
 
-def precisions(ranked: dict, mapping: dict, y: np.ndarray) -> list[float]:
-    """Precision at each N of NS (seeds.report's curve, at those N only)."""
-    return precision_curve(ranked, mapping, y, ns=NS)[1].tolist()
-
-
 def fit_set(name: str, args, out: Path) -> dict:
     """HUME + kNN of a set, cached as OUT/NAME.npz (the slow part; the analysis reads it)."""
     path = out / f"{name}.npz"
@@ -149,14 +159,13 @@ def fit_set(name: str, args, out: Path) -> dict:
     t = time.perf_counter()
     m = Hume.from_config(cfg).fit(x1, x2)
     t_hume = time.perf_counter() - t
-    kmax = max(args.knn)
+    kmax = 50  # the neighbours of the hume rule as shipped before 0.2 (ours use the first 20)
     f = {"y": y, "labels": m.labels_, "agreement": m.agreement_, "margins": m.margins_,
          "scores": m.scores_, "labelings": m.labelings_.astype(np.int16),
          "hume_seconds": np.array(t_hume), "restarts": np.array(cfg.n_restarts)}
     for sp, x in (("phi1", x1), ("phi2", x2)):
         # the neighbours `seed` computes (centred rows when HUME centres), kmax at once
         f[f"nbrs_{sp}"] = space_neighbours(x, kmax, cfg.center)[0].astype(np.int32)
-        f[f"raw_nbrs_{sp}"] = space_neighbours(x, kmax, False)[0].astype(np.int32)
         xn = np.asarray(x, np.float32)
         xn = l2_normalise(xn - column_mean(xn) if cfg.center else xn)  # the rows HUME sees
         km = KMeans(k, n_init=3, random_state=args.seed).fit(xn)
@@ -166,260 +175,191 @@ def fit_set(name: str, args, out: Path) -> dict:
     return f
 
 
+
+
 def analyse(name: str, f: dict, args) -> dict:
-    y, labels, agreement = f["y"], f["labels"], f["agreement"]
+    """Every curve of a set, the consensus clusters' evidence, the diagnostics."""
+    x1, x2, y, _ = load_set(name, args)
+    labels, agreement = f["labels"], f["agreement"]
     k = int(y.max()) + 1
     diag = diagnose(labels, agreement, f["labelings"].astype(np.int64), f["scores"], k, args.seed)
     res = {"set": name, "n": int(len(y)), "k": k, "restarts": int(f["restarts"]),
            "hume_seconds": round(float(f["hume_seconds"]), 1), "diagnostics": diag,
-           "ensemble": clustering_metrics(labels, y)}
-    map_h = hungarian_map(labels, y)
-    for sp in ("phi1", "phi2"):  # k-means on each space, nearest-N to the centroids
-        kl, dist = f[f"km_{sp}"], f[f"km_dist_{sp}"]
-        rank = {c: np.nonzero(kl == c)[0][np.argsort(dist[kl == c], kind="stable")]
-                for c in range(k)}
-        res[f"kmeans_{sp}"] = clustering_metrics(kl, y)
-        res[f"kmeans_nearest_{sp}"] = precisions(rank, hungarian_map(kl, y), y)
-    rng = np.random.default_rng(args.seed)  # HUME random-N
-    draws = np.array([[precision_curve({c: rng.permutation(np.nonzero(labels == c)[0])
-                                        for c in range(k)}, map_h, y, ns=[n])[1][0] for n in NS]
-                      for _ in range(args.draws)])  # a fresh draw for every N
-    res["random_mean"], res["random_std"] = draws.mean(0).tolist(), draws.std(0).tolist()
-    variants = {}
-    for kk in args.knn:
-        share = {sp: knn_consistency(labels, f[f"nbrs_{sp}"][:, :kk]) for sp in ("phi1", "phi2")}
-        share["both"] = np.minimum(share["phi1"], share["phi2"])
-        for sp in ("phi2", "both"):
-            for rk in RANKINGS:
-                variants[f"{sp}/knn{kk}/{rk}"] = rule_curve(
-                    labels, agreement, share[sp], f["margins"], k, y, map_h, ranking=rk)
-    res["variants"] = variants
+           "ensemble": clustering_metrics(labels, y), "curves": {}}
+    t = time.perf_counter()
     d = SeedConfig()
-    res["ours_variant"] = f"{d.knn_space}/knn{d.n_neighbors}/{d.ranking}"
-    ours = variants[res["ours_variant"]]
-    share = space_share(f, labels, d.knn_space, d.n_neighbors)
-    raw = space_share(f, labels, d.knn_space, d.n_neighbors, prefix="raw_")
-    res["raw_knn_variant"] = rule_curve(labels, agreement, raw, f["margins"], k, y, map_h)
-    res["relax_variant"] = rule_curve(labels, agreement, share, f["margins"], k, y, map_h,
-                                      ranking=d.ranking, shortage="relax")
-    diag["clusters_full"] = float(np.mean(np.array(ours["candidates"]) >= 4))
-    top = SeedSelector(**shipped_rule(per_class=4)).fit(
-        labels, agreement, share, f["margins"], k=k).indices_by_class()
-    for c, cl in enumerate(diag["clusters"]):  # which clusters are unreliable, against truth
-        cl["candidates"] = ours["candidates"][c]
-        cl["reliable"] = cl["reliable"] and cl["candidates"] >= 4
-        cl["precision_at_4"] = (float((y[top[c]] == map_h.get(c, -1)).mean())
-                                if len(top[c]) else None)
-        members = np.nonzero(labels == c)[0]
-        cl["truth_purity"] = (float((y[members] == map_h.get(c, -1)).mean())
-                              if len(members) else None)
+    sel = ConsensusSelector(per_class=max(NS), random_state=args.seed).fit(
+        x1, x2, labels, k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]))
+    res["consensus_seconds"] = round(time.perf_counter() - t, 1)
+    cov = sel.labels_ >= 0
+    res["consensus"] = {"coverage": float(cov.mean()), "kmeans": sel.kmeans_,
+                        **clustering_metrics(sel.labels_[cov], y[cov])}
+    res["curves"]["ours"] = curve(sel.ranked_, hungarian_map(sel.labels_[cov], y[cov]), y)
+    res["clusters"] = cluster_records(sel, hungarian_map(sel.labels_[cov], y[cov]), y)
+    share = space_share(f, labels, d.knn_space, 50)  # the hume rule as shipped before 0.2
+    cap = int(np.bincount(labels, minlength=k).max())
+    former = SeedSelector(per_class=min(max(NS), cap), ranking="knn").fit(
+        labels, agreement, share, f["margins"], k=k)
+    map_h = hungarian_map(labels, y)
+    res["curves"]["hume rule"] = curve(former.indices_by_class(), map_h, y)
+    rng = np.random.default_rng(args.seed)  # HUME random-N: mean of draws, a fresh one per N
+    draws = np.array([curve({c: rng.permutation(np.nonzero(labels == c)[0]) for c in range(k)},
+                            map_h, y)["precision"] for _ in range(args.draws)])
+    res["curves"]["HUME random-N"] = {"precision": draws.mean(0).tolist(),
+                                      "std": draws.std(0).tolist(), "seeds": None}
+    for sp in ("phi1", "phi2"):  # k-means on each space: nearest-N, and SPICE-style
+        kl, dist = f[f"km_{sp}"], f[f"km_dist_{sp}"]
+        res[f"kmeans_{sp}"] = clustering_metrics(kl, y)
+        map_k = hungarian_map(kl, y)
+        near = {c: np.nonzero(kl == c)[0][np.argsort(dist[kl == c], kind="stable")]
+                for c in range(k)}
+        res["curves"][f"k-means nearest-N {sp}"] = curve(near, map_k, y)
+        local = knn_consistency(kl, f[f"nbrs_{sp}"][:, :SPICE_NEIGHBOURS])
+        spice = {c: r[local[r] >= SPICE_SHARE] for c, r in
+                 ((c, near[c][np.argsort(-local[near[c]], kind="stable")]) for c in range(k))}
+        res["curves"][f"SPICE-style {sp}"] = curve(spice, map_k, y)
     return res
 
 
-def space_share(f: dict, labels, space: str, n: int, prefix: str = "") -> np.ndarray:
-    """kNN consistency with n neighbours in `space` (phi1, phi2, or both: the lower share), from
-    the neighbour lists of fit_set (`prefix` "raw_": those of the uncentred rows)."""
+def curve(ranked: dict, mapping: dict, y: np.ndarray) -> dict:
+    """Precision at each N of NS, seeds taken, clusters with at least one seed."""
+    prec, taken = precision_curve(ranked, mapping, y, ns=NS)[1:]
+    held = [int(sum(len(r[:n]) > 0 for r in ranked.values())) for n in NS]
+    return {"precision": [float(p) for p in prec], "seeds": taken.tolist(), "clusters": held}
+
+
+def cluster_records(sel, mapping: dict, y: np.ndarray) -> list[dict]:
+    """Per consensus cluster: its evidence and its seeds at 4 against the truth."""
+    out = []
+    for ev in sel.evidence():
+        top = sel.ranked_[ev["cluster"]][:4]
+        right = int((y[top] == mapping.get(ev["cluster"], -1)).sum())
+        out.append({**ev, "right_at_4": right, "taken_at_4": int(len(top))})
+    return out
+
+
+def space_share(f: dict, labels, space: str, n: int) -> np.ndarray:
+    """kNN consistency with n neighbours in `space` (phi1, phi2, or both: the lower share)."""
     spaces = ("phi1", "phi2") if space == "both" else (space,)
-    return np.minimum.reduce([knn_consistency(labels, f[f"{prefix}nbrs_{sp}"][:, :n])
-                              for sp in spaces])
-
-
-def shipped_rule(**over) -> dict:
-    """SeedSelector parameters of the rule `hume-ssl seed` ships (SeedConfig's defaults)."""
-    d = SeedConfig()
-    rule = dict(per_class=d.per_class, min_agreement=d.min_agreement, min_knn=d.min_knn,
-                shortage=d.shortage, ranking=d.ranking)
-    rule.update(over)
-    return rule
-
-
-def rule_curve(labels, agreement, share, margins, k, y, map_h, **over) -> dict:
-    """Precision and seeds taken at every N of NS when the rule is asked for N per class
-    (the shipped rule with `over` changed); candidates per cluster at the base thresholds."""
-    cap = int(np.bincount(labels, minlength=k).max())
-    prec, taken = [], []
-    for n in NS:
-        sel = SeedSelector(**shipped_rule(per_class=min(n, cap), **over)).fit(
-            labels, agreement, share, margins, k=k)
-        p, t = precision_curve(sel.indices_by_class(), map_h, y, ns=[n])[1:]
-        prec.append(float(p[0])), taken.append(int(t[0]))
-        if n == 4:
-            cands = sel.candidates_.tolist()
-    return {"precision": prec, "seeds": taken, "candidates": cands}
+    return np.minimum.reduce([knn_consistency(labels, f[f"nbrs_{sp}"][:, :n]) for sp in spaces])
 
 
 def fmt(v) -> str:
     return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
 
 
-def get(d: dict, dotted: str):
-    for part in dotted.split("/"):
-        d = d.get(part) if isinstance(d, dict) else None
-    return d
+def baselines(r: dict) -> list[str]:
+    return [c for c in r["curves"] if c not in ("ours", "hume rule")]
+
+
+def best_baseline(r: dict) -> list[tuple[float, str]]:
+    """(precision, name) of the best label-free baseline at each N."""
+    out = []
+    for j in range(len(NS)):
+        cand = [(r["curves"][c]["precision"][j], c) for c in baselines(r)
+                if np.isfinite(r["curves"][c]["precision"][j])]
+        out.append(max(cand) if cand else (np.nan, "-"))
+    return out
 
 
 def print_set(r: dict) -> None:
-    dg = r["diagnostics"]
+    dg, e, cs = r["diagnostics"], r["ensemble"], r["consensus"]
     print(f"\n## {r['set']}: N={r['n']}, k={r['k']}, {r['restarts']} restarts "
-          f"({r['hume_seconds']} s) -> verdict **{dg['verdict']}**: {dg['message']}")
-    e, a, b = r["ensemble"], r["kmeans_phi1"], r["kmeans_phi2"]
-    print(f"ensemble ACC/ARI/NMI {fmt(e['acc'])}/{fmt(e['ari'])}/{fmt(e['nmi'])}; k-means phi1 "
-          f"{fmt(a['acc'])}/{fmt(a['ari'])}/{fmt(a['nmi'])}; phi2 {fmt(b['acc'])}/{fmt(b['ari'])}/"
-          f"{fmt(b['nmi'])}")
-    ag = dg["agreement"]
-    print(f"agreement >0.5 {fmt(ag['above_0.5'])}, >=0.9 {fmt(ag['at_least_0.9'])}, =1 "
-          f"{fmt(ag['all_1.0'])}, mean {fmt(ag['mean'])}; pairwise ARI "
-          f"{fmt(dg['pairwise_ari'].get('mean'))}; scores {fmt(dg['scores']['min'])}.."
-          f"{fmt(dg['scores']['max'])} (std {fmt(dg['scores']['std'])})")
-    print("| per cluster | " + " | ".join(str(c["cluster"]) for c in dg["clusters"]) + " |")
-    print("|---" * (len(dg["clusters"]) + 1) + "|")
-    for key in ("size", "mean_agreement", "share_majority", "candidates", "truth_purity",
-                "precision_at_4"):
-        vals = [c.get(key) for c in dg["clusters"]]
-        print(f"| {key} | " + " | ".join(str(v) if isinstance(v, int) else fmt(v) for v in vals)
-              + " |")
-    print("| flagged | " + " | ".join("" if c["reliable"] else "weak" for c in dg["clusters"])
-          + " |")
-    print("\n| precision at N per cluster (seeds taken) | " + " | ".join(str(n) for n in NS)
-          + " |")
+          f"({r['hume_seconds']} s; consensus rule {r['consensus_seconds']} s) -> HUME verdict "
+          f"**{dg['verdict']}**")
+    print(f"ACC: HUME ensemble {fmt(e['acc'])}; k-means phi1 {fmt(r['kmeans_phi1']['acc'])}, phi2 "
+          f"{fmt(r['kmeans_phi2']['acc'])}; consensus clusters {fmt(cs['acc'])} on "
+          f"{100 * cs['coverage']:.0f}% of rows ({len(r['clusters'])} clusters accepted)")
+    print("\n| precision at N per cluster (seeds taken / clusters with seeds) | "
+          + " | ".join(str(n) for n in NS) + " |")
     print("|---" * (len(NS) + 1) + "|")
-    ours = r["variants"][r["ours_variant"]]
-    rows = [(f"**ours: the shipped rule** ({r['ours_variant']}, shortage fewer)",
-             [f"{fmt(p)} ({t})" for p, t in zip(ours["precision"], ours["seeds"])])]
-    rows.append(("HUME random-N mean", [fmt(v) for v in r["random_mean"]]))
-    rows.append(("HUME random-N std", [fmt(v) for v in r["random_std"]]))
-    rows += [(f"k-means nearest-N {sp}", [fmt(v) for v in r[f"kmeans_nearest_{sp}"]])
-             for sp in ("phi1", "phi2")]
-    rv = r["relax_variant"]
-    rw = r["raw_knn_variant"]
-    rows.append(("variant: shipped rule, kNN on uncentred rows (the former rule)",
-                 [f"{fmt(p)} ({t})" for p, t in zip(rw["precision"], rw["seeds"])]))
-    rows.append(("variant: shipped rule with --shortage relax",
-                 [f"{fmt(p)} ({t})" for p, t in zip(rv["precision"], rv["seeds"])]))
-    rows += [(f"variant: {v}", [f"{fmt(p)} ({t})" for p, t in zip(d["precision"], d["seeds"])])
-             for v, d in r["variants"].items() if v != r["ours_variant"]]
-    for label, cells in rows:
+    for name, c in r["curves"].items():
+        label = "**ours: the consensus rule**" if name == "ours" else name
+        if name == "hume rule":
+            label = "the hume rule (shipped before 0.2: both/knn50/knn)"
+        cells = [fmt(p) if c["seeds"] is None else f"{fmt(p)} ({t}/{h})"
+                 for p, t, h in zip(c["precision"], c["seeds"] or NS, c.get("clusters") or NS)]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    best = best_baseline(r)
+    ours = r["curves"]["ours"]["precision"]
+    print("| best baseline | " + " | ".join(f"{fmt(p)} ({n})" for p, n in best) + " |")
+    print("| ours - best baseline | " + " | ".join(
+        fmt(o - b) if np.isfinite(o) and np.isfinite(b) else "-" for o, (b, _) in zip(ours, best))
+        + " |")
+    print("\n| consensus cluster | " + " | ".join(str(c["cluster"]) for c in r["clusters"]) + " |")
+    print("|---" * (len(r["clusters"]) + 1) + "|")
+    for key in ("source", "stability", "size", "core", "candidates", "right_at_4"):
+        print(f"| {key} | " + " | ".join(
+            fmt(c[key]) if isinstance(c[key], float) else str(c[key]) for c in r["clusters"])
+            + " |")
 
 
 def summary_table(results: list[dict]) -> None:
     """One row per set: what README's benchmark table shows."""
-    print("\n## summary (the shipped rule; precision at N per cluster, seeds taken in brackets)")
-    print("| set | ensemble ACC | k-means ACC phi1 / phi2 | majority share | pairwise ARI | "
-          "ours at 1 / 4 / 25 / 100 / 400 | HUME random-N at 4 (mean +- std) | "
-          "k-means nearest-4 phi1 / phi2 | verdict |")
-    print("|---" * 9 + "|")
+    cols = (1, 4, 25, 100)
+    idx = [NS.index(n) for n in cols]
+    print("\n## summary: precision at N seeds per cluster (seeds taken); best label-free "
+          "baseline at the same N")
+    print("| set | HUME ACC | consensus ACC (rows) | " + " | ".join(
+        f"ours at {n} | best baseline at {n}" for n in cols) + " | N where ours >= best |")
+    print("|---" * (3 + 2 * len(cols) + 1) + "|")
     for r in results:
-        dg, o = r["diagnostics"], r["variants"][r["ours_variant"]]
-        ours = " / ".join(f"{fmt(p)} ({t})" for p, t in zip(o["precision"], o["seeds"]))
-        print(f"| {r['set']} (N={r['n']}, k={r['k']}, {r['restarts']} restarts) | "
-              f"{fmt(r['ensemble']['acc'])} | {fmt(r['kmeans_phi1']['acc'])} / "
-              f"{fmt(r['kmeans_phi2']['acc'])} | {fmt(dg['agreement']['above_0.5'])} | "
-              f"{fmt(dg['pairwise_ari'].get('mean'))} | {ours} | {fmt(r['random_mean'][1])} +- "
-              f"{fmt(r['random_std'][1])} | {fmt(r['kmeans_nearest_phi1'][1])} / "
-              f"{fmt(r['kmeans_nearest_phi2'][1])} | {dg['verdict']} |")
+        o, best = r["curves"]["ours"], best_baseline(r)
+        wins = sum(np.isfinite(p) and np.isfinite(b) and p >= b - 1e-9
+                   for p, (b, _) in zip(o["precision"], best))
+        cells = []
+        for j in idx:
+            cells += [f"{fmt(o['precision'][j])} ({o['seeds'][j]})",
+                      f"{fmt(best[j][0])} ({best[j][1]})"]
+        print(f"| {r['set']} (N={r['n']}, k={r['k']}) | {fmt(r['ensemble']['acc'])} | "
+              f"{fmt(r['consensus']['acc'])} ({100 * r['consensus']['coverage']:.0f}%) | "
+              + " | ".join(cells) + f" | {wins} of {len(NS)} |")
 
 
-def summarise_variants(results: list[dict]) -> None:
-    """Mean precision of every selection variant over the sets, the variant that wins when
-    chosen on all sets but one (mean precision at 4), and cells below HUME random-N mean - std."""
-    names = list(results[0]["variants"])
-    mean = {v: np.nanmean([r["variants"][v]["precision"] for r in results], 0) for v in names}
-    print(f"\n## selection variants over {len(results)} sets (mean precision at N)")
-    print("| variant | " + " | ".join(str(n) for n in NS) + " | cells below random-N mean - std |")
-    print("|---" * (len(NS) + 2) + "|")
-    for v in sorted(names, key=lambda v: -mean[v][1]):
-        below = sum(int(p < m - sd) for r in results for p, m, sd in
-                    zip(r["variants"][v]["precision"], r["random_mean"], r["random_std"]))
-        tag = " (shipped)" if v == results[0]["ours_variant"] else ""
-        print(f"| {v}{tag} | " + " | ".join(fmt(x) for x in mean[v]) + f" | {below} |")
-    for key, label in (("raw_knn_variant", "shipped rule, kNN on uncentred rows (the former)"),
-                       ("relax_variant", "shipped rule with --shortage relax")):
-        m = np.nanmean([r[key]["precision"] for r in results], 0)
-        print(f"| {label} | " + " | ".join(fmt(x) for x in m) + " | |")
-    picks = []
+def expected_precision_table(results: list[dict]) -> None:
+    """The calibration table (BIN_COUNTS) from every set, and each set left out: the interval
+    from the other sets' table against the precision measured at 4 per cluster."""
+    def counts(rs):
+        cl = [c for r in rs for c in r["clusters"]]
+        return bin_counts([c["stability"] for c in cl], [c["right_at_4"] for c in cl],
+                          [c["taken_at_4"] for c in cl])
+
+    table = counts(results)
+    print("\n## expected precision: the table (seeds right / taken at 4 per cluster, by the "
+          "cluster's stability)")
+    edges = (0.0,) + STABILITY_EDGES + (1.0,)
+    print("| stability | " + " | ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(edges, edges[1:]))
+          + " |")
+    print("|---" * len(edges) + "|")
+    print("| right / taken | " + " | ".join(f"{r} / {t}" for r, t in table) + " |")
+    print(f"BIN_COUNTS = {table}")
+    print("\n| left out | expected precision at 4 (90% interval) | measured | inside |")
+    print("|---|---|---|---|")
+    inside = 0
     for r in results:
-        rest = [q for q in results if q is not r]
-        best = max(names, key=lambda v: np.nanmean([q["variants"][v]["precision"][1]
-                                                    for q in rest]))
-        picks.append(f"{r['set']}: {best} ({fmt(r['variants'][best]['precision'][1])} vs shipped "
-                     f"{fmt(r['variants'][r['ours_variant']]['precision'][1])})")
-    print("chosen leaving one set out (by mean precision at 4 on the others; left-out precision "
-          "at 4 of the pick vs the shipped variant): " + "; ".join(picks))
-
-
-def family(name: str) -> str:
-    """The dataset a set is made from (digits-r5 and digits-noise2 are digits)."""
-    return name.split("-")[0].replace("cifar10", "cifar")
-
-
-def calibrate(results: list[dict]) -> None:
-    """Leave-one-set-out thresholds of "warn when statistic < t", per candidate statistic."""
-    # a rule that gives no seeds at 4 per class has failed the user: counted as precision 0
-    p4 = {r["set"]: np.nan_to_num(r["variants"][r["ours_variant"]]["precision"][1], nan=0.0)
-          for r in results}
-    must_warn = [s for s, p in p4.items() if p < 0.7]
-    must_pass = [s for s, p in p4.items() if p >= 0.95]
-    grey = [s for s in p4 if s not in must_warn and s not in must_pass]
-    print("\n## calibration (leave one set out): warn when the statistic < t")
-    print(f"must warn (precision at 4 < 0.7): {must_warn or 'none'}; must pass (>= 0.95): "
-          f"{must_pass or 'none'} ({len({family(s) for s in must_pass})} dataset families: "
-          f"{sorted({family(s) for s in must_pass})}); either (grey zone, not counted): {grey}")
-    print("| statistic | " + " | ".join(r["set"] for r in results)
-          + " | t (all sets) | judged right (of sets outside the grey zone) |")
-    print("|---" * (len(results) + 3) + "|")
-    print("| precision at 4 | " + " | ".join(fmt(p4[r["set"]]) for r in results) + " | | |")
-    for stat in STATS:
-        vals = {r["set"]: get(r["diagnostics"], stat) for r in results}
-        cells, right, counted = [], 0, 0
-        for r in results:
-            rest = [s for s in vals if s != r["set"]]
-            t = threshold({s: vals[s] for s in rest}, {s: p4[s] for s in rest})
-            v, p = vals[r["set"]], p4[r["set"]]
-            if t is None:
-                ok = "no split"
-            elif p < 0.7:
-                ok = "ok" if v < t else "MISS"
-            elif p >= 0.95:
-                ok = "ok" if v >= t else "FALSE WARN"
-            else:
-                ok = "warn" if v < t else "pass"
-            if p < 0.7 or p >= 0.95:
-                counted += 1
-                right += ok == "ok"
-            cells.append(f"{fmt(v)} (t={fmt(t)}: {ok})")
-        print(f"| {stat} | " + " | ".join(cells) + f" | {fmt(threshold(vals, p4))} | "
-              f"{right} of {counted} |")
-    shipped = []  # what the verdict `seed` ships says on each set
-    for r in results:
-        warns = r["diagnostics"]["verdict"] != "reliable"
-        p = p4[r["set"]]
-        judged = ("right" if warns == (p < 0.7) else "WRONG") if p < 0.7 or p >= 0.95 else "grey"
-        shipped.append(f"{r['set']}: {'warns' if warns else 'passes'} ({judged})")
-    print(f"shipped verdict (majority share >= {RELIABLE_MAJORITY}): " + "; ".join(shipped))
-
-
-def threshold(vals: dict, p4: dict):
-    """Midpoint between the highest must-warn and the lowest must-pass value (None if they
-    overlap, or if either group is empty)."""
-    warn = [v for s, v in vals.items() if v is not None and p4[s] < 0.7]
-    ok = [v for s, v in vals.items() if v is not None and p4[s] >= 0.95]
-    if not warn or not ok or max(warn) >= min(ok):
-        return None
-    return (max(warn) + min(ok)) / 2
+        rest = counts([q for q in results if q is not r])
+        cl = r["clusters"]
+        est = expected_precision([c["stability"] for c in cl], [c["taken_at_4"] for c in cl],
+                                 r["k"], counts=rest)["overall"]
+        taken = sum(c["taken_at_4"] for c in cl)
+        meas = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
+        ok = est is not None and est["low"] <= meas <= est["high"]
+        inside += ok
+        shown = ("-" if est is None else
+                 f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
+        print(f"| {r['set']} | {shown} | {fmt(meas)} | {'yes' if ok else 'NO'} |")
+    print(f"inside the interval on {inside} of {len(results)} left-out sets")
 
 
 def main():
     ap = recipe_parser(__doc__)
-    ap.add_argument("--out", required=True, help="folder for results.json (one file per set)")
+    ap.add_argument("--out", required=True, help="folder for each set's NAME.json, NAME.npz "
+                    "(HUME, reused) and NAME_precision_curve.png")
     ap.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS))
     ap.add_argument("--phi1"), ap.add_argument("--phi2"), ap.add_argument("--labels")
     ap.add_argument("--restarts", type=int, default=0, help="0: the seed default (100)")
     ap.add_argument("--steps", type=int, default=0, help="0: the seed default (300)")
-    ap.add_argument("--ridge", type=float, default=0.0,
-                    help="0: the shipped default; e.g. 0.618 on the digits sets is the penalty "
-                         "HUME applied there before it was scaled by the rows fitted")
-    ap.add_argument("--knn", type=int, nargs="+", default=[10, 20, 50], help="neighbours")
+    ap.add_argument("--ridge", type=float, default=0.0, help="0: the shipped default")
     ap.add_argument("--draws", type=int, default=20, help="random-N draws")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
@@ -434,12 +374,14 @@ def main():
             continue
         r = analyse(name, fit_set(name, args, out), args)  # finished sets are reused from OUT
         (out / f"{name}.json").write_text(json.dumps(r, indent=1))
+        img = plot_curves(np.array(NS), {c: np.array(v["precision"]) for c, v in
+                                         r["curves"].items()}, f"{name}: seed precision")
+        (out / f"{name}_precision_curve.png").write_bytes(png_bytes(img))
         results.append(r)
         print_set(r)
     summary_table(results)
     if len(results) > 2:
-        summarise_variants(results)
-        calibrate(results)
+        expected_precision_table(results)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ recipe or test breaks this test instead of silently orphaning a figure."""
 import ast
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,5 +56,9 @@ def test_every_claim_names_a_command_that_exists():
                     assert name in _test_names(REPO / file), cmd
         elif words[:1] == ["hume-ssl"]:
             assert words[1] in commands, cmd
+        elif words[:2] == ["git", "show"]:  # a recipe as it was at a commit of this history
+            rev = words[2]
+            found = subprocess.run(["git", "cat-file", "-e", rev], cwd=REPO, capture_output=True)
+            assert found.returncode == 0, f"{cmd}: {rev} is not in this repository's history"
         else:
             raise AssertionError(f"CLAIMS.md command of an unknown form: {cmd}")

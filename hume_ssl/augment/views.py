@@ -193,24 +193,34 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int | None = None) -> T
 
 
 # ---------------------------------------------------------------- views
-def ssl_view(x_u8: Tensor, g: torch.Generator, cfg: ViewConfig, size: int | None = None) -> Tensor:
-    """One view: (B,3,H,W) uint8 (or float in [0, 1]) -> (B,3,S,S) float in [0, 1], S=size or H."""
+def ssl_view(x_u8: Tensor, g: torch.Generator, cfg: ViewConfig, size: int | None = None,
+             part: tuple[int, slice] | None = None) -> Tensor:
+    """One view: (B,3,H,W) uint8 (or float in [0, 1]) -> (B,3,S,S) float in [0, 1], S=size or H.
+
+    `part` = (n, rows): x holds only `rows` of a batch of n images (a torchrun rank's share);
+    every draw is made for the whole batch, in the same order, and each row takes its own, so
+    the rows come out as in the whole batch's view."""
     x = to_float(x_u8) if x_u8.dtype == torch.uint8 else x_u8
-    B, _, H, W = x.shape
+    _, _, H, W = x.shape
+    B, rows = part if part is not None else (x.shape[0], slice(None))
     S = size or H
-    x = random_resized_crop(x, *sample_crop_boxes(B, H, W, g, cfg.crop_scale, cfg.crop_ratio), S)
-    x = color_jitter(x, g, cfg)
-    x = random_grayscale(x, g, cfg.grayscale_p)
+    box = sample_crop_boxes(B, H, W, g, cfg.crop_scale, cfg.crop_ratio)
+    x = random_resized_crop(x, *(t[rows] for t in box), S)
+    x = apply_jitter(x, *(t[rows] for t in jitter_params(B, g, cfg)))
+    gray = (px.uniform(B, g, x.device) < cfg.grayscale_p)[rows]  # random_grayscale's draw
+    x = torch.where(gray.view(-1, 1, 1, 1), px.gray(x).expand_as(x), x)
     if S >= cfg.blur_min_size:
-        pick = px.uniform(B, g, x.device) < cfg.blur_p
-        sigma = _rand((B,), g, *cfg.blur_sigma)
-        x = torch.where(pick.view(B, 1, 1, 1), gaussian_blur(x, sigma), x)
-    return px.hflip(x, px.uniform(B, g, x.device) < cfg.flip_p)
+        pick = (px.uniform(B, g, x.device) < cfg.blur_p)[rows]
+        sigma = _rand((B,), g, *cfg.blur_sigma)[rows]
+        x = torch.where(pick.view(-1, 1, 1, 1), gaussian_blur(x, sigma), x)
+    return px.hflip(x, (px.uniform(B, g, x.device) < cfg.flip_p)[rows])
 
 
 def two_views(
-    x_u8: Tensor, g: torch.Generator, cfg: ViewConfig, size: int | None = None
+    x_u8: Tensor, g: torch.Generator, cfg: ViewConfig, size: int | None = None,
+    part: tuple[int, slice] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Two independent views of the same images (the query and key of MoCo)."""
+    """Two independent views of the same images (the query and key of MoCo); `part` as in
+    `ssl_view`."""
     x = to_float(x_u8) if x_u8.dtype == torch.uint8 else x_u8
-    return ssl_view(x, g, cfg, size), ssl_view(x, g, cfg, size)
+    return ssl_view(x, g, cfg, size, part), ssl_view(x, g, cfg, size, part)

@@ -7,15 +7,19 @@ help is written once, in the config (or, for a command's files, in hume_ssl.cli.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hume_ssl.cli.inputs import (
+    DemoInputs,
     ExportInputs,
     FeatureInputs,
     FixMatchInputs,
@@ -25,9 +29,17 @@ from hume_ssl.cli.inputs import (
     SeedInputs,
 )
 from hume_ssl.cli.options import command
-from hume_ssl.cli.progress import fixmatch_progress, hume_progress, pretrain_progress
+from hume_ssl.cli.progress import (
+    fixmatch_progress,
+    hume_progress,
+    predict_progress,
+    pretrain_progress,
+)
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import DiskFullError
+from hume_ssl.core.params import check_bounds
+from hume_ssl.core.versions import versions
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.pretrain.config import PretrainConfig
@@ -46,9 +58,30 @@ out_console = Console(soft_wrap=True)
 HUME_RESOURCES = ["chunk_size", "memory_budget_gib", "score_rows", "device", "random_state"]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        v = versions(optional=False)  # importing timm would take seconds
+        out_console.print(f"hume-ssl {v['hume_ssl']} (torch {v['torch']}, python "
+                          f"{v['python']})", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version,
+                                       is_eager=True, help="Print the versions of hume-ssl, "
+                                       "torch and python, and exit.")) -> None:
     """hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch."""
+    warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Our own warnings as one line ("warning: ..."); other packages' keep their source."""
+    if f"{os.sep}hume_ssl{os.sep}" in str(filename):
+        return f"warning: {message}\n"
+    return _default_format(message, category, filename, lineno, line)
+
+
+_default_format = warnings.formatwarning
 
 
 def main() -> None:
@@ -56,31 +89,83 @@ def main() -> None:
 
 
 def _handle_errors(fn):
-    """The one error handler: a HumeSSLError is one red line and exit 2; a Ctrl-C says where the
-    work was kept and the command that resumes it (exit 130)."""
+    """The one error handler: a HumeSSLError is one red line and exit 2 (a full disk adds what
+    was kept and the command that continues); a Ctrl-C says where the work was kept and the
+    command that resumes it (exit 130)."""
 
     @functools.wraps(fn)
     def wrapper(**sections):
         try:
+            for section in sections.values():  # every number in its declared range, first
+                check_bounds(section)
             return fn(**sections)
+        except DiskFullError as e:
+            kept, again, _ = _kept(sections)
+            console.print("[bold red]error:[/] " + escape(
+                f"no space left on the device while writing {e.path}. "
+                f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
+                f"{again}"))
+            raise typer.Exit(2) from None
         except HumeSSLError as e:
             prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
-            console.print(f"[bold red]{prefix}error:[/] {e}")
+            again = ""
+            if getattr(e, "needs_resume", None) is not None:  # a run stopped: how to go on
+                again = " The command: " + _command_again(e.needs_resume)
+            console.print(f"[bold red]{prefix}error:[/] " + escape(f"{e}{again}"))  # [i]: text
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            io = [s for s in sections.values() if hasattr(s, "out")]
-            out = io[0].out if io else None
-            if io and hasattr(io[0], "resume"):
-                console.print(f"[yellow]stopped[/]: checkpoint saved in {out}; add --resume to "
-                              "the same command to continue.")
-            else:
-                where = f"in {out}" if out else "in the feature cache"
-                again = "hume-ssl " + shlex.join(sys.argv[1:])
-                console.print(f"[yellow]interrupted[/]: the work finished so far is kept {where}; "
-                              f"run the same command again to resume it: {again}")
+            if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
+                raise typer.Exit(130) from None
+            kept, again, resume = _kept(sections)
+            how = ("continue with" if resume else
+                   "run the same command again to resume it (continue with)")
+            console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
+                          + escape(f"{kept}; {how}: {again}"))
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _kept(sections: dict) -> tuple[str, str, bool]:
+    """(what of the work finished so far is kept, and where; the command that continues it;
+    whether that command needs --resume)."""
+    from hume_ssl.features.cache import default_cache_dir
+
+    io = sections.get("io")
+    out = getattr(io, "out", None)
+    cache = sections.get("extract", io if isinstance(io, FeatureInputs) else None)
+    if getattr(io, "phi1", None) is not None:  # seed on feature files: nothing extracted
+        cache = None
+    cache = default_cache_dir(cache.cache_dir) if cache is not None else None
+    resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
+    if resume:
+        kept = f"the last checkpoint is kept in {out}"
+    elif isinstance(io, FeatureInputs):
+        kept = f"the rows extracted so far are kept in the feature cache {cache}/features"
+    elif cache is not None and not (out and Path(out, "hume").exists()):  # seed, extracting
+        kept = (f"the features extracted so far are kept in the feature cache {cache}/features "
+                f"({out} was not created yet)")
+    elif cache is not None:
+        kept = (f"the features are kept in the feature cache {cache}/features and the finished "
+                f"HUME restarts in {out}/hume/chunks")
+    elif out is not None and Path(out, "chunks").exists():  # label
+        kept = f"the finished HUME restarts are kept in {out}/chunks"
+    elif out is not None and Path(out, "hume", "chunks").exists():  # seed on feature files
+        kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
+    else:
+        kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
+    return kept, _command_again(resume), resume
+
+
+def _command_again(resume: bool) -> str:
+    """The command line that was run, with --resume added when continuing needs it."""
+    args = [a for a in sys.argv[1:] if a != "--no-resume"]
+    if resume and "--resume" not in args:
+        args.append("--resume")
+    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
+        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl.cli "
+                + shlex.join(args))
+    return "hume-ssl " + shlex.join(args)
 
 
 def cli_command(name=None, **sections):
@@ -102,7 +187,7 @@ def label(io: LabelInputs, cfg: HumeConfig) -> None:
                         transductive=io.transductive, callback=cb)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
-    model, m = res["model"], res.get("metrics")
+    model, m = res["model"], res.get("metrics") or {}
     table = Table(title=f"HUME: {cfg.n_restarts} restarts in {res['seconds']:.1f} s")
     for col in ("", "score", "ACC", "ARI", "NMI"):
         table.add_column(col)
@@ -111,20 +196,24 @@ def label(io: LabelInputs, cfg: HumeConfig) -> None:
         return f"{d[key]:.4f}" if d else "-"
 
     b = model.best_restart_
-    for name, score, d in (("ensemble", "-", m and m["ensemble"]),
-                           (f"best restart (#{b})", f"{model.scores_[b]:.4f}",
-                            m and m["best_restart"])):
+    rows = [("ensemble", "-", m.get("ensemble")),
+            (f"best restart (#{b})", f"{model.scores_[b]:.4f}", m.get("best_restart"))]
+    if model.test_labels_ is not None:  # the --phi1-test rows
+        rows += [("test: ensemble", "-", m.get("test_ensemble")),
+                 (f"test: best restart (#{b})", "-", m.get("test_best_restart"))]
+    for name, score, d in rows:
         table.add_row(name, score, fmt(d, "acc"), fmt(d, "ari"), fmt(d, "nmi"))
-    if m:
+    if "restart_acc_mean" in m:
         table.add_row(
             "restarts mean", f"{model.scores_.mean():.4f}", f"{m['restart_acc_mean']:.4f}", "", ""
         )
     out_console.print(table)
     _print_diagnostics(res["diagnostics"])
+    test = ", test_*.npy" if model.test_labels_ is not None else ""
     out_console.print(
         f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
-        "(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
-        "encoders.npy, config.json" + (", metrics.json)" if m else ")")
+        f"(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
+        f"encoders.npy{test}, config.json" + (", metrics.json)" if m else ")")
     )
 
 
@@ -141,6 +230,8 @@ def features(io: FeatureInputs) -> None:
                           str(io.weights) if io.weights else None, **io.extract_kw(),
                           progress=True, random_init=io.random_init, strict=io.strict,
                           force=io.force)
+    if distributed.rank():  # torchrun: rank 0 prints
+        return
     m = fs.meta
     speed = (f"cached (extracted at {m['images_per_s']:.1f} images/s)" if fs.cached
              else f"{m['images_per_s']:.1f} images/s")
@@ -186,7 +277,8 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
 # ---------------------------------------------------------------------------- pretrain
 @cli_command(io=(PretrainInputs, None), cfg=(PretrainConfig, [
     "method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "head", "temperature",
-    "symmetric", "knn_every", "checkpoint_every", "device", "compile", "random_state"]))
+    "symmetric", "bn_splits", "knn_every", "log_every", "checkpoint_every", "device", "compile",
+    "random_state"]))
 def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
     """Learn a representation from the dataset's own images (MoCo v2 or SimCLR); use it as
     ssl:OUT in `features` and `seed`."""
@@ -194,7 +286,9 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
 
     with pretrain_progress(console) as cb:
         res = pretrain_run(io.dataset, io.out, cfg, split=io.split, resume=io.resume,
-                           callback=cb, image_size=io.image_size)
+                           callback=cb, image_size=io.image_size, data_root=io.data_root)
+    if res.get("rank"):  # torchrun: rank 0 prints
+        return
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
     if res["knn_acc_last"] is not None:
         msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"
@@ -208,8 +302,9 @@ def predict(io: PredictInputs) -> None:
     """Write a label and a confidence (max softmax probability) for every image of a split."""
     from hume_ssl.fixmatch.predict import predict_run
 
-    res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
-                      io.data_root)
+    with predict_progress(console) as cb:
+        res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
+                          io.data_root, callback=cb)
     acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
@@ -220,14 +315,15 @@ def predict(io: PredictInputs) -> None:
 # ---------------------------------------------------------------------------- seed
 @cli_command(
     io=(SeedInputs, None),
-    rule=(SeedConfig, ["per_class", "n_neighbors", "knn_space", "min_agreement", "min_knn",
-                       "shortage", "ranking"]),
+    rule=(SeedConfig, ["per_class", "rule", "n_neighbors", "min_knn", "min_stability",
+                       "knn_space", "min_agreement", "shortage", "ranking"]),
     hume=(HumeConfig, ["n_restarts", "n_steps", *HUME_RESOURCES]),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",
                              "input_size", "device"]),
 )
 def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInputs) -> None:
-    """Pick reliable pseudo-labeled seeds: HUME ensemble + agreement + kNN consistency."""
+    """Pick reliable pseudo-labeled seeds: the cores of the clusters HUME and k-means of both
+    spaces agree on (--rule consensus), or HUME's agreement + kNN consistency (--rule hume)."""
     from hume_ssl.seeds.run import seed_run
 
     bb = tuple(b.strip() for b in io.backbones.split(","))
@@ -240,16 +336,15 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
                        hume_defaults=base, k=io.k, k_range=io.k_range)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
-    table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
-    for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
-        table.add_column(col)
-    for c, n in enumerate(res["per_class"]):
-        cl = res["diagnostics"]["clusters"][c]
-        table.add_row(str(c), str(n) + (" (short)" if c in res["short_classes"] else ""),
-                      str(cl["size"]), _num(cl["mean_agreement"], 3), _num(cl["mean_knn"], 3),
-                      str(cl["candidates"]), "" if cl["reliable"] else "[yellow]weak[/]")
-    out_console.print(table)
+    out_console.print(_seed_table(res))
     _print_diagnostics(res["diagnostics"])
+    est = (res.get("expected_precision") or {}).get("overall")
+    if est:
+        out_console.print(
+            f"expected seed precision {_num(est['expected'], 3)} (90% interval "
+            f"{_num(est['low'], 3)}..{_num(est['high'], 3)}; chance-corrected "
+            f"{_num(est['chance_corrected'], 3)}): label-free, from each cluster's stability, "
+            "calibrated on recipes/seed_benchmark.py's sets")
     if "report" in res:
         r = res["report"]
         out_console.print(
@@ -266,19 +361,85 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
 # ---------------------------------------------------------------------------- export
 @cli_command(io=(ExportInputs, None))
 def export(io: ExportInputs) -> None:
-    """Write seeds for other SSL codebases (USB, TorchSSL, FixMatch) or as a CSV."""
-    from hume_ssl.seeds.export import ORACLE_WARNING, export_seeds, load_any_seeds
+    """Write seeds for other SSL codebases: USB (a train_usb.py that trains on the
+    pseudo-labels), TorchSSL (indices; it takes ground truth at them), or a CSV."""
+    from hume_ssl.seeds.export import LABELS_USED, export_seeds, load_any_seeds
 
     s = load_any_seeds(io.seeds, io.dataset)
     seeds = Path(io.seeds)
     target = io.out or (seeds if seeds.is_dir() else seeds.parent) / f"export-{io.format}"
-    files = export_seeds(s, io.format, target)
-    if io.format != "csv":
-        console.print(f"[bold yellow]{ORACLE_WARNING}[/]")
+    files = export_seeds(s, io.format, target, seeds_dir=seeds if seeds.is_dir() else None)
+    color = "bold yellow" if io.format == "torchssl" else "green"
+    console.print(f"[{color}]labels the consumer uses:[/] {LABELS_USED[io.format]}")
     out_console.print("wrote " + ", ".join(str(f) for f in files))
 
 
+# ---------------------------------------------------------------------------- demo
+@cli_command(io=(DemoInputs, None))
+def demo(io: DemoInputs) -> None:
+    """The whole pipeline on scikit-learn's digits, offline: pretrain -> seed ->
+    train-fixmatch -> predict (a few minutes on 2 CPU cores), then one table."""
+    from hume_ssl.demo.run import DemoSettings, demo_run
+
+    settings = (DemoSettings.quick if io.quick else DemoSettings)(device=io.device,
+                                                                  seed_rule=io.seed_rule)
+    r = demo_run(io.out, settings, log=lambda m: console.print(f"[dim]{m}[/]"))
+    out_console.print(demo_table(r))
+    if io.quick:
+        console.print("[yellow]--quick: tiny budgets; the figures above mean nothing.[/]")
+
+
+def demo_table(r: dict) -> Table:
+    """The demo's one table: seeds, verdict, final accuracy against k-means, and the paths."""
+    sec = r["seconds"]
+    table = Table(title=f"hume-ssl demo: {r['dataset']} in {sec['total']:.0f} s (ground truth "
+                  "used for these figures only)", show_lines=False)
+    table.add_column("step")
+    table.add_column("result")
+    table.add_column("outputs")
+    p = r["paths"]
+    km = r["kmeans_test_acc"]
+    table.add_row("pretrain", f"space 1 learned in {sec['pretrain']:.0f} s (kNN-200 test "
+                  f"accuracy {_num(r['pretrain_knn_acc'], 3)})", f"ssl:{p['pretrain']}")
+    table.add_row("seed", f"{r['n_seeds']} seeds {r['seeds_per_class']}, precision "
+                  f"{_num(r['seed_precision'], 3)} (HUME ensemble ACC "
+                  f"{_num(r['hume_ensemble_acc'], 3)}) in {sec['seed']:.0f} s", p["seeds"])
+    table.add_row("verdict", r["verdict"], f"{p['seed']}/hume")
+    table.add_row("train-fixmatch", f"{r['fixmatch_steps']} steps in {sec['fixmatch']:.0f} s",
+                  p["fixmatch"])
+    table.add_row("predict", f"test ACC {_num(r['test_acc'], 3)}", p["predictions"])
+    table.add_row("k-means", f"test ACC {_num(km['pixels'], 3)} on the pixels, "
+                  f"{_num(km['space 1'], 3)} on space 1", "")
+    table.add_row("summary", "", p["summary"])
+    return table
+
+
 # ---------------------------------------------------------------------------- printing
+def _seed_table(res: dict) -> Table:
+    """Per seed cluster: its seeds and what they rest on (the rule's own evidence)."""
+    table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
+    short = lambda c, n: str(n) + (" (short)" if c in res["short_classes"] else "")  # noqa: E731
+    if res["rule"] == "consensus":
+        for col in ("cluster", "seeds", "size", "agreed from", "stability", "core",
+                    "candidates", "expected precision (90%)"):
+            table.add_column(col)
+        for cl in res["clusters"]:
+            e = cl["expected_precision"]
+            table.add_row(str(cl["cluster"]), short(cl["cluster"], cl["seeds"]), str(cl["size"]),
+                          f"{cl['source']} {cl['source_id']}", _num(cl["stability"], 3),
+                          str(cl["core"]), str(cl["candidates"]),
+                          f"{_num(e['expected'], 2)} ({_num(e['low'], 2)}..{_num(e['high'], 2)})")
+        return table
+    for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
+        table.add_column(col)
+    for c, n in enumerate(res["per_class"]):
+        cl = res["diagnostics"]["clusters"][c]
+        table.add_row(str(c), short(c, n), str(cl["size"]), _num(cl["mean_agreement"], 3),
+                      _num(cl["mean_knn"], 3), str(cl["candidates"]),
+                      "" if cl["reliable"] else "[yellow]weak[/]")
+    return table
+
+
 def _print_diagnostics(d: dict) -> None:
     """The label-free diagnostics block `label` and `seed` print (stored in their JSON)."""
     a, ari, sc = d["agreement"], d["pairwise_ari"], d["scores"]

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Optional
 
 from hume_ssl.core.params import setting
+from hume_ssl.features.extract import LOADER_BOUNDS
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
 CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
-DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist), "
+DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
+           "digits: offline), "
            "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by the split).")
 
 
@@ -37,7 +39,8 @@ class FeatureInputs:
 
     dataset: Optional[str] = setting(..., DATASET, argument=True)
     backbone: str = setting("dinov2_vitb14", "dinov2_vit{s,b,l,g}14, clip_vit_b16, clip_vit_l14, "
-                            "timm:NAME, torchvision:NAME[:logits]; NAME@FILE loads local weights.")
+                            "timm:NAME, torchvision:NAME[:logits], ssl:RUN, pixels[:SIZE]; "
+                            "NAME@FILE loads local weights.")
     weights: Optional[Path] = setting(None, "Local weights file (.pth/.safetensors) instead of "
                                       "the pretrained download.")
     split: str = setting("train", "train, test or train+test (train rows first).")
@@ -46,11 +49,12 @@ class FeatureInputs:
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
                                          "resize images (default: 8 on GPU, half the CPU cores "
-                                         "on CPU).")
+                                         "on CPU).", bounds=LOADER_BOUNDS["num_workers"])
     batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
-                                        "on CPU).")
+                                        "on CPU).", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
-                                        "fraction (default: the backbone's own).", unit="pixels")
+                                        "fraction (default: the backbone's own; 16 to 1024).",
+                                        unit="pixels", bounds=LOADER_BOUNDS["input_size"])
     random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
     strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")
     force: bool = setting(False, "Extract again even when the cache holds these features.",
@@ -106,6 +110,7 @@ class PretrainInputs:
     image_size: Optional[int] = setting(None, "Resize (shorter side) + center-crop every image "
                                         "to this size first; needed when images are not all "
                                         "square of one size.", unit="pixels")
+    data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
 
@@ -118,7 +123,7 @@ class PredictInputs:
     split: str = setting("test", "Split to label.")
     out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")
     device: str = setting("auto", "auto, cpu, cuda, ...")
-    batch_size: int = setting(1024, "Images per forward pass.")
+    batch_size: int = setting(1024, "Images per forward pass.", unit="images")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
 
 
@@ -126,6 +131,19 @@ class PredictInputs:
 class ExportInputs:
     seeds: Path = setting(..., "A seeds folder (seeds.json) or an edited index,label CSV.",
                           argument=True)
-    format: str = setting(..., "usb | torchssl | fixmatch | csv", flags=("--format",))
+    format: str = setting(..., "usb (train_usb.py: USB on the pseudo-labels) | torchssl "
+                          "(indices; TorchSSL takes ground truth at them) | csv",
+                          flags=("--format",))
     out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT).")
     dataset: Optional[str] = setting(None, "Dataset of a CSV's indices.")
+
+
+@dataclass
+class DemoInputs:
+    out: Path = setting(Path("hume-ssl-demo"), "Folder for every output of the demo (the feature "
+                        "cache too); a re-run reuses the finished steps.")
+    quick: bool = setting(False, "Tiny budgets (seconds): checks the path, its figures mean "
+                          "nothing.")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its default: chosen "
+                             "on the digits' labels, README) or consensus (seed's default).")

@@ -1,15 +1,20 @@
-"""torchrun support: this process's rank, and the few collectives HUME needs (torch.distributed).
+"""torchrun support: this process's rank, and the few collectives the stages need.
 
-    torchrun --nproc_per_node 4 -m hume_ssl.cli label ...
+    torchrun --nproc_per_node 4 -m hume_ssl.cli label|seed|features|pretrain|train-fixmatch ...
 
 `init()` joins the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR, ...) with
 NCCL on GPUs and gloo on the CPU; without torchrun everything here is a no-op for one process.
+
+A global batch of B rows is split over W ranks *interleaved*: rank r holds rows r, r + W,
+r + 2W, ... (`rows_of_rank`); `gather_rows` puts every rank's rows back in the global order,
+with or without a gradient (the backward sums each row's gradient over the ranks, as DDP's
+averaged parameter gradients of the per-rank losses need).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
@@ -35,6 +40,8 @@ def init(device: torch.device) -> bool:
     """Join torchrun's process group once (True when running with several processes)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
+    if device.type == "cuda":  # NCCL's object collectives use the current device
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         kw = {"device_id": device} if device.type == "cuda" else {}
@@ -70,13 +77,99 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast(obj: Any, src: int = 0) -> Any:
+    """Rank `src`'s `obj` (picklable) on every rank; `obj` itself for one process."""
+    if world_size() == 1 or not dist.is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def check_same(what: str, value: Any) -> None:
-    """Stop every rank with one message when the ranks disagree on `value` (inputs, options)."""
+    """Stop every rank with one message when the ranks disagree on `value` (inputs, options).
+    For a dict `value` the message names the keys that differ."""
     values = all_gather(value)
     if any(v != values[0] for v in values):
         odd = [r for r, v in enumerate(values) if v != values[0]]
+        a, b = values[odd[0]], values[0]
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys = [k for k in {**b, **a} if a.get(k) != b.get(k)]
+            a, b = ({k: d.get(k) for k in keys} for d in (a, b))
         raise HumeSSLError(
             f"the {len(values)} processes disagree on {what} (ranks {odd} differ from rank 0: "
-            f"{values[odd[0]]} vs {values[0]}); start every rank with the same files and options. "
+            f"{a} vs {b}); start every rank with the same files and options. "
             "Nothing was written."
         )
+
+
+# ------------------------------------------------------------------ a global batch over ranks
+def rows_of_rank(n: int, r: Optional[int] = None, w: Optional[int] = None) -> slice:
+    """This rank's rows of a global batch of n rows: r, r + W, r + 2W, ... (a slice)."""
+    r = rank() if r is None else r
+    w = world_size() if w is None else w
+    return slice(r, n, w)
+
+
+class _GatherRows(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # (b, ...) -> (W * b, ...)
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        # (W, b, ...) -> (b, W, ...) -> (W * b, ...): row j * W + r is rank r's row j
+        return torch.stack(parts, 1).flatten(0, 1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # (W * b, ...) -> (b, ...)
+        grad = grad.contiguous()
+        dist.all_reduce(grad)  # every rank's loss reaches every row
+        return grad[rows_of_rank(len(grad))]
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows x (b, ...) in the global batch order (W * b, ...) (see the module
+    docstring); differentiable: the gradient of this rank's rows is summed over all ranks.
+    x itself for one process."""
+    if world_size() == 1 or not dist.is_initialized():
+        return x
+    return _GatherRows.apply(x)
+
+
+class _SumOverRanks(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # every rank's loss depends on this rank's share of the sum
+        return grad
+
+
+def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of x over the ranks, differentiable (the backward sums the
+    gradients too); x itself for one process."""
+    if world_size() == 1 or not dist.is_initialized():
+        return x
+    return _SumOverRanks.apply(x)
+
+
+def average_buffers(module: torch.nn.Module, names: tuple[str, ...] = ("running_mean",
+                                                                      "running_var")) -> None:
+    """Average the named floating-point buffers (BatchNorm running statistics) over the ranks,
+    in place: per-rank statistics of equal-size shares average to the whole batch's."""
+    if world_size() == 1 or not dist.is_initialized():
+        return
+    bufs = [b for n, b in module.named_buffers() if n.rsplit(".", 1)[-1] in names]
+    if not bufs:
+        return
+    flat = torch.cat([b.reshape(-1).float() for b in bufs])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    a = 0
+    for b in bufs:
+        b.copy_(flat[a : a + b.numel()].view(b.shape))
+        a += b.numel()

@@ -32,11 +32,28 @@ def _umask() -> int:
     return mask
 
 
+class DiskFullError(HumeSSLError):
+    """The disk filled up while writing `path` (the CLI adds what was kept and the command
+    that continues)."""
+
+    def __init__(self, message: str, path: str | os.PathLike):
+        super().__init__(message)
+        self.path = Path(path)
+
+
 def disk_full_error(path: str | os.PathLike, e: OSError) -> HumeSSLError:
-    return HumeSSLError(
+    return DiskFullError(
         f"no space left on the device while writing {path} ({e.strerror or e}). Free some space "
-        "or choose another --out, then re-run the same command: finished work is kept and resumed."
+        "or choose another --out, then re-run the same command: finished work is kept and resumed.",
+        path,
     )
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """ENOSPC/EDQUOT, or numpy's short write without an errno ("N requested and M written")."""
+    return isinstance(e, OSError) and (
+        e.errno in NO_SPACE or (e.errno is None and " requested and " in str(e)
+                                and str(e).rstrip().endswith(" written")))
 
 
 @contextmanager
@@ -56,7 +73,7 @@ def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     except BaseException as e:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno in NO_SPACE:
+        if is_disk_full(e):
             raise disk_full_error(path, e) from e
         raise
 
@@ -117,13 +134,14 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_bytes(path, json_text(obj).encode())
 
 
-def read_json(path: str | os.PathLike) -> Any:
+def read_json(path: str | os.PathLike, fix: str = "delete it and re-run") -> Any:
+    """A JSON file's contents; a missing or damaged file is an error ending with `fix`."""
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError as e:
         raise HumeSSLError(f"{path}: file not found.") from e
     except (OSError, ValueError) as e:
-        raise HumeSSLError(f"{path}: cannot read JSON ({e}); delete it and re-run.") from e
+        raise HumeSSLError(f"{path}: cannot read JSON ({e}); {fix}.") from e
 
 
 def config_hash(obj: Any, digits: int = 16) -> str:

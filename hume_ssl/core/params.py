@@ -1,7 +1,11 @@
 """Settings declared once: a config dataclass field carries its default, unit and help.
 
-    k: int = setting(10, "Number of classes to find.")
-    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step")
+    k: int = setting(10, "Number of classes to find.", bounds="[2, inf)")
+    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
+                        bounds="(0, inf)")
+
+`bounds` is an interval, "[" / "]" closed, "(" / ")" open; a number with bounds must also be
+finite (nan and inf are refused). `check_bounds(obj)` checks every field that declares them.
 
 From those fields follow the rest, so a default is written in one place:
 - estimators (`Hume`, `SeedSelector`) take the fields as keyword parameters and keep the
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import re
 import warnings
 from typing import Any, Optional
 
@@ -35,14 +41,89 @@ def setting(
     *,
     unit: Optional[str] = None,
     factory: Any = dataclasses.MISSING,
+    bounds: Optional[str] = None,
     **cli: Any,
 ) -> Any:
-    """A dataclass field whose metadata holds its help text and unit; `cli` holds keywords for
-    the command line (hume_ssl.cli.options: `flag`, `flags`, `hidden`)."""
-    meta = {"help": help, "unit": unit, "cli": cli}
+    """A dataclass field whose metadata holds its help text, unit and `bounds` (an interval such
+    as "(0, inf)" or "[1, 64]", see `Bounds`); `cli` holds keywords for the command line
+    (hume_ssl.cli.options: `flag`, `flags`, `hidden`)."""
+    if bounds is not None:
+        Bounds.parse(bounds)  # a malformed interval fails where it is declared
+    meta = {"help": help, "unit": unit, "cli": cli, "bounds": bounds}
     if factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+_INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^\]\)\s]+)\s*([\])])\s*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """An interval of allowed values: low/high (None: unbounded), each closed or open. Every
+    value checked against it must be a finite number."""
+
+    low: Optional[float]
+    high: Optional[float]
+    low_closed: bool
+    high_closed: bool
+
+    @classmethod
+    def parse(cls, text: str) -> Bounds:
+        m = _INTERVAL.match(text)
+        if not m:
+            raise ValueError(f"bounds {text!r}: write an interval such as '(0, inf)' or '[1, 8]'")
+        lo, hi = float(m.group(2)), float(m.group(3))
+        return cls(None if lo == -math.inf else lo, None if hi == math.inf else hi,
+                   m.group(1) == "[", m.group(4) == "]")
+
+    def __contains__(self, value: Any) -> bool:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return False
+        if isinstance(value, bool) or not math.isfinite(v):
+            return False
+        if self.low is not None and (v < self.low or (v == self.low and not self.low_closed)):
+            return False
+        return self.high is None or v < self.high or (v == self.high and self.high_closed)
+
+    def describe(self) -> str:
+        """'a finite number, above 0', 'a number in [0, 1)', ..."""
+        fmt = lambda v: f"{v:g}"  # noqa: E731
+        if self.low is not None and self.high is not None:
+            return (f"a number in {'[' if self.low_closed else '('}{fmt(self.low)}, "
+                    f"{fmt(self.high)}{']' if self.high_closed else ')'}")
+        if self.low is not None:
+            return f"a finite number, {'at least' if self.low_closed else 'above'} {fmt(self.low)}"
+        if self.high is not None:
+            return f"a finite number, {'at most' if self.high_closed else 'below'} {fmt(self.high)}"
+        return "a finite number"
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The command-line name of a field: its `flag`, else --name-with-dashes."""
+    return f.metadata.get("cli", {}).get("flag") or "--" + f.name.replace("_", "-")
+
+
+def check_value(flag: str, value: Any, bounds: Optional[str]) -> None:
+    """Raise HumeSSLError naming `flag` when `value` (None: unset, allowed) is outside
+    `bounds`."""
+    if bounds is None or value is None:
+        return
+    b = Bounds.parse(bounds)
+    if value not in b:
+        shown = f"{value:g}" if isinstance(value, float) else value
+        raise HumeSSLError(f"{flag} {shown}: must be {b.describe()}.")
+
+
+def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:
+    """Check every field of the dataclass `obj` that declares `bounds` (or only `names`), before
+    any work; returns `obj`."""
+    for f in dataclasses.fields(obj):
+        if names is None or f.name in names:
+            check_value(flag_of(f), getattr(obj, f.name), f.metadata.get("bounds"))
+    return obj
 
 
 def help_of(f: dataclasses.Field) -> str:

@@ -15,10 +15,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 LINE_INTERVAL_S = 5.0  # seconds between plain progress lines
 
@@ -63,14 +65,15 @@ class LineProgress:
         t["last"] = now
         done, total, elapsed = t["completed"], t["total"], now - t["start"]
         rate = (done - t["start_done"]) / elapsed if elapsed > 0 else 0.0
-        count = f"{done:g}/{total:g}" if total else f"{done:g}"
+        count = f"{_count(done)}/{_count(total)}" if total else _count(done)
         eta = ""
         if total and rate > 0 and done < total:
             eta = f", ETA {(total - done) / rate:.0f} s"
         info = t["fields"].get(self.field, "")
-        self.console.print(f"{t['description']} {count} {info} | {elapsed:.0f} s, "
-                           f"{rate:.3g}/s{eta}".replace("  ", " "), soft_wrap=True,
-                           highlight=False, markup=False)
+        unit = t["fields"].get("unit", "")  # what is counted: "steps", "images"
+        self.console.print(f"{t['description']} {count} {unit} {info} | {elapsed:.0f} s, "
+                           f"{rate:.3g} {unit}/s{eta}".replace("  ", " ").replace(" /s", "/s"),
+                           soft_wrap=True, highlight=False, markup=False)
 
     def start(self) -> None:
         pass
@@ -89,6 +92,18 @@ class LineProgress:
         self.stop()
 
 
+class UnitColumn(ProgressColumn):
+    """What the bar counts ("steps", "images"): a task's `unit` field, else nothing."""
+
+    def render(self, task) -> Text:
+        return Text(task.fields.get("unit", ""))
+
+
+def _count(v: float) -> str:
+    """A count as a whole number when it is one (1048576, never 1.04858e+06)."""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
 def rich_progress(console: Console, field: str = "info") -> Progress | LineProgress:
     """The project's progress line: description, bar, done/total, a free text field, times
     (plain timed lines when the console is not a terminal)."""
@@ -98,6 +113,7 @@ def rich_progress(console: Console, field: str = "info") -> Progress | LineProgr
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        UnitColumn(),
         TextColumn(f"{{task.fields[{field}]}}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),

@@ -8,8 +8,9 @@ import sys
 __version__ = "0.1.0"  # the package's version (pyproject.toml says the same)
 
 
-def versions() -> dict[str, str]:
-    """hume_ssl, python, numpy, torch, and torchvision / timm when they are installed."""
+def versions(optional: bool = True) -> dict[str, str]:
+    """hume_ssl, python, numpy, torch, and (`optional`) torchvision / timm when they are
+    installed."""
     import numpy
     import torch
 
@@ -19,7 +20,7 @@ def versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "torch": torch.__version__,
     }
-    for mod in ("torchvision", "timm"):
+    for mod in ("torchvision", "timm") if optional else ():
         if mod in sys.modules or _importable(mod):
             try:
                 out[mod] = __import__(mod).__version__

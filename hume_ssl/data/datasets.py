@@ -5,7 +5,8 @@
     ds = load_dataset("npz:/x/cifar10_{split}_jpeg.npz", "test")
     ds[i]            # (H, W, 3) uint8 RGB, sample i in the dataset's own order
     ds.labels        # (N,) int64 or None; for evaluation only
-    ds.order_hash    # changes when the samples or their order change (feature cache key)
+    ds.order_hash    # changes when the samples or their order change
+    ds.content_hash  # changes when any image's bytes change too (feature cache key)
     DATASETS["cifar10"].description   # the registry: name -> DatasetEntry(load, description)
 
 Sample identity is the index in the dataset's own order, everywhere (features, labelings, seeds).
@@ -86,18 +87,57 @@ def _array_order_hash(get: Callable[[int], np.ndarray], n: int,
     return h.hexdigest()[:16]
 
 
+HASH_CHUNK = 16 << 20  # bytes per update of the streaming content hash
+
+
+def _hash_buffer(h, a: np.ndarray) -> None:
+    """Stream an array's shape, dtype and raw bytes into `h` (16 MiB slices: a memory-mapped
+    array is never loaded whole)."""
+    a = np.ascontiguousarray(a)
+    h.update(str((a.shape, a.dtype.str)).encode())
+    flat = a.reshape(-1).view(np.uint8) if a.size else np.zeros(0, np.uint8)
+    mv = memoryview(flat)
+    for i in range(0, flat.size, HASH_CHUNK):
+        h.update(mv[i : i + HASH_CHUNK])
+
+
+def content_digest(*arrays: Optional[np.ndarray], text: str = "") -> str:
+    """sha256 (32 hex digits) of `text` and every array's shape, dtype and bytes. sha256, not
+    blake2b: with the SHA instructions of current CPUs it streams ~1.6x faster
+    (recipes/bench_cache_identity.py)."""
+    h = hashlib.sha256(text.encode())
+    for a in arrays:
+        if a is not None:
+            _hash_buffer(h, a)
+    return h.hexdigest()[:32]
+
+
+def _files_digest(files: Sequence[Path], ids: Sequence[str]) -> str:
+    """Each file's name, size and modification time (ns): a rewritten image changes its mtime.
+    Reading every file's bytes would make a cached call on a large folder take minutes."""
+    h = hashlib.sha256(f"N={len(files)}\n".encode())
+    for p, i in zip(files, ids):
+        st = p.stat()
+        h.update(f"{i}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:32]
+
+
 class ImageDataset:
     """N images of one split, addressed by index; `ds[i]` is (H, W, 3) uint8 RGB.
 
     `image_size` is (H, W) when every image has the same size (small-image datasets), else None.
+    `content` computes the content hash (every image's bytes, the labels and the order); without
+    it every image is decoded and hashed.
     """
 
     def __init__(self, name: str, split: str, n: int, get: Callable[[int], np.ndarray], *,
                  labels: Optional[np.ndarray] = None, class_names: Optional[list[str]] = None,
                  sample_ids: Optional[list[str]] = None,
                  image_size: Optional[tuple[int, int]] = None,
-                 array: Optional[np.ndarray] = None, info: Optional[dict] = None):
+                 array: Optional[np.ndarray] = None, info: Optional[dict] = None,
+                 content: Optional[Callable[[], str]] = None):
         self.name, self.split, self._n, self._get = name, split, int(n), get
+        self._content, self._content_hash = content, None
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
         self.class_names = class_names
         self.sample_ids = sample_ids
@@ -130,6 +170,22 @@ class ImageDataset:
                 self._order_hash = _array_order_hash(self._get, self._n, self.labels)
         return self._order_hash
 
+    @property
+    def content_hash(self) -> str:
+        """Hash of every image's bytes (the file's encoded bytes, or the pixels), the labels and
+        the order: the feature cache's identity of the data."""
+        if self._content_hash is None:
+            if self._content is not None:
+                self._content_hash = self._content()
+            else:
+                h = hashlib.sha256(f"N={self._n}\n".encode())
+                if self.labels is not None:
+                    _hash_buffer(h, self.labels)
+                for i in range(self._n):
+                    _hash_buffer(h, np.asarray(self._get(i)))
+                self._content_hash = h.hexdigest()[:32]
+        return self._content_hash
+
     def images_uint8(self) -> np.ndarray:
         """All images as one (N, H, W, 3) uint8 array (same-size datasets only)."""
         if self._array is not None:
@@ -156,7 +212,8 @@ class ImageDataset:
                             class_names=self.class_names, sample_ids=ids,
                             image_size=self.image_size,
                             array=None if self._array is None else self._array[idx],
-                            info={**self.info, "subset_of": self.name, "indices_sha": tag})
+                            info={**self.info, "subset_of": self.name, "indices_sha": tag},
+                            content=lambda: content_digest(idx, text=parent.content_hash))
 
     def __repr__(self) -> str:
         k = len(self.class_names) if self.class_names else 0
@@ -180,7 +237,8 @@ def concat(a: ImageDataset, b: ImageDataset, split: str) -> ImageDataset:
     info = {**a.info, "parts": [a.info, b.info]}
     ds = ImageDataset(a.name, split, na + len(b), get, labels=labels,
                       class_names=a.class_names, sample_ids=ids, image_size=size, array=arr,
-                      info=info)
+                      info=info, content=lambda: content_digest(
+                          text=f"{a.content_hash}+{b.content_hash}"))
     if ids is None:  # combine the parts' hashes instead of re-hashing pixels
         ds._order_hash = hashlib.sha256((a.order_hash + b.order_hash).encode()).hexdigest()[:16]
     return ds
@@ -189,6 +247,8 @@ def concat(a: ImageDataset, b: ImageDataset, split: str) -> ImageDataset:
 # ---------------------------------------------------------------- array-backed datasets
 def from_array(name: str, split: str, images: np.ndarray, labels=None, class_names=None,
                info=None) -> ImageDataset:
+    """A dataset over one uint8 array N x H x W [x C]; its content hash streams the whole
+    array's bytes."""
     images = np.asarray(images) if not isinstance(images, np.memmap) else images
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise HumeSSLError(f"{name}: images must be a uint8 array N x H x W [x C]; got "
@@ -199,11 +259,34 @@ def from_array(name: str, split: str, images: np.ndarray, labels=None, class_nam
     rgb = images if images.ndim == 4 and images.shape[3] == 3 else None
     return ImageDataset(name, split, len(images), images.__getitem__, labels=labels,
                         class_names=class_names, image_size=tuple(images.shape[1:3]),
-                        array=rgb, info=info)
+                        array=rgb, info=info,
+                        content=lambda: content_digest(images, labels, text=f"array:{split}"))
 
 
-def _decode_jpeg(buf: np.ndarray) -> np.ndarray:
-    return to_rgb_uint8(Image.open(io.BytesIO(buf.tobytes())))
+def _decode_jpeg(buf: np.ndarray, i: int, path: Path) -> np.ndarray:
+    """Image i of an npz's JPEG layout, or an error naming the image and the file."""
+    try:
+        return to_rgb_uint8(Image.open(io.BytesIO(buf.tobytes())))
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        why = "not a readable image" if isinstance(e, UnidentifiedImageError) else e
+        raise HumeSSLError(f"image {i} of {path} cannot be decoded ({type(e).__name__}: "
+                           f"{why}); re-encode that image (jpeg_bytes[offsets[{i}]:offsets"
+                           f"[{i + 1}]]) or drop it from the file.") from None
+
+
+def _check_offsets(off: np.ndarray, n_bytes: int, path: Path) -> None:
+    """The JPEG layout's offsets: N + 1 non-decreasing positions inside jpeg_bytes."""
+    if off.ndim != 1 or len(off) < 1:
+        raise HumeSSLError(f"{path}: `offsets` must be a 1-D array of N + 1 positions; got shape "
+                           f"{off.shape}.")
+    bad = np.flatnonzero(np.diff(off) < 0)
+    if off[0] < 0 or off[-1] > n_bytes or bad.size:
+        where = (f"image {bad[0]} has offsets[{bad[0]}]={off[bad[0]]} > offsets[{bad[0] + 1}]="
+                 f"{off[bad[0] + 1]}" if bad.size else
+                 f"offsets[0]={off[0]}, offsets[-1]={off[-1]} for {n_bytes} bytes")
+        raise HumeSSLError(f"{path}: `offsets` must rise from >= 0 to at most len(jpeg_bytes) "
+                           f"({n_bytes}), image i being jpeg_bytes[offsets[i]:offsets[i + 1]]; "
+                           f"{where}. Rewrite the file's offsets.")
 
 
 def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
@@ -221,17 +304,21 @@ def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
     info = {"path": str(path.resolve())}
     if "jpeg_bytes" in keys and "offsets" in keys:
         data, off = z["jpeg_bytes"], z["offsets"].astype(np.int64)
-        names = None
+        _check_offsets(off, len(data), path)
+        names = raw_names = None
         if "names" in keys:
-            names = [s.decode() if isinstance(s, bytes) else str(s) for s in z["names"].tolist()]
-        first = _decode_jpeg(data[off[0]:off[1]]) if len(off) > 1 else None
+            raw_names = z["names"]
+            names = [s.decode() if isinstance(s, bytes) else str(s) for s in raw_names.tolist()]
+        first = _decode_jpeg(data[off[0]:off[1]], 0, path) if len(off) > 1 else None
 
         def get(i: int) -> np.ndarray:
-            return _decode_jpeg(data[off[i]:off[i + 1]])
+            return _decode_jpeg(data[off[i]:off[i + 1]], i, path)
 
         return ImageDataset(name, split, len(off) - 1, get, labels=labels, class_names=classes,
                             sample_ids=names,
-                            image_size=None if first is None else first.shape[:2], info=info)
+                            image_size=None if first is None else first.shape[:2], info=info,
+                            content=lambda: content_digest(data, off, labels, raw_names,
+                                                           text=f"jpeg:{split}"))
     if "images" not in keys:
         raise HumeSSLError(f"{name}: {path} has keys {sorted(keys)}; expected `images` (uint8 "
                            "N x H x W [x C]) or the JPEG layout `jpeg_bytes` + `offsets`.")
@@ -274,6 +361,9 @@ def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[in
 
 
 def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDataset:
+    if root.is_file():
+        raise HumeSSLError(f"{name}: {root} is a file, not a folder; give the folder that holds "
+                           "the images (an .npz file is read as npz:PATH).")
     if not root.is_dir():
         raise HumeSSLError(f"{name}: folder not found: {root}.")
     files, labels, classes, counts = _list_folder(root, strict)
@@ -291,9 +381,10 @@ def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDatase
             raise HumeSSLError(f"cannot decode {files[i]}: {e}. Remove or fix the file "
                                "(sample ids are fixed once listed) and re-run.") from e
 
-    return ImageDataset(name, split, len(files), get,
-                        labels=np.array(labels, np.int64) if classes else None,
+    y = np.array(labels, np.int64) if classes else None
+    return ImageDataset(name, split, len(files), get, labels=y,
                         class_names=classes, sample_ids=ids,
+                        content=lambda: content_digest(y, text=_files_digest(files, ids)),
                         info={"path": str(root.resolve()), **counts,
                               "skipped": len(counts["skipped_unreadable"])})
 
@@ -376,7 +467,8 @@ def _stl10(name: str, root: Path, split: str) -> ImageDataset:
         return np.ascontiguousarray(raw[i].transpose(2, 1, 0))
 
     return ImageDataset(name, split, len(raw), get, labels=labels, class_names=classes,
-                        image_size=(96, 96), info={"root": str(root)})
+                        image_size=(96, 96), info={"root": str(root)},
+                        content=lambda: content_digest(raw, labels, text=f"stl10:{split}"))
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -418,6 +510,27 @@ def _fashion_mnist(name: str, root: Path, split: str) -> ImageDataset:
             raise HumeSSLError(f"{name}: download finished but idx files not found in {root}.")
     return from_array(name, split, _read_idx(found[0]), _read_idx(found[1]), FASHION_CLASSES,
                       info={"files": [str(p) for p in found]})
+
+
+DIGITS_TEST_SIZE = 500  # images of the fixed digits test split; the other 1,297 are train
+DIGITS_SPLIT_SEED = 0  # numpy default_rng seed of the permutation that splits the 1,797 images
+
+
+def _digits(name: str, root: Path, split: str) -> ImageDataset:
+    """scikit-learn's 1,797 8x8 handwritten digits (shipped with scikit-learn, no download):
+    grey values 0..16 scaled to uint8 0..255 (round(v * 255 / 16)). The split is fixed: a
+    permutation by default_rng(DIGITS_SPLIT_SEED); its last DIGITS_TEST_SIZE images are `test`,
+    the rest `train`, each in ascending order of the original index."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = np.round(d.images * (255 / 16)).astype(np.uint8)  # (1797, 8, 8)
+    perm = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(images))
+    rows = np.sort(perm[-DIGITS_TEST_SIZE:] if split == "test" else perm[:-DIGITS_TEST_SIZE])
+    return from_array(name, split, np.ascontiguousarray(images[rows]),
+                      d.target[rows].astype(np.int64), [str(c) for c in range(10)],
+                      info={"source": "sklearn.datasets.load_digits",
+                            "original_index": rows.tolist()})
 
 
 # ---------------------------------------------------------------- registry
@@ -462,6 +575,10 @@ DATASETS: dict[str, DatasetEntry] = {
     "fashion-mnist": DatasetEntry(
         _per_split(_fashion_mnist),
         "Fashion-MNIST, 28x28 gray (as RGB); also read from /usr/share/datasets/fashion-mnist"),
+    "digits": DatasetEntry(
+        _per_split(_digits),
+        "scikit-learn's handwritten digits (ships with scikit-learn, offline): 1,297 train / "
+        "500 test (fixed split, seed 0), 8x8 gray (as RGB), 10 classes"),
     "imagefolder:PATH": DatasetEntry(
         _load_path,
         "a folder of images; class sub-folders give labels; `{split}` in PATH or train/ test/ "

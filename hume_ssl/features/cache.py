@@ -4,19 +4,30 @@ sidecar, and while an extraction runs a written-rows marker.
     features/<dataset>/<split>/<backbone>-<key>.npy           (N, d) float32
     features/<dataset>/<split>/<backbone>-<key>.json          sidecar; "complete": true when done
     features/<dataset>/<split>/<backbone>-<key>.written.npy   (N,) bool rows done, while running
+    features/<dataset>/<split>/<backbone>-<key>.written.rank<R>.npy   the same, one per torchrun
+                                                                      rank (each writes its own)
 
-`key` hashes everything that changes the numbers (see `cache_meta`). `FeatureCache` owns the
-three files of one key: it finds a complete cache or prepares a resume or a fresh start, takes
-rows scattered by sample index, saves the marker, and finishes by asserting every row was
-written (hume_ssl.features.extract drives it).
+`key` hashes everything that changes the numbers (see `cache_meta`), the bytes of every image
+included (`ImageDataset.content_hash`). `FeatureCache` owns the three files of one key: it finds
+a complete cache or prepares a resume or a fresh start, takes rows scattered by sample index,
+saves the marker, and finishes by asserting every row was written (hume_ssl.features.extract
+drives it). A complete cache's sidecar holds a checksum of the rows (`checksum`, sha256),
+verified on every read: an edited or damaged file is extracted again. The whole file is
+allocated on disk before any row is written: a full disk is an error before the work, never a
+crash (SIGBUS) of a memory-mapped write.
+Under torchrun rank 0 opens, allocates and seals; every rank writes its own rows into the
+shared memmap and its own marker file (`shard`), and the rows done are the union of every
+marker found (a resume on any number of ranks).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import shutil
 import time
 import warnings
 from contextlib import contextmanager
@@ -34,7 +45,8 @@ from hume_ssl.core.versions import versions
 from hume_ssl.data.datasets import ImageDataset
 from hume_ssl.models.backbones import BackboneSpec
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the key covers every image's bytes; the sidecar holds a checksum
+CHECK_ROWS = 65536  # rows per block of the checksum and finiteness scan
 
 
 @dataclass
@@ -74,17 +86,31 @@ def _dataset_slug(name: str) -> str:
     return f"{_slug(kind, 12)}-{tail}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
+def check_cache_dir(cache_dir: Path) -> Path:
+    """The cache folder, or an error when the path is a file (before any work)."""
+    for p in (cache_dir, *cache_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise HumeSSLError(f"--cache-dir {cache_dir}: {p} is a file, not a folder; give "
+                                   "a folder (it is created if missing).")
+            break
+    return cache_dir
+
+
 def cache_meta(ds: ImageDataset, b: BackboneSpec, cache_dir: Path, raw: bool,
-               dev: torch.device) -> dict:
-    """The sidecar's keyed part: dataset name, split, N and sample-order hash, backbone and
-    output, weights identity, resolved preprocessing, resize backend and compute dtype; `key`
-    is their hash."""
+               dev: torch.device, fmt: int = CACHE_FORMAT) -> dict:
+    """The sidecar's keyed part: dataset name, split, N, sample-order hash and the hash of every
+    image's bytes, backbone and output, weights identity, resolved preprocessing, resize backend
+    and compute dtype; `key` is their hash. `fmt=1`: the key of the older format (no content
+    hash), to recognise its caches."""
     amp = "fp32"
     if dev.type == "cuda":
         amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    content = {"content_hash": ds.content_hash} if fmt >= 2 else {}
     keyed = {
-        "format": CACHE_FORMAT,
+        "format": fmt,
         "dataset": ds.name, "split": ds.split, "N": len(ds), "order_hash": ds.order_hash,
+        **content,
         "backbone": b.spec, "model": f"{b.source}:{b.model_name}", "output": b.output,
         "weights": b.weights_identity(cache_dir),
         "preprocessing": {**b.preprocessing.to_dict(),
@@ -107,9 +133,33 @@ def _open_valid(npy: Path, meta: dict) -> Optional[np.ndarray]:
     return arr
 
 
-def _all_finite(arr: np.ndarray, chunk: int = 65536) -> bool:
-    """No NaN or inf in a (memory-mapped) feature matrix, checked in row chunks."""
-    return all(np.isfinite(arr[i : i + chunk]).all() for i in range(0, len(arr), chunk))
+def scan_rows(arr: np.ndarray, chunk: int = CHECK_ROWS) -> tuple[str, bool]:
+    """(checksum, all finite) of a (memory-mapped) (N, d) float32 matrix, in one pass of row
+    blocks: sha256 (32 hex digits) of its shape and rows."""
+    h = hashlib.sha256(str(arr.shape).encode())
+    finite = True
+    for i in range(0, len(arr), chunk):
+        block = np.ascontiguousarray(arr[i : i + chunk])  # (chunk, d)
+        h.update(memoryview(block.reshape(-1).view(np.uint8)))
+        finite = finite and bool(np.isfinite(block).all())
+    return h.hexdigest()[:32], finite
+
+
+def _allocate_file(path: Path, n_bytes: int) -> None:
+    """Reserve `n_bytes` on disk for `path` (created or extended), so that writes through a
+    memory map can never hit a full disk (which kills the process with SIGBUS)."""
+    with open(path, "r+b" if path.exists() else "w+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, n_bytes)
+            return
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise
+        except AttributeError:  # no posix_fallocate on this platform
+            pass
+    need = n_bytes - path.stat().st_blocks * 512  # the file system cannot reserve: check room
+    if shutil.disk_usage(path.parent).free < need:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
 
 def _read_sidecar(path: Path) -> Optional[dict]:
@@ -140,22 +190,46 @@ class FeatureCache:
     `written` (N,) bool the rows done (set by `open`)."""
 
     def __init__(self, cache_dir: Path, meta: dict):
-        self.meta, self.n = meta, int(meta["N"])
+        self.meta, self.n, self.root = meta, int(meta["N"]), cache_dir
         folder = cache_dir / "features" / _dataset_slug(meta["dataset"]) / _slug(meta["split"])
         stem = f"{_slug(meta['backbone'], 40)}-{meta['key']}"
         self.npy, self.side = folder / f"{stem}.npy", folder / f"{stem}.json"
         self.marker = folder / f"{stem}.written.npy"
+        self.own_marker = self.marker  # the marker this process saves (one per rank: `shard`)
         self.out: Optional[np.memmap] = None
         self.written: Optional[np.ndarray] = None
 
+    def shard(self, rank: int) -> None:
+        """Under torchrun: save this rank's rows to its own marker file, never another's."""
+        self.own_marker = self.marker.with_name(
+            self.marker.name.removesuffix(".npy") + f".rank{rank}.npy")
+
+    def _markers(self) -> list[Path]:
+        """Every written-rows marker on disk: one process's, and those of torchrun ranks."""
+        ranks = self.marker.parent.glob(self.marker.name.removesuffix(".npy") + ".rank*.npy")
+        return [p for p in [self.marker, *sorted(ranks)] if p.exists()]
+
+    def read_markers(self) -> Optional[np.ndarray]:
+        """(N,) bool: the union of the rows every readable marker holds (None when none is)."""
+        found = [m for m in (_read_marker(p, self.n) for p in self._markers()) if m is not None]
+        return np.logical_or.reduce(found) if found else None
+
     def complete(self) -> Optional[tuple[np.ndarray, dict]]:
-        """(the cached array, its sidecar) when this key's cache is complete and intact."""
+        """(the cached array, its sidecar) when this key's cache is complete and intact (its
+        checksum verified)."""
         old = _read_sidecar(self.side) if self.side.exists() else None
         if old and old.get("complete") and old.get("key") == self.meta["key"]:
             arr = _open_valid(self.npy, old)
-            if arr is not None:
+            if arr is not None and scan_rows(arr) == (old.get("checksum"), True):
                 return arr, old
         return None
+
+    def older_format(self, old_meta: dict) -> Optional[Path]:
+        """The .npy of a complete cache of the same data and backbone written by an older
+        format (whose key did not cover the image bytes), if there is one."""
+        old = FeatureCache(self.root, old_meta)
+        meta = _read_sidecar(old.side) if old.side.exists() else None
+        return old.npy if meta and meta.get("complete") and old.npy.exists() else None
 
     def open(self, force: bool = False) -> Optional[tuple[np.ndarray, dict]]:
         """(array, sidecar) of a complete cache with finite rows; otherwise None, with the
@@ -163,19 +237,22 @@ class FeatureCache:
         files removed: `force`, NaN/inf rows, or files that do not match their sidecar)."""
         old = _read_sidecar(self.side) if self.side.exists() else None
         if force and (old is not None or self.npy.exists()):
-            _discard(self.npy, self.side, self.marker)  # --force: extract again
+            _discard(self.npy, self.side, *self._markers())  # --force: extract again
             old = None
         if old and old.get("key") == self.meta["key"]:
             arr = _open_valid(self.npy, old)
             if arr is not None and old.get("complete"):
-                if _all_finite(arr):
+                checksum, finite = scan_rows(arr)
+                if finite and checksum == old.get("checksum"):
                     return arr, old
-                warnings.warn(f"cached features {self.npy} hold NaN or inf rows; extracting "
-                              "again.", stacklevel=3)
+                why = ("hold NaN or inf rows" if not finite else
+                       "do not match the checksum in their sidecar (edited or damaged on disk)")
+                warnings.warn(f"cached features {self.npy} {why}; extracting again.",
+                              stacklevel=3)
                 arr = None
-                _discard(self.npy, self.side, self.marker)
-            if arr is not None and self.marker.exists():  # resume a killed run
-                self.written = _read_marker(self.marker, self.n)
+                _discard(self.npy, self.side, *self._markers())
+            if arr is not None and self._markers():  # resume a killed run (any rank's rows)
+                self.written = self.read_markers()
                 if self.written is not None:
                     self.out = np.load(self.npy, mmap_mode="r+", allow_pickle=False)
                     self.meta = {**old, **self.meta}
@@ -183,16 +260,31 @@ class FeatureCache:
             if self.npy.exists() or self.side.exists():
                 warnings.warn(f"feature cache {self.npy} is incomplete or does not match its "
                               "sidecar; recomputing.", stacklevel=3)
-            _discard(self.npy, self.side, self.marker)
+            _discard(self.npy, self.side, *self._markers())
             self.written = np.zeros(self.n, dtype=bool)
         return None
 
-    def _allocate(self, d: int) -> None:
-        """Preallocate the whole (N, d) memmap and write the sidecar (incomplete) and marker."""
+    def allocate(self, d: int) -> None:
+        """Reserve the whole (N, d) file on disk, map it, and write the sidecar (incomplete) and
+        marker. A disk without room for it: an error naming the size, nothing left behind."""
         self.meta["d"] = d
         self.npy.parent.mkdir(parents=True, exist_ok=True)
-        self.out = np.lib.format.open_memmap(self.npy, mode="w+", dtype=np.float32,
-                                             shape=(self.n, d))
+        try:  # a sparse file: its header and its last byte
+            out = np.lib.format.open_memmap(self.npy, mode="w+", dtype=np.float32,
+                                            shape=(self.n, d))
+            _allocate_file(self.npy, self.npy.stat().st_size)
+        except OSError as e:
+            out = None
+            _discard(self.npy)
+            if e.errno != errno.ENOSPC:
+                raise
+            free = shutil.disk_usage(self.npy.parent).free
+            raise HumeSSLError(
+                f"no room for the feature cache: {self.npy} needs "
+                f"{(4 * self.n * d) / 2**20:.1f} MiB, {free / 2**20:.1f} MiB are free there; "
+                "free space or give --cache-dir on a larger disk, then run the same command "
+                "again (nothing was extracted).") from None
+        self.out = out
         self.meta.update(complete=False, versions=versions(),
                          file_bytes=None, created=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self.out.flush()
@@ -204,16 +296,20 @@ class FeatureCache:
         """Scatter rows (b, d) to the sample indices idx (b,): row order never depends on the
         loader. The first batch fixes d."""
         if self.out is None:
-            self._allocate(int(rows.shape[1]))
+            self.allocate(int(rows.shape[1]))
         elif rows.shape[1] != self.out.shape[1]:
             raise HumeSSLError(f"{spec} returned {rows.shape[1]} features, the cache "
                                f"has {self.out.shape[1]}; delete {self.npy}.")
         self.out[idx] = rows
         self.written[idx] = True
 
+    def attach(self) -> None:
+        """Open the (N, d) memmap another rank allocated, for writing this rank's rows."""
+        self.out = np.load(self.npy, mmap_mode="r+", allow_pickle=False)
+
     def save_marker(self) -> None:
-        self.out.flush()
-        atomic_save_npy(self.marker, self.written)
+        self.out.flush()  # rows reach the file before the marker says they are there
+        atomic_save_npy(self.own_marker, self.written)
 
     @contextmanager
     def marker_on_exit(self):
@@ -234,13 +330,14 @@ class FeatureCache:
         assert missing.size == 0, f"rows never written: {missing[:10]}"
 
     def seal(self, **meta) -> np.ndarray:
-        """Complete the sidecar (with `meta`) and drop the marker; the features (N, d),
-        memory-mapped read-only."""
-        self.meta.update(complete=True, **meta)
+        """Complete the sidecar (with `meta` and the rows' checksum) and drop the marker; the
+        features (N, d), memory-mapped read-only."""
         self.out = None  # close the writable memmap
+        arr = np.load(self.npy, mmap_mode="r", allow_pickle=False)
+        self.meta.update(complete=True, checksum=scan_rows(arr)[0], **meta)
         atomic_write_json(self.side, self.meta)
-        _discard(self.marker)
-        return np.load(self.npy, mmap_mode="r", allow_pickle=False)
+        _discard(*self._markers())
+        return arr
 
 
 def cached_features(ds: ImageDataset, b: BackboneSpec, cache_dir: Path, device="auto",

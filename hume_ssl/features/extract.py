@@ -11,6 +11,14 @@ dataset split + backbone, keyed by everything that changes the numbers, with a J
 
 Every loader item carries its index; features are scattered into the preallocated memmap by
 index and the run asserts every row was written (as dinov2's extract_features does).
+
+Under torchrun (`torchrun --nproc_per_node N -m hume_ssl.cli features ...`) the ranks first
+check that they see the same dataset, backbone and options; rank 0 prepares the cache (resume
+or fresh start) and preallocates the memmap; the rows still to compute are cut into the batches
+one process would run and batch j goes to rank j mod N, so every row is computed in the same
+batch as by one process (bit-equal on the CPU); each rank scatters its rows into the shared
+memmap and saves its own written-rows marker; once all are done rank 0 checks every row and
+writes the sidecar. The cache folder must be one file system that every rank sees.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.params import check_value
 from hume_ssl.data.datasets import ImageDataset, load_dataset
 from hume_ssl.data.images import resize_crop
 from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-exported)
@@ -33,11 +43,16 @@ from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-export
     FeatureSet,
     cache_meta,
     cached_features,
+    check_cache_dir,
     default_cache_dir,
 )
 from hume_ssl.models.backbones import BackboneSpec, Preprocessing, load_backbone, resolve_backbone
 
 CHECKPOINT_SECONDS = 20.0  # save the written-rows marker at most this often
+CPU_WARN_IMAGES = 2000  # warn that the CPU is slow above this many images to extract
+# the allowed values of the loader's numbers (the `features` options declare them from here)
+LOADER_BOUNDS = {"batch_size": "[1, inf)", "num_workers": "[0, inf)",
+                 "input_size": "[16, 1024]"}  # input_size: pixels
 
 
 # ------------------------------------------------------------------------- data path
@@ -136,43 +151,109 @@ def extract_features(
     `force`: ignore (and replace) a cached file. A cached file with NaN or inf rows is
     extracted again.
     """
+    for name, value in (("batch_size", batch_size), ("num_workers", num_workers),
+                        ("input_size", input_size)):  # before any work
+        check_value("--" + name.replace("_", "-"), value, LOADER_BOUNDS[name])
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(
         dataset, split, data_root, strict=strict)
     if len(ds) == 0:
         raise HumeSSLError(f"{ds.name} ({ds.split}) has no images.")
     b = resolve_backbone(backbone, weights, random_init, input_size)
-    cache_root = default_cache_dir(cache_dir)
+    cache_root = check_cache_dir(default_cache_dir(cache_dir))
     dev = resolve_device(device)
+    batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
     raw = ds.image_size is not None  # same-size images: resized batched on the device
     cache = FeatureCache(cache_root, cache_meta(ds, b, cache_root, raw, dev))
-    found = cache.open(force)
+    batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
+    world, rank = _join(dev, cache, batch_size, force)
+    found = cache.open(force) if rank == 0 else None  # rank 0 alone prepares the files
+    if world > 1:  # every rank learns rank 0's finding and the rows left to compute
+        complete, cache.written = distributed.broadcast(
+            (found is not None, None if found is not None else cache.written))
+        if complete and rank:
+            found = cache.complete()
     if found is not None:
         return FeatureSet(*found, cache.npy, ds.labels, cached=True)
+    older = None if cache.written.any() else cache.older_format(
+        cache_meta(ds, b, cache_root, raw, dev, fmt=1))
+    if older is not None and rank == 0:
+        warnings.warn(f"{older} was written by an older hume-ssl, whose cache key did not cover "
+                      "the image bytes, so it may hold features of other images; extracting "
+                      "again (delete that file and its .json to free the space).", stacklevel=2)
     todo = len(ds) - int(cache.written.sum())
-    if dev.type == "cpu" and todo > 2000:
-        warnings.warn(f"extracting {todo} images on CPU: this can take a long time (a few "
-                      "images/s for a ViT-B); use --device cuda if you have a GPU.", stacklevel=2)
+    if dev.type == "cpu" and todo > CPU_WARN_IMAGES and rank == 0:
+        warnings.warn(f"extracting {todo} images with {b.spec} on the CPU can take a long time; "
+                      "use --device cuda if you have a GPU.", stacklevel=2)
 
     model = load_backbone(b, device=dev)
-    batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cache.meta["compute_dtype"])
+    rows = np.flatnonzero(~cache.written)
+    if world > 1:  # rank 0 preallocates the memmap before any rank writes a row
+        if rank == 0 and cache.out is None:
+            with torch.inference_mode():
+                cache.allocate(_feature_dim(model, ds, b, dev, raw, amp_dtype))
+        distributed.barrier()
+        if rank:
+            cache.attach()
+        cache.shard(rank)
+        rows = _rank_rows(rows, batch_size, rank, world)
     loader = torch.utils.data.DataLoader(
-        _IndexedRows(ds, np.flatnonzero(~cache.written), b.preprocessing, raw),
+        _IndexedRows(ds, rows, b.preprocessing, raw),
         batch_size=batch_size, shuffle=False, num_workers=num_workers,
         pin_memory=dev.type == "cuda", persistent_workers=False, drop_last=False)
     t0 = time.perf_counter()
-    label = f"{b.spec} on {ds.name}/{ds.split}"
-    with _progress_bar(progress, len(ds), int(cache.written.sum()), label) as bar, \
+    label = f"{b.spec} on {ds.name}/{ds.split}" + (f" (rank 0 of {world})" if world > 1 else "")
+    total = len(ds) if world == 1 else len(rows)
+    with _progress_bar(progress and rank == 0, total, total - len(rows), label) as bar, \
             torch.inference_mode(), cache.marker_on_exit():
         n_new = _extract_rows(model, loader, cache, b, dev, raw, t0, bar, callback)
+    if world > 1:  # every rank's rows are in; rank 0 collects the markers and seals
+        cache.save_marker()
+        n_new = sum(distributed.all_gather(n_new))
+        distributed.barrier()
+        if rank:
+            distributed.barrier()  # wait for rank 0's sidecar
+            return FeatureSet(*cache.complete(), cache.npy, ds.labels)
+        cache.written = cache.read_markers()
     cache.close()
     seconds = time.perf_counter() - t0
     features = cache.seal(
         seconds=round(seconds, 3), images_per_s=round(n_new / max(seconds, 1e-9), 2),
-        device=str(dev), batch_size=batch_size, num_workers=num_workers,
+        device=str(dev), batch_size=batch_size, num_workers=num_workers, processes=world,
         dataset_info={k: (v[:20] if isinstance(v, list) else v)
                       for k, v in ds.info.items() if k != "parts"},
         class_names=ds.class_names, has_labels=ds.labels is not None)
+    distributed.barrier()  # torchrun: the other ranks read the sealed cache now
     return FeatureSet(features, cache.meta, cache.npy, ds.labels)
+
+
+def _join(dev: torch.device, cache: FeatureCache, batch_size: int, force: bool
+          ) -> tuple[int, int]:
+    """(world size, rank): under torchrun the process group joined and every rank checked to
+    see the same dataset, backbone and options (all stop, nothing written, when one differs)."""
+    if not distributed.init(dev):
+        return 1, 0
+    m = cache.meta
+    distributed.check_same("the dataset, backbone and options", {
+        **{k: m.get(k) for k in ("dataset", "split", "N", "order_hash", "content_hash",
+                                 "backbone", "weights", "preprocessing", "compute_dtype")},
+        "cache_file": str(cache.npy.resolve()), "batch_size": batch_size, "force": force})
+    return distributed.world_size(), distributed.rank()
+
+
+def _rank_rows(rows: np.ndarray, batch_size: int, rank: int, world: int) -> np.ndarray:
+    """This rank's share of `rows`: cut into the batches one process runs, batch j to rank
+    j mod world (so each row meets the same batch as in one process)."""
+    batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    mine = batches[rank::world]
+    return np.concatenate(mine) if mine else rows[:0]
+
+
+def _feature_dim(model, ds: ImageDataset, b: BackboneSpec, dev: torch.device, raw: bool,
+                 amp_dtype: Optional[torch.dtype]) -> int:
+    """d, from one image's forward: rank 0 preallocates the cache before any rank writes."""
+    _, img = _IndexedRows(ds, np.zeros(1, dtype=np.int64), b.preprocessing, raw)[0]
+    return int(_forward(model, img[None], b, dev, raw, amp_dtype).shape[1])
 
 
 def _loader_sizes(dev: torch.device, batch_size: Optional[int],
@@ -200,13 +281,30 @@ def _forward(model: torch.nn.Module, imgs: torch.Tensor, b: BackboneSpec, dev: t
     return y.float().cpu().numpy()
 
 
+def _batches(loader):
+    """The loader's batches; an error raised in a worker process (an undecodable image) is
+    re-raised as its own one-line message, not torch's wrapped worker traceback."""
+    it = iter(loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except HumeSSLError as e:
+            text = str(e).strip()
+            if text.startswith("Caught HumeSSLError"):  # torch's ExceptionWrapper
+                raise HumeSSLError(text.splitlines()[-1].split("HumeSSLError: ", 1)[-1]) from None
+            raise
+        yield batch
+
+
 def _extract_rows(model, loader, cache: FeatureCache, b: BackboneSpec, dev: torch.device,
                   raw: bool, t0: float, bar, callback) -> int:
     """Run every batch of the loader into the cache (the marker saved at most every
     CHECKPOINT_SECONDS); the number of rows computed."""
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cache.meta["compute_dtype"])
     n_new, last_ckpt = 0, time.perf_counter()
-    for idx, imgs in loader:
+    for idx, imgs in _batches(loader):
         y = _forward(model, imgs, b, dev, raw, amp_dtype)
         idx = idx.numpy()
         cache.write(idx, y, b.spec)

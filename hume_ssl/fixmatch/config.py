@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import setting, warn_renamed
+from hume_ssl.train.numbers import at_least, positive, within
 
 UNITS = {
     "steps": "optimizer steps (an upper bound under budget_minutes)",
@@ -31,6 +31,7 @@ UNITS = {
     "checkpoint_every": "steps",
     "eval_batch_size": "images",
 }
+UNSET = (True, "")  # a check that passes: a field left None, filled by the recipe
 
 
 @dataclass
@@ -199,25 +200,30 @@ class FixMatchConfig:
             (self.steps >= 1, "--steps must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.mu >= 1, "--mu must be >= 1"),
-            (self.lr is None or self.lr > 0, "--lr must be > 0"),
-            (self.encoder_lr_scale is None or self.encoder_lr_scale > 0,
-             "--encoder-lr-scale must be > 0"),
-            (self.warmup is None or 0.0 <= self.warmup < 1.0, "--warmup must lie in [0, 1)"),
-            (self.layer_decay is None or 0.0 < self.layer_decay <= 1.0,
-             "--layer-decay must lie in (0, 1]"),
+            positive("--lr", self.lr, optional=True),
+            positive("--encoder-lr-scale", self.encoder_lr_scale, optional=True),
+            UNSET if self.warmup is None else
+            within("--warmup", self.warmup, 0.0, 1.0, hi_open=True),
+            UNSET if self.layer_decay is None else
+            within("--layer-decay", self.layer_decay, 0.0, 1.0, lo_open=True),
             (self.input_size is None or self.input_size >= 8, "--input-size must be >= 8"),
             (self.micro_batches >= 1, "--micro-batches must be >= 1"),
-            (self.budget_minutes is None or self.budget_minutes > 0,
-             "--budget-minutes must be > 0"),
-            (0.0 <= self.threshold <= 1.0, "--threshold must lie in [0, 1]"),
-            (0.0 <= self.weight_decay < math.inf, "--weight-decay must be >= 0 and finite"),
-            (0.0 <= self.lambda_u < math.inf, "--lambda-u must be >= 0 and finite"),
-            (0.0 <= self.ema_decay < 1.0, "--ema-decay must lie in [0, 1)"),
-            (0.0 < self.bn_momentum <= 1.0, "--bn-momentum must lie in (0, 1]"),
+            positive("--budget-minutes", self.budget_minutes, optional=True),
+            within("momentum", self.momentum, 0.0, 1.0, lo_open=True, hi_open=True),
+            within("--threshold", self.threshold, 0.0, 1.0),
+            at_least("--weight-decay", self.weight_decay, 0.0),
+            at_least("--lambda-u", self.lambda_u, 0.0),
+            within("--ema-decay", self.ema_decay, 0.0, 1.0, hi_open=True),
+            within("--bn-momentum", self.bn_momentum, 0.0, 1.0, lo_open=True),
+            within("translate", self.translate, 0.0, 1.0, hi_open=True),
+            within("cutout", self.cutout, 0.0, 1.0),
+            (self.randaugment_ops >= 0, "randaugment_ops must be >= 0"),
             (
                 self.eval_every >= 1 and self.log_every >= 1 and self.checkpoint_every >= 1,
-                "--eval-every, log_every and --checkpoint-every must be >= 1",
+                "--eval-every, --log-every and --checkpoint-every must be >= 1",
             ),
+            (self.eval_median_of >= 1 and self.eval_batch_size >= 1,
+             "eval_median_of and eval_batch_size must be >= 1"),
         ]
         raise_first_failed(checks)
         return self
@@ -226,12 +232,14 @@ class FixMatchConfig:
         return dataclasses.asdict(self)
 
 
-def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None) -> float:
-    """FixMatch's cosine lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget), after
-    the recipe's linear warm-up (fixmatch/recipes.py lr_factor)."""
+def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None,
+          start: int = 0) -> float:
+    """FixMatch's cosine lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget), k
+    and K counted from `start`, the step the budget was fitted at (train.budget), after the
+    recipe's linear warm-up (fixmatch/recipes.py lr_factor)."""
     from hume_ssl.fixmatch.recipes import lr_factor
 
-    return cfg.lr * lr_factor(cfg, step, total_steps or cfg.steps)
+    return cfg.lr * lr_factor(cfg, step, total_steps or cfg.steps, start)
 
 
 def bn_momentum_for(cfg: FixMatchConfig, total_steps: Optional[int] = None) -> float:

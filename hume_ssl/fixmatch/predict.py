@@ -15,6 +15,7 @@ from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import load_split
 from hume_ssl.fixmatch.trainer import predict_logits
 from hume_ssl.models.classifier import build_classifier, init_classifier, resolve_init
+from hume_ssl.train.finite import all_finite
 
 
 def _architecture(meta: dict) -> torch.nn.Module:
@@ -27,6 +28,27 @@ def _architecture(meta: dict) -> torch.nn.Module:
     return build_classifier(meta["arch"], int(meta["k"]), input_size=meta.get("model_input_size"))
 
 
+def _model_folder(path: Path) -> Path:
+    """The train-fixmatch run folder `--model` names (its model.pt is accepted too); a folder
+    whose training has not finished (a checkpoint, no model.pt) says how to finish it."""
+    if path.is_file():
+        if path.name == "model.pt":
+            return path.parent
+        raise HumeSSLError(
+            f"--model takes the run folder of train-fixmatch (holding model.pt and model.json), "
+            f"not {path.name}; pass --model {path.parent}."
+        )
+    if not path.is_dir():
+        raise HumeSSLError(f"--model {path}: folder not found; pass the --out of train-fixmatch.")
+    if not (path / "model.pt").exists() and (path / "checkpoint.pt").exists():
+        raise HumeSSLError(
+            f"{path} holds a checkpoint but no model.pt: its training has not finished. Finish "
+            f"it with the same train-fixmatch command plus --resume (--out {path}), then "
+            "predict with it."
+        )
+    return path
+
+
 def predict_run(
     model_dir: str | Path,
     dataset: str,
@@ -35,20 +57,28 @@ def predict_run(
     device: str = "auto",
     batch_size: int = 1024,
     data_root: Optional[str | Path] = None,
+    callback=None,
 ) -> dict:
-    """Label and confidence for every image of `dataset:split` with an exported model."""
-    model_dir = Path(model_dir)
+    """Label and confidence for every image of `dataset:split` with an exported model.
+    `callback("predict", {"done": images, "total": N})` after every batch (progress)."""
+    if batch_size < 1:
+        raise HumeSSLError(f"--batch-size must be >= 1 (got {batch_size}).")
+    model_dir = _model_folder(Path(model_dir))
     meta = read_json(model_dir / "model.json")
     dev = resolve_device(device)
     model = _architecture(meta)
     try:
-        model.load_state_dict(
-            torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
-        )
+        state = torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
     except Exception as e:
         raise HumeSSLError(
             f"cannot load {model_dir / 'model.pt'} ({e}); re-export it with train-fixmatch."
         ) from e
+    if not all_finite(state.values()):
+        raise HumeSSLError(
+            f"{model_dir / 'model.pt'} holds NaN or inf weights: the training diverged, and "
+            "its labels would be meaningless; train again with a lower --lr."
+        )
     model.to(dev)
     data = load_split(dataset, split, data_root)
     size = meta.get("model_input_size")  # resized on the device (an --init backbone's size)
@@ -58,9 +88,11 @@ def predict_run(
             f"expects {meta['input_size']}; resize the images first."
         )
     norm = meta["normalization"]
+    n = len(data.images)
     logits = predict_logits(
-        model, data.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]), dev, batch_size,
-        input_size=size,
+        model, data.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]), dev,
+        batch_size, input_size=size,
+        progress=callback and (lambda done: callback("predict", {"done": done, "total": n})),
     )
     probs = torch.softmax(logits, 1)
     conf, lab = (t.cpu().numpy() for t in probs.max(1))

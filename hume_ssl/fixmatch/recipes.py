@@ -30,6 +30,7 @@ from torch import nn
 
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.models.classifier import EncoderClassifier
+from hume_ssl.train.budget import schedule_fraction
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,17 @@ def warmup_steps(cfg, total_steps: int) -> int:
     return int(math.ceil((cfg.warmup or 0.0) * total_steps))
 
 
-def lr_factor(cfg, step: int, total_steps: int) -> float:
-    """Linear warm-up to 1 over warmup_steps, times FixMatch's cos(7 pi k / 16 K)."""
+def warmup_factor(cfg, step: int, total_steps: int) -> float:
+    """The linear warm-up: (step + 1) / warmup_steps, at most 1 (1 without a warm-up)."""
     w = warmup_steps(cfg, total_steps)
-    warm = min(1.0, (step + 1) / w) if w else 1.0
-    return warm * math.cos(7.0 * math.pi * step / (16.0 * total_steps))
+    return min(1.0, (step + 1) / w) if w else 1.0
+
+
+def lr_factor(cfg, step: int, total_steps: int, start: int = 0) -> float:
+    """Linear warm-up to 1 over warmup_steps, times FixMatch's cos(7 pi k / 16 K), k and K
+    counted from `start` (train/budget.py schedule_fraction: the step a budget was fitted at)."""
+    cos = math.cos(7.0 * math.pi * schedule_fraction(step, total_steps, start) / 16.0)
+    return warmup_factor(cfg, step, total_steps) * cos
 
 
 def _vit_layer(name: str, depth: int) -> int:

@@ -40,7 +40,12 @@ from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
 from hume_ssl.models.classifier import EncoderClassifier, Init, resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
-from hume_ssl.train.resume import check_resume, check_run_folder, cleanup_on_early_failure
+from hume_ssl.train.resume import (
+    check_resume,
+    check_run_folder,
+    cleanup_on_early_failure,
+    report_disk_full,
+)
 
 
 def train_fixmatch_run(
@@ -61,9 +66,10 @@ def train_fixmatch_run(
     if labels is not None:
         warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
         seed_labels = labels
+    _check_seed_inputs(seeds, indices, seed_labels)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
-    with cleanup_on_early_failure(Path(out)):
+    with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
                                    resume, callback, data_root)
 
@@ -75,8 +81,8 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
     y = _training_labels(s, train, cfg)
+    k = _num_classes(s, train, y, cfg)
     unlabeled = _unlabeled_rows(s, n, cfg)
-    k = max(s.k, int(y.max()) + 1)
     test = (load_split(s.dataset, "test", data_root)
             if split_exists(s.dataset, "test", data_root) else None)
     out = check_writable_dir(out)
@@ -162,6 +168,43 @@ def _versus_probe(probe, fixmatch_acc) -> dict:
         out["fixmatch_minus_probe"] = fixmatch_acc - probe.test_acc
         out["below_probe"] = bool(fixmatch_acc < probe.test_acc)
     return out
+def _check_seed_inputs(seeds, indices, seed_labels) -> None:
+    """One source of seeds: conflicting inputs are refused, never silently overridden."""
+    if seeds is not None and (indices is not None or seed_labels is not None):
+        raise HumeSSLError(
+            "give either --seeds DIR or --indices (with --seed-labels), not both: --seeds "
+            "would be used and the others ignored."
+        )
+    if indices is not None and seed_labels is not None and str(indices).lower().endswith(".csv"):
+        raise HumeSSLError(
+            f"--indices {indices} is a CSV whose rows carry the labels; drop --seed-labels "
+            "(or pass the indices as .npy with --seed-labels)."
+        )
+
+
+def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> int:
+    """k, the classes the model outputs: the seeds' (seeds.json "k"), else the dataset's (its
+    class list, or its labels); never guessed from the largest seed label. The training labels
+    must lie in 0..k-1."""
+    data_k = (len(train.classes) if train.classes else
+              int(train.labels.max()) + 1 if train.labels is not None else None)
+    if cfg.oracle_labels:  # ground-truth ids (_training_labels checked there are some)
+        k, source = data_k, f"the classes of {s.dataset}"
+    elif s.source.get("k_from") == "seeds.json":
+        k, source = s.k, f"k in {s.source['seeds']}/seeds.json"
+    elif data_k is not None:
+        k, source = data_k, f"the classes of {s.dataset}"
+    else:
+        raise HumeSSLError(
+            f"cannot tell the number of classes: the seeds give no k and {s.dataset}:{s.split} "
+            "has no class list or labels; pass a seeds folder whose seeds.json gives \"k\"."
+        )
+    if y.min() < 0 or y.max() >= k:
+        raise HumeSSLError(
+            f"seed labels span {y.min()}..{y.max()} but k = {k} ({source}): every label must "
+            f"lie in 0..{k - 1}; fix the labels (or k in seeds.json)."
+        )
+    return int(k)
 
 
 def _training_labels(s, train, cfg: FixMatchConfig) -> np.ndarray:

@@ -41,7 +41,12 @@ from hume_ssl.core.metrics import accuracy_from_counts
 from hume_ssl.data.images import channel_stats
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
 from hume_ssl.fixmatch.microbatch import accumulate_step
-from hume_ssl.fixmatch.recipes import build_optimizer, clip_gradients, param_groups  # noqa: F401 (re-exported)
+from hume_ssl.fixmatch.recipes import (  # noqa: F401 (param_groups re-exported)
+    build_optimizer,
+    clip_gradients,
+    param_groups,
+    warmup_factor,
+)
 from hume_ssl.models.classifier import (
     Init,
     build_classifier,
@@ -209,6 +214,10 @@ class FixMatchTrainer(Trainer):
         self._tb = None
         self.budget_fitted = False
         self.reference_acc: Optional[float] = None  # the probe's test accuracy (curves.png)
+        self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
+        self.command = "train-fixmatch"
+        self.divergence_hint = f"a lower --lr (now {cfg.lr:g})" + (
+            f" or --encoder-lr-scale (now {cfg.encoder_lr_scale:g})" if cfg.init else "")
 
     def _join(self, cfg: FixMatchConfig) -> torch.device:
         """This process's device (cuda:LOCAL_RANK under torchrun), the process group joined
@@ -283,7 +292,7 @@ class FixMatchTrainer(Trainer):
 
     def train_step(self) -> None:
         cfg = self.cfg
-        lr = lr_at(cfg, self.step, self.total_steps)
+        lr = self._lr(self.step)
         for group in self.opt.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         x, y, ui = self._batch()
@@ -299,6 +308,15 @@ class FixMatchTrainer(Trainer):
         self.ema.update(self.model, self.step)
         self.step += 1
         self._accumulate(out, ui)
+
+    def _lr(self, step: int) -> float:
+        """The lr at `step`: the initial one while a budget is being timed (times the recipe's
+        warm-up over the --steps bound; a fitted run's is shorter, so it only rises), then the
+        cosine over the fitted steps from where the timing ended (no jump;
+        train.budget.schedule_fraction)."""
+        if self.budget_timer is not None:
+            return self.cfg.lr * warmup_factor(self.cfg, step, self.cfg.steps)
+        return lr_at(self.cfg, step, self.total_steps, self.schedule_start)
 
     def _accumulate(self, out: dict[str, torch.Tensor], ui: torch.Tensor) -> None:
         """Add a step's losses, mask rate and pseudo-label confusion to the interval's sums
@@ -346,10 +364,13 @@ class FixMatchTrainer(Trainer):
         # every rank's share of the interval (under torchrun), then the one host sync
         a = {k: v.detach().cpu().numpy() for k, v in distributed.sum_tensors(self.acc).items()}
         n = max(float(a["n"]), 1.0)
+        # the same sums on every rank: all ranks stop together
+        self.check_losses({"loss_x": float(a["loss_x"]) / n, "loss_u": float(a["loss_u"]) / n},
+                          self._step_last)
         now = time.perf_counter()
         row = {
             "step": self.step,
-            "lr": lr_at(self.cfg, self.step - 1, self.total_steps),
+            "lr": self._lr(self.step - 1),
             "loss_x": float(a["loss_x"]) / n,
             "loss_u": float(a["loss_u"]) / n,
             "mask_rate": float(a["mask"]) / n,
@@ -374,6 +395,9 @@ class FixMatchTrainer(Trainer):
         self.callback("log", row)
         return row
 
+    def finite_tensors(self) -> list:
+        return [*self.model.state_dict().values(), *self.ema.module.state_dict().values()]
+
     def state_dict(self) -> dict:
         gens = [self.gen.get_state()]
         if self.world > 1:
@@ -391,6 +415,7 @@ class FixMatchTrainer(Trainer):
             "acc": {k: v.detach().cpu() for k, v in self.acc.items()},
             "total_steps": self.total_steps,
             "budget_fitted": self.budget_fitted,
+            "schedule_start": self.schedule_start,
             "identity": self.identity,
         }
 
@@ -421,6 +446,7 @@ class FixMatchTrainer(Trainer):
         self.acc = {k: v.to(self.device) for k, v in st["acc"].items()}
         self.total_steps = int(st.get("total_steps", self.cfg.steps))
         self.budget_fitted = bool(st.get("budget_fitted", False))
+        self.schedule_start = int(st.get("schedule_start", 0))
         self._set_bn_momentum()
         if self.rank == 0:  # rows logged after the checkpoint will be logged again
             truncate_metrics(self.out / "metrics.csv", self.step)
@@ -439,7 +465,8 @@ class FixMatchTrainer(Trainer):
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
         self.budget_timer = StepTimer(self.step, self.device, time.perf_counter) if timing else None
         self.callback("start", {"step": self.step, "steps": self.total_steps,
-                                "device": str(self.device), "world": self.world})
+                                "device": str(self.device), "world": self.world,
+                                "budget_minutes": self.cfg.budget_minutes if timing else None})
         self._t0 = self._t_last = time.perf_counter()
         self._step_last = self.step
 
@@ -477,6 +504,7 @@ class FixMatchTrainer(Trainer):
                 f"after the setup; pass --budget-minutes {need * 1.2:.2f} or more."
             )
         self.total_steps, self.budget_fitted, self.budget_timer = units * unit, True, None
+        self.schedule_start = self.step
         self._set_bn_momentum()
         self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
                                  "s_per_eval": t_eval})
@@ -511,9 +539,11 @@ def predict_logits(
     batch_size: int = 1024,
     bf16: bool = True,
     input_size: Optional[int] = None,
+    progress=None,
 ) -> torch.Tensor:
     """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation
-    (resized on the device to input_size x input_size when given)."""
+    (resized on the device to input_size x input_size when given); `progress(images done)`
+    after every batch."""
     model.eval()
     return batched_forward(model, images, mean, std, device, batch_size, bf16,
-                           input_size=input_size)
+                           input_size=input_size, progress=progress)

@@ -10,52 +10,65 @@ import dataclasses
 from dataclasses import dataclass
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.params import check_known, rename_params, renamed_fields, setting
+from hume_ssl.core.params import (
+    check_bounds,
+    check_known,
+    rename_params,
+    renamed_fields,
+    setting,
+)
 
 
 @renamed_fields(memory_budget_gb="memory_budget_gib")
 @dataclass
 class HumeConfig:
-    k: int = setting(10, "Number of classes (clusters) to find.")
+    k: int = setting(10, "Number of classes (clusters) to find.", bounds="[2, inf)")
     n_restarts: int = setting(100, "Number of HUME restarts (task encoders, R), run batched.",
-                              flag="--restarts")
+                              flag="--restarts", bounds="[1, inf)")
     n_steps: int = setting(300, "Outer (task-encoder) optimisation steps per restart.",
-                           flag="--steps")
+                           flag="--steps", bounds="[1, inf)")
     n_subsets: int = setting(1, "(train, held-out) subset splits per outer step (S), shared by "
-                             "restarts.", flag="--subsets")
+                             "restarts.", flag="--subsets", bounds="[1, inf)")
     subset_size: int = setting(10_000, "Samples per subset (capped at N); 90% train, 10% held "
-                               "out.", unit="samples")
-    train_fraction: float = setting(0.9, "Share of each subset the inner model is fit on.")
-    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step")
+                               "out.", unit="samples", bounds="[4, inf)")
+    train_fraction: float = setting(0.9, "Share of each subset the inner model is fit on.",
+                                    bounds="(0, 1)")
+    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
+                        bounds="(0, inf)")
     tau: float = setting(0.1, "Sparsemax temperature (logits are cosines: phi1 and the rows of "
-                         "W are unit).")
+                         "W are unit).", bounds="(0, inf)")
     anneal_steps: tuple[int, ...] = setting(
         (), "Outer steps at which lr and tau are multiplied by anneal_factor.")
-    anneal_factor: float = setting(0.1, "Factor of lr and tau at each anneal step.")
+    anneal_factor: float = setting(0.1, "Factor of lr and tau at each anneal step.",
+                                   bounds="(0, inf)")
     gamma: float = setting(3.0, "Weight of the label-balance entropy term (the entropy of the "
-                           "mean label distribution, nats).")
+                           "mean label distribution, nats).", bounds="[0, inf)")
     ridge: float = setting(0.1, "Inner ridge penalty, relative to the mean Gram eigenvalue of "
-                           "phi2.")
-    grad_clip: float = setting(1.0, "Largest gradient norm, per restart.")
+                           "phi2.", bounds="(0, inf)")
+    inner_solve: str = setting(
+        "auto", "How the inner ridge fit predicts held-out rows: primal (through the D x D "
+        "system, D = d2 + 1), smoother (an n_te x n_tr map per split), or auto (the one with "
+        "fewer multiply-adds for the data's shape).")
+    grad_clip: float = setting(1.0, "Largest gradient norm, per restart.", bounds="(0, inf)")
     center: bool = setting(True, "Subtract each space's mean (over the fit rows) before "
                            "normalising.")
     normalize_phi1: bool = setting(True, "L2-normalise the rows of space 1.")
     normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.")
-    cv_folds: int = setting(10, "Folds of the label-free restart score.")
+    cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)")
     score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: all, at "
-                              "most max(100,000, 400 x k)).", unit="rows")
+                              "most max(100,000, 400 x k)).", unit="rows", bounds="[0, inf)")
     chunk_size: int = setting(0, "HUME restarts per results file, rounded up to lanes of 8 (0: "
                               "all that fit the memory budget); results do not depend on it.",
-                              unit="restarts")
+                              unit="restarts", bounds="[0, inf)")
     memory_budget_gib: float = setting(
         0.0, "Memory HUME may use (features on the device, one lane's work, the chunk's "
         "encoders); 0: 80% of free GPU memory, no limit on the CPU.", unit="GiB",
-        deprecated=("--memory-budget-gb",))
+        bounds="[0, inf)", deprecated=("--memory-budget-gb",))
     checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "
-                                    "none).", unit="steps")
+                                    "none).", unit="steps", bounds="[0, inf)")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     random_state: int = setting(0, "Random seed (subset draws and every restart's init).",
-                                deprecated=("--seed",))
+                                bounds="[0, inf)", deprecated=("--seed",))
     extra: dict = setting(help="Free-form notes recorded in config.json.", factory=dict)
 
     def __post_init__(self):
@@ -79,15 +92,15 @@ class HumeConfig:
             bad(f"train_fraction={self.train_fraction}: must lie strictly between 0 and 1.")
         if self.subset_size < 4:
             bad(f"subset_size={self.subset_size}: need at least 4 samples per subset.")
-        if self.tau <= 0 or self.lr <= 0 or self.ridge <= 0:
-            bad("tau, lr and ridge must be positive.")
         if self.score_rows < 0 or 0 < self.score_rows < 2 * self.cv_folds:
             bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds.")
         if self.memory_budget_gib < 0 or self.chunk_size < 0:
             bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
+        if self.inner_solve not in ("auto", "primal", "smoother"):
+            bad(f"inner_solve={self.inner_solve!r}: use auto, primal or smoother.")
         if self.cv_folds < 2:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
-        return self
+        return check_bounds(self)  # nan, inf and the rest of each field's declared range
 
     def split_sizes(self, n_rows: int) -> tuple[int, int]:
         """(n, n_tr): rows per subset (subset_size capped at N) and train rows of each split."""

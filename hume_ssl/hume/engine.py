@@ -5,16 +5,19 @@ k classes, d1 = dim(space 1). Per outer step, for every restart r and subset s:
     Y = sparsemax(phi1 @ W_r^T / tau)             soft labels           (R, S, n, k)
     err = inner.error(H_s, Y_tr, Y_te)            held-out error of a linear fit on space 2
     loss_r = mean_s [ err - gamma * entropy(mean_n Y) ]
-In memory the restarts of a lane sit side by side in columns: soft labels are (S, n, L*k), so
-the inner fit of a lane is one (n_te x n_tr) @ (n_tr x L*k) matmul per subset; every lane of a
-chunk shares the step's subset draw and smoothers H (computed once per step).
+In memory the restarts of a lane sit side by side in columns: soft labels are (G, S, n, L*k) for
+the G lanes of a chunk, so the inner fit is one batched matmul over (lane, subset) pairs of
+fixed per-lane shapes; every lane shares the step's subset draw and the inner solver's
+feature-only factors (computed once per step), and all lanes run in one graph (one forward,
+one backward per step: few kernel launches however many restarts a chunk holds).
 Each restart's loss depends on its own encoder only, so one backward of sum_r loss_r gives
 every restart its own gradient; clipping is per restart, Adam is element-wise.
 
 Results do not depend on chunking, exactly: restart r always runs in lane r // LANE together
 with the same LANE restarts (a chunk that asks for part of a lane computes the whole lane and
 keeps what it asked for), so every matmul a restart goes through has the same shapes, hence the
-same rounding, whatever the chunk size or the number of restarts. The subset draws depend on
+same rounding, whatever the chunk size or the number of restarts (batched products run the same
+per-lane kernel for each lane; gradient norms are reduced lane by lane). The subset draws depend on
 `random_state` only, and restart r's initial encoder on (random_state, r). The same holds across
 processes (torchrun): a rank that trains some lanes computes them exactly as one process would.
 
@@ -110,25 +113,70 @@ def lanes_for(restarts: np.ndarray) -> list[np.ndarray]:
     return [np.arange(b * LANE, (b + 1) * LANE) for b in blocks]
 
 
-def lane_loss(x, v, idx, h, inner, n_tr: int, cfg: HumeConfig, tau: float, full_rows: bool):
-    """Per-restart loss (L,) of one lane's free parameters v (L, d1, k) on the step's subsets.
+def lanes_loss(x, v, idx, prep, inner, n_tr: int, cfg: HumeConfig, tau: float,
+               full_rows: bool) -> torch.Tensor:
+    """Per-restart loss (G, L) of G lanes' free parameters v (G, L, d1, k) on the step's subsets.
 
-    x: every row (N, d1) when `full_rows`, else the step's rows (S, n, d1), normalised.
+    x: every row (N, d1) when `full_rows`, else the step's rows (S, n, d1), normalised. Every
+    product is batched over the lanes with the same per-lane shapes whatever G is.
     """
-    d1 = x.shape[-1]
-    r = v.shape[0]
-    w = orthonormal_rows(v)  # (L, k, d1)
-    w_cols = w.reshape(r * cfg.k, d1).T  # (d1, L*k): the lane's restarts side by side
+    g, r, d1, k = v.shape
+    w = orthonormal_rows(v.reshape(g * r, d1, k))  # (G*L, k, d1)
+    if w.requires_grad:  # the same gradient layout for any G (G = 1 would pass a strided view
+        w.register_hook(torch.Tensor.contiguous)  # into the QR backward: other rounding)
+    w_cols = w.reshape(g, r * k, d1).transpose(1, 2)  # (G, d1, L*k): restarts side by side
     if full_rows:  # label every row once, then gather the subsets
-        y = sparsemax((x @ w_cols).view(x.shape[0], r, cfg.k) / tau)  # (N, L, k)
-        y = y.view(x.shape[0], r * cfg.k)[idx]  # (S, n, L*k)
+        logits = torch.bmm(x.expand(g, *x.shape), w_cols)  # (G, N, L*k)
+        y = sparsemax(logits.view(g, x.shape[0], r, k) / tau)  # (G, N, L, k)
+        y = y.view(g, x.shape[0], r * k)[:, idx]  # (G, S, n, L*k)
     else:
-        y = sparsemax((x @ w_cols).view(*idx.shape, r, cfg.k) / tau)
-        y = y.view(*idx.shape, r * cfg.k)  # (S, n, L*k)
-    y_tr, y_te = y[:, :n_tr], y[:, n_tr:]
-    err = inner.error(h, y_tr, y_te, r)  # (S, L)
-    ent = entropy(y.mean(1).view(idx.shape[0], r, cfg.k))  # (S, L)
-    return (err - cfg.gamma * ent).mean(0)  # (L,)
+        logits = torch.matmul(x, w_cols[:, None])  # (G, S, n, L*k)
+        y = sparsemax(logits.view(g, *idx.shape, r, k) / tau).view(g, *idx.shape, r * k)
+    y_tr, y_te = y[:, :, :n_tr], y[:, :, n_tr:]
+    err = inner.error(prep, y_tr, y_te, r)  # (G, S, L)
+    ent = entropy(y.mean(2).view(g, idx.shape[0], r, k))  # (G, S, L)
+    return (err - cfg.gamma * ent).mean(1)  # (G, L)
+
+
+class Adam:
+    """torch.optim.Adam's update (betas 0.9, 0.999; eps 1e-8; its single-tensor arithmetic),
+    written out: element-wise, so every restart's update is its own. Constructing
+    torch.optim.Adam imports torch._dynamo (seconds, once per process) even with foreach=False."""
+
+    betas, eps = (0.9, 0.999), 1e-8
+
+    def __init__(self, param: torch.Tensor, lr: float):
+        self.param, self.lr, self.t = param, float(lr), 0
+        self.exp_avg = torch.zeros_like(param)
+        self.exp_avg_sq = torch.zeros_like(param)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        b1, b2 = self.betas
+        g = self.param.grad
+        self.t += 1
+        self.exp_avg.lerp_(g, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+        step_size = self.lr / (1 - b1**self.t)
+        denom = (self.exp_avg_sq.sqrt() / (1 - b2**self.t) ** 0.5).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+    def state_dict(self) -> dict:
+        """Per lane (the checkpoint's unit): moments as lists of (L, d1, k) tensors."""
+        return {"lr": self.lr, "t": self.t, "exp_avg": [m.cpu() for m in self.exp_avg],
+                "exp_avg_sq": [m.cpu() for m in self.exp_avg_sq]}
+
+    def load_state_dict(self, st: dict) -> None:
+        self.lr, self.t = float(st["lr"]), int(st["t"])
+        self.exp_avg.copy_(torch.stack(st["exp_avg"]))
+        self.exp_avg_sq.copy_(torch.stack(st["exp_avg_sq"]))
+
+
+def clip_per_restart(v: torch.Tensor, max_norm: float) -> None:
+    """Scale each restart's gradient of v (G, L, d1, k) to norm <= max_norm; norms are taken
+    lane by lane, (L, d1*k) each, so their reduction never depends on G."""
+    gnorm = torch.stack([gl.flatten(1).norm(dim=1) for gl in v.grad]).clamp_min(1e-12)  # (G, L)
+    v.grad.mul_((max_norm / gnorm).clamp(max=1.0)[:, :, None, None])
 
 
 def train_encoders(
@@ -140,23 +188,29 @@ def train_encoders(
     state: Optional[dict] = None,
     save_state: Optional[Callable[[dict], None]] = None,
     save_every: int = 0,
+    batch_lanes: Optional[bool] = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Train the restarts `restarts` (in whole lanes). Returns their encoders (R, k, d1) and loss
     curves (steps, R), in the order asked.
 
     phi1: space 1 (hume_ssl.hume.rows.Rows, normalised rows on the compute device); `inner` has
-    prepare(idx_tr, idx_te) -> H and
-    error(H, y_tr, y_te, R) -> (S, R) (see hume_ssl.hume.ridge.RidgeInner).
+    prepare(idx_tr, idx_te) -> the step's factors and
+    error(factors, y_tr (G, S, n_tr, L*k), y_te, L) -> (G, S, L)
+    (see hume_ssl.hume.ridge.RidgeInner).
     `state`: a dict `save_state` received earlier for the same restarts, to continue from;
     `save_state(state)` is called every `save_every` outer steps (0: never).
+    `batch_lanes`: all lanes in one graph, or one lane's graph after another: the same results
+    bit for bit. None: batched on a GPU (few kernel launches), one by one on the CPU (launches
+    cost little there and a lane's tensors stay in cache: 0.61 vs 0.84 s per step on the
+    10,000-row pair, `python recipes/bench_hume.py --sections inner-solve`).
     """
     n_rows, d1 = phi1.n, phi1.d
     dev = phi1.device
     lanes = lanes_for(restarts)
     ids = np.concatenate(lanes)  # every restart computed, lane by lane
-    vs = [init_encoders(lane, d1, cfg.k, cfg.random_state).to(dev).requires_grad_(True)
-          for lane in lanes]  # (L, d1, k) each
-    opt = torch.optim.Adam(vs, lr=cfg.lr)
+    v = torch.stack([init_encoders(lane, d1, cfg.k, cfg.random_state) for lane in lanes])
+    v = v.to(dev).requires_grad_(True)  # (G, L, d1, k)
+    opt = Adam(v, cfg.lr)
     sampler = SubsetSampler(n_rows, cfg)
     full_rows = sampler.s * sampler.n >= n_rows  # cheaper to label every row once
     x_all = phi1.all() if full_rows else None  # (N, d1): small N only
@@ -164,44 +218,44 @@ def train_encoders(
     start, tau = 0, cfg.tau
     if state is not None:
         with torch.no_grad():
-            for v, saved in zip(vs, state["params"]):
-                v.copy_(saved.to(dev))
-        opt.load_state_dict(state["optimizer"])  # holds the annealed lr
+            v.copy_(torch.stack(state["params"]).to(dev))
+        opt.load_state_dict(state["adam"])  # holds the annealed lr
         sampler.rng.bit_generator.state = state["sampler"]
         start = int(state["step"])
         curve[:start] = state["curve"][:start]
         tau *= cfg.anneal_factor ** sum(1 for s in cfg.anneal_steps if s < start)
+    if batch_lanes is None:
+        batch_lanes = dev.type == "cuda"
+    groups = [slice(0, len(lanes))] if batch_lanes else [slice(i, i + 1)
+                                                         for i in range(len(lanes))]
     for step in range(start, cfg.n_steps):
         if step in cfg.anneal_steps:
             tau *= cfg.anneal_factor
-            for g in opt.param_groups:
-                g["lr"] *= cfg.anneal_factor
+            opt.lr *= cfg.anneal_factor
         idx = torch.from_numpy(sampler.draw()).to(dev)  # (S, n)
         idx_tr, idx_te = idx[:, : sampler.n_tr], idx[:, sampler.n_tr :]
         with torch.no_grad():
-            h = inner.prepare(idx_tr, idx_te)  # (S, n_te, n_tr), shared by every lane
+            prep = inner.prepare(idx_tr, idx_te)  # shared by every lane
             x = x_all if full_rows else phi1.take(idx)  # (N, d1) or (S, n, d1)
-        opt.zero_grad(set_to_none=True)
+        v.grad = None
         losses = []
-        for v in vs:  # one lane at a time: its graph is freed after its backward
-            loss = lane_loss(x, v, idx, h, inner, sampler.n_tr, cfg, tau, full_rows)
+        for grp in groups:  # one graph of every lane (or of one lane at a time)
+            loss = lanes_loss(x, v[grp], idx, prep, inner, sampler.n_tr, cfg, tau, full_rows)
             loss.sum().backward()
-            with torch.no_grad():
-                gnorm = v.grad.flatten(1).norm(dim=1).clamp_min(1e-12)  # (L,)
-                v.grad.mul_((cfg.grad_clip / gnorm).clamp(max=1.0)[:, None, None])
             losses.append(loss.detach())
+        clip_per_restart(v, cfg.grad_clip)
         opt.step()
-        loss = torch.cat(losses)  # (len(ids),)
+        loss = torch.cat(losses).flatten()  # (len(ids),)
         curve[step] = loss.cpu().numpy()
         if on_step is not None:
             on_step(step, loss)
         if save_state is not None and save_every and (step + 1) % save_every == 0 \
                 and step + 1 < cfg.n_steps:
-            save_state({"step": step + 1, "params": [v.detach().cpu() for v in vs],
-                        "optimizer": opt.state_dict(), "sampler": sampler.rng.bit_generator.state,
+            save_state({"step": step + 1, "params": [p.detach().cpu() for p in v],
+                        "adam": opt.state_dict(), "sampler": sampler.rng.bit_generator.state,
                         "curve": curve[: step + 1].copy()})
     pos = {int(r): i for i, r in enumerate(ids)}
     keep = np.array([pos[int(r)] for r in restarts], dtype=np.int64)
     with torch.no_grad():
-        w = torch.cat([orthonormal_rows(v) for v in vs])  # (len(ids), k, d1)
+        w = torch.cat([orthonormal_rows(vl) for vl in v])  # (len(ids), k, d1), lane by lane
         return w[torch.from_numpy(keep).to(dev)].detach(), curve[:, keep]

@@ -26,7 +26,7 @@ from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
 from hume_ssl.hume.ensemble import align, vote
-from hume_ssl.hume.ridge import RidgeInner
+from hume_ssl.hume.ridge import RidgeInner, solve_form
 from hume_ssl.hume.rows import Rows, column_mean
 from hume_ssl.hume.scoring import cv_scores, score_rows
 
@@ -89,19 +89,39 @@ def check_inputs(phi1, phi2, phi1_test=None, phi2_test=None):
 
 
 def inner_bytes(n_rows: int, d2: int, cfg: HumeConfig) -> int:
-    """Peak bytes of the ridge inner solver (hume_ssl.hume.ridge.RidgeInner) besides the inputs.
+    """Peak bytes of the ridge inner solver (hume_ssl.hume.ridge.RidgeInner) besides the inputs,
+    for the form it uses (`solve_form`).
 
-    When a subset is the whole dataset, the N x N hat matrix is built in float64 and kept in
-    float32 (12 N^2 bytes at its peak); every step then gathers Z_et (S, n_te, n_tr), inverts
-    (S, n_te, n_te) and forms H (S, n_te, n_tr) in float32. Otherwise each step's direct solve
-    holds the augmented rows, a (D, n_tr) solve and H.
+    Smoother form, subsets of the whole dataset: the N x N hat matrix is built in float64 and
+    kept in float32 (12 N^2 bytes at its peak); every step then gathers Z_et (S, n_te, n_tr),
+    inverts (S, n_te, n_te) and forms H (S, n_te, n_tr) in float32. Smoother form otherwise:
+    each step's direct solve holds the augmented rows, a (D, n_tr) solve and H. Primal form:
+    the (D, D) Gram matrix (float64, whole dataset only), and per step the augmented rows, the
+    split's Gram matrix and Cholesky factor (float64) and M (S, n_te, D), solved in float64.
     """
     n, n_tr = cfg.split_sizes(n_rows)
     n_te, s, dd = n - n_tr, cfg.n_subsets, d2 + 1
-    if cfg.subset_size >= n_rows:
+    whole = cfg.subset_size >= n_rows
+    if solve_form(n_rows, d2, cfg) == "primal":
+        return 8 * dd * dd * whole + s * (4 * n * dd + 20 * dd * dd + 20 * n_te * dd)
+    if whole:
         hat = 12 * n_rows * n_rows + 8 * n_rows * dd * 3  # Z (float64, then float32), Xa, solve
         return hat + 4 * s * (2 * n_te * n_tr + 3 * n_te * n_te)
     return 4 * s * (2 * n * dd + n_tr * dd + 2 * n_te * n_tr + dd * dd)
+
+
+def lane_bytes(n_rows: int, d2: int, cfg: HumeConfig) -> int:
+    """Bytes one lane of LANE restarts keeps for its backward (every lane of a chunk runs in one
+    graph): its soft labels and their intermediates, every row's when each step labels all
+    rows, plus its share of the inner fit (the factors broadcast to the lane, the primal
+    form's (D, L*k) intermediates)."""
+    n, n_tr = cfg.split_sizes(n_rows)
+    s, dd, cols = cfg.n_subsets, d2 + 1, LANE * cfg.k
+    full_rows = s * n >= n_rows  # every row is labelled each step
+    labels = 4 * cfg.k * (12 * s * n + 6 * n_rows * full_rows) * LANE
+    if solve_form(n_rows, d2, cfg) == "primal":
+        return labels + 4 * s * (n * dd + 2 * dd * cols)
+    return labels + 4 * s * (n - n_tr) * n_tr
 
 
 class Hume(ConfigParams):
@@ -121,7 +141,8 @@ class Hume(ConfigParams):
         phi1_mean_ (d1,) or None  mean subtracted from space 1 before normalising (new rows too)
         best_restart_ int, n_clusters_used_ (R,), loss_curves_ (n_steps, R)
         diagnostics_ dict         label-free diagnostics and verdict (hume_ssl.hume.diagnostics)
-        test_labelings_, test_labels_, test_agreement_ when test features are given.
+        test_labelings_, test_labels_, test_agreement_, test_margins_ when test features are
+        given.
     """
 
     config_class = HumeConfig
@@ -148,16 +169,14 @@ class Hume(ConfigParams):
         """Restarts per chunk (whole lanes) within the memory budget, or a clear error.
 
         Bytes counted: both spaces held on the device (their own dtype); the inner solver's
-        matrices (`inner_bytes`); one lane's tensors kept for backward (a lane's graph is freed
-        after its backward); and per restart of a chunk its parameters, gradient and two Adam
-        moments (4 x d1 x k float32).
+        matrices (`inner_bytes`); and per restart of a chunk its share of the graph kept for
+        backward (`lane_bytes` / LANE: all lanes of a chunk run in one graph), its parameters,
+        gradient and two Adam moments (4 x d1 x k float32).
         """
         cfg = self.config
-        n = min(n_rows, cfg.subset_size)
-        full_rows = cfg.n_subsets * n >= n_rows  # every row is labelled each step
-        per_lane = 4 * cfg.k * (12 * cfg.n_subsets * n + 6 * n_rows * full_rows) * LANE
-        fixed = bytes1 + bytes2 + per_lane + inner_bytes(n_rows, d2, cfg)
-        per_restart = 16 * d1 * cfg.k
+        per_lane = lane_bytes(n_rows, d2, cfg)
+        fixed = bytes1 + bytes2 + inner_bytes(n_rows, d2, cfg)
+        per_restart = 16 * d1 * cfg.k + per_lane // LANE
         if cfg.memory_budget_gib > 0:
             budget = cfg.memory_budget_gib * 2**30
         elif device.type == "cuda":
@@ -234,6 +253,8 @@ class Hume(ConfigParams):
         self.diagnostics_ = diagnose(self.labels_, self.agreement_, self.labelings_,
                                      self.scores_, cfg.k, cfg.random_state)
         self._label_test(phi1_test, aligned, labels, agreement, n_train, transductive, cfg)
+        self.test_margins_ = None if phi1_test is None else (
+            margins[n_train:] if transductive else self.predict_margins(phi1_test))
         self.fit_seconds_ = time.perf_counter() - t0
         self._emit("done", seconds=self.fit_seconds_)
         return self
@@ -339,6 +360,14 @@ class Hume(ConfigParams):
             for a, lab, _ in label_blocks(x, torch.from_numpy(self.encoders_)):
                 out[:, a : a + lab.shape[1]] = lab.numpy()
         return out
+
+    def predict_margins(self, phi1) -> np.ndarray:
+        """Top-1 minus top-2 cosine logit (M,) float32 of new samples under the best restart."""
+        self._check_fitted()
+        x = Rows(check_features(phi1, "phi1"), self.config.normalize_phi1, torch.device("cpu"),
+                 self.phi1_mean_)
+        b = self.best_restart_
+        return best_margins(x, torch.from_numpy(self.encoders_[b : b + 1]))
 
     def predict(self, phi1) -> np.ndarray:
         """Ensemble labels (M,) of new samples (inductive use of the learned encoders)."""

@@ -26,6 +26,8 @@ OUTPUT_FILES = {
     "test_labelings.npy": "(R, M) int64: restarts' labels of the test rows (if given)",
     "test_labels.npy": "(M,) int64: ensemble labels of the test rows (if given)",
     "test_agreement.npy": "(M,) float32: agreement on the test rows (if given)",
+    "test_margins.npy": "(M,) float32: margins of the test rows under the best restart (if "
+    "given)",
     "config.json": "resolved config, sample count, input hash, versions, timings, diagnostics "
     "(label-free, with a verdict)",
     "metrics.json": "ACC/ARI/NMI of the ensemble and each restart (if labels were given)",
@@ -43,7 +45,18 @@ def load_labels(path: str | Path, n: int, what: str = "labels") -> np.ndarray:
             f"{what} file {path} has {len(y)} entries but the features have {n} rows; "
             "give the labels of the same samples in the same order."
         )
-    return y.astype(np.int64)
+    return check_class_ids(y, f"{what} file {path}")
+
+
+def check_class_ids(y: np.ndarray, source: str) -> np.ndarray:
+    """(N,) int64 ground-truth class ids, or an error (before any work) when one is negative."""
+    y = np.asarray(y).astype(np.int64)
+    bad = np.flatnonzero(y < 0)
+    if bad.size:
+        raise HumeSSLError(
+            f"{source} holds negative labels ({bad.size} of them, e.g. {y[bad[0]]} at index "
+            f"{bad[0]}); ground truth must be class ids 0, 1, 2, ...: fix or drop those rows.")
+    return y
 
 
 def write_label_outputs(model: Hume, out: Path, record: dict, y=None, y_test=None):
@@ -77,6 +90,7 @@ def _write_label_outputs(model, out: Path, record: dict, y, y_test, written: lis
         files["test_labelings.npy"] = model.test_labelings_
         files["test_labels.npy"] = model.test_labels_
         files["test_agreement.npy"] = model.test_agreement_
+        files["test_margins.npy"] = model.test_margins_
     for name, arr in files.items():
         written.append(atomic_save_npy(out / name, arr))
     metrics = None
@@ -89,8 +103,12 @@ def _write_label_outputs(model, out: Path, record: dict, y, y_test, written: lis
             "restart_acc_mean": float(np.mean([m["acc"] for m in per])),
             "restart_acc_max": float(np.max([m["acc"] for m in per])),
         }
-        if y_test is not None and model.test_labels_ is not None:
-            metrics["test_ensemble"] = clustering_metrics(model.test_labels_, y_test)
+    if y_test is not None and model.test_labels_ is not None:  # with or without train labels
+        metrics = metrics or {}
+        metrics["test_ensemble"] = clustering_metrics(model.test_labels_, y_test)
+        metrics["test_best_restart"] = clustering_metrics(
+            model.test_labelings_[model.best_restart_], y_test)
+    if metrics is not None:
         written.append(atomic_write_json(out / "metrics.json", metrics))
     full = {
         **record,

@@ -1,19 +1,26 @@
 """The inner solver: a closed-form ridge fit on space 2, shared by every restart.
 
 For a train/held-out split of a subset, the ridge predictions on the held-out part are a fixed
-linear map of the train labels, P_te = H @ Y_tr, where H = X_te (X_tr^T X_tr + L)^-1 X_tr^T
-depends on the features only. So H is computed once per split and applied to all R restarts'
-soft labels in one batched matmul; gradients flow into Y_tr and Y_te (not into H, which is
-constant). X carries a bias column that the regulariser L leaves unpenalised.
+linear map of the train labels. Two equal ways to apply it (gradients flow into Y_tr and Y_te,
+not into the feature-only factors, which are constants of the step):
+    smoother  P_te = H @ Y_tr, H = X_te (X_tr^T X_tr + L)^-1 X_tr^T      (n_te x n_tr) per split
+    primal    P_te = M @ (X_tr^T Y_tr), M = X_te (X_tr^T X_tr + L)^-1     (n_te x D) per split
+X carries a bias column that the regulariser L leaves unpenalised; D = d2 + 1. The smoother
+costs n_te x n_tr multiply-adds per restart column, the primal form D x (n_tr + n_te): it is the
+cheaper one whenever D < n_te. `solve_form` picks, per config and data shape (never per chunk,
+so every restart's rounding is the same whatever the chunk), the form with fewer multiply-adds.
 
-When a subset is the whole dataset, every split's H follows from one hat matrix
-Z = X (X^T X + L)^-1 X^T via the leave-set-out identity H = (I - Z_ee)^-1 Z_et, so each
-split costs a small (n_te x n_te) solve instead of a (d x d) factorisation.
+When a subset is the whole dataset, the smoother of every split follows from one hat matrix
+Z = X (X^T X + L)^-1 X^T via the leave-set-out identity H = (I - Z_ee)^-1 Z_et, and the primal
+form's Gram matrix from the full one, X_tr^T X_tr = X^T X - X_te^T X_te (float64).
 """
 
 from __future__ import annotations
 
 import torch
+
+SOLVE_FORMS = ("auto", "primal", "smoother")
+LANE_COLUMNS = 8  # restarts per lane (hume_ssl.hume.engine.LANE): columns of one apply = 8 k
 
 
 def augment(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +64,47 @@ def smoothers_direct(xa_tr: torch.Tensor, xa_te: torch.Tensor, reg: torch.Tensor
     return xa_te @ torch.cholesky_solve(xa_tr.transpose(1, 2), chol)  # (S, n_te, n_tr)
 
 
+def primal_maps(gram_tr: torch.Tensor, xa_te: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
+    """M (S, n_te, D) = X_te (G_tr + L)^-1 from the train Gram matrices gram_tr (S, D, D), the
+    augmented held-out rows xa_te (S, n_te, D) and L (D, D); solved in float64, returned in the
+    dtype of xa_te."""
+    chol = torch.linalg.cholesky(gram_tr.double() + reg.double())  # (S, D, D)
+    # (G + L) is symmetric, so M^T = (G + L)^-1 X_te^T
+    return torch.cholesky_solve(xa_te.double().transpose(1, 2), chol).transpose(1, 2).to(
+        xa_te.dtype)
+
+
+def solve_cost(form: str, n_rows: int, n: int, n_tr: int, d_aug: int, columns: int,
+               subsets: int, steps: int) -> float:
+    """Multiply-adds per outer step of one inner-solve form ("primal" or "smoother"): the
+    feature-only factors of S splits (one-off work spread over `steps`) plus forward and
+    backward of one lane's `columns` restart columns. Depends on the config and the data's
+    shape only, never on the chunk, so every chunk picks the same form."""
+    n_te, dd, s = n - n_tr, d_aug, subsets
+    whole = n >= n_rows
+    if form == "smoother":
+        apply = n_te * n_tr * columns
+        if whole:  # hat matrix once, then per split an (n_te x n_te) inverse and a GEMM
+            prep = n_te**3 + n_te * n_te * n_tr + (n_rows * n_rows * dd + n_rows * dd * dd) / steps
+        else:  # Gram, a (D x n_tr) solve and the (n_te x n_tr) product
+            prep = 2 * dd * dd * n_tr + n_te * dd * n_tr
+    else:
+        apply = dd * (n_tr + n_te) * columns
+        gram = dd * dd * n_te + n_rows * dd * dd / steps if whole else dd * dd * n_tr
+        prep = gram + dd**3 / 3 + n_te * dd * dd
+    return s * (prep + 2 * apply)
+
+
+def solve_form(n_rows: int, d2: int, cfg) -> str:
+    """The inner-solve form of a HumeConfig (`cfg.inner_solve`, "auto": fewer multiply-adds)."""
+    if cfg.inner_solve != "auto":
+        return cfg.inner_solve
+    n, n_tr = cfg.split_sizes(n_rows)
+    cost = {f: solve_cost(f, n_rows, n, n_tr, d2 + 1, LANE_COLUMNS * cfg.k, cfg.n_subsets,
+                          cfg.n_steps) for f in ("primal", "smoother")}
+    return min(cost, key=cost.get)
+
+
 def mean_sq_norm(phi2) -> float:
     """Mean squared row norm of space 2 (a Rows, read block by block; 1 when normalised)."""
     total = 0.0
@@ -74,38 +122,65 @@ class RidgeInner:
         ridge: penalty relative to the mean eigenvalue of the Gram matrix of the `n_fit` rows
             each split really fits (see `ridge_lambda`), so its effect does not depend on N.
         n_fit: train rows per split (`HumeConfig.split_sizes`).
+        form: "primal" or "smoother" (see the module docstring; `solve_form` picks one).
     """
 
-    def __init__(self, phi2, subset_size: int, ridge: float, n_fit: int):
+    def __init__(self, phi2, subset_size: int, ridge: float, n_fit: int,
+                 form: str = "smoother"):
+        if form not in ("primal", "smoother"):
+            raise ValueError(f"form={form!r}: use 'primal' or 'smoother'")
         n, d = phi2.n, phi2.d
-        self.phi2 = phi2
+        self.phi2, self.form = phi2, form
         self.lam = ridge_lambda(ridge, n_fit, d, mean_sq_norm(phi2))
         self.reg = regulariser(d + 1, self.lam, phi2.device, torch.float32)
-        # The full-data hat matrix serves every split when each subset is the whole dataset.
-        self.z = (
-            hat_matrix(augment(phi2.all()).double(), self.reg.double()).float()
-            if subset_size >= n
-            else None
-        )
+        whole = subset_size >= n
+        self.z = self.gram = None
+        if whole and form == "smoother":  # the full-data hat matrix serves every split
+            self.z = hat_matrix(augment(phi2.all()).double(), self.reg.double()).float()
+        elif whole:  # the full Gram matrix, downdated per split by the held-out rows
+            self.gram = torch.zeros(d + 1, d + 1, dtype=torch.float64, device=phi2.device)
+            for _, t in phi2.blocks():
+                xa = augment(t.double())  # (b, D)
+                self.gram += xa.T @ xa
 
     @classmethod
     def from_config(cls, phi2, cfg) -> RidgeInner:
-        """The inner solver of a HumeConfig: its subset size, ridge and train rows per split."""
-        return cls(phi2, cfg.subset_size, cfg.ridge, cfg.split_sizes(phi2.n)[1])
+        """The inner solver of a HumeConfig: its subset size, ridge, train rows per split and
+        form (`solve_form`)."""
+        return cls(phi2, cfg.subset_size, cfg.ridge, cfg.split_sizes(phi2.n)[1],
+                   solve_form(phi2.n, phi2.d, cfg))
 
-    def prepare(self, idx_tr: torch.Tensor, idx_te: torch.Tensor) -> torch.Tensor:
-        """Split smoothers H (S, n_te, n_tr), shared by all restarts."""
-        if self.z is not None:
-            return smoothers_from_hat(self.z, idx_tr, idx_te)
-        return smoothers_direct(augment(self.phi2.take(idx_tr)), augment(self.phi2.take(idx_te)),
-                                self.reg)
+    def prepare(self, idx_tr: torch.Tensor, idx_te: torch.Tensor):
+        """The step's feature-only factors, shared by all restarts: ("smoother", H (S, n_te,
+        n_tr)) or ("primal", X_tr (S, n_tr, D), M (S, n_te, D))."""
+        if self.form == "smoother":
+            if self.z is not None:
+                return ("smoother", smoothers_from_hat(self.z, idx_tr, idx_te))
+            return ("smoother", smoothers_direct(augment(self.phi2.take(idx_tr)),
+                                                 augment(self.phi2.take(idx_te)), self.reg))
+        xa_te = augment(self.phi2.take(idx_te))  # (S, n_te, D)
+        xa_tr = augment(self.phi2.take(idx_tr))  # (S, n_tr, D)
+        if self.gram is not None:
+            x64 = xa_te.double()
+            gram_tr = self.gram - x64.transpose(1, 2) @ x64  # (S, D, D)
+        else:
+            gram_tr = xa_tr.transpose(1, 2) @ xa_tr  # (S, D, D)
+        return ("primal", xa_tr, primal_maps(gram_tr, xa_te, self.reg))
 
     @staticmethod
-    def error(h: torch.Tensor, y_tr: torch.Tensor, y_te: torch.Tensor, r: int) -> torch.Tensor:
-        """Generalisation error (S, R): mean held-out squared error of the ridge predictions.
+    def predict(prep, y_tr: torch.Tensor) -> torch.Tensor:
+        """Held-out ridge predictions (G, S, n_te, C) of train labels y_tr (G, S, n_tr, C)."""
+        if prep[0] == "smoother":
+            return torch.matmul(prep[1], y_tr)  # (S, n_te, n_tr) @ (G, S, n_tr, C)
+        _, xa_tr, m = prep
+        return torch.matmul(m, torch.matmul(xa_tr.transpose(1, 2), y_tr))  # via (G, S, D, C)
 
-        h (S, n_te, n_tr); y_tr (S, n_tr, R*k); y_te (S, n_te, R*k): restarts in columns.
+    @classmethod
+    def error(cls, prep, y_tr: torch.Tensor, y_te: torch.Tensor, r: int) -> torch.Tensor:
+        """Generalisation error (G, S, r): mean held-out squared error of the ridge predictions.
+
+        y_tr (G, S, n_tr, r*k); y_te (G, S, n_te, r*k): G lanes of r restarts in columns.
         """
-        p = torch.bmm(h, y_tr)  # (S, n_te, R*k)
-        s, n_te, _ = p.shape
-        return ((p - y_te) ** 2).view(s, n_te, r, -1).sum(-1).mean(1)
+        p = cls.predict(prep, y_tr)  # (G, S, n_te, r*k)
+        g, s, n_te, _ = p.shape
+        return ((p - y_te) ** 2).view(g, s, n_te, r, -1).sum(-1).mean(2)

@@ -89,9 +89,14 @@ class Rows:
             zero = (t.norm(dim=1) == 0).nonzero().squeeze(1)
             if len(zero):
                 bad = (zero[:5] + a).tolist()
+                what = ("are all zero" if self.mean is None else
+                        "equal the mean row (all zero once centred)")
                 raise HumeSSLError(
-                    f"rows {bad} of the features are all zero and cannot be L2-normalised; "
-                    "drop those samples or pass normalize=False."
+                    f"rows {bad} of the features {what} and cannot be L2-normalised; a constant "
+                    "feature file carries no information: check that it was extracted right "
+                    "(e.g. `hume-ssl features ... --force`), or drop those samples (Python: "
+                    "HumeConfig(normalize_phi1=False / normalize_phi2=False) skips the "
+                    "normalisation)."
                 )
 
     def _raw_blocks(self):

@@ -58,10 +58,16 @@ def label_run(
         distributed.check_same("the inputs (hash of phi1, phi2, test files) and options", (
             input_hash, array_hash(t1, t2) if t1 is not None else None, transductive,
             config.to_dict()))
+    created = not Path(out).exists()
     out = check_writable_dir(out)
     model = Hume.from_config(config, checkpoint_dir=out, callback=callback)
     t0 = time.perf_counter()
-    model.fit(x1, x2, t1, t2, transductive=transductive, input_hash=input_hash)
+    try:
+        model.fit(x1, x2, t1, t2, transductive=transductive, input_hash=input_hash)
+    except HumeSSLError:  # refused inputs (e.g. constant rows): leave no empty run folder
+        if created:
+            _remove_empty_dirs(out)
+        raise
     seconds = time.perf_counter() - t0
     if not distributed.is_main():  # rank 0 writes the outputs; the others are done
         return {"out": str(out), "seconds": seconds, "model": model, "rank": distributed.rank()}
@@ -94,3 +100,12 @@ def label_run(
         summary["metrics"] = metrics
     summary["model"] = model
     return summary
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    """Remove `root` and the folders under it when none of them holds a file."""
+    dirs = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+    if any(p.is_file() for p in root.rglob("*")):
+        return
+    for d in [*dirs, root]:
+        d.rmdir()

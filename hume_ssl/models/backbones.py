@@ -11,6 +11,9 @@ Specs (timm-style names; weights either the pretrained tag's download or a local
     SPEC@FILE                  load weights from FILE instead of downloading
     ssl:RUN_DIR                the encoder trained by `hume-ssl pretrain --out RUN_DIR`, with the
                                preprocessing recorded in its backbone.json
+    pixels[:SIZE]              no network, no weights: the image resized to SIZE x SIZE (default
+                               32), scaled to [0, 1], normalised with mean = std = 0.5 and
+                               flattened (3 * SIZE^2 features); `--input-size` sets SIZE too
 
 `resolve_backbone` is cheap (no model built): it gives the preprocessing and the weights identity
 that key the feature cache. `load_backbone` builds the frozen model in eval mode.
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -93,6 +98,8 @@ class BackboneSpec:
     extra: dict = field(default_factory=dict)  # create_model kwargs (e.g. img_size)
 
     def weights_identity(self, cache_dir: Optional[Path] = None) -> dict:
+        if self.source == "pixels":
+            return {"kind": "none"}
         if self.weights == "random":
             return {"kind": "random", "seed": 0, "torch": torch.__version__}
         if self.weights:
@@ -140,7 +147,8 @@ def _require_timm():
 
 def backbone_names() -> list[str]:
     return list(ALIASES) + ["timm:NAME", "timm:NAME:logits", "torchvision:NAME",
-                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR"]
+                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR",
+                            "pixels", "pixels:SIZE"]
 
 
 def _timm_preprocessing(model_name: str) -> Preprocessing:
@@ -186,6 +194,8 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     spec = spec.strip()
     if spec.startswith("ssl:"):  # runs at its training size: input_size does not apply
         return _resolve_ssl(spec)
+    if spec.split(":")[0] == "pixels":
+        return _resolve_pixels(spec, input_size)
     if "@" in spec:
         spec, file_weights = spec.split("@", 1)
         weights = weights or file_weights
@@ -236,6 +246,23 @@ def _resolve_ssl(spec: str) -> BackboneSpec:
     return BackboneSpec(spec, "ssl", meta["arch"], "features", pre, str(weights))
 
 
+PIXELS_SIZE = 32  # default side of the `pixels` space, in pixels
+
+
+def _resolve_pixels(spec: str, input_size: Optional[int]) -> BackboneSpec:
+    """`pixels` / `pixels:SIZE`: the resized image itself as the feature vector."""
+    size_text = spec.partition(":")[2]
+    try:
+        size = int(input_size or size_text or PIXELS_SIZE)
+    except ValueError:
+        size = 0
+    if size < 1 or spec.count(":") > 1:
+        raise HumeSSLError(f"backbone {spec!r}: write pixels or pixels:SIZE with SIZE a whole "
+                           "number of pixels >= 1 (e.g. pixels:8).")
+    pre = Preprocessing(size, size, "bilinear", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    return BackboneSpec(f"pixels:{size}", "pixels", "flatten", "features", pre)
+
+
 def _build_ssl(b: BackboneSpec) -> nn.Module:
     model, _ = build_encoder(b.model_name)
     try:
@@ -254,7 +281,11 @@ def _read_state_dict(path: Path) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise HumeSSLError(f"cannot read weights file {path}: {e}.") from e
+        first = (str(e).strip().split(". ") or [""])[0].splitlines()[0][:160]  # 1st sentence
+        raise HumeSSLError(
+            f"cannot read weights file {path} ({type(e).__name__}: {first}); it should be a "
+            "PyTorch state dict (.pth/.pt, torch.save(model.state_dict(), FILE)) or a "
+            ".safetensors file of the backbone's weights.") from e
     for key in ("state_dict", "model", "module"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
@@ -277,6 +308,21 @@ def _offline(b: BackboneSpec, e: Exception, where: str) -> HumeSSLError:
         "and `train-fixmatch --init` too), or with `features --weights FILE`.")
 
 
+@contextmanager
+def _quiet_hub():
+    """The Hugging Face hub's and timm's log lines (retries while offline) held back while
+    weights are fetched; our one-line error says what to do."""
+    loggers = [logging.getLogger(n) for n in ("huggingface_hub", "timm")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _build_timm(b: BackboneSpec) -> nn.Module:
     timm = _require_timm()
     kw = dict(b.extra)
@@ -297,7 +343,8 @@ def _build_timm(b: BackboneSpec) -> nn.Module:
             model.reset_classifier(0)
         return model
     try:
-        return timm.create_model(b.model_name, pretrained=True, **kw)
+        with _quiet_hub():  # offline, the hub logs ~10 retry lines before it gives up
+            return timm.create_model(b.model_name, pretrained=True, **kw)
     except Exception as e:  # hub unreachable, missing cache entry, ...
         cfg = timm.models.get_pretrained_cfg(b.model_name)
         hub = getattr(cfg, "hf_hub_id", None) if cfg else None
@@ -336,7 +383,8 @@ def load_backbone(spec: str | BackboneSpec, weights: Optional[str] = None,
     b = spec if isinstance(spec, BackboneSpec) else resolve_backbone(spec, weights, random_init)
     if b.weights == "random":
         torch.manual_seed(0)  # random-init features are reproducible (and cacheable)
-    build = {"timm": _build_timm, "torchvision": _build_torchvision, "ssl": _build_ssl}[b.source]
+    build = {"timm": _build_timm, "torchvision": _build_torchvision, "ssl": _build_ssl,
+             "pixels": lambda b: nn.Flatten()}[b.source]
     model = build(b)
     model.eval().requires_grad_(False)
     return model.to(device)

@@ -2,6 +2,9 @@
 
     resnet18_cifar | resnet34_cifar | resnet50_cifar   torchvision ResNet with a 3x3 stride-1
                                                         stem and no max-pool (for 32-64 px)
+    wrn28_2 | wrn28_8 | wrn10_1                         FixMatch's WideResNet without its head
+                                                        (wrn10_1: 77k weights, for tiny images
+                                                        on a CPU, e.g. the 8x8 digits demo)
     torchvision:NAME                                    any torchvision classifier, standard stem,
                                                         head removed (for larger images)
 
@@ -10,7 +13,10 @@
 the plain torchvision one minus the head, so the exported backbone loads without hume-ssl's
 training code. `SplitBatchNorm2d` normalises each of `splits` groups of the batch with its own
 statistics (the single-GPU stand-in for MoCo's shuffled BN across GPUs); it stores ordinary
-BatchNorm2d state and behaves as BatchNorm2d in eval mode.
+BatchNorm2d state and behaves as BatchNorm2d in eval mode. `sync_batchnorm` makes every
+BatchNorm normalise the whole batch of all torchrun ranks (SimCLR's global BN): torch's
+SyncBatchNorm on CUDA, `GlobalBatchNorm` (the same statistics through two differentiable
+all-reduces, any backend) elsewhere.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
+from hume_ssl.models.wrn import ARCHS as WRN_ARCHS
+from hume_ssl.models.wrn import build_model
 
 CIFAR_ARCHS = ("resnet18_cifar", "resnet34_cifar", "resnet50_cifar")
 
@@ -61,6 +70,53 @@ def split_batchnorm(module: nn.Module, splits: int) -> nn.Module:
             setattr(module, name, new)
         else:
             split_batchnorm(child, splits)
+    return module
+
+
+class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm (1d or 2d) whose training statistics are those of the whole batch over every
+    torchrun rank, i.e. what one process holding the whole batch computes; plain BatchNorm in
+    eval mode and for one process. Ranks hold equal shares of the batch."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected a (B, C, ...) input, got {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, C) or (b, C, H, W)
+        if not self.training or distributed.world_size() == 1:
+            return super().forward(x)
+        dims, shape = [0, *range(2, x.dim())], (1, -1) + (1,) * (x.dim() - 2)
+        n = x.numel() // x.shape[1] * distributed.world_size()  # values per channel, all ranks
+        xf = x.float()
+        mean = distributed.sum_over_ranks(xf.sum(dims)) / n  # (C,)
+        xc = xf - mean.view(shape)
+        var = distributed.sum_over_ranks((xc * xc).sum(dims)) / n  # (C,) biased, as BatchNorm
+        y = xc * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else \
+                    1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), m)
+                self.running_var.lerp_((var * n / max(n - 1, 1)).to(self.running_var.dtype), m)
+        return y.to(x.dtype)
+
+
+def sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+    """Every BatchNorm of `module` normalising the whole batch of all ranks: torch's
+    SyncBatchNorm on CUDA, GlobalBatchNorm elsewhere (same state dict keys)."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            new = GlobalBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                  child.track_running_stats)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new.to(next(child.buffers(), torch.empty(0)).device))
+        else:
+            sync_batchnorm(child, device)
     return module
 
 
@@ -108,6 +164,10 @@ def build_encoder(arch: str) -> tuple[nn.Module, int]:
     """(encoder: (B, 3, S, S) -> (B, d), d) with random weights."""
     if arch in CIFAR_ARCHS:
         return _cifar_resnet(arch)
+    if arch in WRN_ARCHS:
+        model = build_model(arch, num_classes=1)
+        model.fc = nn.Identity()  # (B, 64 * width) pooled features
+        return model, model.num_features
     if arch.startswith("torchvision:"):
         import torchvision.models as tvm
 
@@ -120,6 +180,7 @@ def build_encoder(arch: str) -> tuple[nn.Module, int]:
             dim = int(model(torch.zeros(2, 3, 64, 64)).shape[1])
         return model.train(), dim
     raise HumeSSLError(
-        f"unknown --arch {arch!r}; choose one of {', '.join(CIFAR_ARCHS)} or torchvision:NAME "
+        f"unknown --arch {arch!r}; choose one of {', '.join(CIFAR_ARCHS + tuple(WRN_ARCHS))} or "
+        "torchvision:NAME "
         "(e.g. torchvision:resnet50 for images of 96 px and more)."
     )

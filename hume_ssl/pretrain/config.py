@@ -19,6 +19,7 @@ from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.params import setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
+from hume_ssl.train.numbers import at_least, positive, within
 
 UNITS = {
     "epochs": "passes over the split",
@@ -61,8 +62,10 @@ class PretrainConfig:
     moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step")
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
                                            "/ T) [default: mocov2 0.1, simclr 0.5].")
-    bn_splits: int = setting(8, "mocov2: BatchNorm groups per batch (the single-GPU stand-in "
-                             "for shuffle BN).", unit="groups")
+    bn_splits: int = setting(8, "mocov2: BatchNorm groups of the whole batch (the single-GPU "
+                             "stand-in for shuffle BN; under torchrun each of N processes "
+                             "normalises bn_splits / N of them: a multiple of N).",
+                             unit="groups")
     symmetric: bool = setting(True, "mocov2: contrast both view orders per step (the demo's "
                               "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
     view: ViewConfig = setting(factory=ViewConfig, help="Augmentation recipe of the two views "
@@ -84,9 +87,10 @@ class PretrainConfig:
     random_state: int = setting(0, "Random seed (weights, batches, augmentations).",
                                 deprecated=("--seed",))
 
-    RESUME_KEYS = ("method", "arch", "batch_size", "lr", "momentum", "weight_decay", "dim", "head",
-                   "queue_size", "moco_momentum", "temperature", "bn_splits", "symmetric",
-                   "random_state")
+    # epochs and budget_minutes fix the schedule's length: a resume with others is refused
+    RESUME_KEYS = ("method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "momentum",
+                   "weight_decay", "dim", "head", "queue_size", "moco_momentum", "temperature",
+                   "bn_splits", "symmetric", "random_state")
 
     def resolve(self) -> PretrainConfig:
         """A checked copy with the automatic values (lr, temperature, head, queue_size) filled in
@@ -125,18 +129,25 @@ class PretrainConfig:
             self.queue_size = r.queue_size
         checks = [
             (self.epochs >= 1, "--epochs must be >= 1"),
-            (self.budget_minutes is None or self.budget_minutes > 0,
-             "--budget-minutes must be > 0"),
-            (self.batch_size >= 2 and (not moco or self.batch_size % self.bn_splits == 0),
+            positive("--budget-minutes", self.budget_minutes, optional=True),
+            (self.bn_splits >= 1, "bn_splits must be >= 1"),
+            (self.batch_size >= 2 and (not moco or (self.bn_splits >= 1
+                                                     and self.batch_size % self.bn_splits == 0)),
              f"--batch-size must be >= 2 and divisible by bn_splits={self.bn_splits}"),
             (self.head in ("mlp", "mlp_bn", "linear"),
              f"unknown --head {self.head!r}; choose mlp, mlp_bn or linear"),
-            (self.lr > 0 and self.temperature > 0, "--lr and temperature must be > 0"),
-            (0 <= self.moco_momentum < 1, "moco_momentum must lie in [0, 1)"),
+            positive("--lr", self.lr),
+            positive("--temperature", self.temperature),
+            within("momentum", self.momentum, 0.0, 1.0, hi_open=True),
+            at_least("weight_decay", self.weight_decay, 0.0),
+            within("moco_momentum", self.moco_momentum, 0.0, 1.0, hi_open=True),
             (not moco or self.queue_size >= 2 * self.batch_size,
              f"queue_size ({self.queue_size}) must be >= 2 * --batch-size"),
+            (min(self.dim, self.knn_neighbors, self.eval_batch_size) >= 1,
+             "dim, knn_neighbors and eval_batch_size must be >= 1"),
+            positive("knn_temperature", self.knn_temperature),
             (min(self.knn_every, self.log_every, self.checkpoint_every) >= 1,
-             "--knn-every, log_every and --checkpoint-every must be >= 1"),
+             "--knn-every, --log-every and --checkpoint-every must be >= 1"),
         ]
         raise_first_failed(checks)
         return self

@@ -8,6 +8,10 @@
   backbone.pt    plain state dict of the query encoder (torchvision layout, no head)
   backbone.json  arch, feature dim, preprocessing (size, mean, std): what `ssl:RUN` loads
                  (the artifact's format: hume_ssl.models.ssl_backbone)
+
+Under torchrun (`torchrun --nproc_per_node N -m hume_ssl.cli pretrain ...`) the ranks first
+check that they load the same images with the same options (all stop, nothing written, when
+one differs); rank 0 writes every file.
 """
 
 from __future__ import annotations
@@ -16,13 +20,21 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from hume_ssl.core import distributed
+from hume_ssl.core.device import resolve_device
+from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import UNITS, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
-from hume_ssl.train.resume import check_resume, check_run_folder, cleanup_on_early_failure
+from hume_ssl.train.resume import (
+    check_resume,
+    check_run_folder,
+    cleanup_on_early_failure,
+    report_disk_full,
+)
 
 
 def pretrain_run(
@@ -33,28 +45,38 @@ def pretrain_run(
     resume: bool = False,
     callback=None,
     image_size: Optional[int] = None,
+    data_root: Optional[str | Path] = None,
 ) -> dict:
     """Pretrain on `dataset`'s `split` (labels never used for training); export the encoder.
 
     `image_size`: resize + center-crop every image to this side first (needed when the images
-    are not all square of one size); the exported backbone records it.
+    are not all square of one size); the exported backbone records it. `data_root`: where
+    registry datasets live.
     """
+    raise_first_failed([(image_size is None or image_size >= 1,
+                         f"--image-size must be >= 1 pixel (got {image_size})")])
     cfg = cfg.resolve()
-    with cleanup_on_early_failure(Path(out)):
-        return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size)
+    with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
+        return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
+                             data_root)
 
 
-def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dict:
-    images, labels = load_square(dataset, split, image_size)  # (N, S, S, 3) uint8
+def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_root) -> dict:
+    images, labels = load_square(dataset, split, image_size, data_root)  # (N, S, S, 3) uint8
     test_images = test_labels = None
-    if labels is not None and split != "test" and split_exists(dataset, "test"):
-        test_images, test_labels = load_square(dataset, "test", image_size or images.shape[1])
+    if labels is not None and split != "test" and split_exists(dataset, "test", data_root):
+        test_images, test_labels = load_square(dataset, "test", image_size or images.shape[1],
+                                               data_root)
         if test_labels is None:
             test_images = None
-    out = check_writable_dir(out)
-    check_run_folder(out, resume, "pretraining")
     # what the run learns from: a resume must use the same images (checked before config.json)
     identity = {"dataset": dataset, "split": split, "images": array_hash(images)}
+    if distributed.init(resolve_device(cfg.device)):  # torchrun: the same run on every rank
+        distributed.check_same("the images and options", {
+            **identity, "out": str(out), "resume": resume, "image_size": image_size,
+            **cfg.to_dict()})
+    out = check_writable_dir(out)
+    check_run_folder(out, resume, "pretraining")
     if resume:
         check_resume(out, cfg.to_dict(), PretrainConfig.RESUME_KEYS, identity, "images",
                      "pass the same dataset, split and --image-size")
@@ -62,7 +84,8 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dic
     trainer = Pretrainer(cfg, images, out, mean, std, train_labels=labels,
                          test_images=test_images, test_labels=test_labels, callback=callback)
     trainer.identity = identity
-    atomic_write_json(out / "config.json", {
+    main = trainer.rank == 0
+    record = {
         "command": "pretrain",
         "dataset": dataset,
         "split": split,
@@ -73,12 +96,17 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size) -> dic
                  "n_test": None if test_images is None else len(test_images),
                  "labels_used_for": "kNN monitor only" if test_images is not None else "nothing"},
         "device": str(trainer.device),
+        "processes": trainer.world,
         "steps_per_epoch": trainer.steps_per_epoch,
         "versions": versions(),
-    })
+    }
+    if main:
+        atomic_write_json(out / "config.json", record)
     t0 = time.perf_counter()
     trainer.fit(resume=resume)
     knn_last = trainer.evals[-1][2] if trainer.evals else None
+    if not main:  # torchrun: rank 0 exports the backbone and writes metrics.json
+        return {"out": str(out), "steps": trainer.step, "rank": trainer.rank}
     write_backbone(out, trainer.model.encoder_q, {
         "arch": cfg.arch,
         "feature_dim": trainer.model.feat_dim,

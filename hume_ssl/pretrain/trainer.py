@@ -7,10 +7,19 @@ only at log, kNN-monitor and checkpoint steps (hume_ssl.train.loop).
 
 `budget_minutes` fits the cosine schedule into a wall-clock budget: after a few timed steps the
 number of epochs is lowered (never raised) so that training plus kNN evaluations end within it.
+
+Under torchrun (DDP) `batch_size` is the global batch: every rank draws the same permutation
+and augmentation parameters (one generator, same seed) and takes rows r, r + W, ... of each
+batch; the method makes the loss that of the whole batch (MoCo: shuffle BN and keys across
+ranks; SimCLR: global BatchNorm and NT-Xent over the gathered batch), DDP averages the
+gradients, and BatchNorm running statistics are averaged after every step. Every rank thus holds
+one process's state: rank 0 alone writes metrics and checkpoints and runs the kNN monitor, and
+a checkpoint resumes on any number of ranks.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from pathlib import Path
@@ -21,6 +30,7 @@ import torch
 
 from hume_ssl.augment.pixels import normalize
 from hume_ssl.augment.views import two_views
+from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import (
     CHECKPOINT,
     load_checkpoint,
@@ -31,9 +41,10 @@ from hume_ssl.core.checkpoint import (
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.knn import knn_classify
+from hume_ssl.models.encoders import sync_batchnorm
 from hume_ssl.pretrain.config import PretrainConfig
 from hume_ssl.pretrain.methods import METHODS
-from hume_ssl.train.budget import StepTimer, units_in_budget
+from hume_ssl.train.budget import StepTimer, schedule_fraction, units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
 from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
@@ -70,6 +81,9 @@ class Pretrainer(Trainer):
         self.log_every, self.checkpoint_every = cfg.log_every, cfg.checkpoint_every
         self.callback = callback or (lambda event, info: None)
         self.device = dev = resolve_device(cfg.device)
+        self.world, self.rank = self._join(dev)
+        if self.rank:  # torchrun: rank 0 reports progress
+            self.callback = lambda event, info: None
         if len(images) < cfg.batch_size:
             raise HumeSSLError(f"{len(images)} images < --batch-size {cfg.batch_size}; "
                                "lower --batch-size.")
@@ -80,11 +94,19 @@ class Pretrainer(Trainer):
             train_labels, test_images, test_labels)
         self.monitor = all(v is not None for v in (train_labels, test_images, test_labels))
         torch.manual_seed(cfg.random_state)
-        self.model = METHODS[cfg.method].build(cfg).to(dev)
+        self.model = METHODS[cfg.method].build(cfg, self.world).to(dev)
+        if self.world > 1 and getattr(self.model, "sync_bn", False):
+            self.model = sync_batchnorm(self.model, dev)
         self.channels_last = cfg.channels_last and dev.type == "cuda"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.step_fn = torch.compile(self.model) if cfg.compile else self.model
+        net = self.model
+        if self.world > 1:  # BN running statistics: averaged after each step, not broadcast
+            ddp = torch.nn.parallel.DistributedDataParallel
+            new = "forward_sync_buffers" in inspect.signature(ddp.__init__).parameters
+            net = ddp(self.model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                      **{"forward_sync_buffers" if new else "broadcast_buffers": False})
+        self.step_fn = torch.compile(net) if cfg.compile else net
         params = [p for p in self.model.parameters() if p.requires_grad]
         fused = {"fused": True} if dev.type == "cuda" else {"foreach": True}
         self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
@@ -99,41 +121,59 @@ class Pretrainer(Trainer):
         self.evals: list[tuple[int, float, float]] = []  # (step, elapsed s, kNN accuracy)
         self._acc = torch.zeros(3, device=dev)  # loss sum, positive-accuracy sum, steps
         self._elapsed0, self.budget_fitted = 0.0, False
+        self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.pos_peak, self.collapse_steps = 0.0, []  # label-free collapse watch
         self.identity: dict = {}  # the images trained on, checked on resume (pretrain_run)
         self._last_log = -1
         self._t0 = time.perf_counter()
+        self.command, self.divergence_hint = "pretrain", f"a lower --lr (now {cfg.lr:g})"
+
+    def _join(self, dev: torch.device) -> tuple[int, int]:
+        """(world size, rank): the torchrun process group joined; the batch must split evenly."""
+        distributed.init(dev)
+        world = distributed.world_size()
+        if self.cfg.batch_size % world:
+            raise HumeSSLError(f"--batch-size {self.cfg.batch_size} is not divisible by {world} "
+                               "processes; pass a multiple of the process count.")
+        return world, distributed.rank()
 
     def _flops_per_step(self, size: int) -> float:
-        """FLOPs of one step: per-image forward FLOPs x the method's passes x the batch."""
+        """FLOPs of one process's step: per-image forward FLOPs x the method's passes x its
+        share of the batch."""
         self.model.eval()  # plain BatchNorm for the count: same FLOPs as the split one
         x = torch.zeros(2, 3, size, size, device=self.device)
         per_image = forward_flops(self.model.query, x)
         self.model.train()
-        return per_image * self.model.train_passes * self.cfg.batch_size
+        return per_image * self.model.train_passes * self.cfg.batch_size / self.world
 
     # ---------------------------------------------------------------- one step
     def lr_at(self, step: int) -> float:
-        return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(self.total_steps, 1)))
+        """Cosine to 0 over the run; while a budget is timed, the initial lr, and from the
+        step it was fitted at, the cosine over the fitted steps (no jump: train.budget)."""
+        if self.budget_timer is not None:
+            return self.cfg.lr
+        frac = schedule_fraction(step, self.total_steps, self.schedule_start)
+        return self.cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
 
     def _batch(self) -> torch.Tensor:
         i = self.step % self.steps_per_epoch
         if i == 0 or self.order is None:  # a new epoch: a new permutation, drawn on the device
             self.order = torch.randperm(len(self.data), generator=self.gen, device=self.device)
-        bs = self.cfg.batch_size
-        return self.data[self.order[i * bs : (i + 1) * bs]]  # (B, 3, H, W) uint8
+        bs = self.cfg.batch_size  # this rank's rows of the global batch: (B / W, 3, H, W) uint8
+        return self.data[self.order[i * bs : (i + 1) * bs][distributed.rows_of_rank(bs)]]
 
     def train_step(self) -> None:
         cfg, dev = self.cfg, self.device
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step)
-        va, vb = two_views(self._batch(), self.gen, cfg.view)  # 2 x (B, 3, S, S) float [0, 1]
+        part = (cfg.batch_size, distributed.rows_of_rank(cfg.batch_size))
+        va, vb = two_views(self._batch(), self.gen, cfg.view, part=part)  # 2 x (b, 3, S, S)
         va, vb = normalize(va, self.mean, self.std), normalize(vb, self.mean, self.std)
         if self.channels_last:
             va = va.contiguous(memory_format=torch.channels_last)
             vb = vb.contiguous(memory_format=torch.channels_last)
         # one key-batch shuffle per direction: (n_shuffles, B)
-        perms = torch.rand(self.model.n_shuffles, len(va), generator=self.gen, device=dev)
+        perms = torch.rand(self.model.n_shuffles, cfg.batch_size, generator=self.gen, device=dev)
         perms = perms.argsort(1)
         self.model.train()
         bf16 = cfg.bf16 and dev.type == "cuda"
@@ -142,8 +182,9 @@ class Pretrainer(Trainer):
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         self.opt.step()
-        if "keys" in out:  # a method with a queue (MoCo) stores this step's keys
+        if "keys" in out:  # a method with a queue (MoCo) stores this step's keys (all ranks')
             self.model.enqueue(out["keys"])
+        distributed.average_buffers(self.model)  # torchrun: the whole batch's BN statistics
         self.step += 1
         self._acc += torch.stack([out["loss"].detach(), out["acc"], torch.ones((), device=dev)])
 
@@ -164,10 +205,13 @@ class Pretrainer(Trainer):
         return self.monitor and (last or epoch_end)
 
     def evaluate(self) -> Optional[float]:
-        """kNN accuracy on the test split with the train split as memory bank (or None)."""
-        if not self.monitor:
+        """kNN accuracy on the test split with the train split as memory bank (or None; None
+        on ranks other than 0)."""
+        if not self.monitor or self.rank:
             return None
         cfg = self.cfg
+        self.callback("knn", {"step": self.step, "n_bank": len(self.data),
+                              "n_test": len(self.test_images)})
         bank = self.features(self.data)
         test = self.features(self.test_images)
         labels = torch.as_tensor(self.train_labels, dtype=torch.long, device=self.device)
@@ -183,7 +227,10 @@ class Pretrainer(Trainer):
         return self._elapsed0 + time.perf_counter() - self._t0
 
     def log(self, knn_acc: Optional[float]) -> dict:
-        loss, pos, n = (float(v) for v in self._acc.cpu())  # the one host sync
+        acc = distributed.sum_tensors({"acc": self._acc})["acc"]  # torchrun: every rank's share
+        loss, pos, n = (float(v) for v in acc.cpu())  # the one host sync
+        if n:
+            self.check_losses({"loss": loss / n}, self._step_last)
         now = self.elapsed()
         steps_per_s = (self.step - self._step_last) / max(now - self._t_last, 1e-9)
         util = mfu(self.flops_per_step, steps_per_s, self.peak_flops)
@@ -202,7 +249,8 @@ class Pretrainer(Trainer):
         self._acc.zero_()
         if n:
             self._watch_collapse(loss / n, pos / n)
-        append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
+        if self.rank == 0:
+            append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
         self.callback("log", {**row, "total_steps": self.total_steps})
         return row
 
@@ -226,16 +274,23 @@ class Pretrainer(Trainer):
         self._last_log = self.step
         self.pos_peak = max(self.pos_peak, pos_acc)
 
+    def finite_tensors(self) -> list:
+        return list(self.model.state_dict().values())
+
     def state_dict(self) -> dict:
         return {"step": self.step, "total_steps": self.total_steps, "config": self.cfg.to_dict(),
                 "model": self.model.state_dict(), "queue_ptr": getattr(self.model, "ptr", 0),
                 "optimizer": self.opt.state_dict(), "order": self.order,
                 "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
                 "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
-                "budget_fitted": self.budget_fitted, "pos_peak": self.pos_peak,
-                "collapse_steps": self.collapse_steps, "identity": self.identity}
+                "budget_fitted": self.budget_fitted, "schedule_start": self.schedule_start,
+                "pos_peak": self.pos_peak,
+                "collapse_steps": self.collapse_steps, "identity": self.identity,
+                "world_size": self.world}
 
     def save(self) -> None:
+        if self.rank:  # every rank holds the same state (torchrun): rank 0 writes it
+            return
         save_checkpoint(self.out / CHECKPOINT, self.state_dict())
         write_curves(self.out / "metrics.csv", self.out / "curves.png",
                      f"pretrain {self.cfg.method} ({self.cfg.arch})",
@@ -259,9 +314,11 @@ class Pretrainer(Trainer):
         self._acc = st["acc"].to(self.device)
         self._elapsed0, self.budget_fitted = float(st["elapsed_s"]), bool(st["budget_fitted"])
         self.pos_peak = float(st.get("pos_peak", 0.0))
+        self.schedule_start = int(st.get("schedule_start", 0))
         self.collapse_steps = list(st.get("collapse_steps", []))
         self._t0 = time.perf_counter()
-        truncate_metrics(self.out / "metrics.csv", self.step)
+        if self.rank == 0:
+            truncate_metrics(self.out / "metrics.csv", self.step)
 
     # ---------------------------------------------------------------- budget, loop hooks
     def _fit_budget(self, t_step: float, t_eval: float) -> None:
@@ -273,6 +330,7 @@ class Pretrainer(Trainer):
             self.steps_per_epoch, cfg.epochs,
             lambda e: (e // cfg.knn_every + 1) if self.monitor else 0,
         )
+        epochs = distributed.broadcast(epochs)  # torchrun: rank 0's fit, on every rank
         if epochs == 0:
             n_evals = (1 // cfg.knn_every + 1) if self.monitor else 0
             need = (self.steps_per_epoch * t_step + n_evals * t_eval) / 60
@@ -286,7 +344,7 @@ class Pretrainer(Trainer):
                 "or more, a larger --knn-every, or fewer images."
             )
         self.total_steps = epochs * self.steps_per_epoch
-        self.budget_fitted = True
+        self.budget_fitted, self.schedule_start = True, self.step
         self.callback("budget", {"epochs": epochs, "total_steps": self.total_steps,
                                  "s_per_step": t_step, "s_per_eval": t_eval})
 
@@ -295,7 +353,8 @@ class Pretrainer(Trainer):
         self.budget_timer = StepTimer(self.step, self.device, self.elapsed) if timing else None
         self._t_eval = 0.0
         self.callback("start", {"step": self.step, "total_steps": self.total_steps,
-                                "device": str(self.device)})
+                                "device": str(self.device),
+                                "budget_minutes": self.cfg.budget_minutes if timing else None})
         self._t_last, self._step_last = self.elapsed(), self.step
         if self.step == 0 and self.monitor:
             t = self.elapsed()
@@ -304,6 +363,17 @@ class Pretrainer(Trainer):
 
     def after_step(self) -> None:
         t_step = self.budget_timer.tick(self.step) if self.budget_timer else None
-        if t_step is not None:
-            self._fit_budget(t_step, self._t_eval)
+        if t_step is not None:  # torchrun: every rank fits rank 0's timings (same schedule)
+            self._fit_budget(*distributed.broadcast((t_step, self._t_eval)))
             self.budget_timer = None
+
+    def agree_stop(self) -> bool:
+        """Under torchrun the ranks agree at log steps (a signal may reach them at different
+        steps)."""
+        if self.world == 1:
+            return self.stop_requested
+        if self.step % self.log_every and self.step < self.total_steps:
+            return False
+        flag = distributed.sum_tensors(
+            {"stop": torch.tensor([float(self.stop_requested)], device=self.device)})
+        return bool(flag["stop"].item() > 0)

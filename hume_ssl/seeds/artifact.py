@@ -6,7 +6,7 @@ Seeds folder contract (written by the seeds stage):
   seeds.json         {"dataset": registry name or "npz:/path/name_{split}.npz", "split": "train",
                       "n_samples": N of the split, "order_hash": str, "k": int,
                       optional "class_names": [k names]}
-Seeds from other tools: `--indices FILE.npy --labels FILE.npy --dataset NAME`, or a CSV with
+Seeds from other tools: `--indices FILE.npy --seed-labels FILE.npy --dataset NAME`, or a CSV with
 rows `index,label` (header optional) as --indices.
 
 Images come from `load_images_uint8(dataset, split)`: the project's dataset registry
@@ -57,12 +57,15 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             continue
         parts = [p.strip() for p in line.split(",")]
         try:
+            if len(parts) != 2:  # a third column would be dropped silently
+                raise ValueError(f"{len(parts)} columns")
             rows.append((int(parts[0]), int(parts[1])))
-        except (ValueError, IndexError) as e:
-            if i == 0:  # header
+        except ValueError as e:
+            if i == 0 and len(parts) == 2:  # header
                 continue
             raise HumeSSLError(
-                f"{path}:{i + 1}: expected `index,label` integers, got {line!r}."
+                f"{path}:{i + 1}: expected two integers `index,label`, got {line!r}; fix or "
+                "remove that line."
             ) from e
     if not rows:
         raise HumeSSLError(f"{path}: no `index,label` rows found.")
@@ -83,9 +86,12 @@ def read_seeds(
         if not (d / "seeds.json").exists():
             raise HumeSSLError(
                 f"{d} is not a seeds folder (no seeds.json); run the seeds stage or "
-                "pass --indices/--labels/--dataset."
+                "pass --indices/--seed-labels/--dataset."
             )
-        meta = read_json(d / "seeds.json")
+        meta = read_json(d / "seeds.json", fix=(
+            "the seeds folder is damaged (do not delete seeds.json: the folder is unusable "
+            "without it); restore the file, or re-run the `hume-ssl seed` command that made it "
+            "with the same --out (its finished HUME restarts are reused)"))
         idx = np.asarray(load_array(d / "indices.npy", "seed indices"))
         lab = np.asarray(load_array(d / "pseudo_labels.npy", "seed pseudo-labels"))
         if lab.size == 0 or idx.size == 0:
@@ -106,20 +112,21 @@ def read_seeds(
             meta.get("n_samples"),
             meta.get("order_hash"),
             meta.get("class_names"),
-            {"seeds": str(d)},
+            {"seeds": str(d), "k_from": "seeds.json" if meta.get("k") else "labels"},
         )
     else:
         if indices is None or dataset is None:
             raise HumeSSLError(
                 "give --seeds DIR, or --indices FILE (.npy or index,label CSV) with "
-                "--labels FILE.npy and --dataset NAME."
+                "--seed-labels FILE.npy and --dataset NAME."
             )
         ip = Path(indices)
         if ip.suffix.lower() == ".csv":
             idx, lab = _read_csv(ip)
         else:
             if labels is None:
-                raise HumeSSLError("--indices FILE.npy needs --labels FILE.npy (or pass a CSV).")
+                raise HumeSSLError("--indices FILE.npy needs --seed-labels FILE.npy (or pass "
+                                   "a CSV).")
             idx, lab = (
                 np.asarray(load_array(ip, "seed indices")),
                 np.asarray(load_array(labels, "seed labels")),

@@ -1,8 +1,10 @@
-"""The reliable-seed rule's one configuration: kNN consistency, candidate thresholds, ranking,
-N per class. Its fields carry their defaults (chosen on the seed benchmark: README "Selection
-defaults"), units and help; `SeedSelector` and the `seed` command take them from here.
+"""The reliable-seed rule's one configuration: the rule, kNN consistency, candidate thresholds,
+ranking, N per class. Its fields carry their defaults (chosen on the seed benchmark: README
+"Selection defaults"), units and help; the selectors and the `seed` command take them from here.
 
-A sample is a *candidate* when
+rule "consensus" (the default; hume_ssl.seeds.consensus, `ConsensusSelector`): seeds from the
+clusters HUME and k-means of each space agree on. rule "hume" (`SeedSelector`, the rule before
+0.2): HUME's clusters, a sample is a *candidate* when
     agreement  > min_agreement   (share of aligned restarts voting for its ensemble label)
     knn_share  > min_knn         (share of its n_neighbors nearest neighbours with the same label)
 Within each predicted class, candidates are ranked by `ranking` (RANKING_RULES; ties: lower
@@ -18,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import setting
+from hume_ssl.core.params import check_bounds, setting
 
 # the one description of each ranking: the module docstring, --help and seeds.json show it
 RANKING_RULES = {
@@ -27,6 +29,9 @@ RANKING_RULES = {
     "knn": "kNN consistency desc, then agreement, margin, index",
 }
 RANKINGS = ("agreement", "knn", "product")
+RULES = ("consensus", "hume")
+HUME_ONLY = ("knn_space", "ranking", "min_agreement", "shortage", "relax_step")
+CONSENSUS_ONLY = ("max_overlap", "min_stability")
 SHORTAGES = ("fewer", "relax")
 KNN_SPACES = ("phi1", "phi2", "both")
 KNN_BACKENDS = ("auto", "faiss", "torch")
@@ -35,9 +40,17 @@ KNN_BACKENDS = ("auto", "faiss", "torch")
 @dataclass
 class SeedConfig:
     per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
-                             unit="seeds")
-    n_neighbors: int = setting(50, "Neighbours for the kNN consistency (the sample itself "
-                               "excluded).", flag="--knn")
+                             unit="seeds", bounds="[1, inf)")
+    # rule: chosen on recipes/seed_benchmark.py's sets (README "How far to trust seeds";
+    # 2026-12-02); n_neighbors 20: the consensus rule's, not varied
+    rule: str = setting("consensus", "consensus (clusters HUME and k-means of each space agree "
+                        "on, their cores) or hume (HUME's clusters, agreement and kNN "
+                        "thresholds: the rule before 0.2).")
+    n_neighbors: int = setting(20, "Neighbours for the kNN consistency (the sample itself "
+                               "excluded).", flag="--knn", bounds="[1, inf)")
+    max_overlap: float = setting(0.2, "consensus rule: a cluster overlapping an accepted one "
+                                 "by more than this is skipped.", unit="Jaccard", flag=None,
+                                 bounds="[0, 1)")
     # knn_space and ranking: the variant chosen on recipes/seed_benchmark.py's 10 sets, leaving
     # one set out (README "Selection defaults"; 2026-12-02)
     knn_space: str = setting("both", "phi2 (space 2), phi1, or both (a majority in each).")
@@ -45,13 +58,16 @@ class SeedConfig:
                            + "; ".join(f"{k} ({v})" for k, v in RANKING_RULES.items()) + ".")
     knn_backend: str = setting("auto", "auto (faiss, else torch), faiss or torch.", flag=None)
     min_agreement: float = setting(0.5, "Candidates need agreement above this (0.5: a "
-                                   "majority).", unit="share of restarts")
+                                   "majority).", unit="share of restarts", bounds="[0, 1]")
     min_knn: float = setting(0.5, "... and kNN consistency above this.",
-                             unit="share of neighbours")
+                             unit="share of neighbours", bounds="[0, 1]")
     shortage: str = setting("fewer", "Clusters short of candidates: fewer (take what there "
                             "is) or relax (lower both thresholds stepwise).")
     relax_step: float = setting(0.1, "Threshold decrement per relaxation round (--shortage "
-                                "relax).", flag=None)
+                                "relax).", flag=None, bounds="(0, 1]")
+    min_stability: float = setting(0.0, "consensus rule: clusters less stable than this "
+                                   "give no seeds.", unit="mean best Jaccard", bounds="[0, 1]")
+    random_state: int = setting(0, "Seed of the consensus rule's k-means.", flag=None)
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",
                                    flag=None)
 
@@ -60,6 +76,13 @@ class SeedConfig:
         raise_first_failed([
             (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
              "cluster"),
+            (self.rule in RULES, f"--rule {self.rule!r}: use consensus or hume"),
+            *[(not changed, f"{', '.join(changed)} set the {other} rule: pass --rule {other} "
+               "with them") for other, changed in [self._foreign_settings()] if other],
+            (0.0 <= self.min_stability <= 1.0,
+             f"--min-stability {self.min_stability}: must lie in [0, 1]"),
+            (0.0 <= self.max_overlap < 1.0,
+             f"max_overlap {self.max_overlap}: must lie in [0, 1)"),
             (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
             (self.knn_space in KNN_SPACES,
              f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
@@ -74,7 +97,17 @@ class SeedConfig:
              f"--shortage {self.shortage!r}: use fewer or relax"),
             (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
         ])
-        return self
+        return check_bounds(self)  # nan and inf too
+
+    def _foreign_settings(self) -> tuple[str, list[str]]:
+        """(the other rule, its settings changed from their defaults): settings of a rule not
+        in use are refused, never silently ignored."""
+        other = "hume" if self.rule == "consensus" else "consensus"
+        names = HUME_ONLY if other == "hume" else CONSENSUS_ONLY
+        defaults = SeedConfig(rule=self.rule)
+        flags = {f.name: f.metadata["cli"].get("flag") or "--" + f.name.replace("_", "-")
+                 for f in dataclasses.fields(self)}
+        return other, [flags[n] for n in names if getattr(self, n) != getattr(defaults, n)]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

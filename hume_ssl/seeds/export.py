@@ -1,17 +1,17 @@
-"""`hume-ssl export`: seeds in the formats other SSL codebases read.
+"""`hume-ssl export`: seeds in the form each SSL codebase really reads.
 
-    usb       labeled_idx.npy (int64 indices) + labeled_pseudo_labels.npy
-    torchssl  labeled_idx.npy (int64 indices) + labeled_pseudo_labels.npy
-    fixmatch  labeled.json: {"label": [indices], "pseudo_label": [ids]}
+    usb       train_usb.py: trains a USB (semilearn 0.3.x) algorithm on OUR pseudo-labels
+              through USB's custom-data API (hume_ssl.seeds.usb), with labeled_idx.npy and
+              labeled_pseudo_labels.npy beside it; works for every registry dataset
+    torchssl  sampled_label_idx.npy: the file TorchSSL reads from {save_dir}/{save_name}/
+              (indices only: TorchSSL takes GROUND-TRUTH labels at them)
     csv       seeds.csv: `index,label` rows (our own index convention; always allowed)
 
-Index files only mean something in the consumer's dataset order: torchvision's order for the
-registry's built-in datasets (cifar10, cifar100, cifar100-20, stl10, fashion-mnist). Seeds of
-any other dataset (an `npz:` copy such as the class-sorted shared CIFAR-10, an imagefolder)
-are refused for usb/torchssl/fixmatch, with the reason.
-
-Those codebases read GROUND-TRUTH labels at the given indices; the pseudo-labels are written
-beside them, and README.md shows how to train on the pseudo-labels instead.
+TorchSSL indexes torchvision's order of its datasets (cifar10, cifar100, stl10): seeds of any
+other dataset are refused for it, with the reason. kekmodel's FixMatch-pytorch draws its
+labeled indices itself and reads no index file, so no format is written for it (the former
+`fixmatch` format, labeled.json, was read by nothing): use `hume-ssl train-fixmatch` or USB's
+fixmatch through train_usb.py.
 """
 
 from __future__ import annotations
@@ -22,24 +22,29 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import (
-    atomic_save_npy,
-    atomic_write_bytes,
-    atomic_write_json,
-    check_writable_dir,
-)
+from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir
 from hume_ssl.seeds.artifact import Seeds, read_seeds
+from hume_ssl.seeds.usb import write_train_usb
 
-FORMATS = ("usb", "torchssl", "fixmatch", "csv")
-TORCHVISION_ORDER = ("cifar10", "cifar100", "cifar100-20", "stl10", "fashion-mnist")
+FORMATS = ("usb", "torchssl", "csv")
+TORCHSSL_DATASETS = ("cifar10", "cifar100", "stl10")  # torchvision's order, as TorchSSL's
 
-ORACLE_WARNING = (
-    "WARNING: USB, TorchSSL and FixMatch read the dataset's GROUND-TRUTH labels at these "
-    "indices, not our pseudo-labels. Trained as-is, they measure oracle labels at HUME's "
-    "chosen indices, not a label-free pipeline. To train on the pseudo-labels, feed "
-    "`labeled_pseudo_labels.npy` (cluster ids) through the codebase's custom-dataset API "
-    "(see README.md, 'Exporting seeds'), or use `hume-ssl train-fixmatch`."
-)
+# which labels the consumer trains on: `export` prints it and writes it to README.txt
+LABELS_USED = {
+    "usb": "train_usb.py trains USB on OUR PSEUDO-LABELS (cluster ids) at the seed indices, "
+           "every other train image unlabeled (python train_usb.py --help). USB's own "
+           "train.py/config route would not read these files: its loaders draw their own "
+           "indices and take ground truth.",
+    "torchssl": "WARNING: TorchSSL reads only the INDICES and takes the dataset's GROUND-TRUTH "
+                "labels at them, not our pseudo-labels: trained as-is it measures oracle labels "
+                "at HUME's chosen indices, not a label-free pipeline (use --format usb or "
+                "`hume-ssl train-fixmatch` to train on the pseudo-labels). Copy "
+                "sampled_label_idx.npy into {save_dir}/{save_name}/ of the TorchSSL run (its "
+                "--save_dir and --save_name) before it starts; its --num_labels must be a "
+                "multiple of --num_classes, and the file's indices are used whatever their "
+                "number.",
+    "csv": "seeds.csv holds our pseudo-labels (cluster ids) in our index convention.",
+}
 
 
 def load_any_seeds(path: str | Path, dataset: Optional[str] = None) -> Seeds:
@@ -63,22 +68,33 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None) -> Seeds:
 def check_consumer_order(seeds: Seeds, fmt: str) -> None:
     if fmt == "csv":
         return
-    if seeds.dataset not in TORCHVISION_ORDER:
+    if fmt == "torchssl" and seeds.dataset not in TORCHSSL_DATASETS:
         raise HumeSSLError(
-            f"these seeds index {seeds.dataset!r} in its own order, but {fmt} index files address "
-            f"torchvision's order of {', '.join(TORCHVISION_ORDER)}; the indices would point at "
-            "other images. Export --format csv (our index convention) or seed the torchvision "
-            "dataset by name (e.g. `hume-ssl seed cifar10`)."
+            f"these seeds index {seeds.dataset!r} in its own order, but TorchSSL reads indices "
+            f"into torchvision's order of {', '.join(TORCHSSL_DATASETS)}; the indices would "
+            "point at other images. Export --format usb (it builds USB's data from the seeds' "
+            "own dataset) or csv, or seed the torchvision dataset by name (e.g. `hume-ssl seed "
+            "cifar10`)."
         )
     if seeds.split != "train":
         raise HumeSSLError(f"seeds of split {seeds.split!r}: SSL codebases index the train split.")
 
 
-def export_seeds(seeds: Seeds, fmt: str, out: str | Path) -> list[Path]:
-    """Write `seeds` in `fmt` into folder `out`; returns the files written."""
+def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
+                 seeds_dir: Optional[str | Path] = None) -> list[Path]:
+    """Write `seeds` in `fmt` into folder `out`; returns the files written. `seeds_dir`: the
+    seeds folder that train_usb.py reads (usb only)."""
+    if fmt == "fixmatch":
+        raise HumeSSLError("--format fixmatch (labeled.json) was removed: kekmodel's "
+                           "FixMatch-pytorch draws its labeled indices itself and read nothing "
+                           "of it. Use --format usb (train_usb.py runs USB's fixmatch on the "
+                           "pseudo-labels) or `hume-ssl train-fixmatch`.")
     if fmt not in FORMATS:
         raise HumeSSLError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     check_consumer_order(seeds, fmt)
+    if fmt == "usb" and (seeds_dir is None or not Path(seeds_dir).is_dir()):
+        raise HumeSSLError("--format usb needs a seeds folder (with seeds.json), not a CSV: "
+                           "train_usb.py reads the seeds and their dataset from it.")
     out = check_writable_dir(out)
     idx = np.asarray(seeds.indices, dtype=np.int64)
     lab = np.asarray(seeds.labels, dtype=np.int64)
@@ -86,15 +102,11 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path) -> list[Path]:
     if fmt == "csv":
         text = "index,label\n" + "".join(f"{i},{c}\n" for i, c in zip(idx, lab))
         files.append(atomic_write_bytes(out / "seeds.csv", text.encode()))
-    elif fmt in ("usb", "torchssl"):
+    elif fmt == "usb":
         files.append(atomic_save_npy(out / "labeled_idx.npy", idx))
         files.append(atomic_save_npy(out / "labeled_pseudo_labels.npy", lab))
-    else:  # fixmatch
-        files.append(
-            atomic_write_json(
-                out / "labeled.json", {"label": idx.tolist(), "pseudo_label": lab.tolist()}
-            )
-        )
-    if fmt != "csv":
-        files.append(atomic_write_bytes(out / "README.txt", (ORACLE_WARNING + "\n").encode()))
+        files.append(write_train_usb(out / "train_usb.py", Path(seeds_dir).resolve(), seeds))
+    else:  # torchssl
+        files.append(atomic_save_npy(out / "sampled_label_idx.npy", idx))
+    files.append(atomic_write_bytes(out / "README.txt", (LABELS_USED[fmt] + "\n").encode()))
     return files

@@ -1,7 +1,7 @@
 """What a person reviews about seeds: contact sheets, precision against ground truth, a plot.
 
 Precision is measured after a Hungarian map of clusters to classes fitted on the whole
-ensemble labeling (never on the seeds alone), for reporting only.
+partition the seeds' labels come from (never on the seeds alone), for reporting only.
 """
 
 from __future__ import annotations
@@ -81,51 +81,85 @@ def precision_curve(
     return ns, prec, taken
 
 
-def plot_curve(ns: np.ndarray, prec: np.ndarray, title: str, size=(640, 400)) -> Image.Image:
+def plot_curve(ns: np.ndarray, prec: np.ndarray, title: str, size=(640, 400),
+               lo: float | None = None, width: int = 2) -> Image.Image:
     """A plain line plot (PIL only) of precision against seeds per class, log-x axis."""
     w, h = size
     left, right, top, bottom = 56, 16, 28, 40
     img = Image.new("RGB", size, (255, 255, 255))
     d = ImageDraw.Draw(img)
     d.text((left, 6), title, fill=(0, 0, 0))
-    lo = float(np.floor(np.nanmin(prec) * 10) / 10) if np.isfinite(prec).any() else 0.0
-    lo = min(lo, 0.9)
-
-    def xy(n, p):
-        x = left + (np.log(n) / np.log(ns[-1] if ns[-1] > 1 else 2)) * (w - left - right)
-        y = top + (1 - (p - lo) / (1 - lo)) * (h - top - bottom)
-        return float(x), float(y)
-
+    if lo is None:
+        lo = float(np.floor(np.nanmin(prec) * 10) / 10) if np.isfinite(prec).any() else 0.0
+        lo = min(lo, 0.9)
     d.rectangle([left, top, w - right, h - bottom], outline=(0, 0, 0))
     for tick in np.linspace(lo, 1, 5):
-        _, y = xy(1, tick)
+        _, y = _xy(1, tick, ns, size, lo)
         d.line([left - 4, y, left, y], fill=(0, 0, 0))
         d.text((4, y - 6), f"{tick:.2f}", fill=(0, 0, 0))
     for n in (1, 4, 10, 25, 100, 400):
         if n <= ns[-1]:
-            x, _ = xy(n, lo)
+            x, _ = _xy(n, lo, ns, size, lo)
             d.line([x, h - bottom, x, h - bottom + 4], fill=(0, 0, 0))
             d.text((x - 6, h - bottom + 6), str(n), fill=(0, 0, 0))
     d.text((w // 2 - 60, h - 16), "seeds per cluster (log)", fill=(0, 0, 0))
-    pts = [xy(n, p) for n, p in zip(ns, prec) if np.isfinite(p)]
-    if len(pts) > 1:
-        d.line(pts, fill=(31, 119, 180), width=2)
+    _draw_line(d, ns, prec, size, lo, PALETTE[0], width)
     return img
+
+
+PALETTE = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127))
+
+
+def plot_curves(ns: np.ndarray, curves: dict[str, np.ndarray], title: str,
+                size=(720, 440)) -> Image.Image:
+    """Several precision curves on one log-x plot (the first one thick), with a legend."""
+    names = list(curves)
+    lo = min(0.9, min(float(np.floor(np.nanmin(c) * 10) / 10) for c in curves.values()
+                      if np.isfinite(c).any()))
+    img = plot_curve(ns, np.where(np.isfinite(curves[names[0]]), curves[names[0]], np.nan),
+                     title, size, lo=lo, width=3)
+    d = ImageDraw.Draw(img)
+    for j, name in enumerate(names):
+        colour = PALETTE[j % len(PALETTE)]
+        if j:
+            _draw_line(d, ns, curves[name], size, lo, colour, 1)
+        d.text((size[0] - 230, 34 + 12 * j), name[:36], fill=colour)
+    return img
+
+
+def _xy(n, p, ns, size, lo):
+    w, h = size
+    left, right, top, bottom = 56, 16, 28, 40
+    x = left + (np.log(n) / np.log(ns[-1] if ns[-1] > 1 else 2)) * (w - left - right)
+    y = top + (1 - (p - lo) / (1 - lo)) * (h - top - bottom)
+    return float(x), float(y)
+
+
+def _draw_line(d, ns, prec, size, lo, colour, width):
+    pts = [_xy(n, p, ns, size, lo) for n, p in zip(ns, prec) if np.isfinite(p)]
+    if len(pts) > 1:
+        d.line(pts, fill=colour, width=width)
 
 
 def seed_report(
     out_dir: Path,
-    ensemble: np.ndarray,
+    partition: np.ndarray,
     truth: np.ndarray,
     indices: np.ndarray,
     pseudo: np.ndarray,
     ranked_400: dict[int, np.ndarray],
     test: Optional[dict] = None,
+    hume_labels: Optional[np.ndarray] = None,
 ) -> dict:
-    """report.json + precision_curve.png; returns the report dict."""
+    """report.json + precision_curve.png; returns the report dict. partition (N,): the cluster
+    of every row the seeds' labels refer to (-1: none; mapped to classes on the rest);
+    hume_labels (N,): HUME's ensemble, for its ACC (default: the partition)."""
     from hume_ssl.core.io import atomic_write_json
 
-    m = hungarian_map(ensemble, truth)
+    cov = partition >= 0
+    m = hungarian_map(partition[cov], truth[cov])
+    ensemble = partition if hume_labels is None else hume_labels
     mapped = np.array([m.get(int(c), -1) for c in pseudo])
     correct = mapped == truth[indices]
     ns, prec, taken = precision_curve(ranked_400, m, truth, 400)
@@ -133,8 +167,10 @@ def seed_report(
              for n in (1, 4, 15, 25, 100, 400) if n <= len(prec)}
     report = {
         "note": "precision after a Hungarian map of clusters to classes fitted on the whole "
-        "ensemble labeling; ground truth is used for this report only",
+        "partition the seeds come from; ground truth is used for this report only",
         "ensemble_acc": cluster_acc(ensemble, truth),
+        "partition_acc": cluster_acc(partition[cov], truth[cov]) if cov.any() else None,
+        "partition_coverage": float(cov.mean()),
         "n_seeds": int(len(indices)),
         "seed_precision": float(correct.mean()) if len(correct) else None,
         "wrong_seeds": indices[~correct].tolist(),

@@ -28,17 +28,18 @@ from hume_ssl.core.io import (
     load_array,
     read_json,
 )
-from hume_ssl.core.knn import knn_consistency, knn_search
+from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.versions import versions
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.features.extract import extract_features
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
-from hume_ssl.hume.outputs import load_labels, write_label_outputs
-from hume_ssl.hume.rows import column_mean
+from hume_ssl.hume.outputs import check_class_ids, load_labels, write_label_outputs
 from hume_ssl.seeds.artifact import write_seeds
+from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
+from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
 from hume_ssl.seeds.selection import SeedSelector
 
@@ -52,18 +53,6 @@ def _sidecar(path: Path) -> Optional[dict]:
         if isinstance(meta, dict) and "N" in meta:
             return meta
     return None
-
-
-def space_neighbours(
-    x: np.ndarray, n_neighbors: int, center: bool, backend: str = "auto", device: str = "auto"
-) -> tuple[np.ndarray, str]:
-    """(N, n_neighbors) cosine neighbours of every row of one space, itself excluded, and the
-    backend used. With `center` (HUME's `center`, on by default) the rows are centred first, as
-    HUME sees them: pooled ReLU features share one dominant direction that otherwise bends
-    cosine neighbourhoods towards it."""
-    if center:
-        x = np.asarray(x, np.float32) - column_mean(x)  # (N, d) float32 copy
-    return knn_search(x, n_neighbors, backend, device=device)
 
 
 def resolve_spaces(
@@ -84,6 +73,11 @@ def resolve_spaces(
         x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}
         for p, x in ((phi1, x1), (phi2, x2)):
+            if ds is not None and x.shape[0] != len(ds):
+                raise HumeSSLError(
+                    f"{p} has {x.shape[0]} rows but {ds.name} (train) has {len(ds)} images; "
+                    "give the features of that dataset's images in its order, or leave out "
+                    "the DATASET.")
             meta = _sidecar(p)
             if meta is None:
                 continue
@@ -145,8 +139,17 @@ def seed_run(
     dataset's). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
     hume_defaults = dict(hume_defaults or {})
+    if distributed.init(resolve_device(hume_defaults.get("device", "auto"))):
+        # torchrun: the same command on every rank, checked before any extraction or training
+        distributed.check_same("the command's inputs and options", {
+            "dataset": dataset, "backbones": list(backbones), "phi1": str(phi1),
+            "phi2": str(phi2), "labels": str(labels), "out": str(out), "k": k,
+            "k_range": k_range, "hume": hume.to_dict() if hume else hume_defaults,
+            "seeds": dataclasses.asdict(seeds),
+            "features": {n: str(v) for n, v in (feature_kw or {}).items()}})
     hume = _hume_config(hume, hume_defaults, k, lambda: choose_k(
-        out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log))
+        out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log,
+        callback=hume_callback))
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = _paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     n = x1.shape[0]
@@ -154,6 +157,7 @@ def seed_run(
     if hume is None:  # the number of classes is the dataset's
         hume = HumeConfig(k=_dataset_k(ds), **hume_defaults)
     hume.validate(n_samples=n)
+    seeds = dataclasses.replace(seeds, random_state=hume.random_state)  # one seed per run
     if seeds.n_neighbors >= n:
         raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
     input_hash = array_hash(x1, x2)
@@ -176,14 +180,21 @@ def seed_run(
 
     # ---- kNN consistency
     t1 = time.perf_counter()
-    knn_share, backends = knn_shares(x1, x2, model.labels_, seeds, hume.center, hume.device)
+    nbrs, backends = neighbour_lists(x1, x2, seeds, hume.center, hume.device)
+    knn_share = np.minimum.reduce([knn_consistency(model.labels_, nbrs[sp])
+                                   for sp in knn_spaces(seeds)])
     log(f"kNN ({seeds.n_neighbors} neighbours): {'; '.join(backends)} in "
         f"{time.perf_counter() - t1:.1f} s")
 
     # ---- selection -> out/seeds
-    sel = SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
-                                              model.margins_, k=hume.k)
+    sel = select_seeds(seeds, x1, x2, model, nbrs, hume, knn_share)
     meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
+    if seeds.rule == "consensus":
+        est = meta["expected_precision"]["overall"]
+        log(f"consensus: {len(sel.clusters_)} of {hume.k} clusters agreed on by HUME and k-means "
+            f"({sel.kmeans_}), {len(sel.indices_)} seeds"
+            + (f"; expected precision {est['expected']:.2f} (90%: {est['low']:.2f}.."
+               f"{est['high']:.2f}; label-free, calibrated on the seed benchmark)" if est else ""))
     seeds_dir = _write_seed_folder(out / "seeds", sel, knn_share, meta, model, seeds, ds, log)
     summary = {
         "out": str(out),
@@ -193,6 +204,9 @@ def seed_run(
         "short_classes": sel.short_classes_,
         "empty_reason": meta.get("empty_reason"),
         "diagnostics": meta["diagnostics"],
+        "rule": seeds.rule,
+        "clusters": meta.get("clusters"),
+        "expected_precision": meta.get("expected_precision"),
         "knn_backend": backends,
         "hume_metrics": metrics,
         "model": model,
@@ -240,7 +254,7 @@ def _ground_truth(labels: Optional[Path], ds, n: int) -> Optional[np.ndarray]:
     if labels is not None:
         return load_labels(labels, n)
     if ds is not None and ds.labels is not None:
-        return np.asarray(ds.labels, dtype=np.int64)
+        return check_class_ids(ds.labels, f"the labels of {ds.name}")
     return None
 
 
@@ -255,8 +269,8 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
                        model: Hume, seeds: SeedConfig, ds, log: Log) -> Path:
     """seeds.json (with the diagnostics and, for no seeds, why), the arrays and the contact
     sheets; warns about empty or short clusters."""
-    meta["diagnostics"] = with_seeds(model.diagnostics_, sel.candidates_, knn_share,
-                                     model.labels_, seeds.per_class)
+    meta["diagnostics"] = with_seeds(model.diagnostics_, hume_candidates(sel, model, seeds),
+                                     knn_share, model.labels_, seeds.per_class)
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
     seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
@@ -275,32 +289,52 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     return seeds_dir
 
 
-def _precision_report(seeds_dir: Path, model: Hume, truth: np.ndarray, sel: SeedSelector,
-                      knn_share: np.ndarray, seeds: SeedConfig, k: int) -> dict:
+def _precision_report(seeds_dir: Path, model: Hume, truth: np.ndarray, sel, knn_share: np.ndarray,
+                      seeds: SeedConfig, k: int) -> dict:
     """report.json and the precision curve against ground truth; the summary's figures. The
-    curve ranks up to 400 candidates per cluster by the same rule."""
-    wide = SeedSelector.from_config(seeds).set_params(
-        per_class=min(400, int(np.bincount(model.labels_).max()))
-    ).fit(model.labels_, model.agreement_, knn_share, model.margins_, k=k)
-    report = seed_report(
-        seeds_dir, model.labels_, truth, sel.indices_, sel.pseudo_labels_,
-        wide.indices_by_class(),
-    )
+    curve ranks up to 400 candidates per cluster by the same rule, and maps clusters to classes
+    on the partition the seeds' labels come from (the consensus clusters, or HUME's)."""
+    if seeds.rule == "consensus":
+        partition, ranked = sel.labels_, {c: r[:400] for c, r in sel.ranked_.items()}
+    else:
+        partition = model.labels_
+        ranked = SeedSelector.from_config(seeds).set_params(
+            per_class=min(400, int(np.bincount(model.labels_).max()))
+        ).fit(model.labels_, model.agreement_, knn_share, model.margins_,
+              k=k).indices_by_class()
+    report = seed_report(seeds_dir, partition, truth, sel.indices_, sel.pseudo_labels_, ranked,
+                         hume_labels=model.labels_)
     return {key: report[key] for key in ("ensemble_acc", "seed_precision",
                                          "precision_at_per_class")}
 
 
-def knn_shares(x1, x2, labels, seeds: SeedConfig, center: bool, device: str):
-    """(N,) kNN consistency of `labels` in the space(s) `seeds.knn_space` names (the smaller
-    share where both), and the backend used in each."""
-    shares, backends = [], []
+def knn_spaces(seeds: SeedConfig) -> tuple[str, ...]:
+    """The spaces the kNN consistency of the hume rule is measured in."""
+    return ("phi1", "phi2") if seeds.knn_space == "both" else (seeds.knn_space,)
+
+
+def neighbour_lists(x1, x2, seeds: SeedConfig, center: bool, device: str):
+    """{space: (N, n_neighbors) neighbour lists} of the spaces the rule needs (both for the
+    consensus rule) and the backend used in each."""
+    need = ("phi1", "phi2") if seeds.rule == "consensus" else knn_spaces(seeds)
+    nbrs, backends = {}, []
     for space, x in (("phi1", x1), ("phi2", x2)):
-        if seeds.knn_space in (space, "both"):
-            nbrs, backend = space_neighbours(x, seeds.n_neighbors, center, seeds.knn_backend,
-                                             device)
-            shares.append(knn_consistency(labels, nbrs))
+        if space in need:
+            nbrs[space], backend = space_neighbours(x, seeds.n_neighbors, center,
+                                                    seeds.knn_backend, device)
             backends.append(f"{space}: {backend}")
-    return np.minimum.reduce(shares), backends
+    return nbrs, backends
+
+
+def select_seeds(seeds: SeedConfig, x1, x2, model: Hume, nbrs: dict, hume: HumeConfig,
+                 knn_share: np.ndarray):
+    """The fitted selector of `seeds.rule`: ConsensusSelector or SeedSelector."""
+    if seeds.rule == "consensus":
+        return ConsensusSelector.from_config(seeds).fit(
+            x1, x2, model.labels_, hume.k, neighbours=(nbrs["phi1"], nbrs["phi2"]),
+            center=hume.center)
+    return SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
+                                               model.margins_, k=hume.k)
 
 
 def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: SeedSelector,
@@ -323,6 +357,21 @@ def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: Seed
         "per_class": sel.per_class_.tolist(),
         "candidates_per_class": sel.candidates_.tolist(),
         "short_classes": sel.short_classes_,
+        "rule": seeds.rule,
+        **(_consensus_meta(sel, seeds) if seeds.rule == "consensus" else
+           _hume_rule_meta(sel, seeds)),
+        "knn": {"n_neighbors": seeds.n_neighbors, "backend": backends, "centred": hume.center,
+                "space": "both" if seeds.rule == "consensus" else seeds.knn_space},
+        "provenance": prov,
+        "restarts": hume.n_restarts,
+        "hume": hume.to_dict(),
+        "selection": dataclasses.asdict(seeds),
+        "versions": versions(),
+    }
+
+
+def _hume_rule_meta(sel: SeedSelector, seeds: SeedConfig) -> dict:
+    return {
         "thresholds": {
             "min_agreement": seeds.min_agreement,
             "min_knn": seeds.min_knn,
@@ -331,13 +380,37 @@ def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: Seed
         },
         "ranking": RANKING_RULES[seeds.ranking],
         "scores_columns": ["agreement", "knn_consistency", "margin"],
-        "knn": {"n_neighbors": seeds.n_neighbors, "space": seeds.knn_space, "backend": backends,
-                "centred": hume.center},
-        "provenance": prov,
-        "restarts": hume.n_restarts,
-        "hume": hume.to_dict(),
-        "selection": dataclasses.asdict(seeds),
-        "versions": versions(),
+    }
+
+
+def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
+    """(k,) candidates per HUME cluster, for HUME's diagnostics (the consensus rule's candidates
+    counted by their HUME label)."""
+    if seeds.rule != "consensus":
+        return sel.candidates_
+    cand = np.concatenate([np.zeros(0, np.int64), *sel.ranked_.values()])
+    return np.bincount(model.labels_[cand], minlength=len(sel.candidates_))
+
+
+def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
+    """What the consensus seeds rest on, cluster by cluster (hume_ssl.seeds.consensus), and
+    the expected precision (hume_ssl.seeds.calibration)."""
+    clusters = sel.evidence()
+    est = expected_precision([c["stability"] for c in clusters],
+                             [c["seeds"] for c in clusters], len(sel.per_class_),
+                             random_state=seeds.random_state)
+    for c, e in zip(clusters, est["clusters"]):
+        c["expected_precision"] = e
+    return {
+        "evidence": "clusters that HUME and k-means of each space agree on (their cores); "
+                    "see hume_ssl/seeds/consensus.py",
+        "expected_precision": {k: v for k, v in est.items() if k != "clusters"},
+        "clusters": clusters,
+        "kmeans": sel.kmeans_,
+        "thresholds": {"min_knn": seeds.min_knn, "max_overlap": seeds.max_overlap,
+                       "min_stability": seeds.min_stability, "shortage": "fewer"},
+        "ranking": "core kNN share (lower space) desc, then centrality desc, then index",
+        "scores_columns": ["stability", "core_knn_share", "centrality"],
     }
 
 
@@ -352,9 +425,11 @@ def choose_k(
     feature_kw: dict,
     log: Log = print,
     max_restarts: int = 20,
+    callback=None,
 ) -> int:
     """`--k auto`: fit HUME for each k in `k_range` ("lo-hi") and pick the best label-free score.
 
+    `callback(event, info)` gets each fit's HUME events (the progress display).
     The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
     so that larger k is not penalised merely for having more classes. A heuristic: the table
     it chose from is printed and saved as k_auto.json for a person to check.
@@ -372,7 +447,7 @@ def choose_k(
         cfg = HumeConfig(
             k=k, **{**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
         )
-        m = Hume.from_config(cfg).fit(x1, x2)
+        m = Hume.from_config(cfg, callback=callback).fit(x1, x2)  # callback: progress
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
@@ -384,6 +459,12 @@ def choose_k(
 
 def empty_reason(cfg: SeedConfig, candidates: np.ndarray) -> str:
     """Why no sample became a seed, and what to try: for the warning and seeds.json."""
+    if cfg.rule == "consensus":
+        return ("no cluster is agreed on by HUME and k-means of both spaces with a core whose "
+                f"members' neighbours stay in it (> {cfg.min_knn} in each space, stability >= "
+                f"{cfg.min_stability}); try a stronger backbone pair (or `hume-ssl pretrain`), "
+                "fewer classes (--k), or --rule hume --shortage relax (seeds HUME alone backs, "
+                "less often right).")
     why = (
         f"no sample has both restart agreement > {cfg.min_agreement} and kNN consistency > "
         f"{cfg.min_knn} ({int(np.sum(candidates))} candidates in all)"

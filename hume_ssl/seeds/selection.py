@@ -1,8 +1,10 @@
-"""`SeedSelector`: the reliable-seed rule (hume_ssl.seeds.config) as a scikit-learn-shaped
-estimator: majority agreement + kNN label consistency, then N per class."""
+"""`SeedSelector`: the hume seed rule (hume_ssl.seeds.config; the default before 0.2) as a
+scikit-learn-shaped estimator: majority agreement + kNN label consistency, then N per class.
+The default rule is the consensus rule (hume_ssl.seeds.consensus)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -54,7 +56,7 @@ class SeedSelector(ConfigParams):
         self._store(config, params)
 
     def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None):
-        cfg = self.config
+        cfg = dataclasses.replace(self.config, rule="hume")  # this estimator is the hume rule
         labels = np.asarray(labels).astype(np.int64)
         agreement = np.asarray(agreement, dtype=np.float32)
         knn_share = np.asarray(knn_share, dtype=np.float32)

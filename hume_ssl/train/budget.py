@@ -50,3 +50,13 @@ def units_in_budget(
             break
         units = u
     return units
+
+
+def schedule_fraction(step: int, total_steps: int, start: int = 0) -> float:
+    """How far `step` is along a schedule of `total_steps` that begins at `start`, in [0, 1].
+
+    Under a budget, `start` is the step at which the number of steps was fitted: the steps
+    before it (the timed ones) run at the schedule's initial value and the schedule continues
+    from there, so the learning rate has no jump where the budget is fitted.
+    """
+    return min(1.0, max(0, step - start) / max(total_steps - start, 1))

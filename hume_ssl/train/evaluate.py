@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -21,12 +21,14 @@ def batched_forward(
     bf16: bool = True,
     channels_last: bool = False,
     input_size: int | None = None,
+    progress: Optional[Callable[[int], None]] = None,
 ) -> torch.Tensor:
     """fn over uint8 images in batches -> (N, d) float32 on the device.
 
     images: (N, H, W, 3) numpy on the host, or (N, 3, H, W) uint8 already on the device.
     Inputs are scaled to [0, 1], resized to input_size x input_size when given, and
-    normalised with mean/std (3,); bf16 autocast on CUDA.
+    normalised with mean/std (3,); bf16 autocast on CUDA. `progress(images done)` is called
+    after every batch.
     """
     mean, std = mean.to(device), std.to(device)
     amp = bf16 and device.type == "cuda"
@@ -43,4 +45,6 @@ def batched_forward(
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             outs.append(fn(x).float())
+        if progress is not None:
+            progress(min(i + batch_size, len(images)))
     return torch.cat(outs) if outs else torch.zeros(0, 0, device=device)

@@ -6,8 +6,11 @@ A subclass holds its model and data and implements the hooks; `Trainer.fit` owns
         train_step()                      one optimizer step, no host sync
         after_step()                      e.g. time the first steps and fit the budget
         evaluate() when eval_due(last)    test accuracy / kNN monitor
-        log(result) at log steps          one host sync: a metrics.csv row + callback("log")
-        save() at checkpoint steps, at the end, and when a stop was requested
+        callback("step")                  every step: progress (no host sync)
+        log(result) at log steps          one host sync: a metrics.csv row + callback("log");
+                                          a non-finite loss stops the run (train.finite)
+        save() at checkpoint steps, at the end, and when a stop was requested, once
+                                          check_finite() found the weights finite
         stop requested (SIGTERM/SIGINT): raise KeyboardInterrupt after the checkpoint
 
 A run resumed from the checkpoint continues exactly: the accumulators of the unfinished log
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.train.finite import all_finite, diverged_error, is_finite
 from hume_ssl.train.signals import StopSignals
 
 Callback = Callable[[str, dict], None]
@@ -37,6 +41,9 @@ class Trainer:
     callback: Callback
     stop_requested: bool = False
     budget_timer = None  # a train.budget.StepTimer while a budget is being timed, else None
+    saved_step: Optional[int] = None  # the step of the checkpoint in `out`, if there is one
+    command = "training"  # names the run in a divergence error
+    divergence_hint = "a lower --lr"  # what to try when the run diverges
 
     # ------------------------------------------------------------ hooks
     def train_step(self) -> None:
@@ -76,6 +83,36 @@ class Trainer:
     def on_end(self) -> None:
         """After the last step."""
 
+    def finite_tensors(self) -> list:
+        """The tensors a checkpoint keeps that must be finite (the weights)."""
+        return []
+
+    # ------------------------------------------------------------ divergence
+    def check_losses(self, losses: dict[str, float], since: int) -> None:
+        """At a log step: raise DivergedError when a loss of the steps since `since` is not
+        finite; else remember it for the message of a later divergence."""
+        history = getattr(self, "_loss_history", [])
+        name, value = next(iter(losses.items()))
+        bad = [k for k, v in losses.items() if not is_finite(v)]
+        if bad:
+            history = history + [(self.step, float(losses[bad[0]]))]
+            what = f"{bad[0]} became {float(losses[bad[0]])}"
+            raise diverged_error(self.command, what, (since, self.step), history, self.out,
+                                 self.saved_step, self.divergence_hint)
+        self._loss_history = (history + [(self.step, float(value))])[-5:]
+
+    def check_finite(self) -> None:
+        """Before a checkpoint: the weights must be finite (a NaN model is never kept)."""
+        if not all_finite(self.finite_tensors()):
+            raise diverged_error(self.command, "the weights became non-finite",
+                                 (self.step - 1, self.step), getattr(self, "_loss_history", []),
+                                 self.out, self.saved_step, self.divergence_hint)
+
+    def progress(self) -> None:
+        """Tell the callback a step is done (no host sync): progress between log rows."""
+        if self.callback is not None:
+            self.callback("step", {"step": self.step, "total_steps": self.total_steps})
+
     # ------------------------------------------------------------ the loop
     def request_stop(self) -> None:
         """Ask the loop to checkpoint and stop after the current step (what SIGTERM does)."""
@@ -86,11 +123,13 @@ class Trainer:
         self.stop_requested = False
         if resume:
             self.load(self.out / CHECKPOINT)
+            self.saved_step = self.step
         with StopSignals(self.request_stop):
             self.on_start()
             while self.step < self.total_steps:
                 self.train_step()
                 self.after_step()
+                self.progress()
                 last = self.step >= self.total_steps
                 due = self.eval_due(last)
                 result = self.evaluate() if due else None
@@ -98,7 +137,9 @@ class Trainer:
                     self.log(result)
                 stop = self.agree_stop()
                 if stop or self.checkpoint_due(last):
+                    self.check_finite()
                     self.save()
+                    self.saved_step = self.step
                 if stop:
                     raise KeyboardInterrupt(
                         f"stopped at step {self.step}; checkpoint saved in {self.out}"

@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 
 from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import NO_SPACE
 
 # config fields renamed since a checkpoint format was written: old name -> new name
 RENAMED = {"seed": "random_state"}
@@ -70,3 +71,45 @@ def cleanup_on_early_failure(out: Path) -> Iterator[None]:
         if fresh and out.exists() and not (out / CHECKPOINT).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+class StoppedByFullDisk(HumeSSLError):
+    """A run stopped by a full disk. `needs_resume`: whether continuing takes --resume (a
+    checkpoint was kept); the CLI adds the exact command."""
+
+    def __init__(self, message: str, needs_resume: bool):
+        super().__init__(message)
+        self.needs_resume = needs_resume
+
+
+def _disk_full(e: BaseException) -> bool:
+    for err in (e, e.__cause__):
+        if isinstance(err, OSError) and err.errno in NO_SPACE:
+            return True
+    return False
+
+
+@contextmanager
+def report_disk_full(out: Path) -> Iterator[None]:
+    """Around cleanup_on_early_failure: a full disk says truthfully what was kept in `out`
+    (a checkpoint is never deleted) and how to continue: with --resume when a checkpoint was
+    kept, else by running the same command again."""
+    out = Path(out)
+    try:
+        yield
+    except (HumeSSLError, OSError) as e:
+        if not _disk_full(e):
+            raise
+        what = str(e).split(" Free some space")[0].rstrip(".") if isinstance(
+            e, HumeSSLError) else f"no space left on the device ({e})"
+        if (out / CHECKPOINT).exists():
+            kept = (f"Kept: {out / CHECKPOINT} (the last checkpoint written) and the files "
+                    f"beside it in {out}.")
+            how = "Free some space, then continue the run with --resume."
+        elif out.exists():
+            kept = f"No checkpoint had been written; {out} is left as it was."
+            how = "Free some space, then run the same command again."
+        else:
+            kept = f"No checkpoint had been written, so nothing was kept ({out} was removed)."
+            how = "Free some space (or choose another --out), then run the same command again."
+        raise StoppedByFullDisk(f"{what}. {kept} {how}", (out / CHECKPOINT).exists()) from e

@@ -221,3 +221,17 @@ def test_views_on_cuda_without_host_sync():
     assert v1.device.type == "cuda" and v1.shape == (32, 3, 96, 96)
     cpu = A.two_views(imgs.cpu(), torch.Generator().manual_seed(0), A.ViewConfig(), 96)
     assert cpu[0].shape == v1.shape
+
+
+def test_a_ranks_share_of_the_views_is_the_whole_batchs_rows():
+    """torchrun: a rank that holds rows r, r + 2, ... of a batch draws the whole batch's
+    parameters and gets exactly the whole batch's views of its rows (and so does a 1-row
+    share: per-sample draws, no batch-dependent op)."""
+    x = torch.randint(0, 256, (8, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator()
+                      .manual_seed(1))
+    whole = A.two_views(x, torch.Generator().manual_seed(0), A.ViewConfig())
+    for rows in (slice(0, 8, 2), slice(1, 8, 2), slice(5, 6)):
+        part = A.two_views(x[rows], torch.Generator().manual_seed(0), A.ViewConfig(),
+                           part=(8, rows))
+        for w, p in zip(whole, part):
+            assert torch.equal(p, w[rows])

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from hume_ssl.cli import app
 
-COMMANDS = ("label", "features", "seed", "export", "pretrain", "train-fixmatch", "predict")
+COMMANDS = ("label", "features", "seed", "export", "pretrain", "train-fixmatch", "predict",
+            "demo")
 
 
 def test_python_dash_m_runs_the_app():

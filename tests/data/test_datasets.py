@@ -147,3 +147,24 @@ def test_fashion_mnist_idx_files(tmp_path):
     ds = load_dataset("fashion-mnist", "test", data_root=tmp_path)
     assert len(ds) == 3 and ds.labels.tolist() == [4, 5, 6]
     assert ds[2].shape == (28, 28, 3) and (ds[2][..., 1] == x[2]).all()
+
+
+def test_digits_ships_offline_with_a_fixed_disjoint_split():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    tr, te = load_dataset("digits", "train"), load_dataset("digits", "test")
+    assert (len(tr), len(te)) == (1297, 500) and tr.image_size == (8, 8)
+    rows = {s: np.asarray(ds.info["original_index"]) for s, ds in (("train", tr), ("test", te))}
+    assert not set(rows["train"]) & set(rows["test"])
+    assert sorted(np.concatenate(list(rows.values())).tolist()) == list(range(1797))
+    # grey 0..16 -> uint8 round(v * 255 / 16), as RGB; labels are sklearn's, kept for metrics
+    img = te[3]
+    assert img.shape == (8, 8, 3) and (img[..., 0] == img[..., 2]).all()
+    expected = np.round(d.images[rows["test"][3]] * 255 / 16).astype(np.uint8)
+    assert (img[..., 0] == expected).all() and img.max() == 255
+    assert te.labels.tolist() == d.target[rows["test"]].tolist()
+    assert len(tr.class_names) == 10
+    # the split never changes: the test rows are pinned (a new seed or size would move them)
+    assert rows["test"][:5].tolist() == [0, 1, 3, 4, 6]
+    assert load_dataset("digits", "train").order_hash == tr.order_hash

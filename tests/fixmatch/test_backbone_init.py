@@ -108,6 +108,24 @@ def test_layer_decay_and_warmup():
         0.1 * np.cos(7 * np.pi * 9 / 1600))
 
 
+def test_warmup_under_a_budget_starts_low_and_only_rises_to_the_cosine():
+    """While a budget is timed, the recipe's warm-up runs over the --steps bound (not the full
+    lr); once fitted (200 steps, timed until 25) the lr rises to the cosine from there."""
+    from types import SimpleNamespace
+
+    from hume_ssl.fixmatch.trainer import FixMatchTrainer
+
+    cfg = FixMatchConfig(steps=1000, lr=0.1, warmup=0.1, budget_minutes=1).resolve()
+    timing = SimpleNamespace(cfg=cfg, budget_timer=object())
+    fitted = SimpleNamespace(cfg=cfg, budget_timer=None, total_steps=200, schedule_start=25)
+    lrs = [FixMatchTrainer._lr(timing, s) for s in range(25)]
+    lrs += [FixMatchTrainer._lr(fitted, s) for s in range(25, 200)]
+    assert lrs[0] == pytest.approx(0.1 / 100) and lrs[24] == pytest.approx(0.1 * 25 / 100)
+    assert all(b >= a for a, b in zip(lrs[:26], lrs[1:26])) and lrs[25] == pytest.approx(0.1)
+    assert all(b <= a for a, b in zip(lrs[25:], lrs[26:]))
+    assert lrs[-1] == pytest.approx(0.1 * np.cos(7 * np.pi * 174 / (16 * 175)))
+
+
 def test_micro_batches_give_the_whole_batch_gradient():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.GELU(),

@@ -271,3 +271,96 @@ def test_output_paths_are_never_wrapped(tmp_path, files):
     assert code == 0, text
     assert f"outputs in {out}/" in text
     assert "restart-steps" in text  # the plain progress lines (not a terminal)
+
+
+# ---------------------------------------------------------------- reliability round 3 (issue 26)
+def test_negative_labels_are_refused_before_hume(tmp_path, files, blobs):
+    np.save(tmp_path / "neg.npy", blobs[2] - 1)  # -1, 0, 1: numpy's bincount failed after HUME
+    out = tmp_path / "out"
+    code, text = _label(files, out, "--k", "3", "--labels", str(tmp_path / "neg.npy"))
+    assert code == 2 and "negative labels" in text and "index 0" in text, text
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag,value", [("--ridge", "inf"), ("--lr", "nan"), ("--tau", "nan"),
+                                        ("--gamma", "nan"), ("--lr", "inf"), ("--lr", "0")])
+def test_non_finite_numbers_are_refused_before_any_work(tmp_path, files, flag, value):
+    out = tmp_path / "out"
+    code, text = _label(files, out, "--k", "3", flag, value)
+    assert code == 2 and f"{flag} {value}: must be a finite number" in text, text
+    assert "Traceback" not in text and not out.exists()
+    with pytest.raises(HumeSSLError, match=flag):
+        HumeConfig(**{flag[2:]: float(value)}).validate()
+
+
+def test_a_short_write_on_a_full_disk_says_what_was_kept_and_the_command(tmp_path, files,
+                                                                         monkeypatch):
+    """numpy reports a full disk as OSError("N requested and M written") without an errno:
+    before, a raw traceback; now one line, the chunks kept, the exact command to continue."""
+    import sys
+
+    import hume_ssl.core.io as io
+
+    def short_write(path, arr):
+        with io._atomic_file(path):
+            raise OSError("192000 requested and 64496 written")
+
+    monkeypatch.setattr("hume_ssl.hume.outputs.atomic_save_npy", short_write)
+    out = tmp_path / "run"
+    args = ["label", "--phi1", str(files["phi1"]), "--phi2", str(files["phi2"]), "--out",
+            str(out), "--k", "3", "--restarts", "2", "--steps", "3"]
+    monkeypatch.setattr(sys, "argv", ["hume-ssl", *args])
+    code, text = _run(args)
+    assert code == 2 and "Traceback" not in text, text
+    assert f"finished HUME restarts are kept in {out}/chunks" in text
+    assert "continue with: hume-ssl label --phi1" in text
+    assert list((out / "chunks").glob("*.npz")) and not (out / "labels.npy").exists()
+
+
+def test_labels_test_prints_test_acc_and_writes_the_same_test_outputs(tmp_path, files, blobs):
+    phi1, phi2, y = blobs
+    for name, arr in (("t1", phi1[::6]), ("t2", phi2[::6]), ("ty", y[::6])):
+        np.save(tmp_path / f"{name}.npy", arr)
+    out = tmp_path / "run"
+    code, text = _label(files, out, "--k", "3", "--restarts", "4", "--steps", "40",
+                        "--phi1-test", str(tmp_path / "t1.npy"), "--phi2-test",
+                        str(tmp_path / "t2.npy"), "--labels-test", str(tmp_path / "ty.npy"))
+    assert code == 0, text
+    line = next(r for r in text.splitlines() if "test: ensemble" in r)
+    assert float(line.split("│")[3]) > 0.9  # the test rows' ACC, printed
+    for name in ("labels", "labelings", "agreement", "margins"):  # the same as for train
+        assert np.load(out / f"test_{name}.npy").shape[-1] == 30, name
+    assert json.loads((out / "metrics.json").read_text())["test_ensemble"]["acc"] > 0.9
+
+
+def test_a_resumed_run_counts_only_the_steps_it_runs(tmp_path, files):
+    """A chunk resumed from its checkpoint at step 10 of 20 runs 10 steps: the display's total
+    (and so its ETA) counts those, not the 10 done before."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from hume_ssl.cli.progress import hume_progress
+
+    cfg = HumeConfig(k=3, n_restarts=8, n_steps=20, checkpoint_every=5, random_state=4)
+    out = tmp_path / "run"
+
+    def die_at_step_12(event, info):
+        if event == "step" and info["step"] == 12:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_run(files["phi1"], files["phi2"], out, cfg, callback=die_at_step_12)
+    buf = StringIO()
+    with hume_progress(Console(file=buf, force_terminal=False, width=200)) as cb:
+        label_run(files["phi1"], files["phi2"], out, cfg, callback=cb)
+    last = [r for r in buf.getvalue().splitlines() if r.startswith("restart-steps")][-1]
+    assert last.startswith("restart-steps 80/80 "), buf.getvalue()
+
+
+def test_a_constant_feature_file_names_what_a_cli_user_can_do(tmp_path, files):
+    np.save(tmp_path / "const.npy", np.ones((180, 12), np.float32))
+    out = tmp_path / "out"
+    code, text = _label({**files, "phi1": tmp_path / "const.npy"}, out, "--k", "3")
+    assert code == 2 and "constant" in text and "--force" in text, text
+    assert "pass normalize=False" not in text and not out.exists()

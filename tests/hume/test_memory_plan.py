@@ -40,7 +40,7 @@ def test_cli_takes_the_budget(tmp_path, blobs):
 
 
 def test_budget_counts_the_inner_solvers_n_by_n_hat_matrix():
-    # with subsets of the whole dataset (N <= subset_size) the ridge solver builds an N x N hat
+    # with subsets of the whole dataset (N <= subset_size) the smoother form builds an N x N hat
     # matrix in float64 and keeps it in float32: 12 N^2 bytes (108 MB at N = 3,000) that the
     # plan must count, or --memory-budget-gb can be exceeded by far
     import numpy as np
@@ -48,11 +48,33 @@ def test_budget_counts_the_inner_solvers_n_by_n_hat_matrix():
     rng = np.random.default_rng(0)
     n = 3000
     phi1, phi2 = rng.standard_normal((n, 8), np.float32), rng.standard_normal((n, 8), np.float32)
+    kw = dict(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gib=0.05)
     with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
-        Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gb=0.05).fit(phi1, phi2)
+        Hume(inner_solve="smoother", **kw).fit(phi1, phi2)
     smallest = float(re.search(r"--memory-budget-gib ([0-9.]+)", str(e.value)).group(1))
     assert smallest * 2**30 > 12 * n * n
     # subsets smaller than N use the direct solve: no N x N matrix, a far smaller budget fits
-    m = Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gb=0.05,
-             subset_size=1000).fit(phi1, phi2)
+    m = Hume(inner_solve="smoother", subset_size=1000, **kw).fit(phi1, phi2)
+    assert m.labelings_.shape == (8, n)
+
+
+def test_the_primal_form_builds_no_n_by_n_matrix_and_the_plan_knows_it():
+    # D = 9 < n_te = 300: `auto` solves through the (D x D) system, so no hat matrix is built
+    # and the budget that the smoother's N x N matrix exceeds holds the whole fit
+    import numpy as np
+    import torch
+
+    from hume_ssl.hume.config import HumeConfig
+    from hume_ssl.hume.estimator import inner_bytes
+    from hume_ssl.hume.ridge import RidgeInner
+    from hume_ssl.hume.rows import Rows
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    phi1, phi2 = rng.standard_normal((n, 8), np.float32), rng.standard_normal((n, 8), np.float32)
+    cfg = HumeConfig(k=3)
+    assert inner_bytes(n, 8, cfg) < 0.01 * inner_bytes(n, 8, cfg.replace(inner_solve="smoother"))
+    inner = RidgeInner.from_config(Rows(phi2, True, torch.device("cpu")), cfg)
+    assert inner.form == "primal" and inner.z is None and inner.gram.shape == (9, 9)
+    m = Hume(k=3, n_restarts=8, n_steps=1, device="cpu", memory_budget_gib=0.05).fit(phi1, phi2)
     assert m.labelings_.shape == (8, n)

@@ -92,3 +92,27 @@ def test_random_init_is_reproducible():
     b = load_backbone("torchvision:squeezenet1_1", random_init=True)
     x = torch.randn(1, 3, 48, 48)
     np.testing.assert_allclose(a(x).numpy(), b(x).numpy())
+
+
+def test_pixels_space_is_the_normalised_image_flattened():
+    b = resolve_backbone("pixels:8")
+    assert b.spec == "pixels:8" and b.preprocessing.input_size == 8
+    assert b.weights_identity() == {"kind": "none"}
+    assert resolve_backbone("pixels", input_size=4).preprocessing.input_size == 4
+    assert resolve_backbone("pixels").preprocessing.input_size == 32
+    x = torch.rand(2, 3, 8, 8)
+    assert torch.equal(load_backbone(b)(x), x.reshape(2, 192))
+    for bad in ("pixels:0", "pixels:eight", "pixels:8:9"):
+        with pytest.raises(HumeSSLError, match="pixels:SIZE"):
+            resolve_backbone(bad)
+
+
+def test_pixels_features_of_digits(tmp_path):
+    from hume_ssl.data.datasets import load_dataset
+    from hume_ssl.features.extract import extract_features
+
+    fs = extract_features("digits", "test", "pixels:8", cache_dir=tmp_path, progress=False,
+                          device="cpu")
+    img = load_dataset("digits", "test").images_uint8()  # (500, 8, 8, 3)
+    want = (img.transpose(0, 3, 1, 2).reshape(500, -1) / 255.0 - 0.5) / 0.5
+    np.testing.assert_allclose(fs.features, want, atol=1e-6)

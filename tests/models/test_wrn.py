@@ -19,3 +19,17 @@ def test_wrn_bn_momentum_and_unknown_arch():
     assert bns and all(b.momentum == 0.001 for b in bns)
     with pytest.raises(HumeSSLError, match="unknown --arch"):
         build_model("resnet50", 3)
+
+
+def test_wrn_is_an_encoder_for_pretraining_without_its_head():
+    from hume_ssl.models.encoders import build_encoder, split_batchnorm
+
+    enc, d = build_encoder("wrn10_1")
+    assert d == 64 and isinstance(enc.fc, torch.nn.Identity)
+    # README: 77k weights, against ResNet-18's 11M (the demo's reason to pretrain a WRN on a CPU)
+    n = sum(p.numel() for p in enc.parameters())
+    n18 = sum(p.numel() for p in build_encoder("resnet18_cifar")[0].parameters())
+    print(f"wrn10_1 encoder: {n} weights; resnet18_cifar: {n18}")
+    assert n == 77_200 and n18 == 11_168_832
+    assert enc(torch.rand(4, 3, 8, 8)).shape == (4, 64)
+    split_batchnorm(enc, 2)(torch.rand(4, 3, 8, 8))  # MoCo's split BN applies to it

@@ -21,29 +21,38 @@ def _seeds_dir(tmp_path, dataset="cifar10"):
     return d
 
 
-@pytest.mark.parametrize("fmt", ["usb", "torchssl", "fixmatch", "csv"])
+@pytest.mark.parametrize("fmt", ["usb", "torchssl", "csv"])
 def test_exports_round_trip(tmp_path, fmt):
     s = load_any_seeds(_seeds_dir(tmp_path))
-    files = export_seeds(s, fmt, tmp_path / "out")
+    export_seeds(s, fmt, tmp_path / "out", seeds_dir=tmp_path / "seeds")
+    out = tmp_path / "out"
     if fmt == "csv":
-        back = load_any_seeds(files[0], dataset="cifar10")
-        idx, lab = back.indices, back.labels
-    elif fmt == "fixmatch":
-        d = json.loads((tmp_path / "out" / "labeled.json").read_text())
-        idx, lab = np.array(d["label"]), np.array(d["pseudo_label"])
+        back = load_any_seeds(out / "seeds.csv", dataset="cifar10")
+        idx, lab = back.indices.tolist(), back.labels.tolist()
+    elif fmt == "torchssl":  # what TorchSSL reads from {save_dir}/{save_name}/: indices only
+        idx, lab = np.load(out / "sampled_label_idx.npy").tolist(), [0, 0, 1, 1]
+        assert sorted(p.name for p in out.iterdir()) == ["README.txt", "sampled_label_idx.npy"]
+        assert "GROUND-TRUTH" in (out / "README.txt").read_text()
     else:
-        idx = np.load(tmp_path / "out" / "labeled_idx.npy")
-        lab = np.load(tmp_path / "out" / "labeled_pseudo_labels.npy")
-    assert idx.tolist() == [5, 17, 42, 8] and lab.tolist() == [0, 0, 1, 1]
-    if fmt != "csv":
-        assert "GROUND-TRUTH" in (tmp_path / "out" / "README.txt").read_text()
+        idx = np.load(out / "labeled_idx.npy").tolist()
+        lab = np.load(out / "labeled_pseudo_labels.npy").tolist()
+        script = (out / "train_usb.py").read_text()
+        assert repr(str((tmp_path / "seeds").resolve())) in script and "'cifar10'" in script
+        assert "PSEUDO-LABELS" in (out / "README.txt").read_text()
+    assert idx == [5, 17, 42, 8] and lab == [0, 0, 1, 1]
 
 
-def test_export_refuses_other_orders(tmp_path):
+def test_export_refuses_what_no_consumer_reads(tmp_path):
     s = load_any_seeds(_seeds_dir(tmp_path, "npz:/data/cifar10_{split}_jpeg.npz"))
-    with pytest.raises(HumeSSLError, match="own order"):
-        export_seeds(s, "usb", tmp_path / "out")
+    with pytest.raises(HumeSSLError, match="TorchSSL reads indices"):
+        export_seeds(s, "torchssl", tmp_path / "out")
     export_seeds(s, "csv", tmp_path / "out")  # our own convention is always fine
+    # USB's data is built from the seeds' own dataset: any dataset, but from a seeds folder
+    export_seeds(s, "usb", tmp_path / "usb", seeds_dir=tmp_path / "seeds")
+    with pytest.raises(HumeSSLError, match="needs a seeds folder"):
+        export_seeds(s, "usb", tmp_path / "usb2", seeds_dir=None)
+    with pytest.raises(HumeSSLError, match="was removed.*draws its labeled indices"):
+        export_seeds(s, "fixmatch", tmp_path / "out")
     with pytest.raises(HumeSSLError, match="unknown export format"):
         export_seeds(Seeds(np.array([1]), np.array([0]), "cifar10", 1), "tfrecord", tmp_path)
 

@@ -66,6 +66,16 @@ def test_seed_on_feature_files_selection_helps_and_resumes(tmp_path, digit_files
     )
     assert chunks == []
     assert (np.load(sd / "indices.npy") == first).all()  # same seeds from the reused stages
+    # the default rule, chosen on recipes/seed_benchmark.py: the consensus rule, whose seeds
+    # are right more often than the hume rule's on the same HUME run
+    assert meta["rule"] == "consensus" and meta["clusters"] and meta["expected_precision"]
+    est = meta["expected_precision"]["overall"]
+    assert est["low"] <= est["expected"] <= est["high"]
+    former = seed_run(tmp_path / "run", phi1=p1, phi2=p2, labels=y, hume=hume,
+                      seeds=SeedConfig(per_class=4, rule="hume", n_neighbors=50),
+                      log=lambda s: None)
+    assert json.loads((sd / "seeds.json").read_text())["rule"] == "hume"
+    assert rep["precision_at_per_class"]["4"] > former["report"]["precision_at_per_class"]["4"]
 
 
 def test_seed_bad_inputs(tmp_path, digit_files):
@@ -237,7 +247,8 @@ def gaussian_files(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [["--restarts", "2", "--steps", "1"],
-                                   ["--restarts", "2", "--steps", "1", "--min-agreement", "1.0"]])
+                                   ["--restarts", "2", "--steps", "1", "--min-agreement", "1.0",
+                                    "--rule", "hume"]])
 def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, gaussian_files,
                                                                      extra):
     """Random features: nothing qualifies. `seed` says why and what to try (exit 0) and keeps
@@ -274,9 +285,13 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
 @pytest.mark.parametrize("bad, needle", [(["--per-class", "0"], "--per-class 0"),
                                          (["--knn", "0"], "--knn 0"),
                                          (["--shortage", "more"], "--shortage"),
+                                         (["--rule", "vote"], "--rule 'vote'"),
+                                         (["--min-agreement", "0.6"], "pass --rule hume"),
+                                         (["--rule", "hume", "--min-stability", "0.5"],
+                                          "pass --rule consensus"),
                                          (["--knn-space", "phi3"], "--knn-space"),
                                          (["--min-knn", "1.5"], "--min-knn"),
-                                         (["--restarts", "0"], "n_restarts=0")])
+                                         (["--restarts", "0"], "--restarts 0")])
 def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
     """Bad options fail at once (no HUME run first) and leave no run folder behind."""
     a, b, _ = gaussian_files
@@ -310,12 +325,13 @@ def test_knn_consistency_is_measured_on_centred_rows_like_hume(tmp_path, digits_
     np.save(tmp_path / "p1.npy", phi1), np.save(tmp_path / "p2.npy", phi2)
     res = seed_run(tmp_path / "run", phi1=tmp_path / "p1.npy", phi2=tmp_path / "p2.npy",
                    hume=HumeConfig(k=10, n_restarts=4, n_steps=20),
-                   seeds=SeedConfig(per_class=2, min_agreement=0.0, min_knn=0.0),
+                   seeds=SeedConfig(per_class=2, min_agreement=0.0, min_knn=0.0, rule="hume",
+                                    n_neighbors=50),
                    log=lambda s: None)
     sd = tmp_path / "run" / "seeds"
     labels = np.load(tmp_path / "run" / "hume" / "labels.npy")
     idx, scores = np.load(sd / "indices.npy"), np.load(sd / "scores.npy")
-    # the shipped rule: 50 neighbours in each space, the lower share counts
+    # the hume rule: 50 neighbours in each space, the lower share counts
     share1 = knn_consistency(labels, knn_search(phi1 - phi1.mean(0), 50)[0])
     centred = np.minimum(share1, knn_consistency(labels, knn_search(phi2 - phi2.mean(0), 50)[0]))
     raw = np.minimum(share1, knn_consistency(labels, knn_search(phi2, 50)[0]))
@@ -324,3 +340,73 @@ def test_knn_consistency_is_measured_on_centred_rows_like_hume(tmp_path, digits_
     knn = json.loads((sd / "seeds.json").read_text())["knn"]
     assert knn["centred"] is True and knn["space"] == "both" and knn["n_neighbors"] == 50
     assert res["n_seeds"] == len(idx)
+
+
+# ---------------------------------------------------------------- reliability round 3 (issue 26)
+def _npz(tmp_path, n, labels):
+    np.savez(tmp_path / "d.npz", images=np.zeros((n, 2, 2, 3), np.uint8), labels=labels)
+    return f"npz:{tmp_path / 'd.npz'}"
+
+
+@pytest.mark.parametrize("case", ["labels file", "npz labels", "other N"])
+def test_seed_refuses_bad_ground_truth_and_sizes_before_hume(tmp_path, gaussian_files, case):
+    """Before: numpy's "'minlength' must not be negative" or a broadcast error after HUME."""
+    a, b, y = gaussian_files
+    args = ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "10", "--out",
+            str(tmp_path / "R"), "--restarts", "2", "--steps", "1"]
+    if case == "labels file":
+        np.save(tmp_path / "neg.npy", np.load(y) - 1)
+        args += ["--labels", str(tmp_path / "neg.npy")]
+        needle = "negative labels"
+    elif case == "npz labels":
+        args.insert(1, _npz(tmp_path, 2000, np.arange(2000) % 10 - 1))
+        needle = "negative labels"
+    else:
+        args.insert(1, _npz(tmp_path, 1500, np.arange(1500) % 10))
+        needle = "has 2000 rows but"
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and needle in res.output, res.output
+    assert not (tmp_path / "R").exists()
+
+
+def test_seed_interrupted_while_extracting_says_the_work_is_in_the_cache(tmp_path, monkeypatch):
+    import hume_ssl.seeds.run as run
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "extract_features", interrupted)
+    out = tmp_path / "R"
+    args = ["seed", _npz(tmp_path, 20, np.arange(20) % 2), "--k", "2", "--cache-dir",
+            str(tmp_path / "c"), "--out", str(out)]
+    monkeypatch.setattr("sys.argv", ["hume-ssl", *args])
+    res = runner.invoke(app, args)
+    assert res.exit_code == 130, res.output
+    assert f"kept in the feature cache {tmp_path / 'c'}/features" in res.output
+    assert f"{out} was not created yet" in res.output and "hume-ssl seed" in res.output
+    assert not out.exists()
+
+
+def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_path,
+                                                                         gaussian_files):
+    """Each k `--k auto` tries shows its progress; off a terminal, HUME's last progress line
+    comes before the messages `seed` prints after HUME (before: after them)."""
+    a, b, _ = gaussian_files
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
+                              "--k-range", "2-3", "--restarts", "2", "--steps", "2", "--out",
+                              str(tmp_path / "R")])
+    assert res.exit_code == 0, res.output
+    text = res.output
+    assert text.index("restart-steps") < text.index("k=2: median score")
+    assert text[text.index("k=2: median"):].index("restart-steps") < text[
+        text.index("k=2: median"):].index("k=3: median score")
+    assert text.rindex("restart-steps") < text.index("kNN (")
+
+
+def test_a_damaged_seeds_json_says_what_to_rerun_not_to_delete_it(tmp_path):
+    from hume_ssl.seeds.artifact import read_seeds
+
+    (tmp_path / "seeds.json").write_text("{not json")
+    with pytest.raises(HumeSSLError, match="re-run the `hume-ssl seed` command") as e:
+        read_seeds(tmp_path)
+    assert "delete it" not in str(e.value)

@@ -102,3 +102,61 @@ def test_flops_count_and_mfu():
     assert forward_flops(lin, torch.zeros(3, 10)) == 2 * 10 * 4  # per sample: 2 x MACs
     assert mfu(1e12, 100.0, 1e15) == pytest.approx(0.1)
     assert mfu(1e12, 100.0, None) is None and peak_flops(torch.device("cpu")) is None
+
+
+# ------------------------------------------------------------------ issue 26: divergence, numbers
+class Diverging(Counter):
+    """A Counter whose loss is finite up to `bad_at`, then NaN."""
+
+    def __init__(self, out, steps, bad_at):
+        super().__init__(out, steps)
+        self.bad_at, self.log_every, self.checkpoint_every = bad_at, 1, 2
+
+    def log(self, result):
+        self.check_losses({"loss": float("nan") if self.step >= self.bad_at else 1.0 / self.step},
+                          self.step - 1)
+        super().log(result)
+
+
+def test_a_non_finite_loss_stops_the_loop_naming_the_step_and_the_kept_checkpoint(tmp_path):
+    from hume_ssl.train.finite import DivergedError
+
+    tr = Diverging(tmp_path, 10, bad_at=5)
+    with pytest.raises(DivergedError, match=r"loss became nan at step 5 \(loss at steps 1..5: "
+                                            r"1 -> 0.5 -> 0.333 -> 0.25 -> nan\)") as e:
+        tr.fit()
+    assert "checkpoint with finite weights (step 4)" in str(e.value)
+    assert ("save", 5) not in tr.events and (tmp_path / CHECKPOINT).read_text() == "4 4"
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    import torch
+
+    from hume_ssl.train.finite import DivergedError
+
+    class NanWeights(Counter):
+        def finite_tensors(self):
+            return [torch.tensor([1.0, float("inf") if self.step >= 3 else 0.0])]
+
+    with pytest.raises(DivergedError, match="weights became non-finite.*nothing was kept"):
+        NanWeights(tmp_path, 6).fit()
+    assert not (tmp_path / CHECKPOINT).exists()
+
+
+def test_number_checks_refuse_nan_inf_zero_and_negative():
+    from hume_ssl.train.numbers import at_least, positive, within
+
+    nan, inf = float("nan"), float("inf")
+    assert [positive("--lr", v)[0] for v in (0.1, 0, -1, nan, inf)] == [True] + [False] * 4
+    assert positive("--budget-minutes", None, optional=True)[0]
+    assert [within("--x", v, 0, 1, hi_open=True)[0] for v in (0, 0.5, 1, nan)] == [
+        True, True, False, False]
+    assert [at_least("--wd", v, 0)[0] for v in (0, 3, -1, inf, nan)] == [True, True] + [False] * 3
+    assert positive("--lr", inf)[1] == "--lr must be a finite number > 0 (got inf)"
+
+
+def test_schedule_fraction_starts_where_the_budget_was_fitted():
+    from hume_ssl.train.budget import schedule_fraction
+
+    assert schedule_fraction(50, 100) == 0.5
+    assert [schedule_fraction(s, 125, start=25) for s in (0, 25, 75, 125)] == [0, 0, 0.5, 1]

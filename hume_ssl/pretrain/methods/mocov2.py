@@ -15,6 +15,14 @@ B-sized key forward; BatchNorm normalises groups of B / `bn_splits` images
 direction is shuffled on its own before the key encoder and unshuffled after, so a query and
 its positive key never share a BatchNorm group composition; every forward updates the BN
 running statistics once (twice per step when symmetric).
+
+Under torchrun (W ranks, rank r holding rows r, r + W, ... of the global batch) this is MoCo's
+shuffle BN across GPUs: each rank normalises bn_splits / W groups of its share, the key images
+are gathered from every rank, shuffled over the whole batch, each rank encodes its share of the
+shuffled batch, and the keys are gathered back and unshuffled; every rank then holds the whole
+batch's keys: its queries' positives, and the queue takes them all. Rank r's group l holds
+exactly the images of one process's group r + l W, so the loss equals one process's with the
+same bn_splits (tests/pretrain/test_pretrain_distributed.py).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hume_ssl.core import distributed
+from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.models.encoders import build_encoder, split_batchnorm
 from hume_ssl.pretrain.methods.common import at_least_fp32, projection_head
 
@@ -61,13 +71,15 @@ class MoCo(nn.Module):
         bn_splits: int = 8,
         symmetric: bool = True,
         head: str = "mlp",
+        world: int = 1,
     ):
         super().__init__()
         enc, feat_dim = build_encoder(arch)
         self.feat_dim, self.momentum, self.temperature = feat_dim, momentum, temperature
         self.symmetric, self.queue_size = symmetric, queue_size
         self.bn_splits = bn_splits  # groups of B / bn_splits images in every forward
-        self.encoder_q = split_batchnorm(enc, bn_splits) if bn_splits > 1 else enc
+        splits = bn_splits // world  # this rank's groups (torchrun: W ranks share the batch)
+        self.encoder_q = split_batchnorm(enc, splits) if splits > 1 else enc
         self.head_q = projection_head(head, feat_dim, dim)
         self.encoder_k = copy.deepcopy(self.encoder_q).requires_grad_(False)
         self.head_k = copy.deepcopy(self.head_q).requires_grad_(False)
@@ -76,19 +88,27 @@ class MoCo(nn.Module):
         self.ptr = 0  # next queue row to overwrite; a function of the step (checkpointed)
 
     @classmethod
-    def build(cls, cfg) -> MoCo:
-        """From a PretrainConfig (validated: queue_size resolved)."""
+    def build(cls, cfg, world: int = 1) -> MoCo:
+        """From a PretrainConfig (validated: queue_size resolved), for `world` ranks."""
+        if cfg.bn_splits % world:
+            raise HumeSSLError(f"--bn-splits {cfg.bn_splits} is not divisible by {world} "
+                               f"processes; pass --bn-splits {world * -(-cfg.bn_splits // world)}"
+                               " (BatchNorm groups of the whole batch: at least one per rank).")
         return cls(cfg.arch, cfg.dim, cfg.queue_size, cfg.moco_momentum, cfg.temperature,
-                   cfg.bn_splits, cfg.symmetric, cfg.head)
+                   cfg.bn_splits, cfg.symmetric, cfg.head, world)
 
     def query(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
         return F.normalize(at_least_fp32(self.head_q(self.encoder_q(x))), dim=1)
 
     @torch.no_grad()
-    def key(self, x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
-        """Keys computed on the batch shuffled by `perm`, returned in the original order."""
-        k = F.normalize(at_least_fp32(self.head_k(self.encoder_k(x[perm]))), dim=1)
-        return k[torch.argsort(perm)]
+    def key(self, x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:  # (b, 3, S, S) -> (B, D)
+        """Keys computed on the batch shuffled by `perm` (B,), returned in the original order.
+        Under torchrun x is this rank's share and the keys are the whole batch's (shuffle BN
+        across ranks: gather, shuffle, encode this rank's share, gather, unshuffle)."""
+        x = distributed.gather_rows(x)  # (B, 3, S, S), the whole batch in its order
+        mine = x[perm][distributed.rows_of_rank(len(x))]  # this rank's share of the shuffle
+        k = F.normalize(at_least_fp32(self.head_k(self.encoder_k(mine))), dim=1)
+        return distributed.gather_rows(k)[torch.argsort(perm)]  # (B, D)
 
     @torch.no_grad()
     def momentum_update(self) -> None:
@@ -126,10 +146,12 @@ class MoCo(nn.Module):
     def contrast(
         self, im_q: torch.Tensor, im_k: torch.Tensor, perm: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One direction: (loss, positive accuracy, keys (B, D)); perm shuffles the key batch."""
-        q = self.query(im_q)  # (B, D)
+        """One direction: (loss, positive accuracy, keys (B, D)); perm shuffles the key batch.
+        Under torchrun the queries are this rank's (b, D), the keys every rank's."""
+        q = self.query(im_q)  # (b, D)
         k = self.key(im_k, perm)  # (B, D)
-        loss, acc = infonce_loss(q, k, self.queue, self.temperature)
+        loss, acc = infonce_loss(q, k[distributed.rows_of_rank(len(k))], self.queue,
+                                 self.temperature)
         return loss, acc, k
 
     def forward(

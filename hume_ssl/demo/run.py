@@ -1,0 +1,199 @@
+"""`hume-ssl demo`: the whole pipeline on scikit-learn's digits, offline, in minutes on a CPU.
+
+Each step is the real command's Python API, in order:
+    pretrain        MoCo v2 on the 1,297 train digits (8x8) -> space 1 (`ssl:OUT/pretrain`)
+    seed            HUME on space 1 + the pixels (`pixels:8`) -> reliable seeds (no labels)
+    train-fixmatch  FixMatch from the seeds' pseudo-labels + every other train image
+    predict         a label for each of the 500 test digits
+and, as the yardstick, k-means on the same test images (their pixels, and space 1).
+
+The digits' true labels are known, so the demo reports the seeds' precision and the test
+accuracy against them (after the Hungarian map of cluster ids to classes): evaluation only,
+no step sees them. Every output lies under OUT (feature cache included); a re-run with the
+same OUT reuses each finished step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from hume_ssl.augment.views import ViewConfig
+from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import atomic_write_json, check_writable_dir, read_json
+from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.core.versions import versions
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.features.extract import extract_features
+from hume_ssl.fixmatch.config import FixMatchConfig
+from hume_ssl.fixmatch.predict import predict_run
+from hume_ssl.fixmatch.run import train_fixmatch_run
+from hume_ssl.pretrain.config import PretrainConfig
+from hume_ssl.pretrain.run import pretrain_run
+from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.run import seed_run
+
+DATASET = "digits"
+PIXELS = "pixels:8"  # space 2: the 8x8 image itself (3 x 64 values)
+Log = Callable[[str], None]
+
+
+def demo_seed_config(s: DemoSettings) -> SeedConfig:
+    """The seed rule of the demo: `s.seed_rule` at its own neighbour count."""
+    if s.seed_rule == "hume":
+        return SeedConfig(per_class=s.per_class, rule="hume", n_neighbors=50)
+    return SeedConfig(per_class=s.per_class, rule=s.seed_rule)
+
+
+@dataclasses.dataclass
+class DemoSettings:
+    """Every stage's settings: the full demo (73 s of CPU time, a few minutes on 2 shared CPU
+    cores: README) or `quick` (seconds: the same path with tiny budgets, for tests; its
+    figures mean nothing)."""
+
+    pretrain_epochs: int = 30  # passes over the 1,297 train digits
+    pretrain_batch: int = 256  # images per step
+    hume_restarts: int = 100
+    hume_steps: int = 300  # outer steps per restart
+    # HUME's ridge penalty (relative to the mean Gram eigenvalue). 0.618 is the penalty under
+    # which README's seed benchmark reached precision 1.000 at 4 per cluster on digits (HUME's
+    # default 0.1 is chosen over many sets); on the demo's spaces, seed precision 0.971 vs
+    # 0.821 with 0.1 (README). The choice was made with the digits' labels: a demo setting,
+    # not a default for other data.
+    hume_ridge: float = 0.618
+    per_class: int = 4  # seeds per cluster
+    # The hume rule (seed's default before 0.2, 50 neighbours): on the demo's spaces it gave
+    # precision 0.971 and test ACC 0.786, the consensus rule (seed's default) 0.900 and 0.740
+    # (README; `hume-ssl demo --seed-rule consensus`). Chosen with the digits' labels, like
+    # the ridge: a demo setting.
+    seed_rule: str = "hume"
+    fixmatch_steps: int = 600  # optimizer steps
+    random_state: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def quick(cls, **kw) -> DemoSettings:
+        return cls(**{"pretrain_epochs": 1, "pretrain_batch": 64, "hume_restarts": 8,
+                      "hume_steps": 10, "fixmatch_steps": 8, **kw})
+
+
+def _pretrain_config(s: DemoSettings) -> PretrainConfig:
+    # wrn10_1 (77k weights): a ResNet-18 costs ~11M x batch multiply-adds per step whatever the
+    # image size, too slow for a CPU minute. 8x8 digits: milder crops, no flips (a flipped 2
+    # is not a 2).
+    return PretrainConfig(arch="wrn10_1", epochs=s.pretrain_epochs, batch_size=s.pretrain_batch,
+                          view=ViewConfig(crop_scale=(0.5, 1.0), flip_p=0.0),
+                          knn_every=s.pretrain_epochs, log_every=5, device=s.device,
+                          random_state=s.random_state)
+
+
+def _fixmatch_config(s: DemoSettings) -> FixMatchConfig:
+    # the settings of tests/fixmatch/test_fixmatch.py's digits run (2 labels per class there)
+    return FixMatchConfig(arch="wrn10_1", steps=s.fixmatch_steps, batch_size=16, mu=4,
+                          threshold=0.8, ema_decay=0.99, eval_every=s.fixmatch_steps,
+                          log_every=min(50, s.fixmatch_steps), checkpoint_every=10**6,
+                          device=s.device, random_state=s.random_state, tensorboard=False)
+
+
+def _finished(folder: Path) -> Optional[dict]:
+    """A finished run's metrics.json, or None (then the step runs; an interrupted one
+    resumes from its checkpoint)."""
+    m = folder / "metrics.json"
+    return read_json(m) if m.is_file() else None
+
+
+def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings] = None,
+             log: Log = print) -> dict:
+    """Run pretrain -> seed -> train-fixmatch -> predict on the digits into `out`; returns the
+    summary that `demo.json` holds and `hume-ssl demo` prints."""
+    s = settings or DemoSettings()
+    if Path(out).exists() and not Path(out).is_dir():
+        raise HumeSSLError(f"--out {out} is a file; the demo needs a folder: choose another "
+                           "--out.")
+    out = check_writable_dir(out)
+    t_all = time.perf_counter()
+    times, paths = {}, {"cache": out / "cache"}
+    feature_kw = {"cache_dir": str(paths["cache"]), "device": s.device, "progress": False}
+
+    log(f"1/4 pretrain: MoCo v2, wrn10_1, {s.pretrain_epochs} epochs on {DATASET}:train")
+    t = time.perf_counter()
+    paths["pretrain"] = out / "pretrain"
+    pre = _finished(paths["pretrain"]) or pretrain_run(
+        DATASET, paths["pretrain"], _pretrain_config(s),
+        resume=(paths["pretrain"] / CHECKPOINT).exists())
+    times["pretrain"] = time.perf_counter() - t
+    space1 = f"ssl:{paths['pretrain']}"
+
+    log(f"2/4 seed: HUME ({s.hume_restarts} restarts) on {space1} + {PIXELS}")
+    t = time.perf_counter()
+    paths["seed"] = out / "seed"
+    sr = seed_run(paths["seed"], DATASET, (space1, PIXELS), seeds=demo_seed_config(s),
+                  feature_kw=feature_kw, log=lambda m: None,
+                  hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
+                                 "ridge": s.hume_ridge, "device": s.device,
+                                 "random_state": s.random_state})
+    times["seed"] = time.perf_counter() - t
+    paths["seeds"] = Path(sr["seeds_dir"])
+    if sr["n_seeds"] == 0:
+        raise HumeSSLError(f"the demo found no seeds ({sr['empty_reason']}); this should not "
+                           "happen on the digits: please report it with demo.json.")
+
+    log(f"3/4 train-fixmatch: wrn10_1, {s.fixmatch_steps} steps from {sr['n_seeds']} seeds")
+    t = time.perf_counter()
+    paths["fixmatch"] = out / "fixmatch"
+    fm = _finished(paths["fixmatch"]) or train_fixmatch_run(
+        paths["fixmatch"], _fixmatch_config(s), seeds=paths["seeds"],
+        resume=(paths["fixmatch"] / CHECKPOINT).exists())
+    times["fixmatch"] = time.perf_counter() - t
+
+    log("4/4 predict: the test digits")
+    t = time.perf_counter()
+    pr = predict_run(paths["fixmatch"], DATASET, "test", device=s.device)
+    paths["predictions"] = Path(pr["out"])
+    times["predict"] = time.perf_counter() - t
+
+    test = load_dataset(DATASET, "test")
+    paths["summary"] = out / "demo.json"
+    summary = {
+        "command": "demo",
+        "dataset": DATASET,
+        "settings": dataclasses.asdict(s),
+        "labels_used_for": "evaluation only (seed precision, test accuracy, pretrain kNN "
+                           "monitor); no step trains on them",
+        "pretrain_knn_acc": pre.get("knn_acc_last"),
+        "n_seeds": sr["n_seeds"],
+        "seeds_per_class": sr["per_class"],
+        "seed_precision": sr["report"]["seed_precision"],
+        "hume_ensemble_acc": sr["report"]["ensemble_acc"],
+        "verdict": sr["diagnostics"]["verdict"],
+        "verdict_message": sr["diagnostics"]["message"],
+        "test_acc": pr["acc"],
+        "test_acc_kind": pr["acc_kind"],
+        "kmeans_test_acc": kmeans_baseline(test, space1, feature_kw, s.random_state),
+        "seconds": {**{k: round(v, 1) for k, v in times.items()},
+                    "total": round(time.perf_counter() - t_all, 1)},
+        "paths": {k: str(v) for k, v in paths.items()},
+        "versions": versions(),
+    }
+    summary["fixmatch_steps"] = fm["steps"]
+    atomic_write_json(paths["summary"], summary)
+    return summary
+
+
+def kmeans_baseline(test, space1: str, feature_kw: dict, random_state: int) -> dict:
+    """k-means ACC (Hungarian map) on the test images: on their pixels and on space 1."""
+    from sklearn.cluster import KMeans
+
+    k = len(test.class_names)
+    pixels = test.images_uint8()[..., 0].reshape(len(test), -1).astype(np.float32)  # (N, 64)
+    learned = extract_features(test, "test", space1, **feature_kw).features  # (N, d)
+    acc = {}
+    for name, x in (("pixels", pixels), ("space 1", np.asarray(learned))):
+        pred = KMeans(k, n_init=10, random_state=random_state).fit_predict(x)
+        acc[name] = cluster_acc(pred, test.labels)
+    return acc

@@ -1,0 +1,236 @@
+"""The consensus seed rule: seeds from the clusters that HUME and k-means in each space agree on.
+
+Four partitions of the same N rows (cluster ids 0..k-1) are the evidence:
+    hume      HUME's ensemble labels
+    kmeans1   k-means of space 1 (centred, L2-normalised rows: what HUME and the kNN see)
+    kmeans2   k-means of space 2
+    joint     k-means of both spaces side by side
+A cluster's *stability* is its mean best Jaccard overlap with the clusters of the other three
+partitions (1.0: each of them holds exactly this cluster). Clusters are accepted most stable
+first, skipping one that overlaps an accepted cluster by more than `max_overlap` (Jaccard), up
+to k. An accepted cluster's *core* is its members that every other partition puts in its best
+match. A cluster less stable than `min_stability` gives no seeds; in the others a core member
+is a *candidate* when more than `min_knn` of its `n_neighbors` nearest neighbours are core
+members too, in each space. Candidates are ranked by that share (the lower
+of the two spaces), then by centrality (cosine to the cluster's mean, summed over the spaces),
+then by index; the top `per_class` are the seeds. A cluster with fewer candidates gives what it
+has (`shortage` fewer), and clusters past the accepted ones give none.
+
+Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
+agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
+members at a cluster's border (README "How far to trust seeds", recipes/seed_benchmark.py).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError, NotFittedError
+from hume_ssl.core.knn import knn_search, l2_normalise
+from hume_ssl.core.params import ConfigParams
+from hume_ssl.hume.rows import column_mean
+from hume_ssl.seeds.config import SeedConfig
+
+PARTITIONS = ("hume", "kmeans1", "kmeans2", "joint")
+SKLEARN_MAX_ROWS = 200_000  # above: faiss k-means
+
+
+def space_rows(x: np.ndarray, center: bool) -> np.ndarray:
+    """(N, d) float32 rows as HUME and the kNN see them: centred (with `center`), unit length."""
+    x = np.asarray(x, np.float32)
+    return l2_normalise(x - column_mean(x) if center else x)
+
+
+def space_neighbours(
+    x: np.ndarray, n_neighbors: int, center: bool, backend: str = "auto", device: str = "auto"
+) -> tuple[np.ndarray, str]:
+    """(N, n_neighbors) cosine neighbours of every row of one space, itself excluded, and the
+    backend used. With `center` (HUME's `center`, on by default) the rows are centred first, as
+    HUME sees them: pooled ReLU features share one dominant direction that otherwise bends
+    cosine neighbourhoods towards it."""
+    if center:
+        x = np.asarray(x, np.float32) - column_mean(x)  # (N, d) float32 copy
+    return knn_search(x, n_neighbors, backend, device=device)
+
+
+def kmeans_labels(x: np.ndarray, k: int, random_state: int) -> tuple[np.ndarray, str]:
+    """(N,) int64 k-means labels of unit rows x (N, d) and the implementation used:
+    scikit-learn (3 restarts, run to convergence, the lowest inertia kept) up to
+    SKLEARN_MAX_ROWS rows, faiss above (3 restarts of 100 iterations; far faster at ImageNet
+    size, and what the benchmark has not measured)."""
+    if len(x) <= SKLEARN_MAX_ROWS:
+        from sklearn.cluster import KMeans
+
+        km = KMeans(k, n_init=3, random_state=random_state).fit(x)
+        return km.labels_.astype(np.int64), "scikit-learn"
+    try:
+        import faiss
+    except ImportError:
+        raise HumeSSLError(f"the consensus rule's k-means on {len(x)} rows needs faiss: pip "
+                           "install faiss-cpu (or faiss-gpu), or pass --rule hume.") from None
+    km = faiss.Kmeans(x.shape[1], k, niter=100, nredo=3, seed=int(random_state) + 1,
+                      verbose=False)
+    x = np.ascontiguousarray(x, np.float32)
+    km.train(x)
+    return km.index.search(x, 1)[1][:, 0].astype(np.int64), "faiss"
+
+
+def partitions(x1, x2, hume_labels, k: int, center: bool = True, random_state: int = 0):
+    """{name: (N,) labels} of PARTITIONS, the unit rows of each space, and the k-means
+    implementation used."""
+    r1, r2 = space_rows(x1, center), space_rows(x2, center)
+    joint = np.concatenate([r1, r2], 1) / np.sqrt(2.0)  # (N, d1 + d2), unit rows
+    parts = {"hume": np.asarray(hume_labels, np.int64)}
+    for name, x in (("kmeans1", r1), ("kmeans2", r2), ("joint", joint)):
+        parts[name], impl = kmeans_labels(x, k, random_state)
+    return parts, (r1, r2), impl
+
+
+def best_matches(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every cluster of partition a: (k,) its best Jaccard overlap with a cluster of b, and
+    that cluster's id."""
+    both = np.zeros((k, k))
+    np.add.at(both, (a, b), 1)
+    size_a, size_b = both.sum(1), both.sum(0)
+    jac = both / np.maximum(size_a[:, None] + size_b[None, :] - both, 1)
+    return jac.max(1), jac.argmax(1)
+
+
+def stable_clusters(parts: dict, k: int, max_overlap: float) -> list[dict]:
+    """The accepted clusters, most stable first: {source, id, stability, members (M,) int64,
+    core (C,) int64, matches {partition: its best-matching cluster id}}."""
+    names = list(parts)
+    matches = {(a, b): best_matches(parts[a], parts[b], k) for a in names for b in names
+               if a != b}
+    pool = []
+    for a in names:
+        present = np.bincount(parts[a], minlength=k) > 0
+        stab = np.mean([matches[a, b][0] for b in names if b != a], 0)  # (k,)
+        pool += [(float(stab[c]), names.index(a), c) for c in range(k) if present[c]]
+    pool.sort(key=lambda t: (-t[0], t[1], t[2]))  # ties: partition order, then cluster id
+    n = len(parts[names[0]])
+    owner = np.full(n, -1, np.int64)  # accepted cluster holding each row (the first one)
+    accepted: list[dict] = []
+    for stab, ai, c in pool:
+        if len(accepted) == k:
+            break
+        a = names[ai]
+        members = np.nonzero(parts[a] == c)[0]
+        if _overlaps(members, owner, accepted, max_overlap):
+            continue
+        agree = {b: int(matches[a, b][1][c]) for b in names if b != a}
+        in_all = np.ones(len(members), bool)
+        for b, cb in agree.items():
+            in_all &= parts[b][members] == cb
+        owner[members[owner[members] < 0]] = len(accepted)
+        accepted.append({"source": a, "id": int(c), "stability": stab, "members": members,
+                         "core": members[in_all], "matches": agree})
+    return accepted
+
+
+def _overlaps(members: np.ndarray, owner: np.ndarray, accepted: list[dict], limit: float) -> bool:
+    """Whether `members` overlap an accepted cluster by more than `limit` (Jaccard)."""
+    held = owner[members]
+    held = held[held >= 0]
+    for j, shared in zip(*np.unique(held, return_counts=True)):
+        other = len(accepted[j]["members"])
+        if shared / (len(members) + other - shared) > limit:
+            return True
+    return False
+
+
+def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
+    """(C,) share of each core row's neighbours (N, n_neighbors) that are core rows too."""
+    inside = np.zeros(n, bool)
+    inside[core] = True
+    return inside[nbrs[core]].mean(1).astype(np.float32)
+
+
+class ConsensusSelector(ConfigParams):
+    """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
+
+    Parameters: per_class, n_neighbors, min_knn, max_overlap, random_state (SeedConfig's
+    fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract holds.
+    Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
+    labels_ (N,) int64 the accepted cluster of every row (-1: none), indices_ (n,) int64 in
+    dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32 columns [stability of its
+    cluster, core kNN share (lower space), centrality], per_class_ (k,), candidates_ (k,),
+    short_classes_, ranked_ {cluster: every candidate, best first}, kmeans_ (the k-means
+    implementation).
+    """
+
+    config_class = SeedConfig
+    param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
+                   "random_state")
+    owner = "seed selection"
+
+    def __init__(self, config: Optional[SeedConfig] = None, /, **params):
+        self._store(config, params)
+
+    def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True):
+        """x1 (N, d1), x2 (N, d2): the two spaces; hume_labels (N,); neighbours: the (N, >=
+        n_neighbors) lists of each space (space_neighbours), computed when None."""
+        cfg = self.config.validate()
+        hume_labels = np.asarray(hume_labels, np.int64)
+        n = len(hume_labels)
+        if not (len(x1) == len(x2) == n):
+            raise HumeSSLError("phi1, phi2 and the HUME labels differ in rows.")
+        largest = int(np.bincount(hume_labels, minlength=k).max())
+        if cfg.per_class > largest:
+            raise HumeSSLError(
+                f"--per-class {cfg.per_class} is more than any predicted class holds (largest: "
+                f"{largest} samples); lower --per-class.")
+        if neighbours is None:
+            neighbours = [space_neighbours(x, cfg.n_neighbors, center)[0] for x in (x1, x2)]
+        nbrs = [np.asarray(b)[:, :cfg.n_neighbors] for b in neighbours]
+        parts, rows, self.kmeans_ = partitions(x1, x2, hume_labels, k, center,
+                                               cfg.random_state)
+        self.clusters_ = stable_clusters(parts, k, cfg.max_overlap)
+        self.labels_ = np.full(n, -1, np.int64)
+        chosen, scores, self.ranked_ = [], [], {}
+        self.candidates_ = np.zeros(k, np.int64)
+        for c, cl in enumerate(self.clusters_):
+            self.labels_[cl["members"][self.labels_[cl["members"]] < 0]] = c
+            core = cl["core"]
+            share = np.minimum(*(core_share(core, n, b) for b in nbrs))  # (C,)
+            cent = sum(r[core] @ r[cl["members"]].mean(0) for r in rows)  # (C,)
+            ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability)
+            cand, share, cent = core[ok], share[ok], cent[ok]
+            ranked = np.lexsort((cand, -cent, -share))  # (C',) best first
+            self.ranked_[c] = cand[ranked]
+            order = ranked[:cfg.per_class]
+            self.candidates_[c] = len(cand)
+            cl["candidates"] = int(len(cand))
+            chosen.append(cand[order])
+            scores.append(np.stack([np.full(len(order), cl["stability"]), share[order],
+                                    cent[order]], 1))
+        self.indices_ = np.concatenate(chosen or [np.zeros(0, np.int64)]).astype(np.int64)
+        self.pseudo_labels_ = np.concatenate(
+            [np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
+            [np.zeros(0, np.int64)])
+        self.scores_ = np.concatenate(scores or [np.zeros((0, 3))]).astype(np.float32)
+        self.per_class_ = np.bincount(self.pseudo_labels_, minlength=k)
+        self.short_classes_ = [c for c in range(k) if self.per_class_[c] < cfg.per_class]
+        return self
+
+    def indices_by_class(self) -> dict[int, np.ndarray]:
+        """{cluster: its seeds' indices, best first}."""
+        if not hasattr(self, "indices_"):
+            raise NotFittedError("ConsensusSelector is not fitted; call fit(...) first.")
+        return {c: self.indices_[self.pseudo_labels_ == c] for c in range(len(self.per_class_))}
+
+    def evidence(self) -> list[dict]:
+        """What each cluster's seeds rest on, for seeds.json: {cluster, source, stability,
+        size, core, candidates, seeds, agreeing partitions}."""
+        if not hasattr(self, "clusters_"):
+            raise NotFittedError("ConsensusSelector is not fitted; call fit(...) first.")
+        return [{"cluster": c, "source": cl["source"], "source_id": cl["id"],
+                 "stability": round(cl["stability"], 4), "size": int(len(cl["members"])),
+                 "core": int(len(cl["core"])), "candidates": cl["candidates"],
+                 "seeds": int(self.per_class_[c]), "matches": cl["matches"]}
+                for c, cl in enumerate(self.clusters_)]
+
+
+ConsensusSelector._signature()

@@ -1,0 +1,260 @@
+"""train-fixmatch and predict on bad runs and bad inputs (issue 26): divergence, k, conflicting
+or malformed seeds, numbers, a full disk, words and progress."""
+
+import errno
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import hume_ssl.core.io as io_mod
+from hume_ssl.cli import app
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.fixmatch.config import FixMatchConfig, lr_at
+from hume_ssl.fixmatch.run import train_fixmatch_run
+from hume_ssl.seeds.artifact import read_seeds
+
+
+def tiny(**kw):
+    base = dict(arch="wrn10_1", steps=2, batch_size=4, mu=2, eval_every=100, log_every=1,
+                checkpoint_every=100, device="cpu", tensorboard=False, ema_decay=0.9)
+    return FixMatchConfig(**{**base, **kw})
+
+
+@pytest.fixture()
+def toy(tmp_path):
+    """A 3-class 16 px npz dataset (60 train, 12 test) and a seeds folder (k 3)."""
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("test", 12)):
+        y = np.arange(n) % 3
+        x = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]])[y][:, None, None, :]
+        x = np.clip(x + rng.normal(0, 25, (n, 16, 16, 3)), 0, 255).astype(np.uint8)
+        np.savez(tmp_path / f"toy_{split}.npz", images=x, labels=y)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    np.save(seeds / "indices.npy", np.arange(6))
+    np.save(seeds / "pseudo_labels.npy", np.arange(6) % 3)
+    (seeds / "seeds.json").write_text(json.dumps({
+        "dataset": f"npz:{tmp_path}/toy_{{split}}.npz", "split": "train", "n_samples": 60,
+        "k": 3}))
+    return tmp_path, seeds, f"npz:{tmp_path}/toy_{{split}}.npz"
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+FAST = ("--arch", "wrn10_1", "--batch-size", "4", "--mu", "2", "--device", "cpu",
+        "--eval-every", "100", "--log-every", "1")
+
+
+# ------------------------------------------------------------------ divergence
+def test_divergence_stops_with_exit_2_keeps_the_last_finite_checkpoint_exports_nothing(toy):
+    root, seeds, _ = toy
+    out = root / "div"
+    # lr 100 overflows the weights within 4 steps (measured: loss 1.6 -> 6e3 -> 2e7 -> 1e11)
+    r = cli("train-fixmatch", "--seeds", seeds, "--out", out, *FAST, "--steps", "8",
+            "--lr", "100", "--checkpoint-every", "2")
+    assert r.exit_code == 2, r.output
+    assert "diverged" in r.output and "step 4" in r.output and "--lr" in r.output
+    assert "Traceback" not in r.output
+    assert not (out / "model.pt").exists() and not (out / "metrics.json").exists()
+    st = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert st["step"] == 2
+    assert all(torch.isfinite(v).all() for v in st["model"].values() if v.is_floating_point())
+
+
+def test_a_non_finite_loss_before_any_checkpoint_leaves_nothing(toy):
+    root, seeds, _ = toy
+    with pytest.raises(HumeSSLError, match=r"loss_x became nan at step \d.*nothing was kept"):
+        train_fixmatch_run(root / "d2", tiny(steps=12, lr=1e4), seeds=seeds)
+    assert not (root / "d2").exists()
+
+
+def test_predict_refuses_a_non_finite_model(toy):
+    root, seeds, ds = toy
+    out = root / "run"
+    train_fixmatch_run(out, tiny(steps=1), seeds=seeds)
+    state = torch.load(out / "model.pt", weights_only=True)
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name] = state[name] * float("nan")  # what the old code exported after a divergence
+    torch.save(state, out / "model.pt")
+    r = cli("predict", ds, "--model", out, "--device", "cpu")
+    assert r.exit_code == 2 and "NaN or inf weights" in r.output, r.output
+    assert not (out / "predictions_test").exists()
+
+
+# ------------------------------------------------------------------ k and the seed inputs
+def test_k_comes_from_the_dataset_never_from_the_largest_label(toy):
+    root, _, ds = toy
+    (root / "far.csv").write_text("index,label\n1,0\n3,500\n")
+    with pytest.raises(HumeSSLError, match=r"span 0..500 but k = 3"):
+        train_fixmatch_run(root / "r1", tiny(), indices=root / "far.csv", dataset=ds)
+    assert not (root / "r1").exists()
+    (root / "zero.csv").write_text("".join(f"{i},0\n" for i in range(4)))
+    train_fixmatch_run(root / "r2", tiny(steps=1), indices=root / "zero.csv", dataset=ds)
+    assert json.loads((root / "r2" / "model.json").read_text())["k"] == 3  # not a 1-class model
+
+
+def test_conflicting_seed_inputs_are_refused(toy):
+    root, seeds, ds = toy
+    np.save(root / "i.npy", np.arange(3))
+    np.save(root / "l.npy", np.arange(3))
+    (root / "s.csv").write_text("0,0\n1,1\n")
+    with pytest.raises(HumeSSLError, match="not both"):
+        train_fixmatch_run(root / "a", tiny(), seeds=seeds, indices=root / "i.npy",
+                           seed_labels=root / "l.npy")
+    with pytest.raises(HumeSSLError, match="drop --seed-labels"):
+        train_fixmatch_run(root / "a", tiny(), indices=root / "s.csv",
+                           seed_labels=root / "l.npy", dataset=ds)
+    assert not (root / "a").exists()
+
+
+def test_a_csv_row_with_three_columns_is_refused_naming_the_line(tmp_path):
+    (tmp_path / "s.csv").write_text("index,label\n0,1\n5,2,9\n")
+    with pytest.raises(HumeSSLError, match=r"s.csv:3: expected two integers"):
+        read_seeds(indices=tmp_path / "s.csv", dataset="cifar10")
+
+
+def test_errors_name_seed_labels_not_the_deprecated_labels(tmp_path):
+    np.save(tmp_path / "i.npy", np.arange(3))
+    with pytest.raises(HumeSSLError) as e:
+        read_seeds(indices=tmp_path / "i.npy", dataset="cifar10")
+    assert "--seed-labels" in str(e.value) and "--labels " not in str(e.value)
+
+
+# ------------------------------------------------------------------ numbers
+@pytest.mark.parametrize("kw", [dict(lr=float("nan")), dict(lr=float("inf")), dict(lr=0.0),
+                                dict(lr=-1.0), dict(encoder_lr_scale=float("inf")),
+                                dict(budget_minutes=float("inf")), dict(momentum=float("nan")),
+                                dict(lambda_u=float("nan")), dict(eval_median_of=0)])
+def test_non_finite_zero_or_negative_numbers_are_refused(kw):
+    with pytest.raises(HumeSSLError, match="must"):
+        tiny(**kw).validate()
+
+
+def test_cli_lr_inf_is_one_line_before_any_work(toy):
+    root, seeds, _ = toy
+    r = cli("train-fixmatch", "--seeds", seeds, "--out", root / "x", *FAST, "--lr", "inf")
+    assert r.exit_code == 2 and "--lr must be a finite number > 0 (got inf)" in r.output
+    assert not (root / "x").exists()
+
+
+# ------------------------------------------------------------------ predict's inputs
+def test_predict_batch_size_and_model_path_errors_say_what_to_pass(toy):
+    root, seeds, ds = toy
+    out = root / "run"
+    r = cli("predict", ds, "--model", out, "--batch-size", "0")
+    assert r.exit_code == 2 and "--batch-size must be >= 1" in r.output, r.output
+    train_fixmatch_run(out, tiny(steps=1), seeds=seeds)
+    r = cli("predict", ds, "--model", out / "checkpoint.pt", "--device", "cpu")
+    assert r.exit_code == 2 and f"pass --model {out}" in r.output and "delete" not in r.output
+    r = cli("predict", ds, "--model", out / "model.pt", "--device", "cpu")
+    assert r.exit_code == 0, r.output  # the model file itself names its folder
+    (out / "model.pt").unlink()
+    r = cli("predict", ds, "--model", out, "--device", "cpu")
+    assert r.exit_code == 2 and "--resume" in r.output and "delete" not in r.output
+
+
+# ------------------------------------------------------------------ a full disk
+@contextmanager
+def _full_after(n_checkpoints: int, monkeypatch):
+    """The atomic writer fails with ENOSPC from the (n+1)-th checkpoint.pt on."""
+    real, seen = io_mod._atomic_file, [0]
+
+    @contextmanager
+    def writer(path):
+        with real(path) as f:
+            if Path(path).name == "checkpoint.pt":
+                seen[0] += 1
+                if seen[0] > n_checkpoints:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            yield f
+
+    monkeypatch.setattr(io_mod, "_atomic_file", writer)
+    yield
+    monkeypatch.setattr(io_mod, "_atomic_file", real)
+
+
+def test_a_full_disk_keeps_the_checkpoint_and_names_the_command_that_continues(toy,
+                                                                             monkeypatch):
+    root, seeds, _ = toy
+    out = root / "full"
+    args = ["train-fixmatch", "--seeds", seeds, "--out", out, *FAST, "--steps", "4",
+            "--checkpoint-every", "2"]
+    monkeypatch.setattr("sys.argv", ["hume-ssl", *map(str, args)])  # what the user typed
+    with _full_after(1, monkeypatch):
+        r = cli(*args)
+    assert r.exit_code == 2 and "no space left" in r.output, r.output
+    assert "re-run the same command" not in r.output and "--resume" in r.output
+    assert (out / "checkpoint.pt").exists()
+    again = r.output.split("The command: hume-ssl ")[1].split()
+    assert again == [*map(str, args), "--resume"]
+    r = cli(*again)  # the command it printed continues the run
+    assert r.exit_code == 0, r.output
+    assert (out / "model.pt").exists()
+
+
+def test_a_full_disk_before_the_first_checkpoint_says_nothing_was_kept(toy, monkeypatch):
+    root, seeds, _ = toy
+    with _full_after(0, monkeypatch):
+        r = cli("train-fixmatch", "--seeds", seeds, "--out", root / "f0", *FAST, "--steps", "2")
+    assert r.exit_code == 2 and "nothing was kept" in r.output, r.output
+    assert "--resume" not in r.output and not (root / "f0").exists()
+
+
+# ------------------------------------------------------------------ progress and the schedule
+def test_progress_reports_from_the_first_step_with_whole_numbers_and_units(toy):
+    root, seeds, _ = toy
+    r = cli("train-fixmatch", "--seeds", seeds, "--out", root / "p", "--arch", "wrn10_1",
+            "--batch-size", "4", "--mu", "2", "--device", "cpu", "--steps", "3",
+            "--log-every", "64")
+    assert r.exit_code == 0, r.output
+    assert "fixmatch 1/3 steps" in r.output  # before the first log row (step 3)
+
+
+def test_the_lr_has_no_jump_where_the_budget_is_fitted():
+    cfg = tiny(steps=10_000, lr=0.03)
+    # 25 timed steps at the initial lr, then the cosine over the fitted 200 steps from there
+    lrs = [cfg.lr] * 25 + [lr_at(cfg, s, 200, start=25) for s in range(25, 200)]
+    assert max(abs(a - b) for a, b in zip(lrs, lrs[1:])) < 0.03 * 0.02
+    assert lr_at(cfg, 200, 200, start=25) == pytest.approx(0.03 * np.cos(7 * np.pi / 16))
+    assert lr_at(cfg, 100, 200) == pytest.approx(0.03 * np.cos(7 * np.pi * 100 / 3200))
+
+
+def test_budget_timing_shows_no_total_then_the_fitted_one(toy):
+    root, seeds, _ = toy
+    events = []
+    train_fixmatch_run(root / "b", tiny(steps=10_000, budget_minutes=0.1, log_every=4),
+                       seeds=seeds, callback=lambda e, i: events.append((e, i)))
+    start = next(i for e, i in events if e == "start")
+    assert start["budget_minutes"] == 0.1  # the display shows "timing", no total and no ETA
+    total = next(i for e, i in events if e == "budget")["total_steps"]
+    lrs = [i["lr"] for e, i in events if e == "log"]
+    # rows 4 steps apart never differ by more than the cosine's steepest 4 steps over the
+    # fitted part (the timed 25 ran at the initial lr): no jump where the budget is fitted
+    steepest = 0.03 * 7 * np.pi / 16 * 4 / (total - 25)
+    assert max(abs(a - b) for a, b in zip(lrs, lrs[1:])) <= steepest * 1.001
+    assert lrs[-1] == pytest.approx(lr_at(tiny(steps=10_000).resolve(), total - 1, total, start=25))
+
+
+def test_ctrl_c_prints_the_command_that_continues(toy, monkeypatch):
+    import hume_ssl.fixmatch.run as run
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt("stopped at step 3")
+
+    root, seeds, _ = toy
+    args = ["train-fixmatch", "--seeds", str(seeds), "--out", str(root / "c")]
+    monkeypatch.setattr(run, "train_fixmatch_run", interrupted)
+    monkeypatch.setattr("sys.argv", ["hume-ssl", *args])
+    r = cli(*args)
+    assert r.exit_code == 130
+    assert "continue with: hume-ssl " + " ".join(args) + " --resume" in r.output, r.output
+    monkeypatch.setenv("RANK", "1")  # under torchrun the other ranks stay quiet
+    r = cli(*args)
+    assert r.exit_code == 130 and r.output == ""

@@ -1,0 +1,127 @@
+"""pretrain on bad runs and bad inputs (issue 26): divergence, --resume with other epochs,
+numbers, a full disk, words and progress."""
+
+import errno
+import json
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_pretrainer import smooth_images, tiny_cfg
+from typer.testing import CliRunner
+
+import hume_ssl.core.io as io_mod
+from hume_ssl.cli import app
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.pretrain.config import PretrainConfig
+from hume_ssl.pretrain.run import pretrain_run
+
+
+@pytest.fixture()
+def toy(tmp_path):
+    for split, n, seed in (("train", 32, 0), ("test", 16, 1)):
+        np.savez(tmp_path / f"toy_{split}.npz", images=smooth_images(n, seed=seed),
+                 labels=np.arange(n) % 4)
+    return f"npz:{tmp_path}/toy_{{split}}.npz"
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+FAST = ("--batch-size", "16", "--device", "cpu", "--knn-every", "100")
+
+
+def test_divergence_stops_with_the_step_and_keeps_the_last_finite_checkpoint(tmp_path, toy):
+    out = tmp_path / "div"
+    with pytest.raises(HumeSSLError, match=r"pretrain diverged: .* step \d+.*lower --lr") as e:
+        pretrain_run(toy, out, tiny_cfg(epochs=10, lr=1e9, log_every=1, checkpoint_every=2,
+                                        knn_every=100, batch_size=8, queue_size=16),
+                     split="test")  # no kNN monitor: the test split has no test split
+    assert "checkpoint with finite weights (step" in str(e.value)
+    st = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in st["model"].values() if v.is_floating_point())
+    assert not (out / "backbone.pt").exists()
+
+
+def test_resume_with_other_epochs_is_refused_and_config_json_unchanged(tmp_path, toy):
+    out = tmp_path / "r"
+    pretrain_run(toy, out, tiny_cfg(epochs=1, knn_every=100))
+    before = (out / "config.json").read_text()
+    with pytest.raises(HumeSSLError, match=r"epochs=1 \(now 2\)"):
+        pretrain_run(toy, out, tiny_cfg(epochs=2, knn_every=100), resume=True)
+    assert (out / "config.json").read_text() == before
+
+
+@pytest.mark.parametrize("kw", [dict(lr=float("nan")), dict(lr=float("inf")), dict(lr=-0.1),
+                                dict(temperature=float("inf")), dict(bn_splits=0),
+                                dict(budget_minutes=float("nan")), dict(momentum=-1.0),
+                                dict(weight_decay=float("inf"))])
+def test_non_finite_zero_or_negative_numbers_are_refused(kw):
+    with pytest.raises(HumeSSLError, match="must"):
+        PretrainConfig(**{**dict(batch_size=16, bn_splits=2), **kw}).resolve()
+
+
+def test_image_size_zero_names_the_image_size(tmp_path, toy):
+    r = cli("pretrain", toy, "--out", tmp_path / "z", "--image-size", "0", *FAST)
+    assert r.exit_code == 2 and "--image-size must be >= 1" in r.output, r.output
+    assert not (tmp_path / "z").exists()
+
+
+def test_the_missing_dataset_error_names_an_option_pretrain_has(tmp_path):
+    r = cli("pretrain", "cifar10", "--data-root", tmp_path / "nothing", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "--data-root" in r.output and "No such option" not in r.output
+    assert "Traceback" not in r.output
+
+
+@contextmanager
+def _full_after(n_checkpoints: int, monkeypatch):
+    """The atomic writer fails with ENOSPC from the (n+1)-th checkpoint.pt on."""
+    real, seen = io_mod._atomic_file, [0]
+
+    @contextmanager
+    def writer(path):
+        with real(path) as f:
+            if Path(path).name == "checkpoint.pt":
+                seen[0] += 1
+                if seen[0] > n_checkpoints:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            yield f
+
+    monkeypatch.setattr(io_mod, "_atomic_file", writer)
+    yield
+    monkeypatch.setattr(io_mod, "_atomic_file", real)
+
+
+def test_a_full_disk_never_deletes_a_checkpoint_and_says_how_to_continue(tmp_path, toy,
+                                                                        monkeypatch):
+    out = tmp_path / "pt"
+    # the 16 test images: one step per epoch, and no kNN monitor (which needs a test split)
+    args = ["pretrain", toy, "--split", "test", "--out", out, *FAST, "--epochs", "2",
+            "--checkpoint-every", "1"]
+    with _full_after(1, monkeypatch):
+        r = cli(*args)
+    assert r.exit_code == 2 and "no space left" in r.output, r.output
+    assert "kept and resumed" not in r.output and "--resume" in r.output
+    assert (out / "checkpoint.pt").exists() and (out / "config.json").exists()
+    r = cli(*args, "--resume")
+    assert r.exit_code == 0, r.output
+    with _full_after(0, monkeypatch):
+        r = cli("pretrain", toy, "--split", "test", "--out", tmp_path / "p0", *FAST,
+                "--epochs", "1")
+    assert r.exit_code == 2 and "nothing was kept" in r.output and "--resume" not in r.output
+
+
+def test_log_every_is_an_option_and_the_knn_monitor_says_it_runs(tmp_path, toy):
+    assert "--log-every" in cli("pretrain", "--help").output
+    out = tmp_path / "p"
+    r = cli("pretrain", toy, "--out", out, "--batch-size", "16", "--device", "cpu",
+            "--epochs", "1", "--log-every", "1")
+    assert r.exit_code == 0, r.output
+    assert "kNN monitor at step 0: embedding 32 train + 16 test images" in r.output
+    assert "pretrain 0/2 steps" in r.output and "images/s" in r.output
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert [ln.split(",")[0] for ln in rows[1:]] == ["0", "1", "2"]
+    assert json.loads((out / "config.json").read_text())["pretrain"]["log_every"] == 1

@@ -1,0 +1,54 @@
+"""recipes/gpu_check.py --smoke: every section's code runs on the CPU at a tiny size, so a typo
+cannot waste the GPU's minutes; a failing section is recorded and the check goes on."""
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
+import gpu_check  # noqa: E402
+
+FAST = [s for s in gpu_check.SECTIONS if s != "end-to-end"]
+
+
+def _rows(out: Path) -> list[dict]:
+    with open(out / "gpu_check.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_smoke_runs_every_section_and_writes_the_table(tmp_path):
+    rows = gpu_check.main(["--smoke", "--out", str(tmp_path), "--sections", *FAST])
+    assert [r["section"] for r in rows] == FAST
+    assert all(r["status"] == "ok" for r in rows), [(r["section"], r["status"]) for r in rows]
+    assert all(r["figure"] and r["device"].startswith("cpu") for r in rows)
+    assert "DIFFER" not in rows[1]["figure"] and rows[1]["figure"].count("equal") == 4
+    by = {r["section"]: r for r in rows}
+    assert by["pretrain-default"]["images_per_s"] is not None
+    assert by["fixmatch-init"]["steps_per_s"] > 0 and "squeezenet1_1" in by["fixmatch-init"][
+        "figure"]
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert table.count("\n| ") == len(FAST) + 1  # header and one row per section
+    assert [r["section"] for r in _rows(tmp_path)] == FAST
+
+
+def test_a_failing_section_is_recorded_and_the_next_one_runs(tmp_path, monkeypatch):
+    def broken(args, sz, dev):
+        raise RuntimeError("a typo")
+
+    monkeypatch.setitem(gpu_check.RUNNERS, "hume-cifar", broken)
+    rows = gpu_check.main(["--smoke", "--out", str(tmp_path), "--sections", "hume-cifar",
+                           "hume-equal"])
+    assert rows[0]["status"] == "error: RuntimeError: a typo"
+    assert rows[1]["status"] == "ok"
+    assert "a typo" in (tmp_path / "gpu_check.log").read_text()  # the traceback is kept
+
+
+@pytest.mark.slow  # ~10-25 s: a second Python process importing torch
+def test_sections_run_in_their_own_process_as_on_the_gpu(tmp_path):
+    rows = gpu_check.main(["--smoke", "--isolate", "--out", str(tmp_path), "--sections",
+                           "hume-cifar"])
+    assert rows[0]["status"] == "ok" and rows[0]["steps_per_s"] > 0
+    assert gpu_check.RESULT_TAG in (tmp_path / "gpu_check.log").read_text()
+

@@ -1,0 +1,115 @@
+"""The consensus seed rule (hume_ssl.seeds.consensus) and its expected precision
+(hume_ssl.seeds.calibration)."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from hume_ssl.core.errors import NotFittedError
+from hume_ssl.core.metrics import hungarian_map
+from hume_ssl.core.params import UnknownParameterError
+from hume_ssl.seeds.calibration import bin_counts, expected_precision, stability_bin
+from hume_ssl.seeds.consensus import ConsensusSelector, stable_clusters
+
+
+def _groups():
+    truth = np.repeat(np.arange(3), 100)  # (300,) three groups of 100
+    broken = np.repeat([0, 1, 2, 2], [50, 50, 100, 100])  # group 0 split, 1 and 2 merged
+    return truth, broken
+
+
+def test_stable_clusters_are_the_ones_every_partition_holds():
+    truth, broken = _groups()
+    parts = {"a": truth, "b": truth.copy(), "c": broken, "d": truth.copy()}
+    acc = stable_clusters(parts, 3, max_overlap=0.2)
+    # each group is whole in three partitions, half of c's best match: (1 + 1 + 0.5) / 3;
+    # c's own clusters match at 0.5 only, and b's and d's overlap a's: skipped
+    assert [(c["source"], c["id"]) for c in acc] == [("a", 0), ("a", 1), ("a", 2)]
+    assert [c["stability"] for c in acc] == pytest.approx([2.5 / 3] * 3)
+    # group 0's core: the half c puts in its best match; group 1 lies whole in c's merged one
+    assert acc[0]["core"].tolist() == list(range(50))
+    assert acc[0]["matches"] == {"b": 0, "c": 0, "d": 0}
+    assert len(acc[1]["core"]) == 100 and acc[1]["matches"]["c"] == 2
+
+
+def test_overlapping_clusters_are_skipped_and_at_most_k_accepted():
+    truth, _ = _groups()
+    shifted = np.roll(truth, 10)  # each cluster overlaps another partition's by ~82%
+    acc = stable_clusters({"a": truth, "b": shifted}, 3, max_overlap=0.2)
+    assert len(acc) == 3
+    owners = np.concatenate([c["members"] for c in acc])
+    assert len(np.unique(owners)) >= 0.8 * 300
+
+
+def _digits_rule(digits_views, **params):
+    from hume_ssl.core.knn import knn_search
+
+    phi1, phi2, y = digits_views
+    # a fixed stand-in for HUME's labels: k-means of both spaces side by side, noised
+    rng = np.random.default_rng(0)
+    from sklearn.cluster import KMeans
+
+    hume = KMeans(10, n_init=3, random_state=1).fit_predict(np.concatenate([phi1, phi2], 1))
+    flip = rng.random(len(y)) < 0.2
+    hume[flip] = rng.integers(0, 10, flip.sum())
+    nbrs = [knn_search(x - x.mean(0), 20)[0] for x in (phi1, phi2)]
+    sel = ConsensusSelector(**params).fit(phi1, phi2, hume, 10, neighbours=nbrs)
+    return sel, y
+
+
+def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_views):
+    sel, y = _digits_rule(digits_views, per_class=4)
+    cov = sel.labels_ >= 0
+    mapping = hungarian_map(sel.labels_[cov], y[cov])
+    right = y[sel.indices_] == np.array([mapping[c] for c in sel.pseudo_labels_])
+    assert right.mean() >= 0.85 and len(sel.indices_) >= 32
+    assert sel.scores_.shape == (len(sel.indices_), 3)
+    ev = sel.evidence()
+    assert [e["cluster"] for e in ev] == list(range(len(ev)))
+    assert all(e["source"] in ("hume", "kmeans1", "kmeans2", "joint") for e in ev)
+    assert sorted((e["stability"] for e in ev), reverse=True) == [e["stability"] for e in ev]
+    assert sum(e["seeds"] for e in ev) == len(sel.indices_)
+    # every seed is a core member of its cluster, ranked best first
+    for c, idx in sel.indices_by_class().items():
+        assert np.isin(idx, sel.clusters_[c]["core"]).all()
+        assert (sel.ranked_[c][: len(idx)] == idx).all()
+
+
+def test_min_stability_keeps_the_seeds_of_stable_clusters_only(digits_views):
+    sel, _ = _digits_rule(digits_views, per_class=4)
+    cut = sorted(e["stability"] for e in sel.evidence())[5]
+    strict, _ = _digits_rule(digits_views, per_class=4, min_stability=cut)
+    kept = [e["cluster"] for e in strict.evidence() if e["seeds"]]
+    assert kept and all(strict.evidence()[c]["stability"] >= cut for c in kept)
+    assert len(kept) < len(sel.evidence())
+
+
+def test_consensus_selector_follows_the_estimator_contract():
+    sel = ConsensusSelector(per_class=3, min_stability=0.4)
+    twin = clone(sel)
+    assert twin.get_params()["per_class"] == 3 and twin.get_params()["min_stability"] == 0.4
+    with pytest.raises(UnknownParameterError):
+        ConsensusSelector(per_klass=3)
+    with pytest.raises(NotFittedError):
+        sel.indices_by_class()
+
+
+def test_expected_precision_follows_the_table_and_its_interval():
+    table = ((1, 10), (30, 40), (90, 100), (199, 200))
+    est = expected_precision([0.1, 0.5, 0.7, 0.95], [4, 4, 4, 4], 10, counts=table)
+    means = [c["expected"] for c in est["clusters"]]
+    assert means == sorted(means) and means[0] < 0.2 and means[-1] > 0.95
+    o = est["overall"]
+    assert o["low"] <= o["expected"] <= o["high"]
+    assert o["expected"] == pytest.approx(np.mean(means), abs=0.02)
+    # k = 2: half of random labels are right; the chance-corrected figure says so
+    two = expected_precision([0.1], [50], 2, counts=((25, 50), (0, 0), (0, 0), (0, 0)))
+    assert two["overall"]["expected"] == pytest.approx(0.5, abs=0.03)
+    assert abs(two["overall"]["chance_corrected"]) < 0.06
+    assert expected_precision([], [], 10, counts=table)["overall"] is None
+
+
+def test_bin_counts_make_the_table():
+    assert stability_bin([0.0, 0.39, 0.4, 0.6, 0.79, 0.8, 1.0]).tolist() == [0, 0, 1, 2, 2, 3, 3]
+    assert bin_counts([0.1, 0.5, 0.55, 0.9], [1, 4, 3, 4], [4, 4, 4, 4]) == (
+        (1, 4), (7, 8), (0, 0), (4, 4))

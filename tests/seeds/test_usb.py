@@ -1,0 +1,122 @@
+"""Seeds in USB (semilearn 0.3.x): `export --format usb` writes train_usb.py, which trains USB's
+own Trainer on our pseudo-labels. The `interop` tests need semilearn (pip install -e ".[usb]")
+and are skipped without it; the bad-input tests run everywhere."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.seeds.artifact import read_seeds, write_seeds
+from hume_ssl.seeds.export import export_seeds
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def _digit_seeds(folder: Path) -> Path:
+    """3 seeds per class of the digits train split, labelled with a PERMUTATION of the truth
+    (cluster ids are not class ids): targets equal to these cannot come from ground truth."""
+    ds = load_dataset("digits", "train")
+    idx = np.concatenate([np.flatnonzero(ds.labels == c)[:3] for c in range(10)])
+    pseudo = (ds.labels[idx] + 3) % 10
+    n = len(idx)
+    write_seeds(folder, idx, pseudo, np.ones((n, 3), np.float32), np.ones(len(ds), np.float32),
+                {"dataset": "digits", "split": "train", "n_samples": len(ds),
+                 "order_hash": ds.order_hash, "k": 10})
+    return folder
+
+
+def _run(*args, cwd=None):
+    r = subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True,
+                       text=True, timeout=600)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_train_usb_refuses_seeds_of_another_dataset(tmp_path):
+    seeds = _digit_seeds(tmp_path / "seeds")
+    export_seeds(read_seeds(seeds_dir=seeds), "usb", tmp_path / "usb", seeds_dir=seeds)
+    other = tmp_path / "other"
+    other.mkdir()
+    np.save(other / "indices.npy", np.array([0, 1]))
+    np.save(other / "pseudo_labels.npy", np.array([0, 1]))
+    (other / "seeds.json").write_text('{"dataset": "cifar10", "split": "train", '
+                                      '"n_samples": 50000, "order_hash": "x", "k": 10}')
+    code, text = _run(str(tmp_path / "usb" / "train_usb.py"), "--seeds", str(other))
+    assert code == 2, text
+    assert "seeds of 'cifar10'" in text and "hume-ssl export" in text and "--format usb" in text
+    assert "Traceback" not in text
+
+
+def test_missing_semilearn_names_the_install(tmp_path, monkeypatch):
+    from hume_ssl.seeds.usb import train_usb
+
+    seeds = _digit_seeds(tmp_path / "seeds")
+    monkeypatch.setitem(sys.modules, "semilearn", None)  # import semilearn -> ImportError
+    with pytest.raises(HumeSSLError, match=re.escape('pip install -e ".[usb]"')):
+        train_usb(seeds, tmp_path / "run", iterations=2)
+    assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- with USB installed
+README_USB = [  # README.md, "USB": the commands this test runs, word for word
+    'hume-ssl demo --quick --out usb-demo',
+    'hume-ssl export usb-demo/seed/seeds --format usb --out usb-demo/usb',
+    'python usb-demo/usb/train_usb.py --iterations 2 --batch-size 4 --uratio 2 --num-workers 0 '
+    '--device cpu',
+]
+
+
+def test_readme_usb_section_is_what_the_interop_test_runs():
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("### USB"):]
+    for line in README_USB:
+        assert f"    {line}\n" in block, line
+
+
+@pytest.mark.interop
+def test_usb_trains_on_our_pseudo_labels(tmp_path):
+    pytest.importorskip("semilearn")
+    for line in README_USB:
+        words = line.split()
+        args = ["-m", "hume_ssl.cli", *words[1:]] if words[0] == "hume-ssl" else words[1:]
+        code, text = _run(*args, cwd=tmp_path)
+        assert code == 0, f"{line}\n{text[-3000:]}"
+    print(text.strip().splitlines()[-1])
+    import json
+
+    run = tmp_path / "usb-demo" / "usb" / "usb_run"
+    summary = json.loads((run / "usb_summary.json").read_text())
+    assert summary["iterations"] == 2 and summary["algorithm"] == "fixmatch"
+    seeds = read_seeds(seeds_dir=tmp_path / "usb-demo" / "seed" / "seeds")
+    # what USB's train_step received: (train index, target) of every labeled sample
+    index, target = np.load(run / "lb_batches.npy")
+    assert len(index) == 2 * 4
+    lookup = dict(zip(seeds.indices.tolist(), seeds.labels.tolist()))
+    assert target.tolist() == [lookup[i] for i in index.tolist()]
+    assert summary["labeled_targets_equal_pseudo_labels"] is True
+    assert (run / "usb" / "latest_model.pth").is_file()
+
+
+@pytest.mark.interop
+def test_usb_datasets_hold_pseudo_labels_and_the_rest_unlabeled(tmp_path):
+    pytest.importorskip("semilearn")
+    from hume_ssl.seeds.usb import usb_datasets
+
+    s = read_seeds(seeds_dir=_digit_seeds(tmp_path / "seeds"))
+    d = usb_datasets(s, "fixmatch")
+    truth = load_dataset("digits", "train")
+    assert np.asarray(d["train_lb"].targets).tolist() == s.labels.tolist()
+    assert np.asarray(d["train_lb"].targets).tolist() != truth.labels[s.indices].tolist()
+    assert (d["train_lb"].data == truth.images_uint8()[s.indices]).all()
+    assert len(d["train_ulb"]) == len(truth) - len(s.indices) and d["train_ulb"].targets is None
+    assert not set(d["info"]["ulb_index"].tolist()) & set(s.indices.tolist())
+    item = d["train_ulb"][0]
+    assert {"x_ulb_w", "x_ulb_s"} <= set(item) and item["x_ulb_w"].shape == (3, 8, 8)
+    assert len(d["eval"]) == 500
