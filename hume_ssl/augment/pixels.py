@@ -7,6 +7,7 @@ clamp to [0, 1] as torchvision's do.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def to_float(x_u8: torch.Tensor) -> torch.Tensor:
@@ -16,6 +17,16 @@ def to_float(x_u8: torch.Tensor) -> torch.Tensor:
 
 def normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(B,3,H,W) float -> (B,3,size,size), bilinear (antialiased when shrinking): CIFAR-size
+    images to a pretrained encoder's input size, batched on the device."""
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    shrink = size < min(x.shape[-2:])
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=shrink)
 
 
 def per_sample(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

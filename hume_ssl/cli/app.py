@@ -244,9 +244,10 @@ def features(io: FeatureInputs) -> None:
 
 # ---------------------------------------------------------------------------- train-fixmatch
 @cli_command("train-fixmatch", io=(FixMatchInputs, None), cfg=(FixMatchConfig, [
-    "steps", "budget_minutes", "init", "encoder_lr_scale", "arch", "batch_size", "mu", "lr",
-    "threshold", "weight_decay", "lambda_u", "ema_decay", "eval_every", "checkpoint_every",
-    "log_every", "device", "compile", "oracle_labels", "random_state"]))
+    "steps", "budget_minutes", "init", "input_size", "recipe", "encoder_lr_scale", "arch",
+    "batch_size", "mu", "lr", "warmup", "layer_decay", "micro_batches", "probe", "threshold",
+    "weight_decay", "lambda_u", "ema_decay", "eval_every", "checkpoint_every", "log_every",
+    "device", "compile", "oracle_labels", "random_state"]))
 def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
     """Train FixMatch from seeds (pseudo-labels) + all other train images; evaluate on test."""
     from hume_ssl.fixmatch.run import train_fixmatch_run
@@ -262,6 +263,10 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
             f"; test {res['test_acc_kind']}: median of last {res['test_acc_median_of']} "
             f"evals {med:.4f} (last {res['test_acc_last']:.4f})"
         )
+    if res.get("probe_test_acc") is not None:
+        msg += f"; linear probe on the seeds {res['probe_test_acc']:.4f}"
+        if res.get("below_probe"):
+            msg += " (FixMatch ended BELOW its probe: more steps, or keep the probe)"
     out_console.print(msg)
     out_console.print(
         f"outputs in {res['out']}/ (model.pt, model.json, metrics.csv, metrics.json, "

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 from PIL import Image, ImageDraw
 
 PANEL_H, WIDTH, LEFT, RIGHT, TOP, BOTTOM = 150, 640, 64, 16, 22, 18
 COLOR = (31, 119, 180)
+REF_COLOR = (214, 39, 40)  # a reference line (a baseline), labelled with its value
 
 
 def _finite(xs: Sequence, ys: Sequence) -> list[tuple[float, float]]:
@@ -27,8 +28,11 @@ def _finite(xs: Sequence, ys: Sequence) -> list[tuple[float, float]]:
     return pts
 
 
-def curves_png(title: str, xlabel: str, panels: dict[str, tuple[Sequence, Sequence]]) -> bytes:
-    """PNG bytes: one line panel per (name -> (x values, y values)); blanks and NaN skipped."""
+def curves_png(title: str, xlabel: str, panels: dict[str, tuple[Sequence, Sequence]],
+               references: Optional[dict[str, float]] = None) -> bytes:
+    """PNG bytes: one line panel per (name -> (x values, y values)); blanks and NaN skipped.
+    `references`: panel name -> a value drawn as a gray horizontal line, labelled."""
+    references = references or {}
     data = {name: _finite(xs, ys) for name, (xs, ys) in panels.items()}
     all_x = [x for pts in data.values() for x, _ in pts] or [0.0, 1.0]
     x0, x1 = min(all_x), max(all_x)
@@ -45,7 +49,8 @@ def curves_png(title: str, xlabel: str, panels: dict[str, tuple[Sequence, Sequen
         if not pts:
             d.text((LEFT + 4, top + 16), "(no values)", fill=(128, 128, 128))
             continue
-        ys = [y for _, y in pts]
+        ref = references.get(name)
+        ys = [y for _, y in pts] + ([ref] if ref is not None else [])
         y0, y1 = min(ys), max(ys)
         y1 = y1 if y1 > y0 else y0 + 1e-9
         for v, yy in ((y1, top), (y0, bottom)):
@@ -55,6 +60,10 @@ def curves_png(title: str, xlabel: str, panels: dict[str, tuple[Sequence, Sequen
             px = LEFT + (x - x0) / (x1 - x0) * (WIDTH - LEFT - RIGHT)
             return px, bottom - (y - y0) / (y1 - y0) * (bottom - top)
 
+        if ref is not None:
+            _, py = xy(x0, ref)
+            d.line([(LEFT, py), (WIDTH - RIGHT, py)], fill=REF_COLOR, width=1)
+            d.text((WIDTH - RIGHT - 90, py - 12), f"baseline {ref:.4g}", fill=REF_COLOR)
         if len(pts) == 1:
             px, py = xy(*pts[0])
             d.ellipse([px - 3, py - 3, px + 3, py + 3], fill=COLOR)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import setting, warn_renamed
-from hume_ssl.train.budget import schedule_fraction
 from hume_ssl.train.numbers import at_least, positive, within
 
 UNITS = {
@@ -18,7 +16,10 @@ UNITS = {
     "encoder_lr_scale": "multiplier of lr for a pretrained encoder",
     "batch_size": "labeled images per step (global)",
     "mu": "unlabeled images per labeled image",
-    "lr": "SGD lr at step 0 (cosine decay)",
+    "lr": "lr after the warm-up (cosine decay)",
+    "input_size": "px (images resized on the device)",
+    "warmup": "fraction of the steps",
+    "micro_batches": "forwards per step (gradient accumulation)",
     "weight_decay": "L2 coefficient",
     "threshold": "softmax probability",
     "ema_decay": "per step",
@@ -30,6 +31,7 @@ UNITS = {
     "checkpoint_every": "steps",
     "eval_batch_size": "images",
 }
+UNSET = (True, "")  # a check that passes: a field left None, filled by the recipe
 
 
 @dataclass
@@ -37,13 +39,37 @@ class FixMatchConfig:
     arch: Optional[str] = setting(None, "wrn28_2 (default without --init) | wrn28_8 | "
                                   "resnet18_cifar | torchvision:NAME (| wrn10_1 for smoke "
                                   "tests); with --init, the init's.")
-    init: Optional[str] = setting(None, "Start from a pretrained encoder plus a fresh linear "
-                                  "head: ssl:RUN (a `hume-ssl pretrain` folder) or "
-                                  "torchvision:NAME@WEIGHTS_FILE. Fixes the architecture.")
-    # with --init: the encoder's lr = lr x this (the head's: lr). 0.1 measured best of
-    # 1 / 0.3 / 0.1 / 0.03 / 0.01 (README "From a pretrained encoder"); 1 erased the encoder's gain
-    encoder_lr_scale: float = setting(0.1, "With --init: the encoder's learning rate is --lr "
-                                      "times this (the head's: --lr).")
+    init: Optional[str] = setting(None, "Start from a pretrained encoder plus a linear head: "
+                                  "any `features` backbone (dinov2_vits14, clip_vit_b16, "
+                                  "timm:NAME[.TAG], torchvision:NAME; each @WEIGHTS_FILE for "
+                                  "local weights) or ssl:RUN (a `hume-ssl pretrain` folder). "
+                                  "Fixes the architecture and the input size.")
+    input_size: Optional[int] = setting(
+        None, "With --init: side the images are resized to on the device (default: the init's "
+        "own, e.g. 260 for tf_efficientnet_lite2); a ViT's must be a multiple of its patch.",
+        unit="px")
+    recipe: str = setting("auto", "Fine-tuning recipe (fixmatch/recipes.py): auto (scratch "
+                          "without --init, else cnn or vit by the init's family) | scratch | "
+                          "cnn | vit. Fills --lr, --encoder-lr-scale, --warmup, --layer-decay "
+                          "where not given.")
+    # with --init: the encoder's lr = lr x this (the head's: lr). cnn recipe: 0.1, measured best
+    # of 1 / 0.3 / 0.1 / 0.03 / 0.01 (README "From a pretrained encoder"); 1 erased the gain
+    encoder_lr_scale: Optional[float] = setting(
+        None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
+        "default: the recipe's (cnn 0.1, vit 1 with layer decay).")
+    warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
+                                      "(default: the recipe's: scratch 0, cnn 0.05, vit 0.025).",
+                                      unit="fraction of the steps")
+    layer_decay: Optional[float] = setting(
+        None, "ViT block i of L trains at lr x this^(L + 1 - i) (default: the recipe's: vit 0.5, "
+        "else 1 = none).")
+    probe: bool = setting(True, "Before training, fit a logistic-regression probe on the seeds "
+                          "in the init's frozen features and report its test accuracy (the "
+                          "baseline FixMatch must beat); for encoder+head classifiers.",
+                          flags=("--probe/--no-probe",))
+    micro_batches: int = setting(1, "Split each step's batch into this many forwards with "
+                                 "accumulated gradients (same loss; BatchNorm sees each part "
+                                 "alone): the memory of one part.", unit="parts")
     steps: int = setting(2**20, "Training steps K (optimizer updates); paper: 2^20; an upper "
                          "bound under --budget-minutes.", unit="steps")
     budget_minutes: Optional[float] = setting(
@@ -51,7 +77,9 @@ class FixMatchConfig:
         "inside it, with its evaluations).", unit="minutes")
     batch_size: int = setting(64, "Labeled images per step, global over GPUs.", unit="images")
     mu: int = setting(7, "Unlabeled images per labeled image in a step.")
-    lr: float = setting(0.03, "SGD learning rate at step 0; lr cos(7 pi k / 16 K) at step k.")
+    lr: Optional[float] = setting(None, "Learning rate after the warm-up, then lr cos(7 pi k / "
+                                  "16 K) at step k; default: the recipe's (SGD 0.03, ViT AdamW "
+                                  "5e-4).")
     momentum: float = setting(0.9, "Nesterov momentum of SGD.")
     weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
                                   "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.")
@@ -97,7 +125,11 @@ class FixMatchConfig:
     RESUME_KEYS = (
         "arch",
         "init",
+        "input_size",
+        "recipe",
         "encoder_lr_scale",
+        "warmup",
+        "layer_decay",
         "steps",
         "budget_minutes",
         "batch_size",
@@ -120,33 +152,62 @@ class FixMatchConfig:
 
     def resolve(self, init=None) -> FixMatchConfig:
         """A checked copy with the derived values filled in: `arch` from `init` (an --arch that
-        disagrees is an error), else wrn28_2. What a run writes to config.json. `init`: the
-        --init spec already resolved (hume_ssl.models.classifier.resolve_init), if the caller
-        has it."""
+        disagrees is an error), else wrn28_2; the recipe's name and the values it fills (lr,
+        encoder_lr_scale, warmup, layer_decay: fixmatch/recipes.py). What a run writes to
+        config.json. `init`: the --init spec already resolved
+        (hume_ssl.models.classifier.resolve_init), if the caller has it."""
+        from hume_ssl.fixmatch.recipes import resolve_recipe
+
         arch = self.arch
         if self.init is not None:
             from hume_ssl.models.classifier import resolve_init
 
-            implied = (init or resolve_init(self.init)).arch
-            if arch is not None and arch != implied:
+            init = init or resolve_init(self.init, self.input_size)
+            if arch is not None and arch != init.arch:
                 raise HumeSSLError(
                     f"--arch {arch} disagrees with --init {self.init}, whose encoder is "
-                    f"{implied}; drop --arch (the init fixes the architecture)."
+                    f"{init.arch}; drop --arch (the init fixes the architecture)."
                 )
-            arch = implied
-        return dataclasses.replace(self, arch=arch or "wrn28_2").validate()
+            arch = init.arch
+            size = init.input_size if init.resizable else None
+        else:
+            init, size = None, self.input_size
+            if size is not None and not str(arch).startswith(("timm:", "torchvision:")):
+                raise HumeSSLError("--input-size applies with --init, or an --arch timm:NAME / "
+                                   "torchvision:NAME; drop it.")
+        filled = resolve_recipe(self, init)
+        return dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
+                                   **filled).validate()
+
+    def resolved(self) -> bool:
+        """Whether `resolve` has filled in the derived values."""
+        from hume_ssl.fixmatch.recipes import FILLED
+
+        return (self.arch is not None and self.recipe != "auto"
+                and all(getattr(self, f) is not None for f in FILLED))
 
     def validate(self) -> FixMatchConfig:
         """Check the options; changes nothing (`resolve` fills in the derived values)."""
-        if self.arch is None:  # the old validate() resolved in place: kept for one release
-            warn_renamed("validate() to resolve arch", "resolve()")
-            self.arch = self.resolve().arch
+        if not self.resolved():  # the old validate() resolved in place: kept for one release
+            if self.arch is None:
+                warn_renamed("validate() to resolve arch", "resolve()")
+            from hume_ssl.fixmatch.recipes import FILLED
+
+            r = self.resolve()
+            for f in ("arch", "recipe", *FILLED):
+                setattr(self, f, getattr(r, f))
         checks = [
             (self.steps >= 1, "--steps must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.mu >= 1, "--mu must be >= 1"),
-            positive("--lr", self.lr),
-            positive("--encoder-lr-scale", self.encoder_lr_scale),
+            positive("--lr", self.lr, optional=True),
+            positive("--encoder-lr-scale", self.encoder_lr_scale, optional=True),
+            UNSET if self.warmup is None else
+            within("--warmup", self.warmup, 0.0, 1.0, hi_open=True),
+            UNSET if self.layer_decay is None else
+            within("--layer-decay", self.layer_decay, 0.0, 1.0, lo_open=True),
+            (self.input_size is None or self.input_size >= 8, "--input-size must be >= 8"),
+            (self.micro_batches >= 1, "--micro-batches must be >= 1"),
             positive("--budget-minutes", self.budget_minutes, optional=True),
             within("momentum", self.momentum, 0.0, 1.0, lo_open=True, hi_open=True),
             within("--threshold", self.threshold, 0.0, 1.0),
@@ -173,10 +234,12 @@ class FixMatchConfig:
 
 def lr_at(cfg: FixMatchConfig, step: int, total_steps: Optional[int] = None,
           start: int = 0) -> float:
-    """FixMatch's cosine: lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget), k
-    and K counted from `start`, the step the budget was fitted at (train.budget)."""
-    frac = schedule_fraction(step, total_steps or cfg.steps, start)
-    return cfg.lr * math.cos(7.0 * math.pi * frac / 16.0)
+    """FixMatch's cosine lr cos(7 pi k / 16 K), K the run's steps (fitted under a budget), k
+    and K counted from `start`, the step the budget was fitted at (train.budget), after the
+    recipe's linear warm-up (fixmatch/recipes.py lr_factor)."""
+    from hume_ssl.fixmatch.recipes import lr_factor
+
+    return cfg.lr * lr_factor(cfg, step, total_steps or cfg.steps, start)
 
 
 def bn_momentum_for(cfg: FixMatchConfig, total_steps: Optional[int] = None) -> float:

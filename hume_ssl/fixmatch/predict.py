@@ -14,8 +14,18 @@ from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import load_split
 from hume_ssl.fixmatch.trainer import predict_logits
-from hume_ssl.models.classifier import build_classifier
+from hume_ssl.models.classifier import build_classifier, init_classifier, resolve_init
 from hume_ssl.train.finite import all_finite
+
+
+def _architecture(meta: dict) -> torch.nn.Module:
+    """The exported model's network with random weights (model.pt is loaded into it): the
+    init's backbone plus head when it came from a features backbone, else by its arch."""
+    init = meta.get("init")
+    if init and not init.startswith("ssl:"):
+        spec = resolve_init(init, meta.get("model_input_size"), check_weights=False)
+        return init_classifier(spec, int(meta["k"]), random_weights=True)[0]
+    return build_classifier(meta["arch"], int(meta["k"]), input_size=meta.get("model_input_size"))
 
 
 def _model_folder(path: Path) -> Path:
@@ -56,7 +66,7 @@ def predict_run(
     model_dir = _model_folder(Path(model_dir))
     meta = read_json(model_dir / "model.json")
     dev = resolve_device(device)
-    model = build_classifier(meta["arch"], int(meta["k"]))
+    model = _architecture(meta)
     try:
         state = torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -71,7 +81,8 @@ def predict_run(
         )
     model.to(dev)
     data = load_split(dataset, split, data_root)
-    if list(data.images.shape[1:3]) != list(meta["input_size"]):
+    size = meta.get("model_input_size")  # resized on the device (an --init backbone's size)
+    if not size and list(data.images.shape[1:3]) != list(meta["input_size"]):
         raise HumeSSLError(
             f"{dataset}:{split} images are {data.images.shape[1:3]} px but the model "
             f"expects {meta['input_size']}; resize the images first."
@@ -80,8 +91,8 @@ def predict_run(
     n = len(data.images)
     logits = predict_logits(
         model, data.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]), dev,
-        batch_size, progress=callback and (lambda done: callback("predict", {"done": done,
-                                                                              "total": n})),
+        batch_size, input_size=size,
+        progress=callback and (lambda done: callback("predict", {"done": done, "total": n})),
     )
     probs = torch.softmax(logits, 1)
     conf, lab = (t.cpu().numpy() for t in probs.max(1))

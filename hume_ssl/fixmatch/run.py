@@ -9,7 +9,10 @@
   checkpoint.pt everything needed for --resume
   model.pt      plain state dict of the EMA model: hume_ssl.models.classifier.build_classifier(
                 model.json arch, k).load_state_dict(torch.load(...)), as `predict` does
-  model.json    arch, k, dataset, normalisation, input size, label ids, class names
+  model.json    arch, init, k, dataset, normalisation, input size (and model_input_size, the
+                size images are resized to), label ids, class names
+  config.json also records the recipe (fixmatch/recipes.py) and the linear probe's accuracy;
+  metrics.json probe_test_acc, fixmatch_minus_probe, below_probe
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from hume_ssl.core.params import warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_split, split_exists
 from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
+from hume_ssl.fixmatch.probe import fit_probe, start_head
+from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
-from hume_ssl.models.classifier import Init, resolve_init
+from hume_ssl.models.classifier import EncoderClassifier, Init, resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
 from hume_ssl.train.resume import (
     check_resume,
@@ -62,7 +67,7 @@ def train_fixmatch_run(
         warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
         seed_labels = labels
     _check_seed_inputs(seeds, indices, seed_labels)
-    init = resolve_init(cfg.init) if cfg.init else None  # once per run, passed down
+    init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
@@ -106,6 +111,9 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     )
     record["device"] = str(trainer.device)
     record["world_size"] = trainer.world
+    probe = _probe(trainer, cfg, s, y, k, test)
+    record["probe"] = None if probe is None else {
+        **probe.to_dict(), "head_from_probe": RECIPES[cfg.recipe].head == "probe"}
     if trainer.rank == 0:
         atomic_write_json(out / "config.json", record)
     t0 = time.perf_counter()
@@ -121,6 +129,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
         "test_acc_kind": "accuracy" if cfg.oracle_labels else "ACC after Hungarian map",
         "evals": [{"step": st, "test_acc": a} for st, a in trainer.evals],
+        **_versus_probe(probe, trainer.median_test_acc()),
     }
     if trainer.rank == 0:
         export_model(out, trainer, s, k, mean, std)
@@ -128,6 +137,37 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     return summary
 
 
+def _probe(trainer: FixMatchTrainer, cfg: FixMatchConfig, s, y, k: int, test):
+    """The linear-probe baseline on the seeds in the pretrained encoder's frozen features
+    (before any step); the classifier's feature scale and, when the recipe says so, its head
+    start from it (fixmatch/probe.py start_head). None without --init: there the features are
+    random and the head stays the paper's."""
+    model = trainer.model
+    if not cfg.init or not isinstance(model, EncoderClassifier):
+        return None
+    scored = cfg.probe and test is not None
+    probe = fit_probe(model.encoder, trainer.data, s.indices, y, k, trainer.mean, trainer.std,
+                      trainer.device, cfg.input_size,
+                      test.images if scored else None, test.labels if scored else None,
+                      cfg.oracle_labels, min(cfg.eval_batch_size, 256))
+    recipe = RECIPES[cfg.recipe]
+    from_probe = recipe.head == "probe"
+    model.frozen_bn = trainer.ema.module.frozen_bn = recipe.frozen_bn
+    start_head(model, probe, from_probe)
+    start_head(trainer.ema.module, probe, from_probe)
+    trainer.reference_acc = probe.test_acc  # drawn in curves.png
+    return probe
+
+
+def _versus_probe(probe, fixmatch_acc) -> dict:
+    """metrics.json's comparison with the probe: a run that ends below it says so."""
+    if probe is None:
+        return {"probe_test_acc": None}
+    out = {"probe_test_acc": probe.test_acc, "probe_seconds": probe.seconds}
+    if probe.test_acc is not None and fixmatch_acc is not None:
+        out["fixmatch_minus_probe"] = fixmatch_acc - probe.test_acc
+        out["below_probe"] = bool(fixmatch_acc < probe.test_acc)
+    return out
 def _check_seed_inputs(seeds, indices, seed_labels) -> None:
     """One source of seeds: conflicting inputs are refused, never silently overridden."""
     if seeds is not None and (indices is not None or seed_labels is not None):
@@ -195,7 +235,7 @@ def _unlabeled_rows(s, n: int, cfg: FixMatchConfig) -> np.ndarray:
 def _normalisation(init: Optional[Init], cfg: FixMatchConfig, s, images: np.ndarray):
     """Input mean and std (3,): a pretrained encoder's own (its image size must match), else
     the train split's channel statistics."""
-    if init is not None and init.input_size and init.input_size != images.shape[1]:
+    if init is not None and not init.resizable and init.input_size != images.shape[1]:
         raise HumeSSLError(
             f"--init {cfg.init} was trained on {init.input_size} px images but "
             f"{s.dataset}:{s.split} has {images.shape[1]} px images; pretrain on this "
@@ -210,8 +250,10 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
     return {
         "command": "train-fixmatch",
         "fixmatch": cfg.to_dict(),
-        "init": None if init is None else {"spec": init.spec, "arch": init.arch,
-                                           "input_size": init.input_size},
+        "init": None if init is None else init.to_dict(),
+        "recipe": {"name": cfg.recipe, **RECIPES[cfg.recipe].to_dict(), "lr": cfg.lr,
+                   "encoder_lr_scale": cfg.encoder_lr_scale, "warmup": cfg.warmup,
+                   "layer_decay": cfg.layer_decay},
         "units": UNITS,
         "seeds": {
             **s.source,
@@ -248,6 +290,7 @@ def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> N
             "dataset": s.dataset,
             "split": s.split,
             "input_size": list(trainer.data.shape[-2:]),
+            "model_input_size": cfg.input_size,  # images are resized to it (None: as they are)
             "normalization": {
                 "mean": list(map(float, mean)),
                 "std": list(map(float, std)),

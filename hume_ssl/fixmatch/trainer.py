@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from hume_ssl.augment.pixels import normalize, to_float
+from hume_ssl.augment.pixels import normalize, resize, to_float
 from hume_ssl.augment.randaugment import strong_augment, weak_augment
 from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import (
@@ -40,8 +40,14 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.metrics import accuracy_from_counts
 from hume_ssl.data.images import channel_stats
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
+from hume_ssl.fixmatch.microbatch import accumulate_step
+from hume_ssl.fixmatch.recipes import (  # noqa: F401 (param_groups re-exported)
+    build_optimizer,
+    clip_gradients,
+    param_groups,
+    warmup_factor,
+)
 from hume_ssl.models.classifier import (
-    EncoderClassifier,
     Init,
     build_classifier,
     init_classifier,
@@ -118,23 +124,6 @@ def fixmatch_step(
         logits[n_labeled + n_unlabeled :],
     )
     return fixmatch_loss(lx, y, luw, lus, threshold, lambda_u)
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float,
-                 encoder_lr_scale: float = 1.0) -> list[dict]:
-    """Weight decay on conv/linear weights only; a pretrained encoder's groups carry
-    `lr_scale` (its lr = the schedule's lr x lr_scale)."""
-    parts = [(model, 1.0)]
-    if isinstance(model, EncoderClassifier):
-        parts = [(model.encoder, encoder_lr_scale), (model.fc, 1.0)]
-    groups = []
-    for module, scale in parts:
-        params = list(module.parameters())
-        decay = [p for p in params if p.ndim > 1]
-        no_decay = [p for p in params if p.ndim <= 1]  # BN weights/biases, biases
-        groups += [{"params": decay, "weight_decay": weight_decay, "lr_scale": scale},
-                   {"params": no_decay, "weight_decay": 0.0, "lr_scale": scale}]
-    return groups
 
 
 class EMA:
@@ -224,6 +213,7 @@ class FixMatchTrainer(Trainer):
         self._reset_acc()
         self._tb = None
         self.budget_fitted = False
+        self.reference_acc: Optional[float] = None  # the probe's test accuracy (curves.png)
         self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.command = "train-fixmatch"
         self.divergence_hint = f"a lower --lr (now {cfg.lr:g})" + (
@@ -254,7 +244,7 @@ class FixMatchTrainer(Trainer):
         if init is not None:
             model, _ = init_classifier(init, self.k, bn_momentum_for(cfg))
         else:
-            model = build_classifier(cfg.arch, self.k, bn_momentum_for(cfg))
+            model = build_classifier(cfg.arch, self.k, bn_momentum_for(cfg), cfg.input_size)
         model = model.to(dev)
         self.channels_last = cfg.channels_last and dev.type == "cuda"
         if self.channels_last:
@@ -263,12 +253,7 @@ class FixMatchTrainer(Trainer):
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model  # the plain module: state dicts, EMA
         self.ema = EMA(model, cfg.ema_decay, cfg.ema_warmup)
-        self.opt = torch.optim.SGD(
-            # the scale is for a pretrained encoder only: a random one trains at the full lr
-            param_groups(model, cfg.weight_decay, cfg.encoder_lr_scale if cfg.init else 1.0),
-            lr=cfg.lr,
-            momentum=cfg.momentum, nesterov=True,
-        )
+        self.opt = build_optimizer(model, cfg)  # the recipe's (fixmatch/recipes.py)
         net = model
         if self.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(
@@ -297,7 +282,10 @@ class FixMatchTrainer(Trainer):
         xu = to_float(self.data[ui])
         uw = weak_augment(xu, g, self.cfg.translate)
         us = strong_augment(xu, g, self.cfg.randaugment_ops, self.cfg.cutout)
-        x = normalize(torch.cat([xl, uw, us]), self.mean, self.std)  # (B + 2uB, 3, H, W)
+        x = torch.cat([xl, uw, us])  # (B + 2uB, 3, H, W)
+        if self.cfg.input_size:  # to the encoder's size, on the device: (B + 2uB, 3, S, S)
+            x = resize(x, self.cfg.input_size)
+        x = normalize(x, self.mean, self.std)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, self.lab_y[j], ui
@@ -309,20 +297,25 @@ class FixMatchTrainer(Trainer):
             group["lr"] = lr * group.get("lr_scale", 1.0)
         x, y, ui = self._batch()
         self.net.train()
-        out = fixmatch_step(self.net, x, y, self.bl, self.bu, cfg.threshold, cfg.lambda_u,
-                            bf16=cfg.bf16 and self.device.type == "cuda")
         self.opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
+        bf16 = cfg.bf16 and self.device.type == "cuda"
+        out = accumulate_step(  # in cfg.micro_batches parts (fixmatch/microbatch.py)
+            lambda xj, yj, b, u: fixmatch_step(self.net, xj, yj, b, u, cfg.threshold,
+                                               cfg.lambda_u, bf16=bf16),
+            x, y, self.bl, self.bu, cfg.micro_batches, self.net)
+        clip_gradients(self.model, cfg)  # the recipe's (fixmatch/recipes.py)
         self.opt.step()
         self.ema.update(self.model, self.step)
         self.step += 1
         self._accumulate(out, ui)
 
     def _lr(self, step: int) -> float:
-        """The lr at `step`: the initial one while a budget is being timed, then the cosine over
-        the fitted steps from where the timing ended (no jump; train.budget.schedule_fraction)."""
+        """The lr at `step`: the initial one while a budget is being timed (times the recipe's
+        warm-up over the --steps bound; a fitted run's is shorter, so it only rises), then the
+        cosine over the fitted steps from where the timing ended (no jump;
+        train.budget.schedule_fraction)."""
         if self.budget_timer is not None:
-            return self.cfg.lr
+            return self.cfg.lr * warmup_factor(self.cfg, step, self.cfg.steps)
         return lr_at(self.cfg, step, self.total_steps, self.schedule_start)
 
     def _accumulate(self, out: dict[str, torch.Tensor], ui: torch.Tensor) -> None:
@@ -342,9 +335,8 @@ class FixMatchTrainer(Trainer):
     @torch.no_grad()
     def predict_logits(self, images: np.ndarray, use_ema: bool = True) -> torch.Tensor:
         model = self.ema.module if use_ema else self.model
-        return predict_logits(
-            model, images, self.mean, self.std, self.device, self.cfg.eval_batch_size, self.cfg.bf16
-        )
+        return predict_logits(model, images, self.mean, self.std, self.device,
+                              self.cfg.eval_batch_size, self.cfg.bf16, self.cfg.input_size)
 
     def eval_due(self, last: bool) -> bool:
         return last or self.step % self.cfg.eval_every == 0
@@ -433,7 +425,8 @@ class FixMatchTrainer(Trainer):
             save_checkpoint(self.out / CHECKPOINT, st)
             write_curves(self.out / "metrics.csv", self.out / "curves.png",
                          f"FixMatch ({self.cfg.arch})",
-                         ("loss_x", "loss_u", "mask_rate", "pl_acc_masked", "test_acc"))
+                         ("loss_x", "loss_u", "mask_rate", "pl_acc_masked", "test_acc"),
+                         references={"test_acc": self.reference_acc})
 
     def load(self, path: str | Path) -> None:
         st = load_checkpoint(path, map_location="cpu")
@@ -545,10 +538,12 @@ def predict_logits(
     device: torch.device,
     batch_size: int = 1024,
     bf16: bool = True,
+    input_size: Optional[int] = None,
     progress=None,
 ) -> torch.Tensor:
-    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation;
-    `progress(images done)` after every batch."""
+    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation
+    (resized on the device to input_size x input_size when given); `progress(images done)`
+    after every batch."""
     model.eval()
     return batched_forward(model, images, mean, std, device, batch_size, bf16,
-                           progress=progress)
+                           input_size=input_size, progress=progress)

@@ -305,7 +305,7 @@ def _offline(b: BackboneSpec, e: Exception, where: str) -> HumeSSLError:
         f"could not get the pretrained weights of {b.spec} ({type(e).__name__}: "
         f"{str(e).splitlines()[0][:200] if str(e) else ''}). Offline? Download {where} on a "
         f"machine with network access and pass it as {b.spec}@FILE (in `seed --backbones` "
-        "too), or with `features --weights FILE`.")
+        "and `train-fixmatch --init` too), or with `features --weights FILE`.")
 
 
 @contextmanager
@@ -331,11 +331,17 @@ def _build_timm(b: BackboneSpec) -> nn.Module:
     if b.weights == "random":
         return timm.create_model(b.model_name, pretrained=False, **kw)
     if b.weights:
+        # created with its head, so that timm loads the file strictly (with num_classes=0 it
+        # skips the check, and weights of another network would load as nothing); then removed
+        kw.pop("num_classes", None)
         try:
-            return timm.create_model(b.model_name, pretrained=True,
-                                     pretrained_cfg_overlay={"file": str(b.weights)}, **kw)
+            model = timm.create_model(b.model_name, pretrained=True,
+                                      pretrained_cfg_overlay={"file": str(b.weights)}, **kw)
         except (RuntimeError, KeyError, ValueError) as e:
             raise _mismatch(b, e) from e
+        if b.output == "features":
+            model.reset_classifier(0)
+        return model
     try:
         with _quiet_hub():  # offline, the hub logs ~10 retry lines before it gives up
             return timm.create_model(b.model_name, pretrained=True, **kw)

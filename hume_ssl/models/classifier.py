@@ -1,13 +1,17 @@
 """The classifiers FixMatch trains: a WideResNet by name, or an encoder with a fresh linear head,
-optionally initialised from a pretrained backbone (`--init ssl:RUN`, `--init torchvision:NAME`).
+optionally initialised from a pretrained backbone: `--init ssl:RUN`, or any backbone spec of the
+features registry (`dinov2_vits14`, `clip_vit_b16`, `timm:NAME[.TAG]`, `torchvision:NAME`, each
+with `@FILE`); the encoder is the backbone as `features` runs it (its pooled features).
 
     model = build_classifier("wrn28_2", k=10)                       # random init
     model, init = init_classifier("ssl:runs/ssl", k=10)             # the pretrain run's encoder
-    init.arch, init.input_size, init.mean, init.std                 # what the init fixes
+    init = resolve_init("timm:tf_efficientnet_lite2@w.pth", input_size=96)
+    init.arch, init.input_size, init.mean, init.std, init.family    # what the init fixes
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -16,33 +20,62 @@ import torch
 from torch import nn
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.models.backbones import load_backbone, resolve_backbone
+from hume_ssl.models.backbones import ALIASES, BackboneSpec, load_backbone, resolve_backbone
 from hume_ssl.models.encoders import CIFAR_ARCHS, build_encoder
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 from hume_ssl.models.wrn import ARCHS as WRN_ARCHS
 from hume_ssl.models.wrn import build_model
 
+VIT_NAMES = ("vit", "deit", "eva", "beit")  # timm names of the fixed-patch-grid transformers
+
 
 class EncoderClassifier(nn.Module):
-    """encoder (B, 3, S, S) -> (B, d), then a linear head (B, d) -> (B, k)."""
+    """encoder (B, 3, S, S) -> (B, d), times feature_scale, then a linear head (B, d) -> (B, k).
+
+    feature_scale (a buffer, 1 unless set) brings pretrained features to unit norm on average:
+    ImageNet CNNs' pooled features have norms ~100 (SqueezeNet: 146 at 64 px), at which a fresh
+    head's SGD steps at lr 0.03 overshoot and diverge (fixmatch/recipes.py)."""
 
     def __init__(self, encoder: nn.Module, feat_dim: int, k: int):
         super().__init__()
         self.encoder, self.fc = encoder, nn.Linear(feat_dim, k)
+        self.register_buffer("feature_scale", torch.ones(()))
+        self.frozen_bn = False  # the encoder's BatchNorm keeps its running statistics
+
+    def train(self, mode: bool = True) -> EncoderClassifier:
+        """As nn.Module.train; with frozen_bn the encoder's BatchNorm layers stay in eval mode
+        (normalise with the pretrained running statistics; their affine weights still train)."""
+        super().train(mode)
+        if mode and self.frozen_bn:
+            for m in self.encoder.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.encoder(x))
+        return self.fc(self.encoder(x) * self.feature_scale)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kw):
+        # models exported before feature_scale existed ran at scale 1
+        state_dict.setdefault(prefix + "feature_scale", torch.ones(()))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kw)
 
 
 @dataclass
 class Init:
     """What a pretrained initialisation fixes for training and for `predict`."""
 
-    spec: str  # as given, e.g. "ssl:runs/ssl"
+    spec: str  # as given, e.g. "ssl:runs/ssl", "timm:tf_efficientnet_lite2@w.pth"
     arch: str  # the classifier architecture it implies, e.g. "resnet18_cifar"
-    input_size: Optional[int]  # pixels the encoder was trained at (None: any)
+    input_size: Optional[int]  # pixels the encoder runs at (images are resized to it)
     mean: tuple[float, float, float]  # input normalisation the encoder expects
     std: tuple[float, float, float]
+    family: str = "cnn"  # "cnn" | "vit": picks the fine-tuning recipe (fixmatch/recipes.py)
+    resizable: bool = False  # images of another size are resized on the device to input_size
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec, "arch": self.arch, "input_size": self.input_size,
+                "mean": list(self.mean), "std": list(self.std), "family": self.family}
 
 
 def set_bn_momentum(model: nn.Module, momentum: float) -> None:
@@ -52,13 +85,21 @@ def set_bn_momentum(model: nn.Module, momentum: float) -> None:
 
 
 def classifier_archs() -> list[str]:
-    return list(WRN_ARCHS) + list(CIFAR_ARCHS) + ["torchvision:NAME"]
+    return list(WRN_ARCHS) + list(CIFAR_ARCHS) + ["torchvision:NAME", "timm:NAME"]
 
 
-def build_classifier(arch: str, k: int, bn_momentum: float = 0.001) -> nn.Module:
-    """A randomly initialised classifier: a WideResNet, or an encoder architecture plus head."""
+def build_classifier(arch: str, k: int, bn_momentum: float = 0.001,
+                     input_size: Optional[int] = None) -> nn.Module:
+    """A randomly initialised classifier: a WideResNet, or an encoder architecture plus head
+    (timm:NAME: the backbone's network from random weights, at input_size for a ViT)."""
     if arch in WRN_ARCHS:
         return build_model(arch, k, bn_momentum=bn_momentum)
+    if arch.startswith("timm:"):
+        b = resolve_backbone(arch, random_init=True, input_size=input_size)
+        encoder, dim = _trainable(load_backbone(b), input_size or b.preprocessing.input_size)
+        model = EncoderClassifier(encoder, dim, k)
+        set_bn_momentum(model, bn_momentum)
+        return model
     if arch in CIFAR_ARCHS or arch.startswith("torchvision:"):
         encoder, dim = build_encoder(arch)
         model = EncoderClassifier(encoder, dim, k)
@@ -67,47 +108,88 @@ def build_classifier(arch: str, k: int, bn_momentum: float = 0.001) -> nn.Module
     raise HumeSSLError(f"unknown --arch {arch!r}; choose one of {', '.join(classifier_archs())}.")
 
 
-def resolve_init(spec: str) -> Init:
-    """Parse an --init spec without loading weights (cheap: for checks before any work)."""
+def _patch_size(model_name: str) -> Optional[int]:
+    m = re.search(r"patch(\d+)", model_name)
+    return int(m.group(1)) if m else None
+
+
+def _is_vit(b: BackboneSpec) -> bool:
+    return b.source == "timm" and any(t in b.model_name for t in VIT_NAMES)
+
+
+def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: bool = True) -> Init:
+    """Parse an --init spec without loading weights (cheap: for checks before any work).
+
+    Any backbone spec of the features registry (models/backbones.py) but its `:logits` form,
+    or ssl:RUN. `input_size`: run the encoder at this side instead of its own (the images are
+    resized to it on the device); a ViT's must be a multiple of its patch size.
+    `check_weights=False`: a @FILE need not exist (`predict` loads trained weights instead)."""
     if spec.startswith("ssl:"):
         meta, _ = read_backbone_meta(spec.split(":", 1)[1])
         p = meta["preprocessing"]
+        if input_size and int(input_size) != int(p["input_size"]):
+            raise HumeSSLError(f"--init {spec} was pretrained at {p['input_size']} px; "
+                               f"--input-size {input_size} does not apply to it (drop it).")
         return Init(spec, meta["arch"], int(p["input_size"]), tuple(p["mean"]), tuple(p["std"]))
-    if spec.startswith("torchvision:"):
-        b = resolve_backbone(spec)
-        if b.output != "features":
-            raise HumeSSLError(f"--init {spec}: use the features spec (without :logits); a "
-                               "fresh head for the k classes is added.")
-        pre = b.preprocessing
-        return Init(spec, f"torchvision:{b.model_name}", None, pre.mean, pre.std)
-    raise HumeSSLError(f"--init {spec!r}: give ssl:RUN (a `hume-ssl pretrain` run folder) or "
-                       "torchvision:NAME@WEIGHTS_FILE.")
+    if spec.split("@", 1)[0].endswith(":logits"):
+        raise HumeSSLError(f"--init {spec}: use the features spec (without :logits); a "
+                           "fresh head for the k classes is added.")
+    b = resolve_backbone(spec, random_init=not check_weights)
+    size = int(input_size or b.preprocessing.input_size)
+    vit = _is_vit(b)
+    patch = _patch_size(b.model_name) if vit else None
+    if patch and size % patch:
+        lo, hi = size // patch * patch, (size // patch + 1) * patch
+        raise HumeSSLError(
+            f"--init {spec}: a ViT with {patch} px patches cannot take {size} px images (its "
+            f"position embeddings are a grid of whole patches); pass --input-size {lo or hi} "
+            f"or {hi}.")
+    name = spec.split("@", 1)[0]
+    arch = name if name in ALIASES else f"{b.source}:{b.model_name}"
+    pre = b.preprocessing
+    return Init(spec, arch, size, pre.mean, pre.std, "vit" if vit else "cnn", True)
+
+
+def _backbone_of(init: Init, random_init: bool) -> BackboneSpec:
+    return resolve_backbone(init.spec, random_init=random_init, input_size=init.input_size)
+
+
+def _trainable(encoder: nn.Module, size: int) -> tuple[nn.Module, int]:
+    """A frozen backbone made trainable, and its feature dimension (one forward at `size`)."""
+    encoder.requires_grad_(True)
+    with torch.no_grad():
+        dim = int(encoder.eval()(torch.zeros(2, 3, size, size)).shape[1])
+    return encoder.train(), dim
 
 
 def init_classifier(spec: str | Init, k: int, bn_momentum: float = 0.001,
-                    ) -> tuple[nn.Module, Init]:
+                    random_weights: bool = False) -> tuple[nn.Module, Init]:
     """The encoder of `spec` (an --init spec, or one already resolved by `resolve_init`) with
-    its pretrained weights, trainable, plus a fresh linear head."""
+    its pretrained weights (random ones with `random_weights`: the same network from scratch,
+    and what `predict` loads a trained model into), trainable, plus a fresh linear head."""
     init = spec if isinstance(spec, Init) else resolve_init(spec)
     spec = init.spec
     if spec.startswith("ssl:"):
         encoder, dim = build_encoder(init.arch)
-        _, weights = read_backbone_meta(spec.split(":", 1)[1])
-        try:
-            state = torch.load(Path(weights), map_location="cpu", weights_only=True)
-            encoder.load_state_dict(state)
-        except Exception as e:  # truncated, not a torch file, or another architecture
-            raise HumeSSLError(
-                f"--init {spec}: cannot load {weights} ({type(e).__name__}: "
-                f"{str(e).splitlines()[0][:200] if str(e) else ''}); re-export it by re-running "
-                "`hume-ssl pretrain ... --resume`, or pretrain again into a new --out."
-            ) from e
+        if not random_weights:
+            _load_ssl_weights(encoder, spec)
     else:
-        encoder = load_backbone(spec)  # frozen, eval mode: made trainable below
-        encoder.requires_grad_(True)
-        with torch.no_grad():
-            dim = int(encoder(torch.zeros(2, 3, 64, 64)).shape[1])
+        encoder, dim = _trainable(load_backbone(_backbone_of(init, random_weights)),
+                                  init.input_size or 64)
     encoder.train()
     model = EncoderClassifier(encoder, dim, k)
     set_bn_momentum(model, bn_momentum)
     return model, init
+
+
+def _load_ssl_weights(encoder: nn.Module, spec: str) -> None:
+    _, weights = read_backbone_meta(spec.split(":", 1)[1])
+    try:
+        state = torch.load(Path(weights), map_location="cpu", weights_only=True)
+        encoder.load_state_dict(state)
+    except Exception as e:  # truncated, not a torch file, or another architecture
+        raise HumeSSLError(
+            f"--init {spec}: cannot load {weights} ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else ''}); re-export it by re-running "
+            "`hume-ssl pretrain ... --resume`, or pretrain again into a new --out."
+        ) from e

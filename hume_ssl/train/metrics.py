@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from hume_ssl.core.io import atomic_write_bytes
 from hume_ssl.core.plot import curves_png
@@ -34,12 +34,15 @@ def truncate_metrics(path: str | Path, step: int) -> None:
 
 
 def write_curves(csv_path: str | Path, png_path: str | Path, title: str,
-                 fields: Sequence[str], x: str = "step") -> None:
-    """Draw `fields` of a metrics CSV against `x` into a PNG (atomically); no CSV, no PNG."""
+                 fields: Sequence[str], x: str = "step",
+                 references: Optional[dict] = None) -> None:
+    """Draw `fields` of a metrics CSV against `x` into a PNG (atomically); no CSV, no PNG.
+    `references`: field -> a value drawn as a horizontal line in its panel (e.g. a baseline)."""
     csv_path = Path(csv_path)
     if not csv_path.exists():
         return
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
     panels = {name: ([r[x] for r in rows], [r.get(name, "") for r in rows]) for name in fields}
-    atomic_write_bytes(png_path, curves_png(title, x, panels))
+    refs = {k: v for k, v in (references or {}).items() if v is not None}
+    atomic_write_bytes(png_path, curves_png(title, x, panels, refs))
