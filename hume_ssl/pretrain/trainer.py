@@ -325,8 +325,9 @@ class Pretrainer(Trainer):
         """Largest whole number of epochs (<= cfg.epochs) whose steps and kNN evaluations fit the
         budget; with the budget already spent, the run ends after the next step."""
         cfg = self.cfg
+        seconds_left = cfg.budget_minutes * 60.0 - self.elapsed()
         epochs = units_in_budget(
-            cfg.budget_minutes * 60.0 - self.elapsed(), t_step, t_eval, self.step,
+            seconds_left, t_step, t_eval, self.step,
             self.steps_per_epoch, cfg.epochs,
             lambda e: (e // cfg.knn_every + 1) if self.monitor else 0,
         )
@@ -346,7 +347,8 @@ class Pretrainer(Trainer):
         self.total_steps = epochs * self.steps_per_epoch
         self.budget_fitted, self.schedule_start = True, self.step
         self.callback("budget", {"epochs": epochs, "total_steps": self.total_steps,
-                                 "s_per_step": t_step, "s_per_eval": t_eval})
+                                 "s_per_step": t_step, "s_per_eval": t_eval,
+                                 "fitted_at_step": self.step, "seconds_left": seconds_left})
 
     def on_start(self) -> None:
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
