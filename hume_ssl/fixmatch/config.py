@@ -49,9 +49,9 @@ class FixMatchConfig:
         "own, e.g. 260 for tf_efficientnet_lite2); a ViT's must be a multiple of its patch.",
         unit="px")
     recipe: str = setting("auto", "Fine-tuning recipe (fixmatch/recipes.py): auto (scratch "
-                          "without --init, ssl for an ssl:RUN init, else cnn or vit by the "
-                          "init's family) | scratch | ssl | cnn | vit. Fills --lr, "
-                          "--encoder-lr-scale, --warmup, --layer-decay where not given.")
+                          "without --init, else cnn or vit by the init's family) | scratch | "
+                          "cnn | vit. Fills --lr, --encoder-lr-scale, --warmup, --layer-decay "
+                          "where not given.")
     # with --init: the encoder's lr = lr x this (the head's: lr). cnn recipe: 0.1, measured best
     # of 1 / 0.3 / 0.1 / 0.03 / 0.01 (README "From a pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(

@@ -1,12 +1,7 @@
 """Fine-tuning recipes per backbone family: the optimizer, its learning rates and the warm-up.
 
     scratch  no --init: the FixMatch paper (SGD + Nesterov, lr 0.03, no warm-up)
-    ssl      an encoder of `hume-ssl pretrain` (--init ssl:RUN): SGD at lr 0.03, the encoder at
-             lr x 0.1, no warm-up, a random head, BatchNorm in training mode: the setting
-             README "From a pretrained encoder" measured (recipes/fixmatch_encoder_lr.py and
-             the slow tests/fixmatch/test_init_beats_random.py; the cnn recipe there lost its
-             margin over random init: 0.053 with a spread of 0.055)
-    cnn      a pretrained CNN (torchvision:, timm: CNNs): SGD at lr 0.03, the
+    cnn      a pretrained CNN (--init ssl:, torchvision:, timm: CNNs): SGD at lr 0.03, the
              encoder at lr x encoder_lr_scale (0.1: README "From a pretrained encoder"), a
              linear warm-up over the first 5% of the steps, the global gradient norm clipped
              at 1 (the SqueezeNet init's loss_x went 4.6 -> 177 in 5 steps without it; a
@@ -56,7 +51,6 @@ class Recipe:
 CNN_CLIP = 1.0  # both 1 and 5 kept the SqueezeNet run finite (README); 1 is the safer
 RECIPES = {
     "scratch": Recipe("sgd", 0.03, 1.0, 0.0, 1.0, "random", 0.0, False),
-    "ssl": Recipe("sgd", 0.03, 0.1, 0.0, 1.0, "random", 0.0, False),
     "cnn": Recipe("sgd", 0.03, 0.1, 0.05, 1.0, "probe", CNN_CLIP, True),
     "vit": Recipe("adamw", 5e-4, 1.0, 0.025, 0.5, "probe", 0.0, False),
 }
