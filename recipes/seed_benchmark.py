@@ -48,16 +48,15 @@ import numpy as np
 from common import recipe_parser
 from sklearn.cluster import KMeans
 
-from hume_ssl.core.knn import knn_consistency, l2_normalise
+from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.metrics import clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.estimator import Hume
-from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.calibration import STABILITY_EDGES, bin_counts, expected_precision
 from hume_ssl.seeds.config import SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours
+from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours, space_rows
 from hume_ssl.seeds.report import plot_curves, precision_curve
 from hume_ssl.seeds.selection import SeedSelector
 
@@ -166,8 +165,7 @@ def fit_set(name: str, args, out: Path) -> dict:
     for sp, x in (("phi1", x1), ("phi2", x2)):
         # the neighbours `seed` computes (centred rows when HUME centres), kmax at once
         f[f"nbrs_{sp}"] = space_neighbours(x, kmax, cfg.center)[0].astype(np.int32)
-        xn = np.asarray(x, np.float32)
-        xn = l2_normalise(xn - column_mean(xn) if cfg.center else xn)  # the rows HUME sees
+        xn = space_rows(x, cfg.center)  # the rows HUME sees
         km = KMeans(k, n_init=3, random_state=args.seed).fit(xn)
         f[f"km_{sp}"] = km.labels_
         f[f"km_dist_{sp}"] = ((xn - km.cluster_centers_[km.labels_]) ** 2).sum(1)
