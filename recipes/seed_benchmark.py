@@ -165,18 +165,14 @@ def fit_set(name: str, args, out: Path) -> dict:
     for sp, x in (("phi1", x1), ("phi2", x2)):
         # the neighbours `seed` computes (centred rows when HUME centres), kmax at once
         f[f"nbrs_{sp}"] = space_neighbours(x, kmax, cfg.center)[0].astype(np.int32)
-        xn = space_rows(x, cfg.center)  # the rows HUME sees
-        km = KMeans(k, n_init=3, random_state=args.seed).fit(xn)
-        f[f"km_{sp}"] = km.labels_
-        f[f"km_dist_{sp}"] = ((xn - km.cluster_centers_[km.labels_]) ** 2).sum(1)
+    f.update(kmeans_fit(x1, x2, k, args.seed, cfg.center))
     np.savez(path, **f)
     return f
 
 
-
-
 def analyse(name: str, f: dict, args) -> dict:
-    """Every curve of a set, the consensus clusters' evidence, the diagnostics."""
+    """Every curve of a set, the consensus clusters' evidence, the diagnostics, and (with
+    --states > 1) precision at each N over several k-means random states."""
     x1, x2, y, _ = load_set(name, args)
     labels, agreement = f["labels"], f["agreement"]
     k = int(y.max()) + 1
@@ -186,8 +182,7 @@ def analyse(name: str, f: dict, args) -> dict:
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
     d = SeedConfig()
-    sel = ConsensusSelector(per_class=max(NS), random_state=args.seed).fit(
-        x1, x2, labels, k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]))
+    sel = consensus(x1, x2, f, k, args.seed)
     res["consensus_seconds"] = round(time.perf_counter() - t, 1)
     cov = sel.labels_ >= 0
     res["consensus"] = {"coverage": float(cov.mean()), "kmeans": sel.kmeans_,
@@ -205,18 +200,66 @@ def analyse(name: str, f: dict, args) -> dict:
                             map_h, y)["precision"] for _ in range(args.draws)])
     res["curves"]["HUME random-N"] = {"precision": draws.mean(0).tolist(),
                                       "std": draws.std(0).tolist(), "seeds": None}
-    for sp in ("phi1", "phi2"):  # k-means on each space: nearest-N, and SPICE-style
-        kl, dist = f[f"km_{sp}"], f[f"km_dist_{sp}"]
-        res[f"kmeans_{sp}"] = clustering_metrics(kl, y)
+    for sp in ("phi1", "phi2"):
+        res[f"kmeans_{sp}"] = clustering_metrics(f[f"km_{sp}"], y)
+    res["curves"].update(kmeans_curves(f, f, y, k))
+    if args.states > 1:
+        res["states"] = over_states(x1, x2, f, y, k, args)
+    return res
+
+
+def consensus(x1, x2, f: dict, k: int, random_state: int) -> ConsensusSelector:
+    """The shipped rule (SeedConfig's defaults) with every candidate ranked (ranked_)."""
+    cap = int(np.bincount(f["labels"], minlength=k).max())  # --per-class can't pass HUME's largest
+    return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state).fit(
+        x1, x2, f["labels"], k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]))
+
+
+def kmeans_curves(km: dict, f: dict, y: np.ndarray, k: int) -> dict:
+    """k-means nearest-N and SPICE-style curves in each space from km's km_SP / km_dist_SP."""
+    out = {}
+    for sp in ("phi1", "phi2"):
+        kl, dist = km[f"km_{sp}"], km[f"km_dist_{sp}"]
         map_k = hungarian_map(kl, y)
         near = {c: np.nonzero(kl == c)[0][np.argsort(dist[kl == c], kind="stable")]
                 for c in range(k)}
-        res["curves"][f"k-means nearest-N {sp}"] = curve(near, map_k, y)
+        out[f"k-means nearest-N {sp}"] = curve(near, map_k, y)
         local = knn_consistency(kl, f[f"nbrs_{sp}"][:, :SPICE_NEIGHBOURS])
         spice = {c: r[local[r] >= SPICE_SHARE] for c, r in
                  ((c, near[c][np.argsort(-local[near[c]], kind="stable")]) for c in range(k))}
-        res["curves"][f"SPICE-style {sp}"] = curve(spice, map_k, y)
-    return res
+        out[f"SPICE-style {sp}"] = curve(spice, map_k, y)
+    return out
+
+
+def kmeans_fit(x1, x2, k: int, random_state: int, center: bool = True) -> dict:
+    """{km_SP, km_dist_SP}: k-means (3 restarts) of each space's rows as HUME sees them."""
+    out = {}
+    for sp, x in (("phi1", x1), ("phi2", x2)):
+        xn = space_rows(x, center)
+        km = KMeans(k, n_init=3, random_state=random_state).fit(xn)
+        out[f"km_{sp}"] = km.labels_
+        out[f"km_dist_{sp}"] = ((xn - km.cluster_centers_[km.labels_]) ** 2).sum(1)
+    return out
+
+
+def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args) -> dict:
+    """{method: (states, len(NS)) precision} for the rules that depend on the k-means random
+    state (ours and the k-means baselines), states args.seed .. args.seed + states - 1: one
+    state's curve is one draw of these (HUME and its fit stay fixed)."""
+    per: dict[str, list] = {}
+    clusters = []  # per state: each consensus cluster's stability and its seeds at 4
+    for s in range(args.seed, args.seed + args.states):
+        sel = consensus(x1, x2, f, k, s)
+        cov = sel.labels_ >= 0
+        mapping = hungarian_map(sel.labels_[cov], y[cov])
+        curves = {"ours": curve(sel.ranked_, mapping, y)}
+        clusters.append([{key: c[key] for key in ("stability", "right_at_4", "taken_at_4")}
+                         for c in cluster_records(sel, mapping, y)])
+        km = f if s == args.seed else kmeans_fit(x1, x2, k, s)
+        curves.update(kmeans_curves(km, f, y, k))
+        for name, c in curves.items():
+            per.setdefault(name, []).append(c["precision"])
+    return {**{name: np.array(p).tolist() for name, p in per.items()}, "clusters": clusters}
 
 
 def curve(ranked: dict, mapping: dict, y: np.ndarray) -> dict:
@@ -300,6 +343,60 @@ def print_set(r: dict) -> None:
             + " |")
 
 
+def state_means(r: dict) -> dict:
+    """{method: (mean (len(NS),), sd (len(NS),))} over the k-means random states; the rules
+    that don't depend on them (HUME random-N, the hume rule) with sd 0."""
+    out = {name: (np.nanmean(p, 0), np.nanstd(p, 0)) for name, p in
+           ((n, np.array(v, float)) for n, v in r["states"].items() if n != "clusters")}
+    for name in ("HUME random-N", "hume rule"):
+        p = np.array(r["curves"][name]["precision"], float)
+        out[name] = (p, np.zeros_like(p))
+    return out
+
+
+def best_mean_baseline(means: dict) -> np.ndarray:
+    """(len(NS),) the best label-free baseline's mean precision at each N."""
+    base = np.array([m for name, (m, _) in means.items() if name not in ("ours", "hume rule")])
+    return np.array([np.nanmax(c) if np.isfinite(c).any() else np.nan for c in base.T])
+
+
+def print_states(r: dict) -> None:
+    means = state_means(r)
+    n_states = len(r["states"]["ours"])
+    print(f"\nover {n_states} k-means random states (ours and the k-means baselines redrawn; "
+          "HUME's fit fixed): precision at N, mean +- sd")
+    print("| rule | " + " | ".join(str(n) for n in NS) + " |")
+    print("|---" * (len(NS) + 1) + "|")
+    for name, (m, sd) in means.items():
+        print(f"| {name} | " + " | ".join(f"{fmt(a)} +- {b:.3f}" if np.isfinite(a) else "-"
+                                       for a, b in zip(m, sd)) + " |")
+    best = best_mean_baseline(means)
+    print("| ours - best baseline (means) | " + " | ".join(
+        fmt(o - b) if np.isfinite(o) and np.isfinite(b) else "-"
+        for o, b in zip(means["ours"][0], best)) + " |")
+
+
+def summary_states(results: list[dict]) -> None:
+    """One row per set: ours and the best baseline at 4 over the k-means random states."""
+    rs = [r for r in results if "states" in r]
+    if not rs:
+        return
+    j = NS.index(4)
+    print(f"\n## over {len(rs[0]['states']['ours'])} k-means random states: precision at 4 per "
+          "cluster (mean +- sd, min..max) and N where ours' mean >= the best baseline's mean")
+    print("| set | ours at 4 | best baseline at 4 (mean) | N where ours >= best (means) |")
+    print("|---|---|---|---|")
+    for r in rs:
+        means = state_means(r)
+        ours = np.array(r["states"]["ours"], float)[:, j]
+        best = best_mean_baseline(means)
+        wins = sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
+                   for o, b in zip(means["ours"][0], best))
+        print(f"| {r['set']} | {fmt(np.nanmean(ours))} +- {np.nanstd(ours):.3f} "
+              f"({fmt(np.nanmin(ours))}..{fmt(np.nanmax(ours))}) | {fmt(best[j])} | "
+              f"{wins} of {len(NS)} |")
+
+
 def summary_table(results: list[dict]) -> None:
     """One row per set: what README's benchmark table shows."""
     cols = (1, 4, 25, 100)
@@ -324,40 +421,49 @@ def summary_table(results: list[dict]) -> None:
 
 def expected_precision_table(results: list[dict]) -> None:
     """The calibration table (BIN_COUNTS) from every set, and each set left out: the interval
-    from the other sets' table against the precision measured at 4 per cluster."""
+    from the other sets' table against the precision measured at 4 per cluster. With
+    --states, every k-means random state of a set is a draw: the table counts them all, and
+    each state of the left-out set is checked against the interval."""
+    def draws(r):  # [[cluster records] per state]
+        return r["states"]["clusters"] if "states" in r else [r["clusters"]]
+
     def counts(rs):
-        cl = [c for r in rs for c in r["clusters"]]
+        cl = [c for r in rs for state in draws(r) for c in state]
         return bin_counts([c["stability"] for c in cl], [c["right_at_4"] for c in cl],
                           [c["taken_at_4"] for c in cl])
 
     table = counts(results)
-    print("\n## expected precision: the table (seeds right / taken at 4 per cluster, by the "
-          "cluster's stability)")
+    n_draws = sum(len(draws(r)) for r in results)
+    print(f"\n## expected precision: the table (seeds right / taken at 4 per cluster, by the "
+          f"cluster's stability; {len(results)} sets, {n_draws} set-states)")
     edges = (0.0,) + STABILITY_EDGES + (1.0,)
     print("| stability | " + " | ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(edges, edges[1:]))
           + " |")
     print("|---" * len(edges) + "|")
     print("| right / taken | " + " | ".join(f"{r} / {t}" for r, t in table) + " |")
     print(f"BIN_COUNTS = {table}")
-    print("\n| left out | expected precision at 4 (90% interval) | measured | inside |")
+    print("\n| left out | expected precision at 4 (90% interval), per state | measured, per "
+          "state | inside |")
     print("|---|---|---|---|")
-    inside = 0
+    inside = total = 0
     for r in results:
         rest = counts([q for q in results if q is not r])
-        cl = r["clusters"]
-        est = expected_precision([c["stability"] for c in cl], [c["taken_at_4"] for c in cl],
-                                 r["k"], counts=rest)["overall"]
-        taken = sum(c["taken_at_4"] for c in cl)
-        meas = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
-        ok = est is not None and est["low"] <= meas <= est["high"]
-        inside += ok
-        shown = ("-" if est is None else
-                 f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
-        print(f"| {r['set']} | {shown} | {fmt(meas)} | {'yes' if ok else 'NO'} |")
-    print(f"inside the interval on {inside} of {len(results)} left-out sets")
+        shown, meas, ok = [], [], 0
+        for cl in draws(r):
+            est = expected_precision([c["stability"] for c in cl],
+                                     [c["taken_at_4"] for c in cl], r["k"], counts=rest)["overall"]
+            taken = sum(c["taken_at_4"] for c in cl)
+            m = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
+            ok += est is not None and est["low"] <= m <= est["high"]
+            shown.append("-" if est is None else
+                         f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
+            meas.append(fmt(m))
+        inside, total = inside + ok, total + len(meas)
+        print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of {len(meas)} |")
+    print(f"inside the interval on {inside} of {total} left-out set-states")
 
 
-def main():
+def main(argv=None) -> list[dict]:
     ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="folder for each set's NAME.json, NAME.npz "
                     "(HUME, reused) and NAME_precision_curve.png")
@@ -369,9 +475,13 @@ def main():
     ap.add_argument("--draws", type=int, default=20, help="random-N draws")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--states", type=int, default=1,
+                    help="k-means random states for ours and the k-means baselines (seed .. "
+                    "seed + states - 1; 1: the curves above only). Each state is one draw: the "
+                    "spread says how far one state's curve can be trusted")
     ap.add_argument("--reuse-only", action="store_true",
                     help="only the sets already fitted in OUT (re-analyse, no HUME)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -385,9 +495,13 @@ def main():
         (out / f"{name}_precision_curve.png").write_bytes(png_bytes(img))
         results.append(r)
         print_set(r)
+        if "states" in r:
+            print_states(r)
     summary_table(results)
+    summary_states(results)
     if len(results) > 2:
         expected_precision_table(results)
+    return results
 
 
 if __name__ == "__main__":
