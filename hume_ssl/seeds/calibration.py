@@ -2,11 +2,16 @@
 consensus) looked up in a table of how often seeds of clusters that stable were right on the
 seed benchmark's sets, where the labels are known.
 
-The table (BIN_COUNTS) is printed by `python recipes/seed_benchmark.py --out DIR` (section
-"expected precision"), which also checks it leaving one set out: the interval printed for each
-left-out set, from the other sets' table, against the precision measured there. A cluster's
-precision is drawn from Beta(1 + right, 1 + wrong) of its stability bin, its seeds from a
-binomial; the interval is the 5th..95th percentile of the seeds' precision over those draws.
+The table (BIN_COUNTS) is printed by `python recipes/seed_benchmark.py --out DIR --states 5`
+(section "expected precision"), which also checks it leaving one set out: the interval printed
+for each left-out set, from the other sets' table, against the precision measured there.
+
+The unit of error is the cluster, not the seed: a cluster whose seeds carry the wrong label
+(a split or merged class) has all of them wrong, so seeds are not independent draws. A bin's
+table entry is (right, clusters): the summed precision of its clusters' seeds, and how many
+clusters held seeds. A cluster's chance of being right is drawn from Beta(1 + right, 1 +
+clusters - right) of its stability bin, the cluster right (all its seeds) or wrong with that
+chance; the interval is the 5th..95th percentile of the seeds' precision over those draws.
 Outside the kinds of data the benchmark holds (digits, Fashion-MNIST, CIFAR-10 features) the
 figure is an estimate, not a guarantee.
 """
@@ -18,10 +23,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 STABILITY_EDGES = (0.4, 0.6, 0.8)  # bins: < 0.4, 0.4..0.6, 0.6..0.8, >= 0.8
-# (right, taken) seeds at 4 per cluster, per stability bin, over the benchmark's sets (11 of
-# them; effnet-moco, fitted later, is the out-of-table check; 2026-12-02, README "How far to
-# trust seeds")
-BIN_COUNTS = ((34, 45), (64, 73), (91, 104), (48, 48))
+# (right, clusters) per stability bin at 4 seeds per cluster: PLACEHOLDER
+BIN_COUNTS = ((15.08, 18), (17.75, 20), (22.75, 26), (12.0, 12))
 INTERVAL = (5.0, 95.0)  # percentiles
 
 
@@ -31,16 +34,21 @@ def stability_bin(stability) -> np.ndarray:
 
 
 def bin_counts(stability: Sequence[float], right: Sequence[int], taken: Sequence[int]):
-    """((right, taken) per bin): the table, from clusters' stability and their seeds."""
-    b = stability_bin(stability)
+    """((right, clusters) per bin): the table, from clusters' stability and their seeds right
+    of taken; right sums each cluster's precision (right / taken), clusters without seeds
+    don't count."""
+    taken = np.asarray(taken, np.float64)
+    held = taken > 0
+    b = stability_bin(np.asarray(stability, np.float64)[held])
+    prec = np.asarray(right, np.float64)[held] / taken[held]
     nb = len(STABILITY_EDGES) + 1
-    r = np.bincount(b, weights=np.asarray(right, np.float64), minlength=nb)
-    t = np.bincount(b, weights=np.asarray(taken, np.float64), minlength=nb)
-    return tuple((int(x), int(y)) for x, y in zip(r, t))
+    r = np.bincount(b, weights=prec, minlength=nb)
+    n = np.bincount(b, minlength=nb)
+    return tuple((round(float(x), 2), int(y)) for x, y in zip(r, n))
 
 
 def expected_precision(stability: Sequence[float], seeds: Sequence[int], k: int,
-                       counts: Optional[Sequence[tuple[int, int]]] = None,
+                       counts: Optional[Sequence[tuple[float, int]]] = None,
                        n_draws: int = 4000, random_state: int = 0) -> dict:
     """{"overall": {expected, low, high, chance_corrected}, "clusters": [{expected, low,
     high}], "table": counts, "note"} for clusters of the given stabilities holding `seeds`
@@ -53,10 +61,10 @@ def expected_precision(stability: Sequence[float], seeds: Sequence[int], k: int,
     wrong = np.array([c[1] - c[0] for c in counts], np.float64)
     b = stability_bin(stability)
     p = rng.beta(1 + right[b], 1 + wrong[b], size=(n_draws, len(b)))  # (draws, clusters)
-    hits = rng.binomial(seeds[None, :], p)  # (draws, clusters)
+    ok = rng.random(p.shape) < p  # (draws, clusters): the cluster's seeds right, or all wrong
     clusters = [_summary(p[:, j], k) for j in range(len(b))]
     total = int(seeds.sum())
-    overall = _summary(hits.sum(1) / total, k) if total else None
+    overall = _summary((ok * seeds[None, :]).sum(1) / total, k) if total else None
     return {"overall": overall, "clusters": clusters, "table": [list(c) for c in counts],
             "note": "label-free estimate from each cluster's stability, calibrated on "
                     "recipes/seed_benchmark.py's sets; the interval is 90%"}
