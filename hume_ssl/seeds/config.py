@@ -31,7 +31,7 @@ RANKING_RULES = {
 RANKINGS = ("agreement", "knn", "product")
 RULES = ("consensus", "hume")
 HUME_ONLY = ("knn_space", "ranking", "min_agreement", "shortage", "relax_step")
-CONSENSUS_ONLY = ("max_overlap", "min_stability")
+CONSENSUS_ONLY = ("max_overlap", "min_stability", "kmeans_states")
 SHORTAGES = ("fewer", "relax")
 KNN_SPACES = ("phi1", "phi2", "both")
 KNN_BACKENDS = ("auto", "faiss", "torch")
@@ -67,7 +67,14 @@ class SeedConfig:
                                 "relax).", flag=None, bounds="(0, 1]")
     min_stability: float = setting(0.0, "consensus rule: clusters less stable than this "
                                    "give no seeds.", unit="mean best Jaccard", bounds="[0, 1]")
-    random_state: int = setting(0, "Seed of the consensus rule's k-means.", flag=None)
+    # kmeans_states 3: chosen on recipes/seed_benchmark.py --states (README "How far to trust
+    # seeds"; 2026-12-02); 1: one state, the consensus rule as first written
+    kmeans_states: int = setting(3, "consensus rule: k-means random states tried (3 restarts "
+                                 "each); the partitions that agree most (mean stability of the "
+                                 "accepted clusters) are kept. Time: this many times one "
+                                 "k-means pass.", unit="states", bounds="[1, inf)")
+    random_state: int = setting(0, "Seed of the consensus rule's k-means: states random_state "
+                                "x kmeans_states .. + kmeans_states - 1.", flag=None)
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",
                                    flag=None)
 
@@ -84,6 +91,8 @@ class SeedConfig:
             (0.0 <= self.max_overlap < 1.0,
              f"max_overlap {self.max_overlap}: must lie in [0, 1)"),
             (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
+            (self.kmeans_states >= 1,
+             f"--kmeans-states {self.kmeans_states}: need at least 1 k-means state"),
             (self.knn_space in KNN_SPACES,
              f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
             (self.knn_backend in KNN_BACKENDS,

@@ -6,7 +6,10 @@ Four partitions of the same N rows (cluster ids 0..k-1) are the evidence:
     kmeans2   k-means of space 2
     joint     k-means of both spaces side by side
 A cluster's *stability* is its mean best Jaccard overlap with the clusters of the other three
-partitions (1.0: each of them holds exactly this cluster). Clusters are accepted most stable
+partitions (1.0: each of them holds exactly this cluster). k-means is run from `kmeans_states`
+random states (3 restarts each, the lowest inertia kept); the state whose accepted clusters are
+the most stable on average is kept: a k-means solution that splits a class or merges two
+rarely agrees with the other space and with HUME. Clusters are accepted most stable
 first, skipping one that overlaps an accepted cluster by more than `max_overlap` (Jaccard), up
 to k. An accepted cluster's *core* is its members that every other partition puts in its best
 match. A cluster less stable than `min_stability` gives no seeds; in the others a core member
@@ -80,12 +83,39 @@ def kmeans_labels(x: np.ndarray, k: int, random_state: int) -> tuple[np.ndarray,
 def partitions(x1, x2, hume_labels, k: int, center: bool = True, random_state: int = 0):
     """{name: (N,) labels} of PARTITIONS, the unit rows of each space, and the k-means
     implementation used."""
-    r1, r2 = space_rows(x1, center), space_rows(x2, center)
+    rows = (space_rows(x1, center), space_rows(x2, center))
+    parts, impl = kmeans_partitions(rows, hume_labels, k, random_state)
+    return parts, rows, impl
+
+
+def kmeans_partitions(rows, hume_labels, k: int, random_state: int) -> tuple[dict, str]:
+    """{name: (N,) labels} of PARTITIONS from the unit rows (r1, r2) of the two spaces, and the
+    k-means implementation used."""
+    r1, r2 = rows
     joint = np.concatenate([r1, r2], 1) / np.sqrt(2.0)  # (N, d1 + d2), unit rows
     parts = {"hume": np.asarray(hume_labels, np.int64)}
     for name, x in (("kmeans1", r1), ("kmeans2", r2), ("joint", joint)):
         parts[name], impl = kmeans_labels(x, k, random_state)
-    return parts, (r1, r2), impl
+    return parts, impl
+
+
+def most_stable_state(rows, hume_labels, k: int, max_overlap: float, states: int,
+                      random_state: int, progress=None):
+    """The partitions and accepted clusters of the k-means random state (random_state x
+    states + i, i < states) whose accepted clusters have the highest mean stability (ties:
+    the first), the k-means implementation, and [{random_state, mean_stability}] per state."""
+    best, tried = None, []
+    for i in range(states):
+        state = random_state * states + i
+        parts, impl = kmeans_partitions(rows, hume_labels, k, state)
+        clusters = stable_clusters(parts, k, max_overlap)
+        score = float(np.mean([c["stability"] for c in clusters]))
+        tried.append({"random_state": state, "mean_stability": round(score, 4)})
+        if best is None or score > best[0]:
+            best = (score, parts, clusters)
+        if progress is not None:
+            progress(i + 1, states)
+    return best[1], best[2], impl, tried
 
 
 def best_matches(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -151,27 +181,31 @@ def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
 class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
-    Parameters: per_class, n_neighbors, min_knn, max_overlap, random_state (SeedConfig's
+    Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, kmeans_states,
+    random_state (SeedConfig's
     fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract holds.
     Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
     labels_ (N,) int64 the accepted cluster of every row (-1: none), indices_ (n,) int64 in
     dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32 columns [stability of its
     cluster, core kNN share (lower space), centrality], per_class_ (k,), candidates_ (k,),
     short_classes_, ranked_ {cluster: every candidate, best first}, kmeans_ (the k-means
-    implementation).
+    implementation), states_ ([{random_state, mean_stability}] of each k-means state tried;
+    the kept one has the highest).
     """
 
     config_class = SeedConfig
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
-                   "random_state")
+                   "kmeans_states", "random_state")
     owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
 
-    def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True):
+    def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True,
+            progress=None):
         """x1 (N, d1), x2 (N, d2): the two spaces; hume_labels (N,); neighbours: the (N, >=
-        n_neighbors) lists of each space (space_neighbours), computed when None."""
+        n_neighbors) lists of each space (space_neighbours), computed when None; progress:
+        called (states done, states) after each k-means state."""
         cfg = self.config.validate()
         hume_labels = np.asarray(hume_labels, np.int64)
         n = len(hume_labels)
@@ -185,9 +219,10 @@ class ConsensusSelector(ConfigParams):
         if neighbours is None:
             neighbours = [space_neighbours(x, cfg.n_neighbors, center)[0] for x in (x1, x2)]
         nbrs = [np.asarray(b)[:, :cfg.n_neighbors] for b in neighbours]
-        parts, rows, self.kmeans_ = partitions(x1, x2, hume_labels, k, center,
-                                               cfg.random_state)
-        self.clusters_ = stable_clusters(parts, k, cfg.max_overlap)
+        rows = (space_rows(x1, center), space_rows(x2, center))  # (N, d1), (N, d2) unit rows
+        _, self.clusters_, self.kmeans_, self.states_ = most_stable_state(
+            rows, hume_labels, k, cfg.max_overlap, cfg.kmeans_states, cfg.random_state,
+            progress)
         self.labels_ = np.full(n, -1, np.int64)
         chosen, scores, self.ranked_ = [], [], {}
         self.candidates_ = np.zeros(k, np.int64)

@@ -187,7 +187,7 @@ def seed_run(
         f"{time.perf_counter() - t1:.1f} s")
 
     # ---- selection -> out/seeds
-    sel = select_seeds(seeds, x1, x2, model, nbrs, hume, knn_share)
+    sel = select_seeds(seeds, x1, x2, model, nbrs, hume, knn_share, log)
     meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
     if seeds.rule == "consensus":
         est = meta["expected_precision"]["overall"]
@@ -327,12 +327,20 @@ def neighbour_lists(x1, x2, seeds: SeedConfig, center: bool, device: str):
 
 
 def select_seeds(seeds: SeedConfig, x1, x2, model: Hume, nbrs: dict, hume: HumeConfig,
-                 knn_share: np.ndarray):
-    """The fitted selector of `seeds.rule`: ConsensusSelector or SeedSelector."""
+                 knn_share: np.ndarray, log=None):
+    """The fitted selector of `seeds.rule`: ConsensusSelector or SeedSelector; `log` gets a
+    line per k-means state of the consensus rule (its slow part)."""
     if seeds.rule == "consensus":
+        t = time.perf_counter()
+
+        def progress(done: int, states: int) -> None:
+            if log is not None:
+                log(f"consensus: k-means state {done} of {states} ({x1.shape[0]} rows, 3 "
+                    f"partitions) done in {time.perf_counter() - t:.1f} s")
+
         return ConsensusSelector.from_config(seeds).fit(
             x1, x2, model.labels_, hume.k, neighbours=(nbrs["phi1"], nbrs["phi2"]),
-            center=hume.center)
+            center=hume.center, progress=progress)
     return SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
                                                model.margins_, k=hume.k)
 
@@ -407,6 +415,7 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
         "expected_precision": {k: v for k, v in est.items() if k != "clusters"},
         "clusters": clusters,
         "kmeans": sel.kmeans_,
+        "kmeans_states": sel.states_,
         "thresholds": {"min_knn": seeds.min_knn, "max_overlap": seeds.max_overlap,
                        "min_stability": seeds.min_stability, "shortage": "fewer"},
         "ranking": "core kNN share (lower space) desc, then centrality desc, then index",
