@@ -84,17 +84,22 @@ def partitions(x1, x2, hume_labels, k: int, center: bool = True, random_state: i
     """{name: (N,) labels} of PARTITIONS, the unit rows of each space, and the k-means
     implementation used."""
     rows = (space_rows(x1, center), space_rows(x2, center))
-    parts, impl = kmeans_partitions(rows, hume_labels, k, random_state)
+    parts, impl = kmeans_partitions(kmeans_inputs(rows), hume_labels, k, random_state)
     return parts, rows, impl
 
 
-def kmeans_partitions(rows, hume_labels, k: int, random_state: int) -> tuple[dict, str]:
-    """{name: (N,) labels} of PARTITIONS from the unit rows (r1, r2) of the two spaces, and the
-    k-means implementation used."""
+def kmeans_inputs(rows) -> dict:
+    """{kmeans1: r1 (N, d1), kmeans2: r2 (N, d2), joint: (N, d1 + d2)}: the unit rows each
+    k-means partition clusters (both spaces side by side, still unit rows)."""
     r1, r2 = rows
-    joint = np.concatenate([r1, r2], 1) / np.sqrt(2.0)  # (N, d1 + d2), unit rows
+    return {"kmeans1": r1, "kmeans2": r2, "joint": np.concatenate([r1, r2], 1) / np.sqrt(2.0)}
+
+
+def kmeans_partitions(inputs: dict, hume_labels, k: int, random_state: int) -> tuple[dict, str]:
+    """{name: (N,) labels} of PARTITIONS (k-means of each of kmeans_inputs' rows) and the
+    k-means implementation used."""
     parts = {"hume": np.asarray(hume_labels, np.int64)}
-    for name, x in (("kmeans1", r1), ("kmeans2", r2), ("joint", joint)):
+    for name, x in inputs.items():
         parts[name], impl = kmeans_labels(x, k, random_state)
     return parts, impl
 
@@ -104,10 +109,11 @@ def most_stable_state(rows, hume_labels, k: int, max_overlap: float, states: int
     """The partitions and accepted clusters of the k-means random state (random_state x
     states + i, i < states) whose accepted clusters have the highest mean stability (ties:
     the first), the k-means implementation, and [{random_state, mean_stability}] per state."""
+    inputs = kmeans_inputs(rows)
     best, tried = None, []
     for i in range(states):
         state = random_state * states + i
-        parts, impl = kmeans_partitions(rows, hume_labels, k, state)
+        parts, impl = kmeans_partitions(inputs, hume_labels, k, state)
         clusters = stable_clusters(parts, k, max_overlap)
         score = float(np.mean([c["stability"] for c in clusters]))
         tried.append({"random_state": state, "mean_stability": round(score, 4)})
