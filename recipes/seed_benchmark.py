@@ -1,6 +1,7 @@
 """Seed benchmark and the calibration of `seed`'s verdict, on feature sets with known labels.
 
     python recipes/seed_benchmark.py --out runs/seedbench                 # every set (CPU: ~1 h)
+    python recipes/seed_benchmark.py --out runs/seedbench --reuse-only --states 5  # the spread
     python recipes/seed_benchmark.py --out runs/sb --sets digits digits-noise2
     python recipes/seed_benchmark.py --out runs/sb --sets user --phi1 A.npy --phi2 B.npy \
         --labels Y.npy
@@ -18,9 +19,13 @@ is cached as OUT/NAME.npz) and prints
               nearness to the centre); the best baseline at each N and ours minus it
   clusters    the consensus clusters' evidence (source partition, stability, size, core,
               candidates) and how many of their top 4 are right
-Then a summary table, and the calibration of the expected precision `seed` prints: the table
-(seeds right / taken at 4 per cluster by stability bin: hume_ssl.seeds.calibration.BIN_COUNTS)
-and each set left out, its interval from the other sets against its measured precision.
+  states      with --states S: ours and the k-means baselines again for k-means random states
+              seed .. seed + S - 1 (HUME's fit fixed), precision at each N as mean +- sd: one
+              state's curve is one draw, and differences smaller than the spread are noise
+Then a summary table (and one over the states), and the calibration of the expected precision
+`seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
+bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and each set left out, the
+interval from the other sets' table against its measured precision in each state.
 A precision_curve PNG per set goes to OUT. Ground truth is used for evaluation only.
 
 Sets (../shared/data is found as in the other recipes):
