@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -351,8 +352,10 @@ def print_set(r: dict) -> None:
 def state_means(r: dict) -> dict:
     """{method: (mean (len(NS),), sd (len(NS),))} over the k-means random states; the rules
     that don't depend on them (HUME random-N, the hume rule) with sd 0."""
-    out = {name: (np.nanmean(p, 0), np.nanstd(p, 0)) for name, p in
-           ((n, np.array(v, float)) for n, v in r["states"].items() if n != "clusters")}
+    with warnings.catch_warnings():  # an N where no state took seeds: nan, said as "-"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = {name: (np.nanmean(p, 0), np.nanstd(p, 0)) for name, p in
+               ((n, np.array(v, float)) for n, v in r["states"].items() if n != "clusters")}
     for name in ("HUME random-N", "hume rule"):
         p = np.array(r["curves"][name]["precision"], float)
         out[name] = (p, np.zeros_like(p))
