@@ -76,17 +76,18 @@ def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_vi
 
 
 def test_the_most_stable_kmeans_state_is_kept(digits_views):
-    # the default (3 states, chosen on recipes/seed_benchmark.py --states): the k-means state
-    # whose accepted clusters are the most stable on average wins
-    sel, _ = _digits_rule(digits_views, per_class=4)
+    # the default: one k-means state (recipes/seed_benchmark.py --states 5: three states were
+    # no better on average, at 3x the time)
+    one, _ = _digits_rule(digits_views, per_class=4)
+    assert [s["random_state"] for s in one.states_] == [0]
+    # with more, the state whose accepted clusters are the most stable on average wins
+    sel, _ = _digits_rule(digits_views, per_class=4, kmeans_states=3)
     tried = [s["mean_stability"] for s in sel.states_]
     assert [s["random_state"] for s in sel.states_] == [0, 1, 2]
     kept = np.mean([c["stability"] for c in sel.clusters_])
     assert kept == pytest.approx(max(tried), abs=1e-4) and len(set(tried)) > 1
-    # one state: state 0 alone (the rule as first written); random_state r tries r x states + i
-    one, _ = _digits_rule(digits_views, per_class=4, kmeans_states=1)
-    assert [s["random_state"] for s in one.states_] == [0]
     assert one.states_[0]["mean_stability"] == sel.states_[0]["mean_stability"]
+    # random_state r tries r x states + i
     later, _ = _digits_rule(digits_views, per_class=4, kmeans_states=2, random_state=1)
     assert [s["random_state"] for s in later.states_] == [2, 3]
 
