@@ -16,7 +16,8 @@ is cached as OUT/NAME.npz) and prints
               the label-free baselines: HUME random-N (mean of 20 draws), k-means nearest-N in
               each space, and a SPICE-style rule in each space (k-means clusters, members whose
               50 nearest neighbours share their cluster >= 90%, ranked by that share, then
-              nearness to the centre); the best baseline at each N and ours minus it
+              nearness to the centre); the best baseline at each N and ours minus it; and
+              ours and the best baseline with the map fitted on the seeds themselves
   clusters    the consensus clusters' evidence (source partition, stability, size, core,
               candidates) and how many of their top 4 are right
   states      with --states S: ours and the k-means baselines again for k-means random states
@@ -55,7 +56,7 @@ from common import recipe_parser
 from sklearn.cluster import KMeans
 
 from hume_ssl.core.knn import knn_consistency
-from hume_ssl.core.metrics import clustering_metrics, hungarian_map
+from hume_ssl.core.metrics import cluster_acc, clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
@@ -202,10 +203,12 @@ def analyse(name: str, f: dict, args) -> dict:
     map_h = hungarian_map(labels, y)
     res["curves"]["hume rule"] = curve(former.indices_by_class(), map_h, y)
     rng = np.random.default_rng(args.seed)  # HUME random-N: mean of draws, a fresh one per N
-    draws = np.array([curve({c: rng.permutation(np.nonzero(labels == c)[0]) for c in range(k)},
-                            map_h, y)["precision"] for _ in range(args.draws)])
-    res["curves"]["HUME random-N"] = {"precision": draws.mean(0).tolist(),
-                                      "std": draws.std(0).tolist(), "seeds": None}
+    drawn = [curve({c: rng.permutation(np.nonzero(labels == c)[0]) for c in range(k)}, map_h, y)
+             for _ in range(args.draws)]
+    draws = np.array([d["precision"] for d in drawn])
+    res["curves"]["HUME random-N"] = {
+        "precision": draws.mean(0).tolist(), "std": draws.std(0).tolist(), "seeds": None,
+        "seed_mapped": np.mean([d["seed_mapped"] for d in drawn], 0).tolist()}
     for sp in ("phi1", "phi2"):
         res[f"kmeans_{sp}"] = clustering_metrics(f[f"km_{sp}"], y)
     res["curves"].update(kmeans_curves(f, f, y, k))
@@ -269,10 +272,23 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args) -> dict:
 
 
 def curve(ranked: dict, mapping: dict, y: np.ndarray) -> dict:
-    """Precision at each N of NS, seeds taken, clusters with at least one seed."""
+    """Precision at each N of NS (the map fitted on the whole partition), seeds taken, clusters
+    with at least one seed, and precision with the map fitted on the seeds themselves."""
     prec, taken = precision_curve(ranked, mapping, y, ns=NS)[1:]
     held = [int(sum(len(r[:n]) > 0 for r in ranked.values())) for n in NS]
-    return {"precision": [float(p) for p in prec], "seeds": taken.tolist(), "clusters": held}
+    return {"precision": [float(p) for p in prec], "seeds": taken.tolist(), "clusters": held,
+            "seed_mapped": [seed_mapped(ranked, y, n) for n in NS]}
+
+
+def seed_mapped(ranked: dict, y: np.ndarray, n: int) -> float:
+    """Precision of the top-n seeds of every cluster after the best one-to-one map of their
+    clusters to classes fitted on those seeds alone: what a classifier trained on them can
+    inherit (label names are arbitrary), blind to the rows that are not seeds."""
+    top = {c: r[:n] for c, r in ranked.items() if len(r[:n])}
+    if not top:
+        return float("nan")
+    pred = np.concatenate([np.full(len(r), c) for c, r in top.items()])
+    return float(cluster_acc(pred, y[np.concatenate(list(top.values()))]))
 
 
 def cluster_records(sel, mapping: dict, y: np.ndarray) -> list[dict]:
@@ -333,6 +349,11 @@ def print_set(r: dict) -> None:
     print("| ours - best baseline | " + " | ".join(
         fmt(o - b) if np.isfinite(o) and np.isfinite(b) else "-" for o, (b, _) in zip(ours, best))
         + " |")
+    print("| the same seeds, map fitted on the seeds themselves: ours | " + " | ".join(
+        fmt(p) for p in r["curves"]["ours"]["seed_mapped"]) + " |")
+    print("| ... the best baseline, the same map | " + " | ".join(
+        fmt(max(r["curves"][c]["seed_mapped"][j] for c in baselines(r)))
+        for j in range(len(NS))) + " |")
     cl = r["clusters"]
     est = expected_precision([c["stability"] for c in cl], [c["taken_at_4"] for c in cl],
                              r["k"])["overall"]  # the table `seed` ships (BIN_COUNTS)
@@ -382,6 +403,22 @@ def print_states(r: dict) -> None:
     print("| ours - best baseline (means) | " + " | ".join(
         fmt(o - b) if np.isfinite(o) and np.isfinite(b) else "-"
         for o, b in zip(means["ours"][0], best)) + " |")
+
+
+def summary_seed_mapped(results: list[dict]) -> None:
+    """One row per set: precision with the map fitted on the seeds themselves."""
+    cols = (1, 4, 25)
+    print("\n## the same seeds, map fitted on the seeds themselves (what training on them can "
+          "inherit): ours and the best baseline under that map")
+    print("| set | " + " | ".join(f"ours at {n} | best baseline at {n}" for n in cols) + " |")
+    print("|---" * (1 + 2 * len(cols)) + "|")
+    for r in results:
+        cells = []
+        for n in cols:
+            j = NS.index(n)
+            best = max(r["curves"][c]["seed_mapped"][j] for c in baselines(r))
+            cells += [fmt(r["curves"]["ours"]["seed_mapped"][j]), fmt(best)]
+        print(f"| {r['set']} | " + " | ".join(cells) + " |")
 
 
 def summary_states(results: list[dict]) -> None:
@@ -506,6 +543,7 @@ def main(argv=None) -> list[dict]:
         if "states" in r:
             print_states(r)
     summary_table(results)
+    summary_seed_mapped(results)
     summary_states(results)
     if len(results) > 2:
         expected_precision_table(results)

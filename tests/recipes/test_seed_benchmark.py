@@ -29,6 +29,10 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     assert results[0]["states"]["ours"][0] == results[0]["curves"]["ours"]["precision"]
     assert "over 2 k-means random states" in out and "BIN_COUNTS = (" in out
     assert "left-out set-states" in out
+    # precision with the map fitted on the seeds: never below the whole partition's map
+    o = results[0]["curves"]["ours"]
+    assert all(m >= p - 1e-9 for m, p in zip(o["seed_mapped"], o["precision"]) if p == p)
+    assert "map fitted on the seeds themselves" in out
     # the fits are cached: a second run re-analyses them without HUME
     again = seed_benchmark.main(["--out", str(tmp_path), "--sets", "digits", "--reuse-only"])
     assert again[0]["curves"]["ours"] == results[0]["curves"]["ours"]
