@@ -92,8 +92,6 @@ class SeedConfig:
             (0.0 <= self.max_overlap < 1.0,
              f"max_overlap {self.max_overlap}: must lie in [0, 1)"),
             (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
-            (self.kmeans_states >= 1,
-             f"--kmeans-states {self.kmeans_states}: need at least 1 k-means state"),
             (self.knn_space in KNN_SPACES,
              f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
             (self.knn_backend in KNN_BACKENDS,

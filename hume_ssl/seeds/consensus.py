@@ -80,14 +80,6 @@ def kmeans_labels(x: np.ndarray, k: int, random_state: int) -> tuple[np.ndarray,
     return km.index.search(x, 1)[1][:, 0].astype(np.int64), "faiss"
 
 
-def partitions(x1, x2, hume_labels, k: int, center: bool = True, random_state: int = 0):
-    """{name: (N,) labels} of PARTITIONS, the unit rows of each space, and the k-means
-    implementation used."""
-    rows = (space_rows(x1, center), space_rows(x2, center))
-    parts, impl = kmeans_partitions(kmeans_inputs(rows), hume_labels, k, random_state)
-    return parts, rows, impl
-
-
 def kmeans_inputs(rows) -> dict:
     """{kmeans1: r1 (N, d1), kmeans2: r2 (N, d2), joint: (N, d1 + d2)}: the unit rows each
     k-means partition clusters (both spaces side by side, still unit rows)."""
