@@ -70,6 +70,7 @@ from hume_ssl.seeds.selection import SeedSelector
 NS = (1, 2, 4, 8, 16, 25, 50, 100, 200, 400)
 SPICE_NEIGHBOURS, SPICE_SHARE = 50, 0.9  # SPICE keeps a sample when >= 90% of its neighbours
 # share its cluster (it uses 100 neighbours and a confidence > 0.99 as well)
+STATE_FREE = ("HUME random-N", "hume rule")  # the curves no k-means random state changes
 DEFAULT_SETS = ("digits", "digits-noise1", "digits-noise1.5", "digits-noise2", "digits-r5",
                 "fashion", "cifar-2", "cifar-5", "cifar-10", "cifar10-swap", "effnet-squeeze",
                 "effnet-moco")
@@ -213,7 +214,7 @@ def analyse(name: str, f: dict, args) -> dict:
         res[f"kmeans_{sp}"] = clustering_metrics(f[f"km_{sp}"], y)
     res["curves"].update(kmeans_curves(f, f, y, k))
     if args.states > 1:
-        res["states"] = over_states(x1, x2, f, y, k, args)
+        res["states"] = over_states(x1, x2, f, y, k, args, res)
     return res
 
 
@@ -251,23 +252,24 @@ def kmeans_fit(x1, x2, k: int, random_state: int, center: bool = True) -> dict:
     return out
 
 
-def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args) -> dict:
+def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> dict:
     """{method: (states, len(NS)) precision} for the rules that depend on the k-means random
     state (ours and the k-means baselines), states args.seed .. args.seed + states - 1: one
-    state's curve is one draw of these (HUME and its fit stay fixed)."""
-    per: dict[str, list] = {}
-    clusters = []  # per state: each consensus cluster's stability and its seeds at 4
-    for s in range(args.seed, args.seed + args.states):
+    state's curve is one draw of these (HUME and its fit stay fixed). State args.seed is
+    analyse's own result `first` (its curves and clusters), not computed again."""
+    names = [n for n in first["curves"] if n not in STATE_FREE]  # in the printed order
+    per = {name: [first["curves"][name]["precision"]] for name in names}
+    keys = ("stability", "right_at_4", "taken_at_4")
+    clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
+    for s in range(args.seed + 1, args.seed + args.states):
         sel = consensus(x1, x2, f, k, s)
         cov = sel.labels_ >= 0
         mapping = hungarian_map(sel.labels_[cov], y[cov])
         curves = {"ours": curve(sel.ranked_, mapping, y)}
-        clusters.append([{key: c[key] for key in ("stability", "right_at_4", "taken_at_4")}
-                         for c in cluster_records(sel, mapping, y)])
-        km = f if s == args.seed else kmeans_fit(x1, x2, k, s)
-        curves.update(kmeans_curves(km, f, y, k))
+        clusters.append([{key: c[key] for key in keys} for c in cluster_records(sel, mapping, y)])
+        curves.update(kmeans_curves(kmeans_fit(x1, x2, k, s), f, y, k))
         for name, c in curves.items():
-            per.setdefault(name, []).append(c["precision"])
+            per[name].append(c["precision"])
     return {**{name: np.array(p).tolist() for name, p in per.items()}, "clusters": clusters}
 
 
@@ -377,7 +379,7 @@ def state_means(r: dict) -> dict:
         warnings.simplefilter("ignore", RuntimeWarning)
         out = {name: (np.nanmean(p, 0), np.nanstd(p, 0)) for name, p in
                ((n, np.array(v, float)) for n, v in r["states"].items() if n != "clusters")}
-    for name in ("HUME random-N", "hume rule"):
+    for name in STATE_FREE:
         p = np.array(r["curves"][name]["precision"], float)
         out[name] = (p, np.zeros_like(p))
     return out
@@ -479,13 +481,14 @@ def expected_precision_table(results: list[dict]) -> None:
 
     table = counts(results)
     n_draws = sum(len(draws(r)) for r in results)
-    print(f"\n## expected precision: the table (seeds right / taken at 4 per cluster, by the "
-          f"cluster's stability; {len(results)} sets, {n_draws} set-states)")
+    print(f"\n## expected precision: the table (clusters' seeds right / clusters holding seeds "
+          f"at 4 per cluster, by the cluster's stability; {len(results)} sets, {n_draws} "
+          "set-states)")
     edges = (0.0,) + STABILITY_EDGES + (1.0,)
     print("| stability | " + " | ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(edges, edges[1:]))
           + " |")
     print("|---" * len(edges) + "|")
-    print("| right / taken | " + " | ".join(f"{r} / {t}" for r, t in table) + " |")
+    print("| right / clusters | " + " | ".join(f"{r} / {t}" for r, t in table) + " |")
     print(f"BIN_COUNTS = {table}")
     print("\n| left out | expected precision at 4 (90% interval), per state | measured, per "
           "state | inside |")
