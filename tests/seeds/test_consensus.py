@@ -8,7 +8,7 @@ from sklearn.base import clone
 from hume_ssl.core.errors import NotFittedError
 from hume_ssl.core.metrics import hungarian_map
 from hume_ssl.core.params import UnknownParameterError
-from hume_ssl.seeds.calibration import bin_counts, expected_precision, stability_bin
+from hume_ssl.seeds.calibration import _summary, bin_counts, expected_precision, stability_bin
 from hume_ssl.seeds.consensus import ConsensusSelector, stable_clusters
 
 
@@ -134,6 +134,17 @@ def test_the_cluster_is_the_unit_of_error():
                                                                  (0, 0)))["overall"]
     assert est["expected"] == pytest.approx(0.5, abs=0.03)
     assert est["low"] == 0.0 and est["high"] == 1.0
+
+
+def test_the_interval_bounds_are_values_the_precision_can_take():
+    # 5% of draws at 0, the rest at 1 (two clusters' worth of outcomes): the 5th percentile is
+    # 0; interpolating between the 200th and 201st draw would give 0.95, an interval holding
+    # only 95% - 5% of the draws and a precision no run can measure
+    draws = np.array([0.0] * 200 + [1.0] * 3800)
+    s = _summary(draws, 10)
+    assert (s["low"], s["high"]) == (0.0, 1.0)
+    est = expected_precision([0.5, 0.7, 0.9], [4, 4, 4], 10)["overall"]
+    assert {est["low"], est["high"]} <= {0.0, 0.3333, 0.6667, 1.0}
 
 
 def test_bin_counts_make_the_table():
