@@ -1,7 +1,10 @@
 """What a person reviews about seeds: contact sheets, precision against ground truth, a plot.
 
 Precision is measured after a Hungarian map of clusters to classes fitted on the whole
-partition the seeds' labels come from (never on the seeds alone), for reporting only.
+partition the seeds' labels come from, for reporting only; report.json adds the seeds'
+precision under the map fitted on the seeds themselves (what a classifier trained on them can
+inherit: a cluster's seeds of one consistent class count as right even where the rest of the
+cluster outvotes them).
 """
 
 from __future__ import annotations
@@ -173,6 +176,7 @@ def seed_report(
         "partition_coverage": float(cov.mean()),
         "n_seeds": int(len(indices)),
         "seed_precision": float(correct.mean()) if len(correct) else None,
+        "seed_precision_own_map": cluster_acc(pseudo, truth[indices]) if len(indices) else None,
         "wrong_seeds": indices[~correct].tolist(),
         "cluster_to_class": {str(k): v for k, v in m.items()},
         "precision_at_per_class": marks,
