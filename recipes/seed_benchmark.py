@@ -3,6 +3,10 @@
     python recipes/seed_benchmark.py --out runs/seedbench                 # every set (CPU: ~1 h)
     python recipes/seed_benchmark.py --out runs/seedbench --reuse-only --states 5  # the spread
     python recipes/seed_benchmark.py --out runs/sb --sets digits digits-noise2
+    python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --agreement-quantile 0
+        # ours without the agreement floor (copy the NAME.npz fits into runs/sb0 first)
+    python recipes/seed_benchmark.py --out runs/sb_h1 --sets digits fashion --seed 1 --states 5
+        # another HUME fit (random_state 1; k-means states 1..5)
     python recipes/seed_benchmark.py --out runs/sb --sets user --phi1 A.npy --phi2 B.npy \
         --labels Y.npy
 
@@ -190,7 +194,7 @@ def analyse(name: str, f: dict, args) -> dict:
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
     d = SeedConfig()
-    sel = consensus(x1, x2, f, k, args.seed)
+    sel = consensus(x1, x2, f, k, args.seed, args.agreement_quantile)
     res["consensus_seconds"] = round(time.perf_counter() - t, 1)
     cov = sel.labels_ >= 0
     res["consensus"] = {"coverage": float(cov.mean()), "kmeans": sel.kmeans_,
@@ -218,11 +222,15 @@ def analyse(name: str, f: dict, args) -> dict:
     return res
 
 
-def consensus(x1, x2, f: dict, k: int, random_state: int) -> ConsensusSelector:
-    """The shipped rule (SeedConfig's defaults) with every candidate ranked (ranked_)."""
+def consensus(x1, x2, f: dict, k: int, random_state: int,
+              agreement_quantile: float = SeedConfig().agreement_quantile) -> ConsensusSelector:
+    """The shipped rule (SeedConfig's defaults unless agreement_quantile says otherwise) with
+    every candidate ranked (ranked_)."""
     cap = int(np.bincount(f["labels"], minlength=k).max())  # --per-class can't pass HUME's largest
-    return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state).fit(
-        x1, x2, f["labels"], k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]))
+    return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state,
+                             agreement_quantile=agreement_quantile).fit(
+        x1, x2, f["labels"], k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]),
+        agreement=f["agreement"])
 
 
 def kmeans_curves(km: dict, f: dict, y: np.ndarray, k: int) -> dict:
@@ -262,7 +270,7 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> di
     keys = ("stability", "right_at_4", "taken_at_4")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
-        sel = consensus(x1, x2, f, k, s)
+        sel = consensus(x1, x2, f, k, s, args.agreement_quantile)
         cov = sel.labels_ >= 0
         mapping = hungarian_map(sel.labels_[cov], y[cov])
         curves = {"ours": curve(sel.ranked_, mapping, y)}
@@ -502,7 +510,7 @@ def expected_precision_table(results: list[dict]) -> None:
                                      [c["taken_at_4"] for c in cl], r["k"], counts=rest)["overall"]
             taken = sum(c["taken_at_4"] for c in cl)
             m = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
-            ok += inside(est, m)
+            ok += in_interval(est, m)
             shown.append("-" if est is None else
                          f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
             meas.append(fmt(m))
@@ -511,7 +519,7 @@ def expected_precision_table(results: list[dict]) -> None:
     print(f"inside the interval on {inside} of {total} left-out set-states")
 
 
-def inside(est, measured: float) -> bool:
+def in_interval(est, measured: float) -> bool:
     """Whether a measured precision lies in the expected one's interval; the bounds are
     rounded to 4 places (expected_precision's), so the measurement is too: 7/9 = 0.77777...
     lies in an interval from 0.7778."""
@@ -534,6 +542,10 @@ def main(argv=None) -> list[dict]:
                     help="k-means random states for ours and the k-means baselines (seed .. "
                     "seed + states - 1; 1: the curves above only). Each state is one draw: the "
                     "spread says how far one state's curve can be trusted")
+    ap.add_argument("--agreement-quantile", type=float,
+                    default=SeedConfig().agreement_quantile,
+                    help="ours' agreement floor (seed --agreement-quantile; 0: off) to compare "
+                    "against the shipped default")
     ap.add_argument("--reuse-only", action="store_true",
                     help="only the sets already fitted in OUT (re-analyse, no HUME)")
     args = ap.parse_args(argv)

@@ -14,14 +14,19 @@ first, skipping one that overlaps an accepted cluster by more than `max_overlap`
 to k. An accepted cluster's *core* is its members that every other partition puts in its best
 match. A cluster less stable than `min_stability` gives no seeds; in the others a core member
 is a *candidate* when more than `min_knn` of its `n_neighbors` nearest neighbours are core
-members too, in each space. Candidates are ranked by that share (the lower
-of the two spaces), then by centrality (cosine to the cluster's mean, summed over the spaces),
-then by index; the top `per_class` are the seeds. A cluster with fewer candidates gives what it
-has (`shortage` fewer), and clusters past the accepted ones give none.
+members too, in each space, and, where HUME is reliable (its verdict's rule: a restart
+majority on at least RELIABLE_MAJORITY of the samples), its HUME restart agreement is at
+least the `agreement_quantile` quantile of all samples' agreement. Candidates are ranked by
+that share (the lower of the two spaces), then by centrality (cosine to the cluster's mean,
+summed over the spaces), then by index; the top `per_class` are the seeds. A cluster with fewer
+candidates gives what it has (`shortage` fewer), and clusters past the accepted ones give none.
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
-members at a cluster's border (README "How far to trust seeds", recipes/seed_benchmark.py).
+members at a cluster's border. Where HUME is reliable, its restarts disagree on the cores of
+split or merged classes that all four partitions share (a class of digits cut in two): the
+agreement filter leaves such clusters without seeds; where it is not, agreement is noise and
+is not used (README "How far to trust seeds", recipes/seed_benchmark.py).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.knn import knn_search, l2_normalise
 from hume_ssl.core.params import ConfigParams
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY
 from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.config import SeedConfig
 
@@ -169,6 +175,18 @@ def _overlaps(members: np.ndarray, owner: np.ndarray, accepted: list[dict], limi
     return False
 
 
+def agreement_floor(agreement: Optional[np.ndarray], quantile: float) -> Optional[float]:
+    """The HUME restart agreement (N,) a candidate needs: the `quantile` quantile of all rows'
+    agreement where HUME is reliable (a restart majority on >= RELIABLE_MAJORITY of rows, the
+    verdict's rule), else None (no floor; also without agreement or at quantile 0)."""
+    if agreement is None or quantile <= 0:
+        return None
+    agreement = np.asarray(agreement, np.float64)
+    if (agreement > 0.5).mean() < RELIABLE_MAJORITY:
+        return None
+    return float(np.quantile(agreement, quantile))
+
+
 def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
     """(C,) share of each core row's neighbours (N, n_neighbors) that are core rows too."""
     inside = np.zeros(n, bool)
@@ -180,7 +198,7 @@ class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
     Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, kmeans_states,
-    random_state (SeedConfig's
+    agreement_quantile, random_state (SeedConfig's
     fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract holds.
     Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
     labels_ (N,) int64 the accepted cluster of every row (-1: none), indices_ (n,) int64 in
@@ -188,27 +206,29 @@ class ConsensusSelector(ConfigParams):
     cluster, core kNN share (lower space), centrality], per_class_ (k,), candidates_ (k,),
     short_classes_, ranked_ {cluster: every candidate, best first}, kmeans_ (the k-means
     implementation), states_ ([{random_state, mean_stability}] of each k-means state tried;
-    the kept one has the highest).
+    the kept one has the highest), agreement_floor_ (the HUME agreement candidates needed;
+    None: not used, see agreement_floor).
     """
 
     config_class = SeedConfig
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
-                   "kmeans_states", "random_state")
+                   "kmeans_states", "agreement_quantile", "random_state")
     owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
 
     def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True,
-            progress=None):
+            progress=None, agreement=None):
         """x1 (N, d1), x2 (N, d2): the two spaces; hume_labels (N,); neighbours: the (N, >=
         n_neighbors) lists of each space (space_neighbours), computed when None; progress:
-        called (states done, states) after each k-means state."""
+        called (states done, states) after each k-means state; agreement (N,): HUME's restart
+        agreement (Hume.agreement_), for the agreement floor (none when None)."""
         cfg = self.config.validate()
         hume_labels = np.asarray(hume_labels, np.int64)
         n = len(hume_labels)
-        if not (len(x1) == len(x2) == n):
-            raise HumeSSLError("phi1, phi2 and the HUME labels differ in rows.")
+        if not (len(x1) == len(x2) == n) or (agreement is not None and len(agreement) != n):
+            raise HumeSSLError("phi1, phi2, the HUME labels and agreement differ in rows.")
         largest = int(np.bincount(hume_labels, minlength=k).max())
         if cfg.per_class > largest:
             raise HumeSSLError(
@@ -221,6 +241,9 @@ class ConsensusSelector(ConfigParams):
         _, self.clusters_, self.kmeans_, self.states_ = most_stable_state(
             rows, hume_labels, k, cfg.max_overlap, cfg.kmeans_states, cfg.random_state,
             progress)
+        self.agreement_floor_ = agreement_floor(agreement, cfg.agreement_quantile)
+        agreed = (np.ones(n, bool) if self.agreement_floor_ is None else
+                  np.asarray(agreement) >= self.agreement_floor_)  # (N,)
         self.labels_ = np.full(n, -1, np.int64)
         chosen, scores, self.ranked_ = [], [], {}
         self.candidates_ = np.zeros(k, np.int64)
@@ -229,7 +252,7 @@ class ConsensusSelector(ConfigParams):
             core = cl["core"]
             share = np.minimum(*(core_share(core, n, b) for b in nbrs))  # (C,)
             cent = sum(r[core] @ r[cl["members"]].mean(0) for r in rows)  # (C,)
-            ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability)
+            ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
             cand, share, cent = core[ok], share[ok], cent[ok]
             ranked = np.lexsort((cand, -cent, -share))  # (C',) best first
             self.ranked_[c] = cand[ranked]

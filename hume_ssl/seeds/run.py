@@ -192,7 +192,7 @@ def seed_run(
     if seeds.rule == "consensus":
         est = meta["expected_precision"]["overall"]
         log(f"consensus: {len(sel.clusters_)} of {hume.k} clusters agreed on by HUME and k-means "
-            f"({sel.kmeans_}), {len(sel.indices_)} seeds"
+            f"({sel.kmeans_}), {len(sel.indices_)} seeds; {agreement_note(sel, seeds)}"
             + (f"; expected precision {est['expected']:.2f} (90%: {est['low']:.2f}.."
                f"{est['high']:.2f}; label-free, calibrated on the seed benchmark)" if est else ""))
     seeds_dir = _write_seed_folder(out / "seeds", sel, knn_share, meta, model, seeds, ds, log)
@@ -340,7 +340,7 @@ def select_seeds(seeds: SeedConfig, x1, x2, model: Hume, nbrs: dict, hume: HumeC
 
         return ConsensusSelector.from_config(seeds).fit(
             x1, x2, model.labels_, hume.k, neighbours=(nbrs["phi1"], nbrs["phi2"]),
-            center=hume.center, progress=progress)
+            center=hume.center, progress=progress, agreement=model.agreement_)
     return SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
                                                model.margins_, k=hume.k)
 
@@ -400,6 +400,16 @@ def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
     return np.bincount(model.labels_[cand], minlength=len(sel.candidates_))
 
 
+def agreement_note(sel: ConsensusSelector, seeds: SeedConfig) -> str:
+    """Whether the consensus candidates needed HUME's restart agreement, in words."""
+    if seeds.agreement_quantile <= 0:
+        return "HUME's agreement not used (--agreement-quantile 0)"
+    if sel.agreement_floor_ is None:
+        return "HUME is unreliable: its restart agreement not used"
+    return (f"HUME is reliable: candidates also need restart agreement >= "
+            f"{sel.agreement_floor_:.2f} (its {seeds.agreement_quantile:g} quantile)")
+
+
 def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
     """What the consensus seeds rest on, cluster by cluster (hume_ssl.seeds.consensus), and
     the expected precision (hume_ssl.seeds.calibration)."""
@@ -411,13 +421,15 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
         c["expected_precision"] = e
     return {
         "evidence": "clusters that HUME and k-means of each space agree on (their cores); "
-                    "see hume_ssl/seeds/consensus.py",
+                    + agreement_note(sel, seeds) + "; see hume_ssl/seeds/consensus.py",
         "expected_precision": {k: v for k, v in est.items() if k != "clusters"},
         "clusters": clusters,
         "kmeans": sel.kmeans_,
         "kmeans_states": sel.states_,
         "thresholds": {"min_knn": seeds.min_knn, "max_overlap": seeds.max_overlap,
-                       "min_stability": seeds.min_stability, "shortage": "fewer"},
+                       "min_stability": seeds.min_stability, "shortage": "fewer",
+                       "agreement_quantile": seeds.agreement_quantile,
+                       "agreement_floor": sel.agreement_floor_},
         "ranking": "core kNN share (lower space) desc, then centrality desc, then index",
         "scores_columns": ["stability", "core_knn_share", "centrality"],
     }

@@ -41,5 +41,5 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
 def test_a_measurement_on_the_rounded_bound_is_inside():
     # bounds are rounded to 4 places: 7 clusters right of 9 (0.77777...) lies in 0.7778..1.0
     est = {"low": 0.7778, "high": 1.0}
-    assert seed_benchmark.inside(est, 7 / 9) and seed_benchmark.inside(est, 1.0)
-    assert not seed_benchmark.inside(est, 6 / 9) and not seed_benchmark.inside(None, 1.0)
+    assert seed_benchmark.in_interval(est, 7 / 9) and seed_benchmark.in_interval(est, 1.0)
+    assert not seed_benchmark.in_interval(est, 6 / 9) and not seed_benchmark.in_interval(None, 1.0)

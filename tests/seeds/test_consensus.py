@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from hume_ssl.core.errors import NotFittedError
+from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.metrics import hungarian_map
 from hume_ssl.core.params import UnknownParameterError
 from hume_ssl.seeds.calibration import _summary, bin_counts, expected_precision, stability_bin
-from hume_ssl.seeds.consensus import ConsensusSelector, stable_clusters
+from hume_ssl.seeds.consensus import ConsensusSelector, agreement_floor, stable_clusters
 
 
 def _groups():
@@ -41,7 +41,7 @@ def test_overlapping_clusters_are_skipped_and_at_most_k_accepted():
     assert len(np.unique(owners)) >= 0.8 * 300
 
 
-def _digits_rule(digits_views, **params):
+def _digits_rule(digits_views, agreement=None, **params):
     from hume_ssl.core.knn import knn_search
 
     phi1, phi2, y = digits_views
@@ -53,7 +53,8 @@ def _digits_rule(digits_views, **params):
     flip = rng.random(len(y)) < 0.2
     hume[flip] = rng.integers(0, 10, flip.sum())
     nbrs = [knn_search(x - x.mean(0), 20)[0] for x in (phi1, phi2)]
-    sel = ConsensusSelector(**params).fit(phi1, phi2, hume, 10, neighbours=nbrs)
+    sel = ConsensusSelector(**params).fit(phi1, phi2, hume, 10, neighbours=nbrs,
+                                          agreement=agreement)
     return sel, y
 
 
@@ -90,6 +91,36 @@ def test_the_most_stable_kmeans_state_is_kept(digits_views):
     # random_state r tries r x states + i
     later, _ = _digits_rule(digits_views, per_class=4, kmeans_states=2, random_state=1)
     assert [s["random_state"] for s in later.states_] == [2, 3]
+
+
+def test_where_hume_is_reliable_candidates_can_need_its_agreement(digits_views):
+    # HUME's restarts disagree on the digits 1 (agreement 0.3), agree elsewhere (0.9): a restart
+    # majority on 90% of rows, a reliable run. The default (no floor) keeps every cluster's
+    # seeds, the 1s too: a class without seeds is never learned downstream (README: the demo's
+    # test ACC falls with the floor). --agreement-quantile 0.8 (the 0.8 quantile: 0.9) leaves
+    # the 1s without candidates
+    _, _, y = digits_views
+    agreement = np.where(y == 1, 0.3, 0.9)
+    off, _ = _digits_rule(digits_views, per_class=4, agreement=agreement)  # the default
+    assert off.agreement_floor_ is None and (y[off.indices_] == 1).any()
+    on, _ = _digits_rule(digits_views, per_class=4, agreement_quantile=0.8, agreement=agreement)
+    assert on.agreement_floor_ == pytest.approx(0.9)
+    assert len(on.indices_) > 0 and not (y[on.indices_] == 1).any()
+    assert not (y[np.concatenate(list(on.ranked_.values()))] == 1).any()
+    # an unreliable run (a majority on 10% of rows only): agreement is noise, not used
+    noise = np.where(y == 1, 0.9, 0.3)
+    weak, _ = _digits_rule(digits_views, per_class=4, agreement_quantile=0.8, agreement=noise)
+    assert weak.agreement_floor_ is None
+    assert weak.indices_.tolist() == off.indices_.tolist()
+    with pytest.raises(HumeSSLError, match="differ in rows"):
+        _digits_rule(digits_views, per_class=4, agreement=agreement[:-1])
+
+
+def test_agreement_floor_is_the_quantile_of_a_reliable_run():
+    agreement = np.linspace(0, 1, 101)  # a majority on 50% of rows: reliable (>= 48%)
+    assert agreement_floor(agreement, 0.8) == pytest.approx(0.8)
+    assert agreement_floor(agreement, 0.0) is None and agreement_floor(None, 0.8) is None
+    assert agreement_floor(agreement * 0.9, 0.8) is None  # a majority on 45%: unreliable
 
 
 def test_min_stability_keeps_the_seeds_of_stable_clusters_only(digits_views):
