@@ -77,7 +77,7 @@ class SeedConfig:
     # agreement_quantile 0 (off): chosen on evidence (README "How far to trust seeds";
     # 2026-12-02). 0.8 (picked leaving one of the 4 reliable benchmark sets out) lifts seed
     # precision at 4 there (digits 0.851 -> 0.967 over 5 k-means states) by leaving 3-4 of 10
-    # clusters without seeds, and the demo's FixMatch test ACC falls from 0.729 to 0.586
+    # clusters without seeds, and the demo's FixMatch test ACC falls from 0.740 to 0.586
     # (`hume-ssl demo --seed-rule consensus`): a class without seeds is never learned
     agreement_quantile: float = setting(
         0.0, "consensus rule, where HUME is reliable (its verdict: a restart majority on >= 48% "

@@ -14,19 +14,22 @@ first, skipping one that overlaps an accepted cluster by more than `max_overlap`
 to k. An accepted cluster's *core* is its members that every other partition puts in its best
 match. A cluster less stable than `min_stability` gives no seeds; in the others a core member
 is a *candidate* when more than `min_knn` of its `n_neighbors` nearest neighbours are core
-members too, in each space, and, where HUME is reliable (its verdict's rule: a restart
-majority on at least RELIABLE_MAJORITY of the samples), its HUME restart agreement is at
-least the `agreement_quantile` quantile of all samples' agreement. Candidates are ranked by
-that share (the lower of the two spaces), then by centrality (cosine to the cluster's mean,
-summed over the spaces), then by index; the top `per_class` are the seeds. A cluster with fewer
-candidates gives what it has (`shortage` fewer), and clusters past the accepted ones give none.
+members too, in each space, and (with `agreement_quantile` > 0; 0, off, is the default), where
+HUME is reliable (its verdict's rule: a restart majority on at least RELIABLE_MAJORITY of the
+samples), its HUME restart agreement is at least that quantile of all samples' agreement.
+Candidates are ranked by that share (the lower of the two spaces), then by centrality (cosine
+to the cluster's mean, summed over the spaces), then by index; the top `per_class` are the
+seeds. A cluster with fewer candidates gives what it has (`shortage` fewer), and clusters past
+the accepted ones give none.
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
 members at a cluster's border. Where HUME is reliable, its restarts disagree on the cores of
 split or merged classes that all four partitions share (a class of digits cut in two): the
-agreement filter leaves such clusters without seeds; where it is not, agreement is noise and
-is not used (README "How far to trust seeds", recipes/seed_benchmark.py).
+agreement floor leaves such clusters without seeds, and where it is not, agreement is noise
+and is not used. The floor is off by default: it raises precision by leaving classes without
+seeds, and a class without seeds is never learned downstream (README "How far to trust seeds",
+recipes/seed_benchmark.py).
 """
 
 from __future__ import annotations
