@@ -223,9 +223,9 @@ def analyse(name: str, f: dict, args) -> dict:
 
 
 def consensus(x1, x2, f: dict, k: int, random_state: int,
-              agreement_quantile: float = SeedConfig().agreement_quantile) -> ConsensusSelector:
-    """The shipped rule (SeedConfig's defaults unless agreement_quantile says otherwise) with
-    every candidate ranked (ranked_)."""
+              agreement_quantile: float) -> ConsensusSelector:
+    """The shipped rule (SeedConfig's defaults but agreement_quantile, --agreement-quantile)
+    with every candidate ranked (ranked_)."""
     cap = int(np.bincount(f["labels"], minlength=k).max())  # --per-class can't pass HUME's largest
     return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state,
                              agreement_quantile=agreement_quantile).fit(

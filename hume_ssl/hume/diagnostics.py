@@ -60,6 +60,12 @@ def pairwise_ari(labelings: np.ndarray, k: int, random_state: int = 0) -> dict:
             "restarts_used": int(len(rs)), "rows_used": int(lab.shape[1])}
 
 
+def restart_majority(agreement: np.ndarray) -> float:
+    """Share of samples (N,) that a majority of restarts agree on (agreement > 0.5): the
+    statistic the verdict compares with RELIABLE_MAJORITY."""
+    return float((np.asarray(agreement) > 0.5).mean())
+
+
 def diagnose(
     labels: np.ndarray,
     agreement: np.ndarray,
@@ -94,7 +100,7 @@ def diagnose(
         "n_restarts": int(r),
         "agreement": {
             "mean": float(agreement.mean()),
-            "above_0.5": float((agreement > 0.5).mean()),
+            "above_0.5": restart_majority(agreement),
             "at_least_0.9": float((agreement >= 0.9).mean()),
             "all_1.0": float((agreement >= 1.0).mean()),
         },

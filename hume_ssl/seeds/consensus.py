@@ -41,7 +41,7 @@ import numpy as np
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.knn import knn_search, l2_normalise
 from hume_ssl.core.params import ConfigParams
-from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
 from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.config import SeedConfig
 
@@ -184,10 +184,9 @@ def agreement_floor(agreement: Optional[np.ndarray], quantile: float) -> Optiona
     verdict's rule), else None (no floor; also without agreement or at quantile 0)."""
     if agreement is None or quantile <= 0:
         return None
-    agreement = np.asarray(agreement, np.float64)
-    if (agreement > 0.5).mean() < RELIABLE_MAJORITY:
+    if restart_majority(agreement) < RELIABLE_MAJORITY:
         return None
-    return float(np.quantile(agreement, quantile))
+    return float(np.quantile(np.asarray(agreement, np.float64), quantile))
 
 
 def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
