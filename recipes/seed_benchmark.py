@@ -5,6 +5,8 @@
     python recipes/seed_benchmark.py --out runs/sb --sets digits digits-noise2
     python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --agreement-quantile 0
         # ours without the agreement floor (copy the NAME.npz fits into runs/sb0 first)
+    python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --mode-size 0
+        # ours ranked by kNN share, then centrality (the ranking before the mode)
     python recipes/seed_benchmark.py --out runs/sb_h1 --sets digits fashion --seed 1 --states 5
         # another HUME fit (random_state 1; k-means states 1..5)
     python recipes/seed_benchmark.py --out runs/sb --sets user --phi1 A.npy --phi2 B.npy \
@@ -25,8 +27,9 @@ is cached as OUT/NAME.npz) and prints
   clusters    the consensus clusters' evidence (source partition, stability, size, core,
               candidates) and how many of their top 4 are right
   states      with --states S: ours and the k-means baselines again for k-means random states
-              seed .. seed + S - 1 (HUME's fit fixed), precision at each N as mean +- sd: one
-              state's curve is one draw, and differences smaller than the spread are noise
+              seed .. seed + S - 1 (HUME's fit fixed), precision at each N as mean +- sd (and
+              ours' mean under the seeds' own map at 4): one state's curve is one draw, and
+              differences smaller than the spread are noise
 Then a summary table (and one over the states), and the calibration of the expected precision
 `seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
 bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and each set left out, the
@@ -194,7 +197,7 @@ def analyse(name: str, f: dict, args) -> dict:
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
     d = SeedConfig()
-    sel = consensus(x1, x2, f, k, args.seed, args.agreement_quantile)
+    sel = consensus(x1, x2, f, k, args.seed, args.agreement_quantile, args.mode_size)
     res["consensus_seconds"] = round(time.perf_counter() - t, 1)
     cov = sel.labels_ >= 0
     res["consensus"] = {"coverage": float(cov.mean()), "kmeans": sel.kmeans_,
@@ -223,12 +226,12 @@ def analyse(name: str, f: dict, args) -> dict:
 
 
 def consensus(x1, x2, f: dict, k: int, random_state: int,
-              agreement_quantile: float) -> ConsensusSelector:
-    """The shipped rule (SeedConfig's defaults but agreement_quantile, --agreement-quantile)
-    with every candidate ranked (ranked_)."""
+              agreement_quantile: float, mode_size: int) -> ConsensusSelector:
+    """The shipped rule (SeedConfig's defaults but agreement_quantile and mode_size,
+    --agreement-quantile and --mode-size) with every candidate ranked (ranked_)."""
     cap = int(np.bincount(f["labels"], minlength=k).max())  # --per-class can't pass HUME's largest
     return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state,
-                             agreement_quantile=agreement_quantile).fit(
+                             agreement_quantile=agreement_quantile, mode_size=mode_size).fit(
         x1, x2, f["labels"], k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]),
         agreement=f["agreement"])
 
@@ -267,10 +270,11 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> di
     analyse's own result `first` (its curves and clusters), not computed again."""
     names = [n for n in first["curves"] if n not in STATE_FREE]  # in the printed order
     per = {name: [first["curves"][name]["precision"]] for name in names}
+    own = [first["curves"]["ours"]["seed_mapped"]]  # ours under the seeds' own map, per state
     keys = ("stability", "right_at_4", "taken_at_4")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
-        sel = consensus(x1, x2, f, k, s, args.agreement_quantile)
+        sel = consensus(x1, x2, f, k, s, args.agreement_quantile, args.mode_size)
         cov = sel.labels_ >= 0
         mapping = hungarian_map(sel.labels_[cov], y[cov])
         curves = {"ours": curve(sel.ranked_, mapping, y)}
@@ -278,7 +282,9 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> di
         curves.update(kmeans_curves(kmeans_fit(x1, x2, k, s), f, y, k))
         for name, c in curves.items():
             per[name].append(c["precision"])
-    return {**{name: np.array(p).tolist() for name, p in per.items()}, "clusters": clusters}
+        own.append(curves["ours"]["seed_mapped"])
+    return {**{name: np.array(p).tolist() for name, p in per.items()}, "clusters": clusters,
+            "ours_own_map": own}
 
 
 def curve(ranked: dict, mapping: dict, y: np.ndarray) -> dict:
@@ -386,7 +392,8 @@ def state_means(r: dict) -> dict:
     with warnings.catch_warnings():  # an N where no state took seeds: nan, said as "-"
         warnings.simplefilter("ignore", RuntimeWarning)
         out = {name: (np.nanmean(p, 0), np.nanstd(p, 0)) for name, p in
-               ((n, np.array(v, float)) for n, v in r["states"].items() if n != "clusters")}
+               ((n, np.array(v, float)) for n, v in r["states"].items()
+                if n not in ("clusters", "ours_own_map"))}
     for name in STATE_FREE:
         p = np.array(r["curves"][name]["precision"], float)
         out[name] = (p, np.zeros_like(p))
@@ -438,18 +445,23 @@ def summary_states(results: list[dict]) -> None:
         return
     j = NS.index(4)
     print(f"\n## over {len(rs[0]['states']['ours'])} k-means random states: precision at 4 per "
-          "cluster (mean +- sd, min..max) and N where ours' mean >= the best baseline's mean")
-    print("| set | ours at 4 | best baseline at 4 (mean) | N where ours >= best (means) |")
-    print("|---|---|---|---|")
-    for r in rs:
-        means = state_means(r)
-        ours = np.array(r["states"]["ours"], float)[:, j]
-        best = best_mean_baseline(means)
-        wins = sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
-                   for o, b in zip(means["ours"][0], best))
-        print(f"| {r['set']} | {fmt(np.nanmean(ours))} +- {np.nanstd(ours):.3f} "
-              f"({fmt(np.nanmin(ours))}..{fmt(np.nanmax(ours))}) | {fmt(best[j])} | "
-              f"{wins} of {len(NS)} |")
+          "cluster (mean +- sd, min..max), ours under the seeds' own map (mean), and N where "
+          "ours' mean >= the best baseline's mean")
+    print("| set | ours at 4 | ours at 4, own map (mean) | best baseline at 4 (mean) | "
+          "N where ours >= best (means) |")
+    print("|---|---|---|---|---|")
+    with warnings.catch_warnings():  # a state without seeds at 4: nan
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for r in rs:
+            means = state_means(r)
+            ours = np.array(r["states"]["ours"], float)[:, j]
+            own = np.nanmean(np.array(r["states"]["ours_own_map"], float)[:, j])
+            best = best_mean_baseline(means)
+            wins = sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
+                       for o, b in zip(means["ours"][0], best))
+            print(f"| {r['set']} | {fmt(np.nanmean(ours))} +- {np.nanstd(ours):.3f} "
+                  f"({fmt(np.nanmin(ours))}..{fmt(np.nanmax(ours))}) | {fmt(own)} | "
+                  f"{fmt(best[j])} | {wins} of {len(NS)} |")
 
 
 def summary_table(results: list[dict]) -> None:
@@ -546,6 +558,9 @@ def main(argv=None) -> list[dict]:
                     default=SeedConfig().agreement_quantile,
                     help="ours' agreement floor (seed --agreement-quantile; 0: off) to compare "
                     "against the shipped default")
+    ap.add_argument("--mode-size", type=int, default=SeedConfig().mode_size,
+                    help="ours' mode (seed --mode-size; 0: ranked by kNN share, then "
+                    "centrality) to compare against the shipped default")
     ap.add_argument("--reuse-only", action="store_true",
                     help="only the sets already fitted in OUT (re-analyse, no HUME)")
     args = ap.parse_args(argv)

@@ -17,19 +17,25 @@ is a *candidate* when more than `min_knn` of its `n_neighbors` nearest neighbour
 members too, in each space, and (with `agreement_quantile` > 0; 0, off, is the default), where
 HUME is reliable (its verdict's rule: a restart majority on at least RELIABLE_MAJORITY of the
 samples), its HUME restart agreement is at least that quantile of all samples' agreement.
-Candidates are ranked by that share (the lower of the two spaces), then by centrality (cosine
-to the cluster's mean, summed over the spaces), then by index; the top `per_class` are the
-seeds. A cluster with fewer candidates gives what it has (`shortage` fewer), and clusters past
-the accepted ones give none.
+Candidates are ranked around one mode of the cluster (`mode_size` > 0, the default 20): the
+*anchor* is the candidate with the highest share (the lower of the two spaces), then centrality
+(cosine to the cluster's mean, summed over the spaces), then lowest index; the *mode* is the
+`mode_size` candidates nearest the anchor (cosine summed over the spaces; the anchor itself
+first); candidates are ranked by closeness (cosine, summed over the spaces) to the mode's mean,
+then by index. With `mode_size` 0 they are ranked by share, then centrality, then index (the
+ranking before the mode). The top `per_class` are the seeds. A cluster with fewer candidates
+gives what it has (`shortage` fewer), and clusters past the accepted ones give none.
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
-members at a cluster's border. Where HUME is reliable, its restarts disagree on the cores of
-split or merged classes that all four partitions share (a class of digits cut in two): the
-agreement floor leaves such clusters without seeds, and where it is not, agreement is noise
-and is not used. The floor is off by default: it raises precision by leaving classes without
-seeds, and a class without seeds is never learned downstream (README "How far to trust seeds",
-recipes/seed_benchmark.py).
+members at a cluster's border. A cluster that still holds two classes has its mean between
+them: its most central members are a mix, while the members around one dense mode share one
+label, so the seeds are taken around a mode. Where HUME is reliable, its restarts disagree on
+the cores of split or merged classes that all four partitions share (a class of digits cut in
+two): the agreement floor leaves such clusters without seeds, and where it is not, agreement is
+noise and is not used. The floor is off by default: it raises precision by leaving classes
+without seeds, and a class without seeds is never learned downstream (README "How far to trust
+seeds", recipes/seed_benchmark.py).
 """
 
 from __future__ import annotations
@@ -189,6 +195,23 @@ def agreement_floor(agreement: Optional[np.ndarray], quantile: float) -> Optiona
     return float(np.quantile(np.asarray(agreement, np.float64), quantile))
 
 
+def mode_order(cand: np.ndarray, share: np.ndarray, cent: np.ndarray, rows,
+               mode_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ranking of one cluster's candidates (C,) and its key (C,) float32 (higher first).
+    mode_size 0: by share (C,), then centrality cent (C,), then index; the key is cent.
+    mode_size > 0: the anchor is the first of that order; the mode is the mode_size candidates
+    nearest the anchor (cosine summed over the unit rows of each space, rows; the anchor
+    first); candidates are ranked by closeness to the mode's mean (the key), then by index."""
+    order = np.lexsort((cand, -cent, -share))  # (C,) share, centrality, index
+    if mode_size == 0 or len(cand) == 0:
+        return order, np.asarray(cent, np.float32)
+    anchor = cand[order[0]]
+    to_anchor = sum(r[cand] @ r[anchor] for r in rows)  # (C,)
+    mode = cand[np.lexsort((cand, -to_anchor))[:mode_size]]  # (<= mode_size,) anchor first
+    close = sum(r[cand] @ r[mode].mean(0) for r in rows).astype(np.float32)  # (C,)
+    return np.lexsort((cand, -close)), close
+
+
 def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
     """(C,) share of each core row's neighbours (N, n_neighbors) that are core rows too."""
     inside = np.zeros(n, bool)
@@ -200,12 +223,13 @@ class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
     Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, kmeans_states,
-    agreement_quantile, random_state (SeedConfig's
+    agreement_quantile, mode_size, random_state (SeedConfig's
     fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract holds.
     Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
     labels_ (N,) int64 the accepted cluster of every row (-1: none), indices_ (n,) int64 in
     dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32 columns [stability of its
-    cluster, core kNN share (lower space), centrality], per_class_ (k,), candidates_ (k,),
+    cluster, core kNN share (lower space), ranking key (closeness to the mode; centrality with
+    mode_size 0)], per_class_ (k,), candidates_ (k,),
     short_classes_, ranked_ {cluster: every candidate, best first}, kmeans_ (the k-means
     implementation), states_ ([{random_state, mean_stability}] of each k-means state tried;
     the kept one has the highest), agreement_floor_ (the HUME agreement candidates needed;
@@ -214,7 +238,7 @@ class ConsensusSelector(ConfigParams):
 
     config_class = SeedConfig
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
-                   "kmeans_states", "agreement_quantile", "random_state")
+                   "kmeans_states", "agreement_quantile", "mode_size", "random_state")
     owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
@@ -256,14 +280,14 @@ class ConsensusSelector(ConfigParams):
             cent = sum(r[core] @ r[cl["members"]].mean(0) for r in rows)  # (C,)
             ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
             cand, share, cent = core[ok], share[ok], cent[ok]
-            ranked = np.lexsort((cand, -cent, -share))  # (C',) best first
+            ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size)  # (C',) best first
             self.ranked_[c] = cand[ranked]
             order = ranked[:cfg.per_class]
             self.candidates_[c] = len(cand)
             cl["candidates"] = int(len(cand))
             chosen.append(cand[order])
             scores.append(np.stack([np.full(len(order), cl["stability"]), share[order],
-                                    cent[order]], 1))
+                                    key[order]], 1))
         self.indices_ = np.concatenate(chosen or [np.zeros(0, np.int64)]).astype(np.int64)
         self.pseudo_labels_ = np.concatenate(
             [np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or

@@ -430,8 +430,12 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
                        "min_stability": seeds.min_stability, "shortage": "fewer",
                        "agreement_quantile": seeds.agreement_quantile,
                        "agreement_floor": sel.agreement_floor_},
-        "ranking": "core kNN share (lower space) desc, then centrality desc, then index",
-        "scores_columns": ["stability", "core_knn_share", "centrality"],
+        "ranking": (f"closeness to the mean of the {seeds.mode_size} candidates nearest the "
+                    "top one (core kNN share, lower space, then centrality) desc, then index"
+                    if seeds.mode_size else
+                    "core kNN share (lower space) desc, then centrality desc, then index"),
+        "scores_columns": ["stability", "core_knn_share",
+                           "mode_closeness" if seeds.mode_size else "centrality"],
     }
 
 
