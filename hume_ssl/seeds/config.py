@@ -89,7 +89,8 @@ class SeedConfig:
     # mode_size 20: chosen on recipes/seed_benchmark.py --states 5 (README "How far to trust
     # seeds"; 2026-12-02) among 0 (the ranking before), 10, 20 and 50: precision at 4 up on 7 of
     # 12 sets (effnet-squeeze 0.822 -> 0.927, cifar10-swap 0.954 -> 1.000), down on 3 (cifar-5
-    # 0.950 -> 0.850); under the seeds' own map up on 9, down on 1 (cifar-10 0.804 -> 0.943)
+    # 0.950 -> 0.850); under the seeds' own map up by more than 0.01 on 5 (cifar-10 0.804 ->
+    # 0.943), down on 1 (cifar-5)
     mode_size: int = setting(
         20, "consensus rule: seeds are taken around one mode of each cluster: ranked by "
         "closeness to the mean of the this-many candidates nearest the top one (highest kNN "
