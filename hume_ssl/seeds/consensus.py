@@ -195,21 +195,35 @@ def agreement_floor(agreement: Optional[np.ndarray], quantile: float) -> Optiona
     return float(np.quantile(np.asarray(agreement, np.float64), quantile))
 
 
+def closeness(rows, idx: np.ndarray, towards: np.ndarray) -> np.ndarray:
+    """(len(idx),) cosine of rows idx to the mean of rows `towards`, summed over the spaces'
+    unit rows (rows: (N, d1), (N, d2))."""
+    return sum(r[idx] @ r[towards].mean(0) for r in rows)
+
+
 def mode_order(cand: np.ndarray, share: np.ndarray, cent: np.ndarray, rows,
                mode_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Ranking of one cluster's candidates (C,) and its key (C,) float32 (higher first).
     mode_size 0: by share (C,), then centrality cent (C,), then index; the key is cent.
     mode_size > 0: the anchor is the first of that order; the mode is the mode_size candidates
-    nearest the anchor (cosine summed over the unit rows of each space, rows; the anchor
-    first); candidates are ranked by closeness to the mode's mean (the key), then by index."""
+    nearest the anchor (closeness; the anchor first); candidates are ranked by closeness to the
+    mode's mean (the key), then by index."""
     order = np.lexsort((cand, -cent, -share))  # (C,) share, centrality, index
     if mode_size == 0 or len(cand) == 0:
         return order, np.asarray(cent, np.float32)
-    anchor = cand[order[0]]
-    to_anchor = sum(r[cand] @ r[anchor] for r in rows)  # (C,)
+    to_anchor = closeness(rows, cand, cand[order[:1]])  # (C,)
     mode = cand[np.lexsort((cand, -to_anchor))[:mode_size]]  # (<= mode_size,) anchor first
-    close = sum(r[cand] @ r[mode].mean(0) for r in rows).astype(np.float32)  # (C,)
+    close = closeness(rows, cand, mode).astype(np.float32)  # (C,)
     return np.lexsort((cand, -close)), close
+
+
+def ranking_description(mode_size: int) -> tuple[str, str]:
+    """What mode_order ranks by, in words, and the name of its key (scores_' last column)."""
+    if mode_size == 0:
+        return ("core kNN share (lower space) desc, then centrality desc, then index",
+                "centrality")
+    return (f"closeness to the mean of the {mode_size} candidates nearest the top one (core kNN "
+            "share, lower space, then centrality) desc, then index", "mode_closeness")
 
 
 def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
@@ -277,7 +291,7 @@ class ConsensusSelector(ConfigParams):
             self.labels_[cl["members"][self.labels_[cl["members"]] < 0]] = c
             core = cl["core"]
             share = np.minimum(*(core_share(core, n, b) for b in nbrs))  # (C,)
-            cent = sum(r[core] @ r[cl["members"]].mean(0) for r in rows)  # (C,)
+            cent = closeness(rows, core, cl["members"])  # (C,) centrality
             ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
             cand, share, cent = core[ok], share[ok], cent[ok]
             ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size)  # (C',) best first

@@ -39,7 +39,7 @@ from hume_ssl.hume.outputs import check_class_ids, load_labels, write_label_outp
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours
+from hume_ssl.seeds.consensus import ConsensusSelector, ranking_description, space_neighbours
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
 from hume_ssl.seeds.selection import SeedSelector
 
@@ -413,6 +413,7 @@ def agreement_note(sel: ConsensusSelector, seeds: SeedConfig) -> str:
 def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
     """What the consensus seeds rest on, cluster by cluster (hume_ssl.seeds.consensus), and
     the expected precision (hume_ssl.seeds.calibration)."""
+    ranking, key = ranking_description(seeds.mode_size)
     clusters = sel.evidence()
     est = expected_precision([c["stability"] for c in clusters],
                              [c["seeds"] for c in clusters], len(sel.per_class_),
@@ -430,12 +431,8 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
                        "min_stability": seeds.min_stability, "shortage": "fewer",
                        "agreement_quantile": seeds.agreement_quantile,
                        "agreement_floor": sel.agreement_floor_},
-        "ranking": (f"closeness to the mean of the {seeds.mode_size} candidates nearest the "
-                    "top one (core kNN share, lower space, then centrality) desc, then index"
-                    if seeds.mode_size else
-                    "core kNN share (lower space) desc, then centrality desc, then index"),
-        "scores_columns": ["stability", "core_knn_share",
-                           "mode_closeness" if seeds.mode_size else "centrality"],
+        "ranking": ranking,
+        "scores_columns": ["stability", "core_knn_share", key],
     }
 
 
