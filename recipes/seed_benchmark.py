@@ -7,6 +7,10 @@
         # ours without the agreement floor (copy the NAME.npz fits into runs/sb0 first)
     python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --mode-size 0
         # ours ranked by kNN share, then centrality (the ranking before the mode)
+    python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --anchor-parts 1
+        # ours with the anchor taken anywhere in its cluster (the rule before the bulk)
+    python recipes/seed_benchmark.py --out runs/sb --tables-only
+        # the tables again from the NAME.json of earlier runs into runs/sb (sets run apart)
     python recipes/seed_benchmark.py --out runs/sb_h1 --sets digits fashion --seed 1 --states 5
         # another HUME fit (random_state 1; k-means states 1..5)
     python recipes/seed_benchmark.py --out runs/sb --sets user --phi1 A.npy --phi2 B.npy \
@@ -197,7 +201,7 @@ def analyse(name: str, f: dict, args) -> dict:
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
     d = SeedConfig()
-    sel = consensus(x1, x2, f, k, args.seed, args.agreement_quantile, args.mode_size)
+    sel = consensus(x1, x2, f, k, args.seed, rule_settings(args))
     res["consensus_seconds"] = round(time.perf_counter() - t, 1)
     cov = sel.labels_ >= 0
     res["consensus"] = {"coverage": float(cov.mean()), "kmeans": sel.kmeans_,
@@ -225,13 +229,21 @@ def analyse(name: str, f: dict, args) -> dict:
     return res
 
 
-def consensus(x1, x2, f: dict, k: int, random_state: int,
-              agreement_quantile: float, mode_size: int) -> ConsensusSelector:
-    """The shipped rule (SeedConfig's defaults but agreement_quantile and mode_size,
-    --agreement-quantile and --mode-size) with every candidate ranked (ranked_)."""
+RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts")  # ours' settings the
+# recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts)
+
+
+def rule_settings(args) -> dict:
+    """{setting: value} of RULE_SETTINGS from the parsed flags."""
+    return {name: getattr(args, name) for name in RULE_SETTINGS}
+
+
+def consensus(x1, x2, f: dict, k: int, random_state: int, settings: dict) -> ConsensusSelector:
+    """The shipped rule (SeedConfig's defaults but `settings`, rule_settings) with every
+    candidate ranked (ranked_)."""
     cap = int(np.bincount(f["labels"], minlength=k).max())  # --per-class can't pass HUME's largest
     return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state,
-                             agreement_quantile=agreement_quantile, mode_size=mode_size).fit(
+                             **settings).fit(
         x1, x2, f["labels"], k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]),
         agreement=f["agreement"])
 
@@ -274,7 +286,7 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> di
     keys = ("stability", "right_at_4", "taken_at_4")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
-        sel = consensus(x1, x2, f, k, s, args.agreement_quantile, args.mode_size)
+        sel = consensus(x1, x2, f, k, s, rule_settings(args))
         cov = sel.labels_ >= 0
         mapping = hungarian_map(sel.labels_[cov], y[cov])
         curves = {"ours": curve(sel.ranked_, mapping, y)}
@@ -561,20 +573,33 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--mode-size", type=int, default=SeedConfig().mode_size,
                     help="ours' mode (seed --mode-size; 0: ranked by kNN share, then "
                     "centrality) to compare against the shipped default")
+    ap.add_argument("--anchor-parts", type=int, default=SeedConfig().anchor_parts,
+                    help="ours' anchor from the largest of this many k-means parts of each "
+                    "cluster (seed --anchor-parts; 1: anywhere) to compare against the shipped "
+                    "default")
     ap.add_argument("--reuse-only", action="store_true",
                     help="only the sets already fitted in OUT (re-analyse, no HUME)")
+    ap.add_argument("--tables-only", action="store_true",
+                    help="print the tables from the NAME.json that earlier runs wrote to OUT "
+                    "(sets analysed in separate runs, one summary and calibration); nothing is "
+                    "fitted or analysed, the other options are not read")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.sets:
-        if args.reuse_only and not (out / f"{name}.npz").exists():
-            continue
-        r = analyse(name, fit_set(name, args, out), args)  # finished sets are reused from OUT
-        (out / f"{name}.json").write_text(json.dumps(r, indent=1))
-        img = plot_curves(np.array(NS), {c: np.array(v["precision"]) for c, v in
-                                         r["curves"].items()}, f"{name}: seed precision")
-        (out / f"{name}_precision_curve.png").write_bytes(png_bytes(img))
+        if args.tables_only:
+            if not (out / f"{name}.json").exists():
+                continue
+            r = json.loads((out / f"{name}.json").read_text())
+        else:
+            if args.reuse_only and not (out / f"{name}.npz").exists():
+                continue
+            r = analyse(name, fit_set(name, args, out), args)  # fits are reused from OUT
+            (out / f"{name}.json").write_text(json.dumps(r, indent=1))
+            img = plot_curves(np.array(NS), {c: np.array(v["precision"]) for c, v in
+                                             r["curves"].items()}, f"{name}: seed precision")
+            (out / f"{name}_precision_curve.png").write_bytes(png_bytes(img))
         results.append(r)
         print_set(r)
         if "states" in r:

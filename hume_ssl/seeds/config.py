@@ -32,7 +32,7 @@ RANKINGS = ("agreement", "knn", "product")
 RULES = ("consensus", "hume")
 HUME_ONLY = ("knn_space", "ranking", "min_agreement", "shortage", "relax_step")
 CONSENSUS_ONLY = ("max_overlap", "min_stability", "kmeans_states", "agreement_quantile",
-                  "mode_size")
+                  "mode_size", "anchor_parts")
 SHORTAGES = ("fewer", "relax")
 KNN_SPACES = ("phi1", "phi2", "both")
 KNN_BACKENDS = ("auto", "faiss", "torch")
@@ -96,6 +96,11 @@ class SeedConfig:
         "closeness to the mean of the this-many candidates nearest the top one (highest kNN "
         "share, then centrality); 0: ranked by kNN share, then centrality (a cluster holding two "
         "classes then mixes them).", unit="candidates", bounds="[0, inf)")
+    anchor_parts: int = setting(
+        2, "consensus rule: the top candidate that starts a cluster's mode is taken from the "
+        "largest of this many k-means parts of the cluster's members (its bulk, whose class "
+        "names the cluster); 1: from anywhere in the cluster.", unit="parts",
+        bounds="[1, inf)")
     random_state: int = setting(0, "Seed of the consensus rule's k-means: states random_state "
                                 "x kmeans_states .. + kmeans_states - 1.", flag=None)
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",

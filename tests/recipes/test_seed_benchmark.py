@@ -36,6 +36,12 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     # the fits are cached: a second run re-analyses them without HUME
     again = seed_benchmark.main(["--out", str(tmp_path), "--sets", "digits", "--reuse-only"])
     assert again[0]["curves"]["ours"] == results[0]["curves"]["ours"]
+    # the tables again from the sets' NAME.json, nothing analysed (no HUME, no k-means)
+    capsys.readouterr()
+    tables = seed_benchmark.main(["--out", str(tmp_path), "--sets", *SETS, "--tables-only"])
+    assert [r["set"] for r in tables] == SETS
+    assert tables[1]["states"]["ours"] == results[1]["states"]["ours"]
+    assert "BIN_COUNTS = (" in capsys.readouterr().out
 
 
 def test_a_measurement_on_the_rounded_bound_is_inside():
