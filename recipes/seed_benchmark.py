@@ -37,7 +37,9 @@ is cached as OUT/NAME.npz) and prints
 Then a summary table (and one over the states), and the calibration of the expected precision
 `seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
 bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and each set left out, the
-interval from the other sets' table against its measured precision in each state.
+interval from the other sets' table against its measured precision in each state; and the
+table `seed` ships (BIN_COUNTS) against every set-state of the run, out of sample where the fits
+are not those it was counted on (another --seed).
 A precision_curve PNG per set goes to OUT. Ground truth is used for evaluation only.
 
 Sets (../shared/data is found as in the other recipes):
@@ -72,7 +74,12 @@ from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.estimator import Hume
-from hume_ssl.seeds.calibration import STABILITY_EDGES, bin_counts, expected_precision
+from hume_ssl.seeds.calibration import (
+    BIN_COUNTS,
+    STABILITY_EDGES,
+    bin_counts,
+    expected_precision,
+)
 from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours, space_rows
 from hume_ssl.seeds.report import plot_curves, precision_curve
@@ -498,21 +505,25 @@ def summary_table(results: list[dict]) -> None:
               + " | ".join(cells) + f" | {wins} of {len(NS)} |")
 
 
+def state_clusters(r: dict) -> list[list[dict]]:
+    """[[cluster records] per k-means state] of a set's result (one state without --states)."""
+    return r["states"]["clusters"] if "states" in r else [r["clusters"]]
+
+
+def table_counts(results: list[dict]):
+    """((right, clusters) per stability bin) over every set-state of `results`."""
+    cl = [c for r in results for state in state_clusters(r) for c in state]
+    return bin_counts([c["stability"] for c in cl], [c["right_at_4"] for c in cl],
+                      [c["taken_at_4"] for c in cl])
+
+
 def expected_precision_table(results: list[dict]) -> None:
     """The calibration table (BIN_COUNTS) from every set, and each set left out: the interval
     from the other sets' table against the precision measured at 4 per cluster. With
     --states, every k-means random state of a set is a draw: the table counts them all, and
     each state of the left-out set is checked against the interval."""
-    def draws(r):  # [[cluster records] per state]
-        return r["states"]["clusters"] if "states" in r else [r["clusters"]]
-
-    def counts(rs):
-        cl = [c for r in rs for state in draws(r) for c in state]
-        return bin_counts([c["stability"] for c in cl], [c["right_at_4"] for c in cl],
-                          [c["taken_at_4"] for c in cl])
-
-    table = counts(results)
-    n_draws = sum(len(draws(r)) for r in results)
+    table = table_counts(results)
+    n_draws = sum(len(state_clusters(r)) for r in results)
     print(f"\n## expected precision: the table (clusters' seeds right / clusters holding seeds "
           f"at 4 per cluster, by the cluster's stability; {len(results)} sets, {n_draws} "
           "set-states)")
@@ -524,12 +535,29 @@ def expected_precision_table(results: list[dict]) -> None:
     print(f"BIN_COUNTS = {table}")
     print("\n| left out | expected precision at 4 (90% interval), per state | measured, per "
           "state | inside |")
+    interval_rows(results, lambda r: table_counts([q for q in results if q is not r]),
+                  "left-out set-states")
+
+
+def shipped_table_check(results: list[dict]) -> None:
+    """The table `seed` ships (BIN_COUNTS) against every set-state here: a test out of sample
+    only where these fits are not the ones BIN_COUNTS was counted on (another --seed)."""
+    print(f"\n## expected precision from the shipped table (BIN_COUNTS = {BIN_COUNTS}) against "
+          "these fits (out of sample only when they are not the fits it was counted on)")
+    print("\n| set | expected precision at 4 (90% interval), per state | measured, per state "
+          "| inside |")
+    interval_rows(results, lambda r: BIN_COUNTS, "set-states")
+
+
+def interval_rows(results: list[dict], counts_for, what: str) -> None:
+    """Print each set's expected precision at 4 per state (the table counts_for(set) gives)
+    against the measured one, and how many set-states lie inside the interval."""
     print("|---|---|---|---|")
     inside = total = 0
     for r in results:
-        rest = counts([q for q in results if q is not r])
+        rest = counts_for(r)
         shown, meas, ok = [], [], 0
-        for cl in draws(r):
+        for cl in state_clusters(r):
             est = expected_precision([c["stability"] for c in cl],
                                      [c["taken_at_4"] for c in cl], r["k"], counts=rest)["overall"]
             taken = sum(c["taken_at_4"] for c in cl)
@@ -540,7 +568,7 @@ def expected_precision_table(results: list[dict]) -> None:
             meas.append(fmt(m))
         inside, total = inside + ok, total + len(meas)
         print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of {len(meas)} |")
-    print(f"inside the interval on {inside} of {total} left-out set-states")
+    print(f"inside the interval on {inside} of {total} {what}")
 
 
 def in_interval(est, measured: float) -> bool:
@@ -609,6 +637,8 @@ def main(argv=None) -> list[dict]:
     summary_states(results)
     if len(results) > 2:
         expected_precision_table(results)
+    if results:
+        shipped_table_check(results)
     return results
 
 

@@ -49,3 +49,16 @@ def test_a_measurement_on_the_rounded_bound_is_inside():
     est = {"low": 0.7778, "high": 1.0}
     assert seed_benchmark.in_interval(est, 7 / 9) and seed_benchmark.in_interval(est, 1.0)
     assert not seed_benchmark.in_interval(est, 6 / 9) and not seed_benchmark.in_interval(None, 1.0)
+
+
+def test_the_shipped_table_is_checked_as_shipped(capsys):
+    # a set whose most stable clusters were all wrong: its own table would expect ~0, the
+    # shipped BIN_COUNTS expects what `seed` prints for such clusters
+    state = [{"stability": 0.9, "right_at_4": 0, "taken_at_4": 4} for _ in range(3)]
+    r = {"set": "toy", "k": 3, "states": {"clusters": [state, state]}}
+    seed_benchmark.shipped_table_check([r])
+    out = capsys.readouterr().out
+    est = seed_benchmark.expected_precision([0.9] * 3, [4] * 3, 3)["overall"]  # BIN_COUNTS
+    assert f"| toy | {est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f}); " in out
+    assert est["low"] > 0 and "| 0.000; 0.000 | 0 of 2 |" in out
+    assert "inside the interval on 0 of 2 set-states" in out
