@@ -458,17 +458,18 @@ def summary_seed_mapped(results: list[dict]) -> None:
 
 
 def summary_states(results: list[dict]) -> None:
-    """One row per set: ours and the best baseline at 4 over the k-means random states."""
+    """One row per set: ours and the best baseline at 4 over the k-means random states, and
+    how many clusters held ours' seeds (the baselines seed every cluster)."""
     rs = [r for r in results if "states" in r]
     if not rs:
         return
     j = NS.index(4)
     print(f"\n## over {len(rs[0]['states']['ours'])} k-means random states: precision at 4 per "
           "cluster (mean +- sd, min..max), ours under the seeds' own map (mean), and N where "
-          "ours' mean >= the best baseline's mean")
+          "ours' mean >= the best baseline's mean; clusters holding ours' seeds, per state")
     print("| set | ours at 4 | ours at 4, own map (mean) | best baseline at 4 (mean) | "
-          "N where ours >= best (means) |")
-    print("|---|---|---|---|---|")
+          "N where ours >= best (means) | clusters with seeds, of k |")
+    print("|---|---|---|---|---|---|")
     with warnings.catch_warnings():  # a state without seeds at 4: nan
         warnings.simplefilter("ignore", RuntimeWarning)
         for r in rs:
@@ -478,9 +479,11 @@ def summary_states(results: list[dict]) -> None:
             best = best_mean_baseline(means)
             wins = sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
                        for o, b in zip(means["ours"][0], best))
+            held = [sum(c["taken_at_4"] > 0 for c in st) for st in state_clusters(r)]
             print(f"| {r['set']} | {fmt(np.nanmean(ours))} +- {np.nanstd(ours):.3f} "
                   f"({fmt(np.nanmin(ours))}..{fmt(np.nanmax(ours))}) | {fmt(own)} | "
-                  f"{fmt(best[j])} | {wins} of {len(NS)} |")
+                  f"{fmt(best[j])} | {wins} of {len(NS)} | "
+                  f"{', '.join(map(str, held))} of {r['k']} |")
 
 
 def summary_table(results: list[dict]) -> None:

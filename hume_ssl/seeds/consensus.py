@@ -27,7 +27,9 @@ spaces; the anchor itself first); candidates are ranked by closeness (cosine, su
 spaces) to the mode's mean, then by index. With `mode_size` 0 they are ranked by share, then
 centrality, then index (the ranking before the mode). The top `per_class` are the seeds. A
 cluster with fewer candidates gives what it has (`shortage` fewer), and clusters past the
-accepted ones give none.
+accepted ones give none. When fewer than MIN_SEEDED (2) clusters hold seeds, nothing a
+classifier can learn from, the rule runs again on the three k-means partitions alone (HUME's
+left out), and that is kept when more clusters hold seeds there (`without_hume_` says so).
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
@@ -41,7 +43,9 @@ merged classes that all four partitions share (a class of digits cut in two): th
 floor leaves such clusters without seeds, and where it is not, agreement is noise and is not
 used. The floor is off by default: it raises precision by leaving classes without seeds, and a
 class without seeds is never learned downstream (README "How far to trust seeds",
-recipes/seed_benchmark.py).
+recipes/seed_benchmark.py). A HUME fit can be so poor that no core holds a candidate while the
+spaces' k-means still agree on clusters (digits-noise2 with a HUME fit of ACC 0.29: no seeds
+at all): the seeds then rest on those.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ from hume_ssl.seeds.config import SeedConfig
 
 PARTITIONS = ("hume", "kmeans1", "kmeans2", "joint")
 SKLEARN_MAX_ROWS = 200_000  # above: faiss k-means
+MIN_SEEDED = 2  # clusters holding seeds below which HUME's partition is left out (a classifier
+# needs two classes: fewer is nothing to train on)
 
 
 def space_rows(x: np.ndarray, center: bool) -> np.ndarray:
@@ -109,9 +115,9 @@ def kmeans_inputs(rows) -> dict:
 
 
 def kmeans_partitions(inputs: dict, hume_labels, k: int, random_state: int) -> tuple[dict, str]:
-    """{name: (N,) labels} of PARTITIONS (k-means of each of kmeans_inputs' rows) and the
-    k-means implementation used."""
-    parts = {"hume": np.asarray(hume_labels, np.int64)}
+    """{name: (N,) labels} of PARTITIONS (k-means of each of kmeans_inputs' rows; no "hume"
+    when hume_labels is None) and the k-means implementation used."""
+    parts = {} if hume_labels is None else {"hume": np.asarray(hume_labels, np.int64)}
     for name, x in inputs.items():
         parts[name], impl = kmeans_labels(x, k, random_state)
     return parts, impl
@@ -257,6 +263,54 @@ def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
     return inside[nbrs[core]].mean(1).astype(np.float32)
 
 
+def select(cfg: SeedConfig, rows, nbrs, hume_labels, k: int, agreed: np.ndarray,
+           progress=None) -> dict:
+    """ConsensusSelector's learned attributes but without_hume_ and agreement_floor_, {name_:
+    value}, from the partitions of PARTITIONS (all but "hume" when hume_labels is None): rows
+    the spaces' unit rows (N, d1), (N, d2); nbrs their (N, n_neighbors) neighbour lists;
+    agreed (N,) bool the rows past the agreement floor."""
+    n = len(rows[0])
+    _, clusters, kmeans, states = most_stable_state(
+        rows, hume_labels, k, cfg.max_overlap, cfg.kmeans_states, cfg.random_state,
+        progress)
+    labels = np.full(n, -1, np.int64)
+    chosen, scores, ranked_all = [], [], {}
+    candidates = np.zeros(k, np.int64)
+    for c, cl in enumerate(clusters):
+        labels[cl["members"][labels[cl["members"]] < 0]] = c
+        core = cl["core"]
+        share = np.minimum(*(core_share(core, n, b) for b in nbrs))  # (C,)
+        cent = closeness(rows, core, cl["members"])  # (C,) centrality
+        ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
+        cand, share, cent = core[ok], share[ok], cent[ok]
+        eligible = None
+        if cfg.mode_size > 0 and cfg.anchor_parts > 1 and len(cand):
+            eligible = np.isin(cand, bulk(cl["members"], rows, cfg.anchor_parts,
+                                          cfg.random_state))  # (C',)
+        ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size,
+                                 eligible)  # (C',) best first
+        ranked_all[c] = cand[ranked]
+        order = ranked[:cfg.per_class]
+        candidates[c] = len(cand)
+        cl["candidates"] = int(len(cand))
+        chosen.append(cand[order])
+        scores.append(np.stack([np.full(len(order), cl["stability"]), share[order],
+                                key[order]], 1))
+    pseudo = np.concatenate([np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
+                            [np.zeros(0, np.int64)])
+    per_class = np.bincount(pseudo, minlength=k)
+    return {
+        "clusters_": clusters, "kmeans_": kmeans, "states_": states, "labels_": labels,
+        "ranked_": ranked_all, "candidates_": candidates,
+        "partitions_": tuple(p for p in PARTITIONS if hume_labels is not None or p != "hume"),
+        "indices_": np.concatenate(chosen or [np.zeros(0, np.int64)]).astype(np.int64),
+        "pseudo_labels_": pseudo,
+        "scores_": np.concatenate(scores or [np.zeros((0, 3))]).astype(np.float32),
+        "per_class_": per_class,
+        "short_classes_": [c for c in range(k) if per_class[c] < cfg.per_class],
+    }
+
+
 class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
@@ -271,7 +325,10 @@ class ConsensusSelector(ConfigParams):
     short_classes_, ranked_ {cluster: every candidate, best first}, kmeans_ (the k-means
     implementation), states_ ([{random_state, mean_stability}] of each k-means state tried;
     the kept one has the highest), agreement_floor_ (the HUME agreement candidates needed;
-    None: not used, see agreement_floor).
+    None: not used, see agreement_floor), partitions_ (the partitions the clusters came from),
+    without_hume_ (None, or {clusters_with_seeds_with_hume} when fewer than MIN_SEEDED clusters
+    held seeds with HUME's partition and more did without it: the seeds then rest on k-means
+    alone).
     """
 
     config_class = SeedConfig
@@ -303,42 +360,18 @@ class ConsensusSelector(ConfigParams):
             neighbours = [space_neighbours(x, cfg.n_neighbors, center)[0] for x in (x1, x2)]
         nbrs = [np.asarray(b)[:, :cfg.n_neighbors] for b in neighbours]
         rows = (space_rows(x1, center), space_rows(x2, center))  # (N, d1), (N, d2) unit rows
-        _, self.clusters_, self.kmeans_, self.states_ = most_stable_state(
-            rows, hume_labels, k, cfg.max_overlap, cfg.kmeans_states, cfg.random_state,
-            progress)
         self.agreement_floor_ = agreement_floor(agreement, cfg.agreement_quantile)
         agreed = (np.ones(n, bool) if self.agreement_floor_ is None else
                   np.asarray(agreement) >= self.agreement_floor_)  # (N,)
-        self.labels_ = np.full(n, -1, np.int64)
-        chosen, scores, self.ranked_ = [], [], {}
-        self.candidates_ = np.zeros(k, np.int64)
-        for c, cl in enumerate(self.clusters_):
-            self.labels_[cl["members"][self.labels_[cl["members"]] < 0]] = c
-            core = cl["core"]
-            share = np.minimum(*(core_share(core, n, b) for b in nbrs))  # (C,)
-            cent = closeness(rows, core, cl["members"])  # (C,) centrality
-            ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
-            cand, share, cent = core[ok], share[ok], cent[ok]
-            eligible = None
-            if cfg.mode_size > 0 and cfg.anchor_parts > 1 and len(cand):
-                eligible = np.isin(cand, bulk(cl["members"], rows, cfg.anchor_parts,
-                                              cfg.random_state))  # (C',)
-            ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size,
-                                     eligible)  # (C',) best first
-            self.ranked_[c] = cand[ranked]
-            order = ranked[:cfg.per_class]
-            self.candidates_[c] = len(cand)
-            cl["candidates"] = int(len(cand))
-            chosen.append(cand[order])
-            scores.append(np.stack([np.full(len(order), cl["stability"]), share[order],
-                                    key[order]], 1))
-        self.indices_ = np.concatenate(chosen or [np.zeros(0, np.int64)]).astype(np.int64)
-        self.pseudo_labels_ = np.concatenate(
-            [np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
-            [np.zeros(0, np.int64)])
-        self.scores_ = np.concatenate(scores or [np.zeros((0, 3))]).astype(np.float32)
-        self.per_class_ = np.bincount(self.pseudo_labels_, minlength=k)
-        self.short_classes_ = [c for c in range(k) if self.per_class_[c] < cfg.per_class]
+        learned = select(cfg, rows, nbrs, hume_labels, k, agreed, progress)
+        self.without_hume_ = None
+        with_hume = int((learned["per_class_"] > 0).sum())
+        if with_hume < MIN_SEEDED:  # nothing to train on: the k-means partitions alone
+            alone = select(cfg, rows, nbrs, None, k, agreed, progress)
+            if (alone["per_class_"] > 0).sum() > with_hume:
+                learned = alone
+                self.without_hume_ = {"clusters_with_seeds_with_hume": with_hume}
+        vars(self).update(learned)
         return self
 
     def indices_by_class(self) -> dict[int, np.ndarray]:

@@ -191,8 +191,9 @@ def seed_run(
     meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
     if seeds.rule == "consensus":
         est = meta["expected_precision"]["overall"]
-        log(f"consensus: {len(sel.clusters_)} of {hume.k} clusters agreed on by HUME and k-means "
-            f"({sel.kmeans_}), {len(sel.indices_)} seeds; {agreement_note(sel, seeds)}"
+        log(f"consensus: {len(sel.clusters_)} of {hume.k} clusters agreed on by "
+            f"{partitions_note(sel)} ({sel.kmeans_}), {len(sel.indices_)} seeds; "
+            f"{agreement_note(sel, seeds)}"
             + (f"; expected precision {est['expected']:.2f} (90%: {est['low']:.2f}.."
                f"{est['high']:.2f}; label-free, calibrated on the seed benchmark)" if est else ""))
     seeds_dir = _write_seed_folder(out / "seeds", sel, knn_share, meta, model, seeds, ds, log)
@@ -400,6 +401,15 @@ def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
     return np.bincount(model.labels_[cand], minlength=len(sel.candidates_))
 
 
+def partitions_note(sel: ConsensusSelector) -> str:
+    """The partitions the consensus clusters came from, in words."""
+    if sel.without_hume_ is None:
+        return "HUME and k-means of each space"
+    return (f"k-means of each space and of both, HUME's partition left out (with it "
+            f"{sel.without_hume_['clusters_with_seeds_with_hume']} cluster(s) held seeds: "
+            "nothing to train on)")
+
+
 def agreement_note(sel: ConsensusSelector, seeds: SeedConfig) -> str:
     """Whether the consensus candidates needed HUME's restart agreement, in words."""
     if seeds.agreement_quantile <= 0:
@@ -421,8 +431,10 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
     for c, e in zip(clusters, est["clusters"]):
         c["expected_precision"] = e
     return {
-        "evidence": "clusters that HUME and k-means of each space agree on (their cores); "
+        "evidence": f"clusters that {partitions_note(sel)} agree on (their cores); "
                     + agreement_note(sel, seeds) + "; see hume_ssl/seeds/consensus.py",
+        "partitions": list(sel.partitions_),
+        "without_hume": sel.without_hume_,
         "expected_precision": {k: v for k, v in est.items() if k != "clusters"},
         "clusters": clusters,
         "kmeans": sel.kmeans_,

@@ -76,6 +76,7 @@ def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_vi
     assert all(e["source"] in ("hume", "kmeans1", "kmeans2", "joint") for e in ev)
     assert sorted((e["stability"] for e in ev), reverse=True) == [e["stability"] for e in ev]
     assert sum(e["seeds"] for e in ev) == len(sel.indices_)
+    assert sel.without_hume_ is None and sel.partitions_[0] == "hume"  # HUME's partition used
     # every seed is a core member of its cluster, ranked best first
     for c, idx in sel.indices_by_class().items():
         assert np.isin(idx, sel.clusters_[c]["core"]).all()
@@ -303,3 +304,30 @@ def test_bin_counts_make_the_table():
     # seeds doesn't count
     assert bin_counts([0.1, 0.5, 0.55, 0.7, 0.9], [1, 4, 3, 0, 4], [4, 4, 4, 0, 4]) == (
         (0.25, 1), (1.75, 2), (0.0, 0), (1.0, 1))
+
+
+def test_a_hume_partition_too_poor_for_any_seed_is_left_out(digits_views):
+    # HUME's labels are noise: no core holds a candidate with them, so nothing could be trained
+    # on; the k-means partitions of the spaces alone still agree on the digits
+    from hume_ssl.core.knn import knn_search
+
+    phi1, phi2, y = digits_views
+    noise = np.random.default_rng(0).integers(0, 10, len(y))
+    nbrs = [knn_search(x - x.mean(0), 20)[0] for x in (phi1, phi2)]
+    sel = ConsensusSelector(per_class=4).fit(phi1, phi2, noise, 10, neighbours=nbrs)
+    assert sel.without_hume_ is not None
+    assert sel.without_hume_["clusters_with_seeds_with_hume"] < 2
+    assert sel.partitions_ == ("kmeans1", "kmeans2", "joint")
+    assert all(e["source"] != "hume" and "hume" not in e["matches"] for e in sel.evidence())
+    assert (sel.per_class_ > 0).sum() >= 8
+    cov = sel.labels_ >= 0
+    mapping = hungarian_map(sel.labels_[cov], y[cov])
+    right = y[sel.indices_] == np.array([mapping[c] for c in sel.pseudo_labels_])
+    assert right.mean() >= 0.85
+    # seeds.json says what the seeds rest on
+    from hume_ssl.seeds.config import SeedConfig
+    from hume_ssl.seeds.run import _consensus_meta
+
+    meta = _consensus_meta(sel, SeedConfig())
+    assert "HUME's partition left out" in meta["evidence"]
+    assert meta["partitions"] == ["kmeans1", "kmeans2", "joint"] and meta["without_hume"]
