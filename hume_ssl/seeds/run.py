@@ -279,11 +279,8 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     if len(sel.indices_) == 0:
         log(f"warning: no seeds: {meta['empty_reason']}")
     elif sel.short_classes_:
-        log(
-            f"warning: clusters {sel.short_classes_} have fewer than {seeds.per_class} seeds "
-            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}); use "
-            "--shortage relax to lower the thresholds stepwise for them."
-        )
+        log(f"warning: clusters {sel.short_classes_} have fewer than {seeds.per_class} seeds "
+            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}){shortage_hint(seeds)}")
     if seeds.contact_sheets and ds is not None:
         write_contact_sheets(seeds_dir / "contact_sheets", sel.indices_by_class(),
                              lambda i: ds[i])
@@ -491,10 +488,22 @@ def choose_k(
     return best
 
 
+def shortage_hint(cfg: SeedConfig) -> str:
+    """What to try for clusters short of seeds ("." when nothing is left to try)."""
+    if cfg.rule == "consensus":
+        return ("; the consensus rule gives fewer where a cluster's core has no member whose "
+                "neighbours stay in it (README \"How far to trust seeds\"); to fill them: --rule "
+                "hume --shortage relax (seeds HUME alone backs, less often right).")
+    if cfg.shortage != "relax":
+        return "; use --shortage relax to lower the thresholds stepwise for them."
+    return "."
+
+
 def empty_reason(cfg: SeedConfig, candidates: np.ndarray) -> str:
     """Why no sample became a seed, and what to try: for the warning and seeds.json."""
     if cfg.rule == "consensus":
-        return ("no cluster is agreed on by HUME and k-means of both spaces with a core whose "
+        return ("no cluster is agreed on by HUME and k-means of both spaces (nor by the "
+                "k-means partitions alone) with a core whose "
                 f"members' neighbours stay in it (> {cfg.min_knn} in each space, stability >= "
                 f"{cfg.min_stability}); try a stronger backbone pair (or `hume-ssl pretrain`), "
                 "fewer classes (--k), or --rule hume --shortage relax (seeds HUME alone backs, "

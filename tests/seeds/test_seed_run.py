@@ -415,3 +415,17 @@ def test_a_damaged_seeds_json_says_what_to_rerun_not_to_delete_it(tmp_path):
     with pytest.raises(HumeSSLError, match="re-run the `hume-ssl seed` command") as e:
         read_seeds(tmp_path)
     assert "delete it" not in str(e.value)
+
+
+def test_the_hint_for_short_clusters_names_options_that_are_accepted():
+    """The short-cluster warning's advice must run: `--shortage relax` alone is refused with
+    the consensus rule (a hume-rule setting), so its hint names --rule hume with it."""
+    from hume_ssl.seeds.run import shortage_hint
+
+    consensus = SeedConfig()
+    assert "--rule hume --shortage relax" in shortage_hint(consensus)
+    with pytest.raises(HumeSSLError):
+        SeedConfig(shortage="relax").validate()
+    SeedConfig(rule="hume", shortage="relax").validate()  # what the hint says: accepted
+    assert "--shortage relax" in shortage_hint(SeedConfig(rule="hume"))
+    assert shortage_hint(SeedConfig(rule="hume", shortage="relax")) == "."
