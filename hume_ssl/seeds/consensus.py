@@ -6,30 +6,31 @@ Four partitions of the same N rows (cluster ids 0..k-1) are the evidence:
     kmeans2   k-means of space 2
     joint     k-means of both spaces side by side
 A cluster's *stability* is its mean best Jaccard overlap with the clusters of the other three
-partitions (1.0: each of them holds exactly this cluster). k-means is run from `kmeans_states`
-random states (3 restarts each, the lowest inertia kept); the state whose accepted clusters are
-the most stable on average is kept: a k-means solution that splits a class or merges two
-rarely agrees with the other space and with HUME. Clusters are accepted most stable
-first, skipping one that overlaps an accepted cluster by more than `max_overlap` (Jaccard), up
-to k. An accepted cluster's *core* is its members that every other partition puts in its best
-match. A cluster less stable than `min_stability` gives no seeds; in the others a core member
-is a *candidate* when more than `min_knn` of its `n_neighbors` nearest neighbours are core
-members too, in each space, and (with `agreement_quantile` > 0; 0, off, is the default), where
-HUME is reliable (its verdict's rule: a restart majority on at least RELIABLE_MAJORITY of the
-samples), its HUME restart agreement is at least that quantile of all samples' agreement.
-Candidates are ranked around one mode of the cluster (`mode_size` > 0, the default 20): the
-*anchor* is the candidate with the highest share (the lower of the two spaces), then centrality
-(cosine to the cluster's mean, summed over the spaces), then lowest index, among the candidates
-in the cluster's *bulk* (with `anchor_parts` > 1, the default 2: the largest of that many
-k-means parts of the cluster's members, both spaces side by side; all candidates when none lies
-there); the *mode* is the `mode_size` candidates nearest the anchor (cosine summed over the
-spaces; the anchor itself first); candidates are ranked by closeness (cosine, summed over the
-spaces) to the mode's mean, then by index. With `mode_size` 0 they are ranked by share, then
-centrality, then index (the ranking before the mode). The top `per_class` are the seeds. A
-cluster with fewer candidates gives what it has (`shortage` fewer), and clusters past the
-accepted ones give none. When fewer than MIN_SEEDED (2) clusters hold seeds, nothing a
-classifier can learn from, the rule runs again on the three k-means partitions alone (HUME's
-left out), and that is kept when more clusters hold seeds there (`without_hume_` says so).
+partitions (two without HUME's, below; 1.0: each of them holds exactly this cluster). k-means
+is run from `kmeans_states` random states (3 restarts each, the lowest inertia kept); the state
+whose accepted clusters are the most stable on average is kept: a k-means solution that splits
+a class or merges two rarely agrees with the other space and with HUME. Clusters are accepted
+most stable first, skipping one that overlaps an accepted cluster by more than `max_overlap`
+(Jaccard), up to k. An accepted cluster's *core* is its members that every other partition puts
+in its best match. A cluster less stable than `min_stability` gives no seeds; in the others a
+core member is a *candidate* when more than `min_knn` of its `n_neighbors` nearest neighbours
+are core members too, in each space, and (with `agreement_quantile` > 0; 0, off, is the
+default), where HUME is reliable (its verdict's rule: a restart majority on at least
+RELIABLE_MAJORITY of the samples), its HUME restart agreement is at least that quantile of all
+samples' agreement. Candidates are ranked around one mode of the cluster (`mode_size` > 0, the
+default 20): the *anchor* is the candidate with the highest share (the lower of the two
+spaces), then centrality (cosine to the cluster's mean, summed over the spaces), then lowest
+index, among the candidates in the cluster's *bulk* (with `anchor_parts` > 1, the default 2:
+the largest of that many k-means parts of the cluster's members, both spaces side by side; all
+candidates when none lies there); the *mode* is the `mode_size` candidates nearest the anchor
+(cosine summed over the spaces; the anchor itself first); candidates are ranked by closeness
+(cosine, summed over the spaces) to the mode's mean, then by index. With `mode_size` 0 they are
+ranked by share, then centrality, then index (the ranking before the mode). The top `per_class`
+are the seeds. A cluster with fewer candidates gives what it has (`shortage` fewer), and
+clusters past the accepted ones give none. When fewer than MIN_SEEDED (2) clusters hold seeds,
+nothing a classifier can learn from, the rule runs again on the three k-means partitions alone
+(HUME's left out; its k-means is run again: twice the rule's time, only then), and that is kept
+when more clusters hold seeds there (`without_hume_` says so).
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the

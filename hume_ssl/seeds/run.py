@@ -401,7 +401,7 @@ def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
 def partitions_note(sel: ConsensusSelector) -> str:
     """The partitions the consensus clusters came from, in words."""
     if sel.without_hume_ is None:
-        return "HUME and k-means of each space"
+        return "HUME and k-means of each space and of both"
     return (f"k-means of each space and of both, HUME's partition left out (with it "
             f"{sel.without_hume_['clusters_with_seeds_with_hume']} cluster(s) held seeds: "
             "nothing to train on)")
