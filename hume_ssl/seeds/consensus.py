@@ -29,8 +29,8 @@ ranked by share, then centrality, then index (the ranking before the mode). The 
 are the seeds. A cluster with fewer candidates gives what it has (`shortage` fewer), and
 clusters past the accepted ones give none. When fewer than MIN_SEEDED (2) clusters hold seeds,
 nothing a classifier can learn from, the rule runs again on the three k-means partitions alone
-(HUME's left out; its k-means is run again: twice the rule's time, only then), and that is kept
-when more clusters hold seeds there (`without_hume_` says so).
+(HUME's left out; the same k-means partitions, not run again), and that is kept when more
+clusters hold seeds there (`without_hume_` says so).
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
@@ -115,33 +115,38 @@ def kmeans_inputs(rows) -> dict:
     return {"kmeans1": r1, "kmeans2": r2, "joint": np.concatenate([r1, r2], 1) / np.sqrt(2.0)}
 
 
-def kmeans_partitions(inputs: dict, hume_labels, k: int, random_state: int) -> tuple[dict, str]:
-    """{name: (N,) labels} of PARTITIONS (k-means of each of kmeans_inputs' rows; no "hume"
-    when hume_labels is None) and the k-means implementation used."""
-    parts = {} if hume_labels is None else {"hume": np.asarray(hume_labels, np.int64)}
-    for name, x in inputs.items():
-        parts[name], impl = kmeans_labels(x, k, random_state)
-    return parts, impl
-
-
-def most_stable_state(rows, hume_labels, k: int, max_overlap: float, states: int,
-                      random_state: int, progress=None):
-    """The partitions and accepted clusters of the k-means random state (random_state x
-    states + i, i < states) whose accepted clusters have the highest mean stability (ties:
-    the first), the k-means implementation, and [{random_state, mean_stability}] per state."""
+def kmeans_partitions(rows, k: int, states: int, random_state: int,
+                      progress=None) -> tuple[list[tuple[int, dict]], str]:
+    """[(random_state, {name: (N,) labels})] of the k-means partitions of PARTITIONS (each of
+    kmeans_inputs' rows) for each random state random_state x states + i, i < states, and the
+    k-means implementation used; progress: called (states done, states) after each."""
     inputs = kmeans_inputs(rows)
-    best, tried = None, []
+    out = []
     for i in range(states):
         state = random_state * states + i
-        parts, impl = kmeans_partitions(inputs, hume_labels, k, state)
+        parts = {}
+        for name, x in inputs.items():
+            parts[name], impl = kmeans_labels(x, k, state)
+        out.append((state, parts))
+        if progress is not None:
+            progress(i + 1, states)
+    return out, impl
+
+
+def most_stable_state(kmeans: list[tuple[int, dict]], hume_labels, k: int, max_overlap: float):
+    """The partitions (HUME's labels, unless None, then the k-means ones of one state) and
+    accepted clusters of the k-means state (kmeans_partitions) whose accepted clusters have the
+    highest mean stability (ties: the first), and [{random_state, mean_stability}] per state."""
+    hume = {} if hume_labels is None else {"hume": np.asarray(hume_labels, np.int64)}
+    best, tried = None, []
+    for state, km in kmeans:
+        parts = {**hume, **km}  # PARTITIONS' order: ties in stable_clusters go by it
         clusters = stable_clusters(parts, k, max_overlap)
         score = float(np.mean([c["stability"] for c in clusters]))
         tried.append({"random_state": state, "mean_stability": round(score, 4)})
         if best is None or score > best[0]:
             best = (score, parts, clusters)
-        if progress is not None:
-            progress(i + 1, states)
-    return best[1], best[2], impl, tried
+    return best[1], best[2], tried
 
 
 def best_matches(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -264,16 +269,15 @@ def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
     return inside[nbrs[core]].mean(1).astype(np.float32)
 
 
-def select(cfg: SeedConfig, rows, nbrs, hume_labels, k: int, agreed: np.ndarray,
-           progress=None) -> dict:
-    """ConsensusSelector's learned attributes but without_hume_ and agreement_floor_, {name_:
-    value}, from the partitions of PARTITIONS (all but "hume" when hume_labels is None): rows
-    the spaces' unit rows (N, d1), (N, d2); nbrs their (N, n_neighbors) neighbour lists;
-    agreed (N,) bool the rows past the agreement floor."""
+def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_labels, k: int,
+           agreed: np.ndarray) -> dict:
+    """ConsensusSelector's learned attributes but kmeans_, without_hume_ and agreement_floor_,
+    {name_: value}, from HUME's labels (hume_labels; left out when None) and the k-means
+    partitions of each state (kmeans_partitions): rows the spaces' unit rows (N, d1), (N, d2);
+    nbrs their (N, n_neighbors) neighbour lists; agreed (N,) bool the rows past the agreement
+    floor."""
     n = len(rows[0])
-    _, clusters, kmeans, states = most_stable_state(
-        rows, hume_labels, k, cfg.max_overlap, cfg.kmeans_states, cfg.random_state,
-        progress)
+    _, clusters, states = most_stable_state(kmeans, hume_labels, k, cfg.max_overlap)
     labels = np.full(n, -1, np.int64)
     chosen, scores, ranked_all = [], [], {}
     candidates = np.zeros(k, np.int64)
@@ -301,7 +305,7 @@ def select(cfg: SeedConfig, rows, nbrs, hume_labels, k: int, agreed: np.ndarray,
                             [np.zeros(0, np.int64)])
     per_class = np.bincount(pseudo, minlength=k)
     return {
-        "clusters_": clusters, "kmeans_": kmeans, "states_": states, "labels_": labels,
+        "clusters_": clusters, "states_": states, "labels_": labels,
         "ranked_": ranked_all, "candidates_": candidates,
         "partitions_": tuple(p for p in PARTITIONS if hume_labels is not None or p != "hume"),
         "indices_": np.concatenate(chosen or [np.zeros(0, np.int64)]).astype(np.int64),
@@ -364,11 +368,13 @@ class ConsensusSelector(ConfigParams):
         self.agreement_floor_ = agreement_floor(agreement, cfg.agreement_quantile)
         agreed = (np.ones(n, bool) if self.agreement_floor_ is None else
                   np.asarray(agreement) >= self.agreement_floor_)  # (N,)
-        learned = select(cfg, rows, nbrs, hume_labels, k, agreed, progress)
+        kmeans, self.kmeans_ = kmeans_partitions(rows, k, cfg.kmeans_states, cfg.random_state,
+                                                 progress)
+        learned = select(cfg, rows, nbrs, kmeans, hume_labels, k, agreed)
         self.without_hume_ = None
         with_hume = int((learned["per_class_"] > 0).sum())
         if with_hume < MIN_SEEDED:  # nothing to train on: the k-means partitions alone
-            alone = select(cfg, rows, nbrs, None, k, agreed, progress)
+            alone = select(cfg, rows, nbrs, kmeans, None, k, agreed)
             if (alone["per_class_"] > 0).sum() > with_hume:
                 learned = alone
                 self.without_hume_ = {"clusters_with_seeds_with_hume": with_hume}
