@@ -34,6 +34,10 @@ is cached as OUT/NAME.npz) and prints
               seed .. seed + S - 1 (HUME's fit fixed), precision at each N as mean +- sd (and
               ours' mean under the seeds' own map at 4): one state's curve is one draw, and
               differences smaller than the spread are noise
+  taught      what the seeds teach: ACC on every row of label propagation (Zhou et al. 2004)
+              from each rule's top 4 seeds per cluster over both spaces' 10-NN graph, mean
+              over the states: precision and coverage in one figure (a cluster without seeds
+              is a class never learned; precision at N counts only the clusters seeded)
 Then a summary table (and one over the states), and the calibration of the expected precision
 `seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
 bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and each set left out, the
@@ -66,6 +70,7 @@ from pathlib import Path
 
 import numpy as np
 from common import recipe_parser
+from scipy import sparse
 from sklearn.cluster import KMeans
 
 from hume_ssl.core.knn import knn_consistency
@@ -76,11 +81,12 @@ from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.seeds.calibration import (
     BIN_COUNTS,
+    FILL_COUNTS,
     STABILITY_EDGES,
     bin_counts,
     expected_precision,
 )
-from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.config import RULE_SHORTAGES, SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours, space_rows
 from hume_ssl.seeds.report import plot_curves, precision_curve
 from hume_ssl.seeds.selection import SeedSelector
@@ -89,6 +95,10 @@ NS = (1, 2, 4, 8, 16, 25, 50, 100, 200, 400)
 SPICE_NEIGHBOURS, SPICE_SHARE = 50, 0.9  # SPICE keeps a sample when >= 90% of its neighbours
 # share its cluster (it uses 100 neighbours and a confidence > 0.99 as well)
 STATE_FREE = ("HUME random-N", "hume rule")  # the curves no k-means random state changes
+STATE_EXTRAS = ("clusters", "ours_own_map", "taught")  # over_states' entries that aren't curves
+TEACH_N, TEACH_NEIGHBOURS, TEACH_ALPHA, TEACH_STEPS = 4, 10, 0.9, 30  # "what the seeds teach":
+# label propagation (Zhou et al. 2004) from the top 4 of each cluster over the union of both
+# spaces' 10-NN graphs, F <- alpha S F + (1 - alpha) Y, 30 steps
 DEFAULT_SETS = ("digits", "digits-noise1", "digits-noise1.5", "digits-noise2", "digits-r5",
                 "fashion", "cifar-2", "cifar-5", "cifar-10", "cifar10-swap", "effnet-squeeze",
                 "effnet-moco")
@@ -213,31 +223,34 @@ def analyse(name: str, f: dict, args) -> dict:
     cov = sel.labels_ >= 0
     res["consensus"] = {"coverage": float(cov.mean()), "kmeans": sel.kmeans_,
                         **clustering_metrics(sel.labels_[cov], y[cov])}
-    res["curves"]["ours"] = curve(sel.ranked_, hungarian_map(sel.labels_[cov], y[cov]), y)
+    graph = teach_graph(f)  # (N, N) sparse: what the seeds teach, every rule alike
+    res["curves"]["ours"] = curve(sel.ranked_, hungarian_map(sel.labels_[cov], y[cov]), y, graph)
     res["clusters"] = cluster_records(sel, hungarian_map(sel.labels_[cov], y[cov]), y)
     share = space_share(f, labels, d.knn_space, 50)  # the hume rule as shipped before 0.2
     cap = int(np.bincount(labels, minlength=k).max())
     former = SeedSelector(per_class=min(max(NS), cap), ranking="knn").fit(
         labels, agreement, share, f["margins"], k=k)
     map_h = hungarian_map(labels, y)
-    res["curves"]["hume rule"] = curve(former.indices_by_class(), map_h, y)
+    res["curves"]["hume rule"] = curve(former.indices_by_class(), map_h, y, graph)
     rng = np.random.default_rng(args.seed)  # HUME random-N: mean of draws, a fresh one per N
-    drawn = [curve({c: rng.permutation(np.nonzero(labels == c)[0]) for c in range(k)}, map_h, y)
-             for _ in range(args.draws)]
+    drawn = [curve({c: rng.permutation(np.nonzero(labels == c)[0]) for c in range(k)}, map_h, y,
+                   graph) for _ in range(args.draws)]
     draws = np.array([d["precision"] for d in drawn])
     res["curves"]["HUME random-N"] = {
         "precision": draws.mean(0).tolist(), "std": draws.std(0).tolist(), "seeds": None,
-        "seed_mapped": np.mean([d["seed_mapped"] for d in drawn], 0).tolist()}
+        "seed_mapped": np.mean([d["seed_mapped"] for d in drawn], 0).tolist(),
+        "taught": float(np.mean([d["taught"] for d in drawn]))}
     for sp in ("phi1", "phi2"):
         res[f"kmeans_{sp}"] = clustering_metrics(f[f"km_{sp}"], y)
-    res["curves"].update(kmeans_curves(f, f, y, k))
+    res["curves"].update(kmeans_curves(f, f, y, k, graph))
     if args.states > 1:
-        res["states"] = over_states(x1, x2, f, y, k, args, res)
+        res["states"] = over_states(x1, x2, f, y, k, args, res, graph)
     return res
 
 
-RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts")  # ours' settings the
-# recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts)
+RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts", "shortage")  # ours'
+# settings the recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts,
+# --shortage)
 
 
 def rule_settings(args) -> dict:
@@ -255,19 +268,20 @@ def consensus(x1, x2, f: dict, k: int, random_state: int, settings: dict) -> Con
         agreement=f["agreement"])
 
 
-def kmeans_curves(km: dict, f: dict, y: np.ndarray, k: int) -> dict:
-    """k-means nearest-N and SPICE-style curves in each space from km's km_SP / km_dist_SP."""
+def kmeans_curves(km: dict, f: dict, y: np.ndarray, k: int, graph=None) -> dict:
+    """k-means nearest-N and SPICE-style curves in each space from km's km_SP / km_dist_SP
+    (with what their seeds teach over `graph`, teach_graph)."""
     out = {}
     for sp in ("phi1", "phi2"):
         kl, dist = km[f"km_{sp}"], km[f"km_dist_{sp}"]
         map_k = hungarian_map(kl, y)
         near = {c: np.nonzero(kl == c)[0][np.argsort(dist[kl == c], kind="stable")]
                 for c in range(k)}
-        out[f"k-means nearest-N {sp}"] = curve(near, map_k, y)
+        out[f"k-means nearest-N {sp}"] = curve(near, map_k, y, graph)
         local = knn_consistency(kl, f[f"nbrs_{sp}"][:, :SPICE_NEIGHBOURS])
         spice = {c: r[local[r] >= SPICE_SHARE] for c, r in
                  ((c, near[c][np.argsort(-local[near[c]], kind="stable")]) for c in range(k))}
-        out[f"SPICE-style {sp}"] = curve(spice, map_k, y)
+        out[f"SPICE-style {sp}"] = curve(spice, map_k, y, graph)
     return out
 
 
@@ -282,7 +296,7 @@ def kmeans_fit(x1, x2, k: int, random_state: int, center: bool = True) -> dict:
     return out
 
 
-def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> dict:
+def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict, graph=None) -> dict:
     """{method: (states, len(NS)) precision} for the rules that depend on the k-means random
     state (ours and the k-means baselines), states args.seed .. args.seed + states - 1: one
     state's curve is one draw of these (HUME and its fit stay fixed). State args.seed is
@@ -290,29 +304,68 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict) -> di
     names = [n for n in first["curves"] if n not in STATE_FREE]  # in the printed order
     per = {name: [first["curves"][name]["precision"]] for name in names}
     own = [first["curves"]["ours"]["seed_mapped"]]  # ours under the seeds' own map, per state
-    keys = ("stability", "right_at_4", "taken_at_4")
+    teach = {name: [first["curves"][name].get("taught")] for name in names}  # per state
+    keys = ("stability", "right_at_4", "taken_at_4", "filled_at_4")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
         sel = consensus(x1, x2, f, k, s, rule_settings(args))
         cov = sel.labels_ >= 0
         mapping = hungarian_map(sel.labels_[cov], y[cov])
-        curves = {"ours": curve(sel.ranked_, mapping, y)}
+        curves = {"ours": curve(sel.ranked_, mapping, y, graph)}
         clusters.append([{key: c[key] for key in keys} for c in cluster_records(sel, mapping, y)])
-        curves.update(kmeans_curves(kmeans_fit(x1, x2, k, s), f, y, k))
+        curves.update(kmeans_curves(kmeans_fit(x1, x2, k, s), f, y, k, graph))
         for name, c in curves.items():
             per[name].append(c["precision"])
         own.append(curves["ours"]["seed_mapped"])
+        for name, c in curves.items():
+            teach[name].append(c.get("taught"))
     return {**{name: np.array(p).tolist() for name, p in per.items()}, "clusters": clusters,
-            "ours_own_map": own}
+            "ours_own_map": own, "taught": teach}
 
 
-def curve(ranked: dict, mapping: dict, y: np.ndarray) -> dict:
+def curve(ranked: dict, mapping: dict, y: np.ndarray, graph=None) -> dict:
     """Precision at each N of NS (the map fitted on the whole partition), seeds taken, clusters
-    with at least one seed, and precision with the map fitted on the seeds themselves."""
+    with at least one seed, precision with the map fitted on the seeds themselves, and (with
+    `graph`, teach_graph) what the top TEACH_N seeds teach (taught)."""
     prec, taken = precision_curve(ranked, mapping, y, ns=NS)[1:]
     held = [int(sum(len(r[:n]) > 0 for r in ranked.values())) for n in NS]
-    return {"precision": [float(p) for p in prec], "seeds": taken.tolist(), "clusters": held,
-            "seed_mapped": [seed_mapped(ranked, y, n) for n in NS]}
+    out = {"precision": [float(p) for p in prec], "seeds": taken.tolist(), "clusters": held,
+           "seed_mapped": [seed_mapped(ranked, y, n) for n in NS]}
+    if graph is not None:
+        out["taught"] = taught(ranked, graph, y)
+    return out
+
+
+def teach_graph(f: dict) -> sparse.csr_matrix:
+    """(N, N) S = D^-1/2 A D^-1/2 of A, the union of both spaces' TEACH_NEIGHBOURS-NN graphs
+    (f's nbrs_phi1, nbrs_phi2: the neighbours `seed` computes), made symmetric."""
+    nb = np.concatenate([f["nbrs_phi1"][:, :TEACH_NEIGHBOURS],
+                         f["nbrs_phi2"][:, :TEACH_NEIGHBOURS]], 1)  # (N, 2 x TEACH_NEIGHBOURS)
+    n = len(nb)
+    a = sparse.csr_matrix((np.ones(nb.size), (np.repeat(np.arange(n), nb.shape[1]),
+                                              nb.ravel())), shape=(n, n))
+    a = ((a + a.T) > 0).astype(np.float64)
+    d = sparse.diags(1.0 / np.sqrt(np.asarray(a.sum(1)).ravel()))
+    return (d @ a @ d).tocsr()
+
+
+def taught(ranked: dict, graph: sparse.csr_matrix, y: np.ndarray) -> float:
+    """ACC (best one-to-one map) on every row of label propagation from the top TEACH_N
+    candidates of each cluster of `ranked`, labelled by their cluster, over `graph`
+    (teach_graph): precision and coverage in one figure, what a semi-supervised learner given
+    these seeds and every unlabelled row can reach in these spaces. A cluster without seeds
+    is a class never predicted."""
+    top = {c: np.asarray(r[:TEACH_N]) for c, r in ranked.items() if len(r[:TEACH_N])}
+    if not top:
+        return float("nan")
+    names = sorted(top)
+    y0 = np.zeros((len(y), len(names)))  # (N, clusters with seeds)
+    for j, c in enumerate(names):
+        y0[top[c], j] = 1.0
+    f = y0.copy()
+    for _ in range(TEACH_STEPS):
+        f = TEACH_ALPHA * (graph @ f) + (1 - TEACH_ALPHA) * y0
+    return float(cluster_acc(np.asarray(names)[f.argmax(1)], y))
 
 
 def seed_mapped(ranked: dict, y: np.ndarray, n: int) -> float:
@@ -332,7 +385,8 @@ def cluster_records(sel, mapping: dict, y: np.ndarray) -> list[dict]:
     for ev in sel.evidence():
         top = sel.ranked_[ev["cluster"]][:4]
         right = int((y[top] == mapping.get(ev["cluster"], -1)).sum())
-        out.append({**ev, "right_at_4": right, "taken_at_4": int(len(top))})
+        out.append({**ev, "right_at_4": right, "taken_at_4": int(len(top)),
+                    "filled_at_4": max(0, int(len(top)) - ev["candidates"])})  # last ones
     return out
 
 
@@ -412,7 +466,7 @@ def state_means(r: dict) -> dict:
         warnings.simplefilter("ignore", RuntimeWarning)
         out = {name: (np.nanmean(p, 0), np.nanstd(p, 0)) for name, p in
                ((n, np.array(v, float)) for n, v in r["states"].items()
-                if n not in ("clusters", "ours_own_map"))}
+                if n not in STATE_EXTRAS)}
     for name in STATE_FREE:
         p = np.array(r["curves"][name]["precision"], float)
         out[name] = (p, np.zeros_like(p))
@@ -486,6 +540,42 @@ def summary_states(results: list[dict]) -> None:
                   f"{', '.join(map(str, held))} of {r['k']} |")
 
 
+def taught_means(r: dict) -> dict:
+    """{rule: what its seeds teach (taught), mean over the k-means states where it depends on
+    them}; {} for results written before the measure existed."""
+    names = [n for n, c in r["curves"].items() if "taught" in c]
+    per_state = r.get("states", {}).get("taught", {})
+    out = {}
+    for name in names:
+        vals = [v for v in per_state.get(name, [r["curves"][name]["taught"]]) if v is not None]
+        out[name] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+    return out
+
+
+def summary_taught(results: list[dict]) -> None:
+    """One row per set: what each rule's top 4 seeds per cluster teach (taught), ours against
+    the best baseline: precision and coverage in one figure."""
+    rows = [(r, taught_means(r)) for r in results]
+    rows = [(r, t) for r, t in rows if t]
+    if not rows:
+        return
+    names = list(rows[0][1])
+    print(f"\n## what the seeds teach: ACC on every row of label propagation from the top "
+          f"{TEACH_N} seeds of each cluster over both spaces' {TEACH_NEIGHBOURS}-NN graph (mean "
+          "over the k-means states); a cluster without seeds is a class never learned")
+    print("| set | clusters with ours' seeds, of k | " + " | ".join(names)
+          + " | ours - best baseline |")
+    print("|---" * (len(names) + 3) + "|")
+    wins = 0
+    for r, t in rows:
+        held = [sum(c["taken_at_4"] > 0 for c in st) for st in state_clusters(r)]
+        best = max(v for n, v in t.items() if n not in ("ours", "hume rule"))
+        wins += t["ours"] >= best - 1e-9
+        print(f"| {r['set']} | {np.mean(held):.1f} of {r['k']} | "
+              + " | ".join(fmt(t.get(n)) for n in names) + f" | {fmt(t['ours'] - best)} |")
+    print(f"ours at or above the best baseline on {wins} of {len(rows)} sets")
+
+
 def summary_table(results: list[dict]) -> None:
     """One row per set: what README's benchmark table shows."""
     cols = (1, 4, 25, 100)
@@ -514,10 +604,20 @@ def state_clusters(r: dict) -> list[list[dict]]:
 
 
 def table_counts(results: list[dict]):
-    """((right, clusters) per stability bin) over every set-state of `results`."""
-    cl = [c for r in results for state in state_clusters(r) for c in state]
+    """((right, clusters) per stability bin) over every set-state of `results`, clusters whose
+    top 4 hold no filled seed (--shortage fill) only."""
+    cl = [c for r in results for state in state_clusters(r) for c in state
+          if not c.get("filled_at_4", 0)]
     return bin_counts([c["stability"] for c in cl], [c["right_at_4"] for c in cl],
                       [c["taken_at_4"] for c in cl])
+
+
+def fill_counts(results: list[dict]) -> tuple[float, int]:
+    """(right, clusters) of the clusters whose top 4 were all filled (--shortage fill) over
+    every set-state of `results`: right sums their seeds' precision (FILL_COUNTS)."""
+    cl = [c for r in results for state in state_clusters(r) for c in state
+          if c.get("filled_at_4", 0) and c["filled_at_4"] >= c["taken_at_4"]]
+    return (round(float(sum(c["right_at_4"] / c["taken_at_4"] for c in cl)), 2), len(cl))
 
 
 def expected_precision_table(results: list[dict]) -> None:
@@ -536,10 +636,15 @@ def expected_precision_table(results: list[dict]) -> None:
     print("|---" * len(edges) + "|")
     print("| right / clusters | " + " | ".join(f"{r} / {t}" for r, t in table) + " |")
     print(f"BIN_COUNTS = {table}")
+    fills = fill_counts(results)
+    if fills[1]:
+        print(f"clusters whose top 4 were all filled (--shortage fill): {fills[0]} right of "
+              f"{fills[1]}\nFILL_COUNTS = {fills}")
     print("\n| left out | expected precision at 4 (90% interval), per state | measured, per "
           "state | inside |")
     interval_rows(results, lambda r: table_counts([q for q in results if q is not r]),
-                  "left-out set-states")
+                  "left-out set-states",
+                  lambda r: fill_counts([q for q in results if q is not r]))
 
 
 def shipped_table_check(results: list[dict]) -> None:
@@ -549,27 +654,31 @@ def shipped_table_check(results: list[dict]) -> None:
           "these fits (out of sample only when they are not the fits it was counted on)")
     print("\n| set | expected precision at 4 (90% interval), per state | measured, per state "
           "| inside |")
-    interval_rows(results, lambda r: BIN_COUNTS, "set-states")
+    interval_rows(results, lambda r: BIN_COUNTS, "set-states", lambda r: FILL_COUNTS)
 
 
-def interval_rows(results: list[dict], counts_for, what: str) -> None:
-    """Print each set's expected precision at 4 per state (the table counts_for(set) gives)
+def interval_rows(results: list[dict], counts_for, what: str, fill_for=lambda r: None) -> None:
+    """Print each set's expected precision at 4 per state (the table counts_for(set) gives;
+    filled seeds: fill_for(set), a set-state with filled seeds is skipped, "-", without one)
     against the measured one, and how many set-states lie inside the interval."""
     print("|---|---|---|---|")
     inside = total = 0
     for r in results:
-        rest = counts_for(r)
-        shown, meas, ok = [], [], 0
+        rest, fill = counts_for(r), fill_for(r)
+        shown, meas, ok, skipped = [], [], 0, 0
         for cl in state_clusters(r):
-            est = expected_precision([c["stability"] for c in cl],
-                                     [c["taken_at_4"] for c in cl], r["k"], counts=rest)["overall"]
+            filled = [c.get("filled_at_4", 0) for c in cl]
+            skipped += any(filled) and not (fill and fill[1])
+            est = None if any(filled) and not (fill and fill[1]) else expected_precision(
+                [c["stability"] for c in cl], [c["taken_at_4"] for c in cl], r["k"],
+                counts=rest, filled=filled, fill_counts=fill)["overall"]
             taken = sum(c["taken_at_4"] for c in cl)
             m = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
             ok += in_interval(est, m)
             shown.append("-" if est is None else
                          f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
             meas.append(fmt(m))
-        inside, total = inside + ok, total + len(meas)
+        inside, total = inside + ok, total + len(meas) - skipped
         print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of {len(meas)} |")
     print(f"inside the interval on {inside} of {total} {what}")
 
@@ -608,6 +717,10 @@ def main(argv=None) -> list[dict]:
                     help="ours' anchor from the largest of this many k-means parts of each "
                     "cluster (seed --anchor-parts; 1: anywhere) to compare against the shipped "
                     "default")
+    ap.add_argument("--shortage", choices=RULE_SHORTAGES["consensus"],
+                    default=SeedConfig().shortage,
+                    help="ours' clusters short of candidates (seed --shortage; fill: topped up "
+                    "from their cores) to compare against the shipped default")
     ap.add_argument("--reuse-only", action="store_true",
                     help="only the sets already fitted in OUT (re-analyse, no HUME)")
     ap.add_argument("--tables-only", action="store_true",
@@ -638,6 +751,7 @@ def main(argv=None) -> list[dict]:
     summary_table(results)
     summary_seed_mapped(results)
     summary_states(results)
+    summary_taught(results)
     if len(results) > 2:
         expected_precision_table(results)
     if results:

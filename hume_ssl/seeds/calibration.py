@@ -14,6 +14,9 @@ clusters - right) of its stability bin, the cluster right (all its seeds) or wro
 chance; the interval is the 5th..95th percentile of the seeds' precision over those draws,
 taken as values the precision can take (a few clusters give a few possible values; a bound
 interpolated between two of them would cover less than 90%).
+Seeds a cluster was topped up with (`--shortage fill`: not candidates, hume_ssl.seeds.consensus)
+are looked up in a table of their own (FILL_COUNTS: clusters whose top 4 were all filled); a
+cluster with both is two such units.
 Outside the kinds of data the benchmark holds (digits, Fashion-MNIST, CIFAR-10 features) the
 figure is an estimate, not a guarantee.
 """
@@ -32,6 +35,10 @@ STABILITY_EDGES = (0.4, 0.6, 0.8)  # bins: < 0.4, 0.4..0.6, 0.6..0.8, >= 0.8
 # partition left out where fewer than 2 clusters held seeds (one state: 1 -> 6 clusters);
 # README "How far to trust seeds")
 BIN_COUNTS = ((82.42, 90), (86.25, 117), (113.75, 127), (61.25, 62))
+# (right, clusters) of the clusters whose top 4 were all filled (--shortage fill: no candidate)
+# over the same 12 sets x 5 states and HUME fits, `python recipes/seed_benchmark.py --out DIR
+# --reuse-only --states 5 --shortage fill` (2026-12-03; README "What the seeds teach")
+FILL_COUNTS = (80.0, 137)
 INTERVAL = (5.0, 95.0)  # percentiles
 
 
@@ -56,25 +63,41 @@ def bin_counts(stability: Sequence[float], right: Sequence[int], taken: Sequence
 
 def expected_precision(stability: Sequence[float], seeds: Sequence[int], k: int,
                        counts: Optional[Sequence[tuple[float, int]]] = None,
-                       n_draws: int = 4000, random_state: int = 0) -> dict:
+                       n_draws: int = 4000, random_state: int = 0,
+                       filled: Optional[Sequence[int]] = None,
+                       fill_counts: Optional[tuple[float, int]] = None) -> dict:
     """{"overall": {expected, low, high, chance_corrected}, "clusters": [{expected, low,
     high}], "table": counts, "note"} for clusters of the given stabilities holding `seeds`
-    seeds each. chance_corrected = (p - 1/k) / (1 - 1/k): 0 is what random labels give (the
+    seeds each, `filled` (default none) of them topped up (looked up in fill_counts, default
+    FILL_COUNTS). chance_corrected = (p - 1/k) / (1 - 1/k): 0 is what random labels give (the
     figure to read for k = 2, where half the seeds are right by chance)."""
     counts = BIN_COUNTS if counts is None else counts
     stability, seeds = np.asarray(stability, np.float64), np.asarray(seeds, np.int64)
+    filled = np.zeros_like(seeds) if filled is None else np.asarray(filled, np.int64)
+    fill_counts = FILL_COUNTS if fill_counts is None else fill_counts
+    if filled.any() and fill_counts is None:
+        raise ValueError("filled seeds need fill_counts (FILL_COUNTS is not counted yet)")
     rng = np.random.default_rng(random_state)
-    right = np.array([c[0] for c in counts], np.float64)
-    wrong = np.array([c[1] - c[0] for c in counts], np.float64)
-    b = stability_bin(stability)
-    p = rng.beta(1 + right[b], 1 + wrong[b], size=(n_draws, len(b)))  # (draws, clusters)
-    ok = rng.random(p.shape) < p  # (draws, clusters): the cluster's seeds right, or all wrong
-    clusters = [_summary(p[:, j], k) for j in range(len(b))]
+    table = list(counts) + ([fill_counts] if filled.any() else [])
+    right = np.array([c[0] for c in table], np.float64)
+    wrong = np.array([c[1] - c[0] for c in table], np.float64)
+    m, topped = len(seeds), np.flatnonzero(filled > 0)
+    b = np.concatenate([stability_bin(stability), np.full(len(topped), len(counts))])
+    n_units = np.concatenate([seeds - filled, filled[topped]])  # candidate parts, filled parts
+    p = rng.beta(1 + right[b], 1 + wrong[b], size=(n_draws, len(b)))  # (draws, units)
+    ok = rng.random(p.shape) < p  # (draws, units): a unit's seeds all right, or all wrong
+    part = p[:, :m].copy()  # (draws, clusters): a cluster's expected share of right seeds
+    part[:, topped] = ((p[:, topped] * (seeds - filled)[topped] + p[:, m:] * filled[topped])
+                       / np.maximum(seeds[topped], 1))
+    clusters = [_summary(part[:, j], k) for j in range(m)]
     total = int(seeds.sum())
-    overall = _summary((ok * seeds[None, :]).sum(1) / total, k) if total else None
+    overall = _summary((ok * n_units[None, :]).sum(1) / total, k) if total else None
     return {"overall": overall, "clusters": clusters, "table": [list(c) for c in counts],
-            "note": "label-free estimate from each cluster's stability, calibrated on "
-                    "recipes/seed_benchmark.py's sets; the interval is 90%"}
+            "fill_table": list(fill_counts) if filled.any() else None,
+            "note": "label-free estimate from each cluster's stability"
+                    + (" (filled seeds: how often filled seeds were right)" if filled.any()
+                       else "") + ", calibrated on recipes/seed_benchmark.py's sets; the "
+                    "interval is 90%"}
 
 
 def _summary(draws: np.ndarray, k: int) -> dict:

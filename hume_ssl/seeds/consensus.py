@@ -26,11 +26,13 @@ candidates when none lies there); the *mode* is the `mode_size` candidates neare
 (cosine summed over the spaces; the anchor itself first); candidates are ranked by closeness
 (cosine, summed over the spaces) to the mode's mean, then by index. With `mode_size` 0 they are
 ranked by share, then centrality, then index (the ranking before the mode). The top `per_class`
-are the seeds. A cluster with fewer candidates gives what it has (`shortage` fewer), and
-clusters past the accepted ones give none. When fewer than MIN_SEEDED (2) clusters hold seeds,
-nothing a classifier can learn from, the rule runs again on the three k-means partitions alone
-(HUME's left out; the same k-means partitions, not run again), and that is kept when more
-clusters hold seeds there (`without_hume_` says so).
+are the seeds. A cluster with fewer candidates gives what it has (`shortage` fewer, the
+default) or is topped up (`shortage` fill) from its core members that are not candidates, most
+central first, then from its other members the same way (`filled` in its evidence; those seeds
+come last); clusters past the accepted ones give none. When fewer than MIN_SEEDED (2) clusters
+hold candidate seeds, nothing a classifier can learn from, the rule runs again on the three
+k-means partitions alone (HUME's left out; the same k-means partitions, not run again), and
+that is kept when more clusters hold candidate seeds there (`without_hume_` says so).
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
 agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
@@ -262,6 +264,20 @@ def ranking_description(mode_size: int, anchor_parts: int = 1) -> tuple[str, str
             "(core kNN share, lower space, then centrality) desc, then index", "mode_closeness")
 
 
+def fill_order(members: np.ndarray, core: np.ndarray, taken: np.ndarray, rows
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that top up a cluster short of candidates (`shortage` fill), best first, and
+    their centrality (cosine to the mean of its members (M,), summed over the spaces): its core
+    members (C,) not in `taken`, then its other members, each by centrality, then index."""
+    out, cent = [], []
+    for pool in (core[~np.isin(core, taken)], members[~np.isin(members, core)]):
+        c = closeness(rows, pool, members)  # (P,)
+        order = np.lexsort((pool, -c))
+        out.append(pool[order])
+        cent.append(c[order])
+    return np.concatenate(out), np.concatenate(cent).astype(np.float32)
+
+
 def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
     """(C,) share of each core row's neighbours (N, n_neighbors) that are core rows too."""
     inside = np.zeros(n, bool)
@@ -294,13 +310,25 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
                                           cfg.random_state))  # (C',)
         ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size,
                                  eligible)  # (C',) best first
-        ranked_all[c] = cand[ranked]
-        order = ranked[:cfg.per_class]
+        ranked_all[c], share, key = cand[ranked], share[ranked], key[ranked]
+        missing = cfg.per_class - len(cand)
+        cl["filled"] = 0
+        if cfg.shortage == "fill" and missing > 0:  # top up from the core, then the members
+            extra, extra_key = fill_order(cl["members"], core, cand, rows)
+            extra, extra_key = extra[:missing], extra_key[:missing]
+            inside = np.zeros(n, bool)
+            inside[core] = True
+            extra_share = np.minimum(*(inside[b[extra]].mean(1) for b in nbrs))  # (F,)
+            ranked_all[c] = np.concatenate([ranked_all[c], extra])
+            share = np.concatenate([share, extra_share]).astype(np.float32)
+            key = np.concatenate([key, extra_key])
+            cl["filled"] = int(len(extra))
         candidates[c] = len(cand)
         cl["candidates"] = int(len(cand))
-        chosen.append(cand[order])
-        scores.append(np.stack([np.full(len(order), cl["stability"]), share[order],
-                                key[order]], 1))
+        chosen.append(ranked_all[c][:cfg.per_class])
+        top = slice(0, cfg.per_class)
+        scores.append(np.stack([np.full(len(chosen[-1]), cl["stability"]), share[top],
+                                key[top]], 1))
     pseudo = np.concatenate([np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
                             [np.zeros(0, np.int64)])
     per_class = np.bincount(pseudo, minlength=k)
@@ -320,14 +348,16 @@ class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
     Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, kmeans_states,
-    agreement_quantile, mode_size, anchor_parts, random_state (SeedConfig's
-    fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract holds.
+    agreement_quantile, mode_size, anchor_parts, shortage (fewer or fill), random_state
+    (SeedConfig's fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract
+    holds.
     Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
     labels_ (N,) int64 the accepted cluster of every row (-1: none), indices_ (n,) int64 in
     dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32 columns [stability of its
     cluster, core kNN share (lower space), ranking key (closeness to the mode; centrality with
-    mode_size 0)], per_class_ (k,), candidates_ (k,),
-    short_classes_, ranked_ {cluster: every candidate, best first}, kmeans_ (the k-means
+    mode_size 0 and for filled seeds)], per_class_ (k,), candidates_ (k,),
+    short_classes_, ranked_ {cluster: every candidate, best first, then with shortage fill the
+    rows that top it up to per_class}, kmeans_ (the k-means
     implementation), states_ ([{random_state, mean_stability}] of each k-means state tried;
     the kept one has the highest), agreement_floor_ (the HUME agreement candidates needed;
     None: not used, see agreement_floor), partitions_ (the partitions the clusters came from),
@@ -339,7 +369,7 @@ class ConsensusSelector(ConfigParams):
     config_class = SeedConfig
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
                    "kmeans_states", "agreement_quantile", "mode_size", "anchor_parts",
-                   "random_state")
+                   "shortage", "random_state")
     owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
@@ -372,10 +402,10 @@ class ConsensusSelector(ConfigParams):
                                                  progress)
         learned = select(cfg, rows, nbrs, kmeans, hume_labels, k, agreed)
         self.without_hume_ = None
-        with_hume = int((learned["per_class_"] > 0).sum())
+        with_hume = int((learned["candidates_"] > 0).sum())  # clusters with seeds, unfilled
         if with_hume < MIN_SEEDED:  # nothing to train on: the k-means partitions alone
             alone = select(cfg, rows, nbrs, kmeans, None, k, agreed)
-            if (alone["per_class_"] > 0).sum() > with_hume:
+            if (alone["candidates_"] > 0).sum() > with_hume:
                 learned = alone
                 self.without_hume_ = {"clusters_with_seeds_with_hume": with_hume}
         vars(self).update(learned)
@@ -389,13 +419,15 @@ class ConsensusSelector(ConfigParams):
 
     def evidence(self) -> list[dict]:
         """What each cluster's seeds rest on, for seeds.json: {cluster, source, stability,
-        size, core, candidates, seeds, agreeing partitions}."""
+        size, core, candidates, seeds, filled (its last seeds, topped up with shortage fill: not
+        candidates), agreeing partitions}."""
         if not hasattr(self, "clusters_"):
             raise NotFittedError("ConsensusSelector is not fitted; call fit(...) first.")
         return [{"cluster": c, "source": cl["source"], "source_id": cl["id"],
                  "stability": round(cl["stability"], 4), "size": int(len(cl["members"])),
                  "core": int(len(cl["core"])), "candidates": cl["candidates"],
-                 "seeds": int(self.per_class_[c]), "matches": cl["matches"]}
+                 "seeds": int(self.per_class_[c]), "filled": cl["filled"],
+                 "matches": cl["matches"]}
                 for c, cl in enumerate(self.clusters_)]
 
 

@@ -192,7 +192,7 @@ def seed_run(
     if seeds.rule == "consensus":
         est = meta["expected_precision"]["overall"]
         log(f"consensus: {len(sel.clusters_)} of {hume.k} clusters agreed on by "
-            f"{partitions_note(sel)} ({sel.kmeans_}), {len(sel.indices_)} seeds; "
+            f"{partitions_note(sel)} ({sel.kmeans_}), {len(sel.indices_)} seeds{filled_note(sel)}; "
             f"{agreement_note(sel, seeds)}"
             + (f"; expected precision {est['expected']:.2f} (90%: {est['low']:.2f}.."
                f"{est['high']:.2f}; label-free, calibrated on the seed benchmark)" if est else ""))
@@ -407,6 +407,15 @@ def partitions_note(sel: ConsensusSelector) -> str:
             "nothing to train on)")
 
 
+def filled_note(sel: ConsensusSelector) -> str:
+    """How many seeds --shortage fill topped clusters up with, in words ("" for none)."""
+    filled = [(c, cl["filled"]) for c, cl in enumerate(sel.clusters_) if cl["filled"]]
+    if not filled:
+        return ""
+    return (f" ({sum(f for _, f in filled)} of them topped up from the cores of clusters "
+            f"{[c for c, _ in filled]}: --shortage fill, not candidates)")
+
+
 def agreement_note(sel: ConsensusSelector, seeds: SeedConfig) -> str:
     """Whether the consensus candidates needed HUME's restart agreement, in words."""
     if seeds.agreement_quantile <= 0:
@@ -424,7 +433,8 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
     clusters = sel.evidence()
     est = expected_precision([c["stability"] for c in clusters],
                              [c["seeds"] for c in clusters], len(sel.per_class_),
-                             random_state=seeds.random_state)
+                             random_state=seeds.random_state,
+                             filled=[c["filled"] for c in clusters])
     for c, e in zip(clusters, est["clusters"]):
         c["expected_precision"] = e
     return {
@@ -437,7 +447,7 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
         "kmeans": sel.kmeans_,
         "kmeans_states": sel.states_,
         "thresholds": {"min_knn": seeds.min_knn, "max_overlap": seeds.max_overlap,
-                       "min_stability": seeds.min_stability, "shortage": "fewer",
+                       "min_stability": seeds.min_stability, "shortage": seeds.shortage,
                        "agreement_quantile": seeds.agreement_quantile,
                        "agreement_floor": sel.agreement_floor_},
         "ranking": ranking,
@@ -490,10 +500,15 @@ def choose_k(
 
 def shortage_hint(cfg: SeedConfig) -> str:
     """What to try for clusters short of seeds ("." when nothing is left to try)."""
+    if cfg.rule == "consensus" and cfg.shortage == "fill":
+        return ("; the consensus rule accepted fewer clusters than --k (they overlapped): try "
+                "--rule hume --shortage relax (seeds HUME alone backs, less often right).")
     if cfg.rule == "consensus":
         return ("; the consensus rule gives fewer where a cluster's core has no member whose "
-                "neighbours stay in it (README \"How far to trust seeds\"); to fill them: --rule "
-                "hume --shortage relax (seeds HUME alone backs, less often right).")
+                "neighbours stay in it (README \"How far to trust seeds\"), and a cluster "
+                "without seeds is a class never learned; --shortage fill tops them up from "
+                "their cores (right less often: README \"What the seeds teach\"), or --rule "
+                "hume --shortage relax (seeds HUME alone backs).")
     if cfg.shortage != "relax":
         return "; use --shortage relax to lower the thresholds stepwise for them."
     return "."

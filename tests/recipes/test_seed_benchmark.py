@@ -33,6 +33,12 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     o = results[0]["curves"]["ours"]
     assert all(m >= p - 1e-9 for m, p in zip(o["seed_mapped"], o["precision"]) if p == p)
     assert "map fitted on the seeds themselves" in out
+    # what the seeds teach: every rule, every state of ours, one summary row per set
+    for r in results:
+        assert all(0.0 <= c["taught"] <= 1.0 for c in r["curves"].values())
+        assert len(r["states"]["taught"]["ours"]) == 2
+        assert r["states"]["taught"]["ours"][0] == r["curves"]["ours"]["taught"]
+    assert "what the seeds teach" in out and f"| {SETS[0]} | " in out.split("what the seeds")[1]
     # the fits are cached: a second run re-analyses them without HUME
     again = seed_benchmark.main(["--out", str(tmp_path), "--sets", "digits", "--reuse-only"])
     assert again[0]["curves"]["ours"] == results[0]["curves"]["ours"]
@@ -42,6 +48,22 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     assert [r["set"] for r in tables] == SETS
     assert tables[1]["states"]["ours"] == results[1]["states"]["ours"]
     assert "BIN_COUNTS = (" in capsys.readouterr().out
+
+
+def test_what_seeds_teach_counts_a_class_without_seeds_as_never_learned():
+    # two groups of 50 rows, each row's neighbours in its own group: seeds in both groups teach
+    # every row; seeds in one group only teach half (the other class is never predicted), even
+    # though those seeds are all right; seeds of the wrong group named alike teach nothing more
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 50)
+    nbrs = np.stack([rng.choice(np.flatnonzero((y == y[i]) & (np.arange(100) != i)), 10,
+                                replace=False) for i in range(100)])
+    graph = seed_benchmark.teach_graph({"nbrs_phi1": nbrs, "nbrs_phi2": nbrs})
+    both = {0: np.arange(4), 1: np.arange(50, 54)}
+    assert seed_benchmark.taught(both, graph, y) == 1.0
+    assert seed_benchmark.taught({0: np.arange(4), 1: np.zeros(0, int)}, graph, y) == 0.5
+    mixed = {0: np.array([0, 1, 50, 51]), 1: np.array([2, 3, 52, 53])}  # each half wrong
+    assert seed_benchmark.taught(mixed, graph, y) < 1.0
 
 
 def test_a_measurement_on_the_rounded_bound_is_inside():

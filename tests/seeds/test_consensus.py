@@ -331,3 +331,34 @@ def test_a_hume_partition_too_poor_for_any_seed_is_left_out(digits_views):
     meta = _consensus_meta(sel, SeedConfig())
     assert "HUME's partition left out" in meta["evidence"]
     assert meta["partitions"] == ["kmeans1", "kmeans2", "joint"] and meta["without_hume"]
+
+
+def test_shortage_fill_tops_short_clusters_up_from_their_cores(digits_views):
+    # 100 per cluster: several digits clusters hold fewer candidates than that
+    fewer, y = _digits_rule(digits_views, per_class=100)
+    fill, _ = _digits_rule(digits_views, per_class=100, shortage="fill")
+    assert fewer.short_classes_ and (fewer.candidates_ == fill.candidates_).all()
+    ev = fill.evidence()
+    for c, cl in enumerate(fill.clusters_):
+        had, got = fewer.indices_by_class()[c], fill.indices_by_class()[c]
+        assert len(got) == min(100, len(cl["members"]))
+        assert (got[: len(had)] == had).all()  # the candidates first, as without fill
+        extra = got[len(had):]
+        assert ev[c]["filled"] == len(extra) == len(got) - min(fewer.candidates_[c], 100)
+        assert not np.isin(extra, fewer.ranked_[c]).any()  # not candidates
+        spare = np.setdiff1d(cl["core"], fewer.ranked_[c])
+        if len(spare) >= len(extra):  # the core first, most central first
+            assert np.isin(extra, cl["core"]).all()
+            assert (np.diff(fill.scores_[fill.pseudo_labels_ == c][len(had):, 2]) <= 0).all()
+    assert sum(e["filled"] for e in ev) > 0 and all(e["filled"] == 0 for e in fewer.evidence())
+    # the expected precision counts filled seeds from their own table
+    from hume_ssl.seeds.config import SeedConfig
+    from hume_ssl.seeds.run import _consensus_meta, filled_note
+
+    meta = _consensus_meta(fill, SeedConfig(per_class=100, shortage="fill"))
+    assert meta["expected_precision"]["fill_table"] is not None
+    assert meta["thresholds"]["shortage"] == "fill" and "--shortage fill" in filled_note(fill)
+    assert _consensus_meta(fewer, SeedConfig(per_class=100))["expected_precision"][
+        "fill_table"] is None
+    with pytest.raises(HumeSSLError, match="--rule hume"):
+        ConsensusSelector(shortage="relax").fit(*digits_views[:2], y, 10)

@@ -429,3 +429,9 @@ def test_the_hint_for_short_clusters_names_options_that_are_accepted():
     SeedConfig(rule="hume", shortage="relax").validate()  # what the hint says: accepted
     assert "--shortage relax" in shortage_hint(SeedConfig(rule="hume"))
     assert shortage_hint(SeedConfig(rule="hume", shortage="relax")) == "."
+    # the consensus rule's own way to fill them: --shortage fill, refused with the hume rule
+    assert "--shortage fill" in shortage_hint(consensus)
+    SeedConfig(shortage="fill").validate()
+    with pytest.raises(HumeSSLError, match="pass --rule consensus"):
+        SeedConfig(rule="hume", shortage="fill").validate()
+    assert "--shortage fill" not in shortage_hint(SeedConfig(shortage="fill"))
