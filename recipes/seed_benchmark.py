@@ -354,7 +354,8 @@ def taught(ranked: dict, graph: sparse.csr_matrix, y: np.ndarray) -> float:
     candidates of each cluster of `ranked`, labelled by their cluster, over `graph`
     (teach_graph): precision and coverage in one figure, what a semi-supervised learner given
     these seeds and every unlabelled row can reach in these spaces. A cluster without seeds
-    is a class never predicted."""
+    is a class never predicted; a row no seed reaches (another component of the graph) gets
+    the first seeded cluster's label."""
     top = {c: np.asarray(r[:TEACH_N]) for c, r in ranked.items() if len(r[:TEACH_N])}
     if not top:
         return float("nan")
@@ -679,7 +680,8 @@ def interval_rows(results: list[dict], counts_for, what: str, fill_for=lambda r:
                          f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
             meas.append(fmt(m))
         inside, total = inside + ok, total + len(meas) - skipped
-        print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of {len(meas)} |")
+        print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of "
+              f"{len(meas) - skipped} |")
     print(f"inside the interval on {inside} of {total} {what}")
 
 

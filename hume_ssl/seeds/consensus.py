@@ -264,13 +264,42 @@ def ranking_description(mode_size: int, anchor_parts: int = 1) -> tuple[str, str
             "(core kNN share, lower space, then centrality) desc, then index", "mode_closeness")
 
 
-def fill_order(members: np.ndarray, core: np.ndarray, taken: np.ndarray, rows
+def fill(cfg: SeedConfig, clusters: list[dict], rows, nbrs, labels: np.ndarray,
+         agreed: np.ndarray, ranked: dict, shares: dict, keys: dict) -> None:
+    """`shortage` fill: top every accepted cluster short of per_class candidates up (in place:
+    ranked, shares, keys {cluster: (R,)} and each cluster's "filled"), clusters less stable than
+    min_stability excepted. A row tops up only the cluster that holds it (labels (N,), the first
+    accepted one), only once, never when it is another cluster's seed, and only past the
+    agreement floor (agreed (N,) bool)."""
+    n = len(labels)
+    taken = np.zeros(n, bool)
+    for c in ranked:
+        taken[ranked[c][:cfg.per_class]] = True
+    for c, cl in enumerate(clusters):
+        missing = cfg.per_class - len(ranked[c])
+        if missing <= 0 or cl["stability"] < cfg.min_stability:
+            continue
+        allowed = (labels == c) & agreed & ~taken  # (N,)
+        extra, extra_key = fill_order(cl["members"], cl["core"], allowed, rows)
+        extra, extra_key = extra[:missing], extra_key[:missing]
+        inside = np.zeros(n, bool)
+        inside[cl["core"]] = True
+        extra_share = np.minimum(*(inside[b[extra]].mean(1) for b in nbrs))  # (F,) core share
+        ranked[c] = np.concatenate([ranked[c], extra])
+        shares[c] = np.concatenate([shares[c], extra_share]).astype(np.float32)
+        keys[c] = np.concatenate([keys[c], extra_key]).astype(np.float32)
+        taken[extra] = True
+        cl["filled"] = int(len(extra))
+
+
+def fill_order(members: np.ndarray, core: np.ndarray, allowed: np.ndarray, rows
                ) -> tuple[np.ndarray, np.ndarray]:
     """The rows that top up a cluster short of candidates (`shortage` fill), best first, and
     their centrality (cosine to the mean of its members (M,), summed over the spaces): its core
-    members (C,) not in `taken`, then its other members, each by centrality, then index."""
+    members (C,), then its other members, those `allowed` (N,) bool only, each by centrality,
+    then index."""
     out, cent = [], []
-    for pool in (core[~np.isin(core, taken)], members[~np.isin(members, core)]):
+    for pool in (core[allowed[core]], members[allowed[members] & ~np.isin(members, core)]):
         c = closeness(rows, pool, members)  # (P,)
         order = np.lexsort((pool, -c))
         out.append(pool[order])
@@ -295,7 +324,7 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
     n = len(rows[0])
     _, clusters, states = most_stable_state(kmeans, hume_labels, k, cfg.max_overlap)
     labels = np.full(n, -1, np.int64)
-    chosen, scores, ranked_all = [], [], {}
+    ranked_all, shares, keys = {}, {}, {}
     candidates = np.zeros(k, np.int64)
     for c, cl in enumerate(clusters):
         labels[cl["members"][labels[cl["members"]] < 0]] = c
@@ -310,25 +339,14 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
                                           cfg.random_state))  # (C',)
         ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size,
                                  eligible)  # (C',) best first
-        ranked_all[c], share, key = cand[ranked], share[ranked], key[ranked]
-        missing = cfg.per_class - len(cand)
-        cl["filled"] = 0
-        if cfg.shortage == "fill" and missing > 0:  # top up from the core, then the members
-            extra, extra_key = fill_order(cl["members"], core, cand, rows)
-            extra, extra_key = extra[:missing], extra_key[:missing]
-            inside = np.zeros(n, bool)
-            inside[core] = True
-            extra_share = np.minimum(*(inside[b[extra]].mean(1) for b in nbrs))  # (F,)
-            ranked_all[c] = np.concatenate([ranked_all[c], extra])
-            share = np.concatenate([share, extra_share]).astype(np.float32)
-            key = np.concatenate([key, extra_key])
-            cl["filled"] = int(len(extra))
+        ranked_all[c], shares[c], keys[c] = cand[ranked], share[ranked], key[ranked]
         candidates[c] = len(cand)
-        cl["candidates"] = int(len(cand))
-        chosen.append(ranked_all[c][:cfg.per_class])
-        top = slice(0, cfg.per_class)
-        scores.append(np.stack([np.full(len(chosen[-1]), cl["stability"]), share[top],
-                                key[top]], 1))
+        cl["candidates"], cl["filled"] = int(len(cand)), 0
+    if cfg.shortage == "fill":
+        fill(cfg, clusters, rows, nbrs, labels, agreed, ranked_all, shares, keys)
+    chosen = [ranked_all[c][:cfg.per_class] for c in range(len(clusters))]
+    scores = [np.stack([np.full(len(chosen[c]), cl["stability"]), shares[c][:cfg.per_class],
+                        keys[c][:cfg.per_class]], 1) for c, cl in enumerate(clusters)]
     pseudo = np.concatenate([np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
                             [np.zeros(0, np.int64)])
     per_class = np.bincount(pseudo, minlength=k)
@@ -362,8 +380,8 @@ class ConsensusSelector(ConfigParams):
     the kept one has the highest), agreement_floor_ (the HUME agreement candidates needed;
     None: not used, see agreement_floor), partitions_ (the partitions the clusters came from),
     without_hume_ (None, or {clusters_with_seeds_with_hume} when fewer than MIN_SEEDED clusters
-    held seeds with HUME's partition and more did without it: the seeds then rest on k-means
-    alone).
+    held candidate seeds with HUME's partition and more did without it: the seeds then rest on
+    k-means alone).
     """
 
     config_class = SeedConfig

@@ -391,10 +391,11 @@ def _hume_rule_meta(sel: SeedSelector, seeds: SeedConfig) -> dict:
 
 def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
     """(k,) candidates per HUME cluster, for HUME's diagnostics (the consensus rule's candidates
-    counted by their HUME label)."""
+    counted by their HUME label; rows --shortage fill added are not candidates)."""
     if seeds.rule != "consensus":
         return sel.candidates_
-    cand = np.concatenate([np.zeros(0, np.int64), *sel.ranked_.values()])
+    cand = np.concatenate([np.zeros(0, np.int64),
+                           *(r[:sel.candidates_[c]] for c, r in sel.ranked_.items())])
     return np.bincount(model.labels_[cand], minlength=len(sel.candidates_))
 
 
@@ -403,8 +404,8 @@ def partitions_note(sel: ConsensusSelector) -> str:
     if sel.without_hume_ is None:
         return "HUME and k-means of each space and of both"
     return (f"k-means of each space and of both, HUME's partition left out (with it "
-            f"{sel.without_hume_['clusters_with_seeds_with_hume']} cluster(s) held seeds: "
-            "nothing to train on)")
+            f"{sel.without_hume_['clusters_with_seeds_with_hume']} cluster(s) held candidate "
+            "seeds: nothing to train on)")
 
 
 def filled_note(sel: ConsensusSelector) -> str:
@@ -501,8 +502,10 @@ def choose_k(
 def shortage_hint(cfg: SeedConfig) -> str:
     """What to try for clusters short of seeds ("." when nothing is left to try)."""
     if cfg.rule == "consensus" and cfg.shortage == "fill":
-        return ("; the consensus rule accepted fewer clusters than --k (they overlapped): try "
-                "--rule hume --shortage relax (seeds HUME alone backs, less often right).")
+        return ("; with fill a cluster is short when the rule accepted fewer clusters "
+                "than --k (they overlapped) or when it holds fewer rows than --per-class: lower "
+                "--per-class, or try --rule hume --shortage relax (seeds HUME alone backs, less "
+                "often right).")
     if cfg.rule == "consensus":
         return ("; the consensus rule gives fewer where a cluster's core has no member whose "
                 "neighbours stay in it (README \"How far to trust seeds\"), and a cluster "

@@ -362,3 +362,23 @@ def test_shortage_fill_tops_short_clusters_up_from_their_cores(digits_views):
         "fill_table"] is None
     with pytest.raises(HumeSSLError, match="--rule hume"):
         ConsensusSelector(shortage="relax").fit(*digits_views[:2], y, 10)
+
+
+def test_shortage_fill_gives_each_row_once_and_keeps_unstable_clusters_empty(digits_views):
+    # 300 per cluster: cores run out, the fill reaches members that clusters may share
+    from types import SimpleNamespace
+
+    from hume_ssl.seeds.run import hume_candidates
+
+    fill, _ = _digits_rule(digits_views, per_class=300, shortage="fill")
+    assert len(np.unique(fill.indices_)) == len(fill.indices_)  # no row seeds two clusters
+    for c, idx in fill.indices_by_class().items():  # filled rows: of the cluster holding them
+        assert (fill.labels_[idx[fill.candidates_[c]:]] == c).all()
+    fewer, _ = _digits_rule(digits_views, per_class=300)
+    model = SimpleNamespace(labels_=fill.labels_.clip(0))
+    assert (hume_candidates(fill, model, fill.config) ==
+            hume_candidates(fewer, model, fewer.config)).all()  # filled rows aren't candidates
+    cut = sorted(e["stability"] for e in fill.evidence())[5]
+    strict, _ = _digits_rule(digits_views, per_class=100, shortage="fill", min_stability=cut)
+    for e in strict.evidence():
+        assert (e["seeds"] == 0) == (e["stability"] < cut), e

@@ -434,4 +434,5 @@ def test_the_hint_for_short_clusters_names_options_that_are_accepted():
     SeedConfig(shortage="fill").validate()
     with pytest.raises(HumeSSLError, match="pass --rule consensus"):
         SeedConfig(rule="hume", shortage="fill").validate()
-    assert "--shortage fill" not in shortage_hint(SeedConfig(shortage="fill"))
+    assert "--shortage fill" not in shortage_hint(SeedConfig(shortage="fill"))  # in use
+    assert "--rule hume --shortage relax" in shortage_hint(SeedConfig(shortage="fill"))
