@@ -669,8 +669,9 @@ def interval_rows(results: list[dict], counts_for, what: str, fill_for=lambda r:
         shown, meas, ok, skipped = [], [], 0, 0
         for cl in state_clusters(r):
             filled = [c.get("filled_at_4", 0) for c in cl]
-            skipped += any(filled) and not (fill and fill[1])
-            est = None if any(filled) and not (fill and fill[1]) else expected_precision(
+            unchecked = any(filled) and not (fill and fill[1])  # filled seeds, no table
+            skipped += unchecked
+            est = None if unchecked else expected_precision(
                 [c["stability"] for c in cl], [c["taken_at_4"] for c in cl], r["k"],
                 counts=rest, filled=filled, fill_counts=fill)["overall"]
             taken = sum(c["taken_at_4"] for c in cl)

@@ -125,6 +125,7 @@ class SeedConfig:
 
     def validate(self) -> SeedConfig:
         """Check every option (changes nothing), before any work (features, HUME) is done."""
+        owner = "hume" if self.shortage == "relax" else "consensus"  # the rule a shortage is for
         raise_first_failed([
             (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
              "cluster"),
@@ -150,10 +151,8 @@ class SeedConfig:
              "consensus)"),
             (self.shortage not in SHORTAGES
              or self.shortage in RULE_SHORTAGES.get(self.rule, SHORTAGES),
-             f"--shortage {self.shortage} is for the "
-             f"{'hume' if self.shortage == 'relax' else 'consensus'} rule: pass --rule "
-             f"{'hume' if self.shortage == 'relax' else 'consensus'} with it, or use "
-             f"--shortage {' or '.join(RULE_SHORTAGES.get(self.rule, SHORTAGES))}"),
+             f"--shortage {self.shortage} is for the {owner} rule: pass --rule {owner} with "
+             f"it, or use --shortage {' or '.join(RULE_SHORTAGES.get(self.rule, SHORTAGES))}"),
             (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
         ])
         return check_bounds(self)  # nan and inf too

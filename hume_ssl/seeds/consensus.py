@@ -282,9 +282,7 @@ def fill(cfg: SeedConfig, clusters: list[dict], rows, nbrs, labels: np.ndarray,
         allowed = (labels == c) & agreed & ~taken  # (N,)
         extra, extra_key = fill_order(cl["members"], cl["core"], allowed, rows)
         extra, extra_key = extra[:missing], extra_key[:missing]
-        inside = np.zeros(n, bool)
-        inside[cl["core"]] = True
-        extra_share = np.minimum(*(inside[b[extra]].mean(1) for b in nbrs))  # (F,) core share
+        extra_share = np.minimum(*(core_share(cl["core"], n, b, extra) for b in nbrs))  # (F,)
         ranked[c] = np.concatenate([ranked[c], extra])
         shares[c] = np.concatenate([shares[c], extra_share]).astype(np.float32)
         keys[c] = np.concatenate([keys[c], extra_key]).astype(np.float32)
@@ -307,11 +305,13 @@ def fill_order(members: np.ndarray, core: np.ndarray, allowed: np.ndarray, rows
     return np.concatenate(out), np.concatenate(cent).astype(np.float32)
 
 
-def core_share(core: np.ndarray, n: int, nbrs: np.ndarray) -> np.ndarray:
-    """(C,) share of each core row's neighbours (N, n_neighbors) that are core rows too."""
+def core_share(core: np.ndarray, n: int, nbrs: np.ndarray,
+               of: Optional[np.ndarray] = None) -> np.ndarray:
+    """(R,) share of the neighbours (N, n_neighbors) of each row of `of` (default: the core
+    rows themselves) that are core rows."""
     inside = np.zeros(n, bool)
     inside[core] = True
-    return inside[nbrs[core]].mean(1).astype(np.float32)
+    return inside[nbrs[core if of is None else of]].mean(1).astype(np.float32)
 
 
 def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_labels, k: int,
