@@ -190,14 +190,15 @@ def fit_set(name: str, args, out: Path) -> dict:
         cfg = cfg.replace(n_steps=args.steps)
     if args.ridge:
         cfg = cfg.replace(ridge=args.ridge)
-    cfg = cfg.replace(**over)
+    cfg = cfg.replace(encoder_init=args.encoder_init, **over)
     t = time.perf_counter()
     m = Hume.from_config(cfg).fit(x1, x2)
     t_hume = time.perf_counter() - t
     kmax = 50  # the neighbours of the hume rule as shipped before 0.2 (ours use the first 20)
     f = {"y": y, "labels": m.labels_, "agreement": m.agreement_, "margins": m.margins_,
          "scores": m.scores_, "labelings": m.labelings_.astype(np.int16),
-         "hume_seconds": np.array(t_hume), "restarts": np.array(cfg.n_restarts)}
+         "hume_seconds": np.array(t_hume), "restarts": np.array(cfg.n_restarts),
+         "encoder_init": np.array(cfg.encoder_init)}
     for sp, x in (("phi1", x1), ("phi2", x2)):
         # the neighbours `seed` computes (centred rows when HUME centres), kmax at once
         f[f"nbrs_{sp}"] = space_neighbours(x, kmax, cfg.center)[0].astype(np.int32)
@@ -214,6 +215,7 @@ def analyse(name: str, f: dict, args) -> dict:
     k = int(y.max()) + 1
     diag = diagnose(labels, agreement, f["labelings"].astype(np.int64), f["scores"], k, args.seed)
     res = {"set": name, "n": int(len(y)), "k": k, "restarts": int(f["restarts"]),
+           "encoder_init": str(f.get("encoder_init", "gaussian")),  # fits before it: gaussian
            "hume_seconds": round(float(f["hume_seconds"]), 1), "diagnostics": diag,
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
@@ -702,6 +704,10 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--restarts", type=int, default=0, help="0: the seed default (100)")
     ap.add_argument("--steps", type=int, default=0, help="0: the seed default (300)")
     ap.add_argument("--ridge", type=float, default=0.0, help="0: the shipped default")
+    ap.add_argument("--encoder-init", default=HumeConfig().encoder_init,
+                    choices=("gaussian", "kmeans"),
+                    help="HUME's encoder init for the sets fitted here (a fit in OUT is "
+                    "reused as it was made)")
     ap.add_argument("--draws", type=int, default=20, help="random-N draws")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)

@@ -176,7 +176,7 @@ def cli_command(name=None, **sections):
 # ---------------------------------------------------------------------------- label
 @cli_command(io=(LabelInputs, None), cfg=(HumeConfig, ["k", "n_restarts", "n_steps", "n_subsets",
                                                       "subset_size", "lr", "tau", "gamma", "ridge",
-                                                      *HUME_RESOURCES]))
+                                                      "encoder_init", *HUME_RESOURCES]))
 def label(io: LabelInputs, cfg: HumeConfig) -> None:
     """Run HUME on two feature matrices of the same N samples and write an aligned ensemble."""
     from hume_ssl.hume.run import label_run
@@ -319,7 +319,7 @@ def predict(io: PredictInputs) -> None:
                        "kmeans_states", "agreement_quantile", "mode_size", "anchor_parts",
                        "knn_space",
                        "min_agreement", "shortage", "ranking"]),
-    hume=(HumeConfig, ["n_restarts", "n_steps", *HUME_RESOURCES]),
+    hume=(HumeConfig, ["n_restarts", "n_steps", "encoder_init", *HUME_RESOURCES]),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",
                              "input_size", "device"]),
 )

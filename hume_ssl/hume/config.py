@@ -33,6 +33,11 @@ class HumeConfig:
                                "out.", unit="samples", bounds="[4, inf)")
     train_fraction: float = setting(0.9, "Share of each subset the inner model is fit on.",
                                     bounds="(0, 1)")
+    encoder_init: str = setting(
+        "kmeans", "How each restart's task encoder starts: kmeans (the centres of a short "
+        "k-means of space 1, its own seeding per restart) or gaussian (a random Gaussian draw, "
+        "the default before 0.2).",
+        flag="--encoder-init")
     lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
                         bounds="(0, inf)")
     tau: float = setting(0.1, "Sparsemax temperature (logits are cosines: phi1 and the rows of "
@@ -98,6 +103,8 @@ class HumeConfig:
             bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
         if self.inner_solve not in ("auto", "primal", "smoother"):
             bad(f"inner_solve={self.inner_solve!r}: use auto, primal or smoother.")
+        if self.encoder_init not in ("gaussian", "kmeans"):
+            bad(f"encoder_init={self.encoder_init!r}: use gaussian or kmeans.")
         if self.cv_folds < 2:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
         return check_bounds(self)  # nan, inf and the rest of each field's declared range

@@ -18,8 +18,10 @@ with the same LANE restarts (a chunk that asks for part of a lane computes the w
 keeps what it asked for), so every matmul a restart goes through has the same shapes, hence the
 same rounding, whatever the chunk size or the number of restarts (batched products run the same
 per-lane kernel for each lane; gradient norms are reduced lane by lane). The subset draws depend on
-`random_state` only, and restart r's initial encoder on (random_state, r). The same holds across
-processes (torchrun): a rank that trains some lanes computes them exactly as one process would.
+`random_state` only, and restart r's initial encoder on (random_state, r) (with
+encoder_init="kmeans" also on a seeded pool of rows of space 1, the same for every chunk and
+rank). The same holds across processes (torchrun): a rank that trains some lanes computes them
+exactly as one process would.
 
 The encoders' orthonormal rows are the Q factor of a QR decomposition (R with a positive
 diagonal). For k >= CHOLESKY_K the Q factor is computed as A (chol(A^T A))^-T in float64
@@ -45,13 +47,61 @@ def restart_seed(random_state: int, restart: int) -> int:
     return int(np.random.SeedSequence([int(random_state), int(restart), 17]).generate_state(1)[0])
 
 
-def init_encoders(restarts: np.ndarray, d1: int, k: int, random_state: int) -> torch.Tensor:
-    """(R, d1, k) free parameters, one Gaussian draw per restart id."""
+def init_encoders(restarts: np.ndarray, d1: int, k: int, random_state: int,
+                  pool: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(R, d1, k) free parameters, one draw per restart id: Gaussian N(0, 1), or with `pool`
+    (M, d1) (init_pool: unit rows of space 1) the centres of a short k-means of the pool
+    (kmeans_centres), scaled to the Gaussian draw's column norm, sqrt(d1)."""
     out = torch.empty(len(restarts), d1, k, dtype=torch.float64)
     for i, r in enumerate(restarts):
         g = torch.Generator().manual_seed(restart_seed(random_state, int(r)))
-        out[i] = torch.randn(d1, k, generator=g, dtype=torch.float64)
+        out[i] = (torch.randn(d1, k, generator=g, dtype=torch.float64) if pool is None
+                  else kmeans_centres(pool, k, g).T.double().cpu() * math.sqrt(d1))
     return out.float()
+
+
+INIT_POOL_PER_CLASS = 20  # encoder_init="kmeans" clusters max(INIT_POOL_MIN, this x k) rows
+INIT_POOL_MIN = 10_000
+LLOYD_STEPS = 10  # k-means iterations after the seeding
+
+
+def init_pool(phi1: Rows, k: int, random_state: int) -> torch.Tensor:
+    """(M, d1) unit rows of space 1 that encoder_init="kmeans" clusters, the same for every
+    restart: every row up to M = max(INIT_POOL_MIN, INIT_POOL_PER_CLASS x k), else a seeded
+    sample of M rows (in row order)."""
+    m = max(INIT_POOL_MIN, INIT_POOL_PER_CLASS * k)
+    if phi1.n <= m:
+        idx = np.arange(phi1.n)
+    else:
+        idx = np.sort(np.random.default_rng([int(random_state), 53]).choice(phi1.n, m,
+                                                                           replace=False))
+    rows = phi1.take(torch.from_numpy(idx).to(phi1.device))  # (M, d1)
+    return rows if phi1.normalize else torch.nn.functional.normalize(rows, dim=1)
+
+
+def kmeans_centres(pool: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
+    """(k, d1) unit centres of pool (M, d1, unit rows): k-means++ seeding (Arthur and
+    Vassilvitskii 2007; the first row uniform, each next one drawn with probability
+    proportional to its squared distance to the nearest chosen so far), then LLOYD_STEPS
+    spherical k-means steps (each row to its most similar centre, a centre the normalised mean
+    of its rows; a centre with no rows stays). Draws come from g (a CPU generator)."""
+    m = pool.shape[0]
+    chosen = [int(torch.randint(m, (1,), generator=g))]
+    dist = (2.0 - 2.0 * (pool @ pool[chosen[0]])).clamp_min(0).double()  # (M,) squared
+    for _ in range(k - 1):
+        total = dist.cumsum(0)  # (M,)
+        u = float(torch.rand((), generator=g, dtype=torch.float64)) * float(total[-1])
+        nxt = min(int(torch.searchsorted(total, torch.tensor([u], dtype=total.dtype,
+                                                             device=total.device))), m - 1)
+        chosen.append(nxt)
+        dist = torch.minimum(dist, (2.0 - 2.0 * (pool @ pool[nxt])).clamp_min(0).double())
+    centres = pool[chosen].clone()  # (k, d1)
+    for _ in range(LLOYD_STEPS):
+        near = (pool @ centres.T).argmax(1)  # (M,)
+        sums = torch.zeros_like(centres).index_add_(0, near, pool)  # (k, d1)
+        norm = sums.norm(dim=1, keepdim=True)
+        centres = torch.where(norm > 0, sums / norm.clamp_min(1e-12), centres)
+    return centres
 
 
 CHOLESKY_K = 128  # from this many classes on, the Q factor comes from Cholesky QR
@@ -208,7 +258,9 @@ def train_encoders(
     dev = phi1.device
     lanes = lanes_for(restarts)
     ids = np.concatenate(lanes)  # every restart computed, lane by lane
-    v = torch.stack([init_encoders(lane, d1, cfg.k, cfg.random_state) for lane in lanes])
+    pool = init_pool(phi1, cfg.k, cfg.random_state) if cfg.encoder_init == "kmeans" else None
+    v = torch.stack([init_encoders(lane, d1, cfg.k, cfg.random_state, pool)
+                     for lane in lanes])
     v = v.to(dev).requires_grad_(True)  # (G, L, d1, k)
     opt = Adam(v, cfg.lr)
     sampler = SubsetSampler(n_rows, cfg)

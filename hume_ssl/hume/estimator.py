@@ -35,6 +35,9 @@ Callback = Callable[[str, dict], None]
 # Settings that change no result: left out of the checkpoint fingerprint.
 _RESULT_NEUTRAL = {"chunk_size", "memory_budget_gib", "device", "extra", "n_restarts",
                    "checkpoint_every", "score_rows"}
+# Settings added after checkpoints were written: left out of the fingerprint at the value those
+# runs had, so their finished restarts still resume.
+_ADDED = {"encoder_init": "gaussian"}
 
 
 def label_blocks(x1: Rows, w: torch.Tensor, block_bytes: int = 2**28):
@@ -161,7 +164,8 @@ class Hume(ConfigParams):
             self.callback(event, info)
 
     def _fingerprint(self, input_hash: str) -> str:
-        cfg = {k: v for k, v in self.config.to_dict().items() if k not in _RESULT_NEUTRAL}
+        cfg = {k: v for k, v in self.config.to_dict().items()
+               if k not in _RESULT_NEUTRAL and _ADDED.get(k, ...) != v}
         return config_hash({"cfg": cfg, "inputs": input_hash})
 
     def memory_plan(self, n_rows: int, d1: int, d2: int, bytes1: int, bytes2: int,

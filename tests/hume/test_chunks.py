@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hume_ssl import Hume
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.hume.chunks import ChunkStore, lane_plan
+from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.engine import LANE
 
 
@@ -44,3 +46,17 @@ def test_without_a_folder_nothing_is_kept(tmp_path):
     store = ChunkStore(None, "fp")
     store.save_finished(np.arange(8), np.zeros((8, 2, 2)), np.zeros((3, 8)))
     assert not store.enabled and store.finished() == {} and store.partial(np.arange(8)) is None
+
+
+def test_a_setting_added_later_keeps_older_checkpoints_resumable():
+    # encoder_init came after checkpoints existed: at the value those runs had ("gaussian") it
+    # is left out of the fingerprint, so they resume with --encoder-init gaussian; the default
+    # (kmeans) is a different run and starts afresh
+    from hume_ssl.core.io import config_hash
+    from hume_ssl.hume.estimator import _RESULT_NEUTRAL
+
+    older = {k: v for k, v in HumeConfig(k=3).to_dict().items()
+             if k not in _RESULT_NEUTRAL and k != "encoder_init"}
+    gaussian = Hume(k=3, encoder_init="gaussian")._fingerprint("h")
+    assert gaussian == config_hash({"cfg": older, "inputs": "h"})
+    assert Hume(k=3)._fingerprint("h") != gaussian

@@ -8,7 +8,8 @@ import pytest
 from hume_ssl import Hume
 
 CHOSEN = dict(n_steps=300, lr=0.03, gamma=3.0, n_subsets=1, tau=0.1, ridge=0.1,
-              subset_size=10_000, train_fraction=0.9, center=True, anneal_steps=())
+              subset_size=10_000, train_fraction=0.9, center=True, anneal_steps=(),
+              encoder_init="kmeans")
 
 
 def test_the_default_run_is_the_run_with_the_values_chosen_on_evidence(blobs):
@@ -21,7 +22,8 @@ def test_the_default_run_is_the_run_with_the_values_chosen_on_evidence(blobs):
 
 @pytest.mark.parametrize("name, other", [("lr", 0.01), ("gamma", 1.0), ("tau", 0.05),
                                          ("ridge", 1.0), ("n_subsets", 4), ("center", False),
-                                         ("anneal_steps", (10,))])
+                                         ("anneal_steps", (10,)),
+                                         ("encoder_init", "gaussian")])
 def test_each_pinned_value_changes_the_run(blobs, name, other):
     # the pin above is not vacuous: each of these values does change the run
     phi1, phi2, _ = blobs
