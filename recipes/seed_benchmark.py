@@ -76,7 +76,7 @@ from sklearn.cluster import KMeans
 from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.metrics import cluster_acc, clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
-from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.config import ENCODER_INITS, HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.seeds.calibration import (
@@ -705,7 +705,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--steps", type=int, default=0, help="0: the seed default (300)")
     ap.add_argument("--ridge", type=float, default=0.0, help="0: the shipped default")
     ap.add_argument("--encoder-init", default=HumeConfig().encoder_init,
-                    choices=("gaussian", "kmeans"),
+                    choices=ENCODER_INITS,
                     help="HUME's encoder init for the sets fitted here (a fit in OUT is "
                     "reused as it was made)")
     ap.add_argument("--draws", type=int, default=20, help="random-N draws")

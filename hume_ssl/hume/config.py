@@ -18,6 +18,8 @@ from hume_ssl.core.params import (
     setting,
 )
 
+ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engine.init_encoders)
+
 
 @renamed_fields(memory_budget_gb="memory_budget_gib")
 @dataclass
@@ -103,8 +105,8 @@ class HumeConfig:
             bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
         if self.inner_solve not in ("auto", "primal", "smoother"):
             bad(f"inner_solve={self.inner_solve!r}: use auto, primal or smoother.")
-        if self.encoder_init not in ("gaussian", "kmeans"):
-            bad(f"encoder_init={self.encoder_init!r}: use gaussian or kmeans.")
+        if self.encoder_init not in ENCODER_INITS:
+            bad(f"encoder_init={self.encoder_init!r}: use {' or '.join(ENCODER_INITS)}.")
         if self.cv_folds < 2:
             bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
         return check_bounds(self)  # nan, inf and the rest of each field's declared range

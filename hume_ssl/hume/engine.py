@@ -258,9 +258,12 @@ def train_encoders(
     dev = phi1.device
     lanes = lanes_for(restarts)
     ids = np.concatenate(lanes)  # every restart computed, lane by lane
-    pool = init_pool(phi1, cfg.k, cfg.random_state) if cfg.encoder_init == "kmeans" else None
-    v = torch.stack([init_encoders(lane, d1, cfg.k, cfg.random_state, pool)
-                     for lane in lanes])
+    if state is None:  # a fresh start (a resumed chunk takes its parameters from `state`)
+        pool = init_pool(phi1, cfg.k, cfg.random_state) if cfg.encoder_init == "kmeans" else None
+        v = torch.stack([init_encoders(lane, d1, cfg.k, cfg.random_state, pool)
+                         for lane in lanes])
+    else:
+        v = torch.stack(state["params"])
     v = v.to(dev).requires_grad_(True)  # (G, L, d1, k)
     opt = Adam(v, cfg.lr)
     sampler = SubsetSampler(n_rows, cfg)
@@ -269,8 +272,6 @@ def train_encoders(
     curve = np.zeros((cfg.n_steps, len(ids)), dtype=np.float32)
     start, tau = 0, cfg.tau
     if state is not None:
-        with torch.no_grad():
-            v.copy_(torch.stack(state["params"]).to(dev))
         opt.load_state_dict(state["adam"])  # holds the annealed lr
         sampler.rng.bit_generator.state = state["sampler"]
         start = int(state["step"])

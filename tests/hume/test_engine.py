@@ -8,6 +8,17 @@ from hume_ssl.hume.ridge import RidgeInner
 from hume_ssl.hume.rows import Rows
 
 
+def _ten_clusters():
+    """(phi1 (1000, 64), phi2 (1000, 96), y (1000,)): 10 Gaussian clusters in 16 dims seen
+    through two random linear views (k = 10 at realistic shapes)."""
+    rng = np.random.default_rng(0)
+    y = np.arange(1000) % 10
+    z = rng.normal(size=(10, 16))[y] + rng.normal(size=(1000, 16))
+    phi1 = (z @ rng.normal(size=(16, 64))).astype(np.float32)
+    phi2 = (z @ rng.normal(size=(16, 96))).astype(np.float32)
+    return phi1, phi2, y
+
+
 def _prep(phi1, phi2, cfg):
     cpu = torch.device("cpu")
     return Rows(phi1, True, cpu), RidgeInner.from_config(Rows(phi2, True, cpu), cfg)
@@ -110,10 +121,7 @@ def test_a_one_lane_chunk_equals_its_lane_among_others_at_realistic_shapes():
     # k = 10, d1 = 64: a chunk of one lane (G = 1) once passed the QR backward a strided
     # gradient view where G > 1 passed a contiguous copy, and its encoders differed in the last
     # bits from the same lane computed beside others (subsets of part of the rows, and all rows)
-    rng = np.random.default_rng(0)
-    z = rng.normal(size=(10, 16))[np.arange(1000) % 10] + rng.normal(size=(1000, 16))
-    phi1 = (z @ rng.normal(size=(16, 64))).astype(np.float32)
-    phi2 = (z @ rng.normal(size=(16, 96))).astype(np.float32)
+    phi1, phi2, _ = _ten_clusters()
     for subset in (300, 600):
         cfg = HumeConfig(k=10, n_steps=2, subset_size=subset, n_subsets=2)
         x1, inner = _prep(phi1, phi2, cfg)
@@ -144,10 +152,7 @@ def test_kmeans_init_starts_every_restart_near_the_clusters_of_space_1():
     from hume_ssl.core.metrics import cluster_acc
     from hume_ssl.hume.engine import init_encoders, init_pool
 
-    rng = np.random.default_rng(0)
-    y = np.arange(1000) % 10
-    z = rng.normal(size=(10, 16))[y] + rng.normal(size=(1000, 16))
-    phi1 = (z @ rng.normal(size=(16, 64))).astype(np.float32)
+    phi1, _, y = _ten_clusters()
     x1 = Rows(phi1, True, torch.device("cpu"), phi1.mean(0))
     pool = init_pool(x1, 10, random_state=0)
     assert pool.shape == (1000, 64)  # every row of a small set
