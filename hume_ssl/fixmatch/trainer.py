@@ -496,7 +496,7 @@ class FixMatchTrainer(Trainer):
             shared = torch.tensor([units], device=self.device)
             dist.broadcast(shared, src=0)
             units = int(shared.item())
-        if units == 0 or units * unit <= self.step:
+        if units == 0:
             need = (unit * t_step + t_eval) / 60 + (time.perf_counter() - self._t_start) / 60
             raise HumeSSLError(
                 f"--budget-minutes {cfg.budget_minutes:g} is too small for one log interval "

@@ -323,7 +323,8 @@ class Pretrainer(Trainer):
     # ---------------------------------------------------------------- budget, loop hooks
     def _fit_budget(self, t_step: float, t_eval: float) -> None:
         """Largest whole number of epochs (<= cfg.epochs) whose steps and kNN evaluations fit the
-        budget; with the budget already spent, the run ends after the next step."""
+        budget, counted from the step reached while timing; an error when not even the epoch
+        under way fits (the plan never ends behind the run)."""
         cfg = self.cfg
         seconds_left = cfg.budget_minutes * 60.0 - self.elapsed()
         epochs = units_in_budget(
@@ -333,12 +334,15 @@ class Pretrainer(Trainer):
         )
         epochs = distributed.broadcast(epochs)  # torchrun: rank 0's fit, on every rank
         if epochs == 0:
-            n_evals = (1 // cfg.knn_every + 1) if self.monitor else 0
-            need = (self.steps_per_epoch * t_step + n_evals * t_eval) / 60
+            epoch = self.step // self.steps_per_epoch + 1  # the epoch under way
+            steps = epoch * self.steps_per_epoch - self.step
+            n_evals = (epoch // cfg.knn_every + 1) if self.monitor else 0
+            need = (steps * t_step + n_evals * t_eval) / 60
             spent = self.elapsed() / 60
+            what = "one epoch" if epoch == 1 else f"finishing epoch {epoch}"
             raise HumeSSLError(
-                f"--budget-minutes {cfg.budget_minutes:g} is too small: one epoch "
-                f"({self.steps_per_epoch} steps at {t_step * 1e3:.0f} ms"
+                f"--budget-minutes {cfg.budget_minutes:g} is too small: {what} "
+                f"({steps} steps at {t_step * 1e3:.0f} ms"
                 + (f", plus {n_evals} kNN evaluation(s) at {t_eval:.1f} s" if n_evals else "")
                 + f") needs about {need:.2f} minutes after the {spent:.2f} spent on setup and "
                 f"timing; pass --budget-minutes {math.ceil((need + spent) * 1.2 * 100) / 100:g} "

@@ -40,11 +40,14 @@ def units_in_budget(
 ) -> int:
     """The largest number of units (epochs, or blocks of steps), at most `max_units`, whose
     remaining steps and `evals_for(units)` evaluations fit in `seconds_left`; 0 when none does.
+
+    Only plans that end after `steps_done` count: with 25 steps done at 4 per unit, the first
+    candidate is 7 units (28 steps), never 6 (24 steps, already behind the run).
     """
-    units = 0
-    while units < max_units:
-        u = units + 1
-        steps = u * steps_per_unit - steps_done
+    units, u = 0, steps_done // steps_per_unit  # units already complete
+    while u < max_units:
+        u += 1
+        steps = u * steps_per_unit - steps_done  # > 0
         cost = steps * seconds_per_step + evals_for(u) * seconds_per_eval
         if cost > seconds_left:
             break

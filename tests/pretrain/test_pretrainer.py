@@ -93,24 +93,44 @@ def test_resume_equals_uninterrupted(tmp_path):
         _trainer(tmp_path / "full", tiny_cfg(lr=0.1)).fit(resume=True)
 
 
+def _fake_clock(tr, s_per_step=0.1, s_per_eval=0.5, setup=1.0):
+    """Replace the trainer's wall clock: `setup` seconds, then `s_per_step` per step and
+    `s_per_eval` per kNN evaluation, so the budget's plan does not move with the machine's load."""
+    spent = {"evals": 0.0}
+    evaluate = tr.evaluate
+
+    def timed_evaluate():
+        spent["evals"] += s_per_eval
+        return evaluate()
+
+    tr.evaluate = timed_evaluate
+    tr.elapsed = lambda: setup + s_per_step * tr.step + spent["evals"]
+
+
 def test_budget_fits_whole_epochs(tmp_path):
     events = []
-    torch.set_num_threads(1)
-    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=0.25, knn_every=500), n=64)
+    # 4 steps an epoch; the budget is fitted after 25 steps (5 warm-up + 20 timed), at 4.0 s
+    # (1 s setup + 25 x 0.1 s + one 0.5 s kNN evaluation at step 0): 2.0 s are left of 6 s,
+    # and E epochs cost (4E - 25) x 0.1 + 0.5 s (the evaluation counted again), so E = 10
+    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=0.1, knn_every=500), n=64)
+    _fake_clock(tr)
     tr.callback = lambda e, info: events.append((e, info))
     tr.fit()
     budget = [info for e, info in events if e == "budget"]
-    assert len(budget) == 1 and budget[0]["total_steps"] == tr.total_steps == tr.step
-    assert tr.total_steps % tr.steps_per_epoch == 0 and 25 < tr.total_steps < 1000 * 4
-    # the plan fits the time left when it was made, and one more epoch would not (wall-clock
-    # time itself is a benchmark's business: it moves with the machine's load)
-    b = budget[0]
-    per_epoch = tr.steps_per_epoch * b["s_per_step"]
-    planned = (tr.total_steps - b["fitted_at_step"]) * b["s_per_step"]
-    assert planned <= b["seconds_left"] <= 0.25 * 60
-    assert planned + per_epoch > b["seconds_left"] - b["s_per_eval"] * 2
+    assert len(budget) == 1 and budget[0]["fitted_at_step"] == 25
+    assert budget[0]["seconds_left"] == pytest.approx(2.0)
+    assert budget[0]["epochs"] == 10 and tr.total_steps == tr.step == 40
     capped = _trainer(tmp_path / "cap", tiny_cfg(epochs=7, budget_minutes=60, knn_every=500))
     assert capped.fit().step == 7 * 4  # a generous budget never adds epochs
+
+
+def test_a_budget_spent_while_timing_is_an_error_not_a_plan_behind_the_run(tmp_path):
+    # 0.2 s are left at step 25; finishing epoch 7 (3 steps and the evaluation) costs 0.8 s.
+    # Counting plans that end before step 25 used to give 5 epochs (20 steps), behind the run.
+    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=4.2 / 60, knn_every=500))
+    _fake_clock(tr)
+    with pytest.raises(HumeSSLError, match=r"too small: finishing epoch 7 \(3 steps"):
+        tr.fit()
 
 
 @pytest.fixture()
@@ -166,7 +186,8 @@ def test_bad_config_is_reported(tmp_path, kw, match):
 
 def test_budget_too_small_for_one_epoch_is_an_error_and_leaves_nothing(tmp_path, toy_npz):
     out = tmp_path / "tiny"
-    with pytest.raises(HumeSSLError, match=r"too small: one epoch .* pass --budget-minutes"):
+    with pytest.raises(HumeSSLError,
+                       match=r"too small: (one|finishing) epoch .* pass --budget-minutes"):
         pretrain_run(toy_npz, out, tiny_cfg(epochs=1000, budget_minutes=0.001, knn_every=500))
     assert not out.exists()
 

@@ -21,6 +21,10 @@ def test_units_in_budget_counts_steps_and_evaluations():
     assert units_in_budget(100, 1.0, 5.0, 0, 10, 3, evals) == 3  # never more than asked
     assert units_in_budget(100, 1.0, 5.0, 40, 10, 50, evals) == 11  # 40 steps already done
     assert units_in_budget(1, 1.0, 5.0, 0, 10, 50, evals) == 0  # not even one epoch fits
+    # 25 steps done at 4 per epoch: plans start at 7 epochs (28 steps), never behind the run
+    assert units_in_budget(3.0, 1.0, 0.0, 25, 4, 50, lambda e: 0) == 7
+    assert units_in_budget(2.0, 1.0, 0.0, 25, 4, 50, lambda e: 0) == 0
+    assert units_in_budget(9.0, 1.0, 0.0, 25, 4, 6, lambda e: 0) == 0  # the cap is behind too
 
 
 def test_run_folder_guards(tmp_path):
