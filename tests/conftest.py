@@ -108,3 +108,13 @@ def full_disk_after(n_checkpoints: int, monkeypatch):
     monkeypatch.setattr(io_mod, "_atomic_file", writer)
     yield
     monkeypatch.setattr(io_mod, "_atomic_file", real)
+
+
+@pytest.fixture()
+def fake_clock(monkeypatch):
+    """FixMatch's budget clock reads 1 s of setup plus 0.1 s per step (evaluations take no
+    time), so a budgeted run's plan does not move with the machine's load: fitted after 25 steps
+    (5 warm-up + 20 timed) at 3.5 s, a 6 s budget (0.1 minutes) leaves 2.5 s, 25 more steps."""
+    from hume_ssl.fixmatch.trainer import FixMatchTrainer
+
+    monkeypatch.setattr(FixMatchTrainer, "elapsed", lambda self: 1.0 + 0.1 * self.step)

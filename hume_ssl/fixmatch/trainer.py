@@ -463,7 +463,7 @@ class FixMatchTrainer(Trainer):
                 self._tb = None
         self._t_start = time.perf_counter()
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
-        self.budget_timer = StepTimer(self.step, self.device, time.perf_counter) if timing else None
+        self.budget_timer = StepTimer(self.step, self.device, self.elapsed) if timing else None
         self.callback("start", {"step": self.step, "steps": self.total_steps,
                                 "device": str(self.device), "world": self.world,
                                 "budget_minutes": self.cfg.budget_minutes if timing else None})
@@ -477,6 +477,10 @@ class FixMatchTrainer(Trainer):
         set_bn_momentum(self.model, m)
         set_bn_momentum(self.ema.module, m)
 
+    def elapsed(self) -> float:
+        """Seconds since this process started training (the budget's clock)."""
+        return time.perf_counter() - self._t_start
+
     def after_step(self) -> None:
         """Under --budget-minutes: after 5 warm-up steps, time 20 steps and one evaluation,
         then fit the number of steps (whole log intervals) so the schedule ends in time."""
@@ -485,11 +489,11 @@ class FixMatchTrainer(Trainer):
             return
         t_eval = 0.0
         if self.rank == 0 and self.test_images is not None:
-            t = time.perf_counter()
+            t = self.elapsed()
             self.predict_logits(self.test_images)  # timed, not recorded
-            t_eval = time.perf_counter() - t
+            t_eval = self.elapsed() - t
         cfg, unit = self.cfg, max(1, self.cfg.log_every)
-        left = cfg.budget_minutes * 60.0 - (time.perf_counter() - self._t_start)
+        left = cfg.budget_minutes * 60.0 - self.elapsed()
         units = units_in_budget(left, t_step, t_eval, self.step, unit, cfg.steps // unit,
                                 lambda u: (u * unit) // cfg.eval_every + 1)
         if self.world > 1:  # every rank takes rank 0's fit, or they would deadlock at the end
@@ -497,7 +501,7 @@ class FixMatchTrainer(Trainer):
             dist.broadcast(shared, src=0)
             units = int(shared.item())
         if units == 0:
-            need = (unit * t_step + t_eval) / 60 + (time.perf_counter() - self._t_start) / 60
+            need = (unit * t_step + t_eval) / 60 + self.elapsed() / 60
             raise HumeSSLError(
                 f"--budget-minutes {cfg.budget_minutes:g} is too small for one log interval "
                 f"({unit} steps at {t_step * 1e3:.0f} ms) and one evaluation ({t_eval:.1f} s) "

@@ -2,7 +2,6 @@
 and a real pretrained space on the shared CIFAR-10 copy."""
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +95,7 @@ def test_cache_reused_and_invalidated(tmp_path, tiny_model, monkeypatch):
         raise AssertionError("recomputed")
 
     monkeypatch.setattr(F, "load_backbone", boom)
-    t = time.perf_counter()
-    again = F.extract_features(name, "train", SQ, random_init=True, **kw)
-    assert time.perf_counter() - t < 1.0
+    again = F.extract_features(name, "train", SQ, random_init=True, **kw)  # no recompute: boom
     assert again.path == fs.path and again.path.stat().st_mtime_ns == mtime
     # anything that changes the numbers changes the cache file
     with pytest.raises(AssertionError, match="recomputed"):  # preprocessing

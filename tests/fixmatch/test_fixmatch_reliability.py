@@ -206,7 +206,7 @@ def test_the_lr_has_no_jump_where_the_budget_is_fitted():
     assert lr_at(cfg, 100, 200) == pytest.approx(0.03 * np.cos(7 * np.pi * 100 / 3200))
 
 
-def test_budget_timing_shows_no_total_then_the_fitted_one(toy):
+def test_budget_timing_shows_no_total_then_the_fitted_one(toy, fake_clock):
     root, seeds, _ = toy
     events = []
     train_fixmatch_run(root / "b", tiny(steps=10_000, budget_minutes=0.1, log_every=4),
@@ -214,6 +214,7 @@ def test_budget_timing_shows_no_total_then_the_fitted_one(toy):
     start = next(i for e, i in events if e == "start")
     assert start["budget_minutes"] == 0.1  # the display shows "timing", no total and no ETA
     total = next(i for e, i in events if e == "budget")["total_steps"]
+    assert total == 48  # the fake_clock fixture (tests/conftest.py)
     lrs = [i["lr"] for e, i in events if e == "log"]
     # rows 4 steps apart never differ by more than the cosine's steepest 4 steps over the
     # fitted part (the timed 25 ran at the initial lr): no jump where the budget is fitted
