@@ -46,16 +46,16 @@ def test_not_fitted_and_bad_options(blobs):
         Hume(n_restart=3)
 
 
-def test_digits_ensemble_beats_kmeans_on_either_view(digits_views):
-    """Shipped defaults (100 restarts), averaged over 3 seeds."""
+@pytest.mark.parametrize("states", [pytest.param(3, marks=pytest.mark.slow), 1])
+def test_digits_ensemble_beats_kmeans_on_either_view(digits_views, states):
+    """Shipped defaults (100 restarts, about a minute a fit on 2 CPU cores), averaged over
+    `states` seeds (3: slow). Measured 2026-12-03: HUME 0.819 / 0.817 / 0.832 (random states
+    0-2); k-means 0.589 (phi1), 0.769 / 0.799 / 0.767 (phi2)."""
     phi1, phi2, y = digits_views
-    hume = [cluster_acc(Hume(k=10, random_state=s).fit(phi1, phi2).labels_, y) for s in range(3)]
-    km1 = [
-        cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi1), y) for s in range(3)
-    ]
-    km2 = [
-        cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi2), y) for s in range(3)
-    ]
+    seeds = range(states)
+    hume = [cluster_acc(Hume(k=10, random_state=s).fit(phi1, phi2).labels_, y) for s in seeds]
+    km1 = [cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi1), y) for s in seeds]
+    km2 = [cluster_acc(KMeans(10, n_init=10, random_state=s).fit_predict(phi2), y) for s in seeds]
     assert np.mean(hume) > max(np.mean(km1), np.mean(km2)), (hume, km1, km2)
 
 

@@ -109,17 +109,17 @@ def _fake_clock(tr, s_per_step=0.1, s_per_eval=0.5, setup=1.0):
 
 def test_budget_fits_whole_epochs(tmp_path):
     events = []
-    # 4 steps an epoch; the budget is fitted after 25 steps (5 warm-up + 20 timed), at 4.0 s
-    # (1 s setup + 25 x 0.1 s + one 0.5 s kNN evaluation at step 0): 2.0 s are left of 6 s,
-    # and E epochs cost (4E - 25) x 0.1 + 0.5 s (the evaluation counted again), so E = 10
-    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=0.1, knn_every=500), n=64)
-    _fake_clock(tr)
+    # 4 steps an epoch; the budget is fitted after 25 steps (5 warm-up + 20 timed), at 6.5 s
+    # (1 s setup + 25 x 0.2 s + one 0.5 s kNN evaluation at step 0): 1.3 s are left of 7.8 s,
+    # and E epochs cost (4E - 25) x 0.2 + 0.5 s (the evaluation counted again), so E = 7
+    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=0.13, knn_every=500), n=64)
+    _fake_clock(tr, s_per_step=0.2)
     tr.callback = lambda e, info: events.append((e, info))
     tr.fit()
     budget = [info for e, info in events if e == "budget"]
     assert len(budget) == 1 and budget[0]["fitted_at_step"] == 25
-    assert budget[0]["seconds_left"] == pytest.approx(2.0)
-    assert budget[0]["epochs"] == 10 and tr.total_steps == tr.step == 40
+    assert budget[0]["seconds_left"] == pytest.approx(1.3)
+    assert budget[0]["epochs"] == 7 and tr.total_steps == tr.step == 28
     capped = _trainer(tmp_path / "cap", tiny_cfg(epochs=7, budget_minutes=60, knn_every=500))
     assert capped.fit().step == 7 * 4  # a generous budget never adds epochs
 
