@@ -327,16 +327,17 @@ class Pretrainer(Trainer):
         under way fits (the plan never ends behind the run)."""
         cfg = self.cfg
         seconds_left = cfg.budget_minutes * 60.0 - self.elapsed()
-        epochs = units_in_budget(
-            seconds_left, t_step, t_eval, self.step,
-            self.steps_per_epoch, cfg.epochs,
-            lambda e: (e // cfg.knn_every + 1) if self.monitor else 0,
-        )
+
+        def evals_for(e: int) -> int:  # kNN evaluations in a run of e epochs
+            return (e // cfg.knn_every + 1) if self.monitor else 0
+
+        epochs = units_in_budget(seconds_left, t_step, t_eval, self.step,
+                                 self.steps_per_epoch, cfg.epochs, evals_for)
         epochs = distributed.broadcast(epochs)  # torchrun: rank 0's fit, on every rank
         if epochs == 0:
             epoch = self.step // self.steps_per_epoch + 1  # the epoch under way
             steps = epoch * self.steps_per_epoch - self.step
-            n_evals = (epoch // cfg.knn_every + 1) if self.monitor else 0
+            n_evals = evals_for(epoch)
             need = (steps * t_step + n_evals * t_eval) / 60
             spent = self.elapsed() / 60
             what = "one epoch" if epoch == 1 else f"finishing epoch {epoch}"
