@@ -38,8 +38,11 @@ is cached as OUT/NAME.npz) and prints
               from each rule's top 4 seeds per cluster over both spaces' 10-NN graph, mean
               over the states: precision and coverage in one figure (a cluster without seeds
               is a class never learned; precision at N counts only the clusters seeded)
-Then a summary table (and one over the states), and the calibration of the expected precision
-`seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
+Then a summary table (and one over the states); the calibration of HUME's verdict (its
+threshold on the share of samples with a restart majority, hume.diagnostics.RELIABLE_MAJORITY:
+"unreliable" must be said where HUME's ensemble ACC < 0.5 and must not where it is >= 0.65,
+chosen leaving each set out, and the shipped one against every set); the calibration of the
+expected precision `seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
 bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and each set left out, the
 interval from the other sets' table against its measured precision in each state; and the
 table `seed` ships (BIN_COUNTS) against every set-state of the run, out of sample where the fits
@@ -77,7 +80,7 @@ from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.metrics import cluster_acc, clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import ENCODER_INITS, HumeConfig
-from hume_ssl.hume.diagnostics import diagnose
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, diagnose
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.seeds.calibration import (
     BIN_COUNTS,
@@ -99,6 +102,8 @@ STATE_EXTRAS = ("clusters", "ours_own_map", "taught")  # over_states' entries th
 TEACH_N, TEACH_NEIGHBOURS, TEACH_ALPHA, TEACH_STEPS = 4, 10, 0.9, 30  # "what the seeds teach":
 # label propagation (Zhou et al. 2004) from the top 4 of each cluster over the union of both
 # spaces' 10-NN graphs, F <- alpha S F + (1 - alpha) Y, 30 steps
+VERDICT_WARN_BELOW, VERDICT_PASS_FROM = 0.5, 0.65  # HUME ensemble ACC: below, the verdict
+# must say unreliable (most labels wrong); from, reliable; between, either (the grey zone)
 DEFAULT_SETS = ("digits", "digits-noise1", "digits-noise1.5", "digits-noise2", "digits-r5",
                 "fashion", "cifar-2", "cifar-5", "cifar-10", "cifar10-swap", "effnet-squeeze",
                 "effnet-moco")
@@ -695,6 +700,52 @@ def in_interval(est, measured: float) -> bool:
     return est is not None and est["low"] <= round(float(measured), 4) <= est["high"]
 
 
+def verdict_threshold(shares: dict, accs: dict):
+    """The "unreliable below t" threshold on the share of samples with a restart majority: the
+    midpoint between the highest share of a must-warn set (ACC < VERDICT_WARN_BELOW) and the
+    lowest of a must-pass one (ACC >= VERDICT_PASS_FROM); None when they overlap or either
+    group is empty."""
+    warn = [v for s, v in shares.items() if accs[s] < VERDICT_WARN_BELOW]
+    ok = [v for s, v in shares.items() if accs[s] >= VERDICT_PASS_FROM]
+    if not warn or not ok or max(warn) >= min(ok):
+        return None
+    return (max(warn) + min(ok)) / 2
+
+
+def verdict_calibration(results: list[dict]) -> None:
+    """The verdict's threshold (hume.diagnostics.RELIABLE_MAJORITY) against HUME's fits here:
+    each set's share of samples with a restart majority and ensemble ACC; the threshold chosen
+    on the other sets (verdict_threshold) and how it judges the left-out set; how the shipped
+    threshold judges each; and the threshold chosen on every set."""
+    shares = {r["set"]: r["diagnostics"]["agreement"]["above_0.5"] for r in results}
+    accs = {r["set"]: r["ensemble"]["acc"] for r in results}
+    print(f"\n## the verdict: 'unreliable' below a share of samples with a restart majority; it "
+          f"must warn where HUME's ensemble ACC < {VERDICT_WARN_BELOW} and must pass where ACC "
+          f">= {VERDICT_PASS_FROM} (between: either); t chosen leaving the set out")
+    print("| set | k | HUME ACC | share with a majority | must | t without the set | judged "
+          f"(left out) | shipped ({RELIABLE_MAJORITY:.2f}) |")
+    print("|---|---|---|---|---|---|---|---|")
+    wrong = {"left out": 0, "shipped": 0}
+    for r in results:
+        name, v, acc = r["set"], shares[r["set"]], accs[r["set"]]
+        must = ("warn" if acc < VERDICT_WARN_BELOW else "pass" if acc >= VERDICT_PASS_FROM
+                else "either")
+        t = verdict_threshold({s: x for s, x in shares.items() if s != name}, accs)
+        cells = []
+        for what, thr in (("left out", t), ("shipped", RELIABLE_MAJORITY)):
+            if thr is None:
+                cells.append("no split")
+                continue
+            said = "pass" if v >= thr else "warn"
+            bad = must != "either" and said != must
+            wrong[what] += bad
+            cells.append(said + (" WRONG" if bad else ""))
+        print(f"| {name} | {r['k']} | {fmt(acc)} | {v:.3f} | {must} | {fmt(t)} | "
+              + " | ".join(cells) + " |")
+    print(f"wrong: {wrong['left out']} left out, {wrong['shipped']} with the shipped threshold; "
+          f"t on every set: {fmt(verdict_threshold(shares, accs))}")
+
+
 def main(argv=None) -> list[dict]:
     ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="folder for each set's NAME.json, NAME.npz "
@@ -762,6 +813,7 @@ def main(argv=None) -> list[dict]:
     summary_states(results)
     summary_taught(results)
     if len(results) > 2:
+        verdict_calibration(results)
         expected_precision_table(results)
     if results:
         shipped_table_check(results)

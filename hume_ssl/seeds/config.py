@@ -91,7 +91,7 @@ class SeedConfig:
     # clusters without seeds, and the demo's FixMatch test ACC falls from 0.740 to 0.586
     # (`hume-ssl demo --seed-rule consensus`): a class without seeds is never learned
     agreement_quantile: float = setting(
-        0.0, "consensus rule, where HUME is reliable (its verdict: a restart majority on >= 48% "
+        0.0, "consensus rule, where HUME is reliable (its verdict: a restart majority on >= 66% "
         "of samples): candidates also need HUME restart agreement at or above this quantile of "
         "all samples' agreement (0.8: the top fifth; 0: off). Fewer clusters get seeds: "
         "precision up, classes without seeds. Unreliable runs: not used.",

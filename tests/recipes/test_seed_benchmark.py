@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 import seed_benchmark  # noqa: E402
@@ -28,7 +29,7 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     # state 0 of the spread is the curve printed first: one code path
     assert results[0]["states"]["ours"][0] == results[0]["curves"]["ours"]["precision"]
     assert "over 2 k-means random states" in out and "BIN_COUNTS = (" in out
-    assert "left-out set-states" in out
+    assert "left-out set-states" in out and "## the verdict" in out
     # precision with the map fitted on the seeds: never below the whole partition's map
     o = results[0]["curves"]["ours"]
     assert all(m >= p - 1e-9 for m, p in zip(o["seed_mapped"], o["precision"]) if p == p)
@@ -84,3 +85,32 @@ def test_the_shipped_table_is_checked_as_shipped(capsys):
     assert f"| toy | {est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f}); " in out
     assert est["low"] > 0 and "| 0.000; 0.000 | 0 of 2 |" in out
     assert "inside the interval on 0 of 2 set-states" in out
+
+
+def _fit(name, share, acc, k=10):
+    return {"set": name, "k": k, "ensemble": {"acc": acc},
+            "diagnostics": {"agreement": {"above_0.5": share}}}
+
+
+def test_the_verdict_threshold_is_the_midpoint_between_must_warn_and_must_pass():
+    shares = {"bad": 0.58, "grey": 0.9, "good": 0.74}
+    accs = {"bad": 0.49, "grey": 0.58, "good": 0.66}  # the grey set's share is not counted
+    assert seed_benchmark.verdict_threshold(shares, accs) == pytest.approx(0.66)
+    assert seed_benchmark.verdict_threshold({**shares, "bad": 0.8}, accs) is None  # overlap
+    assert seed_benchmark.verdict_threshold({"good": 0.74}, {"good": 0.66}) is None
+
+
+def test_the_verdict_calibration_judges_each_set_left_out_and_the_shipped_threshold(capsys):
+    from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY
+    fits = [_fit("a", 0.42, 0.46), _fit("b", 0.58, 0.49), _fit("c", 0.90, 0.66),
+            _fit("d", 0.93, 0.82), _fit("e", RELIABLE_MAJORITY + 0.01, 0.40)]
+    seed_benchmark.verdict_calibration(fits)
+    out = capsys.readouterr().out
+    rows = {line.split(" | ")[0][2:]: line for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| set")}
+    # e (ACC 0.40) just above the shipped threshold: the shipped verdict is wrong there; left
+    # out, the others' midpoint ((0.58 + 0.90) / 2) warns on it
+    assert rows["e"].endswith("| 0.740 | warn | pass WRONG |")
+    # c left out: e is now the highest must-warn share, (0.67 + 0.93) / 2
+    assert rows["c"].endswith("| pass | 0.800 | pass | pass |")
+    assert "wrong: 0 left out, 1 with the shipped threshold" in out
