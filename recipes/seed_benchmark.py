@@ -42,11 +42,11 @@ Then a summary table (and one over the states); the calibration of HUME's verdic
 threshold on the share of samples with a restart majority, hume.diagnostics.RELIABLE_MAJORITY:
 "unreliable" must be said where HUME's ensemble ACC < 0.5 and must not where it is >= 0.65,
 chosen leaving each set out, and the shipped one against every set); the calibration of the
-expected precision `seed` prints: the table (clusters right / clusters holding seeds at 4 per cluster, by stability
-bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and each set left out, the
-interval from the other sets' table against its measured precision in each state; and the
-table `seed` ships (BIN_COUNTS) against every set-state of the run, out of sample where the fits
-are not those it was counted on (another --seed).
+expected precision `seed` prints: the table (clusters right / clusters holding seeds at 4 per
+cluster, by stability bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and
+each set left out, the interval from the other sets' table against its measured precision in
+each state; and the table `seed` ships (BIN_COUNTS) against every set-state of the run, out of
+sample where the fits are not those it was counted on (another --seed).
 A precision_curve PNG per set goes to OUT. Ground truth is used for evaluation only.
 
 Sets (../shared/data is found as in the other recipes):
@@ -220,7 +220,7 @@ def analyse(name: str, f: dict, args) -> dict:
     k = int(y.max()) + 1
     diag = diagnose(labels, agreement, f["labelings"].astype(np.int64), f["scores"], k, args.seed)
     res = {"set": name, "n": int(len(y)), "k": k, "restarts": int(f["restarts"]),
-           "encoder_init": str(f.get("encoder_init", "gaussian")),  # fits before it: gaussian
+           "encoder_init": fit_init(f),
            "hume_seconds": round(float(f["hume_seconds"]), 1), "diagnostics": diag,
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
@@ -265,6 +265,11 @@ def rule_settings(args) -> dict:
     return {name: getattr(args, name) for name in RULE_SETTINGS}
 
 
+def fit_init(f: dict) -> str:
+    """Where a cached HUME fit's restarts started (fits made before the k-means start: gaussian)."""
+    return str(f.get("encoder_init", "gaussian"))
+
+
 def consensus(x1, x2, f: dict, k: int, random_state: int, settings: dict) -> ConsensusSelector:
     """The shipped rule (SeedConfig's defaults but `settings`, rule_settings) with every
     candidate ranked (ranked_)."""
@@ -272,7 +277,7 @@ def consensus(x1, x2, f: dict, k: int, random_state: int, settings: dict) -> Con
     return ConsensusSelector(per_class=min(max(NS), cap), random_state=random_state,
                              **settings).fit(
         x1, x2, f["labels"], k, neighbours=(f["nbrs_phi1"], f["nbrs_phi2"]),
-        agreement=f["agreement"])
+        agreement=f["agreement"], encoder_init=fit_init(f))
 
 
 def kmeans_curves(km: dict, f: dict, y: np.ndarray, k: int, graph=None) -> dict:
