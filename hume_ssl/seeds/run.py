@@ -338,7 +338,8 @@ def select_seeds(seeds: SeedConfig, x1, x2, model: Hume, nbrs: dict, hume: HumeC
 
         return ConsensusSelector.from_config(seeds).fit(
             x1, x2, model.labels_, hume.k, neighbours=(nbrs["phi1"], nbrs["phi2"]),
-            center=hume.center, progress=progress, agreement=model.agreement_)
+            center=hume.center, progress=progress, agreement=model.agreement_,
+            encoder_init=hume.encoder_init)
     return SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
                                                model.margins_, k=hume.k)
 
@@ -401,6 +402,9 @@ def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
 
 def partitions_note(sel: ConsensusSelector) -> str:
     """The partitions the consensus clusters came from, in words."""
+    if sel.without_hume_ is None and "kmeans1" not in sel.partitions_:
+        return ("HUME (started from k-means of space 1, standing for it) and k-means of space 2 "
+                "and of both")
     if sel.without_hume_ is None:
         return "HUME and k-means of each space and of both"
     return (f"k-means of each space and of both, HUME's partition left out (with it "
