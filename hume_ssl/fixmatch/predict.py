@@ -14,7 +14,12 @@ from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import load_split
 from hume_ssl.fixmatch.trainer import predict_logits
-from hume_ssl.models.classifier import build_classifier, init_classifier, resolve_init
+from hume_ssl.models.classifier import (
+    build_classifier,
+    init_classifier,
+    resolve_init,
+    ssl_classifier,
+)
 from hume_ssl.train.finite import all_finite
 
 
@@ -22,7 +27,9 @@ def _architecture(meta: dict) -> torch.nn.Module:
     """The exported model's network with random weights (model.pt is loaded into it): the
     init's backbone plus head when it came from a features backbone, else by its arch."""
     init = meta.get("init")
-    if init and not init.startswith("ssl:"):
+    if init and init.startswith("ssl:"):  # the pretrain run may be gone: its arch is in meta
+        return ssl_classifier(meta["arch"], int(meta["k"]))
+    if init:
         spec = resolve_init(init, meta.get("model_input_size"), check_weights=False)
         return init_classifier(spec, int(meta["k"]), random_weights=True)[0]
     return build_classifier(meta["arch"], int(meta["k"]), input_size=meta.get("model_input_size"))

@@ -170,16 +170,25 @@ def init_classifier(spec: str | Init, k: int, bn_momentum: float = 0.001,
     init = spec if isinstance(spec, Init) else resolve_init(spec)
     spec = init.spec
     if spec.startswith("ssl:"):
-        encoder, dim = build_encoder(init.arch)
+        model = ssl_classifier(init.arch, k, bn_momentum)
         if not random_weights:
-            _load_ssl_weights(encoder, spec)
-    else:
-        encoder, dim = _trainable(load_backbone(_backbone_of(init, random_weights)),
-                                  init.input_size or 64)
-    encoder.train()
+            _load_ssl_weights(model.encoder, spec)
+        return model, init
+    encoder, dim = _trainable(load_backbone(_backbone_of(init, random_weights)),
+                              init.input_size or 64)
     model = EncoderClassifier(encoder, dim, k)
     set_bn_momentum(model, bn_momentum)
     return model, init
+
+
+def ssl_classifier(arch: str, k: int, bn_momentum: float = 0.001) -> nn.Module:
+    """The classifier `--init ssl:RUN` trains, with random weights: the pretrain run's encoder
+    architecture (build_encoder; a WideResNet name too, as an encoder without its own head) plus
+    a linear head, trainable. `predict` loads a model trained from ssl:RUN into it."""
+    encoder, dim = build_encoder(arch)
+    model = EncoderClassifier(encoder.train(), dim, k)
+    set_bn_momentum(model, bn_momentum)
+    return model
 
 
 def _load_ssl_weights(encoder: nn.Module, spec: str) -> None:

@@ -353,6 +353,28 @@ def ssl_run(toy):
     return root / "ssl"
 
 
+def test_a_model_from_a_wideresnet_pretrain_run_predicts_after_the_run_is_gone(toy):
+    # the demo's pretrain arch: a WideResNet name, built as an encoder plus head by --init
+    # ssl:RUN (not the WideResNet classifier --arch builds); predict built the latter and could
+    # not load the weights. The pretrain run is not needed to predict.
+    import shutil
+
+    from hume_ssl.pretrain.config import PretrainConfig
+    from hume_ssl.pretrain.run import pretrain_run
+
+    root, seeds, idx, y = toy
+    cfg = PretrainConfig(arch="wrn10_1", epochs=1, batch_size=30, bn_splits=2, queue_size=60,
+                         device="cpu", knn_every=100, checkpoint_every=10**6)
+    pretrain_run(f"npz:{root}/toy_{{split}}.npz", root / "ssl_wrn", cfg)
+    out = root / "fm_wrn"
+    train_fixmatch_run(out, tiny_cfg(arch=None, init=f"ssl:{root / 'ssl_wrn'}", steps=2,
+                                     eval_every=2), seeds=seeds)
+    assert json.loads((out / "model.json").read_text())["arch"] == "wrn10_1"
+    shutil.rmtree(root / "ssl_wrn")
+    pred = predict_run(out, "npz:" + str(root / "toy_{split}.npz"), "test")
+    assert pred["n"] == 30
+
+
 def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
     from hume_ssl.models.classifier import EncoderClassifier, init_classifier
 
