@@ -38,7 +38,8 @@ class HumeConfig:
     encoder_init: str = setting(
         "kmeans", "How each restart's task encoder starts: kmeans (the centres of a short "
         "k-means of space 1, its own seeding per restart) or gaussian (a random Gaussian draw, "
-        "the default before 0.2).",
+        "the default before 0.2). With kmeans, seed's consensus rule lets HUME's partition "
+        "stand for k-means of space 1 (three partitions; gaussian: all four).",
         flag="--encoder-init")
     lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
                         bounds="(0, inf)")
