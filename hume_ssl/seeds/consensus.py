@@ -143,16 +143,13 @@ def kmeans_partitions(rows, k: int, states: int, random_state: int,
     return out, impl
 
 
-def most_stable_state(kmeans: list[tuple[int, dict]], hume_labels, k: int, max_overlap: float,
-                      stands_for: Optional[str] = None):
-    """The partitions (HUME's labels, unless None, then the k-means ones of one state but
-    `stands_for`, the one HUME's partition stands for, while HUME's is in) and accepted clusters
-    of the k-means state (kmeans_partitions) whose accepted clusters have the highest mean
-    stability (ties: the first), and [{random_state, mean_stability}] per state."""
+def most_stable_state(kmeans: list[tuple[int, dict]], hume_labels, k: int, max_overlap: float):
+    """The partitions (HUME's labels, unless None, then the k-means ones of one state) and
+    accepted clusters of the k-means state (kmeans_partitions) whose accepted clusters have the
+    highest mean stability (ties: the first), and [{random_state, mean_stability}] per state."""
     hume = {} if hume_labels is None else {"hume": np.asarray(hume_labels, np.int64)}
     best, tried = None, []
     for state, km in kmeans:
-        km = {name: p for name, p in km.items() if not (hume and name == stands_for)}
         parts = {**hume, **km}  # PARTITIONS' order: ties in stable_clusters go by it
         clusters = stable_clusters(parts, k, max_overlap)
         score = float(np.mean([c["stability"] for c in clusters]))
@@ -326,15 +323,14 @@ def core_share(core: np.ndarray, n: int, nbrs: np.ndarray,
 
 
 def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_labels, k: int,
-           agreed: np.ndarray, stands_for: Optional[str] = None) -> dict:
+           agreed: np.ndarray) -> dict:
     """ConsensusSelector's learned attributes but kmeans_, without_hume_ and agreement_floor_,
     {name_: value}, from HUME's labels (hume_labels; left out when None) and the k-means
-    partitions of each state (kmeans_partitions; but `stands_for` while HUME's is in): rows
-    the spaces' unit rows (N, d1), (N, d2); nbrs their (N, n_neighbors) neighbour lists; agreed
-    (N,) bool the rows past the agreement floor."""
+    partitions of each state (kmeans_partitions, or some of them): rows the spaces' unit rows
+    (N, d1), (N, d2); nbrs their (N, n_neighbors) neighbour lists; agreed (N,) bool the rows
+    past the agreement floor."""
     n = len(rows[0])
-    parts, clusters, states = most_stable_state(kmeans, hume_labels, k, cfg.max_overlap,
-                                                stands_for)
+    parts, clusters, states = most_stable_state(kmeans, hume_labels, k, cfg.max_overlap)
     labels = np.full(n, -1, np.int64)
     ranked_all, shares, keys = {}, {}, {}
     candidates = np.zeros(k, np.int64)
@@ -436,8 +432,9 @@ class ConsensusSelector(ConfigParams):
                   np.asarray(agreement) >= self.agreement_floor_)  # (N,)
         kmeans, self.kmeans_ = kmeans_partitions(rows, k, cfg.kmeans_states, cfg.random_state,
                                                  progress)
-        learned = select(cfg, rows, nbrs, kmeans, hume_labels, k, agreed,
-                         STANDS_FOR[encoder_init])
+        beside_hume = [(state, {name: p for name, p in km.items()
+                                if name != STANDS_FOR[encoder_init]}) for state, km in kmeans]
+        learned = select(cfg, rows, nbrs, beside_hume, hume_labels, k, agreed)
         self.without_hume_ = None
         with_hume = int((learned["candidates_"] > 0).sum())  # clusters with seeds, unfilled
         if with_hume < MIN_SEEDED:  # nothing to train on: the k-means partitions alone
