@@ -80,7 +80,7 @@ from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.metrics import cluster_acc, clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import ENCODER_INITS, HumeConfig
-from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, diagnose
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, diagnose, verdict
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.seeds.calibration import (
     BIN_COUNTS,
@@ -721,7 +721,8 @@ def verdict_calibration(results: list[dict]) -> None:
     """The verdict's threshold (hume.diagnostics.RELIABLE_MAJORITY) against HUME's fits here:
     each set's share of samples with a restart majority and ensemble ACC; the threshold chosen
     on the other sets (verdict_threshold) and how it judges the left-out set; how the shipped
-    threshold judges each; and the threshold chosen on every set."""
+    verdict (hume.diagnostics.verdict, from each set's diagnostics) judges each; and the
+    threshold chosen on every set."""
     shares = {r["set"]: r["diagnostics"]["agreement"]["above_0.5"] for r in results}
     accs = {r["set"]: r["ensemble"]["acc"] for r in results}
     print(f"\n## the verdict: 'unreliable' below a share of samples with a restart majority; it "
@@ -736,12 +737,13 @@ def verdict_calibration(results: list[dict]) -> None:
         must = ("warn" if acc < VERDICT_WARN_BELOW else "pass" if acc >= VERDICT_PASS_FROM
                 else "either")
         t = verdict_threshold({s: x for s, x in shares.items() if s != name}, accs)
+        shipped = "pass" if verdict(r["diagnostics"])["verdict"] == "reliable" else "warn"
         cells = []
         for what, thr in (("left out", t), ("shipped", RELIABLE_MAJORITY)):
             if thr is None:
                 cells.append("no split")
                 continue
-            said = "pass" if v >= thr else "warn"
+            said = shipped if what == "shipped" else "pass" if v >= thr else "warn"
             bad = must != "either" and said != must
             wrong[what] += bad
             cells.append(said + (" WRONG" if bad else ""))

@@ -89,7 +89,8 @@ def test_the_shipped_table_is_checked_as_shipped(capsys):
 
 def _fit(name, share, acc, k=10):
     return {"set": name, "k": k, "ensemble": {"acc": acc},
-            "diagnostics": {"agreement": {"above_0.5": share}}}
+            "diagnostics": {"agreement": {"above_0.5": share}, "n_restarts": 20,
+                            "clusters": []}}
 
 
 def test_the_verdict_threshold_is_the_midpoint_between_must_warn_and_must_pass():

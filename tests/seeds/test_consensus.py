@@ -65,12 +65,16 @@ def _digits_rule(digits_views, agreement=None, **params):
     return sel, y
 
 
-def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_views):
-    sel, y = _digits_rule(digits_views, per_class=4)
+def _precision_at(sel, y) -> float:
+    """Share of sel's seeds whose cluster maps (Hungarian, on the rows it covers) to their class."""
     cov = sel.labels_ >= 0
     mapping = hungarian_map(sel.labels_[cov], y[cov])
-    right = y[sel.indices_] == np.array([mapping[c] for c in sel.pseudo_labels_])
-    assert right.mean() >= 0.85 and len(sel.indices_) >= 32
+    return float((y[sel.indices_] == np.array([mapping[c] for c in sel.pseudo_labels_])).mean())
+
+
+def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_views):
+    sel, y = _digits_rule(digits_views, per_class=4)
+    assert _precision_at(sel, y) >= 0.85 and len(sel.indices_) >= 32
     assert sel.scores_.shape == (len(sel.indices_), 3)
     ev = sel.evidence()
     assert [e["cluster"] for e in ev] == list(range(len(ev)))
@@ -321,10 +325,7 @@ def test_a_hume_partition_too_poor_for_any_seed_is_left_out(digits_views):
     assert sel.partitions_ == ("kmeans1", "kmeans2", "joint")
     assert all(e["source"] != "hume" and "hume" not in e["matches"] for e in sel.evidence())
     assert (sel.per_class_ > 0).sum() >= 8
-    cov = sel.labels_ >= 0
-    mapping = hungarian_map(sel.labels_[cov], y[cov])
-    right = y[sel.indices_] == np.array([mapping[c] for c in sel.pseudo_labels_])
-    assert right.mean() >= 0.85
+    assert _precision_at(sel, y) >= 0.85
     # seeds.json says what the seeds rest on
     from hume_ssl.seeds.config import SeedConfig
     from hume_ssl.seeds.run import _consensus_meta
@@ -383,12 +384,6 @@ def test_shortage_fill_gives_each_row_once_and_keeps_unstable_clusters_empty(dig
     strict, _ = _digits_rule(digits_views, per_class=100, shortage="fill", min_stability=cut)
     for e in strict.evidence():
         assert (e["seeds"] == 0) == (e["stability"] < cut), e
-
-
-def _precision_at(sel, y) -> float:
-    cov = sel.labels_ >= 0
-    mapping = hungarian_map(sel.labels_[cov], y[cov])
-    return float((y[sel.indices_] == np.array([mapping[c] for c in sel.pseudo_labels_])).mean())
 
 
 def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
