@@ -9,6 +9,8 @@
         # ours ranked by kNN share, then centrality (the ranking before the mode)
     python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --anchor-parts 1
         # ours with the anchor taken anywhere in its cluster (the rule before the bulk)
+    python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --min-support 0
+        # ours with every cluster's seeds, however few of its members are candidates
     python recipes/seed_benchmark.py --out runs/sb --tables-only
         # the tables again from the NAME.json of earlier runs into runs/sb (sets run apart)
     python recipes/seed_benchmark.py --out runs/sb_h1 --sets digits fashion --seed 1 --states 5
@@ -70,6 +72,7 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from common import recipe_parser
@@ -220,7 +223,7 @@ def analyse(name: str, f: dict, args) -> dict:
     k = int(y.max()) + 1
     diag = diagnose(labels, agreement, f["labelings"].astype(np.int64), f["scores"], k, args.seed)
     res = {"set": name, "n": int(len(y)), "k": k, "restarts": int(f["restarts"]),
-           "encoder_init": fit_init(f),
+           "encoder_init": fit_init(f), "min_support": args.min_support,
            "hume_seconds": round(float(f["hume_seconds"]), 1), "diagnostics": diag,
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
@@ -255,9 +258,9 @@ def analyse(name: str, f: dict, args) -> dict:
     return res
 
 
-RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts", "shortage")  # ours'
-# settings the recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts,
-# --shortage)
+RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts", "min_support", "shortage")
+# ours' settings the recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts,
+# --min-support, --shortage)
 
 
 def rule_settings(args) -> dict:
@@ -317,7 +320,7 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict, graph
     per = {name: [first["curves"][name]["precision"]] for name in names}
     own = [first["curves"]["ours"]["seed_mapped"]]  # ours under the seeds' own map, per state
     teach = {name: [first["curves"][name].get("taught")] for name in names}  # per state
-    keys = ("stability", "right_at_4", "taken_at_4", "filled_at_4")
+    keys = ("stability", "support", "right_at_4", "taken_at_4", "filled_at_4")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
         sel = consensus(x1, x2, f, k, s, rule_settings(args))
@@ -616,6 +619,62 @@ def state_clusters(r: dict) -> list[list[dict]]:
     return r["states"]["clusters"] if "states" in r else [r["clusters"]]
 
 
+SUPPORT_EDGES = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 1.0)  # bins of a cluster's support
+
+
+def support_records(results: list[dict]) -> list[tuple[str, dict]]:
+    """[(set, cluster record)] over every set-state: the clusters whose top 4 are 4 candidates
+    (none filled), with their support (records of runs before it was recorded: none)."""
+    return [(r["set"], c) for r in results for state in state_clusters(r) for c in state
+            if "support" in c and c["taken_at_4"] == 4 and not c.get("filled_at_4", 0)]
+
+
+def support_bins(records: list[dict]) -> list[tuple[float, float, int, Optional[float]]]:
+    """[(low, high, clusters, share of their top-4 seeds right)] per SUPPORT_EDGES bin (the
+    last one holds 1.0; share None when empty)."""
+    out = []
+    for lo, hi in zip(SUPPORT_EDGES[:-1], SUPPORT_EDGES[1:]):
+        inside = [c for c in records
+                  if lo <= c["support"] < hi or (hi == SUPPORT_EDGES[-1] and c["support"] == hi)]
+        share = sum(c["right_at_4"] for c in inside) / (4 * len(inside)) if inside else None
+        out.append((lo, hi, len(inside), share))
+    return out
+
+
+def support_cut(records: list[dict]) -> float:
+    """The highest bin edge below which a bin's seeds were right less often than wrong
+    (share < 0.5; 0.0 when no bin is): SeedConfig.min_support's rule."""
+    cut = 0.0
+    for _, hi, n, share in support_bins(records):
+        if n and share < 0.5:
+            cut = hi
+    return cut
+
+
+def support_table(results: list[dict]) -> None:
+    """Seeds at 4 right by their cluster's support (candidates / members, before the
+    --min-support cut) over every set-state, the cut chosen on every set and leaving each set
+    out (support_cut), against the shipped SeedConfig.min_support. Clusters under the cut
+    give no seeds: run with --min-support 0 to see them."""
+    records = support_records(results)
+    if not records:
+        return
+    shipped = SeedConfig().min_support
+    print(f"\n## a cluster's support (candidates / members): its top 4 seeds right, over every "
+          f"set-state (clusters with 4 candidate seeds; this run's --min-support "
+          f"{results[0].get('min_support', shipped)}: clusters under it give none)")
+    print("| support | clusters | share of their top-4 seeds right |")
+    print("|---|---|---|")
+    for lo, hi, n, share in support_bins([c for _, c in records]):
+        print(f"| [{lo:g}, {hi:g}{']' if hi == SUPPORT_EDGES[-1] else ')'} | {n} | {fmt(share)} |")
+    sets = sorted({name for name, _ in records})
+    loo = {name: support_cut([c for s, c in records if s != name]) for name in sets}
+    print(f"cut (highest bin edge below which seeds were right less often than wrong): "
+          f"{support_cut([c for _, c in records]):g} on every set; leaving each set out: "
+          + ", ".join(f"{name} {v:g}" for name, v in loo.items())
+          + f"; shipped min_support {shipped:g}")
+
+
 def table_counts(results: list[dict]):
     """((right, clusters) per stability bin) over every set-state of `results`, clusters whose
     top 4 hold no filled seed (--shortage fill) only."""
@@ -784,6 +843,10 @@ def main(argv=None) -> list[dict]:
                     help="ours' anchor from the largest of this many k-means parts of each "
                     "cluster (seed --anchor-parts; 1: anywhere) to compare against the shipped "
                     "default")
+    ap.add_argument("--min-support", type=float, default=SeedConfig().min_support,
+                    help="ours' least share of a cluster's members that are candidates for it "
+                    "to give seeds (seed --min-support; 0: off) to compare against the shipped "
+                    "default")
     ap.add_argument("--shortage", choices=RULE_SHORTAGES["consensus"],
                     default=SeedConfig().shortage,
                     help="ours' clusters short of candidates (seed --shortage; fill: topped up "
@@ -822,6 +885,7 @@ def main(argv=None) -> list[dict]:
     if len(results) > 2:
         verdict_calibration(results)
         expected_precision_table(results)
+        support_table(results)
     if results:
         shipped_table_check(results)
     return results

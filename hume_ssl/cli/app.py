@@ -316,8 +316,8 @@ def predict(io: PredictInputs) -> None:
 @cli_command(
     io=(SeedInputs, None),
     rule=(SeedConfig, ["per_class", "rule", "n_neighbors", "min_knn", "min_stability",
-                       "kmeans_states", "agreement_quantile", "mode_size", "anchor_parts",
-                       "knn_space",
+                       "min_support", "kmeans_states", "agreement_quantile", "mode_size",
+                       "anchor_parts", "knn_space",
                        "min_agreement", "shortage", "ranking"]),
     hume=(HumeConfig, ["n_restarts", "n_steps", "encoder_init", *HUME_RESOURCES]),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",

@@ -6,55 +6,57 @@ Four partitions of the same N rows (cluster ids 0..k-1) are the evidence:
     kmeans2   k-means of space 2
     joint     k-means of both spaces side by side
 When HUME's restarts started from k-means of space 1 (its `encoder_init` "kmeans", the default),
-HUME's partition refines that one and stands for it: kmeans1 is left out while HUME's partition
-is in (three partitions). A cluster's *stability* is its mean best Jaccard overlap with the
-clusters of the other partitions (two or three; 1.0: each of them holds exactly this cluster).
-k-means is run from `kmeans_states` random states (3 restarts each, the lowest inertia kept);
-the state whose accepted clusters are the most stable on average is kept: a k-means solution
-that splits a class or merges two rarely agrees with the other space and with HUME. Clusters
-are accepted most stable first, skipping one that overlaps an accepted cluster by more than
-`max_overlap` (Jaccard), up to k. An accepted cluster's *core* is its members that every other
-partition puts in its best match. A cluster less stable than `min_stability` gives no seeds; in
-the others a core member is a *candidate* when more than `min_knn` of its `n_neighbors` nearest
-neighbours are core members too, in each space, and (with `agreement_quantile` > 0; 0, off, is
-the default), where HUME is reliable (its verdict's rule: a restart majority on at least
-RELIABLE_MAJORITY of the samples), its HUME restart agreement is at least that quantile of all
-samples' agreement. Candidates are ranked around one mode of the cluster (`mode_size` > 0, the
-default 20): the *anchor* is the candidate with the highest share (the lower of the two
-spaces), then centrality (cosine to the cluster's mean, summed over the spaces), then lowest
-index, among the candidates in the cluster's *bulk* (with `anchor_parts` > 1, the default 2:
-the largest of that many k-means parts of the cluster's members, both spaces side by side; all
-candidates when none lies there); the *mode* is the `mode_size` candidates nearest the anchor
-(cosine summed over the spaces; the anchor itself first); candidates are ranked by closeness
-(cosine, summed over the spaces) to the mode's mean, then by index. With `mode_size` 0 they are
-ranked by share, then centrality, then index (the ranking before the mode). The top `per_class`
-are the seeds. A cluster with fewer candidates gives what it has (`shortage` fewer, the
-default) or is topped up (`shortage` fill) from its core members that are not candidates, most
-central first, then from its other members the same way (`filled` in its evidence; those seeds
-come last); clusters past the accepted ones give none. When fewer than MIN_SEEDED (2) clusters
-hold candidate seeds, nothing a classifier can learn from, the rule runs again on the three
-k-means partitions alone (HUME's left out; the same k-means partitions, not run again), and
-that is kept when more clusters hold candidate seeds there (`without_hume_` says so).
+HUME's partition refines that one and stands for it: kmeans1 is left out while HUME's partition is
+in (three partitions). A cluster's *stability* is its mean best Jaccard overlap with the clusters
+of the other partitions (two or three; 1.0: each of them holds exactly this cluster). k-means is
+run from `kmeans_states` random states (3 restarts each, the lowest inertia kept); the state whose
+accepted clusters are the most stable on average is kept: a k-means solution that splits a class or
+merges two rarely agrees with the other space and with HUME. Clusters are accepted most stable
+first, skipping one that overlaps an accepted cluster by more than `max_overlap` (Jaccard), up to
+k. An accepted cluster's *core* is its members that every other partition puts in its best match. A
+cluster less stable than `min_stability` gives no seeds; in the others a core member is a
+*candidate* when more than `min_knn` of its `n_neighbors` nearest neighbours are core members too,
+in each space, and (with `agreement_quantile` > 0; 0, off, is the default), where HUME is reliable
+(its verdict's rule: a restart majority on at least RELIABLE_MAJORITY of the samples), its HUME
+restart agreement is at least that quantile of all samples' agreement. A cluster whose candidates
+are fewer than `min_support` (0.02) of its members (its *support*) gives no seeds either.
+Candidates are ranked around one mode of the cluster (`mode_size` > 0, the default 20): the
+*anchor* is the candidate with the highest share (the lower of the two spaces), then centrality
+(cosine to the cluster's mean, summed over the spaces), then lowest index, among the candidates in
+the cluster's *bulk* (with `anchor_parts` > 1, the default 2: the largest of that many k-means
+parts of the cluster's members, both spaces side by side; all candidates when none lies there); the
+*mode* is the `mode_size` candidates nearest the anchor (cosine summed over the spaces; the anchor
+itself first); candidates are ranked by closeness (cosine, summed over the spaces) to the mode's
+mean, then by index. With `mode_size` 0 they are ranked by share, then centrality, then index (the
+ranking before the mode). The top `per_class` are the seeds. A cluster with fewer candidates gives
+what it has (`shortage` fewer, the default) or is topped up (`shortage` fill) from its core members
+that are not candidates, most central first, then from its other members the same way (`filled` in
+its evidence; those seeds come last); clusters past the accepted ones give none. When fewer than
+MIN_SEEDED (2) clusters hold candidate seeds, nothing a classifier can learn from, the rule runs
+again on the three k-means partitions alone (HUME's left out; the same k-means partitions, not run
+again), and that is kept when more clusters hold candidate seeds there (`without_hume_` says so).
 
 Why: a split or merged class rarely looks the same to two backbones and to HUME, so requiring
-agreement drops the clusters whose seeds would carry a wrong label, and the core drops the
-members at a cluster's border. Agreement counts only between independent partitions: HUME
-started from k-means of space 1 mostly repeats it, so counting both let space 1 outvote space 2
-(on the 12 benchmark sets, HUME started from k-means: mean precision at 4 per cluster 0.832
-with all four, 0.856 with HUME standing for k-means of space 1; README "HUME standing for k-means
-of space 1"). A cluster that still holds two classes has its mean between
-them: its most central members are a mix, while the members around one dense mode share one
-label, so the seeds are taken around a mode. The densest mode can be a minority of the cluster
-(a Fashion-MNIST cluster of 872 bags and 372 ankle boots whose core is mostly ankle boots): the
-cluster is then named after the class of its bulk while its seeds are another, so the anchor is
-taken from the bulk. Where HUME is reliable, its restarts disagree on the cores of split or
-merged classes that all four partitions share (a class of digits cut in two): the agreement
-floor leaves such clusters without seeds, and where it is not, agreement is noise and is not
-used. The floor is off by default: it raises precision by leaving classes without seeds, and a
-class without seeds is never learned downstream (README "How far to trust seeds",
-recipes/seed_benchmark.py). A HUME fit can be so poor that no core holds a candidate while the
-spaces' k-means still agree on clusters (digits-noise2 with a HUME fit of ACC 0.29: no seeds
-at all): the seeds then rest on those.
+agreement drops the clusters whose seeds would carry a wrong label, and the core drops the members
+at a cluster's border. Agreement counts only between independent partitions: HUME started from
+k-means of space 1 mostly repeats it, so counting both let space 1 outvote space 2 (on the 12
+benchmark sets, HUME started from k-means: mean precision at 4 per cluster 0.832 with all four,
+0.856 with HUME standing for k-means of space 1; README "HUME standing for k-means of space 1"). A
+cluster that still holds two classes has its mean between them: its most central members are a mix,
+while the members around one dense mode share one label, so the seeds are taken around a mode. The
+densest mode can be a minority of the cluster (a Fashion-MNIST cluster of 872 bags and 372 ankle
+boots whose core is mostly ankle boots): the cluster is then named after the class of its bulk
+while its seeds are another, so the anchor is taken from the bulk. Where HUME is reliable, its
+restarts disagree on the cores of split or merged classes that all four partitions share (a class
+of digits cut in two): the agreement floor leaves such clusters without seeds, and where it is not,
+agreement is noise and is not used. The floor is off by default: it raises precision by leaving
+classes without seeds, and a class without seeds is never learned downstream (README "How far to
+trust seeds", recipes/seed_benchmark.py). A cluster whose core holds almost no member whose
+neighbours stay in it is one the partitions overlap on by chance: on the benchmark, seeds of
+clusters with support under 2% were right in 41% of cases, those at 10% and more in 90% (README "A
+cluster's support"). A HUME fit can be so poor that no core holds a candidate while the spaces'
+k-means still agree on clusters (digits-noise2 with a HUME fit of ACC 0.29: no seeds at all): the
+seeds then rest on those.
 """
 
 from __future__ import annotations
@@ -276,16 +278,17 @@ def fill(cfg: SeedConfig, clusters: list[dict], rows, nbrs, labels: np.ndarray,
          agreed: np.ndarray, ranked: dict, shares: dict, keys: dict) -> None:
     """`shortage` fill: top every accepted cluster short of per_class candidates up (in place:
     ranked, shares, keys {cluster: (R,)} and each cluster's "filled"), clusters less stable than
-    min_stability excepted. A row tops up only the cluster that holds it (labels (N,), the first
-    accepted one), only once, never when it is another cluster's seed, and only past the
-    agreement floor (agreed (N,) bool)."""
+    min_stability or with less support than min_support excepted. A row tops up only the
+    cluster that holds it (labels (N,), the first accepted one), only once, never when it is
+    another cluster's seed, and only past the agreement floor (agreed (N,) bool)."""
     n = len(labels)
     taken = np.zeros(n, bool)
     for c in ranked:
         taken[ranked[c][:cfg.per_class]] = True
     for c, cl in enumerate(clusters):
         missing = cfg.per_class - len(ranked[c])
-        if missing <= 0 or cl["stability"] < cfg.min_stability:
+        if (missing <= 0 or cl["stability"] < cfg.min_stability
+                or cl["support"] < cfg.min_support):
             continue
         allowed = (labels == c) & agreed & ~taken  # (N,)
         extra, extra_key = fill_order(cl["members"], cl["core"], allowed, rows)
@@ -340,6 +343,9 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
         share = np.minimum(*(core_share(core, n, b) for b in nbrs))  # (C,)
         cent = closeness(rows, core, cl["members"])  # (C,) centrality
         ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
+        cl["support"] = float(ok.sum() / len(cl["members"]))  # candidates / members
+        if cl["support"] < cfg.min_support:  # seeds more often wrong than right: none
+            ok[:] = False
         cand, share, cent = core[ok], share[ok], cent[ok]
         eligible = None
         if cfg.mode_size > 0 and cfg.anchor_parts > 1 and len(cand):
@@ -373,10 +379,10 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
 class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
-    Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, kmeans_states,
-    agreement_quantile, mode_size, anchor_parts, shortage (fewer or fill), random_state
-    (SeedConfig's fields; `ConsensusSelector.from_config(cfg)`); the scikit-learn contract
-    holds.
+    Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, min_support,
+    kmeans_states, agreement_quantile, mode_size, anchor_parts, shortage (fewer or fill),
+    random_state (SeedConfig's fields; `ConsensusSelector.from_config(cfg)`); the
+    scikit-learn contract holds.
     Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
     labels_ (N,) int64 the accepted cluster of every row (-1: none), indices_ (n,) int64 in
     dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32 columns [stability of its
@@ -394,8 +400,8 @@ class ConsensusSelector(ConfigParams):
 
     config_class = SeedConfig
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
-                   "kmeans_states", "agreement_quantile", "mode_size", "anchor_parts",
-                   "shortage", "random_state")
+                   "min_support", "kmeans_states", "agreement_quantile", "mode_size",
+                   "anchor_parts", "shortage", "random_state")
     owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
@@ -453,13 +459,15 @@ class ConsensusSelector(ConfigParams):
 
     def evidence(self) -> list[dict]:
         """What each cluster's seeds rest on, for seeds.json: {cluster, source, stability,
-        size, core, candidates, seeds, filled (its last seeds, topped up with shortage fill: not
-        candidates), agreeing partitions}."""
+        size, core, support (its candidates before the min_support cut / its size), candidates,
+        seeds, filled (its last seeds, topped up with shortage fill: not candidates), agreeing
+        partitions}."""
         if not hasattr(self, "clusters_"):
             raise NotFittedError("ConsensusSelector is not fitted; call fit(...) first.")
         return [{"cluster": c, "source": cl["source"], "source_id": cl["id"],
                  "stability": round(cl["stability"], 4), "size": int(len(cl["members"])),
-                 "core": int(len(cl["core"])), "candidates": cl["candidates"],
+                 "core": int(len(cl["core"])), "support": round(cl["support"], 4),
+                 "candidates": cl["candidates"],
                  "seeds": int(self.per_class_[c]), "filled": cl["filled"],
                  "matches": cl["matches"]}
                 for c, cl in enumerate(self.clusters_)]

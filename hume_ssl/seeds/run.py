@@ -452,7 +452,8 @@ def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
         "kmeans": sel.kmeans_,
         "kmeans_states": sel.states_,
         "thresholds": {"min_knn": seeds.min_knn, "max_overlap": seeds.max_overlap,
-                       "min_stability": seeds.min_stability, "shortage": seeds.shortage,
+                       "min_stability": seeds.min_stability, "min_support": seeds.min_support,
+                       "shortage": seeds.shortage,
                        "agreement_quantile": seeds.agreement_quantile,
                        "agreement_floor": sel.agreement_floor_},
         "ranking": ranking,
@@ -527,9 +528,9 @@ def empty_reason(cfg: SeedConfig, candidates: np.ndarray) -> str:
         return ("no cluster is agreed on by HUME and k-means of both spaces (nor by the "
                 "k-means partitions alone) with a core whose "
                 f"members' neighbours stay in it (> {cfg.min_knn} in each space, stability >= "
-                f"{cfg.min_stability}); try a stronger backbone pair (or `hume-ssl pretrain`), "
-                "fewer classes (--k), or --rule hume --shortage relax (seeds HUME alone backs, "
-                "less often right).")
+                f"{cfg.min_stability}, candidates >= {cfg.min_support:g} of its members); try a "
+                "stronger backbone pair (or `hume-ssl pretrain`), fewer classes (--k), or --rule "
+                "hume --shortage relax (seeds HUME alone backs, less often right).")
     why = (
         f"no sample has both restart agreement > {cfg.min_agreement} and kNN consistency > "
         f"{cfg.min_knn} ({int(np.sum(candidates))} candidates in all)"

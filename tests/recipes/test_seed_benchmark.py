@@ -115,3 +115,25 @@ def test_the_verdict_calibration_judges_each_set_left_out_and_the_shipped_thresh
     # c left out: e is now the highest must-warn share, (0.67 + 0.93) / 2
     assert rows["c"].endswith("| pass | 0.800 | pass | pass |")
     assert "wrong: 0 left out, 1 with the shipped threshold" in out
+
+
+def _cluster(support, right, taken=4, filled=0):
+    return {"support": support, "right_at_4": right, "taken_at_4": taken, "filled_at_4": filled,
+            "stability": 0.5}
+
+
+def test_the_support_cut_is_the_highest_edge_below_which_seeds_are_more_often_wrong(capsys):
+    a = [_cluster(0.003, 1), _cluster(0.015, 1), _cluster(0.03, 3), _cluster(0.5, 4),
+         _cluster(0.004, 0, taken=2), _cluster(0.004, 0, filled=4)]  # the last two not counted
+    b = [_cluster(0.012, 2), _cluster(1.0, 4)]
+    bins = seed_benchmark.support_bins(a[:4] + b)
+    assert [(n, share) for _, _, n, share in bins] == [
+        (1, 0.25), (0, None), (2, 0.375), (1, 0.75), (0, None), (2, 1.0)]
+    assert seed_benchmark.support_cut(a[:4] + b) == 0.02
+    assert seed_benchmark.support_cut(b) == 0.0  # 2 of 4 right is not less often than wrong
+    results = [{"set": name, "min_support": 0.0, "clusters": cl} for name, cl in
+               (("a", a), ("b", b))]
+    seed_benchmark.support_table(results)
+    out = capsys.readouterr().out
+    assert "| [0.01, 0.02) | 2 | 0.375 |" in out and "| [0.1, 1] | 2 | 1.000 |" in out
+    assert "0.02 on every set; leaving each set out: a 0, b 0.02; shipped min_support 0.02" in out

@@ -9,11 +9,13 @@ from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.metrics import hungarian_map
 from hume_ssl.core.params import UnknownParameterError
 from hume_ssl.seeds.calibration import _summary, bin_counts, expected_precision, stability_bin
+from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import (
     ConsensusSelector,
     agreement_floor,
     bulk,
     mode_order,
+    select,
     stable_clusters,
 )
 
@@ -255,6 +257,53 @@ def test_min_stability_keeps_the_seeds_of_stable_clusters_only(digits_views):
     kept = [e["cluster"] for e in strict.evidence() if e["seeds"]]
     assert kept and all(strict.evidence()[c]["stability"] >= cut for c in kept)
     assert len(kept) < len(sel.evidence())
+
+
+def _supported_clusters(per_cluster=200):
+    """Three clusters every partition holds whole (stability 1, every member core): all of
+    cluster 0's members have their 20 neighbours in it (in both spaces); in cluster 1 only 3
+    of 200 (support 0.015), in cluster 2 only 5 (0.025); the rest of their members have their
+    neighbours in cluster 0, so they are not candidates."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), per_cluster)  # (600,)
+    rows = []
+    for _ in range(2):  # (600, 8) unit rows per space, a centre per cluster
+        x = 3 * np.eye(8)[labels] + rng.standard_normal((len(labels), 8))
+        rows.append(x / np.linalg.norm(x, axis=1, keepdims=True))
+    home = {1: 3, 2: 5}  # members of clusters 1 and 2 whose neighbours stay in them
+    nbrs = np.empty((len(labels), 20), np.int64)
+    for i, c in enumerate(labels):
+        own = c == 0 or i - c * per_cluster < home[c]
+        pool = np.nonzero(labels == c)[0][:home.get(c, per_cluster)] if own else \
+            np.nonzero(labels == 0)[0]
+        nbrs[i] = rng.choice(pool[pool != i], 20, replace=len(pool) <= 20)
+    return rows, [nbrs, nbrs], labels
+
+
+def test_a_cluster_with_almost_no_candidates_gives_no_seeds():
+    # the default min_support (0.02; README "A cluster's support"): on the benchmark, seeds of
+    # clusters with candidates under 2% of their members were more often wrong than right
+    rows, nbrs, labels = _supported_clusters()
+    kmeans = [(0, {"kmeans2": labels, "joint": labels})]  # HUME stands for kmeans1
+    agreed = np.ones(len(labels), bool)
+    for shortage in ("fewer", "fill"):
+        cfg = SeedConfig(per_class=4, shortage=shortage)
+        out = select(cfg, rows, nbrs, kmeans, labels, 3, agreed)
+        assert [round(c["support"], 3) for c in out["clusters_"]] == [1.0, 0.015, 0.025]
+        assert out["per_class_"].tolist() == [4, 0, 4], shortage  # cluster 1: none, not filled
+        assert out["candidates_"].tolist() == [200, 0, 5]
+    off = select(SeedConfig(per_class=4, min_support=0.0), rows, nbrs, kmeans, labels, 3, agreed)
+    assert off["per_class_"].tolist() == [4, 3, 4]
+    # the selector reports each cluster's support; seeds.json records the threshold
+    sel = ConsensusSelector(per_class=4).fit(*rows, labels, 3, neighbours=nbrs)
+    ev = sorted(sel.evidence(), key=lambda e: e["support"])
+    assert [(e["support"], e["seeds"]) for e in ev[:2]] == [(0.015, 0), (0.025, 4)]
+    assert ev[2]["support"] > 0.9 and ev[2]["seeds"] == 4
+    from hume_ssl.seeds.run import _consensus_meta
+
+    assert _consensus_meta(sel, SeedConfig())["thresholds"]["min_support"] == 0.02
+    with pytest.raises(HumeSSLError, match="--min-support"):
+        ConsensusSelector(min_support=1.5).fit(*rows, labels, 3, neighbours=nbrs)
 
 
 def test_consensus_selector_follows_the_estimator_contract():
