@@ -274,21 +274,27 @@ def ranking_description(mode_size: int, anchor_parts: int = 1) -> tuple[str, str
             "(core kNN share, lower space, then centrality) desc, then index", "mode_closeness")
 
 
+def gives_no_seeds(cfg: SeedConfig, cluster: dict) -> bool:
+    """Whether an accepted cluster is barred from seeds, candidates and fill alike: less stable
+    than min_stability, or with less support (its candidates / its members) than min_support
+    (such clusters' seeds were more often wrong than right on the benchmark)."""
+    return cluster["stability"] < cfg.min_stability or cluster["support"] < cfg.min_support
+
+
 def fill(cfg: SeedConfig, clusters: list[dict], rows, nbrs, labels: np.ndarray,
          agreed: np.ndarray, ranked: dict, shares: dict, keys: dict) -> None:
     """`shortage` fill: top every accepted cluster short of per_class candidates up (in place:
-    ranked, shares, keys {cluster: (R,)} and each cluster's "filled"), clusters less stable than
-    min_stability or with less support than min_support excepted. A row tops up only the
-    cluster that holds it (labels (N,), the first accepted one), only once, never when it is
-    another cluster's seed, and only past the agreement floor (agreed (N,) bool)."""
+    ranked, shares, keys {cluster: (R,)} and each cluster's "filled"), clusters that give no
+    seeds (gives_no_seeds) excepted. A row tops up only the cluster that holds it (labels (N,),
+    the first accepted one), only once, never when it is another cluster's seed, and only past
+    the agreement floor (agreed (N,) bool)."""
     n = len(labels)
     taken = np.zeros(n, bool)
     for c in ranked:
         taken[ranked[c][:cfg.per_class]] = True
     for c, cl in enumerate(clusters):
         missing = cfg.per_class - len(ranked[c])
-        if (missing <= 0 or cl["stability"] < cfg.min_stability
-                or cl["support"] < cfg.min_support):
+        if missing <= 0 or gives_no_seeds(cfg, cl):
             continue
         allowed = (labels == c) & agreed & ~taken  # (N,)
         extra, extra_key = fill_order(cl["members"], cl["core"], allowed, rows)
@@ -344,7 +350,7 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
         cent = closeness(rows, core, cl["members"])  # (C,) centrality
         ok = (share > cfg.min_knn) & (cl["stability"] >= cfg.min_stability) & agreed[core]
         cl["support"] = float(ok.sum() / len(cl["members"]))  # candidates / members
-        if cl["support"] < cfg.min_support:  # seeds more often wrong than right: none
+        if gives_no_seeds(cfg, cl):
             ok[:] = False
         cand, share, cent = core[ok], share[ok], cent[ok]
         eligible = None
