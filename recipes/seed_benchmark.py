@@ -79,6 +79,7 @@ from common import recipe_parser
 from scipy import sparse
 from sklearn.cluster import KMeans
 
+from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.metrics import cluster_acc, clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
@@ -181,6 +182,21 @@ def load_set(name: str, args) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]
         return np.load(args.phi1), np.load(args.phi2), np.load(args.labels).astype(np.int64), {}
     raise SystemExit(f"unknown set {name!r}; known: {', '.join(DEFAULT_SETS)}, digits-noiseS, "
                      "cifar-C, user")
+
+
+def check_sets(names: list[str], args) -> None:
+    """Load every set before anything is fitted, so that a run missing one set's inputs stops
+    at once, naming all that is missing, instead of an hour in when it reaches that set."""
+    problems = []
+    for name in names:
+        try:
+            load_set(name, args)
+        except SystemExit as e:
+            problems.append(f"{name}: {e}")
+        except (OSError, HumeSSLError) as e:
+            problems.append(f"{name}: {e} (--shared: {args.shared})")
+    if problems:
+        raise SystemExit("inputs missing, nothing fitted:\n  " + "\n  ".join(problems))
 
 
 def fit_set(name: str, args, out: Path) -> dict:
@@ -861,6 +877,9 @@ def main(argv=None) -> list[dict]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    if not args.tables_only:
+        check_sets([n for n in args.sets if not args.reuse_only or (out / f"{n}.npz").exists()],
+                   args)
     for name in args.sets:
         if args.tables_only:
             if not (out / f"{name}.json").exists():

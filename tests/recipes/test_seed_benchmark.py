@@ -137,3 +137,15 @@ def test_the_support_cut_is_the_highest_edge_below_which_seeds_are_more_often_wr
     out = capsys.readouterr().out
     assert "| [0.01, 0.02) | 2 | 0.375 |" in out and "| [0.1, 1] | 2 | 1.000 |" in out
     assert "0.02 on every set; leaving each set out: a 0, b 0.02; shipped min_support 0.02" in out
+
+
+def test_every_set_is_loaded_before_any_is_fitted(tmp_path):
+    missing = tmp_path / "no_shared"
+    with pytest.raises(SystemExit) as e:
+        seed_benchmark.main(["--out", str(tmp_path / "out"), "--shared", str(missing),
+                             "--sets", "digits", "effnet-moco", "cifar-10", "nonsense"])
+    msg = str(e.value)
+    assert msg.startswith("inputs missing, nothing fitted")
+    assert "effnet-moco" in msg and "cifar-10" in msg and "unknown set 'nonsense'" in msg
+    assert "digits:" not in msg  # scikit-learn's copy is there
+    assert not list((tmp_path / "out").glob("*.npz"))  # digits (first) was not fitted
