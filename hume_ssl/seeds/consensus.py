@@ -281,6 +281,23 @@ def gives_no_seeds(cfg: SeedConfig, cluster: dict) -> bool:
     return cluster["stability"] < cfg.min_stability or cluster["support"] < cfg.min_support
 
 
+def why_short(cfg: SeedConfig, cluster: Optional[dict], seeds: int) -> Optional[str]:
+    """Why a class holds fewer than per_class seeds, in a few words, for the warning and
+    seeds.json (None: it does not): no accepted cluster, the cut it fell under
+    (gives_no_seeds), or too few candidates (with shortage fill: too few members)."""
+    if seeds >= cfg.per_class:
+        return None
+    if cluster is None:
+        return "no cluster: the partitions agreed on fewer than k"
+    if cluster["stability"] < cfg.min_stability:
+        return f"stability {cluster['stability']:.2f} < --min-stability {cfg.min_stability:g}"
+    if cluster["support"] < cfg.min_support:
+        return f"support {cluster['support']:.3f} < --min-support {cfg.min_support:g}"
+    if cfg.shortage == "fill":
+        return f"{len(cluster['members'])} members"
+    return f"{cluster['candidates']} candidates"
+
+
 def fill(cfg: SeedConfig, clusters: list[dict], rows, nbrs, labels: np.ndarray,
          agreed: np.ndarray, ranked: dict, shares: dict, keys: dict) -> None:
     """`shortage` fill: top every accepted cluster short of per_class candidates up (in place:
@@ -466,7 +483,8 @@ class ConsensusSelector(ConfigParams):
     def evidence(self) -> list[dict]:
         """What each cluster's seeds rest on, for seeds.json: {cluster, source, stability,
         size, core, support (its candidates before the min_support cut / its size), candidates,
-        seeds, filled (its last seeds, topped up with shortage fill: not candidates), agreeing
+        seeds, filled (its last seeds, topped up with shortage fill: not candidates), short
+        (why_short: why it holds fewer than per_class seeds; None: it does not), agreeing
         partitions}."""
         if not hasattr(self, "clusters_"):
             raise NotFittedError("ConsensusSelector is not fitted; call fit(...) first.")
@@ -475,6 +493,7 @@ class ConsensusSelector(ConfigParams):
                  "core": int(len(cl["core"])), "support": round(cl["support"], 4),
                  "candidates": cl["candidates"],
                  "seeds": int(self.per_class_[c]), "filled": cl["filled"],
+                 "short": why_short(self.config, cl, int(self.per_class_[c])),
                  "matches": cl["matches"]}
                 for c, cl in enumerate(self.clusters_)]
 

@@ -39,7 +39,12 @@ from hume_ssl.hume.outputs import check_class_ids, load_labels, write_label_outp
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, ranking_description, space_neighbours
+from hume_ssl.seeds.consensus import (
+    ConsensusSelector,
+    ranking_description,
+    space_neighbours,
+    why_short,
+)
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
 from hume_ssl.seeds.selection import SeedSelector
 
@@ -280,7 +285,7 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
         log(f"warning: no seeds: {meta['empty_reason']}")
     elif sel.short_classes_:
         log(f"warning: clusters {sel.short_classes_} have fewer than {seeds.per_class} seeds "
-            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}){shortage_hint(seeds)}")
+            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}){short_note(sel, seeds)}")
     if seeds.contact_sheets and ds is not None:
         write_contact_sheets(seeds_dir / "contact_sheets", sel.indices_by_class(),
                              lambda i: ds[i])
@@ -504,19 +509,36 @@ def choose_k(
     return best
 
 
+def short_note(sel, cfg: SeedConfig) -> str:
+    """Why each short cluster is short (the consensus rule: consensus.why_short, what its
+    terms mean), then what to try (shortage_hint)."""
+    if cfg.rule != "consensus":
+        return shortage_hint(cfg)
+    clusters = sel.clusters_
+    why = [why_short(cfg, clusters[c] if c < len(clusters) else None, int(sel.per_class_[c]))
+           for c in sel.short_classes_]
+    terms = []
+    if any(w.endswith(" candidates") for w in why):
+        terms.append("candidates: core members whose neighbours stay in the core, in both spaces")
+    if any(w.startswith("support") for w in why):
+        terms.append("support: candidates / members; clusters under --min-support give no "
+                     "seeds, theirs were more often wrong than right on the seed benchmark "
+                     "(README \"A cluster's support\"; 0 turns the cut off)")
+    listed = ", ".join(f"{c} ({w})" for c, w in zip(sel.short_classes_, why))
+    return f": {listed}" + "".join(f"; {t}" for t in terms) + shortage_hint(cfg)
+
+
 def shortage_hint(cfg: SeedConfig) -> str:
-    """What to try for clusters short of seeds ("." when nothing is left to try)."""
+    """What to try for clusters short of seeds ("." when nothing is left to try); with the
+    consensus rule, after why each is short (short_note)."""
     if cfg.rule == "consensus" and cfg.shortage == "fill":
-        return ("; with fill a cluster is short when the rule accepted fewer clusters "
-                "than --k (they overlapped) or when it holds fewer rows than --per-class: lower "
-                "--per-class, or try --rule hume --shortage relax (seeds HUME alone backs, less "
-                "often right).")
+        return ("; lower --per-class or the cut a cluster fell under, or try --rule hume "
+                "--shortage relax (seeds HUME alone backs, less often right).")
     if cfg.rule == "consensus":
-        return ("; the consensus rule gives fewer where a cluster's core has no member whose "
-                "neighbours stay in it (README \"How far to trust seeds\"), and a cluster "
-                "without seeds is a class never learned; --shortage fill tops them up from "
-                "their cores (right less often: README \"What the seeds teach\"), or --rule "
-                "hume --shortage relax (seeds HUME alone backs).")
+        return ("; a cluster without seeds is a class never learned: --shortage fill tops up "
+                "those short of candidates from their cores (right less often: README \"What "
+                "the seeds teach\"), or try --rule hume --shortage relax (seeds HUME alone "
+                "backs).")
     if cfg.shortage != "relax":
         return "; use --shortage relax to lower the thresholds stepwise for them."
     return "."

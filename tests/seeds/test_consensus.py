@@ -17,6 +17,7 @@ from hume_ssl.seeds.consensus import (
     mode_order,
     select,
     stable_clusters,
+    why_short,
 )
 
 
@@ -304,6 +305,32 @@ def test_a_cluster_with_almost_no_candidates_gives_no_seeds():
     assert _consensus_meta(sel, SeedConfig())["thresholds"]["min_support"] == 0.02
     with pytest.raises(HumeSSLError, match="--min-support"):
         ConsensusSelector(min_support=1.5).fit(*rows, labels, 3, neighbours=nbrs)
+
+
+def test_a_short_cluster_says_why_it_is_short():
+    # the warning and seeds.json say which cut or shortage left each cluster short of seeds
+    from hume_ssl.seeds.run import short_note
+
+    rows, nbrs, labels = _supported_clusters()
+    sel = ConsensusSelector(per_class=6).fit(*rows, labels, 3, neighbours=nbrs)
+    why = [e["short"] for e in sorted(sel.evidence(), key=lambda e: e["support"])]
+    assert why == ["support 0.015 < --min-support 0.02", "5 candidates", None]
+    note = short_note(sel, sel.config)  # after the warning's "clusters [..] have fewer ..."
+    for c in sel.short_classes_:
+        assert f"{c} ({sel.evidence()[c]['short']})" in note
+    assert "support: candidates / members" in note and "candidates: core members" in note
+    assert "--shortage fill" in note
+    fill = ConsensusSelector(per_class=6, shortage="fill").fit(*rows, labels, 3,
+                                                              neighbours=nbrs)
+    why = [e["short"] for e in sorted(fill.evidence(), key=lambda e: e["support"])]
+    assert why == ["support 0.015 < --min-support 0.02", None, None]  # 0 not topped up
+    tiny = {"stability": 1.0, "support": 1.0, "members": np.arange(3), "candidates": 3}
+    assert why_short(SeedConfig(per_class=4, shortage="fill"), tiny, 3) == "3 members"
+    cfg = SeedConfig(per_class=4, min_stability=0.5)
+    assert why_short(cfg, {"stability": 0.3, "support": 1.0}, 0) == (
+        "stability 0.30 < --min-stability 0.5")
+    assert why_short(cfg, None, 0).startswith("no cluster")
+    assert why_short(cfg, {"stability": 0.3, "support": 0.0}, 4) is None  # not short
 
 
 def test_consensus_selector_follows_the_estimator_contract():
