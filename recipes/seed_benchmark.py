@@ -193,8 +193,9 @@ def check_sets(names: list[str], args) -> None:
             load_set(name, args)
         except SystemExit as e:
             problems.append(f"{name}: {e}")
-        except (OSError, HumeSSLError) as e:
-            problems.append(f"{name}: {e} (--shared: {args.shared})")
+        except (OSError, HumeSSLError, ValueError) as e:
+            shared = name.startswith(("cifar", "effnet-"))  # the sets read from --shared
+            problems.append(f"{name}: {e}" + (f" (--shared: {args.shared})" if shared else ""))
     if problems:
         raise SystemExit("inputs missing, nothing fitted:\n  " + "\n  ".join(problems))
 

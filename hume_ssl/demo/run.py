@@ -52,9 +52,9 @@ def demo_seed_config(s: DemoSettings) -> SeedConfig:
 
 @dataclasses.dataclass
 class DemoSettings:
-    """Every stage's settings: the full demo (about 2 minutes on 2 shared CPU
-    cores: README) or `quick` (seconds: the same path with tiny budgets, for tests; its
-    figures mean nothing)."""
+    """Every stage's settings: the full demo (about 2 minutes on 2 shared CPU cores: README)
+    or `quick` (seconds: the same path with tiny budgets, for tests; its figures mean
+    nothing)."""
 
     pretrain_epochs: int = 30  # passes over the 1,297 train digits
     pretrain_batch: int = 256  # images per step

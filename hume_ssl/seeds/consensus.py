@@ -283,18 +283,20 @@ def gives_no_seeds(cfg: SeedConfig, cluster: dict) -> bool:
 
 def why_short(cfg: SeedConfig, cluster: Optional[dict], seeds: int) -> Optional[str]:
     """Why a class holds fewer than per_class seeds, in a few words, for the warning and
-    seeds.json (None: it does not): no accepted cluster, the cut it fell under
-    (gives_no_seeds), or too few candidates (with shortage fill: too few members)."""
+    seeds.json (None: it does not): no accepted cluster (cluster None), the cut it fell under
+    (gives_no_seeds), or too few candidates (with shortage fill: and no more of its own rows
+    to top it up)."""
     if seeds >= cfg.per_class:
         return None
     if cluster is None:
-        return "no cluster: the partitions agreed on fewer than k"
+        return (f"no cluster: every other one overlapped an accepted one by more than "
+                f"{cfg.max_overlap:g} (Jaccard)")
     if cluster["stability"] < cfg.min_stability:
-        return f"stability {cluster['stability']:.2f} < --min-stability {cfg.min_stability:g}"
+        return f"stability {cluster['stability']:.4f} < --min-stability {cfg.min_stability:g}"
     if cluster["support"] < cfg.min_support:
-        return f"support {cluster['support']:.3f} < --min-support {cfg.min_support:g}"
+        return f"support {cluster['support']:.4f} < --min-support {cfg.min_support:g}"
     if cfg.shortage == "fill":
-        return f"{len(cluster['members'])} members"
+        return f"{cluster['candidates']} candidates + {cluster['filled']} filled: no more rows"
     return f"{cluster['candidates']} candidates"
 
 

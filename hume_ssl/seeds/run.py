@@ -518,8 +518,12 @@ def short_note(sel, cfg: SeedConfig) -> str:
     why = [why_short(cfg, clusters[c] if c < len(clusters) else None, int(sel.per_class_[c]))
            for c in sel.short_classes_]
     terms = []
-    if any(w.endswith(" candidates") for w in why):
-        terms.append("candidates: core members whose neighbours stay in the core, in both spaces")
+    if any(" candidates" in w for w in why):
+        terms.append(f"candidates: core members more than {cfg.min_knn:g} of whose neighbours "
+                     "are core members, in each space")
+    if any(w.endswith("no more rows") for w in why):
+        terms.append("filled: rows --shortage fill topped it up with (its own, past the "
+                     "agreement floor, no other cluster's seeds)")
     if any(w.startswith("support") for w in why):
         terms.append("support: candidates / members; clusters under --min-support give no "
                      "seeds, theirs were more often wrong than right on the seed benchmark "

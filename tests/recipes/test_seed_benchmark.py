@@ -143,9 +143,11 @@ def test_every_set_is_loaded_before_any_is_fitted(tmp_path):
     missing = tmp_path / "no_shared"
     with pytest.raises(SystemExit) as e:
         seed_benchmark.main(["--out", str(tmp_path / "out"), "--shared", str(missing),
-                             "--sets", "digits", "effnet-moco", "cifar-10", "nonsense"])
+                             "--sets", "digits", "effnet-moco", "cifar-10", "nonsense",
+                             "digits-noisex"])
     msg = str(e.value)
     assert msg.startswith("inputs missing, nothing fitted")
     assert "effnet-moco" in msg and "cifar-10" in msg and "unknown set 'nonsense'" in msg
+    assert "digits-noisex: could not convert" in msg  # a malformed name: no traceback
     assert "digits:" not in msg  # scikit-learn's copy is there
     assert not list((tmp_path / "out").glob("*.npz"))  # digits (first) was not fitted

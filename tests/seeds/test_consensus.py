@@ -309,12 +309,14 @@ def test_a_cluster_with_almost_no_candidates_gives_no_seeds():
 
 def test_a_short_cluster_says_why_it_is_short():
     # the warning and seeds.json say which cut or shortage left each cluster short of seeds
+    from types import SimpleNamespace
+
     from hume_ssl.seeds.run import short_note
 
     rows, nbrs, labels = _supported_clusters()
     sel = ConsensusSelector(per_class=6).fit(*rows, labels, 3, neighbours=nbrs)
     why = [e["short"] for e in sorted(sel.evidence(), key=lambda e: e["support"])]
-    assert why == ["support 0.015 < --min-support 0.02", "5 candidates", None]
+    assert why == ["support 0.0150 < --min-support 0.02", "5 candidates", None]
     note = short_note(sel, sel.config)  # after the warning's "clusters [..] have fewer ..."
     for c in sel.short_classes_:
         assert f"{c} ({sel.evidence()[c]['short']})" in note
@@ -323,14 +325,19 @@ def test_a_short_cluster_says_why_it_is_short():
     fill = ConsensusSelector(per_class=6, shortage="fill").fit(*rows, labels, 3,
                                                               neighbours=nbrs)
     why = [e["short"] for e in sorted(fill.evidence(), key=lambda e: e["support"])]
-    assert why == ["support 0.015 < --min-support 0.02", None, None]  # 0 not topped up
-    tiny = {"stability": 1.0, "support": 1.0, "members": np.arange(3), "candidates": 3}
-    assert why_short(SeedConfig(per_class=4, shortage="fill"), tiny, 3) == "3 members"
+    assert why == ["support 0.0150 < --min-support 0.02", None, None]  # 0 not topped up
+    cfg = SeedConfig(per_class=4, shortage="fill")
+    few = {"stability": 1.0, "support": 1.0, "candidates": 1, "filled": 2}
+    assert why_short(cfg, few, 3) == "1 candidates + 2 filled: no more rows"
     cfg = SeedConfig(per_class=4, min_stability=0.5)
     assert why_short(cfg, {"stability": 0.3, "support": 1.0}, 0) == (
-        "stability 0.30 < --min-stability 0.5")
-    assert why_short(cfg, None, 0).startswith("no cluster")
+        "stability 0.3000 < --min-stability 0.5")
     assert why_short(cfg, {"stability": 0.3, "support": 0.0}, 4) is None  # not short
+    # fewer clusters accepted than k: the classes past them have none
+    two = SimpleNamespace(clusters_=sel.clusters_[:2], per_class_=np.array([6, 6, 0]),
+                          short_classes_=[2])
+    assert short_note(two, SeedConfig(per_class=6)).startswith(
+        ": 2 (no cluster: every other one overlapped an accepted one by more than 0.2 (Jaccard))")
 
 
 def test_consensus_selector_follows_the_estimator_contract():
