@@ -53,10 +53,10 @@ agreement is noise and is not used. The floor is off by default: it raises preci
 classes without seeds, and a class without seeds is never learned downstream (README "How far to
 trust seeds", recipes/seed_benchmark.py). A cluster whose core holds almost no member whose
 neighbours stay in it is one the partitions overlap on by chance: on the benchmark, seeds of
-clusters with support under 2% were right in 41% of cases, those at 10% and more in 90% (README "A
-cluster's support"). A HUME fit can be so poor that no core holds a candidate while the spaces'
-k-means still agree on clusters (digits-noise2 with a HUME fit of ACC 0.29: no seeds at all): the
-seeds then rest on those.
+clusters with support under 2% were right in 41% of cases (55% on a second HUME fit), those at
+10% and more in 90% (README "A cluster's support"). A HUME fit can be so poor that no core holds a
+candidate while the spaces' k-means still agree on clusters (digits-noise2 with a HUME fit of ACC
+0.29: no seeds at all): the seeds then rest on those.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def ranking_description(mode_size: int, anchor_parts: int = 1) -> tuple[str, str
 def gives_no_seeds(cfg: SeedConfig, cluster: dict) -> bool:
     """Whether an accepted cluster is barred from seeds, candidates and fill alike: less stable
     than min_stability, or with less support (its candidates / its members) than min_support
-    (such clusters' seeds were more often wrong than right on the benchmark)."""
+    (such clusters' seeds were right about half the time on the benchmark)."""
     return cluster["stability"] < cfg.min_stability or cluster["support"] < cfg.min_support
 
 

@@ -526,7 +526,7 @@ def short_note(sel, cfg: SeedConfig) -> str:
                      "agreement floor, no other cluster's seeds)")
     if any(w.startswith("support") for w in why):
         terms.append("support: candidates / members; clusters under --min-support give no "
-                     "seeds, theirs were more often wrong than right on the seed benchmark "
+                     "seeds, theirs were right about half the time on the seed benchmark "
                      "(README \"A cluster's support\"; 0 turns the cut off)")
     listed = ", ".join(f"{c} ({w})" for c, w in zip(sel.short_classes_, why))
     return f": {listed}" + "".join(f"; {t}" for t in terms) + shortage_hint(cfg)
