@@ -527,7 +527,8 @@ def short_note(sel, cfg: SeedConfig) -> str:
     if any(w.startswith("support") for w in why):
         terms.append("support: candidates / members; clusters under --min-support give no "
                      "seeds, theirs were right about half the time on the seed benchmark "
-                     "(README \"A cluster's support\"; 0 turns the cut off)")
+                     "(README \"A cluster's support\"; --min-support 0 turns the cut off, "
+                     "--shortage fill then tops them up; fill alone does not)")
     listed = ", ".join(f"{c} ({w})" for c, w in zip(sel.short_classes_, why))
     return f": {listed}" + "".join(f"; {t}" for t in terms) + shortage_hint(cfg)
 

@@ -321,6 +321,7 @@ def test_a_short_cluster_says_why_it_is_short():
     for c in sel.short_classes_:
         assert f"{c} ({sel.evidence()[c]['short']})" in note
     assert "support: candidates / members" in note and "candidates: core members" in note
+    assert "--min-support 0 turns the cut off, --shortage fill then tops them up" in note
     assert "--shortage fill" in note
     fill = ConsensusSelector(per_class=6, shortage="fill").fit(*rows, labels, 3,
                                                               neighbours=nbrs)
