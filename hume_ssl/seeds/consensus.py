@@ -274,27 +274,36 @@ def ranking_description(mode_size: int, anchor_parts: int = 1) -> tuple[str, str
             "(core kNN share, lower space, then centrality) desc, then index", "mode_closeness")
 
 
+def cut_by(cfg: SeedConfig, cluster: dict) -> Optional[str]:
+    """The cut that bars an accepted cluster from seeds, candidates and fill alike, in words
+    (None: none): less stable than min_stability, or with less support (its candidates / its
+    members) than min_support (such clusters' seeds were right about half the time on the
+    benchmark)."""
+    if cluster["stability"] < cfg.min_stability:
+        return f"stability {cluster['stability']:.4f} < --min-stability {cfg.min_stability:g}"
+    if cluster["support"] < cfg.min_support:
+        return f"support {cluster['support']:.4f} < --min-support {cfg.min_support:g}"
+    return None
+
+
 def gives_no_seeds(cfg: SeedConfig, cluster: dict) -> bool:
-    """Whether an accepted cluster is barred from seeds, candidates and fill alike: less stable
-    than min_stability, or with less support (its candidates / its members) than min_support
-    (such clusters' seeds were right about half the time on the benchmark)."""
-    return cluster["stability"] < cfg.min_stability or cluster["support"] < cfg.min_support
+    """Whether an accepted cluster falls under a cut (cut_by)."""
+    return cut_by(cfg, cluster) is not None
 
 
 def why_short(cfg: SeedConfig, cluster: Optional[dict], seeds: int) -> Optional[str]:
     """Why a class holds fewer than per_class seeds, in a few words, for the warning and
     seeds.json (None: it does not): no accepted cluster (cluster None), the cut it fell under
-    (gives_no_seeds), or too few candidates (with shortage fill: and no more of its own rows
-    to top it up)."""
+    (cut_by), or too few candidates (with shortage fill: and no more of its own rows to top it
+    up)."""
     if seeds >= cfg.per_class:
         return None
     if cluster is None:
         return (f"no cluster: every other one overlapped an accepted one by more than "
                 f"{cfg.max_overlap:g} (Jaccard)")
-    if cluster["stability"] < cfg.min_stability:
-        return f"stability {cluster['stability']:.4f} < --min-stability {cfg.min_stability:g}"
-    if cluster["support"] < cfg.min_support:
-        return f"support {cluster['support']:.4f} < --min-support {cfg.min_support:g}"
+    cut = cut_by(cfg, cluster)
+    if cut is not None:
+        return cut
     if cfg.shortage == "fill":
         return f"{cluster['candidates']} candidates + {cluster['filled']} filled: no more rows"
     return f"{cluster['candidates']} candidates"
