@@ -4,14 +4,14 @@
     python recipes/demo_states.py --out /tmp/ds --states 0,1 --epochs 60
     OMP_NUM_THREADS=1 python recipes/demo_states.py --out /tmp/ds1    # one CPU thread
 
-Runs what `hume-ssl demo` runs before FixMatch (hume_ssl.demo.run: `pretrain` on the digits'
-train split, then `seed` on that space and the pixels, every setting of DemoSettings) for each
-random state (pretrain and HUME use it, as in the demo) and each number of pretrain epochs, and
-prints one row per run: the pretrained space's kNN-200 test accuracy (the pretrain monitor),
-HUME's ensemble ACC, the seeds' precision and the verdict. Labels are used for those figures
-only. The pretrained space depends on the CPU's thread count (the order of float sums), so the
-table names it. Every run folder stays under OUT (OUT/e{epochs}_s{state}); a finished one is
-reused. About 45 s per run on 2 CPU cores.
+Runs what `hume-ssl demo` runs before FixMatch (hume_ssl.demo.run's pretrain_step and
+seed_step: `pretrain` on the digits' train split, then `seed` on that space and the pixels,
+every setting of DemoSettings) for each random state (pretrain and HUME use it, as in the
+demo) and each number of pretrain epochs, and prints one row per run: the pretrained space's
+kNN-200 test accuracy (the pretrain monitor), HUME's ensemble ACC, the seeds' precision and the
+verdict. Labels are used for those figures only. The pretrained space depends on the CPU's
+thread count (the order of float sums), so the table names it. Every run folder stays under
+OUT (OUT/e{epochs}_s{state}); a finished one is reused. About 45 s per run on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -24,20 +24,13 @@ import torch
 from common import recipe_parser, run_recipe
 
 from hume_ssl.demo import run as demo
-from hume_ssl.pretrain.run import pretrain_run
-from hume_ssl.seeds.run import seed_run
 
 
 def demo_seeds(out: Path, s: demo.DemoSettings) -> dict:
     """The demo's pretrain and seed steps with settings `s` into `out`: one table row."""
-    pre_dir = out / "pretrain"
-    pre = demo._finished(pre_dir) or pretrain_run(demo.DATASET, pre_dir, demo._pretrain_config(s))
+    pre = demo.pretrain_step(out / "pretrain", s)
     feature_kw = {"cache_dir": str(out / "cache"), "device": s.device, "progress": False}
-    sr = seed_run(out / "seed", demo.DATASET, (f"ssl:{pre_dir}", demo.PIXELS),
-                  seeds=demo.demo_seed_config(s), feature_kw=feature_kw, log=lambda m: None,
-                  hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
-                                 "ridge": s.hume_ridge, "device": s.device,
-                                 "random_state": s.random_state})
+    sr = demo.seed_step(out / "seed", f"ssl:{out / 'pretrain'}", s, feature_kw)
     return {"epochs": s.pretrain_epochs, "state": s.random_state, "knn": pre.get("knn_acc_last"),
             "hume_acc": sr["report"]["ensemble_acc"], "n_seeds": sr["n_seeds"],
             "precision": sr["report"]["seed_precision"], "verdict": sr["diagnostics"]["verdict"]}

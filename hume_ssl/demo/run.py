@@ -111,6 +111,23 @@ def _finished(folder: Path) -> Optional[dict]:
     return read_json(m) if m.is_file() else None
 
 
+def pretrain_step(out: Path, s: DemoSettings) -> dict:
+    """The demo's `pretrain` step into `out` (a finished run is read back, an interrupted one
+    resumes): its metrics."""
+    return _finished(out) or pretrain_run(DATASET, out, _pretrain_config(s),
+                                          resume=(out / CHECKPOINT).exists())
+
+
+def seed_step(out: Path, space1: str, s: DemoSettings, feature_kw: dict) -> dict:
+    """The demo's `seed` step into `out`: HUME on `space1` and the pixels with the demo's
+    settings, then its seed rule; seed_run's summary."""
+    return seed_run(out, DATASET, (space1, PIXELS), seeds=demo_seed_config(s),
+                    feature_kw=feature_kw, log=lambda m: None,
+                    hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
+                                   "ridge": s.hume_ridge, "device": s.device,
+                                   "random_state": s.random_state})
+
+
 def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings] = None,
              log: Log = print) -> dict:
     """Run pretrain -> seed -> train-fixmatch -> predict on the digits into `out`; returns the
@@ -127,20 +144,14 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     log(f"1/4 pretrain: MoCo v2, wrn10_1, {s.pretrain_epochs} epochs on {DATASET}:train")
     t = time.perf_counter()
     paths["pretrain"] = out / "pretrain"
-    pre = _finished(paths["pretrain"]) or pretrain_run(
-        DATASET, paths["pretrain"], _pretrain_config(s),
-        resume=(paths["pretrain"] / CHECKPOINT).exists())
+    pre = pretrain_step(paths["pretrain"], s)
     times["pretrain"] = time.perf_counter() - t
     space1 = f"ssl:{paths['pretrain']}"
 
     log(f"2/4 seed: HUME ({s.hume_restarts} restarts) on {space1} + {PIXELS}")
     t = time.perf_counter()
     paths["seed"] = out / "seed"
-    sr = seed_run(paths["seed"], DATASET, (space1, PIXELS), seeds=demo_seed_config(s),
-                  feature_kw=feature_kw, log=lambda m: None,
-                  hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
-                                 "ridge": s.hume_ridge, "device": s.device,
-                                 "random_state": s.random_state})
+    sr = seed_step(paths["seed"], space1, s, feature_kw)
     times["seed"] = time.perf_counter() - t
     paths["seeds"] = Path(sr["seeds_dir"])
     if sr["n_seeds"] == 0:
