@@ -67,7 +67,7 @@ def test_full_demo_beats_kmeans_on_the_same_images(tmp_path):
     """README's first command and the issue's targets: seed precision >= 0.95 and a final test
     accuracy above k-means on the same images. It pinned the demo's ridge 0.618 when HUME's
     default 0.1 gave precision 0.821 (2026-12-02); at the demo's random state 0 it now fails
-    on this machine whatever the ridge (CHANGELOG, Known issues; recipes/demo_states.py)."""
+    on this machine with either ridge (CHANGELOG, Known issues; recipes/demo_states.py)."""
     out = tmp_path / "demo"
     code, text = _demo("--out", str(out))
     assert code == 0, text
