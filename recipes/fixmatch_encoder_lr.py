@@ -4,12 +4,14 @@ the same architecture from random init, on a small real subset of the shared CIF
 
     python recipes/fixmatch_encoder_lr.py --out /tmp/elr          # 2-core CPU: ~20 minutes
     python recipes/fixmatch_encoder_lr.py --out /tmp/elr --scales 0.1 --seeds 0   # quicker
+    python recipes/fixmatch_encoder_lr.py --out /tmp/elr --scales 0.1 --recipe cnn
 
 Setup (the same as the slow test tests/fixmatch/test_init_beats_random.py, which imports it):
 2,048 train and 1,000 test images of the shared CIFAR-10 at 16 px (a seeded random subset), an
 encoder from 20 epochs of MoCo's CIFAR-10 demo settings (asymmetric loss, linear head, batch
 128), 25 true labels per class, 120 FixMatch steps of 16 labeled + 2 x 48 unlabeled images
-(threshold 0.8), resnet18_cifar, test accuracy of the EMA model. Prints the encoder's kNN-200 and
+(threshold 0.8), resnet18_cifar, test accuracy of the EMA model; the encoder rows under the
+shipped recipe for ssl: inits (ssl) or the one `--recipe` names. Prints the encoder's kNN-200 and
 one row per start and scale with the accuracy of each random seed and their mean.
 """
 
@@ -61,9 +63,10 @@ def true_seeds(folder: Path) -> tuple[Path, Path]:
 
 
 def fixmatch_acc(data: str, out: Path, seeds: tuple[Path, Path], init, seed: int,
-                 scale: float | None = None) -> float:
+                 scale: float | None = None, recipe: str = "auto") -> float:
     """Test accuracy after STEPS FixMatch steps from `init` (None: random resnet18_cifar) with
-    the encoder lr scale `scale` (None: the shipped default)."""
+    the encoder lr scale `scale` (None: the recipe's) under `recipe` (auto: the shipped one,
+    ssl for an ssl: init)."""
     from hume_ssl.fixmatch.config import FixMatchConfig
     from hume_ssl.fixmatch.run import train_fixmatch_run
 
@@ -71,7 +74,8 @@ def fixmatch_acc(data: str, out: Path, seeds: tuple[Path, Path], init, seed: int
     cfg = FixMatchConfig(arch=None if init else "resnet18_cifar", init=init, steps=STEPS,
                          batch_size=16, mu=3, eval_every=STEPS, log_every=20,
                          checkpoint_every=10**6, device="cpu", tensorboard=False,
-                         random_state=seed, threshold=0.8, **kw)
+                         random_state=seed, threshold=0.8, recipe=recipe if init else "auto",
+                         **kw)
     res = train_fixmatch_run(out, cfg, indices=seeds[0], seed_labels=seeds[1], dataset=data)
     return res["test_acc_last"]
 
@@ -84,6 +88,9 @@ def main():
     ap.add_argument("--out", required=True, help="a new folder")
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.3, 0.1, 0.03, 0.01])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--recipe", default="auto",
+                    help="the encoder rows' fine-tuning recipe (auto: ssl, the shipped one; cnn: "
+                         "the ImageNet CNNs' one, what ssl: inits got before)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     out = Path(args.out)
@@ -99,10 +106,11 @@ def main():
     rows = []
     for name, init, scale in starts:
         accs = [fixmatch_acc(data, out / f"{name[:3]}_{scale}_{seed}", seeds, init, seed,
-                             scale if init else None) for seed in args.seeds]
+                             scale if init else None, args.recipe) for seed in args.seeds]
         rows.append((name, scale, accs))
         print(f"{name}, scale {scale}: {[round(a, 3) for a in accs]} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"\nrecipe of the encoder rows: {args.recipe}")
     print(f"\n| start | encoder lr scale | test ACC (seeds {'/'.join(map(str, args.seeds))}) "
           "| mean |")
     print("|---|---|---|---|")

@@ -49,14 +49,15 @@ class FixMatchConfig:
         "own, e.g. 260 for tf_efficientnet_lite2); a ViT's must be a multiple of its patch.",
         unit="px")
     recipe: str = setting("auto", "Fine-tuning recipe (fixmatch/recipes.py): auto (scratch "
-                          "without --init, else cnn or vit by the init's family) | scratch | "
-                          "cnn | vit. Fills --lr, --encoder-lr-scale, --warmup, --layer-decay "
-                          "where not given.")
-    # with --init: the encoder's lr = lr x this (the head's: lr). cnn recipe: 0.1, measured best
-    # of 1 / 0.3 / 0.1 / 0.03 / 0.01 (README "From a pretrained encoder"); 1 erased the gain
+                          "without --init, ssl for ssl:RUN, else cnn or vit by the init's "
+                          "family) | scratch | cnn | ssl | vit. Fills --lr, --encoder-lr-scale, "
+                          "--warmup, --layer-decay where not given.")
+    # with --init: the encoder's lr = lr x this (the head's: lr). cnn / ssl recipes: 0.1,
+    # measured best of 1 / 0.3 / 0.1 / 0.03 / 0.01 on an ssl: encoder (README "From a
+    # pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
-        "default: the recipe's (cnn 0.1, vit 1 with layer decay).")
+        "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).")
     warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
                                       "(default: the recipe's: scratch 0, cnn 0.05, vit 0.025).",
                                       unit="fraction of the steps")

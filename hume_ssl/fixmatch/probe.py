@@ -96,10 +96,12 @@ def fit_probe(encoder: torch.nn.Module, images: np.ndarray | torch.Tensor, seed_
 
 
 @torch.no_grad()
-def start_head(model: torch.nn.Module, probe: Probe, from_probe: bool) -> None:
-    """Scale an EncoderClassifier's features to unit mean norm (its feature_scale) and, with
-    `from_probe`, start its head (d -> k) from the probe's weights (the same logits)."""
-    scale = 1.0 / max(probe.feature_norm, 1e-12)
+def start_head(model: torch.nn.Module, probe: Probe, from_probe: bool,
+               unit_features: bool = True) -> None:
+    """With `unit_features`, scale an EncoderClassifier's features to unit mean norm (its
+    feature_scale; else it stays 1) and, with `from_probe`, start its head (d -> k) from the
+    probe's weights (the same logits)."""
+    scale = 1.0 / max(probe.feature_norm, 1e-12) if unit_features else 1.0
     model.feature_scale.fill_(scale)
     if from_probe:
         fc = model.fc

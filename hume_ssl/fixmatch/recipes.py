@@ -1,18 +1,27 @@
 """Fine-tuning recipes per backbone family: the optimizer, its learning rates and the warm-up.
 
     scratch  no --init: the FixMatch paper (SGD + Nesterov, lr 0.03, no warm-up)
-    cnn      a pretrained CNN (--init ssl:, torchvision:, timm: CNNs): SGD at lr 0.03, the
+    cnn      an ImageNet CNN (--init torchvision:, timm: CNNs): SGD at lr 0.03, the
              encoder at lr x encoder_lr_scale (0.1: README "From a pretrained encoder"), a
              linear warm-up over the first 5% of the steps, the global gradient norm clipped
              at 1 (the SqueezeNet init's loss_x went 4.6 -> 177 in 5 steps without it; a
              warm-up cannot help a 10-step run), the encoder's BatchNorm frozen at its
              pretrained statistics (batches of 8 + 32 resized CIFAR images are not ImageNet:
              in training mode the EfficientNet-Lite2 run fell from its probe's 0.328 to 0.178)
-             and the head started from the linear probe on the seeds (LP-FT, Kumar et al. 2022)
+             and the head started from the linear probe on the seeds (LP-FT, Kumar et al. 2022);
+             the features scaled to unit mean norm (theirs are ~100: SqueezeNet 146 at 64 px)
+    ssl      an encoder `hume-ssl pretrain` learned on the user's own images (--init ssl:): SGD
+             at lr 0.03, the encoder at lr x 0.1, no warm-up, a fresh head, BatchNorm in
+             training mode, no clipping, the features as the encoder gives them. Its features
+             already have the scale of a fresh network's (norm ~ sqrt(d): 23.2 for a 512-d
+             resnet18_cifar) and its BatchNorm statistics come from the same images, so the cnn
+             recipe's guards for ImageNet CNNs only slowed it: on recipes/fixmatch_encoder_lr.py's
+             setup (120 steps) 0.242 with the cnn recipe, 0.211 with this one under the cnn
+             recipe's unit feature scale, 0.298 with this one (README "From a pretrained encoder")
     vit      a pretrained ViT (dinov2_*, clip_*, timm ViTs): USB's fine-tuning setting (Wang et
              al. 2022, usb_cv configs): AdamW at lr 5e-4, weight decay 5e-4, layer-wise lr decay
              0.5 (block i of L at lr x 0.5^(L + 1 - i)), warm-up over the first 2.5% of the
-             steps (5,120 of 204,800), head from the probe
+             steps (5,120 of 204,800), head from the probe, features scaled to unit mean norm
 
 `resolve_recipe(cfg, init)` fills the config fields left None (lr, encoder_lr_scale, warmup,
 layer_decay) from the recipe; `build_optimizer(model, cfg)` builds it from the resolved config.
@@ -43,6 +52,7 @@ class Recipe:
     head: str  # "random" | "probe": the head starts from the linear probe's weights
     clip_grad: float  # largest global gradient norm per step (0: no clipping)
     frozen_bn: bool  # the encoder's BatchNorm normalises with its pretrained statistics
+    unit_features: bool  # the features are scaled to unit mean norm (ImageNet CNNs: ~100)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,9 +60,10 @@ class Recipe:
 
 CNN_CLIP = 1.0  # both 1 and 5 kept the SqueezeNet run finite (README); 1 is the safer
 RECIPES = {
-    "scratch": Recipe("sgd", 0.03, 1.0, 0.0, 1.0, "random", 0.0, False),
-    "cnn": Recipe("sgd", 0.03, 0.1, 0.05, 1.0, "probe", CNN_CLIP, True),
-    "vit": Recipe("adamw", 5e-4, 1.0, 0.025, 0.5, "probe", 0.0, False),
+    "scratch": Recipe("sgd", 0.03, 1.0, 0.0, 1.0, "random", 0.0, False, False),
+    "cnn": Recipe("sgd", 0.03, 0.1, 0.05, 1.0, "probe", CNN_CLIP, True, True),
+    "ssl": Recipe("sgd", 0.03, 0.1, 0.0, 1.0, "random", 0.0, False, False),
+    "vit": Recipe("adamw", 5e-4, 1.0, 0.025, 0.5, "probe", 0.0, False, True),
 }
 FILLED = ("lr", "encoder_lr_scale", "warmup", "layer_decay")  # None in a config: the recipe's
 

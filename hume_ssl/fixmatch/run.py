@@ -139,7 +139,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
 
 def _probe(trainer: FixMatchTrainer, cfg: FixMatchConfig, s, y, k: int, test):
     """The linear-probe baseline on the seeds in the pretrained encoder's frozen features
-    (before any step); the classifier's feature scale and, when the recipe says so, its head
+    (before any step); when the recipe says so, the classifier's feature scale and its head
     start from it (fixmatch/probe.py start_head). None without --init: there the features are
     random and the head stays the paper's."""
     model = trainer.model
@@ -153,8 +153,8 @@ def _probe(trainer: FixMatchTrainer, cfg: FixMatchConfig, s, y, k: int, test):
     recipe = RECIPES[cfg.recipe]
     from_probe = recipe.head == "probe"
     model.frozen_bn = trainer.ema.module.frozen_bn = recipe.frozen_bn
-    start_head(model, probe, from_probe)
-    start_head(trainer.ema.module, probe, from_probe)
+    start_head(model, probe, from_probe, recipe.unit_features)
+    start_head(trainer.ema.module, probe, from_probe, recipe.unit_features)
     trainer.reference_acc = probe.test_acc  # drawn in curves.png
     return probe
 

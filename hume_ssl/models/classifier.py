@@ -70,7 +70,7 @@ class Init:
     input_size: Optional[int]  # pixels the encoder runs at (images are resized to it)
     mean: tuple[float, float, float]  # input normalisation the encoder expects
     std: tuple[float, float, float]
-    family: str = "cnn"  # "cnn" | "vit": picks the fine-tuning recipe (fixmatch/recipes.py)
+    family: str = "cnn"  # "cnn" | "vit" | "ssl": picks the fine-tuning recipe (fixmatch/recipes.py)
     resizable: bool = False  # images of another size are resized on the device to input_size
 
     def to_dict(self) -> dict:
@@ -130,7 +130,8 @@ def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: boo
         if input_size and int(input_size) != int(p["input_size"]):
             raise HumeSSLError(f"--init {spec} was pretrained at {p['input_size']} px; "
                                f"--input-size {input_size} does not apply to it (drop it).")
-        return Init(spec, meta["arch"], int(p["input_size"]), tuple(p["mean"]), tuple(p["std"]))
+        return Init(spec, meta["arch"], int(p["input_size"]), tuple(p["mean"]), tuple(p["std"]),
+                    "ssl")
     if spec.split("@", 1)[0].endswith(":logits"):
         raise HumeSSLError(f"--init {spec}: use the features spec (without :logits); a "
                            "fresh head for the k classes is added.")

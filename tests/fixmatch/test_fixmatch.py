@@ -404,6 +404,15 @@ def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
     opt = torch.load(out / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
     assert [g["lr_scale"] for g in opt] == [0.1, 0.1, 1.0, 1.0]
     assert opt[0]["lr"] == pytest.approx(0.1 * opt[2]["lr"]) and opt[2]["lr"] > 0
+    # an ssl: init gets the ssl recipe (README "From a pretrained encoder": under the cnn
+    # recipe's unit feature scale and probe head it fell from 0.298 to 0.211 / 0.242): the
+    # features as the encoder gives them, a fresh head, BatchNorm in training mode, no clipping
+    rec = json.loads((out / "config.json").read_text())
+    assert rec["recipe"]["name"] == "ssl" and rec["init"]["family"] == "ssl"
+    assert not (rec["recipe"]["unit_features"] or rec["recipe"]["frozen_bn"])
+    assert rec["recipe"]["head"] == "random" and rec["recipe"]["clip_grad"] == 0.0
+    assert rec["recipe"]["warmup"] == 0.0 and not rec["probe"]["head_from_probe"]
+    assert float(torch.load(out / "model.pt", weights_only=True)["feature_scale"]) == 1.0
 
 
 def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):
