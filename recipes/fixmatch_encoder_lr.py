@@ -84,11 +84,13 @@ def main():
     import torch
     from common import recipe_parser
 
+    from hume_ssl.fixmatch.recipes import RECIPES
+
     ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="a new folder")
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.3, 0.1, 0.03, 0.01])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--recipe", default="auto",
+    ap.add_argument("--recipe", default="auto", choices=["auto", *RECIPES],
                     help="the encoder rows' fine-tuning recipe (auto: ssl, the shipped one; cnn: "
                          "the ImageNet CNNs' one, what ssl: inits got before)")
     args = ap.parse_args()

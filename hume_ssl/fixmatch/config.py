@@ -59,7 +59,8 @@ class FixMatchConfig:
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
         "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).")
     warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
-                                      "(default: the recipe's: scratch 0, cnn 0.05, vit 0.025).",
+                                      "(default: the recipe's: scratch 0, cnn 0.05, ssl 0, "
+                                      "vit 0.025).",
                                       unit="fraction of the steps")
     layer_decay: Optional[float] = setting(
         None, "ViT block i of L trains at lr x this^(L + 1 - i) (default: the recipe's: vit 0.5, "

@@ -16,8 +16,9 @@
              already have the scale of a fresh network's (norm ~ sqrt(d): 23.2 for a 512-d
              resnet18_cifar) and its BatchNorm statistics come from the same images, so the cnn
              recipe's guards for ImageNet CNNs only slowed it: on recipes/fixmatch_encoder_lr.py's
-             setup (120 steps) 0.242 with the cnn recipe, 0.211 with this one under the cnn
-             recipe's unit feature scale, 0.298 with this one (README "From a pretrained encoder")
+             setup (120 steps, random init 0.189) 0.242 with the cnn recipe, 0.298 with this one,
+             and a margin of only 0.022 with this one under the unit feature scale (README
+             "From a pretrained encoder"; CLAIMS F9-F11)
     vit      a pretrained ViT (dinov2_*, clip_*, timm ViTs): USB's fine-tuning setting (Wang et
              al. 2022, usb_cv configs): AdamW at lr 5e-4, weight decay 5e-4, layer-wise lr decay
              0.5 (block i of L at lr x 0.5^(L + 1 - i)), warm-up over the first 2.5% of the

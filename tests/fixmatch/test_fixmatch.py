@@ -404,8 +404,8 @@ def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
     opt = torch.load(out / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
     assert [g["lr_scale"] for g in opt] == [0.1, 0.1, 1.0, 1.0]
     assert opt[0]["lr"] == pytest.approx(0.1 * opt[2]["lr"]) and opt[2]["lr"] > 0
-    # an ssl: init gets the ssl recipe (README "From a pretrained encoder": under the cnn
-    # recipe's unit feature scale and probe head it fell from 0.298 to 0.211 / 0.242): the
+    # an ssl: init gets the ssl recipe (README "From a pretrained encoder": 0.298, against 0.242
+    # under the cnn recipe and 0.211 with unit-scaled features, CLAIMS F9-F11): the
     # features as the encoder gives them, a fresh head, BatchNorm in training mode, no clipping
     rec = json.loads((out / "config.json").read_text())
     assert rec["recipe"]["name"] == "ssl" and rec["init"]["family"] == "ssl"
