@@ -16,6 +16,7 @@ OUT (OUT/e{epochs}_s{state}); a finished one is reused. About 45 s per run on 2 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import time
 from pathlib import Path
@@ -37,14 +38,24 @@ def demo_seeds(out: Path, s: demo.DemoSettings) -> dict:
 
 
 def ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
+    """Comma-separated whole numbers (an argparse type: anything else is a usage error)."""
+    try:
+        out = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: whole numbers, comma-separated (0,1,2)") from None
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one number")
+    return out
 
 
 def main(argv=None) -> list[dict]:
     ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="a folder for the run folders (reused)")
-    ap.add_argument("--states", default="0,1,2,3,4,5", help="random states, comma-separated")
-    ap.add_argument("--epochs", default="30,60", help="pretrain epochs, comma-separated")
+    ap.add_argument("--states", type=ints, default="0,1,2,3,4,5",
+                    help="random states, comma-separated")
+    ap.add_argument("--epochs", type=ints, default="30,60",
+                    help="pretrain epochs, comma-separated")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--quick", action="store_true",
                     help="the demo's tiny budgets (DemoSettings.quick, --epochs still applies): "
@@ -52,8 +63,8 @@ def main(argv=None) -> list[dict]:
     args = ap.parse_args(argv)
     base = demo.DemoSettings.quick() if args.quick else demo.DemoSettings()
     rows = []
-    for epochs in ints(args.epochs):
-        for state in ints(args.states):
+    for epochs in args.epochs:
+        for state in args.states:
             s = dataclasses.replace(base, pretrain_epochs=epochs,
                                     random_state=state, device=args.device)
             t = time.perf_counter()
@@ -68,7 +79,7 @@ def main(argv=None) -> list[dict]:
     for r in rows:
         print(f"| {r['epochs']} | {r['state']} | {r['knn']:.3f} | {r['hume_acc']:.3f} | "
               f"{r['n_seeds']} | {r['precision']:.3f} | {r['verdict']} | {r['seconds']:.0f} |")
-    for epochs in ints(args.epochs):
+    for epochs in args.epochs:
         mine = [r for r in rows if r["epochs"] == epochs]
         good = sum(r["precision"] >= 0.95 for r in mine)
         print(f"{epochs} epochs: precision >= 0.95 in {good} of {len(mine)} states; mean kNN "

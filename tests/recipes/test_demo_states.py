@@ -20,3 +20,15 @@ def test_one_row_per_state_and_epochs_and_finished_runs_reused(tmp_path, capsys)
     again = demo_states.main(args)  # the finished runs are read back, not trained again
     assert done.stat().st_mtime_ns == before
     assert [r["precision"] for r in again] == [r["precision"] for r in rows]
+
+
+def test_states_that_are_not_numbers_are_a_usage_error(tmp_path, capsys):
+    for bad in ("0,x", ","):
+        try:
+            demo_states.main(["--out", str(tmp_path), "--quick", "--states", bad])
+        except SystemExit as e:
+            assert e.code == 2
+        else:
+            raise AssertionError(f"--states {bad!r} was accepted")
+        assert "--states" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing started
