@@ -9,6 +9,8 @@
         # ours ranked by kNN share, then centrality (the ranking before the mode)
     python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --anchor-parts 1
         # ours with the anchor taken anywhere in its cluster (the rule before the bulk)
+    python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --bulk-of members
+        # ours with the bulk from all of a cluster's members (the rule before the core)
     python recipes/seed_benchmark.py --out runs/sb0 --reuse-only --states 5 --min-support 0
         # ours with every cluster's seeds, however few of its members are candidates
     python recipes/seed_benchmark.py --out runs/sb --tables-only
@@ -93,7 +95,7 @@ from hume_ssl.seeds.calibration import (
     bin_counts,
     expected_precision,
 )
-from hume_ssl.seeds.config import RULE_SHORTAGES, SeedConfig
+from hume_ssl.seeds.config import BULK_OF, RULE_SHORTAGES, SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours, space_rows
 from hume_ssl.seeds.report import plot_curves, precision_curve
 from hume_ssl.seeds.selection import SeedSelector
@@ -275,9 +277,10 @@ def analyse(name: str, f: dict, args) -> dict:
     return res
 
 
-RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts", "min_support", "shortage")
+RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts", "bulk_of", "min_support",
+                 "shortage")
 # ours' settings the recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts,
-# --min-support, --shortage)
+# --bulk-of, --min-support, --shortage)
 
 
 def rule_settings(args) -> dict:
@@ -860,6 +863,9 @@ def main(argv=None) -> list[dict]:
                     help="ours' anchor from the largest of this many k-means parts of each "
                     "cluster (seed --anchor-parts; 1: anywhere) to compare against the shipped "
                     "default")
+    ap.add_argument("--bulk-of", choices=BULK_OF, default=SeedConfig().bulk_of,
+                    help="the rows split into --anchor-parts parts (seed --bulk-of; members: "
+                    "the rule before) to compare against the shipped default")
     ap.add_argument("--min-support", type=float, default=SeedConfig().min_support,
                     help="ours' least share of a cluster's members that are candidates for it "
                     "to give seeds (seed --min-support; 0: off) to compare against the shipped "

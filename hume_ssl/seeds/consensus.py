@@ -24,7 +24,8 @@ Candidates are ranked around one mode of the cluster (`mode_size` > 0, the defau
 *anchor* is the candidate with the highest share (the lower of the two spaces), then centrality
 (cosine to the cluster's mean, summed over the spaces), then lowest index, among the candidates in
 the cluster's *bulk* (with `anchor_parts` > 1, the default 2: the largest of that many k-means
-parts of the cluster's members, both spaces side by side; all candidates when none lies there); the
+parts of the cluster's core, both spaces side by side, or of all its members with `bulk_of`
+"members"; all candidates when none lies there); the
 *mode* is the `mode_size` candidates nearest the anchor (cosine summed over the spaces; the anchor
 itself first); candidates are ranked by closeness (cosine, summed over the spaces) to the mode's
 mean, then by index. With `mode_size` 0 they are ranked by share, then centrality, then index (the
@@ -46,17 +47,21 @@ cluster that still holds two classes has its mean between them: its most central
 while the members around one dense mode share one label, so the seeds are taken around a mode. The
 densest mode can be a minority of the cluster (a Fashion-MNIST cluster of 872 bags and 372 ankle
 boots whose core is mostly ankle boots): the cluster is then named after the class of its bulk
-while its seeds are another, so the anchor is taken from the bulk. Where HUME is reliable, its
-restarts disagree on the cores of split or merged classes that all four partitions share (a class
-of digits cut in two): the agreement floor leaves such clusters without seeds, and where it is not,
-agreement is noise and is not used. The floor is off by default: it raises precision by leaving
-classes without seeds, and a class without seeds is never learned downstream (README "How far to
-trust seeds", recipes/seed_benchmark.py). A cluster whose core holds almost no member whose
-neighbours stay in it is one the partitions overlap on by chance: on the benchmark, seeds of
-clusters with support under 2% were right in 41% of cases (55% on a second HUME fit), those at
-10% and more in 90% (README "A cluster's support"). A HUME fit can be so poor that no core holds a
-candidate while the spaces' k-means still agree on clusters (digits-noise2 with a HUME fit of ACC
-0.29: no seeds at all): the seeds then rest on those.
+while its seeds are another, so the anchor is taken from the bulk. The bulk is found in the core:
+a cluster's members include rows at its border that other partitions give to a neighbouring
+cluster, and they can tip a near-even split of two classes towards the minority (on the
+benchmark, mean precision at 4 over 12 sets 0.876 with the members' bulk, 0.897 with the
+core's; README "The bulk from the core").
+Where HUME is reliable, its restarts disagree on the cores of split or merged classes that all four
+partitions share (a class of digits cut in two): the agreement floor leaves such clusters without
+seeds, and where it is not, agreement is noise and is not used. The floor is off by default: it
+raises precision by leaving classes without seeds, and a class without seeds is never learned
+downstream (README "How far to trust seeds", recipes/seed_benchmark.py). A cluster whose core holds
+almost no member whose neighbours stay in it is one the partitions overlap on by chance: on the
+benchmark, seeds of clusters with support under 2% were right in 41% of cases (55% on a second HUME
+fit), those at 10% and more in 90% (README "A cluster's support"). A HUME fit can be so poor that no
+core holds a candidate while the spaces' k-means still agree on clusters (digits-noise2 with a HUME
+fit of ACC 0.29: no seeds at all): the seeds then rest on those.
 """
 
 from __future__ import annotations
@@ -263,12 +268,13 @@ def mode_order(cand: np.ndarray, share: np.ndarray, cent: np.ndarray, rows,
     return np.lexsort((cand, -close)), close
 
 
-def ranking_description(mode_size: int, anchor_parts: int = 1) -> tuple[str, str]:
+def ranking_description(mode_size: int, anchor_parts: int = 1,
+                        bulk_of: str = "core") -> tuple[str, str]:
     """What mode_order ranks by, in words, and the name of its key (scores_' last column)."""
     if mode_size == 0:
         return ("core kNN share (lower space) desc, then centrality desc, then index",
                 "centrality")
-    where = (f" in the largest of {anchor_parts} k-means parts of the cluster"
+    where = (f" in the largest of {anchor_parts} k-means parts of the cluster's {bulk_of}"
              if anchor_parts > 1 else "")
     return (f"closeness to the mean of the {mode_size} candidates nearest the top one{where} "
             "(core kNN share, lower space, then centrality) desc, then index", "mode_closeness")
@@ -383,7 +389,7 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
         cand, share, cent = core[ok], share[ok], cent[ok]
         eligible = None
         if cfg.mode_size > 0 and cfg.anchor_parts > 1 and len(cand):
-            eligible = np.isin(cand, bulk(cl["members"], rows, cfg.anchor_parts,
+            eligible = np.isin(cand, bulk(cl[cfg.bulk_of], rows, cfg.anchor_parts,
                                           cfg.random_state))  # (C',)
         ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size,
                                  eligible)  # (C',) best first
@@ -414,7 +420,7 @@ class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
     Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, min_support,
-    kmeans_states, agreement_quantile, mode_size, anchor_parts, shortage (fewer or fill),
+    kmeans_states, agreement_quantile, mode_size, anchor_parts, bulk_of, shortage (fewer or fill),
     random_state (SeedConfig's fields; `ConsensusSelector.from_config(cfg)`); the
     scikit-learn contract holds.
     Learned: clusters_ (accepted clusters, see stable_clusters; seed label c is the c-th),
@@ -435,7 +441,7 @@ class ConsensusSelector(ConfigParams):
     config_class = SeedConfig
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
                    "min_support", "kmeans_states", "agreement_quantile", "mode_size",
-                   "anchor_parts", "shortage", "random_state")
+                   "anchor_parts", "bulk_of", "shortage", "random_state")
     owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):

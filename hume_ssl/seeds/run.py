@@ -439,7 +439,7 @@ def agreement_note(sel: ConsensusSelector, seeds: SeedConfig) -> str:
 def _consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
     """What the consensus seeds rest on, cluster by cluster (hume_ssl.seeds.consensus), and
     the expected precision (hume_ssl.seeds.calibration)."""
-    ranking, key = ranking_description(seeds.mode_size, seeds.anchor_parts)
+    ranking, key = ranking_description(seeds.mode_size, seeds.anchor_parts, seeds.bulk_of)
     clusters = sel.evidence()
     est = expected_precision([c["stability"] for c in clusters],
                              [c["seeds"] for c in clusters], len(sel.per_class_),

@@ -216,6 +216,41 @@ def test_the_anchor_comes_from_the_bulk_of_its_cluster(seed):
     assert default.candidates_.tolist() == anywhere.candidates_.tolist()
 
 
+def _border_tips_the_members_split(seed: int):
+    """Two spaces (290, 8): every k-means partition puts class 0 (100 rows, loose), class 1
+    (70, tight) and class 3 (50, beyond class 1) in group 0 and class 2 (70) in group 1; HUME
+    gives class 3 to group 1, so group 0's core is classes 0 and 1. Two k-means parts of its
+    members are class 0 (100) and classes 1 + 3 (120); of its core, class 0 (100) and class 1
+    (70). Class 0, the largest class of group 0, is the label it carries."""
+    rng = np.random.default_rng(seed)
+    e = np.eye(8)
+    centres = {0: 6 * e[0] + 1.5 * e[1], 1: 6 * e[0] - 1.5 * e[1], 2: -6 * e[0],
+               3: 6 * e[0] - 3 * e[1]}
+    spread = {0: 0.6, 1: 0.15, 2: 0.6, 3: 0.3}
+    y = np.repeat([0, 1, 3, 2], [100, 70, 50, 70])
+    x1, x2 = (np.stack([centres[t] + spread[t] * rng.standard_normal(8) for t in y])
+              .astype(np.float32) for _ in range(2))
+    hume = np.isin(y, [2, 3]).astype(np.int64)
+    return x1, x2, hume, y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_bulk_is_found_in_the_core_not_among_the_border_members(seed):
+    # group 0's members split into class 0 (100) and classes 1 + 3 (120, class 3 at its border,
+    # in group 1 for HUME): the bulk of its members would anchor its seeds in class 1, the bulk
+    # of its core anchors them in class 0, the class the cluster carries. bulk_of core was
+    # chosen on the seed benchmark (README "The bulk from the core")
+    x1, x2, hume, y = _border_tips_the_members_split(seed)
+    default = ConsensusSelector(per_class=4).fit(x1, x2, hume, 2)
+    members = ConsensusSelector(per_class=4, bulk_of="members").fit(x1, x2, hume, 2)
+    assert default.get_params()["bulk_of"] == "core"
+    assert sorted(y[r].tolist() for r in default.indices_by_class().values()) == [[0] * 4,
+                                                                                [2] * 4]
+    assert sorted(y[r].tolist() for r in members.indices_by_class().values()) == [[1] * 4,
+                                                                                [2] * 4]
+    assert default.candidates_.tolist() == members.candidates_.tolist()  # only the anchor moved
+
+
 def test_bulk_is_the_largest_kmeans_part_of_a_cluster():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(0, 0.1, (30, 4)) + [5, 0, 0, 0],
