@@ -236,15 +236,15 @@ def closeness(rows, idx: np.ndarray, towards: np.ndarray) -> np.ndarray:
     return sum(r[idx] @ r[towards].mean(0) for r in rows)
 
 
-def bulk(members: np.ndarray, rows, parts: int, random_state: int) -> np.ndarray:
-    """(M',) the members (M,) in the largest of `parts` k-means parts of one cluster (both
-    spaces' unit rows side by side, as the joint partition; ties: the first part); all of them
-    with parts <= 1 or fewer than 2 x parts members."""
-    if parts <= 1 or len(members) < 2 * parts:
-        return members
-    x = np.concatenate([r[members] for r in rows], 1) / np.sqrt(len(rows))  # (M, d1 + d2)
+def bulk(idx: np.ndarray, rows, parts: int, random_state: int) -> np.ndarray:
+    """(M',) the rows idx (M,) of one cluster (its core or its members: `bulk_of`) in the
+    largest of `parts` k-means parts of them (both spaces' unit rows side by side, as the joint
+    partition; ties: the first part); all of them with parts <= 1 or fewer than 2 x parts."""
+    if parts <= 1 or len(idx) < 2 * parts:
+        return idx
+    x = np.concatenate([r[idx] for r in rows], 1) / np.sqrt(len(rows))  # (M, d1 + d2)
     part = kmeans_labels(x, parts, random_state)[0]  # (M,)
-    return members[part == np.bincount(part, minlength=parts).argmax()]
+    return idx[part == np.bincount(part, minlength=parts).argmax()]
 
 
 def mode_order(cand: np.ndarray, share: np.ndarray, cent: np.ndarray, rows,

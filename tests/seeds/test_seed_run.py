@@ -296,6 +296,9 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                                          (["--rule", "hume", "--kmeans-states", "3"],
                                           "pass --rule consensus"),
                                          (["--kmeans-states", "0"], "--kmeans-states 0"),
+                                         (["--bulk-of", "border"], "--bulk-of 'border'"),
+                                         (["--rule", "hume", "--bulk-of", "members"],
+                                          "pass --rule consensus"),
                                          (["--knn-space", "phi3"], "--knn-space"),
                                          (["--min-knn", "1.5"], "--min-knn"),
                                          (["--restarts", "0"], "--restarts 0")])
