@@ -8,9 +8,10 @@ Runs the functions `seed` runs (hume_ssl.seeds.run: HUME with the seed defaults,
 neighbour lists, select_seeds): HUME and the neighbour lists once (every rule here uses the
 same), the selection once per rule, and times every stage in wall and CPU seconds (CPU:
 this process, every thread). The selection runs under each rule: the hume rule (the default
-before 0.2), the consensus rule as shipped (--kmeans-states 1), with 3 k-means states and with
-the anchor taken anywhere in its cluster (--anchor-parts 1, the rule before the bulk); the
-last column is the whole `seed` (HUME + kNN + selection) against the hume rule's.
+before 0.2), the consensus rule as shipped (--kmeans-states 1), with 3 k-means states, with
+the anchor taken anywhere in its cluster (--anchor-parts 1, the rule before the bulk) and
+with the bulk found among all of a cluster's members (--bulk-of members, the rule before the
+core); the last column is the whole `seed` (HUME + kNN + selection) against the hume rule's.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def main(argv=None) -> list[dict]:
     rules = {"hume rule": SeedConfig(rule="hume"),
              f"consensus, {shipped} k-means state(s) (shipped)": SeedConfig(),
              f"consensus, {more} k-means states": SeedConfig(kmeans_states=more),
-             "consensus, anchor anywhere (--anchor-parts 1)": SeedConfig(anchor_parts=1)}
+             "consensus, anchor anywhere (--anchor-parts 1)": SeedConfig(anchor_parts=1),
+             "consensus, bulk of the members (--bulk-of members)": SeedConfig(bulk_of="members")}
     # every rule here needs the same neighbour lists (20 neighbours, both spaces): computed and
     # timed once, counted in each rule's run
     assert len({(s.n_neighbors, knn_spaces(s)) for s in rules.values()}) == 1
