@@ -42,8 +42,8 @@ from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
 from hume_ssl.seeds.consensus import (
     ConsensusSelector,
     ranking_description,
+    short_cause,
     space_neighbours,
-    why_short,
 )
 from hume_ssl.seeds.report import seed_report, write_contact_sheets
 from hume_ssl.seeds.selection import SeedSelector
@@ -510,25 +510,30 @@ def choose_k(
 
 
 def short_note(sel, cfg: SeedConfig) -> str:
-    """Why each short cluster is short (the consensus rule: consensus.why_short, what its
+    """Why each short cluster is short (the consensus rule: consensus.short_cause, what its
     terms mean), then what to try (shortage_hint)."""
     if cfg.rule != "consensus":
         return shortage_hint(cfg)
     clusters = sel.clusters_
-    why = [why_short(cfg, clusters[c] if c < len(clusters) else None, int(sel.per_class_[c]))
-           for c in sel.short_classes_]
+    causes = [short_cause(cfg, clusters[c] if c < len(clusters) else None,
+                          int(sel.per_class_[c])) for c in sel.short_classes_]
+    kinds = {kind for kind, _ in causes}
     terms = []
-    if any(" candidates" in w for w in why):
+    if kinds & {"candidates", "filled"}:
         terms.append(f"candidates: core members more than {cfg.min_knn:g} of whose neighbours "
                      "are core members, in each space")
-    if any(w.endswith("no more rows") for w in why):
+    if "filled" in kinds:
         terms.append("filled: rows --shortage fill topped it up with (its own, past the "
                      "agreement floor, no other cluster's seeds)")
-    if any(w.startswith("support") for w in why):
+    if "stability" in kinds:
+        terms.append("stability: the cluster's mean best overlap (Jaccard) with the clusters "
+                     "of the other partitions; clusters under --min-stability give no seeds")
+    if "support" in kinds:
         terms.append("support: candidates / members; clusters under --min-support give no "
                      "seeds, theirs were right about half the time on the seed benchmark "
                      "(README \"A cluster's support\"; --min-support 0 turns the cut off, "
                      "--shortage fill then tops them up; fill alone does not)")
+    why = [words for _, words in causes]
     listed = ", ".join(f"{c} ({w})" for c, w in zip(sel.short_classes_, why))
     return f": {listed}" + "".join(f"; {t}" for t in terms) + shortage_hint(cfg)
 

@@ -16,6 +16,7 @@ from hume_ssl.seeds.consensus import (
     bulk,
     mode_order,
     select,
+    short_cause,
     stable_clusters,
     why_short,
 )
@@ -374,6 +375,14 @@ def test_a_short_cluster_says_why_it_is_short():
                           short_classes_=[2])
     assert short_note(two, SeedConfig(per_class=6)).startswith(
         ": 2 (no cluster: every other one overlapped an accepted one by more than 0.2 (Jaccard))")
+    # each cause explains its own terms, and only those (the kind, not the words, decides)
+    unstable = SimpleNamespace(clusters_=[{"stability": 0.3, "support": 1.0}],
+                               per_class_=np.array([0]), short_classes_=[0])
+    note = short_note(unstable, SeedConfig(per_class=6, min_stability=0.5))
+    assert note.startswith(": 0 (stability 0.3000 < --min-stability 0.5); stability: ")
+    assert "support: " not in note and "candidates: " not in note
+    assert short_cause(cfg, {"stability": 0.3, "support": 1.0}, 0)[0] == "stability"
+    assert short_cause(SeedConfig(per_class=4), few, 3) == ("candidates", "1 candidates")
 
 
 def test_consensus_selector_follows_the_estimator_contract():
