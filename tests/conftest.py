@@ -113,8 +113,10 @@ def full_disk_after(n_checkpoints: int, monkeypatch):
 @pytest.fixture()
 def fake_clock(monkeypatch):
     """FixMatch's budget clock reads 1 s of setup plus 0.1 s per step (evaluations take no
-    time), so a budgeted run's plan does not move with the machine's load: fitted after 25 steps
-    (5 warm-up + 20 timed) at 3.5 s, a 6 s budget (0.1 minutes) leaves 2.5 s, 25 more steps."""
+    time), so a budgeted run's plan does not move with the machine's load. A 6 s budget (0.1
+    minutes) has 5 s left after the setup, and each timing phase ends at 5 / 4 / 2 = 0.625 s
+    (train.budget.StepTimer): 5 warm-up steps, then 7 timed (0.7 s); fitted after 12 steps at
+    2.2 s, it leaves 3.8 s, 36 more steps (whole intervals of 4): 48 in all."""
     from hume_ssl.fixmatch.trainer import FixMatchTrainer
 
     monkeypatch.setattr(FixMatchTrainer, "elapsed", lambda self: 1.0 + 0.1 * self.step)

@@ -463,7 +463,9 @@ class FixMatchTrainer(Trainer):
                 self._tb = None
         self._t_start = time.perf_counter()
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
-        self.budget_timer = StepTimer(self.step, self.device, self.elapsed) if timing else None
+        self.budget_timer = (StepTimer(self.step, self.device, self.elapsed,
+                                       self.cfg.budget_minutes * 60.0 - self.elapsed())
+                             if timing else None)
         self.callback("start", {"step": self.step, "steps": self.total_steps,
                                 "device": str(self.device), "world": self.world,
                                 "budget_minutes": self.cfg.budget_minutes if timing else None})
@@ -482,8 +484,9 @@ class FixMatchTrainer(Trainer):
         return time.perf_counter() - self._t_start
 
     def after_step(self) -> None:
-        """Under --budget-minutes: after 5 warm-up steps, time 20 steps and one evaluation,
-        then fit the number of steps (whole log intervals) so the schedule ends in time."""
+        """Under --budget-minutes: after 5 warm-up steps, time 20 steps (each phase shorter once
+        it has taken an eighth of the budget: train.budget.StepTimer) and one evaluation, then
+        fit the number of steps (whole log intervals) so the schedule ends in time."""
         t_step = self.budget_timer.tick(self.step) if self.budget_timer else None
         if t_step is None:
             return

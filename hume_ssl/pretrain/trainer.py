@@ -357,7 +357,6 @@ class Pretrainer(Trainer):
 
     def on_start(self) -> None:
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
-        self.budget_timer = StepTimer(self.step, self.device, self.elapsed) if timing else None
         self._t_eval = 0.0
         self.callback("start", {"step": self.step, "total_steps": self.total_steps,
                                 "device": str(self.device),
@@ -367,6 +366,9 @@ class Pretrainer(Trainer):
             t = self.elapsed()
             self.log(self.evaluate())  # the random-init baseline
             self._t_eval = self.elapsed() - t
+        self.budget_timer = (StepTimer(self.step, self.device, self.elapsed,
+                                       self.cfg.budget_minutes * 60.0 - self.elapsed())
+                             if timing else None)
 
     def after_step(self) -> None:
         t_step = self.budget_timer.tick(self.step) if self.budget_timer else None

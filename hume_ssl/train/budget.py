@@ -6,27 +6,50 @@ from typing import Callable, Optional
 
 import torch
 
+from hume_ssl.core.distributed import broadcast
+
 WARMUP_STEPS, TIMED_STEPS = 5, 20  # steps run before timing starts, then steps timed
+TIMING_SHARE = 0.25  # of the budget left when timing starts: warm-up and timing end early once
+# each has taken half of it (a slow step must not spend the budget on being timed)
 
 
 class StepTimer:
-    """Seconds per training step, measured once: WARMUP_STEPS steps after `start_step`, time
-    the next TIMED_STEPS (CUDA synchronised at both ends). `clock()` gives seconds."""
+    """Seconds per training step, measured once: up to WARMUP_STEPS steps after `start_step`,
+    then up to TIMED_STEPS timed steps (CUDA synchronised at both ends). With `budget_s` (the
+    seconds left of the budget) each phase also ends once it has taken budget_s x TIMING_SHARE
+    / 2 seconds, after at least one step. `clock()` gives seconds. Under torchrun every rank
+    ends each phase at the step rank 0 ends it (its clock decides), so every rank fits its
+    budget at the same step."""
 
-    def __init__(self, start_step: int, device: torch.device, clock: Callable[[], float]):
-        self.marks = (start_step + WARMUP_STEPS, start_step + WARMUP_STEPS + TIMED_STEPS)
-        self.device, self.clock, self.t0 = device, clock, None
+    def __init__(self, start_step: int, device: torch.device, clock: Callable[[], float],
+                 budget_s: Optional[float] = None):
+        self.start, self.device, self.clock = start_step, device, clock
+        self.phase_s = None if budget_s is None else max(budget_s, 0.0) * TIMING_SHARE / 2
+        self.t_start, self.t0, self.step0 = clock(), None, None
 
     def tick(self, step: int) -> Optional[float]:
         """Call after every step; returns the seconds per step once, at the last timed step."""
-        if step not in self.marks:
+        if self.t0 is None:  # warming up
+            if not self._ends(step - self.start >= WARMUP_STEPS, self.t_start):
+                return None
+            self._sync()
+            self.t0, self.step0 = self.clock(), step
             return None
+        if not self._ends(step - self.step0 >= TIMED_STEPS, self.t0):
+            return None
+        self._sync()
+        return (self.clock() - self.t0) / (step - self.step0)
+
+    def _ends(self, counted: bool, since: float) -> bool:
+        """Whether the phase begun at clock `since` ends at this step: its steps are counted, or
+        it has used its share of the budget; rank 0's answer on every rank."""
+        if self.phase_s is None:
+            return counted
+        return bool(broadcast(counted or self.clock() - since >= self.phase_s))
+
+    def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        if self.t0 is None:
-            self.t0 = self.clock()
-            return None
-        return (self.clock() - self.t0) / TIMED_STEPS
 
 
 def units_in_budget(

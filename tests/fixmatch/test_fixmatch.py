@@ -457,20 +457,33 @@ def test_resume_refuses_other_seeds_or_init_and_writes_nothing(toy, ssl_run):
     assert (out / "config.json").read_text() == before  # a refused resume changes nothing
 
 
-def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy, fake_clock):
+def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy, fake_clock, monkeypatch):
+    from hume_ssl.train.budget import StepTimer
+
     root, seeds, idx, y = toy
     events = []
     res = train_fixmatch_run(root / "b1", tiny_cfg(steps=10_000, budget_minutes=0.1,
                                                    eval_every=20, log_every=4),
                              seeds=seeds, callback=lambda e, i: events.append((e, i)))
     budget = [i for e, i in events if e == "budget"]
-    # 2.5 s left at step 25 (the fake_clock fixture): 25 more steps, whole log intervals of 4
+    # 3.8 s left at step 12 (the fake_clock fixture): 36 more steps, whole log intervals of 4
     assert len(budget) == 1 and res["steps"] == budget[0]["total_steps"] == 48
     assert res["test_acc_last"]
+    timed_at, tick = [], StepTimer.tick
+
+    def recorded(self, step):
+        t = tick(self, step)
+        if t is not None:
+            timed_at.append(step)
+        return t
+
+    monkeypatch.setattr(StepTimer, "tick", recorded)
     with pytest.raises(HumeSSLError, match="too small"):
         train_fixmatch_run(root / "b2", tiny_cfg(steps=10_000, budget_minutes=0.001,
                                                  checkpoint_every=1), seeds=seeds)
     assert not (root / "b2").exists()
+    # the budget was spent before timing began: one warm-up step and one timed, not 25
+    assert timed_at == [2]
 
 
 def test_cli_sets_weight_decay_lambda_u_and_ema_decay(toy):

@@ -109,27 +109,32 @@ def _fake_clock(tr, s_per_step=0.1, s_per_eval=0.5, setup=1.0):
 
 def test_budget_fits_whole_epochs(tmp_path):
     events = []
-    # 4 steps an epoch; the budget is fitted after 25 steps (5 warm-up + 20 timed), at 6.5 s
-    # (1 s setup + 25 x 0.2 s + one 0.5 s kNN evaluation at step 0): 1.3 s are left of 7.8 s,
-    # and E epochs cost (4E - 25) x 0.2 + 0.5 s (the evaluation counted again), so E = 7
+    # 4 steps an epoch, 0.2 s a step. Timing starts after the setup (1 s) and the kNN
+    # evaluation at step 0 (0.5 s), with 6.3 s of 7.8 s left; each timing phase ends once it
+    # has taken 6.3 / 4 / 2 = 0.79 s (train.budget.StepTimer): 4 warm-up steps, 4 timed. At
+    # step 8 (3.1 s) 4.7 s are left, and E epochs cost (4E - 8) x 0.2 + 0.5 s (the evaluation
+    # counted again), so E = 7
     tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=0.13, knn_every=500), n=64)
     _fake_clock(tr, s_per_step=0.2)
     tr.callback = lambda e, info: events.append((e, info))
     tr.fit()
     budget = [info for e, info in events if e == "budget"]
-    assert len(budget) == 1 and budget[0]["fitted_at_step"] == 25
-    assert budget[0]["seconds_left"] == pytest.approx(1.3)
+    assert len(budget) == 1 and budget[0]["fitted_at_step"] == 8
+    assert budget[0]["seconds_left"] == pytest.approx(4.7)
     assert budget[0]["epochs"] == 7 and tr.total_steps == tr.step == 28
     capped = _trainer(tmp_path / "cap", tiny_cfg(epochs=7, budget_minutes=60, knn_every=500))
     assert capped.fit().step == 7 * 4  # a generous budget never adds epochs
 
 
 def test_a_budget_spent_while_timing_is_an_error_not_a_plan_behind_the_run(tmp_path):
-    # 0.2 s are left at step 25; finishing epoch 7 (3 steps and the evaluation) costs 0.8 s.
-    # Counting plans that end before step 25 used to give 5 epochs (20 steps), behind the run.
-    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=4.2 / 60, knn_every=500))
-    _fake_clock(tr)
-    with pytest.raises(HumeSSLError, match=r"too small: finishing epoch 7 \(3 steps"):
+    # 1 step an epoch, 1 s a step: timing (one warm-up step, one timed: each longer than its
+    # share of the 3.4 s left after setup and evaluation) ends at step 2 with 1.4 s left, and
+    # finishing epoch 3 (1 step and the evaluation) costs 1.5 s. Counting plans that end before
+    # step 2 would give 2 epochs, behind the run.
+    tr = _trainer(tmp_path, tiny_cfg(epochs=1000, budget_minutes=4.9 / 60, knn_every=500),
+                  n=16)
+    _fake_clock(tr, s_per_step=1.0)
+    with pytest.raises(HumeSSLError, match=r"too small: finishing epoch 3 \(1 steps at 1000"):
         tr.fit()
 
 

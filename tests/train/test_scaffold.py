@@ -27,6 +27,34 @@ def test_units_in_budget_counts_steps_and_evaluations():
     assert units_in_budget(9.0, 1.0, 0.0, 25, 4, 6, lambda e: 0) == 0  # the cap is behind too
 
 
+def _timed(step_s: float, budget_s, steps: int = 40):
+    """(the step StepTimer returned at, its seconds per step) for steps of step_s seconds."""
+    import torch
+
+    from hume_ssl.train.budget import StepTimer
+
+    now = [0.0]
+    timer = StepTimer(0, torch.device("cpu"), lambda: now[0], budget_s)
+    for step in range(1, steps + 1):
+        now[0] += step_s
+        t = timer.tick(step)
+        if t is not None:
+            return step, t
+    return None
+
+
+def test_step_timer_never_spends_more_than_a_quarter_of_the_budget_on_timing():
+    # fast steps: 5 warm-up steps, then 20 timed, with or without a budget
+    assert _timed(0.01, None) == (25, pytest.approx(0.01))
+    assert _timed(0.01, 600.0) == (25, pytest.approx(0.01))
+    # 10 s steps under a 100 s budget: each phase ends once it has taken 12.5 s (100 / 4 / 2):
+    # warm-up after 2 steps, timing after 2 more (it took 25 s; 250 s without the budget)
+    assert _timed(10.0, 100.0) == (4, pytest.approx(10.0))
+    # a step longer than a phase's share: one warm-up step and one timed step, never none
+    assert _timed(60.0, 100.0) == (2, pytest.approx(60.0))
+    assert _timed(60.0, -5.0) == (2, pytest.approx(60.0))  # the budget already spent
+
+
 def test_run_folder_guards(tmp_path):
     check_run_folder(tmp_path, resume=False, what="FixMatch")
     with pytest.raises(HumeSSLError, match="drop --resume"):
