@@ -8,7 +8,8 @@
 
 1. `pretrain` (MoCo v2, `--budget-minutes` = pretrain share x total) on the train split;
 2. `seed`: space 1 = that encoder (`ssl:`), space 2 = the shipped ImageNet SqueezeNet
-   (`squeezenet1_1_imagenet.pth` from --shared), HUME, kNN consistency, `--per-class` seeds;
+   (`squeezenet1_1_imagenet.pth` from --shared), HUME, `--per-class` seeds by the product's
+   seed rule and shortage policy (`--seed-rule`, `--shortage` to try others);
 3. `train-fixmatch --init ssl:` from the seeds' pseudo-labels with the time that is left.
 No label is used by any stage; the true labels are read only for the report: the encoder's
 kNN-200 and k-means ACC, the HUME ensemble ACC, the seeds' precision (share of wrong seeds),
@@ -27,11 +28,18 @@ from common import cifar10_data, data_parser, run_recipe
 
 
 def main():
+    from hume_ssl.seeds.config import RULES, SHORTAGES, SeedConfig
+
     ap = data_parser(__doc__)
     ap.add_argument("--total-minutes", type=float, default=9.0, help="wall clock, all stages")
     ap.add_argument("--pretrain-share", type=float, default=0.5, help="of the total")
     ap.add_argument("--method", default="mocov2")
     ap.add_argument("--per-class", type=int, default=4, help="seeds per cluster")
+    ap.add_argument("--seed-rule", default=SeedConfig.rule, choices=RULES,
+                    help=f"the seed rule (default: the product's, {SeedConfig.rule})")
+    ap.add_argument("--shortage", default=SeedConfig.shortage, choices=SHORTAGES,
+                    help=f"clusters short of seeds (default: the product's, "
+                    f"{SeedConfig.shortage}; relax needs --seed-rule hume)")
     ap.add_argument("--restarts", type=int, default=100, help="HUME restarts")
     ap.add_argument("--input-size", type=int, default=None, help="SqueezeNet input px")
     ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
@@ -48,7 +56,7 @@ def main():
     from hume_ssl.hume.config import HumeConfig
     from hume_ssl.pretrain.config import PretrainConfig
     from hume_ssl.pretrain.run import pretrain_run
-    from hume_ssl.seeds.run import SeedConfig, seed_run
+    from hume_ssl.seeds.run import seed_run
 
     shared, out = Path(args.shared), Path(args.out)
     data = cifar10_data(args)
@@ -74,8 +82,8 @@ def main():
     s = seed_run(out / "seed", data, (ssl, f"torchvision:squeezenet1_1@{weights}"),
                  hume=HumeConfig(k=10, n_restarts=args.restarts, device=args.device,
                                  random_state=args.seed),
-                 seeds=SeedConfig(per_class=args.per_class, shortage="relax",
-                                  contact_sheets=False),
+                 seeds=SeedConfig(per_class=args.per_class, rule=args.seed_rule,
+                                  shortage=args.shortage, contact_sheets=False),
                  feature_kw=feature_kw, log=lambda m: print(f"  seed: {m}", flush=True))
     times["seed"] = time.perf_counter() - t
 
