@@ -43,16 +43,27 @@ def _timed(step_s: float, budget_s, steps: int = 40):
     return None
 
 
-def test_step_timer_never_spends_more_than_a_quarter_of_the_budget_on_timing():
+def test_step_timer_ends_each_phase_once_it_has_taken_an_eighth_of_the_budget():
     # fast steps: 5 warm-up steps, then 20 timed, with or without a budget
     assert _timed(0.01, None) == (25, pytest.approx(0.01))
     assert _timed(0.01, 600.0) == (25, pytest.approx(0.01))
     # 10 s steps under a 100 s budget: each phase ends once it has taken 12.5 s (100 / 4 / 2):
-    # warm-up after 2 steps, timing after 2 more (it took 25 s; 250 s without the budget)
+    # warm-up after 2 steps, timing after 2 more (40 s in all; 250 s without the budget)
     assert _timed(10.0, 100.0) == (4, pytest.approx(10.0))
     # a step longer than a phase's share: one warm-up step and one timed step, never none
     assert _timed(60.0, 100.0) == (2, pytest.approx(60.0))
     assert _timed(60.0, -5.0) == (2, pytest.approx(60.0))  # the budget already spent
+
+
+def test_under_torchrun_every_rank_ends_timing_where_rank_0_does(monkeypatch):
+    import hume_ssl.train.budget as budget
+
+    # rank 0's clock says a phase is over at every step: this rank follows it, though its own
+    # steps are fast (alone it would warm up for 5 steps and time 20)
+    monkeypatch.setattr(budget, "broadcast", lambda ends: True)
+    assert _timed(0.01, 600.0) == (2, pytest.approx(0.01))
+    monkeypatch.setattr(budget, "broadcast", lambda ends: False)  # rank 0 still timing
+    assert _timed(0.01, 600.0, steps=100) is None
 
 
 def test_run_folder_guards(tmp_path):
