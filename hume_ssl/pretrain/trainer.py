@@ -121,6 +121,7 @@ class Pretrainer(Trainer):
         self.evals: list[tuple[int, float, float]] = []  # (step, elapsed s, kNN accuracy)
         self._acc = torch.zeros(3, device=dev)  # loss sum, positive-accuracy sum, steps
         self._elapsed0, self.budget_fitted = 0.0, False
+        self._t_eval = 0.0  # seconds of the kNN evaluation at step 0, for the budget's plan
         self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.pos_peak, self.collapse_steps = 0.0, []  # label-free collapse watch
         self.identity: dict = {}  # the images trained on, checked on resume (pretrain_run)
@@ -284,7 +285,7 @@ class Pretrainer(Trainer):
                 "rng": rng_state(), "generator": self.gen.get_state(), "evals": self.evals,
                 "acc": self._acc.cpu(), "elapsed_s": self.elapsed(),
                 "budget_fitted": self.budget_fitted, "schedule_start": self.schedule_start,
-                "pos_peak": self.pos_peak,
+                "t_eval": self._t_eval, "pos_peak": self.pos_peak,
                 "collapse_steps": self.collapse_steps, "identity": self.identity,
                 "world_size": self.world}
 
@@ -314,6 +315,7 @@ class Pretrainer(Trainer):
         self._acc = st["acc"].to(self.device)
         self._elapsed0, self.budget_fitted = float(st["elapsed_s"]), bool(st["budget_fitted"])
         self.pos_peak = float(st.get("pos_peak", 0.0))
+        self._t_eval = float(st.get("t_eval", 0.0))  # a resume does not evaluate at its start
         self.schedule_start = int(st.get("schedule_start", 0))
         self.collapse_steps = list(st.get("collapse_steps", []))
         self._t0 = time.perf_counter()
@@ -357,7 +359,6 @@ class Pretrainer(Trainer):
 
     def on_start(self) -> None:
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
-        self._t_eval = 0.0
         self.callback("start", {"step": self.step, "total_steps": self.total_steps,
                                 "device": str(self.device),
                                 "budget_minutes": self.cfg.budget_minutes if timing else None})

@@ -138,6 +138,25 @@ def test_a_budget_spent_while_timing_is_an_error_not_a_plan_behind_the_run(tmp_p
         tr.fit()
 
 
+def test_a_run_stopped_while_timing_its_budget_counts_the_evaluation_when_it_resumes(tmp_path):
+    # stopped at step 3 of the timing (a checkpoint with the budget not yet fitted); the resume
+    # does not evaluate at its start, so the plan takes the step-0 evaluation's 0.5 s from the
+    # checkpoint: without it the plan left out every kNN evaluation and ran past the budget
+    cfg = tiny_cfg(epochs=1000, budget_minutes=0.2, knn_every=500)
+    tr = _trainer(tmp_path, cfg)
+    _fake_clock(tr)
+    tr.callback = lambda e, info: tr.request_stop() if e == "step" and info["step"] == 3 else 0
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit()
+    events = []
+    again = _trainer(tmp_path, cfg)
+    _fake_clock(again)
+    again.callback = lambda e, info: events.append((e, info))
+    again.fit(resume=True)
+    budget = [info for e, info in events if e == "budget"]
+    assert len(budget) == 1 and budget[0]["s_per_eval"] == pytest.approx(0.5)
+
+
 @pytest.fixture()
 def toy_npz(tmp_path):
     for split, n, seed in (("train", 64, 0), ("test", 16, 1)):
