@@ -213,6 +213,7 @@ class FixMatchTrainer(Trainer):
         self._reset_acc()
         self._tb = None
         self.budget_fitted = False
+        self._spent_s = 0.0  # budget seconds spent before this process (a resumed checkpoint's)
         self.reference_acc: Optional[float] = None  # the probe's test accuracy (curves.png)
         self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.command = "train-fixmatch"
@@ -415,6 +416,7 @@ class FixMatchTrainer(Trainer):
             "acc": {k: v.detach().cpu() for k, v in self.acc.items()},
             "total_steps": self.total_steps,
             "budget_fitted": self.budget_fitted,
+            "budget_elapsed_s": self.elapsed(),
             "schedule_start": self.schedule_start,
             "identity": self.identity,
         }
@@ -446,6 +448,7 @@ class FixMatchTrainer(Trainer):
         self.acc = {k: v.to(self.device) for k, v in st["acc"].items()}
         self.total_steps = int(st.get("total_steps", self.cfg.steps))
         self.budget_fitted = bool(st.get("budget_fitted", False))
+        self._spent_s = float(st.get("budget_elapsed_s", 0.0))
         self.schedule_start = int(st.get("schedule_start", 0))
         self._set_bn_momentum()
         if self.rank == 0:  # rows logged after the checkpoint will be logged again
@@ -480,8 +483,9 @@ class FixMatchTrainer(Trainer):
         set_bn_momentum(self.ema.module, m)
 
     def elapsed(self) -> float:
-        """Seconds since this process started training (the budget's clock)."""
-        return time.perf_counter() - self._t_start
+        """Seconds of training the budget has paid for (its clock): since this process
+        started training, plus those of the run a resume continues."""
+        return self._spent_s + time.perf_counter() - self._t_start
 
     def after_step(self) -> None:
         """Under --budget-minutes: after 5 warm-up steps, time 20 steps (each phase shorter once

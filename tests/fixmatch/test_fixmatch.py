@@ -193,6 +193,22 @@ def test_resume_equals_uninterrupted(tmp_path):
         torch.testing.assert_close(v, w, rtol=1e-5, atol=1e-6, msg=k)
 
 
+def test_a_resume_while_the_budget_is_timed_counts_the_time_already_spent(tmp_path):
+    # stopped at step 3 of the timing: the resumed run's budget clock starts where the stopped
+    # one's ended (it restarted at 0, giving the run its whole budget again)
+    cfg = tiny_cfg(steps=10_000, budget_minutes=5.0, checkpoint_every=10**6)
+    part = fit_until_interrupted(_trainer(tmp_path, cfg), 3)
+    spent = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["budget_elapsed_s"]
+    assert not part.budget_fitted and spent > 0
+    again, at_start = _trainer(tmp_path, cfg), []
+    again.callback = lambda e, i: (at_start.append(again.elapsed()) if e == "start" else None,
+                                   again.request_stop() if e == "log" and i["step"] == 4
+                                   else None)
+    with pytest.raises(KeyboardInterrupt):
+        again.fit(resume=True)
+    assert at_start[0] >= spent
+
+
 def test_resume_rejects_corrupt_or_changed_checkpoint(tmp_path):
     _trainer(tmp_path, tiny_cfg(steps=3)).fit()
     with pytest.raises(HumeSSLError, match="lr="):
