@@ -12,10 +12,11 @@
    seed rule and shortage policy (`--seed-rule`, `--shortage` to try others);
 3. `train-fixmatch --init ssl:` from the seeds' pseudo-labels with the time that is left.
 No label is used by any stage; the true labels are read only for the report: the encoder's
-kNN-200 and k-means ACC, the HUME ensemble ACC, the seeds' precision (share of wrong seeds),
-and the final test ACC (Hungarian-mapped, since FixMatch learned cluster ids). With --oracle,
-FixMatch is run a second time with the true labels at the same seed indices and the same
-budget (not counted in the total), so the cost of the wrong seeds is visible.
+kNN-200 and k-means ACC, the HUME ensemble ACC, the seeds' precision (share of wrong seeds) and
+how many clusters hold seeds (FixMatch never learns the others), and the final test ACC
+(Hungarian-mapped, since FixMatch learned cluster ids). With --oracle, FixMatch is run a second
+time with the true labels at the same seed indices and the same budget (not counted in the
+total), so the cost of the wrong seeds is visible.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def main():
     km_acc = cluster_acc(km, ds.labels)
     rep = s.get("report", {})
     prec = rep.get("seed_precision")
+    seeded = sum(n > 0 for n in s["per_class"])  # a cluster without seeds is never learned
     print(f"\n## End to end, label-free: {data} on {fm['device']}, "
           f"total budget {args.total_minutes} min")
     print("| stage | seconds | result |")
@@ -125,7 +127,9 @@ def main():
           f"({p['epochs']:.1f} epochs), kNN-200 {p['knn_acc_last']:.4f}, k-means ACC "
           f"{km_acc:.4f} |")
     print(f"| seed (features + HUME {args.restarts} restarts + selection) | {times['seed']:.0f} | "
-          f"ensemble ACC {rep.get('ensemble_acc', float('nan')):.4f}, {s['n_seeds']} seeds, "
+          f"ensemble ACC {rep.get('ensemble_acc', float('nan')):.4f}, {s['n_seeds']} seeds in "
+          f"{seeded} of {len(s['per_class'])} clusters ({args.seed_rule}, --shortage "
+          f"{args.shortage}), "
           f"precision {prec if prec is None else round(prec, 4)} (wrong: "
           f"{'-' if prec is None else f'{1 - prec:.1%}'}) |")
     print(f"| train-fixmatch (--init ssl) | {times['fixmatch']:.0f} | {fm['steps']} steps, test "
