@@ -9,7 +9,8 @@
 1. `pretrain` (MoCo v2, `--budget-minutes` = pretrain share x total) on the train split;
 2. `seed`: space 1 = that encoder (`ssl:`), space 2 = the shipped ImageNet SqueezeNet
    (`squeezenet1_1_imagenet.pth` from --shared), HUME, `--per-class` seeds by the product's
-   seed rule and shortage policy (`--seed-rule`, `--shortage` to try others);
+   seed rule, shortage policy and support cut (`--seed-rule`, `--shortage`, `--min-support`
+   to try others);
 3. `train-fixmatch --init ssl:` from the seeds' pseudo-labels with the time that is left.
 No label is used by any stage; the true labels are read only for the report: the encoder's
 kNN-200 and k-means ACC, the HUME ensemble ACC, the seeds' precision (share of wrong seeds) and
@@ -41,6 +42,10 @@ def main():
     ap.add_argument("--shortage", default=SeedConfig.shortage, choices=SHORTAGES,
                     help=f"clusters short of seeds (default: the product's, "
                     f"{SeedConfig.shortage}; relax needs --seed-rule hume)")
+    ap.add_argument("--min-support", type=float, default=SeedConfig.min_support,
+                    help="clusters with fewer candidates than this share of their members give "
+                    f"no seeds (default: the product's, {SeedConfig.min_support:g}; 0 with "
+                    "--shortage fill seeds every accepted cluster)")
     ap.add_argument("--restarts", type=int, default=100, help="HUME restarts")
     ap.add_argument("--input-size", type=int, default=None, help="SqueezeNet input px")
     ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
@@ -84,7 +89,8 @@ def main():
                  hume=HumeConfig(k=10, n_restarts=args.restarts, device=args.device,
                                  random_state=args.seed),
                  seeds=SeedConfig(per_class=args.per_class, rule=args.seed_rule,
-                                  shortage=args.shortage, contact_sheets=False),
+                                  shortage=args.shortage, min_support=args.min_support,
+                                  contact_sheets=False),
                  feature_kw=feature_kw, log=lambda m: print(f"  seed: {m}", flush=True))
     times["seed"] = time.perf_counter() - t
 
@@ -129,7 +135,7 @@ def main():
     print(f"| seed (features + HUME {args.restarts} restarts + selection) | {times['seed']:.0f} | "
           f"ensemble ACC {rep.get('ensemble_acc', float('nan')):.4f}, {s['n_seeds']} seeds in "
           f"{seeded} of {len(s['per_class'])} clusters ({args.seed_rule}, --shortage "
-          f"{args.shortage}), "
+          f"{args.shortage}, --min-support {args.min_support:g}), "
           f"precision {prec if prec is None else round(prec, 4)} (wrong: "
           f"{'-' if prec is None else f'{1 - prec:.1%}'}) |")
     print(f"| train-fixmatch (--init ssl) | {times['fixmatch']:.0f} | {fm['steps']} steps, test "

@@ -61,4 +61,5 @@ def test_the_end_to_end_section_runs_on_the_cpu(tmp_path):
     rows = gpu_check.main(["--smoke", "--out", str(tmp_path), "--sections", "end-to-end"])
     assert rows[0]["status"] == "ok", rows[0]["status"]
     assert "train-fixmatch (--init ssl)" in rows[0]["figure"]
-    assert " of 10 clusters (consensus, --shortage fewer)" in rows[0]["figure"]  # coverage
+    assert " of 10 clusters (consensus, --shortage fewer, --min-support 0.02)" in rows[0][
+        "figure"]  # coverage
