@@ -213,7 +213,7 @@ class FixMatchTrainer(Trainer):
         self._reset_acc()
         self._tb = None
         self.budget_fitted = False
-        self._spent_s = 0.0  # budget seconds spent before this process (a resumed checkpoint's)
+        self._elapsed0 = 0.0  # budget seconds spent before this process (a resumed checkpoint's)
         self.reference_acc: Optional[float] = None  # the probe's test accuracy (curves.png)
         self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.command = "train-fixmatch"
@@ -448,7 +448,7 @@ class FixMatchTrainer(Trainer):
         self.acc = {k: v.to(self.device) for k, v in st["acc"].items()}
         self.total_steps = int(st.get("total_steps", self.cfg.steps))
         self.budget_fitted = bool(st.get("budget_fitted", False))
-        self._spent_s = float(st.get("budget_elapsed_s", 0.0))
+        self._elapsed0 = float(st.get("budget_elapsed_s", 0.0))
         self.schedule_start = int(st.get("schedule_start", 0))
         self._set_bn_momentum()
         if self.rank == 0:  # rows logged after the checkpoint will be logged again
@@ -467,8 +467,7 @@ class FixMatchTrainer(Trainer):
         self._t_start = time.perf_counter()
         timing = self.cfg.budget_minutes is not None and not self.budget_fitted
         self.budget_timer = (StepTimer(self.step, self.device, self.elapsed,
-                                       self.cfg.budget_minutes * 60.0 - self.elapsed())
-                             if timing else None)
+                                       self.cfg.budget_minutes * 60.0) if timing else None)
         self.callback("start", {"step": self.step, "steps": self.total_steps,
                                 "device": str(self.device), "world": self.world,
                                 "budget_minutes": self.cfg.budget_minutes if timing else None})
@@ -485,7 +484,7 @@ class FixMatchTrainer(Trainer):
     def elapsed(self) -> float:
         """Seconds of training the budget has paid for (its clock): since this process
         started training, plus those of the run a resume continues."""
-        return self._spent_s + time.perf_counter() - self._t_start
+        return self._elapsed0 + time.perf_counter() - self._t_start
 
     def after_step(self) -> None:
         """Under --budget-minutes: after 5 warm-up steps, time 20 steps (each phase shorter once

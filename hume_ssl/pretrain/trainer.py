@@ -368,8 +368,7 @@ class Pretrainer(Trainer):
             self.log(self.evaluate())  # the random-init baseline
             self._t_eval = self.elapsed() - t
         self.budget_timer = (StepTimer(self.step, self.device, self.elapsed,
-                                       self.cfg.budget_minutes * 60.0 - self.elapsed())
-                             if timing else None)
+                                       self.cfg.budget_minutes * 60.0) if timing else None)
 
     def after_step(self) -> None:
         t_step = self.budget_timer.tick(self.step) if self.budget_timer else None

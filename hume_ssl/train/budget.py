@@ -16,16 +16,18 @@ TIMING_SHARE = 0.25  # of the budget left when timing starts: warm-up and timing
 class StepTimer:
     """Seconds per training step, measured once: up to WARMUP_STEPS steps after `start_step`,
     then up to TIMED_STEPS timed steps (CUDA synchronised at both ends). With `budget_s` (the
-    seconds left of the budget) each phase also ends once it has taken budget_s x TIMING_SHARE
-    / 2 seconds, after at least one step. `clock()` gives seconds. Under torchrun every rank
+    whole budget, in seconds of `clock()`, which counts from the run's start) each phase also
+    ends once it has taken TIMING_SHARE / 2 of the seconds left when the timer starts, after at
+    least one step. Under torchrun every rank
     ends each phase at the step rank 0 ends it (its clock decides), so every rank fits its
     budget at the same step."""
 
     def __init__(self, start_step: int, device: torch.device, clock: Callable[[], float],
                  budget_s: Optional[float] = None):
         self.start, self.device, self.clock = start_step, device, clock
-        self.phase_s = None if budget_s is None else max(budget_s, 0.0) * TIMING_SHARE / 2
         self.t_start, self.t0, self.step0 = clock(), None, None
+        self.phase_s = (None if budget_s is None
+                        else max(budget_s - self.t_start, 0.0) * TIMING_SHARE / 2)
 
     def tick(self, step: int) -> Optional[float]:
         """Call after every step; returns the seconds per step once, at the last timed step."""
