@@ -331,7 +331,8 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     bb = tuple(b.strip() for b in io.backbones.split(","))
     if len(bb) != 2:
         raise HumeSSLError(f"--backbones {io.backbones!r}: give exactly two, as A,B.")
-    base = {n: getattr(hume, n) for n in ["n_restarts", "n_steps", *HUME_RESOURCES]}
+    base = {n: getattr(hume, n) for n in ["n_restarts", "n_steps", "encoder_init",
+                                          *HUME_RESOURCES]}
     with hume_progress(console) as cb:
         res = seed_run(io.out, io.dataset, bb, io.phi1, io.phi2, io.labels, None, rule,
                        extract.extract_kw(), hume_callback=cb, log=console.print,

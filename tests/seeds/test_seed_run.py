@@ -144,6 +144,19 @@ def test_seed_cli_on_feature_files(tmp_path, digit_files):
     assert bad.exit_code == 2 and "whole number" in bad.output
 
 
+def test_seed_passes_the_encoder_start_to_hume(tmp_path, gaussian_files):
+    """Before: `seed` dropped --encoder-init, so HUME always started from k-means."""
+    from conftest import strict_load
+
+    a, b, _ = gaussian_files
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "10",
+                              "--restarts", "2", "--steps", "1", "--encoder-init", "gaussian",
+                              "--out", str(tmp_path / "G")])
+    assert res.exit_code == 0, res.output
+    written = strict_load(tmp_path / "G" / "hume" / "config.json")
+    assert written["hume"]["encoder_init"] == "gaussian"
+
+
 def _cifar_subset(tmp_path, n_per_class=100):
     from PIL import Image
 
@@ -301,7 +314,9 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                                           "pass --rule consensus"),
                                          (["--knn-space", "phi3"], "--knn-space"),
                                          (["--min-knn", "1.5"], "--min-knn"),
-                                         (["--restarts", "0"], "--restarts 0")])
+                                         (["--restarts", "0"], "--restarts 0"),
+                                         (["--encoder-init", "bogus"],
+                                          "encoder_init='bogus'")])
 def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
     """Bad options fail at once (no HUME run first) and leave no run folder behind."""
     a, b, _ = gaussian_files
