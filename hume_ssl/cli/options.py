@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hume_ssl.core.params import REMOVED_IN, help_of
 
@@ -34,14 +35,19 @@ def _on_cli(f: dataclasses.Field) -> bool:
     return "flag" not in f.metadata.get("cli", {}) or f.metadata["cli"]["flag"] is not None
 
 
+def _help(f: dataclasses.Field) -> str:
+    """The help text as typed: Rich would read a "[default: ...]" in it as markup and drop it."""
+    return escape(help_of(f))
+
+
 def _parameter(f: dataclasses.Field, hint: Any) -> inspect.Parameter:
     cli = f.metadata.get("cli", {})
     default = f.default if f.default is not dataclasses.MISSING else ...
     if cli.get("argument"):
-        info = typer.Argument(default, help=help_of(f), show_default=default is not None)
+        info = typer.Argument(default, help=_help(f), show_default=default is not None)
     else:
         decls = cli.get("flags") or (_flag(f),)
-        info = typer.Option(default, *decls, help=help_of(f), hidden=cli.get("hidden", False))
+        info = typer.Option(default, *decls, help=_help(f), hidden=cli.get("hidden", False))
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info,
                              annotation=hint)
 

@@ -26,6 +26,23 @@ def test_every_command_has_help(cmd):
     assert res.exit_code == 0, res.output
 
 
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_shows_each_option_text_whole(cmd):
+    """Every option's help, as its setting writes it, is in --help: Rich read the settings'
+    "[default: ...]" as markup and dropped it (pretrain --lr, --head, --temperature)."""
+    import typer.main
+
+    res = CliRunner().invoke(app, [cmd, "--help"], terminal_width=400, env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    shown = " ".join(res.output.replace("\u2502", " ").split())
+    params = typer.main.get_command(app).commands[cmd].params
+    texts = [p.help for p in params
+             if p.param_type_name == "option" and p.help and not p.hidden]
+    assert any("[" in t for t in texts) or cmd != "pretrain"
+    for t in texts:
+        assert " ".join(t.replace("\\[", "[").split()) in shown, t
+
+
 def test_ctrl_c_says_where_the_work_is_and_how_to_resume(tmp_path, monkeypatch):
     import numpy as np
 
