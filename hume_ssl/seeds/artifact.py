@@ -79,8 +79,10 @@ def read_seeds(
     labels: Optional[str | Path] = None,
     dataset: Optional[str] = None,
     k: Optional[int] = None,
+    n_samples: Optional[int] = None,
 ) -> Seeds:
-    """Seeds from a seeds folder, or from index/label files (npy or CSV) plus a dataset name."""
+    """Seeds from a seeds folder, or from index/label files (npy or CSV) plus a dataset name
+    (`n_samples`: the split's size where known, to check the files' indices against)."""
     if seeds_dir is not None:
         d = Path(seeds_dir)
         if not (d / "seeds.json").exists():
@@ -131,9 +133,8 @@ def read_seeds(
                 np.asarray(load_array(ip, "seed indices")),
                 np.asarray(load_array(labels, "seed labels")),
             )
-        s = Seeds(
-            idx, lab, dataset, 0, source={"indices": str(indices), "labels": str(labels or "")}
-        )
+        s = Seeds(idx, lab, dataset, 0, n_samples=n_samples,
+                  source={"indices": str(indices), "labels": str(labels or "")})
     return _check_seed_arrays(s, k)
 
 
@@ -154,6 +155,13 @@ def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
                            "backbone.")
     if len(np.unique(s.indices)) != len(s.indices):
         raise HumeSSLError("seed indices contain duplicates; each sample may be a seed once.")
+    n = s.n_samples
+    if s.indices.min() < 0 or (n is not None and s.indices.max() >= int(n)):
+        where = f"the split's {n} samples (0..{int(n) - 1})" if n is not None else "0 and up"
+        raise HumeSSLError(
+            f"seed indices span {s.indices.min()}..{s.indices.max()}, outside {where}: each "
+            "index is a sample's position in the split the seeds were made on; fix those rows."
+        )
     s.k = int(k or s.k or int(s.labels.max()) + 1)
     if s.labels.min() < 0 or s.labels.max() >= s.k:
         raise HumeSSLError(

@@ -53,16 +53,28 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None) -> Seeds:
     if p.is_dir():
         return read_seeds(seeds_dir=p, dataset=dataset)
     if p.suffix.lower() == ".csv":
-        if dataset is None:
-            sibling = p.parent / "seeds.json"
-            if sibling.exists():
-                from hume_ssl.core.io import read_json
+        sibling = p.parent / "seeds.json"  # an edited copy of a seeds folder's seeds
+        meta = {}
+        if sibling.exists():
+            from hume_ssl.core.io import read_json
 
-                dataset = read_json(sibling).get("dataset")
+            meta = read_json(sibling)
+        dataset = dataset or meta.get("dataset")
         if dataset is None:
             raise HumeSSLError(f"{p} is a CSV of seeds: pass --dataset NAME to say whose indices.")
-        return read_seeds(indices=p, dataset=dataset)
+        n = meta.get("n_samples") if meta.get("dataset") == dataset else None
+        return read_seeds(indices=p, dataset=dataset, n_samples=n)
     raise HumeSSLError(f"{p}: expected a seeds folder (with seeds.json) or an index,label CSV.")
+
+
+def check_format(fmt: str) -> None:
+    if fmt == "fixmatch":
+        raise HumeSSLError("--format fixmatch (labeled.json) was removed: kekmodel's "
+                           "FixMatch-pytorch draws its labeled indices itself and read nothing "
+                           "of it. Use --format usb (train_usb.py runs USB's fixmatch on the "
+                           "pseudo-labels) or `hume-ssl train-fixmatch`.")
+    if fmt not in FORMATS:
+        raise HumeSSLError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
 def check_consumer_order(seeds: Seeds, fmt: str) -> None:
@@ -84,13 +96,7 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
                  seeds_dir: Optional[str | Path] = None) -> list[Path]:
     """Write `seeds` in `fmt` into folder `out`; returns the files written. `seeds_dir`: the
     seeds folder that train_usb.py reads (usb only)."""
-    if fmt == "fixmatch":
-        raise HumeSSLError("--format fixmatch (labeled.json) was removed: kekmodel's "
-                           "FixMatch-pytorch draws its labeled indices itself and read nothing "
-                           "of it. Use --format usb (train_usb.py runs USB's fixmatch on the "
-                           "pseudo-labels) or `hume-ssl train-fixmatch`.")
-    if fmt not in FORMATS:
-        raise HumeSSLError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    check_format(fmt)
     check_consumer_order(seeds, fmt)
     if fmt == "usb" and (seeds_dir is None or not Path(seeds_dir).is_dir()):
         raise HumeSSLError("--format usb needs a seeds folder (with seeds.json), not a CSV: "

@@ -62,3 +62,29 @@ def test_edited_csv_is_accepted(tmp_path):
     (d / "edited.csv").write_text("index,label\n5,1\n17,0\n")
     s = load_any_seeds(d / "edited.csv")  # dataset read from the sibling seeds.json
     assert s.dataset == "cifar10" and s.indices.tolist() == [5, 17] and s.labels.tolist() == [1, 0]
+
+
+def test_indices_outside_the_split_are_refused_before_export(tmp_path):
+    """Before: export wrote seeds whose indices pointed past the split (the consumer failed
+    later, or read other images)."""
+    d = _seeds_dir(tmp_path)  # n_samples 50
+    np.save(d / "indices.npy", np.array([5, 17, 50, 8]))
+    with pytest.raises(HumeSSLError, match=r"span 5\.\.50, outside the split's 50 samples"):
+        load_any_seeds(d)
+    (d / "edited.csv").write_text("index,label\n5,1\n60,0\n")
+    with pytest.raises(HumeSSLError, match="outside the split's 50"):
+        load_any_seeds(d / "edited.csv")  # the sibling seeds.json gives the split's size
+    (tmp_path / "loose.csv").write_text("index,label\n-1,1\n3,0\n")
+    with pytest.raises(HumeSSLError, match="outside 0 and up"):
+        load_any_seeds(tmp_path / "loose.csv", dataset="cifar10")
+
+
+def test_export_cli_checks_the_format_first(tmp_path):
+    """A bad --format is named at once, before the seeds or their dataset are read."""
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "missing.csv"), "--format",
+                                   "tfrecord"])
+    assert res.exit_code != 0 and "unknown export format 'tfrecord'" in res.output, res.output
