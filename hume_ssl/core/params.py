@@ -88,17 +88,20 @@ class Bounds:
             return False
         return self.high is None or v < self.high or (v == self.high and self.high_closed)
 
-    def describe(self) -> str:
-        """'a finite number, above 0', 'a number in [0, 1)', ..."""
+    def describe(self, whole: bool = False) -> str:
+        """'a finite number, above 0', 'a number in [0, 1)', 'a whole number, at least 1'
+        (`whole`: the setting is an integer), ..."""
         fmt = lambda v: f"{v:g}"  # noqa: E731
+        kind = "a whole number" if whole else "a finite number"
         if self.low is not None and self.high is not None:
-            return (f"a number in {'[' if self.low_closed else '('}{fmt(self.low)}, "
+            return (f"{'a whole number' if whole else 'a number'} in "
+                    f"{'[' if self.low_closed else '('}{fmt(self.low)}, "
                     f"{fmt(self.high)}{']' if self.high_closed else ')'}")
         if self.low is not None:
-            return f"a finite number, {'at least' if self.low_closed else 'above'} {fmt(self.low)}"
+            return f"{kind}, {'at least' if self.low_closed else 'above'} {fmt(self.low)}"
         if self.high is not None:
-            return f"a finite number, {'at most' if self.high_closed else 'below'} {fmt(self.high)}"
-        return "a finite number"
+            return f"{kind}, {'at most' if self.high_closed else 'below'} {fmt(self.high)}"
+        return kind
 
 
 def flag_of(f: dataclasses.Field) -> str:
@@ -114,7 +117,8 @@ def check_value(flag: str, value: Any, bounds: Optional[str]) -> None:
     b = Bounds.parse(bounds)
     if value not in b:
         shown = f"{value:g}" if isinstance(value, float) else value
-        raise HumeSSLError(f"{flag} {shown}: must be {b.describe()}.")
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        raise HumeSSLError(f"{flag} {shown}: must be {b.describe(whole)}.")
 
 
 def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:

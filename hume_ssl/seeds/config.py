@@ -58,13 +58,17 @@ class SeedConfig:
                                  bounds="[0, 1)")
     # knn_space and ranking: the variant chosen on recipes/seed_benchmark.py's 10 sets, leaving
     # one set out (README "Selection defaults"; 2026-12-02)
-    knn_space: str = setting("both", "phi2 (space 2), phi1, or both (a majority in each).")
-    ranking: str = setting("knn", "Order of candidates within a cluster: "
+    knn_space: str = setting("both", "hume rule: the space(s) of the kNN consistency: phi2 "
+                             "(space 2), phi1, or both (a majority in each).")
+    ranking: str = setting("knn", "hume rule: order of candidates within a cluster: "
                            + "; ".join(f"{k} ({v})" for k, v in RANKING_RULES.items()) + ".")
     knn_backend: str = setting("auto", "auto (faiss, else torch), faiss or torch.", flag=None)
-    min_agreement: float = setting(0.5, "Candidates need agreement above this (0.5: a "
-                                   "majority).", unit="share of restarts", bounds="[0, 1]")
-    min_knn: float = setting(0.5, "... and kNN consistency above this.",
+    min_agreement: float = setting(0.5, "hume rule: candidates need restart agreement "
+                                   "above this (0.5: a majority).",
+                                   unit="share of restarts", bounds="[0, 1]")
+    min_knn: float = setting(0.5, "Candidates need kNN consistency above this: "
+                             "the share of their --knn neighbours in their cluster (consensus "
+                             "rule: its core, in each space).",
                              unit="share of neighbours", bounds="[0, 1]")
     # shortage fewer for the consensus rule: fill (README "What the seeds teach"; 2026-12-03)
     # teaches more on the sets with clusters short of candidates and lowers precision at N;
@@ -158,8 +162,11 @@ class SeedConfig:
             (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
              "cluster"),
             (self.rule in RULES, f"--rule {self.rule!r}: use consensus or hume"),
-            *[(not changed, f"{', '.join(changed)} set the {other} rule: pass --rule {other} "
-               "with them") for other, changed in [self._foreign_settings()] if other],
+            *[(not changed, f"{', '.join(changed)}: "
+               f"{'options' if len(changed) > 1 else 'an option'} of the {other} rule, not of "
+               f"--rule {self.rule}: pass --rule {other} with "
+               f"{'them' if len(changed) > 1 else 'it'}")
+              for other, changed in [self._foreign_settings()] if other],
             (0.0 <= self.min_stability <= 1.0,
              f"--min-stability {self.min_stability}: must lie in [0, 1]"),
             (0.0 <= self.min_support <= 1.0,

@@ -122,9 +122,9 @@ def test_a_cache_of_the_older_format_is_named_and_extracted_again(tmp_path, tiny
 
 
 @pytest.mark.parametrize("option,value,words", [
-    ("--batch-size", "0", "--batch-size 0: must be a finite number, at least 1"),
-    ("--num-workers", "-1", "--num-workers -1: must be a finite number, at least 0"),
-    ("--input-size", "0", "--input-size 0: must be a number in [16, 1024]"),
+    ("--batch-size", "0", "--batch-size 0: must be a whole number, at least 1"),
+    ("--num-workers", "-1", "--num-workers -1: must be a whole number, at least 0"),
+    ("--input-size", "0", "--input-size 0: must be a whole number in [16, 1024]"),
     ("--input-size", "1", "--input-size 1"),
     ("--input-size", "10000", "--input-size 10000"),
 ])
