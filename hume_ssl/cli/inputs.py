@@ -11,6 +11,7 @@ from typing import Optional
 
 from hume_ssl.core.params import setting
 from hume_ssl.features.extract import LOADER_BOUNDS
+from hume_ssl.seeds.run import K_RANGE
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
@@ -78,7 +79,7 @@ class SeedInputs:
     labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
     k: Optional[str] = setting(None, "Number of classes (default: the dataset's), or 'auto' to "
                                "pick it by score.")
-    k_range: str = setting("2-20", "Range of k tried by --k auto (inclusive).")
+    k_range: str = setting(K_RANGE, "Range of k tried by --k auto (inclusive), LO-HI.")
     out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "
                         "resumes).")
 

@@ -154,11 +154,11 @@ def extract_features(
     for name, value in (("batch_size", batch_size), ("num_workers", num_workers),
                         ("input_size", input_size)):  # before any work
         check_value("--" + name.replace("_", "-"), value, LOADER_BOUNDS[name])
+    b = resolve_backbone(backbone, weights, random_init, input_size)  # before the download
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(
         dataset, split, data_root, strict=strict)
     if len(ds) == 0:
         raise HumeSSLError(f"{ds.name} ({ds.split}) has no images.")
-    b = resolve_backbone(backbone, weights, random_init, input_size)
     cache_root = check_cache_dir(default_cache_dir(cache_dir))
     dev = resolve_device(device)
     batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)

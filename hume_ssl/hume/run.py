@@ -51,6 +51,9 @@ def label_run(
         )
     if (t1 is None) != (t2 is None):
         raise HumeSSLError("give both --phi1-test and --phi2-test, or neither.")
+    if transductive and t1 is None:
+        raise HumeSSLError("--transductive fits on the train and test rows: pass --phi1-test "
+                           "and --phi2-test with it, or drop it.")
     n_fit = x1.shape[0] + (t1.shape[0] if (t1 is not None and transductive) else 0)
     config.validate(n_samples=n_fit)
     input_hash = array_hash(x1, x2)

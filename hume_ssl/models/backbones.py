@@ -192,9 +192,14 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     `input_size`: override the crop size, keeping the crop fraction (cache key changes).
     """
     spec = spec.strip()
-    if spec.startswith("ssl:"):  # runs at its training size: input_size does not apply
+    kind = "ssl" if spec.startswith("ssl:") else spec.split(":")[0]
+    if kind in ("ssl", "pixels") and (weights or random_init):
+        what = "its run's backbone.pt" if kind == "ssl" else "no weights"
+        raise HumeSSLError(f"backbone {spec!r} has {what}: drop --weights / --random-init "
+                           "(or NAME@FILE), which would be ignored.")
+    if kind == "ssl":  # runs at its training size: input_size does not apply
         return _resolve_ssl(spec)
-    if spec.split(":")[0] == "pixels":
+    if kind == "pixels":
         return _resolve_pixels(spec, input_size)
     if "@" in spec:
         spec, file_weights = spec.split("@", 1)

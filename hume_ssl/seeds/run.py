@@ -36,6 +36,7 @@ from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import check_class_ids, load_labels, write_label_outputs
+from hume_ssl.models.backbones import resolve_backbone
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
@@ -50,6 +51,8 @@ from hume_ssl.seeds.selection import SeedSelector
 
 Log = Callable[[str], None]
 
+
+K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
 
 def _sidecar(path: Path) -> Optional[dict]:
     side = Path(path).with_suffix(".json")
@@ -69,11 +72,15 @@ def resolve_spaces(
     log: Log,
 ):
     """Returns (x1, x2, ds or None, provenance dict)."""
+    if (phi1 is None) != (phi2 is None):
+        raise HumeSSLError("give both --phi1 and --phi2, or neither (then --backbones is used).")
+    specs = [(name, weights or None) for name, _, weights in (b.partition("@") for b in backbones)]
+    if phi1 is None:  # a misspelt backbone is named before the dataset is read or downloaded
+        for name, weights in specs:
+            resolve_backbone(name, weights, input_size=feature_kw.get("input_size"))
     ds = None
     if dataset is not None:
         ds = load_dataset(dataset, "train", feature_kw.get("data_root"))
-    if (phi1 is None) != (phi2 is None):
-        raise HumeSSLError("give both --phi1 and --phi2, or neither (then --backbones is used).")
     if phi1 is not None:
         x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}
@@ -105,10 +112,6 @@ def resolve_spaces(
     if ds is None:
         raise HumeSSLError("name a DATASET (e.g. cifar10) or give --phi1 and --phi2 feature files.")
 
-    specs = []
-    for b in backbones:
-        name, _, weights = b.partition("@")
-        specs.append((name, weights or None))
     sets = []
     for name, weights in specs:
         log(f"features: {ds.name}:train with {name}")
@@ -135,7 +138,7 @@ def seed_run(
     log: Log = print,
     hume_defaults: Optional[dict] = None,
     k: Optional[int | str] = None,
-    k_range: str = "2-20",
+    k_range: str = K_RANGE,
 ) -> dict:
     """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision).
 
@@ -143,6 +146,9 @@ def seed_run(
     `k`: a whole number, "auto" (chosen by score over `k_range`: choose_k), or None (the
     dataset's). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
+    if k_range != K_RANGE and str(k) != "auto":
+        raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
+                           "it, or drop it.")
     hume_defaults = dict(hume_defaults or {})
     if distributed.init(resolve_device(hume_defaults.get("device", "auto"))):
         # torchrun: the same command on every rank, checked before any extraction or training
@@ -494,8 +500,11 @@ def choose_k(
         raise HumeSSLError(f"--k-range {k_range!r}: need 2 <= LO <= HI.")
     x1, x2, _, _ = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    if hi > x1.shape[0] - 1:
+        log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
+        hi = x1.shape[0] - 1
     rows = []
-    for k in range(lo, min(hi, x1.shape[0] - 1) + 1):
+    for k in range(lo, hi + 1):
         cfg = HumeConfig(
             k=k, **{**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
         )

@@ -364,3 +364,10 @@ def test_a_constant_feature_file_names_what_a_cli_user_can_do(tmp_path, files):
     code, text = _label({**files, "phi1": tmp_path / "const.npy"}, out, "--k", "3")
     assert code == 2 and "constant" in text and "--force" in text, text
     assert "pass normalize=False" not in text and not out.exists()
+
+
+def test_transductive_without_test_rows_is_refused(files, tmp_path):
+    """Before: --transductive without --phi1-test/--phi2-test was silently ignored."""
+    code, text = _label(files, tmp_path / "run", "--k", "3", "--transductive")
+    assert code == 2 and "pass --phi1-test and --phi2-test with it" in text, text
+    assert not (tmp_path / "run").exists()

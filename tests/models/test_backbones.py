@@ -116,3 +116,26 @@ def test_pixels_features_of_digits(tmp_path):
     img = load_dataset("digits", "test").images_uint8()  # (500, 8, 8, 3)
     want = (img.transpose(0, 3, 1, 2).reshape(500, -1) / 255.0 - 0.5) / 0.5
     np.testing.assert_allclose(fs.features, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [{"weights": "w.pth"}, {"random_init": True}])
+@pytest.mark.parametrize("spec", ["pixels", "pixels:8", "ssl:runs/p"])
+def test_weights_for_a_space_without_them_are_refused(spec, kw):
+    """Before: `features --backbone pixels --weights w.pth` (or --random-init) ignored them."""
+    with pytest.raises(HumeSSLError, match="drop --weights / --random-init"):
+        resolve_backbone(spec, **kw)
+
+
+def test_a_misspelt_backbone_is_named_before_the_dataset_is_read(tmp_path):
+    """Before: the dataset was read (or downloaded: an offline error) before the name was."""
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+
+    empty = ["--data-root", str(tmp_path)]
+    for args in (["features", "cifar10", "--backbone", "bogus", *empty],
+                 ["seed", "cifar10", "--backbones", "bogus,pixels", "--out",
+                  str(tmp_path / "S"), *empty]):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2 and "unknown backbone 'bogus'" in res.output, res.output
+    assert not (tmp_path / "S").exists()

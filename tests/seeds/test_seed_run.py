@@ -316,7 +316,8 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                                          (["--min-knn", "1.5"], "--min-knn"),
                                          (["--restarts", "0"], "--restarts 0"),
                                          (["--encoder-init", "bogus"],
-                                          "encoder_init='bogus'")])
+                                          "encoder_init='bogus'"),
+                                         (["--k-range", "2-5"], "only read by --k auto")])
 def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
     """Bad options fail at once (no HUME run first) and leave no run folder behind."""
     a, b, _ = gaussian_files
@@ -426,6 +427,19 @@ def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_pat
     assert text[text.index("k=2: median"):].index("restart-steps") < text[
         text.index("k=2: median"):].index("k=3: median score")
     assert text.rindex("restart-steps") < text.index("kNN (")
+
+
+def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
+    """Before: --k-range 5-30 on 8 rows tried 5..7 without a word."""
+    rng = np.random.default_rng(0)
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, rng.normal(size=(8, 4)).astype(np.float32))
+    np.save(b, rng.normal(size=(8, 4)).astype(np.float32))
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
+                              "--k-range", "5-30", "--restarts", "2", "--steps", "2", "--knn",
+                              "3", "--out", str(tmp_path / "R")])
+    assert "--k-range 5-30: 8 samples allow k up to 7 only" in res.output, res.output
+    assert "k=7: median score" in res.output and "k=8" not in res.output
 
 
 def test_a_damaged_seeds_json_says_what_to_rerun_not_to_delete_it(tmp_path):
