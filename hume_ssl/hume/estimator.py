@@ -238,8 +238,8 @@ class Hume(ConfigParams):
         # encoder cannot ignore; centring removes it (k-means is translation-invariant too)
         self.phi1_mean_ = column_mean(fit1) if cfg.center else None
         mean2 = column_mean(fit2) if cfg.center else None
-        x1 = Rows(fit1, cfg.normalize_phi1, dev, self.phi1_mean_)  # (N_fit, d1) rows
-        x2 = Rows(fit2, cfg.normalize_phi2, dev, mean2)  # (N_fit, d2) rows
+        x1 = Rows(fit1, cfg.normalize_phi1, dev, self.phi1_mean_, name="phi1")  # (N_fit, d1)
+        x2 = Rows(fit2, cfg.normalize_phi2, dev, mean2, name="phi2")  # (N_fit, d2) rows
         chunk = self.memory_plan(fit1.shape[0], x1.d, x2.d, fit1.nbytes * x1.on_device,
                                  fit2.nbytes * x2.on_device, dev)
         encoders = self._train_restarts(x1, RidgeInner.from_config(x2, cfg), cfg, store, chunk,
@@ -358,7 +358,8 @@ class Hume(ConfigParams):
             raise HumeSSLError(
                 f"phi1 has {phi1.shape[1]} features; the encoders expect {self.encoders_.shape[2]}."
             )
-        x = Rows(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_)
+        x = Rows(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_,
+                 name="phi1")
         out = np.empty((self.encoders_.shape[0], x.n), dtype=np.int64)
         with torch.no_grad():
             for a, lab, _ in label_blocks(x, torch.from_numpy(self.encoders_)):
@@ -369,7 +370,7 @@ class Hume(ConfigParams):
         """Top-1 minus top-2 cosine logit (M,) float32 of new samples under the best restart."""
         self._check_fitted()
         x = Rows(check_features(phi1, "phi1"), self.config.normalize_phi1, torch.device("cpu"),
-                 self.phi1_mean_)
+                 self.phi1_mean_, name="phi1")
         b = self.best_restart_
         return best_margins(x, torch.from_numpy(self.encoders_[b : b + 1]))
 

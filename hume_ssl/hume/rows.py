@@ -26,8 +26,10 @@ class Rows:
     """Rows of x (N, d) minus `mean` (d,) (None: no centring), L2-normalised if `normalize`."""
 
     def __init__(self, x: np.ndarray, normalize: bool, device: torch.device,
-                 mean: Optional[np.ndarray] = None, block_rows: int = 65536):
+                 mean: Optional[np.ndarray] = None, block_rows: int = 65536,
+                 name: str = "the features"):
         self.n, self.d = x.shape
+        self.name = name  # phi1 / phi2: the input an error names
         self.device, self.normalize, self.block_rows = device, normalize, block_rows
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32,
                                                               device=device)
@@ -84,20 +86,21 @@ class Rows:
     def _check_norms(self) -> None:
         if not self.normalize:
             return
-        for a, raw in self._raw_blocks():
-            t = raw.float() - self.mean if self.mean is not None else raw.float()
-            zero = (t.norm(dim=1) == 0).nonzero().squeeze(1)
-            if len(zero):
-                bad = (zero[:5] + a).tolist()
-                what = ("are all zero" if self.mean is None else
-                        "equal the mean row (all zero once centred)")
-                raise HumeSSLError(
-                    f"rows {bad} of the features {what} and cannot be L2-normalised; a constant "
-                    "feature file carries no information: check that it was extracted right "
-                    "(e.g. `hume-ssl features ... --force`), or drop those samples (Python: "
-                    "HumeConfig(normalize_phi1=False / normalize_phi2=False) skips the "
-                    "normalisation)."
-                )
+        zero = [(t.norm(dim=1) == 0).nonzero().squeeze(1).cpu() + a for a, t in (
+            (a, raw.float() - self.mean if self.mean is not None else raw.float())
+            for a, raw in self._raw_blocks())]
+        zero = torch.cat(zero)
+        if len(zero) == 0:
+            return
+        what = "are all zero" if self.mean is None else "equal the mean row (all zero once centred)"
+        flag = f"normalize_{self.name}" if self.name in ("phi1", "phi2") else "normalize_phi1/2"
+        raise HumeSSLError(
+            f"{self.name}: {len(zero)} of its {self.n} rows {what} (first: "
+            f"{zero[:5].tolist()}) and cannot be L2-normalised"
+            + ("; every row is the same: a constant feature file carries no information"
+               if len(zero) == self.n else "")
+            + ": check that it was extracted right (e.g. `hume-ssl features ... --force`), or "
+            f"drop those samples (Python: HumeConfig({flag}=False) skips the normalisation).")
 
     def _raw_blocks(self):
         for a in range(0, self.n, self.block_rows):

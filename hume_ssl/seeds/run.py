@@ -181,8 +181,12 @@ def seed_run(
     t0 = time.perf_counter()
     hume_dir = check_writable_dir(out / "hume")
     log(f"HUME: {hume.n_restarts} restarts, k={hume.k}, N={n}")
-    model = Hume.from_config(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
-        x1, x2, input_hash=input_hash)
+    try:
+        model = Hume.from_config(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
+            x1, x2, input_hash=input_hash)
+    except HumeSSLError:  # bad input found by the fit (e.g. constant rows): leave no empty
+        _remove_empty(hume_dir / "chunks", hume_dir, out)  # folders; finished chunks stay
+        raise
     if not distributed.is_main():  # torchrun: the ranks shared HUME's restarts; rank 0 goes on
         return {"out": str(out), "model": model, "rank": distributed.rank()}
     record = {"command": "seed", "inputs": prov, "dataset": ds.name if ds is not None else None,
@@ -258,6 +262,15 @@ def _paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log):
             "same samples in the same order."
         )
     return x1, x2, ds, prov
+
+
+def _remove_empty(*folders: Path) -> None:
+    """rmdir each folder that is empty, in order (a folder holding anything stays)."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            pass
 
 
 def _ground_truth(labels: Optional[Path], ds, n: int) -> Optional[np.ndarray]:

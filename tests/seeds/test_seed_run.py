@@ -442,6 +442,20 @@ def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
     assert "k=7: median score" in res.output and "k=8" not in res.output
 
 
+def test_a_constant_space_is_named_and_leaves_no_run_folder(tmp_path, gaussian_files):
+    """Before: the error said "the features" (not which space), listed 5 rows as if they were
+    all, and left an empty OUT/hume/ behind."""
+    a, _, _ = gaussian_files
+    const = tmp_path / "const.npy"
+    np.save(const, np.ones((np.load(a).shape[0], 6), np.float32))
+    out = tmp_path / "C"
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(const), "--k", "10",
+                              "--restarts", "2", "--steps", "1", "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "phi2: 2000 of its 2000 rows" in res.output and "normalize_phi2=False" in res.output
+    assert not out.exists()
+
+
 def test_a_damaged_seeds_json_says_what_to_rerun_not_to_delete_it(tmp_path):
     from hume_ssl.seeds.artifact import read_seeds
 
