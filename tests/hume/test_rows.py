@@ -27,8 +27,8 @@ def test_memory_mapped_float16_stays_mapped_and_rows_match_the_whole_matrix(tmp_
 def test_zero_rows_cannot_be_normalised():
     x = np.ones((10, 3), np.float32)
     x[4] = 0
-    with pytest.raises(HumeSSLError, match=r"rows \[4\]"):
-        Rows(x, True, torch.device("cpu"))
+    with pytest.raises(HumeSSLError, match=r"phi2: 1 of its 10 rows are all zero \(first: \[4\]\)"):
+        Rows(x, True, torch.device("cpu"), name="phi2")
 
 
 def test_check_features_converts_other_dtypes_and_finds_nan_in_any_block():
