@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-__version__ = "0.1.0"  # the package's version (pyproject.toml says the same)
+__version__ = "0.2.0.dev0"  # the package's version (pyproject.toml says the same)
 
 
 def versions(optional: bool = True) -> dict[str, str]:

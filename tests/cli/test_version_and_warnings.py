@@ -19,6 +19,14 @@ def test_version_names_the_package_and_torch():
     assert res.output.startswith(f"hume-ssl {__version__} (torch {torch.__version__}")
 
 
+def test_the_version_is_the_one_pyproject_declares():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == __version__
+
+
 def test_python_dash_m_hume_ssl_runs_the_app(monkeypatch, capsys):
     """`python -m hume_ssl` (run in-process: a fresh interpreter costs seconds)."""
     monkeypatch.setattr(sys, "argv", ["hume_ssl", "--version"])
