@@ -247,6 +247,10 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536) -> np.ndar
 def check_writable_dir(path: str | os.PathLike) -> Path:
     """Create `path` if needed and check a file can be written there; clear error otherwise."""
     path = Path(path)
+    taken = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if taken is not None:
+        raise HumeSSLError(f"output folder {path}: {taken} is a file, not a folder; choose "
+                           "another --out.")
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path, prefix=".write-test.")

@@ -171,6 +171,9 @@ def seed_run(
     seeds = dataclasses.replace(seeds, random_state=hume.random_state)  # one seed per run
     if seeds.n_neighbors >= n:
         raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
+    if seeds.per_class > n:  # no class can hold them: said before HUME, not after it
+        raise HumeSSLError(f"--per-class {seeds.per_class} is more than the {n} samples; lower "
+                           "--per-class.")
     input_hash = array_hash(x1, x2)
     if distributed.init(resolve_device(hume.device)):  # torchrun: same inputs on every rank
         distributed.check_same("the inputs (hash of both feature spaces) and options",

@@ -119,7 +119,10 @@ def test_out_not_writable(tmp_path, files):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
     code, text = _label(files, blocker / "sub", "--k", "3", "--steps", "3")
-    assert code == 2 and "not writable" in text
+    assert code == 2 and f"{blocker} is a file, not a folder" in text, text
+    code, text = _label(files, blocker, "--k", "3", "--steps", "3")  # before: "File exists"
+    assert code == 2 and f"{blocker} is a file, not a folder" in text, text
+    assert blocker.read_text() == "x"
 
 
 def test_interrupted_run_resumes_without_recomputing(tmp_path, files):

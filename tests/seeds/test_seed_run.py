@@ -86,15 +86,13 @@ def test_seed_bad_inputs(tmp_path, digit_files):
     quiet = {"log": lambda s: None}
     with pytest.raises(HumeSSLError, match="larger than the number of samples"):
         seed_run(tmp_path / "a", phi1=p1, phi2=p2, hume=HumeConfig(k=5000), **quiet)
+    with pytest.raises(HumeSSLError, match="more than the 1797 samples"):  # before HUME
+        seed_run(tmp_path / "b", phi1=p1, phi2=p2, hume=HumeConfig(k=10, n_restarts=2,
+                 n_steps=5), seeds=SeedConfig(per_class=5000), **quiet)
+    assert not (tmp_path / "b").exists()
     with pytest.raises(HumeSSLError, match="more than any predicted class"):
-        seed_run(
-            tmp_path / "b",
-            phi1=p1,
-            phi2=p2,
-            hume=HumeConfig(k=10, n_restarts=2, n_steps=5),
-            seeds=SeedConfig(per_class=5000),
-            **quiet,
-        )
+        seed_run(tmp_path / "b", phi1=p1, phi2=p2, hume=HumeConfig(k=10, n_restarts=2,
+                 n_steps=5), seeds=SeedConfig(per_class=1000), **quiet)
     with pytest.raises(HumeSSLError, match="number of classes is unknown"):
         seed_run(tmp_path / "c", phi1=p1, phi2=p2, **quiet)
     # a features file whose sidecar says it belongs to another dataset
