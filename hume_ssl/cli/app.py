@@ -455,7 +455,7 @@ def _print_diagnostics(d: dict) -> None:
         + f"; restart scores {sc['min']:.3f}..{sc['max']:.3f} (median {sc['median']:.3f})"
     )
     color = {"reliable": "green", "uncertain": "yellow", "unreliable": "bold red"}[d["verdict"]]
-    out_console.print(f"verdict: [{color}]{d['verdict']}[/]: {d['message']}")
+    out_console.print(f"verdict on HUME's clustering: [{color}]{d['verdict']}[/]: {d['message']}")
 
 
 def _num(v, digits: int = 4) -> str:

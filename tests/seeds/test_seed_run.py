@@ -276,6 +276,7 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                               "--k", "10", "--out", str(out), *extra])
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert "no seeds" in res.output and "--shortage relax" in res.output
+    assert "verdict on HUME's clustering:" in res.output  # not a verdict on the (no) seeds
     assert "nan" not in res.output
     seeds = out / "seeds"
     assert np.load(seeds / "indices.npy").shape == (0,)
