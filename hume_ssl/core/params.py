@@ -23,6 +23,7 @@ import re
 import warnings
 from typing import Any, Optional
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from hume_ssl.core.errors import HumeSSLError
@@ -109,24 +110,39 @@ def flag_of(f: dataclasses.Field) -> str:
     return f.metadata.get("cli", {}).get("flag") or "--" + f.name.replace("_", "-")
 
 
-def check_value(flag: str, value: Any, bounds: Optional[str]) -> None:
+def is_whole(value: Any) -> bool:
+    """An int (Python or numpy), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_value(flag: str, value: Any, bounds: Optional[str], whole: bool = False) -> None:
     """Raise HumeSSLError naming `flag` when `value` (None: unset, allowed) is outside
-    `bounds`."""
-    if bounds is None or value is None:
+    `bounds`, or (`whole`: the setting counts something) is not a whole number."""
+    if value is None:
+        return
+    if whole and not is_whole(value):
+        raise HumeSSLError(f"{flag} {value!r}: must be a whole number.")
+    if bounds is None:
         return
     b = Bounds.parse(bounds)
     if value not in b:
         shown = f"{value:g}" if isinstance(value, float) else value
-        whole = isinstance(value, int) and not isinstance(value, bool)
         raise HumeSSLError(f"{flag} {shown}: must be {b.describe(whole)}.")
 
 
+def counts(f: dataclasses.Field) -> bool:
+    """The field is annotated int (or Optional[int]): its values are whole numbers."""
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return t.replace("typing.", "") in ("int", "Optional[int]", "int | None")
+
+
 def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:
-    """Check every field of the dataclass `obj` that declares `bounds` (or only `names`), before
-    any work; returns `obj`."""
+    """Check every field of the dataclass `obj` (or only `names`), before any work: a field
+    annotated int must hold a whole number, one that declares `bounds` must lie in them;
+    returns `obj`."""
     for f in dataclasses.fields(obj):
         if names is None or f.name in names:
-            check_value(flag_of(f), getattr(obj, f.name), f.metadata.get("bounds"))
+            check_value(flag_of(f), getattr(obj, f.name), f.metadata.get("bounds"), counts(f))
     return obj
 
 
@@ -243,6 +259,15 @@ class ConfigParams(BaseEstimator):
             else:
                 value = default_of(f)
             setattr(self, f.name, value)
+
+    def __getattr__(self, name: str):
+        """Only reached for a missing attribute: a learned one (`labels_`) before `fit` says so."""
+        if name.endswith("_") and not name.startswith("_"):
+            from hume_ssl.core.errors import NotFittedError
+
+            raise NotFittedError(f"{type(self).__name__}.{name} is learned by fit: call fit(...) "
+                                 "first.")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def from_config(cls, config: Any, **extra: Any):

@@ -153,7 +153,7 @@ def extract_features(
     """
     for name, value in (("batch_size", batch_size), ("num_workers", num_workers),
                         ("input_size", input_size)):  # before any work
-        check_value("--" + name.replace("_", "-"), value, LOADER_BOUNDS[name])
+        check_value("--" + name.replace("_", "-"), value, LOADER_BOUNDS[name], whole=True)
     b = resolve_backbone(backbone, weights, random_init, input_size)  # before the download
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(
         dataset, split, data_root, strict=strict)

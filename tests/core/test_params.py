@@ -1,0 +1,32 @@
+"""Settings' checks (hume_ssl.core.params): a whole-number setting and a bounded one say which
+they need, by the field's type, not by the value's."""
+
+import numpy as np
+import pytest
+
+from hume_ssl import Hume, HumeConfig
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.seeds.config import SeedConfig
+
+
+@pytest.mark.parametrize("cfg,needle", [
+    (HumeConfig(k=2.5), "--k 2.5: must be a whole number."),
+    (HumeConfig(n_restarts=2.0), "--restarts 2.0: must be a whole number."),
+    (SeedConfig(per_class=2.5), "--per-class 2.5: must be a whole number."),
+    # a float setting given an int out of range is not "a whole number" (it was, by the value)
+    (HumeConfig(lr=-1), "--lr -1: must be a finite number, above 0."),
+])
+def test_counts_are_whole_numbers_and_ranges_say_what_they_need(cfg, needle):
+    with pytest.raises(HumeSSLError) as e:
+        cfg.validate()
+    assert str(e.value) == needle
+
+
+def test_numpy_integers_count_as_whole_numbers():
+    assert HumeConfig(k=np.int64(3), n_restarts=np.int32(2)).validate().k == 3
+
+
+def test_a_fractional_k_is_refused_before_the_fit_not_inside_torch():
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    with pytest.raises(HumeSSLError, match="--k 2.5: must be a whole number"):
+        Hume(k=2.5, n_restarts=2, n_steps=2, device="cpu").fit(x, x)
