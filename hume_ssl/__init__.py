@@ -9,9 +9,11 @@ from hume_ssl.core.versions import __version__
 from hume_ssl.features.extract import extract_features
 from hume_ssl.hume import Hume, HumeConfig
 from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.selection import SeedSelector
 
 __all__ = [
+    "ConsensusSelector",
     "Hume",
     "HumeConfig",
     "HumeSSLError",

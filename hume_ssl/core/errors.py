@@ -5,13 +5,16 @@ from __future__ import annotations
 import difflib
 from typing import Sequence
 
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
 
 class HumeSSLError(Exception):
     """Bad input or state that the user can fix. The CLI prints it and exits with status 2."""
 
 
-class NotFittedError(HumeSSLError, AttributeError):
-    """An estimator was used before `fit`."""
+class NotFittedError(HumeSSLError, SklearnNotFittedError):
+    """An estimator was used before `fit` (scikit-learn's NotFittedError too, so its `except`
+    clauses catch it; an AttributeError, so `hasattr` says False)."""
 
 
 def raise_first_failed(checks: list[tuple[bool, str]]) -> None:

@@ -17,7 +17,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, Optional
 
 import numpy as np
 
@@ -212,8 +212,29 @@ def _not_npy_reason(path: Path) -> str:
         return "it is not in NumPy's .npy format"
 
 
-def check_features(x: np.ndarray, name: str, block_rows: int = 65536) -> np.ndarray:
-    """Validate a feature matrix (N, d): 2-D, numeric, finite.
+def check_labels(y, k: Optional[int], name: str = "the labels") -> np.ndarray:
+    """(N,) int64 cluster ids in 0..k-1 (k None: any >= 0), N >= 1, or one clear error."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) == 0:
+        raise HumeSSLError(f"{name} must be a non-empty 1-D array of cluster ids; got shape "
+                           f"{y.shape}.")
+    if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+        raise HumeSSLError(f"{name} must be whole numbers (cluster ids); got {y.dtype} values "
+                           "with fractions.")
+    if y.dtype.kind not in "iuf":
+        raise HumeSSLError(f"{name} has dtype {y.dtype}; expected integer cluster ids.")
+    y = y.astype(np.int64)
+    if y.min() < 0 or (k is not None and y.max() >= k):
+        span = f"0..{k - 1} (k={k})" if k is not None else "0 and up"
+        raise HumeSSLError(f"{name} span {y.min()}..{y.max()}, outside {span}: pass the k they "
+                           "were made with, or relabel them.")
+    return y
+
+
+def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
+                   min_rows: int = 2) -> np.ndarray:
+    """Validate a feature matrix (N, d): 2-D, numeric, finite, with N >= `min_rows` (2 to fit
+    on; 1 for rows to predict).
 
     float16 and float32 inputs come back as they are (a memory-mapped .npy stays mapped: it is
     never copied whole); other numeric dtypes are converted to float32. The finiteness check
@@ -224,8 +245,9 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536) -> np.ndar
         raise HumeSSLError(
             f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}."
         )
-    if x.shape[0] < 2 or x.shape[1] < 1:
-        raise HumeSSLError(f"{name} has shape {x.shape}; need at least 2 samples and 1 feature.")
+    if x.shape[0] < min_rows or x.shape[1] < 1:
+        raise HumeSSLError(f"{name} has shape {x.shape}; need at least {min_rows} sample"
+                           f"{'s' if min_rows > 1 else ''} and 1 feature.")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise HumeSSLError(f"{name} has dtype {x.dtype}; expected real numbers.")
     if x.dtype not in (np.float16, np.float32) or not x.flags.c_contiguous:

@@ -75,8 +75,8 @@ def check_inputs(phi1, phi2, phi1_test=None, phi2_test=None):
         return phi1, phi2, None, None
     if phi1_test is None or phi2_test is None:
         raise HumeSSLError("give both phi1_test and phi2_test, or neither.")
-    phi1_test = check_features(phi1_test, "phi1_test")
-    phi2_test = check_features(phi2_test, "phi2_test")
+    phi1_test = check_features(phi1_test, "phi1_test", min_rows=1)
+    phi2_test = check_features(phi2_test, "phi2_test", min_rows=1)
     if phi1_test.shape[0] != phi2_test.shape[0]:
         raise HumeSSLError(
             f"phi1_test has {phi1_test.shape[0]} rows but phi2_test has "
@@ -217,6 +217,9 @@ class Hume(ConfigParams):
         every rank ends with the same fitted model."""
         phi1, phi2, phi1_test, phi2_test = check_inputs(phi1, phi2, phi1_test, phi2_test)
         n_train, has_test = phi1.shape[0], phi1_test is not None
+        if transductive and not has_test:
+            raise HumeSSLError("transductive=True fits on the train and test rows: pass "
+                               "phi1_test and phi2_test with it, or drop it.")
         if transductive and has_test:
             fit1, fit2 = np.concatenate([phi1, phi1_test]), np.concatenate([phi2, phi2_test])
         else:
@@ -350,16 +353,20 @@ class Hume(ConfigParams):
                 "this Hume instance is not fitted yet; call fit(phi1, phi2) first."
             )
 
-    def predict_labelings(self, phi1) -> np.ndarray:
-        """Aligned hard labels (R, M) of new samples in space 1 from every restart's encoder."""
+    def _new_rows(self, phi1) -> Rows:
+        """New samples (M, d1), M >= 1, as space-1 rows the fitted encoders read."""
         self._check_fitted()
-        phi1 = check_features(phi1, "phi1")
+        phi1 = check_features(phi1, "phi1", min_rows=1)
         if phi1.shape[1] != self.encoders_.shape[2]:
             raise HumeSSLError(
                 f"phi1 has {phi1.shape[1]} features; the encoders expect {self.encoders_.shape[2]}."
             )
-        x = Rows(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_,
-                 name="phi1")
+        return Rows(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_,
+                    name="phi1")
+
+    def predict_labelings(self, phi1) -> np.ndarray:
+        """Aligned hard labels (R, M) of new samples in space 1 from every restart's encoder."""
+        x = self._new_rows(phi1)
         out = np.empty((self.encoders_.shape[0], x.n), dtype=np.int64)
         with torch.no_grad():
             for a, lab, _ in label_blocks(x, torch.from_numpy(self.encoders_)):
@@ -368,9 +375,7 @@ class Hume(ConfigParams):
 
     def predict_margins(self, phi1) -> np.ndarray:
         """Top-1 minus top-2 cosine logit (M,) float32 of new samples under the best restart."""
-        self._check_fitted()
-        x = Rows(check_features(phi1, "phi1"), self.config.normalize_phi1, torch.device("cpu"),
-                 self.phi1_mean_, name="phi1")
+        x = self._new_rows(phi1)
         b = self.best_restart_
         return best_margins(x, torch.from_numpy(self.encoders_[b : b + 1]))
 

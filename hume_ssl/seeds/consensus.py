@@ -71,6 +71,7 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
+from hume_ssl.core.io import check_features, check_labels
 from hume_ssl.core.knn import knn_search, l2_normalise
 from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
@@ -470,7 +471,8 @@ class ConsensusSelector(ConfigParams):
         if encoder_init not in STANDS_FOR:
             raise HumeSSLError(f"encoder_init={encoder_init!r}: use "
                                f"{' or '.join(STANDS_FOR)} (HumeConfig.encoder_init).")
-        hume_labels = np.asarray(hume_labels, np.int64)
+        hume_labels = check_labels(hume_labels, k, "hume_labels")
+        x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
         n = len(hume_labels)
         if not (len(x1) == len(x2) == n) or (agreement is not None and len(agreement) != n):
             raise HumeSSLError("phi1, phi2, the HUME labels and agreement differ in rows.")

@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
+from hume_ssl.core.io import check_labels
 from hume_ssl.core.params import ConfigParams, warn_renamed
 from hume_ssl.seeds.config import RANKINGS, SeedConfig
 
@@ -57,13 +58,17 @@ class SeedSelector(ConfigParams):
 
     def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None):
         cfg = dataclasses.replace(self.config, rule="hume")  # this estimator is the hume rule
-        labels = np.asarray(labels).astype(np.int64)
+        labels = check_labels(labels, k, "labels")
         agreement = np.asarray(agreement, dtype=np.float32)
         knn_share = np.asarray(knn_share, dtype=np.float32)
         n = len(labels)
         margins = np.zeros(n, np.float32) if margins is None else np.asarray(margins, np.float32)
         if not (len(agreement) == len(knn_share) == len(margins) == n):
             raise HumeSSLError("labels, agreement, kNN consistency and margins differ in length.")
+        for name, v in (("agreement", agreement), ("knn_share", knn_share)):
+            if not (np.isfinite(v).all() and v.min() >= 0 and v.max() <= 1):
+                raise HumeSSLError(f"{name} must be shares in [0, 1] (no NaN); got "
+                                   f"{np.nanmin(v):g}..{np.nanmax(v):g}.")
         cfg.validate()
         k = int(k if k is not None else labels.max() + 1)
         sizes = np.bincount(labels, minlength=k)

@@ -39,6 +39,38 @@ def test_inductive_and_transductive_test_rows(blobs):
     assert t.labels_.shape == (90,) and t.test_labelings_.shape == (4, 90)
 
 
+def test_one_new_sample_is_predicted_and_bad_new_rows_are_named(blobs):
+    """Before: predict(one row) said 'need at least 2 samples'; predict_margins of rows of the
+    wrong width failed inside torch; transductive=True without test rows was ignored."""
+    phi1, phi2, _ = blobs
+    m = Hume(k=3, n_restarts=2, n_steps=5).fit(phi1, phi2)
+    assert m.predict(phi1[:1]).tolist() == m.predict(phi1)[:1].tolist()
+    assert m.predict_margins(phi1[:1]).shape == (1,)
+    with pytest.raises(HumeSSLError, match="the encoders expect"):
+        m.predict_margins(phi1[:, :-1])
+    with pytest.raises(HumeSSLError, match="pass phi1_test and phi2_test with it"):
+        Hume(k=3, n_restarts=2, n_steps=5).fit(phi1, phi2, transductive=True)
+    one = Hume(k=3, n_restarts=2, n_steps=5).fit(phi1[1:], phi2[1:], phi1[:1], phi2[:1])
+    assert one.test_labels_.shape == (1,)
+
+
+def test_learned_attributes_before_fit_say_to_fit_and_sklearn_catches_it():
+    """Before: Hume().labels_ was a bare AttributeError, and scikit-learn's NotFittedError did
+    not catch ours."""
+    import sklearn.exceptions
+
+    from hume_ssl.seeds.consensus import ConsensusSelector
+    from hume_ssl.seeds.selection import SeedSelector
+
+    for est, name in ((Hume(), "labels_"), (SeedSelector(), "indices_"),
+                      (ConsensusSelector(), "clusters_")):
+        with pytest.raises(sklearn.exceptions.NotFittedError, match=f"{name} is learned by fit"):
+            getattr(est, name)
+        assert not hasattr(est, name)
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        Hume().predict(np.zeros((3, 2), np.float32))
+
+
 def test_not_fitted_and_bad_options(blobs):
     with pytest.raises(NotFittedError, match="fit"):
         Hume().predict(blobs[0])

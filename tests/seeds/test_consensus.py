@@ -550,3 +550,17 @@ def test_encoder_init_is_checked():
     x = np.random.default_rng(0).standard_normal((40, 4)).astype(np.float32)
     with pytest.raises(HumeSSLError, match="encoder_init='random'"):
         ConsensusSelector(per_class=2).fit(x, x, np.arange(40) % 2, 2, encoder_init="random")
+
+
+def test_bad_inputs_are_named_before_any_clustering():
+    """Before: labels >= k, 1-D features or NaN rows failed inside numpy or scikit-learn."""
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(90, 6)), rng.normal(size=(90, 4))
+    lab = np.arange(90) % 3
+    with pytest.raises(HumeSSLError, match=r"hume_labels span 0\.\.2, outside 0\.\.1"):
+        ConsensusSelector().fit(x1, x2, lab, 2)
+    with pytest.raises(HumeSSLError, match="phi1 must be a 2-D matrix"):
+        ConsensusSelector().fit(x1[:, 0], x2, lab, 3)
+    x1[5] = np.nan
+    with pytest.raises(HumeSSLError, match=r"phi1 has NaN or inf in 1 rows \(first: \[5\]\)"):
+        ConsensusSelector().fit(x1, x2, lab, 3)

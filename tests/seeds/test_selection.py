@@ -125,3 +125,17 @@ def test_selector_keeps_the_scikit_learn_contract():
         sel.set_params(n_neighbors=3)  # a kNN setting of SeedConfig, not of the selector
     with pytest.raises(HumeSSLError, match="--ranking 'best'"):
         SeedSelector(ranking="best").fit(labels, agree, knn, margin, k=2)  # checked in fit
+
+
+def test_labels_and_shares_outside_their_range_are_refused():
+    """Before: labels >= k were silently dropped (a class lost), fractional labels truncated,
+    and agreement given in percent accepted."""
+    lab, ones = np.arange(60) % 3, np.ones(60)
+    with pytest.raises(HumeSSLError, match=r"span 0\.\.2, outside 0\.\.1 \(k=2\)"):
+        SeedSelector().fit(lab, ones, ones, k=2)
+    with pytest.raises(HumeSSLError, match="whole numbers"):
+        SeedSelector().fit(lab + 0.5, ones, ones)
+    with pytest.raises(HumeSSLError, match=r"agreement must be shares in \[0, 1\]"):
+        SeedSelector().fit(lab, 100 * ones, ones)
+    with pytest.raises(HumeSSLError, match="outside 0 and up"):
+        SeedSelector().fit(lab - 1, ones, ones)
