@@ -38,6 +38,7 @@ CONSENSUS_ONLY = ("max_overlap", "min_stability", "min_support", "kmeans_states"
 SHORTAGES = ("fewer", "relax", "fill")
 BULK_OF = ("core", "members")  # the consensus rule's rows split into anchor_parts parts
 RULE_SHORTAGES = {"hume": ("fewer", "relax"), "consensus": ("fewer", "fill")}
+ESTIMATORS = {"hume": "SeedSelector", "consensus": "ConsensusSelector"}  # each rule's estimator
 KNN_SPACES = ("phi1", "phi2", "both")
 KNN_BACKENDS = ("auto", "faiss", "torch")
 
@@ -165,7 +166,7 @@ class SeedConfig:
             *[(not changed, f"{', '.join(changed)}: "
                f"{'options' if len(changed) > 1 else 'an option'} of the {other} rule, not of "
                f"--rule {self.rule}: pass --rule {other} with "
-               f"{'them' if len(changed) > 1 else 'it'}")
+               f"{'them' if len(changed) > 1 else 'it'} (Python: {ESTIMATORS[other]})")
               for other, changed in [self._foreign_settings()] if other],
             (0.0 <= self.min_stability <= 1.0,
              f"--min-stability {self.min_stability}: must lie in [0, 1]"),
@@ -189,7 +190,8 @@ class SeedConfig:
             (self.shortage not in SHORTAGES
              or self.shortage in RULE_SHORTAGES.get(self.rule, SHORTAGES),
              f"--shortage {self.shortage} is for the {owner} rule: pass --rule {owner} with "
-             f"it, or use --shortage {' or '.join(RULE_SHORTAGES.get(self.rule, SHORTAGES))}"),
+             f"it (Python: {ESTIMATORS[owner]}), or use --shortage "
+             f"{' or '.join(RULE_SHORTAGES.get(self.rule, SHORTAGES))}"),
             (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
             (self.bulk_of in BULK_OF, f"--bulk-of {self.bulk_of!r}: use core or members"),
         ])

@@ -139,3 +139,11 @@ def test_labels_and_shares_outside_their_range_are_refused():
         SeedSelector().fit(lab, 100 * ones, ones)
     with pytest.raises(HumeSSLError, match="outside 0 and up"):
         SeedSelector().fit(lab - 1, ones, ones)
+
+
+def test_an_option_of_the_other_rule_names_its_estimator_for_python_users():
+    """Before: SeedSelector(shortage="fill") said only "pass --rule consensus", which a Python
+    user cannot do."""
+    lab, ones = np.arange(30) % 3, np.ones(30)
+    with pytest.raises(HumeSSLError, match=r"\(Python: ConsensusSelector\)"):
+        SeedSelector(shortage="fill").fit(lab, ones, ones)
