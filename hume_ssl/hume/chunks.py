@@ -65,7 +65,8 @@ class ChunkStore:
                     if str(z["fingerprint"]) != self.fingerprint:
                         raise HumeSSLError(
                             f"{path} was made from other inputs or settings than this run; "
-                            "use another --out, or delete its chunks/ folder to start over."
+                            "use another --out (Python: another checkpoint_dir), or delete "
+                            "its chunks/ folder to start over."
                         )
                     for j, r in enumerate(z["restarts"]):
                         done[int(r)] = (z["encoders"][j], z["curves"][:, j])
