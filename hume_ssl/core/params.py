@@ -142,8 +142,17 @@ def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:
     returns `obj`."""
     for f in dataclasses.fields(obj):
         if names is None or f.name in names:
-            check_value(flag_of(f), getattr(obj, f.name), f.metadata.get("bounds"), counts(f))
+            value = getattr(obj, f.name)
+            if value is None and counts(f) and not _optional(f):  # e.g. random_state=None
+                raise HumeSSLError(f"{flag_of(f)} None: must be a whole number (e.g. "
+                                   f"{default_of(f)!r}, the default).")
+            check_value(flag_of(f), value, f.metadata.get("bounds"), counts(f))
     return obj
+
+
+def _optional(f: dataclasses.Field) -> bool:
+    t = f.type if isinstance(f.type, str) else str(f.type)
+    return "Optional" in t or "None" in t
 
 
 def help_of(f: dataclasses.Field) -> str:

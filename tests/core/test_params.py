@@ -15,6 +15,9 @@ from hume_ssl.seeds.config import SeedConfig
     (SeedConfig(per_class=2.5), "--per-class 2.5: must be a whole number."),
     # a float setting given an int out of range is not "a whole number" (it was, by the value)
     (HumeConfig(lr=-1), "--lr -1: must be a finite number, above 0."),
+    # scikit-learn's idiom random_state=None failed inside torch
+    (HumeConfig(random_state=None), "--random-state None: must be a whole number (e.g. 0, the "
+                                    "default)."),
 ])
 def test_counts_are_whole_numbers_and_ranges_say_what_they_need(cfg, needle):
     with pytest.raises(HumeSSLError) as e:
