@@ -160,7 +160,7 @@ def seed_run(
             "features": {n: str(v) for n, v in (feature_kw or {}).items()}})
     hume = _hume_config(hume, hume_defaults, k, lambda: choose_k(
         out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log,
-        callback=hume_callback))
+        callback=hume_callback, n_neighbors=seeds.n_neighbors))
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = _paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     n = x1.shape[0]
@@ -500,8 +500,10 @@ def choose_k(
     log: Log = print,
     max_restarts: int = 20,
     callback=None,
+    n_neighbors: int = 0,
 ) -> int:
     """`--k auto`: fit HUME for each k in `k_range` ("lo-hi") and pick the best label-free score.
+    `n_neighbors`: the seed rule's --knn, checked against the rows before the first fit.
 
     `callback(event, info)` gets each fit's HUME events (the progress display).
     The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
@@ -516,6 +518,9 @@ def choose_k(
         raise HumeSSLError(f"--k-range {k_range!r}: need 2 <= LO <= HI.")
     x1, x2, _, _ = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    if n_neighbors >= x1.shape[0]:
+        raise HumeSSLError(f"--knn {n_neighbors}: need fewer neighbours than samples "
+                           f"({x1.shape[0]}).")
     if hi > x1.shape[0] - 1:
         log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
         hi = x1.shape[0] - 1

@@ -439,6 +439,12 @@ def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
                               "3", "--out", str(tmp_path / "R")])
     assert "--k-range 5-30: 8 samples allow k up to 7 only" in res.output, res.output
     assert "k=7: median score" in res.output and "k=8" not in res.output
+    # --knn against the rows is checked before the k sweep (it was after it)
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
+                              "--k-range", "5-30", "--restarts", "2", "--steps", "2", "--out",
+                              str(tmp_path / "R2")])
+    assert res.exit_code == 2 and "--knn 20: need fewer neighbours than samples (8)" in res.output
+    assert "median score" not in res.output and not (tmp_path / "R2").exists()
 
 
 def test_a_constant_space_is_named_and_leaves_no_run_folder(tmp_path, gaussian_files):
