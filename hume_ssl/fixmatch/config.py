@@ -36,6 +36,9 @@ UNSET = (True, "")  # a check that passes: a field left None, filled by the reci
 
 @dataclass
 class FixMatchConfig:
+    """FixMatch's settings (`hume-ssl train-fixmatch --help` shows them); `resolve()` returns a
+    checked copy with the values `init` and `recipe` imply filled in."""
+
     arch: Optional[str] = setting(None, "wrn28_2 (default without --init) | wrn28_8 | "
                                   "resnet18_cifar | torchvision:NAME (| wrn10_1 for smoke "
                                   "tests); with --init, the init's.")

@@ -24,6 +24,9 @@ ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engi
 @renamed_fields(memory_budget_gb="memory_budget_gib")
 @dataclass
 class HumeConfig:
+    """HUME's settings, each field with its default, unit and help (`hume-ssl label --help`
+    shows them); `validate(n_samples)` checks them before any work."""
+
     k: int = setting(10, "Number of classes (clusters) to find.", bounds="[2, inf)")
     n_restarts: int = setting(100, "Number of HUME restarts (task encoders, R), run batched.",
                               flag="--restarts", bounds="[1, inf)")

@@ -40,6 +40,9 @@ UNITS = {
 
 @dataclass
 class PretrainConfig:
+    """Self-supervised pretraining settings (`hume-ssl pretrain --help` shows them); `resolve()`
+    returns a checked copy with the method's automatic values filled in."""
+
     method: str = setting("mocov2", "Self-supervised method: mocov2 (momentum queue) or simclr "
                           "(in-batch).")
     arch: str = setting("resnet18_cifar", "resnet18_cifar | resnet34_cifar | resnet50_cifar (3x3 "

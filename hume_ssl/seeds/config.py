@@ -45,6 +45,9 @@ KNN_BACKENDS = ("auto", "faiss", "torch")
 
 @dataclass
 class SeedConfig:
+    """The seed rules' settings (the consensus rule and the hume rule; `hume-ssl seed --help`
+    shows them); `validate()` checks them before any work."""
+
     per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
                              unit="seeds", bounds="[1, inf)")
     # rule: chosen on recipes/seed_benchmark.py's sets (README "How far to trust seeds";
