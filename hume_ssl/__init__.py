@@ -26,7 +26,8 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "SelectionConfig":  # merged into SeedConfig; the old name for one release
-        from hume_ssl.seeds import selection
+        from hume_ssl.core.params import warn_renamed
 
-        return selection.SelectionConfig
+        warn_renamed("SelectionConfig", "hume_ssl.seeds.config.SeedConfig")  # at the caller
+        return SeedConfig
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -147,3 +147,13 @@ def test_an_option_of_the_other_rule_names_its_estimator_for_python_users():
     lab, ones = np.arange(30) % 3, np.ones(30)
     with pytest.raises(HumeSSLError, match=r"\(Python: ConsensusSelector\)"):
         SeedSelector(shortage="fill").fit(lab, ones, ones)
+
+
+def test_the_old_config_name_warns_at_the_callers_line():
+    """Before: `hume_ssl.SelectionConfig` warned at hume_ssl/__init__.py, not the user's line."""
+    import hume_ssl
+    from hume_ssl.seeds.config import SeedConfig
+
+    with pytest.warns(FutureWarning, match="SelectionConfig is deprecated") as rec:
+        old = hume_ssl.SelectionConfig
+    assert old is SeedConfig and rec[0].filename == __file__
