@@ -26,7 +26,7 @@ from typing import Any, Optional
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.errors import HumeSSLError, NotFittedError
 
 REMOVED_IN = "0.3"  # the release in which deprecated names go
 
@@ -272,8 +272,6 @@ class ConfigParams(BaseEstimator):
     def __getattr__(self, name: str):
         """Only reached for a missing attribute: a learned one (`labels_`) before `fit` says so."""
         if name.endswith("_") and not name.startswith("_"):
-            from hume_ssl.core.errors import NotFittedError
-
             raise NotFittedError(f"{type(self).__name__}.{name} is learned by fit: call fit(...) "
                                  "first.")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

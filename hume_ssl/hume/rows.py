@@ -86,10 +86,11 @@ class Rows:
     def _check_norms(self) -> None:
         if not self.normalize:
             return
-        zero = [(t.norm(dim=1) == 0).nonzero().squeeze(1).cpu() + a for a, t in (
-            (a, raw.float() - self.mean if self.mean is not None else raw.float())
-            for a, raw in self._raw_blocks())]
-        zero = torch.cat(zero)
+        found = []  # per block: the (z,) indices of its zero rows
+        for a, raw in self._raw_blocks():
+            t = raw.float() - self.mean if self.mean is not None else raw.float()
+            found.append((t.norm(dim=1) == 0).nonzero().squeeze(1).cpu() + a)
+        zero = torch.cat(found)
         if len(zero) == 0:
             return
         what = "are all zero" if self.mean is None else "equal the mean row (all zero once centred)"

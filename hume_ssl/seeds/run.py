@@ -54,6 +54,12 @@ Log = Callable[[str], None]
 
 K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
 
+
+def _check_knn(n_neighbors: int, n: int) -> None:
+    if n_neighbors >= n:
+        raise HumeSSLError(f"--knn {n_neighbors}: need fewer neighbours than samples ({n}).")
+
+
 def _sidecar(path: Path) -> Optional[dict]:
     side = Path(path).with_suffix(".json")
     if side.exists():
@@ -169,8 +175,7 @@ def seed_run(
         hume = HumeConfig(k=_dataset_k(ds), **hume_defaults)
     hume.validate(n_samples=n)
     seeds = dataclasses.replace(seeds, random_state=hume.random_state)  # one seed per run
-    if seeds.n_neighbors >= n:
-        raise HumeSSLError(f"--knn {seeds.n_neighbors}: need fewer neighbours than samples ({n}).")
+    _check_knn(seeds.n_neighbors, n)
     if seeds.per_class > n:  # no class can hold them: said before HUME, not after it
         raise HumeSSLError(f"--per-class {seeds.per_class} is more than the {n} samples; lower "
                            "--per-class.")
@@ -518,9 +523,7 @@ def choose_k(
         raise HumeSSLError(f"--k-range {k_range!r}: need 2 <= LO <= HI.")
     x1, x2, _, _ = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
-    if n_neighbors >= x1.shape[0]:
-        raise HumeSSLError(f"--knn {n_neighbors}: need fewer neighbours than samples "
-                           f"({x1.shape[0]}).")
+    _check_knn(n_neighbors, x1.shape[0])
     if hi > x1.shape[0] - 1:
         log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
         hi = x1.shape[0] - 1
