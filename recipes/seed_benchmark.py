@@ -33,7 +33,10 @@ is cached as OUT/NAME.npz) and prints
               nearness to the centre); the best baseline at each N and ours minus it; and
               ours and the best baseline with the map fitted on the seeds themselves
   clusters    the consensus clusters' evidence (source partition, stability, size, core,
-              candidates) and how many of their top 4 are right
+              candidates) and how many of their top 4 are right; for a cluster with a wrong
+              seed, its seeds' classes, the class the map gives it and its members' two
+              largest classes (a merge of two classes whose seeds are the one the map does not
+              name, or seeds that mix classes)
   states      with --states S: ours and the k-means baselines again for k-means random states
               seed .. seed + S - 1 (HUME's fit fixed), precision at each N as mean +- sd (and
               ours' mean under the seeds' own map at 4): one state's curve is one draw, and
@@ -49,8 +52,10 @@ chosen leaving each set out, and the shipped one against every set); the calibra
 expected precision `seed` prints: the table (clusters right / clusters holding seeds at 4 per
 cluster, by stability bin, over every set-state: hume_ssl.seeds.calibration.BIN_COUNTS) and
 each set left out, the interval from the other sets' table against its measured precision in
-each state; and the table `seed` ships (BIN_COUNTS) against every set-state of the run, out of
-sample where the fits are not those it was counted on (another --seed).
+each state; the seeds at 4 by their cluster's support; why seeds at 4 were wrong, per set over
+its states (the clusters' anatomy above, counted); and the table `seed` ships (BIN_COUNTS)
+against every set-state of the run, out of sample where the fits are not those it was counted
+on (another --seed).
 A precision_curve PNG per set goes to OUT. Ground truth is used for evaluation only.
 
 Sets (../shared/data is found as in the other recipes):
@@ -340,7 +345,8 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict, graph
     per = {name: [first["curves"][name]["precision"]] for name in names}
     own = [first["curves"]["ours"]["seed_mapped"]]  # ours under the seeds' own map, per state
     teach = {name: [first["curves"][name].get("taught")] for name in names}  # per state
-    keys = ("stability", "support", "right_at_4", "taken_at_4", "filled_at_4")
+    keys = ("cluster", "stability", "support", "right_at_4", "taken_at_4", "filled_at_4",
+            "mapped", "seed_classes", "member_classes")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
         sel = consensus(x1, x2, f, k, s, rule_settings(args))
@@ -416,14 +422,77 @@ def seed_mapped(ranked: dict, y: np.ndarray, n: int) -> float:
 
 
 def cluster_records(sel, mapping: dict, y: np.ndarray) -> list[dict]:
-    """Per consensus cluster: its evidence and its seeds at 4 against the truth."""
+    """Per consensus cluster: its evidence and its seeds at 4 against the truth, with its
+    anatomy: the class the whole-partition map gives it (mapped; -1: none), the true classes
+    of its top 4 seeds and its members' two largest classes [[class, share], ...]."""
     out = []
     for ev in sel.evidence():
         top = sel.ranked_[ev["cluster"]][:4]
-        right = int((y[top] == mapping.get(ev["cluster"], -1)).sum())
-        out.append({**ev, "right_at_4": right, "taken_at_4": int(len(top)),
-                    "filled_at_4": max(0, int(len(top)) - ev["candidates"])})  # last ones
+        mapped = int(mapping.get(ev["cluster"], -1))
+        counts = np.bincount(y[sel.clusters_[ev["cluster"]]["members"]])
+        largest = np.argsort(-counts, kind="stable")[:2]
+        out.append({**ev, "right_at_4": int((y[top] == mapped).sum()),
+                    "taken_at_4": int(len(top)),
+                    "filled_at_4": max(0, int(len(top)) - ev["candidates"]),  # last ones
+                    "mapped": mapped, "seed_classes": y[top].astype(int).tolist(),
+                    "member_classes": [[int(c), round(float(counts[c] / counts.sum()), 3)]
+                                       for c in largest if counts[c]]})
     return out
+
+
+WRONG_KINDS = {  # why a cluster's seeds at 4 are wrong (wrong_kind), in words
+    "mixed": "the seeds mix classes, most of them the class the map gives",
+    "largest": "the seeds are the members' largest class; the map names the cluster after "
+               "another",
+    "second": "the seeds are the members' second largest class; the map names the cluster "
+              "after another",
+    "other": "the seeds are a class outside the members' two largest"}
+
+
+def wrong_kind(c: dict) -> Optional[str]:
+    """Why a cluster's seeds at 4 are wrong, a key of WRONG_KINDS (None: none is, or a record
+    of a run before the anatomy was stored): the seeds' most common class against the class
+    the whole-partition map gives the cluster and its members' two largest classes."""
+    if "mapped" not in c or c["right_at_4"] == c["taken_at_4"]:
+        return None
+    seeds = int(np.bincount(c["seed_classes"]).argmax())
+    largest = [cls for cls, _ in c["member_classes"]]
+    if seeds == c["mapped"]:
+        return "mixed"
+    if seeds in largest:
+        return "largest" if seeds == largest[0] else "second"
+    return "other"
+
+
+def anatomy(c: dict) -> Optional[str]:
+    """A cluster's wrong seeds at 4 in words (wrong_kind; None: not wrong, or not stored)."""
+    kind = wrong_kind(c)
+    if kind is None:
+        return None
+    members = ", ".join(f"{cls} {100 * share:.0f}%" for cls, share in c["member_classes"])
+    return (f"cluster {c['cluster']}: seeds {c['seed_classes']}, mapped to {c['mapped']}; "
+            f"members {members}: {WRONG_KINDS[kind]}")
+
+
+def wrong_table(results: list[dict]) -> None:
+    """Over every set-state: the clusters whose seeds at 4 were wrong (any of them), by why
+    (wrong_kind), per set. Ground truth, for reading only."""
+    rows = []
+    for r in results:
+        cl = [c for state in state_clusters(r) for c in state if c.get("taken_at_4")]
+        kinds = [wrong_kind(c) for c in cl if "mapped" in c]
+        if len(kinds) == len(cl) and cl:
+            rows.append((r["set"], len(state_clusters(r)), len(cl), kinds))
+    if not rows:
+        return
+    print("\n## why seeds at 4 were wrong: clusters holding seeds, over every set-state ("
+          + "; ".join(f"{key}: {words}" for key, words in WRONG_KINDS.items()) + ")")
+    print("| set | states | clusters holding seeds | with a wrong seed | "
+          + " | ".join(WRONG_KINDS) + " |")
+    print("|---" * (4 + len(WRONG_KINDS)) + "|")
+    for name, states, n, kinds in rows:
+        print(f"| {name} | {states} | {n} | {sum(k is not None for k in kinds)} | "
+              + " | ".join(str(kinds.count(key)) for key in WRONG_KINDS) + " |")
 
 
 def space_share(f: dict, labels, space: str, n: int) -> np.ndarray:
@@ -493,6 +562,9 @@ def print_set(r: dict) -> None:
         print(f"| {key} | " + " | ".join(
             fmt(c[key]) if isinstance(c[key], float) else str(c[key]) for c in r["clusters"])
             + " |")
+    wrong = [line for line in map(anatomy, r["clusters"]) if line]
+    if wrong:
+        print("wrong seeds at 4 (ground truth, for reading only):\n  " + "\n  ".join(wrong))
 
 
 def state_means(r: dict) -> dict:
@@ -912,6 +984,7 @@ def main(argv=None) -> list[dict]:
         verdict_calibration(results)
         expected_precision_table(results)
         support_table(results)
+    wrong_table(results)
     if results:
         shipped_table_check(results)
     return results

@@ -26,10 +26,12 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
         ours = np.array(r["states"]["ours"], float)
         assert ours.shape == (2, len(seed_benchmark.NS)) and len(r["states"]["clusters"]) == 2
         assert (tmp_path / f"{r['set']}_precision_curve.png").stat().st_size > 0
+        assert all("mapped" in c for state in r["states"]["clusters"] for c in state)
     # state 0 of the spread is the curve printed first: one code path
     assert results[0]["states"]["ours"][0] == results[0]["curves"]["ours"]["precision"]
     assert "over 2 k-means random states" in out and "BIN_COUNTS = (" in out
     assert "left-out set-states" in out and "## the verdict" in out
+    assert "## why seeds at 4 were wrong" in out
     # precision with the map fitted on the seeds: never below the whole partition's map
     o = results[0]["curves"]["ours"]
     assert all(m >= p - 1e-9 for m, p in zip(o["seed_mapped"], o["precision"]) if p == p)
@@ -137,6 +139,36 @@ def test_the_support_cut_is_the_highest_edge_below_which_seeds_are_more_often_wr
     out = capsys.readouterr().out
     assert "| [0.01, 0.02) | 2 | 0.375 |" in out and "| [0.1, 1] | 2 | 1.000 |" in out
     assert "0.02 on every set; leaving each set out: a 0, b 0.02; shipped min_support 0.02" in out
+
+
+def _seeded(cluster, seeds, mapped, members, right=None):
+    return {"cluster": cluster, "seed_classes": seeds, "mapped": mapped,
+            "member_classes": members, "taken_at_4": len(seeds),
+            "right_at_4": sum(s == mapped for s in seeds) if right is None else right}
+
+
+def test_wrong_seeds_are_told_apart_by_the_members_classes_and_the_map(capsys):
+    members = [[0, 0.38], [8, 0.34]]
+    right = _seeded(0, [6, 6, 6, 6], 6, [[6, 0.6], [3, 0.1]])
+    merged = _seeded(1, [8, 8, 8, 0], 0, members)  # a merge named after its other class
+    named = _seeded(2, [0, 0, 0, 0], 8, members)  # the members' largest, the map says 8
+    mixed = _seeded(3, [0, 0, 0, 8], 0, members)
+    other = _seeded(4, [2, 2, 2, 2], 0, members)
+    kinds = [seed_benchmark.wrong_kind(c) for c in (right, merged, named, mixed, other)]
+    assert kinds == [None, "second", "largest", "mixed", "other"]
+    assert seed_benchmark.anatomy(right) is None
+    assert seed_benchmark.anatomy(merged) == (
+        "cluster 1: seeds [8, 8, 8, 0], mapped to 0; members 0 38%, 8 34%: the seeds are the "
+        "members' second largest class; the map names the cluster after another")
+    old = {k: v for k, v in merged.items() if k != "mapped"}  # a record of a run before
+    assert seed_benchmark.wrong_kind(old) is None
+    results = [{"set": "a", "clusters": [right, merged, named, mixed, other]},
+               {"set": "b", "states": {"clusters": [[right, merged], [right, other]]}},
+               {"set": "before", "clusters": [old]}]  # no anatomy stored: left out
+    seed_benchmark.wrong_table(results)
+    out = capsys.readouterr().out
+    assert "| a | 1 | 5 | 4 | 1 | 1 | 1 | 1 |" in out
+    assert "| b | 2 | 4 | 2 | 0 | 0 | 1 | 1 |" in out and "| before |" not in out
 
 
 def test_every_set_is_loaded_before_any_is_fitted(tmp_path):
