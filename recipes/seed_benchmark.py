@@ -102,7 +102,13 @@ from hume_ssl.seeds.calibration import (
 )
 from hume_ssl.seeds.config import BULK_OF, RULE_SHORTAGES, SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours, space_rows
-from hume_ssl.seeds.report import plot_curves, precision_curve
+from hume_ssl.seeds.report import (
+    WRONG_KINDS,
+    cluster_anatomy,
+    describe_wrong,
+    plot_curves,
+    precision_curve,
+)
 from hume_ssl.seeds.selection import SeedSelector
 
 NS = (1, 2, 4, 8, 16, 25, 50, 100, 200, 400)
@@ -346,7 +352,7 @@ def over_states(x1, x2, f: dict, y: np.ndarray, k: int, args, first: dict, graph
     own = [first["curves"]["ours"]["seed_mapped"]]  # ours under the seeds' own map, per state
     teach = {name: [first["curves"][name].get("taught")] for name in names}  # per state
     keys = ("cluster", "stability", "support", "right_at_4", "taken_at_4", "filled_at_4",
-            "mapped", "seed_classes", "member_classes")
+            "mapped_class", "seed_classes", "member_classes", "wrong")
     clusters = [[{key: c[key] for key in keys} for c in first["clusters"]]]  # per state
     for s in range(args.seed + 1, args.seed + args.states):
         sel = consensus(x1, x2, f, k, s, rule_settings(args))
@@ -422,65 +428,30 @@ def seed_mapped(ranked: dict, y: np.ndarray, n: int) -> float:
 
 
 def cluster_records(sel, mapping: dict, y: np.ndarray) -> list[dict]:
-    """Per consensus cluster: its evidence and its seeds at 4 against the truth, with its
-    anatomy: the class the whole-partition map gives it (mapped; -1: none), the true classes
-    of its top 4 seeds and its members' two largest classes [[class, share], ...]."""
+    """Per consensus cluster: its evidence and its seeds at 4 against the truth, with the
+    anatomy `seed` writes to report.json (hume_ssl.seeds.report.cluster_anatomy: mapped_class,
+    seed_classes, member_classes on the consensus partition, and why they are wrong)."""
+    top = {c: sel.ranked_[c][:4] for c in range(len(sel.clusters_))}
+    anat = {a["cluster"]: a for a in cluster_anatomy(sel.labels_, y, top, mapping)}
     out = []
     for ev in sel.evidence():
-        top = sel.ranked_[ev["cluster"]][:4]
-        mapped = int(mapping.get(ev["cluster"], -1))
-        counts = np.bincount(y[sel.clusters_[ev["cluster"]]["members"]])
-        largest = np.argsort(-counts, kind="stable")[:2]
-        out.append({**ev, "right_at_4": int((y[top] == mapped).sum()),
-                    "taken_at_4": int(len(top)),
-                    "filled_at_4": max(0, int(len(top)) - ev["candidates"]),  # last ones
-                    "mapped": mapped, "seed_classes": y[top].astype(int).tolist(),
-                    "member_classes": [[int(c), round(float(counts[c] / counts.sum()), 3)]
-                                       for c in largest if counts[c]]})
+        c = ev["cluster"]
+        a = anat.get(c, {"mapped_class": int(mapping.get(c, -1)), "seed_classes": [],
+                         "right": 0, "member_classes": [], "wrong": None})
+        out.append({**ev, "right_at_4": a["right"], "taken_at_4": int(len(top[c])),
+                    "filled_at_4": max(0, int(len(top[c])) - ev["candidates"]),  # last ones
+                    "mapped_class": a["mapped_class"], "seed_classes": a["seed_classes"],
+                    "member_classes": a["member_classes"], "wrong": a["wrong"]})
     return out
-
-
-WRONG_KINDS = {  # why a cluster's seeds at 4 are wrong (wrong_kind), in words
-    "mixed": "the seeds mix classes, most of them the class the map gives",
-    "largest": "the seeds are the members' largest class; the map names the cluster after "
-               "another",
-    "second": "the seeds are the members' second largest class; the map names the cluster "
-              "after another",
-    "other": "the seeds are a class outside the members' two largest"}
-
-
-def wrong_kind(c: dict) -> Optional[str]:
-    """Why a cluster's seeds at 4 are wrong, a key of WRONG_KINDS (None: none is, or a record
-    of a run before the anatomy was stored): the seeds' most common class against the class
-    the whole-partition map gives the cluster and its members' two largest classes."""
-    if "mapped" not in c or c["right_at_4"] == c["taken_at_4"]:
-        return None
-    seeds = int(np.bincount(c["seed_classes"]).argmax())
-    largest = [cls for cls, _ in c["member_classes"]]
-    if seeds == c["mapped"]:
-        return "mixed"
-    if seeds in largest:
-        return "largest" if seeds == largest[0] else "second"
-    return "other"
-
-
-def anatomy(c: dict) -> Optional[str]:
-    """A cluster's wrong seeds at 4 in words (wrong_kind; None: not wrong, or not stored)."""
-    kind = wrong_kind(c)
-    if kind is None:
-        return None
-    members = ", ".join(f"{cls} {100 * share:.0f}%" for cls, share in c["member_classes"])
-    return (f"cluster {c['cluster']}: seeds {c['seed_classes']}, mapped to {c['mapped']}; "
-            f"members {members}: {WRONG_KINDS[kind]}")
 
 
 def wrong_table(results: list[dict]) -> None:
     """Over every set-state: the clusters whose seeds at 4 were wrong (any of them), by why
-    (wrong_kind), per set. Ground truth, for reading only."""
+    (hume_ssl.seeds.report.wrong_kind), per set. Ground truth, for reading only."""
     rows = []
     for r in results:
         cl = [c for state in state_clusters(r) for c in state if c.get("taken_at_4")]
-        kinds = [wrong_kind(c) for c in cl if "mapped" in c]
+        kinds = [c["wrong"] for c in cl if "wrong" in c]
         if len(kinds) == len(cl) and cl:
             rows.append((r["set"], len(state_clusters(r)), len(cl), kinds))
     if not rows:
@@ -562,7 +533,7 @@ def print_set(r: dict) -> None:
         print(f"| {key} | " + " | ".join(
             fmt(c[key]) if isinstance(c[key], float) else str(c[key]) for c in r["clusters"])
             + " |")
-    wrong = [line for line in map(anatomy, r["clusters"]) if line]
+    wrong = [line for line in map(describe_wrong, r["clusters"]) if line]
     if wrong:
         print("wrong seeds at 4 (ground truth, for reading only):\n  " + "\n  ".join(wrong))
 

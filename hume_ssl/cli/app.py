@@ -355,6 +355,8 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
             f"{_num(r['seed_precision'])}; precision at n per class: "
             + ", ".join(f"{n}: {_num(p, 3)}" for n, p in r["precision_at_per_class"].items())
         )
+        for line in r.get("wrong", []):
+            out_console.print(f"wrong seeds (ground truth, report.json): {line}", markup=False)
     if res.get("empty_reason"):
         console.print(f"[bold yellow]warning:[/] no seeds in {res['seeds_dir']}: "
                       f"{res['empty_reason']}")

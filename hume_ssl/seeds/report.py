@@ -145,6 +145,65 @@ def _draw_line(d, ns, prec, size, lo, colour, width):
         d.line(pts, fill=colour, width=width)
 
 
+WRONG_KINDS = {  # why a cluster's seeds are wrong (wrong_kind), in words
+    "mixed": "the seeds mix classes, most of them the class the map gives",
+    "largest": "the seeds are the members' largest class; the map names the cluster after "
+               "another",
+    "second": "the seeds are the members' second largest class; the map names the cluster "
+              "after another",
+    "other": "the seeds are a class outside the members' two largest"}
+
+
+def wrong_kind(seed_classes, mapped: int, member_classes) -> Optional[str]:
+    """Why a cluster's seeds are wrong, a key of WRONG_KINDS (None: every seed is of class
+    `mapped`, the class the whole-partition map gives the cluster): the seeds' most common
+    true class (seed_classes (S,), ties: the lowest) against `mapped` and the members' two
+    largest classes (member_classes [[class, share], ...], largest first)."""
+    seed_classes = np.asarray(seed_classes, np.int64)
+    if len(seed_classes) == 0 or (seed_classes == mapped).all():
+        return None
+    seeds = int(np.bincount(seed_classes).argmax())
+    largest = [int(cls) for cls, _ in member_classes]
+    if seeds == mapped:
+        return "mixed"
+    if seeds in largest:
+        return "largest" if seeds == largest[0] else "second"
+    return "other"
+
+
+def describe_wrong(c: dict) -> Optional[str]:
+    """One cluster_anatomy record in words where its seeds are wrong (None where they are not,
+    or where the record holds no `wrong`)."""
+    if not c.get("wrong"):
+        return None
+    members = ", ".join(f"{cls} {100 * share:.0f}%" for cls, share in c["member_classes"])
+    return (f"cluster {c['cluster']}: seeds {c['seed_classes']}, mapped to {c['mapped_class']}; "
+            f"members {members}: {WRONG_KINDS[c['wrong']]}")
+
+
+def cluster_anatomy(partition: np.ndarray, truth: np.ndarray, seeds: dict[int, np.ndarray],
+                    mapping: dict[int, int]) -> list[dict]:
+    """Per cluster holding seeds (seeds {cluster: its seeds' indices, best first}): {cluster,
+    mapped_class (mapping's; -1: none), seed_classes (the seeds' true classes), right,
+    member_classes [[class, share], ...] (the two largest among the rows partition (N,) puts
+    in it), wrong (wrong_kind)}. A cluster whose seeds are the class most of its rows are, under
+    a map that names it after another, is one of a class split over two clusters: no seed
+    taken from its majority is right there."""
+    out = []
+    for c, idx in seeds.items():
+        if len(idx) == 0:
+            continue
+        counts = np.bincount(truth[partition == c])
+        largest = [int(j) for j in np.argsort(-counts, kind="stable")[:2] if counts[j]]
+        members = [[j, round(float(counts[j] / counts.sum()), 3)] for j in largest]
+        mapped = int(mapping.get(int(c), -1))
+        classes = np.asarray(truth[idx], np.int64)
+        out.append({"cluster": int(c), "mapped_class": mapped,
+                    "seed_classes": classes.tolist(), "right": int((classes == mapped).sum()),
+                    "member_classes": members, "wrong": wrong_kind(classes, mapped, members)})
+    return out
+
+
 def seed_report(
     out_dir: Path,
     partition: np.ndarray,
@@ -179,6 +238,9 @@ def seed_report(
         "seed_precision_own_map": cluster_acc(pseudo, truth[indices]) if len(indices) else None,
         "wrong_seeds": indices[~correct].tolist(),
         "cluster_to_class": {str(k): v for k, v in m.items()},
+        "clusters": cluster_anatomy(partition, truth, {int(c): indices[pseudo == c]
+                                                       for c in np.unique(pseudo)}, m),
+        "wrong_kinds": WRONG_KINDS,
         "precision_at_per_class": marks,
         "curve": {"per_class": ns.tolist(), "precision": prec.tolist(), "seeds": taken.tolist()},
     }

@@ -46,7 +46,7 @@ from hume_ssl.seeds.consensus import (
     short_cause,
     space_neighbours,
 )
-from hume_ssl.seeds.report import seed_report, write_contact_sheets
+from hume_ssl.seeds.report import describe_wrong, seed_report, write_contact_sheets
 from hume_ssl.seeds.selection import SeedSelector
 
 Log = Callable[[str], None]
@@ -334,8 +334,9 @@ def _precision_report(seeds_dir: Path, model: Hume, truth: np.ndarray, sel, knn_
               k=k).indices_by_class()
     report = seed_report(seeds_dir, partition, truth, sel.indices_, sel.pseudo_labels_, ranked,
                          hume_labels=model.labels_)
-    return {key: report[key] for key in ("ensemble_acc", "seed_precision",
-                                         "precision_at_per_class")}
+    return {**{key: report[key] for key in ("ensemble_acc", "seed_precision",
+                                            "precision_at_per_class")},
+            "wrong": [line for line in map(describe_wrong, report["clusters"]) if line]}
 
 
 def knn_spaces(seeds: SeedConfig) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
         ours = np.array(r["states"]["ours"], float)
         assert ours.shape == (2, len(seed_benchmark.NS)) and len(r["states"]["clusters"]) == 2
         assert (tmp_path / f"{r['set']}_precision_curve.png").stat().st_size > 0
-        assert all("mapped" in c for state in r["states"]["clusters"] for c in state)
+        assert all("wrong" in c for state in r["states"]["clusters"] for c in state)
     # state 0 of the spread is the curve printed first: one code path
     assert results[0]["states"]["ours"][0] == results[0]["curves"]["ours"]["precision"]
     assert "over 2 k-means random states" in out and "BIN_COUNTS = (" in out
@@ -141,27 +141,20 @@ def test_the_support_cut_is_the_highest_edge_below_which_seeds_are_more_often_wr
     assert "0.02 on every set; leaving each set out: a 0, b 0.02; shipped min_support 0.02" in out
 
 
-def _seeded(cluster, seeds, mapped, members, right=None):
-    return {"cluster": cluster, "seed_classes": seeds, "mapped": mapped,
+def _seeded(cluster, seeds, mapped, members, wrong):
+    return {"cluster": cluster, "seed_classes": seeds, "mapped_class": mapped, "wrong": wrong,
             "member_classes": members, "taken_at_4": len(seeds),
-            "right_at_4": sum(s == mapped for s in seeds) if right is None else right}
+            "right_at_4": sum(s == mapped for s in seeds)}
 
 
-def test_wrong_seeds_are_told_apart_by_the_members_classes_and_the_map(capsys):
+def test_wrong_seeds_are_counted_by_kind_per_set(capsys):
     members = [[0, 0.38], [8, 0.34]]
-    right = _seeded(0, [6, 6, 6, 6], 6, [[6, 0.6], [3, 0.1]])
-    merged = _seeded(1, [8, 8, 8, 0], 0, members)  # a merge named after its other class
-    named = _seeded(2, [0, 0, 0, 0], 8, members)  # the members' largest, the map says 8
-    mixed = _seeded(3, [0, 0, 0, 8], 0, members)
-    other = _seeded(4, [2, 2, 2, 2], 0, members)
-    kinds = [seed_benchmark.wrong_kind(c) for c in (right, merged, named, mixed, other)]
-    assert kinds == [None, "second", "largest", "mixed", "other"]
-    assert seed_benchmark.anatomy(right) is None
-    assert seed_benchmark.anatomy(merged) == (
-        "cluster 1: seeds [8, 8, 8, 0], mapped to 0; members 0 38%, 8 34%: the seeds are the "
-        "members' second largest class; the map names the cluster after another")
-    old = {k: v for k, v in merged.items() if k != "mapped"}  # a record of a run before
-    assert seed_benchmark.wrong_kind(old) is None
+    right = _seeded(0, [6, 6, 6, 6], 6, [[6, 0.6], [3, 0.1]], None)
+    merged = _seeded(1, [8, 8, 8, 0], 0, members, "second")
+    named = _seeded(2, [0, 0, 0, 0], 8, members, "largest")
+    mixed = _seeded(3, [0, 0, 0, 8], 0, members, "mixed")
+    other = _seeded(4, [2, 2, 2, 2], 0, members, "other")
+    old = {k: v for k, v in merged.items() if k != "wrong"}  # a record of a run before
     results = [{"set": "a", "clusters": [right, merged, named, mixed, other]},
                {"set": "b", "states": {"clusters": [[right, merged], [right, other]]}},
                {"set": "before", "clusters": [old]}]  # no anatomy stored: left out

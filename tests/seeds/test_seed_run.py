@@ -135,6 +135,12 @@ def test_seed_cli_on_feature_files(tmp_path, digit_files):
     )
     assert res.exit_code == 0, res.output
     assert "seed precision" in res.output
+    # each cluster whose seeds report.json calls wrong gets one line, saying why
+    report = json.loads((tmp_path / "run" / "seeds" / "report.json").read_text())
+    wrong = [c for c in report["clusters"] if c["wrong"]]
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("wrong seeds (ground truth")]
+    assert len(lines) == len(wrong)
+    assert all(f"cluster {c['cluster']}: seeds" in ln for c, ln in zip(wrong, lines))
     bad = runner.invoke(
         app,
         ["seed", "--phi1", str(p1), "--phi2", str(p2), "--k", "ten", "--out", str(tmp_path / "x")],
