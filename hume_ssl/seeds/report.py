@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from hume_ssl.core.io import atomic_write_bytes
-from hume_ssl.core.metrics import cluster_acc, hungarian_map
+from hume_ssl.core.metrics import cluster_acc, contingency, hungarian_map
 from hume_ssl.core.plot import png_bytes
 
 
@@ -189,11 +189,15 @@ def cluster_anatomy(partition: np.ndarray, truth: np.ndarray, seeds: dict[int, n
     in it), wrong (wrong_kind)}. A cluster whose seeds are the class most of its rows are, under
     a map that names it after another, is one of a class split over two clusters: no seed
     taken from its majority is right there."""
+    held = [int(c) for c, idx in seeds.items() if len(idx)]
+    if not held:
+        return []
+    cov = partition >= 0
+    table = contingency(partition[cov], truth[cov], max(int(partition.max()), max(held)) + 1,
+                        int(truth.max()) + 1)  # (clusters, classes): one pass over the rows
     out = []
-    for c, idx in seeds.items():
-        if len(idx) == 0:
-            continue
-        counts = np.bincount(truth[partition == c])
+    for c in held:
+        idx, counts = seeds[c], table[c]
         largest = [int(j) for j in np.argsort(-counts, kind="stable")[:2] if counts[j]]
         members = [[j, round(float(counts[j] / counts.sum()), 3)] for j in largest]
         mapped = int(mapping.get(int(c), -1))
