@@ -3,7 +3,8 @@ beats a random init of the same network by more than the spread and never ends b
 probe on the same 40 true labels, over 3 random states, on a CIFAR-10 subset at the CPU size of
 recipes/cifar10_fixmatch_init.py (its --backbone-init section; README "From any features
 backbone" has the table). Slow (about 30 minutes with the 2 cores shared by
-other jobs, 2026-12-02; less on idle cores); skipped without ../shared."""
+other jobs, 2026-12-02; under 2 minutes on the quiet 2-core CPU, 2026-12-06); skipped
+without ../shared."""
 
 import sys
 from pathlib import Path
