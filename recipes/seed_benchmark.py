@@ -75,6 +75,7 @@ Sets (../shared/data is found as in the other recipes):
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 import warnings
@@ -289,9 +290,9 @@ def analyse(name: str, f: dict, args) -> dict:
 
 
 RULE_SETTINGS = ("agreement_quantile", "mode_size", "anchor_parts", "bulk_of", "min_support",
-                 "shortage")
+                 "graph_partition", "shortage")
 # ours' settings the recipe's flags override (--agreement-quantile, --mode-size, --anchor-parts,
-# --bulk-of, --min-support, --shortage)
+# --bulk-of, --min-support, --graph-partition, --shortage)
 
 
 def rule_settings(args) -> dict:
@@ -913,6 +914,11 @@ def main(argv=None) -> list[dict]:
                     help="ours' least share of a cluster's members that are candidates for it "
                     "to give seeds (seed --min-support; 0: off) to compare against the shipped "
                     "default")
+    ap.add_argument("--graph-partition", action=argparse.BooleanOptionalAction,
+                    default=SeedConfig().graph_partition,
+                    help="ours with the spectral partition of both spaces' kNN graph (seed "
+                    "--graph-partition; --no-graph-partition: k-means partitions only, the rule "
+                    "before) to compare against the shipped default")
     ap.add_argument("--shortage", choices=RULE_SHORTAGES["consensus"],
                     default=SeedConfig().shortage,
                     help="ours' clusters short of candidates (seed --shortage; fill: topped up "

@@ -11,7 +11,8 @@ this process, every thread). The selection runs under each rule: the hume rule (
 before 0.2), the consensus rule as shipped (--kmeans-states 1), with 3 k-means states, with
 the anchor taken anywhere in its cluster (--anchor-parts 1, the rule before the bulk) and
 with the bulk found among all of a cluster's members (--bulk-of members, the rule before the
-core); the last column is the whole `seed` (HUME + kNN + selection) against the hume rule's.
+core) and without the spectral partition of the kNN graph (--no-graph-partition, the rule
+before it); the last column is the whole `seed` (HUME + kNN + selection) against the hume rule's.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def main(argv=None) -> list[dict]:
              f"consensus, {shipped} k-means state(s) (shipped)": SeedConfig(),
              f"consensus, {more} k-means states": SeedConfig(kmeans_states=more),
              "consensus, anchor anywhere (--anchor-parts 1)": SeedConfig(anchor_parts=1),
-             "consensus, bulk of the members (--bulk-of members)": SeedConfig(bulk_of="members")}
+             "consensus, bulk of the members (--bulk-of members)": SeedConfig(bulk_of="members"),
+             "consensus, k-means partitions only (--no-graph-partition)":
+                 SeedConfig(graph_partition=False)}
     # every rule here needs the same neighbour lists (20 neighbours, both spaces): computed and
     # timed once, counted in each rule's run
     assert len({(s.n_neighbors, knn_spaces(s)) for s in rules.values()}) == 1

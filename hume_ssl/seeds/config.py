@@ -34,7 +34,8 @@ RANKINGS = ("agreement", "knn", "product")
 RULES = ("consensus", "hume")
 HUME_ONLY = ("knn_space", "ranking", "min_agreement", "relax_step")
 CONSENSUS_ONLY = ("max_overlap", "min_stability", "min_support", "kmeans_states",
-                  "agreement_quantile", "mode_size", "anchor_parts", "bulk_of")
+                  "agreement_quantile", "mode_size", "anchor_parts", "bulk_of",
+                  "graph_partition")
 SHORTAGES = ("fewer", "relax", "fill")
 BULK_OF = ("core", "members")  # the consensus rule's rows split into anchor_parts parts
 RULE_SHORTAGES = {"hume": ("fewer", "relax"), "consensus": ("fewer", "fill")}
@@ -154,6 +155,10 @@ class SeedConfig:
         "bulk: core (the members every partition puts in it) or members (all of them, the rule "
         "before: rows at its border, which other partitions give to a neighbouring "
         "cluster, can tip a near-even split).")
+    graph_partition: bool = setting(
+        True, "consensus rule: one more partition beside k-means: the spectral clustering of "
+        "the two spaces' kNN graph (--knn neighbours in each; left out past 20 million rows x "
+        "clusters).", flags=("--graph-partition/--no-graph-partition",))
     random_state: int = setting(0, "Seed of the consensus rule's k-means: states random_state "
                                 "x kmeans_states .. + kmeans_states - 1.", flag=None)
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",

@@ -435,12 +435,14 @@ def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
 
 def partitions_note(sel: ConsensusSelector) -> str:
     """The partitions the consensus clusters came from, in words."""
+    graph = (" and the spectral clustering of both spaces' kNN graph"
+             if "graph" in sel.partitions_ else "")
     if sel.without_hume_ is None and "kmeans1" not in sel.partitions_:
         return ("HUME (started from k-means of space 1, standing for it) and k-means of space 2 "
-                "and of both")
+                "and of both" + graph)
     if sel.without_hume_ is None:
-        return "HUME and k-means of each space and of both"
-    return (f"k-means of each space and of both, HUME's partition left out (with it "
+        return "HUME and k-means of each space and of both" + graph
+    return (f"k-means of each space and of both{graph}, HUME's partition left out (with it "
             f"{sel.without_hume_['clusters_with_seeds_with_hume']} cluster(s) held candidate "
             "seeds: nothing to train on)")
 

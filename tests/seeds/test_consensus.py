@@ -11,6 +11,7 @@ from hume_ssl.core.params import UnknownParameterError
 from hume_ssl.seeds.calibration import _summary, bin_counts, expected_precision, stability_bin
 from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import (
+    PARTITIONS,
     ConsensusSelector,
     agreement_floor,
     bulk,
@@ -82,7 +83,7 @@ def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_vi
     assert sel.scores_.shape == (len(sel.indices_), 3)
     ev = sel.evidence()
     assert [e["cluster"] for e in ev] == list(range(len(ev)))
-    assert all(e["source"] in ("hume", "kmeans1", "kmeans2", "joint") for e in ev)
+    assert all(e["source"] in PARTITIONS for e in ev)
     assert sorted((e["stability"] for e in ev), reverse=True) == [e["stability"] for e in ev]
     assert sum(e["seeds"] for e in ev) == len(sel.indices_)
     assert sel.without_hume_ is None and sel.partitions_[0] == "hume"  # HUME's partition used
@@ -205,9 +206,12 @@ def test_the_anchor_comes_from_the_bulk_of_its_cluster(seed):
     # its cluster does not carry; the default anchors in the larger of 2 k-means parts of the
     # cluster: class 0. anchor_parts 2 was chosen on the seed benchmark (README "How far to
     # trust seeds")
+    # (k-means partitions only: the graph partition cuts the tight class off, here where every
+    # k-means partition keeps the two classes of group 0 together)
     x1, x2, hume, y = _tight_minority_in_a_cluster(seed)
-    default = ConsensusSelector(per_class=4).fit(x1, x2, hume, 2)
-    anywhere = ConsensusSelector(per_class=4, anchor_parts=1).fit(x1, x2, hume, 2)
+    default = ConsensusSelector(per_class=4, graph_partition=False).fit(x1, x2, hume, 2)
+    anywhere = ConsensusSelector(per_class=4, anchor_parts=1,
+                                 graph_partition=False).fit(x1, x2, hume, 2)
     assert default.get_params()["anchor_parts"] == 2
     labels = [y[r].tolist() for r in default.indices_by_class().values()]
     assert sorted(labels) == [[0] * 4, [2] * 4]
@@ -331,8 +335,10 @@ def test_a_cluster_with_almost_no_candidates_gives_no_seeds():
         assert out["candidates_"].tolist() == [200, 0, 5]
     off = select(SeedConfig(per_class=4, min_support=0.0), rows, nbrs, kmeans, labels, 3, agreed)
     assert off["per_class_"].tolist() == [4, 3, 4]
-    # the selector reports each cluster's support; seeds.json records the threshold
-    sel = ConsensusSelector(per_class=4).fit(*rows, labels, 3, neighbours=nbrs)
+    # the selector reports each cluster's support; seeds.json records the threshold (k-means
+    # partitions only: the made-up neighbour lists would make a graph partition of their own)
+    sel = ConsensusSelector(per_class=4, graph_partition=False).fit(*rows, labels, 3,
+                                                                    neighbours=nbrs)
     ev = sorted(sel.evidence(), key=lambda e: e["support"])
     assert [(e["support"], e["seeds"]) for e in ev[:2]] == [(0.015, 0), (0.025, 4)]
     assert ev[2]["support"] > 0.9 and ev[2]["seeds"] == 4
@@ -349,8 +355,9 @@ def test_a_short_cluster_says_why_it_is_short():
 
     from hume_ssl.seeds.run import short_note
 
-    rows, nbrs, labels = _supported_clusters()
-    sel = ConsensusSelector(per_class=6).fit(*rows, labels, 3, neighbours=nbrs)
+    rows, nbrs, labels = _supported_clusters()  # (no graph partition of made-up neighbours)
+    sel = ConsensusSelector(per_class=6, graph_partition=False).fit(*rows, labels, 3,
+                                                                    neighbours=nbrs)
     why = [e["short"] for e in sorted(sel.evidence(), key=lambda e: e["support"])]
     assert why == ["support 0.0150 < --min-support 0.02", "5 candidates", None]
     note = short_note(sel, sel.config)  # after the warning's "clusters [..] have fewer ..."
@@ -359,8 +366,8 @@ def test_a_short_cluster_says_why_it_is_short():
     assert "support: candidates / members" in note and "candidates: core members" in note
     assert "--min-support 0 turns the cut off, --shortage fill then tops them up" in note
     assert "--shortage fill" in note
-    fill = ConsensusSelector(per_class=6, shortage="fill").fit(*rows, labels, 3,
-                                                              neighbours=nbrs)
+    fill = ConsensusSelector(per_class=6, shortage="fill", graph_partition=False).fit(
+        *rows, labels, 3, neighbours=nbrs)
     why = [e["short"] for e in sorted(fill.evidence(), key=lambda e: e["support"])]
     assert why == ["support 0.0150 < --min-support 0.02", None, None]  # 0 not topped up
     cfg = SeedConfig(per_class=4, shortage="fill")
@@ -450,7 +457,7 @@ def test_a_hume_partition_too_poor_for_any_seed_is_left_out(digits_views):
     sel = ConsensusSelector(per_class=4).fit(phi1, phi2, noise, 10, neighbours=nbrs)
     assert sel.without_hume_ is not None
     assert sel.without_hume_["clusters_with_seeds_with_hume"] < 2
-    assert sel.partitions_ == ("kmeans1", "kmeans2", "joint")
+    assert sel.partitions_ == ("kmeans1", "kmeans2", "joint", "graph")
     assert all(e["source"] != "hume" and "hume" not in e["matches"] for e in sel.evidence())
     assert (sel.per_class_ > 0).sum() >= 8
     assert _precision_at(sel, y) >= 0.85
@@ -460,7 +467,8 @@ def test_a_hume_partition_too_poor_for_any_seed_is_left_out(digits_views):
 
     meta = _consensus_meta(sel, SeedConfig())
     assert "HUME's partition left out" in meta["evidence"]
-    assert meta["partitions"] == ["kmeans1", "kmeans2", "joint"] and meta["without_hume"]
+    assert meta["partitions"] == ["kmeans1", "kmeans2", "joint", "graph"]
+    assert meta["without_hume"] and "kNN graph" in meta["evidence"]
 
 
 def test_shortage_fill_tops_short_clusters_up_from_their_cores(digits_views):
@@ -528,8 +536,8 @@ def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
     assert hume.config.encoder_init == "kmeans"
     nbrs = [space_neighbours(x, 20, True)[0] for x in (phi1, phi2)]
     prec, sels = {}, {}
-    for init, parts in (("kmeans", ("hume", "kmeans2", "joint")),
-                        ("gaussian", ("hume", "kmeans1", "kmeans2", "joint"))):
+    for init, parts in (("kmeans", ("hume", "kmeans2", "joint", "graph")),
+                        ("gaussian", ("hume", "kmeans1", "kmeans2", "joint", "graph"))):
         sels[init] = [ConsensusSelector(per_class=4, random_state=s).fit(
             phi1, phi2, hume.labels_, 10, neighbours=nbrs, encoder_init=init) for s in (1, 2)]
         assert all(sel.partitions_ == parts for sel in sels[init])
@@ -543,7 +551,7 @@ def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
 
     meta = _consensus_meta(sels["kmeans"][0], SeedConfig())
     assert "standing for it" in meta["evidence"]
-    assert meta["partitions"] == ["hume", "kmeans2", "joint"]
+    assert meta["partitions"] == ["hume", "kmeans2", "joint", "graph"]
 
 
 def test_encoder_init_is_checked():
@@ -564,3 +572,53 @@ def test_bad_inputs_are_named_before_any_clustering():
     x1[5] = np.nan
     with pytest.raises(HumeSSLError, match=r"phi1 has NaN or inf in 1 rows \(first: \[5\]\)"):
         ConsensusSelector().fit(x1, x2, lab, 3)
+
+
+def _two_rings(seed: int, n: int = 300):
+    """Two spaces (2n, 3): two concentric rings of radius 1 and 3 (class 0, class 1), each
+    space its own noisy copy: no straight cut parts them, so k-means (k=2) halves both."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n)
+    angle = rng.uniform(0, 2 * np.pi, 2 * n)
+    radius = np.where(y == 0, 1.0, 3.0)
+    ring = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+    x1, x2 = (np.concatenate([ring + 0.1 * rng.standard_normal(ring.shape),
+                              np.ones((2 * n, 1))], 1).astype(np.float32) for _ in range(2))
+    return x1, x2, y
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_graph_partition_follows_the_neighbours_not_a_straight_cut(seed):
+    # the spectral partition of the two spaces' kNN graph holds each ring whole, where k-means
+    # of either space cuts both in half (ACC about 0.5)
+    from sklearn.cluster import KMeans
+
+    from hume_ssl.core.metrics import cluster_acc
+    from hume_ssl.seeds.consensus import graph_embedding, kmeans_labels, space_neighbours
+
+    x1, x2, y = _two_rings(seed)
+    nbrs = [space_neighbours(x, 10, center=False)[0] for x in (x1, x2)]
+    emb = graph_embedding(nbrs, 2)  # (N, 2) unit rows
+    assert emb.shape == (len(y), 2) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-4)
+    assert cluster_acc(kmeans_labels(emb, 2, 0)[0], y) == 1.0
+    assert cluster_acc(KMeans(2, n_init=3, random_state=0).fit_predict(x1), y) < 0.7
+
+
+def test_the_graph_embedding_is_left_out_past_its_size_limit(monkeypatch):
+    import hume_ssl.seeds.consensus as consensus
+
+    nbrs = [np.roll(np.arange(50)[:, None], -s)[:, :1] for s in (1, 2)]  # (50, 1) ring-like
+    monkeypatch.setattr(consensus, "GRAPH_MAX_CELLS", 50 * 3 - 1)
+    assert consensus.graph_embedding(nbrs, 3) is None
+    assert consensus.graph_embedding(nbrs, 50) is None  # k >= N: no k eigenvectors to cluster
+    monkeypatch.setattr(consensus, "GRAPH_MAX_CELLS", 50 * 3)
+    assert consensus.graph_embedding(nbrs, 3).shape == (50, 3)
+
+
+def test_the_graph_partition_is_one_more_partition_when_asked(digits_views):
+    off, _ = _digits_rule(digits_views, per_class=4, graph_partition=False)
+    on, _ = _digits_rule(digits_views, per_class=4, graph_partition=True)
+    assert off.partitions_ == ("hume", "kmeans1", "kmeans2", "joint") and not off.graph_
+    assert on.partitions_ == ("hume", "kmeans1", "kmeans2", "joint", "graph") and on.graph_
+    assert all(m.keys() == set(on.partitions_) - {c["source"]} for c in on.clusters_
+               for m in [c["matches"]])
