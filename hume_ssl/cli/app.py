@@ -317,7 +317,7 @@ def predict(io: PredictInputs) -> None:
     io=(SeedInputs, None),
     rule=(SeedConfig, ["per_class", "rule", "n_neighbors", "min_knn", "min_stability",
                        "min_support", "kmeans_states", "agreement_quantile", "mode_size",
-                       "anchor_parts", "bulk_of", "knn_space",
+                       "anchor_parts", "bulk_of", "graph_partition", "knn_space",
                        "min_agreement", "shortage", "ranking"]),
     hume=(HumeConfig, ["n_restarts", "n_steps", "encoder_init", *HUME_RESOURCES]),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",
