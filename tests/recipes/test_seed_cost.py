@@ -18,7 +18,9 @@ def test_tiny_run_times_every_rule(tmp_path, digits_views, capsys):
     assert [r["rule"] for r in rows] == ["hume rule", "consensus, 1 k-means state(s) (shipped)",
                                          "consensus, 3 k-means states",
                                          "consensus, anchor anywhere (--anchor-parts 1)",
-                                         "consensus, bulk of the members (--bulk-of members)"]
+                                         "consensus, bulk of the members (--bulk-of members)",
+                                         "consensus, k-means partitions only "
+                                         "(--no-graph-partition)"]
     assert all(r["select"][1] >= 0 and r["seeds"] > 0 for r in rows)
     assert "x the hume rule's" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="both --phi1 and --phi2"):
