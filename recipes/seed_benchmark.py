@@ -102,7 +102,12 @@ from hume_ssl.seeds.calibration import (
     expected_precision,
 )
 from hume_ssl.seeds.config import BULK_OF, RULE_SHORTAGES, SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours, space_rows
+from hume_ssl.seeds.consensus import (
+    ConsensusSelector,
+    normalised_knn_graph,
+    space_neighbours,
+    space_rows,
+)
 from hume_ssl.seeds.report import (
     WRONG_KINDS,
     cluster_anatomy,
@@ -386,15 +391,10 @@ def curve(ranked: dict, mapping: dict, y: np.ndarray, graph=None) -> dict:
 
 def teach_graph(f: dict) -> sparse.csr_matrix:
     """(N, N) S = D^-1/2 A D^-1/2 of A, the union of both spaces' TEACH_NEIGHBOURS-NN graphs
-    (f's nbrs_phi1, nbrs_phi2: the neighbours `seed` computes), made symmetric."""
-    nb = np.concatenate([f["nbrs_phi1"][:, :TEACH_NEIGHBOURS],
-                         f["nbrs_phi2"][:, :TEACH_NEIGHBOURS]], 1)  # (N, 2 x TEACH_NEIGHBOURS)
-    n = len(nb)
-    a = sparse.csr_matrix((np.ones(nb.size), (np.repeat(np.arange(n), nb.shape[1]),
-                                              nb.ravel())), shape=(n, n))
-    a = ((a + a.T) > 0).astype(np.float64)
-    d = sparse.diags(1.0 / np.sqrt(np.asarray(a.sum(1)).ravel()))
-    return (d @ a @ d).tocsr()
+    (f's nbrs_phi1, nbrs_phi2: the neighbours `seed` computes), made symmetric: the graph the
+    consensus rule's graph partition is cut from (normalised_knn_graph), fewer neighbours."""
+    return normalised_knn_graph([f["nbrs_phi1"][:, :TEACH_NEIGHBOURS],
+                                 f["nbrs_phi2"][:, :TEACH_NEIGHBOURS]])
 
 
 def taught(ranked: dict, graph: sparse.csr_matrix, y: np.ndarray) -> float:

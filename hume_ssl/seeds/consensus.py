@@ -137,6 +137,21 @@ def kmeans_labels(x: np.ndarray, k: int, random_state: int) -> tuple[np.ndarray,
     return km.index.search(x, 1)[1][:, 0].astype(np.int64), "faiss"
 
 
+def normalised_knn_graph(nbrs):
+    """(N, N) sparse S = D^-1/2 A D^-1/2 of A, the union of the neighbour lists nbrs ((N, m)
+    each): an edge where either row is among the other's neighbours in any list (0/1,
+    symmetric)."""
+    from scipy import sparse
+
+    cols = np.concatenate([np.asarray(b, np.int64) for b in nbrs], 1)  # (N, sum of m)
+    n = len(cols)
+    a = sparse.csr_matrix((np.ones(cols.size), (np.repeat(np.arange(n), cols.shape[1]),
+                                                cols.ravel())), shape=(n, n))
+    a = ((a + a.T) > 0).astype(np.float64)  # (N, N) symmetric 0/1
+    d = sparse.diags(1.0 / np.sqrt(np.asarray(a.sum(1)).ravel()))
+    return (d @ a @ d).tocsr()
+
+
 def graph_embedding(nbrs, k: int) -> Optional[np.ndarray]:
     """(N, k) float32 unit rows: the spectral embedding (Ng, Jordan & Weiss 2001) of the kNN
     graph of both spaces, nbrs their (N, n_neighbors) neighbour lists: an edge joins two rows
@@ -146,14 +161,7 @@ def graph_embedding(nbrs, k: int) -> Optional[np.ndarray]:
     n = len(nbrs[0])
     if n * k > GRAPH_MAX_CELLS or k >= n:
         return None
-    from scipy import sparse
-
-    cols = np.concatenate([np.asarray(b, np.int64) for b in nbrs], 1)  # (N, 2 x n_neighbors)
-    a = sparse.csr_matrix((np.ones(cols.size), (np.repeat(np.arange(n), cols.shape[1]),
-                                                cols.ravel())), shape=(n, n))
-    a = ((a + a.T) > 0).astype(np.float64)  # (N, N) symmetric 0/1
-    d = sparse.diags(1.0 / np.sqrt(np.asarray(a.sum(1)).ravel()))
-    m = d @ a @ d  # (N, N), eigenvalues in [-1, 1]
+    m = normalised_knn_graph(nbrs)  # (N, N), eigenvalues in [-1, 1]
     if n <= DENSE_EIGH_ROWS:
         vecs = np.linalg.eigh(m.toarray())[1][:, -k:]  # (N, k) the top k
     else:
@@ -530,7 +538,6 @@ class ConsensusSelector(ConfigParams):
         agreed = (np.ones(n, bool) if self.agreement_floor_ is None else
                   np.asarray(agreement) >= self.agreement_floor_)  # (N,)
         embedding = graph_embedding(nbrs, k) if cfg.graph_partition else None  # (N, k)
-        self.graph_ = embedding is not None
         kmeans, self.kmeans_ = kmeans_partitions(rows, k, cfg.kmeans_states, cfg.random_state,
                                                  progress, embedding)
         beside_hume = [(state, {name: p for name, p in km.items()

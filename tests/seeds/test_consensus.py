@@ -621,7 +621,7 @@ def test_the_graph_partition_is_one_more_partition_by_default(digits_views):
     off, _ = _digits_rule(digits_views, per_class=4, graph_partition=False)
     on, _ = _digits_rule(digits_views, per_class=4)
     assert on.get_params()["graph_partition"] is True
-    assert off.partitions_ == ("hume", "kmeans1", "kmeans2", "joint") and not off.graph_
-    assert on.partitions_ == ("hume", "kmeans1", "kmeans2", "joint", "graph") and on.graph_
+    assert off.partitions_ == ("hume", "kmeans1", "kmeans2", "joint")
+    assert on.partitions_ == ("hume", "kmeans1", "kmeans2", "joint", "graph")
     assert all(m.keys() == set(on.partitions_) - {c["source"]} for c in on.clusters_
                for m in [c["matches"]])
