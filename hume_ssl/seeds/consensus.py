@@ -163,7 +163,9 @@ def graph_embedding(nbrs, k: int) -> Optional[np.ndarray]:
         return None
     m = normalised_knn_graph(nbrs)  # (N, N), eigenvalues in [-1, 1]
     if n <= DENSE_EIGH_ROWS:
-        vecs = np.linalg.eigh(m.toarray())[1][:, -k:]  # (N, k) the top k
+        from scipy.linalg import eigh
+
+        vecs = eigh(m.toarray(), subset_by_index=[n - k, n - 1])[1]  # (N, k) the top k only
     else:
         from scipy.sparse.linalg import eigsh
 
