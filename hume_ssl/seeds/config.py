@@ -38,6 +38,8 @@ CONSENSUS_ONLY = ("max_overlap", "min_stability", "min_support", "kmeans_states"
                   "graph_partition")
 SHORTAGES = ("fewer", "relax", "fill")
 BULK_OF = ("core", "members")  # the consensus rule's rows split into anchor_parts parts
+GRAPH_MAX_CELLS = 20_000_000  # N x k past which the graph partition is left out: its spectral
+# embedding is (N, k) and the eigensolver's work grows with both (CIFAR-100's 50,000 x 100: in)
 RULE_SHORTAGES = {"hume": ("fewer", "relax"), "consensus": ("fewer", "fill")}
 ESTIMATORS = {"hume": "SeedSelector", "consensus": "ConsensusSelector"}  # each rule's estimator
 KNN_SPACES = ("phi1", "phi2", "both")
@@ -157,8 +159,8 @@ class SeedConfig:
         "cluster, can tip a near-even split).")
     graph_partition: bool = setting(
         True, "consensus rule: one more partition beside k-means: the spectral clustering of "
-        "the two spaces' kNN graph (--knn neighbours in each; left out past 20 million rows x "
-        "clusters).", flags=("--graph-partition/--no-graph-partition",))
+        "the two spaces' kNN graph (--knn neighbours in each; left out past "
+        f"{GRAPH_MAX_CELLS:,} rows x clusters).", flags=("--graph-partition/--no-graph-partition",))
     random_state: int = setting(0, "Seed of the consensus rule's k-means: states random_state "
                                 "x kmeans_states .. + kmeans_states - 1.", flag=None)
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",

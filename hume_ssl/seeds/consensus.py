@@ -84,14 +84,12 @@ from hume_ssl.core.knn import knn_search, l2_normalise
 from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
 from hume_ssl.hume.rows import column_mean
-from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.config import GRAPH_MAX_CELLS, SeedConfig
 
 PARTITIONS = ("hume", "kmeans1", "kmeans2", "joint", "graph")
 STANDS_FOR = {"gaussian": None, "kmeans": "kmeans1"}  # by HUME's encoder_init: the k-means
 # partition its own stands for (left out while HUME's partition is in), None: none
 SKLEARN_MAX_ROWS = 200_000  # above: faiss k-means
-GRAPH_MAX_CELLS = 20_000_000  # N x k past which the graph partition is left out: its spectral
-# embedding is (N, k) and the eigensolver's work grows with both (CIFAR-100's 50,000 x 100: in)
 DENSE_EIGH_ROWS = 2_000  # up to: a dense eigendecomposition (the sparse solver needs k << N)
 MIN_SEEDED = 2  # clusters holding seeds below which HUME's partition is left out (a classifier
 # needs two classes: fewer is nothing to train on)
