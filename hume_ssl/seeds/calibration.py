@@ -32,20 +32,19 @@ import numpy as np
 STABILITY_EDGES = (0.4, 0.6, 0.8)  # bins: < 0.4, 0.4..0.6, 0.6..0.8, >= 0.8
 # (right, clusters) per stability bin at 4 seeds per cluster, over the benchmark's 12 sets x 5
 # k-means random states, on HUME fits with the k-means start (random state 0), where HUME's
-# partition stands for k-means of space 1 (the shipped default): `python
-# recipes/seed_benchmark.py --out DIR --reuse-only --states 5` on the fits of `--encoder-init
-# kmeans` (2026-12-03, 2-core CPU; README "HUME standing for k-means of space 1"). The table
-# before, counted on Gaussian-start fits with all four partitions, was ((82.42, 90), (86.25, 117),
-# (113.75, 127), (61.25, 62)): three partitions give lower stabilities, and it held 58 of these
-# 60 set-states.
+# partition stands for k-means of space 1 (the shipped default): `python recipes/seed_benchmark.py
+# --out DIR --reuse-only --states 5` on the fits of `--encoder-init kmeans` (2026-12-03, 2-core
+# CPU; docs/seed_evidence.md "HUME standing for k-means of space 1"). The table before, counted on
+# Gaussian-start fits with all four partitions, was ((82.42, 90), (86.25, 117), (113.75, 127),
+# (61.25, 62)): three partitions give lower stabilities, and it held 58 of these 60 set-states.
 BIN_COUNTS = ((68.25, 97), (123.75, 159), (145.75, 158), (81.5, 84))
 # (right, clusters) of the clusters whose top 4 were all filled (--shortage fill: no candidate)
 # over the 12 sets x 5 states of the Gaussian-start HUME fits (all four partitions), `python
 # recipes/seed_benchmark.py --out DIR --reuse-only --states 5 --shortage fill` (2026-12-03;
-# README "What the seeds teach"). Kept for the shipped rule: on its k-means-start fits (the
-# same command there) only 35 clusters were filled entirely, 16.25 right; with this table 60 of
-# their 60 set-states lie inside the interval (`--tables-only`), and with theirs (16.25, 35) the
-# Gaussian fits' would hold 56 of 60
+# docs/seed_evidence.md "What the seeds teach"). Kept for the shipped rule: on its k-means-start
+# fits (the same command there) only 35 clusters were filled entirely, 16.25 right; with this table
+# 60 of their 60 set-states lie inside the interval (`--tables-only`), and with theirs (16.25, 35)
+# the Gaussian fits' would hold 56 of 60
 FILL_COUNTS = (84.5, 137)
 INTERVAL = (5.0, 95.0)  # percentiles
 

@@ -1,6 +1,6 @@
 """The reliable-seed rule's one configuration: the rule, kNN consistency, candidate thresholds,
-ranking, N per class. Its fields carry their defaults (chosen on the seed benchmark: README
-"Selection defaults"), units and help; the selectors and the `seed` command take them from here.
+ranking, N per class. Its fields carry their defaults (chosen on the seed benchmark:
+docs/seed_evidence.md), units and help; the selectors and the `seed` command take them from here.
 
 rule "consensus" (the default; hume_ssl.seeds.consensus, `ConsensusSelector`): seeds from the
 clusters HUME and k-means of each space agree on. rule "hume" (`SeedSelector`, the rule before
@@ -53,7 +53,7 @@ class SeedConfig:
 
     per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
                              unit="seeds", bounds="[1, inf)")
-    # rule: chosen on recipes/seed_benchmark.py's sets (README "How far to trust seeds";
+    # rule: chosen on recipes/seed_benchmark.py's sets (docs/seed_evidence.md;
     # 2026-12-02); n_neighbors 20: the consensus rule's, not varied
     rule: str = setting("consensus", "consensus (clusters HUME and k-means of each space agree "
                         "on, their cores) or hume (HUME's clusters, agreement and kNN "
@@ -64,7 +64,7 @@ class SeedConfig:
                                  "by more than this is skipped.", unit="Jaccard", flag=None,
                                  bounds="[0, 1)")
     # knn_space and ranking: the variant chosen on recipes/seed_benchmark.py's 10 sets, leaving
-    # one set out (README "Selection defaults"; 2026-12-02)
+    # one set out (docs/seed_evidence.md; 2026-12-02)
     knn_space: str = setting("both", "hume rule: the space(s) of the kNN consistency: phi2 "
                              "(space 2), phi1, or both (a majority in each).")
     ranking: str = setting("knn", "hume rule: order of candidates within a cluster: "
@@ -77,9 +77,9 @@ class SeedConfig:
                              "the share of their --knn neighbours in their cluster (consensus "
                              "rule: its core, in each space).",
                              unit="share of neighbours", bounds="[0, 1]")
-    # shortage fewer for the consensus rule: fill (README "What the seeds teach"; 2026-12-03)
-    # teaches more on the sets with clusters short of candidates and lowers precision at N;
-    # the default stays the rule the precision figures were measured with
+    # shortage fewer for the consensus rule: fill (docs/seed_evidence.md "What the seeds teach";
+    # 2026-12-03) teaches more on the sets with clusters short of candidates and lowers precision
+    # at N; the default stays the rule the precision figures were measured with
     shortage: str = setting("fewer", "Clusters short of candidates: fewer (take what there "
                             "is), relax (hume rule: lower both thresholds stepwise) or fill "
                             "(consensus rule: top them up from the cluster's core, most "
@@ -90,29 +90,29 @@ class SeedConfig:
                                 "relax).", flag=None, bounds="(0, 1]")
     min_stability: float = setting(0.0, "consensus rule: clusters less stable than this "
                                    "give no seeds.", unit="mean best Jaccard", bounds="[0, 1]")
-    # min_support 0.02: chosen on recipes/seed_benchmark.py --states 5 (README "A cluster's
-    # support"; 2026-12-04): over the 12 sets x 5 k-means states, clusters whose candidates are
-    # under 2% of their members gave seeds right at 4 in 41% of cases (28 clusters), those at
-    # 2-5% in 69%, at 10% and more in 90%; 0.02 is the highest bin edge below which seeds are
-    # more often wrong than right, the same leaving out 10 of the 12 sets (0.01 without cifar-10
-    # or without fashion). Out of sample (a second HUME fit, random state 1; README "A cluster's
-    # support"): clusters under 0.02 right in 55% of cases, over both fits 49.6% (the recipe's
-    # cut 0.01 there, its [0.01, 0.02) bin even); per set the cut still raised precision at 4 on 5
-    # of 12 sets and lowered it on 2 (mean 0.843 -> 0.860). Pinned by tests/seeds/
-    # test_consensus.py::test_a_cluster_with_almost_no_candidates_gives_no_seeds
+    # min_support 0.02: chosen on recipes/seed_benchmark.py --states 5 (docs/seed_evidence.md "A
+    # cluster's support"; 2026-12-04): over the 12 sets x 5 k-means states, clusters whose
+    # candidates are under 2% of their members gave seeds right at 4 in 41% of cases (28 clusters),
+    # those at 2-5% in 69%, at 10% and more in 90%; 0.02 is the highest bin edge below which seeds
+    # are more often wrong than right, the same leaving out 10 of the 12 sets (0.01 without
+    # cifar-10 or without fashion). Out of sample (a second HUME fit, random state 1;
+    # docs/seed_evidence.md "A cluster's support"): clusters under 0.02 right in 55% of cases, over
+    # both fits 49.6% (the recipe's cut 0.01 there, its [0.01, 0.02) bin even); per set the cut
+    # still raised precision at 4 on 5 of 12 sets and lowered it on 2 (mean 0.843 -> 0.860). Pinned
+    # by tests/seeds/test_consensus.py::test_a_cluster_with_almost_no_candidates_gives_no_seeds
     min_support: float = setting(
         0.02, "consensus rule: clusters whose candidates are fewer than this share of their "
         "members give no seeds (their seeds were right about half the time on the "
         "benchmark; a class without seeds is never learned); 0: off.",
         unit="share of the cluster's members", bounds="[0, 1]")
-    # kmeans_states 1: chosen on recipes/seed_benchmark.py --states 5 (README "How far to trust
-    # seeds"; 2026-12-02): 3 states gave the same mean precision at 4 over 12 sets (0.880 vs
-    # 0.878), fewer N at or above the best baseline (71 vs 80 of 120), at 3x the k-means time
+    # kmeans_states 1: chosen on recipes/seed_benchmark.py --states 5 (docs/seed_evidence.md;
+    # 2026-12-02): 3 states gave the same mean precision at 4 over 12 sets (0.880 vs 0.878), fewer
+    # N at or above the best baseline (71 vs 80 of 120), at 3x the k-means time
     kmeans_states: int = setting(1, "consensus rule: k-means random states tried (3 restarts "
                                  "each); the partitions that agree most (mean stability of the "
                                  "accepted clusters) are kept. Time: this many times one "
                                  "k-means pass.", unit="states", bounds="[1, inf)")
-    # agreement_quantile 0 (off): chosen on evidence (README "How far to trust seeds";
+    # agreement_quantile 0 (off): chosen on evidence (docs/seed_evidence.md;
     # 2026-12-02). 0.8 (picked leaving one of the 4 reliable benchmark sets out) lifts seed
     # precision at 4 there (digits 0.851 -> 0.967 over 5 k-means states) by leaving 3-4 of 10
     # clusters without seeds, and the demo's FixMatch test ACC falls from 0.740 to 0.586
@@ -123,18 +123,18 @@ class SeedConfig:
         "all samples' agreement (0.8: the top fifth; 0: off). Fewer clusters get seeds: "
         "precision up, classes without seeds. Unreliable runs: not used.",
         unit="quantile", bounds="[0, 1]")
-    # mode_size 20: chosen on recipes/seed_benchmark.py --states 5 (README "How far to trust
-    # seeds"; 2026-12-02) among 0 (the ranking before), 10, 20 and 50: precision at 4 up on 7 of
-    # 12 sets (effnet-squeeze 0.822 -> 0.927, cifar10-swap 0.954 -> 1.000), down on 3 (cifar-5
-    # 0.950 -> 0.850); under the seeds' own map up by more than 0.01 on 5 (cifar-10 0.804 ->
-    # 0.943), down on 1 (cifar-5)
+    # mode_size 20: chosen on recipes/seed_benchmark.py --states 5 (docs/seed_evidence.md;
+    # 2026-12-02) among 0 (the ranking before), 10, 20 and 50: precision at 4 up on 7 of 12 sets
+    # (effnet-squeeze 0.822 -> 0.927, cifar10-swap 0.954 -> 1.000), down on 3 (cifar-5 0.950 ->
+    # 0.850); under the seeds' own map up by more than 0.01 on 5 (cifar-10 0.804 -> 0.943), down on
+    # 1 (cifar-5)
     mode_size: int = setting(
         20, "consensus rule: seeds are taken around one mode of each cluster: ranked by "
         "closeness to the mean of the this-many candidates nearest the top one (highest kNN "
         "share, then centrality); 0: ranked by kNN share, then centrality (a cluster holding two "
         "classes then mixes them).", unit="candidates", bounds="[0, inf)")
     # anchor_parts 2: against 1 (the anchor anywhere, the rule before) on recipes/
-    # seed_benchmark.py --states 5, HUME fitted afresh (README "How far to trust seeds";
+    # seed_benchmark.py --states 5, HUME fitted afresh (docs/seed_evidence.md;
     # 2026-12-03): precision at 4 up on 5 of 12 sets (fashion 0.862 -> 0.902, effnet-moco
     # 0.883 -> 0.908, cifar10-swap 0.869 -> 0.890, digits 0.856 -> 0.866, digits-r5 0.873 ->
     # 0.884), down by one cluster in one state on 2 (cifar-5 0.860 -> 0.850, effnet-squeeze
@@ -146,10 +146,10 @@ class SeedConfig:
         "bulk, whose class names the cluster); 1: from anywhere in the cluster.", unit="parts",
         bounds="[1, inf)")
     # bulk_of core: against members (the rule before) on recipes/seed_benchmark.py --reuse-only
-    # --states 5 (README "The bulk from the core"; 2026-12-05): precision at 4 up on 4 of 12 sets
-    # (cifar-5 0.700 -> 0.880, effnet-squeeze 0.849 -> 0.939), down on 4 (cifar10-swap 0.681 ->
-    # 0.658, digits, digits-r5, fashion by 0.004-0.010), mean 0.876 -> 0.897; on a second HUME
-    # fit (--seed 1) up on 6, down on 4 (cifar10-swap 0.749 -> 0.713), mean 0.860 -> 0.882;
+    # --states 5 (docs/seed_evidence.md "The bulk from the core"; 2026-12-05): precision at 4 up on
+    # 4 of 12 sets (cifar-5 0.700 -> 0.880, effnet-squeeze 0.849 -> 0.939), down on 4 (cifar10-swap
+    # 0.681 -> 0.658, digits, digits-r5, fashion by 0.004-0.010), mean 0.876 -> 0.897; on a second
+    # HUME fit (--seed 1) up on 6, down on 4 (cifar10-swap 0.749 -> 0.713), mean 0.860 -> 0.882;
     # pinned by tests/seeds/test_consensus.py::
     # test_the_bulk_is_found_in_the_core_not_among_the_border_members
     bulk_of: str = setting(

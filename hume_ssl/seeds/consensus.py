@@ -44,32 +44,32 @@ agreement drops the clusters whose seeds would carry a wrong label, and the core
 at a cluster's border. Agreement counts only between independent partitions: HUME started from
 k-means of space 1 mostly repeats it, so counting both let space 1 outvote space 2 (on the 12
 benchmark sets, HUME started from k-means: mean precision at 4 per cluster 0.832 with all four,
-0.856 with HUME standing for k-means of space 1; README "HUME standing for k-means of space 1"). A
-cluster that still holds two classes has its mean between them: its most central members are a mix,
-while the members around one dense mode share one label, so the seeds are taken around a mode. The
-densest mode can be a minority of the cluster (a Fashion-MNIST cluster of 872 bags and 372 ankle
-boots whose core is mostly ankle boots): the cluster is then named after the class of its bulk
-while its seeds are another, so the anchor is taken from the bulk. The bulk is found in the core:
-a cluster's members include rows at its border that other partitions give to a neighbouring
-cluster, and they can tip a near-even split of two classes towards the minority (on the
-benchmark, mean precision at 4 over 12 sets 0.876 with the members' bulk, 0.897 with the
-core's; README "The bulk from the core").
-k-means cuts the space with straight borders between centres; the graph partition's clusters
-follow the neighbour lists instead, so a class that is one connected sheet of neighbours but not
-a round blob can be held whole, and it is a fifth, differently made view for the agreement (on
-CIFAR-10's 50,000-row pair, first HUME fit: a cluster of airplanes is accepted beside the ships +
-airplanes one, which the map then names after its ships, its seeds' class; precision at 4
-0.886 -> 1.000; README "The graph partition").
+0.856 with HUME standing for k-means of space 1; docs/seed_evidence.md "HUME standing for k-means
+of space 1"). A cluster that still holds two classes has its mean between them: its most central
+members are a mix, while the members around one dense mode share one label, so the seeds are taken
+around a mode. The densest mode can be a minority of the cluster (a Fashion-MNIST cluster of 872
+bags and 372 ankle boots whose core is mostly ankle boots): the cluster is then named after the
+class of its bulk while its seeds are another, so the anchor is taken from the bulk. The bulk is
+found in the core: a cluster's members include rows at its border that other partitions give to a
+neighbouring cluster, and they can tip a near-even split of two classes towards the minority (on
+the benchmark, mean precision at 4 over 12 sets 0.876 with the members' bulk, 0.897 with the
+core's; docs/seed_evidence.md "The bulk from the core").
+k-means cuts the space with straight borders between centres; the graph partition's clusters follow
+the neighbour lists instead, so a class that is one connected sheet of neighbours but not a round
+blob can be held whole, and it is a fifth, differently made view for the agreement (on CIFAR-10's
+50,000-row pair, first HUME fit: a cluster of airplanes is accepted beside the ships + airplanes
+one, which the map then names after its ships, its seeds' class; precision at 4 0.886 -> 1.000;
+docs/seed_evidence.md "The graph partition").
 Where HUME is reliable, its restarts disagree on the cores of split or merged classes that all four
 partitions share (a class of digits cut in two): the agreement floor leaves such clusters without
 seeds, and where it is not, agreement is noise and is not used. The floor is off by default: it
 raises precision by leaving classes without seeds, and a class without seeds is never learned
-downstream (README "How far to trust seeds", recipes/seed_benchmark.py). A cluster whose core holds
-almost no member whose neighbours stay in it is one the partitions overlap on by chance: on the
-benchmark, seeds of clusters with support under 2% were right in 41% of cases (55% on a second HUME
-fit), those at 10% and more in 90% (README "A cluster's support"). A HUME fit can be so poor that no
-core holds a candidate while the spaces' k-means still agree on clusters (digits-noise2 with a HUME
-fit of ACC 0.29: no seeds at all): the seeds then rest on those.
+downstream (docs/seed_evidence.md, recipes/seed_benchmark.py). A cluster whose core holds almost no
+member whose neighbours stay in it is one the partitions overlap on by chance: on the benchmark,
+seeds of clusters with support under 2% were right in 41% of cases (55% on a second HUME fit),
+those at 10% and more in 90% (docs/seed_evidence.md "A cluster's support"). A HUME fit can be so
+poor that no core holds a candidate while the spaces' k-means still agree on clusters
+(digits-noise2 with a HUME fit of ACC 0.29: no seeds at all): the seeds then rest on those.
 """
 
 from __future__ import annotations

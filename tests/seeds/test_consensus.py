@@ -149,7 +149,7 @@ def _two_classes_in_one_cluster(seed: int):
 def test_seeds_come_from_one_mode_of_a_cluster_holding_two_classes(seed):
     # group 0's mean lies between its two classes: ranked by centrality (mode_size 0) its top 8
     # mix them; the default ranks around the top candidate's mode: one class. mode_size 20 was
-    # chosen on the seed benchmark (README "How far to trust seeds")
+    # chosen on the seed benchmark (docs/seed_evidence.md)
     x1, x2, hume, y = _two_classes_in_one_cluster(seed)
     default = ConsensusSelector(per_class=8).fit(x1, x2, hume, 2)
     central = ConsensusSelector(per_class=8, mode_size=0).fit(x1, x2, hume, 2)
@@ -204,8 +204,7 @@ def test_the_anchor_comes_from_the_bulk_of_its_cluster(seed):
     # group 0 is named after its bulk, class 0 (90 of 130 rows), but its densest candidates
     # are class 1's: anchored anywhere (anchor_parts 1) its seeds are all class 1, the label
     # its cluster does not carry; the default anchors in the larger of 2 k-means parts of the
-    # cluster: class 0. anchor_parts 2 was chosen on the seed benchmark (README "How far to
-    # trust seeds")
+    # cluster: class 0. anchor_parts 2 was chosen on the seed benchmark (docs/seed_evidence.md)
     # (k-means partitions only: the graph partition cuts the tight class off, here where every
     # k-means partition keeps the two classes of group 0 together)
     x1, x2, hume, y = _tight_minority_in_a_cluster(seed)
@@ -244,7 +243,7 @@ def test_the_bulk_is_found_in_the_core_not_among_the_border_members(seed):
     # group 0's members split into class 0 (100) and classes 1 + 3 (120, class 3 at its border,
     # in group 1 for HUME): the bulk of its members would anchor its seeds in class 1, the bulk
     # of its core anchors them in class 0, the class the cluster carries. bulk_of core was
-    # chosen on the seed benchmark (README "The bulk from the core")
+    # chosen on the seed benchmark (docs/seed_evidence.md "The bulk from the core")
     x1, x2, hume, y = _border_tips_the_members_split(seed)
     default = ConsensusSelector(per_class=4).fit(x1, x2, hume, 2)
     members = ConsensusSelector(per_class=4, bulk_of="members").fit(x1, x2, hume, 2)
@@ -322,8 +321,9 @@ def _supported_clusters(per_cluster=200):
 
 
 def test_a_cluster_with_almost_no_candidates_gives_no_seeds():
-    # the default min_support (0.02; README "A cluster's support"): on the benchmark, seeds of
-    # clusters with candidates under 2% of their members were more often wrong than right
+    # the default min_support (0.02; docs/seed_evidence.md "A cluster's support"): on the
+    # benchmark, seeds of clusters with candidates under 2% of their members were more often wrong
+    # than right
     rows, nbrs, labels = _supported_clusters()
     kmeans = [(0, {"kmeans2": labels, "joint": labels})]  # HUME stands for kmeans1
     agreed = np.ones(len(labels), bool)
@@ -523,11 +523,11 @@ def test_shortage_fill_gives_each_row_once_and_keeps_unstable_clusters_empty(dig
 
 
 def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
-    # HUME's restarts started from k-means of space 1 (the default) mostly repeat that
-    # partition: counting both let space 1 outvote space 2. README "HUME's k-means start and the
-    # seeds" (recipes/seed_benchmark.py); here, a 20-restart fit on digits, k-means states 1
-    # and 2: 0.925 and 1.000 at 4 per cluster with HUME standing for it, 0.806 and 0.778 with
-    # all four partitions counted (measured 2026-12-03)
+    # HUME's restarts started from k-means of space 1 (the default) mostly repeat that partition:
+    # counting both let space 1 outvote space 2. docs/seed_evidence.md "HUME's k-means start and
+    # the seeds" (recipes/seed_benchmark.py); here, a 20-restart fit on digits, k-means states 1
+    # and 2: 0.925 and 1.000 at 4 per cluster with HUME standing for it, 0.806 and 0.778 with all
+    # four partitions counted (measured 2026-12-03)
     from hume_ssl.hume.estimator import Hume
     from hume_ssl.seeds.consensus import space_neighbours
 
@@ -616,8 +616,8 @@ def test_the_graph_embedding_is_left_out_past_its_size_limit(monkeypatch):
 
 
 def test_the_graph_partition_is_one_more_partition_by_default(digits_views):
-    # on by default: chosen on recipes/seed_benchmark.py --reuse-only --states 5 (README "The
-    # graph partition"; 2026-12-06)
+    # on by default: chosen on recipes/seed_benchmark.py --reuse-only --states 5
+    # (docs/seed_evidence.md "The graph partition"; 2026-12-06)
     off, _ = _digits_rule(digits_views, per_class=4, graph_partition=False)
     on, _ = _digits_rule(digits_views, per_class=4)
     assert on.get_params()["graph_partition"] is True

@@ -26,8 +26,9 @@ def digit_files(tmp_path, digits_views):
 
 def test_seed_on_feature_files_selection_helps_and_resumes(tmp_path, digit_files):
     p1, p2, y = digit_files
-    # the HUME fits the default rule was chosen on (gaussian starts): with k-means starts the
-    # two rules are level on this run (0.9 at 4 per cluster; README "HUME's k-means start")
+    # the HUME fits the default rule was chosen on (gaussian starts): with k-means starts the two
+    # rules are level on this run (0.9 at 4 per cluster; docs/seed_evidence.md "HUME's k-means
+    # start")
     hume = HumeConfig(k=10, n_restarts=12, n_steps=120, chunk_size=6, encoder_init="gaussian")
     res = seed_run(
         tmp_path / "run",
