@@ -567,8 +567,9 @@ def short_note(sel, cfg: SeedConfig) -> str:
     if "support" in kinds:
         terms.append("support: candidates / members; clusters under --min-support give no "
                      "seeds, theirs were right about half the time on the seed benchmark "
-                     "(README \"A cluster's support\"; --min-support 0 turns the cut off, "
-                     "--shortage fill then tops them up; fill alone does not)")
+                     "(docs/seed_evidence.md, \"A cluster's support\"; --min-support 0 "
+                     "turns the cut off, --shortage fill then tops them up; fill alone does "
+                     "not)")
     why = [words for _, words in causes]
     listed = ", ".join(f"{c} ({w})" for c, w in zip(sel.short_classes_, why))
     return f": {listed}" + "".join(f"; {t}" for t in terms) + shortage_hint(cfg)
@@ -582,9 +583,9 @@ def shortage_hint(cfg: SeedConfig) -> str:
                 "--shortage relax (seeds HUME alone backs, less often right).")
     if cfg.rule == "consensus":
         return ("; a cluster without seeds is a class never learned: --shortage fill tops up "
-                "those short of candidates from their cores (right less often: README \"What "
-                "the seeds teach\"), or try --rule hume --shortage relax (seeds HUME alone "
-                "backs).")
+                "those short of candidates from their cores (right less often: "
+                "docs/seed_evidence.md, \"What the seeds teach\"), or try --rule hume "
+                "--shortage relax (seeds HUME alone backs).")
     if cfg.shortage != "relax":
         return "; use --shortage relax to lower the thresholds stepwise for them."
     return "."
