@@ -17,6 +17,9 @@
         # the tables again from the NAME.json of earlier runs into runs/sb (sets run apart)
     python recipes/seed_benchmark.py --out runs/sb_h1 --sets digits fashion --seed 1 --states 5
         # another HUME fit (random_state 1; k-means states 1..5)
+    python recipes/seed_benchmark.py --out runs/sb --tables-only --fits runs/sb_h1 runs/sb_h2
+        # the runs side by side: ours' precision at 4 per set, set-N at or above the best
+        # baseline, the shipped table's interval, one column per run
     python recipes/seed_benchmark.py --out runs/sb --sets user --phi1 A.npy --phi2 B.npy \
         --labels Y.npy
 
@@ -55,7 +58,7 @@ each set left out, the interval from the other sets' table against its measured 
 each state; the seeds at 4 by their cluster's support; why seeds at 4 were wrong, per set over
 its states (the clusters' anatomy above, counted); and the table `seed` ships (BIN_COUNTS)
 against every set-state of the run, out of sample where the fits are not those it was counted
-on (another --seed).
+on (another --seed). With --tables-only --fits, the runs side by side ("ours on N runs").
 A precision_curve PNG per set goes to OUT. Ground truth is used for evaluation only.
 
 Sets (../shared/data is found as in the other recipes):
@@ -591,6 +594,56 @@ def summary_seed_mapped(results: list[dict]) -> None:
         print(f"| {r['set']} | " + " | ".join(cells) + " |")
 
 
+def state_wins(r: dict) -> int:
+    """How many N of NS where ours' mean precision over the k-means states is at or above the
+    best label-free baseline's mean (one state without --states: its curves)."""
+    if "states" in r:
+        means = state_means(r)
+        ours, best = means["ours"][0], best_mean_baseline(means)
+    else:
+        ours, best = r["curves"]["ours"]["precision"], [b for b, _ in best_baseline(r)]
+    return int(sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
+                   for o, b in zip(ours, best)))
+
+
+def fits_table(runs: list[tuple[str, list[dict]]]) -> None:
+    """Ours on several runs side by side, one column per run [(its --out, its sets' results)]
+    (other HUME fits, or the same fits under another rule): per set, precision at 4 per cluster
+    (mean over the k-means states); per run, the mean over the sets it holds, the set-N where
+    ours' mean is at or above the best baseline's, the sets where it is at every N, and the
+    set-states where the shipped table's interval (BIN_COUNTS) holds the measured precision."""
+    j = NS.index(4)
+    names = list(dict.fromkeys(r["set"] for _, rs in runs for r in rs))
+    by_run = [{r["set"]: r for r in rs} for _, rs in runs]
+    print(f"\n## ours on {len(runs)} runs (the first: --out; then --fits), precision at 4 per "
+          "cluster, mean over the k-means states")
+    print("| set | " + " | ".join(d for d, _ in runs) + " |")
+    print("|---" * (len(runs) + 1) + "|")
+    at4 = [{} for _ in runs]
+    for name in names:
+        for i, rs in enumerate(by_run):
+            if name in rs:
+                r = rs[name]
+                p = (np.array(r["states"]["ours"], float)[:, j] if "states" in r else
+                     np.array([r["curves"]["ours"]["precision"][j]], float))
+                with warnings.catch_warnings():  # no state took seeds at 4: nan
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    at4[i][name] = float(np.nanmean(p))
+        print(f"| {name} | " + " | ".join(fmt(a[name]) if name in a else "-" for a in at4)
+              + " |")
+    print("| mean of the sets each holds | " + " | ".join(
+        fmt(np.nanmean(list(a.values()))) for a in at4) + " |")
+    wins = [[state_wins(r) for r in rs.values()] for rs in by_run]
+    print("| set-N at or above the best baseline | " + " | ".join(
+        f"{sum(w)} of {len(NS) * len(w)}" for w in wins) + " |")
+    print("| sets at or above it at every N | " + " | ".join(
+        f"{sum(x == len(NS) for x in w)} of {len(w)}" for w in wins) + " |")
+    checks = [[interval_check(r, BIN_COUNTS, FILL_COUNTS)[2:] for r in rs.values()]
+              for rs in by_run]
+    print("| set-states inside the shipped table's interval | " + " | ".join(
+        f"{sum(c[0] for c in cs)} of {sum(c[1] for c in cs)}" for cs in checks) + " |")
+
+
 def summary_states(results: list[dict]) -> None:
     """One row per set: ours and the best baseline at 4 over the k-means random states, and
     how many clusters held ours' seeds (the baselines seed every cluster)."""
@@ -611,8 +664,7 @@ def summary_states(results: list[dict]) -> None:
             ours = np.array(r["states"]["ours"], float)[:, j]
             own = np.nanmean(np.array(r["states"]["ours_own_map"], float)[:, j])
             best = best_mean_baseline(means)
-            wins = sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
-                       for o, b in zip(means["ours"][0], best))
+            wins = state_wins(r)
             held = [sum(c["taken_at_4"] > 0 for c in st) for st in state_clusters(r)]
             print(f"| {r['set']} | {fmt(np.nanmean(ours))} +- {np.nanstd(ours):.3f} "
                   f"({fmt(np.nanmin(ours))}..{fmt(np.nanmax(ours))}) | {fmt(own)} | "
@@ -800,25 +852,32 @@ def interval_rows(results: list[dict], counts_for, what: str, fill_for=lambda r:
     print("|---|---|---|---|")
     inside = total = 0
     for r in results:
-        rest, fill = counts_for(r), fill_for(r)
-        shown, meas, ok, skipped = [], [], 0, 0
-        for cl in state_clusters(r):
-            filled = [c.get("filled_at_4", 0) for c in cl]
-            unchecked = any(filled) and not (fill and fill[1])  # filled seeds, no table
-            skipped += unchecked
-            est = None if unchecked else expected_precision(
-                [c["stability"] for c in cl], [c["taken_at_4"] for c in cl], r["k"],
-                counts=rest, filled=filled, fill_counts=fill)["overall"]
-            taken = sum(c["taken_at_4"] for c in cl)
-            m = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
-            ok += in_interval(est, m)
-            shown.append("-" if est is None else
-                         f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
-            meas.append(fmt(m))
-        inside, total = inside + ok, total + len(meas) - skipped
-        print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of "
-              f"{len(meas) - skipped} |")
+        shown, meas, ok, checked = interval_check(r, counts_for(r), fill_for(r))
+        inside, total = inside + ok, total + checked
+        print(f"| {r['set']} | {'; '.join(shown)} | {'; '.join(meas)} | {ok} of {checked} |")
     print(f"inside the interval on {inside} of {total} {what}")
+
+
+def interval_check(r: dict, counts, fill) -> tuple[list[str], list[str], int, int]:
+    """One set's expected precision at 4 per state from the table `counts` (filled seeds:
+    `fill`; a state with filled seeds and no fill table is not checked, "-") and the measured
+    one, as printed, and how many of the checked states lie inside the interval:
+    (shown, measured, inside, checked)."""
+    shown, meas, ok, skipped = [], [], 0, 0
+    for cl in state_clusters(r):
+        filled = [c.get("filled_at_4", 0) for c in cl]
+        unchecked = any(filled) and not (fill and fill[1])  # filled seeds, no table
+        skipped += unchecked
+        est = None if unchecked else expected_precision(
+            [c["stability"] for c in cl], [c["taken_at_4"] for c in cl], r["k"],
+            counts=counts, filled=filled, fill_counts=fill)["overall"]
+        taken = sum(c["taken_at_4"] for c in cl)
+        m = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
+        ok += in_interval(est, m)
+        shown.append("-" if est is None else
+                     f"{est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f})")
+        meas.append(fmt(m))
+    return shown, meas, ok, len(meas) - skipped
 
 
 def in_interval(est, measured: float) -> bool:
@@ -925,11 +984,21 @@ def main(argv=None) -> list[dict]:
                     "from their cores) to compare against the shipped default")
     ap.add_argument("--reuse-only", action="store_true",
                     help="only the sets already fitted in OUT (re-analyse, no HUME)")
+    ap.add_argument("--fits", nargs="+", default=[], metavar="DIR",
+                    help="with --tables-only: the --out folders of other runs (other HUME fits, "
+                    "or the same fits under another rule); their NAME.json and OUT's go side "
+                    "by side in one table (ours' precision at 4, the set-N at or above the best "
+                    "baseline, the shipped table's interval)")
     ap.add_argument("--tables-only", action="store_true",
                     help="print the tables from the NAME.json that earlier runs wrote to OUT "
                     "(sets analysed in separate runs, one summary and calibration); nothing is "
                     "fitted or analysed, the other options are not read")
     args = ap.parse_args(argv)
+    if args.fits and not args.tables_only:
+        ap.error("--fits reads earlier runs' tables: add --tables-only")
+    missing = [d for d in args.fits if not Path(d).is_dir()]
+    if missing:
+        ap.error(f"--fits: no such folder: {', '.join(missing)} (give the --out of earlier runs)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -964,7 +1033,16 @@ def main(argv=None) -> list[dict]:
     wrong_table(results)
     if results:
         shipped_table_check(results)
+    if args.fits:
+        fits_table([(str(out), results)] + [(d, read_tables(Path(d), args.sets))
+                                             for d in args.fits])
     return results
+
+
+def read_tables(folder: Path, sets: list[str]) -> list[dict]:
+    """The NAME.json an earlier run wrote to `folder` for each of `sets` it holds."""
+    return [json.loads((folder / f"{n}.json").read_text()) for n in sets
+            if (folder / f"{n}.json").exists()]
 
 
 if __name__ == "__main__":

@@ -51,6 +51,17 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     assert [r["set"] for r in tables] == SETS
     assert tables[1]["states"]["ours"] == results[1]["states"]["ours"]
     assert "BIN_COUNTS = (" in capsys.readouterr().out
+    # other runs' tables side by side (here the same folder twice): one column each
+    seed_benchmark.main(["--out", str(tmp_path), "--sets", *SETS, "--tables-only", "--fits",
+                         str(tmp_path)])
+    side = capsys.readouterr().out.split("## ours on 2 runs")[1]
+    at4 = seed_benchmark.fmt(np.nanmean(np.array(results[0]["states"]["ours"], float)[:, 2]))
+    assert f"| {SETS[0]} | {at4} | {at4} |" in side
+    with pytest.raises(SystemExit):  # --fits reads tables only
+        seed_benchmark.main(["--out", str(tmp_path), "--fits", str(tmp_path)])
+    with pytest.raises(SystemExit):  # a folder that is not there is named, nothing runs
+        seed_benchmark.main(["--out", str(tmp_path), "--tables-only", "--fits",
+                             str(tmp_path / "nowhere")])
 
 
 def test_what_seeds_teach_counts_a_class_without_seeds_as_never_learned():
@@ -87,6 +98,33 @@ def test_the_shipped_table_is_checked_as_shipped(capsys):
     assert f"| toy | {est['expected']:.3f} ({est['low']:.3f}..{est['high']:.3f}); " in out
     assert est["low"] > 0 and "| 0.000; 0.000 | 0 of 2 |" in out
     assert "inside the interval on 0 of 2 set-states" in out
+
+
+def _run(name, ours, base, right):
+    """A set's result with 2 k-means states: ours (ours +- 0.05 in the two states) and one
+    baseline flat at every N, and 3 clusters per state of stability 0.95 whose 4 seeds are all
+    right (right=4) or all wrong."""
+    state = [{"stability": 0.95, "right_at_4": right, "taken_at_4": 4} for _ in range(3)]
+    n = len(seed_benchmark.NS)
+    return {"set": name, "k": 3,
+            "curves": {"HUME random-N": {"precision": [0.1] * n},
+                       "hume rule": {"precision": [0.2] * n}},
+            "states": {"ours": [[ours + 0.05] * n, [ours - 0.05] * n],
+                       "k-means nearest-N phi1": [[base] * n] * 2, "clusters": [state, state]}}
+
+
+def test_runs_side_by_side_count_each_run_on_the_sets_it_holds(capsys):
+    a = [_run("s1", 0.9, 0.8, 4), _run("s2", 0.85, 0.8, 4)]
+    b = [_run("s1", 0.7, 0.8, 0)]  # below the baseline at every N, every seed wrong
+    seed_benchmark.fits_table([("A", a), ("B", b)])
+    out = capsys.readouterr().out
+    assert "| set | A | B |" in out
+    assert "| s1 | 0.900 | 0.700 |" in out and "| s2 | 0.850 | - |" in out
+    assert "| mean of the sets each holds | 0.875 | 0.700 |" in out
+    assert "| set-N at or above the best baseline | 20 of 20 | 0 of 10 |" in out
+    assert "| sets at or above it at every N | 2 of 2 | 0 of 1 |" in out
+    # all right at high stability lies inside the shipped table's interval; all wrong does not
+    assert "| set-states inside the shipped table's interval | 4 of 4 | 0 of 2 |" in out
 
 
 def _fit(name, share, acc, k=10):
