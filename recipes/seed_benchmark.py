@@ -594,16 +594,21 @@ def summary_seed_mapped(results: list[dict]) -> None:
         print(f"| {r['set']} | " + " | ".join(cells) + " |")
 
 
+def ours_and_best(r: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(len(NS),) ours' precision at each N and the best label-free baseline's: their means
+    over the k-means states (one state without --states: its curves)."""
+    if "states" in r:
+        means = state_means(r)
+        return means["ours"][0], best_mean_baseline(means)
+    return (np.array(r["curves"]["ours"]["precision"], float),
+            np.array([b for b, _ in best_baseline(r)], float))
+
+
 def state_wins(r: dict) -> int:
     """How many N of NS where ours' mean precision over the k-means states is at or above the
     best label-free baseline's mean (one state without --states: its curves)."""
-    if "states" in r:
-        means = state_means(r)
-        ours, best = means["ours"][0], best_mean_baseline(means)
-    else:
-        ours, best = r["curves"]["ours"]["precision"], [b for b, _ in best_baseline(r)]
     return int(sum(np.isfinite(o) and np.isfinite(b) and o >= b - 1e-9
-                   for o, b in zip(ours, best)))
+                   for o, b in zip(*ours_and_best(r))))
 
 
 def fits_table(runs: list[tuple[str, list[dict]]]) -> None:
@@ -615,20 +620,12 @@ def fits_table(runs: list[tuple[str, list[dict]]]) -> None:
     j = NS.index(4)
     names = list(dict.fromkeys(r["set"] for _, rs in runs for r in rs))
     by_run = [{r["set"]: r for r in rs} for _, rs in runs]
+    at4 = [{name: float(ours_and_best(r)[0][j]) for name, r in rs.items()} for rs in by_run]
     print(f"\n## ours on {len(runs)} runs (the first: --out; then --fits), precision at 4 per "
           "cluster, mean over the k-means states")
     print("| set | " + " | ".join(d for d, _ in runs) + " |")
     print("|---" * (len(runs) + 1) + "|")
-    at4 = [{} for _ in runs]
     for name in names:
-        for i, rs in enumerate(by_run):
-            if name in rs:
-                r = rs[name]
-                p = (np.array(r["states"]["ours"], float)[:, j] if "states" in r else
-                     np.array([r["curves"]["ours"]["precision"][j]], float))
-                with warnings.catch_warnings():  # no state took seeds at 4: nan
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    at4[i][name] = float(np.nanmean(p))
         print(f"| {name} | " + " | ".join(fmt(a[name]) if name in a else "-" for a in at4)
               + " |")
     print("| mean of the sets each holds | " + " | ".join(
@@ -1007,9 +1004,9 @@ def main(argv=None) -> list[dict]:
                    args)
     for name in args.sets:
         if args.tables_only:
-            if not (out / f"{name}.json").exists():
+            r = read_table(out, name)
+            if r is None:
                 continue
-            r = json.loads((out / f"{name}.json").read_text())
         else:
             if args.reuse_only and not (out / f"{name}.npz").exists():
                 continue
@@ -1039,10 +1036,15 @@ def main(argv=None) -> list[dict]:
     return results
 
 
+def read_table(folder: Path, name: str) -> Optional[dict]:
+    """The NAME.json an earlier run wrote to `folder` for set `name` (None: it holds none)."""
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def read_tables(folder: Path, sets: list[str]) -> list[dict]:
-    """The NAME.json an earlier run wrote to `folder` for each of `sets` it holds."""
-    return [json.loads((folder / f"{n}.json").read_text()) for n in sets
-            if (folder / f"{n}.json").exists()]
+    """read_table for each of `sets` that `folder` holds."""
+    return [r for r in (read_table(folder, n) for n in sets) if r is not None]
 
 
 if __name__ == "__main__":
