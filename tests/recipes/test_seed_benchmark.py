@@ -123,8 +123,52 @@ def test_runs_side_by_side_count_each_run_on_the_sets_it_holds(capsys):
     assert "| mean of the sets each holds | 0.875 | 0.700 |" in out
     assert "| set-N at or above the best baseline | 20 of 20 | 0 of 10 |" in out
     assert "| sets at or above it at every N | 2 of 2 | 0 of 1 |" in out
+    # two states 0.1 apart give too wide an interval to call either run below or above
+    assert "| set-N below it beyond the states' noise (paired 90% interval under 0) | 0 of 20 | " \
+        "0 of 10 |" in out
+    assert "| sets never below it beyond the states' noise | 2 of 2 | 1 of 1 |" in out
     # all right at high stability lies inside the shipped table's interval; all wrong does not
     assert "| set-states inside the shipped table's interval | 4 of 4 | 0 of 2 |" in out
+
+
+def _states(ours, **baselines):
+    """A set's result with one curve per k-means state (flat over N) for ours and the k-means
+    baselines given, and the state-free ones flat at 0.1 and 0.2."""
+    n = len(seed_benchmark.NS)
+    flat = lambda per_state: [[v] * n for v in per_state]  # noqa: E731
+    return {"set": "toy", "k": 3,
+            "curves": {"HUME random-N": {"precision": [0.1] * n},
+                       "hume rule": {"precision": [0.2] * n}},
+            "states": {"ours": flat(ours), **{b: flat(v) for b, v in baselines.items()},
+                       "clusters": [[] for _ in ours]}}
+
+
+def test_the_paired_gap_is_taken_state_by_state_against_the_best_mean_baseline():
+    n = len(seed_benchmark.NS)
+    # ours 0.05 under the best baseline (phi1: the higher mean) in every state, while both swing
+    # by 0.2 between states: paired, the gap is certain although neither mean is
+    swing = _states([0.65, 0.85, 0.75], **{"k-means nearest-N phi1": [0.7, 0.9, 0.8],
+                                           "k-means nearest-N phi2": [0.9, 0.5, 0.6]})
+    mean, low, high = seed_benchmark.paired_gap(swing)
+    assert mean == pytest.approx([-0.05] * n) and (high < 0).all()
+    assert seed_benchmark.noise_counts(swing) == (n, 0)
+    # ours 0.1 under in two states and level in the third: 2 standard errors below, which
+    # three states can't tell from 0 (Student's t; a normal interval would say below)
+    noisy = _states([0.75, 0.65, 0.65], **{"k-means nearest-N phi1": [0.75, 0.75, 0.75]})
+    mean, low, high = seed_benchmark.paired_gap(noisy)
+    assert mean == pytest.approx([-0.2 / 3] * n) and (low < 0).all() and (high > 0).all()
+    assert seed_benchmark.noise_counts(noisy) == (0, 0)
+    # a state-free baseline counts in every state: HUME random-N at 0.1 is beaten beyond noise
+    low_bar = _states([0.3, 0.32, 0.31], **{"k-means nearest-N phi1": [0.05, 0.05, 0.05]})
+    assert seed_benchmark.paired_gap(low_bar)[0] == pytest.approx([0.21] * n)
+    assert seed_benchmark.noise_counts(low_bar) == (0, n)
+    # a baseline that held seeds in one state only is passed over for the next best
+    rare = _states([0.8, 0.8, 0.8], **{"k-means nearest-N phi1": [1.0, np.nan, np.nan],
+                                       "k-means nearest-N phi2": [0.7, 0.7, 0.7]})
+    assert seed_benchmark.paired_gap(rare)[0] == pytest.approx([0.1] * n)
+    # one state: no interval
+    assert np.isnan(seed_benchmark.paired_gap(_states([0.9], **{"k-means nearest-N phi1":
+                                                                 [0.8]}))[1]).all()
 
 
 def _fit(name, share, acc, k=10):
