@@ -42,7 +42,7 @@ class HumeConfig:
         "kmeans", "How each restart's task encoder starts: kmeans (the centres of a short "
         "k-means of space 1, its own seeding per restart) or gaussian (a random Gaussian draw, "
         "the default before 0.2). With kmeans, seed's consensus rule lets HUME's partition "
-        "stand for k-means of space 1 (three partitions; gaussian: all four).",
+        "stand for k-means of space 1, which it then leaves out (gaussian: both count).",
         flag="--encoder-init")
     lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
                         bounds="(0, inf)")

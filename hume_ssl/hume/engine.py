@@ -56,8 +56,30 @@ def init_encoders(restarts: np.ndarray, d1: int, k: int, random_state: int,
     for i, r in enumerate(restarts):
         g = torch.Generator().manual_seed(restart_seed(random_state, int(r)))
         out[i] = (torch.randn(d1, k, generator=g, dtype=torch.float64) if pool is None
-                  else kmeans_centres(pool, k, g).T.double().cpu() * math.sqrt(d1))
+                  else full_rank(kmeans_centres(pool, k, g).double().cpu(), g).T * math.sqrt(d1))
     return out.float()
+
+
+def full_rank(centres: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """(k, d1) float64 centres, completed to rank min(k, d1) where they span fewer dimensions;
+    returned as they are otherwise.
+
+    The encoders are the Q factor of the centres (orthonormal_rows), and the QR's gradient needs
+    a full-rank factor. Centres of rows that span fewer than min(k, d1) dimensions (constant or
+    dead features: digits' border pixels, ReLU units that never fire; or k past the rows' rank)
+    are not, and the first step's gradient is NaN. Each centre then gets a Gaussian draw from
+    `g` (entries N(0, 1/d1)) with its part in the centres' span removed. Centres short of rank
+    because the rows are span the rows' own space, so their dot products with every row, the
+    start's assignment, do not change."""
+    k, d1 = centres.shape
+    sv = torch.linalg.svdvals(centres)  # (min(k, d1),) descending
+    tol = float(sv[0]) * max(k, d1) * torch.finfo(torch.float32).eps  # the pool is float32
+    rank = int((sv > tol).sum())
+    if rank >= min(k, d1):
+        return centres
+    basis = torch.linalg.svd(centres, full_matrices=False)[2][:rank]  # (rank, d1) their span
+    extra = torch.randn(k, d1, generator=g, dtype=torch.float64) / math.sqrt(d1)  # (k, d1)
+    return centres + extra - (extra @ basis.T) @ basis
 
 
 INIT_POOL_PER_CLASS = 20  # encoder_init="kmeans" clusters max(INIT_POOL_MIN, this x k) rows

@@ -67,8 +67,8 @@ def label_run(
     t0 = time.perf_counter()
     try:
         model.fit(x1, x2, t1, t2, transductive=transductive, input_hash=input_hash)
-    except HumeSSLError:  # refused inputs (e.g. constant rows): leave no empty run folder
-        if created:
+    except BaseException:  # refused inputs (constant rows), a crash, Ctrl-C: no empty folder
+        if created:  # (finished restart chunks are files: they stay for a re-run to resume)
             _remove_empty_dirs(out)
         raise
     seconds = time.perf_counter() - t0

@@ -192,8 +192,8 @@ def seed_run(
     try:
         model = Hume.from_config(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
             x1, x2, input_hash=input_hash)
-    except HumeSSLError:  # bad input found by the fit (e.g. constant rows): leave no empty
-        _remove_empty(hume_dir / "chunks", hume_dir, out)  # folders; finished chunks stay
+    except BaseException:  # bad input found by the fit (constant rows), a crash, Ctrl-C: leave
+        _remove_empty(hume_dir / "chunks", hume_dir, out)  # no empty folders; chunks stay
         raise
     if not distributed.is_main():  # torchrun: the ranks shared HUME's restarts; rank 0 goes on
         return {"out": str(out), "model": model, "rank": distributed.rank()}

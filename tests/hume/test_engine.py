@@ -181,3 +181,59 @@ def test_kmeans_init_starts_every_restart_near_the_clusters_of_space_1():
     assert len({v.numpy().tobytes() for v in km}) == 8  # one draw per restart
     # columns scaled like the Gaussian draw's, so Adam's lr moves both alike
     assert torch.allclose(km.norm(dim=1), torch.full((8, 10), 8.0), atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [8, 12])  # k past the rows' rank 6, below / above d1 = 10
+def test_kmeans_init_of_rows_short_of_rank_is_completed_without_moving_the_start(k):
+    # rows in a 6-dim subspace of a 10-dim space (constant or dead features): the k-means
+    # centres span 6 dims, and the Q factor of a rank-short matrix has a NaN gradient. The start
+    # is completed outside the rows' space, so each row's dot products are the centres' own.
+    from hume_ssl.hume.engine import full_rank, init_encoders, kmeans_centres
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 10))  # (300, 10), rank 6
+    pool = torch.nn.functional.normalize(torch.from_numpy(rows).float(), dim=1)
+    v = init_encoders(np.arange(2), 10, k, 0, pool)  # (2, 10, k)
+    assert torch.linalg.matrix_rank(v[0].double(), rtol=1e-5) == min(k, 10)
+    centres = kmeans_centres(pool, k, torch.Generator().manual_seed(5)).double()  # (k, 10)
+    assert torch.linalg.matrix_rank(centres, rtol=1e-5) == 6  # float32 rounding aside
+    done = full_rank(centres, torch.Generator().manual_seed(9))
+    assert torch.allclose(pool.double() @ done.T, pool.double() @ centres.T, atol=1e-5)
+    free = v.clone().requires_grad_(True)
+    orthonormal_rows(free).pow(3).sum().backward()
+    assert torch.isfinite(free.grad).all()
+
+
+def test_kmeans_init_of_full_rank_rows_is_the_centres_themselves():
+    # the completion touches only rank-short centres: every other k-means start is unchanged
+    from hume_ssl.hume.engine import (
+        full_rank,
+        init_encoders,
+        init_pool,
+        kmeans_centres,
+        restart_seed,
+    )
+
+    phi1, _, _ = _ten_clusters()
+    pool = init_pool(Rows(phi1, True, torch.device("cpu"), phi1.mean(0)), 10, random_state=0)
+    v = init_encoders(np.array([3]), 64, 10, 0, pool)[0]  # (64, 10)
+    g = torch.Generator().manual_seed(restart_seed(0, 3))
+    centres = kmeans_centres(pool, 10, g)  # (10, 64)
+    assert torch.equal(v, (centres.T.double() * 8.0).float())
+    twin = centres.double()
+    assert full_rank(twin, torch.Generator()) is twin
+
+
+def test_hume_fits_more_classes_than_the_rank_of_space_1_from_the_kmeans_start():
+    # digits-like: d1 = 12 with 3 constant columns, k = 15 > d1 (was: sparsemax's index error
+    # after a NaN first step)
+    from hume_ssl.hume.estimator import Hume
+
+    rng = np.random.default_rng(1)
+    y = np.arange(600) % 15
+    z = rng.normal(size=(15, 9))[y] * 3 + rng.normal(size=(600, 9))
+    phi1 = np.hstack([z, np.ones((600, 3))]).astype(np.float32)  # (600, 12), rank 9 centred
+    phi2 = (z @ rng.normal(size=(9, 20))).astype(np.float32)
+    m = Hume(k=15, n_restarts=8, n_steps=5, encoder_init="kmeans").fit(phi1, phi2)
+    assert np.isfinite(m.encoders_).all() and np.isfinite(m.scores_).all()
+    assert m.labels_.min() >= 0 and m.labels_.max() < 15

@@ -374,3 +374,19 @@ def test_transductive_without_test_rows_is_refused(files, tmp_path):
     code, text = _label(files, tmp_path / "run", "--k", "3", "--transductive")
     assert code == 2 and "pass --phi1-test and --phi2-test with it" in text, text
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fit_that_crashes_leaves_no_empty_run_folder(tmp_path, files, monkeypatch):
+    """Before: only refused inputs (HumeSSLError) removed the new run folder; a crash inside the
+    fit (it was k > the rank of space 1 from the k-means start) or Ctrl-C left it empty."""
+    from hume_ssl.hume.estimator import Hume
+
+    def crash(self, *a, **kw):
+        (self.checkpoint_dir / "chunks").mkdir(parents=True, exist_ok=True)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Hume, "fit", crash)
+    out = tmp_path / "new"
+    with pytest.raises(KeyboardInterrupt):
+        label_run(files["phi1"], files["phi2"], out, HumeConfig(k=3, n_restarts=2, n_steps=1))
+    assert not out.exists()

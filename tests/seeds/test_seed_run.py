@@ -496,3 +496,20 @@ def test_the_hint_for_short_clusters_names_options_that_are_accepted():
         SeedConfig(rule="hume", shortage="fill").validate()
     assert "--shortage fill" not in shortage_hint(SeedConfig(shortage="fill"))  # in use
     assert "--rule hume --shortage relax" in shortage_hint(SeedConfig(shortage="fill"))
+
+
+def test_a_hume_fit_that_crashes_leaves_no_empty_folders(tmp_path, gaussian_files, monkeypatch):
+    """Before: only refused inputs (HumeSSLError) removed OUT/hume/; a crash in the fit left
+    it, empty."""
+    from hume_ssl.hume.estimator import Hume
+
+    def crash(self, *a, **kw):
+        (self.checkpoint_dir / "chunks").mkdir(parents=True, exist_ok=True)
+        raise RuntimeError("index -1 is out of bounds")
+
+    monkeypatch.setattr(Hume, "fit", crash)
+    a, b, _ = gaussian_files
+    out = tmp_path / "S"
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        seed_run(out, phi1=a, phi2=b, hume=HumeConfig(k=10, n_restarts=2, n_steps=1))
+    assert not out.exists()
