@@ -126,4 +126,6 @@ def _write_label_outputs(model, out: Path, record: dict, y, y_test, written: lis
         },
     }
     written.append(atomic_write_json(out / "config.json", full))
+    for name in OUTPUT_FILES.keys() - full["outputs"].keys():  # an earlier run's, now stale:
+        (out / name).unlink(missing_ok=True)  # its metrics.json would contradict this run
     return metrics

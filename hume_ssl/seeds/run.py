@@ -306,6 +306,10 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
                                      knn_share, model.labels_, seeds.per_class)
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
+    for name in ("report.json", "precision_curve.png"):  # an earlier run's, about its seeds:
+        (folder / name).unlink(missing_ok=True)  # written again below only with ground truth
+    for old in (folder / "contact_sheets").glob("cluster_*.png"):  # (or with contact sheets)
+        old.unlink()
     seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
                             meta)
     if len(sel.indices_) == 0:

@@ -390,3 +390,16 @@ def test_a_fit_that_crashes_leaves_no_empty_run_folder(tmp_path, files, monkeypa
     with pytest.raises(KeyboardInterrupt):
         label_run(files["phi1"], files["phi2"], out, HumeConfig(k=3, n_restarts=2, n_steps=1))
     assert not out.exists()
+
+
+def test_a_rerun_without_labels_removes_the_earlier_runs_metrics(tmp_path, files):
+    """Before: metrics.json of a run with --labels stayed beside a re-run's outputs without
+    them, and no longer described its labels."""
+    out = tmp_path / "run"
+    cfg = HumeConfig(k=3, n_restarts=2, n_steps=5)
+    label_run(files["phi1"], files["phi2"], out, cfg, labels=files["y"])
+    assert (out / "metrics.json").exists()
+    label_run(files["phi1"], files["phi2"], out, cfg)
+    assert not (out / "metrics.json").exists()
+    assert "metrics.json" not in json.loads((out / "config.json").read_text())["outputs"]
+    assert (out / "labels.npy").exists() and (out / "chunks").is_dir()  # (the chunks resumed)

@@ -513,3 +513,22 @@ def test_a_hume_fit_that_crashes_leaves_no_empty_folders(tmp_path, gaussian_file
     with pytest.raises(RuntimeError, match="out of bounds"):
         seed_run(out, phi1=a, phi2=b, hume=HumeConfig(k=10, n_restarts=2, n_steps=1))
     assert not out.exists()
+
+
+def test_a_rerun_without_ground_truth_removes_the_earlier_report(tmp_path, gaussian_files):
+    """Before: report.json and precision_curve.png of a run with --labels stayed beside a
+    re-run's seeds and described the earlier seeds (40 seeds at precision 0.9 beside 20)."""
+    a, b, y = gaussian_files
+    out = tmp_path / "S"
+    hume = HumeConfig(k=10, n_restarts=2, n_steps=2)
+    seed_run(out, phi1=a, phi2=b, labels=y, hume=hume)
+    assert (out / "seeds" / "report.json").exists()
+    assert (out / "seeds" / "precision_curve.png").exists()
+    sheet = out / "seeds" / "contact_sheets" / "cluster_003.png"  # as a run on images leaves
+    sheet.parent.mkdir()
+    sheet.write_bytes(b"png")
+    seed_run(out, phi1=a, phi2=b, hume=hume)
+    assert not sheet.exists()  # this run, on feature files, shows no images
+    assert not (out / "seeds" / "report.json").exists()
+    assert not (out / "seeds" / "precision_curve.png").exists()
+    assert (out / "seeds" / "seeds.json").exists()
