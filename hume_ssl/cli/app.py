@@ -371,7 +371,7 @@ def export(io: ExportInputs) -> None:
     from hume_ssl.seeds.export import LABELS_USED, check_format, export_seeds, load_any_seeds
 
     check_format(io.format)
-    s = load_any_seeds(io.seeds, io.dataset)
+    s = load_any_seeds(io.seeds, io.dataset, need_dataset=io.format != "csv")
     seeds = Path(io.seeds)
     target = io.out or (seeds if seeds.is_dir() else seeds.parent) / f"export-{io.format}"
     files = export_seeds(s, io.format, target, seeds_dir=seeds if seeds.is_dir() else None)

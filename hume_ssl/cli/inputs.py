@@ -136,7 +136,9 @@ class ExportInputs:
                           "(indices; TorchSSL takes ground truth at them) | csv",
                           flags=("--format",))
     out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT).")
-    dataset: Optional[str] = setting(None, "Dataset of a CSV's indices.")
+    dataset: Optional[str] = setting(None, "Dataset of a CSV's indices, or of a seeds folder "
+                                     "whose seeds.json names none (seeds of feature files); "
+                                     "--format csv needs none.")
 
 
 @dataclass

@@ -80,9 +80,12 @@ def read_seeds(
     dataset: Optional[str] = None,
     k: Optional[int] = None,
     n_samples: Optional[int] = None,
+    dataset_optional: bool = False,
 ) -> Seeds:
     """Seeds from a seeds folder, or from index/label files (npy or CSV) plus a dataset name
-    (`n_samples`: the split's size where known, to check the files' indices against)."""
+    (`n_samples`: the split's size where known, to check the files' indices against). With
+    `dataset_optional`, seeds of no named dataset come back with `dataset` None (a consumer
+    that reads only indices and labels: export --format csv)."""
     if seeds_dir is not None:
         d = Path(seeds_dir)
         if not (d / "seeds.json").exists():
@@ -103,7 +106,7 @@ def read_seeds(
             )
             raise HumeSSLError(f"{d} holds no seeds: {why}")
         ds = dataset or meta.get("dataset")
-        if not ds:
+        if not ds and not dataset_optional:
             raise HumeSSLError(f"{d}/seeds.json names no dataset; pass --dataset NAME.")
         s = Seeds(
             idx,
@@ -117,7 +120,7 @@ def read_seeds(
             {"seeds": str(d), "k_from": "seeds.json" if meta.get("k") else "labels"},
         )
     else:
-        if indices is None or dataset is None:
+        if indices is None or (dataset is None and not dataset_optional):
             raise HumeSSLError(
                 "give --seeds DIR, or --indices FILE (.npy or index,label CSV) with "
                 "--seed-labels FILE.npy and --dataset NAME."

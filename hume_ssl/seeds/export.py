@@ -28,6 +28,7 @@ from hume_ssl.seeds.usb import write_train_usb
 
 FORMATS = ("usb", "torchssl", "csv")
 TORCHSSL_DATASETS = ("cifar10", "cifar100", "stl10")  # torchvision's order, as TorchSSL's
+TORCHSSL_TRAIN_SIZE = {"cifar10": 50_000, "cifar100": 50_000, "stl10": 5_000}  # images
 
 # which labels the consumer trains on: `export` prints it and writes it to README.txt
 LABELS_USED = {
@@ -47,12 +48,33 @@ LABELS_USED = {
 }
 
 
-def load_any_seeds(path: str | Path, dataset: Optional[str] = None) -> Seeds:
-    """A seeds folder or an edited `index,label` CSV (then `dataset` names the data)."""
+def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
+                   need_dataset: bool = True) -> Seeds:
+    """A seeds folder or an edited `index,label` CSV. `dataset` names the data of a CSV (or of a
+    folder whose seeds.json names none; it never renames a folder's own); with `need_dataset`
+    False (--format csv reads only indices and labels) none is needed."""
     p = Path(path)
     if p.is_dir():
-        return read_seeds(seeds_dir=p, dataset=dataset)
+        if not (p / "seeds.json").exists():
+            inner = (f"; its seeds folder is {p / 'seeds'}" if (p / "seeds" / "seeds.json").exists()
+                     else "")
+            raise HumeSSLError(f"{p} is not a seeds folder (no seeds.json){inner}: pass the "
+                               "folder `hume-ssl seed` wrote (OUT/seeds) or an index,label CSV.")
+        s = read_seeds(seeds_dir=p, dataset_optional=True)  # the folder's own dataset, or None
+        if s.dataset is not None and dataset is not None and dataset != s.dataset:
+            raise HumeSSLError(
+                f"{p} holds seeds of {s.dataset!r} (seeds.json); --dataset {dataset!r} would "
+                "read their indices as another dataset's images: drop --dataset. If both hold "
+                "the same images in the same order, export --format csv and pass that CSV with "
+                "--dataset.")
+        s.dataset = s.dataset or dataset
+        if s.dataset is None and need_dataset:
+            raise HumeSSLError(f"{p}/seeds.json names no dataset (seeds of feature files); pass "
+                               "--dataset NAME: the dataset whose images the rows are, in order.")
+        return s
     if p.suffix.lower() == ".csv":
+        if not p.is_file():
+            raise HumeSSLError(f"{p}: no such file; pass a seeds folder or an index,label CSV.")
         sibling = p.parent / "seeds.json"  # an edited copy of a seeds folder's seeds
         meta = {}
         if sibling.exists():
@@ -60,10 +82,11 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None) -> Seeds:
 
             meta = read_json(sibling)
         dataset = dataset or meta.get("dataset")
-        if dataset is None:
+        if dataset is None and need_dataset:
             raise HumeSSLError(f"{p} is a CSV of seeds: pass --dataset NAME to say whose indices.")
         n = meta.get("n_samples") if meta.get("dataset") == dataset else None
-        return read_seeds(indices=p, dataset=dataset, n_samples=n)
+        return read_seeds(indices=p, dataset=dataset, n_samples=n,
+                          dataset_optional=not need_dataset)
     raise HumeSSLError(f"{p}: expected a seeds folder (with seeds.json) or an index,label CSV.")
 
 
@@ -90,6 +113,17 @@ def check_consumer_order(seeds: Seeds, fmt: str) -> None:
         )
     if seeds.split != "train":
         raise HumeSSLError(f"seeds of split {seeds.split!r}: SSL codebases index the train split.")
+    if fmt == "torchssl":
+        size = TORCHSSL_TRAIN_SIZE[seeds.dataset]
+        if seeds.n_samples is not None and int(seeds.n_samples) != size:
+            raise HumeSSLError(
+                f"these seeds were made on {seeds.n_samples} samples, but TorchSSL's "
+                f"{seeds.dataset} train split holds {size} images: seed the whole split (e.g. "
+                f"`hume-ssl seed {seeds.dataset}`).")
+        if int(seeds.indices.max()) >= size:
+            raise HumeSSLError(
+                f"seed indices reach {int(seeds.indices.max())}, but TorchSSL's {seeds.dataset} "
+                f"train split holds {size} images (0..{size - 1}); fix those rows.")
 
 
 def export_seeds(seeds: Seeds, fmt: str, out: str | Path,

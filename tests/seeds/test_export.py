@@ -8,14 +8,15 @@ from hume_ssl.seeds.artifact import Seeds
 from hume_ssl.seeds.export import export_seeds, load_any_seeds
 
 
-def _seeds_dir(tmp_path, dataset="cifar10"):
+def _seeds_dir(tmp_path, dataset="cifar10", n_samples=50_000):
     d = tmp_path / "seeds"
     d.mkdir()
     np.save(d / "indices.npy", np.array([5, 17, 42, 8]))
     np.save(d / "pseudo_labels.npy", np.array([0, 0, 1, 1]))
     (d / "seeds.json").write_text(
         json.dumps(
-            {"dataset": dataset, "split": "train", "n_samples": 50, "order_hash": "x", "k": 2}
+            {"dataset": dataset, "split": "train", "n_samples": n_samples, "order_hash": "x",
+             "k": 2}
         )
     )
     return d
@@ -67,7 +68,7 @@ def test_edited_csv_is_accepted(tmp_path):
 def test_indices_outside_the_split_are_refused_before_export(tmp_path):
     """Before: export wrote seeds whose indices pointed past the split (the consumer failed
     later, or read other images)."""
-    d = _seeds_dir(tmp_path)  # n_samples 50
+    d = _seeds_dir(tmp_path, n_samples=50)
     np.save(d / "indices.npy", np.array([5, 17, 50, 8]))
     with pytest.raises(HumeSSLError, match=r"span 5\.\.50, outside the split's 50 samples"):
         load_any_seeds(d)
@@ -88,3 +89,65 @@ def test_export_cli_checks_the_format_first(tmp_path):
     res = CliRunner().invoke(app, ["export", str(tmp_path / "missing.csv"), "--format",
                                    "tfrecord"])
     assert res.exit_code != 0 and "unknown export format 'tfrecord'" in res.output, res.output
+
+
+def test_a_folders_own_dataset_is_never_renamed_by_dataset(tmp_path):
+    """Before: --dataset replaced the dataset seeds.json names, so seeds of digits exported as
+    TorchSSL indices into CIFAR-10 (the guard against other images passed)."""
+    d = _seeds_dir(tmp_path, "digits", n_samples=1797)
+    with pytest.raises(HumeSSLError, match="holds seeds of 'digits'.*drop --dataset"):
+        load_any_seeds(d, dataset="cifar10")
+    assert load_any_seeds(d, dataset="digits").dataset == "digits"  # naming its own is fine
+
+
+def test_seeds_of_feature_files_export_as_csv_without_a_dataset(tmp_path):
+    """Before: a seeds folder of `seed --phi1 --phi2` (seeds.json names no dataset) needed a
+    --dataset for --format csv, which reads none, and any name passed."""
+    d = _seeds_dir(tmp_path, None, n_samples=60)
+    s = load_any_seeds(d, need_dataset=False)
+    assert s.dataset is None
+    export_seeds(s, "csv", tmp_path / "out")
+    assert (tmp_path / "out" / "seeds.csv").read_text().startswith("index,label\n5,0\n")
+    back = load_any_seeds(tmp_path / "out" / "seeds.csv", need_dataset=False)
+    assert back.indices.tolist() == [5, 17, 42, 8]
+    with pytest.raises(HumeSSLError, match="names no dataset.*--dataset NAME"):
+        load_any_seeds(d)  # the other formats build data from it
+
+
+def test_torchssl_indices_are_checked_against_the_split_it_reads(tmp_path):
+    """Before: a loose CSV with index 99999 exported as CIFAR-10 TorchSSL indices (50,000
+    images), and seeds of a 50-sample subset passed too."""
+    (tmp_path / "big.csv").write_text("index,label\n5,0\n99999,1\n")
+    s = load_any_seeds(tmp_path / "big.csv", dataset="cifar10")
+    with pytest.raises(HumeSSLError, match="reach 99999.*holds 50000 images"):
+        export_seeds(s, "torchssl", tmp_path / "out")
+    s = load_any_seeds(_seeds_dir(tmp_path, n_samples=50))
+    with pytest.raises(HumeSSLError, match="made on 50 samples.*holds 50000"):
+        export_seeds(s, "torchssl", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_names_its_own_inputs_when_the_seeds_are_missing(tmp_path):
+    """Before: a run folder was refused naming train-fixmatch's --indices/--seed-labels, and a
+    missing CSV gave a FileNotFoundError traceback once --dataset was passed."""
+    run = tmp_path / "run"
+    (run / "seeds").mkdir(parents=True)
+    (run / "seeds" / "seeds.json").write_text("{}")
+    with pytest.raises(HumeSSLError, match=r"its seeds folder is .*run/seeds") as e:
+        load_any_seeds(run)
+    assert "--indices" not in str(e.value)
+    with pytest.raises(HumeSSLError, match="no such file"):
+        load_any_seeds(tmp_path / "nope.csv", dataset="digits")
+
+
+def test_export_cli_writes_a_csv_of_feature_file_seeds_without_a_dataset(tmp_path):
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+
+    d = _seeds_dir(tmp_path, None, n_samples=60)
+    res = CliRunner().invoke(app, ["export", str(d), "--format", "csv", "--out",
+                                   str(tmp_path / "out")])
+    assert res.exit_code == 0 and (tmp_path / "out" / "seeds.csv").exists(), res.output
+    res = CliRunner().invoke(app, ["export", str(d), "--format", "torchssl"])
+    assert res.exit_code == 2 and "names no dataset" in res.output, res.output
