@@ -134,7 +134,8 @@ def verdict(diag: dict) -> dict:
     if share >= RELIABLE_MAJORITY:
         msg = f"a majority of restarts agree on {100 * share:.0f}% of samples"
         if bad:
-            msg += f"; clusters {bad} are weak: check their contact sheets before using them"
+            msg += (f"; HUME's clusters {bad} (ids of its labels.npy) are weak: look at their "
+                    "samples before using them")  # (seed's contact sheets number its own)
         return {"verdict": "reliable", "message": msg + "."}
     return {"verdict": "unreliable", "message": (
         f"restarts disagree on {100 * (1 - share):.0f}% of samples (a majority agrees on "

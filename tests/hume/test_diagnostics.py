@@ -51,3 +51,15 @@ def test_verdict_threshold_is_the_calibrated_share_of_samples_with_a_majority():
         d = diagnose(labels, agreement, labelings, np.full(4, 0.5), k=4)
         assert d["agreement"]["above_0.5"] == pytest.approx(share)
         assert d["verdict"] == verdict, (share, d["message"])
+
+
+def test_weak_clusters_are_named_as_humes_not_as_contact_sheets():
+    """Before: "clusters [0, 5, 9] are weak: check their contact sheets": those were HUME's
+    ids, while seed's contact sheets number the consensus clusters (and label writes none)."""
+    labels = np.arange(1000) % 4
+    d = diagnose(labels, np.full(1000, 0.75, np.float32), np.stack([labels] * 4),
+                 np.full(4, 0.5), k=4)
+    d = with_seeds(d, np.array([10, 10, 1, 10]), np.ones(1000, np.float32), labels, 4)
+    assert d["verdict"] == "reliable"
+    assert "HUME's clusters [2] (ids of its labels.npy) are weak" in d["message"]
+    assert "contact sheet" not in d["message"]
