@@ -289,6 +289,18 @@ def _check_offsets(off: np.ndarray, n_bytes: int, path: Path) -> None:
                            f"{where}. Rewrite the file's offsets.")
 
 
+def _npz_labels(y: np.ndarray, path: Path) -> Optional[np.ndarray]:
+    """An npz's `labels`: (N,) whole-number class ids, or None where every one is negative
+    (-1 for "unlabeled": the data has no ground truth)."""
+    whole = y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.isfinite(y).all())
+                                       and np.array_equal(y, np.round(y)))
+    if y.ndim != 1 or not whole:
+        raise HumeSSLError(f"{path}: `labels` holds {y.dtype} values of shape {y.shape}; it must "
+                           "be one whole-number class id per image (0, 1, 2, ...; class names "
+                           "go in `classes`), or be left out for unlabeled images.")
+    return None if len(y) and (y < 0).all() else y
+
+
 def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
     if not path.is_file():
         raise HumeSSLError(f"{name}: file not found: {path}. An npz dataset is one file per "
@@ -298,7 +310,7 @@ def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
         keys = set(z.files)
     except Exception as e:
         raise HumeSSLError(f"{name}: cannot read {path} as .npz ({e}).") from e
-    labels = z["labels"] if "labels" in keys else None
+    labels = _npz_labels(z["labels"], path) if "labels" in keys else None
     classes = [c.decode() if isinstance(c, bytes) else str(c)
                for c in z["classes"].tolist()] if "classes" in keys else None
     info = {"path": str(path.resolve())}

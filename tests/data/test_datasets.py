@@ -168,3 +168,19 @@ def test_digits_ships_offline_with_a_fixed_disjoint_split():
     # the split never changes: the test rows are pinned (a new seed or size would move them)
     assert rows["test"][:5].tolist() == [0, 1, 3, 4, 6]
     assert load_dataset("digits", "train").order_hash == tr.order_hash
+
+
+def test_npz_labels_must_be_class_ids_and_all_minus_one_means_unlabeled(tmp_path):
+    """Before: string labels gave `ValueError: invalid literal for int()` (a traceback), and
+    labels all -1 (a common "unlabeled" marker) made `seed` refuse the data as mislabeled."""
+    images = np.zeros((3, 4, 4, 3), np.uint8)
+    np.savez(tmp_path / "s.npz", images=images, labels=np.array(["cat", "dog", "cat"]))
+    with pytest.raises(HumeSSLError, match="labels` holds <U3 values.*class names go in "):
+        load_dataset(f"npz:{tmp_path}/s.npz", "train")
+    np.savez(tmp_path / "f.npz", images=images, labels=np.array([0.0, 1.5, 1.0]))
+    with pytest.raises(HumeSSLError, match="whole-number class id"):
+        load_dataset(f"npz:{tmp_path}/f.npz", "train")
+    np.savez(tmp_path / "u.npz", images=images, labels=np.full(3, -1))
+    assert load_dataset(f"npz:{tmp_path}/u.npz", "train").labels is None
+    np.savez(tmp_path / "w.npz", images=images, labels=np.array([0.0, 1.0, 1.0]))
+    assert load_dataset(f"npz:{tmp_path}/w.npz", "train").labels.tolist() == [0, 1, 1]
