@@ -67,7 +67,8 @@ class HumeConfig:
     normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.")
     cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)")
     score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: all, at "
-                              "most max(100,000, 400 x k)).", unit="rows", bounds="[0, inf)")
+                              "most max(100,000, 400 x k); else at least 2 x cv_folds, 20 by "
+                              "default).", unit="rows", bounds="[0, inf)")
     chunk_size: int = setting(0, "HUME restarts per results file, rounded up to lanes of 8 (0: "
                               "all that fit the memory budget); results do not depend on it.",
                               unit="restarts", bounds="[0, inf)")
@@ -104,7 +105,8 @@ class HumeConfig:
         if self.subset_size < 4:
             bad(f"subset_size={self.subset_size}: need at least 4 samples per subset.")
         if self.score_rows < 0 or 0 < self.score_rows < 2 * self.cv_folds:
-            bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds.")
+            bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds "
+                f"({2 * self.cv_folds} rows).")
         if self.memory_budget_gib < 0 or self.chunk_size < 0:
             bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
         if self.inner_solve not in ("auto", "primal", "smoother"):

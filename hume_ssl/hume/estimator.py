@@ -194,7 +194,7 @@ class Hume(ConfigParams):
                 f" GiB ({(bytes1 + bytes2) / gib:.2f} GiB of features, {per_lane / gib:.2f} GiB "
                 f"of one lane's work), more than the memory budget of {budget / gib:.2f} GiB; "
                 f"the smallest budget that fits is --memory-budget-gib "
-                f"{(fixed + LANE * per_restart) / gib * 1.05:.3g} (or lower subset_size)."
+                f"{(fixed + LANE * per_restart) / gib * 1.05:.3g} (or lower --subset-size)."
             )
         fits = LANE * int((budget - fixed) // (LANE * per_restart)) if budget < float("inf") \
             else 10**9

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from hume_ssl.hume.scoring import cv_scores
@@ -59,3 +60,12 @@ def test_score_rows_rule():
     assert len(rows) == 400_000 and np.all(np.diff(rows) > 0)  # 400 per class, sorted, unique
     assert np.array_equal(rows, score_rows(1_281_167, 1000, 0, 0))  # fixed by random_state
     assert len(score_rows(5000, 10, 1000, 0)) == 1000  # an explicit size wins
+
+
+def test_a_too_small_score_rows_names_the_rows_it_needs():
+    """Before: "use 0 (automatic) or at least 2 x cv_folds", a setting the CLI has no flag for."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.hume.config import HumeConfig
+
+    with pytest.raises(HumeSSLError, match=r"at least 2 x cv_folds \(20 rows\)"):
+        HumeConfig(k=3, score_rows=3).validate()
