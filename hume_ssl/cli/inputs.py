@@ -54,7 +54,8 @@ class FeatureInputs:
     batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
                                         "on CPU).", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
-                                        "fraction (default: the backbone's own; 16 to 1024).",
+                                        "fraction (default: the backbone's own; 16 to 1024; "
+                                        "pixels:SIZE keeps its SIZE).",
                                         unit="pixels", bounds=LOADER_BOUNDS["input_size"])
     random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
     strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")

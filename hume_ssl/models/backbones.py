@@ -255,10 +255,11 @@ PIXELS_SIZE = 32  # default side of the `pixels` space, in pixels
 
 
 def _resolve_pixels(spec: str, input_size: Optional[int]) -> BackboneSpec:
-    """`pixels` / `pixels:SIZE`: the resized image itself as the feature vector."""
+    """`pixels` / `pixels:SIZE`: the resized image itself as the feature vector. A SIZE the
+    spec names wins over `input_size` (--input-size is for the other backbone of a pair)."""
     size_text = spec.partition(":")[2]
     try:
-        size = int(input_size or size_text or PIXELS_SIZE)
+        size = int(size_text or input_size or PIXELS_SIZE)
     except ValueError:
         size = 0
     if size < 1 or spec.count(":") > 1:

@@ -99,6 +99,9 @@ def test_pixels_space_is_the_normalised_image_flattened():
     assert b.spec == "pixels:8" and b.preprocessing.input_size == 8
     assert b.weights_identity() == {"kind": "none"}
     assert resolve_backbone("pixels", input_size=4).preprocessing.input_size == 4
+    # the size the spec names wins: --input-size 64 of a (CNN, pixels:8) pair extracted
+    # 12,288-d pixels:64 features after logging pixels:8 (before)
+    assert resolve_backbone("pixels:8", input_size=64).spec == "pixels:8"
     assert resolve_backbone("pixels").preprocessing.input_size == 32
     x = torch.rand(2, 3, 8, 8)
     assert torch.equal(load_backbone(b)(x), x.reshape(2, 192))
