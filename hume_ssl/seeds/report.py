@@ -147,11 +147,11 @@ def _draw_line(d, ns, prec, size, lo, colour, width):
 
 WRONG_KINDS = {  # why a cluster's seeds are wrong (wrong_kind), in words
     "mixed": "the seeds mix classes, most of them the class the map gives",
-    "largest": "the seeds are the members' largest class; the map names the cluster after "
+    "largest": "most seeds are the members' largest class; the map names the cluster after "
                "another",
-    "second": "the seeds are the members' second largest class; the map names the cluster "
+    "second": "most seeds are the members' second largest class; the map names the cluster "
               "after another",
-    "other": "the seeds are a class outside the members' two largest"}
+    "other": "most seeds are a class outside the members' two largest"}
 
 
 def wrong_kind(seed_classes, mapped: int, member_classes) -> Optional[str]:
