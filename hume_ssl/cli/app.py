@@ -427,8 +427,9 @@ def _seed_table(res: dict) -> Table:
     short = lambda c, n: str(n) + (" (short)" if c in res["short_classes"] else "")  # noqa: E731
     if res["rule"] == "consensus":
         for col in ("cluster", "seeds", "size", "agreed from", "stability", "core",
-                    "candidates", "expected precision (90%)"):
-            table.add_column(col)
+                    "candidates"):  # narrow terminals (80 columns when piped) fold, never cut
+            table.add_column(col, overflow="fold")
+        table.add_column("expected precision (90%)", no_wrap=True)
         for cl in res["clusters"]:
             e = cl["expected_precision"]
             table.add_row(str(cl["cluster"]), short(cl["cluster"], cl["seeds"]), str(cl["size"]),
@@ -437,7 +438,7 @@ def _seed_table(res: dict) -> Table:
                           f"{_num(e['expected'], 2)} ({_num(e['low'], 2)}..{_num(e['high'], 2)})")
         return table
     for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for c, n in enumerate(res["per_class"]):
         cl = res["diagnostics"]["clusters"][c]
         table.add_row(str(c), short(c, n), str(cl["size"]), _num(cl["mean_agreement"], 3),
