@@ -350,7 +350,7 @@ def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[in
     else:
         classes = None
         groups = [(None, sorted(p for p in root.rglob("*") if p.is_file()))]
-    files, labels, skipped, ignored = [], [], [], 0
+    files, labels, skipped, ignored, sizes = [], [], [], 0, set()
     for c, paths in groups:
         for p in paths:
             if any(part.startswith(".") for part in p.relative_to(root).parts):
@@ -360,7 +360,7 @@ def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[in
                 continue
             try:  # header only: cheap, catches non-images and empty files
                 with Image.open(p) as im:
-                    im.size  # noqa: B018
+                    sizes.add(im.size[::-1])  # (H, W)
             except (UnidentifiedImageError, OSError, ValueError) as e:
                 if strict:
                     raise HumeSSLError(f"unreadable image {p}: {e}. Remove or fix it, or drop "
@@ -369,7 +369,8 @@ def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[in
                 continue
             files.append(p)
             labels.append(c)
-    return files, labels, classes, {"skipped_unreadable": skipped, "ignored_non_image": ignored}
+    return files, labels, classes, {"skipped_unreadable": skipped, "ignored_non_image": ignored,
+                                    "image_size": sizes.pop() if len(sizes) == 1 else None}
 
 
 def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDataset:
@@ -379,6 +380,7 @@ def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDatase
     if not root.is_dir():
         raise HumeSSLError(f"{name}: folder not found: {root}.")
     files, labels, classes, counts = _list_folder(root, strict)
+    size = counts.pop("image_size")  # (H, W) when every image has it (from the headers)
     if not files:
         raise HumeSSLError(f"{name}: no readable images in {root} (extensions "
                            f"{', '.join(IMAGE_EXTENSIONS)}; {counts['ignored_non_image']} other "
@@ -395,7 +397,7 @@ def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDatase
 
     y = np.array(labels, np.int64) if classes else None
     return ImageDataset(name, split, len(files), get, labels=y,
-                        class_names=classes, sample_ids=ids,
+                        class_names=classes, sample_ids=ids, image_size=size,
                         content=lambda: content_digest(y, text=_files_digest(files, ids)),
                         info={"path": str(root.resolve()), **counts,
                               "skipped": len(counts["skipped_unreadable"])})

@@ -184,3 +184,25 @@ def test_npz_labels_must_be_class_ids_and_all_minus_one_means_unlabeled(tmp_path
     assert load_dataset(f"npz:{tmp_path}/u.npz", "train").labels is None
     np.savez(tmp_path / "w.npz", images=images, labels=np.array([0.0, 1.0, 1.0]))
     assert load_dataset(f"npz:{tmp_path}/w.npz", "train").labels.tolist() == [0, 1, 1]
+
+
+def test_an_imagefolder_of_one_image_size_loads_as_one_array(tmp_path):
+    """Before: a folder's images were never of one size to the registry (`image_size` None), so
+    train-fixmatch and predict refused every image folder ("images differ in size") and
+    pretrain asked for --image-size on 8 x 8 PNGs."""
+    from hume_ssl.data.images import load_split, load_square
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        _save(tmp_path / "train" / ("cat" if i < 2 else "dog") / f"{i}.png",
+              rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+    _save(tmp_path / "test" / "cat" / "t.png", np.zeros((8, 8, 3), np.uint8))
+    ds = load_dataset(f"imagefolder:{tmp_path}", "train")
+    assert ds.image_size == (8, 8) and "image_size" not in ds.info
+    arr = ds.images_uint8()
+    assert arr.shape == (3, 8, 8, 3) and (arr[2] == ds[2]).all()
+    split = load_split(f"imagefolder:{tmp_path}", "train")  # what train-fixmatch reads
+    assert split.images.shape == (3, 8, 8, 3) and split.labels.tolist() == [0, 0, 1]
+    assert load_square(f"imagefolder:{tmp_path}", "test")[0].shape == (1, 8, 8, 3)  # pretrain
+    _save(tmp_path / "train" / "dog" / "wide.png", np.zeros((8, 12, 3), np.uint8))
+    assert load_dataset(f"imagefolder:{tmp_path}", "train").image_size is None  # mixed sizes
