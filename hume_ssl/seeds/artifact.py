@@ -115,7 +115,8 @@ def read_seeds(
             int(meta.get("k") or int(lab.max()) + 1),
             meta.get("split", "train"),
             meta.get("n_samples"),
-            meta.get("order_hash"),
+            # seeds of feature files: the hash is of the features, no dataset's order
+            None if meta.get("order_hash_kind") == "features" else meta.get("order_hash"),
             meta.get("class_names"),
             {"seeds": str(d), "k_from": "seeds.json" if meta.get("k") else "labels"},
         )

@@ -111,6 +111,24 @@ def test_conflicting_seed_inputs_are_refused(toy):
     assert not (root / "a").exists()
 
 
+def test_seeds_of_feature_files_train_on_the_dataset_they_name(toy):
+    """Before: seeds of `seed --phi1 --phi2` carry a hash of the features as their order_hash
+    (order_hash_kind "features"), which matches no dataset's order: train-fixmatch --dataset
+    refused them asking for the --dataset that was passed."""
+    root, seeds, ds = toy
+    meta = json.loads((seeds / "seeds.json").read_text())
+    del meta["dataset"]
+    (seeds / "seeds.json").write_text(json.dumps({**meta, "order_hash": "06daefe25c4feb0a",
+                                                  "order_hash_kind": "features"}))
+    assert read_seeds(seeds, dataset=ds).order_hash is None
+    train_fixmatch_run(root / "f", tiny(steps=1), seeds=seeds, dataset=ds)
+    assert (root / "f" / "model.pt").exists()
+    meta["n_samples"] = 59  # the row count is still checked against the dataset
+    (seeds / "seeds.json").write_text(json.dumps({**meta, "order_hash_kind": "features"}))
+    with pytest.raises(HumeSSLError, match="n_samples=59 but"):
+        train_fixmatch_run(root / "g", tiny(steps=1), seeds=seeds, dataset=ds)
+
+
 def test_a_csv_row_with_three_columns_is_refused_naming_the_line(tmp_path):
     (tmp_path / "s.csv").write_text("index,label\n0,1\n5,2,9\n")
     with pytest.raises(HumeSSLError, match=r"s.csv:3: expected two integers"):
