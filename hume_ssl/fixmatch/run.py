@@ -86,7 +86,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     test = (load_split(s.dataset, "test", data_root)
             if split_exists(s.dataset, "test", data_root) else None)
     out = check_writable_dir(out)
-    check_run_folder(out, resume, "FixMatch")
+    check_run_folder(out, resume, "FixMatch", "train-fixmatch")
     # what the run learns from: a resume must use the same (checked before anything is written)
     identity = {"seeds": array_hash(s.indices, y), "train_order": train.order_hash,
                 "n_unlabeled": int(len(unlabeled))}

@@ -76,7 +76,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
             **identity, "out": str(out), "resume": resume, "image_size": image_size,
             **cfg.to_dict()})
     out = check_writable_dir(out)
-    check_run_folder(out, resume, "pretraining")
+    check_run_folder(out, resume, "pretraining", "pretrain")
     if resume:
         check_resume(out, cfg.to_dict(), PretrainConfig.RESUME_KEYS, identity, "images",
                      "pass the same dataset, split and --image-size")

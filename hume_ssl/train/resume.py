@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
@@ -15,8 +16,14 @@ from hume_ssl.core.io import NO_SPACE
 RENAMED = {"seed": "random_state"}
 
 
-def check_run_folder(out: Path, resume: bool, what: str) -> None:
-    """A new run needs a folder without a checkpoint; --resume needs one."""
+def check_run_folder(out: Path, resume: bool, what: str, command: Optional[str] = None) -> None:
+    """A new run needs a folder without a checkpoint; --resume needs one; a folder holding
+    another command's run (its config.json's `command`: a `label` or `seed` run, a pretrain run
+    for train-fixmatch) is never written into."""
+    other = _run_command(Path(out))
+    if command is not None and other not in (None, command):
+        raise HumeSSLError(f"{out} holds a `{other}` run (its config.json), not a {what} run: "
+                           "choose another --out.")
     has = (Path(out) / CHECKPOINT).exists()
     if has and not resume:
         raise HumeSSLError(
@@ -28,6 +35,14 @@ def check_run_folder(out: Path, resume: bool, what: str) -> None:
             f"no checkpoint to resume from: {Path(out) / CHECKPOINT} does not exist; drop "
             "--resume to start a new run."
         )
+
+
+def _run_command(out: Path) -> Optional[str]:
+    """The command whose run `out` holds (its config.json's `command`), or None."""
+    try:
+        return json.loads((out / "config.json").read_text()).get("command")
+    except (OSError, ValueError, AttributeError):  # none, unreadable, not a run's record
+        return None
 
 
 def check_resume_keys(saved: dict, current: dict, keys: Sequence[str]) -> None:
@@ -64,11 +79,11 @@ def cleanup_on_early_failure(out: Path) -> Iterator[None]:
     """A run that fails before its first checkpoint leaves nothing behind in a folder it made
     (or found empty); a folder holding a checkpoint, or other files, is never touched."""
     out = Path(out)
-    fresh = not out.exists() or not any(out.iterdir())
-    try:
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))  # (a file: refused
+    try:  # later, named)
         yield
     except BaseException:
-        if fresh and out.exists() and not (out / CHECKPOINT).exists():
+        if fresh and out.is_dir() and not (out / CHECKPOINT).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
 

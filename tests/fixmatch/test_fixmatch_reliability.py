@@ -129,6 +129,15 @@ def test_seeds_of_feature_files_train_on_the_dataset_they_name(toy):
         train_fixmatch_run(root / "g", tiny(steps=1), seeds=seeds, dataset=ds)
 
 
+def test_an_out_that_is_a_file_is_one_line(toy):
+    """Before: NotADirectoryError from the early-failure cleanup (a traceback)."""
+    root, seeds, _ = toy
+    (root / "afile").write_text("x")
+    res = cli("train-fixmatch", "--seeds", seeds, "--out", root / "afile", *FAST, "--steps", 1)
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    assert (root / "afile").read_text() == "x"
+
+
 def test_a_csv_row_with_three_columns_is_refused_naming_the_line(tmp_path):
     (tmp_path / "s.csv").write_text("index,label\n0,1\n5,2,9\n")
     with pytest.raises(HumeSSLError, match=r"s.csv:3: expected two integers"):

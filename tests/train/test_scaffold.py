@@ -1,5 +1,6 @@
 """The trainer scaffold: budget fitting, run-folder guards, resume keys, signals, the loop."""
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -74,6 +75,19 @@ def test_run_folder_guards(tmp_path):
     with pytest.raises(HumeSSLError, match="already holds a FixMatch run"):
         check_run_folder(tmp_path, resume=False, what="FixMatch")
     check_run_folder(tmp_path, resume=True, what="FixMatch")
+
+
+@pytest.mark.parametrize("other", ["seed", "label", "pretrain"])
+def test_a_folder_of_another_commands_run_is_never_written_into(tmp_path, other):
+    """Before: only checkpoint.pt was looked for, so train-fixmatch --out OUT/hume overwrote a
+    seed run's config.json and metrics.json, and a pretrain folder was called "a FixMatch run,
+    pass --resume", after which --resume listed 18 differing fields."""
+    (tmp_path / "config.json").write_text(json.dumps({"command": other}))
+    with pytest.raises(HumeSSLError, match=f"holds a `{other}` run .*choose another --out"):
+        check_run_folder(tmp_path, resume=other == "pretrain", what="FixMatch",
+                         command="train-fixmatch")
+    (tmp_path / "config.json").write_text(json.dumps({"command": "train-fixmatch"}))
+    check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
 
 
 def test_resume_keys_name_every_difference_and_accept_renamed_fields():
