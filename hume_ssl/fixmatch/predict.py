@@ -49,9 +49,10 @@ def _model_folder(path: Path) -> Path:
         raise HumeSSLError(f"--model {path}: folder not found; pass the --out of train-fixmatch.")
     if not (path / "model.pt").exists() and (path / "checkpoint.pt").exists():
         raise HumeSSLError(
-            f"{path} holds a checkpoint but no model.pt: its training has not finished. Finish "
-            f"it with the same train-fixmatch command plus --resume (--out {path}), then "
-            "predict with it."
+            f"{path} holds a checkpoint but no model.pt: its training has not finished. If it "
+            f"was stopped, finish it with the same train-fixmatch command plus --resume (--out "
+            f"{path}), then predict with it; if it diverged, a resume repeats the same steps: "
+            "train anew with what its error suggested (a lower --lr)."
         )
     return path
 
@@ -67,7 +68,8 @@ def predict_run(
     callback=None,
 ) -> dict:
     """Label and confidence for every image of `dataset:split` with an exported model.
-    `callback("predict", {"done": images, "total": N})` after every batch (progress)."""
+    `callback("predict", {"done": images, "total": N})` before the first batch (done 0) and
+    after every batch (progress)."""
     if batch_size < 1:
         raise HumeSSLError(f"--batch-size must be >= 1 (got {batch_size}).")
     model_dir = _model_folder(Path(model_dir))
@@ -96,6 +98,8 @@ def predict_run(
         )
     norm = meta["normalization"]
     n = len(data.images)
+    if callback:  # the display starts its clock now, not after the first batch
+        callback("predict", {"done": 0, "total": n})
     logits = predict_logits(
         model, data.images, torch.tensor(norm["mean"]), torch.tensor(norm["std"]), dev,
         batch_size, input_size=size,

@@ -15,6 +15,7 @@ per process, which matches a single process only when each process sees the same
 from __future__ import annotations
 
 import copy
+import math
 import time
 import warnings
 from pathlib import Path
@@ -511,7 +512,8 @@ class FixMatchTrainer(Trainer):
             raise HumeSSLError(
                 f"--budget-minutes {cfg.budget_minutes:g} is too small for one log interval "
                 f"({unit} steps at {t_step * 1e3:.0f} ms) and one evaluation ({t_eval:.1f} s) "
-                f"after the setup; pass --budget-minutes {need * 1.2:.2f} or more."
+                f"after the setup; pass --budget-minutes {math.ceil(need * 120) / 100:g} or "
+                "more."  # (rounded up: a fast machine's need printed as 0.00, itself refused)
             )
         self.total_steps, self.budget_fitted, self.budget_timer = units * unit, True, None
         self.schedule_start = self.step

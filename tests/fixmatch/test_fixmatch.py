@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import socket
 
 import numpy as np
@@ -299,7 +300,11 @@ def test_run_writes_outputs_and_predicts(toy):
     assert meta["arch"] == "wrn10_1" and meta["k"] == 3 and len(meta["normalization"]["mean"]) == 3
     m = build_model("wrn10_1", 3)
     m.load_state_dict(torch.load(out / "model.pt", weights_only=True))
-    pred = predict_run(out, meta["dataset"], "test")
+    events = []
+    pred = predict_run(out, meta["dataset"], "test", callback=lambda e, i: events.append(i))
+    # the display's clock starts before the first batch (before: after it, so the rate read
+    # 5.87e+07 images/s)
+    assert events[0] == {"done": 0, "total": 30} and events[-1] == {"done": 30, "total": 30}
     lines = (out / "predictions_test" / "predictions.csv").read_text().splitlines()
     assert lines[0] == "index,label,confidence,class_name" and len(lines) == 31
     assert pred["n"] == 30 and 0 <= pred["acc"] <= 1
@@ -494,10 +499,12 @@ def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy, fake_clock, mo
         return t
 
     monkeypatch.setattr(StepTimer, "tick", recorded)
-    with pytest.raises(HumeSSLError, match="too small"):
+    with pytest.raises(HumeSSLError, match="too small") as e:
         train_fixmatch_run(root / "b2", tiny_cfg(steps=10_000, budget_minutes=0.001,
                                                  checkpoint_every=1), seeds=seeds)
     assert not (root / "b2").exists()
+    # the budget it names is one that is accepted (before: "0.00 or more", itself refused)
+    assert float(re.search(r"pass --budget-minutes ([0-9.e-]+) or more", str(e.value))[1]) > 0
     # the budget was spent before timing began: one warm-up step and one timed, not 25
     assert timed_at == [2]
 

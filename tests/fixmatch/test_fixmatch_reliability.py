@@ -266,3 +266,13 @@ def test_ctrl_c_prints_the_command_that_continues(toy, monkeypatch):
     monkeypatch.setenv("RANK", "1")  # under torchrun the other ranks stay quiet
     r = cli(*args)
     assert r.exit_code == 130 and r.output == ""
+
+
+def test_predict_on_an_unfinished_run_names_both_ways_it_can_be_unfinished(tmp_path):
+    """Before: "finish it with ... --resume" only, also for a diverged run, where --resume
+    repeats the same steps and diverges again."""
+    from hume_ssl.fixmatch.predict import predict_run
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"x")
+    with pytest.raises(HumeSSLError, match="plus --resume.*if it diverged.*lower --lr"):
+        predict_run(tmp_path, "digits", "test")
