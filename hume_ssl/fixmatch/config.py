@@ -180,6 +180,13 @@ class FixMatchConfig:
             if size is not None and not str(arch).startswith(("timm:", "torchvision:")):
                 raise HumeSSLError("--input-size applies with --init, or an --arch timm:NAME / "
                                    "torchvision:NAME; drop it.")
+            scaled = [flag for flag, v in (("--encoder-lr-scale", self.encoder_lr_scale),
+                                           ("--layer-decay", self.layer_decay))
+                      if v not in (None, 1.0)]  # (1.0: what a resolved scratch run holds)
+            if scaled:
+                raise HumeSSLError(f"{' and '.join(scaled)} apply to a pretrained encoder "
+                                   "(--init); without one every layer trains at --lr: drop "
+                                   f"{'them' if len(scaled) > 1 else 'it'}.")
         filled = resolve_recipe(self, init)
         return dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
                                    **filled).validate()

@@ -131,7 +131,14 @@ class PretrainConfig:
             r = self.resolve()
             self.lr, self.temperature, self.head = r.lr, r.temperature, r.head
             self.queue_size = r.queue_size
+        moco_only = [flag for flag, v, default in (
+            ("--bn-splits", self.bn_splits, 8), ("--asymmetric", self.symmetric, True),
+            ("--queue-size", self.queue_size, None), ("--moco-momentum", self.moco_momentum, 0.99))
+            if v != default]  # (the fields' defaults: simclr reads none of them)
         checks = [
+            (moco or not moco_only, f"{', '.join(moco_only)}: mocov2's, not {self.method}'s "
+             "(it normalises the whole batch, contrasts both views and keeps no queue); drop "
+             "them or use --method mocov2"),
             (self.epochs >= 1, "--epochs must be >= 1"),
             positive("--budget-minutes", self.budget_minutes, optional=True),
             (self.bn_splits >= 1, "bn_splits must be >= 1"),

@@ -70,6 +70,12 @@ def test_bad_specs_list_the_choices_and_name_the_fix():
         resolve_init("dinov2_vits14", input_size=100)
     with pytest.raises(HumeSSLError, match="--input-size applies with --init"):
         FixMatchConfig(arch="wrn28_2", input_size=64).resolve()
+    # before: ignored without --init (bit-identical runs) and recorded in config.json
+    with pytest.raises(HumeSSLError, match="--encoder-lr-scale apply .*--init.*drop it"):
+        FixMatchConfig(encoder_lr_scale=0.5).resolve()
+    with pytest.raises(HumeSSLError, match="--encoder-lr-scale and --layer-decay apply"):
+        FixMatchConfig(encoder_lr_scale=0.5, layer_decay=0.5).resolve()
+    assert FixMatchConfig().resolve().resolve().encoder_lr_scale == 1.0  # a resolved one passes
     with pytest.raises(HumeSSLError, match="--recipe cnn fine-tunes a pretrained encoder"):
         FixMatchConfig(recipe="cnn").resolve()
 

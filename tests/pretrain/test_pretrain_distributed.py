@@ -29,9 +29,9 @@ METHODS = ("mocov2", "simclr")
 def _cfg(method, **kw):
     # BatchNorm groups of 4 images of 16 px: groups of 2 (or 1 x 1 maps) make the loss
     # chaotic, a 1e-7 change of the weights moving the second step's loss by percents
-    base = dict(method=method, epochs=1, batch_size=16, queue_size=64, bn_splits=4, device="cpu",
-                log_every=1, knn_every=1, knn_neighbors=5, checkpoint_every=10**6, view=MILD,
-                random_state=3)
+    moco = dict(queue_size=64, bn_splits=4) if method == "mocov2" else {}  # (simclr: none)
+    base = dict(method=method, epochs=1, batch_size=16, device="cpu", log_every=1, knn_every=1,
+                knn_neighbors=5, checkpoint_every=10**6, view=MILD, random_state=3, **moco)
     return PretrainConfig(**{**base, **kw}).resolve()
 
 

@@ -208,6 +208,21 @@ def test_bad_config_is_reported(tmp_path, kw, match):
         _trainer(tmp_path, tiny_cfg(**kw))
 
 
+@pytest.mark.parametrize("kw, flag", [(dict(bn_splits=4), "--bn-splits"),
+                                      (dict(symmetric=False), "--asymmetric"),
+                                      (dict(queue_size=8192), "--queue-size"),
+                                      (dict(moco_momentum=0.9), "--moco-momentum")])
+def test_mocov2_options_are_refused_for_simclr(kw, flag):
+    """Before: simclr ran bit-identical with and without them, and config.json recorded them
+    as if applied."""
+    from hume_ssl.pretrain.config import PretrainConfig
+
+    with pytest.raises(HumeSSLError, match=f"{flag}: mocov2's, not simclr's"):
+        PretrainConfig(method="simclr", **kw).resolve()
+    PretrainConfig(method="mocov2", **kw).resolve()  # its own options
+    PretrainConfig(method="simclr").resolve()  # the defaults pass
+
+
 def test_budget_too_small_for_one_epoch_is_an_error_and_leaves_nothing(tmp_path, toy_npz):
     out = tmp_path / "tiny"
     with pytest.raises(HumeSSLError,

@@ -54,8 +54,8 @@ def test_simclr_owns_no_queue():
 def test_simclr_is_registered_and_learns(tmp_path):
     assert METHODS["simclr"] is SimCLR
     torch.set_num_threads(1)
-    cfg = tiny_cfg(method="simclr", epochs=24, batch_size=32, queue_size=None, knn_every=100,
-                   checkpoint_every=10**6)
+    cfg = tiny_cfg(method="simclr", epochs=24, batch_size=32, queue_size=None, bn_splits=8,
+                   knn_every=100, checkpoint_every=10**6)  # (bn_splits: simclr's default)
     tr = _trainer(tmp_path, cfg, n=128)
     assert cfg.temperature == 0.5 and cfg.head == "mlp_bn" and cfg.lr == 0.24 * 32 / 512
     before = instance_loss(tr)
