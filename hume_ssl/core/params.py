@@ -17,6 +17,7 @@ From those fields follow the rest, so a default is written in one place:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import math
 import re
@@ -257,6 +258,10 @@ class ConfigParams(BaseEstimator):
         params = rename_params(params, renamed, stacklevel=5)
         names = [f.name for f in self._fields()]
         check_known(params, names, self.owner)
+        if config is not None and not dataclasses.is_dataclass(config):
+            name = type(self).__name__
+            raise TypeError(f"{name}({config!r}): settings are keywords (e.g. {name}("
+                            f"{names[0]}={config!r})); a config goes to {name}.from_config.")
         if config is not None:
             warn_renamed(f"{type(self).__name__}(config)",
                          f"{type(self).__name__}.from_config(config)", stacklevel=4)
@@ -271,10 +276,13 @@ class ConfigParams(BaseEstimator):
 
     def __getattr__(self, name: str):
         """Only reached for a missing attribute: a learned one (`labels_`) before `fit` says so."""
-        if name.endswith("_") and not name.startswith("_"):
+        learned = [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]
+        if name.endswith("_") and not name.startswith("_") and not learned:
             raise NotFittedError(f"{type(self).__name__}.{name} is learned by fit: call fit(...) "
                                  "first.")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        close = difflib.get_close_matches(name, learned, n=1)  # fitted: a typo (`lables_`)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}"
+                             + (f"; did you mean {close[0]!r}?" if close else ""))
 
     @classmethod
     def from_config(cls, config: Any, **extra: Any):

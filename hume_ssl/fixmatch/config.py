@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
-from hume_ssl.core.params import setting, warn_renamed
+from hume_ssl.core.params import check_bounds, setting, warn_renamed
 from hume_ssl.train.numbers import at_least, positive, within
 
 UNITS = {
@@ -180,16 +180,17 @@ class FixMatchConfig:
             if size is not None and not str(arch).startswith(("timm:", "torchvision:")):
                 raise HumeSSLError("--input-size applies with --init, or an --arch timm:NAME / "
                                    "torchvision:NAME; drop it.")
-            scaled = [flag for flag, v in (("--encoder-lr-scale", self.encoder_lr_scale),
-                                           ("--layer-decay", self.layer_decay))
-                      if v not in (None, 1.0)]  # (1.0: what a resolved scratch run holds)
-            if scaled:
-                raise HumeSSLError(f"{' and '.join(scaled)} apply to a pretrained encoder "
-                                   "(--init); without one every layer trains at --lr: drop "
-                                   f"{'them' if len(scaled) > 1 else 'it'}.")
         filled = resolve_recipe(self, init)
-        return dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
-                                   **filled).validate()
+        resolved = dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
+                                       **filled).validate()
+        scaled = [flag for flag, v in (("--encoder-lr-scale", self.encoder_lr_scale),
+                                       ("--layer-decay", self.layer_decay))
+                  if v not in (None, 1.0)]  # (1.0: what a resolved scratch run holds)
+        if init is None and scaled:
+            raise HumeSSLError(f"{' and '.join(scaled)} appl{'y' if len(scaled) > 1 else 'ies'} "
+                               "to a pretrained encoder (--init); without one every layer "
+                               f"trains at --lr: drop {'them' if len(scaled) > 1 else 'it'}.")
+        return resolved
 
     def resolved(self) -> bool:
         """Whether `resolve` has filled in the derived values."""
@@ -208,6 +209,8 @@ class FixMatchConfig:
             r = self.resolve()
             for f in ("arch", "recipe", *FILLED):
                 setattr(self, f, getattr(r, f))
+        check_bounds(self, ["input_size", "micro_batches", "steps", "batch_size", "mu",
+                            "eval_every", "log_every", "checkpoint_every"])  # whole numbers
         checks = [
             (self.steps >= 1, "--steps must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
@@ -226,7 +229,7 @@ class FixMatchConfig:
             at_least("--weight-decay", self.weight_decay, 0.0),
             at_least("--lambda-u", self.lambda_u, 0.0),
             within("--ema-decay", self.ema_decay, 0.0, 1.0, hi_open=True),
-            within("--bn-momentum", self.bn_momentum, 0.0, 1.0, lo_open=True),
+            within("bn_momentum", self.bn_momentum, 0.0, 1.0, lo_open=True),  # (no flag)
             within("translate", self.translate, 0.0, 1.0, hi_open=True),
             within("cutout", self.cutout, 0.0, 1.0),
             (self.randaugment_ops >= 0, "randaugment_ops must be >= 0"),

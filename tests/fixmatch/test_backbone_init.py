@@ -71,7 +71,7 @@ def test_bad_specs_list_the_choices_and_name_the_fix():
     with pytest.raises(HumeSSLError, match="--input-size applies with --init"):
         FixMatchConfig(arch="wrn28_2", input_size=64).resolve()
     # before: ignored without --init (bit-identical runs) and recorded in config.json
-    with pytest.raises(HumeSSLError, match="--encoder-lr-scale apply .*--init.*drop it"):
+    with pytest.raises(HumeSSLError, match="--encoder-lr-scale applies .*--init.*drop it"):
         FixMatchConfig(encoder_lr_scale=0.5).resolve()
     with pytest.raises(HumeSSLError, match="--encoder-lr-scale and --layer-decay apply"):
         FixMatchConfig(encoder_lr_scale=0.5, layer_decay=0.5).resolve()

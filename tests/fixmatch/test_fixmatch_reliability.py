@@ -161,6 +161,17 @@ def test_non_finite_zero_or_negative_numbers_are_refused(kw):
         tiny(**kw).validate()
 
 
+@pytest.mark.parametrize("kw, match", [(dict(steps=2.5), "--steps 2.5: must be a whole"),
+                                       (dict(batch_size=None), "--batch-size None: must be"),
+                                       (dict(mu="2"), "--mu '2': must be a whole"),
+                                       (dict(bn_momentum=0.0), "^bn_momentum must lie")])
+def test_counts_are_whole_numbers_and_python_only_settings_name_no_flag(kw, match):
+    """Before: steps=2.5 ran 3 steps, batch_size=None and mu='2' raised a raw TypeError, and
+    bn_momentum=0 named a --bn-momentum option that does not exist."""
+    with pytest.raises(HumeSSLError, match=match):
+        FixMatchConfig(**kw).resolve()
+
+
 def test_cli_lr_inf_is_one_line_before_any_work(toy):
     root, seeds, _ = toy
     r = cli("train-fixmatch", "--seeds", seeds, "--out", root / "x", *FAST, "--lr", "inf")

@@ -71,6 +71,19 @@ def test_learned_attributes_before_fit_say_to_fit_and_sklearn_catches_it():
         Hume().predict(np.zeros((3, 2), np.float32))
 
 
+def test_a_typo_on_a_fitted_estimator_and_a_positional_setting_say_what_is_meant(blobs):
+    """Before: m.lables_ on a fitted model said "call fit(...) first", and Hume(10) failed
+    with "'int' object has no attribute 'k'"."""
+    import sklearn.exceptions
+
+    m = Hume(k=3, n_restarts=2, n_steps=2).fit(blobs[0], blobs[1])
+    with pytest.raises(AttributeError, match="did you mean 'labels_'") as e:
+        m.lables_  # noqa: B018
+    assert not isinstance(e.value, sklearn.exceptions.NotFittedError)
+    with pytest.raises(TypeError, match=r"settings are keywords \(e.g. Hume\(k=10\)\)"):
+        Hume(10)
+
+
 def test_not_fitted_and_bad_options(blobs):
     with pytest.raises(NotFittedError, match="fit"):
         Hume().predict(blobs[0])
