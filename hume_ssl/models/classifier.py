@@ -135,7 +135,7 @@ def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: boo
     if spec.split("@", 1)[0].endswith(":logits"):
         raise HumeSSLError(f"--init {spec}: use the features spec (without :logits); a "
                            "fresh head for the k classes is added.")
-    b = resolve_backbone(spec, random_init=not check_weights)
+    b = resolve_backbone(spec, random_init=not check_weights and _has_weights(spec))
     size = int(input_size or b.preprocessing.input_size)
     vit = _is_vit(b)
     patch = _patch_size(b.model_name) if vit else None
@@ -151,8 +151,14 @@ def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: boo
     return Init(spec, arch, size, pre.mean, pre.std, "vit" if vit else "cnn", True)
 
 
+def _has_weights(spec: str) -> bool:
+    """Whether a features spec loads weights (`pixels` has none: nothing to load or skip)."""
+    return spec.split(":", 1)[0] != "pixels"
+
+
 def _backbone_of(init: Init, random_init: bool) -> BackboneSpec:
-    return resolve_backbone(init.spec, random_init=random_init, input_size=init.input_size)
+    return resolve_backbone(init.spec, random_init=random_init and _has_weights(init.spec),
+                            input_size=init.input_size)
 
 
 def _trainable(encoder: nn.Module, size: int) -> tuple[nn.Module, int]:

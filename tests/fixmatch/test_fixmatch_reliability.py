@@ -287,3 +287,13 @@ def test_predict_on_an_unfinished_run_names_both_ways_it_can_be_unfinished(tmp_p
     (tmp_path / "checkpoint.pt").write_bytes(b"x")
     with pytest.raises(HumeSSLError, match="plus --resume.*if it diverged.*lower --lr"):
         predict_run(tmp_path, "digits", "test")
+
+
+def test_a_model_trained_from_the_pixels_init_predicts(toy):
+    """Before: train-fixmatch --init pixels trained, then predict refused the model: "backbone
+    'pixels' has no weights: drop --weights / --random-init" (options predict does not have)."""
+    from hume_ssl.fixmatch.predict import predict_run
+
+    root, seeds, ds = toy
+    train_fixmatch_run(root / "px", tiny(arch=None, init="pixels:16", steps=1), seeds=seeds)
+    assert predict_run(root / "px", ds, "test")["n"] == 12
