@@ -380,7 +380,7 @@ class FixMatchTrainer(Trainer):
             "pl_acc_all": "",
             "test_acc": "" if test_acc is None else test_acc,
             "steps_per_s": (self.step - self._step_last) / max(now - self._t_last, 1e-9),
-            "elapsed_s": now - self._t0,
+            "elapsed_s": self._elapsed0 + now - self._t0,  # a resumed run's clock goes on
         }
         if self.truth is not None:
             shape = (self.k, self.n_true)

@@ -189,6 +189,10 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert resumed.step == 6
     a, b = _losses(tmp_path / "full"), _losses(tmp_path / "part")
     assert [r[0] for r in b] == list(range(1, 7))
+    import csv  # metrics.csv's clock goes on across the resume (before: back to 0 at step 5)
+    with open(tmp_path / "part" / "metrics.csv") as f:
+        clock = [float(r["elapsed_s"]) for r in csv.DictReader(f)]
+    assert clock == sorted(clock) and clock[4] > clock[3], clock
     np.testing.assert_allclose(np.array(a)[:, 1:], np.array(b)[:, 1:], rtol=1e-5, atol=1e-6)
     for (k, v), w in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(v, w, rtol=1e-5, atol=1e-6, msg=k)
