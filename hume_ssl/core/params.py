@@ -236,6 +236,7 @@ class ConfigParams(BaseEstimator):
     config_class: type
     param_names: Optional[tuple[str, ...]] = None  # None: every field
     owner = "estimator"  # in error messages: "unknown HUME option(s) ..."
+    serves: dict = {}  # config fields it takes no parameter for, with the value it stands for
 
     @classmethod
     def _fields(cls) -> list[dataclasses.Field]:
@@ -286,7 +287,15 @@ class ConfigParams(BaseEstimator):
 
     @classmethod
     def from_config(cls, config: Any, **extra: Any):
-        """An estimator with the parameters of `config` (its fields this estimator takes)."""
+        """An estimator with the parameters of `config` (its fields this estimator takes); a
+        config asking for something else (`serves`: SeedConfig(rule="hume") for the consensus
+        rule's estimator) is an error, not dropped."""
+        defaults = {f.name: default_of(f) for f in dataclasses.fields(config)}
+        for name, value in cls.serves.items():  # a config set to ask for another estimator
+            if getattr(config, name) not in (value, defaults[name]):
+                raise HumeSSLError(f"{cls.__name__}.from_config: the config sets {name}="
+                                   f"{getattr(config, name)!r}, but {cls.__name__} is the "
+                                   f"estimator of {name}={value!r}.")
         return cls(**{f.name: getattr(config, f.name) for f in cls._fields()}, **extra)
 
     @property

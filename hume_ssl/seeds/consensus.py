@@ -499,6 +499,7 @@ class ConsensusSelector(ConfigParams):
     """
 
     config_class = SeedConfig
+    serves = {"rule": "consensus"}  # SeedConfig.rule
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
                    "min_support", "kmeans_states", "agreement_quantile", "mode_size",
                    "anchor_parts", "bulk_of", "graph_partition", "shortage", "random_state")

@@ -50,6 +50,7 @@ class SeedSelector(ConfigParams):
     """
 
     config_class = SeedConfig
+    serves = {"rule": "hume"}  # SeedConfig.rule
     param_names = ("per_class", "min_agreement", "min_knn", "shortage", "relax_step", "ranking")
     owner = "seed selection"
 

@@ -157,3 +157,18 @@ def test_the_old_config_name_warns_at_the_callers_line():
     with pytest.warns(FutureWarning, match="SelectionConfig is deprecated") as rec:
         old = hume_ssl.SelectionConfig
     assert old is SeedConfig and rec[0].filename == __file__
+
+
+def test_from_config_refuses_what_the_estimator_would_drop():
+    """Before: ConsensusSelector.from_config(SeedConfig(rule="hume", min_agreement=0.9))
+    dropped both silently and built the consensus rule."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.seeds.config import SeedConfig
+    from hume_ssl.seeds.consensus import ConsensusSelector
+
+    with pytest.raises(HumeSSLError, match=r"sets rule='hume', but ConsensusSelector is the "
+                       r"estimator of rule='consensus'"):
+        ConsensusSelector.from_config(SeedConfig(rule="hume", min_agreement=0.9))
+    assert SeedSelector.from_config(SeedConfig(rule="hume", min_agreement=0.9)).min_agreement \
+        == 0.9
+    assert ConsensusSelector.from_config(SeedConfig(per_class=3)).per_class == 3
