@@ -286,7 +286,8 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
 
     with pretrain_progress(console) as cb:
         res = pretrain_run(io.dataset, io.out, cfg, split=io.split, resume=io.resume,
-                           callback=cb, image_size=io.image_size, data_root=io.data_root)
+                           callback=cb, image_size=io.image_size, data_root=io.data_root,
+                           strict=io.strict)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"

@@ -115,6 +115,7 @@ class PretrainInputs:
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
+    strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")
 
 
 @dataclass

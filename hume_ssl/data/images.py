@@ -1,7 +1,7 @@
 """Images as arrays: resize + center crop, per-channel statistics, whole uint8 splits.
 
     split = load_split("cifar10", "train")      # ImageSplit: images (N, H, W, 3) uint8, labels
-    images, labels = load_square("imagefolder:/x", "train", size=64)
+    images, labels, skipped = load_square("imagefolder:/x", "train", size=64)
 Row i is sample i of `load_dataset(name, split)` everywhere (hume_ssl.data.datasets).
 """
 
@@ -68,15 +68,17 @@ def split_exists(dataset: str, split: str, data_root=None) -> bool:
     return True
 
 
-def load_square(dataset: str, split: str, size: Optional[int] = None,
-                data_root=None) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """(images (N, S, S, 3) uint8, labels or None). Images of one square size load as they are;
-    with `size`, or when sizes differ, each is resized (shorter side -> S, bilinear) and
+def load_square(dataset: str, split: str, size: Optional[int] = None, data_root=None,
+                strict: bool = False) -> tuple[np.ndarray, Optional[np.ndarray], int]:
+    """(images (N, S, S, 3) uint8, labels or None, unreadable image files skipped: an image
+    folder's; `strict`: fail on one instead). Images of one square size load as they are; with
+    `size`, or when sizes differ, each is resized (shorter side -> S, bilinear) and
     center-cropped to S x S."""
-    ds = load_dataset(dataset, split, data_root)
+    ds = load_dataset(dataset, split, data_root, strict=strict)
+    skipped = int(ds.info.get("skipped", 0))
     shape = ds.image_size
     if size is None and shape is not None and shape[0] == shape[1]:
-        return np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels
+        return np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels, skipped
     if size is None:
         raise HumeSSLError(f"{dataset}:{split} images are not all square of one size "
                            f"({'various sizes' if shape is None else f'{shape[0]}x{shape[1]}'}); "
@@ -84,4 +86,4 @@ def load_square(dataset: str, split: str, size: Optional[int] = None,
     out = np.empty((len(ds), size, size, 3), np.uint8)
     for i in range(len(ds)):
         out[i] = resize_crop(np.asarray(ds[i]), size, size, "bilinear")
-    return out, ds.labels
+    return out, ds.labels, skipped

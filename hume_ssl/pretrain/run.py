@@ -46,27 +46,35 @@ def pretrain_run(
     callback=None,
     image_size: Optional[int] = None,
     data_root: Optional[str | Path] = None,
+    strict: bool = False,
 ) -> dict:
     """Pretrain on `dataset`'s `split` (labels never used for training); export the encoder.
 
     `image_size`: resize + center-crop every image to this side first (needed when the images
     are not all square of one size); the exported backbone records it. `data_root`: where
-    registry datasets live.
+    registry datasets live. `strict`: fail on an unreadable image file of an image folder
+    (else it is skipped, counted in config.json and warned about).
     """
     raise_first_failed([(image_size is None or image_size >= 1,
                          f"--image-size must be >= 1 pixel (got {image_size})")])
     cfg = cfg.resolve()
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
-                             data_root)
+                             data_root, strict)
 
 
-def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_root) -> dict:
-    images, labels = load_square(dataset, split, image_size, data_root)  # (N, S, S, 3) uint8
+def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_root,
+                  strict) -> dict:
+    images, labels, skipped = load_square(dataset, split, image_size, data_root,
+                                          strict)  # (N, S, S, 3) uint8
+    if skipped and callback:
+        callback("warning", {"message": f"{skipped} unreadable image files of {dataset} "
+                                        "skipped (config.json data.skipped_unreadable; --strict "
+                                        "fails instead)"})
     test_images = test_labels = None
     if labels is not None and split != "test" and split_exists(dataset, "test", data_root):
-        test_images, test_labels = load_square(dataset, "test", image_size or images.shape[1],
-                                               data_root)
+        test_images, test_labels, _ = load_square(dataset, "test",
+                                                  image_size or images.shape[1], data_root)
         if test_labels is None:
             test_images = None
     # what the run learns from: a resume must use the same images (checked before config.json)
@@ -91,7 +99,8 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "split": split,
         "pretrain": cfg.to_dict(),
         "units": UNITS,
-        "data": {"n_train": len(images), "image_shape": list(images.shape[1:]),
+        "data": {"n_train": len(images), "skipped_unreadable": skipped,
+                 "image_shape": list(images.shape[1:]),
                  "mean": mean.tolist(), "std": std.tolist(),
                  "n_test": None if test_images is None else len(test_images),
                  "labels_used_for": "kNN monitor only" if test_images is not None else "nothing"},

@@ -105,3 +105,27 @@ def test_log_every_is_an_option_and_the_knn_monitor_says_it_runs(tmp_path, toy):
     rows = (out / "metrics.csv").read_text().splitlines()
     assert [ln.split(",")[0] for ln in rows[1:]] == ["0", "1", "2"]
     assert json.loads((out / "config.json").read_text())["pretrain"]["log_every"] == 1
+
+
+def test_unreadable_images_of_a_folder_are_counted_and_warned_about_or_fail_with_strict(
+        tmp_path):
+    """Before: pretrain skipped an image folder's unreadable files silently (no count in
+    config.json, no warning) and had no --strict."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, im in enumerate(smooth_images(32, seed=0)):
+        Image.fromarray(im).save(folder / f"{i:02d}.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    events = []
+    pretrain_run(f"imagefolder:{folder}", tmp_path / "run",
+                 tiny_cfg(epochs=1, knn_every=100, checkpoint_every=10**6),
+                 callback=lambda e, i: events.append((e, i)))
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data"]["skipped_unreadable"] == 1 and cfg["data"]["n_train"] == 32
+    assert any(e == "warning" and "1 unreadable image files" in i["message"] for e, i in events)
+    res = cli("pretrain", f"imagefolder:{folder}", "--out", tmp_path / "strict", "--strict",
+              "--epochs", "1", *FAST)
+    assert res.exit_code == 2 and "unreadable image" in res.output, res.output
+    assert not (tmp_path / "strict").exists()
