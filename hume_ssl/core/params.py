@@ -292,7 +292,7 @@ class ConfigParams(BaseEstimator):
         rule's estimator) is an error, not dropped."""
         defaults = {f.name: default_of(f) for f in dataclasses.fields(config)}
         for name, value in cls.serves.items():  # a config set to ask for another estimator
-            if getattr(config, name) not in (value, defaults[name]):
+            if getattr(config, name, value) not in (value, defaults.get(name, value)):
                 raise HumeSSLError(f"{cls.__name__}.from_config: the config sets {name}="
                                    f"{getattr(config, name)!r}, but {cls.__name__} is the "
                                    f"estimator of {name}={value!r}.")
