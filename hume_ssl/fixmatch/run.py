@@ -5,7 +5,8 @@
   config.json   resolved config (units in "units"), seeds source, data counts, versions
   metrics.csv   one row per log interval (see fixmatch.trainer.CSV_FIELDS)
   curves.png    losses, mask rate, pseudo-label and test accuracy (from metrics.csv)
-  metrics.json  final summary: last and median test ACC, evaluations, seed accuracy
+  metrics.json  final summary: last and median test ACC, evaluations, seed accuracy, the
+                training clock across resumes (elapsed_s_total; seconds: this process's)
   checkpoint.pt everything needed for --resume
   model.pt      plain state dict of the EMA model: hume_ssl.models.classifier.build_classifier(
                 model.json arch, k).load_state_dict(torch.load(...)), as `predict` does
@@ -121,7 +122,8 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     summary = {
         "out": str(out),
         "steps": trainer.step,
-        "seconds": time.perf_counter() - t0,
+        "seconds": time.perf_counter() - t0,  # this process's
+        "elapsed_s_total": trainer.elapsed(),  # the run's training clock, across resumes
         "device": str(trainer.device),
         "seed_label_acc_vs_truth": seed_acc,
         "test_acc_last": trainer.evals[-1][1] if trainer.evals else None,

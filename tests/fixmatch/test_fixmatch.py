@@ -300,6 +300,8 @@ def test_run_writes_outputs_and_predicts(toy):
     assert cfg["data"]["n_unlabeled"] == 90 - len(idx) and cfg["units"]["steps"]
     assert cfg["seeds"]["seed_label_acc_vs_truth"] == 1.0  # permuted ids, Hungarian-mapped
     assert res["test_acc_median"] is not None and len(res["evals"]) == 2
+    saved = json.loads((out / "metrics.json").read_text())  # the run's clock, as pretrain's
+    assert 0 < saved["elapsed_s_total"] <= saved["seconds"] + 1e-3
     meta = json.loads((out / "model.json").read_text())
     assert meta["arch"] == "wrn10_1" and meta["k"] == 3 and len(meta["normalization"]["mean"]) == 3
     m = build_model("wrn10_1", 3)
