@@ -339,7 +339,10 @@ def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
 
 # ---------------------------------------------------------------- image folders
 def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[int]],
-                                                     Optional[list[str]], dict]:
+                                                     Optional[list[str]], dict,
+                                                     Optional[tuple[int, int]]]:
+    """(files, their class ids, class names, counts of files passed over, the (H, W) every
+    image has or None): readable images only, each checked by its header."""
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     top_images = [p for p in root.iterdir() if p.is_file() and
                   p.suffix.lower() in IMAGE_EXTENSIONS]
@@ -369,8 +372,8 @@ def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[in
                 continue
             files.append(p)
             labels.append(c)
-    return files, labels, classes, {"skipped_unreadable": skipped, "ignored_non_image": ignored,
-                                    "image_size": sizes.pop() if len(sizes) == 1 else None}
+    return (files, labels, classes, {"skipped_unreadable": skipped, "ignored_non_image": ignored},
+            sizes.pop() if len(sizes) == 1 else None)
 
 
 def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDataset:
@@ -379,8 +382,7 @@ def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDatase
                            "the images (an .npz file is read as npz:PATH).")
     if not root.is_dir():
         raise HumeSSLError(f"{name}: folder not found: {root}.")
-    files, labels, classes, counts = _list_folder(root, strict)
-    size = counts.pop("image_size")  # (H, W) when every image has it (from the headers)
+    files, labels, classes, counts, size = _list_folder(root, strict)
     if not files:
         raise HumeSSLError(f"{name}: no readable images in {root} (extensions "
                            f"{', '.join(IMAGE_EXTENSIONS)}; {counts['ignored_non_image']} other "

@@ -161,7 +161,7 @@ class FixMatchConfig:
         encoder_lr_scale, warmup, layer_decay: fixmatch/recipes.py). What a run writes to
         config.json. `init`: the --init spec already resolved
         (hume_ssl.models.classifier.resolve_init), if the caller has it."""
-        from hume_ssl.fixmatch.recipes import resolve_recipe
+        from hume_ssl.fixmatch.recipes import RECIPES, resolve_recipe
 
         arch = self.arch
         if self.init is not None:
@@ -183,9 +183,10 @@ class FixMatchConfig:
         filled = resolve_recipe(self, init)
         resolved = dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
                                        **filled).validate()
-        scaled = [flag for flag, v in (("--encoder-lr-scale", self.encoder_lr_scale),
-                                       ("--layer-decay", self.layer_decay))
-                  if v not in (None, 1.0)]  # (1.0: what a resolved scratch run holds)
+        scratch = RECIPES["scratch"]  # what a resolved run without --init holds
+        scaled = [flag for flag, v, own in (
+            ("--encoder-lr-scale", self.encoder_lr_scale, scratch.encoder_lr_scale),
+            ("--layer-decay", self.layer_decay, scratch.layer_decay)) if v not in (None, own)]
         if init is None and scaled:
             raise HumeSSLError(f"{' and '.join(scaled)} appl{'y' if len(scaled) > 1 else 'ies'} "
                                "to a pretrained encoder (--init); without one every layer "

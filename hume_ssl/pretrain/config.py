@@ -17,7 +17,7 @@ from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import setting, warn_renamed
+from hume_ssl.core.params import default_of, setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 from hume_ssl.train.numbers import at_least, positive, within
 
@@ -36,6 +36,9 @@ UNITS = {
     "view.blur_sigma": "pixels",
     "view.blur_min_size": "pixels (output side)",
 }
+# mocov2's own options (field: its flag): set away from its default under simclr, refused
+MOCO_ONLY = {"bn_splits": "--bn-splits", "symmetric": "--asymmetric",
+             "queue_size": "--queue-size", "moco_momentum": "--moco-momentum"}
 
 
 @dataclass
@@ -131,10 +134,9 @@ class PretrainConfig:
             r = self.resolve()
             self.lr, self.temperature, self.head = r.lr, r.temperature, r.head
             self.queue_size = r.queue_size
-        moco_only = [flag for flag, v, default in (
-            ("--bn-splits", self.bn_splits, 8), ("--asymmetric", self.symmetric, True),
-            ("--queue-size", self.queue_size, None), ("--moco-momentum", self.moco_momentum, 0.99))
-            if v != default]  # (the fields' defaults: simclr reads none of them)
+        default = {f.name: default_of(f) for f in dataclasses.fields(self)}
+        moco_only = [flag for name, flag in MOCO_ONLY.items()
+                     if getattr(self, name) != default[name]]  # simclr reads none of them
         checks = [
             (moco or not moco_only, f"{', '.join(moco_only)}: mocov2's, not {self.method}'s "
              "(it normalises the whole batch, contrasts both views and keeps no queue); drop "

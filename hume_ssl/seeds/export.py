@@ -27,8 +27,9 @@ from hume_ssl.seeds.artifact import Seeds, read_seeds
 from hume_ssl.seeds.usb import write_train_usb
 
 FORMATS = ("usb", "torchssl", "csv")
-TORCHSSL_DATASETS = ("cifar10", "cifar100", "stl10")  # torchvision's order, as TorchSSL's
-TORCHSSL_TRAIN_SIZE = {"cifar10": 50_000, "cifar100": 50_000, "stl10": 5_000}  # images
+# the datasets TorchSSL indexes in torchvision's order, and their train splits' images
+TORCHSSL_TRAIN_SIZE = {"cifar10": 50_000, "cifar100": 50_000, "stl10": 5_000}
+TORCHSSL_DATASETS = tuple(TORCHSSL_TRAIN_SIZE)
 
 # which labels the consumer trains on: `export` prints it and writes it to README.txt
 LABELS_USED = {

@@ -37,6 +37,23 @@ def contact_sheet(
     return sheet
 
 
+REPORT_JSON, CURVE_PNG = "report.json", "precision_curve.png"  # seed_report's files
+SHEETS = "contact_sheets"  # the seeds folder's sub-folder of write_contact_sheets
+
+
+def remove_stale(seeds_dir: Path) -> None:
+    """Remove what describes a seeds folder's earlier seeds: seed_report's files and the
+    contact sheets (a run writes them again only with ground truth, or images)."""
+    for name in (REPORT_JSON, CURVE_PNG):
+        (Path(seeds_dir) / name).unlink(missing_ok=True)
+    _remove_sheets(Path(seeds_dir) / SHEETS)
+
+
+def _remove_sheets(out_dir: Path) -> None:
+    for old in Path(out_dir).glob("cluster_*.png"):
+        old.unlink()
+
+
 def write_contact_sheets(
     out_dir: Path,
     ranking: dict[int, np.ndarray],
@@ -45,8 +62,7 @@ def write_contact_sheets(
 ) -> list[Path]:
     """One PNG per cluster with seeds; sheets of an earlier run into the same folder are
     removed first, so no sheet shows a cluster that now has no seeds."""
-    for old in Path(out_dir).glob("cluster_*.png"):
-        old.unlink()
+    _remove_sheets(out_dir)
     paths = []
     for c, idx in ranking.items():
         if len(idx) == 0:
@@ -250,7 +266,7 @@ def seed_report(
     }
     if test:
         report.update(test)
-    atomic_write_json(out_dir / "report.json", report)
+    atomic_write_json(out_dir / REPORT_JSON, report)
     img = plot_curve(ns, prec, f"seed precision (ensemble ACC {report['ensemble_acc']:.3f})")
-    atomic_write_bytes(out_dir / "precision_curve.png", png_bytes(img))
+    atomic_write_bytes(out_dir / CURVE_PNG, png_bytes(img))
     return report

@@ -46,7 +46,13 @@ from hume_ssl.seeds.consensus import (
     short_cause,
     space_neighbours,
 )
-from hume_ssl.seeds.report import describe_wrong, seed_report, write_contact_sheets
+from hume_ssl.seeds.report import (
+    SHEETS,
+    describe_wrong,
+    remove_stale,
+    seed_report,
+    write_contact_sheets,
+)
 from hume_ssl.seeds.selection import SeedSelector
 
 Log = Callable[[str], None]
@@ -306,10 +312,7 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
                                      knn_share, model.labels_, seeds.per_class)
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
-    for name in ("report.json", "precision_curve.png"):  # an earlier run's, about its seeds:
-        (folder / name).unlink(missing_ok=True)  # written again below only with ground truth
-    for old in (folder / "contact_sheets").glob("cluster_*.png"):  # (or with contact sheets)
-        old.unlink()
+    remove_stale(folder)  # an earlier run's report and sheets, about its seeds
     seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
                             meta)
     if len(sel.indices_) == 0:
@@ -318,7 +321,7 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
         log(f"warning: clusters {sel.short_classes_} have fewer than {seeds.per_class} seeds "
             f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}){short_note(sel, seeds)}")
     if seeds.contact_sheets and ds is not None:
-        write_contact_sheets(seeds_dir / "contact_sheets", sel.indices_by_class(),
+        write_contact_sheets(seeds_dir / SHEETS, sel.indices_by_class(),
                              lambda i: ds[i])
     return seeds_dir
 

@@ -79,8 +79,9 @@ def cleanup_on_early_failure(out: Path) -> Iterator[None]:
     """A run that fails before its first checkpoint leaves nothing behind in a folder it made
     (or found empty); a folder holding a checkpoint, or other files, is never touched."""
     out = Path(out)
-    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))  # (a file: refused
-    try:  # later, named)
+    # (an --out that is a file is not fresh: the run refuses it by name)
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    try:
         yield
     except BaseException:
         if fresh and out.is_dir() and not (out / CHECKPOINT).exists():
