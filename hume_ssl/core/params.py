@@ -1,8 +1,7 @@
 """Settings declared once: a config dataclass field carries its default, unit and help.
 
     k: int = setting(10, "Number of classes to find.", bounds="[2, inf)")
-    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
-                        bounds="(0, inf)")
+    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", bounds="(0, inf)")
 
 `bounds` is an interval, "[" / "]" closed, "(" / ")" open; a number with bounds must also be
 finite (nan and inf are refused). `check_bounds(obj)` checks every field that declares them.

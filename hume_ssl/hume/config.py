@@ -19,6 +19,11 @@ from hume_ssl.core.params import (
 )
 
 ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engine.init_encoders)
+INNER_SOLVES = ("auto", "primal", "smoother")  # HumeConfig.inner_solve's values (hume.ridge)
+
+
+def bad(msg: str) -> None:
+    raise HumeSSLError(msg)
 
 
 @renamed_fields(memory_budget_gb="memory_budget_gib")
@@ -44,8 +49,7 @@ class HumeConfig:
         "the default before 0.2). With kmeans, seed's consensus rule lets HUME's partition "
         "stand for k-means of space 1, which it then leaves out (gaussian: both count).",
         flag="--encoder-init")
-    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", unit="per step",
-                        bounds="(0, inf)")
+    lr: float = setting(3e-2, "Adam learning rate of the task encoder.", bounds="(0, inf)")
     tau: float = setting(0.1, "Sparsemax temperature (logits are cosines: phi1 and the rows of "
                          "W are unit).", bounds="(0, inf)")
     anneal_steps: tuple[int, ...] = setting(
@@ -67,8 +71,8 @@ class HumeConfig:
     normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.")
     cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)")
     score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: all, at "
-                              "most max(100,000, 400 x k); else at least 2 x cv_folds, 20 by "
-                              "default).", unit="rows", bounds="[0, inf)")
+                              "most max(100,000, 400 x k); else at least two per fold of the "
+                              "score, 20 with its 10 folds).", unit="rows", bounds="[0, inf)")
     chunk_size: int = setting(0, "HUME restarts per results file, rounded up to lanes of 8 (0: "
                               "all that fit the memory budget); results do not depend on it.",
                               unit="restarts", bounds="[0, inf)")
@@ -87,35 +91,19 @@ class HumeConfig:
         self.anneal_steps = tuple(int(s) for s in self.anneal_steps)  # a list from JSON too
 
     def validate(self, n_samples: int | None = None) -> HumeConfig:
-        def bad(msg: str) -> None:
-            raise HumeSSLError(msg)
-
-        if self.k < 2:
-            bad(f"k={self.k}: need at least 2 classes; pass --k 2 or more.")
-        if n_samples is not None and self.k > n_samples:
-            bad(f"k={self.k} is larger than the number of samples ({n_samples}); lower --k.")
-        if self.n_restarts < 1:
-            bad(f"n_restarts={self.n_restarts}: need at least 1 restart.")
-        if self.n_steps < 1:
-            bad(f"n_steps={self.n_steps}: need at least 1 outer step.")
-        if self.n_subsets < 1:
-            bad(f"n_subsets={self.n_subsets}: need at least 1 subset per step.")
-        if not 0.0 < self.train_fraction < 1.0:
-            bad(f"train_fraction={self.train_fraction}: must lie strictly between 0 and 1.")
-        if self.subset_size < 4:
-            bad(f"subset_size={self.subset_size}: need at least 4 samples per subset.")
-        if self.score_rows < 0 or 0 < self.score_rows < 2 * self.cv_folds:
-            bad(f"score_rows={self.score_rows}: use 0 (automatic) or at least 2 x cv_folds "
-                f"({2 * self.cv_folds} rows).")
-        if self.memory_budget_gib < 0 or self.chunk_size < 0:
-            bad("memory_budget_gib and chunk_size must be 0 (automatic) or positive.")
-        if self.inner_solve not in ("auto", "primal", "smoother"):
-            bad(f"inner_solve={self.inner_solve!r}: use auto, primal or smoother.")
+        """Check every field against its declared range (errors name the command-line flag),
+        then what no single field's range says; changes nothing."""
+        check_bounds(self)  # whole numbers, nan, inf and each field's interval
         if self.encoder_init not in ENCODER_INITS:
-            bad(f"encoder_init={self.encoder_init!r}: use {' or '.join(ENCODER_INITS)}.")
-        if self.cv_folds < 2:
-            bad(f"cv_folds={self.cv_folds}: need at least 2 folds.")
-        return check_bounds(self)  # nan, inf and the rest of each field's declared range
+            bad(f"--encoder-init {self.encoder_init!r}: use {' or '.join(ENCODER_INITS)}.")
+        if n_samples is not None and self.k > n_samples:
+            bad(f"--k {self.k} is larger than the number of samples ({n_samples}); lower --k.")
+        if 0 < self.score_rows < 2 * self.cv_folds:
+            bad(f"--score-rows {self.score_rows}: use 0 (automatic) or at least "
+                f"{2 * self.cv_folds} (two rows per fold of the score).")
+        if self.inner_solve not in INNER_SOLVES:  # Python only: no flag
+            bad(f"inner_solve={self.inner_solve!r}: use {', '.join(INNER_SOLVES)}.")
+        return self
 
     def split_sizes(self, n_rows: int) -> tuple[int, int]:
         """(n, n_tr): rows per subset (subset_size capped at N) and train rows of each split."""

@@ -23,7 +23,8 @@ import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir
-from hume_ssl.seeds.artifact import Seeds, read_seeds
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.seeds.artifact import Seeds, check_seeds_match, read_seeds
 from hume_ssl.seeds.usb import write_train_usb
 
 FORMATS = ("usb", "torchssl", "csv")
@@ -68,10 +69,13 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
                 "read their indices as another dataset's images: drop --dataset. If both hold "
                 "the same images in the same order, export --format csv and pass that CSV with "
                 "--dataset.")
+        named_here = s.dataset is None and dataset is not None  # seeds of feature files
         s.dataset = s.dataset or dataset
         if s.dataset is None and need_dataset:
             raise HumeSSLError(f"{p}/seeds.json names no dataset (seeds of feature files); pass "
                                "--dataset NAME: the dataset whose images the rows are, in order.")
+        if named_here and need_dataset:  # the rows' count and range against the named images
+            check_seeds_match(s, len(load_dataset(s.dataset, s.split)))
         return s
     if p.suffix.lower() == ".csv":
         if not p.is_file():

@@ -296,6 +296,20 @@ def test_non_finite_numbers_are_refused_before_any_work(tmp_path, files, flag, v
         HumeConfig(**{flag[2:]: float(value)}).validate()
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--encoder-init", "foo"], "--encoder-init 'foo': use gaussian or kmeans."),
+    (["--score-rows", "5"], "--score-rows 5: use 0 (automatic) or at least 20"),
+    (["--k", "500"], "--k 500 is larger than the number of samples"),
+])
+def test_errors_of_choices_and_row_counts_name_the_flag(tmp_path, files, args, message):
+    """Before: "encoder_init='foo': ...", "score_rows=5: ...", "k=500 ...": Python field names
+    the command line has no option for."""
+    out = tmp_path / "out"
+    code, text = _label(files, out, "--k", "3", *args)
+    assert code == 2 and message in text, text
+    assert "Traceback" not in text and not out.exists()
+
+
 def test_a_short_write_on_a_full_disk_says_what_was_kept_and_the_command(tmp_path, files,
                                                                          monkeypatch):
     """numpy reports a full disk as OSError("N requested and M written") without an errno:

@@ -63,9 +63,11 @@ def test_score_rows_rule():
 
 
 def test_a_too_small_score_rows_names_the_rows_it_needs():
-    """Before: "use 0 (automatic) or at least 2 x cv_folds", a setting the CLI has no flag for."""
+    """Before: "score_rows=3: ... at least 2 x cv_folds", a field name and a setting the CLI has
+    no flag for."""
     from hume_ssl.core.errors import HumeSSLError
     from hume_ssl.hume.config import HumeConfig
 
-    with pytest.raises(HumeSSLError, match=r"at least 2 x cv_folds \(20 rows\)"):
+    with pytest.raises(HumeSSLError, match=r"--score-rows 3: use 0 \(automatic\) or at least "
+                       r"20 \(two rows per fold"):
         HumeConfig(k=3, score_rows=3).validate()

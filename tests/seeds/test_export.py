@@ -151,3 +151,17 @@ def test_export_cli_writes_a_csv_of_feature_file_seeds_without_a_dataset(tmp_pat
     assert res.exit_code == 0 and (tmp_path / "out" / "seeds.csv").exists(), res.output
     res = CliRunner().invoke(app, ["export", str(d), "--format", "torchssl"])
     assert res.exit_code == 2 and "names no dataset" in res.output, res.output
+
+
+def test_seeds_of_feature_files_are_checked_against_the_dataset_named(tmp_path):
+    """Before: seeds of 60 feature rows exported for USB with --dataset digits (1,297 train images);
+    the mismatch surfaced only when train_usb.py started."""
+    d = _seeds_dir(tmp_path, None, n_samples=60)
+    with pytest.raises(HumeSSLError, match="n_samples=60 but digits:train has 1297 images"):
+        load_any_seeds(d, dataset="digits")
+    assert load_any_seeds(d, dataset="digits", need_dataset=False).indices.tolist() == [
+        5, 17, 42, 8]  # csv reads no images: nothing to check
+    json_path = d / "seeds.json"
+    json_path.write_text(json_path.read_text().replace('"n_samples": 60', '"n_samples": 1297'))
+    s = load_any_seeds(d, dataset="digits")
+    assert s.dataset == "digits" and s.n_samples == 1297
