@@ -10,7 +10,7 @@ and, as the yardstick, k-means on the same test images (their pixels, and space 
 The digits' true labels are known, so the demo reports the seeds' precision and the test
 accuracy against them (after the Hungarian map of cluster ids to classes): evaluation only,
 no step sees them. Every output lies under OUT (feature cache included); a re-run with the
-same OUT reuses each finished step.
+same OUT and settings reuses each finished step (other settings are refused: config.json).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.run import seed_run
 
 DATASET = "digits"
+CONFIG = "config.json"  # OUT/config.json: the demo's settings, checked on a re-run
 PIXELS = "pixels:8"  # space 2: the 8x8 image itself (3 x 64 values)
 Log = Callable[[str], None]
 
@@ -111,6 +112,24 @@ def _finished(folder: Path) -> Optional[dict]:
     return read_json(m) if m.is_file() else None
 
 
+def check_same_settings(out: Path, s: DemoSettings) -> None:
+    """Refuse, before any work, an OUT whose finished steps were made with other settings: the
+    demo reuses a finished step as it is, so its figures would be the other run's. The device
+    may differ."""
+    path = out / CONFIG
+    if not path.is_file():
+        return
+    before = read_json(path).get("settings", {})
+    now = dataclasses.asdict(s)
+    changed = [f"{k} {before[k]} -> {now[k]}" for k in now
+               if k != "device" and k in before and before[k] != now[k]]
+    if changed:
+        raise HumeSSLError(
+            f"{out} holds a demo run made with other settings ({', '.join(changed)}); a re-run "
+            "reuses its finished steps as they are: choose another --out, or delete that "
+            "folder to start over.")
+
+
 def pretrain_step(out: Path, s: DemoSettings) -> dict:
     """The demo's `pretrain` step into `out` (a finished run is read back, an interrupted one
     resumes): its metrics."""
@@ -136,7 +155,9 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     if Path(out).exists() and not Path(out).is_dir():
         raise HumeSSLError(f"--out {out} is a file; the demo needs a folder: choose another "
                            "--out.")
+    check_same_settings(Path(out), s)
     out = check_writable_dir(out)
+    atomic_write_json(out / CONFIG, {"command": "demo", "settings": dataclasses.asdict(s)})
     t_all = time.perf_counter()
     times, paths = {}, {"cache": out / "cache"}
     feature_kw = {"cache_dir": str(paths["cache"]), "device": s.device, "progress": False}

@@ -48,6 +48,16 @@ def test_quick_demo_prints_one_table_and_every_output(tmp_path):
     code, text = _demo("--quick", "--out", str(out))
     assert code == 0, text
     assert backbone.stat().st_mtime_ns == stamp
+    # ... but only with the same settings: before, --seed-rule consensus (or the full demo)
+    # into a quick demo's folder reused its FixMatch run and printed its figures as its own
+    before = (out / "demo.json").read_text()
+    for args in (["--quick", "--seed-rule", "consensus"], []):
+        code, text = _demo(*args, "--out", str(out))
+        assert code == 2 and "holds a demo run made with other settings" in text, text
+        assert "Traceback" not in text
+    assert "seed_rule hume -> consensus" in _demo("--quick", "--seed-rule", "consensus",
+                                                  "--out", str(out))[1]
+    assert (out / "demo.json").read_text() == before  # nothing was run or rewritten
 
 
 def test_demo_out_that_cannot_hold_it_is_one_clear_error(tmp_path):
