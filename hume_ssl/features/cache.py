@@ -40,7 +40,7 @@ import torch
 
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash
+from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash, load_array
 from hume_ssl.core.versions import versions
 from hume_ssl.data.datasets import ImageDataset
 from hume_ssl.models.backbones import BackboneSpec
@@ -167,6 +167,24 @@ def _read_sidecar(path: Path) -> Optional[dict]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def load_feature_file(path: str | os.PathLike, what: str) -> np.ndarray:
+    """A feature matrix passed by path (`label`/`seed` --phi1, --phi2, ...): `load_array`, but
+    an unfinished cache of `features` (its sidecar says "complete": false: some rows are still
+    zeros) is refused, naming the command that finishes it."""
+    x = load_array(path, what)
+    side = Path(path).with_suffix(".json")
+    meta = _read_sidecar(side) if side.is_file() else None
+    if isinstance(meta, dict) and meta.get("complete") is False:
+        cmd = (f"`hume-ssl features {meta['dataset']} --split {meta['split']} --backbone "
+               f"{meta['backbone']}` with the options it was started with"
+               if {"dataset", "split", "backbone"} <= set(meta) else "the `hume-ssl features` "
+               "command that wrote it")
+        raise HumeSSLError(f"{what} {path} is an unfinished feature cache (its {side.name} says "
+                           f"complete: false; unwritten rows are zeros): run {cmd} again to "
+                           "finish it (it resumes), then pass the file.")
+    return x
 
 
 def _read_marker(path: Path, n: int) -> Optional[np.ndarray]:

@@ -16,7 +16,8 @@ from typing import Optional
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import array_hash, check_features, check_writable_dir, load_array
+from hume_ssl.core.io import array_hash, check_features, check_writable_dir
+from hume_ssl.features.cache import load_feature_file
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.estimator import Callback, Hume
 from hume_ssl.hume.outputs import load_labels, write_label_outputs
@@ -35,9 +36,9 @@ def label_run(
     callback: Optional[Callback] = None,
 ) -> dict:
     """Run HUME on feature files and write the run folder. Returns a summary dict."""
-    x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
-    t1 = load_array(phi1_test, "phi1-test") if phi1_test else None
-    t2 = load_array(phi2_test, "phi2-test") if phi2_test else None
+    x1, x2 = load_feature_file(phi1, "phi1"), load_feature_file(phi2, "phi2")
+    t1 = load_feature_file(phi1_test, "phi1-test") if phi1_test else None
+    t2 = load_feature_file(phi2_test, "phi2-test") if phi2_test else None
     y = load_labels(labels, x1.shape[0]) if labels else None
     if labels_test and t1 is None:
         raise HumeSSLError("--labels-test needs --phi1-test and --phi2-test.")

@@ -25,12 +25,12 @@ from hume_ssl.core.io import (
     atomic_write_json,
     check_features,
     check_writable_dir,
-    load_array,
     read_json,
 )
 from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.versions import versions
 from hume_ssl.data.datasets import load_dataset
+from hume_ssl.features.cache import load_feature_file
 from hume_ssl.features.extract import extract_features
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
@@ -94,7 +94,7 @@ def resolve_spaces(
     if dataset is not None:
         ds = load_dataset(dataset, "train", feature_kw.get("data_root"))
     if phi1 is not None:
-        x1, x2 = load_array(phi1, "phi1"), load_array(phi2, "phi2")
+        x1, x2 = load_feature_file(phi1, "phi1"), load_feature_file(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}
         for p, x in ((phi1, x1), (phi2, x2)):
             if ds is not None and x.shape[0] != len(ds):

@@ -147,6 +147,39 @@ def test_killed_extraction_resumes(tmp_path, tiny_model, monkeypatch):
     assert not Path(str(fs.path).replace(".npy", ".written.npy")).exists()
 
 
+def test_an_unfinished_cache_is_refused_as_label_and_seed_input(tmp_path, tiny_model,
+                                                               monkeypatch):
+    """Before: the .npy of an interrupted extraction (unwritten rows all zeros, its sidecar
+    "complete": false) went into `label --phi1` and `seed --phi1` without a word."""
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+    from hume_ssl.features.cache import load_feature_file
+
+    name = _index_npz(tmp_path / "d.npz", 100)
+    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16,
+              batch_size=10)
+    monkeypatch.setattr(F, "CHECKPOINT_SECONDS", 0.0)
+
+    def die(event, info):
+        if info["done"] >= 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        F.extract_features(name, "train", SQ, random_init=True, callback=die, **kw)
+    (npy,) = [p for p in (tmp_path / "c").rglob("*.npy") if ".written" not in p.name]
+    with pytest.raises(HumeSSLError, match=r"unfinished feature cache .*complete: false.*"
+                                           r"hume-ssl features .* --backbone"):
+        load_feature_file(npy, "phi1")
+    for cmd in (["label", "--k", "2"], ["seed", "--k", "2"]):
+        res = CliRunner().invoke(app, [*cmd, "--phi1", str(npy), "--phi2", str(npy), "--out",
+                                       str(tmp_path / cmd[0])])
+        assert res.exit_code == 2 and "unfinished feature cache" in res.output, res.output
+        assert not (tmp_path / cmd[0]).exists()
+    fs = F.extract_features(name, "train", SQ, random_init=True, **kw)  # finished: accepted
+    assert Path(fs.path) == npy and load_feature_file(npy, "phi1").shape[0] == 100
+
+
 def test_real_model_and_cli(tmp_path):
     from typer.testing import CliRunner
 
