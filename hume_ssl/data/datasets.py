@@ -22,8 +22,9 @@ import io
 import os
 import pickle
 import struct
+import warnings
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -43,19 +44,60 @@ def default_data_root(data_root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "hume-ssl" / "data"
 
 
+HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # PIL: 16/32-bit int, float
+
+
+def _stretch_to_uint8(a: np.ndarray) -> np.ndarray:
+    """Any integer or float array -> uint8 of the same shape by a per-image min-max stretch:
+    the image's smallest finite value -> 0, its largest -> 255, linear and rounded in between.
+    A constant image maps to 0, NaN and +-inf to 0. Per image, so grey levels are not
+    comparable across images (a 12-bit image of values 1000..4200 spans 0..255)."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    if not finite.any():
+        return np.zeros(a.shape, np.uint8)
+    lo, hi = a[finite].min(), a[finite].max()
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    out = np.where(finite, np.round((a - lo) * scale), 0.0)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _stretch_array(a: np.ndarray) -> np.ndarray:
+    """A non-uint8 gray (H, W [, 1]) or RGB (H, W, 3) array -> uint8 by the per-image stretch
+    (over all three channels together, so colours keep their ratios)."""
+    if a.dtype.kind not in "iuf":
+        raise HumeSSLError(f"images must hold numbers (uint8, or integers / floats stretched to "
+                           f"0..255 per image); got dtype {a.dtype}.")
+    if a.ndim == 3 and a.shape[2] == 4:
+        raise HumeSSLError(f"an RGBA image must be uint8 (0..255); got dtype {a.dtype}. Convert "
+                           "it to uint8 or drop the alpha channel.")
+    return _stretch_to_uint8(a)
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """A PIL image -> (H, W) uint8 for 16-bit, 32-bit and float modes (stretched per image),
+    else (H, W, 3) uint8 RGB with transparency composited on black."""
+    if img.mode in HIGH_DEPTH_MODES:  # PIL's convert("RGB") would clip them at 255
+        return _stretch_to_uint8(np.asarray(img))
+    if img.mode != "RGB":
+        if img.mode in ("RGBA", "LA", "P", "PA"):  # composite transparency on black
+            img = img.convert("RGBA")
+            bg = Image.new("RGBA", img.size, (0, 0, 0, 255))
+            img = Image.alpha_composite(bg, img)
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8)
+
+
 def to_rgb_uint8(img: np.ndarray | Image.Image) -> np.ndarray:
-    """Any image (PIL, HxW gray, HxWx1, HxWx3, HxWx4 RGBA) -> (H, W, 3) uint8 RGB."""
-    if isinstance(img, Image.Image):
-        if img.mode != "RGB":
-            if img.mode in ("RGBA", "LA", "P", "PA"):  # composite transparency on black
-                img = img.convert("RGBA")
-                bg = Image.new("RGBA", img.size, (0, 0, 0, 255))
-                img = Image.alpha_composite(bg, img)
-            img = img.convert("RGB")
-        return np.asarray(img, dtype=np.uint8)
-    a = np.asarray(img)
+    """Any image (PIL, HxW gray, HxWx1, HxWx3, HxWx4 RGBA) -> (H, W, 3) uint8 RGB.
+
+    8-bit images keep their values. 16-bit, 32-bit and float images (PIL modes I;16*, I, F, and
+    non-uint8 arrays) are stretched per image to 0..255 (`_stretch_to_uint8`: min -> 0,
+    max -> 255, a constant image -> 0) before gray is copied to the three channels.
+    """
+    a = _pil_to_array(img) if isinstance(img, Image.Image) else np.asarray(img)
     if a.dtype != np.uint8:
-        raise HumeSSLError(f"images must be uint8 (0..255); got dtype {a.dtype}.")
+        a = _stretch_array(a)
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
@@ -298,7 +340,16 @@ def _npz_labels(y: np.ndarray, path: Path) -> Optional[np.ndarray]:
         raise HumeSSLError(f"{path}: `labels` holds {y.dtype} values of shape {y.shape}; it must "
                            "be one whole-number class id per image (0, 1, 2, ...; class names "
                            "go in `classes`), or be left out for unlabeled images.")
-    return None if len(y) and (y < 0).all() else y
+    unknown = int((y < 0).sum())
+    if len(y) and unknown == len(y):
+        return None
+    if unknown:  # the metrics of every stage read each row's class: a -1 would count as one
+        first = int(np.flatnonzero(y < 0)[0])
+        raise HumeSSLError(f"{path}: `labels` holds {unknown} negative labels of {len(y)} (e.g. "
+                           f"{y[first]} at image {first}): a split is labeled throughout or not "
+                           "at all (every label -1). Drop `labels` (or set all to -1), or keep "
+                           "the labeled images in a file of their own (e.g. the test split).")
+    return y
 
 
 def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
@@ -338,27 +389,81 @@ def _load_npz(path: Path, name: str, split: str) -> ImageDataset:
 
 
 # ---------------------------------------------------------------- image folders
-def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[int]],
-                                                     Optional[list[str]], dict,
-                                                     Optional[tuple[int, int]]]:
+def _hidden(name: str) -> bool:
+    """Names an image folder passes over everywhere: dot-files and -folders, macOS's __MACOSX."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _walk(d: Path) -> Iterator[Path]:
+    """The files below `d`, hidden paths passed over, in no set order."""
+    return (p for p in d.rglob("*") if p.is_file() and
+            not any(_hidden(part) for part in p.relative_to(d).parts))
+
+
+def _files_under(d: Path) -> list[Path]:
+    return sorted(_walk(d))
+
+
+def _holds_image(d: Path) -> bool:
+    return any(_is_image(p) for p in _walk(d))  # stops at the first image
+
+
+def _folder_layout(root: Path) -> tuple[Optional[list[Path]], list[str]]:
+    """(the class folders of `root`: its sub-folders holding an image file, sorted; or None for
+    a flat, unlabeled folder, the names of the sub-folders passed over as holding no image).
+    Hidden folders (.*, __MACOSX) are not classes. Raises on images beside class folders, and
+    on a folder that only wraps the class folders one level down."""
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p.name))
+    class_dirs = [d for d in subdirs if _holds_image(d)]
+    if not class_dirs:
+        return None, []
+    empty = [d.name for d in subdirs if d not in class_dirs]
+    stray = sorted(p.name for p in root.iterdir()
+                   if p.is_file() and _is_image(p) and not _hidden(p.name))
+    if stray:
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise HumeSSLError(f"{root}: {len(stray)} image file(s) beside the class folders "
+                           f"({shown}); move them into a class folder or remove them (a folder "
+                           "is either class sub-folders only, or flat and unlabeled).")
+    if len(class_dirs) == 1:
+        _check_not_a_wrapper(root, class_dirs[0])
+    return class_dirs, empty
+
+
+def _check_not_a_wrapper(root: Path, inner: Path) -> None:
+    """One class folder whose images all sit in its own sub-folders: `root` wraps the class
+    folders (wrap/images/<classes>/), which would read as a single class."""
+    if any(_is_image(p) for p in inner.iterdir() if p.is_file() and not _hidden(p.name)):
+        return
+    nested = [d.name for d in sorted(inner.iterdir()) if d.is_dir() and not _hidden(d.name)]
+    raise HumeSSLError(f"{root} holds one folder, {inner.name}/, whose sub-folders "
+                       f"({', '.join(nested[:5])}{' ...' if len(nested) > 5 else ''}) look like "
+                       f"the class folders: pass imagefolder:{inner} instead.")
+
+
+def _list_folder(root: Path, strict: bool, classes: Optional[list[str]] = None
+                 ) -> tuple[list[Path], list[Optional[int]], Optional[list[str]], dict,
+                            Optional[tuple[int, int]]]:
     """(files, their class ids, class names, counts of files passed over, the (H, W) every
-    image has or None): readable images only, each checked by its header."""
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    top_images = [p for p in root.iterdir() if p.is_file() and
-                  p.suffix.lower() in IMAGE_EXTENSIONS]
-    if subdirs and not top_images:  # class sub-folders
-        classes = [p.name for p in subdirs]
-        groups = [(c, sorted(p for p in d.rglob("*") if p.is_file())) for c, d in
-                  enumerate(subdirs)]
+    image has or None): readable images only, each checked by its header. `classes`: the names
+    that give the ids (every split's class folders), else this folder's own class folders."""
+    class_dirs, empty = _folder_layout(root)
+    if class_dirs is None:
+        groups = [(None, _files_under(root))]
     else:
-        classes = None
-        groups = [(None, sorted(p for p in root.rglob("*") if p.is_file()))]
+        classes = classes or [d.name for d in class_dirs]
+        groups = [(classes.index(d.name), _files_under(d)) for d in class_dirs]
+    if empty:
+        warnings.warn(f"{root}: sub-folders with no image file are not classes: "
+                      f"{', '.join(empty)} (dataset info['empty_folders']).", stacklevel=2)
     files, labels, skipped, ignored, sizes = [], [], [], 0, set()
     for c, paths in groups:
         for p in paths:
-            if any(part.startswith(".") for part in p.relative_to(root).parts):
-                continue
-            if p.suffix.lower() not in IMAGE_EXTENSIONS:
+            if not _is_image(p):
                 ignored += 1
                 continue
             try:  # header only: cheap, catches non-images and empty files
@@ -372,17 +477,19 @@ def _list_folder(root: Path, strict: bool) -> tuple[list[Path], list[Optional[in
                 continue
             files.append(p)
             labels.append(c)
-    return (files, labels, classes, {"skipped_unreadable": skipped, "ignored_non_image": ignored},
+    counts = {"skipped_unreadable": skipped, "ignored_non_image": ignored, "empty_folders": empty}
+    return (files, labels, classes if class_dirs else None, counts,
             sizes.pop() if len(sizes) == 1 else None)
 
 
-def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDataset:
+def _load_folder(root: Path, name: str, split: str, strict: bool,
+                 classes: Optional[list[str]] = None) -> ImageDataset:
     if root.is_file():
         raise HumeSSLError(f"{name}: {root} is a file, not a folder; give the folder that holds "
                            "the images (an .npz file is read as npz:PATH).")
     if not root.is_dir():
         raise HumeSSLError(f"{name}: folder not found: {root}.")
-    files, labels, classes, counts, size = _list_folder(root, strict)
+    files, labels, classes, counts, size = _list_folder(root, strict, classes)
     if not files:
         raise HumeSSLError(f"{name}: no readable images in {root} (extensions "
                            f"{', '.join(IMAGE_EXTENSIONS)}; {counts['ignored_non_image']} other "
@@ -405,20 +512,44 @@ def _load_folder(root: Path, name: str, split: str, strict: bool) -> ImageDatase
                               "skipped": len(counts["skipped_unreadable"])})
 
 
+def _has_splits(path: str, is_dir: bool) -> bool:
+    """Whether `path` names per-split files or folders: a `{split}` placeholder, or a folder
+    with a train/ sub-folder."""
+    return "{split}" in path or (is_dir and (Path(path).expanduser() / "train").is_dir())
+
+
+def _split_path(path: str, split: str) -> Path:
+    """The file or folder of one split of a path that has splits (see `_has_splits`)."""
+    if "{split}" in path:
+        return Path(path.replace("{split}", split)).expanduser()
+    return Path(path).expanduser() / split
+
+
 def _split_paths(name: str, path: str, split: str, is_dir: bool) -> list[tuple[str, Path]]:
     """`{split}` in the path is replaced by the split; a folder with train/ and test/ sub-folders
     is split by them; otherwise the path is the one split, loaded as `train`."""
-    parts = split.split("+")
-    if "{split}" in path:
-        return [(s, Path(path.replace("{split}", s)).expanduser()) for s in parts]
+    if _has_splits(path, is_dir):
+        return [(s, _split_path(path, s)) for s in split.split("+")]
     p = Path(path).expanduser()
-    if is_dir and (p / "train").is_dir():
-        return [(s, p / s) for s in parts]
     if split != "train":
         raise HumeSSLError(f"{name}: {p} is a single split; ask for split 'train', or put a "
                            "{split} placeholder in the path (e.g. npz:/x/data_{split}.npz) or "
                            "train/ and test/ sub-folders in it.")
     return [("train", p)]
+
+
+def _shared_classes(path: str) -> Optional[list[str]]:
+    """The class names of an image folder with splits: the sorted union of the train and test
+    folders' class folders, so that a class name has one id in every split (test/ lacking a
+    class does not shift the ids after it). None for a single folder, or no class folders."""
+    if not _has_splits(path, is_dir=True):
+        return None
+    names: set[str] = set()
+    for s in ("train", "test"):
+        d = _split_path(path, s)
+        if d.is_dir():
+            names.update(p.name for p in _folder_layout(d)[0] or [])
+    return sorted(names) or None
 
 
 # ---------------------------------------------------------------- torchvision datasets
@@ -571,7 +702,8 @@ def _load_path(name: str, split: str, root: Path, strict: bool) -> list[ImageDat
     kind, _, path = name.partition(":")
     parts = _split_paths(name, path, split, is_dir=kind == "imagefolder")
     if kind == "imagefolder":
-        return [_load_folder(p, name, s, strict) for s, p in parts]
+        classes = _shared_classes(path)  # (k,) names: one id per name in every split
+        return [_load_folder(p, name, s, strict, classes) for s, p in parts]
     return [_load_npz(p, name, s) for s, p in parts]
 
 

@@ -186,6 +186,17 @@ def test_npz_labels_must_be_class_ids_and_all_minus_one_means_unlabeled(tmp_path
     assert load_dataset(f"npz:{tmp_path}/w.npz", "train").labels.tolist() == [0, 1, 1]
 
 
+def test_npz_labels_partly_minus_one_are_refused_when_the_split_loads(tmp_path):
+    """Before: a test split labeled on some rows (-1 elsewhere) gave train-fixmatch a wrong
+    test ACC (a -1 counted as the last class), a traceback in predict, and a refusal in seed
+    only after both feature extractions."""
+    images = np.zeros((4, 4, 4, 3), np.uint8)
+    np.savez(tmp_path / "p_test.npz", images=images, labels=np.array([0, -1, 1, -1]))
+    with pytest.raises(HumeSSLError, match=r"holds 2 negative labels of 4 \(e.g. -1 at image "
+                                           r"1\).*labeled throughout or not at all"):
+        load_dataset(f"npz:{tmp_path}/p_{{split}}.npz", "test")
+
+
 def test_an_imagefolder_of_one_image_size_loads_as_one_array(tmp_path):
     """Before: a folder's images were never of one size to the registry (`image_size` None), so
     train-fixmatch and predict refused every image folder ("images differ in size") and
@@ -206,3 +217,78 @@ def test_an_imagefolder_of_one_image_size_loads_as_one_array(tmp_path):
     assert load_square(f"imagefolder:{tmp_path}", "test")[0].shape == (1, 8, 8, 3)  # pretrain
     _save(tmp_path / "train" / "dog" / "wide.png", np.zeros((8, 12, 3), np.uint8))
     assert load_dataset(f"imagefolder:{tmp_path}", "train").image_size is None  # mixed sizes
+
+
+def test_16_bit_and_float_images_are_stretched_not_clipped(tmp_path):
+    """Before: PIL's convert("RGB") clipped I;16 / I / F images, so a 12-bit microscopy PNG
+    (1000..4200) loaded all white and a float image in [0, 1] as 0s and 1s."""
+    ramp = np.linspace(1000, 4200, 64 * 64).reshape(64, 64).astype(np.uint16)  # 12-bit values
+    Image.fromarray(ramp).save(tmp_path / "cell.png")  # mode I;16
+    ds = load_dataset(f"imagefolder:{tmp_path}")
+    img = ds[0]  # (64, 64, 3) uint8
+    assert img.min() == 0 and img.max() == 255 and len(np.unique(img)) > 200
+    assert (img[..., 0] == img[..., 2]).all() and img[0, 0, 0] < img[-1, -1, 0]
+    f = Image.fromarray(np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32))  # mode F
+    assert f.mode == "F" and len(np.unique(to_rgb_uint8(f))) > 200
+    big = Image.frombytes("I;16B", (2, 1), np.array([[1000, 4200]], ">u2").tobytes())
+    assert to_rgb_uint8(big)[0, :, 0].tolist() == [0, 255]
+    assert to_rgb_uint8(np.array([[0.5, 1.0], [2.0, 0.5]])).tolist()[1][0] == [255] * 3
+    assert (to_rgb_uint8(np.full((3, 3), 4000, np.uint16)) == 0).all()  # constant -> 0
+
+
+def test_8_bit_images_are_unchanged_by_the_high_depth_path():
+    rng = np.random.default_rng(0)
+    for arr in (rng.integers(0, 256, (5, 7), dtype=np.uint8),
+                rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)):
+        expected = np.asarray(Image.fromarray(arr).convert("RGB"))
+        assert (to_rgb_uint8(Image.fromarray(arr)) == expected).all()
+        assert (to_rgb_uint8(arr) == expected).all()
+
+
+def test_class_ids_are_shared_by_train_and_test_when_test_lacks_a_class(tmp_path):
+    """Before: test/ without c3 gave its c4 the id 3, which is train's c3."""
+    for split, names in (("train", ["c1", "c2", "c3", "c4"]), ("test", ["c1", "c2", "c4"])):
+        for c in names:
+            _save(tmp_path / split / c / f"{split}.png", np.zeros((4, 4, 3), np.uint8))
+    train = load_dataset(f"imagefolder:{tmp_path}", "train")
+    test = load_dataset(f"imagefolder:{tmp_path}", "test")
+    both = load_dataset(f"imagefolder:{tmp_path}", "train+test")
+    assert train.class_names == test.class_names == both.class_names == ["c1", "c2", "c3", "c4"]
+    assert train.labels.tolist() == [0, 1, 2, 3] and test.labels.tolist() == [0, 1, 3]
+    by_name = {(ident.split("/")[0], int(y)) for ident, y in zip(both.sample_ids, both.labels)}
+    assert by_name == {("c1", 0), ("c2", 1), ("c3", 2), ("c4", 3)}
+    placeholder = load_dataset(f"imagefolder:{tmp_path}/{{split}}", "test")  # same by `{split}`
+    assert placeholder.labels.tolist() == [0, 1, 3] and len(placeholder.class_names) == 4
+
+
+def test_empty_and_hidden_folders_are_not_classes(tmp_path):
+    _save(tmp_path / "cat" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    _save(tmp_path / "dog" / "b.png", np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / ".DS_Store").write_bytes(b"\0")
+    _save(tmp_path / "__MACOSX" / "cat" / "._a.png", np.zeros((4, 4, 3), np.uint8))
+    _save(tmp_path / ".thumbs" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.warns(UserWarning, match="no image file are not classes: empty, junk"):
+        ds = load_dataset(f"imagefolder:{tmp_path}")
+    assert ds.class_names == ["cat", "dog"] and ds.labels.tolist() == [0, 1]
+    assert ds.info["empty_folders"] == ["empty", "junk"]
+
+
+def test_an_image_beside_class_folders_is_an_error_naming_it(tmp_path):
+    """Before: one stray image made the whole folder unlabeled, silently."""
+    _save(tmp_path / "cat" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    _save(tmp_path / "dog" / "b.png", np.zeros((4, 4, 3), np.uint8))
+    _save(tmp_path / "stray.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(HumeSSLError, match="image file.* beside the class folders \\(stray.png\\)"
+                                           "; move them into a class folder or remove them"):
+        load_dataset(f"imagefolder:{tmp_path}")
+
+
+def test_a_folder_wrapping_the_class_folders_names_the_inner_folder(tmp_path):
+    """Before: wrap/images/<classes> read as one class, "images", and failed later on --k 1."""
+    for c in ("cat", "dog"):
+        _save(tmp_path / "images" / c / "a.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(HumeSSLError, match=f"pass imagefolder:{tmp_path / 'images'} instead"):
+        load_dataset(f"imagefolder:{tmp_path}")
+    assert load_dataset(f"imagefolder:{tmp_path / 'images'}").class_names == ["cat", "dog"]
