@@ -369,12 +369,18 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
 def export(io: ExportInputs) -> None:
     """Write seeds for other SSL codebases: USB (a train_usb.py that trains on the
     pseudo-labels), TorchSSL (indices; it takes ground truth at them), or a CSV."""
-    from hume_ssl.seeds.export import LABELS_USED, check_format, export_seeds, load_any_seeds
+    from hume_ssl.seeds.export import (
+        LABELS_USED,
+        check_format,
+        default_out,
+        export_seeds,
+        load_any_seeds,
+    )
 
     check_format(io.format)
     s = load_any_seeds(io.seeds, io.dataset, need_dataset=io.format != "csv")
     seeds = Path(io.seeds)
-    target = io.out or (seeds if seeds.is_dir() else seeds.parent) / f"export-{io.format}"
+    target = io.out or default_out(seeds, io.format)
     files = export_seeds(s, io.format, target, seeds_dir=seeds if seeds.is_dir() else None)
     color = "bold yellow" if io.format == "torchssl" else "green"
     console.print(f"[{color}]labels the consumer uses:[/] {LABELS_USED[io.format]}")

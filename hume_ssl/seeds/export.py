@@ -28,6 +28,9 @@ from hume_ssl.seeds.artifact import Seeds, check_seeds_match, read_seeds
 from hume_ssl.seeds.usb import write_train_usb
 
 FORMATS = ("usb", "torchssl", "csv")
+# the files each format writes (README.txt beside them), under SEEDS/export-FORMAT by default
+WRITES = {"usb": ("labeled_idx.npy", "labeled_pseudo_labels.npy", "train_usb.py"),
+          "torchssl": ("sampled_label_idx.npy",), "csv": ("seeds.csv",)}
 # the datasets TorchSSL indexes in torchvision's order, and their train splits' images
 TORCHSSL_TRAIN_SIZE = {"cifar10": 50_000, "cifar100": 50_000, "stl10": 5_000}
 TORCHSSL_DATASETS = tuple(TORCHSSL_TRAIN_SIZE)
@@ -144,14 +147,34 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     idx = np.asarray(seeds.indices, dtype=np.int64)
     lab = np.asarray(seeds.labels, dtype=np.int64)
     files: list[Path] = []
+    names = WRITES[fmt]
     if fmt == "csv":
         text = "index,label\n" + "".join(f"{i},{c}\n" for i, c in zip(idx, lab))
-        files.append(atomic_write_bytes(out / "seeds.csv", text.encode()))
+        files.append(atomic_write_bytes(out / names[0], text.encode()))
     elif fmt == "usb":
-        files.append(atomic_save_npy(out / "labeled_idx.npy", idx))
-        files.append(atomic_save_npy(out / "labeled_pseudo_labels.npy", lab))
-        files.append(write_train_usb(out / "train_usb.py", Path(seeds_dir).resolve(), seeds))
+        files.append(atomic_save_npy(out / names[0], idx))
+        files.append(atomic_save_npy(out / names[1], lab))
+        files.append(write_train_usb(out / names[2], Path(seeds_dir).resolve(), seeds))
     else:  # torchssl
-        files.append(atomic_save_npy(out / "sampled_label_idx.npy", idx))
+        files.append(atomic_save_npy(out / names[0], idx))
     files.append(atomic_write_bytes(out / "README.txt", (LABELS_USED[fmt] + "\n").encode()))
     return files
+
+
+def default_out(seeds: Path, fmt: str) -> Path:
+    """Where `export` writes without --out: beside the seeds (SEEDS/export-FORMAT)."""
+    return (seeds if seeds.is_dir() else seeds.parent) / f"export-{fmt}"
+
+
+def remove_exports(seeds_dir: Path) -> None:
+    """Remove the exports in a seeds folder's default places (SEEDS/export-FORMAT): `seed`
+    calls it before it writes new seeds, so no export there holds the earlier ones. Only the
+    files `export` writes go; a folder left empty goes too."""
+    for fmt in FORMATS:
+        d = default_out(Path(seeds_dir), fmt)
+        if not d.is_dir():
+            continue
+        for name in (*WRITES[fmt], "README.txt"):
+            (d / name).unlink(missing_ok=True)
+        if not any(d.iterdir()):
+            d.rmdir()

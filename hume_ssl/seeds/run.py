@@ -46,6 +46,7 @@ from hume_ssl.seeds.consensus import (
     short_cause,
     space_neighbours,
 )
+from hume_ssl.seeds.export import remove_exports
 from hume_ssl.seeds.report import (
     SHEETS,
     describe_wrong,
@@ -313,6 +314,7 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
     remove_stale(folder)  # an earlier run's report and sheets, about its seeds
+    remove_exports(folder)  # and its exports in their default places
     seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
                             meta)
     if len(sel.indices_) == 0:

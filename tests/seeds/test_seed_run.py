@@ -532,3 +532,26 @@ def test_a_rerun_without_ground_truth_removes_the_earlier_report(tmp_path, gauss
     assert not (out / "seeds" / "report.json").exists()
     assert not (out / "seeds" / "precision_curve.png").exists()
     assert (out / "seeds" / "seeds.json").exists()
+
+
+def test_a_rerun_removes_the_earlier_seeds_exports_in_their_default_places(tmp_path,
+                                                                             gaussian_files):
+    """Before: SEEDS/export-csv/seeds.csv (export's default place) kept the earlier run's 40
+    seeds beside a re-run's 10."""
+    from hume_ssl.seeds.export import default_out, export_seeds, load_any_seeds
+
+    a, b, _ = gaussian_files
+    out = tmp_path / "S"
+    hume = HumeConfig(k=10, n_restarts=2, n_steps=2)
+    rule = dict(rule="hume", shortage="relax")  # seeds even from this short fit
+    seed_run(out, phi1=a, phi2=b, hume=hume, seeds=SeedConfig(**rule))
+    seeds = out / "seeds"
+    csv = default_out(seeds, "csv")
+    export_seeds(load_any_seeds(seeds, need_dataset=False), "csv", csv)
+    (default_out(seeds, "usb")).mkdir()
+    mine = default_out(seeds, "usb") / "my_notes.txt"  # not export's: kept
+    mine.write_text("x")
+    assert (csv / "seeds.csv").exists()
+    seed_run(out, phi1=a, phi2=b, hume=hume, seeds=SeedConfig(per_class=1, **rule))
+    assert not csv.exists()  # its files, then the empty folder
+    assert mine.read_text() == "x"
