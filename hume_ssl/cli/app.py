@@ -309,7 +309,7 @@ def predict(io: PredictInputs) -> None:
     acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
-        "(predictions.csv, labels.npy, confidence.npy)"
+        "(predictions.csv, labels.npy, confidence.npy, predictions.json)"
     )
 
 

@@ -25,6 +25,7 @@ class ImageSplit:
     labels: Optional[np.ndarray]  # (N,) int64 ground truth (evaluation only), or None
     order_hash: Optional[str] = None  # the dataset's sample-order fingerprint
     classes: Optional[list[str]] = None
+    sample_ids: Optional[list[str]] = None  # (N,) e.g. an image folder's file paths
 
 
 def resize_crop(img: np.ndarray, resize_size: int, input_size: int,
@@ -56,7 +57,7 @@ def load_split(dataset: str, split: str, data_root=None) -> ImageSplit:
     """Every image of a small-image split as one uint8 array, with its ground truth if known."""
     ds = load_dataset(dataset, split, data_root)
     return ImageSplit(np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels, ds.order_hash,
-                      ds.class_names)
+                      ds.class_names, ds.sample_ids)
 
 
 def split_exists(dataset: str, split: str, data_root=None) -> bool:

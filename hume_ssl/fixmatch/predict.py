@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Optional
 
@@ -10,7 +12,13 @@ import torch
 
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir, read_json
+from hume_ssl.core.io import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_writable_dir,
+    read_json,
+)
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import load_split
 from hume_ssl.fixmatch.trainer import predict_logits
@@ -111,12 +119,10 @@ def predict_run(
     check_writable_dir(out)
     atomic_save_npy(out / "labels.npy", lab.astype(np.int64))
     atomic_save_npy(out / "confidence.npy", conf.astype(np.float32))
-    names = meta.get("class_names")
-    lines = ["index,label,confidence" + (",class_name" if names else "")]
-    for i, (a, c) in enumerate(zip(lab, conf)):
-        lines.append(f"{i},{a},{c:.6f}" + (f",{names[a]}" if names else ""))
-    atomic_write_bytes(out / "predictions.csv", ("\n".join(lines) + "\n").encode())
-    summary = {"out": str(out), "n": int(len(lab)), "dataset": dataset, "split": split}
+    atomic_write_bytes(out / "predictions.csv",
+                       predictions_csv(lab, conf, meta.get("class_names"), data.sample_ids))
+    summary = {"out": str(out), "n": int(len(lab)), "dataset": dataset, "split": split,
+               "model": str(model_dir)}
     if data.labels is not None:
         summary["acc_kind"] = (
             "accuracy" if meta["label_ids"].startswith("ground") else "ACC after Hungarian map"
@@ -126,4 +132,20 @@ def predict_run(
             if meta["label_ids"].startswith("ground")
             else cluster_acc(lab, data.labels)
         )
+    atomic_write_json(out / "predictions.json", summary)  # what these predictions are of
     return summary
+
+
+def predictions_csv(lab: np.ndarray, conf: np.ndarray, class_names: Optional[list[str]],
+                    sample_ids: Optional[list[str]]) -> bytes:
+    """`index,label,confidence[,class_name][,sample_id]`: one row per image in the split's
+    order; sample_id (an image folder's file path, an npz's name) traces a row to its image.
+    Quoted where a name holds a comma."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["index", "label", "confidence", *(["class_name"] if class_names else []),
+                *(["sample_id"] if sample_ids else [])])
+    for i, (a, c) in enumerate(zip(lab, conf)):
+        w.writerow([i, int(a), f"{c:.6f}", *([class_names[a]] if class_names else []),
+                    *([sample_ids[i]] if sample_ids else [])])
+    return buf.getvalue().encode()

@@ -174,6 +174,7 @@ def _trainer(out, cfg, rng_seed=0):
 
 def _losses(out):
     import csv
+
     with open(out / "metrics.csv") as f:
         return [(int(r["step"]), float(r["loss_x"]), float(r["loss_u"])) for r in csv.DictReader(f)]
 
@@ -314,8 +315,36 @@ def test_run_writes_outputs_and_predicts(toy):
     lines = (out / "predictions_test" / "predictions.csv").read_text().splitlines()
     assert lines[0] == "index,label,confidence,class_name" and len(lines) == 31
     assert pred["n"] == 30 and 0 <= pred["acc"] <= 1
+    # before: nothing in the folder said which data the predictions were of
+    record = json.loads((out / "predictions_test" / "predictions.json").read_text())
+    assert record["dataset"] == meta["dataset"] and record["split"] == "test"
+    assert record["n"] == 30 and record["acc"] == pred["acc"] and record["model"] == str(out)
     with pytest.raises(HumeSSLError, match="--resume"):
         train_fixmatch_run(out, tiny_cfg(steps=4), seeds=seeds)
+
+
+def test_predictions_csv_traces_each_row_to_its_image(tmp_path):
+    """Before: index,label,confidence only, though an image folder knows each row's file."""
+    import csv
+
+    from PIL import Image
+
+    from hume_ssl.data.images import load_split
+    from hume_ssl.fixmatch.predict import predictions_csv
+
+    for c in ("a", "b"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for j in range(2):
+            Image.fromarray(np.full((4, 4, 3), 40 * j, np.uint8)).save(
+                tmp_path / "imgs" / c / f"x,{j}.png")  # a comma in a file name
+    split = load_split(f"imagefolder:{tmp_path / 'imgs'}", "train")
+    text = predictions_csv(np.array([1, 0, 0, 1]), np.array([0.9, 0.8, 0.7, 0.6]), ["a", "b"],
+                           split.sample_ids).decode()
+    rows = list(csv.reader(text.splitlines()))
+    assert rows[0] == ["index", "label", "confidence", "class_name", "sample_id"]
+    assert rows[1] == ["0", "1", "0.900000", "b", "a/x,0.png"] and len(rows) == 5
+    assert predictions_csv(np.array([0]), np.array([1.0]), None, None) == (
+        b"index,label,confidence\n0,0,1.000000\n")
 
 
 def test_oracle_labels_and_npy_csv_seeds(toy):
