@@ -25,6 +25,7 @@ from hume_ssl.core.io import (
     atomic_write_json,
     check_features,
     check_writable_dir,
+    config_hash,
     read_json,
 )
 from hume_ssl.core.knn import knn_consistency
@@ -60,6 +61,8 @@ Log = Callable[[str], None]
 
 
 K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
+# HUME settings that change no result: left out of --k auto's record key
+RESOURCES = ("device", "chunk_size", "memory_budget_gib", "checkpoint_every")
 
 
 def _check_knn(n_neighbors: int, n: int) -> None:
@@ -539,17 +542,26 @@ def choose_k(
     if hi > x1.shape[0] - 1:
         log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
         hi = x1.shape[0] - 1
+    settings = {**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
+    # each k's row is saved as it is scored; a re-run on the same rows and settings reuses them
+    path = check_writable_dir(out) / "k_auto.json"
+    key = config_hash({"hume": {n: v for n, v in settings.items() if n not in RESOURCES},
+                       "rows": array_hash(x1, x2)})
+    before = read_json(path) if path.is_file() else {}
+    done = ({r["k"]: r for r in before.get("table", [])} if before.get("key") == key else {})
     rows = []
     for k in range(lo, hi + 1):
-        cfg = HumeConfig(
-            k=k, **{**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
-        )
-        m = Hume.from_config(cfg, callback=callback).fit(x1, x2)  # callback: progress
+        if k in done:
+            rows.append(done[k])
+            log(f"k={k}: median score {done[k]['median_score']:.4f} (reused from {path})")
+            continue
+        m = Hume.from_config(HumeConfig(k=k, **settings), callback=callback).fit(x1, x2)
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
+        atomic_write_json(path, {"key": key, "chosen": None, "table": rows})
     best = max(rows, key=lambda r: r["corrected"])["k"]
-    atomic_write_json(check_writable_dir(out) / "k_auto.json", {"chosen": best, "table": rows})
+    atomic_write_json(path, {"key": key, "chosen": best, "table": rows})
     log(f"--k auto chose k={best}")
     return best
 

@@ -555,3 +555,38 @@ def test_a_rerun_removes_the_earlier_seeds_exports_in_their_default_places(tmp_p
     seed_run(out, phi1=a, phi2=b, hume=hume, seeds=SeedConfig(per_class=1, **rule))
     assert not csv.exists()  # its files, then the empty folder
     assert mine.read_text() == "x"
+
+
+def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monkeypatch):
+    """Before: an interrupted or repeated `--k auto` fitted every k again (k_auto.json was
+    written only at the end, and never read)."""
+    from hume_ssl.hume.estimator import Hume
+    from hume_ssl.seeds.run import choose_k
+
+    phi1, phi2, _ = blobs
+    np.save(tmp_path / "b1.npy", phi1)
+    np.save(tmp_path / "b2.npy", phi2)
+    fit, fitted = Hume.fit, []
+
+    def counting_fit(self, *a, **kw):
+        if self.k == 4 and not fitted.count(4):  # the scan dies in k = 4, once
+            fitted.append(4)
+            raise KeyboardInterrupt
+        fitted.append(self.k)
+        return fit(self, *a, **kw)
+
+    monkeypatch.setattr(Hume, "fit", counting_fit)
+
+    def scan(**base):
+        return choose_k(tmp_path / "run", None, ("a", "b"), tmp_path / "b1.npy",
+                        tmp_path / "b2.npy", "2-5", {"n_steps": 60, **base}, {},
+                        log=lambda m: None, max_restarts=4)
+
+    with pytest.raises(KeyboardInterrupt):
+        scan()
+    assert fitted == [2, 3, 4]
+    saved = json.loads((tmp_path / "run" / "k_auto.json").read_text())
+    assert [r["k"] for r in saved["table"]] == [2, 3] and saved["chosen"] is None
+    assert scan() == 3 and fitted[3:] == [4, 5]  # only the k not yet scored
+    assert scan(device="cpu") == 3 and len(fitted) == 5  # all reused: device changes nothing
+    assert scan(n_steps=61) == 3 and fitted[5:] == [2, 3, 4, 5]  # other settings: all again
