@@ -15,6 +15,8 @@ from hume_ssl.seeds.run import K_RANGE
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
+IMAGE_SIZE = ("Resize (shorter side) + center-crop every image to this size first; needed when "
+              "images are not all square of one size.")
 CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
 DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
            "digits: offline), "
@@ -99,6 +101,8 @@ class FixMatchInputs:
     dataset: Optional[str] = setting(None, "Dataset name (registry name or "
                                      "npz:/path/name_{split}.npz); overrides seeds.json.")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
+    image_size: Optional[int] = setting(None, IMAGE_SIZE + " predict applies it too.",
+                                        unit="pixels")
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
 
@@ -109,9 +113,7 @@ class PretrainInputs:
                            "npz:/path/name_{split}.npz).", argument=True)
     out: Path = setting(..., "Run folder: checkpoint, metrics, backbone.pt/.json.")
     split: str = setting("train", "Split to learn from (labels are never used).")
-    image_size: Optional[int] = setting(None, "Resize (shorter side) + center-crop every image "
-                                        "to this size first; needed when images are not all "
-                                        "square of one size.", unit="pixels")
+    image_size: Optional[int] = setting(None, IMAGE_SIZE, unit="pixels")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))

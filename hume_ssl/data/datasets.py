@@ -234,7 +234,8 @@ class ImageDataset:
             return self._array
         if self.image_size is None:
             raise HumeSSLError(f"{self.name}: images differ in size; cannot stack them into one "
-                               "array. Resize them first, or use the feature path.")
+                               "array: pass --image-size S (train-fixmatch, pretrain) to resize "
+                               "and center-crop every image to S x S.")
         out = np.empty((self._n, *self.image_size, 3), np.uint8)
         for i in range(self._n):
             out[i] = self[i]

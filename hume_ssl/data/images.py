@@ -53,11 +53,23 @@ def channel_stats(images: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np
     return mean, np.sqrt(np.maximum(s2 / n - mean * mean, 1e-12))
 
 
-def load_split(dataset: str, split: str, data_root=None) -> ImageSplit:
-    """Every image of a small-image split as one uint8 array, with its ground truth if known."""
+def load_split(dataset: str, split: str, data_root=None, size: Optional[int] = None
+               ) -> ImageSplit:
+    """Every image of a small-image split as one uint8 array, with its ground truth if known;
+    with `size`, each image resized (shorter side -> S, bilinear) and center-cropped to S x S
+    (images of several sizes need it)."""
     ds = load_dataset(dataset, split, data_root)
-    return ImageSplit(np.asarray(ds.images_uint8(), dtype=np.uint8), ds.labels, ds.order_hash,
-                      ds.class_names, ds.sample_ids)
+    images = (np.asarray(ds.images_uint8(), dtype=np.uint8) if size is None
+              else _resized(ds, size))
+    return ImageSplit(images, ds.labels, ds.order_hash, ds.class_names, ds.sample_ids)
+
+
+def _resized(ds, size: int) -> np.ndarray:
+    """(N, S, S, 3) uint8: every image of `ds` resized and center-cropped to S x S."""
+    out = np.empty((len(ds), size, size, 3), np.uint8)
+    for i in range(len(ds)):
+        out[i] = resize_crop(np.asarray(ds[i]), size, size, "bilinear")
+    return out
 
 
 def split_exists(dataset: str, split: str, data_root=None) -> bool:
@@ -84,7 +96,4 @@ def load_square(dataset: str, split: str, size: Optional[int] = None, data_root=
         raise HumeSSLError(f"{dataset}:{split} images are not all square of one size "
                            f"({'various sizes' if shape is None else f'{shape[0]}x{shape[1]}'}); "
                            "pass --image-size S to resize and center-crop them to S x S.")
-    out = np.empty((len(ds), size, size, 3), np.uint8)
-    for i in range(len(ds)):
-        out[i] = resize_crop(np.asarray(ds[i]), size, size, "bilinear")
-    return out, ds.labels, skipped
+    return _resized(ds, size), ds.labels, skipped

@@ -97,7 +97,7 @@ def predict_run(
             "its labels would be meaningless; train again with a lower --lr."
         )
     model.to(dev)
-    data = load_split(dataset, split, data_root)
+    data = load_split(dataset, split, data_root, meta.get("image_size"))  # as in training
     size = meta.get("model_input_size")  # resized on the device (an --init backbone's size)
     if not size and list(data.images.shape[1:3]) != list(meta["input_size"]):
         raise HumeSSLError(

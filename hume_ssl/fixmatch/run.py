@@ -32,7 +32,7 @@ from hume_ssl.core.io import (
     check_writable_dir,
 )
 from hume_ssl.core.metrics import cluster_acc
-from hume_ssl.core.params import warn_renamed
+from hume_ssl.core.params import check_value, warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_split, split_exists
 from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
@@ -60,40 +60,43 @@ def train_fixmatch_run(
     callback=None,
     data_root: Optional[str | Path] = None,
     labels: Optional[str | Path] = None,
+    image_size: Optional[int] = None,
 ) -> dict:
     """Train FixMatch on the seeds (a seeds folder, or `indices` with their `seed_labels`:
     pseudo-labels, never ground truth) and every other train image; `labels` is the old name
-    of `seed_labels`."""
+    of `seed_labels`. `image_size`: resize and center-crop every train and test image to this
+    side first (needed when their sizes differ; `predict` applies it too)."""
     if labels is not None:
         warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
         seed_labels = labels
     _check_seed_inputs(seeds, indices, seed_labels)
+    check_value("--image-size", image_size, "[1, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
-                                   resume, callback, data_root)
+                                   resume, callback, data_root, image_size)
 
 
 def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume, callback,
-                        data_root) -> dict:
+                        data_root, image_size) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
-    train = load_split(s.dataset, s.split, data_root)
+    train = load_split(s.dataset, s.split, data_root, image_size)
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
     y = _training_labels(s, train, cfg)
     k = _num_classes(s, train, y, cfg)
     unlabeled = _unlabeled_rows(s, n, cfg)
-    test = (load_split(s.dataset, "test", data_root)
+    test = (load_split(s.dataset, "test", data_root, image_size)
             if split_exists(s.dataset, "test", data_root) else None)
     out = check_writable_dir(out)
     check_run_folder(out, resume, "FixMatch", "train-fixmatch")
     # what the run learns from: a resume must use the same (checked before anything is written)
     identity = {"seeds": array_hash(s.indices, y), "train_order": train.order_hash,
-                "n_unlabeled": int(len(unlabeled))}
+                "n_unlabeled": int(len(unlabeled)), "image_size": image_size}
     if resume:
         check_resume(out, cfg.to_dict(), FixMatchConfig.RESUME_KEYS, identity, "seeds or data",
-                     "pass the same --seeds/--indices/--seed-labels/--oracle-labels")
+                     "pass the same --seeds/--indices/--seed-labels/--oracle-labels/--image-size")
     seed_acc = None
     if train.labels is not None:
         seed_acc = (
@@ -103,6 +106,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         )
     mean, std = _normalisation(init, cfg, s, train.images)
     record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std)
+    record["data"]["image_size"] = image_size  # --image-size: images resized to it (None: as is)
     trainer = FixMatchTrainer(
         cfg, train.images, s.indices, y, unlabeled, k, out, truth=train.labels,
         test_images=None if test is None else test.images,
@@ -134,7 +138,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         **_versus_probe(probe, trainer.median_test_acc()),
     }
     if trainer.rank == 0:
-        export_model(out, trainer, s, k, mean, std)
+        export_model(out, trainer, s, k, mean, std, image_size)
         atomic_write_json(out / "metrics.json", summary)
     return summary
 
@@ -279,7 +283,8 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
     }
 
 
-def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> None:
+def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std,
+                 image_size: Optional[int] = None) -> None:
     """model.pt (EMA weights, plain state dict) + model.json (what `predict` needs)."""
     atomic_save_state_dict(out / "model.pt", trainer.ema.module)
     cfg = trainer.cfg
@@ -292,6 +297,7 @@ def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std) -> N
             "dataset": s.dataset,
             "split": s.split,
             "input_size": list(trainer.data.shape[-2:]),
+            "image_size": image_size,  # predict resizes every image to it first (--image-size)
             "model_input_size": cfg.input_size,  # images are resized to it (None: as they are)
             "normalization": {
                 "mean": list(map(float, mean)),

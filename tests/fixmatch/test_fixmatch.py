@@ -347,6 +347,36 @@ def test_predictions_csv_traces_each_row_to_its_image(tmp_path):
         b"index,label,confidence\n0,0,1.000000\n")
 
 
+def test_image_folders_of_several_sizes_train_and_predict_with_image_size(tmp_path):
+    """Before: `seed` took a folder of mixed-size images, but train-fixmatch (and predict)
+    refused it ("images differ in size ... use the feature path") and had no option to resize."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 24), ("test", 6)):
+        x, y = toy_images(n, rng, size=20)
+        for i in range(n):
+            d = tmp_path / "imgs" / split / "rgb"[y[i]]
+            d.mkdir(parents=True, exist_ok=True)
+            side = (12, 16, 20)[i % 3]  # three sizes, not all square
+            Image.fromarray(x[i, :side, :16]).save(d / f"{i:03d}.png")
+    ds = f"imagefolder:{tmp_path / 'imgs'}"
+    (tmp_path / "s.csv").write_text("index,label\n0,0\n9,1\n20,2\n")
+    with pytest.raises(HumeSSLError, match="differ in size.*--image-size S"):
+        train_fixmatch_run(tmp_path / "r0", tiny_cfg(steps=2), indices=tmp_path / "s.csv",
+                           dataset=ds)
+    res = train_fixmatch_run(tmp_path / "r", tiny_cfg(steps=2, eval_every=2),
+                             indices=tmp_path / "s.csv", dataset=ds, image_size=12)
+    assert res["steps"] == 2 and res["test_acc_last"] is not None
+    meta = json.loads((tmp_path / "r" / "model.json").read_text())
+    assert meta["image_size"] == 12 and meta["input_size"] == [12, 12]
+    pred = predict_run(tmp_path / "r", ds, "test")  # the model's size, applied again
+    assert pred["n"] == 6
+    with pytest.raises(HumeSSLError, match="--image-size 0: must be"):
+        train_fixmatch_run(tmp_path / "r1", tiny_cfg(steps=2), indices=tmp_path / "s.csv",
+                           dataset=ds, image_size=0)
+
+
 def test_oracle_labels_and_npy_csv_seeds(toy):
     root, seeds, idx, y = toy
     ds = f"npz:{root}/toy_{{split}}.npz"
