@@ -85,6 +85,7 @@ from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
 from hume_ssl.hume.rows import column_mean
 from hume_ssl.seeds.config import GRAPH_MAX_CELLS, SeedConfig
+from hume_ssl.seeds.duplicates import duplicate_groups, first_distinct
 
 PARTITIONS = ("hume", "kmeans1", "kmeans2", "joint", "graph")
 STANDS_FOR = {"gaussian": None, "kmeans": "kmeans1"}  # by HUME's encoder_init: the k-means
@@ -426,12 +427,13 @@ def core_share(core: np.ndarray, n: int, nbrs: np.ndarray,
 
 
 def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_labels, k: int,
-           agreed: np.ndarray) -> dict:
+           agreed: np.ndarray, groups: Optional[np.ndarray] = None) -> dict:
     """ConsensusSelector's learned attributes but kmeans_, without_hume_ and agreement_floor_,
     {name_: value}, from HUME's labels (hume_labels; left out when None) and the k-means
     partitions of each state (kmeans_partitions, or some of them): rows the spaces' unit rows
     (N, d1), (N, d2); nbrs their (N, n_neighbors) neighbour lists; agreed (N,) bool the rows
-    past the agreement floor."""
+    past the agreement floor; groups (N,) duplicate_groups, a cluster's seeds one row of each
+    (None: no duplicates)."""
     n = len(rows[0])
     parts, clusters, states = most_stable_state(kmeans, hume_labels, k, cfg.max_overlap)
     labels = np.full(n, -1, np.int64)
@@ -458,9 +460,10 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
         cl["candidates"], cl["filled"] = int(len(cand)), 0
     if cfg.shortage == "fill":
         fill(cfg, clusters, rows, nbrs, labels, agreed, ranked_all, shares, keys)
-    chosen = [ranked_all[c][:cfg.per_class] for c in range(len(clusters))]
-    scores = [np.stack([np.full(len(chosen[c]), cl["stability"]), shares[c][:cfg.per_class],
-                        keys[c][:cfg.per_class]], 1) for c, cl in enumerate(clusters)]
+    pos = [first_distinct(ranked_all[c], groups, cfg.per_class) for c in range(len(clusters))]
+    chosen = [ranked_all[c][pos[c]] for c in range(len(clusters))]
+    scores = [np.stack([np.full(len(chosen[c]), cl["stability"]), shares[c][pos[c]],
+                        keys[c][pos[c]]], 1) for c, cl in enumerate(clusters)]
     pseudo = np.concatenate([np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
                             [np.zeros(0, np.int64)])
     per_class = np.bincount(pseudo, minlength=k)
@@ -543,11 +546,13 @@ class ConsensusSelector(ConfigParams):
                                                  progress, embedding)
         beside_hume = [(state, {name: p for name, p in km.items()
                                 if name != STANDS_FOR[encoder_init]}) for state, km in kmeans]
-        learned = select(cfg, rows, nbrs, beside_hume, hume_labels, k, agreed)
+        self.duplicate_of_ = duplicate_groups(x1, x2)  # (N,) seeds: one row of each
+        learned = select(cfg, rows, nbrs, beside_hume, hume_labels, k, agreed,
+                         self.duplicate_of_)
         self.without_hume_ = None
         with_hume = int((learned["candidates_"] > 0).sum())  # clusters with seeds, unfilled
         if with_hume < MIN_SEEDED:  # nothing to train on: the k-means partitions alone
-            alone = select(cfg, rows, nbrs, kmeans, None, k, agreed)
+            alone = select(cfg, rows, nbrs, kmeans, None, k, agreed, self.duplicate_of_)
             if (alone["candidates_"] > 0).sum() > with_hume:
                 learned = alone
                 self.without_hume_ = {"clusters_with_seeds_with_hume": with_hume}

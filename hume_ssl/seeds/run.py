@@ -47,6 +47,7 @@ from hume_ssl.seeds.consensus import (
     short_cause,
     space_neighbours,
 )
+from hume_ssl.seeds.duplicates import duplicate_groups, n_duplicates
 from hume_ssl.seeds.export import remove_exports
 from hume_ssl.seeds.report import (
     SHEETS,
@@ -222,6 +223,9 @@ def seed_run(
     # ---- selection -> out/seeds
     sel = select_seeds(seeds, x1, x2, model, nbrs, hume, knn_share, log)
     meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
+    if meta["duplicate_rows"]:
+        log(f"{meta['duplicate_rows']} rows repeat another row's features exactly in both "
+            "spaces (the same image twice?): a cluster's seeds take one row of each")
     if seeds.rule == "consensus":
         est = meta["expected_precision"]["overall"]
         log(f"consensus: {len(sel.clusters_)} of {hume.k} clusters agreed on by "
@@ -386,7 +390,8 @@ def select_seeds(seeds: SeedConfig, x1, x2, model: Hume, nbrs: dict, hume: HumeC
             center=hume.center, progress=progress, agreement=model.agreement_,
             encoder_init=hume.encoder_init)
     return SeedSelector.from_config(seeds).fit(model.labels_, model.agreement_, knn_share,
-                                               model.margins_, k=hume.k)
+                                               model.margins_, k=hume.k,
+                                               duplicate_of=duplicate_groups(x1, x2))
 
 
 def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: SeedSelector,
@@ -409,6 +414,7 @@ def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: Seed
         "per_class": sel.per_class_.tolist(),
         "candidates_per_class": sel.candidates_.tolist(),
         "short_classes": sel.short_classes_,
+        "duplicate_rows": n_duplicates(sel.duplicate_of_),  # rows equal to an earlier row
         "rule": seeds.rule,
         **(_consensus_meta(sel, seeds) if seeds.rule == "consensus" else
            _hume_rule_meta(sel, seeds)),

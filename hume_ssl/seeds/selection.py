@@ -13,6 +13,7 @@ from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.io import check_labels
 from hume_ssl.core.params import ConfigParams, warn_renamed
 from hume_ssl.seeds.config import RANKINGS, SeedConfig
+from hume_ssl.seeds.duplicates import first_distinct
 
 __all__ = ["RANKINGS", "SeedSelector", "rank_order"]
 
@@ -46,7 +47,8 @@ class SeedSelector(ConfigParams):
     scikit-learn contract holds (`get_params`/`set_params`/`clone`, unknown names rejected).
     Learned: indices_ (n,) int64 in dataset order, pseudo_labels_ (n,), scores_ (n, 3) float32
     columns [agreement, knn_share, margin], per_class_ (k,) counts, candidates_ (k,) counts
-    at the base thresholds, thresholds_ {class: (min_agreement, min_knn)}, short_classes_.
+    at the base thresholds, thresholds_ {class: (min_agreement, min_knn)}, short_classes_,
+    duplicate_of_ (the fit's duplicate_of, or None).
     """
 
     config_class = SeedConfig
@@ -57,13 +59,19 @@ class SeedSelector(ConfigParams):
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
 
-    def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None):
+    def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None,
+            duplicate_of=None):
+        """duplicate_of (N,): seeds.duplicates.duplicate_groups of the rows, so that a
+        cluster's seeds are one row of each group of identical rows (None: no duplicates)."""
         cfg = dataclasses.replace(self.config, rule="hume")  # this estimator is the hume rule
         labels = check_labels(labels, k, "labels")
         agreement = np.asarray(agreement, dtype=np.float32)
         knn_share = np.asarray(knn_share, dtype=np.float32)
         n = len(labels)
         margins = np.zeros(n, np.float32) if margins is None else np.asarray(margins, np.float32)
+        groups = None if duplicate_of is None else np.asarray(duplicate_of, np.int64)
+        if groups is not None and len(groups) != n:
+            raise HumeSSLError("duplicate_of and labels differ in length.")
         if not (len(agreement) == len(knn_share) == len(margins) == n):
             raise HumeSSLError("labels, agreement, kNN consistency and margins differ in length.")
         for name, v in (("agreement", agreement), ("knn_share", knn_share)):
@@ -96,7 +104,8 @@ class SeedSelector(ConfigParams):
                 floor_k = -1.0 if k_min == 0 else k_min
                 ok = in_c[(agreement[in_c] > floor_a) & (knn_share[in_c] > floor_k)]
             self.thresholds_[c] = (round(a_min, 6), round(k_min, 6))
-            chosen.append(ok[: cfg.per_class])
+            chosen.append(ok[first_distinct(ok, groups, cfg.per_class)])
+        self.duplicate_of_ = groups
         self.indices_ = np.concatenate(chosen).astype(np.int64)
         self.pseudo_labels_ = labels[self.indices_]
         self.scores_ = np.stack(
