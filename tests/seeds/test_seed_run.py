@@ -322,7 +322,7 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                                          (["--min-knn", "1.5"], "--min-knn"),
                                          (["--restarts", "0"], "--restarts 0"),
                                          (["--encoder-init", "bogus"],
-                                          "encoder_init='bogus'"),
+                                          "--encoder-init 'bogus'"),
                                          (["--k-range", "2-5"], "only read by --k auto")])
 def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
     """Bad options fail at once (no HUME run first) and leave no run folder behind."""
