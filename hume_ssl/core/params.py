@@ -156,9 +156,14 @@ def _optional(f: dataclasses.Field) -> bool:
 
 
 def help_of(f: dataclasses.Field) -> str:
-    """A field's help text with its unit, as `--help` shows it."""
+    """A field's help text with its unit and its range (`bounds`), as `--help` shows it."""
     text, unit = f.metadata.get("help", ""), f.metadata.get("unit")
-    return f"{text} Unit: {unit}." if unit else text
+    bounds = f.metadata.get("bounds")
+    if unit:
+        text += f" Unit: {unit}."
+    if bounds:
+        text += f" Range: {Bounds.parse(bounds).describe(counts(f))}."
+    return text
 
 
 def default_of(f: dataclasses.Field) -> Any:

@@ -33,3 +33,17 @@ def test_a_fractional_k_is_refused_before_the_fit_not_inside_torch():
     x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
     with pytest.raises(HumeSSLError, match="--k 2.5: must be a whole number"):
         Hume(k=2.5, n_restarts=2, n_steps=2, device="cpu").fit(x, x)
+
+
+def test_help_states_the_range_a_setting_declares():
+    """Before: `--help` gave units only; a range was learned from the error (--k 0: ...)."""
+    import dataclasses
+
+    from hume_ssl.core.params import help_of
+    from hume_ssl.hume.config import HumeConfig
+
+    f = {x.name: x for x in dataclasses.fields(HumeConfig)}
+    assert help_of(f["k"]).endswith("Range: a whole number, at least 2.")
+    assert help_of(f["subset_size"]).endswith("Unit: samples. Range: a whole number, at least 4.")
+    assert help_of(f["train_fraction"]).endswith("Range: a number in (0, 1).")
+    assert "Range" not in help_of(f["encoder_init"])  # no bounds, no range
