@@ -52,6 +52,12 @@ def _parameter(f: dataclasses.Field, hint: Any) -> inspect.Parameter:
                              annotation=hint)
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option of parameter `name` was typed on the command line (not its default)."""
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", None) == "COMMANDLINE"
+
+
 def _old_name(field: str, i: int) -> str:
     return f"{field}__old{i}"
 
@@ -80,10 +86,14 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
                                              help=f"Deprecated name of {_flag(fields[n])}."))
                     renamed.append((hidden, old, n))
 
-        def callback(**kw):
+        def callback(ctx: typer.Context, **kw):
             for hidden, old, field in renamed:
                 if kw.get(hidden) is not None:
                     new = params[field].default.param_decls[0].split("/")[0]
+                    if _given(ctx, field):  # (before the command's own error handler)
+                        _console.print(f"[bold red]error:[/] give {new} or its old name {old}, "
+                                       "not both.")
+                        raise typer.Exit(2)
                     _console.print(f"[yellow]deprecated:[/] {old} is now {new}; the old name "
                                    f"goes in {REMOVED_IN}.")
                     kw[field] = kw[hidden]
@@ -91,7 +101,9 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
             return fn(**built)
 
         callback.__name__, callback.__doc__ = fn.__name__, fn.__doc__
-        callback.__signature__ = inspect.Signature(list(params.values()))
+        context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=typer.Context)  # typer passes the click context
+        callback.__signature__ = inspect.Signature([context, *params.values()])
         app.command(name)(callback)
         return fn
 

@@ -78,6 +78,19 @@ def test_deprecated_names_still_work_with_a_warning(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_an_option_and_its_old_name_together_are_refused(tmp_path):
+    """Before: `--random-state 7 --seed 1` ran with 1 (the old name won), saying only that
+    --seed is deprecated."""
+    res = CliRunner().invoke(app, ["train-fixmatch", "--indices", str(tmp_path / "none.npy"),
+                                   "--dataset", "cifar10", "--random-state", "7", "--seed", "1",
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2, res.output
+    assert "give --random-state or its old name --seed, not both" in res.output
+    assert not (tmp_path / "r").exists()
+    res = CliRunner().invoke(app, ["train-fixmatch", "--help"])  # ctx is no option
+    assert res.exit_code == 0 and "--ctx" not in res.output
+
+
 def test_data_root_reaches_the_dataset_registry(tmp_path):
     """train-fixmatch looks for a registry dataset under --data-root (offline here: the error
     names that folder)."""
