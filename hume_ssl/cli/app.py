@@ -373,12 +373,14 @@ def export(io: ExportInputs) -> None:
     from hume_ssl.seeds.export import (
         LABELS_USED,
         check_format,
+        check_source,
         default_out,
         export_seeds,
         load_any_seeds,
     )
 
     check_format(io.format)
+    check_source(io.format, io.seeds)  # before a CSV is asked for its --dataset
     s = load_any_seeds(io.seeds, io.dataset, need_dataset=io.format != "csv")
     seeds = Path(io.seeds)
     target = io.out or default_out(seeds, io.format)

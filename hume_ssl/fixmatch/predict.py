@@ -55,6 +55,11 @@ def _model_folder(path: Path) -> Path:
         )
     if not path.is_dir():
         raise HumeSSLError(f"--model {path}: folder not found; pass the --out of train-fixmatch.")
+    if (path / "backbone.json").exists() and not (path / "model.json").exists():
+        raise HumeSSLError(
+            f"{path} is a pretrain run (backbone.pt: an encoder, no classifier): train one on "
+            f"your seeds with `hume-ssl train-fixmatch --seeds SEEDS --init ssl:{path} --out "
+            "RUN`, then predict with --model RUN.")
     if not (path / "model.pt").exists() and (path / "checkpoint.pt").exists():
         raise HumeSSLError(
             f"{path} holds a checkpoint but no model.pt: its training has not finished. If it "
@@ -87,10 +92,11 @@ def predict_run(
     try:
         state = torch.load(model_dir / "model.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as e:
+    except Exception as e:  # torch's own text advises weights_only=False: unsafe, not ours
         raise HumeSSLError(
-            f"cannot load {model_dir / 'model.pt'} ({e}); re-export it with train-fixmatch."
-        ) from e
+            f"cannot load {model_dir / 'model.pt'} ({type(e).__name__}: not a state dict of "
+            f"this model's {meta.get('arch')} network: damaged, or from another run); re-export "
+            "it with train-fixmatch (a new --out).") from None
     if not all_finite(state.values()):
         raise HumeSSLError(
             f"{model_dir / 'model.pt'} holds NaN or inf weights: the training diverged, and "

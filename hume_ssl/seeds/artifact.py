@@ -88,10 +88,14 @@ def read_seeds(
     that reads only indices and labels: export --format csv)."""
     if seeds_dir is not None:
         d = Path(seeds_dir)
+        if d.is_file() and d.name == "seeds.json":  # the file inside the folder was passed
+            d = d.parent
         if not (d / "seeds.json").exists():
+            inner = (f"; its seeds folder is {d / 'seeds'}" if (d / "seeds" / "seeds.json")
+                     .exists() else "")
             raise HumeSSLError(
-                f"{d} is not a seeds folder (no seeds.json); run the seeds stage or "
-                "pass --indices/--seed-labels/--dataset."
+                f"{d} is not a seeds folder (no seeds.json){inner}: pass the folder `hume-ssl "
+                "seed` wrote (OUT/seeds), or --indices/--seed-labels/--dataset."
             )
         meta = read_json(d / "seeds.json", fix=(
             "the seeds folder is damaged (do not delete seeds.json: the folder is unusable "

@@ -108,6 +108,14 @@ def check_format(fmt: str) -> None:
         raise HumeSSLError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
+def check_source(fmt: str, seeds: Optional[str | Path]) -> None:
+    """--format usb reads a seeds folder (train_usb.py takes the seeds and their dataset from
+    it), not a CSV: said before anything else is asked for."""
+    if fmt == "usb" and (seeds is None or not Path(seeds).is_dir()):
+        raise HumeSSLError("--format usb needs a seeds folder (with seeds.json), not a CSV: "
+                           "train_usb.py reads the seeds and their dataset from it.")
+
+
 def check_consumer_order(seeds: Seeds, fmt: str) -> None:
     if fmt == "csv":
         return
@@ -140,9 +148,7 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     seeds folder that train_usb.py reads (usb only)."""
     check_format(fmt)
     check_consumer_order(seeds, fmt)
-    if fmt == "usb" and (seeds_dir is None or not Path(seeds_dir).is_dir()):
-        raise HumeSSLError("--format usb needs a seeds folder (with seeds.json), not a CSV: "
-                           "train_usb.py reads the seeds and their dataset from it.")
+    check_source(fmt, seeds_dir)
     out = check_writable_dir(out)
     idx = np.asarray(seeds.indices, dtype=np.int64)
     lab = np.asarray(seeds.labels, dtype=np.int64)

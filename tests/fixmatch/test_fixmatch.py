@@ -525,6 +525,20 @@ def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):
     assert not (root / "e4").exists()
 
 
+def test_predict_names_a_pretrain_folder_and_a_damaged_model_in_one_line(toy, ssl_run):
+    """Before: a finished pretrain run as --model was "training has not finished ... --resume",
+    and a damaged model.pt relayed torch's advice to load it with weights_only=False."""
+    root, seeds, idx, y = toy
+    with pytest.raises(HumeSSLError, match=r"is a pretrain run .*--init ssl:"):
+        predict_run(ssl_run, f"npz:{root}/toy_{{split}}.npz", "test")
+    out = root / "run"
+    train_fixmatch_run(out, tiny_cfg(steps=2, eval_every=2), seeds=seeds)
+    (out / "model.pt").write_bytes(b"garbage")
+    with pytest.raises(HumeSSLError, match="cannot load") as e:
+        predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test")
+    assert "weights_only" not in str(e.value) and "\n" not in str(e.value)
+
+
 def test_resume_refuses_other_seeds_or_init_and_writes_nothing(toy, ssl_run):
     root, seeds, idx, y = toy
     out = root / "run"

@@ -165,3 +165,27 @@ def test_seeds_of_feature_files_are_checked_against_the_dataset_named(tmp_path):
     json_path.write_text(json_path.read_text().replace('"n_samples": 60', '"n_samples": 1297'))
     s = load_any_seeds(d, dataset="digits")
     assert s.dataset == "digits" and s.n_samples == 1297
+
+
+def test_usb_export_of_a_csv_says_it_needs_a_folder_before_asking_for_a_dataset(tmp_path):
+    """Before: `export seeds.csv --format usb` asked for --dataset, and with it said usb needs a
+    seeds folder: a dead end in two steps."""
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+
+    (tmp_path / "s.csv").write_text("index,label\n0,0\n1,1\n")
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "s.csv"), "--format", "usb"])
+    assert res.exit_code == 2 and "needs a seeds folder" in res.output, res.output
+
+
+def test_train_fixmatch_seeds_accepts_seeds_json_and_names_a_runs_seeds_folder(tmp_path):
+    """Before: --seeds OUT/seeds/seeds.json said "is not a seeds folder (no seeds.json)", and
+    --seeds OUT (seed's --out) gave no hint of OUT/seeds."""
+    from hume_ssl.seeds.artifact import read_seeds
+
+    (tmp_path / "run").mkdir()
+    d = _seeds_dir(tmp_path / "run")  # run/seeds
+    assert read_seeds(seeds_dir=d / "seeds.json").indices.tolist() == [5, 17, 42, 8]
+    with pytest.raises(HumeSSLError, match=r"its seeds folder is .*run/seeds"):
+        read_seeds(seeds_dir=tmp_path / "run")
