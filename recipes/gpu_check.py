@@ -359,7 +359,8 @@ def parse(argv=None):
                     "--shared), e.g. timm:tf_efficientnet_lite2@{shared}/"
                     "tf_efficientnet_lite2_in1k.pth")
     ap.add_argument("--smoke", action="store_true",
-                    help="CPU, tiny sizes, made-up data, in-process: checks the code in < 1 min")
+                    help="CPU, tiny sizes, made-up data, in-process: checks the code in "
+                         "minutes (4 on a 2-core CPU)")
     ap.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
                     help="each section in its own process (default: on, off with --smoke)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)

@@ -51,8 +51,8 @@ class FeatureInputs:
     cache_dir: Optional[Path] = setting(None, CACHE_DIR)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
-                                         "resize images (default: 8 on GPU, half the CPU cores "
-                                         "on CPU).", bounds=LOADER_BOUNDS["num_workers"])
+                                         "resize images (default: up to 8 on GPU; on CPU half "
+                                         "the cores, 1 to 4).", bounds=LOADER_BOUNDS["num_workers"])
     batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
                                         "on CPU).", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
@@ -98,8 +98,11 @@ class FixMatchInputs:
     seed_labels: Optional[Path] = setting(None, "Training labels of the seeds (.npy, ints "
                                           "0..k-1) for --indices FILE.npy.",
                                           deprecated=("--labels",))
-    dataset: Optional[str] = setting(None, "Dataset name (registry name or "
-                                     "npz:/path/name_{split}.npz); overrides seeds.json.")
+    dataset: Optional[str] = setting(None, "The images the seeds index (a registry name, "
+                                     "imagefolder:PATH or npz:PATH): needed with --indices and "
+                                     "for seeds of feature files; with a seeds folder, only its "
+                                     "own images under another name (their order fingerprint "
+                                     "must match).")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     image_size: Optional[int] = setting(None, IMAGE_SIZE + " predict applies it too.",
                                         unit="pixels")
@@ -122,8 +125,7 @@ class PretrainInputs:
 
 @dataclass
 class PredictInputs:
-    dataset: str = setting(..., "Dataset name (registry name or npz:/path/name_{split}.npz).",
-                           argument=True)
+    dataset: str = setting(..., DATASET, argument=True)
     model: Path = setting(..., "Run folder of train-fixmatch (model.pt + model.json).")
     split: str = setting("test", "Split to label.")
     out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")

@@ -47,7 +47,9 @@ def _parameter(f: dataclasses.Field, hint: Any) -> inspect.Parameter:
         info = typer.Argument(default, help=_help(f), show_default=default is not None)
     else:
         decls = cli.get("flags") or (_flag(f),)
-        info = typer.Option(default, *decls, help=_help(f), hidden=cli.get("hidden", False))
+        flag = {"metavar": ""} if hint is bool else {}  # a switch takes no value: no <bool>
+        info = typer.Option(default, *decls, help=_help(f), hidden=cli.get("hidden", False),
+                            **flag)
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info,
                              annotation=hint)
 

@@ -101,3 +101,13 @@ def test_data_root_reaches_the_dataset_registry(tmp_path):
                                    "--out", str(tmp_path / "r"), "--device", "cpu"])
     assert res.exit_code == 2 and str(root) in res.output, res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_switches_show_no_value_in_help():
+    """Before: --transductive, --force, --strict, --quick showed `<bool>`, and `--force true`
+    then failed with "unexpected extra argument (true)"."""
+    import re
+
+    text = CliRunner().invoke(app, ["label", "--help"], env={"COLUMNS": "200"}).output
+    line = next(l for l in text.splitlines() if "--transductive" in l)  # noqa: E741
+    assert "<bool>" not in line and re.search(r"--k\s+<int>", text)
