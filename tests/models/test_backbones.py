@@ -1,5 +1,7 @@
 """Backbone registry: names, preprocessing, local weights, offline and mismatch errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -142,3 +144,16 @@ def test_a_misspelt_backbone_is_named_before_the_dataset_is_read(tmp_path):
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2 and "unknown backbone 'bogus'" in res.output, res.output
     assert not (tmp_path / "S").exists()
+
+
+def test_two_weights_for_one_backbone_are_refused(tmp_path, monkeypatch):
+    """Before: --random-init beside --weights FILE ran with random weights, and NAME@FILE beside
+    --weights OTHER ran with OTHER, both silently."""
+    with pytest.raises(HumeSSLError, match="--random-init and the weights file a.pth"):
+        resolve_backbone("torchvision:squeezenet1_1", weights="a.pth", random_init=True)
+    with pytest.raises(HumeSSLError, match="names its weights file, and --weights names b.pth"):
+        resolve_backbone("torchvision:squeezenet1_1@a.pth", weights="b.pth")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.pth").write_bytes(b"")
+    same = resolve_backbone("torchvision:squeezenet1_1@a.pth", weights="a.pth")  # one file
+    assert Path(same.weights).name == "a.pth"
