@@ -228,8 +228,7 @@ def features(io: FeatureInputs) -> None:
 
     fs = extract_features(io.dataset, io.split, io.backbone,
                           str(io.weights) if io.weights else None, **io.extract_kw(),
-                          progress=True, random_init=io.random_init, strict=io.strict,
-                          force=io.force)
+                          progress=True, random_init=io.random_init, force=io.force)
     if distributed.rank():  # torchrun: rank 0 prints
         return
     m = fs.meta
@@ -323,7 +322,7 @@ def predict(io: PredictInputs) -> None:
                        "min_agreement", "shortage", "ranking"]),
     hume=(HumeConfig, ["n_restarts", "n_steps", "encoder_init", *HUME_RESOURCES]),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",
-                             "input_size", "device"]),
+                             "input_size", "device", "strict"]),
 )
 def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInputs) -> None:
     """Pick reliable pseudo-labeled seeds: the cores of the clusters HUME and k-means of both

@@ -68,7 +68,8 @@ class FeatureInputs:
         """The keywords `seed` passes on to extract_features."""
         return {"cache_dir": self.cache_dir, "device": self.device,
                 "num_workers": self.num_workers, "batch_size": self.batch_size,
-                "data_root": self.data_root, "input_size": self.input_size}
+                "data_root": self.data_root, "input_size": self.input_size,
+                "strict": self.strict}
 
 
 @dataclass

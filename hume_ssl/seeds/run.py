@@ -97,7 +97,12 @@ def resolve_spaces(
             resolve_backbone(name, weights, input_size=feature_kw.get("input_size"))
     ds = None
     if dataset is not None:
-        ds = load_dataset(dataset, "train", feature_kw.get("data_root"))
+        ds = load_dataset(dataset, "train", feature_kw.get("data_root"),
+                          strict=feature_kw.get("strict", False))
+        skipped = int(ds.info.get("skipped", 0))  # an image folder's unreadable files
+        if skipped:
+            log(f"warning: {skipped} unreadable image files in {ds.name} skipped "
+                "(--strict fails instead); the rows are the readable images")
     if phi1 is not None:
         x1, x2 = load_feature_file(phi1, "phi1"), load_feature_file(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}

@@ -590,3 +590,27 @@ def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monk
     assert scan() == 3 and fitted[3:] == [4, 5]  # only the k not yet scored
     assert scan(device="cpu") == 3 and len(fitted) == 5  # all reused: device changes nothing
     assert scan(n_steps=61) == 3 and fitted[5:] == [2, 3, 4, 5]  # other settings: all again
+
+
+def test_seed_says_how_many_unreadable_images_it_skipped_and_takes_strict(tmp_path):
+    """Before: `seed imagefolder:...` skipped an unreadable file without a word, and had no
+    --strict (README: "unreadable files are skipped and counted (--strict fails instead)")."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        d = tmp_path / "imgs" / f"c{c}"
+        d.mkdir(parents=True)
+        for i in range(12):
+            pixel = np.clip(rng.normal(80 * c + 40, 10, (8, 8, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixel).save(d / f"{i}.png")
+    (tmp_path / "imgs" / "c0" / "broken.png").write_bytes(b"not an image")
+    args = ["seed", f"imagefolder:{tmp_path / 'imgs'}", "--backbones", "pixels:8,pixels:4",
+            "--k", "3", "--restarts", "2", "--steps", "2", "--knn", "5", "--rule", "hume",
+            "--shortage", "relax", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "S")])
+    assert res.exit_code == 0, res.output
+    assert "1 unreadable image files" in res.output and "skipped" in res.output
+    res = runner.invoke(app, [*args, "--strict", "--out", str(tmp_path / "S2")])
+    assert res.exit_code == 2 and "broken.png" in res.output, res.output
+    assert not (tmp_path / "S2").exists()
