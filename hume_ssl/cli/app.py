@@ -255,7 +255,7 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
         res = train_fixmatch_run(io.out, cfg, seeds=io.seeds, indices=io.indices,
                                  seed_labels=io.seed_labels, dataset=io.dataset,
                                  resume=io.resume, callback=cb, data_root=io.data_root,
-                                 image_size=io.image_size)
+                                 image_size=io.image_size, k=io.k)
     med = res["test_acc_median"]
     msg = f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
     if med is not None:

@@ -107,6 +107,9 @@ class FixMatchInputs:
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     image_size: Optional[int] = setting(None, IMAGE_SIZE + " predict applies it too.",
                                         unit="pixels")
+    k: Optional[int] = setting(None, "Classes the model outputs, for --indices seeds (default: "
+                               "the dataset's classes; a seeds folder's seeds.json gives it).",
+                               bounds="[2, inf)")
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
 

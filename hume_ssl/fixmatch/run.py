@@ -61,26 +61,31 @@ def train_fixmatch_run(
     data_root: Optional[str | Path] = None,
     labels: Optional[str | Path] = None,
     image_size: Optional[int] = None,
+    k: Optional[int] = None,
 ) -> dict:
     """Train FixMatch on the seeds (a seeds folder, or `indices` with their `seed_labels`:
     pseudo-labels, never ground truth) and every other train image; `labels` is the old name
     of `seed_labels`. `image_size`: resize and center-crop every train and test image to this
-    side first (needed when their sizes differ; `predict` applies it too)."""
+    side first (needed when their sizes differ; `predict` applies it too). `k`: the classes of
+    `indices` seeds on data with no labels or class list (a seeds folder's seeds.json says)."""
     if labels is not None:
         warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
         seed_labels = labels
-    _check_seed_inputs(seeds, indices, seed_labels)
+    _check_seed_inputs(seeds, indices, seed_labels, k)
     check_value("--image-size", image_size, "[1, inf)", whole=True)
+    check_value("--k", k, "[2, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
-                                   resume, callback, data_root, image_size)
+                                   resume, callback, data_root, image_size, k)
 
 
 def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume, callback,
-                        data_root, image_size) -> dict:
+                        data_root, image_size, k) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
+    if k is not None:  # --indices seeds: the classes the user names
+        s.k, s.source["k_from"] = k, "--k"
     train = load_split(s.dataset, s.split, data_root, image_size)
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
@@ -174,13 +179,16 @@ def _versus_probe(probe, fixmatch_acc) -> dict:
         out["fixmatch_minus_probe"] = fixmatch_acc - probe.test_acc
         out["below_probe"] = bool(fixmatch_acc < probe.test_acc)
     return out
-def _check_seed_inputs(seeds, indices, seed_labels) -> None:
+def _check_seed_inputs(seeds, indices, seed_labels, k=None) -> None:
     """One source of seeds: conflicting inputs are refused, never silently overridden."""
     if seeds is not None and (indices is not None or seed_labels is not None):
         raise HumeSSLError(
             "give either --seeds DIR or --indices (with --seed-labels), not both: --seeds "
             "would be used and the others ignored."
         )
+    if seeds is not None and k is not None:
+        raise HumeSSLError("--k is for --indices seeds: a seeds folder's seeds.json gives k; "
+                           "drop --k.")
     if indices is not None and seed_labels is not None and str(indices).lower().endswith(".csv"):
         raise HumeSSLError(
             f"--indices {indices} is a CSV whose rows carry the labels; drop --seed-labels "
@@ -198,12 +206,15 @@ def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> int:
         k, source = data_k, f"the classes of {s.dataset}"
     elif s.source.get("k_from") == "seeds.json":
         k, source = s.k, f"k in {s.source['seeds']}/seeds.json"
+    elif s.source.get("k_from") == "--k":
+        k, source = s.k, "--k"
     elif data_k is not None:
         k, source = data_k, f"the classes of {s.dataset}"
     else:
         raise HumeSSLError(
             f"cannot tell the number of classes: the seeds give no k and {s.dataset}:{s.split} "
-            "has no class list or labels; pass a seeds folder whose seeds.json gives \"k\"."
+            "has no class list or labels; pass --k K (the number of clusters the seeds were "
+            "labeled with), or a seeds folder whose seeds.json gives \"k\"."
         )
     if y.min() < 0 or y.max() >= k:
         raise HumeSSLError(

@@ -377,6 +377,25 @@ def test_image_folders_of_several_sizes_train_and_predict_with_image_size(tmp_pa
                            dataset=ds, image_size=0)
 
 
+def test_indices_seeds_on_unlabeled_data_take_k(toy):
+    """Before: --indices/--seed-labels on data with no labels or class list could not train:
+    "pass a seeds folder whose seeds.json gives k", and no option gave it."""
+    root, seeds, idx, y = toy
+    for split in ("train", "test"):
+        z = np.load(root / f"toy_{split}.npz")
+        np.savez(root / f"raw_{split}.npz", images=z["images"])  # no labels, no classes
+    ds = f"npz:{root}/raw_{{split}}.npz"
+    (root / "s.csv").write_text("index,label\n" + "".join(f"{i},{y[i]}\n" for i in idx))
+    with pytest.raises(HumeSSLError, match="pass --k K"):
+        train_fixmatch_run(root / "r0", tiny_cfg(steps=2), indices=root / "s.csv", dataset=ds)
+    res = train_fixmatch_run(root / "r", tiny_cfg(steps=2, eval_every=2),
+                             indices=root / "s.csv", dataset=ds, k=4)
+    assert res["steps"] == 2
+    assert json.loads((root / "r" / "model.json").read_text())["k"] == 4
+    with pytest.raises(HumeSSLError, match="seeds.json gives k; drop --k"):
+        train_fixmatch_run(root / "r2", tiny_cfg(steps=2), seeds=seeds, k=3)
+
+
 def test_oracle_labels_and_npy_csv_seeds(toy):
     root, seeds, idx, y = toy
     ds = f"npz:{root}/toy_{{split}}.npz"
