@@ -380,7 +380,8 @@ def export(io: ExportInputs) -> None:
 
     check_format(io.format)
     check_source(io.format, io.seeds)  # before a CSV is asked for its --dataset
-    s = load_any_seeds(io.seeds, io.dataset, need_dataset=io.format != "csv")
+    s = load_any_seeds(io.seeds, io.dataset, need_dataset=io.format != "csv",
+                       data_root=io.data_root)
     seeds = Path(io.seeds)
     target = io.out or default_out(seeds, io.format)
     files = export_seeds(s, io.format, target, seeds_dir=seeds if seeds.is_dir() else None)

@@ -149,6 +149,7 @@ class ExportInputs:
     dataset: Optional[str] = setting(None, "Dataset of a CSV's indices, or of a seeds folder "
                                      "whose seeds.json names none (seeds of feature files); "
                                      "--format csv needs none.")
+    data_root: Optional[Path] = setting(None, DATA_ROOT)
 
 
 @dataclass

@@ -234,8 +234,9 @@ class ImageDataset:
             return self._array
         if self.image_size is None:
             raise HumeSSLError(f"{self.name}: images differ in size; cannot stack them into one "
-                               "array: pass --image-size S (train-fixmatch, pretrain) to resize "
-                               "and center-crop every image to S x S.")
+                               "array: train-fixmatch and pretrain take --image-size S to resize "
+                               "and center-crop every image to S x S (predict applies a model's "
+                               "own).")
         out = np.empty((self._n, *self.image_size, 3), np.uint8)
         for i in range(self._n):
             out[i] = self[i]
@@ -545,11 +546,16 @@ def _shared_classes(path: str) -> Optional[list[str]]:
     class does not shift the ids after it). None for a single folder, or no class folders."""
     if not _has_splits(path, is_dir=True):
         return None
-    names: set[str] = set()
+    per_split: dict[str, set[str]] = {}
     for s in ("train", "test"):
         d = _split_path(path, s)
         if d.is_dir():
-            names.update(p.name for p in _folder_layout(d)[0] or [])
+            per_split[s] = {p.name for p in _folder_layout(d)[0] or []}
+    names = set().union(*per_split.values())
+    only_test = sorted(names - per_split.get("train", names))
+    if only_test:  # k from the class list counts them, though train holds none of them
+        warnings.warn(f"{path}: class folders only in test/: {', '.join(only_test)}; they count "
+                      "among the classes (pass --k to leave them out).", stacklevel=2)
     return sorted(names) or None
 
 

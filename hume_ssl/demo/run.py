@@ -117,6 +117,8 @@ def check_same_settings(out: Path, s: DemoSettings) -> None:
     demo reuses a finished step as it is, so its figures would be the other run's. The device
     may differ."""
     path = out / CONFIG
+    if not path.is_file():  # a folder of an older demo: its summary holds the settings
+        path = out / "demo.json"
     if not path.is_file():
         return
     before = read_json(path).get("settings", {})

@@ -72,6 +72,9 @@ def train_fixmatch_run(
         warn_renamed("train_fixmatch_run(labels=)", "seed_labels=")
         seed_labels = labels
     _check_seed_inputs(seeds, indices, seed_labels, k)
+    if k is not None and cfg.oracle_labels:
+        raise HumeSSLError("--k with --oracle-labels: the ground truth's classes are the "
+                           "dataset's; drop --k.")
     check_value("--image-size", image_size, "[1, inf)", whole=True)
     check_value("--k", k, "[2, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
@@ -98,10 +101,11 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     check_run_folder(out, resume, "FixMatch", "train-fixmatch")
     # what the run learns from: a resume must use the same (checked before anything is written)
     identity = {"seeds": array_hash(s.indices, y), "train_order": train.order_hash,
-                "n_unlabeled": int(len(unlabeled)), "image_size": image_size}
+                "n_unlabeled": int(len(unlabeled)), "image_size": image_size, "k": k}
     if resume:
         check_resume(out, cfg.to_dict(), FixMatchConfig.RESUME_KEYS, identity, "seeds or data",
-                     "pass the same --seeds/--indices/--seed-labels/--oracle-labels/--image-size")
+                     "pass the same --seeds/--indices/--seed-labels/--oracle-labels/"
+                     "--image-size/--k")
     seed_acc = None
     if train.labels is not None:
         seed_acc = (

@@ -17,9 +17,9 @@ from hume_ssl.core.params import (
     renamed_fields,
     setting,
 )
+from hume_ssl.hume.ridge import SOLVE_FORMS  # HumeConfig.inner_solve's values
 
 ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engine.init_encoders)
-INNER_SOLVES = ("auto", "primal", "smoother")  # HumeConfig.inner_solve's values (hume.ridge)
 
 
 def bad(msg: str) -> None:
@@ -101,8 +101,8 @@ class HumeConfig:
         if 0 < self.score_rows < 2 * self.cv_folds:
             bad(f"--score-rows {self.score_rows}: use 0 (automatic) or at least "
                 f"{2 * self.cv_folds} (two rows per fold of the score).")
-        if self.inner_solve not in INNER_SOLVES:  # Python only: no flag
-            bad(f"inner_solve={self.inner_solve!r}: use {', '.join(INNER_SOLVES)}.")
+        if self.inner_solve not in SOLVE_FORMS:  # Python only: no flag
+            bad(f"inner_solve={self.inner_solve!r}: use {', '.join(SOLVE_FORMS)}.")
         return self
 
     def split_sizes(self, n_rows: int) -> tuple[int, int]:

@@ -201,16 +201,16 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
         return _resolve_ssl(spec)
     if kind == "pixels":
         return _resolve_pixels(spec, input_size)
+    if random_init and weights and weights != "random":
+        raise HumeSSLError(f"--random-init and --weights {weights}: give one of them "
+                           "(--random-init ignores the file).")
     if "@" in spec:
         spec, file_weights = spec.split("@", 1)
         if weights and weights != file_weights:
             raise HumeSSLError(f"backbone {spec}@{file_weights} names its weights file, and "
                                f"--weights names {weights}: give one of them.")
         weights = file_weights
-    if random_init:
-        if weights and weights != "random":
-            raise HumeSSLError(f"--random-init and the weights file {weights} of {spec!r}: "
-                               "give one of them (--random-init ignores the file).")
+    if random_init:  # (a NAME@FILE's network built empty, e.g. to load a trained model into)
         weights = "random"
     parts = spec.split(":")
     output, extra = "features", {}

@@ -377,28 +377,35 @@ def why_short(cfg: SeedConfig, cluster: Optional[dict], seeds: int) -> Optional[
 
 
 def fill(cfg: SeedConfig, clusters: list[dict], rows, nbrs, labels: np.ndarray,
-         agreed: np.ndarray, ranked: dict, shares: dict, keys: dict) -> None:
+         agreed: np.ndarray, ranked: dict, shares: dict, keys: dict,
+         groups: Optional[np.ndarray] = None) -> None:
     """`shortage` fill: top every accepted cluster short of per_class candidates up (in place:
     ranked, shares, keys {cluster: (R,)} and each cluster's "filled"), clusters that give no
     seeds (gives_no_seeds) excepted. A row tops up only the cluster that holds it (labels (N,),
-    the first accepted one), only once, never when it is another cluster's seed, and only past
-    the agreement floor (agreed (N,) bool)."""
+    the first accepted one), only once, never when it is another cluster's seed (or a copy of
+    one: groups, duplicates.duplicate_groups), and only past the agreement floor (agreed (N,)
+    bool)."""
     n = len(labels)
     taken = np.zeros(n, bool)
     for c in ranked:
         taken[ranked[c][:cfg.per_class]] = True
+    if groups is not None:  # a copy of a taken row is taken too
+        taken |= np.isin(groups, groups[taken])
     for c, cl in enumerate(clusters):
         missing = cfg.per_class - len(ranked[c])
         if missing <= 0 or gives_no_seeds(cfg, cl):
             continue
         allowed = (labels == c) & agreed & ~taken  # (N,)
         extra, extra_key = fill_order(cl["members"], cl["core"], allowed, rows)
-        extra, extra_key = extra[:missing], extra_key[:missing]
+        keep = first_distinct(extra, groups, missing)  # one of each copy group
+        extra, extra_key = extra[keep], extra_key[keep]
         extra_share = np.minimum(*(core_share(cl["core"], n, b, extra) for b in nbrs))  # (F,)
         ranked[c] = np.concatenate([ranked[c], extra])
         shares[c] = np.concatenate([shares[c], extra_share]).astype(np.float32)
         keys[c] = np.concatenate([keys[c], extra_key]).astype(np.float32)
         taken[extra] = True
+        if groups is not None:
+            taken |= np.isin(groups, groups[extra])
         cl["filled"] = int(len(extra))
 
 
@@ -455,15 +462,15 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
                                           cfg.random_state))  # (C',)
         ranked, key = mode_order(cand, share, cent, rows, cfg.mode_size,
                                  eligible)  # (C',) best first
+        ranked = ranked[first_distinct(cand[ranked], groups, len(ranked))]  # one of each copy
         ranked_all[c], shares[c], keys[c] = cand[ranked], share[ranked], key[ranked]
-        candidates[c] = len(cand)
-        cl["candidates"], cl["filled"] = int(len(cand)), 0
+        candidates[c] = len(ranked)
+        cl["candidates"], cl["filled"] = int(len(ranked)), 0
     if cfg.shortage == "fill":
-        fill(cfg, clusters, rows, nbrs, labels, agreed, ranked_all, shares, keys)
-    pos = [first_distinct(ranked_all[c], groups, cfg.per_class) for c in range(len(clusters))]
-    chosen = [ranked_all[c][pos[c]] for c in range(len(clusters))]
-    scores = [np.stack([np.full(len(chosen[c]), cl["stability"]), shares[c][pos[c]],
-                        keys[c][pos[c]]], 1) for c, cl in enumerate(clusters)]
+        fill(cfg, clusters, rows, nbrs, labels, agreed, ranked_all, shares, keys, groups)
+    chosen = [ranked_all[c][:cfg.per_class] for c in range(len(clusters))]
+    scores = [np.stack([np.full(len(chosen[c]), cl["stability"]), shares[c][:cfg.per_class],
+                        keys[c][:cfg.per_class]], 1) for c, cl in enumerate(clusters)]
     pseudo = np.concatenate([np.full(len(s), c, np.int64) for c, s in enumerate(chosen)] or
                             [np.zeros(0, np.int64)])
     per_class = np.bincount(pseudo, minlength=k)

@@ -54,7 +54,7 @@ LABELS_USED = {
 
 
 def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
-                   need_dataset: bool = True) -> Seeds:
+                   need_dataset: bool = True, data_root: Optional[str | Path] = None) -> Seeds:
     """A seeds folder or an edited `index,label` CSV. `dataset` names the data of a CSV (or of a
     folder whose seeds.json names none; it never renames a folder's own); with `need_dataset`
     False (--format csv reads only indices and labels) none is needed."""
@@ -78,7 +78,7 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
             raise HumeSSLError(f"{p}/seeds.json names no dataset (seeds of feature files); pass "
                                "--dataset NAME: the dataset whose images the rows are, in order.")
         if named_here and need_dataset:  # the rows' count and range against the named images
-            check_seeds_match(s, len(load_dataset(s.dataset, s.split)))
+            check_seeds_match(s, len(load_dataset(s.dataset, s.split, data_root)))
         return s
     if p.suffix.lower() == ".csv":
         if not p.is_file():
@@ -177,7 +177,7 @@ def remove_exports(seeds_dir: Path) -> None:
     calls it before it writes new seeds, so no export there holds the earlier ones. Only the
     files `export` writes go; a folder left empty goes too."""
     for fmt in FORMATS:
-        d = default_out(Path(seeds_dir), fmt)
+        d = Path(seeds_dir) / f"export-{fmt}"  # inside the folder only (never its parent's)
         if not d.is_dir():
             continue
         for name in (*WRITES[fmt], "README.txt"):

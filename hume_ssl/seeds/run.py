@@ -62,7 +62,9 @@ Log = Callable[[str], None]
 
 
 K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
-# HUME settings that change no result: left out of --k auto's record key
+# HUME settings that change no score of --k auto: left out of its record key (not the chunk
+# fingerprint's list, hume.estimator: there n_restarts and score_rows are per-restart neutral,
+# here they change each k's median score)
 RESOURCES = ("device", "chunk_size", "memory_budget_gib", "checkpoint_every")
 
 
@@ -351,8 +353,8 @@ def _precision_report(seeds_dir: Path, model: Hume, truth: np.ndarray, sel, knn_
         partition = model.labels_
         ranked = SeedSelector.from_config(seeds).set_params(
             per_class=min(400, int(np.bincount(model.labels_).max()))
-        ).fit(model.labels_, model.agreement_, knn_share, model.margins_,
-              k=k).indices_by_class()
+        ).fit(model.labels_, model.agreement_, knn_share, model.margins_, k=k,
+              duplicate_of=sel.duplicate_of_).indices_by_class()
     report = seed_report(seeds_dir, partition, truth, sel.indices_, sel.pseudo_labels_, ranked,
                          hume_labels=model.labels_)
     return {**{key: report[key] for key in ("ensemble_acc", "seed_precision",

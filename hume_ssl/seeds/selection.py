@@ -90,6 +90,7 @@ class SeedSelector(ConfigParams):
         chosen, self.thresholds_, self.candidates_ = [], {}, np.zeros(k, np.int64)
         for c in range(k):
             in_c = order[labels[order] == c]
+            in_c = in_c[first_distinct(in_c, groups, len(in_c))]  # one row of each copy group
             a_min, k_min = cfg.min_agreement, cfg.min_knn
             ok = in_c[(agreement[in_c] > a_min) & (knn_share[in_c] > k_min)]
             self.candidates_[c] = len(ok)
@@ -104,7 +105,7 @@ class SeedSelector(ConfigParams):
                 floor_k = -1.0 if k_min == 0 else k_min
                 ok = in_c[(agreement[in_c] > floor_a) & (knn_share[in_c] > floor_k)]
             self.thresholds_[c] = (round(a_min, 6), round(k_min, 6))
-            chosen.append(ok[first_distinct(ok, groups, cfg.per_class)])
+            chosen.append(ok[: cfg.per_class])
         self.duplicate_of_ = groups
         self.indices_ = np.concatenate(chosen).astype(np.int64)
         self.pseudo_labels_ = labels[self.indices_]

@@ -261,6 +261,15 @@ def test_class_ids_are_shared_by_train_and_test_when_test_lacks_a_class(tmp_path
     assert placeholder.labels.tolist() == [0, 1, 3] and len(placeholder.class_names) == 4
 
 
+def test_a_class_only_in_test_is_named_when_the_splits_load(tmp_path):
+    for split, names in (("train", ["c1", "c2"]), ("test", ["c1", "c2", "c9"])):
+        for c in names:
+            _save(tmp_path / split / c / f"{split}.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.warns(UserWarning, match="class folders only in test/: c9"):
+        train = load_dataset(f"imagefolder:{tmp_path}", "train")
+    assert train.class_names == ["c1", "c2", "c9"]
+
+
 def test_empty_and_hidden_folders_are_not_classes(tmp_path):
     _save(tmp_path / "cat" / "a.png", np.zeros((4, 4, 3), np.uint8))
     _save(tmp_path / "dog" / "b.png", np.zeros((4, 4, 3), np.uint8))

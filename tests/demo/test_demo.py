@@ -1,6 +1,7 @@
 """`hume-ssl demo`: the real pipeline on the digits, offline. The default test runs it with
 tiny budgets (`--quick`); the full demo, with its figures, is `-m slow`."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -104,3 +105,15 @@ def test_full_demo_seeds_reach_precision_095(full_demo):
     xpassed where it holds) until the split is fixed."""
     _, s = full_demo
     assert s["seed_precision"] >= 0.95, s
+
+
+def test_a_demo_folder_from_before_config_json_is_checked_by_its_summary(tmp_path):
+    """Before (in review): a folder made before OUT/config.json existed passed unchecked."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.demo.run import DemoSettings, check_same_settings
+
+    (tmp_path / "demo.json").write_text(json.dumps(
+        {"settings": dataclasses.asdict(DemoSettings.quick())}))
+    check_same_settings(tmp_path, DemoSettings.quick(device="cpu"))  # the device may differ
+    with pytest.raises(HumeSSLError, match="pretrain_epochs 1 -> 30"):
+        check_same_settings(tmp_path, DemoSettings())

@@ -394,6 +394,9 @@ def test_indices_seeds_on_unlabeled_data_take_k(toy):
     assert json.loads((root / "r" / "model.json").read_text())["k"] == 4
     with pytest.raises(HumeSSLError, match="seeds.json gives k; drop --k"):
         train_fixmatch_run(root / "r2", tiny_cfg(steps=2), seeds=seeds, k=3)
+    with pytest.raises(HumeSSLError, match="--k with --oracle-labels"):
+        train_fixmatch_run(root / "r3", tiny_cfg(steps=2, oracle_labels=True),
+                           indices=root / "s.csv", dataset=f"npz:{root}/toy_{{split}}.npz", k=3)
 
 
 def test_oracle_labels_and_npy_csv_seeds(toy):

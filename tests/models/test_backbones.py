@@ -149,8 +149,11 @@ def test_a_misspelt_backbone_is_named_before_the_dataset_is_read(tmp_path):
 def test_two_weights_for_one_backbone_are_refused(tmp_path, monkeypatch):
     """Before: --random-init beside --weights FILE ran with random weights, and NAME@FILE beside
     --weights OTHER ran with OTHER, both silently."""
-    with pytest.raises(HumeSSLError, match="--random-init and the weights file a.pth"):
+    with pytest.raises(HumeSSLError, match="--random-init and --weights a.pth"):
         resolve_backbone("torchvision:squeezenet1_1", weights="a.pth", random_init=True)
+    # predict builds an --init NAME@FILE network empty, then loads the trained weights into it
+    empty = resolve_backbone("torchvision:squeezenet1_1@a.pth", random_init=True)
+    assert empty.weights == "random"
     with pytest.raises(HumeSSLError, match="names its weights file, and --weights names b.pth"):
         resolve_backbone("torchvision:squeezenet1_1@a.pth", weights="b.pth")
     monkeypatch.chdir(tmp_path)

@@ -53,3 +53,16 @@ def test_data_without_duplicates_gets_the_same_seeds_as_without_the_groups(blobs
     finally:
         consensus.first_distinct = before
     assert np.array_equal(sel.fit(phi1, phi2, y, 3).indices_, plain)
+
+
+def test_copies_count_once_when_the_hume_rule_relaxes_a_short_cluster():
+    """Before (in review): copies were dropped after the relax loop had stopped, counting them
+    as two candidates: cluster 0 came out short though a relaxed row was there."""
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    agreement = np.array([1.0, 1.0, 0.3, 1.0, 1.0, 1.0])
+    groups = np.array([0, 0, 2, 3, 4, 5])  # rows 0 and 1 are one image
+    sel = SeedSelector(per_class=2, shortage="relax").fit(labels, agreement, np.ones(6), k=2,
+                                                          duplicate_of=groups)
+    assert sel.per_class_.tolist() == [2, 2] and sel.short_classes_ == []
+    assert sorted(sel.indices_[sel.pseudo_labels_ == 0].tolist()) == [0, 2]
+    assert sel.candidates_.tolist() == [1, 3]  # the copy is no second candidate

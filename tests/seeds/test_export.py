@@ -189,3 +189,15 @@ def test_train_fixmatch_seeds_accepts_seeds_json_and_names_a_runs_seeds_folder(t
     assert read_seeds(seeds_dir=d / "seeds.json").indices.tolist() == [5, 17, 42, 8]
     with pytest.raises(HumeSSLError, match=r"its seeds folder is .*run/seeds"):
         read_seeds(seeds_dir=tmp_path / "run")
+
+
+def test_remove_exports_looks_only_inside_the_seeds_folder(tmp_path):
+    """Before (in review): with no OUT/seeds yet, the default place fell back to OUT, so a
+    first `seed` run removed OUT/export-csv (an export of a CSV in OUT)."""
+    from hume_ssl.seeds.export import remove_exports
+
+    theirs = tmp_path / "export-csv" / "seeds.csv"
+    theirs.parent.mkdir()
+    theirs.write_text("index,label\n")
+    remove_exports(tmp_path / "seeds")  # not made yet
+    assert theirs.exists()
