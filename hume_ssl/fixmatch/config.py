@@ -8,7 +8,7 @@ from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
-from hume_ssl.train.numbers import at_least, positive, within
+from hume_ssl.train.numbers import within
 
 UNITS = {
     "steps": "optimizer steps (an upper bound under budget_minutes)",
@@ -50,7 +50,7 @@ class FixMatchConfig:
     input_size: Optional[int] = setting(
         None, "With --init: side the images are resized to on the device (default: the init's "
         "own, e.g. 260 for tf_efficientnet_lite2); a ViT's must be a multiple of its patch.",
-        unit="px")
+        unit="px", bounds="[8, inf)")
     recipe: str = setting("auto", "Fine-tuning recipe (fixmatch/recipes.py): auto (scratch "
                           "without --init, ssl for ssl:RUN, else cnn or vit by the init's "
                           "family) | scratch | cnn | ssl | vit. Fills --lr, --encoder-lr-scale, "
@@ -60,39 +60,42 @@ class FixMatchConfig:
     # pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
-        "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).")
+        "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).", bounds="(0, inf)")
     warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
                                       "(default: the recipe's: scratch 0, cnn 0.05, ssl 0, "
                                       "vit 0.025).",
-                                      unit="fraction of the steps")
+                                      unit="fraction of the steps", bounds="[0, 1)")
     layer_decay: Optional[float] = setting(
         None, "ViT block i of L trains at lr x this^(L + 1 - i) (default: the recipe's: vit 0.5, "
-        "else 1 = none).")
+        "else 1 = none).", bounds="(0, 1]")
     probe: bool = setting(True, "Before training, fit a logistic-regression probe on the seeds "
                           "in the init's frozen features and report its test accuracy (the "
                           "baseline FixMatch must beat); for encoder+head classifiers.",
                           flags=("--probe/--no-probe",))
     micro_batches: int = setting(1, "Split each step's batch into this many forwards with "
                                  "accumulated gradients (same loss; BatchNorm sees each part "
-                                 "alone): the memory of one part.", unit="parts")
+                                 "alone): the memory of one part.", unit="parts", bounds="[1, inf)")
     steps: int = setting(2**20, "Training steps K (optimizer updates); paper: 2^20; an upper "
-                         "bound under --budget-minutes.", unit="steps")
+                         "bound under --budget-minutes.", unit="steps", bounds="[1, inf)")
     budget_minutes: Optional[float] = setting(
         None, "Wall-clock budget: the number of steps is fitted to it (the cosine schedule ends "
-        "inside it, with its evaluations).", unit="minutes")
-    batch_size: int = setting(64, "Labeled images per step, global over GPUs.", unit="images")
-    mu: int = setting(7, "Unlabeled images per labeled image in a step.")
+        "inside it, with its evaluations).", unit="minutes", bounds="(0, inf)")
+    batch_size: int = setting(64, "Labeled images per step, global over GPUs.", unit="images",
+                              bounds="[1, inf)")
+    mu: int = setting(7, "Unlabeled images per labeled image in a step.", bounds="[1, inf)")
     lr: Optional[float] = setting(None, "Learning rate after the warm-up, then lr cos(7 pi k / "
                                   "16 K) at step k; default: the recipe's (SGD 0.03, ViT AdamW "
-                                  "5e-4).")
+                                  "5e-4).", bounds="(0, inf)")
     momentum: float = setting(0.9, "Nesterov momentum of SGD.")
     weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
-                                  "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.")
-    lambda_u: float = setting(1.0, "Weight of the unlabeled (pseudo-label) loss.")
+                                  "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.",
+                                  bounds="[0, inf)")
+    lambda_u: float = setting(1.0, "Weight of the unlabeled (pseudo-label) loss.",
+                              bounds="[0, inf)")
     threshold: float = setting(0.95, "Pseudo-label confidence threshold.",
-                               unit="softmax probability")
+                               unit="softmax probability", bounds="[0, 1]")
     ema_decay: float = setting(0.999, "EMA decay of the weights (the EMA model is evaluated "
-                               "and exported), in [0, 1).", unit="per step")
+                               "and exported).", unit="per step", bounds="[0, 1)")
     ema_warmup: bool = setting(True, "EMA decay min(ema_decay, (1+k)/(10+k)) at step k (TF's "
                                "num_updates), so a short run is not mostly its random init.")
     bn_momentum: float = setting(0.001, "BatchNorm running-statistics momentum (TF decay "
@@ -105,12 +108,13 @@ class FixMatchConfig:
     cutout: float = setting(0.5, "Strong augmentation: Cutout square side.",
                             unit="fraction of the image size")
     eval_every: int = setting(1024, "Steps between test evaluations (EMA model; and at the "
-                              "end).", unit="steps")
+                              "end).", unit="steps", bounds="[1, inf)")
     eval_median_of: int = setting(5, "metrics.json reports the median test ACC of the last N "
                                   "evaluations.", unit="evaluations")
-    log_every: int = setting(64, "Steps between metrics.csv rows (host syncs).", unit="steps")
+    log_every: int = setting(64, "Steps between metrics.csv rows (host syncs).", unit="steps",
+                             bounds="[1, inf)")
     checkpoint_every: int = setting(2048, "Steps between checkpoints (also on SIGTERM/SIGINT "
-                                    "and at the end).", unit="steps")
+                                    "and at the end).", unit="steps", bounds="[1, inf)")
     eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1 (torchrun: cuda:LOCAL_RANK per "
                           "process).")
@@ -210,34 +214,13 @@ class FixMatchConfig:
             r = self.resolve()
             for f in ("arch", "recipe", *FILLED):
                 setattr(self, f, getattr(r, f))
-        check_bounds(self, ["input_size", "micro_batches", "steps", "batch_size", "mu",
-                            "eval_every", "log_every", "checkpoint_every"])  # whole numbers
+        check_bounds(self)  # each option's declared range (None: unset), whole numbers
         checks = [
-            (self.steps >= 1, "--steps must be >= 1"),
-            (self.batch_size >= 1, "--batch-size must be >= 1"),
-            (self.mu >= 1, "--mu must be >= 1"),
-            positive("--lr", self.lr, optional=True),
-            positive("--encoder-lr-scale", self.encoder_lr_scale, optional=True),
-            UNSET if self.warmup is None else
-            within("--warmup", self.warmup, 0.0, 1.0, hi_open=True),
-            UNSET if self.layer_decay is None else
-            within("--layer-decay", self.layer_decay, 0.0, 1.0, lo_open=True),
-            (self.input_size is None or self.input_size >= 8, "--input-size must be >= 8"),
-            (self.micro_batches >= 1, "--micro-batches must be >= 1"),
-            positive("--budget-minutes", self.budget_minutes, optional=True),
             within("momentum", self.momentum, 0.0, 1.0, lo_open=True, hi_open=True),
-            within("--threshold", self.threshold, 0.0, 1.0),
-            at_least("--weight-decay", self.weight_decay, 0.0),
-            at_least("--lambda-u", self.lambda_u, 0.0),
-            within("--ema-decay", self.ema_decay, 0.0, 1.0, hi_open=True),
             within("bn_momentum", self.bn_momentum, 0.0, 1.0, lo_open=True),  # (no flag)
             within("translate", self.translate, 0.0, 1.0, hi_open=True),
             within("cutout", self.cutout, 0.0, 1.0),
             (self.randaugment_ops >= 0, "randaugment_ops must be >= 0"),
-            (
-                self.eval_every >= 1 and self.log_every >= 1 and self.checkpoint_every >= 1,
-                "--eval-every, --log-every and --checkpoint-every must be >= 1",
-            ),
             (self.eval_median_of >= 1 and self.eval_batch_size >= 1,
              "eval_median_of and eval_batch_size must be >= 1"),
         ]

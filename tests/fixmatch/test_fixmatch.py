@@ -627,5 +627,5 @@ def test_cli_sets_weight_decay_lambda_u_and_ema_decay(toy):
     assert (cfg["weight_decay"], cfg["lambda_u"], cfg["ema_decay"]) == (1e-3, 0.5, 0.99)
     r = CliRunner().invoke(app, ["train-fixmatch", "--seeds", str(seeds), "--out",
                                  str(root / "bad"), "--ema-decay", "1"])
-    assert r.exit_code != 0 and "--ema-decay must lie in [0, 1)" in r.output
+    assert r.exit_code != 0 and "--ema-decay 1: must be a number in [0, 1)" in r.output
     assert not (root / "bad").exists()

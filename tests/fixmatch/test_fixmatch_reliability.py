@@ -175,7 +175,7 @@ def test_counts_are_whole_numbers_and_python_only_settings_name_no_flag(kw, matc
 def test_cli_lr_inf_is_one_line_before_any_work(toy):
     root, seeds, _ = toy
     r = cli("train-fixmatch", "--seeds", seeds, "--out", root / "x", *FAST, "--lr", "inf")
-    assert r.exit_code == 2 and "--lr must be a finite number > 0 (got inf)" in r.output
+    assert r.exit_code == 2 and "--lr inf: must be a finite number, above 0" in r.output
     assert not (root / "x").exists()
 
 
