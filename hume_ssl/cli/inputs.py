@@ -106,7 +106,7 @@ class FixMatchInputs:
                                      "must match).")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     image_size: Optional[int] = setting(None, IMAGE_SIZE + " predict applies it too.",
-                                        unit="pixels")
+                                        unit="pixels", bounds="[1, inf)")
     k: Optional[int] = setting(None, "Classes the model outputs, for --indices seeds (default: "
                                "the dataset's classes; a seeds folder's seeds.json gives it).",
                                bounds="[2, inf)")
@@ -120,7 +120,7 @@ class PretrainInputs:
                            "npz:/path/name_{split}.npz).", argument=True)
     out: Path = setting(..., "Run folder: checkpoint, metrics, backbone.pt/.json.")
     split: str = setting("train", "Split to learn from (labels are never used).")
-    image_size: Optional[int] = setting(None, IMAGE_SIZE, unit="pixels")
+    image_size: Optional[int] = setting(None, IMAGE_SIZE, unit="pixels", bounds="[1, inf)")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))

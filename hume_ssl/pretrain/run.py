@@ -22,8 +22,8 @@ from typing import Optional
 
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
-from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
+from hume_ssl.core.params import check_value
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
@@ -55,8 +55,7 @@ def pretrain_run(
     registry datasets live. `strict`: fail on an unreadable image file of an image folder
     (else it is skipped, counted in config.json and warned about).
     """
-    raise_first_failed([(image_size is None or image_size >= 1,
-                         f"--image-size must be >= 1 pixel (got {image_size})")])
+    check_value("--image-size", image_size, "[1, inf)", whole=True)
     cfg = cfg.resolve()
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
