@@ -63,7 +63,8 @@ def test_non_finite_zero_or_negative_numbers_are_refused(kw):
 
 def test_image_size_zero_names_the_image_size(tmp_path, toy):
     r = cli("pretrain", toy, "--out", tmp_path / "z", "--image-size", "0", *FAST)
-    assert r.exit_code == 2 and "--image-size 0: must be a whole number, at least 1" in r.output, r.output
+    assert r.exit_code == 2, r.output
+    assert "--image-size 0: must be a whole number, at least 1" in r.output, r.output
     assert not (tmp_path / "z").exists()
 
 
