@@ -15,6 +15,7 @@ from hume_ssl.seeds.run import K_RANGE
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
+STRICT = "Fail on an unreadable image file instead of skipping it."
 IMAGE_SIZE = ("Resize (shorter side) + center-crop every image to this size first; needed when "
               "images are not all square of one size.")
 CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
@@ -60,7 +61,7 @@ class FeatureInputs:
                                         "pixels:SIZE keeps its SIZE).",
                                         unit="pixels", bounds=LOADER_BOUNDS["input_size"])
     random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
-    strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")
+    strict: bool = setting(False, STRICT)
     force: bool = setting(False, "Extract again even when the cache holds these features.",
                           flags=("--force",))
 
@@ -124,7 +125,7 @@ class PretrainInputs:
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
-    strict: bool = setting(False, "Fail on an unreadable image file instead of skipping it.")
+    strict: bool = setting(False, STRICT)
 
 
 @dataclass

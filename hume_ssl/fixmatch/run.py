@@ -85,10 +85,10 @@ def train_fixmatch_run(
 
 
 def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume, callback,
-                        data_root, image_size, k) -> dict:
+                        data_root, image_size, k_given) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
-    if k is not None:  # --indices seeds: the classes the user names
-        s.k, s.source["k_from"] = k, "--k"
+    if k_given is not None:  # --indices seeds: the classes the user names
+        s.k, s.source["k_from"] = k_given, "--k"
     train = load_split(s.dataset, s.split, data_root, image_size)
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())

@@ -73,6 +73,12 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return a[:, 0], a[:, 1]
 
 
+def inner_seeds_folder(d: Path) -> str:
+    """"; its seeds folder is D/seeds" when `d` is a `seed` run's --out (its seeds folder one
+    level down), else "": the hint of the errors for a folder that is no seeds folder."""
+    return f"; its seeds folder is {d / 'seeds'}" if (d / "seeds" / "seeds.json").exists() else ""
+
+
 def read_seeds(
     seeds_dir: Optional[str | Path] = None,
     indices: Optional[str | Path] = None,
@@ -91,11 +97,9 @@ def read_seeds(
         if d.is_file() and d.name == "seeds.json":  # the file inside the folder was passed
             d = d.parent
         if not (d / "seeds.json").exists():
-            inner = (f"; its seeds folder is {d / 'seeds'}" if (d / "seeds" / "seeds.json")
-                     .exists() else "")
             raise HumeSSLError(
-                f"{d} is not a seeds folder (no seeds.json){inner}: pass the folder `hume-ssl "
-                "seed` wrote (OUT/seeds), or --indices/--seed-labels/--dataset."
+                f"{d} is not a seeds folder (no seeds.json){inner_seeds_folder(d)}: pass the "
+                "folder `hume-ssl seed` wrote (OUT/seeds), or --indices/--seed-labels/--dataset."
             )
         meta = read_json(d / "seeds.json", fix=(
             "the seeds folder is damaged (do not delete seeds.json: the folder is unusable "

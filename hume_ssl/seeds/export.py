@@ -24,7 +24,7 @@ import numpy as np
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir
 from hume_ssl.data.datasets import load_dataset
-from hume_ssl.seeds.artifact import Seeds, check_seeds_match, read_seeds
+from hume_ssl.seeds.artifact import Seeds, check_seeds_match, inner_seeds_folder, read_seeds
 from hume_ssl.seeds.usb import write_train_usb
 
 FORMATS = ("usb", "torchssl", "csv")
@@ -61,10 +61,9 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
     p = Path(path)
     if p.is_dir():
         if not (p / "seeds.json").exists():
-            inner = (f"; its seeds folder is {p / 'seeds'}" if (p / "seeds" / "seeds.json").exists()
-                     else "")
-            raise HumeSSLError(f"{p} is not a seeds folder (no seeds.json){inner}: pass the "
-                               "folder `hume-ssl seed` wrote (OUT/seeds) or an index,label CSV.")
+            raise HumeSSLError(f"{p} is not a seeds folder (no seeds.json){inner_seeds_folder(p)}"
+                               ": pass the folder `hume-ssl seed` wrote (OUT/seeds) or an "
+                               "index,label CSV.")
         s = read_seeds(seeds_dir=p, dataset_optional=True)  # the folder's own dataset, or None
         if s.dataset is not None and dataset is not None and dataset != s.dataset:
             raise HumeSSLError(
@@ -176,8 +175,10 @@ def remove_exports(seeds_dir: Path) -> None:
     """Remove the exports in a seeds folder's default places (SEEDS/export-FORMAT): `seed`
     calls it before it writes new seeds, so no export there holds the earlier ones. Only the
     files `export` writes go; a folder left empty goes too."""
+    if not Path(seeds_dir).is_dir():  # (default_out of a missing folder is its parent's)
+        return
     for fmt in FORMATS:
-        d = Path(seeds_dir) / f"export-{fmt}"  # inside the folder only (never its parent's)
+        d = default_out(Path(seeds_dir), fmt)
         if not d.is_dir():
             continue
         for name in (*WRITES[fmt], "README.txt"):

@@ -129,7 +129,8 @@ def test_corrupt_cache_is_recomputed(tmp_path, tiny_model):
     assert tiny_model["model"].calls == 40
 
 
-def test_killed_extraction_resumes(tmp_path, tiny_model, monkeypatch):
+def _killed_at_30_of_100(tmp_path, monkeypatch) -> tuple[str, dict]:
+    """An extraction of 100 images stopped (Ctrl-C) after 30 rows: (the dataset, its keywords)."""
     name = _index_npz(tmp_path / "d.npz", 100)
     kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16,
               batch_size=10)
@@ -141,6 +142,11 @@ def test_killed_extraction_resumes(tmp_path, tiny_model, monkeypatch):
 
     with pytest.raises(KeyboardInterrupt):
         F.extract_features(name, "train", SQ, random_init=True, callback=die, **kw)
+    return name, kw
+
+
+def test_killed_extraction_resumes(tmp_path, tiny_model, monkeypatch):
+    name, kw = _killed_at_30_of_100(tmp_path, monkeypatch)
     fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
     assert tiny_model["model"].calls == 70  # only the rows not yet written
     np.testing.assert_array_equal(_ids(fs), np.arange(100))
@@ -156,17 +162,7 @@ def test_an_unfinished_cache_is_refused_as_label_and_seed_input(tmp_path, tiny_m
     from hume_ssl.cli import app
     from hume_ssl.features.cache import load_feature_file
 
-    name = _index_npz(tmp_path / "d.npz", 100)
-    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16,
-              batch_size=10)
-    monkeypatch.setattr(F, "CHECKPOINT_SECONDS", 0.0)
-
-    def die(event, info):
-        if info["done"] >= 30:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        F.extract_features(name, "train", SQ, random_init=True, callback=die, **kw)
+    name, kw = _killed_at_30_of_100(tmp_path, monkeypatch)
     (npy,) = [p for p in (tmp_path / "c").rglob("*.npy") if ".written" not in p.name]
     with pytest.raises(HumeSSLError, match=r"unfinished feature cache .*complete: false.*"
                                            r"hume-ssl features .* --backbone"):
