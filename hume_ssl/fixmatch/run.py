@@ -114,8 +114,8 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
             else cluster_acc(s.labels, train.labels[s.indices])
         )
     mean, std = _normalisation(init, cfg, s, train.images)
-    record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std)
-    record["data"]["image_size"] = image_size  # --image-size: images resized to it (None: as is)
+    record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std,
+                         image_size)
     trainer = FixMatchTrainer(
         cfg, train.images, s.indices, y, unlabeled, k, out, truth=train.labels,
         test_images=None if test is None else test.images,
@@ -266,7 +266,7 @@ def _normalisation(init: Optional[Init], cfg: FixMatchConfig, s, images: np.ndar
 
 
 def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, train,
-                unlabeled: np.ndarray, test, mean, std) -> dict:
+                unlabeled: np.ndarray, test, mean, std, image_size: Optional[int]) -> dict:
     """config.json: the resolved config with units, the init, the seeds and the data."""
     return {
         "command": "train-fixmatch",
@@ -290,6 +290,7 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
             "n_unlabeled": int(len(unlabeled)),
             "n_test": None if test is None else len(test.images),
             "image_shape": list(train.images.shape[1:]),
+            "image_size": image_size,  # --image-size: images resized to it (None: as they are)
             "mean": mean.tolist(),
             "std": std.tolist(),
             "test_labels_used_for": "evaluation only",
