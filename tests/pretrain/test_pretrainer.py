@@ -142,7 +142,7 @@ def test_a_run_stopped_while_timing_its_budget_counts_the_evaluation_when_it_res
     # stopped at step 3 of the timing (a checkpoint with the budget not yet fitted); the resume
     # does not evaluate at its start, so the plan takes the step-0 evaluation's 0.5 s from the
     # checkpoint: without it the plan left out every kNN evaluation and ran past the budget
-    cfg = tiny_cfg(epochs=1000, budget_minutes=0.2, knn_every=500)
+    cfg = tiny_cfg(epochs=1000, budget_minutes=0.06, knn_every=500)
     tr = _trainer(tmp_path, cfg)
     _fake_clock(tr)
     tr.callback = lambda e, info: tr.request_stop() if e == "step" and info["step"] == 3 else 0
