@@ -17,9 +17,8 @@ from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import default_of, setting, warn_renamed
+from hume_ssl.core.params import check_bounds, default_of, setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
-from hume_ssl.train.numbers import at_least, positive, within
 
 UNITS = {
     "epochs": "passes over the split",
@@ -52,40 +51,50 @@ class PretrainConfig:
                         "stem, for 32-64 px), wrn28_2 | wrn28_8 (FixMatch's WideResNet, for a "
                         "train-fixmatch --init; wrn10_1 for smoke runs) or torchvision:NAME (e.g. "
                         "torchvision:resnet50 for larger images).")
-    epochs: int = setting(200, "Passes over the split.", unit="epochs")
+    epochs: int = setting(200, "Passes over the split.", unit="epochs", bounds="[1, inf)")
     budget_minutes: Optional[float] = setting(None, "Wall-clock budget: the number of epochs is "
-                                              "fitted to it.", unit="minutes")
-    batch_size: int = setting(512, "Images per step (two views each).", unit="images")
+                                              "fitted to it.", unit="minutes",
+                                              bounds="(0, inf)")
+    batch_size: int = setting(512, "Images per step (two views each).", unit="images",
+                              bounds="[2, inf)")
     lr: Optional[float] = setting(None, "SGD learning rate at step 0, cosine decay to 0 "
                                   "[default: the method's at batch 512 (mocov2 0.06, simclr "
-                                  "0.24), scaled linearly with the batch].")
-    momentum: float = setting(0.9, "SGD momentum.")
-    weight_decay: float = setting(5e-4, "L2 coefficient on all parameters (as MoCo's demo).")
-    dim: int = setting(128, "Projection (embedding) dimension.", unit="features")
+                                  "0.24), scaled linearly with the batch].",
+                                  bounds="(0, inf)")
+    momentum: float = setting(0.9, "SGD momentum.", bounds="[0, 1)")
+    weight_decay: float = setting(5e-4, "L2 coefficient on all parameters (as MoCo's demo).",
+                                  bounds="[0, inf)")
+    dim: int = setting(128, "Projection (embedding) dimension.", unit="features",
+                       bounds="[1, inf)")
     head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
                                   "mocov2 mlp, simclr mlp_bn].")
     queue_size: Optional[int] = setting(None, "mocov2: negative keys kept [default: 8 x the "
                                         "batch, the last 4 steps' keys].", unit="keys")
-    moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step")
+    moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step",
+                                   bounds="[0, 1)")
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
-                                           "/ T) [default: mocov2 0.1, simclr 0.5].")
+                                           "/ T) [default: mocov2 0.1, simclr 0.5].",
+                                           bounds="(0, inf)")
     bn_splits: int = setting(8, "mocov2: BatchNorm groups of the whole batch (the single-GPU "
                              "stand-in for shuffle BN; under torchrun each of N processes "
                              "normalises bn_splits / N of them: a multiple of N).",
-                             unit="groups")
+                             unit="groups", bounds="[1, inf)")
     symmetric: bool = setting(True, "mocov2: contrast both view orders per step (the demo's "
                               "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
     view: ViewConfig = setting(factory=ViewConfig, help="Augmentation recipe of the two views "
                                "(hume_ssl.augment.views.ViewConfig).")
     knn_neighbors: int = setting(200, "Neighbours of the kNN monitor (cosine, weighted).",
-                                 unit="neighbours")
-    knn_temperature: float = setting(0.1, "kNN monitor: each vote weighs exp(sim / T).")
+                                 unit="neighbours", bounds="[1, inf)")
+    knn_temperature: float = setting(0.1, "kNN monitor: each vote weighs exp(sim / T).",
+                                     bounds="(0, inf)")
     knn_every: int = setting(10, "Epochs between kNN-200 evaluations on the test split (and "
-                             "at the start and the end).", unit="epochs")
-    log_every: int = setting(50, "Steps between metrics.csv rows (host syncs).", unit="steps")
+                             "at the start and the end).", unit="epochs", bounds="[1, inf)")
+    log_every: int = setting(50, "Steps between metrics.csv rows (host syncs).", unit="steps",
+                             bounds="[1, inf)")
     checkpoint_every: int = setting(1000, "Steps between checkpoints (also on SIGTERM/SIGINT, "
-                                    "at the end).", unit="steps")
-    eval_batch_size: int = setting(1024, "Images per feature forward.", unit="images")
+                                    "at the end).", unit="steps", bounds="[1, inf)")
+    eval_batch_size: int = setting(1024, "Images per feature forward.", unit="images",
+                                   bounds="[1, inf)")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1.")
     bf16: bool = setting(True, "bf16 autocast on CUDA.")
     channels_last: bool = setting(True, "NHWC memory format on CUDA.")
@@ -137,30 +146,17 @@ class PretrainConfig:
         default = {f.name: default_of(f) for f in dataclasses.fields(self)}
         moco_only = [flag for name, flag in MOCO_ONLY.items()
                      if getattr(self, name) != default[name]]  # simclr reads none of them
+        check_bounds(self)  # each option's declared range, whole numbers
         checks = [
             (moco or not moco_only, f"{', '.join(moco_only)}: mocov2's, not {self.method}'s "
              "(it normalises the whole batch, contrasts both views and keeps no queue); drop "
              "them or use --method mocov2"),
-            (self.epochs >= 1, "--epochs must be >= 1"),
-            positive("--budget-minutes", self.budget_minutes, optional=True),
-            (self.bn_splits >= 1, "bn_splits must be >= 1"),
-            (self.batch_size >= 2 and (not moco or (self.bn_splits >= 1
-                                                     and self.batch_size % self.bn_splits == 0)),
-             f"--batch-size must be >= 2 and divisible by bn_splits={self.bn_splits}"),
+            (not moco or self.batch_size % self.bn_splits == 0,
+             f"--batch-size {self.batch_size} must be divisible by --bn-splits {self.bn_splits}"),
             (self.head in ("mlp", "mlp_bn", "linear"),
              f"unknown --head {self.head!r}; choose mlp, mlp_bn or linear"),
-            positive("--lr", self.lr),
-            positive("--temperature", self.temperature),
-            within("momentum", self.momentum, 0.0, 1.0, hi_open=True),
-            at_least("weight_decay", self.weight_decay, 0.0),
-            within("moco_momentum", self.moco_momentum, 0.0, 1.0, hi_open=True),
             (not moco or self.queue_size >= 2 * self.batch_size,
-             f"queue_size ({self.queue_size}) must be >= 2 * --batch-size"),
-            (min(self.dim, self.knn_neighbors, self.eval_batch_size) >= 1,
-             "dim, knn_neighbors and eval_batch_size must be >= 1"),
-            positive("knn_temperature", self.knn_temperature),
-            (min(self.knn_every, self.log_every, self.checkpoint_every) >= 1,
-             "--knn-every, --log-every and --checkpoint-every must be >= 1"),
+             f"--queue-size {self.queue_size} must be >= 2 x --batch-size ({self.batch_size})"),
         ]
         raise_first_failed(checks)
         return self

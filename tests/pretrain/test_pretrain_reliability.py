@@ -61,11 +61,26 @@ def test_non_finite_zero_or_negative_numbers_are_refused(kw):
         PretrainConfig(**{**dict(batch_size=16, bn_splits=2), **kw}).resolve()
 
 
-def test_image_size_zero_names_the_image_size(tmp_path, toy):
-    r = cli("pretrain", toy, "--out", tmp_path / "z", "--image-size", "0", *FAST)
+@pytest.mark.parametrize("flag, value, says", [
+    ("--image-size", "0", "a whole number, at least 1"),
+    ("--epochs", "0", "a whole number, at least 1"),
+    ("--knn-every", "0", "a whole number, at least 1"),
+    ("--lr", "0", "a finite number, above 0"),
+    ("--budget-minutes", "-1", "a finite number, above 0"),
+])
+def test_a_number_out_of_range_names_its_option_and_range(tmp_path, toy, flag, value, says):
+    r = cli("pretrain", toy, "--out", tmp_path / "z", *FAST, flag, value)
     assert r.exit_code == 2, r.output
-    assert "--image-size 0: must be a whole number, at least 1" in r.output, r.output
+    assert f"{flag} {value}: must be {says}" in " ".join(r.output.split()), r.output
     assert not (tmp_path / "z").exists()
+
+
+def test_help_shows_the_ranges_the_options_declare():
+    text = " ".join(CliRunner().invoke(app, ["pretrain", "--help"], terminal_width=400,
+                                       env={"COLUMNS": "400"}).output.split())
+    for says in ("Unit: epochs. Range: a whole number, at least 1.",
+                 "Unit: images. Range: a whole number, at least 2."):
+        assert says in text, says
 
 
 def test_the_missing_dataset_error_names_an_option_pretrain_has(tmp_path):

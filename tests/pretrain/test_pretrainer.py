@@ -200,7 +200,7 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
 @pytest.mark.parametrize("kw, match", [
     (dict(method="mocov9"), "unknown --method"),
     (dict(batch_size=12, bn_splits=8), "divisible"),
-    (dict(queue_size=8), "queue_size"),
+    (dict(queue_size=8), "--queue-size"),
     (dict(arch="resnet9000"), "unknown --arch"),
 ])
 def test_bad_config_is_reported(tmp_path, kw, match):
