@@ -42,7 +42,7 @@ from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash, load_array
 from hume_ssl.core.versions import versions
-from hume_ssl.data.datasets import ImageDataset
+from hume_ssl.data.image_dataset import ImageDataset
 from hume_ssl.models.backbones import BackboneSpec
 
 CACHE_FORMAT = 2  # 2: the key covers every image's bytes; the sidecar holds a checksum

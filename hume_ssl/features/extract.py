@@ -36,7 +36,8 @@ from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import check_value
-from hume_ssl.data.datasets import ImageDataset, load_dataset
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.data.image_dataset import ImageDataset
 from hume_ssl.data.images import resize_crop
 from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-exported)
     FeatureCache,

@@ -7,7 +7,9 @@ import pytest
 from PIL import Image
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.data.datasets import load_dataset, load_images_uint8, to_rgb_uint8
+from hume_ssl.data.datasets import load_dataset, load_images_uint8
+from hume_ssl.data.image_dataset import from_array
+from hume_ssl.data.rgb import to_rgb_uint8
 
 
 def _save(path, arr, fmt="PNG"):
@@ -29,7 +31,7 @@ def test_the_registry_is_one_name_to_loader_table(monkeypatch):
 
     def toy(name, split, root, strict):
         calls.append((name, split, strict))
-        return [D.from_array(name, s, np.full((2 + i, 4, 4, 3), i, np.uint8))
+        return [from_array(name, s, np.full((2 + i, 4, 4, 3), i, np.uint8))
                 for i, s in enumerate(split.split("+"))]
 
     monkeypatch.setitem(D.DATASETS, "toy", D.DatasetEntry(toy, "two, then three, images"))
