@@ -212,12 +212,22 @@ def _not_npy_reason(path: Path) -> str:
         return "it is not in NumPy's .npy format"
 
 
+def check_k(k, name: str = "k") -> int:
+    """The number of clusters as an int: a whole number >= 1, or one clear error."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise HumeSSLError(f"{name}={k!r}: must be the number of clusters, a whole number >= 1.")
+    return int(k)
+
+
 def check_labels(y, k: Optional[int], name: str = "the labels") -> np.ndarray:
     """(N,) int64 cluster ids in 0..k-1 (k None: any >= 0), N >= 1, or one clear error."""
+    k = None if k is None else check_k(k)
     y = np.asarray(y)
     if y.ndim != 1 or len(y) == 0:
         raise HumeSSLError(f"{name} must be a non-empty 1-D array of cluster ids; got shape "
                            f"{y.shape}.")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise HumeSSLError(f"{name} holds NaN or inf; expected whole-number cluster ids.")
     if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
         raise HumeSSLError(f"{name} must be whole numbers (cluster ids); got {y.dtype} values "
                            "with fractions.")
@@ -231,6 +241,21 @@ def check_labels(y, k: Optional[int], name: str = "the labels") -> np.ndarray:
     return y
 
 
+def check_shares(v, n: int, name: str, bounded: bool = True) -> np.ndarray:
+    """(n,) float32 per-row values: 1-D, n of them, finite, and (`bounded`) shares in [0, 1]."""
+    a = np.asarray(v, dtype=np.float32)
+    if a.shape != (n,):
+        raise HumeSSLError(f"{name} must be one value per row, shape ({n},); got shape "
+                           f"{a.shape}.")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise HumeSSLError(f"{name} holds NaN or inf in {int(bad.sum())} rows (first: "
+                           f"{np.flatnonzero(bad)[:5].tolist()}).")
+    if bounded and n and (a.min() < 0 or a.max() > 1):
+        raise HumeSSLError(f"{name} must be shares in [0, 1]; got {a.min():g}..{a.max():g}.")
+    return a
+
+
 def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
                    min_rows: int = 2) -> np.ndarray:
     """Validate a feature matrix (N, d): 2-D, numeric, finite, with N >= `min_rows` (2 to fit
@@ -240,10 +265,17 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
     never copied whole); other numeric dtypes are converted to float32. The finiteness check
     reads `block_rows` rows at a time.
     """
-    x = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except ValueError as e:  # a ragged list of rows
+            raise HumeSSLError(f"{name} must be a 2-D matrix (N samples, d features), every row "
+                               f"of the same length ({e}).") from None
     if x.ndim != 2:
+        hint = (" One row? Pass it as a (1, d) matrix: x.reshape(1, -1)." if x.ndim == 1
+                and min_rows == 1 else "")
         raise HumeSSLError(
-            f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}."
+            f"{name} must be a 2-D matrix (N samples, d features); got shape {x.shape}.{hint}"
         )
     if x.shape[0] < min_rows or x.shape[1] < 1:
         raise HumeSSLError(f"{name} has shape {x.shape}; need at least {min_rows} sample"
@@ -251,6 +283,11 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise HumeSSLError(f"{name} has dtype {x.dtype}; expected real numbers.")
     if x.dtype not in (np.float16, np.float32) or not x.flags.c_contiguous:
+        big = np.finfo(np.float32).max
+        if x.dtype.itemsize > 4 and x.size and np.isfinite(x).all() and np.abs(x).max() > big:
+            raise HumeSSLError(f"{name} holds values beyond float32's range (largest "
+                               f"{np.abs(x).max():.3g} > {big:.3g}); features are computed in "
+                               "float32: rescale them.")
         x = np.ascontiguousarray(x, dtype=np.float32)
     bad_rows: list[np.ndarray] = []
     for a in range(0, x.shape[0], block_rows):
@@ -264,6 +301,16 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
             "re-extract those features or drop those samples from every input."
         )
     return x
+
+
+def check_not_constant(x: np.ndarray, name: str, block_rows: int = 65536) -> None:
+    """Refuse a feature matrix whose rows are all the same (read `block_rows` at a time)."""
+    for a in range(0, x.shape[0], block_rows):
+        if not (x[a : a + block_rows] == x[0]).all():
+            return
+    raise HumeSSLError(f"{name}: every one of its {x.shape[0]} rows is the same: a constant "
+                       "feature file carries no information; check that it was extracted right "
+                       "(e.g. `hume-ssl features ... --force`).")
 
 
 def check_writable_dir(path: str | os.PathLike) -> Path:

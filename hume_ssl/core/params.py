@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import math
 import re
@@ -132,22 +133,31 @@ def check_value(flag: str, value: Any, bounds: Optional[str], whole: bool = Fals
 
 def counts(f: dataclasses.Field) -> bool:
     """The field is annotated int (or Optional[int]): its values are whole numbers."""
-    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    return t.replace("typing.", "") in ("int", "Optional[int]", "int | None")
+    return _annotated(f) in ("int", "Optional[int]", "int | None")
 
 
 def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:
     """Check every field of the dataclass `obj` (or only `names`), before any work: a field
-    annotated int must hold a whole number, one that declares `bounds` must lie in them;
-    returns `obj`."""
+    annotated int must hold a whole number, one that declares `bounds` must lie in them, one
+    annotated bool must hold True or False; None only where the field is Optional. Returns
+    `obj`."""
     for f in dataclasses.fields(obj):
         if names is None or f.name in names:
-            value = getattr(obj, f.name)
-            if value is None and counts(f) and not _optional(f):  # e.g. random_state=None
-                raise HumeSSLError(f"{flag_of(f)} None: must be a whole number (e.g. "
+            value, bounds = getattr(obj, f.name), f.metadata.get("bounds")
+            if value is None and (counts(f) or bounds) and not _optional(f):  # lr=None
+                kind = "a whole number" if counts(f) else "a number"
+                raise HumeSSLError(f"{flag_of(f)} None: must be {kind} (e.g. "
                                    f"{default_of(f)!r}, the default).")
-            check_value(flag_of(f), value, f.metadata.get("bounds"), counts(f))
+            if _annotated(f) == "bool" and not isinstance(value, (bool, np.bool_)):
+                raise HumeSSLError(f"{flag_of(f)} {value!r}: must be True or False.")
+            check_value(flag_of(f), value, bounds, counts(f))
     return obj
+
+
+def _annotated(f: dataclasses.Field) -> str:
+    """The field's annotation as written (`int`, `Optional[float]`, ...)."""
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return t.replace("typing.", "")
 
 
 def _optional(f: dataclasses.Field) -> bool:
@@ -227,6 +237,23 @@ def _read_renamed(obj, old: str, new: str):
     return getattr(obj, new)
 
 
+def clean_fit(fit):
+    """Decorate an estimator's `fit`: it starts from an unfitted estimator, and one that fails
+    (bad input found late, Ctrl-C) leaves it unfitted, never the learned attributes of an
+    earlier fit beside half of its own (`predict` then says NotFittedError)."""
+
+    @functools.wraps(fit)
+    def wrapped(self, *args, **kwargs):
+        self._forget_learned()
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self._forget_learned()
+            raise
+
+    return wrapped
+
+
 class ConfigParams(BaseEstimator):
     """The scikit-learn estimator contract over a config dataclass.
 
@@ -278,6 +305,11 @@ class ConfigParams(BaseEstimator):
             else:
                 value = default_of(f)
             setattr(self, f.name, value)
+
+    def _forget_learned(self) -> None:
+        """Drop every learned attribute (`labels_`, ...): the estimator is unfitted again."""
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
 
     def __getattr__(self, name: str):
         """Only reached for a missing attribute: a learned one (`labels_`) before `fit` says so."""

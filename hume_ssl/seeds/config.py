@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import check_bounds, setting
+from hume_ssl.core.errors import HumeSSLError, raise_first_failed
+from hume_ssl.core.params import check_bounds, flag_of, setting
 
 # the one description of each ranking: the module docstring, --help and seeds.json show it
 RANKING_RULES = {
@@ -30,7 +30,7 @@ RANKING_RULES = {
     "agreement": "agreement desc, then kNN consistency, margin, index",
     "knn": "kNN consistency desc, then agreement, margin, index",
 }
-RANKINGS = ("agreement", "knn", "product")
+RANKINGS = tuple(RANKING_RULES)
 RULES = ("consensus", "hume")
 HUME_ONLY = ("knn_space", "ranking", "min_agreement", "relax_step")
 CONSENSUS_ONLY = ("max_overlap", "min_stability", "min_support", "kmeans_states",
@@ -162,38 +162,30 @@ class SeedConfig:
         "the two spaces' kNN graph (--knn neighbours in each; left out past "
         f"{GRAPH_MAX_CELLS:,} rows x clusters).", flags=("--graph-partition/--no-graph-partition",))
     random_state: int = setting(0, "Seed of the consensus rule's k-means: states random_state "
-                                "x kmeans_states .. + kmeans_states - 1.", flag=None)
+                                "x kmeans_states .. + kmeans_states - 1.", flag=None,
+                                bounds="[0, inf)")
     contact_sheets: bool = setting(True, "Write a contact sheet of each cluster's seeds.",
                                    flag=None)
 
     def validate(self) -> SeedConfig:
-        """Check every option (changes nothing), before any work (features, HUME) is done."""
+        """Check every option (changes nothing), before any work (features, HUME) is done: each
+        number's declared range (`bounds`; nan and inf too), each choice, and the settings of
+        the rule not in use."""
+        check_bounds(self)
         owner = "hume" if self.shortage == "relax" else "consensus"  # the rule a shortage is for
+        other, foreign = self.foreign_settings()
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changed = [flag_of(fields[name]) for name in foreign]
         raise_first_failed([
-            (self.per_class >= 1, f"--per-class {self.per_class}: need at least 1 seed per "
-             "cluster"),
-            (self.rule in RULES, f"--rule {self.rule!r}: use consensus or hume"),
-            *[(not changed, f"{', '.join(changed)}: "
-               f"{'options' if len(changed) > 1 else 'an option'} of the {other} rule, not of "
-               f"--rule {self.rule}: pass --rule {other} with "
-               f"{'them' if len(changed) > 1 else 'it'} (Python: {ESTIMATORS[other]})")
-              for other, changed in [self._foreign_settings()] if other],
-            (0.0 <= self.min_stability <= 1.0,
-             f"--min-stability {self.min_stability}: must lie in [0, 1]"),
-            (0.0 <= self.min_support <= 1.0,
-             f"--min-support {self.min_support}: must lie in [0, 1]"),
-            (0.0 <= self.max_overlap < 1.0,
-             f"max_overlap {self.max_overlap}: must lie in [0, 1)"),
-            (self.n_neighbors >= 1, f"--knn {self.n_neighbors}: need at least 1 neighbour"),
-            (self.knn_space in KNN_SPACES,
-             f"--knn-space {self.knn_space!r}: use phi1, phi2 or both"),
-            (self.knn_backend in KNN_BACKENDS,
-             f"kNN backend {self.knn_backend!r}: use auto, faiss or torch"),
-            (0.0 <= self.min_agreement <= 1.0,
-             f"--min-agreement {self.min_agreement}: must lie in [0, 1]"),
-            (0.0 <= self.min_knn <= 1.0, f"--min-knn {self.min_knn}: must lie in [0, 1]"),
-            (self.ranking in RANKINGS,
-             f"--ranking {self.ranking!r}: use {', '.join(RANKINGS)}"),
+            *[(getattr(self, name) in valid, f"{flag} {getattr(self, name)!r}: use "
+               f"{', '.join(valid)}") for name, flag, valid in (
+                ("rule", "--rule", RULES), ("knn_space", "--knn-space", KNN_SPACES),
+                ("knn_backend", "kNN backend", KNN_BACKENDS),
+                ("ranking", "--ranking", RANKINGS), ("bulk_of", "--bulk-of", BULK_OF))],
+            (not changed, f"{', '.join(changed)}: "
+             f"{'options' if len(changed) > 1 else 'an option'} of the {other} rule, not of "
+             f"--rule {self.rule}: pass --rule {other} with "
+             f"{'them' if len(changed) > 1 else 'it'} (Python: {ESTIMATORS[other]})"),
             (self.shortage in SHORTAGES,
              f"--shortage {self.shortage!r}: use fewer, relax (--rule hume) or fill (--rule "
              "consensus)"),
@@ -202,20 +194,27 @@ class SeedConfig:
              f"--shortage {self.shortage} is for the {owner} rule: pass --rule {owner} with "
              f"it (Python: {ESTIMATORS[owner]}), or use --shortage "
              f"{' or '.join(RULE_SHORTAGES.get(self.rule, SHORTAGES))}"),
-            (self.relax_step > 0, f"relax_step {self.relax_step}: must be > 0"),
-            (self.bulk_of in BULK_OF, f"--bulk-of {self.bulk_of!r}: use core or members"),
         ])
-        return check_bounds(self)  # nan and inf too
+        return self
 
-    def _foreign_settings(self) -> tuple[str, list[str]]:
-        """(the other rule, its settings changed from their defaults): settings of a rule not
-        in use are refused, never silently ignored."""
+    def foreign_settings(self) -> tuple[str, list[str]]:
+        """(the other rule, the names of its settings changed from their defaults): settings of
+        a rule not in use are refused, never silently ignored."""
         other = "hume" if self.rule == "consensus" else "consensus"
         names = HUME_ONLY if other == "hume" else CONSENSUS_ONLY
         defaults = SeedConfig(rule=self.rule)
-        flags = {f.name: f.metadata["cli"].get("flag") or "--" + f.name.replace("_", "-")
-                 for f in dataclasses.fields(self)}
-        return other, [flags[n] for n in names if getattr(self, n) != getattr(defaults, n)]
+        return other, [n for n in names if getattr(self, n) != getattr(defaults, n)]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def check_rule_settings(config: SeedConfig, rule: str, estimator: str) -> None:
+    """Refuse a config for `estimator` (the estimator of `rule`) that sets the other rule's
+    settings: `from_config` would drop them silently."""
+    other, foreign = dataclasses.replace(config, rule=rule).foreign_settings()
+    if foreign:
+        raise HumeSSLError(f"{estimator}.from_config: the config sets {', '.join(foreign)}, "
+                           f"settings of the {other} rule, which {estimator} (the {rule} rule) "
+                           f"does not take; use {ESTIMATORS[other]}, or leave them at their "
+                           "defaults.")

@@ -79,12 +79,18 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
-from hume_ssl.core.io import check_features, check_labels
+from hume_ssl.core.io import (
+    check_features,
+    check_k,
+    check_labels,
+    check_not_constant,
+    check_shares,
+)
 from hume_ssl.core.knn import knn_search, l2_normalise
-from hume_ssl.core.params import ConfigParams
+from hume_ssl.core.params import ConfigParams, clean_fit
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
 from hume_ssl.hume.rows import column_mean
-from hume_ssl.seeds.config import GRAPH_MAX_CELLS, SeedConfig
+from hume_ssl.seeds.config import GRAPH_MAX_CELLS, SeedConfig, check_rule_settings
 from hume_ssl.seeds.duplicates import duplicate_groups, first_distinct
 
 PARTITIONS = ("hume", "kmeans1", "kmeans2", "joint", "graph")
@@ -486,6 +492,27 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
     }
 
 
+def check_neighbours(neighbours, n: int, n_neighbors: int) -> list[np.ndarray]:
+    """The two spaces' neighbour lists, each (N, >= n_neighbors) row ids in 0..N-1, or one
+    clear error (fewer columns would quietly shrink the kNN consistency)."""
+    if not isinstance(neighbours, (list, tuple)) or len(neighbours) != 2:
+        raise HumeSSLError("neighbours must be a pair (phi1's, phi2's) of (N, n_neighbors) "
+                           "neighbour lists (space_neighbours), or None to compute them.")
+    out = []
+    for space, b in zip(("phi1", "phi2"), neighbours):
+        b = np.asarray(b)
+        if b.ndim != 2 or b.shape[0] != n or b.shape[1] < n_neighbors or b.dtype.kind not in "iu":
+            raise HumeSSLError(f"neighbours of {space}: need integer row ids of shape ({n}, >= "
+                               f"{n_neighbors}) (n_neighbors={n_neighbors}); got {b.dtype} "
+                               f"{b.shape}. Compute them with space_neighbours(x, "
+                               f"{n_neighbors}, ...), or lower n_neighbors.")
+        if b.size and (b.min() < 0 or b.max() >= n):
+            raise HumeSSLError(f"neighbours of {space}: row ids span {b.min()}..{b.max()}, "
+                               f"outside 0..{n - 1}.")
+        out.append(b)
+    return out
+
+
 class ConsensusSelector(ConfigParams):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
@@ -518,6 +545,15 @@ class ConsensusSelector(ConfigParams):
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
 
+    @classmethod
+    def from_config(cls, config: SeedConfig, **extra) -> ConsensusSelector:
+        """The estimator of `config`'s consensus rule settings; a config that sets the other rule's
+        is refused (check_rule_settings), not dropped."""
+        estimator = super().from_config(config, **extra)
+        check_rule_settings(config, "consensus", cls.__name__)
+        return estimator
+
+    @clean_fit
     def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True,
             progress=None, agreement=None, encoder_init: str = "kmeans"):
         """x1 (N, d1), x2 (N, d2): the two spaces; hume_labels (N,); neighbours: the (N, >=
@@ -531,11 +567,16 @@ class ConsensusSelector(ConfigParams):
         if encoder_init not in STANDS_FOR:
             raise HumeSSLError(f"encoder_init={encoder_init!r}: use "
                                f"{' or '.join(STANDS_FOR)} (HumeConfig.encoder_init).")
+        k = check_k(k)
         hume_labels = check_labels(hume_labels, k, "hume_labels")
         x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+        check_not_constant(x1, "phi1"), check_not_constant(x2, "phi2")
         n = len(hume_labels)
-        if not (len(x1) == len(x2) == n) or (agreement is not None and len(agreement) != n):
-            raise HumeSSLError("phi1, phi2, the HUME labels and agreement differ in rows.")
+        if not len(x1) == len(x2) == n:
+            raise HumeSSLError(f"phi1, phi2 and the HUME labels differ in rows ({len(x1)}, "
+                               f"{len(x2)}, {n}).")
+        if agreement is not None:
+            agreement = check_shares(agreement, n, "agreement")  # (N,) Hume.agreement_
         largest = int(np.bincount(hume_labels, minlength=k).max())
         if cfg.per_class > largest:
             raise HumeSSLError(
@@ -543,7 +584,7 @@ class ConsensusSelector(ConfigParams):
                 f"{largest} samples); lower --per-class.")
         if neighbours is None:
             neighbours = [space_neighbours(x, cfg.n_neighbors, center)[0] for x in (x1, x2)]
-        nbrs = [np.asarray(b)[:, :cfg.n_neighbors] for b in neighbours]
+        nbrs = [b[:, :cfg.n_neighbors] for b in check_neighbours(neighbours, n, cfg.n_neighbors)]
         rows = (space_rows(x1, center), space_rows(x2, center))  # (N, d1), (N, d2) unit rows
         self.agreement_floor_ = agreement_floor(agreement, cfg.agreement_quantile)
         agreed = (np.ones(n, bool) if self.agreement_floor_ is None else

@@ -10,9 +10,9 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
-from hume_ssl.core.io import check_labels
-from hume_ssl.core.params import ConfigParams, warn_renamed
-from hume_ssl.seeds.config import RANKINGS, SeedConfig
+from hume_ssl.core.io import check_labels, check_shares
+from hume_ssl.core.params import ConfigParams, clean_fit, warn_renamed
+from hume_ssl.seeds.config import RANKINGS, SeedConfig, check_rule_settings
 from hume_ssl.seeds.duplicates import first_distinct
 
 __all__ = ["RANKINGS", "SeedSelector", "rank_order"]
@@ -59,25 +59,30 @@ class SeedSelector(ConfigParams):
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
 
+    @classmethod
+    def from_config(cls, config: SeedConfig, **extra) -> SeedSelector:
+        """The estimator of `config`'s hume rule settings; a config that sets the other rule's
+        is refused (check_rule_settings), not dropped."""
+        estimator = super().from_config(config, **extra)
+        check_rule_settings(config, "hume", cls.__name__)
+        return estimator
+
+    @clean_fit
     def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None,
             duplicate_of=None):
         """duplicate_of (N,): seeds.duplicates.duplicate_groups of the rows, so that a
         cluster's seeds are one row of each group of identical rows (None: no duplicates)."""
         cfg = dataclasses.replace(self.config, rule="hume")  # this estimator is the hume rule
         labels = check_labels(labels, k, "labels")
-        agreement = np.asarray(agreement, dtype=np.float32)
-        knn_share = np.asarray(knn_share, dtype=np.float32)
         n = len(labels)
-        margins = np.zeros(n, np.float32) if margins is None else np.asarray(margins, np.float32)
+        agreement = check_shares(agreement, n, "agreement")  # (N,) float32
+        knn_share = check_shares(knn_share, n, "knn_share")  # (N,)
+        margins = (np.zeros(n, np.float32) if margins is None
+                   else check_shares(margins, n, "margins", bounded=False))  # (N,)
         groups = None if duplicate_of is None else np.asarray(duplicate_of, np.int64)
-        if groups is not None and len(groups) != n:
-            raise HumeSSLError("duplicate_of and labels differ in length.")
-        if not (len(agreement) == len(knn_share) == len(margins) == n):
-            raise HumeSSLError("labels, agreement, kNN consistency and margins differ in length.")
-        for name, v in (("agreement", agreement), ("knn_share", knn_share)):
-            if not (np.isfinite(v).all() and v.min() >= 0 and v.max() <= 1):
-                raise HumeSSLError(f"{name} must be shares in [0, 1] (no NaN); got "
-                                   f"{np.nanmin(v):g}..{np.nanmax(v):g}.")
+        if groups is not None and groups.shape != (n,):
+            raise HumeSSLError(f"duplicate_of must be one group id per row, shape ({n},); got "
+                               f"shape {groups.shape}.")
         cfg.validate()
         k = int(k if k is not None else labels.max() + 1)
         sizes = np.bincount(labels, minlength=k)

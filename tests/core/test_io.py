@@ -75,3 +75,23 @@ def test_progress_is_plain_timed_lines_off_a_terminal():
     assert len(lines) == 3 and all(len(ln) > 40 for ln in lines), lines
     assert lines[0].startswith("restart-steps 10/100 step 0") and "ETA 9 s" in lines[0]
     assert lines[-1].startswith("restart-steps 100/100 step 9") and "10/s" in lines[-1]
+
+
+def test_feature_matrices_a_user_may_pass_get_errors_that_name_the_fix():
+    """Before: a ragged list failed inside numpy, float64 values past float32's range were
+    reported as "NaN or inf" after an overflow warning, and one row as a 1-D array gave no
+    hint; labels holding NaN were called "values with fractions"."""
+    import warnings
+
+    from hume_ssl.core.io import check_features, check_labels
+
+    with pytest.raises(HumeSSLError, match="every row of the same length"):
+        check_features([[1.0, 2.0], [3.0]], "phi1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning first
+        with pytest.raises(HumeSSLError, match="beyond float32's range"):
+            check_features(np.array([[1e39, 0.0], [1.0, 2.0]]), "phi1")
+    with pytest.raises(HumeSSLError, match=r"x\.reshape\(1, -1\)"):
+        check_features(np.ones(4, np.float32), "phi1", min_rows=1)
+    with pytest.raises(HumeSSLError, match="holds NaN or inf"):
+        check_labels(np.array([0.0, np.nan]), 2)

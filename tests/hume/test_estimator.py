@@ -173,3 +173,32 @@ def test_grid_search_style_use(blobs):
     assert len({r[3] for r in rows}) == 4  # the settings reached the fits
     best = max(rows, key=lambda r: r[0])
     assert best[2] > 0.9  # the label-free score picks a setting that finds the blobs
+
+
+def test_a_failed_refit_leaves_the_estimator_unfitted_not_half_refitted(blobs):
+    """Before: a refit that failed at its memory check had already set phi1_mean_ of the new
+    data beside the old encoders_: predict changed 36% of its answers without an error."""
+    import sklearn.exceptions
+    from sklearn.utils.validation import check_is_fitted
+
+    phi1, phi2, _ = blobs
+    m = Hume(k=3, n_restarts=2, n_steps=3).fit(phi1, phi2)
+    with pytest.raises(HumeSSLError, match="memory"):
+        m.set_params(memory_budget_gib=1e-6).fit(phi1 + 5.0, phi2)
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        m.predict(phi1)
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        check_is_fitted(m)
+    assert not [a for a in vars(m) if a.endswith("_") and not a.startswith("_")]
+    again = m.set_params(memory_budget_gib=0.0).fit(phi1, phi2)  # it can be fitted again
+    assert again.labels_.shape == (len(phi1),)
+
+
+@pytest.mark.parametrize("kw, says", [(dict(lr=None), "--lr None: must be a number"),
+                                      (dict(gamma=None), "None: must be a number"),
+                                      (dict(center="no"), "--center 'no': must be True or False")])
+def test_none_or_a_word_for_a_number_or_a_switch_is_refused_before_any_work(blobs, kw, says):
+    """Before: lr=None failed inside the training loop (TypeError from torch), center='no'
+    ran as True."""
+    with pytest.raises(HumeSSLError, match=says):
+        Hume(k=3, n_restarts=2, n_steps=3, **kw).fit(blobs[0], blobs[1])

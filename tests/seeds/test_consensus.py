@@ -129,7 +129,7 @@ def test_where_hume_is_reliable_candidates_can_need_its_agreement(digits_views):
     weak, _ = _digits_rule(digits_views, per_class=4, agreement_quantile=0.8, agreement=noise)
     assert weak.agreement_floor_ is None
     assert weak.indices_.tolist() == off.indices_.tolist()
-    with pytest.raises(HumeSSLError, match="differ in rows"):
+    with pytest.raises(HumeSSLError, match="agreement must be one value per row"):
         _digits_rule(digits_views, per_class=4, agreement=agreement[:-1])
 
 
@@ -625,3 +625,34 @@ def test_the_graph_partition_is_one_more_partition_by_default(digits_views):
     assert on.partitions_ == ("hume", "kmeans1", "kmeans2", "joint", "graph")
     assert all(m.keys() == set(on.partitions_) - {c["source"]} for c in on.clusters_
                for m in [c["matches"]])
+
+
+def test_bad_python_inputs_are_refused_with_what_to_pass():
+    """Before: one NaN in agreement gave zero seeds without a word; neighbour lists narrower
+    than n_neighbors were used as they were (n_neighbors silently 2); k=None failed inside
+    numpy; a constant space gave no seeds and scikit-learn warnings; from_config dropped a hume
+    rule setting."""
+    from hume_ssl.seeds.config import SeedConfig
+
+    rng = np.random.default_rng(0)
+    y = np.arange(90) % 3
+    x1 = (np.eye(3)[y] * 4 + rng.normal(size=(90, 3))).astype(np.float32)
+    x2 = x1[:, ::-1].copy()
+    sel = ConsensusSelector(per_class=3, n_neighbors=5, graph_partition=False)
+    agreement = np.full(90, 0.9)
+    agreement[7] = np.nan
+    with pytest.raises(HumeSSLError, match=r"agreement holds NaN or inf in 1 rows \(first: \[7\]"):
+        sel.fit(x1, x2, y, 3, agreement=agreement)
+    narrow = [np.tile(np.arange(2), (90, 1))] * 2
+    with pytest.raises(HumeSSLError, match=r"neighbours of phi1: need integer row ids of shape "
+                       r"\(90, >= 5\)"):
+        sel.fit(x1, x2, y, 3, neighbours=narrow)
+    with pytest.raises(HumeSSLError, match="neighbours must be a pair"):
+        sel.fit(x1, x2, y, 3, neighbours=narrow[0])
+    with pytest.raises(HumeSSLError, match=r"k=None: must be the number of clusters"):
+        sel.fit(x1, x2, y, None)
+    with pytest.raises(HumeSSLError, match="phi1: every one of its 90 rows is the same"):
+        sel.fit(np.ones_like(x1), x2, y, 3)
+    with pytest.raises(HumeSSLError, match=r"sets ranking, settings of the hume rule"):
+        ConsensusSelector.from_config(SeedConfig(ranking="product"))
+    assert len(sel.fit(x1, x2, y, 3).indices_) == 9  # the same call, right inputs

@@ -172,3 +172,21 @@ def test_from_config_refuses_what_the_estimator_would_drop():
     assert SeedSelector.from_config(SeedConfig(rule="hume", min_agreement=0.9)).min_agreement \
         == 0.9
     assert ConsensusSelector.from_config(SeedConfig(per_class=3)).per_class == 3
+
+
+def test_margins_and_shapes_are_checked_and_from_config_keeps_to_its_rule():
+    """Before: NaN margins went into scores_, an (N, 1) agreement failed inside np.lexsort, and
+    SeedSelector.from_config(SeedConfig(rule="hume", min_stability=0.5)) dropped
+    min_stability."""
+    from hume_ssl.seeds.config import SeedConfig
+
+    lab, ones = np.arange(60) % 3, np.ones(60)
+    with pytest.raises(HumeSSLError, match="margins holds NaN or inf in 1 rows"):
+        SeedSelector().fit(lab, ones, ones, np.r_[np.nan, np.ones(59)])
+    with pytest.raises(HumeSSLError, match=r"agreement must be one value per row, shape "
+                       r"\(60,\); got shape \(60, 1\)"):
+        SeedSelector().fit(lab, ones[:, None], ones)
+    with pytest.raises(HumeSSLError, match="sets min_stability, settings of the consensus rule"):
+        SeedSelector.from_config(SeedConfig(rule="hume", min_stability=0.5))
+    with pytest.raises(HumeSSLError, match=r"--per-class '4': must be a whole number"):
+        SeedSelector(per_class="4").fit(lab, ones, ones)
