@@ -143,15 +143,25 @@ def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:
     `obj`."""
     for f in dataclasses.fields(obj):
         if names is None or f.name in names:
-            value, bounds = getattr(obj, f.name), f.metadata.get("bounds")
-            if value is None and (counts(f) or bounds) and not _optional(f):  # lr=None
-                kind = "a whole number" if counts(f) else "a number"
-                raise HumeSSLError(f"{flag_of(f)} None: must be {kind} (e.g. "
-                                   f"{default_of(f)!r}, the default).")
-            if _annotated(f) == "bool" and not isinstance(value, (bool, np.bool_)):
-                raise HumeSSLError(f"{flag_of(f)} {value!r}: must be True or False.")
-            check_value(flag_of(f), value, bounds, counts(f))
+            try:
+                _check_field(f, getattr(obj, f.name))
+            except HumeSSLError as e:
+                if flag_of(f) == "--" + f.name.replace("_", "-"):
+                    raise
+                # the flag differs from the Python name (--restarts: n_restarts): give both
+                raise HumeSSLError(f"{str(e).rstrip('.')} (Python: {f.name}).") from None
     return obj
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> None:
+    bounds = f.metadata.get("bounds")
+    if value is None and (counts(f) or bounds) and not _optional(f):  # lr=None
+        kind = "a whole number" if counts(f) else "a number"
+        raise HumeSSLError(f"{flag_of(f)} None: must be {kind} (e.g. {default_of(f)!r}, the "
+                           "default).")
+    if _annotated(f) == "bool" and not isinstance(value, (bool, np.bool_)):
+        raise HumeSSLError(f"{flag_of(f)} {value!r}: must be True or False.")
+    check_value(flag_of(f), value, bounds, counts(f))
 
 
 def _annotated(f: dataclasses.Field) -> str:

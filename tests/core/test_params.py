@@ -11,7 +11,8 @@ from hume_ssl.seeds.config import SeedConfig
 
 @pytest.mark.parametrize("cfg,needle", [
     (HumeConfig(k=2.5), "--k 2.5: must be a whole number."),
-    (HumeConfig(n_restarts=2.0), "--restarts 2.0: must be a whole number."),
+    # the flag differs from the Python name: both named
+    (HumeConfig(n_restarts=2.0), "--restarts 2.0: must be a whole number (Python: n_restarts)."),
     (SeedConfig(per_class=2.5), "--per-class 2.5: must be a whole number."),
     # a float setting given an int out of range is not "a whole number" (it was, by the value)
     (HumeConfig(lr=-1), "--lr -1: must be a finite number, above 0."),
