@@ -11,7 +11,7 @@ from typing import Optional
 
 from hume_ssl.core.params import setting
 from hume_ssl.features.extract import LOADER_BOUNDS
-from hume_ssl.seeds.run import K_RANGE
+from hume_ssl.seeds.choose_k import K_RANGE
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")

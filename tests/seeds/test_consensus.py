@@ -342,9 +342,9 @@ def test_a_cluster_with_almost_no_candidates_gives_no_seeds():
     ev = sorted(sel.evidence(), key=lambda e: e["support"])
     assert [(e["support"], e["seeds"]) for e in ev[:2]] == [(0.015, 0), (0.025, 4)]
     assert ev[2]["support"] > 0.9 and ev[2]["seeds"] == 4
-    from hume_ssl.seeds.run import _consensus_meta
+    from hume_ssl.seeds.meta import consensus_meta
 
-    assert _consensus_meta(sel, SeedConfig())["thresholds"]["min_support"] == 0.02
+    assert consensus_meta(sel, SeedConfig())["thresholds"]["min_support"] == 0.02
     with pytest.raises(HumeSSLError, match="--min-support"):
         ConsensusSelector(min_support=1.5).fit(*rows, labels, 3, neighbours=nbrs)
 
@@ -353,7 +353,7 @@ def test_a_short_cluster_says_why_it_is_short():
     # the warning and seeds.json say which cut or shortage left each cluster short of seeds
     from types import SimpleNamespace
 
-    from hume_ssl.seeds.run import short_note
+    from hume_ssl.seeds.messages import short_note
 
     rows, nbrs, labels = _supported_clusters()  # (no graph partition of made-up neighbours)
     sel = ConsensusSelector(per_class=6, graph_partition=False).fit(*rows, labels, 3,
@@ -463,9 +463,9 @@ def test_a_hume_partition_too_poor_for_any_seed_is_left_out(digits_views):
     assert _precision_at(sel, y) >= 0.85
     # seeds.json says what the seeds rest on
     from hume_ssl.seeds.config import SeedConfig
-    from hume_ssl.seeds.run import _consensus_meta
+    from hume_ssl.seeds.meta import consensus_meta
 
-    meta = _consensus_meta(sel, SeedConfig())
+    meta = consensus_meta(sel, SeedConfig())
     assert "HUME's partition left out" in meta["evidence"]
     assert meta["partitions"] == ["kmeans1", "kmeans2", "joint", "graph"]
     assert meta["without_hume"] and "kNN graph" in meta["evidence"]
@@ -491,12 +491,13 @@ def test_shortage_fill_tops_short_clusters_up_from_their_cores(digits_views):
     assert sum(e["filled"] for e in ev) > 0 and all(e["filled"] == 0 for e in fewer.evidence())
     # the expected precision counts filled seeds from their own table
     from hume_ssl.seeds.config import SeedConfig
-    from hume_ssl.seeds.run import _consensus_meta, filled_note
+    from hume_ssl.seeds.messages import filled_note
+    from hume_ssl.seeds.meta import consensus_meta
 
-    meta = _consensus_meta(fill, SeedConfig(per_class=100, shortage="fill"))
+    meta = consensus_meta(fill, SeedConfig(per_class=100, shortage="fill"))
     assert meta["expected_precision"]["fill_table"] is not None
     assert meta["thresholds"]["shortage"] == "fill" and "--shortage fill" in filled_note(fill)
-    assert _consensus_meta(fewer, SeedConfig(per_class=100))["expected_precision"][
+    assert consensus_meta(fewer, SeedConfig(per_class=100))["expected_precision"][
         "fill_table"] is None
     with pytest.raises(HumeSSLError, match="--rule hume"):
         ConsensusSelector(shortage="relax").fit(*digits_views[:2], y, 10)
@@ -547,9 +548,9 @@ def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
     assert prec["kmeans"] >= 0.9 and prec["kmeans"] > prec["gaussian"] + 0.05, prec
     # seeds.json says what the seeds rest on
     from hume_ssl.seeds.config import SeedConfig
-    from hume_ssl.seeds.run import _consensus_meta
+    from hume_ssl.seeds.meta import consensus_meta
 
-    meta = _consensus_meta(sels["kmeans"][0], SeedConfig())
+    meta = consensus_meta(sels["kmeans"][0], SeedConfig())
     assert "standing for it" in meta["evidence"]
     assert meta["partitions"] == ["hume", "kmeans2", "joint", "graph"]
 

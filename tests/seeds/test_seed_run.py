@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from hume_ssl.cli import app
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.seeds.run import SeedConfig, seed_run
+from hume_ssl.seeds.config import SeedConfig
+from hume_ssl.seeds.run import seed_run
 
 runner = CliRunner()
 
@@ -222,7 +223,7 @@ def test_seed_on_real_cifar10_subset_with_squeezenet(tmp_path):
 
 
 def test_k_auto_finds_three_blobs(tmp_path, blobs):
-    from hume_ssl.seeds.run import choose_k
+    from hume_ssl.seeds.choose_k import choose_k
 
     phi1, phi2, _ = blobs
     np.save(tmp_path / "b1.npy", phi1)
@@ -402,12 +403,12 @@ def test_seed_refuses_bad_ground_truth_and_sizes_before_hume(tmp_path, gaussian_
 
 
 def test_seed_interrupted_while_extracting_says_the_work_is_in_the_cache(tmp_path, monkeypatch):
-    import hume_ssl.seeds.run as run
+    import hume_ssl.seeds.inputs as inputs
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run, "extract_features", interrupted)
+    monkeypatch.setattr(inputs, "extract_features", interrupted)
     out = tmp_path / "R"
     args = ["seed", _npz(tmp_path, 20, np.arange(20) % 2), "--k", "2", "--cache-dir",
             str(tmp_path / "c"), "--out", str(out)]
@@ -480,7 +481,7 @@ def test_a_damaged_seeds_json_says_what_to_rerun_not_to_delete_it(tmp_path):
 def test_the_hint_for_short_clusters_names_options_that_are_accepted():
     """The short-cluster warning's advice must run: `--shortage relax` alone is refused with
     the consensus rule (a hume-rule setting), so its hint names --rule hume with it."""
-    from hume_ssl.seeds.run import shortage_hint
+    from hume_ssl.seeds.messages import shortage_hint
 
     consensus = SeedConfig()
     assert "--rule hume --shortage relax" in shortage_hint(consensus)
@@ -561,7 +562,7 @@ def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monk
     """Before: an interrupted or repeated `--k auto` fitted every k again (k_auto.json was
     written only at the end, and never read)."""
     from hume_ssl.hume.estimator import Hume
-    from hume_ssl.seeds.run import choose_k
+    from hume_ssl.seeds.choose_k import choose_k
 
     phi1, phi2, _ = blobs
     np.save(tmp_path / "b1.npy", phi1)

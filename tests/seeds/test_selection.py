@@ -84,7 +84,7 @@ def test_the_hume_rules_defaults_are_the_ones_chosen_on_the_seed_benchmark():
     # the hume rule (seed's default before 0.2): kNN-first ranking, kNN consistency in both
     # spaces, strict majorities, N per class with fewer seeds (never relaxed thresholds) where a
     # cluster is short; the default rule is now the consensus rule, with 20 neighbours
-    from hume_ssl.seeds.run import SeedConfig
+    from hume_ssl.seeds.config import SeedConfig
 
     labels, agree, knn, margin = _three_orders()
     sel = SeedSelector(per_class=3).fit(labels, agree, knn, margin, k=1)  # default ranking

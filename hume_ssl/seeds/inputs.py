@@ -1,0 +1,128 @@
+"""`seed`'s inputs: the two feature spaces (extracted, or given as files and checked against
+the dataset and their sidecars), the ground truth for the report, and the number of classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import check_features, read_json
+from hume_ssl.data.datasets import load_dataset
+from hume_ssl.features.cache import load_feature_file
+from hume_ssl.features.extract import extract_features
+from hume_ssl.hume.outputs import check_class_ids, load_labels
+from hume_ssl.models.backbones import resolve_backbone
+
+Log = Callable[[str], None]
+
+
+def check_knn(n_neighbors: int, n: int) -> None:
+    if n_neighbors >= n:
+        raise HumeSSLError(f"--knn {n_neighbors}: need fewer neighbours than samples ({n}).")
+
+
+def _sidecar(path: Path) -> Optional[dict]:
+    side = Path(path).with_suffix(".json")
+    if side.exists():
+        meta = read_json(side)
+        if isinstance(meta, dict) and "N" in meta:
+            return meta
+    return None
+
+
+def resolve_spaces(
+    dataset: Optional[str],
+    backbones: tuple[str, str],
+    phi1: Optional[Path],
+    phi2: Optional[Path],
+    feature_kw: dict,
+    log: Log,
+):
+    """Returns (x1, x2, ds or None, provenance dict)."""
+    if (phi1 is None) != (phi2 is None):
+        raise HumeSSLError("give both --phi1 and --phi2, or neither (then --backbones is used).")
+    specs = [(name, weights or None) for name, _, weights in (b.partition("@") for b in backbones)]
+    if phi1 is None:  # a misspelt backbone is named before the dataset is read or downloaded
+        for name, weights in specs:
+            resolve_backbone(name, weights, input_size=feature_kw.get("input_size"))
+    ds = None
+    if dataset is not None:
+        ds = load_dataset(dataset, "train", feature_kw.get("data_root"),
+                          strict=feature_kw.get("strict", False))
+        skipped = int(ds.info.get("skipped", 0))  # an image folder's unreadable files
+        if skipped:
+            log(f"warning: {skipped} unreadable image files in {ds.name} skipped "
+                "(--strict fails instead); the rows are the readable images")
+    if phi1 is not None:
+        x1, x2 = load_feature_file(phi1, "phi1"), load_feature_file(phi2, "phi2")
+        prov = {"phi1": str(phi1), "phi2": str(phi2)}
+        for p, x in ((phi1, x1), (phi2, x2)):
+            if ds is not None and x.shape[0] != len(ds):
+                raise HumeSSLError(
+                    f"{p} has {x.shape[0]} rows but {ds.name} (train) has {len(ds)} images; "
+                    "give the features of that dataset's images in its order, or leave out "
+                    "the DATASET.")
+            meta = _sidecar(p)
+            if meta is None:
+                continue
+            if meta["N"] != x.shape[0]:
+                raise HumeSSLError(
+                    f"{p}: its sidecar says N={meta['N']} but it has {x.shape[0]} rows; "
+                    "the cache is corrupt: re-extract the features."
+                )
+            if ds is not None and (
+                meta.get("dataset") != ds.name
+                or meta.get("split") != "train"
+                or meta.get("order_hash") != ds.order_hash
+            ):
+                raise HumeSSLError(
+                    f"{p} holds features of {meta.get('dataset')}:{meta.get('split')} (order "
+                    f"{meta.get('order_hash')}), not of {ds.name}:train (order {ds.order_hash}); "
+                    "pass the matching feature files or let `seed` extract them."
+                )
+        return x1, x2, ds, prov
+    if ds is None:
+        raise HumeSSLError("name a DATASET (e.g. cifar10) or give --phi1 and --phi2 feature files.")
+
+    sets = []
+    for name, weights in specs:
+        log(f"features: {ds.name}:train with {name}")
+        sets.append(extract_features(ds, "train", name, weights, **feature_kw))
+    prov = {
+        "backbones": [s for s, _ in specs],
+        "weights": [w for _, w in specs],
+        "feature_files": [str(s.path) for s in sets],
+    }
+    return sets[0].features, sets[1].features, ds, prov
+
+
+def paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log):
+    """resolve_spaces, with both spaces checked and holding the same rows."""
+    x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
+    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
+    if x2.shape[0] != x1.shape[0]:
+        raise HumeSSLError(
+            f"phi1 has {x1.shape[0]} rows but phi2 has {x2.shape[0]}; both must hold the "
+            "same samples in the same order."
+        )
+    return x1, x2, ds, prov
+
+
+def ground_truth(labels: Optional[Path], ds, n: int) -> Optional[np.ndarray]:
+    """(N,) int64 ground truth for the report: the --labels file, else the dataset's, else
+    None."""
+    if labels is not None:
+        return load_labels(labels, n)
+    if ds is not None and ds.labels is not None:
+        return check_class_ids(ds.labels, f"the labels of {ds.name}")
+    return None
+
+
+def dataset_k(ds) -> int:
+    k = len(ds.class_names) if (ds is not None and ds.class_names) else None
+    if k is None:
+        raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
+    return k
