@@ -24,7 +24,8 @@ from hume_ssl.augment.pixels import normalize, to_float
 from hume_ssl.augment.randaugment import strong_augment, weak_augment
 from hume_ssl.data.images import channel_stats, load_split
 from hume_ssl.fixmatch.config import FixMatchConfig
-from hume_ssl.fixmatch.trainer import fixmatch_loss, param_groups
+from hume_ssl.fixmatch.loss import fixmatch_loss
+from hume_ssl.fixmatch.recipes import param_groups
 from hume_ssl.models.wrn import build_model
 
 DATA = Path(os.environ.get("HUME_SSL_DATA",

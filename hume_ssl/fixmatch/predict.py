@@ -21,13 +21,13 @@ from hume_ssl.core.io import (
 )
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import load_split
-from hume_ssl.fixmatch.trainer import predict_logits
 from hume_ssl.models.classifier import (
     build_classifier,
     init_classifier,
     resolve_init,
     ssl_classifier,
 )
+from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.finite import all_finite
 
 
@@ -155,3 +155,22 @@ def predictions_csv(lab: np.ndarray, conf: np.ndarray, class_names: Optional[lis
         w.writerow([i, int(a), f"{c:.6f}", *([class_names[a]] if class_names else []),
                     *([sample_ids[i]] if sample_ids else [])])
     return buf.getvalue().encode()
+
+
+def predict_logits(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 1024,
+    bf16: bool = True,
+    input_size: Optional[int] = None,
+    progress=None,
+) -> torch.Tensor:
+    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation
+    (resized on the device to input_size x input_size when given); `progress(images done)`
+    after every batch."""
+    model.eval()
+    return batched_forward(model, images, mean, std, device, batch_size, bf16,
+                           input_size=input_size, progress=progress)

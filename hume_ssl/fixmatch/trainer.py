@@ -1,4 +1,5 @@
-"""FixMatch (Sohn et al., 2020): the loss, the EMA, and a fast, resumable, multi-GPU trainer.
+"""FixMatch (Sohn et al., 2020): a fast, resumable, multi-GPU trainer (its loss: fixmatch/loss.py,
+its weight average: fixmatch/ema.py).
 
 One step: B labeled images (weak aug) + mu*B unlabeled images (weak and strong aug), one forward
 of the concatenated batch. Pseudo-labels are the argmax of the weak view where its softmax
@@ -14,7 +15,6 @@ per process, which matches a single process only when each process sees the same
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
@@ -24,7 +24,6 @@ from typing import Optional
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from hume_ssl.augment.pixels import normalize, resize, to_float
 from hume_ssl.augment.randaugment import strong_augment, weak_augment
@@ -41,13 +40,10 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.metrics import accuracy_from_counts
 from hume_ssl.data.images import channel_stats
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
+from hume_ssl.fixmatch.ema import EMA
+from hume_ssl.fixmatch.loss import fixmatch_step
 from hume_ssl.fixmatch.microbatch import accumulate_step
-from hume_ssl.fixmatch.recipes import (  # noqa: F401 (param_groups re-exported)
-    build_optimizer,
-    clip_gradients,
-    param_groups,
-    warmup_factor,
-)
+from hume_ssl.fixmatch.recipes import build_optimizer, clip_gradients, warmup_factor
 from hume_ssl.models.classifier import (
     Init,
     build_classifier,
@@ -74,82 +70,6 @@ CSV_FIELDS = (
     "steps_per_s",
     "elapsed_s",
 )
-
-
-def fixmatch_loss(
-    logits_x: torch.Tensor,
-    y: torch.Tensor,
-    logits_uw: torch.Tensor,
-    logits_us: torch.Tensor,
-    threshold: float,
-    lambda_u: float,
-) -> dict[str, torch.Tensor]:
-    """FixMatch loss on logits of labeled (B,k), weak (uB,k) and strong (uB,k) views.
-
-    Returns loss, loss_x, loss_u, mask (uB,) float, pseudo (uB,) long. The unlabeled loss is
-    averaged over all unlabeled images (masked ones count as zero), as in the paper.
-    """
-    loss_x = F.cross_entropy(logits_x.float(), y)
-    probs = torch.softmax(logits_uw.detach().float(), dim=-1)
-    conf, pseudo = probs.max(dim=-1)
-    mask = (conf >= threshold).float()
-    loss_u = (F.cross_entropy(logits_us.float(), pseudo, reduction="none") * mask).mean()
-    return {
-        "loss": loss_x + lambda_u * loss_u,
-        "loss_x": loss_x,
-        "loss_u": loss_u,
-        "mask": mask,
-        "pseudo": pseudo,
-    }
-
-
-def fixmatch_step(
-    net: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    n_labeled: int,
-    n_unlabeled: int,
-    threshold: float,
-    lambda_u: float,
-    bf16: bool = False,
-) -> dict[str, torch.Tensor]:
-    """One FixMatch forward and its loss: x (B + 2uB, 3, H, W) is the labeled images (B), then
-    the weak (uB) and the strong (uB) views of the same unlabeled images, in one forward (so
-    BatchNorm sees the whole mix); y (B,) the labels. Returns fixmatch_loss's dict; the caller
-    runs backward and the optimizer."""
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-        logits = net(x)  # (B + 2uB, k)
-    lx, luw, lus = (
-        logits[:n_labeled],
-        logits[n_labeled : n_labeled + n_unlabeled],
-        logits[n_labeled + n_unlabeled :],
-    )
-    return fixmatch_loss(lx, y, luw, lus, threshold, lambda_u)
-
-
-class EMA:
-    """Exponential moving average of a model's parameters; buffers (BN stats) are copied.
-
-    warmup: the decay at update k (0-based) is min(decay, (1+k)/(10+k)), as TensorFlow's
-    ExponentialMovingAverage with num_updates, so that a short run does not evaluate a model
-    that is still mostly its random initialisation (0.999^1000 = 0.37 of it after 1000 steps).
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float, warmup: bool = True):
-        self.module = copy.deepcopy(model).eval()
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-        self.decay, self.warmup = decay, warmup
-
-    def decay_at(self, k: int) -> float:
-        return min(self.decay, (1.0 + k) / (10.0 + k)) if self.warmup else self.decay
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module, k: int) -> None:
-        ema_p, p = list(self.module.parameters()), list(model.parameters())
-        torch._foreach_lerp_(ema_p, p, 1.0 - self.decay_at(k))
-        for eb, b in zip(self.module.buffers(), model.buffers()):
-            eb.copy_(b)
 
 
 def _acc_or_blank(counts: np.ndarray, aligned: bool):
@@ -336,9 +256,10 @@ class FixMatchTrainer(Trainer):
     # ---------------------------------------------------------------- evaluation
     @torch.no_grad()
     def predict_logits(self, images: np.ndarray, use_ema: bool = True) -> torch.Tensor:
-        model = self.ema.module if use_ema else self.model
-        return predict_logits(model, images, self.mean, self.std, self.device,
-                              self.cfg.eval_batch_size, self.cfg.bf16, self.cfg.input_size)
+        model = (self.ema.module if use_ema else self.model).eval()
+        return batched_forward(model, images, self.mean, self.std, self.device,  # (N, k)
+                               self.cfg.eval_batch_size, self.cfg.bf16,
+                               input_size=self.cfg.input_size)
 
     def eval_due(self, last: bool) -> bool:
         return last or self.step % self.cfg.eval_every == 0
@@ -540,22 +461,3 @@ class FixMatchTrainer(Trainer):
                 self._tb = None
         self.callback("end", {"step": self.step, "median_test_acc": self.median_test_acc()})
         return self
-
-
-def predict_logits(
-    model: torch.nn.Module,
-    images: np.ndarray,
-    mean: torch.Tensor,
-    std: torch.Tensor,
-    device: torch.device,
-    batch_size: int = 1024,
-    bf16: bool = True,
-    input_size: Optional[int] = None,
-    progress=None,
-) -> torch.Tensor:
-    """Logits (N, k) float32 on the device for (N,H,W,3) uint8 images, without augmentation
-    (resized on the device to input_size x input_size when given); `progress(images done)`
-    after every batch."""
-    model.eval()
-    return batched_forward(model, images, mean, std, device, batch_size, bf16,
-                           input_size=input_size, progress=progress)

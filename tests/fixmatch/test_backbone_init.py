@@ -12,12 +12,12 @@ from test_fixmatch import tiny_cfg, toy  # noqa: F401 (fixture)
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.fixmatch.config import FixMatchConfig, lr_at
+from hume_ssl.fixmatch.loss import fixmatch_step
 from hume_ssl.fixmatch.microbatch import accumulate_step
 from hume_ssl.fixmatch.predict import predict_run
 from hume_ssl.fixmatch.probe import fit_logistic, fit_probe, start_head
 from hume_ssl.fixmatch.recipes import RECIPES, param_groups
 from hume_ssl.fixmatch.run import train_fixmatch_run
-from hume_ssl.fixmatch.trainer import fixmatch_step
 from hume_ssl.models.classifier import EncoderClassifier, init_classifier, resolve_init
 
 

@@ -14,15 +14,12 @@ from conftest import fit_until_interrupted
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
+from hume_ssl.fixmatch.ema import EMA
+from hume_ssl.fixmatch.loss import fixmatch_loss, fixmatch_step
 from hume_ssl.fixmatch.predict import predict_run
+from hume_ssl.fixmatch.recipes import param_groups
 from hume_ssl.fixmatch.run import train_fixmatch_run
-from hume_ssl.fixmatch.trainer import (
-    EMA,
-    FixMatchTrainer,
-    fixmatch_loss,
-    fixmatch_step,
-    param_groups,
-)
+from hume_ssl.fixmatch.trainer import FixMatchTrainer
 from hume_ssl.models.wrn import build_model
 
 
