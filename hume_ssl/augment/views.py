@@ -24,24 +24,30 @@ from hume_ssl.augment import (
     pixels as px,  # brightness, contrast, color blend + clamp as torchvision
 )
 from hume_ssl.augment.pixels import to_float
+from hume_ssl.core.params import setting
 
 
 @dataclass
 class ViewConfig:
     """One SSL view: random resized crop, flip, colour jitter, grayscale, blur (MoCo v2 recipe)."""
 
-    crop_scale: tuple[float, float] = (0.2, 1.0)  # crop area as a fraction of the image area
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # crop aspect ratio w/h range
-    flip_p: float = 0.5
-    jitter_p: float = 0.8  # probability of applying colour jitter (all 4 ops, random order)
-    brightness: float = 0.4  # factor drawn in [1-b, 1+b]
-    contrast: float = 0.4
-    saturation: float = 0.4
-    hue: float = 0.1  # hue shift drawn in [-h, h] (fraction of the colour wheel)
-    grayscale_p: float = 0.2
-    blur_p: float = 0.5
-    blur_sigma: tuple[float, float] = (0.1, 2.0)  # pixels, drawn per sample
-    blur_min_size: int = 64  # blur only when the output side >= this (no blur at 32 px)
+    crop_scale: tuple[float, float] = setting((0.2, 1.0), "Crop area range.",
+                                              unit="fraction of the image area")
+    crop_ratio: tuple[float, float] = setting((3 / 4, 4 / 3), "Crop aspect ratio range.",
+                                              unit="width / height")
+    flip_p: float = setting(0.5, "Horizontal flip probability.", unit="probability")
+    jitter_p: float = setting(0.8, "Probability of colour jitter (all 4 ops, random order).",
+                              unit="probability")
+    brightness: float = setting(0.4, "Brightness factor drawn in [1 - b, 1 + b].")
+    contrast: float = setting(0.4, "Contrast factor drawn in [1 - c, 1 + c].")
+    saturation: float = setting(0.4, "Saturation factor drawn in [1 - s, 1 + s].")
+    hue: float = setting(0.1, "Hue shift drawn in [-h, h].", unit="fraction of the colour wheel")
+    grayscale_p: float = setting(0.2, "Grayscale probability.", unit="probability")
+    blur_p: float = setting(0.5, "Gaussian blur probability.", unit="probability")
+    blur_sigma: tuple[float, float] = setting((0.1, 2.0), "Blur sigma range, drawn per sample.",
+                                              unit="pixels")
+    blur_min_size: int = setting(64, "Blur only when the output side is at least this (no blur "
+                                 "at 32 px).", unit="pixels (output side)")
 
 
 def _rand(shape: tuple[int, ...], g: torch.Generator, lo: float, hi: float) -> Tensor:

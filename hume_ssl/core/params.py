@@ -186,6 +186,19 @@ def help_of(f: dataclasses.Field) -> str:
     return text
 
 
+def units_of(config: Any, prefix: str = "") -> dict[str, str]:
+    """{field: its unit} of a config dataclass (class or instance), nested configs' fields as
+    "view.crop_scale": the "units" a run writes to its config.json."""
+    units = {}
+    for f in dataclasses.fields(config):
+        default = default_of(f)
+        if dataclasses.is_dataclass(default):
+            units.update(units_of(default, f"{prefix}{f.name}."))
+        elif f.metadata.get("unit"):
+            units[prefix + f.name] = f.metadata["unit"]
+    return units
+
+
 def default_of(f: dataclasses.Field) -> Any:
     if f.default_factory is not dataclasses.MISSING:
         return f.default_factory()

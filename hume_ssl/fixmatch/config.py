@@ -10,27 +10,6 @@ from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
 from hume_ssl.train.numbers import within
 
-UNITS = {
-    "steps": "optimizer steps (an upper bound under budget_minutes)",
-    "budget_minutes": "minutes of wall-clock time (schedule fitted to it)",
-    "encoder_lr_scale": "multiplier of lr for a pretrained encoder",
-    "batch_size": "labeled images per step (global)",
-    "mu": "unlabeled images per labeled image",
-    "lr": "lr after the warm-up (cosine decay)",
-    "input_size": "px (images resized on the device)",
-    "warmup": "fraction of the steps",
-    "micro_batches": "forwards per step (gradient accumulation)",
-    "weight_decay": "L2 coefficient",
-    "threshold": "softmax probability",
-    "ema_decay": "per step",
-    "bn_momentum": "per step (raised to 10/steps on runs under 10,000 steps)",
-    "translate": "fraction of image size",
-    "cutout": "fraction of image size",
-    "eval_every": "steps",
-    "log_every": "steps",
-    "checkpoint_every": "steps",
-    "eval_batch_size": "images",
-}
 UNSET = (True, "")  # a check that passes: a field left None, filled by the recipe
 
 
@@ -60,7 +39,8 @@ class FixMatchConfig:
     # pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
-        "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).", bounds="(0, inf)")
+        "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).",
+        unit="multiple of --lr", bounds="(0, inf)")
     warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
                                       "(default: the recipe's: scratch 0, cnn 0.05, ssl 0, "
                                       "vit 0.025).",
@@ -82,7 +62,8 @@ class FixMatchConfig:
         "inside it, with its evaluations).", unit="minutes", bounds="(0, inf)")
     batch_size: int = setting(64, "Labeled images per step, global over GPUs.", unit="images",
                               bounds="[1, inf)")
-    mu: int = setting(7, "Unlabeled images per labeled image in a step.", bounds="[1, inf)")
+    mu: int = setting(7, "Unlabeled images per labeled image in a step.",
+                      unit="unlabeled images per labeled image", bounds="[1, inf)")
     lr: Optional[float] = setting(None, "Learning rate after the warm-up, then lr cos(7 pi k / "
                                   "16 K) at step k; default: the recipe's (SGD 0.03, ViT AdamW "
                                   "5e-4).", bounds="(0, inf)")

@@ -32,10 +32,10 @@ from hume_ssl.core.io import (
     check_writable_dir,
 )
 from hume_ssl.core.metrics import cluster_acc
-from hume_ssl.core.params import check_value, warn_renamed
+from hume_ssl.core.params import check_value, units_of, warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_split, split_exists
-from hume_ssl.fixmatch.config import UNITS, FixMatchConfig
+from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.fixmatch.probe import fit_probe, start_head
 from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
@@ -275,7 +275,7 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
         "recipe": {"name": cfg.recipe, **RECIPES[cfg.recipe].to_dict(), "lr": cfg.lr,
                    "encoder_lr_scale": cfg.encoder_lr_scale, "warmup": cfg.warmup,
                    "layer_decay": cfg.layer_decay},
-        "units": UNITS,
+        "units": units_of(FixMatchConfig),
         "seeds": {
             **s.source,
             "dataset": s.dataset,

@@ -20,21 +20,6 @@ from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.params import check_bounds, default_of, setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 
-UNITS = {
-    "epochs": "passes over the split",
-    "budget_minutes": "minutes of wall-clock time (schedule fitted to it)",
-    "batch_size": "images per step (two views each)",
-    "lr": "SGD lr at step 0 (cosine decay to 0)",
-    "queue_size": "keys",
-    "moco_momentum": "key-encoder EMA per step",
-    "knn_every": "epochs",
-    "log_every": "steps",
-    "checkpoint_every": "steps",
-    "view.crop_scale": "fraction of the image area",
-    "view.hue": "fraction of the colour wheel",
-    "view.blur_sigma": "pixels",
-    "view.blur_min_size": "pixels (output side)",
-}
 # mocov2's own options (field: its flag): set away from its default under simclr, refused
 MOCO_ONLY = {"bn_splits": "--bn-splits", "symmetric": "--asymmetric",
              "queue_size": "--queue-size", "moco_momentum": "--moco-momentum"}

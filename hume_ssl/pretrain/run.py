@@ -23,11 +23,11 @@ from typing import Optional
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
-from hume_ssl.core.params import check_value
+from hume_ssl.core.params import check_value, units_of
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
-from hume_ssl.pretrain.config import UNITS, PretrainConfig
+from hume_ssl.pretrain.config import PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
 from hume_ssl.train.resume import (
     check_resume,
@@ -97,7 +97,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "dataset": dataset,
         "split": split,
         "pretrain": cfg.to_dict(),
-        "units": UNITS,
+        "units": units_of(PretrainConfig),
         "data": {"n_train": len(images), "skipped_unreadable": skipped,
                  "image_shape": list(images.shape[1:]),
                  "mean": mean.tolist(), "std": std.tolist(),

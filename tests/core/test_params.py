@@ -48,3 +48,16 @@ def test_help_states_the_range_a_setting_declares():
     assert help_of(f["subset_size"]).endswith("Unit: samples. Range: a whole number, at least 4.")
     assert help_of(f["train_fraction"]).endswith("Range: a number in (0, 1).")
     assert "Range" not in help_of(f["encoder_init"])  # no bounds, no range
+
+
+def test_a_runs_units_come_from_its_settings_nested_ones_too():
+    """config.json's "units" were a second dict beside the fields' own units (they had drifted:
+    "fraction of image size" against "fraction of the image size")."""
+    from hume_ssl.core.params import units_of
+    from hume_ssl.fixmatch.config import FixMatchConfig
+    from hume_ssl.pretrain.config import PretrainConfig
+
+    pre, fix = units_of(PretrainConfig), units_of(FixMatchConfig())
+    assert pre["epochs"] == "epochs" and pre["view.crop_scale"] == "fraction of the image area"
+    assert fix["cutout"] == "fraction of the image size" and fix["steps"] == "steps"
+    assert "lr" not in fix  # no unit declared: none written
