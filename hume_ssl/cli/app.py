@@ -6,18 +6,14 @@ help is written once, in the config (or, for a command's files, in hume_ssl.cli.
 
 from __future__ import annotations
 
-import functools
 import os
-import shlex
-import sys
 import warnings
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from hume_ssl.cli.consoles import console, out_console
+from hume_ssl.cli.errors import handle_errors
 from hume_ssl.cli.inputs import (
     DemoInputs,
     ExportInputs,
@@ -35,10 +31,9 @@ from hume_ssl.cli.progress import (
     predict_progress,
     pretrain_progress,
 )
+from hume_ssl.cli.tables import demo_table, label_table, num, print_diagnostics, seed_table
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import DiskFullError
-from hume_ssl.core.params import check_bounds
 from hume_ssl.core.versions import versions
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.hume.config import HumeConfig
@@ -51,9 +46,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# messages and progress on stderr, results on stdout; never wrapped, so a script can read paths
-console = Console(stderr=True, soft_wrap=True)
-out_console = Console(soft_wrap=True)
 
 HUME_RESOURCES = ["chunk_size", "memory_budget_gib", "score_rows", "device", "random_state"]
 
@@ -88,89 +80,9 @@ def main() -> None:
     app()
 
 
-def _handle_errors(fn):
-    """The one error handler: a HumeSSLError is one red line and exit 2 (a full disk adds what
-    was kept and the command that continues); a Ctrl-C says where the work was kept and the
-    command that resumes it (exit 130)."""
-
-    @functools.wraps(fn)
-    def wrapper(**sections):
-        try:
-            for section in sections.values():  # every number in its declared range, first
-                check_bounds(section)
-            return fn(**sections)
-        except DiskFullError as e:
-            kept, again, _ = _kept(sections)
-            console.print("[bold red]error:[/] " + escape(
-                f"no space left on the device while writing {e.path}. "
-                f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
-                f"{again}"))
-            raise typer.Exit(2) from None
-        except HumeSSLError as e:
-            prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
-            again = ""
-            if getattr(e, "needs_resume", None) is not None:  # a run stopped: how to go on
-                again = " The command: " + _command_again(e.needs_resume)
-            console.print(f"[bold red]{prefix}error:[/] " + escape(f"{e}{again}"))  # [i]: text
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
-                raise typer.Exit(130) from None
-            kept, again, resume = _kept(sections)
-            how = ("continue with" if resume else
-                   "run the same command again to resume it (continue with)")
-            console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
-                          + escape(f"{kept}; {how}: {again}"))
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-def _kept(sections: dict) -> tuple[str, str, bool]:
-    """(what of the work finished so far is kept, and where; the command that continues it;
-    whether that command needs --resume)."""
-    from hume_ssl.features.cache import default_cache_dir
-
-    io = sections.get("io")
-    out = getattr(io, "out", None)
-    cache = sections.get("extract", io if isinstance(io, FeatureInputs) else None)
-    if getattr(io, "phi1", None) is not None:  # seed on feature files: nothing extracted
-        cache = None
-    cache = default_cache_dir(cache.cache_dir) if cache is not None else None
-    resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
-    if resume:
-        kept = f"the last checkpoint is kept in {out}"
-    elif isinstance(io, FeatureInputs):
-        kept = f"the rows extracted so far are kept in the feature cache {cache}/features"
-    elif cache is not None and not (out and Path(out, "hume").exists()):  # seed, extracting
-        kept = (f"the features extracted so far are kept in the feature cache {cache}/features "
-                f"({out} was not created yet)")
-    elif cache is not None:
-        kept = (f"the features are kept in the feature cache {cache}/features and the finished "
-                f"HUME restarts in {out}/hume/chunks")
-    elif out is not None and Path(out, "chunks").exists():  # label
-        kept = f"the finished HUME restarts are kept in {out}/chunks"
-    elif out is not None and Path(out, "hume", "chunks").exists():  # seed on feature files
-        kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
-    else:
-        kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
-    return kept, _command_again(resume), resume
-
-
-def _command_again(resume: bool) -> str:
-    """The command line that was run, with --resume added when continuing needs it."""
-    args = [a for a in sys.argv[1:] if a != "--no-resume"]
-    if resume and "--resume" not in args:
-        args.append("--resume")
-    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
-        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl.cli "
-                + shlex.join(args))
-    return "hume-ssl " + shlex.join(args)
-
-
 def cli_command(name=None, **sections):
     """A command of `app` with options built from `sections` and the one error handler."""
-    return lambda fn: command(app, name, **sections)(_handle_errors(fn))
+    return lambda fn: command(app, name, **sections)(handle_errors(fn))
 
 
 # ---------------------------------------------------------------------------- label
@@ -188,27 +100,8 @@ def label(io: LabelInputs, cfg: HumeConfig) -> None:
     if res.get("rank"):  # torchrun: rank 0 prints
         return
     model, m = res["model"], res.get("metrics") or {}
-    table = Table(title=f"HUME: {cfg.n_restarts} restarts in {res['seconds']:.1f} s")
-    for col in ("", "score", "ACC", "ARI", "NMI"):
-        table.add_column(col)
-
-    def fmt(d, key):
-        return f"{d[key]:.4f}" if d else "-"
-
-    b = model.best_restart_
-    rows = [("ensemble", "-", m.get("ensemble")),
-            (f"best restart (#{b})", f"{model.scores_[b]:.4f}", m.get("best_restart"))]
-    if model.test_labels_ is not None:  # the --phi1-test rows
-        rows += [("test: ensemble", "-", m.get("test_ensemble")),
-                 (f"test: best restart (#{b})", "-", m.get("test_best_restart"))]
-    for name, score, d in rows:
-        table.add_row(name, score, fmt(d, "acc"), fmt(d, "ari"), fmt(d, "nmi"))
-    if "restart_acc_mean" in m:
-        table.add_row(
-            "restarts mean", f"{model.scores_.mean():.4f}", f"{m['restart_acc_mean']:.4f}", "", ""
-        )
-    out_console.print(table)
-    _print_diagnostics(res["diagnostics"])
+    out_console.print(label_table(cfg.n_restarts, res["seconds"], model, m))
+    print_diagnostics(res["diagnostics"])
     test = ", test_*.npy" if model.test_labels_ is not None else ""
     out_console.print(
         f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
@@ -340,21 +233,21 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
                        hume_defaults=base, k=io.k, k_range=io.k_range)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
-    out_console.print(_seed_table(res))
-    _print_diagnostics(res["diagnostics"])
+    out_console.print(seed_table(res))
+    print_diagnostics(res["diagnostics"])
     est = (res.get("expected_precision") or {}).get("overall")
     if est:
         out_console.print(
-            f"expected seed precision {_num(est['expected'], 3)} (90% interval "
-            f"{_num(est['low'], 3)}..{_num(est['high'], 3)}; chance-corrected "
-            f"{_num(est['chance_corrected'], 3)}): label-free, from each cluster's stability, "
+            f"expected seed precision {num(est['expected'], 3)} (90% interval "
+            f"{num(est['low'], 3)}..{num(est['high'], 3)}; chance-corrected "
+            f"{num(est['chance_corrected'], 3)}): label-free, from each cluster's stability, "
             "calibrated on recipes/seed_benchmark.py's sets")
     if "report" in res:
         r = res["report"]
         out_console.print(
-            f"ensemble ACC {_num(r['ensemble_acc'])}; seed precision "
-            f"{_num(r['seed_precision'])}; precision at n per class: "
-            + ", ".join(f"{n}: {_num(p, 3)}" for n, p in r["precision_at_per_class"].items())
+            f"ensemble ACC {num(r['ensemble_acc'])}; seed precision "
+            f"{num(r['seed_precision'])}; precision at n per class: "
+            + ", ".join(f"{n}: {num(p, 3)}" for n, p in r["precision_at_per_class"].items())
         )
         for line in r.get("wrong", []):
             out_console.print(f"wrong seeds (ground truth, report.json): {line}", markup=False)
@@ -403,74 +296,3 @@ def demo(io: DemoInputs) -> None:
     out_console.print(demo_table(r))
     if io.quick:
         console.print("[yellow]--quick: tiny budgets; the figures above mean nothing.[/]")
-
-
-def demo_table(r: dict) -> Table:
-    """The demo's one table: seeds, verdict, final accuracy against k-means, and the paths."""
-    sec = r["seconds"]
-    table = Table(title=f"hume-ssl demo: {r['dataset']} in {sec['total']:.0f} s (ground truth "
-                  "used for these figures only)", show_lines=False)
-    table.add_column("step")
-    table.add_column("result")
-    table.add_column("outputs")
-    p = r["paths"]
-    km = r["kmeans_test_acc"]
-    table.add_row("pretrain", f"space 1 learned in {sec['pretrain']:.0f} s (kNN-200 test "
-                  f"accuracy {_num(r['pretrain_knn_acc'], 3)})", f"ssl:{p['pretrain']}")
-    table.add_row("seed", f"{r['n_seeds']} seeds {r['seeds_per_class']}, precision "
-                  f"{_num(r['seed_precision'], 3)} (HUME ensemble ACC "
-                  f"{_num(r['hume_ensemble_acc'], 3)}) in {sec['seed']:.0f} s", p["seeds"])
-    table.add_row("verdict", r["verdict"], f"{p['seed']}/hume")
-    table.add_row("train-fixmatch", f"{r['fixmatch_steps']} steps in {sec['fixmatch']:.0f} s",
-                  p["fixmatch"])
-    table.add_row("predict", f"test ACC {_num(r['test_acc'], 3)}", p["predictions"])
-    table.add_row("k-means", f"test ACC {_num(km['pixels'], 3)} on the pixels, "
-                  f"{_num(km['space 1'], 3)} on space 1", "")
-    table.add_row("summary", "", p["summary"])
-    return table
-
-
-# ---------------------------------------------------------------------------- printing
-def _seed_table(res: dict) -> Table:
-    """Per seed cluster: its seeds and what they rest on (the rule's own evidence)."""
-    table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
-    short = lambda c, n: str(n) + (" (short)" if c in res["short_classes"] else "")  # noqa: E731
-    if res["rule"] == "consensus":
-        for col in ("cluster", "seeds", "size", "agreed from", "stability", "core",
-                    "candidates"):  # narrow terminals (80 columns when piped) fold, never cut
-            table.add_column(col, overflow="fold")
-        table.add_column("expected precision (90%)", no_wrap=True)
-        for cl in res["clusters"]:
-            e = cl["expected_precision"]
-            table.add_row(str(cl["cluster"]), short(cl["cluster"], cl["seeds"]), str(cl["size"]),
-                          f"{cl['source']} {cl['source_id']}", _num(cl["stability"], 3),
-                          str(cl["core"]), str(cl["candidates"]),
-                          f"{_num(e['expected'], 2)} ({_num(e['low'], 2)}..{_num(e['high'], 2)})")
-        return table
-    for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
-        table.add_column(col, overflow="fold")
-    for c, n in enumerate(res["per_class"]):
-        cl = res["diagnostics"]["clusters"][c]
-        table.add_row(str(c), short(c, n), str(cl["size"]), _num(cl["mean_agreement"], 3),
-                      _num(cl["mean_knn"], 3), str(cl["candidates"]),
-                      "" if cl["reliable"] else "[yellow]weak[/]")
-    return table
-
-
-def _print_diagnostics(d: dict) -> None:
-    """The label-free diagnostics block `label` and `seed` print (stored in their JSON)."""
-    a, ari, sc = d["agreement"], d["pairwise_ari"], d["scores"]
-    out_console.print(
-        f"diagnostics ({d['n_restarts']} restarts, no labels used): majority agreement on "
-        f"{100 * a['above_0.5']:.1f}% of samples, >= 0.9 on {100 * a['at_least_0.9']:.1f}%, all "
-        f"on {100 * a['all_1.0']:.1f}%; mean pairwise ARI "
-        + (_num(ari["mean"], 3) if ari["mean"] is not None else f"- ({ari['reason']})")
-        + f"; restart scores {sc['min']:.3f}..{sc['max']:.3f} (median {sc['median']:.3f})"
-    )
-    color = {"reliable": "green", "uncertain": "yellow", "unreliable": "bold red"}[d["verdict"]]
-    out_console.print(f"verdict on HUME's clustering: [{color}]{d['verdict']}[/]: {d['message']}")
-
-
-def _num(v, digits: int = 4) -> str:
-    """A float for a table, or "-" where it is undefined (None)."""
-    return "-" if v is None else f"{v:.{digits}f}"

@@ -2,7 +2,7 @@
 
 from rich.console import Console
 
-from hume_ssl.cli.app import _seed_table
+from hume_ssl.cli.tables import seed_table
 
 
 def test_the_consensus_seed_table_keeps_its_expected_precision_whole_in_80_columns():
@@ -13,7 +13,7 @@ def test_the_consensus_seed_table_keeps_its_expected_precision_whole_in_80_colum
     res = {"n_seeds": 4, "seeds_dir": "/tmp/some/rather/long/run/folder/seeds", "rule": "consensus",
            "short_classes": [0], "clusters": [cl]}
     console = Console(width=80, record=True, soft_wrap=True)
-    console.print(_seed_table(res))
+    console.print(seed_table(res))
     text = console.export_text()
     assert "0.96 (0.92..1.00)" in text and "expected precision (90%)" in text
     assert "…" not in text and max(map(len, text.splitlines())) <= 80

@@ -1,0 +1,100 @@
+"""The command line's one error handler: a HumeSSLError is one red line (exit 2); a full disk
+or a Ctrl-C says what work was kept, and where, and the command that continues it."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from hume_ssl.cli.consoles import console
+from hume_ssl.cli.inputs import FeatureInputs
+from hume_ssl.core import distributed
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import DiskFullError
+from hume_ssl.core.params import check_bounds
+
+
+def handle_errors(fn):
+    """The one error handler: a HumeSSLError is one red line and exit 2 (a full disk adds what
+    was kept and the command that continues); a Ctrl-C says where the work was kept and the
+    command that resumes it (exit 130)."""
+
+    @functools.wraps(fn)
+    def wrapper(**sections):
+        try:
+            for section in sections.values():  # every number in its declared range, first
+                check_bounds(section)
+            return fn(**sections)
+        except DiskFullError as e:
+            kept, again, _ = _kept(sections)
+            console.print("[bold red]error:[/] " + escape(
+                f"no space left on the device while writing {e.path}. "
+                f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
+                f"{again}"))
+            raise typer.Exit(2) from None
+        except HumeSSLError as e:
+            prefix = f"rank {distributed.rank()}: " if distributed.world_size() > 1 else ""
+            again = ""
+            if getattr(e, "needs_resume", None) is not None:  # a run stopped: how to go on
+                again = " The command: " + _command_again(e.needs_resume)
+            console.print(f"[bold red]{prefix}error:[/] " + escape(f"{e}{again}"))  # [i]: text
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
+                raise typer.Exit(130) from None
+            kept, again, resume = _kept(sections)
+            how = ("continue with" if resume else
+                   "run the same command again to resume it (continue with)")
+            console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
+                          + escape(f"{kept}; {how}: {again}"))
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _kept(sections: dict) -> tuple[str, str, bool]:
+    """(what of the work finished so far is kept, and where; the command that continues it;
+    whether that command needs --resume)."""
+    from hume_ssl.features.cache import default_cache_dir
+
+    io = sections.get("io")
+    out = getattr(io, "out", None)
+    cache = sections.get("extract", io if isinstance(io, FeatureInputs) else None)
+    if getattr(io, "phi1", None) is not None:  # seed on feature files: nothing extracted
+        cache = None
+    cache = default_cache_dir(cache.cache_dir) if cache is not None else None
+    resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
+    if resume:
+        kept = f"the last checkpoint is kept in {out}"
+    elif isinstance(io, FeatureInputs):
+        kept = f"the rows extracted so far are kept in the feature cache {cache}/features"
+    elif cache is not None and not (out and Path(out, "hume").exists()):  # seed, extracting
+        kept = (f"the features extracted so far are kept in the feature cache {cache}/features "
+                f"({out} was not created yet)")
+    elif cache is not None:
+        kept = (f"the features are kept in the feature cache {cache}/features and the finished "
+                f"HUME restarts in {out}/hume/chunks")
+    elif out is not None and Path(out, "chunks").exists():  # label
+        kept = f"the finished HUME restarts are kept in {out}/chunks"
+    elif out is not None and Path(out, "hume", "chunks").exists():  # seed on feature files
+        kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
+    else:
+        kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
+    return kept, _command_again(resume), resume
+
+
+def _command_again(resume: bool) -> str:
+    """The command line that was run, with --resume added when continuing needs it."""
+    args = [a for a in sys.argv[1:] if a != "--no-resume"]
+    if resume and "--resume" not in args:
+        args.append("--resume")
+    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
+        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl.cli "
+                + shlex.join(args))
+    return "hume-ssl " + shlex.join(args)
