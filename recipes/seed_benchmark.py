@@ -111,12 +111,8 @@ from hume_ssl.seeds.calibration import (
     expected_precision,
 )
 from hume_ssl.seeds.config import BULK_OF, RULE_SHORTAGES, SeedConfig
-from hume_ssl.seeds.consensus import (
-    ConsensusSelector,
-    normalised_knn_graph,
-    space_neighbours,
-    space_rows,
-)
+from hume_ssl.seeds.consensus import ConsensusSelector
+from hume_ssl.seeds.partitions import normalised_knn_graph, space_neighbours, space_rows
 from hume_ssl.seeds.report import (
     WRONG_KINDS,
     cluster_anatomy,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from hume_ssl.seeds.config import SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, short_cause
+from hume_ssl.seeds.consensus import ConsensusSelector
+from hume_ssl.seeds.cuts import short_cause
 
 
 def partitions_note(sel: ConsensusSelector) -> str:
@@ -44,7 +45,7 @@ def agreement_note(sel: ConsensusSelector, seeds: SeedConfig) -> str:
 
 
 def short_note(sel, cfg: SeedConfig) -> str:
-    """Why each short cluster is short (the consensus rule: consensus.short_cause, what its
+    """Why each short cluster is short (the consensus rule: cuts.short_cause, what its
     terms mean), then what to try (shortage_hint)."""
     if cfg.rule != "consensus":
         return shortage_hint(cfg)

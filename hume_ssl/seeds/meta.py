@@ -11,9 +11,10 @@ from hume_ssl.core.versions import versions
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, ranking_description
+from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.duplicates import n_duplicates
 from hume_ssl.seeds.messages import agreement_note, partitions_note
+from hume_ssl.seeds.ranking import ranking_description
 from hume_ssl.seeds.selection import SeedSelector
 
 

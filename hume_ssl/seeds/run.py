@@ -31,7 +31,7 @@ from hume_ssl.hume.outputs import write_label_outputs
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.choose_k import K_RANGE, choose_k, hume_config
 from hume_ssl.seeds.config import SeedConfig
-from hume_ssl.seeds.consensus import ConsensusSelector, space_neighbours
+from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.duplicates import duplicate_groups
 from hume_ssl.seeds.export import remove_exports
 from hume_ssl.seeds.inputs import Log, check_knn, dataset_k, ground_truth, paired_spaces
@@ -43,6 +43,7 @@ from hume_ssl.seeds.messages import (
     short_note,
 )
 from hume_ssl.seeds.meta import seeds_meta
+from hume_ssl.seeds.partitions import space_neighbours
 from hume_ssl.seeds.report import (
     SHEETS,
     describe_wrong,

@@ -10,17 +10,10 @@ from hume_ssl.core.metrics import hungarian_map
 from hume_ssl.core.params import UnknownParameterError
 from hume_ssl.seeds.calibration import _summary, bin_counts, expected_precision, stability_bin
 from hume_ssl.seeds.config import SeedConfig
-from hume_ssl.seeds.consensus import (
-    PARTITIONS,
-    ConsensusSelector,
-    agreement_floor,
-    bulk,
-    mode_order,
-    select,
-    short_cause,
-    stable_clusters,
-    why_short,
-)
+from hume_ssl.seeds.consensus import ConsensusSelector, agreement_floor, select
+from hume_ssl.seeds.cuts import short_cause, why_short
+from hume_ssl.seeds.ranking import bulk, mode_order
+from hume_ssl.seeds.stability import PARTITIONS, stable_clusters
 
 
 def _groups():
@@ -530,7 +523,7 @@ def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
     # and 2: 0.925 and 1.000 at 4 per cluster with HUME standing for it, 0.806 and 0.778 with all
     # four partitions counted (measured 2026-12-03)
     from hume_ssl.hume.estimator import Hume
-    from hume_ssl.seeds.consensus import space_neighbours
+    from hume_ssl.seeds.partitions import space_neighbours
 
     phi1, phi2, y = digits_views
     hume = Hume(k=10, n_restarts=20, n_steps=100, random_state=0).fit(phi1, phi2)
@@ -595,7 +588,7 @@ def test_the_graph_partition_follows_the_neighbours_not_a_straight_cut(seed):
     from sklearn.cluster import KMeans
 
     from hume_ssl.core.metrics import cluster_acc
-    from hume_ssl.seeds.consensus import graph_embedding, kmeans_labels, space_neighbours
+    from hume_ssl.seeds.partitions import graph_embedding, kmeans_labels, space_neighbours
 
     x1, x2, y = _two_rings(seed)
     nbrs = [space_neighbours(x, 10, center=False)[0] for x in (x1, x2)]
@@ -606,14 +599,14 @@ def test_the_graph_partition_follows_the_neighbours_not_a_straight_cut(seed):
 
 
 def test_the_graph_embedding_is_left_out_past_its_size_limit(monkeypatch):
-    import hume_ssl.seeds.consensus as consensus
+    import hume_ssl.seeds.partitions as partitions
 
     nbrs = [np.roll(np.arange(50)[:, None], -s)[:, :1] for s in (1, 2)]  # (50, 1) ring-like
-    monkeypatch.setattr(consensus, "GRAPH_MAX_CELLS", 50 * 3 - 1)
-    assert consensus.graph_embedding(nbrs, 3) is None
-    assert consensus.graph_embedding(nbrs, 50) is None  # k >= N: no k eigenvectors to cluster
-    monkeypatch.setattr(consensus, "GRAPH_MAX_CELLS", 50 * 3)
-    assert consensus.graph_embedding(nbrs, 3).shape == (50, 3)
+    monkeypatch.setattr(partitions, "GRAPH_MAX_CELLS", 50 * 3 - 1)
+    assert partitions.graph_embedding(nbrs, 3) is None
+    assert partitions.graph_embedding(nbrs, 50) is None  # k >= N: no k eigenvectors to cluster
+    monkeypatch.setattr(partitions, "GRAPH_MAX_CELLS", 50 * 3)
+    assert partitions.graph_embedding(nbrs, 3).shape == (50, 3)
 
 
 def test_the_graph_partition_is_one_more_partition_by_default(digits_views):
