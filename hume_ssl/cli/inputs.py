@@ -11,6 +11,7 @@ from typing import Optional
 
 from hume_ssl.core.params import setting
 from hume_ssl.features.extract import LOADER_BOUNDS
+from hume_ssl.models.backbones import DEFAULT_BACKBONES
 from hume_ssl.seeds.choose_k import K_RANGE
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
@@ -77,7 +78,7 @@ class FeatureInputs:
 class SeedInputs:
     dataset: Optional[str] = setting(None, "Dataset (cifar10, imagefolder:PATH, npz:PATH, ...); "
                                      "optional with --phi1/--phi2.", argument=True)
-    backbones: str = setting("dinov2_vitg14,clip_vit_l14", "A,B: space 1 (task encoder), space "
+    backbones: str = setting(",".join(DEFAULT_BACKBONES), "A,B: space 1 (task encoder), space "
                              "2 (linear model, kNN); NAME@FILE: local weights.")
     phi1: Optional[Path] = setting(None, "Space-1 features file instead of a backbone.")
     phi2: Optional[Path] = setting(None, "Space-2 features file instead of a backbone.")

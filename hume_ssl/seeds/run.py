@@ -28,6 +28,7 @@ from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import write_label_outputs
+from hume_ssl.models.backbones import DEFAULT_BACKBONES
 from hume_ssl.seeds.artifact import write_seeds
 from hume_ssl.seeds.choose_k import K_RANGE, choose_k, hume_config
 from hume_ssl.seeds.config import SeedConfig
@@ -57,7 +58,7 @@ from hume_ssl.seeds.selection import SeedSelector
 def seed_run(
     out: str | Path,
     dataset: Optional[str] = None,
-    backbones: tuple[str, str] = ("dinov2_vitg14", "clip_vit_l14"),
+    backbones: tuple[str, str] = DEFAULT_BACKBONES,
     phi1: Optional[Path] = None,
     phi2: Optional[Path] = None,
     labels: Optional[Path] = None,
