@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Optional
 
 from hume_ssl.core.params import setting
+from hume_ssl.data.datasets import dataset_names
+from hume_ssl.data.images import IMAGE_SIZE_BOUNDS
 from hume_ssl.features.extract import LOADER_BOUNDS
+from hume_ssl.fixmatch.predict import PREDICT_BATCH, PREDICT_BATCH_BOUNDS
 from hume_ssl.models.backbones import DEFAULT_BACKBONES
 from hume_ssl.seeds.choose_k import K_RANGE
 
@@ -20,8 +23,7 @@ STRICT = "Fail on an unreadable image file instead of skipping it."
 IMAGE_SIZE = ("Resize (shorter side) + center-crop every image to this size first; needed when "
               "images are not all square of one size.")
 CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-ssl)."
-DATASET = ("Dataset: a registry name (cifar10, cifar100, cifar100-20, stl10, fashion-mnist, "
-           "digits: offline), "
+DATASET = (f"Dataset: a registry name ({', '.join(n for n in dataset_names() if ':' not in n)}), "
            "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by the split).")
 
 
@@ -58,8 +60,8 @@ class FeatureInputs:
     batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
                                         "on CPU).", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
-                                        "fraction (default: the backbone's own; 16 to 1024; "
-                                        "pixels:SIZE keeps its SIZE).",
+                                        "fraction (default: the backbone's own; pixels:SIZE "
+                                        "keeps its SIZE).",
                                         unit="pixels", bounds=LOADER_BOUNDS["input_size"])
     random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
     strict: bool = setting(False, STRICT)
@@ -108,7 +110,7 @@ class FixMatchInputs:
                                      "must match).")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     image_size: Optional[int] = setting(None, IMAGE_SIZE + " predict applies it too.",
-                                        unit="pixels", bounds="[1, inf)")
+                                        unit="pixels", bounds=IMAGE_SIZE_BOUNDS)
     k: Optional[int] = setting(None, "Classes the model outputs, for --indices seeds (default: "
                                "the dataset's classes; a seeds folder's seeds.json gives it).",
                                bounds="[2, inf)")
@@ -122,7 +124,7 @@ class PretrainInputs:
                            "npz:/path/name_{split}.npz).", argument=True)
     out: Path = setting(..., "Run folder: checkpoint, metrics, backbone.pt/.json.")
     split: str = setting("train", "Split to learn from (labels are never used).")
-    image_size: Optional[int] = setting(None, IMAGE_SIZE, unit="pixels", bounds="[1, inf)")
+    image_size: Optional[int] = setting(None, IMAGE_SIZE, unit="pixels", bounds=IMAGE_SIZE_BOUNDS)
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
                            flags=("--resume/--no-resume",))
@@ -136,7 +138,8 @@ class PredictInputs:
     split: str = setting("test", "Split to label.")
     out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")
     device: str = setting("auto", "auto, cpu, cuda, ...")
-    batch_size: int = setting(1024, "Images per forward pass.", unit="images")
+    batch_size: int = setting(PREDICT_BATCH, "Images per forward pass.", unit="images",
+                              bounds=PREDICT_BATCH_BOUNDS)
     data_root: Optional[Path] = setting(None, DATA_ROOT)
 
 

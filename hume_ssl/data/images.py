@@ -81,6 +81,9 @@ def split_exists(dataset: str, split: str, data_root=None) -> bool:
     return True
 
 
+IMAGE_SIZE_BOUNDS = "[1, inf)"  # --image-size: the side load_square resizes and crops to
+
+
 def load_square(dataset: str, split: str, size: Optional[int] = None, data_root=None,
                 strict: bool = False) -> tuple[np.ndarray, Optional[np.ndarray], int]:
     """(images (N, S, S, 3) uint8, labels or None, unreadable image files skipped: an image

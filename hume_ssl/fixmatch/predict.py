@@ -20,6 +20,7 @@ from hume_ssl.core.io import (
     read_json,
 )
 from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.core.params import check_value
 from hume_ssl.data.images import load_split
 from hume_ssl.models.classifier import (
     build_classifier,
@@ -70,21 +71,23 @@ def _model_folder(path: Path) -> Path:
     return path
 
 
+PREDICT_BATCH, PREDICT_BATCH_BOUNDS = 1024, "[1, inf)"  # images per forward pass of `predict`
+
+
 def predict_run(
     model_dir: str | Path,
     dataset: str,
     split: str = "test",
     out: Optional[str | Path] = None,
     device: str = "auto",
-    batch_size: int = 1024,
+    batch_size: int = PREDICT_BATCH,
     data_root: Optional[str | Path] = None,
     callback=None,
 ) -> dict:
     """Label and confidence for every image of `dataset:split` with an exported model.
     `callback("predict", {"done": images, "total": N})` before the first batch (done 0) and
     after every batch (progress)."""
-    if batch_size < 1:
-        raise HumeSSLError(f"--batch-size must be >= 1 (got {batch_size}).")
+    check_value("--batch-size", batch_size, PREDICT_BATCH_BOUNDS, whole=True)
     model_dir = _model_folder(Path(model_dir))
     meta = read_json(model_dir / "model.json")
     dev = resolve_device(device)

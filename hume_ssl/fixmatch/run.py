@@ -34,7 +34,7 @@ from hume_ssl.core.io import (
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.core.params import check_value, units_of, warn_renamed
 from hume_ssl.core.versions import versions
-from hume_ssl.data.images import channel_stats, load_split, split_exists
+from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_split, split_exists
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.fixmatch.probe import fit_probe, start_head
 from hume_ssl.fixmatch.recipes import RECIPES
@@ -75,7 +75,7 @@ def train_fixmatch_run(
     if k is not None and cfg.oracle_labels:
         raise HumeSSLError("--k with --oracle-labels: the ground truth's classes are the "
                            "dataset's; drop --k.")
-    check_value("--image-size", image_size, "[1, inf)", whole=True)
+    check_value("--image-size", image_size, IMAGE_SIZE_BOUNDS, whole=True)
     check_value("--k", k, "[2, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)

@@ -25,7 +25,7 @@ from hume_ssl.core.device import resolve_device
 from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
 from hume_ssl.core.params import check_value, units_of
 from hume_ssl.core.versions import versions
-from hume_ssl.data.images import channel_stats, load_square, split_exists
+from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
@@ -55,7 +55,7 @@ def pretrain_run(
     registry datasets live. `strict`: fail on an unreadable image file of an image folder
     (else it is skipped, counted in config.json and warned about).
     """
-    check_value("--image-size", image_size, "[1, inf)", whole=True)
+    check_value("--image-size", image_size, IMAGE_SIZE_BOUNDS, whole=True)
     cfg = cfg.resolve()
     with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,

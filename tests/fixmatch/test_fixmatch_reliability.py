@@ -184,7 +184,8 @@ def test_predict_batch_size_and_model_path_errors_say_what_to_pass(toy):
     root, seeds, ds = toy
     out = root / "run"
     r = cli("predict", ds, "--model", out, "--batch-size", "0")
-    assert r.exit_code == 2 and "--batch-size must be >= 1" in r.output, r.output
+    assert r.exit_code == 2, r.output
+    assert "--batch-size 0: must be a whole number, at least 1" in r.output, r.output
     train_fixmatch_run(out, tiny(steps=1), seeds=seeds)
     r = cli("predict", ds, "--model", out / "checkpoint.pt", "--device", "cpu")
     assert r.exit_code == 2 and f"pass --model {out}" in r.output and "delete" not in r.output
