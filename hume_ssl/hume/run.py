@@ -16,10 +16,10 @@ from typing import Optional
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import array_hash, check_features, check_writable_dir
+from hume_ssl.core.io import array_hash, check_writable_dir
 from hume_ssl.features.cache import load_feature_file
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.hume.estimator import Callback, Hume
+from hume_ssl.hume.estimator import Callback, Hume, check_inputs
 from hume_ssl.hume.outputs import load_labels, write_label_outputs
 
 
@@ -44,12 +44,7 @@ def label_run(
         raise HumeSSLError("--labels-test needs --phi1-test and --phi2-test.")
     y_test = load_labels(labels_test, t1.shape[0], "test labels") if labels_test else None
     # Validate everything before the run folder is touched: a bad input writes nothing.
-    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
-    if x1.shape[0] != x2.shape[0]:
-        raise HumeSSLError(
-            f"phi1 has {x1.shape[0]} rows but phi2 has {x2.shape[0]}; both must hold the same "
-            "samples in the same order (row i = sample i)."
-        )
+    x1, x2, _, _ = check_inputs(x1, x2)  # both spaces checked, holding the same rows
     if (t1 is None) != (t2 is None):
         raise HumeSSLError("give both --phi1-test and --phi2-test, or neither.")
     if transductive and t1 is None:

@@ -9,10 +9,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import check_features, read_json
+from hume_ssl.core.io import read_json
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.features.cache import load_feature_file
 from hume_ssl.features.extract import extract_features
+from hume_ssl.hume.estimator import check_inputs
 from hume_ssl.hume.outputs import check_class_ids, load_labels
 from hume_ssl.models.backbones import resolve_backbone
 
@@ -102,12 +103,7 @@ def resolve_spaces(
 def paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log):
     """resolve_spaces, with both spaces checked and holding the same rows."""
     x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
-    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
-    if x2.shape[0] != x1.shape[0]:
-        raise HumeSSLError(
-            f"phi1 has {x1.shape[0]} rows but phi2 has {x2.shape[0]}; both must hold the "
-            "same samples in the same order."
-        )
+    x1, x2, _, _ = check_inputs(x1, x2)
     return x1, x2, ds, prov
 
 
