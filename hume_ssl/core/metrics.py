@@ -56,6 +56,19 @@ def cluster_acc(pred: np.ndarray, truth: np.ndarray) -> float | None:
     return accuracy_from_counts(counts)
 
 
+def label_accuracy(pred: np.ndarray, truth: np.ndarray, aligned: bool) -> float | None:
+    """The accuracy of predicted ids against the truth: plain where the ids are the truth's
+    class ids (`aligned`: a model trained on ground truth), else ACC (cluster ids, Hungarian
+    map). None if empty. ACCURACY_KIND[aligned] names it."""
+    pred, truth = np.asarray(pred).astype(np.int64), np.asarray(truth).astype(np.int64)
+    if pred.size == 0:
+        return None
+    return float(np.mean(pred == truth)) if aligned else cluster_acc(pred, truth)
+
+
+ACCURACY_KIND = {True: "accuracy", False: "ACC after Hungarian map"}  # by label_accuracy's aligned
+
+
 def clustering_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {
         "acc": cluster_acc(pred, truth),

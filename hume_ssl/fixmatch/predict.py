@@ -19,7 +19,7 @@ from hume_ssl.core.io import (
     check_writable_dir,
     read_json,
 )
-from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
 from hume_ssl.core.params import check_value
 from hume_ssl.data.images import load_split
 from hume_ssl.models.classifier import (
@@ -133,14 +133,11 @@ def predict_run(
     summary = {"out": str(out), "n": int(len(lab)), "dataset": dataset, "split": split,
                "model": str(model_dir)}
     if data.labels is not None:
-        summary["acc_kind"] = (
-            "accuracy" if meta["label_ids"].startswith("ground") else "ACC after Hungarian map"
-        )
-        summary["acc"] = (
-            float(np.mean(lab == data.labels))
-            if meta["label_ids"].startswith("ground")
-            else cluster_acc(lab, data.labels)
-        )
+        # models exported before label_ids_are_classes: its words say the same
+        aligned = bool(meta.get("label_ids_are_classes",
+                                meta["label_ids"].startswith("ground")))
+        summary["acc_kind"] = ACCURACY_KIND[aligned]
+        summary["acc"] = label_accuracy(lab, data.labels, aligned)
     atomic_write_json(out / "predictions.json", summary)  # what these predictions are of
     return summary
 

@@ -31,7 +31,7 @@ from hume_ssl.core.io import (
     atomic_write_json,
     check_writable_dir,
 )
-from hume_ssl.core.metrics import cluster_acc
+from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
 from hume_ssl.core.params import check_value, units_of, warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_split, split_exists
@@ -108,11 +108,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
                      "--image-size/--k")
     seed_acc = None
     if train.labels is not None:
-        seed_acc = (
-            float(np.mean(s.labels == train.labels[s.indices]))
-            if cfg.oracle_labels
-            else cluster_acc(s.labels, train.labels[s.indices])
-        )
+        seed_acc = label_accuracy(s.labels, train.labels[s.indices], cfg.oracle_labels)
     mean, std = _normalisation(init, cfg, s, train.images)
     record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std,
                          image_size)
@@ -142,7 +138,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "test_acc_last": trainer.evals[-1][1] if trainer.evals else None,
         "test_acc_median": trainer.median_test_acc(),
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
-        "test_acc_kind": "accuracy" if cfg.oracle_labels else "ACC after Hungarian map",
+        "test_acc_kind": ACCURACY_KIND[cfg.oracle_labels],
         "evals": [{"step": st, "test_acc": a} for st, a in trainer.evals],
         **_versus_probe(probe, trainer.median_test_acc()),
     }
@@ -323,6 +319,7 @@ def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std,
             "label_ids": "ground-truth class ids"
             if cfg.oracle_labels
             else "seed pseudo-label (cluster) ids",
+            "label_ids_are_classes": cfg.oracle_labels,  # predict scores plain accuracy
             "class_names": s.class_names,
             "weights": "EMA",
             "steps": trainer.step,

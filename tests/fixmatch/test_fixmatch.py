@@ -406,7 +406,8 @@ def test_oracle_labels_and_npy_csv_seeds(toy):
     res = train_fixmatch_run(root / "r2", tiny_cfg(steps=2, eval_every=2, oracle_labels=True),
                              seeds=seeds)
     assert res["test_acc_kind"] == "accuracy"
-    assert json.loads((root / "r2" / "model.json").read_text())["label_ids"].startswith("ground")
+    meta = json.loads((root / "r2" / "model.json").read_text())
+    assert meta["label_ids"].startswith("ground") and meta["label_ids_are_classes"] is True
 
 
 def test_bad_seeds_are_reported(toy):
