@@ -22,13 +22,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from hume_ssl.core.params import REMOVED_IN, help_of
+from hume_ssl.core.params import REMOVED_IN, flag_of, help_of
 
 _console = Console(stderr=True, soft_wrap=True)
-
-
-def _flag(f: dataclasses.Field) -> str:
-    return f.metadata.get("cli", {}).get("flag") or "--" + f.name.replace("_", "-")
 
 
 def _on_cli(f: dataclasses.Field) -> bool:
@@ -46,7 +42,7 @@ def _parameter(f: dataclasses.Field, hint: Any) -> inspect.Parameter:
     if cli.get("argument"):
         info = typer.Argument(default, help=_help(f), show_default=default is not None)
     else:
-        decls = cli.get("flags") or (_flag(f),)
+        decls = cli.get("flags") or (flag_of(f),)
         flag = {"metavar": ""} if hint is bool else {}  # a switch takes no value: no <bool>
         info = typer.Option(default, *decls, help=_help(f), hidden=cli.get("hidden", False),
                             **flag)
@@ -85,7 +81,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
                     params[hidden] = inspect.Parameter(
                         hidden, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[hints[n]],
                         default=typer.Option(None, old, hidden=True,
-                                             help=f"Deprecated name of {_flag(fields[n])}."))
+                                             help=f"Deprecated name of {flag_of(fields[n])}."))
                     renamed.append((hidden, old, n))
 
         def callback(ctx: typer.Context, **kw):

@@ -213,8 +213,11 @@ def _not_npy_reason(path: Path) -> str:
 
 
 def check_k(k, name: str = "k") -> int:
-    """The number of clusters as an int: a whole number >= 1, or one clear error."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+    """The number of clusters as an int: a whole number >= 1 (3.0 counts, as labels of 3.0
+    do), or one clear error."""
+    whole = isinstance(k, (int, np.integer)) or (isinstance(k, (float, np.floating))
+                                                  and float(k).is_integer())
+    if isinstance(k, (bool, np.bool_)) or not whole or k < 1:
         raise HumeSSLError(f"{name}={k!r}: must be the number of clusters, a whole number >= 1.")
     return int(k)
 
@@ -242,14 +245,16 @@ def check_labels(y, k: Optional[int], name: str = "the labels") -> np.ndarray:
 
 
 def check_shares(v, n: int, name: str, bounded: bool = True) -> np.ndarray:
-    """(n,) float32 per-row values: 1-D, n of them, finite, and (`bounded`) shares in [0, 1]."""
+    """(n,) float32 per-row values: 1-D, n of them, and (`bounded`) finite shares in [0, 1];
+    unbounded ones (a sort key) may be +-inf, not NaN."""
     a = np.asarray(v, dtype=np.float32)
     if a.shape != (n,):
         raise HumeSSLError(f"{name} must be one value per row, shape ({n},); got shape "
                            f"{a.shape}.")
-    bad = ~np.isfinite(a)
+    bad = ~np.isfinite(a) if bounded else np.isnan(a)
     if bad.any():
-        raise HumeSSLError(f"{name} holds NaN or inf in {int(bad.sum())} rows (first: "
+        raise HumeSSLError(f"{name} holds {'NaN or inf' if bounded else 'NaN'} in "
+                           f"{int(bad.sum())} rows (first: "
                            f"{np.flatnonzero(bad)[:5].tolist()}).")
     if bounded and n and (a.min() < 0 or a.max() > 1):
         raise HumeSSLError(f"{name} must be shares in [0, 1]; got {a.min():g}..{a.max():g}.")
@@ -282,13 +287,10 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
                            f"{'s' if min_rows > 1 else ''} and 1 feature.")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise HumeSSLError(f"{name} has dtype {x.dtype}; expected real numbers.")
+    given = x
     if x.dtype not in (np.float16, np.float32) or not x.flags.c_contiguous:
-        big = np.finfo(np.float32).max
-        if x.dtype.itemsize > 4 and x.size and np.isfinite(x).all() and np.abs(x).max() > big:
-            raise HumeSSLError(f"{name} holds values beyond float32's range (largest "
-                               f"{np.abs(x).max():.3g} > {big:.3g}); features are computed in "
-                               "float32: rescale them.")
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        with np.errstate(over="ignore"):  # values past float32's range: named below
+            x = np.ascontiguousarray(x, dtype=np.float32)
     bad_rows: list[np.ndarray] = []
     for a in range(0, x.shape[0], block_rows):
         bad = ~np.isfinite(x[a : a + block_rows]).all(1)
@@ -296,6 +298,11 @@ def check_features(x: np.ndarray, name: str, block_rows: int = 65536,
             bad_rows.append(a + np.nonzero(bad)[0])
     if bad_rows:
         rows = np.concatenate(bad_rows)
+        if given is not x and np.isfinite(given[rows[:1000]]).all():  # finite before the cast
+            raise HumeSSLError(f"{name} holds values beyond float32's range (+-"
+                               f"{np.finfo(np.float32).max:.3g}) in {rows.size} rows (first: "
+                               f"{rows[:5].tolist()}); features are computed in float32: "
+                               "rescale them.")
         raise HumeSSLError(
             f"{name} has NaN or inf in {rows.size} rows (first: {rows[:5].tolist()}); "
             "re-extract those features or drop those samples from every input."

@@ -107,8 +107,12 @@ class Bounds:
 
 
 def flag_of(f: dataclasses.Field) -> str:
-    """The command-line name of a field: its `flag`, else --name-with-dashes."""
-    return f.metadata.get("cli", {}).get("flag") or "--" + f.name.replace("_", "-")
+    """How messages name a field: its option (`flag`, else --name-with-dashes), or its Python
+    name when it is no option of any command (`flag=None`)."""
+    cli = f.metadata.get("cli", {})
+    if "flag" in cli and cli["flag"] is None:
+        return f.name
+    return cli.get("flag") or "--" + f.name.replace("_", "-")
 
 
 def is_whole(value: Any) -> bool:
@@ -146,7 +150,7 @@ def check_bounds(obj: Any, names: Optional[list[str]] = None) -> Any:
             try:
                 _check_field(f, getattr(obj, f.name))
             except HumeSSLError as e:
-                if flag_of(f) == "--" + f.name.replace("_", "-"):
+                if flag_of(f) in (f.name, "--" + f.name.replace("_", "-")):
                     raise
                 # the flag differs from the Python name (--restarts: n_restarts): give both
                 raise HumeSSLError(f"{str(e).rstrip('.')} (Python: {f.name}).") from None
@@ -261,19 +265,29 @@ def _read_renamed(obj, old: str, new: str):
 
 
 def clean_fit(fit):
-    """Decorate an estimator's `fit`: it starts from an unfitted estimator, and one that fails
-    (bad input found late, Ctrl-C) leaves it unfitted, never the learned attributes of an
-    earlier fit beside half of its own (`predict` then says NotFittedError)."""
+    """Wrap an estimator's `fit` (ConfigParams does it for every subclass that defines one): it
+    starts from an unfitted estimator, and one that fails (bad input found late, Ctrl-C) leaves
+    it unfitted, never the learned attributes of an earlier fit beside half of its own
+    (`predict` then says NotFittedError). Only the outermost `fit` forgets: a subclass's `fit`
+    that sets an attribute and calls `super().fit` keeps it."""
+    if getattr(fit, "clean_fit", False):
+        return fit
 
     @functools.wraps(fit)
     def wrapped(self, *args, **kwargs):
+        if self.__dict__.get("_fitting"):  # called by a subclass's fit: it forgot already
+            return fit(self, *args, **kwargs)
         self._forget_learned()
+        self._fitting = True
         try:
             return fit(self, *args, **kwargs)
         except BaseException:
             self._forget_learned()
             raise
+        finally:
+            self._fitting = False
 
+    wrapped.clean_fit = True
     return wrapped
 
 
@@ -284,7 +298,8 @@ class ConfigParams(BaseEstimator):
     instance (checked in `fit`, through the config); `get_params`, `set_params` and
     `sklearn.base.clone` follow. A subclass sets `config_class` (and, to take only some fields,
     `param_names`), calls `_store(config, params)` in its `__init__` and `_signature(...)` after
-    its definition. `self.config` is the config those parameters make.
+    its definition. `self.config` is the config those parameters make. Every subclass's `fit`
+    is wrapped by `clean_fit`: it starts unfitted, and a failed one leaves it unfitted.
     """
 
     config_class: type
@@ -328,6 +343,11 @@ class ConfigParams(BaseEstimator):
             else:
                 value = default_of(f)
             setattr(self, f.name, value)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "fit" in cls.__dict__:  # every fit starts unfitted and leaves no half (clean_fit)
+            cls.fit = clean_fit(cls.__dict__["fit"])
 
     def _forget_learned(self) -> None:
         """Drop every learned attribute (`labels_`, ...): the estimator is unfitted again."""

@@ -67,7 +67,7 @@ class FixMatchConfig:
     lr: Optional[float] = setting(None, "Learning rate after the warm-up, then lr cos(7 pi k / "
                                   "16 K) at step k; default: the recipe's (SGD 0.03, ViT AdamW "
                                   "5e-4).", bounds="(0, inf)")
-    momentum: float = setting(0.9, "Nesterov momentum of SGD.")
+    momentum: float = setting(0.9, "Nesterov momentum of SGD.", flag=None)
     weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
                                   "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.",
                                   bounds="[0, inf)")
@@ -78,37 +78,39 @@ class FixMatchConfig:
     ema_decay: float = setting(0.999, "EMA decay of the weights (the EMA model is evaluated "
                                "and exported).", unit="per step", bounds="[0, 1)")
     ema_warmup: bool = setting(True, "EMA decay min(ema_decay, (1+k)/(10+k)) at step k (TF's "
-                               "num_updates), so a short run is not mostly its random init.")
+                               "num_updates), so a short run is not mostly its random init.",
+                               flag=None)
     bn_momentum: float = setting(0.001, "BatchNorm running-statistics momentum (TF decay "
                                  "0.999); raised on short runs (bn_momentum_for).",
-                                 unit="per step")
+                                 unit="per step", flag=None)
     translate: float = setting(0.125, "Weak augmentation: largest shift per side.",
-                               unit="fraction of the image size")
+                               unit="fraction of the image size", flag=None)
     randaugment_ops: int = setting(2, "Strong augmentation: RandAugment ops per image.",
-                                   unit="ops")
+                                   unit="ops", flag=None)
     cutout: float = setting(0.5, "Strong augmentation: Cutout square side.",
-                            unit="fraction of the image size")
+                            unit="fraction of the image size", flag=None)
     eval_every: int = setting(1024, "Steps between test evaluations (EMA model; and at the "
                               "end).", unit="steps", bounds="[1, inf)")
     eval_median_of: int = setting(5, "metrics.json reports the median test ACC of the last N "
-                                  "evaluations.", unit="evaluations")
+                                  "evaluations.", unit="evaluations", flag=None)
     log_every: int = setting(64, "Steps between metrics.csv rows (host syncs).", unit="steps",
                              bounds="[1, inf)")
     checkpoint_every: int = setting(2048, "Steps between checkpoints (also on SIGTERM/SIGINT "
                                     "and at the end).", unit="steps", bounds="[1, inf)")
-    eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images")
+    eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images", flag=None)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1 (torchrun: cuda:LOCAL_RANK per "
                           "process).")
     compile: bool = setting(False, "torch.compile the model.", flags=("--compile/--no-compile",))
-    bf16: bool = setting(True, "bf16 autocast on CUDA.")
-    channels_last: bool = setting(True, "NHWC memory format on CUDA.")
-    sync_bn: bool = setting(True, "SyncBatchNorm under multi-GPU CUDA.")
-    tensorboard: bool = setting(True, "Write TensorBoard scalars if tensorboard is installed.")
+    bf16: bool = setting(True, "bf16 autocast on CUDA.", flag=None)
+    channels_last: bool = setting(True, "NHWC memory format on CUDA.", flag=None)
+    sync_bn: bool = setting(True, "SyncBatchNorm under multi-GPU CUDA.", flag=None)
+    tensorboard: bool = setting(True, "Write TensorBoard scalars if tensorboard is installed.",
+                                flag=None)
     oracle_labels: bool = setting(False, "Use ground truth at the seed indices instead of "
                                   "pseudo-labels (comparison only).",
                                   flags=("--oracle-labels/--pseudo-labels",))
     include_seeds_in_unlabeled: bool = setting(False, "Use the seeds as unlabeled images too "
-                                               "(the paper: all train images are).")
+                                               "(the paper: all train images are).", flag=None)
     random_state: int = setting(0, "Random seed of weights, batches and augmentations (--seeds "
                                 "is the seeds folder).", deprecated=("--seed",))
 

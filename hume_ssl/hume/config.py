@@ -42,7 +42,7 @@ class HumeConfig:
     subset_size: int = setting(10_000, "Samples per subset (capped at N); 90% train, 10% held "
                                "out.", unit="samples", bounds="[4, inf)")
     train_fraction: float = setting(0.9, "Share of each subset the inner model is fit on.",
-                                    bounds="(0, 1)")
+                                    bounds="(0, 1)", flag=None)
     encoder_init: str = setting(
         "kmeans", "How each restart's task encoder starts: kmeans (the centres of a short "
         "k-means of space 1, its own seeding per restart) or gaussian (a random Gaussian draw, "
@@ -53,9 +53,9 @@ class HumeConfig:
     tau: float = setting(0.1, "Sparsemax temperature (logits are cosines: phi1 and the rows of "
                          "W are unit).", bounds="(0, inf)")
     anneal_steps: tuple[int, ...] = setting(
-        (), "Outer steps at which lr and tau are multiplied by anneal_factor.")
+        (), "Outer steps at which lr and tau are multiplied by anneal_factor.", flag=None)
     anneal_factor: float = setting(0.1, "Factor of lr and tau at each anneal step.",
-                                   bounds="(0, inf)")
+                                   bounds="(0, inf)", flag=None)
     gamma: float = setting(3.0, "Weight of the label-balance entropy term (the entropy of the "
                            "mean label distribution, nats).", bounds="[0, inf)")
     ridge: float = setting(0.1, "Inner ridge penalty, relative to the mean Gram eigenvalue of "
@@ -63,13 +63,15 @@ class HumeConfig:
     inner_solve: str = setting(
         "auto", "How the inner ridge fit predicts held-out rows: primal (through the D x D "
         "system, D = d2 + 1), smoother (an n_te x n_tr map per split), or auto (the one with "
-        "fewer multiply-adds for the data's shape).")
-    grad_clip: float = setting(1.0, "Largest gradient norm, per restart.", bounds="(0, inf)")
+        "fewer multiply-adds for the data's shape).", flag=None)
+    grad_clip: float = setting(1.0, "Largest gradient norm, per restart.", bounds="(0, inf)",
+                               flag=None)
     center: bool = setting(True, "Subtract each space's mean (over the fit rows) before "
-                           "normalising.")
-    normalize_phi1: bool = setting(True, "L2-normalise the rows of space 1.")
-    normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.")
-    cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)")
+                           "normalising.", flag=None)
+    normalize_phi1: bool = setting(True, "L2-normalise the rows of space 1.", flag=None)
+    normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.", flag=None)
+    cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)",
+                            flag=None)
     score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: all, at "
                               "most max(100,000, 400 x k); else at least two per fold of the "
                               "score, 20 with its 10 folds).", unit="rows", bounds="[0, inf)")
@@ -85,7 +87,7 @@ class HumeConfig:
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     random_state: int = setting(0, "Random seed (subset draws and every restart's init).",
                                 bounds="[0, inf)", deprecated=("--seed",))
-    extra: dict = setting(help="Free-form notes recorded in config.json.", factory=dict)
+    extra: dict = setting(help="Free-form notes recorded in config.json.", factory=dict, flag=None)
 
     def __post_init__(self):
         self.anneal_steps = tuple(int(s) for s in self.anneal_steps)  # a list from JSON too

@@ -20,7 +20,7 @@ from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.io import array_hash, check_features, config_hash
-from hume_ssl.core.params import ConfigParams, clean_fit
+from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.chunks import ChunkStore, lane_plan
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
@@ -209,7 +209,6 @@ class Hume(ConfigParams):
         return LANE * -(-size // LANE)
 
     # ------------------------------------------------------------------ fit
-    @clean_fit
     def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False,
             input_hash: Optional[str] = None) -> Hume:
         """Fit on phi1 (N, d1) and phi2 (N, d2): float16/float32 arrays stay as given (a

@@ -17,12 +17,11 @@ from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core.errors import raise_first_failed
-from hume_ssl.core.params import check_bounds, default_of, setting, warn_renamed
+from hume_ssl.core.params import check_bounds, default_of, flag_of, setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 
-# mocov2's own options (field: its flag): set away from its default under simclr, refused
-MOCO_ONLY = {"bn_splits": "--bn-splits", "symmetric": "--asymmetric",
-             "queue_size": "--queue-size", "moco_momentum": "--moco-momentum"}
+# mocov2's own settings: set away from their defaults under simclr, refused
+MOCO_ONLY = ("bn_splits", "symmetric", "queue_size", "moco_momentum")
 
 
 @dataclass
@@ -46,17 +45,17 @@ class PretrainConfig:
                                   "[default: the method's at batch 512 (mocov2 0.06, simclr "
                                   "0.24), scaled linearly with the batch].",
                                   bounds="(0, inf)")
-    momentum: float = setting(0.9, "SGD momentum.", bounds="[0, 1)")
+    momentum: float = setting(0.9, "SGD momentum.", bounds="[0, 1)", flag=None)
     weight_decay: float = setting(5e-4, "L2 coefficient on all parameters (as MoCo's demo).",
                                   bounds="[0, inf)")
     dim: int = setting(128, "Projection (embedding) dimension.", unit="features",
-                       bounds="[1, inf)")
+                       bounds="[1, inf)", flag=None)
     head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
                                   "mocov2 mlp, simclr mlp_bn].")
     queue_size: Optional[int] = setting(None, "mocov2: negative keys kept [default: 8 x the "
-                                        "batch, the last 4 steps' keys].", unit="keys")
+                                        "batch, the last 4 steps' keys].", unit="keys", flag=None)
     moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step",
-                                   bounds="[0, 1)")
+                                   bounds="[0, 1)", flag=None)
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
                                            "/ T) [default: mocov2 0.1, simclr 0.5].",
                                            bounds="(0, inf)")
@@ -67,11 +66,11 @@ class PretrainConfig:
     symmetric: bool = setting(True, "mocov2: contrast both view orders per step (the demo's "
                               "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
     view: ViewConfig = setting(factory=ViewConfig, help="Augmentation recipe of the two views "
-                               "(hume_ssl.augment.views.ViewConfig).")
+                               "(hume_ssl.augment.views.ViewConfig).", flag=None)
     knn_neighbors: int = setting(200, "Neighbours of the kNN monitor (cosine, weighted).",
-                                 unit="neighbours", bounds="[1, inf)")
+                                 unit="neighbours", bounds="[1, inf)", flag=None)
     knn_temperature: float = setting(0.1, "kNN monitor: each vote weighs exp(sim / T).",
-                                     bounds="(0, inf)")
+                                     bounds="(0, inf)", flag=None)
     knn_every: int = setting(10, "Epochs between kNN-200 evaluations on the test split (and "
                              "at the start and the end).", unit="epochs", bounds="[1, inf)")
     log_every: int = setting(50, "Steps between metrics.csv rows (host syncs).", unit="steps",
@@ -79,10 +78,10 @@ class PretrainConfig:
     checkpoint_every: int = setting(1000, "Steps between checkpoints (also on SIGTERM/SIGINT, "
                                     "at the end).", unit="steps", bounds="[1, inf)")
     eval_batch_size: int = setting(1024, "Images per feature forward.", unit="images",
-                                   bounds="[1, inf)")
+                                   bounds="[1, inf)", flag=None)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1.")
-    bf16: bool = setting(True, "bf16 autocast on CUDA.")
-    channels_last: bool = setting(True, "NHWC memory format on CUDA.")
+    bf16: bool = setting(True, "bf16 autocast on CUDA.", flag=None)
+    channels_last: bool = setting(True, "NHWC memory format on CUDA.", flag=None)
     compile: bool = setting(False, "torch.compile the encoder.",
                             flags=("--compile/--no-compile",))
     random_state: int = setting(0, "Random seed (weights, batches, augmentations).",
@@ -99,6 +98,7 @@ class PretrainConfig:
         raise_first_failed([(self.method in METHODS,
                              f"unknown --method {self.method!r}; available: "
                              f"{', '.join(METHODS)}")])
+        check_bounds(self)  # batch_size=None would fail below, not say what to pass
         defaults = DEFAULTS[self.method]
         queue = self.queue_size
         if queue is None and self.method == "mocov2":
@@ -129,7 +129,8 @@ class PretrainConfig:
             self.lr, self.temperature, self.head = r.lr, r.temperature, r.head
             self.queue_size = r.queue_size
         default = {f.name: default_of(f) for f in dataclasses.fields(self)}
-        moco_only = [flag for name, flag in MOCO_ONLY.items()
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        moco_only = [_changed_name(fields[name]) for name in MOCO_ONLY
                      if getattr(self, name) != default[name]]  # simclr reads none of them
         check_bounds(self)  # each option's declared range, whole numbers
         checks = [
@@ -141,10 +142,17 @@ class PretrainConfig:
             (self.head in ("mlp", "mlp_bn", "linear"),
              f"unknown --head {self.head!r}; choose mlp, mlp_bn or linear"),
             (not moco or self.queue_size >= 2 * self.batch_size,
-             f"--queue-size {self.queue_size} must be >= 2 x --batch-size ({self.batch_size})"),
+             f"queue_size {self.queue_size} must be >= 2 x --batch-size ({self.batch_size})"),
         ]
         raise_first_failed(checks)
         return self
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _changed_name(f: dataclasses.Field) -> str:
+    """How a message names a setting changed from its default: its option (a switch, on by
+    default, by its off side: --asymmetric), or its Python name (flag_of)."""
+    flags = f.metadata["cli"].get("flags")
+    return flags[0].split("/")[-1] if flags else flag_of(f)

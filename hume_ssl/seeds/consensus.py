@@ -31,7 +31,7 @@ from hume_ssl.core.io import (
     check_not_constant,
     check_shares,
 )
-from hume_ssl.core.params import ConfigParams, clean_fit
+from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
 from hume_ssl.seeds.config import SeedConfig, check_rule_settings
 from hume_ssl.seeds.cuts import gives_no_seeds, why_short
@@ -164,7 +164,11 @@ def select(cfg: SeedConfig, rows, nbrs, kmeans: list[tuple[int, dict]], hume_lab
 def check_neighbours(neighbours, n: int, n_neighbors: int) -> list[np.ndarray]:
     """The two spaces' neighbour lists, each (N, >= n_neighbors) row ids in 0..N-1, or one
     clear error (fewer columns would quietly shrink the kNN consistency)."""
-    if not isinstance(neighbours, (list, tuple)) or len(neighbours) != 2:
+    try:
+        neighbours = list(neighbours)  # a list, a tuple, a (2, N, K) array, a generator
+    except TypeError:
+        neighbours = []
+    if len(neighbours) != 2:
         raise HumeSSLError("neighbours must be a pair (phi1's, phi2's) of (N, n_neighbors) "
                            "neighbour lists (space_neighbours), or None to compute them.")
     out = []
@@ -222,7 +226,6 @@ class ConsensusSelector(ConfigParams):
         check_rule_settings(config, "consensus", cls.__name__)
         return estimator
 
-    @clean_fit
     def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True,
             progress=None, agreement=None, encoder_init: str = "kmeans"):
         """x1 (N, d1), x2 (N, d2): the two spaces; hume_labels (N,); neighbours: the (N, >=

@@ -11,7 +11,7 @@ import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.io import check_labels, check_shares
-from hume_ssl.core.params import ConfigParams, clean_fit, warn_renamed
+from hume_ssl.core.params import ConfigParams, warn_renamed
 from hume_ssl.seeds.config import RANKINGS, SeedConfig, check_rule_settings
 from hume_ssl.seeds.duplicates import first_distinct
 
@@ -67,7 +67,6 @@ class SeedSelector(ConfigParams):
         check_rule_settings(config, "hume", cls.__name__)
         return estimator
 
-    @clean_fit
     def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None,
             duplicate_of=None):
         """duplicate_of (N,): seeds.duplicates.duplicate_groups of the rows, so that a

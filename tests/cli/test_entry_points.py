@@ -111,3 +111,30 @@ def test_switches_show_no_value_in_help():
     text = CliRunner().invoke(app, ["label", "--help"], env={"COLUMNS": "200"}).output
     line = next(l for l in text.splitlines() if "--transductive" in l)  # noqa: E741
     assert "<bool>" not in line and re.search(r"--k\s+<int>", text)
+
+
+def test_messages_name_only_options_that_exist():
+    """Before: a setting no command has (PretrainConfig.momentum, SeedConfig.max_overlap) was
+    named in its range error as an option ("--momentum 1: must be ..."); it is named by its
+    Python name, and every setting an error names as an option is one."""
+    import dataclasses
+
+    import typer
+
+    from hume_ssl.core.params import flag_of
+    from hume_ssl.fixmatch.config import FixMatchConfig
+    from hume_ssl.hume.config import HumeConfig
+    from hume_ssl.pretrain.config import PretrainConfig
+    from hume_ssl.seeds.config import SeedConfig
+
+    options = {o for c in typer.main.get_command(app).commands.values() for p in c.params
+               for o in p.opts + p.secondary_opts}
+    for cls in (HumeConfig, SeedConfig, FixMatchConfig, PretrainConfig):
+        named = {f.name: flag_of(f) for f in dataclasses.fields(cls)}
+        assert not {n: o for n, o in named.items() if o.startswith("--") and o not in options}
+    from hume_ssl.core.errors import HumeSSLError
+
+    with pytest.raises(HumeSSLError, match=r"^momentum 1: must be a number in \[0, 1\)"):
+        PretrainConfig(momentum=1.0).resolve()
+    with pytest.raises(HumeSSLError, match=r"^max_overlap 1: must be"):
+        SeedConfig(max_overlap=1.0).validate()

@@ -193,10 +193,21 @@ def test_a_failed_refit_leaves_the_estimator_unfitted_not_half_refitted(blobs):
     again = m.set_params(memory_budget_gib=0.0).fit(phi1, phi2)  # it can be fitted again
     assert again.labels_.shape == (len(phi1),)
 
+    class Halved(Hume):  # a subclass's fit that learns something, then calls Hume's
+        def fit(self, a, b, **kw):
+            self.scale_ = 0.5
+            return super().fit(a * self.scale_, b, **kw)
+
+    h = Halved(k=3, n_restarts=2, n_steps=3).fit(phi1, phi2)
+    assert h.scale_ == 0.5 and h.labels_.shape == (len(phi1),)
+    with pytest.raises(HumeSSLError, match="memory"):
+        h.set_params(memory_budget_gib=1e-6).fit(phi1, phi2)
+    assert not hasattr(h, "scale_")  # the failed fit forgot the subclass's attribute too
+
 
 @pytest.mark.parametrize("kw, says", [(dict(lr=None), "--lr None: must be a number"),
                                       (dict(gamma=None), "None: must be a number"),
-                                      (dict(center="no"), "--center 'no': must be True or False")])
+                                      (dict(center="no"), "center 'no': must be True or False")])
 def test_none_or_a_word_for_a_number_or_a_switch_is_refused_before_any_work(blobs, kw, says):
     """Before: lr=None failed inside the training loop (TypeError from torch), center='no'
     ran as True."""

@@ -12,6 +12,7 @@ from hume_ssl.seeds.calibration import _summary, bin_counts, expected_precision,
 from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector, agreement_floor, select
 from hume_ssl.seeds.cuts import short_cause, why_short
+from hume_ssl.seeds.partitions import space_neighbours
 from hume_ssl.seeds.ranking import bulk, mode_order
 from hume_ssl.seeds.stability import PARTITIONS, stable_clusters
 
@@ -650,3 +651,6 @@ def test_bad_python_inputs_are_refused_with_what_to_pass():
     with pytest.raises(HumeSSLError, match=r"sets ranking, settings of the hume rule"):
         ConsensusSelector.from_config(SeedConfig(ranking="product"))
     assert len(sel.fit(x1, x2, y, 3).indices_) == 9  # the same call, right inputs
+    stacked = np.stack([space_neighbours(x, 5, True)[0] for x in (x1, x2)])  # (2, N, 5)
+    assert sel.fit(x1, x2, y, 3, neighbours=stacked).indices_.tolist() == \
+        sel.fit(x1, x2, y, 3).indices_.tolist()

@@ -181,8 +181,10 @@ def test_margins_and_shapes_are_checked_and_from_config_keeps_to_its_rule():
     from hume_ssl.seeds.config import SeedConfig
 
     lab, ones = np.arange(60) % 3, np.ones(60)
-    with pytest.raises(HumeSSLError, match="margins holds NaN or inf in 1 rows"):
+    with pytest.raises(HumeSSLError, match="margins holds NaN in 1 rows"):
         SeedSelector().fit(lab, ones, ones, np.r_[np.nan, np.ones(59)])
+    top = SeedSelector(per_class=1).fit(lab, ones, ones, np.r_[np.inf, np.ones(59)], k=3.0)
+    assert top.indices_[0] == 0  # an infinite margin is a sort key like any other; k 3.0 is 3
     with pytest.raises(HumeSSLError, match=r"agreement must be one value per row, shape "
                        r"\(60,\); got shape \(60, 1\)"):
         SeedSelector().fit(lab, ones[:, None], ones)
