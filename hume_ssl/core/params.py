@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import importlib
 import inspect
 import math
 import re
@@ -216,6 +217,23 @@ def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
         FutureWarning,
         stacklevel=stacklevel,
     )
+
+
+def moved(module: str, homes: dict[str, str]):
+    """A module's `__getattr__` for names that moved to other modules (name: its new module):
+    they still import from the old one for one release, with a warning naming the new place.
+
+        __getattr__ = moved(__name__, {"from_array": "hume_ssl.data.image_dataset"})
+    """
+
+    def __getattr__(name: str):
+        if name not in homes:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warn_renamed(f"{module}.{name}", f"{homes[name]}.{name}")
+        return getattr(importlib.import_module(homes[name]), name)
+
+    __getattr__.homes = dict(homes)
+    return __getattr__
 
 
 def rename_params(params: dict, renamed: dict[str, str], stacklevel: int = 4) -> dict:

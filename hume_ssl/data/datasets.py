@@ -26,6 +26,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from hume_ssl.core.errors import unknown_choice
+from hume_ssl.core.params import moved
 from hume_ssl.data.builtin import cifar, digits, fashion_mnist, stl10
 from hume_ssl.data.image_dataset import ImageDataset, concat
 from hume_ssl.data.paths import load_path
@@ -122,3 +123,18 @@ def load_images_uint8(name: str, split: str = "train",
     """All images of a small-image dataset as one (N, H, W, 3) uint8 array (e.g. for a
     GPU-resident training data path). Row i is sample i of `load_dataset(name, split)`."""
     return load_dataset(name, split, data_root).images_uint8()
+
+
+# moved in 0.2 (each still imports from here, with a warning, until 0.3)
+__getattr__ = moved(__name__, {
+    "DIGITS_SPLIT_SEED": "hume_ssl.data.builtin",
+    "DIGITS_TEST_SIZE": "hume_ssl.data.builtin",
+    "FASHION_CLASSES": "hume_ssl.data.builtin",
+    "FASHION_MNIST_SYSTEM_DIR": "hume_ssl.data.builtin",
+    "HASH_CHUNK": "hume_ssl.data.identity",
+    "content_digest": "hume_ssl.data.identity",
+    "HIGH_DEPTH_MODES": "hume_ssl.data.rgb",
+    "to_rgb_uint8": "hume_ssl.data.rgb",
+    "IMAGE_EXTENSIONS": "hume_ssl.data.folder",
+    "from_array": "hume_ssl.data.image_dataset",
+})

@@ -233,3 +233,12 @@ def bn_momentum_for(cfg: FixMatchConfig, total_steps: Optional[int] = None) -> f
     below 0.001 (so changes nothing) from 10,000 steps on.
     """
     return max(cfg.bn_momentum, min(1.0, 10.0 / (total_steps or cfg.steps)))
+
+
+def __getattr__(name: str):
+    if name == "UNITS":  # a second dict beside the fields' units until 0.2; for one release
+        from hume_ssl.core.params import units_of
+
+        warn_renamed(f"{__name__}.UNITS", "hume_ssl.core.params.units_of(FixMatchConfig)")
+        return units_of(FixMatchConfig)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -38,6 +38,7 @@ from hume_ssl.core.checkpoint import (
 from hume_ssl.core.device import local_rank, resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.metrics import accuracy_from_counts
+from hume_ssl.core.params import moved
 from hume_ssl.data.images import channel_stats
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
 from hume_ssl.fixmatch.ema import EMA
@@ -461,3 +462,11 @@ class FixMatchTrainer(Trainer):
                 self._tb = None
         self.callback("end", {"step": self.step, "median_test_acc": self.median_test_acc()})
         return self
+
+
+# moved in 0.2 (each still imports from here, with a warning, until 0.3)
+__getattr__ = moved(__name__, {
+    "fixmatch_loss": "hume_ssl.fixmatch.loss",
+    "param_groups": "hume_ssl.fixmatch.recipes",
+    "predict_logits": "hume_ssl.fixmatch.predict",
+})

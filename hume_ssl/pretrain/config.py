@@ -156,3 +156,12 @@ def _changed_name(f: dataclasses.Field) -> str:
     default, by its off side: --asymmetric), or its Python name (flag_of)."""
     flags = f.metadata["cli"].get("flags")
     return flags[0].split("/")[-1] if flags else flag_of(f)
+
+
+def __getattr__(name: str):
+    if name == "UNITS":  # a second dict beside the fields' units until 0.2; for one release
+        from hume_ssl.core.params import units_of
+
+        warn_renamed(f"{__name__}.UNITS", "hume_ssl.core.params.units_of(PretrainConfig)")
+        return units_of(PretrainConfig)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

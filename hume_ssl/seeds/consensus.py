@@ -31,7 +31,7 @@ from hume_ssl.core.io import (
     check_not_constant,
     check_shares,
 )
-from hume_ssl.core.params import ConfigParams
+from hume_ssl.core.params import ConfigParams, moved
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
 from hume_ssl.seeds.config import SeedConfig, check_rule_settings
 from hume_ssl.seeds.cuts import gives_no_seeds, why_short
@@ -304,3 +304,19 @@ class ConsensusSelector(ConfigParams):
 
 
 ConsensusSelector._signature()
+
+
+# moved in 0.2 (each still imports from here, with a warning, until 0.3)
+__getattr__ = moved(__name__, {
+    "DENSE_EIGH_ROWS": "hume_ssl.seeds.partitions",
+    "SKLEARN_MAX_ROWS": "hume_ssl.seeds.partitions",
+    "kmeans_inputs": "hume_ssl.seeds.partitions",
+    "kmeans_labels": "hume_ssl.seeds.partitions",
+    "normalised_knn_graph": "hume_ssl.seeds.partitions",
+    "PARTITIONS": "hume_ssl.seeds.stability",
+    "best_matches": "hume_ssl.seeds.stability",
+    "stable_clusters": "hume_ssl.seeds.stability",
+    "cut_by": "hume_ssl.seeds.cuts",
+    "short_cause": "hume_ssl.seeds.cuts",
+    "ranking_description": "hume_ssl.seeds.ranking",
+})

@@ -24,6 +24,7 @@ from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import array_hash, check_writable_dir
 from hume_ssl.core.knn import knn_consistency
+from hume_ssl.core.params import moved
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
@@ -276,6 +277,9 @@ def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
     return np.bincount(model.labels_[cand], minlength=len(sel.candidates_))
 
 
-
-
-
+# moved in 0.2 (each still imports from here, with a warning, until 0.3)
+__getattr__ = moved(__name__, {
+    "RESOURCES": "hume_ssl.seeds.choose_k",
+    "resolve_spaces": "hume_ssl.seeds.inputs",
+    "shortage_hint": "hume_ssl.seeds.messages",
+})

@@ -61,3 +61,29 @@ def test_a_runs_units_come_from_its_settings_nested_ones_too():
     assert pre["epochs"] == "epochs" and pre["view.crop_scale"] == "fraction of the image area"
     assert fix["cutout"] == "fraction of the image size" and fix["steps"] == "steps"
     assert "lr" not in fix  # no unit declared: none written
+
+
+
+@pytest.mark.parametrize("module", ["hume_ssl.data.datasets", "hume_ssl.seeds.run",
+                                    "hume_ssl.seeds.consensus", "hume_ssl.fixmatch.trainer"])
+def test_names_moved_by_the_module_splits_still_import_from_the_old_module_with_a_warning(
+        module):
+    import importlib
+
+    old = importlib.import_module(module)
+    assert old.__getattr__.homes  # what moved, and where to
+    for name, home in old.__getattr__.homes.items():
+        with pytest.warns(FutureWarning, match=f"use {home}.{name} "):
+            got = getattr(old, name)
+        assert got is getattr(importlib.import_module(home), name)
+    with pytest.raises(AttributeError):
+        _ = old.no_such_name
+
+
+def test_the_old_units_dict_still_imports_with_a_warning():
+    from hume_ssl.core.params import units_of
+    from hume_ssl.fixmatch import config
+    from hume_ssl.fixmatch.config import FixMatchConfig
+
+    with pytest.warns(FutureWarning, match=r"units_of\(FixMatchConfig\)"):
+        assert config.UNITS == units_of(FixMatchConfig)
