@@ -33,7 +33,6 @@ from hume_ssl.cli.progress import (
 )
 from hume_ssl.cli.tables import demo_table, label_table, num, print_diagnostics, seed_table
 from hume_ssl.core import distributed
-from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.versions import versions
 from hume_ssl.fixmatch.config import FixMatchConfig
 from hume_ssl.hume.config import HumeConfig
@@ -48,6 +47,7 @@ app = typer.Typer(
 )
 
 HUME_RESOURCES = ["chunk_size", "memory_budget_gib", "score_rows", "device", "random_state"]
+SEED_HUME = ["n_restarts", "n_steps", "encoder_init", *HUME_RESOURCES]  # seed's HUME options
 
 
 def _print_version(value: bool) -> None:
@@ -213,7 +213,7 @@ def predict(io: PredictInputs) -> None:
                        "min_support", "kmeans_states", "agreement_quantile", "mode_size",
                        "anchor_parts", "bulk_of", "graph_partition", "knn_space",
                        "min_agreement", "shortage", "ranking"]),
-    hume=(HumeConfig, ["n_restarts", "n_steps", "encoder_init", *HUME_RESOURCES]),
+    hume=(HumeConfig, SEED_HUME),
     extract=(FeatureInputs, ["data_root", "cache_dir", "num_workers", "batch_size",
                              "input_size", "device", "strict"]),
 )
@@ -222,13 +222,9 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     spaces agree on (--rule consensus), or HUME's agreement + kNN consistency (--rule hume)."""
     from hume_ssl.seeds.run import seed_run
 
-    bb = tuple(b.strip() for b in io.backbones.split(","))
-    if len(bb) != 2:
-        raise HumeSSLError(f"--backbones {io.backbones!r}: give exactly two, as A,B.")
-    base = {n: getattr(hume, n) for n in ["n_restarts", "n_steps", "encoder_init",
-                                          *HUME_RESOURCES]}
+    base = {n: getattr(hume, n) for n in SEED_HUME}
     with hume_progress(console) as cb:
-        res = seed_run(io.out, io.dataset, bb, io.phi1, io.phi2, io.labels, None, rule,
+        res = seed_run(io.out, io.dataset, io.backbones, io.phi1, io.phi2, io.labels, None, rule,
                        extract.extract_kw(), hume_callback=cb, log=console.print,
                        hume_defaults=base, k=io.k, k_range=io.k_range)
     if res.get("rank"):  # torchrun: rank 0 prints

@@ -4,7 +4,7 @@ the dataset and their sidecars), the ground truth for the report, and the number
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -32,6 +32,17 @@ def _sidecar(path: Path) -> Optional[dict]:
         if isinstance(meta, dict) and "N" in meta:
             return meta
     return None
+
+
+def backbone_pair(backbones: str | Sequence[str]) -> tuple[str, str]:
+    """The two backbones, from "A,B" (the command line's form) or a pair; each NAME or
+    NAME@FILE. One clear error for any other count."""
+    names = backbones.split(",") if isinstance(backbones, str) else list(backbones)
+    names = [str(b).strip() for b in names]
+    if len(names) != 2 or not all(names):
+        raise HumeSSLError(f"--backbones {backbones!r}: give exactly two, as A,B (Python: a pair "
+                           "of names).")
+    return names[0], names[1]
 
 
 def resolve_spaces(

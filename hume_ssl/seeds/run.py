@@ -36,7 +36,14 @@ from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.duplicates import duplicate_groups
 from hume_ssl.seeds.export import remove_exports
-from hume_ssl.seeds.inputs import Log, check_knn, dataset_k, ground_truth, paired_spaces
+from hume_ssl.seeds.inputs import (
+    Log,
+    backbone_pair,
+    check_knn,
+    dataset_k,
+    ground_truth,
+    paired_spaces,
+)
 from hume_ssl.seeds.messages import (
     agreement_note,
     empty_reason,
@@ -59,7 +66,7 @@ from hume_ssl.seeds.selection import SeedSelector
 def seed_run(
     out: str | Path,
     dataset: Optional[str] = None,
-    backbones: tuple[str, str] = DEFAULT_BACKBONES,
+    backbones: str | tuple[str, str] = DEFAULT_BACKBONES,
     phi1: Optional[Path] = None,
     phi2: Optional[Path] = None,
     labels: Optional[Path] = None,
@@ -78,6 +85,7 @@ def seed_run(
     `k`: a whole number, "auto" (chosen by score over `k_range`: choose_k), or None (the
     dataset's). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
+    backbones = backbone_pair(backbones)  # "A,B" or a pair
     if k_range != K_RANGE and str(k) != "auto":
         raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
                            "it, or drop it.")

@@ -615,3 +615,19 @@ def test_seed_says_how_many_unreadable_images_it_skipped_and_takes_strict(tmp_pa
     res = runner.invoke(app, [*args, "--strict", "--out", str(tmp_path / "S2")])
     assert res.exit_code == 2 and "broken.png" in res.output, res.output
     assert not (tmp_path / "S2").exists()
+
+
+def test_the_backbone_pair_is_checked_in_the_python_api_as_on_the_command_line(tmp_path):
+    """Before: `seed --backbones a,b,c` was refused by the CLI only; seed_run(backbones="A,B")
+    iterated the string's characters and seed_run(backbones=(a, b, c)) extracted three."""
+    from hume_ssl.seeds.inputs import backbone_pair
+
+    assert backbone_pair("pixels, pixels:16") == ("pixels", "pixels:16")
+    assert backbone_pair(["a@w.pth", "b"]) == ("a@w.pth", "b")
+    for bad in ("pixels", "a,b,c", ("a", "b", "c"), "a,"):
+        with pytest.raises(HumeSSLError, match="give exactly two, as A,B"):
+            seed_run(tmp_path / "r", "digits", backbones=bad)
+    res = runner.invoke(app, ["seed", "digits", "--backbones", "a,b,c", "--out",
+                              str(tmp_path / "r")])
+    assert res.exit_code == 2 and "give exactly two" in res.output, res.output
+    assert not (tmp_path / "r").exists()
