@@ -23,7 +23,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from hume_ssl.augment.pixels import normalize, resize, to_float
 from hume_ssl.augment.randaugment import strong_augment, weak_augment
@@ -323,10 +322,7 @@ class FixMatchTrainer(Trainer):
         return [*self.model.state_dict().values(), *self.ema.module.state_dict().values()]
 
     def state_dict(self) -> dict:
-        gens = [self.gen.get_state()]
-        if self.world > 1:
-            gens = [None] * self.world
-            dist.all_gather_object(gens, self.gen.get_state())
+        gens = distributed.all_gather(self.gen.get_state())  # every rank's generator
         return {
             "step": self.step,
             "config": self.cfg.to_dict(),
@@ -425,10 +421,7 @@ class FixMatchTrainer(Trainer):
         left = cfg.budget_minutes * 60.0 - self.elapsed()
         units = units_in_budget(left, t_step, t_eval, self.step, unit, cfg.steps // unit,
                                 lambda u: (u * unit) // cfg.eval_every + 1)
-        if self.world > 1:  # every rank takes rank 0's fit, or they would deadlock at the end
-            shared = torch.tensor([units], device=self.device)
-            dist.broadcast(shared, src=0)
-            units = int(shared.item())
+        units = distributed.broadcast(units)  # rank 0's fit, or the ranks deadlock at the end
         if units == 0:
             need = (unit * t_step + t_eval) / 60 + self.elapsed() / 60
             raise HumeSSLError(
@@ -442,16 +435,6 @@ class FixMatchTrainer(Trainer):
         self._set_bn_momentum()
         self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
                                  "s_per_eval": t_eval})
-
-    def agree_stop(self) -> bool:
-        """Under DDP the ranks agree at log steps (signals may reach them at different steps)."""
-        if self.world == 1:
-            return self.stop_requested
-        if self.step % self.cfg.log_every and self.step < self.total_steps:
-            return False
-        flag = torch.tensor([float(self.stop_requested)], device=self.device)
-        dist.all_reduce(flag)
-        return bool(flag.item() > 0)
 
     def fit(self, resume: bool = False) -> FixMatchTrainer:
         try:

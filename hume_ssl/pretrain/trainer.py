@@ -376,13 +376,3 @@ class Pretrainer(Trainer):
             self._fit_budget(*distributed.broadcast((t_step, self._t_eval)))
             self.budget_timer = None
 
-    def agree_stop(self) -> bool:
-        """Under torchrun the ranks agree at log steps (a signal may reach them at different
-        steps)."""
-        if self.world == 1:
-            return self.stop_requested
-        if self.step % self.log_every and self.step < self.total_steps:
-            return False
-        flag = distributed.sum_tensors(
-            {"stop": torch.tensor([float(self.stop_requested)], device=self.device)})
-        return bool(flag["stop"].item() > 0)

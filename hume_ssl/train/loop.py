@@ -22,6 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import torch
+
+from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.train.finite import all_finite, diverged_error, is_finite
 from hume_ssl.train.signals import StopSignals
@@ -34,6 +37,7 @@ class Trainer:
     and implement train_step, eval_due, evaluate, log, save, load."""
 
     out: Path
+    device: torch.device  # where the run's tensors live (the stop flag's all-reduce too)
     step: int = 0
     total_steps: int = 0
     log_every: int = 1
@@ -77,8 +81,15 @@ class Trainer:
         return last or (not timing and self.step % self.checkpoint_every == 0)
 
     def agree_stop(self) -> bool:
-        """Whether to stop now; multi-process trainers agree on it across ranks."""
-        return self.stop_requested
+        """Whether to stop now. Under torchrun the ranks agree, at log steps and the last one
+        (a signal may reach them at different steps): one stops, all stop."""
+        if distributed.world_size() == 1:
+            return self.stop_requested
+        if self.step % self.log_every and self.step < self.total_steps:
+            return False
+        flag = distributed.sum_tensors(
+            {"stop": torch.tensor([float(self.stop_requested)], device=self.device)})
+        return bool(flag["stop"].item() > 0)
 
     def on_end(self) -> None:
         """After the last step."""
