@@ -209,12 +209,14 @@ class SeedConfig:
         return dataclasses.asdict(self)
 
 
-def check_rule_settings(config: SeedConfig, rule: str, estimator: str) -> None:
-    """Refuse a config for `estimator` (the estimator of `rule`) that sets the other rule's
-    settings: `from_config` would drop them silently."""
+def check_rule_settings(config: SeedConfig, rule: str, estimator: str,
+                        how: str = ".from_config") -> None:
+    """Refuse a config for `estimator` (the estimator of `rule`; `how`: through
+    ".from_config" or "(config)") that sets the other rule's settings: they would be dropped
+    silently."""
     other, foreign = dataclasses.replace(config, rule=rule).foreign_settings()
     if foreign:
-        raise HumeSSLError(f"{estimator}.from_config: the config sets {', '.join(foreign)}, "
+        raise HumeSSLError(f"{estimator}{how}: the config sets {', '.join(foreign)}, "
                            f"settings of the {other} rule, which {estimator} (the {rule} rule) "
                            f"does not take; use {ESTIMATORS[other]}, or leave them at their "
                            "defaults.")

@@ -217,6 +217,8 @@ class ConsensusSelector(ConfigParams):
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
+        if config is not None:  # the deprecated positional config: not dropped either
+            check_rule_settings(config, "consensus", type(self).__name__, "(config)")
 
     @classmethod
     def from_config(cls, config: SeedConfig, **extra) -> ConsensusSelector:

@@ -190,5 +190,8 @@ def test_margins_and_shapes_are_checked_and_from_config_keeps_to_its_rule():
         SeedSelector().fit(lab, ones[:, None], ones)
     with pytest.raises(HumeSSLError, match="sets min_stability, settings of the consensus rule"):
         SeedSelector.from_config(SeedConfig(rule="hume", min_stability=0.5))
+    with pytest.raises(HumeSSLError, match=r"SeedSelector\(config\): the config sets min_stab"), \
+            pytest.warns(FutureWarning):
+        SeedSelector(SeedConfig(rule="hume", min_stability=0.5))  # the deprecated form too
     with pytest.raises(HumeSSLError, match=r"--per-class '4': must be a whole number"):
         SeedSelector(per_class="4").fit(lab, ones, ones)
