@@ -20,6 +20,8 @@ from hume_ssl.core.params import (
 from hume_ssl.hume.ridge import SOLVE_FORMS  # HumeConfig.inner_solve's values
 
 ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engine.init_encoders)
+TRAIN_FRACTION = 0.9  # train_fraction's default: the share of a subset the inner model is fit on
+GPU_MEMORY_SHARE = 0.8  # memory_budget_gib 0 on a GPU: this share of its free memory
 
 
 def bad(msg: str) -> None:
@@ -27,6 +29,7 @@ def bad(msg: str) -> None:
 
 
 @renamed_fields(memory_budget_gb="memory_budget_gib")
+
 @dataclass
 class HumeConfig:
     """HUME's settings, each field with its default, unit and help (`hume-ssl label --help`
@@ -39,10 +42,11 @@ class HumeConfig:
                            flag="--steps", bounds="[1, inf)")
     n_subsets: int = setting(1, "(train, held-out) subset splits per outer step (S), shared by "
                              "restarts.", flag="--subsets", bounds="[1, inf)")
-    subset_size: int = setting(10_000, "Samples per subset (capped at N); 90% train, 10% held "
-                               "out.", unit="samples", bounds="[4, inf)")
-    train_fraction: float = setting(0.9, "Share of each subset the inner model is fit on.",
-                                    bounds="(0, 1)", flag=None)
+    subset_size: int = setting(10_000, f"Samples per subset (capped at N); {TRAIN_FRACTION:.0%} "
+                               f"train, {1 - TRAIN_FRACTION:.0%} held out.", unit="samples",
+                               bounds="[4, inf)")
+    train_fraction: float = setting(TRAIN_FRACTION, "Share of each subset the inner model is fit "
+                                    "on.", bounds="(0, 1)", flag=None)
     encoder_init: str = setting(
         "kmeans", "How each restart's task encoder starts: kmeans (the centres of a short "
         "k-means of space 1, its own seeding per restart) or gaussian (a random Gaussian draw, "
@@ -80,7 +84,8 @@ class HumeConfig:
                               unit="restarts", bounds="[0, inf)")
     memory_budget_gib: float = setting(
         0.0, "Memory HUME may use (features on the device, one lane's work, the chunk's "
-        "encoders); 0: 80% of free GPU memory, no limit on the CPU.", unit="GiB",
+        f"encoders); 0: {GPU_MEMORY_SHARE:.0%} of free GPU memory, no limit on the CPU.",
+        unit="GiB",
         bounds="[0, inf)", deprecated=("--memory-budget-gb",))
     checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "
                                     "none).", unit="steps", bounds="[0, inf)")

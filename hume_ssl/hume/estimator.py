@@ -22,7 +22,7 @@ from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.io import array_hash, check_features, config_hash
 from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.chunks import ChunkStore, lane_plan
-from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.config import GPU_MEMORY_SHARE, HumeConfig
 from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
 from hume_ssl.hume.ensemble import align, vote
@@ -184,7 +184,7 @@ class Hume(ConfigParams):
         if cfg.memory_budget_gib > 0:
             budget = cfg.memory_budget_gib * 2**30
         elif device.type == "cuda":
-            budget = 0.8 * torch.cuda.mem_get_info(device)[0]
+            budget = GPU_MEMORY_SHARE * torch.cuda.mem_get_info(device)[0]
         else:
             budget = float("inf")  # the CPU has no budget unless one is given
         gib = 2**30
