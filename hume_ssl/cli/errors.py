@@ -61,7 +61,9 @@ def handle_errors(fn):
 def _kept(sections: dict) -> tuple[str, str, bool]:
     """(what of the work finished so far is kept, and where; the command that continues it;
     whether that command needs --resume)."""
-    from hume_ssl.features.cache import default_cache_dir
+    from hume_ssl.features.cache import FEATURES, default_cache_dir
+    from hume_ssl.hume.chunks import CHUNKS
+    from hume_ssl.seeds.run import HUME
 
     io = sections.get("io")
     out = getattr(io, "out", None)
@@ -70,20 +72,21 @@ def _kept(sections: dict) -> tuple[str, str, bool]:
         cache = None
     cache = default_cache_dir(cache.cache_dir) if cache is not None else None
     resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
+    features = f"{cache}/{FEATURES}"
     if resume:
         kept = f"the last checkpoint is kept in {out}"
     elif isinstance(io, FeatureInputs):
-        kept = f"the rows extracted so far are kept in the feature cache {cache}/features"
-    elif cache is not None and not (out and Path(out, "hume").exists()):  # seed, extracting
-        kept = (f"the features extracted so far are kept in the feature cache {cache}/features "
+        kept = f"the rows extracted so far are kept in the feature cache {features}"
+    elif cache is not None and not (out and Path(out, HUME).exists()):  # seed, extracting
+        kept = (f"the features extracted so far are kept in the feature cache {features} "
                 f"({out} was not created yet)")
     elif cache is not None:
-        kept = (f"the features are kept in the feature cache {cache}/features and the finished "
-                f"HUME restarts in {out}/hume/chunks")
-    elif out is not None and Path(out, "chunks").exists():  # label
-        kept = f"the finished HUME restarts are kept in {out}/chunks"
-    elif out is not None and Path(out, "hume", "chunks").exists():  # seed on feature files
-        kept = f"the finished HUME restarts are kept in {out}/hume/chunks"
+        kept = (f"the features are kept in the feature cache {features} and the finished "
+                f"HUME restarts in {out}/{HUME}/{CHUNKS}")
+    elif out is not None and Path(out, CHUNKS).exists():  # label
+        kept = f"the finished HUME restarts are kept in {out}/{CHUNKS}"
+    elif out is not None and Path(out, HUME, CHUNKS).exists():  # seed on feature files
+        kept = f"the finished HUME restarts are kept in {out}/{HUME}/{CHUNKS}"
     else:
         kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
     return kept, _command_again(resume), resume

@@ -66,6 +66,8 @@ class FeatureSet:
         return int(self.features.shape[1])
 
 
+FEATURES = "features"  # the cache folder's sub-folder of feature files
+
 def default_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     if cache_dir:
         return Path(cache_dir).expanduser()
@@ -209,7 +211,7 @@ class FeatureCache:
 
     def __init__(self, cache_dir: Path, meta: dict):
         self.meta, self.n, self.root = meta, int(meta["N"]), cache_dir
-        folder = cache_dir / "features" / _dataset_slug(meta["dataset"]) / _slug(meta["split"])
+        folder = cache_dir / FEATURES / _dataset_slug(meta["dataset"]) / _slug(meta["split"])
         stem = f"{_slug(meta['backbone'], 40)}-{meta['key']}"
         self.npy, self.side = folder / f"{stem}.npy", folder / f"{stem}.json"
         self.marker = folder / f"{stem}.written.npy"

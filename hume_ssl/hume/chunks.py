@@ -26,6 +26,8 @@ from hume_ssl.hume.engine import LANE
 Finished = dict[int, tuple[np.ndarray, np.ndarray]]  # restart -> (encoder (k, d1), curve)
 
 
+CHUNKS = "chunks"  # the folder of a run that holds its finished and partial chunks
+
 def partial_name() -> str:
     """The unfinished chunk's state file in checkpoint_dir/chunks/ (one per torchrun rank)."""
     r = distributed.rank()
@@ -46,7 +48,7 @@ class ChunkStore:
     read finds nothing and every write is skipped."""
 
     def __init__(self, checkpoint_dir: Optional[str | Path], fingerprint: str):
-        self.folder = None if checkpoint_dir is None else Path(checkpoint_dir) / "chunks"
+        self.folder = None if checkpoint_dir is None else Path(checkpoint_dir) / CHUNKS
         self.fingerprint = fingerprint
 
     @property

@@ -25,6 +25,7 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import array_hash, check_writable_dir
 from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.params import moved
+from hume_ssl.hume.chunks import CHUNKS
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.diagnostics import with_seeds
 from hume_ssl.hume.estimator import Hume
@@ -62,6 +63,7 @@ from hume_ssl.seeds.report import (
 )
 from hume_ssl.seeds.selection import SeedSelector
 
+HUME = "hume"  # the run folder's sub-folder of the HUME fit (its chunks, labels)
 
 def seed_run(
     out: str | Path,
@@ -121,13 +123,13 @@ def seed_run(
 
     # ---- HUME (chunks resume from out/hume/chunks)
     t0 = time.perf_counter()
-    hume_dir = check_writable_dir(out / "hume")
+    hume_dir = check_writable_dir(out / HUME)
     log(f"HUME: {hume.n_restarts} restarts, k={hume.k}, N={n}")
     try:
         model = Hume.from_config(hume, checkpoint_dir=hume_dir, callback=hume_callback).fit(
             x1, x2, input_hash=input_hash)
     except BaseException:  # bad input found by the fit (constant rows), a crash, Ctrl-C: leave
-        _remove_empty(hume_dir / "chunks", hume_dir, out)  # no empty folders; chunks stay
+        _remove_empty(hume_dir / CHUNKS, hume_dir, out)  # no empty folders; chunks stay
         raise
     if not distributed.is_main():  # torchrun: the ranks shared HUME's restarts; rank 0 goes on
         return {"out": str(out), "model": model, "rank": distributed.rank()}
