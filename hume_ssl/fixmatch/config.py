@@ -112,7 +112,8 @@ class FixMatchConfig:
     include_seeds_in_unlabeled: bool = setting(False, "Use the seeds as unlabeled images too "
                                                "(the paper: all train images are).", flag=None)
     random_state: int = setting(0, "Random seed of weights, batches and augmentations (--seeds "
-                                "is the seeds folder).", deprecated=("--seed",))
+                                "is the seeds folder).", deprecated=("--seed",),
+                                bounds="[0, inf)")
 
     RESUME_KEYS = (
         "arch",

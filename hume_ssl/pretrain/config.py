@@ -85,7 +85,7 @@ class PretrainConfig:
     compile: bool = setting(False, "torch.compile the encoder.",
                             flags=("--compile/--no-compile",))
     random_state: int = setting(0, "Random seed (weights, batches, augmentations).",
-                                deprecated=("--seed",))
+                                deprecated=("--seed",), bounds="[0, inf)")
 
     # epochs and budget_minutes fix the schedule's length: a resume with others is refused
     RESUME_KEYS = ("method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "momentum",

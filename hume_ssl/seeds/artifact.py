@@ -16,6 +16,7 @@ JPEG archives (decoded once and cached as .npy).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -135,6 +136,8 @@ def read_seeds(
                 "--seed-labels FILE.npy and --dataset NAME."
             )
         ip = Path(indices)
+        if not ip.is_file():
+            raise HumeSSLError(f"seed indices file not found: {ip}. Check the path.")
         if ip.suffix.lower() == ".csv":
             idx, lab = _read_csv(ip)
         else:
@@ -174,8 +177,12 @@ def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
             f"seed indices span {s.indices.min()}..{s.indices.max()}, outside {where}: each "
             "index is a sample's position in the split the seeds were made on; fix those rows."
         )
+    if s.labels.min() < 0:
+        first = int(np.flatnonzero(s.labels < 0)[0])
+        raise HumeSSLError(f"seed labels hold negative values (e.g. {s.labels[first]} for sample "
+                           f"{s.indices[first]}): labels are cluster ids 0..k-1; fix those rows.")
     s.k = int(k or s.k or int(s.labels.max()) + 1)
-    if s.labels.min() < 0 or s.labels.max() >= s.k:
+    if s.labels.max() >= s.k:
         raise HumeSSLError(
             f"seed labels range {s.labels.min()}..{s.labels.max()} lies outside 0..{s.k - 1} "
             f"(k={s.k}); relabel them to 0..k-1 or fix k in seeds.json."
@@ -183,6 +190,13 @@ def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
     if s.class_names is not None and len(s.class_names) != s.k:
         raise HumeSSLError(f"seeds.json has {len(s.class_names)} class_names for k={s.k}.")
     return s
+
+
+def seeds_sha(s: Seeds) -> str:
+    """A fingerprint of the seeds themselves (their indices and labels, in order)."""
+    h = hashlib.sha256(s.indices.astype(np.int64).tobytes())
+    h.update(s.labels.astype(np.int64).tobytes())
+    return h.hexdigest()[:16]
 
 
 def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) -> None:

@@ -39,7 +39,13 @@ from hume_ssl.core.io import (
 )
 from hume_ssl.core.metrics import cluster_acc
 from hume_ssl.data.images import channel_stats, load_split, split_exists
-from hume_ssl.seeds.artifact import Seeds, check_seeds_match, order_hashes, read_seeds
+from hume_ssl.seeds.artifact import (
+    Seeds,
+    check_seeds_match,
+    order_hashes,
+    read_seeds,
+    seeds_sha,
+)
 
 USB_VERSIONS = "0.3"  # the semilearn releases this route is written against (0.3.x)
 INSTALL_HINT = ("install USB into this environment: pip install -e \".[usb]\" in the hume-ssl "
@@ -159,9 +165,17 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
     ((2, n) int64: the train index and the target of every labeled sample USB's train_step
     received) and `usb_summary.json`.
 
-    `expected`: {"dataset", "order_hash"} of the seeds a train_usb.py was exported for; seeds
-    of another dataset are refused before any work."""
-    seeds = read_seeds(seeds_dir=seeds_dir, dataset=dataset)
+    `expected`: {"dataset", "order_hash", "seeds_sha"} of the seeds a train_usb.py was exported
+    for (its dataset also names the images of seeds made from feature files); seeds of another
+    dataset, or seeds changed since (a `seed` re-run into the same folder), are refused before
+    any work."""
+    expected = expected or {}
+    seeds = read_seeds(seeds_dir=seeds_dir, dataset=dataset, dataset_optional=True)
+    if seeds.dataset is None:  # seeds of feature files: the export named their images
+        seeds.dataset = expected.get("dataset")
+    if seeds.dataset is None:
+        raise HumeSSLError(f"{seeds_dir}/seeds.json names no dataset (seeds of feature files); "
+                           "pass dataset=NAME, the images the features are of.")
     if expected and (seeds.dataset != expected.get("dataset")
                      or (seeds.order_hash and expected.get("order_hash")
                          and seeds.order_hash != expected["order_hash"])):
@@ -170,6 +184,12 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
             f"train_usb.py was exported for {expected.get('dataset')!r} (order "
             f"{expected.get('order_hash')}); export those seeds first: hume-ssl export "
             f"{seeds_dir} --format usb, and run the train_usb.py it writes.")
+    if expected.get("seeds_sha") and seeds_sha(seeds) != expected["seeds_sha"]:
+        raise HumeSSLError(
+            f"the seeds in {seeds_dir} ({len(seeds.indices)} now) changed since this "
+            "train_usb.py was exported (its labeled_idx.npy holds the seeds it was written "
+            f"for); export them again: hume-ssl export {seeds_dir} --format usb, and run the "
+            "train_usb.py it writes.")
     if iterations < 1 or batch_size < 1 or uratio < 1:
         raise HumeSSLError("--iterations, --batch-size and --uratio must be >= 1.")
     semilearn = require_semilearn()
@@ -288,7 +308,7 @@ import sys
 from pathlib import Path
 
 SEEDS = @SEEDS@
-EXPECTED = {"dataset": @DATASET@, "order_hash": @ORDER_HASH@}
+EXPECTED = {"dataset": @DATASET@, "order_hash": @ORDER_HASH@, "seeds_sha": @SEEDS_SHA@}
 
 
 def main() -> int:
@@ -338,5 +358,6 @@ def write_train_usb(path: Path, seeds_dir: Path, seeds: Seeds) -> Path:
     """train_usb.py for these seeds: a thin argparse shell over `train_usb`."""
     text = (TRAIN_USB_SCRIPT.replace("@SEEDS@", repr(str(seeds_dir)))
             .replace("@DATASET@", repr(seeds.dataset))
-            .replace("@ORDER_HASH@", repr(seeds.order_hash)))
+            .replace("@ORDER_HASH@", repr(seeds.order_hash))
+            .replace("@SEEDS_SHA@", repr(seeds_sha(seeds))))
     return atomic_write_bytes(path, text.encode())

@@ -201,3 +201,17 @@ def test_remove_exports_looks_only_inside_the_seeds_folder(tmp_path):
     theirs.write_text("index,label\n")
     remove_exports(tmp_path / "seeds")  # not made yet
     assert theirs.exists()
+
+
+def test_a_missing_csv_and_a_negative_label_get_messages_that_say_so(tmp_path):
+    """Before: train-fixmatch --indices missing.csv ended in a FileNotFoundError traceback, and
+    a CSV row "2,-1" was said to lie "outside 0..0 (k=1)" with "fix k in seeds.json" (there was
+    no seeds.json)."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.seeds.artifact import read_seeds
+
+    with pytest.raises(HumeSSLError, match="seed indices file not found"):
+        read_seeds(indices=tmp_path / "missing.csv", dataset="digits")
+    (tmp_path / "s.csv").write_text("index,label\n1,0\n2,-1\n")
+    with pytest.raises(HumeSSLError, match=r"negative values \(e\.g\. -1 for sample 2\)"):
+        read_seeds(indices=tmp_path / "s.csv", dataset="digits")

@@ -64,6 +64,31 @@ def test_missing_semilearn_names_the_install(tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+def test_train_usb_reads_the_exported_seeds_of_feature_files_and_refuses_changed_ones(
+        tmp_path, monkeypatch):
+    """Before: the train_usb.py of feature-file seeds (seeds.json names no dataset) stopped
+    with "pass --dataset NAME", an option it has no; and after a `seed` re-run into the same
+    folder it trained on the new seeds beside the old labeled_idx.npy."""
+    import json
+
+    from hume_ssl.seeds.usb import train_usb
+
+    seeds = _digit_seeds(tmp_path / "seeds")
+    meta = json.loads((seeds / "seeds.json").read_text())
+    meta.update(dataset=None, order_hash_kind="features")  # as `seed --phi1 --phi2` writes
+    (seeds / "seeds.json").write_text(json.dumps(meta))
+    export_seeds(read_seeds(seeds_dir=seeds, dataset="digits"), "usb", tmp_path / "usb",
+                 seeds_dir=seeds)
+    script = (tmp_path / "usb" / "train_usb.py").read_text()
+    expected = eval(re.search(r"^EXPECTED = (.*)$", script, re.M).group(1))  # noqa: S307
+    monkeypatch.setitem(sys.modules, "semilearn", None)  # stop at USB's import: seeds read
+    with pytest.raises(HumeSSLError, match="semilearn"):
+        train_usb(seeds, tmp_path / "run", iterations=2, expected=expected)
+    np.save(seeds / "pseudo_labels.npy", (np.load(seeds / "pseudo_labels.npy") + 1) % 10)
+    with pytest.raises(HumeSSLError, match="changed since this train_usb.py was exported"):
+        train_usb(seeds, tmp_path / "run", iterations=2, expected=expected)
+
+
 # ---------------------------------------------------------------- with USB installed
 README_USB = [  # README.md, "USB": the commands this test runs, word for word
     'hume-ssl demo --quick --out usb-demo',
