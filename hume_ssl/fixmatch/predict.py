@@ -130,12 +130,12 @@ def predict_run(
     atomic_save_npy(out / "confidence.npy", conf.astype(np.float32))
     atomic_write_bytes(out / "predictions.csv",
                        predictions_csv(lab, conf, meta.get("class_names"), data.sample_ids))
-    summary = {"out": str(out), "n": int(len(lab)), "dataset": dataset, "split": split,
-               "model": str(model_dir)}
+    # models exported before label_ids_are_classes: the words of label_ids say the same
+    aligned = bool(meta.get("label_ids_are_classes", meta["label_ids"].startswith("ground")))
+    summary = {"out": str(out.resolve()), "n": int(len(lab)), "dataset": dataset,
+               "split": split, "model": str(model_dir.resolve()),
+               "label_ids_are_classes": aligned}  # else cluster ids: the seeds' pseudo-labels
     if data.labels is not None:
-        # models exported before label_ids_are_classes: its words say the same
-        aligned = bool(meta.get("label_ids_are_classes",
-                                meta["label_ids"].startswith("ground")))
         summary["acc_kind"] = ACCURACY_KIND[aligned]
         summary["acc"] = label_accuracy(lab, data.labels, aligned)
     atomic_write_json(out / "predictions.json", summary)  # what these predictions are of

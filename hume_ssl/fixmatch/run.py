@@ -143,7 +143,8 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         **_versus_probe(probe, trainer.median_test_acc()),
     }
     if trainer.rank == 0:
-        export_model(out, trainer, s, k, mean, std, image_size)
+        names = train.classes if cfg.oracle_labels else s.class_names  # the labels' names
+        export_model(out, trainer, s, k, mean, std, image_size, names)
         atomic_write_json(out / "metrics.json", summary)
     return summary
 
@@ -296,8 +297,11 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
 
 
 def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std,
-                 image_size: Optional[int] = None) -> None:
-    """model.pt (EMA weights, plain state dict) + model.json (what `predict` needs)."""
+                 image_size: Optional[int] = None,
+                 class_names: Optional[list[str]] = None) -> None:
+    """model.pt (EMA weights, plain state dict) + model.json (what `predict` needs);
+    `class_names`: the names of the label ids (the dataset's for --oracle-labels, else the
+    seeds' when a person named their clusters)."""
     atomic_save_state_dict(out / "model.pt", trainer.ema.module)
     cfg = trainer.cfg
     atomic_write_json(
@@ -320,7 +324,7 @@ def export_model(out: Path, trainer: FixMatchTrainer, s, k: int, mean, std,
             if cfg.oracle_labels
             else "seed pseudo-label (cluster) ids",
             "label_ids_are_classes": cfg.oracle_labels,  # predict scores plain accuracy
-            "class_names": s.class_names,
+            "class_names": class_names,
             "weights": "EMA",
             "steps": trainer.step,
         },

@@ -315,7 +315,9 @@ def test_run_writes_outputs_and_predicts(toy):
     # before: nothing in the folder said which data the predictions were of
     record = json.loads((out / "predictions_test" / "predictions.json").read_text())
     assert record["dataset"] == meta["dataset"] and record["split"] == "test"
-    assert record["n"] == 30 and record["acc"] == pred["acc"] and record["model"] == str(out)
+    assert record["n"] == 30 and record["acc"] == pred["acc"]
+    # paths resolve from any working directory; the labels' kind is said (cluster ids here)
+    assert record["model"] == str(out.resolve()) and record["label_ids_are_classes"] is False
     with pytest.raises(HumeSSLError, match="--resume"):
         train_fixmatch_run(out, tiny_cfg(steps=4), seeds=seeds)
 
@@ -408,6 +410,8 @@ def test_oracle_labels_and_npy_csv_seeds(toy):
     assert res["test_acc_kind"] == "accuracy"
     meta = json.loads((root / "r2" / "model.json").read_text())
     assert meta["label_ids"].startswith("ground") and meta["label_ids_are_classes"] is True
+    # before: the seeds' cluster names (r, g, b) named the ground-truth ids; the dataset has none
+    assert meta["class_names"] is None
 
 
 def test_bad_seeds_are_reported(toy):
