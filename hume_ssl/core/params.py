@@ -361,20 +361,32 @@ class ConfigParams(BaseEstimator):
             else:
                 value = default_of(f)
             setattr(self, f.name, value)
+        if config is not None:
+            self._check_config(config, "(config)")
+
+    @classmethod
+    def _check_config(cls, config: Any, how: str) -> None:
+        """Refuse a config this estimator would read only in part (`how`: ".from_config" or
+        "(config)", for the message); a subclass whose config holds settings of other
+        estimators says which (seeds.config.RuleSelector)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "fit" in cls.__dict__:  # every fit starts unfitted and leaves no half (clean_fit)
             cls.fit = clean_fit(cls.__dict__["fit"])
 
+    def _learned(self) -> list[str]:
+        """The names of the attributes `fit` learned (`labels_`, ...)."""
+        return [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]
+
     def _forget_learned(self) -> None:
-        """Drop every learned attribute (`labels_`, ...): the estimator is unfitted again."""
-        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+        """Drop every learned attribute: the estimator is unfitted again."""
+        for name in self._learned():
             delattr(self, name)
 
     def __getattr__(self, name: str):
         """Only reached for a missing attribute: a learned one (`labels_`) before `fit` says so."""
-        learned = [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]
+        learned = self._learned()
         if name.endswith("_") and not name.startswith("_") and not learned:
             raise NotFittedError(f"{type(self).__name__}.{name} is learned by fit: call fit(...) "
                                  "first.")
@@ -393,6 +405,7 @@ class ConfigParams(BaseEstimator):
                 raise HumeSSLError(f"{cls.__name__}.from_config: the config sets {name}="
                                    f"{getattr(config, name)!r}, but {cls.__name__} is the "
                                    f"estimator of {name}={value!r}.")
+        cls._check_config(config, ".from_config")
         return cls(**{f.name: getattr(config, f.name) for f in cls._fields()}, **extra)
 
     @property

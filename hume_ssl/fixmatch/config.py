@@ -10,8 +10,6 @@ from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
 from hume_ssl.train.numbers import within
 
-UNSET = (True, "")  # a check that passes: a field left None, filled by the recipe
-
 
 @dataclass
 class FixMatchConfig:

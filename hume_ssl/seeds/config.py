@@ -22,7 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
-from hume_ssl.core.params import check_bounds, flag_of, setting
+from hume_ssl.core.params import ConfigParams, check_bounds, flag_of, setting
 
 # the one description of each ranking: the module docstring, --help and seeds.json show it
 RANKING_RULES = {
@@ -220,3 +220,16 @@ def check_rule_settings(config: SeedConfig, rule: str, estimator: str,
                            f"settings of the {other} rule, which {estimator} (the {rule} rule) "
                            f"does not take; use {ESTIMATORS[other]}, or leave them at their "
                            "defaults.")
+
+
+class RuleSelector(ConfigParams):
+    """The estimator of one seed rule (its `serves`: {"rule": ...}) over SeedConfig's fields; a
+    config that sets the other rule's settings is refused (`from_config` and the deprecated
+    positional config), not dropped."""
+
+    config_class = SeedConfig
+    owner = "seed selection"
+
+    @classmethod
+    def _check_config(cls, config: SeedConfig, how: str) -> None:
+        check_rule_settings(config, cls.serves["rule"], cls.__name__, how)

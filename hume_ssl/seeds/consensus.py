@@ -31,9 +31,9 @@ from hume_ssl.core.io import (
     check_not_constant,
     check_shares,
 )
-from hume_ssl.core.params import ConfigParams, moved
+from hume_ssl.core.params import moved
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
-from hume_ssl.seeds.config import SeedConfig, check_rule_settings
+from hume_ssl.seeds.config import RuleSelector, SeedConfig
 from hume_ssl.seeds.cuts import gives_no_seeds, why_short
 from hume_ssl.seeds.duplicates import duplicate_groups, first_distinct
 from hume_ssl.seeds.partitions import (
@@ -186,7 +186,7 @@ def check_neighbours(neighbours, n: int, n_neighbors: int) -> list[np.ndarray]:
     return out
 
 
-class ConsensusSelector(ConfigParams):
+class ConsensusSelector(RuleSelector):
     """Estimator-shaped consensus rule. `fit(x1, x2, hume_labels, k)` returns self.
 
     Parameters: per_class, n_neighbors, min_knn, max_overlap, min_stability, min_support,
@@ -208,25 +208,13 @@ class ConsensusSelector(ConfigParams):
     k-means alone).
     """
 
-    config_class = SeedConfig
     serves = {"rule": "consensus"}  # SeedConfig.rule
     param_names = ("per_class", "n_neighbors", "min_knn", "max_overlap", "min_stability",
                    "min_support", "kmeans_states", "agreement_quantile", "mode_size",
                    "anchor_parts", "bulk_of", "graph_partition", "shortage", "random_state")
-    owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
-        if config is not None:  # the deprecated positional config: not dropped either
-            check_rule_settings(config, "consensus", type(self).__name__, "(config)")
-
-    @classmethod
-    def from_config(cls, config: SeedConfig, **extra) -> ConsensusSelector:
-        """The estimator of `config`'s consensus rule settings; a config that sets the other rule's
-        is refused (check_rule_settings), not dropped."""
-        estimator = super().from_config(config, **extra)
-        check_rule_settings(config, "consensus", cls.__name__)
-        return estimator
 
     def fit(self, x1, x2, hume_labels, k: int, neighbours=None, center: bool = True,
             progress=None, agreement=None, encoder_init: str = "kmeans"):

@@ -11,8 +11,8 @@ import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
 from hume_ssl.core.io import check_labels, check_shares
-from hume_ssl.core.params import ConfigParams, warn_renamed
-from hume_ssl.seeds.config import RANKINGS, SeedConfig, check_rule_settings
+from hume_ssl.core.params import warn_renamed
+from hume_ssl.seeds.config import RANKINGS, RuleSelector, SeedConfig
 from hume_ssl.seeds.duplicates import first_distinct
 
 __all__ = ["RANKINGS", "SeedSelector", "rank_order"]
@@ -39,7 +39,7 @@ def rank_order(agreement, knn_share, margins, ranking: str) -> np.ndarray:
     return np.lexsort(keys)
 
 
-class SeedSelector(ConfigParams):
+class SeedSelector(RuleSelector):
     """Estimator-shaped selector. `fit(labels, agreement, knn_share, margins)` returns self.
 
     Parameters: the selection fields of `SeedConfig` (per_class, min_agreement, min_knn,
@@ -51,23 +51,11 @@ class SeedSelector(ConfigParams):
     duplicate_of_ (the fit's duplicate_of, or None).
     """
 
-    config_class = SeedConfig
     serves = {"rule": "hume"}  # SeedConfig.rule
     param_names = ("per_class", "min_agreement", "min_knn", "shortage", "relax_step", "ranking")
-    owner = "seed selection"
 
     def __init__(self, config: Optional[SeedConfig] = None, /, **params):
         self._store(config, params)
-        if config is not None:  # the deprecated positional config: not dropped either
-            check_rule_settings(config, "hume", type(self).__name__, "(config)")
-
-    @classmethod
-    def from_config(cls, config: SeedConfig, **extra) -> SeedSelector:
-        """The estimator of `config`'s hume rule settings; a config that sets the other rule's
-        is refused (check_rule_settings), not dropped."""
-        estimator = super().from_config(config, **extra)
-        check_rule_settings(config, "hume", cls.__name__)
-        return estimator
 
     def fit(self, labels, agreement, knn_share, margins=None, k: int | None = None,
             duplicate_of=None):
