@@ -6,9 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-from hume_ssl.core.errors import HumeSSLError, raise_first_failed
+from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
-from hume_ssl.train.numbers import within
 
 
 @dataclass
@@ -65,7 +64,7 @@ class FixMatchConfig:
     lr: Optional[float] = setting(None, "Learning rate after the warm-up, then lr cos(7 pi k / "
                                   "16 K) at step k; default: the recipe's (SGD 0.03, ViT AdamW "
                                   "5e-4).", bounds="(0, inf)")
-    momentum: float = setting(0.9, "Nesterov momentum of SGD.", flag=None)
+    momentum: float = setting(0.9, "Nesterov momentum of SGD.", bounds="(0, 1)", flag=None)
     weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
                                   "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.",
                                   bounds="[0, inf)")
@@ -80,22 +79,23 @@ class FixMatchConfig:
                                flag=None)
     bn_momentum: float = setting(0.001, "BatchNorm running-statistics momentum (TF decay "
                                  "0.999); raised on short runs (bn_momentum_for).",
-                                 unit="per step", flag=None)
+                                 unit="per step", bounds="(0, 1]", flag=None)
     translate: float = setting(0.125, "Weak augmentation: largest shift per side.",
-                               unit="fraction of the image size", flag=None)
+                               unit="fraction of the image size", bounds="[0, 1)", flag=None)
     randaugment_ops: int = setting(2, "Strong augmentation: RandAugment ops per image.",
-                                   unit="ops", flag=None)
+                                   unit="ops", bounds="[0, inf)", flag=None)
     cutout: float = setting(0.5, "Strong augmentation: Cutout square side.",
-                            unit="fraction of the image size", flag=None)
+                            unit="fraction of the image size", bounds="[0, 1]", flag=None)
     eval_every: int = setting(1024, "Steps between test evaluations (EMA model; and at the "
                               "end).", unit="steps", bounds="[1, inf)")
     eval_median_of: int = setting(5, "metrics.json reports the median test ACC of the last N "
-                                  "evaluations.", unit="evaluations", flag=None)
+                                  "evaluations.", unit="evaluations", bounds="[1, inf)", flag=None)
     log_every: int = setting(64, "Steps between metrics.csv rows (host syncs).", unit="steps",
                              bounds="[1, inf)")
     checkpoint_every: int = setting(2048, "Steps between checkpoints (also on SIGTERM/SIGINT "
                                     "and at the end).", unit="steps", bounds="[1, inf)")
-    eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images", flag=None)
+    eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images",
+                                   bounds="[1, inf)", flag=None)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1 (torchrun: cuda:LOCAL_RANK per "
                           "process).")
     compile: bool = setting(False, "torch.compile the model.", flags=("--compile/--no-compile",))
@@ -196,18 +196,7 @@ class FixMatchConfig:
             r = self.resolve()
             for f in ("arch", "recipe", *FILLED):
                 setattr(self, f, getattr(r, f))
-        check_bounds(self)  # each option's declared range (None: unset), whole numbers
-        checks = [
-            within("momentum", self.momentum, 0.0, 1.0, lo_open=True, hi_open=True),
-            within("bn_momentum", self.bn_momentum, 0.0, 1.0, lo_open=True),  # (no flag)
-            within("translate", self.translate, 0.0, 1.0, hi_open=True),
-            within("cutout", self.cutout, 0.0, 1.0),
-            (self.randaugment_ops >= 0, "randaugment_ops must be >= 0"),
-            (self.eval_median_of >= 1 and self.eval_batch_size >= 1,
-             "eval_median_of and eval_batch_size must be >= 1"),
-        ]
-        raise_first_failed(checks)
-        return self
+        return check_bounds(self)  # each setting's declared range, whole numbers, bools
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -164,10 +164,16 @@ def test_non_finite_zero_or_negative_numbers_are_refused(kw):
 @pytest.mark.parametrize("kw, match", [(dict(steps=2.5), "--steps 2.5: must be a whole"),
                                        (dict(batch_size=None), "--batch-size None: must be"),
                                        (dict(mu="2"), "--mu '2': must be a whole"),
-                                       (dict(bn_momentum=0.0), "^bn_momentum must lie")])
+                                       (dict(bn_momentum=0.0), r"^bn_momentum 0: .* in \(0, 1\]"),
+                                       (dict(momentum=1.0), r"^momentum 1: .* in \(0, 1\)"),
+                                       (dict(translate=1.0), r"^translate 1: .* in \[0, 1\)"),
+                                       (dict(cutout=1.5), r"^cutout 1.5: .* in \[0, 1\]"),
+                                       (dict(randaugment_ops=-1), "^randaugment_ops -1: .*least 0"),
+                                       (dict(eval_batch_size=0), "^eval_batch_size 0: .*least 1")])
 def test_counts_are_whole_numbers_and_python_only_settings_name_no_flag(kw, match):
     """Before: steps=2.5 ran 3 steps, batch_size=None and mu='2' raised a raw TypeError, and
-    bn_momentum=0 named a --bn-momentum option that does not exist."""
+    bn_momentum=0 named a --bn-momentum option that does not exist. The Python-only settings'
+    ranges are declared on their fields (before: checked by hand in validate)."""
     with pytest.raises(HumeSSLError, match=match):
         FixMatchConfig(**kw).resolve()
 
