@@ -233,3 +233,11 @@ class RuleSelector(ConfigParams):
     @classmethod
     def _check_config(cls, config: SeedConfig, how: str) -> None:
         check_rule_settings(config, cls.serves["rule"], cls.__name__, how)
+
+    @staticmethod
+    def _check_per_class(per_class: int, largest: int) -> None:
+        """`per_class` seeds can be taken from the largest predicted class (`largest` rows)."""
+        if per_class > largest:
+            raise HumeSSLError(
+                f"--per-class {per_class} is more than any predicted class holds (largest: "
+                f"{largest} samples); lower --per-class (Python: per_class).")

@@ -239,11 +239,7 @@ class ConsensusSelector(RuleSelector):
                                f"{len(x2)}, {n}).")
         if agreement is not None:
             agreement = check_shares(agreement, n, "agreement")  # (N,) Hume.agreement_
-        largest = int(np.bincount(hume_labels, minlength=k).max())
-        if cfg.per_class > largest:
-            raise HumeSSLError(
-                f"--per-class {cfg.per_class} is more than any predicted class holds (largest: "
-                f"{largest} samples); lower --per-class.")
+        self._check_per_class(cfg.per_class, int(np.bincount(hume_labels, minlength=k).max()))
         if neighbours is None:
             neighbours = [space_neighbours(x, cfg.n_neighbors, center)[0] for x in (x1, x2)]
         nbrs = [b[:, :cfg.n_neighbors] for b in check_neighbours(neighbours, n, cfg.n_neighbors)]

@@ -75,11 +75,7 @@ class SeedSelector(RuleSelector):
         cfg.validate()
         k = int(k if k is not None else labels.max() + 1)
         sizes = np.bincount(labels, minlength=k)
-        if cfg.per_class > sizes.max():
-            raise HumeSSLError(
-                f"--per-class {cfg.per_class} is more than any predicted class holds (largest: "
-                f"{sizes.max()} samples); lower --per-class."
-            )
+        self._check_per_class(cfg.per_class, int(sizes.max()))
         order = rank_order(agreement, knn_share, margins, cfg.ranking)
         chosen, self.thresholds_, self.candidates_ = [], {}, np.zeros(k, np.int64)
         for c in range(k):

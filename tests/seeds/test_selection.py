@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
 
 
@@ -51,9 +52,15 @@ def test_short_class_fewer_or_relax():
 
 
 def test_quota_larger_than_any_class_is_an_error():
+    """Both rules, one message that names the Python setting beside the flag."""
     labels, agree, knn, margin = _case()
-    with pytest.raises(HumeSSLError, match="more than any predicted class"):
+    match = r"more than any predicted class.*lower --per-class \(Python: per_class\)"
+    with pytest.raises(HumeSSLError, match=match):
         SeedSelector(per_class=5).fit(labels, agree, knn, margin, k=2)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    with pytest.raises(HumeSSLError, match=match):
+        ConsensusSelector(per_class=5).fit(x1, x2, labels, 2)
 
 
 def test_empty_cluster_is_reported_short():
