@@ -28,6 +28,28 @@ def _test_names(path: Path) -> set[str]:
     return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
 
 
+def _flags(cmd: str) -> list[str]:
+    """The options a command names, optional [bracketed] ones included."""
+    return [w.split("=")[0].strip("[]") for w in shlex.split(cmd) if w.strip("[").startswith("--")]
+
+
+def _parses(cmd: str) -> None:
+    """`hume-ssl CMD ...` as written parses: its options exist and the required ones are given
+    (optional [bracketed] parts left out; a placeholder value such as N may fail its type)."""
+    import typer
+
+    from hume_ssl.cli.app import app
+
+    words = shlex.split(re.sub(r"\[[^\]]*\]", "", cmd))
+    group = typer.main.get_command(app)
+    try:
+        group.commands[words[1]].make_context(words[1], words[2:])
+    except Exception as e:  # click's (or typer's own copy of click's) usage errors
+        kinds = {k.__name__ for k in type(e).__mro__}
+        placeholder = "BadParameter" in kinds and "MissingParameter" not in kinds  # DIR, N
+        assert "UsageError" in kinds and placeholder, f"{cmd}: {e}"
+
+
 def test_every_claim_names_a_command_that_exists():
     from hume_ssl.cli.app import app
 
@@ -41,6 +63,10 @@ def test_every_claim_names_a_command_that_exists():
             recipe = REPO / words[1]
             assert recipe.exists(), cmd
             src = recipe.read_text()
+            options = src + (REPO / "recipes" / "common.py").read_text()  # data_parser's
+            for w in _flags(cmd):  # --no-X: X's BooleanOptionalAction
+                named = [w] + (["--" + w[5:]] if w.startswith("--no-") else [])
+                assert any(f'"{n}"' in options for n in named), f"{cmd}: no option {w}"
             if "--sections" in words:
                 for sec in words[words.index("--sections") + 1:]:
                     if sec.startswith("-"):
@@ -56,9 +82,23 @@ def test_every_claim_names_a_command_that_exists():
                     assert name in _test_names(REPO / file), cmd
         elif words[:1] == ["hume-ssl"]:
             assert words[1] in commands, cmd
+            _parses(cmd)
         elif words[:2] == ["git", "show"]:  # a recipe as it was at a commit of this history
             rev = words[2]
             found = subprocess.run(["git", "cat-file", "-e", rev], cwd=REPO, capture_output=True)
             assert found.returncode == 0, f"{cmd}: {rev} is not in this repository's history"
         else:
             raise AssertionError(f"CLAIMS.md command of an unknown form: {cmd}")
+
+
+def test_readme_hume_ssl_commands_parse():
+    """Every whole `hume-ssl CMD ...` command README.md shows (backticked or in a code block;
+    comments and `...` elisions left out) names options that exist and the required ones."""
+    text = (REPO / "README.md").read_text().replace("\\\n", " ")
+    found = (re.findall(r"`(hume-ssl [^`]+)`", text)
+             + re.findall(r"^\s+(hume-ssl .+)$", text, re.M))
+    cmds = [re.sub(r"\s+#.*$", "", c).strip() for c in found]
+    cmds = [c for c in cmds if len(c.split()) >= 3 and "..." not in c]
+    assert len(cmds) >= 20, "README.md lost its commands"
+    for cmd in cmds:
+        _parses(cmd)
