@@ -12,7 +12,7 @@ from typing import Optional
 from hume_ssl.core.params import setting
 from hume_ssl.data.datasets import dataset_names
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS
-from hume_ssl.features.extract import LOADER_BOUNDS
+from hume_ssl.features.extract import BATCH_SIZE, LOADER_BOUNDS, MAX_WORKERS
 from hume_ssl.fixmatch.predict import PREDICT_BATCH, PREDICT_BATCH_BOUNDS
 from hume_ssl.models.backbones import DEFAULT_BACKBONES
 from hume_ssl.seeds.choose_k import K_RANGE
@@ -55,10 +55,13 @@ class FeatureInputs:
     cache_dir: Optional[Path] = setting(None, CACHE_DIR)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
-                                         "resize images (default: up to 8 on GPU; on CPU half "
-                                         "the cores, 1 to 4).", bounds=LOADER_BOUNDS["num_workers"])
-    batch_size: Optional[int] = setting(None, "Images per forward pass (default 256 on GPU, 64 "
-                                        "on CPU).", bounds=LOADER_BOUNDS["batch_size"])
+                                         "resize images (default: up to "
+                                         f"{MAX_WORKERS['cuda']} on GPU; on CPU half the cores, "
+                                         f"1 to {MAX_WORKERS['cpu']}).",
+                                         bounds=LOADER_BOUNDS["num_workers"])
+    batch_size: Optional[int] = setting(None, "Images per forward pass (default "
+                                        f"{BATCH_SIZE['cuda']} on GPU, {BATCH_SIZE['cpu']} on "
+                                        "CPU).", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
                                         "fraction (default: the backbone's own; pixels:SIZE "
                                         "keeps its SIZE).",

@@ -54,6 +54,9 @@ CPU_WARN_IMAGES = 2000  # warn that the CPU is slow above this many images to ex
 # the allowed values of the loader's numbers (the `features` options declare them from here)
 LOADER_BOUNDS = {"batch_size": "[1, inf)", "num_workers": "[0, inf)",
                  "input_size": "[16, 1024]"}  # input_size: pixels
+BATCH_SIZE = {"cuda": 256, "cpu": 64}  # images per forward pass when none is given
+MAX_WORKERS = {"cuda": 8, "cpu": 4}  # DataLoader workers when none are given: up to the cores
+# on a GPU, up to half of them on the CPU (at least 1)
 
 
 # ------------------------------------------------------------------------- data path
@@ -162,10 +165,9 @@ def extract_features(
         raise HumeSSLError(f"{ds.name} ({ds.split}) has no images.")
     cache_root = check_cache_dir(default_cache_dir(cache_dir))
     dev = resolve_device(device)
-    batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
+    batch_size, num_workers = loader_sizes(dev, batch_size, num_workers)
     raw = ds.image_size is not None  # same-size images: resized batched on the device
     cache = FeatureCache(cache_root, cache_meta(ds, b, cache_root, raw, dev))
-    batch_size, num_workers = _loader_sizes(dev, batch_size, num_workers)
     world, rank = _join(dev, cache, batch_size, force)
     found = cache.open(force) if rank == 0 else None  # rank 0 alone prepares the files
     if world > 1:  # every rank learns rank 0's finding and the rows left to compute
@@ -257,14 +259,15 @@ def _feature_dim(model, ds: ImageDataset, b: BackboneSpec, dev: torch.device, ra
     return int(_forward(model, img[None], b, dev, raw, amp_dtype).shape[1])
 
 
-def _loader_sizes(dev: torch.device, batch_size: Optional[int],
-                  num_workers: Optional[int]) -> tuple[int, int]:
-    """Images per forward pass and DataLoader workers: as given, else by device and cores."""
-    cpu_n = os.cpu_count() or 1
+def loader_sizes(dev: torch.device, batch_size: Optional[int] = None,
+                 num_workers: Optional[int] = None) -> tuple[int, int]:
+    """Images per forward pass and DataLoader workers: as given, else by device and cores
+    (BATCH_SIZE, MAX_WORKERS)."""
+    cpu_n, kind = os.cpu_count() or 1, "cuda" if dev.type == "cuda" else "cpu"
     if batch_size is None:
-        batch_size = 256 if dev.type == "cuda" else 64
+        batch_size = BATCH_SIZE[kind]
     if num_workers is None:
-        num_workers = min(8, cpu_n) if dev.type == "cuda" else max(1, min(4, cpu_n // 2))
+        num_workers = min(MAX_WORKERS[kind], cpu_n if kind == "cuda" else max(1, cpu_n // 2))
     return batch_size, num_workers
 
 
