@@ -18,6 +18,9 @@ def test_the_default_run_is_the_run_with_the_values_chosen_on_evidence(blobs):
     chosen = Hume(k=3, n_restarts=8, random_state=0, **CHOSEN).fit(phi1, phi2)
     np.testing.assert_array_equal(default.loss_curves_, chosen.loss_curves_)
     np.testing.assert_array_equal(default.labelings_, chosen.labelings_)
+    # and the values themselves: on 180 rows any subset_size of 180 or more gives the same run
+    params = Hume(k=3).get_params()
+    assert {name: params[name] for name in CHOSEN} == CHOSEN
 
 
 @pytest.mark.parametrize("name, other", [("lr", 0.01), ("gamma", 1.0), ("tau", 0.05),
