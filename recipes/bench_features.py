@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import SHARED_DATA, run_recipe
 from PIL import Image
 
 from hume_ssl.data.datasets import load_dataset
-from hume_ssl.features.extract import extract_features, resolve_device
+from hume_ssl.features.extract import extract_features, loader_sizes, resolve_device
 from hume_ssl.models.backbones import load_backbone, resolve_backbone
 
 
@@ -73,22 +73,24 @@ def ours(ds, spec, weights, dev, batch_size, workers) -> float:
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get(
-        "HUME_SSL_SHARED", here.parent / "shared")) / "data",
-        help="folder with cifar10_train_jpeg.npz and squeezenet1_1_imagenet.pth")
+    ap.add_argument("--data", type=Path, default=SHARED_DATA,
+                    help="folder with cifar10_train_jpeg.npz and squeezenet1_1_imagenet.pth "
+                    "(../shared/data, or $HUME_SSL_SHARED)")
     ap.add_argument("--n", type=int, default=384, help="images for SqueezeNet")
     ap.add_argument("--vit-n", type=int, default=96, help="images for the ViT-B")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers (both pipelines)")
-    ap.add_argument("--batch-size", type=int, default=None, help="images per batch "
-                    "(default 32 on CPU, 256 on GPU)")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--workers", type=int, default=None, help="DataLoader workers, both "
+                    "pipelines (default: `features`' own, by device and cores)")
+    ap.add_argument("--batch-size", type=int, default=None, help="images per batch, both "
+                    "pipelines (default: `features`' own, by device)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's "
+                    "default, as `features` runs)")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     dev = resolve_device(a.device)
-    bs = a.batch_size or (256 if dev.type == "cuda" else 32)
+    bs, workers = loader_sizes(dev, a.batch_size, a.workers)
     path = a.data / "cifar10_train_jpeg.npz"
     full = load_dataset(f"npz:{path}", "train")
     rng = np.random.default_rng(0)
@@ -96,15 +98,16 @@ def main() -> None:
     cases = [("squeezenet1_1 (pretrained file)", "torchvision:squeezenet1_1", weights, a.n),
              ("vit_base_patch16_224 (random init)", "timm:vit_base_patch16_224", "random",
               a.vit_n)]
-    print(f"device {dev}, {a.workers} workers, batch {bs}, torch threads {a.threads}")
+    print(f"device {dev}, {workers} workers, batch {bs}, torch threads "
+          f"{torch.get_num_threads()}")
     print(f"{'model':38s} {'N':>6s} {'hume-ssl img/s':>15s} {'PIL baseline':>13s} {'ratio':>6s}")
     for label, spec, w, n in cases:
         rows = np.sort(rng.choice(len(full), n, replace=False))
         ds = full.subset(rows)
-        r_base = baseline(path, rows, spec, w, dev, bs, a.workers)
-        r_ours = ours(ds, spec, w, dev, bs, a.workers)
+        r_base = baseline(path, rows, spec, w, dev, bs, workers)
+        r_ours = ours(ds, spec, w, dev, bs, workers)
         print(f"{label:38s} {n:6d} {r_ours:15.1f} {r_base:13.1f} {r_ours / r_base:6.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

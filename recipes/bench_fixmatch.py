@@ -1,53 +1,55 @@
 """Benchmark FixMatch's data path and training speed.
 
   python recipes/bench_fixmatch.py throughput [--batch 64 --mu 7 --steps 50 --arch wrn28_2]
-      training steps/s with our on-device batched augmentation vs a per-image PIL/torchvision
-      DataLoader (2 workers) feeding the same model and loss, plus augmentation-only images/s.
-      On CPU use a smaller batch (e.g. --batch 4 --mu 7 --steps 5).
+      training steps/s of train-fixmatch's own step (FixMatchTrainer.train_step: shipped
+      defaults, EMA, lr schedule, loss) with its on-device batched augmentation, against the
+      same trainer fed by a per-image PIL/torchvision DataLoader (2 workers); plus
+      augmentation-only images/s. On CPU use a smaller batch (e.g. --batch 4 --mu 7 --steps 5).
   python recipes/bench_fixmatch.py cifar10 --seeds DIR --steps 4096 --out runs/bench_fm
       a fixed short budget on the shared CIFAR-10 (npz) from given seeds; prints test ACC.
 
-Data: ../shared/data/cifar10_{train,test}_jpeg.npz (or HUME_SSL_DATA).
+Data: ../shared/data/cifar10_{train,test}_jpeg.npz (or $HUME_SSL_SHARED).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import SHARED_DATA, run_recipe
 
 from hume_ssl.augment.pixels import normalize, to_float
 from hume_ssl.augment.randaugment import strong_augment, weak_augment
-from hume_ssl.data.images import channel_stats, load_split
+from hume_ssl.data.images import load_split
 from hume_ssl.fixmatch.config import FixMatchConfig
-from hume_ssl.fixmatch.loss import fixmatch_loss
-from hume_ssl.fixmatch.recipes import param_groups
-from hume_ssl.models.wrn import build_model
+from hume_ssl.fixmatch.trainer import FixMatchTrainer
 
-DATA = Path(os.environ.get("HUME_SSL_DATA",
-                          Path(__file__).resolve().parents[2] / "shared" / "data"))
+SEEDS_PER_CLASS, CLASSES = 4, 10  # the labeled images the trainer draws from (random labels)
 
 
 def _dataset(n: int) -> np.ndarray:
-    path = DATA / "cifar10_train_jpeg.npz"
+    path = SHARED_DATA / "cifar10_train_jpeg.npz"
     if path.exists():
-        return load_split(f"npz:{DATA}/cifar10_{{split}}_jpeg.npz", "train").images[:n]
+        return load_split(f"npz:{SHARED_DATA}/cifar10_{{split}}_jpeg.npz", "train").images[:n]
     print(f"({path} missing: random images)")
     return np.random.default_rng(0).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
 
 
 class _PILSet(torch.utils.data.Dataset):
-    """Per-image PIL pipeline: flip + reflect-pad crop (weak), + RandAugment(2) + cutout."""
+    """Per-image PIL pipeline: flip + reflect-pad crop (weak), + RandAugment(2) + cutout;
+    returns (image (3, H, W) float in [0, 1], index)."""
 
-    def __init__(self, images: np.ndarray, strong: bool):
+    def __init__(self, images: np.ndarray, strong: bool, cfg: FixMatchConfig):
         import torchvision.transforms as T
-        weak = [T.RandomHorizontalFlip(), T.RandomCrop(32, padding=4, padding_mode="reflect")]
-        extra = [T.RandAugment(num_ops=2)] if strong else []
-        post = [T.ToTensor()] + ([T.RandomErasing(p=1.0, scale=(0.25, 0.25), ratio=(1, 1),
+        pad = round(cfg.translate * images.shape[1])
+        weak = [T.RandomHorizontalFlip(), T.RandomCrop(images.shape[1], padding=pad,
+                                                       padding_mode="reflect")]
+        extra = [T.RandAugment(num_ops=cfg.randaugment_ops)] if strong else []
+        side = cfg.cutout ** 2
+        post = [T.ToTensor()] + ([T.RandomErasing(p=1.0, scale=(side, side), ratio=(1, 1),
                                                   value=0.5)] if strong else [])
         self.images, self.tf = images, T.Compose(weak + extra + post)
 
@@ -56,115 +58,106 @@ class _PILSet(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         from PIL import Image
-        img = Image.fromarray(self.images[i])
-        return self.tf(img)
+        return self.tf(Image.fromarray(self.images[i])), i
 
 
 class _PairSet(torch.utils.data.Dataset):
-    def __init__(self, images):
-        self.w, self.s = _PILSet(images, False), _PILSet(images, True)
+    def __init__(self, images, cfg):
+        self.w, self.s = _PILSet(images, False, cfg), _PILSet(images, True, cfg)
 
     def __len__(self):
         return len(self.w)
 
     def __getitem__(self, i):
-        return self.w[i], self.s[i]
+        return self.w[i][0], self.s[i][0], i
 
 
-def _train_step(model, opt, x, bl, bu, y):
-    logits = model(x)
-    out = fixmatch_loss(logits[:bl], y, logits[bl:bl + bu], logits[bl + bu:], 0.95, 1.0)
-    opt.zero_grad(set_to_none=True)
-    out["loss"].backward()
-    opt.step()
-    return out["loss"]
+def _trainer(args, images: np.ndarray, out: str) -> FixMatchTrainer:
+    """train-fixmatch's trainer at its shipped defaults, but --arch/--batch/--mu, on `images`
+    with 4 random images per class labeled at random and every image unlabeled."""
+    cfg = FixMatchConfig(arch=args.arch, batch_size=args.batch, mu=args.mu,
+                         steps=args.warmup + args.steps).resolve()
+    rng = np.random.default_rng(0)
+    lab = rng.choice(len(images), SEEDS_PER_CLASS * CLASSES, replace=False)
+    return FixMatchTrainer(cfg, images, lab, np.arange(len(lab)) % CLASSES,
+                           np.arange(len(images)), CLASSES, out)
+
+
+def _loader_batches(trainer: FixMatchTrainer, images: np.ndarray, draws: int):
+    """A `_batch` for `trainer` that reads its batches from per-image PIL DataLoaders (2
+    workers each, drawn with replacement as the trainer draws): (x, labels, unlabeled ids)."""
+    cfg, dev, bl, bu = trainer.cfg, trainer.device, trainer.bl, trainer.bu
+    lab_idx = trainer.lab_idx.cpu().numpy()
+
+    def loader(ds, batch):
+        sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=batch * draws)
+        return iter(torch.utils.data.DataLoader(ds, batch_size=batch, sampler=sampler,
+                                                num_workers=2, drop_last=True))
+
+    it_l = loader(_PILSet(images[lab_idx], False, cfg), bl)
+    it_u = loader(_PairSet(images, cfg), bu)
+
+    def batch():
+        xl, j = next(it_l)
+        uw, us, ui = next(it_u)
+        x = normalize(torch.cat([xl, uw, us]).to(dev, non_blocking=True), trainer.mean,
+                      trainer.std)
+        if trainer.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, trainer.lab_y[j.to(dev)], ui.to(dev)
+
+    return batch
+
+
+def _steps_per_s(trainer: FixMatchTrainer, warmup: int, steps: int) -> float:
+    for i in range(warmup + steps):
+        if i == warmup:
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        trainer.train_step()
+    float(trainer.acc["loss_x"])  # wait for the device
+    return steps / (time.perf_counter() - t0)
 
 
 def throughput(args) -> None:
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     images = _dataset(args.n)
-    mean, std = (torch.tensor(v, dtype=torch.float32, device=dev) for v in channel_stats(images))
-    bl, bu = args.batch, args.batch * args.mu
-    y = torch.randint(0, 10, (bl,), device=dev)
-    amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda")
-    cl = torch.channels_last if dev.type == "cuda" else torch.contiguous_format
     results = {}
-
-    def run(name, next_batch):
-        torch.manual_seed(0)
-        model = build_model(args.arch, 10).to(dev).to(memory_format=cl)
-        opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.03, momentum=0.9, nesterov=True)
-        for i in range(args.warmup + args.steps):
-            if i == args.warmup:
-                if dev.type == "cuda":
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-            x = next_batch().contiguous(memory_format=cl)
-            with torch.autocast(**amp):
-                loss = _train_step(model, opt, x, bl, bu, y)
-        loss.item()
-        results[name] = args.steps / (time.perf_counter() - t0)
-
-    data = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(dev)
-    g = torch.Generator(device=dev).manual_seed(0)
-
-    def ours():
-        li = torch.randint(0, len(data), (bl,), generator=g, device=dev)
-        ui = torch.randint(0, len(data), (bu,), generator=g, device=dev)
-        xu = to_float(data[ui])
-        x = torch.cat([weak_augment(to_float(data[li]), g), weak_augment(xu, g),
-                       strong_augment(xu, g)])
-        return normalize(x, mean, std)
-
-    run("ours (on-device batched aug)", ours)
-
-    lab = torch.utils.data.DataLoader(_PILSet(images, False), batch_size=bl, shuffle=True,
-                                      num_workers=2, drop_last=True, persistent_workers=True)
-    unl = torch.utils.data.DataLoader(_PairSet(images), batch_size=bu, shuffle=True,
-                                      num_workers=2, drop_last=True, persistent_workers=True)
-    it_l, it_u = iter(lab), iter(unl)
-
-    def loader():
-        nonlocal it_l, it_u
-        try:
-            xl = next(it_l)
-        except StopIteration:
-            it_l = iter(lab)
-            xl = next(it_l)
-        try:
-            uw, us = next(it_u)
-        except StopIteration:
-            it_u = iter(unl)
-            uw, us = next(it_u)
-        x = torch.cat([xl, uw, us]).to(dev, non_blocking=True)
-        return normalize(x, mean, std)
-
-    run("PIL/torchvision DataLoader (2 workers)", loader)
+    with tempfile.TemporaryDirectory() as out:
+        ours = _trainer(args, images, out)
+        results["train-fixmatch (on-device batched aug)"] = _steps_per_s(ours, args.warmup,
+                                                                         args.steps)
+        base = _trainer(args, images, out)
+        base._batch = _loader_batches(base, images, args.warmup + args.steps + 1)
+        results["same trainer, PIL/torchvision DataLoader (2 workers)"] = _steps_per_s(
+            base, args.warmup, args.steps)
+    cfg, dev, bu = ours.cfg, ours.device, ours.bu
 
     # augmentation alone, images/s (weak + strong of bu images)
-    xu = to_float(data[:bu])
+    g = torch.Generator(device=dev).manual_seed(0)
+    xu = to_float(torch.from_numpy(images[:bu].transpose(0, 3, 1, 2).copy()).to(dev))
     for _ in range(2):
-        strong_augment(weak_augment(xu, g), g)
+        strong_augment(weak_augment(xu, g, cfg.translate), g, cfg.randaugment_ops, cfg.cutout)
     t0 = time.perf_counter()
     for _ in range(args.steps):
-        strong_augment(xu, g)
-        weak_augment(xu, g)
+        strong_augment(xu, g, cfg.randaugment_ops, cfg.cutout)
+        weak_augment(xu, g, cfg.translate)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     aug_ours = args.steps * bu / (time.perf_counter() - t0)
-    ds = _PairSet(images)
+    ds = _PairSet(images, cfg)
     t0 = time.perf_counter()
     for i in range(min(args.steps * bu, 2000)):
         ds[i % len(ds)]
     aug_pil = min(args.steps * bu, 2000) / (time.perf_counter() - t0)
 
-    print(f"device {dev}, arch {args.arch}, batch {bl}+{2 * bu} (labeled + weak/strong "
+    print(f"device {dev}, arch {cfg.arch}, batch {ours.bl}+{2 * bu} (labeled + weak/strong "
           f"unlabeled), {args.steps} timed steps, torch threads {torch.get_num_threads()}")
     for k, v in results.items():
-        print(f"  {k:42s} {v:8.3f} steps/s")
+        print(f"  {k:52s} {v:8.3f} steps/s")
     names = list(results)
     ratio = results[names[0]] / results[names[1]]
-    print(f"  {'ratio ours / DataLoader':42s} {ratio:8.2f}x")
+    print(f"  {'ratio train-fixmatch / DataLoader':52s} {ratio:8.2f}x")
     print(f"  augmentation only, weak+strong pairs/s: ours {aug_ours:,.0f} (one process), "
           f"PIL {aug_pil:,.0f} (one process)")
 
@@ -199,4 +192,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -23,11 +23,13 @@ Sections
               evidence behind README's "HUME defaults" table.
   inner-solve the inner solve's two forms and the lanes' two schedules in one run, CPU-sized:
               "before" = smoother form (n_te x n_tr map per split), one lane's graph after
-              another; "after" = `inner_solve=auto` (primal form when D = d2 + 1 < n_te), all
-              lanes in one graph. On a 10,000-row 64/128-d pair and the shared CIFAR-10 pair
-              (50,000 x 512): setup and seconds per outer step (--inner-steps steps, 300
-              extrapolated), a torch.profiler per-step breakdown (top ops, operator calls per
-              step), and ensemble ACC of both forms on seed-benchmark sets (--inner-acc-sets).
+              another; "after" = what ships: `inner_solve=auto` (primal form when D = d2 + 1 <
+              n_te), all lanes in one graph on CUDA (one by one on the CPU); and the
+              forms and schedules between. On a 10,000-row 64/128-d pair and the shared
+              CIFAR-10 pair (50,000 x 512): setup and seconds per outer step (--inner-steps
+              steps, 300 extrapolated), a torch.profiler per-step breakdown (top ops, operator
+              calls per step), and ensemble ACC of both forms on seed-benchmark sets
+              (--inner-acc-sets).
 The faithful reference is re-implemented here from the paper's description, not copied.
 """
 
@@ -39,6 +41,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -54,7 +57,7 @@ from hume_ssl.hume.rows import Rows, column_mean
 from hume_ssl.hume.scoring import cv_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_DATA  # noqa: E402
+from common import SHARED_DATA, run_recipe  # noqa: E402
 from seed_benchmark import digits_views, load_set  # noqa: E402  (the benchmark sets)
 
 
@@ -102,8 +105,12 @@ def peak_mem(dev: torch.device) -> str:
 
 
 def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,),
-                 batch_lanes: bool = True):
-    x1, x2 = Rows(phi1, True, dev), Rows(phi2, True, dev)
+                 batch_lanes: Optional[bool] = None):
+    """The engine on rows prepared as `Hume.fit` prepares them (centred when cfg.center,
+    L2-normalised as cfg says), lanes scheduled as it schedules them (None: in one graph on
+    CUDA only), with the inner solver `inner_kind` swapped in: (labels (R, N), seconds)."""
+    x1, x2 = (Rows(x, norm, dev, column_mean(x) if cfg.center else None)
+              for x, norm in ((phi1, cfg.normalize_phi1), (phi2, cfg.normalize_phi2)))
     if inner_kind == "ridge":
         inner = RidgeInner.from_config(x2, cfg)
     else:
@@ -414,7 +421,7 @@ def pair_10k(seed: int = 0):
     return x1.astype(np.float32), x2.astype(np.float32), y
 
 
-def time_engine(x1, x2, cfg: HumeConfig, restarts: int, batch_lanes: bool, dev,
+def time_engine(x1, x2, cfg: HumeConfig, restarts: int, batch_lanes: Optional[bool], dev,
                 profile: bool = False) -> dict:
     """Setup (normalising, the inner solver's one-off factors) and the median seconds per outer
     step of the engine alone; with `profile`, a torch.profiler table of the steps after the
@@ -456,11 +463,13 @@ def time_engine(x1, x2, cfg: HumeConfig, restarts: int, batch_lanes: bool, dev,
     return out
 
 
-INNER_VARIANTS = [  # (name, inner_solve, batch_lanes)
-    ("before: smoother, lanes one by one", "smoother", False),
-    ("smoother, lanes in one graph", "smoother", True),
-    ("primal, lanes one by one", "primal", False),
-    ("after: auto, lanes in one graph", "auto", True),
+INNER_VARIANTS = [  # (name, inner_solve, batch_lanes, profiled)
+    ("before: smoother, lanes one by one", "smoother", False, True),
+    ("smoother, lanes in one graph", "smoother", True, False),
+    ("primal, lanes one by one", "primal", False, False),
+    ("auto, lanes in one graph", "auto", True, True),
+    # what ships: train_encoders(batch_lanes=None) puts the lanes in one graph on CUDA only
+    ("after (shipped): auto, lanes in one graph on CUDA only", "auto", None, True),
 ]
 
 
@@ -483,9 +492,8 @@ def section_inner_solve(dev, args):
     profiles = []
     for name, x1, x2 in pairs:
         base = None
-        for vname, solve, batched in INNER_VARIANTS:
+        for vname, solve, batched, prof in INNER_VARIANTS:
             cfg = HumeConfig(k=10, n_restarts=r, n_steps=steps, inner_solve=solve)
-            prof = vname.startswith(("before", "after"))
             res = time_engine(x1, x2, cfg, r, batched, dev, profile=prof)
             total = res["setup_s"] + res["first_step_s"] + 299 * res["per_step_s"]
             base = base or total
@@ -638,4 +646,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

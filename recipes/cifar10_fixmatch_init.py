@@ -17,7 +17,7 @@ accuracy; the labeled indices are the first 4 images of each class in a seeded s
 Section `--backbone-init SPEC` (an ImageNet backbone as --init, e.g. the EfficientNet-Lite2
 file): the linear probe on the seeds, FixMatch from the backbone, and FixMatch from a random
 init of the same network, over --repeats random states; a table of test accuracy against
-minutes (tests/fixmatch/test_backbone_init.py runs its CPU size):
+minutes (tests/fixmatch/test_backbone_init_cpu.py runs its CPU size):
 
     PYTHONPATH=. python recipes/cifar10_fixmatch_init.py --device cpu --out /tmp/bbi \
         --backbone-init timm:tf_efficientnet_lite2@../shared/data/tf_efficientnet_lite2_in1k.pth \
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import cifar10_data, data_parser
+from common import cifar10_data, data_parser, run_recipe
 
 # the CPU size of the --backbone-init section (measured on the shared 2-core CPU: README)
 CPU_SIZE = dict(subset=2000, test_subset=500, input_size=64, steps=40, batch_size=8, mu=2,
@@ -127,7 +127,8 @@ def main():
     ap.add_argument("--pretrain-minutes", type=float, default=3.0)
     ap.add_argument("--fixmatch-minutes", type=float, default=2.5, help="per start")
     ap.add_argument("--per-class", type=int, default=4)
-    ap.add_argument("--encoder-lr-scale", type=float, default=0.1)
+    ap.add_argument("--encoder-lr-scale", type=float, default=None,
+                    help="the encoder's lr relative to --lr (default: the --init recipe's)")
     ap.add_argument("--eval-every", type=int, default=500, help="steps")
     ap.add_argument("--init", default="", help="start from this encoder spec instead of "
                     "pretraining (e.g. torchvision:squeezenet1_1@FILE)")
@@ -145,7 +146,6 @@ def main():
     if args.backbone_init:
         return backbone_section(args)
 
-    from hume_ssl.data.datasets import load_dataset
     from hume_ssl.fixmatch.config import FixMatchConfig
     from hume_ssl.fixmatch.run import train_fixmatch_run
     from hume_ssl.pretrain.config import PretrainConfig
@@ -154,13 +154,7 @@ def main():
     out = Path(args.out)
     data = cifar10_data(args)
     small = bool(args.subset)
-    y = load_dataset(data, "train").labels
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(y))
-    idx = np.concatenate([order[y[order] == c][: args.per_class] for c in range(10)])
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "idx.npy", idx)
-    np.save(out / "labels.npy", y[idx])
+    idx, labels = labeled_seeds(data, out, args.per_class, args.seed)
 
     t, p = time.perf_counter(), None
     init = args.init
@@ -187,8 +181,8 @@ def main():
         if small:
             cfg.batch_size, cfg.mu, cfg.eval_every = 16, 3, 50
         slug = "init" if "init" in kw else "scratch"
-        runs[name] = train_fixmatch_run(out / slug, cfg, indices=out / "idx.npy",
-                                        seed_labels=out / "labels.npy", dataset=data)
+        runs[name] = train_fixmatch_run(out / slug, cfg, indices=idx, seed_labels=labels,
+                                        dataset=data)
     pre_note = ("no pretraining" if p is None else f"pretrain {p['steps']} steps in "
                 f"{t_pre:.0f} s (kNN-200 {p['knn_acc_last']:.4f})")
     print(f"\n## FixMatch, {10 * args.per_class} true labels, {data}; {pre_note}")
@@ -205,4 +199,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import cifar10_data, data_parser
+from common import cifar10_data, data_parser, run_recipe
 
 VARIANTS = {
     "demo": dict(method="mocov2", symmetric=False, head="linear"),
@@ -45,9 +45,10 @@ def run_variant(name: str, data: str, out: Path, args) -> dict:
     from hume_ssl.pretrain.run import pretrain_run
 
     cfg = PretrainConfig(arch=args.arch, epochs=args.epochs, budget_minutes=args.minutes,
-                         batch_size=args.batch_size, lr=args.lr, knn_every=args.knn_every,
-                         device=args.device, compile=args.compile, random_state=args.seed,
-                         checkpoint_every=10**9, log_every=args.log_every, **VARIANTS[name])
+                         batch_size=args.batch_size, lr=args.lr, device=args.device,
+                         compile=args.compile, random_state=args.seed,
+                         checkpoint_every=10**9, log_every=args.log_every, **VARIANTS[name],
+                         **({} if args.knn_every is None else {"knn_every": args.knn_every}))
 
     def show(event, info):
         if event == "budget":
@@ -84,13 +85,17 @@ def run_variant(name: str, data: str, out: Path, args) -> dict:
 
 
 def main():
+    from hume_ssl.pretrain.config import PretrainConfig
+
     ap = data_parser(__doc__)
     ap.add_argument("--variants", default="demo,default", help=", ".join(VARIANTS))
     ap.add_argument("--minutes", type=float, default=3.5, help="training budget per variant (min)")
     ap.add_argument("--epochs", type=int, default=200, help="upper bound on epochs")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=None, help="default: the method's, scaled")
-    ap.add_argument("--knn-every", type=int, default=5, help="epochs")
+    ap.add_argument("--knn-every", type=int, default=None, help="epochs between kNN-200 "
+                    "evaluations, the curve's points (default: the product's, "
+                    f"{PretrainConfig.knn_every}; they count in the budget)")
     ap.add_argument("--log-every", type=int, default=50, help="steps")
     ap.add_argument("--arch", default="resnet18_cifar")
     ap.add_argument("--compile", action="store_true")
@@ -133,4 +138,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -2,7 +2,7 @@
 that `hume-ssl pretrain` learned without labels, at several encoder learning-rate scales, against
 the same architecture from random init, on a small real subset of the shared CIFAR-10.
 
-    python recipes/fixmatch_encoder_lr.py --out /tmp/elr          # 2-core CPU: ~20 minutes
+    python recipes/fixmatch_encoder_lr.py --out /tmp/elr   # 2-core CPU: 98 min beside other jobs
     python recipes/fixmatch_encoder_lr.py --out /tmp/elr --scales 0.1 --seeds 0   # quicker
     python recipes/fixmatch_encoder_lr.py --out /tmp/elr --scales 0.1 --recipe cnn
 
@@ -122,4 +122,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from common import run_recipe
+
+    run_recipe(main)

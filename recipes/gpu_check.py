@@ -44,7 +44,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import SHARED_DATA  # noqa: E402
+from common import SHARED_DATA, run_recipe  # noqa: E402
 
 # The ImageNet init of `fixmatch-init`: one spec, `{shared}` is --shared. EfficientNet-Lite2
 # (timm:tf_efficientnet_lite2@{shared}/tf_efficientnet_lite2_in1k.pth, 25 MB) is the stronger
@@ -235,7 +235,7 @@ def sec_pretrain(variant: str):
 
         ns = argparse.Namespace(arch="resnet18_cifar", epochs=sz["pretrain_epochs"],
                                 minutes=sz["pretrain_min"],
-                                batch_size=sz["batch"], lr=None, knn_every=2, device=str(dev),
+                                batch_size=sz["batch"], lr=None, knn_every=None, device=str(dev),
                                 compile=False, seed=0, log_every=50)
         res = run_variant(variant, data_spec(args, sz["pretrain_subset"]),
                           Path(args.out) / "pretrain", ns)
@@ -410,4 +410,4 @@ def main(argv=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)

@@ -92,7 +92,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from common import recipe_parser
+from common import recipe_parser, run_recipe
 from scipy import sparse
 from sklearn.cluster import KMeans
 
@@ -1112,4 +1112,4 @@ def read_tables(folder: Path, sets: list[str]) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_recipe(main)
