@@ -100,3 +100,17 @@ def test_json_is_written_only_by_the_strict_writer():
                if "json.dump" in p.read_text() and p.relative_to(PKG) != Path("core/io.py")]
     assert not writers, f"json.dump(s) outside core/io.py: {writers}"
     assert "allow_nan=False" in (PKG / "core" / "io.py").read_text()
+
+
+def test_readme_where_things_live_names_every_module():
+    """README's "Where things live" table names each module of each folder (a new module is
+    listed where a reader looks for it)."""
+    import re
+
+    text = (PKG.parent / "README.md").read_text()
+    table = text[text.index("## Where things live"):text.index("A stage reads another")]
+    for name, path in modules().items():
+        stem = path.stem
+        if stem in ("__init__", "__main__") or name.count(".") < 2:
+            continue
+        assert re.search(rf"\b{stem}\b", table), f"README 'Where things live' lacks {name}"
