@@ -200,6 +200,11 @@ def predict(io: PredictInputs) -> None:
         res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
                           io.data_root, callback=cb)
     acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
+    if res.get("classes_matched_by_name"):
+        unknown = res["classes_not_in_model"]
+        acc += (" (classes matched to the model's by name" + (
+            f"; not among the model's classes, counted wrong: {', '.join(unknown)}"
+            if unknown else "") + ")")
     out_console.print(
         f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
         "(predictions.csv, labels.npy, confidence.npy, predictions.json)"

@@ -136,10 +136,29 @@ def predict_run(
                "split": split, "model": str(model_dir.resolve()),
                "label_ids_are_classes": aligned}  # else cluster ids: the seeds' pseudo-labels
     if data.labels is not None:
+        truth = data.labels  # (N,) the data's class ids
+        if aligned:  # the model's ids are its classes: compare by name where names differ
+            truth, unknown = truth_in_model_ids(truth, data.classes, meta.get("class_names"))
+            if unknown is not None:
+                summary["classes_matched_by_name"] = True
+                summary["classes_not_in_model"] = unknown  # their images count as wrong
         summary["acc_kind"] = ACCURACY_KIND[aligned]
-        summary["acc"] = label_accuracy(lab, data.labels, aligned)
+        summary["acc"] = label_accuracy(lab, truth, aligned)
     atomic_write_json(out / "predictions.json", summary)  # what these predictions are of
     return summary
+
+
+def truth_in_model_ids(truth: np.ndarray, classes: Optional[list[str]],
+                       model_classes: Optional[list[str]]) -> tuple[np.ndarray, Optional[list]]:
+    """The data's class ids (N,) as the model's class ids, matched by name when both name their
+    classes and the names or their order differ (an image folder lists its classes in another
+    order than the npz the model was trained on): (ids, the data's class names the model does
+    not know, whose images get -1: never right), or (truth, None) when nothing needs matching."""
+    if not classes or not model_classes or list(classes) == list(model_classes):
+        return truth, None
+    index = {name: i for i, name in enumerate(model_classes)}
+    mapped = np.array([index.get(name, -1) for name in classes], np.int64)  # data id -> model's
+    return mapped[truth], [name for name in classes if name not in index]
 
 
 def predictions_csv(lab: np.ndarray, conf: np.ndarray, class_names: Optional[list[str]],

@@ -304,3 +304,36 @@ def test_a_model_trained_from_the_pixels_init_predicts(toy):
     root, seeds, ds = toy
     train_fixmatch_run(root / "px", tiny(arch=None, init="pixels:16", steps=1), seeds=seeds)
     assert predict_run(root / "px", ds, "test")["n"] == 12
+
+
+def test_predict_matches_classes_by_name_when_the_data_orders_them_differently(tmp_path):
+    """Before: a model trained on ground truth was scored by comparing class ids, so data that
+    lists the same classes in another order (an image folder against the npz trained on) got a
+    wrong accuracy with no word."""
+    from hume_ssl.fixmatch.predict import predict_run, truth_in_model_ids
+
+    mapped, unknown = truth_in_model_ids(np.array([0, 1, 2, 2]), ["blue", "red", "cat"],
+                                         ["red", "green", "blue"])
+    assert mapped.tolist() == [2, 0, -1, -1] and unknown == ["cat"]
+    assert truth_in_model_ids(np.array([1]), ["a"], ["a"])[1] is None  # same list: as it is
+    rng = np.random.default_rng(0)
+    names = np.array(["red", "green", "blue"])
+    for split, y in (("train", np.arange(60) % 3), ("test", np.array([0] * 6 + [1] * 3 + [2] * 3))):
+        x = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]])[y][:, None, None, :]
+        x = np.clip(x + rng.normal(0, 25, (len(y), 16, 16, 3)), 0, 255).astype(np.uint8)
+        np.savez(tmp_path / f"rgb_{split}.npz", images=x, labels=y, classes=names)
+        if split == "test":  # the same images, classes listed green, blue, red
+            order = [1, 2, 0]
+            np.savez(tmp_path / "swap_test.npz", images=x, labels=np.argsort(order)[y],
+                     classes=names[order])
+    np.save(tmp_path / "i.npy", np.arange(6))
+    np.save(tmp_path / "l.npy", np.arange(6) % 3)
+    run = tmp_path / "fm"
+    r = cli("train-fixmatch", "--indices", tmp_path / "i.npy", "--seed-labels",
+            tmp_path / "l.npy", "--oracle-labels", "--dataset",
+            f"npz:{tmp_path}/rgb_{{split}}.npz", "--out", run, *FAST, "--steps", "3")
+    assert r.exit_code == 0, r.output
+    same = predict_run(run, f"npz:{tmp_path}/rgb_{{split}}.npz", "test", out=tmp_path / "p1")
+    other = predict_run(run, f"npz:{tmp_path}/swap_{{split}}.npz", "test", out=tmp_path / "p2")
+    assert other["acc"] == same["acc"] and other["classes_matched_by_name"]
+    assert other["classes_not_in_model"] == [] and "classes_matched_by_name" not in same
