@@ -95,6 +95,8 @@ def fixmatch_progress(console):
             console.print(f"budget: {info['total_steps']} steps at "
                           f"{info['s_per_step'] * 1e3:.0f} ms/step, "
                           f"{info['s_per_eval']:.1f} s per evaluation")
+        elif event == "warning":
+            console.print(f"[bold yellow]warning:[/] {info['message']}")
         elif event == "log":
             if info["test_acc"] != "":
                 last_test[0] = info["test_acc"]

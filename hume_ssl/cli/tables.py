@@ -43,14 +43,17 @@ def demo_table(r: dict) -> Table:
     table.add_column("outputs")
     p = r["paths"]
     km = r["kmeans_test_acc"]
-    table.add_row("pretrain", f"space 1 learned in {sec['pretrain']:.0f} s (kNN-200 test "
-                  f"accuracy {num(r['pretrain_knn_acc'], 3)})", f"ssl:{p['pretrain']}")
+    reused = r.get("reused_steps", [])
+    earlier = lambda step: " by an earlier run, reused" if step in reused else ""  # noqa: E731
+    table.add_row("pretrain", f"space 1 learned in {sec['pretrain']:.0f} s"
+                  f"{earlier('pretrain')} (kNN-200 test accuracy "
+                  f"{num(r['pretrain_knn_acc'], 3)})", f"ssl:{p['pretrain']}")
     table.add_row("seed", f"{r['n_seeds']} seeds {r['seeds_per_class']}, precision "
                   f"{num(r['seed_precision'], 3)} (HUME ensemble ACC "
                   f"{num(r['hume_ensemble_acc'], 3)}) in {sec['seed']:.0f} s", p["seeds"])
     table.add_row("verdict", r["verdict"], f"{p['seed']}/hume")
-    table.add_row("train-fixmatch", f"{r['fixmatch_steps']} steps in {sec['fixmatch']:.0f} s",
-                  p["fixmatch"])
+    table.add_row("train-fixmatch", f"{r['fixmatch_steps']} steps in {sec['fixmatch']:.0f} s"
+                  f"{earlier('fixmatch')}", p["fixmatch"])
     table.add_row("predict", f"test ACC {num(r['test_acc'], 3)}", p["predictions"])
     table.add_row("k-means", f"test ACC {num(km['pixels'], 3)} on the pixels, "
                   f"{num(km['space 1'], 3)} on space 1", "")

@@ -90,8 +90,9 @@ class ImageDataset:
         if self.image_size is None:
             raise HumeSSLError(f"{self.name}: images differ in size; cannot stack them into one "
                                "array: train-fixmatch and pretrain take --image-size S to resize "
-                               "and center-crop every image to S x S (predict applies a model's "
-                               "own).")
+                               "and center-crop every image to S x S (predict applies the "
+                               "--image-size a model was trained with; for a model trained "
+                               "without one, resize the images to its input size first).")
         out = np.empty((self._n, *self.image_size, 3), np.uint8)
         for i in range(self._n):
             out[i] = self[i]

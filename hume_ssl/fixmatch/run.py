@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -94,6 +95,13 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
     y = _training_labels(s, train, cfg)
     k = _num_classes(s, train, y, cfg)
+    unseeded = [int(c) for c in np.setdiff1d(np.arange(k), y)]  # classes no seed carries
+    if unseeded:
+        message = (f"{len(unseeded)} of {k} classes have no seeds ({_listed(unseeded)}): "
+                   "FixMatch never learns to predict them; `seed --shortage fill` (or --rule "
+                   "hume --shortage relax) seeds more clusters.")
+        callback("warning", {"message": message}) if callback else warnings.warn(message,
+                                                                                 stacklevel=3)
     unlabeled = _unlabeled_rows(s, n, cfg)
     test = (load_split(s.dataset, "test", data_root, image_size)
             if split_exists(s.dataset, "test", data_root) else None)
@@ -112,6 +120,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     mean, std = _normalisation(init, cfg, s, train.images)
     record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std,
                          image_size)
+    record["classes_without_seeds"] = unseeded
     trainer = FixMatchTrainer(
         cfg, train.images, s.indices, y, unlabeled, k, out, truth=train.labels,
         test_images=None if test is None else test.images,
@@ -147,6 +156,10 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         export_model(out, trainer, s, k, mean, std, image_size, names)
         atomic_write_json(out / "metrics.json", summary)
     return summary
+
+
+def _listed(ids: list[int], shown: int = 20) -> str:
+    return ", ".join(map(str, ids[:shown])) + (" ..." if len(ids) > shown else "")
 
 
 def _probe(trainer: FixMatchTrainer, cfg: FixMatchConfig, s, y, k: int, test):

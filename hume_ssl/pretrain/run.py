@@ -71,7 +71,10 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
                                         "skipped (config.json data.skipped_unreadable; --strict "
                                         "fails instead)"})
     test_images = test_labels = None
-    if labels is not None and split != "test" and split_exists(dataset, "test", data_root):
+    # the kNN monitor's queries are the test images: never when they are trained on (and so in
+    # the memory bank: --split test or train+test)
+    if (labels is not None and "test" not in split.split("+")
+            and split_exists(dataset, "test", data_root)):
         test_images, test_labels, _ = load_square(dataset, "test",
                                                   image_size or images.shape[1], data_root)
         if test_labels is None:
@@ -138,8 +141,9 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "knn_acc_last": knn_last,
         "knn": [{"step": s, "elapsed_s": t, "knn_acc": a} for s, t, a in trainer.evals],
         "collapse_suspected_at_steps": trainer.collapse_steps,
-        "knn_setup": f"k={cfg.knn_neighbors}, cosine, weights exp(sim/{cfg.knn_temperature}), "
-                     f"memory bank = {dataset}:{split}, queries = {dataset}:test",
+        "knn_setup": (f"k={cfg.knn_neighbors}, cosine, weights exp(sim/{cfg.knn_temperature}), "
+                      f"memory bank = {dataset}:{split}, queries = {dataset}:test"
+                      if trainer.monitor else None),  # None: no monitor ran
     }
     atomic_write_json(out / "metrics.json", summary)
     return summary

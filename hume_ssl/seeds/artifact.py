@@ -97,6 +97,9 @@ def read_seeds(
         d = Path(seeds_dir)
         if d.is_file() and d.name == "seeds.json":  # the file inside the folder was passed
             d = d.parent
+        if not d.exists():
+            raise HumeSSLError(f"seeds folder not found: {d}. Check the path (the folder "
+                               "`hume-ssl seed` wrote is OUT/seeds).")
         if not (d / "seeds.json").exists():
             raise HumeSSLError(
                 f"{d} is not a seeds folder (no seeds.json){inner_seeds_folder(d)}: pass the "
@@ -130,11 +133,14 @@ def read_seeds(
             {"seeds": str(d), "k_from": "seeds.json" if meta.get("k") else "labels"},
         )
     else:
-        if indices is None or (dataset is None and not dataset_optional):
+        if indices is None:
             raise HumeSSLError(
                 "give --seeds DIR, or --indices FILE (.npy or index,label CSV) with "
                 "--seed-labels FILE.npy and --dataset NAME."
             )
+        if dataset is None and not dataset_optional:
+            raise HumeSSLError(f"--indices {indices} needs --dataset NAME: the images its "
+                               "indices address.")
         ip = Path(indices)
         if not ip.is_file():
             raise HumeSSLError(f"seed indices file not found: {ip}. Check the path.")

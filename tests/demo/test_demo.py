@@ -49,6 +49,12 @@ def test_quick_demo_prints_one_table_and_every_output(tmp_path):
     code, text = _demo("--quick", "--out", str(out))
     assert code == 0, text
     assert backbone.stat().st_mtime_ns == stamp
+    # ... and says so, with the steps' own training seconds (before: "learned in 0 s")
+    again = json.loads((out / "demo.json").read_text())
+    assert again["reused_steps"] == ["pretrain", "fixmatch"] and summary["reused_steps"] == []
+    trained = json.loads((Path(summary["paths"]["pretrain"]) / "metrics.json").read_text())
+    assert again["seconds"]["pretrain"] == round(trained["elapsed_s_total"], 1) > 0
+    assert text.count("by an earlier run, reused") == 2
     # ... but only with the same settings: before, --seed-rule consensus (or the full demo)
     # into a quick demo's folder reused its FixMatch run and printed its figures as its own
     before = (out / "demo.json").read_text()
@@ -59,6 +65,14 @@ def test_quick_demo_prints_one_table_and_every_output(tmp_path):
     assert "seed_rule hume -> consensus" in _demo("--quick", "--seed-rule", "consensus",
                                                   "--out", str(out))[1]
     assert (out / "demo.json").read_text() == before  # nothing was run or rewritten
+
+
+def test_a_mistyped_seed_rule_is_refused_before_any_work(tmp_path):
+    """Before: the pretrain step ran first, the error named `--rule` (seed's option), and
+    config.json kept the typo, so the corrected command was refused as other settings."""
+    code, text = _demo("--quick", "--seed-rule", "foo", "--out", str(tmp_path / "d"))
+    assert code == 2 and "--seed-rule 'foo': use consensus or hume" in text, text
+    assert not (tmp_path / "d").exists()
 
 
 def test_demo_out_that_cannot_hold_it_is_one_clear_error(tmp_path):

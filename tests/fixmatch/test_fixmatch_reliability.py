@@ -337,3 +337,28 @@ def test_predict_matches_classes_by_name_when_the_data_orders_them_differently(t
     other = predict_run(run, f"npz:{tmp_path}/swap_{{split}}.npz", "test", out=tmp_path / "p2")
     assert other["acc"] == same["acc"] and other["classes_matched_by_name"]
     assert other["classes_not_in_model"] == [] and "classes_matched_by_name" not in same
+
+
+def test_classes_without_seeds_are_named_before_training(toy):
+    """Before: seeds of one class trained a 3-class model without a word, though such a class
+    is one FixMatch never learns."""
+    root, _, ds = toy
+    (root / "one.csv").write_text("index,label\n0,0\n3,0\n6,0\n")
+    r = cli("train-fixmatch", "--indices", root / "one.csv", "--dataset", ds, "--out",
+            root / "one", *FAST, "--steps", "1")
+    assert r.exit_code == 0, r.output
+    assert "warning: 2 of 3 classes have no seeds (1, 2)" in " ".join(r.output.split())
+    assert json.loads((root / "one" / "config.json").read_text())["classes_without_seeds"] == [
+        1, 2]
+
+
+def test_seed_input_messages_name_what_is_wrong(tmp_path):
+    """Before: a mistyped --seeds path was "not a seeds folder (no seeds.json)", and --indices
+    CSV without --dataset asked for --seed-labels FILE.npy, which a CSV does not need."""
+    from hume_ssl.seeds.artifact import read_seeds
+
+    with pytest.raises(HumeSSLError, match="seeds folder not found: .*nope"):
+        read_seeds(tmp_path / "nope")
+    (tmp_path / "s.csv").write_text("index,label\n0,0\n")
+    with pytest.raises(HumeSSLError, match=r"--indices .*s.csv needs --dataset NAME"):
+        read_seeds(indices=tmp_path / "s.csv")

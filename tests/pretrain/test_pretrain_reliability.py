@@ -62,7 +62,8 @@ def test_non_finite_zero_or_negative_numbers_are_refused(kw):
 
 
 @pytest.mark.parametrize("flag, value, says", [
-    ("--image-size", "0", "a whole number, at least 1"),
+    ("--image-size", "0", "a whole number in [8, 1024]"),
+    ("--image-size", "100000", "a whole number in [8, 1024]"),
     ("--epochs", "0", "a whole number, at least 1"),
     ("--knn-every", "0", "a whole number, at least 1"),
     ("--lr", "0", "a finite number, above 0"),
@@ -145,3 +146,15 @@ def test_unreadable_images_of_a_folder_are_counted_and_warned_about_or_fail_with
               "--epochs", "1", *FAST)
     assert res.exit_code == 2 and "unreadable image" in res.output, res.output
     assert not (tmp_path / "strict").exists()
+
+
+def test_no_knn_monitor_when_the_test_images_are_trained_on(tmp_path, toy):
+    """Before: --split train+test scored the monitor on test images that were also in its
+    memory bank (random labels scored above chance), and metrics.json described a monitor even
+    where none ran."""
+    res = pretrain_run(toy, tmp_path / "tt", tiny_cfg(epochs=1, knn_every=1), split="train+test")
+    assert res["knn"] == [] and res["knn_acc_last"] is None and res["knn_setup"] is None
+    record = json.loads((tmp_path / "tt" / "config.json").read_text())
+    assert record["data"]["labels_used_for"] == "nothing"
+    ran = pretrain_run(toy, tmp_path / "t", tiny_cfg(epochs=1, knn_every=1))  # train: it runs
+    assert ran["knn"] and "queries = " in ran["knn_setup"]

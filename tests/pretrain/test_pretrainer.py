@@ -303,7 +303,7 @@ def test_resume_refuses_other_images_and_changes_nothing(tmp_path, toy_npz):
     pretrain_run(toy_npz, out, tiny_cfg(epochs=1, knn_every=100))
     before = (out / "config.json").read_text()
     with pytest.raises(HumeSSLError, match="other images"):
-        pretrain_run(toy_npz, out, tiny_cfg(epochs=1, knn_every=100), resume=True, image_size=6)
+        pretrain_run(toy_npz, out, tiny_cfg(epochs=1, knn_every=100), resume=True, image_size=12)
     with pytest.raises(HumeSSLError, match="lr="):
         pretrain_run(toy_npz, out, tiny_cfg(epochs=1, knn_every=100, lr=0.5), resume=True)
     assert (out / "config.json").read_text() == before

@@ -77,6 +77,15 @@ def test_run_folder_guards(tmp_path):
     check_run_folder(tmp_path, resume=True, what="FixMatch")
 
 
+@pytest.mark.parametrize("left", ["metrics.csv", "config.json"])
+def test_a_run_folder_without_its_checkpoint_is_not_trained_into_again(tmp_path, left):
+    """Before: with checkpoint.pt removed, a new run appended to the old metrics.csv and left the
+    old model's predictions beside the new model."""
+    (tmp_path / left).write_text(json.dumps({"command": "train-fixmatch"}))
+    with pytest.raises(HumeSSLError, match=f"earlier FixMatch run's outputs \\({left}; no"):
+        check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
+
+
 @pytest.mark.parametrize("other", ["seed", "label", "pretrain"])
 def test_a_folder_of_another_commands_run_is_never_written_into(tmp_path, other):
     """Before: only checkpoint.pt was looked for, so train-fixmatch --out OUT/hume overwrote a
@@ -87,7 +96,10 @@ def test_a_folder_of_another_commands_run_is_never_written_into(tmp_path, other)
         check_run_folder(tmp_path, resume=other == "pretrain", what="FixMatch",
                          command="train-fixmatch")
     (tmp_path / "config.json").write_text(json.dumps({"command": "train-fixmatch"}))
-    check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
+    with pytest.raises(HumeSSLError, match="earlier FixMatch run's outputs.*a new --out"):
+        check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
+    with pytest.raises(HumeSSLError, match="no checkpoint to resume from.*a new --out"):
+        check_run_folder(tmp_path, resume=True, what="FixMatch", command="train-fixmatch")
 
 
 def test_resume_keys_name_every_difference_and_accept_renamed_fields():
