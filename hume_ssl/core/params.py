@@ -61,10 +61,14 @@ def setting(
 _INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^\]\)\s]+)\s*([\])])\s*$")
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: every number a run computes with
+
+
 @dataclasses.dataclass(frozen=True)
 class Bounds:
     """An interval of allowed values: low/high (None: unbounded), each closed or open. Every
-    value checked against it must be a finite number."""
+    value checked against it must be a finite number, within float32's range (FLOAT32_MAX: the
+    tensors' type; 1e300 would overflow in the first step)."""
 
     low: Optional[float]
     high: Optional[float]
@@ -85,7 +89,7 @@ class Bounds:
             v = float(value)
         except (TypeError, ValueError):
             return False
-        if isinstance(value, bool) or not math.isfinite(v):
+        if isinstance(value, bool) or not math.isfinite(v) or abs(v) > FLOAT32_MAX:
             return False
         if self.low is not None and (v < self.low or (v == self.low and not self.low_closed)):
             return False
@@ -133,7 +137,11 @@ def check_value(flag: str, value: Any, bounds: Optional[str], whole: bool = Fals
     b = Bounds.parse(bounds)
     if value not in b:
         shown = f"{value:g}" if isinstance(value, float) else value
-        raise HumeSSLError(f"{flag} {shown}: must be {b.describe(whole)}.")
+        huge = (isinstance(value, (int, float)) and math.isfinite(value)
+                and abs(value) > FLOAT32_MAX)
+        raise HumeSSLError(f"{flag} {shown}: must be {b.describe(whole)}"
+                           + (f" (beyond float32's largest, {FLOAT32_MAX:.1e})" if huge else "")
+                           + ".")
 
 
 def counts(f: dataclasses.Field) -> bool:

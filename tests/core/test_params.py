@@ -87,3 +87,20 @@ def test_the_old_units_dict_still_imports_with_a_warning():
 
     with pytest.warns(FutureWarning, match=r"units_of\(FixMatchConfig\)"):
         assert config.UNITS == units_of(FixMatchConfig)
+
+
+@pytest.mark.parametrize("value, ok", [(1e38, True), (3.5e38, False), (1e300, False),
+                                       (float("inf"), False)])
+def test_a_number_past_float32s_range_is_refused_before_any_work(value, ok):
+    """Before: --lr 1e300 passed the finite check and failed in the first optimizer step
+    (RuntimeError: value cannot be converted to type float without overflow)."""
+    from hume_ssl.core.params import check_value
+
+    if ok:
+        check_value("--lr", value, "(0, inf)")
+    else:
+        with pytest.raises(HumeSSLError, match="--lr .*: must be a finite number, above 0"):
+            check_value("--lr", value, "(0, inf)")
+    if value == 1e300:
+        with pytest.raises(HumeSSLError, match="beyond float32's largest, 3.4e\\+38"):
+            check_value("--lr", value, "(0, inf)")
