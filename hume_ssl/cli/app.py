@@ -153,8 +153,10 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
     msg = f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
     if med is not None:
         msg += (
-            f"; test {res['test_acc_kind']}: median of last {res['test_acc_median_of']} "
-            f"evals {med:.4f} (last {res['test_acc_last']:.4f})"
+            f"; test {res['test_acc_kind']}: "
+            + (f"median of the last {res['test_acc_median_of']} evaluations {med:.4f} (last "
+               f"{res['test_acc_last']:.4f})" if res["test_acc_median_of"] > 1
+               else f"{med:.4f} (one evaluation)")
         )
     if res.get("probe_test_acc") is not None:
         msg += f"; linear probe on the seeds {res['probe_test_acc']:.4f}"
@@ -185,7 +187,7 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
         return
     msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
     if res["knn_acc_last"] is not None:
-        msg += f"; kNN-200 test accuracy {res['knn_acc_last']:.4f}"
+        msg += f"; kNN-{res['knn_neighbors_used']} test accuracy {res['knn_acc_last']:.4f}"
     out_console.print(msg)
     out_console.print(f"backbone: ssl:{res['out']}  (use it in `hume-ssl features` / `seed`)")
 

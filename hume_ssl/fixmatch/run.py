@@ -36,7 +36,7 @@ from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
 from hume_ssl.core.params import check_value, units_of, warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_split, split_exists
-from hume_ssl.fixmatch.config import FixMatchConfig
+from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for
 from hume_ssl.fixmatch.probe import fit_probe, start_head
 from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
@@ -138,10 +138,11 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     t0 = time.perf_counter()
     trainer.fit(resume=resume)
     summary = {
-        "out": str(out),
+        "out": str(Path(out).resolve()),
         "steps": trainer.step,
         "seconds": time.perf_counter() - t0,  # this process's
         "elapsed_s_total": trainer.elapsed(),  # the run's training clock, across resumes
+        "bn_momentum_used": bn_momentum_for(cfg, trainer.total_steps),  # for the run's length
         "device": str(trainer.device),
         "seed_label_acc_vs_truth": seed_acc,
         "test_acc_last": trainer.evals[-1][1] if trainer.evals else None,

@@ -27,7 +27,7 @@ from hume_ssl.core.params import check_value, units_of
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_square, split_exists
 from hume_ssl.models.ssl_backbone import write_backbone
-from hume_ssl.pretrain.config import PretrainConfig
+from hume_ssl.pretrain.config import MOCO_ONLY, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
 from hume_ssl.train.resume import (
     check_resume,
@@ -99,7 +99,8 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "command": "pretrain",
         "dataset": dataset,
         "split": split,
-        "pretrain": cfg.to_dict(),
+        "pretrain": {k: v for k, v in cfg.to_dict().items()  # MoCo's settings only where used
+                     if cfg.method == "mocov2" or k not in MOCO_ONLY},
         "units": units_of(PretrainConfig),
         "data": {"n_train": len(images), "skipped_unreadable": skipped,
                  "image_shape": list(images.shape[1:]),
@@ -132,13 +133,15 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
                           "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
     })
     summary = {
-        "out": str(out),
+        "out": str(Path(out).resolve()),
         "steps": trainer.step,
         "epochs": trainer.step / trainer.steps_per_epoch,
         "seconds": time.perf_counter() - t0,
         "elapsed_s_total": trainer.elapsed(),
         "device": str(trainer.device),
         "knn_acc_last": knn_last,
+        "knn_neighbors_used": (min(cfg.knn_neighbors, len(images)) if trainer.monitor
+                               else None),  # the k of "kNN-k": the bank may hold fewer
         "knn": [{"step": s, "elapsed_s": t, "knn_acc": a} for s, t, a in trainer.evals],
         "collapse_suspected_at_steps": trainer.collapse_steps,
         "knn_setup": (f"k={cfg.knn_neighbors}, cosine, weights exp(sim/{cfg.knn_temperature}), "

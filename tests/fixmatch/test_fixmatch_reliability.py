@@ -348,6 +348,10 @@ def test_classes_without_seeds_are_named_before_training(toy):
             root / "one", *FAST, "--steps", "1")
     assert r.exit_code == 0, r.output
     assert "warning: 2 of 3 classes have no seeds (1, 2)" in " ".join(r.output.split())
+    assert "(one evaluation)" in r.output  # before: "median of last 1 evals"
+    metrics = json.loads((root / "one" / "metrics.json").read_text())
+    assert metrics["bn_momentum_used"] == 1.0  # 10 / steps on a 1-step run (config: 0.001)
+    assert metrics["out"] == str((root / "one").resolve())
     assert json.loads((root / "one" / "config.json").read_text())["classes_without_seeds"] == [
         1, 2]
 

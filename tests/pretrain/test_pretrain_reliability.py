@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import full_disk_after
-from test_pretrainer import smooth_images, tiny_cfg
+from test_pretrainer import MILD, smooth_images, tiny_cfg
 from typer.testing import CliRunner
 
 from hume_ssl.cli import app
@@ -156,5 +156,18 @@ def test_no_knn_monitor_when_the_test_images_are_trained_on(tmp_path, toy):
     assert res["knn"] == [] and res["knn_acc_last"] is None and res["knn_setup"] is None
     record = json.loads((tmp_path / "tt" / "config.json").read_text())
     assert record["data"]["labels_used_for"] == "nothing"
-    ran = pretrain_run(toy, tmp_path / "t", tiny_cfg(epochs=1, knn_every=1))  # train: it runs
-    assert ran["knn"] and "queries = " in ran["knn_setup"]
+    ran = pretrain_run(toy, tmp_path / "t", tiny_cfg(epochs=1, knn_every=1, knn_neighbors=200))
+    assert ran["knn"] and "queries = " in ran["knn_setup"]  # --split train: it runs
+    assert ran["knn_neighbors_used"] == 32  # the 32 train images: fewer than the 200 asked
+
+
+def test_config_json_holds_the_settings_the_run_used(tmp_path, toy):
+    """Before: a simclr run's config.json listed MoCo's settings (bn_splits, symmetric, ...),
+    which the command refuses for simclr; FixMatch's metrics.json now says the BN momentum."""
+    pretrain_run(toy, tmp_path / "s", PretrainConfig(
+        method="simclr", epochs=1, batch_size=16, device="cpu", knn_every=100, view=MILD))
+    used = json.loads((tmp_path / "s" / "config.json").read_text())["pretrain"]
+    assert used["method"] == "simclr" and not {"bn_splits", "symmetric", "queue_size",
+                                               "moco_momentum"} & set(used)
+    pretrain_run(toy, tmp_path / "m", tiny_cfg(epochs=1, knn_every=100))
+    assert "bn_splits" in json.loads((tmp_path / "m" / "config.json").read_text())["pretrain"]

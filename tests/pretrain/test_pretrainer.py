@@ -254,7 +254,9 @@ def test_cli_pretrain(tmp_path, toy_npz):
     r = CliRunner().invoke(app, ["pretrain", toy_npz, "--out", str(out), "--epochs", "1",
                                  "--batch-size", "16", "--device", "cpu", "--knn-every", "1"])
     assert r.exit_code == 0, r.output
-    assert "kNN-200 test accuracy" in r.output and (out / "backbone.pt").is_file()
+    # the bank holds 64 train images: the monitor is kNN-64 (before: said kNN-200 regardless)
+    assert "kNN-64 test accuracy" in r.output and (out / "backbone.pt").is_file()
+    assert json.loads((out / "metrics.json").read_text())["out"] == str(out.resolve())
     r = CliRunner().invoke(app, ["pretrain", toy_npz, "--out", str(out), "--method", "byol"])
     assert r.exit_code == 2 and "unknown --method" in r.output
 
