@@ -26,6 +26,7 @@ CACHE_DIR = "Feature cache folder (default $HUME_SSL_CACHE, else ~/.cache/hume-s
 DATASET = (f"Dataset: a registry name ({', '.join(n for n in dataset_names() if ':' not in n)}), "
            "imagefolder:PATH or npz:PATH ({split} in PATH is replaced by the split).")
 
+SPLITS = "train, test or train+test (train rows first)"  # what every --split takes
 
 @dataclass
 class LabelInputs:
@@ -50,7 +51,7 @@ class FeatureInputs:
                             "NAME@FILE loads local weights.")
     weights: Optional[Path] = setting(None, "Local weights file (.pth/.safetensors) instead of "
                                       "the pretrained download.")
-    split: str = setting("train", "train, test or train+test (train rows first).")
+    split: str = setting("train", SPLITS + ".")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     cache_dir: Optional[Path] = setting(None, CACHE_DIR)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
@@ -126,7 +127,8 @@ class PretrainInputs:
     dataset: str = setting(..., "Dataset name (registry name, imagefolder:PATH or "
                            "npz:/path/name_{split}.npz).", argument=True)
     out: Path = setting(..., "Run folder: checkpoint, metrics, backbone.pt/.json.")
-    split: str = setting("train", "Split to learn from (labels are never used).")
+    split: str = setting("train", f"Split to learn from: {SPLITS} (labels are never used; the "
+                         "kNN monitor runs only when the test split is not learned from).")
     image_size: Optional[int] = setting(None, IMAGE_SIZE, unit="pixels", bounds=IMAGE_SIZE_BOUNDS)
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     resume: bool = setting(False, "Continue the run in --out from its checkpoint.",
@@ -138,7 +140,7 @@ class PretrainInputs:
 class PredictInputs:
     dataset: str = setting(..., DATASET, argument=True)
     model: Path = setting(..., "Run folder of train-fixmatch (model.pt + model.json).")
-    split: str = setting("test", "Split to label.")
+    split: str = setting("test", f"Split to label: {SPLITS}.")
     out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")
     device: str = setting("auto", "auto, cpu, cuda, ...")
     batch_size: int = setting(PREDICT_BATCH, "Images per forward pass.", unit="images",
