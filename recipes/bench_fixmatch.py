@@ -48,8 +48,8 @@ class _PILSet(torch.utils.data.Dataset):
         weak = [T.RandomHorizontalFlip(), T.RandomCrop(images.shape[1], padding=pad,
                                                        padding_mode="reflect")]
         extra = [T.RandAugment(num_ops=cfg.randaugment_ops)] if strong else []
-        side = cfg.cutout ** 2
-        post = [T.ToTensor()] + ([T.RandomErasing(p=1.0, scale=(side, side), ratio=(1, 1),
+        area = cfg.cutout ** 2  # RandomErasing's scale: a share of the area, not the side
+        post = [T.ToTensor()] + ([T.RandomErasing(p=1.0, scale=(area, area), ratio=(1, 1),
                                                   value=0.5)] if strong else [])
         self.images, self.tf = images, T.Compose(weak + extra + post)
 

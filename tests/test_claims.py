@@ -41,13 +41,18 @@ def _parses(cmd: str) -> None:
     from hume_ssl.cli.app import app
 
     words = shlex.split(re.sub(r"\[[^\]]*\]", "", cmd))
-    group = typer.main.get_command(app)
-    try:
-        group.commands[words[1]].make_context(words[1], words[2:])
-    except Exception as e:  # click's (or typer's own copy of click's) usage errors
+    command = typer.main.get_command(app).commands[words[1]]
+    try:  # strict: an unknown option fails; a placeholder (DIR, N) or a missing option may stop
+        command.make_context(words[1], words[2:])  # the parse early: checked below
+    except Exception as e:  # click's (or typer's own copy's) usage errors
         kinds = {k.__name__ for k in type(e).__mro__}
-        placeholder = "BadParameter" in kinds and "MissingParameter" not in kinds  # DIR, N
-        assert "UsageError" in kinds and placeholder, f"{cmd}: {e}"
+        assert "BadParameter" in kinds, f"{cmd}: {e}"  # MissingParameter is one too
+    ctx = command.make_context(words[1], words[2:], resilient_parsing=True)  # every option
+    given = {p.name for p in command.params if ctx.params.get(p.name) is not None}
+    given |= {p.name for p in command.params  # an option given a placeholder value
+              if any(w in words for w in getattr(p, "opts", []))}
+    missing = [p.name for p in command.params if p.required and p.name not in given]
+    assert not missing, f"{cmd}: required {missing} not given"
 
 
 def test_every_claim_names_a_command_that_exists():

@@ -87,7 +87,7 @@ class Bounds:
     def __contains__(self, value: Any) -> bool:
         try:
             v = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int past floats
             return False
         if isinstance(value, bool) or not math.isfinite(v) or abs(v) > FLOAT32_MAX:
             return False
@@ -137,8 +137,11 @@ def check_value(flag: str, value: Any, bounds: Optional[str], whole: bool = Fals
     b = Bounds.parse(bounds)
     if value not in b:
         shown = f"{value:g}" if isinstance(value, float) else value
-        huge = (isinstance(value, (int, float)) and math.isfinite(value)
-                and abs(value) > FLOAT32_MAX)
+        if isinstance(value, int) and abs(value) >= 10**20:  # 10**400: not 400 digits
+            shown = f"~1e{len(str(abs(value))) - 1}"
+        huge = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and abs(value) > FLOAT32_MAX and not (isinstance(value, float)
+                                                      and math.isinf(value)))
         raise HumeSSLError(f"{flag} {shown}: must be {b.describe(whole)}"
                            + (f" (beyond float32's largest, {FLOAT32_MAX:.1e})" if huge else "")
                            + ".")

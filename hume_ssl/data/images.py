@@ -82,7 +82,8 @@ def split_exists(dataset: str, split: str, data_root=None) -> bool:
 
 
 IMAGE_SIZE_BOUNDS = "[8, 1024]"  # --image-size: the side load_square resizes and crops to;
-# 8: the smallest FixMatch's augmentations take; 1024: a split is held in memory at that side
+# 8: the smallest the project runs (the 8 x 8 digits; 1 and 2 crash FixMatch's augmentations);
+# 1024: a split is held in memory at that side
 
 
 def load_square(dataset: str, split: str, size: Optional[int] = None, data_root=None,

@@ -190,7 +190,9 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     paths["fixmatch"] = out / "fixmatch"
     fm = _finished(paths["fixmatch"]) or train_fixmatch_run(
         paths["fixmatch"], _fixmatch_config(s), seeds=paths["seeds"],
-        resume=(paths["fixmatch"] / CHECKPOINT).exists())
+        resume=(paths["fixmatch"] / CHECKPOINT).exists(),
+        callback=lambda event, info: log(f"    warning: {info['message']}")
+        if event == "warning" else None)  # classes without seeds: one line, not a traceback
     times["fixmatch"] = time.perf_counter() - t
     for step, metrics in (("pretrain", pre), ("fixmatch", fm)):
         if step in reused:  # read back, not run: the training clock of the run that made it

@@ -100,8 +100,10 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         message = (f"{len(unseeded)} of {k} classes have no seeds ({_listed(unseeded)}): "
                    "FixMatch never learns to predict them; `seed --shortage fill` (or --rule "
                    "hume --shortage relax) seeds more clusters.")
-        callback("warning", {"message": message}) if callback else warnings.warn(message,
-                                                                                 stacklevel=3)
+        if callback:
+            callback("warning", {"message": message})
+        else:
+            warnings.warn(message, stacklevel=3)
     unlabeled = _unlabeled_rows(s, n, cfg)
     test = (load_split(s.dataset, "test", data_root, image_size)
             if split_exists(s.dataset, "test", data_root) else None)
@@ -160,6 +162,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
 
 
 def _listed(ids: list[int], shown: int = 20) -> str:
+    """The first `shown` ids, comma-separated ("..." after them)."""
     return ", ".join(map(str, ids[:shown])) + (" ..." if len(ids) > shown else "")
 
 

@@ -46,6 +46,7 @@ class Trainer:
     stop_requested: bool = False
     budget_timer = None  # a train.budget.StepTimer while a budget is being timed, else None
     saved_step: Optional[int] = None  # the step of the checkpoint in `out`, if there is one
+    rank: int = 0  # this process under torchrun (rank 0 writes the run's files)
     command = "training"  # names the run in a divergence error
     divergence_hint = "a lower --lr"  # what to try when the run diverges
 
@@ -135,6 +136,8 @@ class Trainer:
         if resume:
             self.load(self.out / CHECKPOINT)
             self.saved_step = self.step
+        elif self.rank == 0:  # a new run: no rows of a start that died before its checkpoint
+            (self.out / "metrics.csv").unlink(missing_ok=True)
         with StopSignals(self.request_stop):
             self.on_start()
             while self.step < self.total_steps:

@@ -14,37 +14,36 @@ from hume_ssl.core.io import NO_SPACE
 
 # config fields renamed since a checkpoint format was written: old name -> new name
 RENAMED = {"seed": "random_state"}
+# what a finished run leaves (either trainer's): a new run is never started beside them
+FINISHED = ("metrics.json", "model.pt", "backbone.pt")
 
 
 def check_run_folder(out: Path, resume: bool, what: str, command: Optional[str] = None) -> None:
-    """A new run needs a folder without a checkpoint and without an earlier run's outputs (its
-    config.json, a metrics.csv: a run whose checkpoint was removed); --resume needs a
-    checkpoint; a folder holding another command's run (its config.json's `command`: a `label`
-    or `seed` run, a pretrain run for train-fixmatch) is never written into."""
+    """A new run needs a folder without a checkpoint and without a finished run's outputs
+    (FINISHED: a run whose checkpoint was removed); --resume needs a checkpoint; a folder
+    holding another command's run (its config.json's `command`: a `label` or `seed` run, a
+    pretrain run for train-fixmatch) is never written into. A start that died before its first
+    checkpoint (SIGKILL, out of memory) is started over (Trainer.fit drops its metrics.csv)."""
     other = _run_command(Path(out))
     if command is not None and other not in (None, command):
         raise HumeSSLError(f"{out} holds a `{other}` run (its config.json), not a {what} run: "
                            "choose another --out.")
     has = (Path(out) / CHECKPOINT).exists()
-    ran = [f for f, here in (("config.json", other is not None and other == command),
-                             ("metrics.csv", (Path(out) / "metrics.csv").exists())) if here]
+    finished = [f for f in FINISHED if (Path(out) / f).exists()]
     if has and not resume:
         raise HumeSSLError(
             f"{out} already holds a {what} run ({CHECKPOINT}); pass --resume to continue it, "
             "or choose a new --out."
         )
-    if not has and not resume and ran:
-        # its checkpoint removed: a new run would append to its metrics.csv and sit beside its
-        # model and predictions
+    if not has and finished:  # a new run would sit beside its model and metrics
         raise HumeSSLError(
-            f"{out} holds an earlier {what} run's outputs ({', '.join(ran)}; no {CHECKPOINT} to "
-            "resume from): choose a new --out, or delete the folder to train there again."
+            f"{out} holds a finished {what} run ({', '.join(finished)}; no {CHECKPOINT}): "
+            "choose a new --out, or delete the folder to train there again."
         )
     if resume and not has:
         raise HumeSSLError(
-            f"no checkpoint to resume from: {Path(out) / CHECKPOINT} does not exist; "
-            + ("choose a new --out for a new run (the folder holds an earlier run's outputs)."
-               if ran else "drop --resume to start a new run.")
+            f"no checkpoint to resume from: {Path(out) / CHECKPOINT} does not exist; drop "
+            "--resume to start a new run."
         )
 
 

@@ -101,6 +101,9 @@ def test_a_number_past_float32s_range_is_refused_before_any_work(value, ok):
     else:
         with pytest.raises(HumeSSLError, match="--lr .*: must be a finite number, above 0"):
             check_value("--lr", value, "(0, inf)")
+    if value == 1e300:  # and an int past every float is one clear line, not an OverflowError
+        with pytest.raises(HumeSSLError, match="beyond float32's largest"):
+            check_value("--steps", 10**400, "[1, inf)", whole=True)
     if value == 1e300:
         with pytest.raises(HumeSSLError, match="beyond float32's largest, 3.4e\\+38"):
             check_value("--lr", value, "(0, inf)")
