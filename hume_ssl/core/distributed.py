@@ -13,6 +13,7 @@ averaged parameter gradients of the per-rank losses need).
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any, Optional
 
@@ -46,7 +47,16 @@ def init(device: torch.device) -> bool:
         backend = "nccl" if device.type == "cuda" else "gloo"
         kw = {"device_id": device} if device.type == "cuda" else {}
         dist.init_process_group(backend=backend, **kw)
+        atexit.register(_leave)
     return True
+
+
+def _leave() -> None:
+    """Tear the process group down before the interpreter does: left to the interpreter's exit,
+    gloo's threads once aborted a rank that had finished its work (SIGABRT, "terminate called
+    without an active exception", in a CI run under load); PyTorch asks for it at exit."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_gather(obj: Any) -> list:
