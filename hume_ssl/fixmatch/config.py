@@ -189,8 +189,8 @@ class FixMatchConfig:
     def validate(self) -> FixMatchConfig:
         """Check the options; changes nothing (`resolve` fills in the derived values)."""
         if not self.resolved():  # the old validate() resolved in place: kept for one release
-            if self.arch is None:
-                warn_renamed("validate() to resolve arch", "resolve()")
+            warn_renamed("validate() to resolve arch, recipe, lr, encoder_lr_scale, warmup and "
+                         "layer_decay in place", "resolve()")
             from hume_ssl.fixmatch.recipes import FILLED
 
             r = self.resolve()

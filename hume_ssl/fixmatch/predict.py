@@ -55,7 +55,8 @@ def _model_folder(path: Path) -> Path:
             f"not {path.name}; pass --model {path.parent}."
         )
     if not path.is_dir():
-        raise HumeSSLError(f"--model {path}: folder not found; pass the --out of train-fixmatch.")
+        raise HumeSSLError(f"--model {path} (Python: model_dir): folder not found; pass the --out "
+                           "of train-fixmatch.")
     if (path / "backbone.json").exists() and not (path / "model.json").exists():
         raise HumeSSLError(
             f"{path} is a pretrain run (backbone.pt: an encoder, no classifier): train one on "

@@ -17,6 +17,7 @@ one differs); rank 0 writes every file.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -66,10 +67,13 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
                   strict) -> dict:
     images, labels, skipped = load_square(dataset, split, image_size, data_root,
                                           strict)  # (N, S, S, 3) uint8
-    if skipped and callback:
-        callback("warning", {"message": f"{skipped} unreadable image files of {dataset} "
-                                        "skipped (config.json data.skipped_unreadable; --strict "
-                                        "fails instead)"})
+    if skipped:  # said through the callback (the CLI's display), else as a Python warning
+        message = (f"{skipped} unreadable image files of {dataset} skipped (config.json "
+                   "data.skipped_unreadable; --strict fails instead)")
+        if callback:
+            callback("warning", {"message": message})
+        else:
+            warnings.warn(message, stacklevel=3)
     test_images = test_labels = None
     # the kNN monitor's queries are the test images: never when they are trained on (and so in
     # the memory bank: --split test or train+test)
@@ -132,6 +136,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
                           "resize_size": int(images.shape[1]), "interpolation": "bilinear",
                           "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
     })
+    used_k = min(cfg.knn_neighbors, len(images)) if trainer.monitor else None
     summary = {
         "out": str(Path(out).resolve()),
         "steps": trainer.step,
@@ -140,11 +145,10 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "elapsed_s_total": trainer.elapsed(),
         "device": str(trainer.device),
         "knn_acc_last": knn_last,
-        "knn_neighbors_used": (min(cfg.knn_neighbors, len(images)) if trainer.monitor
-                               else None),  # the k of "kNN-k": the bank may hold fewer
+        "knn_neighbors_used": used_k,  # the k of "kNN-k": the bank may hold fewer
         "knn": [{"step": s, "elapsed_s": t, "knn_acc": a} for s, t, a in trainer.evals],
         "collapse_suspected_at_steps": trainer.collapse_steps,
-        "knn_setup": (f"k={cfg.knn_neighbors}, cosine, weights exp(sim/{cfg.knn_temperature}), "
+        "knn_setup": (f"k={used_k}, cosine, weights exp(sim/{cfg.knn_temperature}), "
                       f"memory bank = {dataset}:{split}, queries = {dataset}:test"
                       if trainer.monitor else None),  # None: no monitor ran
     }

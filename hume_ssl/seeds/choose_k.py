@@ -33,6 +33,12 @@ def hume_config(hume: Optional[HumeConfig], defaults: dict, k: Optional[int | st
                  auto_k: Callable[[], int]) -> Optional[HumeConfig]:
     """HUME's config from `hume`, or `defaults` with k (a number, or "auto": `auto_k()`); None
     when k is left to the dataset. Every option is checked before any work."""
+    if "k" in defaults:
+        raise HumeSSLError("hume_defaults holds k: pass the number of classes as k= (a whole "
+                           "number or 'auto'), the other HUME fields in hume_defaults.")
+    if hume is not None and (k is not None or defaults):
+        raise HumeSSLError("give either hume=HumeConfig(...) or k= / hume_defaults=, not both: "
+                           "the config's k and fields would be used and the others ignored.")
     HumeConfig(**defaults).validate()  # (k: later)
     if hume is not None:
         hume.validate()

@@ -22,7 +22,8 @@ Log = Callable[[str], None]
 
 def check_knn(n_neighbors: int, n: int) -> None:
     if n_neighbors >= n:
-        raise HumeSSLError(f"--knn {n_neighbors}: need fewer neighbours than samples ({n}).")
+        raise HumeSSLError(f"--knn {n_neighbors}: need fewer neighbours than samples ({n}) "
+                           "(Python: n_neighbors).")
 
 
 def _sidecar(path: Path) -> Optional[dict]:

@@ -83,9 +83,10 @@ def seed_run(
 ) -> dict:
     """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision).
 
-    HUME's config: `hume`, or `hume_defaults` (HumeConfig fields) with the number of classes
-    `k`: a whole number, "auto" (chosen by score over `k_range`: choose_k), or None (the
-    dataset's). `labels`: ground truth, for the report only."""
+    HUME's config: `hume`, or `hume_defaults` (HumeConfig fields but k) with the number of
+    classes `k`: a whole number, "auto" (chosen by score over `k_range`: choose_k), or None (the
+    dataset's); not both. The run has one random state, the HUME config's (a SeedConfig that
+    sets another is refused). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
     backbones = backbone_pair(backbones)  # "A,B" or a pair
     if k_range != K_RANGE and str(k) != "auto":
@@ -110,6 +111,10 @@ def seed_run(
     if hume is None:  # the number of classes is the dataset's
         hume = HumeConfig(k=dataset_k(ds), **hume_defaults)
     hume.validate(n_samples=n)
+    if seeds.random_state not in (SeedConfig().random_state, hume.random_state):
+        raise HumeSSLError(f"SeedConfig.random_state {seeds.random_state} differs from the HUME "
+                           f"config's {hume.random_state}: a seed run has one random state, the "
+                           "HUME config's (--random-state); set it there.")
     seeds = dataclasses.replace(seeds, random_state=hume.random_state)  # one seed per run
     check_knn(seeds.n_neighbors, n)
     if seeds.per_class > n:  # no class can hold them: said before HUME, not after it

@@ -75,6 +75,20 @@ def test_a_mistyped_seed_rule_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.parametrize("kw, says", [(dict(fixmatch_steps=0), "fixmatch_steps 0: must be"),
+                                      (dict(hume_restarts=0), "hume_restarts 0: must be"),
+                                      (dict(device="gpu"), "bad device 'gpu'")])
+def test_demo_settings_are_checked_before_any_work_by_their_own_names(tmp_path, kw, says):
+    """Before: fixmatch_steps=0 failed after pretrain and seed had run, named `--steps`, and
+    left config.json, which then refused the corrected call as "other settings"."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.demo.run import DemoSettings, demo_run
+
+    with pytest.raises(HumeSSLError, match=says):
+        demo_run(tmp_path / "d", DemoSettings.quick(**kw), log=lambda m: None)
+    assert not (tmp_path / "d").exists()
+
+
 def test_demo_out_that_cannot_hold_it_is_one_clear_error(tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")

@@ -2,6 +2,7 @@
 or malformed seeds, numbers, a full disk, words and progress."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -366,3 +367,16 @@ def test_seed_input_messages_name_what_is_wrong(tmp_path):
     (tmp_path / "s.csv").write_text("index,label\n0,0\n")
     with pytest.raises(HumeSSLError, match=r"--indices .*s.csv needs --dataset NAME"):
         read_seeds(indices=tmp_path / "s.csv")
+
+
+def test_validate_that_resolves_in_place_always_says_so():
+    """Before: with --arch set, validate() filled in recipe, lr and encoder_lr_scale in place
+    without a word, so a copy later given an --init kept the scratch recipe's encoder lr."""
+    cfg = FixMatchConfig(arch="wrn10_1", steps=10)
+    with pytest.warns(FutureWarning, match="resolve"):
+        cfg.validate()
+    assert cfg.recipe == "scratch"  # still resolved in place, for one release
+    resolved = FixMatchConfig(arch="wrn10_1", steps=10).resolve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolved.validate()  # a resolved config: checked, nothing said

@@ -142,6 +142,9 @@ def test_unreadable_images_of_a_folder_are_counted_and_warned_about_or_fail_with
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["data"]["skipped_unreadable"] == 1 and cfg["data"]["n_train"] == 32
     assert any(e == "warning" and "1 unreadable image files" in i["message"] for e, i in events)
+    with pytest.warns(UserWarning, match="1 unreadable image files"):  # no callback: Python's
+        pretrain_run(f"imagefolder:{folder}", tmp_path / "run2",
+                     tiny_cfg(epochs=1, knn_every=100, checkpoint_every=10**6))
     res = cli("pretrain", f"imagefolder:{folder}", "--out", tmp_path / "strict", "--strict",
               "--epochs", "1", *FAST)
     assert res.exit_code == 2 and "unreadable image" in res.output, res.output
@@ -159,6 +162,7 @@ def test_no_knn_monitor_when_the_test_images_are_trained_on(tmp_path, toy):
     ran = pretrain_run(toy, tmp_path / "t", tiny_cfg(epochs=1, knn_every=1, knn_neighbors=200))
     assert ran["knn"] and "queries = " in ran["knn_setup"]  # --split train: it runs
     assert ran["knn_neighbors_used"] == 32  # the 32 train images: fewer than the 200 asked
+    assert ran["knn_setup"].startswith("k=32, ")
 
 
 def test_config_json_holds_the_settings_the_run_used(tmp_path, toy):

@@ -97,6 +97,17 @@ def test_seed_bad_inputs(tmp_path, digit_files):
                  n_steps=5), seeds=SeedConfig(per_class=1000), **quiet)
     with pytest.raises(HumeSSLError, match="number of classes is unknown"):
         seed_run(tmp_path / "c", phi1=p1, phi2=p2, **quiet)
+    # before: k= beside hume= was ignored, hume_defaults={"k": ...} a TypeError, and a
+    # SeedConfig's random state silently replaced by HUME's
+    hume = HumeConfig(k=10, n_restarts=2, n_steps=5)
+    with pytest.raises(HumeSSLError, match="either hume=HumeConfig.* not both"):
+        seed_run(tmp_path / "d", phi1=p1, phi2=p2, hume=hume, k=5, **quiet)
+    with pytest.raises(HumeSSLError, match="hume_defaults holds k: pass .* as k="):
+        seed_run(tmp_path / "d", phi1=p1, phi2=p2, hume_defaults={"k": 10}, **quiet)
+    with pytest.raises(HumeSSLError, match="SeedConfig.random_state 7 differs .* 0"):
+        seed_run(tmp_path / "d", phi1=p1, phi2=p2, hume=hume, seeds=SeedConfig(random_state=7),
+                 **quiet)
+    assert not (tmp_path / "d").exists()
     # a features file whose sidecar says it belongs to another dataset
     (tmp_path / "p1.json").write_text(
         json.dumps({"N": 1797, "dataset": "cifar10", "split": "train", "order_hash": "abc"})
