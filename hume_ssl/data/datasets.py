@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from hume_ssl.core.errors import unknown_choice
+from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.core.params import moved
 from hume_ssl.data.builtin import cifar, digits, fashion_mnist, stl10
 from hume_ssl.data.image_dataset import ImageDataset, concat
@@ -100,6 +100,11 @@ def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike |
     `strict`: for image folders, fail on an unreadable image file instead of skipping it (the
     number skipped is in `ds.info["skipped"]`).
     """
+    if not isinstance(name, str):  # an ImageDataset or array: extract_features takes those
+        raise HumeSSLError(f"a dataset is named here (a registry name or npz:/imagefolder: "
+                           f"path), not given as a {type(name).__name__}; save it as an npz "
+                           "(np.savez(PATH, images=uint8 N x H x W x 3, labels=...): README, "
+                           "Features) and pass npz:PATH.")
     if split not in SPLITS and not (name == "stl10" and split == "unlabeled"):
         raise unknown_choice("split", split, SPLITS)
     kind, _, path = name.partition(":")

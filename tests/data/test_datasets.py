@@ -303,3 +303,15 @@ def test_a_folder_wrapping_the_class_folders_names_the_inner_folder(tmp_path):
     with pytest.raises(HumeSSLError, match=f"pass imagefolder:{tmp_path / 'images'} instead"):
         load_dataset(f"imagefolder:{tmp_path}")
     assert load_dataset(f"imagefolder:{tmp_path / 'images'}").class_names == ["cat", "dog"]
+
+
+def test_a_dataset_object_where_a_name_is_needed_is_one_clear_error(tmp_path):
+    """Before: seed_run, pretrain_run, train_fixmatch_run and predict_run given an ImageDataset
+    failed with AttributeError: 'ImageDataset' object has no attribute 'partition'."""
+    from hume_ssl.pretrain.config import PretrainConfig
+    from hume_ssl.pretrain.run import pretrain_run
+
+    ds = load_dataset("digits", "train")
+    with pytest.raises(HumeSSLError, match="not given as a ImageDataset; save it as an npz"):
+        pretrain_run(ds, tmp_path / "p", PretrainConfig(epochs=1, device="cpu"))
+    assert not (tmp_path / "p").exists()
