@@ -154,11 +154,14 @@ def pretrain_step(out: Path, s: DemoSettings) -> dict:
                                           resume=(out / CHECKPOINT).exists())
 
 
-def seed_step(out: Path, space1: str, s: DemoSettings, feature_kw: dict) -> dict:
+def seed_step(out: Path, space1: str, s: DemoSettings, feature_kw: dict,
+              log: Log = lambda m: None) -> dict:
     """The demo's `seed` step into `out`: HUME on `space1` and the pixels with the demo's
-    settings, then its seed rule; seed_run's summary."""
+    settings, then its seed rule; seed_run's summary. Of seed_run's log, only its warnings
+    reach `log`."""
     return seed_run(out, DATASET, (space1, PIXELS), seeds=demo_seed_config(s),
-                    feature_kw=feature_kw, log=lambda m: None,
+                    feature_kw=feature_kw,
+                    log=lambda m: log(f"    {m}") if m.startswith("warning") else None,
                     hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
                                    "ridge": s.hume_ridge, "device": s.device,
                                    "random_state": s.random_state})
@@ -190,7 +193,7 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
     log(f"2/4 seed: HUME ({s.hume_restarts} restarts) on {space1} + {PIXELS}")
     t = time.perf_counter()
     paths["seed"] = out / "seed"
-    sr = seed_step(paths["seed"], space1, s, feature_kw)
+    sr = seed_step(paths["seed"], space1, s, feature_kw, log)
     times["seed"] = time.perf_counter() - t
     paths["seeds"] = Path(sr["seeds_dir"])
     if sr["n_seeds"] == 0:

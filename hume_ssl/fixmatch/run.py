@@ -98,8 +98,9 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     unseeded = [int(c) for c in np.setdiff1d(np.arange(k), y)]  # classes no seed carries
     if unseeded:
         message = (f"{len(unseeded)} of {k} classes have no seeds ({_listed(unseeded)}): "
-                   "FixMatch never learns to predict them; `seed --shortage fill` (or --rule "
-                   "hume --shortage relax) seeds more clusters.")
+                   "FixMatch never learns to predict them; seeds in more clusters would teach "
+                   "them (`seed --shortage`: fill for the consensus rule, relax for the hume "
+                   "rule).")
         if callback:
             callback("warning", {"message": message})
         else:

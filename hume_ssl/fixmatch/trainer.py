@@ -138,6 +138,8 @@ class FixMatchTrainer(Trainer):
         self.reference_acc: Optional[float] = None  # the probe's test accuracy (curves.png)
         self.schedule_start = 0  # the step the budget was fitted at (the lr schedule's start)
         self.command = "train-fixmatch"
+        self.memory_hint = ("--micro-batches N (each step's batch in N forwards; --resume takes "
+                            "it), or a lower --batch-size or --mu (a new run: a new --out)")
         self.divergence_hint = f"a lower --lr (now {cfg.lr:g})" + (
             f" or --encoder-lr-scale (now {cfg.encoder_lr_scale:g})" if cfg.init else "")
 

@@ -26,6 +26,7 @@ import torch
 
 from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT
+from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.train.finite import all_finite, diverged_error, is_finite
 from hume_ssl.train.signals import StopSignals
 
@@ -49,6 +50,7 @@ class Trainer:
     rank: int = 0  # this process under torchrun (rank 0 writes the run's files)
     command = "training"  # names the run in a divergence error
     divergence_hint = "a lower --lr"  # what to try when the run diverges
+    memory_hint = "a lower --batch-size (a new run: a new --out)"  # when a step runs out of memory
 
     # ------------------------------------------------------------ hooks
     def train_step(self) -> None:
@@ -130,6 +132,17 @@ class Trainer:
         """Ask the loop to checkpoint and stop after the current step (what SIGTERM does)."""
         self.stop_requested = True
 
+    def memory_guarded_step(self) -> None:
+        """One train_step; running out of the device's memory is one line naming what to
+        change (a CUDA out-of-memory error; the CPU's is the OS killing the process)."""
+        try:
+            self.train_step()
+        except torch.cuda.OutOfMemoryError:  # (torch.OutOfMemoryError from torch 2.5)
+            kept = (f"; its checkpoint at step {self.saved_step} is kept"
+                    if self.saved_step is not None else "")
+            raise HumeSSLError(f"{self.command} ran out of {self.device} memory at step "
+                               f"{self.step + 1}: try {self.memory_hint}{kept}.") from None
+
     def fit(self, resume: bool = False):
         self.out.mkdir(parents=True, exist_ok=True)
         self.stop_requested = False
@@ -141,7 +154,7 @@ class Trainer:
         with StopSignals(self.request_stop):
             self.on_start()
             while self.step < self.total_steps:
-                self.train_step()
+                self.memory_guarded_step()
                 self.after_step()
                 self.progress()
                 last = self.step >= self.total_steps

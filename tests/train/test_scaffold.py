@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import torch
 
 from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.errors import HumeSSLError
@@ -225,3 +226,19 @@ def test_schedule_fraction_starts_where_the_budget_was_fitted():
 
     assert schedule_fraction(50, 100) == 0.5
     assert [schedule_fraction(s, 125, start=25) for s in (0, 25, 75, 125)] == [0, 0, 0.5, 1]
+
+
+def test_a_step_out_of_device_memory_is_one_line_naming_what_to_change(tmp_path):
+    """Before: a CUDA out-of-memory error was a traceback (train-fixmatch --batch-size 100000)."""
+
+    class Greedy(Counter):
+        def train_step(self):
+            if self.step == 3:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+            super().train_step()
+
+    run = Greedy(tmp_path, 6)
+    run.device, run.saved_step = torch.device("cpu"), None
+    with pytest.raises(HumeSSLError, match=r"training ran out of cpu memory at step 4: try a "
+                                           r"lower --batch-size .*; its checkpoint at step 3"):
+        run.fit()
