@@ -61,7 +61,7 @@ def setting(
 _INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^\]\)\s]+)\s*([\])])\s*$")
 
 
-FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: every number a run computes with
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # every number a run computes with is a float32
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -42,6 +41,7 @@ from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
 from hume_ssl.models.classifier import EncoderClassifier, Init, resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
+from hume_ssl.train.loop import say_warning
 from hume_ssl.train.resume import (
     check_resume,
     check_run_folder,
@@ -101,10 +101,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
                    "FixMatch never learns to predict them; seeds in more clusters would teach "
                    "them (`seed --shortage`: fill for the consensus rule, relax for the hume "
                    "rule).")
-        if callback:
-            callback("warning", {"message": message})
-        else:
-            warnings.warn(message, stacklevel=3)
+        say_warning(callback, message)
     unlabeled = _unlabeled_rows(s, n, cfg)
     test = (load_split(s.dataset, "test", data_root, image_size)
             if split_exists(s.dataset, "test", data_root) else None)

@@ -54,7 +54,7 @@ from hume_ssl.models.classifier import (
 from hume_ssl.train.budget import StepTimer, units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
-from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
+from hume_ssl.train.metrics import METRICS_CSV, append_metrics, truncate_metrics, write_curves
 from hume_ssl.train.resume import check_resume_keys
 from hume_ssl.train.split import device_split
 
@@ -312,7 +312,7 @@ class FixMatchTrainer(Trainer):
         self._t_last, self._step_last = now, self.step
         self._reset_acc()
         if self.rank == 0:
-            append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
+            append_metrics(self.out / METRICS_CSV, CSV_FIELDS, row)
             if self._tb is not None:
                 for k, v in row.items():
                     if k != "step" and v != "":
@@ -346,7 +346,7 @@ class FixMatchTrainer(Trainer):
         st = self.state_dict()  # collective under DDP: every rank calls it
         if self.rank == 0:
             save_checkpoint(self.out / CHECKPOINT, st)
-            write_curves(self.out / "metrics.csv", self.out / "curves.png",
+            write_curves(self.out / METRICS_CSV, self.out / "curves.png",
                          f"FixMatch ({self.cfg.arch})",
                          ("loss_x", "loss_u", "mask_rate", "pl_acc_masked", "test_acc"),
                          references={"test_acc": self.reference_acc})
@@ -373,7 +373,7 @@ class FixMatchTrainer(Trainer):
         self.schedule_start = int(st.get("schedule_start", 0))
         self._set_bn_momentum()
         if self.rank == 0:  # rows logged after the checkpoint will be logged again
-            truncate_metrics(self.out / "metrics.csv", self.step)
+            truncate_metrics(self.out / METRICS_CSV, self.step)
 
     # ---------------------------------------------------------------- loop hooks
     def on_start(self) -> None:

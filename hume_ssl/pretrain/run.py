@@ -17,7 +17,6 @@ one differs); rank 0 writes every file.
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -30,6 +29,7 @@ from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_square, 
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import MOCO_ONLY, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
+from hume_ssl.train.loop import say_warning
 from hume_ssl.train.resume import (
     check_resume,
     check_run_folder,
@@ -70,10 +70,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
     if skipped:  # said through the callback (the CLI's display), else as a Python warning
         message = (f"{skipped} unreadable image files of {dataset} skipped (config.json "
                    "data.skipped_unreadable; --strict fails instead)")
-        if callback:
-            callback("warning", {"message": message})
-        else:
-            warnings.warn(message, stacklevel=3)
+        say_warning(callback, message)
     test_images = test_labels = None
     # the kNN monitor's queries are the test images: never when they are trained on (and so in
     # the memory bank: --split test or train+test)

@@ -47,7 +47,7 @@ from hume_ssl.pretrain.methods import METHODS
 from hume_ssl.train.budget import StepTimer, schedule_fraction, units_in_budget
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.loop import Callback, Trainer
-from hume_ssl.train.metrics import append_metrics, truncate_metrics, write_curves
+from hume_ssl.train.metrics import METRICS_CSV, append_metrics, truncate_metrics, write_curves
 from hume_ssl.train.resume import check_resume_keys
 from hume_ssl.train.split import device_split
 from hume_ssl.train.throughput import forward_flops, mfu, peak_flops
@@ -251,7 +251,7 @@ class Pretrainer(Trainer):
         if n:
             self._watch_collapse(loss / n, pos / n)
         if self.rank == 0:
-            append_metrics(self.out / "metrics.csv", CSV_FIELDS, row)
+            append_metrics(self.out / METRICS_CSV, CSV_FIELDS, row)
         self.callback("log", {**row, "total_steps": self.total_steps})
         return row
 
@@ -293,7 +293,7 @@ class Pretrainer(Trainer):
         if self.rank:  # every rank holds the same state (torchrun): rank 0 writes it
             return
         save_checkpoint(self.out / CHECKPOINT, self.state_dict())
-        write_curves(self.out / "metrics.csv", self.out / "curves.png",
+        write_curves(self.out / METRICS_CSV, self.out / "curves.png",
                      f"pretrain {self.cfg.method} ({self.cfg.arch})",
                      ("loss", "pos_acc", "knn_acc", "images_per_s"))
 
@@ -320,7 +320,7 @@ class Pretrainer(Trainer):
         self.collapse_steps = list(st.get("collapse_steps", []))
         self._t0 = time.perf_counter()
         if self.rank == 0:
-            truncate_metrics(self.out / "metrics.csv", self.step)
+            truncate_metrics(self.out / METRICS_CSV, self.step)
 
     # ---------------------------------------------------------------- budget, loop hooks
     def _fit_budget(self, t_step: float, t_eval: float) -> None:

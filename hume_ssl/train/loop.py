@@ -19,6 +19,7 @@ interval, every RNG state and the step are in the checkpoint.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -28,9 +29,19 @@ from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.train.finite import all_finite, diverged_error, is_finite
+from hume_ssl.train.metrics import METRICS_CSV
 from hume_ssl.train.signals import StopSignals
 
 Callback = Callable[[str, dict], None]
+
+
+def say_warning(callback: Optional[Callback], message: str, stacklevel: int = 3) -> None:
+    """A run's warning: through its callback (event "warning": the CLI's display) when it has
+    one, else as a Python warning (`stacklevel` counted from the caller)."""
+    if callback:
+        callback("warning", {"message": message})
+    else:
+        warnings.warn(message, stacklevel=stacklevel + 1)
 
 
 class Trainer:
@@ -150,7 +161,7 @@ class Trainer:
             self.load(self.out / CHECKPOINT)
             self.saved_step = self.step
         elif self.rank == 0:  # a new run: no rows of a start that died before its checkpoint
-            (self.out / "metrics.csv").unlink(missing_ok=True)
+            (self.out / METRICS_CSV).unlink(missing_ok=True)
         with StopSignals(self.request_stop):
             self.on_start()
             while self.step < self.total_steps:

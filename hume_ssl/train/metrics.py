@@ -10,6 +10,8 @@ from typing import Optional, Sequence
 from hume_ssl.core.io import atomic_write_bytes
 from hume_ssl.core.plot import curves_png
 
+METRICS_CSV = "metrics.csv"  # a training run's rows, in its folder
+
 
 def append_metrics(path: str | Path, fields: Sequence[str], row: dict) -> None:
     """Append one row to a metrics CSV (header first when the file is new); floats as %.6g."""
