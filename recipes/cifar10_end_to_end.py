@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 from common import cifar10_data, data_parser, run_recipe
 
 
@@ -65,6 +64,7 @@ def main():
     from hume_ssl.fixmatch.run import train_fixmatch_run
     from hume_ssl.pretrain.config import PretrainConfig
     from hume_ssl.pretrain.run import pretrain_run
+    from hume_ssl.seeds.partitions import space_rows
     from hume_ssl.seeds.run import seed_run
 
     shared, out = Path(args.shared), Path(args.out)
@@ -122,8 +122,7 @@ def main():
     test = load_dataset(data, "test")
     fs = extract_features(data, "test", ssl, cache_dir=out / "cache", device=args.device,
                           progress=False)
-    x = np.asarray(fs.features, dtype=np.float32)  # (N_test, d), centred, unit rows below
-    x = (x - x.mean(0)) / np.linalg.norm(x - x.mean(0), axis=1, keepdims=True)
+    x = space_rows(fs.features, center=True)  # (N_test, d) centred unit rows, as HUME's
     km = KMeans(10, n_init=3, random_state=args.seed).fit_predict(x)
     km_acc = cluster_acc(km, test.labels)
     rep = s.get("report", {})
