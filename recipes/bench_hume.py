@@ -53,7 +53,7 @@ from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.engine import train_encoders
 from hume_ssl.hume.estimator import label_blocks
 from hume_ssl.hume.ridge import RidgeInner
-from hume_ssl.hume.rows import Rows, column_mean
+from hume_ssl.hume.rows import fit_rows
 from hume_ssl.hume.scoring import cv_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,8 +109,7 @@ def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,
     """The engine on rows prepared as `Hume.fit` prepares them (centred when cfg.center,
     L2-normalised as cfg says), lanes scheduled as it schedules them (None: in one graph on
     CUDA only), with the inner solver `inner_kind` swapped in: (labels (R, N), seconds)."""
-    x1, x2 = (Rows(x, norm, dev, column_mean(x) if cfg.center else None)
-              for x, norm in ((phi1, cfg.normalize_phi1), (phi2, cfg.normalize_phi2)))
+    x1, x2 = fit_rows(phi1, cfg, 1, dev), fit_rows(phi2, cfg, 2, dev)
     if inner_kind == "ridge":
         inner = RidgeInner.from_config(x2, cfg)
     else:
@@ -195,7 +194,7 @@ def section_cifar_size(dev, restarts: int):
     timed_steps(1, "ridge", restarts, cfg)  # warm-up
     t2, t6 = timed_steps(2, "ridge", restarts, cfg), timed_steps(6, "ridge", restarts, cfg)
     per_step = (t6 - t2) / 4
-    x2 = Rows(phi2, True, dev).all()
+    x2 = fit_rows(phi2, cfg, 2, dev).all()  # space 2 as fit reads it
     labels = torch.randint(0, k, (restarts, n), generator=g).to(dev)
     t = time.perf_counter()
     cv_scores(x2, labels, k, cfg.cv_folds, cfg.ridge)
@@ -300,7 +299,7 @@ def measure(dev, x1, x2, y, k: int, restarts: int, steps: int, full_score: bool,
     if full_score and m.score_rows_ < x1.shape[0]:
         from scipy.stats import spearmanr
 
-        x2r = Rows(x2, True, dev, column_mean(x2))  # space 2 exactly as fit normalises it
+        x2r = fit_rows(x2, cfg, 2, dev)  # space 2 exactly as fit normalises it
         lab = torch.from_numpy(m.labelings_).to(dev)
         ts = time.perf_counter()
         full = cv_scores(x2r.all(), lab, k, cfg.cv_folds, cfg.ridge, cfg.random_state)
@@ -314,7 +313,7 @@ def measure(dev, x1, x2, y, k: int, restarts: int, steps: int, full_score: bool,
 def probe_step_seconds(dev, x1, x2, k: int, restarts: int) -> float:
     """Seconds per outer step of the engine alone (restarts batched), from steps 2-3."""
     cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=3)
-    r1, r2 = Rows(x1, True, dev, column_mean(x1)), Rows(x2, True, dev, column_mean(x2))
+    r1, r2 = fit_rows(x1, cfg, 1, dev), fit_rows(x2, cfg, 2, dev)
     inner = RidgeInner.from_config(r2, cfg)
     marks = []
 
@@ -391,7 +390,7 @@ def section_score_subsample(dev, args):
     m = Hume(k=1000, n_restarts=r, n_steps=steps, device=str(dev)).fit(x1, x2)
     print(f"\n## score on a row subset vs all rows: N={n}, d={d}, k=1000, {r} restarts x {steps} "
           f"steps ({time.perf_counter() - t:.0f} s), ensemble ACC {cluster_acc(m.labels_, y):.3f}")
-    x2r = Rows(x2, True, dev, column_mean(x2))
+    x2r = fit_rows(x2, m.config, 2, dev)
     lab = torch.from_numpy(m.labelings_).to(dev)
 
     def score(rows):
@@ -427,7 +426,7 @@ def time_engine(x1, x2, cfg: HumeConfig, restarts: int, batch_lanes: Optional[bo
     step of the engine alone; with `profile`, a torch.profiler table of the steps after the
     first (self CPU time per op and per step, operator calls per step)."""
     t0 = time.perf_counter()
-    r1, r2 = Rows(x1, True, dev, column_mean(x1)), Rows(x2, True, dev, column_mean(x2))
+    r1, r2 = fit_rows(x1, cfg, 1, dev), fit_rows(x2, cfg, 2, dev)
     inner = RidgeInner.from_config(r2, cfg)
     setup = time.perf_counter() - t0
     marks, prof = [], None

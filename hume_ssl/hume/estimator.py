@@ -27,7 +27,7 @@ from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
 from hume_ssl.hume.ensemble import align, vote
 from hume_ssl.hume.ridge import RidgeInner, solve_form
-from hume_ssl.hume.rows import Rows, column_mean
+from hume_ssl.hume.rows import Rows, fit_rows
 from hume_ssl.hume.scoring import cv_scores, score_rows
 
 Callback = Callable[[str, dict], None]
@@ -239,10 +239,9 @@ class Hume(ConfigParams):
 
         # non-negative features (ReLU outputs) share one dominant direction that a bias-free
         # encoder cannot ignore; centring removes it (k-means is translation-invariant too)
-        self.phi1_mean_ = column_mean(fit1) if cfg.center else None
-        mean2 = column_mean(fit2) if cfg.center else None
-        x1 = Rows(fit1, cfg.normalize_phi1, dev, self.phi1_mean_, name="phi1")  # (N_fit, d1)
-        x2 = Rows(fit2, cfg.normalize_phi2, dev, mean2, name="phi2")  # (N_fit, d2) rows
+        x1 = fit_rows(fit1, cfg, 1, dev)  # (N_fit, d1) rows
+        x2 = fit_rows(fit2, cfg, 2, dev)  # (N_fit, d2) rows
+        self.phi1_mean_ = x1.mean_row  # (d1,) or None: new rows are centred on it in predict
         chunk = self.memory_plan(fit1.shape[0], x1.d, x2.d, fit1.nbytes * x1.on_device,
                                  fit2.nbytes * x2.on_device, dev)
         encoders = self._train_restarts(x1, RidgeInner.from_config(x2, cfg), cfg, store, chunk,

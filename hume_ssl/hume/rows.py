@@ -31,6 +31,7 @@ class Rows:
         self.n, self.d = x.shape
         self.name = name  # phi1 / phi2: the input an error names
         self.device, self.normalize, self.block_rows = device, normalize, block_rows
+        self.mean_row = mean  # (d,) as given, None: no centring
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32,
                                                               device=device)
         if device.type == "cuda" and x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0]:
@@ -109,6 +110,13 @@ class Rows:
                 yield a, self.data[a : a + self.block_rows]
             else:
                 yield a, self._host(a, a + self.block_rows)
+
+
+def fit_rows(x: np.ndarray, cfg, space: int, device: torch.device) -> Rows:
+    """Space `space` (1 or 2) as `Hume.fit` reads it: centred on its column mean when
+    `cfg.center`, L2-normalised when `cfg.normalize_phi1` / `normalize_phi2` (a HumeConfig)."""
+    normalize = cfg.normalize_phi1 if space == 1 else cfg.normalize_phi2
+    return Rows(x, normalize, device, column_mean(x) if cfg.center else None, name=f"phi{space}")
 
 
 def column_mean(x: np.ndarray, block_rows: int = 65536) -> np.ndarray:
