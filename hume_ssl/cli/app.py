@@ -24,7 +24,7 @@ from hume_ssl.cli.inputs import (
     PretrainInputs,
     SeedInputs,
 )
-from hume_ssl.cli.options import command
+from hume_ssl.cli.options import PlainHelp, command
 from hume_ssl.cli.progress import (
     fixmatch_progress,
     hume_progress,
@@ -39,7 +39,20 @@ from hume_ssl.hume.config import HumeConfig
 from hume_ssl.pretrain.config import PretrainConfig
 from hume_ssl.seeds.config import SeedConfig
 
+PIPELINE = ["demo", "pretrain", "features", "label", "seed", "export", "train-fixmatch",
+            "predict"]  # the order `hume-ssl --help` lists the commands in
+
+
+class _PipelineOrder(PlainHelp, typer.core.TyperGroup):
+    """Lists the commands in the pipeline's order (PIPELINE), not the order they are defined in."""
+
+    def list_commands(self, ctx) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: PIPELINE.index(n) if n in PIPELINE else len(PIPELINE))
+
+
 app = typer.Typer(
+    cls=_PipelineOrder,
     help="hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch.",
     no_args_is_help=True,
     add_completion=False,
@@ -60,8 +73,8 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_print_version,
-                                       is_eager=True, help="Print the versions of hume-ssl, "
-                                       "torch and python, and exit.")) -> None:
+                                       is_eager=True, metavar="", help="Print the versions of "
+                                       "hume-ssl, torch and python, and exit.")) -> None:
     """hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch."""
     warnings.formatwarning = _one_line_warning
 

@@ -62,7 +62,7 @@ class FeatureInputs:
                                          bounds=LOADER_BOUNDS["num_workers"])
     batch_size: Optional[int] = setting(None, "Images per forward pass (default "
                                         f"{BATCH_SIZE['cuda']} on GPU, {BATCH_SIZE['cpu']} on "
-                                        "CPU).", bounds=LOADER_BOUNDS["batch_size"])
+                                        "CPU).", unit="images", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
                                         "fraction (default: the backbone's own; pixels:SIZE "
                                         "keeps its SIZE).",
@@ -90,8 +90,11 @@ class SeedInputs:
     phi2: Optional[Path] = setting(None, "Space-2 features file instead of a backbone.")
     labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
     k: Optional[str] = setting(None, "Number of classes (default: the dataset's), or 'auto' to "
-                               "pick it by score.")
-    k_range: str = setting(K_RANGE, "Range of k tried by --k auto (inclusive), LO-HI.")
+                               "pick it by score: one HUME fit of 20 restarts per k of "
+                               "--k-range, best chance-corrected median score; check its "
+                               "table.")
+    k_range: str = setting(K_RANGE, "Range of k tried by --k auto (inclusive), LO-HI; cut at N - "
+                       "1 (N: the samples).")
     out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "
                         "resumes).")
 
@@ -166,8 +169,8 @@ class ExportInputs:
 class DemoInputs:
     out: Path = setting(Path("hume-ssl-demo"), "Folder for every output of the demo (the feature "
                         "cache too); a re-run reuses the finished steps.")
-    quick: bool = setting(False, "Tiny budgets (seconds): checks the path, its figures mean "
-                          "nothing.")
+    quick: bool = setting(False, "Tiny budgets (about 20 s in all on a CPU): checks that every "
+                          "step runs; its figures mean nothing.")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its default: chosen "
                              "on the digits' labels, README) or consensus (seed's default).")

@@ -60,6 +60,20 @@ def _old_name(field: str, i: int) -> str:
     return f"{field}__old{i}"
 
 
+class PlainHelp:
+    """`--help` shown as the switch it is: typer 0.29 lists it with a `<bool>` type."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class HelpCommand(PlainHelp, typer.core.TyperCommand):
+    """A command whose `--help` line shows no type."""
+
+
 def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type, Any]):
     """Register `fn` as a command whose options are the sections' fields (see the module)."""
 
@@ -102,7 +116,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
         context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     annotation=typer.Context)  # typer passes the click context
         callback.__signature__ = inspect.Signature([context, *params.values()])
-        app.command(name)(callback)
+        app.command(name, cls=HelpCommand)(callback)
         return fn
 
     return register

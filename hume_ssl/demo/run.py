@@ -154,6 +154,10 @@ def pretrain_step(out: Path, s: DemoSettings) -> dict:
                                           resume=(out / CHECKPOINT).exists())
 
 
+SEED_OPTIONS_NOTE = ("(the options named are `hume-ssl seed`'s, for your own data: the demo "
+                     "runs its fixed settings)")
+
+
 def seed_step(out: Path, space1: str, s: DemoSettings, feature_kw: dict,
               log: Log = lambda m: None) -> dict:
     """The demo's `seed` step into `out`: HUME on `space1` and the pixels with the demo's
@@ -161,7 +165,8 @@ def seed_step(out: Path, space1: str, s: DemoSettings, feature_kw: dict,
     reach `log`."""
     return seed_run(out, DATASET, (space1, PIXELS), seeds=demo_seed_config(s),
                     feature_kw=feature_kw,
-                    log=lambda m: log(f"    {m}") if m.startswith("warning") else None,
+                    log=lambda m: log(f"    {m} {SEED_OPTIONS_NOTE}")
+                    if m.startswith("warning") else None,
                     hume_defaults={"n_restarts": s.hume_restarts, "n_steps": s.hume_steps,
                                    "ridge": s.hume_ridge, "device": s.device,
                                    "random_state": s.random_state})

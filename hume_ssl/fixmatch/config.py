@@ -16,8 +16,9 @@ class FixMatchConfig:
     checked copy with the values `init` and `recipe` imply filled in."""
 
     arch: Optional[str] = setting(None, "wrn28_2 (default without --init) | wrn28_8 | "
-                                  "resnet18_cifar | torchvision:NAME (| wrn10_1 for smoke "
-                                  "tests); with --init, the init's.")
+                                  "resnet18_cifar | torchvision:NAME | timm:NAME (random "
+                                  "weights) | wrn10_1 (small and fast: the demo's); with "
+                                  "--init, the init's.")
     init: Optional[str] = setting(None, "Start from a pretrained encoder plus a linear head: "
                                   "any `features` backbone (dinov2_vits14, clip_vit_b16, "
                                   "timm:NAME[.TAG], torchvision:NAME; each @WEIGHTS_FILE for "
@@ -26,7 +27,7 @@ class FixMatchConfig:
     input_size: Optional[int] = setting(
         None, "With --init: side the images are resized to on the device (default: the init's "
         "own, e.g. 260 for tf_efficientnet_lite2); a ViT's must be a multiple of its patch.",
-        unit="px", bounds="[8, inf)")
+        unit="pixels", bounds="[8, 1024]")
     recipe: str = setting("auto", "Fine-tuning recipe (fixmatch/recipes.py): auto (scratch "
                           "without --init, ssl for ssl:RUN, else cnn or vit by the init's "
                           "family) | scratch | cnn | ssl | vit. Fills --lr, --encoder-lr-scale, "

@@ -76,15 +76,19 @@ class HumeConfig:
     normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.", flag=None)
     cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)",
                             flag=None)
-    score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: all, at "
-                              "most max(100,000, 400 x k); else at least two per fold of the "
-                              "score, 20 with its 10 folds).", unit="rows", bounds="[0, inf)")
+    score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: "
+                              "automatic: every row up to max(100,000, 400 x k) rows, a random "
+                              "subset of that many above; else that many, at least two per fold "
+                              "of the score: 20 with its 10 folds).", unit="rows",
+                              bounds="[0, inf)")
     chunk_size: int = setting(0, "HUME restarts per results file, rounded up to lanes of 8 (0: "
                               "all that fit the memory budget); results do not depend on it.",
                               unit="restarts", bounds="[0, inf)")
     memory_budget_gib: float = setting(
-        0.0, "Memory HUME may use (features on the device, one lane's work, the chunk's "
-        f"encoders); 0: {GPU_MEMORY_SHARE:.0%} of free GPU memory, no limit on the CPU.",
+        0.0, "Memory HUME may use: both spaces held on the device, the inner solver's "
+        "matrices, and per restart of a chunk its encoder, its Adam state and its share of the "
+        "graph kept for backward (on a GPU a chunk's lanes run in one graph; on the CPU one lane "
+        f"at a time); 0: {GPU_MEMORY_SHARE:.0%} of free GPU memory, no limit on the CPU.",
         unit="GiB",
         bounds="[0, inf)", deprecated=("--memory-budget-gb",))
     checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "

@@ -33,8 +33,8 @@ class PretrainConfig:
                           "(in-batch).")
     arch: str = setting("resnet18_cifar", "resnet18_cifar | resnet34_cifar | resnet50_cifar (3x3 "
                         "stem, for 32-64 px), wrn28_2 | wrn28_8 (FixMatch's WideResNet, for a "
-                        "train-fixmatch --init; wrn10_1 for smoke runs) or torchvision:NAME (e.g. "
-                        "torchvision:resnet50 for larger images).")
+                        "train-fixmatch --init; wrn10_1, small and fast: the demo's) or "
+                        "torchvision:NAME (e.g. torchvision:resnet50 for larger images).")
     epochs: int = setting(200, "Passes over the split.", unit="epochs", bounds="[1, inf)")
     budget_minutes: Optional[float] = setting(None, "Wall-clock budget: the number of epochs is "
                                               "fitted to it.", unit="minutes",

@@ -51,15 +51,18 @@ class SeedConfig:
     """The seed rules' settings (the consensus rule and the hume rule; `hume-ssl seed --help`
     shows them); `validate()` checks them before any work."""
 
-    per_class: int = setting(4, "Seeds per cluster (the N best of each predicted class).",
+    per_class: int = setting(4, "Seeds per cluster: the best of each cluster HUME or the "
+                             "consensus rule finds (a cluster stands for one class; fewer where "
+                             "a cluster has too few reliable members, see --shortage).",
                              unit="seeds", bounds="[1, inf)")
     # rule: chosen on recipes/seed_benchmark.py's sets (docs/seed_evidence.md;
     # 2026-12-02); n_neighbors 20: the consensus rule's, not varied
-    rule: str = setting("consensus", "consensus (clusters HUME and k-means of each space agree "
-                        "on, their cores) or hume (HUME's clusters, agreement and kNN "
-                        "thresholds: the rule before 0.2).")
+    rule: str = setting("consensus", "consensus (the cores of the clusters that HUME, k-means of "
+                        "space 2, k-means of both spaces and the kNN-graph partition agree on: "
+                        "docs/consensus_rule.md) or hume (HUME's clusters, restart agreement and "
+                        "kNN thresholds: the rule before 0.2).")
     n_neighbors: int = setting(20, "Neighbours for the kNN consistency (the sample itself "
-                               "excluded).", flag="--knn", bounds="[1, inf)")
+                               "excluded).", unit="neighbours", flag="--knn", bounds="[1, inf)")
     max_overlap: float = setting(0.2, "consensus rule: a cluster overlapping an accepted one "
                                  "by more than this is skipped.", unit="Jaccard", flag=None,
                                  bounds="[0, 1)")
@@ -130,9 +133,10 @@ class SeedConfig:
     # 1 (cifar-5)
     mode_size: int = setting(
         20, "consensus rule: seeds are taken around one mode of each cluster: ranked by "
-        "closeness to the mean of the this-many candidates nearest the top one (highest kNN "
-        "share, then centrality); 0: ranked by kNN share, then centrality (a cluster holding two "
-        "classes then mixes them).", unit="candidates", bounds="[0, inf)")
+        "closeness to the mean of the --mode-size candidates nearest an anchor (the candidate "
+        "with the highest kNN share, then centrality, in the cluster's bulk: --anchor-parts); "
+        "0: ranked by kNN share, then centrality (a cluster holding two classes then mixes "
+        "them).", unit="candidates", bounds="[0, inf)")
     # anchor_parts 2: against 1 (the anchor anywhere, the rule before) on recipes/
     # seed_benchmark.py --states 5, HUME fitted afresh (docs/seed_evidence.md;
     # 2026-12-03): precision at 4 up on 5 of 12 sets (fashion 0.862 -> 0.902, effnet-moco

@@ -113,6 +113,23 @@ def test_switches_show_no_value_in_help():
     assert "<bool>" not in line and re.search(r"--k\s+<int>", text)
 
 
+@pytest.mark.parametrize("cmd", [[], ["seed"], ["export"]])
+def test_help_and_version_show_no_type(cmd):
+    """Before: `--help` (every command) and `--version` were listed as `<bool>` options."""
+    text = CliRunner().invoke(app, [*cmd, "--help"], env={"COLUMNS": "200"}).output
+    for line in [l for l in text.splitlines() if "--help" in l or "--version" in l]:  # noqa: E741
+        assert "<bool>" not in line, line
+
+
+def test_root_help_lists_commands_in_pipeline_order():
+    """Before: in the order they were defined (label first, demo last)."""
+    text = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    order = ["demo", "pretrain", "features", "label", "seed", "export", "train-fixmatch",
+             "predict"]
+    found = [text.find(f"\u2502 {name} ") for name in order]
+    assert all(i >= 0 for i in found) and found == sorted(found), (found, text)
+
+
 def test_messages_name_only_options_that_exist():
     """Before: a setting no command has (PretrainConfig.momentum, SeedConfig.max_overlap) was
     named in its range error as an option ("--momentum 1: must be ..."); it is named by its
