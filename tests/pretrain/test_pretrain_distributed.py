@@ -88,6 +88,21 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _same_to_rounding(one: dict, two: dict, init: dict, method: str, most: float,
+                      median: float) -> None:
+    """Every tensor of `two` is `one`'s to `most` of its change from `init`, and the median
+    tensor to `median` of it: a gradient of half the batch would be off in most tensors by
+    about their change."""
+    ratios = []
+    for k, v in one.items():
+        moved = (v.double() - init[k].double()).abs().max().item()
+        err = (two[k].double() - v.double()).abs().max().item()
+        assert err <= 1e-6 + most * moved, (method, k, err, moved)
+        if moved > 0:
+            ratios.append(err / moved)
+    assert np.median(ratios) < median, (method, np.median(ratios))
+
+
 def test_two_processes_equal_one_and_resume_in_one(tmp_path):
     import torch.multiprocessing as mp
 
@@ -100,22 +115,27 @@ def test_two_processes_equal_one_and_resume_in_one(tmp_path):
             _stop_at(_trainer(one, _cfg(method)), 2, one / "step1.pt")
             a, b = np.array(_losses(one)), np.array(_losses(two))
             assert b[:, 0].tolist() == [1, 2]  # rank 0 wrote each step once
-            # the first steps' losses: the whole batch's, as one process computes it
-            np.testing.assert_allclose(b[:, 1], a[:, 1], rtol=1e-5, atol=0, err_msg=method)
-            # after one step every weight, key and BN statistic is one process's, to rounding:
-            # the gradient is the whole batch's
+            # the first steps' losses: the whole batch's, as one process computes it (the
+            # second step's from weights equal to rounding: SimCLR's gave 1.5e-5 relative once)
+            np.testing.assert_allclose(b[:1, 1], a[:1, 1], rtol=1e-5, atol=0, err_msg=method)
+            np.testing.assert_allclose(b[1:, 1], a[1:, 1], rtol=1e-4, atol=0, err_msg=method)
+            # after one step every weight, key and BN statistic is one process's, to rounding
+            # of the step's own change: the gradient is the whole batch's (half of it would be
+            # off by about the change itself, in every tensor). This toy loss is chaotic (a
+            # 1e-7 change of the weights moves the 2nd step's gradient by percents), and a unit
+            # on a ReLU's edge can flip with rounding: on an AMD EPYC (torch 2.14) SimCLR's
+            # weights differed by up to 2% of their change in one or two tensors, a different
+            # one from run to run, and by about 2e-6 of it in the median tensor (MoCo: 0.3%,
+            # 1e-7); after 2 steps by up to 22% (MoCo 4%) and 7e-4 in the median (MoCo 1e-7).
+            init = _trainer(tmp_path / "init" / method, _cfg(method)).model.state_dict()
             sa, sb = (torch.load(d / "step1.pt") for d in (one, two))
-            for k, v in sa.items():
-                torch.testing.assert_close(sb[k], v, rtol=1e-5, atol=1e-6, msg=k)
-            # the 2 ranks' checkpoint (step 2) holds one process's state; this toy loss is
-            # chaotic (a 1e-7 change of the weights moves the 2nd step's gradient by percents),
-            # so from step 2 on the weights agree to float drift only
+            _same_to_rounding(sa, sb, init, method, most=0.1, median=1e-4)
+            # the 2 ranks' checkpoint (step 2) holds one process's state, to float drift
             ca, cb = (torch.load(d / "checkpoint.pt", weights_only=False) for d in (one, two))
             assert cb["world_size"] == 2 and ca["queue_ptr"] == cb["queue_ptr"]
             assert torch.equal(ca["generator"], cb["generator"])
             assert torch.equal(ca["order"], cb["order"])
-            for k, v in ca["model"].items():
-                torch.testing.assert_close(cb["model"][k], v, rtol=1e-2, atol=1e-4, msg=k)
+            _same_to_rounding(ca["model"], cb["model"], init, method, most=0.5, median=1e-2)
             # ... and resumes in one process: steps 3-4 as the one-process run's own resume
             _trainer(one, _cfg(method)).fit(resume=True)
             _trainer(two, _cfg(method)).fit(resume=True)
