@@ -20,7 +20,8 @@ Sections
               center, n_steps), on seed-benchmark sets (--defaults-sets; default digits,
               digits-noise1 and 5,000 rows of the shared CIFAR-10 pair), --defaults-restarts
               restarts each: ensemble ACC, mean restart ACC, majority share, seconds. The
-              evidence behind README's "HUME defaults" table.
+              evidence behind README's "HUME defaults" table (docs/hume_evidence.md, "The
+              defaults").
   inner-solve the inner solve's two forms and the lanes' two schedules in one run, CPU-sized:
               "before" = smoother form (n_te x n_tr map per split), one lane's graph after
               another; "after" = what ships: `inner_solve=auto` (primal form when D = d2 + 1 <

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from common import cifar10_data, data_parser, run_recipe
 
-# the CPU size of the --backbone-init section (measured on the shared 2-core CPU: README)
+# the CPU size of the --backbone-init section (measured on the shared 2-core CPU:
+# docs/fixmatch_evidence.md)
 CPU_SIZE = dict(subset=2000, test_subset=500, input_size=64, steps=40, batch_size=8, mu=2,
                 eval_every=20)
 

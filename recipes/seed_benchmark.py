@@ -767,7 +767,7 @@ def summary_taught(results: list[dict]) -> None:
 
 
 def summary_table(results: list[dict]) -> None:
-    """One row per set: what README's benchmark table shows."""
+    """One row per set: what docs/seed_evidence.md's benchmark table shows."""
     cols = (1, 4, 25, 100)
     idx = [NS.index(n) for n in cols]
     print("\n## summary: precision at N seeds per cluster (seeds taken); best label-free "

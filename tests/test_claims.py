@@ -8,6 +8,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -96,14 +98,36 @@ def test_every_claim_names_a_command_that_exists():
             raise AssertionError(f"CLAIMS.md command of an unknown form: {cmd}")
 
 
-def test_readme_hume_ssl_commands_parse():
-    """Every whole `hume-ssl CMD ...` command README.md shows (backticked or in a code block;
-    comments and `...` elisions left out) names options that exist and the required ones."""
-    text = (REPO / "README.md").read_text().replace("\\\n", " ")
+def _shown_commands(path: Path) -> list[str]:
+    """Every whole `hume-ssl CMD ...` command a Markdown file shows (backticked or in a code
+    block; comments and `...` elisions left out)."""
+    text = path.read_text().replace("\\\n", " ")
     found = (re.findall(r"`(hume-ssl [^`]+)`", text)
              + re.findall(r"^\s+(hume-ssl .+)$", text, re.M))
     cmds = [re.sub(r"\s+#.*$", "", c).strip() for c in found]
-    cmds = [c for c in cmds if len(c.split()) >= 3 and "..." not in c]
+    return [c for c in cmds if len(c.split()) >= 3 and "..." not in c]
+
+
+DOCS = sorted((REPO / "docs").glob("*.md"))
+
+
+def test_readme_hume_ssl_commands_parse():
+    """Every whole `hume-ssl CMD ...` command README.md shows names options that exist and the
+    required ones."""
+    cmds = _shown_commands(REPO / "README.md")
     assert len(cmds) >= 20, "README.md lost its commands"
     for cmd in cmds:
         _parses(cmd)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_docs_hume_ssl_commands_parse(doc):
+    """The same check over docs/*.md: the evidence and reference moved out of README keep their
+    commands checked."""
+    for cmd in _shown_commands(doc):
+        _parses(cmd)
+
+
+def test_docs_still_show_the_commands_moved_out_of_readme():
+    assert len(DOCS) >= 8, "docs/ lost its files"
+    assert sum(len(_shown_commands(d)) for d in DOCS) >= 10, "docs/*.md lost their commands"

@@ -173,4 +173,5 @@ class DemoInputs:
                           "step runs; its figures mean nothing.")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its default: chosen "
-                             "on the digits' labels, README) or consensus (seed's default).")
+                             "on the digits' labels: docs/demo_evidence.md) or consensus "
+                             "(seed's default).")

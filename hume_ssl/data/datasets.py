@@ -103,8 +103,8 @@ def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike |
     if not isinstance(name, str):  # an ImageDataset or array: extract_features takes those
         raise HumeSSLError(f"a dataset is named here (a registry name or npz:/imagefolder: "
                            f"path), not given as a {type(name).__name__}; save it as an npz "
-                           "(np.savez(PATH, images=uint8 N x H x W x 3, labels=...): README, "
-                           "Features) and pass npz:PATH.")
+                           "(np.savez(PATH, images=uint8 N x H x W x 3, labels=...): "
+                           "docs/reference.md, Features) and pass npz:PATH.")
     if split not in SPLITS and not (name == "stl10" and split == "unlabeled"):
         raise unknown_choice("split", split, SPLITS)
     kind, _, path = name.partition(":")

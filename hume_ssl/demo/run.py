@@ -55,8 +55,8 @@ def demo_seed_config(s: DemoSettings) -> SeedConfig:
 
 @dataclasses.dataclass
 class DemoSettings:
-    """Every stage's settings: the full demo (about 2 minutes on 2 shared CPU cores: README)
-    or `quick` (seconds: the same path with tiny budgets, for tests; its figures mean
+    """Every stage's settings: the full demo (about 2 minutes on 2 shared CPU cores: README,
+    "Try it") or `quick` (seconds: the same path with tiny budgets, for tests; its figures mean
     nothing)."""
 
     pretrain_epochs: int = setting(30, "Passes over the 1,297 train digits.", bounds="[1, inf)",
@@ -65,7 +65,7 @@ class DemoSettings:
     hume_restarts: int = setting(100, "HUME restarts.", bounds="[1, inf)", flag=None)
     hume_steps: int = setting(300, "HUME outer steps per restart.", bounds="[1, inf)", flag=None)
     # HUME's ridge penalty (relative to the mean Gram eigenvalue). 0.618 is the penalty under
-    # which README's seed benchmark reached precision 1.000 at 4 per cluster on digits (HUME's
+    # which the seed benchmark reached precision 1.000 at 4 per cluster on digits (HUME's
     # default 0.1 is chosen over many sets); on the demo's spaces of 2026-12-02 (HUME's
     # Gaussian start then), seed precision 0.971 vs 0.821 with 0.1. The choice was made with
     # the digits' labels: a demo setting, not a default for other data.
@@ -73,14 +73,15 @@ class DemoSettings:
     per_class: int = setting(4, "Seeds per cluster.", bounds="[1, inf)", flag=None)
     # The hume rule (seed's default before 0.2): on the demo's spaces of 2026-12-02 it gave
     # precision 0.971 and test ACC 0.786, the consensus rule (seed's default) 0.900 and 0.740;
-    # on 2026-12-03's, 0.950 / 0.730 against 0.900 / 0.698 (README, the demo paragraphs;
+    # on 2026-12-03's, 0.950 / 0.730 against 0.900 / 0.698 (docs/demo_evidence.md, "Earlier runs";
     # `hume-ssl demo --seed-rule consensus`). Chosen with the digits' labels, like the ridge:
     # a demo setting.
     seed_rule: str = "hume"
     # 3000 steps: on the demo's seeds of 2026-12-04 (40, precision 0.875), 600 steps gave test
     # ACC 0.734 / 0.750 (FixMatch random states 0 / 1), 3000 gave 0.820 / 0.804 and 6000 0.834;
     # with the same seeds' true labels, 0.770 at 600 and 0.836 at 3000: 600 steps left FixMatch
-    # short of what the seeds teach (README, the demo paragraph; ~70 s more on 2 CPU cores)
+    # short of what the seeds teach (docs/demo_evidence.md, "The headline run"; ~70 s more on 2
+    # CPU cores)
     fixmatch_steps: int = setting(3000, "FixMatch optimizer steps.", bounds="[1, inf)",
                                   flag=None)
     random_state: int = setting(0, "Every step's random state.", bounds="[0, inf)", flag=None)

@@ -33,8 +33,8 @@ class FixMatchConfig:
                           "family) | scratch | cnn | ssl | vit. Fills --lr, --encoder-lr-scale, "
                           "--warmup, --layer-decay where not given.")
     # with --init: the encoder's lr = lr x this (the head's: lr). cnn / ssl recipes: 0.1,
-    # measured best of 1 / 0.3 / 0.1 / 0.03 / 0.01 on an ssl: encoder (README "From a
-    # pretrained encoder"); 1 erased the gain
+    # measured best of 1 / 0.3 / 0.1 / 0.03 / 0.01 on an ssl: encoder (docs/fixmatch_evidence.md
+    # "From a pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
         "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).",

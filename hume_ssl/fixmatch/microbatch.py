@@ -3,8 +3,8 @@ backpropagated alone, the gradients accumulated. The loss (and so the gradient) 
 batch's: part j's labeled loss is weighted by its share of the B labeled images, its unlabeled
 loss by its share of the uB unlabeled ones. Memory is that of one part's activations, which is
 what lets a ViT-S/14 at 224 px train at the default batch (64 + 2 x 448 images) on one 80 GB
-GPU (README "Memory"). BatchNorm sees each part alone: exact for LayerNorm models (ViTs), an
-approximation for CNNs (parts of >= 32 images keep it close).
+GPU (docs/reference.md "Memory"). BatchNorm sees each part alone: exact for LayerNorm models
+(ViTs), an approximation for CNNs (parts of >= 32 images keep it close).
 """
 
 from __future__ import annotations

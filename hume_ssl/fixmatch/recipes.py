@@ -2,10 +2,10 @@
 
     scratch  no --init: the FixMatch paper (SGD + Nesterov, lr 0.03, no warm-up)
     cnn      an ImageNet CNN (--init torchvision:, timm: CNNs): SGD at lr 0.03, the
-             encoder at lr x encoder_lr_scale (0.1: README "From a pretrained encoder"), a
-             linear warm-up over the first 5% of the steps, the global gradient norm clipped
-             at 1 (the SqueezeNet init's loss_x went 4.6 -> 177 in 5 steps without it; a
-             warm-up cannot help a 10-step run), the encoder's BatchNorm frozen at its
+             encoder at lr x encoder_lr_scale (0.1: docs/fixmatch_evidence.md "From a pretrained
+             encoder"), a linear warm-up over the first 5% of the steps, the global gradient
+             norm clipped at 1 (the SqueezeNet init's loss_x went 4.6 -> 177 in 5 steps without
+             it; a warm-up cannot help a 10-step run), the encoder's BatchNorm frozen at its
              pretrained statistics (batches of 8 + 32 resized CIFAR images are not ImageNet:
              in training mode the EfficientNet-Lite2 run fell from its probe's 0.328 to 0.178)
              and the head started from the linear probe on the seeds (LP-FT, Kumar et al. 2022);
@@ -17,8 +17,8 @@
              resnet18_cifar) and its BatchNorm statistics come from the same images, so the cnn
              recipe's guards for ImageNet CNNs only slowed it: on recipes/fixmatch_encoder_lr.py's
              setup (120 steps, random init 0.189) 0.242 with the cnn recipe, 0.298 with this one,
-             and a margin of only 0.022 with this one under the unit feature scale (README
-             "From a pretrained encoder"; CLAIMS F9-F11)
+             and a margin of only 0.022 with this one under the unit feature scale (docs/
+             fixmatch_evidence.md "From a pretrained encoder"; CLAIMS F9-F11)
     vit      a pretrained ViT (dinov2_*, clip_*, timm ViTs): USB's fine-tuning setting (Wang et
              al. 2022, usb_cv configs): AdamW at lr 5e-4, weight decay 5e-4, layer-wise lr decay
              0.5 (block i of L at lr x 0.5^(L + 1 - i)), warm-up over the first 2.5% of the
@@ -59,7 +59,7 @@ class Recipe:
         return asdict(self)
 
 
-CNN_CLIP = 1.0  # both 1 and 5 kept the SqueezeNet run finite (README); 1 is the safer
+CNN_CLIP = 1.0  # both 1 and 5 kept the SqueezeNet run finite (docs/fixmatch_evidence.md); 1: safer
 RECIPES = {
     "scratch": Recipe("sgd", 0.03, 1.0, 0.0, 1.0, "random", 0.0, False, False),
     "cnn": Recipe("sgd", 0.03, 0.1, 0.05, 1.0, "probe", CNN_CLIP, True, True),

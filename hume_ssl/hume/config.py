@@ -1,7 +1,8 @@
 """HUME's configuration: one typed dataclass whose fields carry their defaults (chosen on
 evidence), units and help (hume_ssl.core.params.setting); the CLI options are built from them.
 
-See README.md "HUME defaults" and recipes/bench_hume.py for the measurements behind them.
+See README.md "HUME defaults", docs/hume_evidence.md "The defaults" and recipes/bench_hume.py
+for the measurements behind them.
 """
 
 from __future__ import annotations

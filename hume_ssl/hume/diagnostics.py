@@ -8,9 +8,9 @@ Everything here uses the restarts' labelings and scores only (never ground truth
                 when `seed` adds them)
 The verdict compares `agreement.above_0.5` (the share of samples a majority of restarts agree
 on) with a threshold calibrated on recipes/seed_benchmark.py, where seed precision is known:
-see README "How far to trust seeds" for the table it was chosen on. A cluster is flagged weak
-when the same share within it falls below the threshold, or (in `seed`) when it has fewer
-candidates than seeds asked for.
+see docs/seed_evidence.md "The verdict's threshold" for the table it was chosen on. A cluster
+is flagged weak when the same share within it falls below the threshold, or (in `seed`) when it
+has fewer candidates than seeds asked for.
 """
 
 from __future__ import annotations

@@ -234,7 +234,8 @@ def test_bad_inits_leave_no_run_folder(toy, squeeze_file, vit_file):  # noqa: F8
 def test_cnn_recipe_keeps_the_squeezenet_init_finite(tmp_path, toy):  # noqa: F811
     """The issue's reproduction (the shipped SqueezeNet file, default lr, 8 labeled images a
     step): the cnn recipe's loss stays finite and small, where the same run without its
-    clipping and frozen BatchNorm diverged (loss_x 4.6 -> 177 in 5 steps; README)."""
+    clipping and frozen BatchNorm diverged (loss_x 4.6 -> 177 in 5 steps;
+    docs/fixmatch_evidence.md)."""
     shared = shared_data_dir()
     if shared is None or not (shared / "squeezenet1_1_imagenet.pth").is_file():
         pytest.skip("../shared/data/squeezenet1_1_imagenet.pth is absent")

@@ -1,10 +1,10 @@
 """FixMatch from the EfficientNet-Lite2 ImageNet file (`--init timm:tf_efficientnet_lite2@FILE`)
 beats a random init of the same network by more than the spread and never ends below the linear
 probe on the same 40 true labels, over 3 random states, on a CIFAR-10 subset at the CPU size of
-recipes/cifar10_fixmatch_init.py (its --backbone-init section; README "From any features
-backbone" has the table). Slow (about 30 minutes with the 2 cores shared by
-other jobs, 2026-12-02; under 2 minutes on the quiet 2-core CPU, 2026-12-06); skipped
-without ../shared."""
+recipes/cifar10_fixmatch_init.py (its --backbone-init section; docs/fixmatch_evidence.md,
+"From an ImageNet file on the CPU", has the table). Slow (about 30 minutes with the 2 cores
+shared by other jobs, 2026-12-02; under 2 minutes on the quiet 2-core CPU, 2026-12-06);
+skipped without ../shared."""
 
 import sys
 from pathlib import Path
@@ -44,9 +44,9 @@ def lite2_table(tmp_path_factory):
 
 @pytest.mark.slow
 def test_fixmatch_from_efficientnet_lite2_beats_random_init_and_keeps_its_probe(lite2_table):
-    """The margin over random init exceeds the spread of the two rows (README table: 0.211 >
-    0.030), and no pretrained run ends below its own probe (frozen BatchNorm and the head
-    started from the probe: with training-mode BN the run fell from 0.328 to 0.178)."""
+    """The margin over random init exceeds the spread of the two rows (docs/fixmatch_evidence.md
+    table: 0.211 > 0.030), and no pretrained run ends below its own probe (frozen BatchNorm and
+    the head started from the probe: with training-mode BN the run fell from 0.328 to 0.178)."""
     acc, runs = lite2_table
     pre, rnd = acc["pretrained"], acc["random"]
     assert pre.mean() - rnd.mean() > max(np.ptp(pre), np.ptp(rnd)), (pre, rnd)
@@ -59,7 +59,8 @@ def test_fixmatch_from_efficientnet_lite2_beats_random_init_and_keeps_its_probe(
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, raises=AssertionError, reason=(
     "at 40 CPU steps the margin over the probe is about the spread of the 3 runs: 0.017 > "
-    "0.014 (2026-12-02), 0.021 < 0.024 (2026-12-06); README 'From any features backbone'"))
+    "0.014 (2026-12-02), 0.021 < 0.024 (2026-12-06); docs/fixmatch_evidence.md 'From an "
+    "ImageNet file on the CPU'"))
 def test_fixmatch_from_efficientnet_lite2_beats_its_probe_by_more_than_the_spread(lite2_table):
     """The pretrained init's mean beats the probe by more than the spread of either row. At
     this size (64 px, 1,280 unlabeled images seen) that margin is within run-to-run noise,

@@ -153,7 +153,8 @@ def test_unlabeled_loss_beats_supervised_alone_on_few_labels(tmp_path):
         t = FixMatchTrainer(cfg, x[tr], lab, y[lab], unl, 10, tmp_path / str(lambda_u),
                             truth=y, test_images=x[te], test_truth=d.target[te], aligned=True)
         acc[lambda_u] = t.fit().evals[-1][1]
-    # README's figure: `python -m pytest -s tests/fixmatch/test_fixmatch.py -k unlabeled_loss`
+    # docs/reference.md's figure ("FixMatch", short runs):
+    # `python -m pytest -s tests/fixmatch/test_fixmatch.py -k unlabeled_loss`
     print(f"digits, 2 labels per class, 600 steps: test accuracy {acc[1.0]:.3f} with the "
           f"unlabeled loss, {acc[0.0]:.3f} with the supervised loss alone")
     assert acc[0.0] > 0.4, acc
@@ -509,14 +510,15 @@ def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
         torch.testing.assert_close(v, sd[k])
     groups = param_groups(model, 5e-4, 0.1)
     assert [g["lr_scale"] for g in groups] == [0.1, 0.1, 1.0, 1.0]
-    # the shipped default (README "From a pretrained encoder": 0.1 measured best) is what the
-    # run's optimizer used: encoder groups at 0.1 x the head's lr at the last step
+    # the shipped default (docs/fixmatch_evidence.md "From a pretrained encoder": 0.1 measured
+    # best) is what the run's optimizer used: encoder groups at 0.1 x the head's lr at the last step
     opt = torch.load(out / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
     assert [g["lr_scale"] for g in opt] == [0.1, 0.1, 1.0, 1.0]
     assert opt[0]["lr"] == pytest.approx(0.1 * opt[2]["lr"]) and opt[2]["lr"] > 0
-    # an ssl: init gets the ssl recipe (README "From a pretrained encoder": 0.298, against 0.242
-    # under the cnn recipe and 0.211 with unit-scaled features, CLAIMS F9-F11): the
-    # features as the encoder gives them, a fresh head, BatchNorm in training mode, no clipping
+    # an ssl: init gets the ssl recipe (docs/fixmatch_evidence.md "From a pretrained encoder":
+    # 0.298, against 0.242 under the cnn recipe and 0.211 with unit-scaled features, CLAIMS
+    # F9-F11): the features as the encoder gives them, a fresh head, BatchNorm in training
+    # mode, no clipping
     rec = json.loads((out / "config.json").read_text())
     assert rec["recipe"]["name"] == "ssl" and rec["init"]["family"] == "ssl"
     assert not (rec["recipe"]["unit_features"] or rec["recipe"]["frozen_bn"])

@@ -2,9 +2,9 @@
 architecture from random init, at equal steps, on a small real subset of the shared CIFAR-10
 (16 px, 25 true labels per class), over 3 random seeds with a margin larger than the
 seed-to-seed spread, at the shipped --encoder-lr-scale. The setup is that of
-recipes/fixmatch_encoder_lr.py (whose table, README "From a pretrained encoder", is the evidence
-for the default); run with `pytest -m slow -s` to see the figures. Slow (about 7 minutes);
-skipped without ../shared."""
+recipes/fixmatch_encoder_lr.py (whose table, docs/fixmatch_evidence.md "From a pretrained
+encoder", is the evidence for the default); run with `pytest -m slow -s` to see the figures.
+Slow (about 7 minutes); skipped without ../shared."""
 
 import sys
 from pathlib import Path

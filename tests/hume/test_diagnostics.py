@@ -41,7 +41,8 @@ def test_verdict_reliable_on_digits_and_warns_on_degraded_views(digits_views):
 
 
 def test_verdict_threshold_is_the_calibrated_share_of_samples_with_a_majority():
-    # README "How far to trust seeds": reliable from 66% of samples with a restart majority
+    # docs/seed_evidence.md "The verdict's threshold": reliable from 66% of samples with a
+    # restart majority
     # (recipes/seed_benchmark.py's calibration on k-means-start fits); 65% warns, 67% passes
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, 1000)

@@ -26,7 +26,8 @@ def test_wrn_is_an_encoder_for_pretraining_without_its_head():
 
     enc, d = build_encoder("wrn10_1")
     assert d == 64 and isinstance(enc.fc, torch.nn.Identity)
-    # README: 77k weights, against ResNet-18's 11M (the demo's reason to pretrain a WRN on a CPU)
+    # docs/reference.md: 77k weights, against ResNet-18's 11M (the demo's reason to pretrain a WRN
+    # on a CPU)
     n = sum(p.numel() for p in enc.parameters())
     n18 = sum(p.numel() for p in build_encoder("resnet18_cifar")[0].parameters())
     print(f"wrn10_1 encoder: {n} weights; resnet18_cifar: {n18}")

@@ -107,9 +107,9 @@ def test_the_most_stable_kmeans_state_is_kept(digits_views):
 def test_where_hume_is_reliable_candidates_can_need_its_agreement(digits_views):
     # HUME's restarts disagree on the digits 1 (agreement 0.3), agree elsewhere (0.9): a restart
     # majority on 90% of rows, a reliable run. The default (no floor) keeps every cluster's
-    # seeds, the 1s too: a class without seeds is never learned downstream (README: the demo's
-    # test ACC falls with the floor). --agreement-quantile 0.8 (the 0.8 quantile: 0.9) leaves
-    # the 1s without candidates
+    # seeds, the 1s too: a class without seeds is never learned downstream
+    # (docs/demo_evidence.md: the demo's test ACC falls with the floor). --agreement-quantile
+    # 0.8 (the 0.8 quantile: 0.9) leaves the 1s without candidates
     _, _, y = digits_views
     agreement = np.where(y == 1, 0.3, 0.9)
     off, _ = _digits_rule(digits_views, per_class=4, agreement=agreement)  # the default
