@@ -173,20 +173,39 @@ def _read_sidecar(path: Path) -> Optional[dict]:
 
 def load_feature_file(path: str | os.PathLike, what: str) -> np.ndarray:
     """A feature matrix passed by path (`label`/`seed` --phi1, --phi2, ...): `load_array`, but
-    an unfinished cache of `features` (its sidecar says "complete": false: some rows are still
-    zeros) is refused, naming the command that finishes it."""
+    a cache file of `features` is checked against its sidecar: an unfinished one ("complete":
+    false: some rows are still zeros) is refused, naming the command that finishes it, and so
+    is a complete one whose rows no longer match the sidecar's checksum (edited or damaged)."""
     x = load_array(path, what)
     side = Path(path).with_suffix(".json")
     meta = _read_sidecar(side) if side.is_file() else None
-    if isinstance(meta, dict) and meta.get("complete") is False:
-        cmd = (f"`hume-ssl features {meta['dataset']} --split {meta['split']} --backbone "
-               f"{meta['backbone']}` with the options it was started with"
-               if {"dataset", "split", "backbone"} <= set(meta) else "the `hume-ssl features` "
-               "command that wrote it")
+    if not isinstance(meta, dict):
+        return x
+    if meta.get("complete") is False:
         raise HumeSSLError(f"{what} {path} is an unfinished feature cache (its {side.name} says "
-                           f"complete: false; unwritten rows are zeros): run {cmd} again to "
-                           "finish it (it resumes), then pass the file.")
+                           f"complete: false; unwritten rows are zeros): run {_rerun(meta)} "
+                           "again to finish it (it resumes), then pass the file.")
+    if meta.get("complete") and meta.get("checksum") and x.dtype == np.float32 and x.ndim == 2:
+        if scan_rows(x)[0] != meta["checksum"]:
+            raise HumeSSLError(
+                f"{what} {path}: its rows do not match the checksum in {side.name} (the file was "
+                f"edited or damaged after `features` wrote it): run {_rerun(meta)} with --force "
+                f"to extract it again, or remove {side.name} to use the file as it is.")
     return x
+
+
+def _rerun(meta: dict) -> str:
+    """The `hume-ssl features` command that wrote a cache, as far as its sidecar says."""
+    if not {"dataset", "split", "backbone"} <= set(meta):
+        return "the `hume-ssl features` command that wrote it"
+    weights = meta.get("weights") or {}
+    size = (meta.get("preprocessing") or {}).get("input_size")
+    return (f"`hume-ssl features {meta['dataset']} --split {meta['split']} --backbone "
+            f"{meta['backbone']}"
+            + (f" --weights {weights['path']}" if weights.get("kind") == "file"
+               and "@" not in meta["backbone"] else "")
+            + (f" --input-size {size}" if size else "")
+            + "` (and any other option it was started with)")
 
 
 def _read_marker(path: Path, n: int) -> Optional[np.ndarray]:

@@ -96,6 +96,12 @@ def resolve_spaces(
                     f"{meta.get('order_hash')}), not of {ds.name}:train (order {ds.order_hash}); "
                     "pass the matching feature files or let `seed` extract them."
                 )
+            if ds is not None and meta.get("content_hash") not in (None, ds.content_hash):
+                raise HumeSSLError(
+                    f"{p} holds features of other images than {ds.name}:train holds now (the "
+                    "same names, other bytes: images were edited or replaced since `features` "
+                    "wrote it); let `seed` extract them again (leave out --phi1/--phi2) or "
+                    "re-run `hume-ssl features` for the file.")
         return x1, x2, ds, prov
     if ds is None:
         raise HumeSSLError("name a DATASET (e.g. cifar10) or give --phi1 and --phi2 feature files.")

@@ -165,7 +165,7 @@ def test_an_unfinished_cache_is_refused_as_label_and_seed_input(tmp_path, tiny_m
     name, kw = _killed_at_30_of_100(tmp_path, monkeypatch)
     (npy,) = [p for p in (tmp_path / "c").rglob("*.npy") if ".written" not in p.name]
     with pytest.raises(HumeSSLError, match=r"unfinished feature cache .*complete: false.*"
-                                           r"hume-ssl features .* --backbone"):
+                                           r"hume-ssl features .* --backbone .*--input-size 16"):
         load_feature_file(npy, "phi1")
     for cmd in (["label", "--k", "2"], ["seed", "--k", "2"]):
         res = CliRunner().invoke(app, [*cmd, "--phi1", str(npy), "--phi2", str(npy), "--out",
@@ -174,6 +174,46 @@ def test_an_unfinished_cache_is_refused_as_label_and_seed_input(tmp_path, tiny_m
         assert not (tmp_path / cmd[0]).exists()
     fs = F.extract_features(name, "train", SQ, random_init=True, **kw)  # finished: accepted
     assert Path(fs.path) == npy and load_feature_file(npy, "phi1").shape[0] == 100
+
+
+def test_an_edited_cache_or_one_of_replaced_images_is_refused_as_seed_input(tmp_path,
+                                                                           tiny_model):
+    """Before: `seed DATASET --phi1 F --phi2 F` took a cache file of `features` whose rows were
+    edited after it was written, or whose images were replaced since (same names, other
+    bytes), without a word, though `features` itself would have extracted them again."""
+    from PIL import Image
+
+    from hume_ssl.features.cache import load_feature_file
+    from hume_ssl.seeds.inputs import resolve_spaces
+
+    def draw(path, value):
+        Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(path)
+
+    for c in range(2):
+        (tmp_path / "imgs" / f"c{c}").mkdir(parents=True)
+        for i in range(6):
+            draw(tmp_path / "imgs" / f"c{c}" / f"{i}.png", 40 * c + i)
+    name = f"imagefolder:{tmp_path / 'imgs'}"
+    kw = dict(cache_dir=tmp_path / "c", num_workers=0, progress=False, input_size=16)
+    npy = Path(F.extract_features(name, "train", SQ, random_init=True, **kw).path)
+
+    def spaces():
+        return resolve_spaces(name, (SQ, SQ), npy, npy, {}, lambda m: None)
+
+    assert spaces()[0].shape[0] == 12  # as `features` wrote it: accepted
+    x = np.load(npy, mmap_mode="r+")  # one row of the file edited
+    row = x[3].copy()
+    x[3] += 1.0
+    x.flush()
+    with pytest.raises(HumeSSLError, match=r"do not match the checksum .* --force"):
+        load_feature_file(npy, "phi1")
+    x[3] = row  # the row back: accepted again
+    x.flush()
+    del x
+    assert spaces()[0].shape[0] == 12
+    draw(tmp_path / "imgs" / "c0" / "3.png", 200)  # the same 12 names, one image replaced
+    with pytest.raises(HumeSSLError, match="other images than .* holds now"):
+        spaces()
 
 
 def test_real_model_and_cli(tmp_path):
