@@ -100,7 +100,8 @@ def _list_folder(root: Path, strict: bool, classes: Optional[list[str]] = None
             try:  # header only: cheap, catches non-images and empty files
                 with Image.open(p) as im:
                     sizes.add(im.size[::-1])  # (H, W)
-            except (UnidentifiedImageError, OSError, ValueError) as e:
+            except (UnidentifiedImageError, OSError, ValueError,
+                    Image.DecompressionBombError) as e:  # the bomb: more pixels than PIL opens
                 if strict:
                     raise HumeSSLError(f"unreadable image {p}: {e}. Remove or fix it, or drop "
                                        "--strict to skip unreadable files.") from e
@@ -131,7 +132,7 @@ def load_folder(root: Path, name: str, split: str, strict: bool,
         try:
             with Image.open(files[i]) as im:
                 return to_rgb_uint8(im)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
             raise HumeSSLError(f"cannot decode {files[i]}: {e}. Remove or fix the file "
                                "(sample ids are fixed once listed) and re-run.") from e
 

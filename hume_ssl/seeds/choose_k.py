@@ -85,6 +85,10 @@ def choose_k(
     x1, x2, _, _ = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
     x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
     check_knn(n_neighbors, x1.shape[0])
+    if lo > x1.shape[0] - 1:
+        raise HumeSSLError(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to "
+                           f"{x1.shape[0] - 1} only; lower the range (e.g. --k-range 2-"
+                           f"{max(2, x1.shape[0] - 1)}).")
     if hi > x1.shape[0] - 1:
         log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
         hi = x1.shape[0] - 1

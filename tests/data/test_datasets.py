@@ -74,6 +74,8 @@ def test_imagefolder_flat_unlabeled_and_empty(tmp_path):
         load_dataset(f"imagefolder:{empty}")
     with pytest.raises(HumeSSLError, match="single split"):
         load_dataset(f"imagefolder:{tmp_path}", "test")
+    with pytest.raises(HumeSSLError, match="folder not found: .*nope"):  # before: "single split"
+        load_dataset(f"imagefolder:{tmp_path / 'nope'}", "test")
 
 
 def test_npz_images_split_placeholder_and_train_plus_test(tmp_path):
@@ -315,3 +317,17 @@ def test_a_dataset_object_where_a_name_is_needed_is_one_clear_error(tmp_path):
     with pytest.raises(HumeSSLError, match="not given as a ImageDataset; save it as an npz"):
         pretrain_run(ds, tmp_path / "p", PretrainConfig(epochs=1, device="cpu"))
     assert not (tmp_path / "p").exists()
+
+
+def test_an_image_past_pils_pixel_limit_is_skipped_or_named(tmp_path, monkeypatch):
+    """Before: one image larger than PIL opens (a DecompressionBombError, not an OSError) ended
+    the listing of the folder in a traceback."""
+    from PIL import Image
+
+    _save(tmp_path / "a" / "small.png", np.zeros((2, 2, 3), np.uint8))
+    _save(tmp_path / "a" / "huge.png", np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # 64 > 2 x 10 pixels: refused as a bomb
+    ds = load_dataset(f"imagefolder:{tmp_path}")
+    assert len(ds) == 1 and ds.info["skipped_unreadable"] == ["a/huge.png"]
+    with pytest.raises(HumeSSLError, match="unreadable image .*huge.png.*exceeds limit"):
+        load_dataset(f"imagefolder:{tmp_path}", strict=True)

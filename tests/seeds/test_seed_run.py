@@ -464,6 +464,13 @@ def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
                               str(tmp_path / "R2")])
     assert res.exit_code == 2 and "--knn 20: need fewer neighbours than samples (8)" in res.output
     assert "median score" not in res.output and not (tmp_path / "R2").exists()
+    # a range wholly past N - 1 is one line (before: a ValueError traceback from max())
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
+                              "--k-range", "9-12", "--restarts", "2", "--steps", "2", "--knn",
+                              "3", "--out", str(tmp_path / "R3")])
+    assert res.exit_code == 2 and "allow k up to 7 only; lower the range" in res.output, \
+        res.output
+    assert "Traceback" not in res.output and not (tmp_path / "R3" / "k_auto.json").exists()
 
 
 def test_a_constant_space_is_named_and_leaves_no_run_folder(tmp_path, gaussian_files):
