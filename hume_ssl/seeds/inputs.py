@@ -53,8 +53,10 @@ def resolve_spaces(
     phi2: Optional[Path],
     feature_kw: dict,
     log: Log,
+    k_from_dataset: bool = False,
 ):
-    """Returns (x1, x2, ds or None, provenance dict)."""
+    """Returns (x1, x2, ds or None, provenance dict). With `k_from_dataset`, a dataset whose
+    number of classes is unknown (or 1) is refused before any feature is extracted."""
     if (phi1 is None) != (phi2 is None):
         raise HumeSSLError("give both --phi1 and --phi2, or neither (then --backbones is used).")
     specs = [(name, weights or None) for name, _, weights in (b.partition("@") for b in backbones)]
@@ -69,6 +71,8 @@ def resolve_spaces(
         if skipped:
             log(f"warning: {skipped} unreadable image files in {ds.name} skipped "
                 "(--strict fails instead); the rows are the readable images")
+        if k_from_dataset:
+            dataset_k(ds)  # before hours of extraction, not after them
     if phi1 is not None:
         x1, x2 = load_feature_file(phi1, "phi1"), load_feature_file(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}
@@ -118,9 +122,11 @@ def resolve_spaces(
     return sets[0].features, sets[1].features, ds, prov
 
 
-def paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log):
+def paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log,
+                  k_from_dataset: bool = False):
     """resolve_spaces, with both spaces checked and holding the same rows."""
-    x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
+    x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
+                                      k_from_dataset)
     x1, x2, _, _ = check_inputs(x1, x2)
     return x1, x2, ds, prov
 
@@ -136,7 +142,13 @@ def ground_truth(labels: Optional[Path], ds, n: int) -> Optional[np.ndarray]:
 
 
 def dataset_k(ds) -> int:
-    k = len(ds.class_names) if (ds is not None and ds.class_names) else None
-    if k is None:
-        raise HumeSSLError("the number of classes is unknown for this data; pass --k.")
-    return k
+    """The number of classes a dataset names (its class folders or class list): --k's default."""
+    if ds is None or not ds.class_names:
+        what = "these feature files" if ds is None else f"{ds.name} (no class list or class " \
+                                                        "sub-folders)"
+        raise HumeSSLError(f"the number of classes is unknown for {what}: pass --k N (the "
+                           "clusters to find), or --k auto to pick it by score.")
+    if len(ds.class_names) < 2:
+        raise HumeSSLError(f"{ds.name} names one class ({ds.class_names[0]}): pass --k N (the "
+                           "clusters to find, at least 2), or --k auto to pick it by score.")
+    return len(ds.class_names)

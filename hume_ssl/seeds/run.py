@@ -105,7 +105,8 @@ def seed_run(
         out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log,
         callback=hume_callback, n_neighbors=seeds.n_neighbors))
     feature_kw = dict(feature_kw or {})
-    x1, x2, ds, prov = paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
+    x1, x2, ds, prov = paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
+                                     k_from_dataset=hume is None)
     n = x1.shape[0]
     truth = ground_truth(labels, ds, n)
     if hume is None:  # the number of classes is the dataset's

@@ -1,6 +1,7 @@
 """`hume-ssl seed` end to end: outputs, selection helps, resume, bad inputs, real CIFAR-10."""
 
 import json
+import re
 from io import BytesIO
 
 import numpy as np
@@ -429,6 +430,34 @@ def test_seed_interrupted_while_extracting_says_the_work_is_in_the_cache(tmp_pat
     assert f"kept in the feature cache {tmp_path / 'c'}/features" in res.output
     assert f"{out} was not created yet" in res.output and "hume-ssl seed" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("classes, says", [([], "unknown for imagefolder:.*no class list"),
+                                           (["only"], "names one class \\(only\\)")])
+def test_k_the_dataset_cannot_give_is_asked_for_before_any_extraction(tmp_path, monkeypatch,
+                                                                       classes, says):
+    """Before: a flat folder (no classes) or one class folder was refused only after both
+    backbones had extracted every image, the one class as "--k 1: must be ... at least 2"."""
+    from PIL import Image
+
+    import hume_ssl.seeds.inputs as inputs
+
+    root = tmp_path / "imgs"
+    for i in range(6):
+        where = root.joinpath(*classes)
+        where.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((4, 4, 3), i, np.uint8)).save(where / f"{i}.png")
+
+    def extracted(*a, **k):
+        raise AssertionError("features were extracted before k was known")
+
+    monkeypatch.setattr(inputs, "extract_features", extracted)
+    res = runner.invoke(app, ["seed", f"imagefolder:{root}", "--backbones", "pixels:4,pixels:2",
+                              "--out", str(tmp_path / "R")])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert re.search(says, text) and "pass --k N" in text and "--k auto" in text, text
+    assert not (tmp_path / "R").exists()
 
 
 def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_path,
