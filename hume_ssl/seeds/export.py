@@ -77,7 +77,7 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
             raise HumeSSLError(f"{p}/seeds.json names no dataset (seeds of feature files); pass "
                                "--dataset NAME: the dataset whose images the rows are, in order.")
         if named_here and need_dataset:  # the rows' count and range against the named images
-            check_seeds_match(s, len(load_dataset(s.dataset, s.split, data_root)))
+            check_seeds_match(s, _split_size(s.dataset, s.split, data_root))
         return s
     if p.suffix.lower() == ".csv":
         if not p.is_file():
@@ -92,9 +92,20 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
         if dataset is None and need_dataset:
             raise HumeSSLError(f"{p} is a CSV of seeds: pass --dataset NAME to say whose indices.")
         n = meta.get("n_samples") if meta.get("dataset") == dataset else None
-        return read_seeds(indices=p, dataset=dataset, n_samples=n,
-                          dataset_optional=not need_dataset)
+        s = read_seeds(indices=p, dataset=dataset, n_samples=n,
+                       dataset_optional=not need_dataset)
+        if dataset is not None and n is None:  # a --dataset named here: its indices in range
+            check_seeds_match(s, _split_size(dataset, s.split, data_root))
+        return s
     raise HumeSSLError(f"{p}: expected a seeds folder (with seeds.json) or an index,label CSV.")
+
+
+def _split_size(dataset: str, split: str, data_root: Optional[str | Path]) -> int:
+    """Images of a dataset's split: TorchSSL's datasets' train sizes are known (no download
+    before the checks that need none), any other dataset is read."""
+    if split == "train" and dataset in TORCHSSL_TRAIN_SIZE:
+        return TORCHSSL_TRAIN_SIZE[dataset]
+    return len(load_dataset(dataset, split, data_root))
 
 
 def check_format(fmt: str) -> None:

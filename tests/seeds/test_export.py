@@ -118,13 +118,38 @@ def test_torchssl_indices_are_checked_against_the_split_it_reads(tmp_path):
     """Before: a loose CSV with index 99999 exported as CIFAR-10 TorchSSL indices (50,000
     images), and seeds of a 50-sample subset passed too."""
     (tmp_path / "big.csv").write_text("index,label\n5,0\n99999,1\n")
-    s = load_any_seeds(tmp_path / "big.csv", dataset="cifar10")
+    with pytest.raises(HumeSSLError, match="span 5..99999 but cifar10:train has 50000 images"):
+        load_any_seeds(tmp_path / "big.csv", dataset="cifar10")  # known size: no download
+    (tmp_path / "ok.csv").write_text("index,label\n5,0\n99999,1\n")  # no dataset named
+    s = load_any_seeds(tmp_path / "ok.csv", need_dataset=False)
+    s.dataset = "cifar10"  # past the checks of loading, the export's own holds
     with pytest.raises(HumeSSLError, match="reach 99999.*holds 50000 images"):
         export_seeds(s, "torchssl", tmp_path / "out")
     s = load_any_seeds(_seeds_dir(tmp_path, n_samples=50))
     with pytest.raises(HumeSSLError, match="made on 50 samples.*holds 50000"):
         export_seeds(s, "torchssl", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_named_dataset_checks_the_indices_without_a_download(tmp_path, monkeypatch):
+    """Before: `export c.csv --format csv --dataset D` wrote indices past D's images without a
+    word, and seeds of feature files exported for TorchSSL with --dataset cifar10 began by
+    downloading CIFAR-10, whose offline error hid that 50 rows are not its 50,000."""
+    import hume_ssl.seeds.export as export
+
+    np.savez(tmp_path / "d.npz", images=np.zeros((10, 4, 4, 3), np.uint8))
+    (tmp_path / "c.csv").write_text("index,label\n1,0\n700,1\n")
+    with pytest.raises(HumeSSLError, match="span 1..700 but npz:.*has 10 images"):
+        load_any_seeds(tmp_path / "c.csv", dataset=f"npz:{tmp_path / 'd.npz'}",
+                       need_dataset=False)
+    d = _seeds_dir(tmp_path, dataset=None, n_samples=50)  # seeds of 50 feature-file rows
+
+    def no_download(*a, **k):
+        raise AssertionError("cifar10 was loaded")
+
+    monkeypatch.setattr(export, "load_dataset", no_download)
+    with pytest.raises(HumeSSLError, match="n_samples=50 but cifar10:train has 50000"):
+        load_any_seeds(d, dataset="cifar10")
 
 
 def test_export_names_its_own_inputs_when_the_seeds_are_missing(tmp_path):
