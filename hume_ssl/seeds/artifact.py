@@ -111,6 +111,13 @@ def read_seeds(
             "with the same --out (its finished HUME restarts are reused)"))
         idx = np.asarray(load_array(d / "indices.npy", "seed indices"))
         lab = np.asarray(load_array(d / "pseudo_labels.npy", "seed pseudo-labels"))
+        if meta.get("seeds_sha") and idx.shape == lab.shape and _sha(idx, lab) != meta["seeds_sha"]:
+            raise HumeSSLError(
+                f"{d}: indices.npy and pseudo_labels.npy are not the seeds its seeds.json "
+                "describes (a `seed` run was interrupted while writing the folder, or a file was "
+                "edited): re-run the `hume-ssl seed` command that made it, with the same --out "
+                "(its HUME restarts are reused); to edit seeds, export --format csv and edit "
+                "the CSV.")
         if lab.size == 0 or idx.size == 0:
             why = meta.get("empty_reason") or (
                 "no sample passed the reliability thresholds; re-run `hume-ssl seed` with "
@@ -200,8 +207,12 @@ def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
 
 def seeds_sha(s: Seeds) -> str:
     """A fingerprint of the seeds themselves (their indices and labels, in order)."""
-    h = hashlib.sha256(s.indices.astype(np.int64).tobytes())
-    h.update(s.labels.astype(np.int64).tobytes())
+    return _sha(s.indices, s.labels)
+
+
+def _sha(indices: np.ndarray, labels: np.ndarray) -> str:
+    h = hashlib.sha256(np.asarray(indices).astype(np.int64).tobytes())
+    h.update(np.asarray(labels).astype(np.int64).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -249,11 +260,16 @@ def write_seeds(
     knn_consistency: np.ndarray,
     meta: dict,
 ) -> Path:
-    """Write a seeds folder (atomically, file by file); `meta` becomes seeds.json."""
+    """Write a seeds folder (atomically, file by file); `meta` becomes seeds.json, written last
+    with the fingerprint of the indices and labels (`seeds_sha`): a run interrupted between the
+    files leaves a folder that `read_seeds` refuses, not one whose seeds.json describes other
+    seeds."""
     d = check_writable_dir(seeds_dir)
-    atomic_save_npy(d / "indices.npy", np.asarray(indices, dtype=np.int64))
-    atomic_save_npy(d / "pseudo_labels.npy", np.asarray(pseudo_labels, dtype=np.int64))
+    idx = np.asarray(indices, dtype=np.int64)
+    lab = np.asarray(pseudo_labels, dtype=np.int64)
+    atomic_save_npy(d / "indices.npy", idx)
+    atomic_save_npy(d / "pseudo_labels.npy", lab)
     atomic_save_npy(d / "scores.npy", np.asarray(scores, dtype=np.float32).reshape(-1, 3))
     atomic_save_npy(d / "knn_consistency.npy", np.asarray(knn_consistency, dtype=np.float32))
-    atomic_write_json(d / "seeds.json", meta)
+    atomic_write_json(d / "seeds.json", {**meta, "seeds_sha": _sha(idx, lab)})
     return d

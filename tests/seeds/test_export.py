@@ -240,3 +240,19 @@ def test_a_missing_csv_and_a_negative_label_get_messages_that_say_so(tmp_path):
     (tmp_path / "s.csv").write_text("index,label\n1,0\n2,-1\n")
     with pytest.raises(HumeSSLError, match=r"negative values \(e\.g\. -1 for sample 2\)"):
         read_seeds(indices=tmp_path / "s.csv", dataset="digits")
+
+
+def test_a_seeds_folder_written_in_part_is_refused(tmp_path):
+    """Before: a `seed` run interrupted between the folder's files left new indices beside an
+    old seeds.json, and export wrote them without a word."""
+    from hume_ssl.seeds.artifact import read_seeds, write_seeds
+
+    meta = {"dataset": "cifar10", "split": "train", "n_samples": 50_000, "k": 2}
+    d = write_seeds(tmp_path / "seeds", np.array([5, 17]), np.array([0, 1]), np.zeros((2, 3)),
+                    np.zeros(50_000), meta)
+    assert read_seeds(seeds_dir=d).indices.tolist() == [5, 17]
+    np.save(d / "indices.npy", np.array([5, 18]))  # the next run's first file, then a Ctrl-C
+    with pytest.raises(HumeSSLError, match="not the seeds its seeds.json describes"):
+        read_seeds(seeds_dir=d)
+    with pytest.raises(HumeSSLError, match="not the seeds its seeds.json describes"):
+        load_any_seeds(d)

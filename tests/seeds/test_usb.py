@@ -84,7 +84,11 @@ def test_train_usb_reads_the_exported_seeds_of_feature_files_and_refuses_changed
     monkeypatch.setitem(sys.modules, "semilearn", None)  # stop at USB's import: seeds read
     with pytest.raises(HumeSSLError, match="semilearn"):
         train_usb(seeds, tmp_path / "run", iterations=2, expected=expected)
-    np.save(seeds / "pseudo_labels.npy", (np.load(seeds / "pseudo_labels.npy") + 1) % 10)
+    from hume_ssl.seeds.artifact import write_seeds
+
+    lab = np.load(seeds / "pseudo_labels.npy")  # a `seed` re-run into the folder: new seeds
+    write_seeds(seeds, np.load(seeds / "indices.npy"), (lab + 1) % 10,
+                np.load(seeds / "scores.npy"), np.load(seeds / "knn_consistency.npy"), meta)
     with pytest.raises(HumeSSLError, match="changed since this train_usb.py was exported"):
         train_usb(seeds, tmp_path / "run", iterations=2, expected=expected)
 
