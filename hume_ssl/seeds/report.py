@@ -244,7 +244,8 @@ def seed_report(
     ensemble = partition if hume_labels is None else hume_labels
     mapped = np.array([m.get(int(c), -1) for c in pseudo])
     correct = mapped == truth[indices]
-    ns, prec, taken = precision_curve(ranked_400, m, truth, 400)
+    longest = max((len(r) for r in ranked_400.values()), default=1)  # past it: no new seeds
+    ns, prec, taken = precision_curve(ranked_400, m, truth, max(1, min(400, longest)))
     marks = {str(n): (float(prec[n - 1]) if np.isfinite(prec[n - 1]) else None)
              for n in (1, 4, 15, 25, 100, 400) if n <= len(prec)}
     report = {

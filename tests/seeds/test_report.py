@@ -64,3 +64,14 @@ def test_a_class_split_over_two_clusters_makes_one_cluster_s_majority_seeds_wron
     assert describe_wrong({"cluster": 2, "seed_classes": [8, 1, 9, 9], "mapped_class": 3,
                            "member_classes": [[3, 0.5], [1, 0.2]], "wrong": "other"}).endswith(
         "most seeds are a class outside the members' two largest")
+
+
+def test_the_curve_ends_where_the_ranked_candidates_end(tmp_path):
+    """Before: 4 candidates per cluster still gave marks and a curve up to 400 per class, the
+    same precision repeated as if it were measured there."""
+    partition = np.repeat([0, 1], 10)
+    truth = partition.copy()
+    ranked = {0: np.arange(4), 1: np.arange(10, 13)}
+    rep = seed_report(tmp_path, partition, truth, np.arange(2), np.zeros(2, int), ranked)
+    assert list(rep["precision_at_per_class"]) == ["1", "4"]
+    assert rep["curve"]["per_class"] == [1, 2, 3, 4] and rep["curve"]["seeds"][-1] == 7
