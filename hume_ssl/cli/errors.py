@@ -15,6 +15,7 @@ from rich.markup import escape
 from hume_ssl.cli.consoles import console
 from hume_ssl.cli.inputs import FeatureInputs
 from hume_ssl.core import distributed
+from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import DiskFullError
 from hume_ssl.core.params import check_bounds
@@ -49,8 +50,8 @@ def handle_errors(fn):
             if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
                 raise typer.Exit(130) from None
             kept, again, resume = _kept(sections)
-            how = ("continue with" if resume else
-                   "run the same command again to resume it (continue with)")
+            how = ("continue with" if resume else "run the same command again" + (
+                "" if kept.startswith("nothing") else " to resume it") + " (continue with)")
             console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
                           + escape(f"{kept}; {how}: {again}"))
             raise typer.Exit(130) from None
@@ -73,7 +74,10 @@ def _kept(sections: dict) -> tuple[str, str, bool]:
     cache = default_cache_dir(cache.cache_dir) if cache is not None else None
     resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
     features = f"{cache}/{FEATURES}"
-    if resume:
+    if resume and not (out and Path(out, CHECKPOINT).exists()):  # stopped before the first one
+        resume, kept = False, (f"nothing was kept: no checkpoint was written yet ({out} holds "
+                               "none), so the run starts over")
+    elif resume:
         kept = f"the last checkpoint is kept in {out}"
     elif isinstance(io, FeatureInputs):
         kept = f"the rows extracted so far are kept in the feature cache {features}"
@@ -87,6 +91,8 @@ def _kept(sections: dict) -> tuple[str, str, bool]:
         kept = f"the finished HUME restarts are kept in {out}/{CHUNKS}"
     elif out is not None and Path(out, HUME, CHUNKS).exists():  # seed on feature files
         kept = f"the finished HUME restarts are kept in {out}/{HUME}/{CHUNKS}"
+    elif out is not None and not Path(out).exists():
+        kept = f"nothing was written yet ({out} was not created)"
     else:
         kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
     return kept, _command_again(resume), resume

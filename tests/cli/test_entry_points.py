@@ -56,6 +56,12 @@ def test_ctrl_c_says_where_the_work_is_and_how_to_resume(tmp_path, monkeypatch):
     out = tmp_path / "run"
     res = CliRunner().invoke(app, ["label", "--phi1", str(tmp_path / "a.npy"), "--phi2",
                                    str(tmp_path / "a.npy"), "--out", str(out), "--k", "2"])
+    assert res.exit_code == 130  # before: "the work finished so far is kept in" a folder
+    text = " ".join(res.output.split())  # that did not exist
+    assert f"nothing was written yet ({out} was not created)" in text, text
+    out.mkdir()
+    res = CliRunner().invoke(app, ["label", "--phi1", str(tmp_path / "a.npy"), "--phi2",
+                                   str(tmp_path / "a.npy"), "--out", str(out), "--k", "2"])
     assert res.exit_code == 130
     assert f"kept in {out}" in res.output and "run the same command again" in res.output
 

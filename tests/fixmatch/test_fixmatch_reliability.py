@@ -279,6 +279,11 @@ def test_ctrl_c_prints_the_command_that_continues(toy, monkeypatch):
     args = ["train-fixmatch", "--seeds", str(seeds), "--out", str(root / "c")]
     monkeypatch.setattr(run, "train_fixmatch_run", interrupted)
     monkeypatch.setattr("sys.argv", ["hume-ssl", *args])
+    r = cli(*args)  # before its first checkpoint: no --resume (before: one, which then failed)
+    assert r.exit_code == 130 and "no checkpoint was written yet" in r.output, r.output
+    assert "hume-ssl " + " ".join(args) in r.output and "--resume" not in r.output, r.output
+    (root / "c").mkdir()
+    (root / "c" / "checkpoint.pt").write_bytes(b"x")  # a run that checkpointed, then Ctrl-C
     r = cli(*args)
     assert r.exit_code == 130
     assert "continue with: hume-ssl " + " ".join(args) + " --resume" in r.output, r.output
