@@ -88,6 +88,9 @@ def seed_run(
     dataset's); not both. The run has one random state, the HUME config's (a SeedConfig that
     sets another is refused). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
+    k_origin = ({"by": "--k auto", "k_range": k_range, "table": "k_auto.json"}
+                if str(k) == "auto" else {"by": "given"} if hume is not None or k is not None
+                else {"by": "the dataset's classes"})  # seeds.json: how k was chosen
     backbones = backbone_pair(backbones)  # "A,B" or a pair
     if k_range != K_RANGE and str(k) != "auto":
         raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
@@ -154,6 +157,7 @@ def seed_run(
     # ---- selection -> out/seeds
     sel = select_seeds(seeds, x1, x2, model, nbrs, hume, knn_share, log)
     meta = seeds_meta(ds, x1, x2, model, hume, seeds, sel, backends, prov)
+    meta["k_from"] = k_origin
     if meta["duplicate_rows"]:
         log(f"{meta['duplicate_rows']} rows repeat another row's features exactly in both "
             "spaces (the same image twice?): a cluster's seeds take one row of each")

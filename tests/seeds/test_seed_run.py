@@ -55,6 +55,7 @@ def test_seed_on_feature_files_selection_helps_and_resumes(tmp_path, digit_files
     rep = json.loads((sd / "report.json").read_text())
     assert rep["seed_precision"] > rep["ensemble_acc"]
     meta = json.loads((sd / "seeds.json").read_text())
+    assert meta["k_from"] == {"by": "given"}
     assert (
         meta["n_samples"] == 1797 and meta["k"] == 10 and sum(meta["per_class"]) == res["n_seeds"]
     )
@@ -474,6 +475,8 @@ def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_pat
     assert text[text.index("k=2: median"):].index("restart-steps") < text[
         text.index("k=2: median"):].index("k=3: median score")
     assert text.rindex("restart-steps") < text.index("kNN (")
+    k_from = json.loads((tmp_path / "R" / "seeds" / "seeds.json").read_text())["k_from"]
+    assert k_from == {"by": "--k auto", "k_range": "2-3", "table": "k_auto.json"}  # was absent
 
 
 def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
