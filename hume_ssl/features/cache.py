@@ -198,13 +198,14 @@ def _rerun(meta: dict) -> str:
     """The `hume-ssl features` command that wrote a cache, as far as its sidecar says."""
     if not {"dataset", "split", "backbone"} <= set(meta):
         return "the `hume-ssl features` command that wrote it"
-    weights = meta.get("weights") or {}
+    backbone, weights = meta["backbone"], meta.get("weights") or {}
     size = (meta.get("preprocessing") or {}).get("input_size")
-    return (f"`hume-ssl features {meta['dataset']} --split {meta['split']} --backbone "
-            f"{meta['backbone']}"
+    own_size = backbone.startswith("pixels")  # pixels:SIZE: the size is in the name
+    return (f"`hume-ssl features {meta['dataset']} --split {meta['split']} --backbone {backbone}"
             + (f" --weights {weights['path']}" if weights.get("kind") == "file"
-               and "@" not in meta["backbone"] else "")
-            + (f" --input-size {size}" if size else "")
+               and not backbone.startswith("ssl:") else "")  # an ssl: run names its own file
+            + (" --random-init" if weights.get("kind") == "random" else "")
+            + (f" --input-size {size}" if size and not own_size and 16 <= size <= 1024 else "")
             + "` (and any other option it was started with)")
 
 

@@ -87,8 +87,9 @@ def choose_k(
     check_knn(n_neighbors, x1.shape[0])
     if lo > x1.shape[0] - 1:
         raise HumeSSLError(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to "
-                           f"{x1.shape[0] - 1} only; lower the range (e.g. --k-range 2-"
-                           f"{max(2, x1.shape[0] - 1)}).")
+                           f"{x1.shape[0] - 1} only; " + (
+                               f"lower the range (e.g. --k-range 2-{x1.shape[0] - 1})."
+                               if x1.shape[0] > 2 else "--k auto needs at least 3 samples."))
     if hi > x1.shape[0] - 1:
         log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
         hi = x1.shape[0] - 1

@@ -16,6 +16,7 @@ fixmatch through train_usb.py.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -94,8 +95,12 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
         n = meta.get("n_samples") if meta.get("dataset") == dataset else None
         s = read_seeds(indices=p, dataset=dataset, n_samples=n,
                        dataset_optional=not need_dataset)
-        if dataset is not None and n is None:  # a --dataset named here: its indices in range
+        if dataset is not None and n is None and need_dataset:  # its indices in range
             check_seeds_match(s, _split_size(dataset, s.split, data_root))
+        elif dataset is not None and n is None:
+            warnings.warn(f"--dataset {dataset} is not read by --format csv (it writes the "
+                          "CSV's indices and labels as they are): its indices are not checked "
+                          "against that dataset's images.", stacklevel=2)
         return s
     raise HumeSSLError(f"{p}: expected a seeds folder (with seeds.json) or an index,label CSV.")
 

@@ -102,10 +102,11 @@ def resolve_spaces(
                 )
             if ds is not None and meta.get("content_hash") not in (None, ds.content_hash):
                 raise HumeSSLError(
-                    f"{p} holds features of other images than {ds.name}:train holds now (the "
-                    "same names, other bytes: images were edited or replaced since `features` "
-                    "wrote it); let `seed` extract them again (leave out --phi1/--phi2) or "
-                    "re-run `hume-ssl features` for the file.")
+                    f"{p} holds features of {ds.name}:train as it was: its images changed since "
+                    "`features` wrote it (the same names; for an image folder a file's size or "
+                    "modification time); let `seed` extract them again (leave out --phi1/"
+                    "--phi2), or pass the file `hume-ssl features` writes for the images now "
+                    "(under a new name).")
         return x1, x2, ds, prov
     if ds is None:
         raise HumeSSLError("name a DATASET (e.g. cifar10) or give --phi1 and --phi2 feature files.")

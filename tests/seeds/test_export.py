@@ -133,15 +133,18 @@ def test_torchssl_indices_are_checked_against_the_split_it_reads(tmp_path):
 
 def test_a_named_dataset_checks_the_indices_without_a_download(tmp_path, monkeypatch):
     """Before: `export c.csv --format csv --dataset D` wrote indices past D's images without a
-    word, and seeds of feature files exported for TorchSSL with --dataset cifar10 began by
-    downloading CIFAR-10, whose offline error hid that 50 rows are not its 50,000."""
+    word (now: it says D is not read), and seeds of feature files exported for TorchSSL with
+    --dataset cifar10 began by downloading CIFAR-10, whose offline error hid that 50 rows are
+    not its 50,000."""
     import hume_ssl.seeds.export as export
 
     np.savez(tmp_path / "d.npz", images=np.zeros((10, 4, 4, 3), np.uint8))
     (tmp_path / "c.csv").write_text("index,label\n1,0\n700,1\n")
-    with pytest.raises(HumeSSLError, match="span 1..700 but npz:.*has 10 images"):
+    with pytest.warns(UserWarning, match="is not read by --format csv .* not checked"):
         load_any_seeds(tmp_path / "c.csv", dataset=f"npz:{tmp_path / 'd.npz'}",
                        need_dataset=False)
+    with pytest.raises(HumeSSLError, match="span 1..700 but npz:.*has 10 images"):
+        load_any_seeds(tmp_path / "c.csv", dataset=f"npz:{tmp_path / 'd.npz'}")
     d = _seeds_dir(tmp_path, dataset=None, n_samples=50)  # seeds of 50 feature-file rows
 
     def no_download(*a, **k):
@@ -252,6 +255,9 @@ def test_a_seeds_folder_written_in_part_is_refused(tmp_path):
                     np.zeros(50_000), meta)
     assert read_seeds(seeds_dir=d).indices.tolist() == [5, 17]
     np.save(d / "indices.npy", np.array([5, 18]))  # the next run's first file, then a Ctrl-C
+    with pytest.raises(HumeSSLError, match="not the seeds its seeds.json describes"):
+        read_seeds(seeds_dir=d)
+    np.save(d / "indices.npy", np.array([5, 18, 40]))  # the next run had 3 seeds
     with pytest.raises(HumeSSLError, match="not the seeds its seeds.json describes"):
         read_seeds(seeds_dir=d)
     with pytest.raises(HumeSSLError, match="not the seeds its seeds.json describes"):
