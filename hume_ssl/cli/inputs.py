@@ -90,9 +90,9 @@ class SeedInputs:
     phi2: Optional[Path] = setting(None, "Space-2 features file instead of a backbone.")
     labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
     k: Optional[str] = setting(None, "Number of classes (default: the dataset's), or 'auto' to "
-                               "pick it by score: one HUME fit of 20 restarts per k of "
-                               "--k-range, best chance-corrected median score; check its "
-                               "table.")
+                               "pick it by score: one HUME fit of --restarts, at most 20, "
+                               "per k of --k-range, best chance-corrected median score; check "
+                               "its table.")
     k_range: str = setting(K_RANGE, "Range of k tried by --k auto (inclusive), LO-HI; cut at N - "
                        "1 (N: the samples).")
     out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "
