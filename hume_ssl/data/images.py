@@ -15,6 +15,7 @@ from PIL import Image
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.data.datasets import load_dataset
+from hume_ssl.data.paths import has_splits, split_path
 
 PIL_INTERPOLATION = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
 
@@ -73,12 +74,16 @@ def _resized(ds, size: int) -> np.ndarray:
 
 
 def split_exists(dataset: str, split: str, data_root=None) -> bool:
-    """Whether `dataset` has `split` (resolves the dataset; loads no pixels)."""
-    try:
-        load_dataset(dataset, split, data_root)
-    except HumeSSLError:
-        return False
-    return True
+    """Whether `dataset` has `split`, without loading it. A registry dataset has its splits (a
+    failed download is an error where the split is loaded, not a missing split: before, every
+    error of a whole load was read as "no test split"); `imagefolder:`/`npz:` has `split` when
+    the path names per-split folders or files and that one exists, else only `train`."""
+    kind, sep, path = dataset.partition(":")
+    if not sep or kind not in ("imagefolder", "npz"):
+        return True
+    if not has_splits(path, is_dir=kind == "imagefolder"):
+        return split == "train"
+    return all(split_path(path, s).exists() for s in split.split("+"))
 
 
 IMAGE_SIZE_BOUNDS = "[8, 1024]"  # --image-size: the side load_square resizes and crops to;

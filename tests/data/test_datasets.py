@@ -331,3 +331,26 @@ def test_an_image_past_pils_pixel_limit_is_skipped_or_named(tmp_path, monkeypatc
     assert len(ds) == 1 and ds.info["skipped_unreadable"] == ["a/huge.png"]
     with pytest.raises(HumeSSLError, match="unreadable image .*huge.png.*exceeds limit"):
         load_dataset(f"imagefolder:{tmp_path}", strict=True)
+
+
+def test_split_exists_answers_without_loading_and_never_hides_an_error(tmp_path, monkeypatch):
+    """Before: split_exists loaded the whole split and read any error (an offline download, an
+    unreadable image) as "no test split", so train-fixmatch and pretrain went on without one."""
+    import hume_ssl.data.images as images
+    from hume_ssl.data.images import split_exists
+
+    def loaded(*a, **k):
+        raise AssertionError("a split was loaded")
+
+    monkeypatch.setattr(images, "load_dataset", loaded)
+    assert split_exists("cifar10", "test")  # a registry dataset has its test split
+    _save(tmp_path / "flat" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert split_exists(f"imagefolder:{tmp_path / 'flat'}", "train")
+    assert not split_exists(f"imagefolder:{tmp_path / 'flat'}", "test")
+    _save(tmp_path / "both" / "train" / "c" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert not split_exists(f"imagefolder:{tmp_path / 'both'}", "test")
+    _save(tmp_path / "both" / "test" / "c" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert split_exists(f"imagefolder:{tmp_path / 'both'}", "test")
+    np.savez(tmp_path / "d_train.npz", images=np.zeros((2, 4, 4, 3), np.uint8))
+    assert split_exists(f"npz:{tmp_path / 'd_{split}.npz'}", "train")
+    assert not split_exists(f"npz:{tmp_path / 'd_{split}.npz'}", "test")
