@@ -39,6 +39,9 @@ def seeds_meta(ds, x1, x2, model, hume: HumeConfig, seeds: SeedConfig, sel: Seed
         "candidates_per_class": sel.candidates_.tolist(),
         "short_classes": sel.short_classes_,
         "duplicate_rows": n_duplicates(sel.duplicate_of_),  # rows equal to an earlier row
+        # each seed's own name in the data (an image folder's file path), in indices.npy's order
+        "sample_ids": ([ds.sample_ids[int(i)] for i in sel.indices_]
+                       if ds is not None and ds.sample_ids is not None else None),
         "rule": seeds.rule,
         **(consensus_meta(sel, seeds) if seeds.rule == "consensus" else
            hume_rule_meta(sel, seeds)),

@@ -461,6 +461,29 @@ def test_k_the_dataset_cannot_give_is_asked_for_before_any_extraction(tmp_path, 
     assert not (tmp_path / "R").exists()
 
 
+def test_seeds_of_an_image_folder_name_their_files(tmp_path):
+    """Before: seeds.json, indices.npy and the CSV gave only row indices into the folder's
+    listing (which skips unreadable files), so a seed could not be traced to its image."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, base in (("dark", 30), ("light", 220)):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(12):
+            px = np.clip(base + rng.normal(0, 8, (4, 4, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(px).save(tmp_path / "imgs" / c / f"{i:02d}.png")
+    res = runner.invoke(app, ["seed", f"imagefolder:{tmp_path / 'imgs'}", "--backbones",
+                              "pixels:4,pixels:2", "--restarts", "2", "--steps", "5", "--knn", "3",
+                              "--per-class", "2", "--cache-dir", str(tmp_path / "c"), "--out",
+                              str(tmp_path / "R")])
+    assert res.exit_code == 0, res.output
+    sd = tmp_path / "R" / "seeds"
+    meta = json.loads((sd / "seeds.json").read_text())
+    files = sorted(f"{c}/{i:02d}.png" for c in ("dark", "light") for i in range(12))
+    assert meta["sample_ids"] == [files[i] for i in np.load(sd / "indices.npy")]
+    assert len(meta["sample_ids"]) > 0
+
+
 def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_path,
                                                                          gaussian_files):
     """Each k `--k auto` tries shows its progress; off a terminal, HUME's last progress line
