@@ -231,7 +231,10 @@ class Hume(ConfigParams):
         self.n_samples_ = n_train
         self.input_hash_ = input_hash or array_hash(phi1, phi2)
         self.test_hash_ = array_hash(phi1_test, phi2_test) if has_test else None
-        fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:{transductive}" if has_test else "")
+        # the restarts' identity: test rows count only when they are fitted on (transductive);
+        # inductive test rows are labelled afterwards, so a run with or without them shares its
+        # finished restarts (before: adding or dropping them refused the restarts)
+        fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:True" if transductive else "")
         store = ChunkStore(self.checkpoint_dir, self._fingerprint(fp_inputs))
         multi = distributed.init(dev)
         if multi:  # every rank must hold the same inputs and settings before any work

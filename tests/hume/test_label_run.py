@@ -383,6 +383,28 @@ def test_a_constant_feature_file_names_what_a_cli_user_can_do(tmp_path, files):
     assert "pass normalize=False" not in text and not out.exists()
 
 
+def test_inductive_test_rows_added_or_dropped_reuse_the_finished_restarts(files, tmp_path):
+    """Before: `label ... --phi1-test T1 --phi2-test T2` re-run without the test files (or the
+    other way round) refused its own restarts as "made from other inputs", though inductive
+    test rows are only labelled after the fit."""
+    x1, x2 = np.load(files["phi1"]), np.load(files["phi2"])
+    np.save(tmp_path / "t1.npy", x1[:20])
+    np.save(tmp_path / "t2.npy", x2[:20])
+    out, opts = tmp_path / "run", ("--k", "3", "--restarts", "4", "--steps", "20")
+    test = ("--phi1-test", str(tmp_path / "t1.npy"), "--phi2-test", str(tmp_path / "t2.npy"))
+    code, text = _label(files, out, *opts, *test)
+    assert code == 0 and (out / "test_labels.npy").exists(), text
+    labels = np.load(out / "labels.npy")
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "chunks").iterdir()}
+    code, text = _label(files, out, *opts)  # the test files dropped
+    assert code == 0, text
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "chunks").iterdir()} == stamps
+    assert np.array_equal(np.load(out / "labels.npy"), labels)
+    assert not (out / "test_labels.npy").exists()  # the earlier run's test outputs: removed
+    code, text = _label(files, out, *opts, *test, "--transductive")  # fitted on: other restarts
+    assert code == 2 and "other inputs or settings" in text, text
+
+
 def test_transductive_without_test_rows_is_refused(files, tmp_path):
     """Before: --transductive without --phi1-test/--phi2-test was silently ignored."""
     code, text = _label(files, tmp_path / "run", "--k", "3", "--transductive")
