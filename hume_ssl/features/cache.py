@@ -302,7 +302,29 @@ class FeatureCache:
                               "sidecar; recomputing.", stacklevel=3)
             _discard(self.npy, self.side, *self._markers())
             self.written = np.zeros(self.n, dtype=bool)
+            self._warn_abandoned()
         return None
+
+    def _warn_abandoned(self) -> None:
+        """Name the unfinished caches of this data and backbone under other keys (a run stopped
+        before the images or options changed: it never resumes), which only take disk space."""
+        stem = self.npy.name[: -len(f"{self.meta['key']}.npy")]  # "<backbone slug>-"
+        left = []
+        for side in sorted(self.npy.parent.glob(f"{stem}*.json")):
+            meta = _read_sidecar(side)
+            npy = side.with_suffix(".npy")
+            if (side != self.side and isinstance(meta, dict) and meta.get("complete") is False
+                    and meta.get("backbone") == self.meta["backbone"] and npy.exists()):
+                left.append((npy, npy.stat().st_blocks * 512))
+        if left:
+            warnings.warn(
+                f"{len(left)} unfinished feature caches of {self.meta['dataset']}:"
+                f"{self.meta['split']} with {self.meta['backbone']} under other images or "
+                f"options take {sum(b for _, b in left) / 2**20:.1f} MiB: "
+                + ", ".join(str(p) for p, _ in left)
+                + " (each resumes only with its own images and options; delete a .npy with its "
+                ".json and .written.npy once no run needs it).",
+                stacklevel=3)
 
     def allocate(self, d: int) -> None:
         """Reserve the whole (N, d) file on disk, map it, and write the sidecar (incomplete) and

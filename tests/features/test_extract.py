@@ -153,6 +153,18 @@ def test_killed_extraction_resumes(tmp_path, tiny_model, monkeypatch):
     assert not Path(str(fs.path).replace(".npy", ".written.npy")).exists()
 
 
+def test_an_unfinished_cache_left_under_other_images_is_named(tmp_path, tiny_model,
+                                                               monkeypatch):
+    """Before: an extraction stopped (say at a truncated image, then removed) left its partial
+    cache under the old images' key for good, without a word."""
+    name, kw = _killed_at_30_of_100(tmp_path, monkeypatch)
+    (old,) = [p for p in (tmp_path / "c").rglob("*.npy") if ".written" not in p.name]
+    _index_npz(tmp_path / "d.npz", 99)  # the images changed: a new key, a new extraction
+    with pytest.warns(UserWarning, match=rf"1 unfinished feature caches .*/{old.name}"):
+        fs = F.extract_features(name, "train", SQ, random_init=True, **kw)
+    assert Path(fs.path) != old and old.exists()  # named, not deleted
+
+
 def test_an_unfinished_cache_is_refused_as_label_and_seed_input(tmp_path, tiny_model,
                                                                monkeypatch):
     """Before: the .npy of an interrupted extraction (unwritten rows all zeros, its sidecar
