@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.data.datasets import load_dataset
+from hume_ssl.data.datasets import DATASETS, load_dataset
 from hume_ssl.data.paths import has_splits, split_path
 
 PIL_INTERPOLATION = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
@@ -78,8 +78,8 @@ def split_exists(dataset: str, split: str, data_root=None) -> bool:
     failed download is an error where the split is loaded, not a missing split: before, every
     error of a whole load was read as "no test split"); `imagefolder:`/`npz:` has `split` when
     the path names per-split folders or files and that one exists, else only `train`."""
-    kind, sep, path = dataset.partition(":")
-    if not sep or kind not in ("imagefolder", "npz"):
+    kind, _, path = dataset.partition(":")
+    if not path or f"{kind}:PATH" not in DATASETS:  # a registry name (load_dataset's test)
         return True
     if not has_splits(path, is_dir=kind == "imagefolder"):
         return split == "train"

@@ -33,9 +33,9 @@ def split_paths(name: str, path: str, split: str, is_dir: bool) -> list[tuple[st
     if has_splits(path, is_dir):
         return [(s, split_path(path, s)) for s in split.split("+")]
     p = Path(path).expanduser()
-    if split != "train" and not p.exists():  # (for train, the loader says what it expected)
-        raise HumeSSLError(f"{name}: {'folder' if is_dir else 'file'} not found: {p}.")
     if split != "train":
+        if not p.exists():  # (for train, the loader says what it expected)
+            raise HumeSSLError(f"{name}: {'folder' if is_dir else 'file'} not found: {p}.")
         raise HumeSSLError(f"{name}: {p} is a single split; ask for split 'train', or put a "
                            "{split} placeholder in the path (e.g. npz:/x/data_{split}.npz) or "
                            "train/ and test/ sub-folders in it.")

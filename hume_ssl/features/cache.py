@@ -186,18 +186,12 @@ def load_feature_file(path: str | os.PathLike, what: str) -> np.ndarray:
                            f"complete: false; unwritten rows are zeros): run {_rerun(meta)} "
                            "again to finish it (it resumes), then pass the file.")
     if meta.get("complete") and meta.get("checksum") and x.dtype == np.float32 and x.ndim == 2:
-        st = Path(path).stat()  # one scan per file version in a process (--k auto reads twice)
-        seen = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, meta["checksum"])
-        if seen not in _MATCHED and scan_rows(x)[0] != meta["checksum"]:
+        if scan_rows(x)[0] != meta["checksum"]:
             raise HumeSSLError(
                 f"{what} {path}: its rows do not match the checksum in {side.name} (the file was "
                 f"edited or damaged after `features` wrote it): run {_rerun(meta)} with --force "
                 f"to extract it again, or remove {side.name} to use the file as it is.")
-        _MATCHED.add(seen)
     return x
-
-
-_MATCHED: set = set()  # (path, size, mtime, checksum) of files load_feature_file found intact
 
 
 def _rerun(meta: dict) -> str:
@@ -314,9 +308,8 @@ class FeatureCache:
     def _warn_abandoned(self) -> None:
         """Name the unfinished caches of this data and backbone under other keys (a run stopped
         before the images or options changed: it never resumes), which only take disk space."""
-        stem = self.npy.name[: -len(f"{self.meta['key']}.npy")]  # "<backbone slug>-"
         left = []
-        for side in sorted(self.npy.parent.glob(f"{stem}*.json")):
+        for side in sorted(self.npy.parent.glob(f"{_slug(self.meta['backbone'], 40)}-*.json")):
             meta = _read_sidecar(side)
             npy = side.with_suffix(".npy")
             if (side != self.side and isinstance(meta, dict) and meta.get("complete") is False
