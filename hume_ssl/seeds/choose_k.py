@@ -1,11 +1,11 @@
 """`seed --k auto`: the number of classes chosen by HUME's label-free score over a range of k,
 each k's row saved as it is scored (k_auto.json) so that a repeated or interrupted scan reuses
-them; and the HUME config of a run (`hume_config`: a given k, "auto", or the dataset's)."""
+them; and the HUME config of a run with a given k (`hume_config`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -13,14 +13,13 @@ from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
     array_hash,
     atomic_write_json,
-    check_features,
     check_writable_dir,
     config_hash,
     read_json,
 )
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.hume.estimator import Hume
-from hume_ssl.seeds.inputs import Log, check_knn, resolve_spaces
+from hume_ssl.hume.estimator import Hume, check_inputs
+from hume_ssl.seeds.inputs import Log
 
 K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
 # HUME settings that change no score of --k auto: left out of its record key (not the chunk
@@ -29,10 +28,11 @@ K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
 RESOURCES = ("device", "chunk_size", "memory_budget_gib", "checkpoint_every")
 
 
-def hume_config(hume: Optional[HumeConfig], defaults: dict, k: Optional[int | str],
-                 auto_k: Callable[[], int]) -> Optional[HumeConfig]:
-    """HUME's config from `hume`, or `defaults` with k (a number, or "auto": `auto_k()`); None
-    when k is left to the dataset. Every option is checked before any work."""
+def hume_config(hume: Optional[HumeConfig], defaults: dict,
+                k: Optional[int | str]) -> Optional[HumeConfig]:
+    """HUME's config from `hume`, or `defaults` with a whole-number k; None when k is "auto"
+    (choose_k, once the spaces are read) or left to the dataset. Every option is checked before
+    any work."""
     if "k" in defaults:
         raise HumeSSLError("hume_defaults holds k: pass the number of classes as k= (a whole "
                            "number or 'auto'), the other HUME fields in hume_defaults.")
@@ -49,55 +49,55 @@ def hume_config(hume: Optional[HumeConfig], defaults: dict, k: Optional[int | st
         except ValueError:
             raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
         return HumeConfig(**{**defaults, "k": k}).validate()
-    if k == "auto":
-        return HumeConfig(k=auto_k(), **defaults)
     return None
 
 
-def choose_k(
-    out: str | Path,
-    dataset: Optional[str],
-    backbones: tuple[str, str],
-    phi1,
-    phi2,
-    k_range: str,
-    base: dict,
-    feature_kw: dict,
-    log: Log = print,
-    max_restarts: int = 20,
-    callback=None,
-    n_neighbors: int = 0,
-) -> int:
-    """`--k auto`: fit HUME for each k in `k_range` ("lo-hi") and pick the best label-free score.
-    `n_neighbors`: the seed rule's --knn, checked against the rows before the first fit.
-
-    `callback(event, info)` gets each fit's HUME events (the progress display).
-    The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
-    so that larger k is not penalised merely for having more classes. A heuristic: the table
-    it chose from is printed and saved as k_auto.json for a person to check.
-    """
+def parse_k_range(k_range: str) -> tuple[int, int]:
+    """"LO-HI" -> (LO, HI), 2 <= LO <= HI; checked before any feature is read."""
     try:
         lo, hi = (int(v) for v in k_range.split("-"))
     except ValueError:
         raise HumeSSLError(f"--k-range {k_range!r}: write it as LO-HI, e.g. 2-20.") from None
     if not 2 <= lo <= hi:
         raise HumeSSLError(f"--k-range {k_range!r}: need 2 <= LO <= HI.")
-    x1, x2, _, _ = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log)
-    x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
-    check_knn(n_neighbors, x1.shape[0])
-    if lo > x1.shape[0] - 1:
-        raise HumeSSLError(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to "
-                           f"{x1.shape[0] - 1} only; " + (
-                               f"lower the range (e.g. --k-range 2-{x1.shape[0] - 1})."
-                               if x1.shape[0] > 2 else "--k auto needs at least 3 samples."))
-    if hi > x1.shape[0] - 1:
-        log(f"--k-range {k_range}: {x1.shape[0]} samples allow k up to {x1.shape[0] - 1} only")
-        hi = x1.shape[0] - 1
+    return lo, hi
+
+
+def choose_k(
+    out: str | Path,
+    x1: np.ndarray,
+    x2: np.ndarray,
+    k_range: str,
+    base: dict,
+    log: Log = print,
+    max_restarts: int = 20,
+    callback=None,
+    input_hash: Optional[str] = None,
+) -> int:
+    """`--k auto`: fit HUME on the two spaces (x1 (N, D1), x2 (N, D2), the rows `seed` reads)
+    for each k in `k_range` ("lo-hi") and pick the best label-free score. `input_hash`: the
+    rows' array_hash when the caller has it (else computed), the key of the saved scores.
+
+    `callback(event, info)` gets each fit's HUME events (the progress display).
+    The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
+    so that larger k is not penalised merely for having more classes. A heuristic: the table
+    it chose from is printed and saved as k_auto.json for a person to check.
+    """
+    lo, hi = parse_k_range(k_range)
+    x1, x2, _, _ = check_inputs(x1, x2)
+    n = x1.shape[0]
+    if lo > n - 1:
+        raise HumeSSLError(f"--k-range {k_range}: {n} samples allow k up to {n - 1} only; " + (
+            f"lower the range (e.g. --k-range 2-{n - 1})." if n > 2
+            else "--k auto needs at least 3 samples."))
+    if hi > n - 1:
+        log(f"--k-range {k_range}: {n} samples allow k up to {n - 1} only")
+        hi = n - 1
     settings = {**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
     # each k's row is saved as it is scored; a re-run on the same rows and settings reuses them
     path = check_writable_dir(out) / "k_auto.json"
-    key = config_hash({"hume": {n: v for n, v in settings.items() if n not in RESOURCES},
-                       "rows": array_hash(x1, x2)})
+    key = config_hash({"hume": {f: v for f, v in settings.items() if f not in RESOURCES},
+                       "rows": input_hash or array_hash(x1, x2)})
     before = read_json(path) if path.is_file() else {}
     done = ({r["k"]: r for r in before.get("table", [])} if before.get("key") == key else {})
     rows = []

@@ -32,7 +32,7 @@ from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import write_label_outputs
 from hume_ssl.models.backbones import DEFAULT_BACKBONES
 from hume_ssl.seeds.artifact import write_seeds
-from hume_ssl.seeds.choose_k import K_RANGE, choose_k, hume_config
+from hume_ssl.seeds.choose_k import K_RANGE, choose_k, hume_config, parse_k_range
 from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.duplicates import duplicate_groups
@@ -104,27 +104,32 @@ def seed_run(
             "k_range": k_range, "hume": hume.to_dict() if hume else hume_defaults,
             "seeds": dataclasses.asdict(seeds),
             "features": {n: str(v) for n, v in (feature_kw or {}).items()}})
-    hume = hume_config(hume, hume_defaults, k, lambda: choose_k(
-        out, dataset, backbones, phi1, phi2, k_range, hume_defaults, feature_kw or {}, log=log,
-        callback=hume_callback, n_neighbors=seeds.n_neighbors))
+    hume = hume_config(hume, hume_defaults, k)  # None: k is "auto" or the dataset's
+    if str(k) == "auto":
+        parse_k_range(k_range)  # before the features are read
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
-                                     k_from_dataset=hume is None)
+                                     k_from_dataset=hume is None and str(k) != "auto")
     n = x1.shape[0]
     truth = ground_truth(labels, ds, n)
-    if hume is None:  # the number of classes is the dataset's
-        hume = HumeConfig(k=dataset_k(ds), **hume_defaults)
-    hume.validate(n_samples=n)
-    if seeds.random_state not in (SeedConfig().random_state, hume.random_state):
-        raise HumeSSLError(f"SeedConfig.random_state {seeds.random_state} differs from the HUME "
-                           f"config's {hume.random_state}: a seed run has one random state, the "
-                           "HUME config's (--random-state); set it there.")
-    seeds = dataclasses.replace(seeds, random_state=hume.random_state)  # one seed per run
     check_knn(seeds.n_neighbors, n)
     if seeds.per_class > n:  # no class can hold them: said before HUME, not after it
         raise HumeSSLError(f"--per-class {seeds.per_class} is more than the {n} samples; lower "
                            "--per-class.")
+    random_state = (hume or HumeConfig(**hume_defaults)).random_state
+    if seeds.random_state not in (SeedConfig().random_state, random_state):
+        raise HumeSSLError(f"SeedConfig.random_state {seeds.random_state} differs from the HUME "
+                           f"config's {random_state}: a seed run has one random state, the "
+                           "HUME config's (--random-state); set it there.")
+    seeds = dataclasses.replace(seeds, random_state=random_state)  # one seed per run
     input_hash = array_hash(x1, x2)
+    if str(k) == "auto":  # each k's HUME fit on these rows, before the run's own fit
+        hume = HumeConfig(k=choose_k(out, x1, x2, k_range, hume_defaults, log=log,
+                                     callback=hume_callback, input_hash=input_hash),
+                          **hume_defaults)
+    elif hume is None:  # the number of classes is the dataset's
+        hume = HumeConfig(k=dataset_k(ds), **hume_defaults)
+    hume.validate(n_samples=n)
     if distributed.init(resolve_device(hume.device)):  # torchrun: same inputs on every rank
         distributed.check_same("the inputs (hash of both feature spaces) and options",
                                (input_hash, hume.to_dict(), dataclasses.asdict(seeds)))

@@ -239,35 +239,14 @@ def test_k_auto_finds_three_blobs(tmp_path, blobs):
     from hume_ssl.seeds.choose_k import choose_k
 
     phi1, phi2, _ = blobs
-    np.save(tmp_path / "b1.npy", phi1)
-    np.save(tmp_path / "b2.npy", phi2)
     lines = []
-    k = choose_k(
-        tmp_path / "run",
-        None,
-        ("a", "b"),
-        tmp_path / "b1.npy",
-        tmp_path / "b2.npy",
-        "2-5",
-        {"n_steps": 60},
-        {},
-        log=lines.append,
-        max_restarts=4,
-    )
+    k = choose_k(tmp_path / "run", phi1, phi2, "2-5", {"n_steps": 60}, log=lines.append,
+                 max_restarts=4)
     assert k == 3
     table = json.loads((tmp_path / "run" / "k_auto.json").read_text())
     assert [r["k"] for r in table["table"]] == [2, 3, 4, 5] and table["chosen"] == 3
     with pytest.raises(HumeSSLError, match="LO-HI"):
-        choose_k(
-            tmp_path / "run",
-            None,
-            ("a", "b"),
-            tmp_path / "b1.npy",
-            tmp_path / "b2.npy",
-            "2..5",
-            {},
-            {},
-        )
+        choose_k(tmp_path / "run", phi1, phi2, "2..5", {})
 
 
 @pytest.fixture
@@ -502,6 +481,26 @@ def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_pat
     assert k_from == {"by": "--k auto", "k_range": "2-3", "table": "k_auto.json"}  # was absent
 
 
+def test_k_auto_reads_each_space_once(tmp_path, gaussian_files, monkeypatch):
+    """Before: `seed --k auto` read (and checksum-scanned) each feature file twice, once for the
+    k scan and once for the run; cached backbone features were verified twice the same way."""
+    from hume_ssl.seeds import inputs
+
+    a, b, _ = gaussian_files
+    read, load = [], inputs.load_feature_file
+    monkeypatch.setattr(inputs, "load_feature_file",
+                        lambda path, what: read.append(what) or load(path, what))
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
+                              "--k-range", "2-3", "--restarts", "2", "--steps", "2", "--out",
+                              str(tmp_path / "R")])
+    assert res.exit_code == 0, res.output
+    assert read == ["phi1", "phi2"]
+    table = json.loads((tmp_path / "R" / "k_auto.json").read_text())
+    assert table["chosen"] in (2, 3)
+    assert json.loads((tmp_path / "R" / "seeds" / "seeds.json").read_text())["k"] == \
+        table["chosen"]
+
+
 def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
     """Before: --k-range 5-30 on 8 rows tried 5..7 without a word."""
     rng = np.random.default_rng(0)
@@ -638,8 +637,6 @@ def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monk
     from hume_ssl.seeds.choose_k import choose_k
 
     phi1, phi2, _ = blobs
-    np.save(tmp_path / "b1.npy", phi1)
-    np.save(tmp_path / "b2.npy", phi2)
     fit, fitted = Hume.fit, []
 
     def counting_fit(self, *a, **kw):
@@ -652,8 +649,7 @@ def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monk
     monkeypatch.setattr(Hume, "fit", counting_fit)
 
     def scan(**base):
-        return choose_k(tmp_path / "run", None, ("a", "b"), tmp_path / "b1.npy",
-                        tmp_path / "b2.npy", "2-5", {"n_steps": 60, **base}, {},
+        return choose_k(tmp_path / "run", phi1, phi2, "2-5", {"n_steps": 60, **base},
                         log=lambda m: None, max_restarts=4)
 
     with pytest.raises(KeyboardInterrupt):
