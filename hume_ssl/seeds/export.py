@@ -170,8 +170,7 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     files: list[Path] = []
     names = WRITES[fmt]
     if fmt == "csv":
-        text = "index,label\n" + "".join(f"{i},{c}\n" for i, c in zip(idx, lab))
-        files.append(atomic_write_bytes(out / names[0], text.encode()))
+        files.append(atomic_write_bytes(out / names[0], csv_bytes(idx, lab)))
     elif fmt == "usb":
         files.append(atomic_save_npy(out / names[0], idx))
         files.append(atomic_save_npy(out / names[1], lab))
@@ -187,17 +186,42 @@ def default_out(seeds: Path, fmt: str) -> Path:
     return (seeds if seeds.is_dir() else seeds.parent) / f"export-{fmt}"
 
 
-def remove_exports(seeds_dir: Path) -> None:
+def csv_bytes(indices: np.ndarray, labels: np.ndarray) -> bytes:
+    """seeds.csv as `export --format csv` writes it: a header, then one `index,label` row per
+    seed in the seeds' order."""
+    return ("index,label\n" + "".join(f"{i},{c}\n" for i, c in zip(indices, labels))).encode()
+
+
+def remove_exports(seeds_dir: Path) -> list[Path]:
     """Remove the exports in a seeds folder's default places (SEEDS/export-FORMAT): `seed`
     calls it before it writes new seeds, so no export there holds the earlier ones. Only the
-    files `export` writes go; a folder left empty goes too."""
+    files `export` writes go; a folder left empty goes too. A seeds.csv that is not the CSV of
+    the folder's seeds (edited by hand) stays, with its README.txt: returned, to be named."""
     if not Path(seeds_dir).is_dir():  # (default_out of a missing folder is its parent's)
-        return
+        return []
+    kept = []
     for fmt in FORMATS:
         d = default_out(Path(seeds_dir), fmt)
         if not d.is_dir():
+            continue
+        if fmt == "csv" and _edited(d / WRITES["csv"][0], Path(seeds_dir)):
+            kept.append(d / WRITES["csv"][0])
             continue
         for name in (*WRITES[fmt], "README.txt"):
             (d / name).unlink(missing_ok=True)
         if not any(d.iterdir()):
             d.rmdir()
+    return kept
+
+
+def _edited(csv: Path, seeds_dir: Path) -> bool:
+    """Whether `csv` differs from the CSV `export` writes of the seeds in `seeds_dir`' arrays (a
+    folder whose arrays cannot be read counts as differing: the CSV is kept)."""
+    if not csv.is_file():
+        return False
+    try:
+        idx = np.load(seeds_dir / "indices.npy")
+        lab = np.load(seeds_dir / "pseudo_labels.npy")
+    except (OSError, ValueError):
+        return True
+    return csv.read_bytes() != csv_bytes(idx, lab)

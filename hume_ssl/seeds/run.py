@@ -217,7 +217,10 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
     remove_stale(folder)  # an earlier run's report and sheets, about its seeds
-    remove_exports(folder)  # and its exports in their default places
+    for csv in remove_exports(folder):  # and its exports in their default places
+        log(f"warning: kept {csv}: it was edited since `export` wrote it, and holds those "
+            "edits of the earlier seeds, not these; `export --format csv` would overwrite it: "
+            "move it out of the seeds folder first")
     seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
                             meta)
     if len(sel.indices_) == 0:

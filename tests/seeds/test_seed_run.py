@@ -630,6 +630,27 @@ def test_a_rerun_removes_the_earlier_seeds_exports_in_their_default_places(tmp_p
     assert mine.read_text() == "x"
 
 
+def test_a_rerun_keeps_a_seeds_csv_edited_by_hand_and_says_so(tmp_path, gaussian_files):
+    """Before: README's workflow (export --format csv, edit SEEDS/export-csv/seeds.csv, train
+    from it) lost the edits to any later `seed` run into the same --out, without a word."""
+    from hume_ssl.seeds.export import default_out, export_seeds, load_any_seeds
+
+    a, b, _ = gaussian_files
+    out, lines = tmp_path / "S", []
+    hume = HumeConfig(k=10, n_restarts=2, n_steps=2)
+    rule = SeedConfig(rule="hume", shortage="relax")
+    seed_run(out, phi1=a, phi2=b, hume=hume, seeds=rule)
+    csv = default_out(out / "seeds", "csv") / "seeds.csv"
+    export_seeds(load_any_seeds(out / "seeds", need_dataset=False), "csv", csv.parent)
+    rows = csv.read_text().splitlines()
+    edited = "\n".join([rows[0], *rows[2:]]) + "\n"  # a wrong seed dropped
+    csv.write_text(edited)
+    seed_run(out, phi1=a, phi2=b, hume=hume, seeds=rule, log=lines.append)
+    assert csv.read_text() == edited
+    assert (csv.parent / "README.txt").exists()
+    assert any(f"kept {csv}: it was edited" in line for line in lines), lines
+
+
 def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monkeypatch):
     """Before: an interrupted or repeated `--k auto` fitted every k again (k_auto.json was
     written only at the end, and never read)."""
