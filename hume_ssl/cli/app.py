@@ -162,6 +162,8 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
                                  seed_labels=io.seed_labels, dataset=io.dataset,
                                  resume=io.resume, callback=cb, data_root=io.data_root,
                                  image_size=io.image_size, k=io.k)
+    if distributed.rank():  # torchrun: rank 0 prints
+        return
     med = res["test_acc_median"]
     msg = f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
     if med is not None:

@@ -24,6 +24,8 @@ from typing import Optional
 
 import numpy as np
 
+from hume_ssl.core import distributed
+from hume_ssl.core.device import local_rank, resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
     array_hash,
@@ -105,11 +107,15 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     unlabeled = _unlabeled_rows(s, n, cfg)
     test = (load_split(s.dataset, "test", data_root, image_size)
             if split_exists(s.dataset, "test", data_root) else None)
-    out = check_writable_dir(out)
-    check_run_folder(out, resume, "FixMatch", "train-fixmatch")
     # what the run learns from: a resume must use the same (checked before anything is written)
     identity = {"seeds": array_hash(s.indices, y), "train_order": train.order_hash,
                 "n_unlabeled": int(len(unlabeled)), "image_size": image_size, "k": k}
+    if distributed.init(resolve_device(cfg.device, local_rank())):  # torchrun: the same run
+        distributed.check_same("the seeds, data and options", {  # on every rank
+            **identity, "dataset": s.dataset, "out": str(out), "resume": resume,
+            **cfg.to_dict()})
+    out = check_writable_dir(out)
+    check_run_folder(out, resume, "FixMatch", "train-fixmatch")
     if resume:
         check_resume(out, cfg.to_dict(), FixMatchConfig.RESUME_KEYS, identity, "seeds or data",
                      "pass the same --seeds/--indices/--seed-labels/--oracle-labels/"

@@ -287,6 +287,55 @@ def test_ddp_fixmatch_trainer_syncs_weights_and_logs_every_ranks_share(tmp_path)
     assert len(ckpt["generators"]) == 2
 
 
+TRAIN_ARGS = ["train-fixmatch", "--arch", "wrn10_1", "--steps", "2", "--batch-size", "4",
+              "--mu", "2", "--eval-every", "2", "--device", "cpu"]
+
+
+def _torchrun(args, root):
+    """`args` under torchrun, 2 gloo processes on the CPU: the finished process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        [str(Path(__file__).parents[2]), env.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", *args], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=root)
+
+
+def test_torchrun_ranks_with_different_options_stop_and_write_nothing(toy):
+    """Before: `train-fixmatch` under torchrun never compared the ranks' options: ranks started
+    with different --lr trained on."""
+    root, seeds, _, _ = toy
+    script = root / "odd.py"
+    script.write_text(
+        "import os, sys\n"
+        "from hume_ssl.cli.app import main\n"
+        "lr = '0.03' if os.environ['RANK'] == '0' else '0.05'  # rank 1: another --lr\n"
+        f"sys.argv = ['hume-ssl', *{TRAIN_ARGS!r}, '--seeds', {str(seeds)!r}, '--out', 'odd', "
+        "'--lr', lr]\n"
+        "main()\n")
+    res = _torchrun([str(script)], root)
+    text = res.stderr + res.stdout
+    assert res.returncode != 0
+    assert text.count("disagree on the seeds, data and options") == 2, text  # both ranks stop
+    assert "{'lr': 0.05} vs {'lr': 0.03}" in text
+    assert not (root / "odd").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_train_fixmatch_runs_and_rank_0_prints(toy):
+    """Before: every rank printed the result lines."""
+    root, seeds, _, _ = toy
+    res = _torchrun(["-m", "hume_ssl.cli", *TRAIN_ARGS, "--seeds", str(seeds), "--out", "run"],
+                    root)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert res.stdout.count("2 steps in") == 1, res.stdout  # rank 0 prints
+    assert json.loads((root / "run" / "metrics.json").read_text())["steps"] == 2
+
+
 # ------------------------------------------------------------------ run folder, bad input, predict
 def test_run_writes_outputs_and_predicts(toy):
     root, seeds, idx, y = toy
