@@ -158,7 +158,8 @@ class ExportInputs:
     format: str = setting(..., "usb (train_usb.py: USB on the pseudo-labels) | torchssl "
                           "(indices; TorchSSL takes ground truth at them) | csv",
                           flags=("--format",))
-    out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT).")
+    out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT; for a "
+                                               "CSV, export-FORMAT beside it).")
     dataset: Optional[str] = setting(None, "Dataset of a CSV's indices, or of a seeds folder "
                                      "whose seeds.json names none (seeds of feature files); "
                                      "--format csv needs none.")

@@ -46,9 +46,11 @@ class FixMatchConfig:
     layer_decay: Optional[float] = setting(
         None, "ViT block i of L trains at lr x this^(L + 1 - i) (default: the recipe's: vit 0.5, "
         "else 1 = none).", bounds="(0, 1]")
-    probe: bool = setting(True, "Before training, fit a logistic-regression probe on the seeds "
-                          "in the init's frozen features and report its test accuracy (the "
-                          "baseline FixMatch must beat); for encoder+head classifiers.",
+    probe: bool = setting(True, "Score on the test split the logistic-regression probe fitted "
+                          "on the seeds in the init's frozen features before training (the "
+                          "baseline FixMatch must beat); for encoder+head classifiers. "
+                          "--no-probe skips the scoring: the probe is fitted anyway (the "
+                          "features' scale, and the cnn and vit recipes' head, start from it).",
                           flags=("--probe/--no-probe",))
     micro_batches: int = setting(1, "Split each step's batch into this many forwards with "
                                  "accumulated gradients (same loss; BatchNorm sees each part "

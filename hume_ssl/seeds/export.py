@@ -182,7 +182,8 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
 
 
 def default_out(seeds: Path, fmt: str) -> Path:
-    """Where `export` writes without --out: beside the seeds (SEEDS/export-FORMAT)."""
+    """Where `export` writes without --out: SEEDS/export-FORMAT for a seeds folder, export-FORMAT
+    beside a CSV."""
     return (seeds if seeds.is_dir() else seeds.parent) / f"export-{fmt}"
 
 
