@@ -1,6 +1,7 @@
 """`hume-ssl label`: outputs, every bad input, and resume after an interruption."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from hume_ssl.cli import app
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.outputs import OUTPUT_FILES
 from hume_ssl.hume.run import label_run
 
 runner = CliRunner()
@@ -41,17 +43,19 @@ def test_label_writes_documented_outputs(files, tmp_path):
     code, text = _label(files, out, "--k", "3", "--restarts", "4", "--steps", "40",
                         "--labels", str(files["y"]))
     assert code == 0, text
-    for name in (
-        "labelings.npy",
-        "labels.npy",
-        "agreement.npy",
-        "scores.npy",
-        "margins.npy",
-        "encoders.npy",
-        "config.json",
-        "metrics.json",
-    ):
+    # every output OUTPUT_FILES documents (test rows' aside: none given), with its documented
+    # shape and dtype (before: a hand-copied list, which left out phi1_mean.npy)
+    sizes = {"R": 4, "N": 180, "k": 3, "d1": np.load(files["phi1"]).shape[1]}
+    for name, doc in OUTPUT_FILES.items():
+        if name.startswith("test_"):
+            assert not (out / name).exists(), name
+            continue
         assert (out / name).exists(), name
+        if name.endswith(".npy"):
+            shape, dtype = re.match(r"\((.*?)\) (\w+):", doc).groups()
+            a = np.load(out / name)
+            assert a.shape == tuple(sizes[d.strip()] for d in shape.split(",") if d.strip()), name
+            assert a.dtype == np.dtype(dtype), name
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["n_samples"] == 180 and len(cfg["input_hash"]) == 16
     assert cfg["hume"]["n_restarts"] == 4

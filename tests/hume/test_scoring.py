@@ -17,7 +17,7 @@ def test_true_labeling_beats_random_and_collapsed(blobs):
 
 def _dense_reference(phi2, labels, k, folds, ridge, random_state):
     """The score with explicit one-hot targets and dense predictions (the pre-0.2 formulation)."""
-    from hume_ssl.hume.ridge import augment, regulariser, ridge_lambda
+    from hume_ssl.hume.ridge import augment, regulariser
 
     x = torch.as_tensor(phi2, dtype=torch.float64)
     n, d = x.shape
@@ -25,7 +25,10 @@ def _dense_reference(phi2, labels, k, folds, ridge, random_state):
     order = torch.from_numpy(np.random.default_rng([random_state, 31]).permutation(n))
     fold_of = torch.empty(n, dtype=torch.long)
     fold_of[order] = torch.arange(n) % folds
-    lam = ridge_lambda(ridge, int(n * (folds - 1) / folds), d, float((x**2).sum(1).mean()))
+    # the penalty written out: ridge x the mean Gram eigenvalue of the 135 rows each of the 4
+    # folds fits on (180 rows), i.e. ridge x 135 x the mean squared row norm / d
+    assert (n, folds) == (180, 4)
+    lam = ridge * 135 * float((x**2).sum(1).mean()) / d
     reg = regulariser(d + 1, lam, "cpu", torch.float64)
     out = []
     for lab in labels:

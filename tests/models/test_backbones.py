@@ -18,6 +18,8 @@ def test_unknown_backbone_suggests_closest():
 
 
 def test_aliases_resolve_with_preprocessing():
+    # the default pair (TURTLE's best pair, README "Features"): a change must say why there
+    assert DEFAULT_BACKBONES == ("dinov2_vitg14", "clip_vit_l14")
     for name in DEFAULT_BACKBONES + ("dinov2_vitb14", "clip_vit_b16"):
         b = resolve_backbone(name)
         assert b.source == "timm" and b.preprocessing.input_size == 224

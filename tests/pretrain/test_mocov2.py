@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from conftest import sgd_losses
 
+from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.models.encoders import SplitBatchNorm2d, build_encoder, split_batchnorm
 from hume_ssl.pretrain.methods.mocov2 import MoCo, infonce_loss
 
@@ -51,7 +52,7 @@ def test_split_batchnorm_normalises_each_group_and_is_plain_bn_in_eval():
     plain.load_state_dict(bn.state_dict())  # same state layout as BatchNorm2d
     bn.eval(), plain.eval()
     torch.testing.assert_close(bn(x), plain(x))
-    with pytest.raises(Exception, match="divisible"):
+    with pytest.raises(HumeSSLError, match="divisible"):
         bn.train()(torch.randn(5, 3, 2, 2))
 
 

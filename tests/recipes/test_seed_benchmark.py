@@ -59,9 +59,11 @@ def test_tiny_run_prints_curves_states_and_calibration(tmp_path, capsys):
     assert f"| {SETS[0]} | {at4} | {at4} |" in side
     with pytest.raises(SystemExit):  # --fits reads tables only
         seed_benchmark.main(["--out", str(tmp_path), "--fits", str(tmp_path)])
+    assert "--fits reads earlier runs' tables: add --tables-only" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a folder that is not there is named, nothing runs
         seed_benchmark.main(["--out", str(tmp_path), "--tables-only", "--fits",
                              str(tmp_path / "nowhere")])
+    assert f"--fits: no such folder: {tmp_path / 'nowhere'}" in capsys.readouterr().err
 
 
 def test_what_seeds_teach_counts_a_class_without_seeds_as_never_learned():

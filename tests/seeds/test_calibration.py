@@ -1,0 +1,27 @@
+"""The expected-precision tables `seed` prints its estimate from (hume_ssl.seeds.calibration).
+
+BIN_COUNTS and FILL_COUNTS were counted on the seed benchmark (their comments give the command
+and date; docs/seed_evidence.md). A new count changes every estimate `seed` prints, so it must
+come with the table of its command: these tests fail on any change (before: every test of the
+estimate was relational, and tables lowered by 20-30 right clusters per bin passed them)."""
+
+import pytest
+
+from hume_ssl.seeds.calibration import BIN_COUNTS, FILL_COUNTS, expected_precision
+
+
+def test_the_tables_are_the_benchmarks_counts():
+    assert BIN_COUNTS == ((68.25, 97), (123.75, 159), (145.75, 158), (81.5, 84))
+    assert FILL_COUNTS == (84.5, 137)
+
+
+def test_a_clusters_estimate_is_its_bins_share_of_right_clusters():
+    """One cluster per stability bin (< 0.4, 0.4..0.6, 0.6..0.8, >= 0.8): each one's expected
+    share of right seeds is the Beta(1 + right, 1 + wrong) mean of its bin's counts; a cluster
+    whose seeds were all filled, FILL_COUNTS' (Monte Carlo: within 0.01)."""
+    est = expected_precision([0.3, 0.5, 0.7, 0.9], [4] * 4, 10)
+    assert [c["expected"] for c in est["clusters"]] == pytest.approx(
+        [69.25 / 99, 124.75 / 161, 146.75 / 160, 82.5 / 86], abs=0.01)
+    assert est["overall"]["expected"] == pytest.approx(0.845, abs=0.01)
+    filled = expected_precision([0.9], [4], 10, filled=[4])["clusters"][0]
+    assert filled["expected"] == pytest.approx(85.5 / 139, abs=0.01)
