@@ -177,8 +177,19 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
         files.append(write_train_usb(out / names[2], Path(seeds_dir).resolve(), seeds))
     else:  # torchssl
         files.append(atomic_save_npy(out / names[0], idx))
-    files.append(atomic_write_bytes(out / "README.txt", (LABELS_USED[fmt] + "\n").encode()))
+    files.append(atomic_write_bytes(out / "README.txt", readme_text(out, fmt).encode()))
     return files
+
+
+def readme_text(out: Path, fmt: str) -> str:
+    """README.txt of an export folder: which labels each consumer trains on, for `fmt` and for
+    every other format whose files are in `out` (another export into the same --out: its
+    warning, e.g. TorchSSL's ground truth, is not lost)."""
+    present = [f for f in FORMATS
+               if f == fmt or all((out / name).is_file() for name in WRITES[f])]
+    if present == [fmt]:
+        return LABELS_USED[fmt] + "\n"
+    return "".join(f"{f} ({', '.join(WRITES[f])}): {LABELS_USED[f]}\n\n" for f in present)
 
 
 def default_out(seeds: Path, fmt: str) -> Path:

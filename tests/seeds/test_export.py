@@ -43,6 +43,17 @@ def test_exports_round_trip(tmp_path, fmt):
     assert idx == [5, 17, 42, 8] and lab == [0, 0, 1, 1]
 
 
+def test_two_formats_into_one_folder_keep_both_readme_notes(tmp_path):
+    """Before: a csv export into the folder of a torchssl one rewrote README.txt for the csv
+    alone, and TorchSSL's ground-truth warning was gone."""
+    s = load_any_seeds(_seeds_dir(tmp_path))
+    export_seeds(s, "torchssl", tmp_path / "out")
+    export_seeds(s, "csv", tmp_path / "out")
+    text = (tmp_path / "out" / "README.txt").read_text()
+    assert "GROUND-TRUTH" in text and "seeds.csv holds our pseudo-labels" in text
+    assert text.index("torchssl (sampled_label_idx.npy):") < text.index("csv (seeds.csv):")
+
+
 def test_export_refuses_what_no_consumer_reads(tmp_path):
     s = load_any_seeds(_seeds_dir(tmp_path, "npz:/data/cifar10_{split}_jpeg.npz"))
     with pytest.raises(HumeSSLError, match="TorchSSL reads indices"):
