@@ -49,8 +49,9 @@ class FixMatchConfig:
     probe: bool = setting(True, "Score on the test split the logistic-regression probe fitted "
                           "on the seeds in the init's frozen features before training (the "
                           "baseline FixMatch must beat); for encoder+head classifiers. "
-                          "--no-probe skips the scoring: the probe is fitted anyway (the "
-                          "features' scale, and the cnn and vit recipes' head, start from it).",
+                          "--no-probe skips it, but for the cnn and vit recipes, whose head "
+                          "and feature scale start from the probe: there it is fitted, not "
+                          "scored.",
                           flags=("--probe/--no-probe",))
     micro_batches: int = setting(1, "Split each step's batch into this many forwards with "
                                  "accumulated gradients (same loss; BatchNorm sees each part "

@@ -178,14 +178,16 @@ def _probe(trainer: FixMatchTrainer, cfg: FixMatchConfig, s, y, k: int, test):
     model = trainer.model
     if not cfg.init or not isinstance(model, EncoderClassifier):
         return None
+    recipe = RECIPES[cfg.recipe]
+    model.frozen_bn = trainer.ema.module.frozen_bn = recipe.frozen_bn
+    if not cfg.probe and recipe.head != "probe" and not recipe.unit_features:
+        return None  # --no-probe, and the recipe (ssl) starts nothing from the probe
     scored = cfg.probe and test is not None
     probe = fit_probe(model.encoder, trainer.data, s.indices, y, k, trainer.mean, trainer.std,
                       trainer.device, cfg.input_size,
                       test.images if scored else None, test.labels if scored else None,
                       cfg.oracle_labels, min(cfg.eval_batch_size, 256))
-    recipe = RECIPES[cfg.recipe]
     from_probe = recipe.head == "probe"
-    model.frozen_bn = trainer.ema.module.frozen_bn = recipe.frozen_bn
     start_head(model, probe, from_probe, recipe.unit_features)
     start_head(trainer.ema.module, probe, from_probe, recipe.unit_features)
     trainer.reference_acc = probe.test_acc  # drawn in curves.png

@@ -96,8 +96,9 @@ def choose_k(
     settings = {**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
     # each k's row is saved as it is scored; a re-run on the same rows and settings reuses them
     path = check_writable_dir(out) / "k_auto.json"
+    rows_hash = input_hash or array_hash(x1, x2)  # (each fit's too: hashed once)
     key = config_hash({"hume": {f: v for f, v in settings.items() if f not in RESOURCES},
-                       "rows": input_hash or array_hash(x1, x2)})
+                       "rows": rows_hash})
     before = read_json(path) if path.is_file() else {}
     done = ({r["k"]: r for r in before.get("table", [])} if before.get("key") == key else {})
     rows = []
@@ -106,7 +107,8 @@ def choose_k(
             rows.append(done[k])
             log(f"k={k}: median score {done[k]['median_score']:.4f} (reused from {path})")
             continue
-        m = Hume.from_config(HumeConfig(k=k, **settings), callback=callback).fit(x1, x2)
+        m = Hume.from_config(HumeConfig(k=k, **settings), callback=callback).fit(
+            x1, x2, input_hash=rows_hash)
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir
+from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir, load_array
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.seeds.artifact import Seeds, check_seeds_match, inner_seeds_folder, read_seeds
 from hume_ssl.seeds.usb import write_train_usb
@@ -185,11 +185,13 @@ def readme_text(out: Path, fmt: str) -> str:
     """README.txt of an export folder: which labels each consumer trains on, for `fmt` and for
     every other format whose files are in `out` (another export into the same --out: its
     warning, e.g. TorchSSL's ground truth, is not lost)."""
-    present = [f for f in FORMATS
-               if f == fmt or all((out / name).is_file() for name in WRITES[f])]
-    if present == [fmt]:
+    others = [f for f in FORMATS
+              if f != fmt and all((out / name).is_file() for name in WRITES[f])]
+    if not others:
         return LABELS_USED[fmt] + "\n"
-    return "".join(f"{f} ({', '.join(WRITES[f])}): {LABELS_USED[f]}\n\n" for f in present)
+    return "".join([f"{fmt} ({', '.join(WRITES[fmt])}): {LABELS_USED[fmt]}\n\n"] + [
+        f"{f} ({', '.join(WRITES[f])}, from an earlier export into this folder: it may hold "
+        f"other seeds): {LABELS_USED[f]}\n\n" for f in others])
 
 
 def default_out(seeds: Path, fmt: str) -> Path:
@@ -204,11 +206,11 @@ def csv_bytes(indices: np.ndarray, labels: np.ndarray) -> bytes:
     return ("index,label\n" + "".join(f"{i},{c}\n" for i, c in zip(indices, labels))).encode()
 
 
-def remove_exports(seeds_dir: Path) -> list[Path]:
+def remove_exports(seeds_dir: Path) -> list[tuple[Path, str]]:
     """Remove the exports in a seeds folder's default places (SEEDS/export-FORMAT): `seed`
     calls it before it writes new seeds, so no export there holds the earlier ones. Only the
-    files `export` writes go; a folder left empty goes too. A seeds.csv that is not the CSV of
-    the folder's seeds (edited by hand) stays, with its README.txt: returned, to be named."""
+    files `export` writes go; a folder left empty goes too. A seeds.csv that may have been
+    edited by hand stays, with its README.txt: returned with why (`csv_state`), to be named."""
     if not Path(seeds_dir).is_dir():  # (default_out of a missing folder is its parent's)
         return []
     kept = []
@@ -216,8 +218,9 @@ def remove_exports(seeds_dir: Path) -> list[Path]:
         d = default_out(Path(seeds_dir), fmt)
         if not d.is_dir():
             continue
-        if fmt == "csv" and _edited(d / WRITES["csv"][0], Path(seeds_dir)):
-            kept.append(d / WRITES["csv"][0])
+        state = csv_state(d / WRITES["csv"][0], Path(seeds_dir)) if fmt == "csv" else "export's"
+        if state != "export's":
+            kept.append((d / WRITES["csv"][0], state))
             continue
         for name in (*WRITES[fmt], "README.txt"):
             (d / name).unlink(missing_ok=True)
@@ -226,14 +229,15 @@ def remove_exports(seeds_dir: Path) -> list[Path]:
     return kept
 
 
-def _edited(csv: Path, seeds_dir: Path) -> bool:
-    """Whether `csv` differs from the CSV `export` writes of the seeds in `seeds_dir`' arrays (a
-    folder whose arrays cannot be read counts as differing: the CSV is kept)."""
+def csv_state(csv: Path, seeds_dir: Path) -> str:
+    """"export's" (byte for byte the CSV `export` writes of the seeds in `seeds_dir`, or no file),
+    "edited" (it differs: edited by hand, or saved by an editor with other line endings), or
+    "unchecked" (the folder's seeds cannot be read to compare)."""
     if not csv.is_file():
-        return False
+        return "export's"
     try:
-        idx = np.load(seeds_dir / "indices.npy")
-        lab = np.load(seeds_dir / "pseudo_labels.npy")
-    except (OSError, ValueError):
-        return True
-    return csv.read_bytes() != csv_bytes(idx, lab)
+        idx = load_array(seeds_dir / "indices.npy", "seed indices")
+        lab = load_array(seeds_dir / "pseudo_labels.npy", "seed labels")
+    except HumeSSLError:
+        return "unchecked"
+    return "export's" if csv.read_bytes() == csv_bytes(idx, lab) else "edited"

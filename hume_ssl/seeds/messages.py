@@ -107,3 +107,12 @@ def empty_reason(cfg: SeedConfig, candidates: np.ndarray) -> str:
     if cfg.shortage != "relax":
         tries.insert(0, "--shortage relax (lowers the thresholds until clusters fill)")
     return f"{why}; try {', or '.join(tries)}."
+
+
+def kept_csv_note(csv, state: str) -> str:
+    """Why a re-run kept SEEDS/export-csv/seeds.csv (remove_exports: "edited" or "unchecked")."""
+    why = ("it was edited since `export` wrote it, and holds those edits of the earlier seeds, "
+           "not these" if state == "edited" else "the earlier seeds could not be read to "
+           "check it was not edited, so it is kept as it is")
+    return (f"kept {csv}: {why}; `export --format csv` would overwrite it: move it out of the "
+            "seeds folder first")

@@ -49,6 +49,7 @@ from hume_ssl.seeds.messages import (
     agreement_note,
     empty_reason,
     filled_note,
+    kept_csv_note,
     partitions_note,
     short_note,
 )
@@ -88,11 +89,12 @@ def seed_run(
     dataset's); not both. The run has one random state, the HUME config's (a SeedConfig that
     sets another is refused). `labels`: ground truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
+    auto = str(k) == "auto"  # k chosen by score (choose_k), once the spaces are read
     k_origin = ({"by": "--k auto", "k_range": k_range, "table": "k_auto.json"}
-                if str(k) == "auto" else {"by": "given"} if hume is not None or k is not None
+                if auto else {"by": "given"} if hume is not None or k is not None
                 else {"by": "the dataset's classes"})  # seeds.json: how k was chosen
     backbones = backbone_pair(backbones)  # "A,B" or a pair
-    if k_range != K_RANGE and str(k) != "auto":
+    if k_range != K_RANGE and not auto:
         raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
                            "it, or drop it.")
     hume_defaults = dict(hume_defaults or {})
@@ -105,11 +107,11 @@ def seed_run(
             "seeds": dataclasses.asdict(seeds),
             "features": {n: str(v) for n, v in (feature_kw or {}).items()}})
     hume = hume_config(hume, hume_defaults, k)  # None: k is "auto" or the dataset's
-    if str(k) == "auto":
+    if auto:
         parse_k_range(k_range)  # before the features are read
     feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
-                                     k_from_dataset=hume is None and str(k) != "auto")
+                                     k_from_dataset=hume is None and not auto)
     n = x1.shape[0]
     truth = ground_truth(labels, ds, n)
     check_knn(seeds.n_neighbors, n)
@@ -123,7 +125,9 @@ def seed_run(
                            "HUME config's (--random-state); set it there.")
     seeds = dataclasses.replace(seeds, random_state=random_state)  # one seed per run
     input_hash = array_hash(x1, x2)
-    if str(k) == "auto":  # each k's HUME fit on these rows, before the run's own fit
+    if auto:  # each k's HUME fit on these rows, before the run's own fit
+        if distributed.init(resolve_device(hume_defaults.get("device", "auto"))):
+            distributed.check_same("the inputs (hash of both feature spaces)", input_hash)
         hume = HumeConfig(k=choose_k(out, x1, x2, k_range, hume_defaults, log=log,
                                      callback=hume_callback, input_hash=input_hash),
                           **hume_defaults)
@@ -217,10 +221,8 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
     remove_stale(folder)  # an earlier run's report and sheets, about its seeds
-    for csv in remove_exports(folder):  # and its exports in their default places
-        log(f"warning: kept {csv}: it was edited since `export` wrote it, and holds those "
-            "edits of the earlier seeds, not these; `export --format csv` would overwrite it: "
-            "move it out of the seeds folder first")
+    for csv, state in remove_exports(folder):  # and its exports in their default places
+        log(f"warning: {kept_csv_note(csv, state)}")
     seeds_dir = write_seeds(folder, sel.indices_, sel.pseudo_labels_, sel.scores_, knn_share,
                             meta)
     if len(sel.indices_) == 0:

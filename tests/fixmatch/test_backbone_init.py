@@ -278,3 +278,25 @@ def test_compile_with_a_backbone_init(toy, squeeze_file):  # noqa: F811
                    steps=2, eval_every=2, compile=True, micro_batches=2)
     res = train_fixmatch_run(root / "fm_c", cfg, seeds=seeds)
     assert res["steps"] == 2 and 0.0 <= res["test_acc_last"] <= 1.0
+
+
+def test_no_probe_fits_the_probe_only_where_the_recipe_starts_from_it(toy, squeeze_file,  # noqa: F811
+                                                                      monkeypatch):
+    """Before: --no-probe fitted the probe for every --init and threw it away under the ssl
+    recipe (which starts nothing from it). Now: cnn fits it (its head starts from it), unscored;
+    ssl does not fit it."""
+    from hume_ssl.fixmatch import run as fixmatch_run
+
+    root, seeds, _, _ = toy
+    fitted, fit = [], fixmatch_run.fit_probe
+    monkeypatch.setattr(fixmatch_run, "fit_probe",
+                        lambda *a, **kw: fitted.append(a[-4] is not None) or fit(*a, **kw))
+    init = f"torchvision:squeezenet1_1@{squeeze_file}"
+    for recipe in ("cnn", "ssl"):
+        cfg = tiny_cfg(arch=None, init=init, input_size=24, steps=2, eval_every=2, probe=False,
+                       recipe=recipe)
+        train_fixmatch_run(root / recipe, cfg, seeds=seeds)
+    assert fitted == [False]  # cnn's, given no test images (unscored); none for ssl
+    record = json.loads((root / "ssl" / "config.json").read_text())
+    assert record["probe"] is None
+    assert json.loads((root / "cnn" / "config.json").read_text())["probe"]["test_acc"] is None

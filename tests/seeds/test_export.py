@@ -51,7 +51,9 @@ def test_two_formats_into_one_folder_keep_both_readme_notes(tmp_path):
     export_seeds(s, "csv", tmp_path / "out")
     text = (tmp_path / "out" / "README.txt").read_text()
     assert "GROUND-TRUTH" in text and "seeds.csv holds our pseudo-labels" in text
-    assert text.index("torchssl (sampled_label_idx.npy):") < text.index("csv (seeds.csv):")
+    # this export first; the other's files are said to come from an earlier export
+    assert text.index("csv (seeds.csv):") < text.index(
+        "torchssl (sampled_label_idx.npy, from an earlier export into this folder")
 
 
 def test_export_refuses_what_no_consumer_reads(tmp_path):
@@ -240,6 +242,12 @@ def test_remove_exports_looks_only_inside_the_seeds_folder(tmp_path):
     theirs.write_text("index,label\n")
     remove_exports(tmp_path / "seeds")  # not made yet
     assert theirs.exists()
+    # a seeds folder whose seeds cannot be read: its CSV is kept, said to be unchecked (not
+    # "edited", which nothing showed)
+    mine = tmp_path / "seeds" / "export-csv" / "seeds.csv"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("index,label\n")
+    assert remove_exports(tmp_path / "seeds") == [(mine, "unchecked")] and mine.exists()
 
 
 def test_a_missing_csv_and_a_negative_label_get_messages_that_say_so(tmp_path):
