@@ -150,7 +150,7 @@ def test_unlabeled_loss_beats_supervised_alone_on_few_labels(tmp_path):
                              lambda_u=lambda_u, eval_every=600, log_every=600,
                              checkpoint_every=10**6, ema_decay=0.99, device="cpu",
                              tensorboard=False)
-        t = FixMatchTrainer(cfg, x[tr], lab, y[lab], unl, 10, tmp_path / str(lambda_u),
+        t = FixMatchTrainer(cfg.resolve(), x[tr], lab, y[lab], unl, 10, tmp_path / str(lambda_u),
                             truth=y, test_images=x[te], test_truth=d.target[te], aligned=True)
         acc[lambda_u] = t.fit().evals[-1][1]
     # docs/reference.md's figure ("FixMatch", short runs):
@@ -166,7 +166,7 @@ def _trainer(out, cfg, rng_seed=0):
     rng = np.random.default_rng(rng_seed)
     x, y = toy_images(60, rng)
     lab = np.arange(6)
-    return FixMatchTrainer(cfg, x, lab, y[lab], np.arange(6, 60), 3, out, truth=y,
+    return FixMatchTrainer(cfg.resolve(), x, lab, y[lab], np.arange(6, 60), 3, out, truth=y,
                            test_images=x[:20], test_truth=y[:20])
 
 
@@ -242,7 +242,8 @@ def _ddp_worker(rank, world, port, out_dir):
     rng = np.random.default_rng(0)
     x, yy = toy_images(40, rng)
     cfg = tiny_cfg(steps=3, eval_every=3, checkpoint_every=3, threshold=0.0)
-    tr = FixMatchTrainer(cfg, x, np.arange(6), yy[:6], np.arange(6, 40), 3, f"{out_dir}/run",
+    tr = FixMatchTrainer(cfg.resolve(), x, np.arange(6), yy[:6], np.arange(6, 40), 3,
+                         f"{out_dir}/run",
                          truth=yy, test_images=x[:10], test_truth=yy[:10])
     start = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
     tr.fit()
@@ -540,7 +541,7 @@ def test_init_from_a_pretrain_run_trains_exports_and_predicts(toy, ssl_run):
 
     root, seeds, idx, y = toy
     cfg = tiny_cfg(arch=None, init=f"ssl:{ssl_run}", steps=3, eval_every=3)  # default scale
-    tr_cfg = cfg.validate()
+    tr_cfg = cfg.resolve()
     assert tr_cfg.arch == "resnet18_cifar"
     out = root / "fm_init"
     res = train_fixmatch_run(out, cfg, seeds=seeds)
@@ -588,7 +589,7 @@ def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):
                  labels=z["labels"])
     with pytest.raises(HumeSSLError, match="trained on 16 px images"):
         train_fixmatch_run(root / "e2", tiny_cfg(arch=None, init=f"ssl:{ssl_run}"),
-                           indices=seeds / "indices.npy", labels=seeds / "pseudo_labels.npy",
+                           indices=seeds / "indices.npy", seed_labels=seeds / "pseudo_labels.npy",
                            dataset=f"npz:{tmp_path}/small_{{split}}.npz")
     assert not (root / "e2").exists()
     with pytest.raises(HumeSSLError, match="backbone.json"):

@@ -159,7 +159,7 @@ def test_errors_name_seed_labels_not_the_deprecated_labels(tmp_path):
                                 dict(lambda_u=float("nan")), dict(eval_median_of=0)])
 def test_non_finite_zero_or_negative_numbers_are_refused(kw):
     with pytest.raises(HumeSSLError, match="must"):
-        tiny(**kw).validate()
+        tiny(**kw).resolve()
 
 
 @pytest.mark.parametrize("kw, match", [(dict(steps=2.5), "--steps 2.5: must be a whole"),

@@ -13,14 +13,14 @@ def test_budget_and_chunk_errors_name_what_fits(blobs):
     phi1, phi2, _ = blobs
     kw = dict(k=3, n_restarts=64, n_steps=2, device="cpu")
     with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
-        Hume(memory_budget_gb=1e-6, **kw).fit(phi1, phi2)
+        Hume(memory_budget_gib=1e-6, **kw).fit(phi1, phi2)
     assert "(or lower --subset-size)" in str(e.value)  # the flag, not the field (before)
     smallest = float(re.search(r"--memory-budget-gib ([0-9.]+)", str(e.value)).group(1))
     with pytest.raises(HumeSSLError, match="largest chunk that fits") as e:
-        Hume(memory_budget_gb=smallest, chunk_size=10**6, **kw).fit(phi1, phi2)
+        Hume(memory_budget_gib=smallest, chunk_size=10**6, **kw).fit(phi1, phi2)
     largest = int(re.search(r"--chunk-size (\d+)\.", str(e.value)).group(1))
     assert 8 <= largest < 10**6 and largest % 8 == 0
-    m = Hume(memory_budget_gb=smallest, chunk_size=largest, **kw).fit(phi1, phi2)  # both fit
+    m = Hume(memory_budget_gib=smallest, chunk_size=largest, **kw).fit(phi1, phi2)  # both fit
     assert m.labelings_.shape[0] == 64
 
 

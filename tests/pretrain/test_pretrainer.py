@@ -40,7 +40,7 @@ def _trainer(out, cfg, n=64):
     x = smooth_images(n)
     y = np.arange(n) % 4
     mean, std = channel_stats(x)
-    return Pretrainer(cfg, x, out, mean, std, train_labels=y, test_images=x[:16],
+    return Pretrainer(cfg.resolve(), x, out, mean, std, train_labels=y, test_images=x[:16],
                       test_labels=y[:16])
 
 
@@ -271,11 +271,11 @@ def test_every_setting_carries_its_help():
 
 
 def test_lr_and_queue_scale_with_the_batch():
-    demo = PretrainConfig().validate()
+    demo = PretrainConfig().resolve()
     assert demo.lr == pytest.approx(0.06) and demo.queue_size == 4096  # MoCo's CIFAR-10 demo
-    small = PretrainConfig(batch_size=128).validate()
+    small = PretrainConfig(batch_size=128).resolve()
     assert small.lr == pytest.approx(0.015) and small.queue_size == 1024
-    assert PretrainConfig(batch_size=64, queue_size=300).validate().queue_size == 300
+    assert PretrainConfig(batch_size=64, queue_size=300).resolve().queue_size == 300
 
 
 def test_collapse_watch_warns_once_per_episode_and_not_on_the_early_dip(tmp_path):

@@ -57,7 +57,7 @@ def test_simclr_is_registered_and_learns(tmp_path):
     cfg = tiny_cfg(method="simclr", epochs=24, batch_size=32, queue_size=None, bn_splits=8,
                    knn_every=100, checkpoint_every=10**6)  # (bn_splits: simclr's default)
     tr = _trainer(tmp_path, cfg, n=128)
-    assert cfg.temperature == 0.5 and cfg.head == "mlp_bn" and cfg.lr == 0.24 * 32 / 512
+    assert tr.cfg.temperature == 0.5 and tr.cfg.head == "mlp_bn" and tr.cfg.lr == 0.24 * 32 / 512
     before = instance_loss(tr)
     tr.fit()
     after = instance_loss(tr)

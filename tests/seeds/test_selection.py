@@ -5,7 +5,7 @@ import pytest
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.seeds.consensus import ConsensusSelector
-from hume_ssl.seeds.selection import SeedSelector, SelectionConfig
+from hume_ssl.seeds.selection import SeedSelector
 
 
 def _case():
@@ -96,7 +96,7 @@ def test_the_hume_rules_defaults_are_the_ones_chosen_on_the_seed_benchmark():
     labels, agree, knn, margin = _three_orders()
     sel = SeedSelector(per_class=3).fit(labels, agree, knn, margin, k=1)  # default ranking
     assert sel.indices_.tolist() == [2, 1, 0]
-    assert SelectionConfig().ranking == "knn" and SelectionConfig().shortage == "fewer"
+    assert SeedConfig().ranking == "knn" and SeedConfig().shortage == "fewer"
     cfg = SeedConfig()
     assert (cfg.rule, cfg.ranking, cfg.n_neighbors, cfg.knn_space, cfg.shortage) == (
         "consensus", "knn", 20, "both", "fewer")
