@@ -93,12 +93,13 @@ def shortage_hint(cfg: SeedConfig) -> str:
 def empty_reason(cfg: SeedConfig, candidates: np.ndarray) -> str:
     """Why no sample became a seed, and what to try: for the warning and seeds.json."""
     if cfg.rule == "consensus":
-        return ("no cluster is agreed on by HUME and k-means of both spaces (nor by the "
-                "k-means partitions alone) with a core whose "
-                f"members' neighbours stay in it (> {cfg.min_knn} in each space, stability >= "
-                f"{cfg.min_stability}, candidates >= {cfg.min_support:g} of its members); try a "
-                "stronger backbone pair (or `hume-ssl pretrain`), fewer classes (--k), or --rule "
-                "hume --shortage relax (seeds HUME alone backs, less often right).")
+        return ("no cluster gave candidates: none has a core (the members HUME and k-means of "
+                "both spaces, or the k-means partitions alone, agree on) whose members keep "
+                f"more than {cfg.min_knn} of their {cfg.n_neighbors} nearest neighbours in it "
+                f"in each space, with stability >= {cfg.min_stability} and candidates >= "
+                f"{cfg.min_support:g} of its members; try a stronger backbone pair (or "
+                "`hume-ssl pretrain`), fewer classes (--k), or --rule hume --shortage relax "
+                "(seeds HUME alone backs, less often right).")
     why = (
         f"no sample has both restart agreement > {cfg.min_agreement} and kNN consistency > "
         f"{cfg.min_knn} ({int(np.sum(candidates))} candidates in all)"
@@ -116,3 +117,16 @@ def kept_csv_note(csv, state: str) -> str:
            "check it was not edited, so it is kept as it is")
     return (f"kept {csv}: {why}; `export --format csv` would overwrite it: move it out of the "
             "seeds folder first")
+
+
+def small_clusters_note(cfg: SeedConfig, sizes: np.ndarray) -> str:
+    """When clusters are small for --knn ("" when not): a candidate needs more than min_knn of
+    its n_neighbors nearest neighbours inside its cluster's core, which a cluster of fewer than
+    2 x n_neighbors rows can rarely give, however clean it is."""
+    small = int(np.min(sizes)) if len(sizes) else 0
+    if small >= 2 * cfg.n_neighbors:
+        return ""
+    return (f" Clusters here are small for --knn {cfg.n_neighbors}: the smallest holds {small} "
+            f"rows, and a candidate needs more than {cfg.min_knn:g} x {cfg.n_neighbors} of its "
+            "nearest neighbours inside its cluster's core; try a lower --knn (e.g. --knn "
+            f"{max(2, small // 2 - 1)}).")

@@ -52,6 +52,7 @@ from hume_ssl.seeds.messages import (
     kept_csv_note,
     partitions_note,
     short_note,
+    small_clusters_note,
 )
 from hume_ssl.seeds.meta import seeds_meta
 from hume_ssl.seeds.partitions import space_neighbours
@@ -218,8 +219,9 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     sheets; warns about empty or short clusters."""
     meta["diagnostics"] = with_seeds(model.diagnostics_, hume_candidates(sel, model, seeds),
                                      knn_share, model.labels_, seeds.per_class)
+    small = small_clusters_note(seeds, np.bincount(model.labels_, minlength=model.k))
     if len(sel.indices_) == 0:
-        meta["empty_reason"] = empty_reason(seeds, sel.candidates_)
+        meta["empty_reason"] = empty_reason(seeds, sel.candidates_) + small
     remove_stale(folder)  # an earlier run's report and sheets, about its seeds
     for csv, state in remove_exports(folder):  # and its exports in their default places
         log(f"warning: {kept_csv_note(csv, state)}")
@@ -229,7 +231,8 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
         log(f"warning: no seeds: {meta['empty_reason']}")
     elif sel.short_classes_:
         log(f"warning: clusters {sel.short_classes_} have fewer than {seeds.per_class} seeds "
-            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}){short_note(sel, seeds)}")
+            f"(got {[int(sel.per_class_[c]) for c in sel.short_classes_]}){short_note(sel, seeds)}"
+            + small)
     if seeds.contact_sheets and ds is not None:
         write_contact_sheets(seeds_dir / SHEETS, sel.indices_by_class(),
                              lambda i: ds[i])

@@ -282,7 +282,7 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
     assert np.load(seeds / "indices.npy").shape == (0,)
     meta = strict_load(seeds / "seeds.json")
     # the consensus rule (the default) and the hume rule each say why in their own terms
-    assert ("no sample" if "hume" in extra else "no cluster is agreed") in meta["empty_reason"]
+    assert ("no sample" if "hume" in extra else "no cluster gave candidates") in meta["empty_reason"]
     report = strict_load(seeds / "report.json")
     assert report["n_seeds"] == 0 and report["seed_precision"] is None
     for name in ("config.json", "metrics.json"):
@@ -499,6 +499,27 @@ def test_k_auto_reads_each_space_once(tmp_path, gaussian_files, monkeypatch):
     assert table["chosen"] in (2, 3)
     assert json.loads((tmp_path / "R" / "seeds" / "seeds.json").read_text())["k"] == \
         table["chosen"]
+
+
+def test_clusters_small_for_the_knn_are_named_with_a_knn_that_fits(tmp_path):
+    """Before: on 3 clean clusters of 12 rows the default --knn 20 left a cluster without seeds
+    (0 seeds on a user's 36 images) and the warning blamed the backbones; --knn 5 seeds all."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3, 6))[np.repeat(np.arange(3), 12)] * 6 + rng.normal(size=(36, 6))
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, (z @ rng.normal(size=(6, 10))).astype(np.float32))
+    np.save(b, (z @ rng.normal(size=(6, 8))).astype(np.float32))
+    hume = HumeConfig(k=3, n_restarts=4, n_steps=20)
+    for knn, seeds in ((20, None), (5, 12)):
+        lines = []
+        res = seed_run(tmp_path / f"r{knn}", phi1=a, phi2=b, hume=hume,
+                       seeds=SeedConfig(n_neighbors=knn), log=lines.append)
+        warned = " ".join(line for line in lines if line.startswith("warning"))
+        if seeds is None:
+            assert res["short_classes"] and "small for --knn 20: the smallest holds 12" in warned
+            assert warned.endswith("try a lower --knn (e.g. --knn 5).")
+        else:
+            assert res["n_seeds"] == seeds and "small for --knn" not in warned
 
 
 def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
