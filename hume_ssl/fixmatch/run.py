@@ -241,9 +241,12 @@ def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> int:
             "labeled with), or a seeds folder whose seeds.json gives \"k\"."
         )
     if y.min() < 0 or y.max() >= k:
+        bad = int(np.flatnonzero((y < 0) | (y >= k))[0])
         raise HumeSSLError(
             f"seed labels span {y.min()}..{y.max()} but k = {k} ({source}): every label must "
-            f"lie in 0..{k - 1}; fix the labels (or k in seeds.json)."
+            f"lie in 0..{k - 1} (e.g. {s.where(bad)}: label {y[bad]}); fix the labels"
+            + (" (or k in seeds.json)." if source.startswith("k in") else
+               " (or --k)." if source == "--k" else ".")
         )
     return int(k)
 

@@ -48,9 +48,17 @@ class Seeds:
     order_hash: Optional[str] = None
     class_names: Optional[list[str]] = None
     source: dict = field(default_factory=dict)
+    lines: Optional[np.ndarray] = None  # (n,) each seed's line in its CSV (None: not a CSV)
+
+    def where(self, i: int) -> str:
+        """Seed i, as a person finds it: FILE.csv:LINE for a CSV, else its position."""
+        if self.lines is not None:
+            return f"{self.source.get('indices')}:{int(self.lines[i])}"
+        return f"seed {i} (index {int(self.indices[i])})"
 
 
-def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indices, labels, line numbers (1-based)) of an `index,label` CSV."""
     rows = []
     for i, line in enumerate(path.read_text().splitlines()):
         line = line.strip()
@@ -60,7 +68,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         try:
             if len(parts) != 2:  # a third column would be dropped silently
                 raise ValueError(f"{len(parts)} columns")
-            rows.append((int(parts[0]), int(parts[1])))
+            rows.append((int(parts[0]), int(parts[1]), i + 1))
         except ValueError as e:
             if i == 0 and len(parts) == 2:  # header
                 continue
@@ -71,7 +79,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         raise HumeSSLError(f"{path}: no `index,label` rows found.")
     a = np.asarray(rows, dtype=np.int64)
-    return a[:, 0], a[:, 1]
+    return a[:, 0], a[:, 1], a[:, 2]
 
 
 def inner_seeds_folder(d: Path) -> str:
@@ -151,8 +159,9 @@ def read_seeds(
         ip = Path(indices)
         if not ip.is_file():
             raise HumeSSLError(f"seed indices file not found: {ip}. Check the path.")
+        lines = None
         if ip.suffix.lower() == ".csv":
-            idx, lab = _read_csv(ip)
+            idx, lab, lines = _read_csv(ip)
         else:
             if labels is None:
                 raise HumeSSLError("--indices FILE.npy needs --seed-labels FILE.npy (or pass "
@@ -162,7 +171,7 @@ def read_seeds(
                 np.asarray(load_array(labels, "seed labels")),
             )
         s = Seeds(idx, lab, dataset, 0, n_samples=n_samples,
-                  source={"indices": str(indices), "labels": str(labels or "")})
+                  source={"indices": str(indices), "labels": str(labels or "")}, lines=lines)
     return _check_seed_arrays(s, k)
 
 
@@ -181,19 +190,26 @@ def _check_seed_arrays(s: Seeds, k: Optional[int]) -> Seeds:
         raise HumeSSLError("the seeds are empty: no labeled sample to train from; re-run "
                            "`hume-ssl seed` with --shortage relax, more restarts or a stronger "
                            "backbone.")
-    if len(np.unique(s.indices)) != len(s.indices):
-        raise HumeSSLError("seed indices contain duplicates; each sample may be a seed once.")
+    _, first, counts = np.unique(s.indices, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        a = int(first[np.argmax(counts > 1)])
+        b = int(np.flatnonzero(s.indices == s.indices[a])[1])
+        raise HumeSSLError(f"seed index {s.indices[a]} appears more than once ({s.where(a)} and "
+                           f"{s.where(b)}); each sample may be a seed once: remove the copies.")
     n = s.n_samples
     if s.indices.min() < 0 or (n is not None and s.indices.max() >= int(n)):
         where = f"the split's {n} samples (0..{int(n) - 1})" if n is not None else "0 and up"
+        bad = int(np.flatnonzero((s.indices < 0) | (s.indices >= (n if n is not None else
+                                                                   np.inf)))[0])
         raise HumeSSLError(
-            f"seed indices span {s.indices.min()}..{s.indices.max()}, outside {where}: each "
-            "index is a sample's position in the split the seeds were made on; fix those rows."
+            f"seed indices span {s.indices.min()}..{s.indices.max()}, outside {where} (e.g. "
+            f"{s.where(bad)}): each index is a sample's position in the split the seeds were "
+            "made on; fix those rows."
         )
     if s.labels.min() < 0:
         first = int(np.flatnonzero(s.labels < 0)[0])
-        raise HumeSSLError(f"seed labels hold negative values (e.g. {s.labels[first]} for sample "
-                           f"{s.indices[first]}): labels are cluster ids 0..k-1; fix those rows.")
+        raise HumeSSLError(f"seed labels hold negative values (e.g. {s.labels[first]} at "
+                           f"{s.where(first)}): labels are cluster ids 0..k-1; fix those rows.")
     s.k = int(k or s.k or int(s.labels.max()) + 1)
     if s.labels.max() >= s.k:
         raise HumeSSLError(
@@ -236,9 +252,12 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
             f"{s.split}'s fingerprints {list(dataset_hashes)}: {fix}"
         )
     if s.indices.min() < 0 or s.indices.max() >= n:
+        bad = int(np.flatnonzero((s.indices < 0) | (s.indices >= n))[0])
+        if s.lines is not None:  # a CSV: most likely a row edited by hand
+            fix = f"fix or remove that row (and any other outside 0..{n - 1})."
         raise HumeSSLError(
             f"seed indices span {s.indices.min()}..{s.indices.max()} but {s.dataset}:"
-            f"{s.split} has {n} images: {fix}"
+            f"{s.split} has {n} images (e.g. {s.where(bad)}): {fix}"
         )
 
 

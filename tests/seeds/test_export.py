@@ -260,8 +260,27 @@ def test_a_missing_csv_and_a_negative_label_get_messages_that_say_so(tmp_path):
     with pytest.raises(HumeSSLError, match="seed indices file not found"):
         read_seeds(indices=tmp_path / "missing.csv", dataset="digits")
     (tmp_path / "s.csv").write_text("index,label\n1,0\n2,-1\n")
-    with pytest.raises(HumeSSLError, match=r"negative values \(e\.g\. -1 for sample 2\)"):
+    with pytest.raises(HumeSSLError, match=r"negative values \(e\.g\. -1 at .*s\.csv:3\)"):
         read_seeds(indices=tmp_path / "s.csv", dataset="digits")
+
+
+def test_a_bad_row_of_an_edited_csv_is_named_by_its_line(tmp_path):
+    """Before: an index past the split said the seeds "were made for another dataset or sample
+    order", a repeated index named neither itself nor its lines, a label past --k said "fix k
+    in seeds.json" (no seeds.json): README's hand-edit workflow left the user to find the row."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.seeds.artifact import check_seeds_match, read_seeds
+
+    csv = tmp_path / "s.csv"
+    csv.write_text("index,label\n0,0\n3,1\n\n3,2\n")
+    with pytest.raises(HumeSSLError, match=r"seed index 3 appears more than once \(.*s\.csv:3 "
+                                           r"and .*s\.csv:5\)"):
+        read_seeds(indices=csv, dataset="digits")
+    csv.write_text("index,label\n0,0\n99,1\n")
+    s = read_seeds(indices=csv, dataset="digits")
+    with pytest.raises(HumeSSLError, match=r"has 36 images \(e\.g\. .*s\.csv:3\): fix or "
+                                           r"remove that row \(and any other outside 0\.\.35\)"):
+        check_seeds_match(s, 36)
 
 
 def test_a_seeds_folder_written_in_part_is_refused(tmp_path):

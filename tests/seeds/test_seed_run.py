@@ -282,7 +282,8 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
     assert np.load(seeds / "indices.npy").shape == (0,)
     meta = strict_load(seeds / "seeds.json")
     # the consensus rule (the default) and the hume rule each say why in their own terms
-    assert ("no sample" if "hume" in extra else "no cluster gave candidates") in meta["empty_reason"]
+    why = "no sample" if "hume" in extra else "no cluster gave candidates"
+    assert why in meta["empty_reason"]
     report = strict_load(seeds / "report.json")
     assert report["n_seeds"] == 0 and report["seed_precision"] is None
     for name in ("config.json", "metrics.json"):
