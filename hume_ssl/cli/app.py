@@ -31,7 +31,14 @@ from hume_ssl.cli.progress import (
     predict_progress,
     pretrain_progress,
 )
-from hume_ssl.cli.tables import demo_table, label_table, num, print_diagnostics, seed_table
+from hume_ssl.cli.tables import (
+    demo_table,
+    expected_line,
+    label_table,
+    num,
+    print_diagnostics,
+    seed_table,
+)
 from hume_ssl.core import distributed
 from hume_ssl.core.versions import versions
 from hume_ssl.fixmatch.config import FixMatchConfig
@@ -255,11 +262,7 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     print_diagnostics(res["diagnostics"])
     est = (res.get("expected_precision") or {}).get("overall")
     if est:
-        out_console.print(
-            f"expected seed precision {num(est['expected'], 3)} (90% interval "
-            f"{num(est['low'], 3)}..{num(est['high'], 3)}; chance-corrected "
-            f"{num(est['chance_corrected'], 3)}): label-free, from each cluster's stability, "
-            "calibrated on recipes/seed_benchmark.py's sets")
+        out_console.print(expected_line(est, res["n_seeds"]))
     if "report" in res:
         r = res["report"]
         out_console.print(

@@ -61,6 +61,17 @@ def demo_table(r: dict) -> Table:
     return table
 
 
+def expected_line(est: dict, n_seeds: int) -> str:
+    """`seed`'s line of the expected precision. Its interval holds values the precision can
+    take (hume_ssl.seeds.calibration): with a few seeds it may leave out the mean, and says so."""
+    odd = not est["low"] <= est["expected"] <= est["high"]
+    return (f"expected seed precision {num(est['expected'], 3)} (90% interval "
+            f"{num(est['low'], 3)}..{num(est['high'], 3)}"
+            + (f", of the few values the precision of {n_seeds} seed(s) can take" if odd else "")
+            + f"; chance-corrected {num(est['chance_corrected'], 3)}): label-free, from each "
+            "cluster's stability, calibrated on recipes/seed_benchmark.py's sets")
+
+
 def seed_table(res: dict) -> Table:
     """Per seed cluster: its seeds and what they rest on (the rule's own evidence)."""
     table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
@@ -75,7 +86,8 @@ def seed_table(res: dict) -> Table:
             table.add_row(str(cl["cluster"]), short(cl["cluster"], cl["seeds"]), str(cl["size"]),
                           f"{cl['source']} {cl['source_id']}", num(cl["stability"], 3),
                           str(cl["core"]), str(cl["candidates"]),
-                          f"{num(e['expected'], 2)} ({num(e['low'], 2)}..{num(e['high'], 2)})")
+                          f"{num(e['expected'], 2)} ({num(e['low'], 2)}..{num(e['high'], 2)})"
+                          if cl["seeds"] else "- (no seeds)")
         return table
     for col in ("cluster", "seeds", "size", "mean agreement", "mean kNN", "candidates", ""):
         table.add_column(col, overflow="fold")

@@ -17,3 +17,23 @@ def test_the_consensus_seed_table_keeps_its_expected_precision_whole_in_80_colum
     text = console.export_text()
     assert "0.96 (0.92..1.00)" in text and "expected precision (90%)" in text
     assert "…" not in text and max(map(len, text.splitlines())) <= 80
+
+
+def test_clusters_without_seeds_show_no_estimate_and_a_few_seeds_say_their_interval_is_odd():
+    """Before: a cluster with 0 seeds showed "0.96 (0.92..0.99)", and one seed printed "expected
+    seed precision 0.960 (90% interval 1.000..1.000": a mean outside its own interval, unsaid."""
+    from hume_ssl.cli.tables import expected_line
+
+    est = {"expected": 0.96, "low": 0.92, "high": 0.99}
+    cl = {"cluster": 1, "seeds": 0, "size": 12, "source": "hume", "source_id": 1,
+          "stability": 0.91, "core": 9, "candidates": 0, "expected_precision": est}
+    res = {"n_seeds": 0, "seeds_dir": "s", "rule": "consensus", "short_classes": [1],
+           "clusters": [cl]}
+    console = Console(width=120, record=True)
+    console.print(seed_table(res))
+    text = console.export_text()
+    assert "- (no seeds)" in text and "0.96" not in text
+    one = expected_line({"expected": 0.96, "low": 1.0, "high": 1.0, "chance_corrected": 0.94}, 1)
+    assert "1.000..1.000, of the few values the precision of 1 seed(s) can take" in one
+    many = expected_line({"expected": 0.9, "low": 0.8, "high": 1.0, "chance_corrected": 0.8}, 40)
+    assert "(90% interval 0.800..1.000; chance-corrected 0.800)" in many
