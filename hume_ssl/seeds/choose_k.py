@@ -113,7 +113,11 @@ def choose_k(
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
         atomic_write_json(path, {"key": key, "chosen": None, "table": rows})
-    best = max(rows, key=lambda r: r["corrected"])["k"]
+    top = max(r["corrected"] for r in rows)
+    tied = [r["k"] for r in rows if r["corrected"] == top]  # the smallest of them is chosen
+    best = tied[0]
     atomic_write_json(path, {"key": key, "chosen": best, "table": rows})
-    log(f"--k auto chose k={best}")
+    log(f"--k auto chose k={best}" + (f" (tied with k={', '.join(map(str, tied[1:]))} at "
+                                     f"{top:.4f}: the smallest tied k is kept)" if tied[1:]
+                                     else ""))
     return best

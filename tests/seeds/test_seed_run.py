@@ -673,6 +673,22 @@ def test_a_rerun_keeps_a_seeds_csv_edited_by_hand_and_says_so(tmp_path, gaussian
     assert any(f"kept {csv}: it was edited" in line for line in lines), lines
 
 
+def test_k_auto_says_when_it_breaks_a_tie(tmp_path, blobs, monkeypatch):
+    """Before: k=2 and k=3 both at chance-corrected 1.0000, and it said only "chose k=2"."""
+    from hume_ssl.hume.estimator import Hume
+    from hume_ssl.seeds.choose_k import choose_k
+
+    def perfect(self, *a, **kw):  # every restart of every k scores 1: all k tie
+        self.scores_ = np.ones(4, np.float32)
+        return self
+
+    monkeypatch.setattr(Hume, "fit", perfect)
+    lines = []
+    assert choose_k(tmp_path, *blobs[:2], "2-4", {}, log=lines.append, max_restarts=4) == 2
+    assert lines[-1] == ("--k auto chose k=2 (tied with k=3, 4 at 1.0000: the smallest tied k "
+                         "is kept)")
+
+
 def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monkeypatch):
     """Before: an interrupted or repeated `--k auto` fitted every k again (k_auto.json was
     written only at the end, and never read)."""
