@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.models.backbones import ALIASES, BackboneSpec, load_backbone, resolve_backbone
 from hume_ssl.models.encoders import CIFAR_ARCHS, build_encoder
 from hume_ssl.models.ssl_backbone import read_backbone_meta
@@ -105,7 +105,7 @@ def build_classifier(arch: str, k: int, bn_momentum: float = 0.001,
         model = EncoderClassifier(encoder, dim, k)
         set_bn_momentum(model, bn_momentum)
         return model
-    raise HumeSSLError(f"unknown --arch {arch!r}; choose one of {', '.join(classifier_archs())}.")
+    raise unknown_choice("--arch", arch, classifier_archs())
 
 
 def _patch_size(model_name: str) -> Optional[int]:

@@ -179,8 +179,5 @@ def build_encoder(arch: str) -> tuple[nn.Module, int]:
         with torch.no_grad():
             dim = int(model(torch.zeros(2, 3, 64, 64)).shape[1])
         return model.train(), dim
-    raise HumeSSLError(
-        f"unknown --arch {arch!r}; choose one of {', '.join(CIFAR_ARCHS + tuple(WRN_ARCHS))} or "
-        "torchvision:NAME "
-        "(e.g. torchvision:resnet50 for images of 96 px and more)."
-    )
+    raise unknown_choice("--arch", arch, [*CIFAR_ARCHS, *WRN_ARCHS, "torchvision:NAME (e.g. "
+                                          "torchvision:resnet50 for images of 96 px and more)"])

@@ -94,8 +94,8 @@ ARCHS = {"wrn28_2": (28, 2), "wrn28_8": (28, 8), "wrn10_1": (10, 1)}  # wrn10_1:
 
 def build_model(arch: str, num_classes: int, bn_momentum: float = BN_MOMENTUM) -> WideResNet:
     if arch not in ARCHS:
-        from hume_ssl.core.errors import HumeSSLError
+        from hume_ssl.core.errors import unknown_choice
 
-        raise HumeSSLError(f"unknown --arch {arch!r}; choose one of {', '.join(ARCHS)}.")
+        raise unknown_choice("--arch", arch, ARCHS)
     depth, width = ARCHS[arch]
     return WideResNet(num_classes, depth, width, bn_momentum=bn_momentum)

@@ -34,3 +34,17 @@ def test_wrn_is_an_encoder_for_pretraining_without_its_head():
     assert n == 77_200 and n18 == 11_168_832
     assert enc(torch.rand(4, 3, 8, 8)).shape == (4, 64)
     split_batchnorm(enc, 2)(torch.rand(4, 3, 8, 8))  # MoCo's split BN applies to it
+
+
+def test_a_misspelt_arch_gets_the_close_name():
+    """Before: `--arch wrn10-1` listed the architectures without naming wrn10_1, as the other
+    registry options (--recipe, --split, backbones) do."""
+    from hume_ssl.models.classifier import build_classifier
+    from hume_ssl.models.encoders import build_encoder
+
+    with pytest.raises(HumeSSLError, match="unknown --arch 'wrn10-1'. Did you mean 'wrn10_1'?"):
+        build_classifier("wrn10-1", 3, 0.001, None)
+    with pytest.raises(HumeSSLError, match="Did you mean 'resnet18_cifar'?"):
+        build_encoder("resnet18-cifar")
+    with pytest.raises(HumeSSLError, match="Did you mean 'wrn28_2'?"):
+        build_model("wrn28-2", 3)
