@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -78,6 +79,11 @@ def recipe_name(cfg, init) -> str:
     if cfg.recipe != "scratch" and init is None:
         raise HumeSSLError(f"--recipe {cfg.recipe} fine-tunes a pretrained encoder; give --init, "
                            "or use --recipe scratch (the default without --init).")
+    if init is not None and cfg.recipe not in ("scratch", init.family):
+        warnings.warn(f"--recipe {cfg.recipe} with --init {cfg.init}, a {init.family} encoder: "
+                      f"the {cfg.recipe} recipe was made for {cfg.recipe} inits and may diverge "
+                      f"here; {init.family}'s is --recipe {init.family} (what auto picks).",
+                      stacklevel=4)
     return cfg.recipe
 
 

@@ -280,6 +280,7 @@ def test_compile_with_a_backbone_init(toy, squeeze_file):  # noqa: F811
     assert res["steps"] == 2 and 0.0 <= res["test_acc_last"] <= 1.0
 
 
+@pytest.mark.filterwarnings("ignore:--recipe ssl with --init")  # (the test below)
 def test_no_probe_fits_the_probe_only_where_the_recipe_starts_from_it(toy, squeeze_file,  # noqa: F811
                                                                       monkeypatch):
     """Before: --no-probe fitted the probe for every --init and threw it away under the ssl
@@ -300,3 +301,18 @@ def test_no_probe_fits_the_probe_only_where_the_recipe_starts_from_it(toy, squee
     record = json.loads((root / "ssl" / "config.json").read_text())
     assert record["probe"] is None
     assert json.loads((root / "cnn" / "config.json").read_text())["probe"]["test_acc"] is None
+
+
+def test_a_recipe_of_another_family_than_the_init_is_warned_of(squeeze_file):  # noqa: F811
+    """Before: `--recipe ssl` with an ImageNet CNN init ran without a word and diverged at once
+    (a user's walkthrough); the recipe the init's family picks stays quiet."""
+    import warnings
+
+    init = f"torchvision:squeezenet1_1@{squeeze_file}"
+    with pytest.warns(UserWarning, match="--recipe ssl with --init .*a cnn encoder: the ssl "
+                                         "recipe was made for ssl inits"):
+        FixMatchConfig(init=init, recipe="ssl").resolve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for recipe in ("auto", "cnn", "scratch"):
+            FixMatchConfig(init=init, recipe=recipe).resolve()
