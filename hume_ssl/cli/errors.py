@@ -80,9 +80,9 @@ def _kept(sections: dict) -> tuple[str, str, bool]:
     elif resume:
         kept = f"the last checkpoint is kept in {out}"
     elif isinstance(io, FeatureInputs):
-        kept = f"the rows extracted so far are kept in the feature cache {features}"
+        kept = f"any rows extracted so far are kept in the feature cache {features}"
     elif cache is not None and not (out and Path(out, HUME).exists()):  # seed, extracting
-        kept = (f"the features extracted so far are kept in the feature cache {features} "
+        kept = (f"any features extracted so far are kept in the feature cache {features} "
                 f"({out} was not created yet)")
     elif cache is not None:
         kept = (f"the features are kept in the feature cache {features} and the finished "

@@ -205,7 +205,7 @@ def extract_features(
         batch_size=batch_size, shuffle=False, num_workers=num_workers,
         pin_memory=dev.type == "cuda", persistent_workers=False, drop_last=False)
     t0 = time.perf_counter()
-    label = f"{b.spec} on {ds.name}/{ds.split}" + (f" (rank 0 of {world})" if world > 1 else "")
+    label = f"{b.spec} on {ds.name}:{ds.split}" + (f" (rank 0 of {world})" if world > 1 else "")
     total = len(ds) if world == 1 else len(rows)
     with _progress_bar(progress and rank == 0, total, total - len(rows), label) as bar, \
             torch.inference_mode(), cache.marker_on_exit():
