@@ -38,11 +38,11 @@ class HumeConfig:
 
     k: int = setting(10, "Number of classes (clusters) to find.", bounds="[2, inf)")
     n_restarts: int = setting(100, "Number of HUME restarts (task encoders, R), run batched.",
-                              flag="--restarts", bounds="[1, inf)")
+                              flag="--restarts", unit="restarts", bounds="[1, inf)")
     n_steps: int = setting(300, "Outer (task-encoder) optimisation steps per restart.",
-                           flag="--steps", bounds="[1, inf)")
+                           flag="--steps", unit="steps", bounds="[1, inf)")
     n_subsets: int = setting(1, "(train, held-out) subset splits per outer step (S), shared by "
-                             "restarts.", flag="--subsets", bounds="[1, inf)")
+                             "restarts.", flag="--subsets", unit="splits", bounds="[1, inf)")
     subset_size: int = setting(10_000, f"Samples per subset (capped at N); {TRAIN_FRACTION:.0%} "
                                f"train, {1 - TRAIN_FRACTION:.0%} held out.", unit="samples",
                                bounds="[4, inf)")
