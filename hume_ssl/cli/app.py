@@ -84,6 +84,8 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
                                        "hume-ssl, torch and python, and exit.")) -> None:
     """hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch."""
     warnings.formatwarning = _one_line_warning
+    if distributed.rank():  # torchrun: rank 0 says it once (errors: every rank, as it stops)
+        warnings.simplefilter("ignore")
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -254,7 +256,8 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     base = {n: getattr(hume, n) for n in SEED_HUME}
     with hume_progress(console) as cb:
         res = seed_run(io.out, io.dataset, io.backbones, io.phi1, io.phi2, io.labels, None, rule,
-                       extract.extract_kw(), hume_callback=cb, log=console.print,
+                       extract.extract_kw(), hume_callback=cb,
+                       log=console.print if distributed.is_main() else lambda m: None,
                        hume_defaults=base, k=io.k, k_range=io.k_range)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
@@ -283,6 +286,7 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
 def export(io: ExportInputs) -> None:
     """Write seeds for other SSL codebases: USB (a train_usb.py that trains on the
     pseudo-labels), TorchSSL (indices; it takes ground truth at them), or a CSV."""
+    distributed.one_process("export", "it only writes a few files")
     from hume_ssl.seeds.export import (
         LABELS_USED,
         check_format,

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from hume_ssl.core import distributed
 from hume_ssl.core.params import REMOVED_IN, flag_of, help_of
 
 _console = Console(stderr=True, soft_wrap=True)
@@ -106,8 +107,9 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
                         _console.print(f"[bold red]error:[/] give {new} or its old name {old}, "
                                        "not both.")
                         raise typer.Exit(2)
-                    _console.print(f"[yellow]deprecated:[/] {old} is now {new}; the old name "
-                                   f"goes in {REMOVED_IN}.")
+                    if distributed.is_main():  # torchrun: said once
+                        _console.print(f"[yellow]deprecated:[/] {old} is now {new}; the old "
+                                       f"name goes in {REMOVED_IN}.")
                     kw[field] = kw[hidden]
             built = {s: cls(**{n: kw[n] for n in names}) for s, (cls, names) in plan.items()}
             return fn(**built)

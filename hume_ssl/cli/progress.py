@@ -117,7 +117,11 @@ def fixmatch_progress(console):
 @contextmanager
 def pretrain_progress(console):
     """Rich progress line for pretrain: steps, loss, positive-pair accuracy, kNN, images/s;
-    says when the kNN monitor runs, and shows no total while --budget-minutes is timed."""
+    says when the kNN monitor runs, and shows no total while --budget-minutes is timed. Under
+    torchrun only rank 0 shows it."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield lambda event, info: None
+        return
     progress = rich_progress(console)
     state: dict = {"knn": "-", "timing": False}
 

@@ -2,6 +2,8 @@
 
     torchrun --nproc_per_node 4 -m hume_ssl.cli label|seed|features|pretrain|train-fixmatch ...
 
+(`demo`, `predict` and `export` refuse several processes: `one_process`.)
+
 `init()` joins the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR, ...) with
 NCCL on GPUs and gloo on the CPU; without torchrun everything here is a no-op for one process.
 
@@ -35,6 +37,13 @@ def rank() -> int:
 
 def is_main() -> bool:
     return rank() == 0
+
+
+def one_process(command: str, why: str) -> None:
+    """Refuse `command` under torchrun with several processes, before any work: each would do
+    all of it and write the same files (`why`: what to do instead)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise HumeSSLError(f"`{command}` runs in one process: start it without torchrun ({why}).")
 
 
 def init(device: torch.device) -> bool:

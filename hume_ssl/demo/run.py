@@ -23,6 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from hume_ssl.augment.views import ViewConfig
+from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
@@ -177,6 +178,8 @@ def demo_run(out: str | Path = "hume-ssl-demo", settings: Optional[DemoSettings]
              log: Log = print) -> dict:
     """Run pretrain -> seed -> train-fixmatch -> predict on the digits into `out`; returns the
     summary that `demo.json` holds and `hume-ssl demo` prints."""
+    distributed.one_process("demo", "it runs each step in turn; run pretrain, seed and "
+                            "train-fixmatch under torchrun one by one instead")
     s = (settings or DemoSettings()).check()  # before any work, and before config.json
     if Path(out).exists() and not Path(out).is_dir():
         raise HumeSSLError(f"--out {out} is a file; the demo needs a folder: choose another "

@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
@@ -88,6 +89,7 @@ def predict_run(
     """Label and confidence for every image of `dataset:split` with an exported model.
     `callback("predict", {"done": images, "total": N})` before the first batch (done 0) and
     after every batch (progress)."""
+    distributed.one_process("predict", "one GPU labels a split in minutes")
     check_value("--batch-size", batch_size, PREDICT_BATCH_BOUNDS, whole=True)
     model_dir = _model_folder(Path(model_dir))
     meta = read_json(model_dir / "model.json")

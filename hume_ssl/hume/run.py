@@ -107,4 +107,7 @@ def _remove_empty_dirs(root: Path) -> None:
     if any(p.is_file() for p in root.rglob("*")):
         return
     for d in [*dirs, root]:
-        d.rmdir()
+        try:
+            d.rmdir()
+        except OSError:  # torchrun: another rank removed it first (or it is not empty)
+            pass

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
     array_hash,
@@ -112,11 +113,13 @@ def choose_k(
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
-        atomic_write_json(path, {"key": key, "chosen": None, "table": rows})
+        if distributed.is_main():  # (torchrun: every rank fits its lanes of each k)
+            atomic_write_json(path, {"key": key, "chosen": None, "table": rows})
     top = max(r["corrected"] for r in rows)
     tied = [r["k"] for r in rows if r["corrected"] == top]  # the smallest of them is chosen
     best = tied[0]
-    atomic_write_json(path, {"key": key, "chosen": best, "table": rows})
+    if distributed.is_main():
+        atomic_write_json(path, {"key": key, "chosen": best, "table": rows})
     log(f"--k auto chose k={best}" + (f" (tied with k={', '.join(map(str, tied[1:]))} at "
                                      f"{top:.4f}: the smallest tied k is kept)" if tied[1:]
                                      else ""))

@@ -443,3 +443,14 @@ def test_a_rerun_without_labels_removes_the_earlier_runs_metrics(tmp_path, files
     assert not (out / "metrics.json").exists()
     assert "metrics.json" not in json.loads((out / "config.json").read_text())["outputs"]
     assert (out / "labels.npy").exists() and (out / "chunks").is_dir()  # (the chunks resumed)
+
+
+def test_removing_an_empty_run_folder_another_rank_removed_first_is_quiet(tmp_path):
+    """Before: under torchrun a failed `label` run's ranks each removed the same new, empty
+    --out; the slower one's FileNotFoundError replaced its error message with a traceback."""
+    from hume_ssl.hume.run import _remove_empty_dirs
+
+    (tmp_path / "run" / "chunks").mkdir(parents=True)
+    _remove_empty_dirs(tmp_path / "run")  # the first rank
+    assert not (tmp_path / "run").exists()
+    _remove_empty_dirs(tmp_path / "run")  # the second: nothing left, nothing raised
