@@ -115,3 +115,10 @@ def test_readme_where_things_live_names_every_module():
             continue
         row = rows.get(parts[1], "")
         assert re.search(rf"\b{path.stem}\b", row), f"README 'Where things live' lacks {name}"
+
+
+def test_test_files_have_names_of_their_own():
+    """pytest imports test files by their base name (no __init__.py under tests/): two
+    test_x.py in different folders stop the whole run at collection (a CI run did)."""
+    names = [p.name for p in (PKG.parent / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -84,8 +84,8 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
                                        "hume-ssl, torch and python, and exit.")) -> None:
     """hume-ssl: unlabeled images -> HUME labelings -> reliable seeds -> FixMatch."""
     warnings.formatwarning = _one_line_warning
-    if distributed.rank():  # torchrun: rank 0 says it once (errors: every rank, as it stops)
-        warnings.simplefilter("ignore")
+    if distributed.rank():  # torchrun: rank 0 shows every warning, ours and others', once
+        warnings.simplefilter("ignore")  # (errors: every rank, as it stops)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -256,8 +256,7 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     base = {n: getattr(hume, n) for n in SEED_HUME}
     with hume_progress(console) as cb:
         res = seed_run(io.out, io.dataset, io.backbones, io.phi1, io.phi2, io.labels, None, rule,
-                       extract.extract_kw(), hume_callback=cb,
-                       log=console.print if distributed.is_main() else lambda m: None,
+                       extract.extract_kw(), hume_callback=cb, log=console.print,
                        hume_defaults=base, k=io.k, k_range=io.k_range)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
@@ -265,7 +264,8 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     print_diagnostics(res["diagnostics"])
     est = (res.get("expected_precision") or {}).get("overall")
     if est:
-        out_console.print(expected_line(est, res["n_seeds"]))
+        out_console.print(expected_line(est, res["n_seeds"],
+                                        sum(1 for cl in res["clusters"] if cl["seeds"])))
     if "report" in res:
         r = res["report"]
         out_console.print(

@@ -6,9 +6,9 @@ with them.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 
+from hume_ssl.core import distributed
 from hume_ssl.core.progress import LineProgress, rich_progress
 
 
@@ -18,7 +18,7 @@ def hume_progress(console):
     display per HUME fit (`--k auto` fits several). Counts and ETA cover the steps this process
     runs (a resumed chunk's steps done before are left out). Under torchrun only rank 0 shows
     it (its own restarts' steps)."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    if distributed.rank():
         yield lambda event, info: None
         return
     progress = rich_progress(console)
@@ -65,7 +65,7 @@ def fixmatch_progress(console):
     """Rich progress line for train-fixmatch: steps (from the first), losses, mask rate,
     accuracies; while --budget-minutes is being timed, no total and no ETA (it is unknown).
     Under torchrun only rank 0 shows it (the ranks log the same, all-reduced rows)."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    if distributed.rank():
         yield lambda event, info: None
         return
     progress = rich_progress(console)  # the task's description is "fixmatch"
@@ -119,7 +119,7 @@ def pretrain_progress(console):
     """Rich progress line for pretrain: steps, loss, positive-pair accuracy, kNN, images/s;
     says when the kNN monitor runs, and shows no total while --budget-minutes is timed. Under
     torchrun only rank 0 shows it."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    if distributed.rank():
         yield lambda event, info: None
         return
     progress = rich_progress(console)

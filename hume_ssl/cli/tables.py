@@ -61,13 +61,15 @@ def demo_table(r: dict) -> Table:
     return table
 
 
-def expected_line(est: dict, n_seeds: int) -> str:
-    """`seed`'s line of the expected precision. Its interval holds values the precision can
-    take (hume_ssl.seeds.calibration): with a few seeds it may leave out the mean, and says so."""
+def expected_line(est: dict, n_seeds: int, n_clusters: int) -> str:
+    """`seed`'s line of the expected precision of `n_seeds` seeds in `n_clusters` clusters. Its
+    interval holds values the precision can take (hume_ssl.seeds.calibration: a cluster's seeds
+    are right or wrong together): with few clusters it may leave out the mean, and says so."""
     odd = not est["low"] <= est["expected"] <= est["high"]
     return (f"expected seed precision {num(est['expected'], 3)} (90% interval "
             f"{num(est['low'], 3)}..{num(est['high'], 3)}"
-            + (f", of the few values the precision of {n_seeds} seed(s) can take" if odd else "")
+            + (f", of the few values {n_seeds} seed(s) in {n_clusters} cluster(s) can take: a "
+               "cluster's seeds are right or wrong together" if odd else "")
             + f"; chance-corrected {num(est['chance_corrected'], 3)}): label-free, from each "
             "cluster's stability, calibrated on recipes/seed_benchmark.py's sets")
 

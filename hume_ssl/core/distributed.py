@@ -42,7 +42,7 @@ def is_main() -> bool:
 def one_process(command: str, why: str) -> None:
     """Refuse `command` under torchrun with several processes, before any work: each would do
     all of it and write the same files (`why`: what to do instead)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if world_size() > 1:
         raise HumeSSLError(f"`{command}` runs in one process: start it without torchrun ({why}).")
 
 

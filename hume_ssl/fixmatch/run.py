@@ -245,8 +245,8 @@ def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> int:
         raise HumeSSLError(
             f"seed labels span {y.min()}..{y.max()} but k = {k} ({source}): every label must "
             f"lie in 0..{k - 1} (e.g. {s.where(bad)}: label {y[bad]}); fix the labels"
-            + (" (or k in seeds.json)." if source.startswith("k in") else
-               " (or --k)." if source == "--k" else ".")
+            + {"seeds.json": " (or k in seeds.json).", "--k": " (or --k)."}.get(
+                s.source.get("k_from"), ".")
         )
     return int(k)
 

@@ -311,17 +311,17 @@ def _mismatch(b: BackboneSpec, e: Exception) -> HumeSSLError:
     """The error for a state dict of another network: torch's key lists, counted, each with
     its first key (torch's text cut at a length could end inside a key name)."""
     text, parts = str(e), []
-    for what in ("Missing", "Unexpected"):
-        found = re.search(what + r" key\(s\) in state_dict: (.*)", text)
+    for kind in ("Missing", "Unexpected"):
+        found = re.search(kind + r" key\(s\) in state_dict: (.*)", text)
         keys = re.findall(r'"([^"]+)"', found.group(1)) if found else []
         if keys:
-            parts.append(f"{len(keys)} {what.lower()} keys, e.g. {keys[0]}")
+            parts.append(f"{len(keys)} {kind.lower()} keys, e.g. {keys[0]}")
     shapes = re.findall(r"size mismatch for ([^:]+):", text)
     if shapes:
         parts.append(f"{len(shapes)} of other shapes, e.g. {shapes[0]}")
-    what = "; ".join(parts) or text.replace("\n", " ")[:400]
+    summary = "; ".join(parts) or text.replace("\n", " ")[:400]
     return HumeSSLError(f"weights file {b.weights} does not fit {b.source}:{b.model_name} "
-                        f"({what}). Pass the checkpoint of that exact model.")
+                        f"({summary}). Pass the checkpoint of that exact model.")
 
 
 def _offline(b: BackboneSpec, e: Exception, where: str) -> HumeSSLError:

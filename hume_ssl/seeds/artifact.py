@@ -252,12 +252,13 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
             f"{s.split}'s fingerprints {list(dataset_hashes)}: {fix}"
         )
     if s.indices.min() < 0 or s.indices.max() >= n:
-        bad = int(np.flatnonzero((s.indices < 0) | (s.indices >= n))[0])
-        if s.lines is not None:  # a CSV: most likely a row edited by hand
-            fix = f"fix or remove that row (and any other outside 0..{n - 1})."
+        bad = np.flatnonzero((s.indices < 0) | (s.indices >= n))
+        if s.lines is not None and len(bad) == 1:  # one row of a CSV: edited by hand, likely
+            fix = "fix or remove that row."
         raise HumeSSLError(
             f"seed indices span {s.indices.min()}..{s.indices.max()} but {s.dataset}:"
-            f"{s.split} has {n} images (e.g. {s.where(bad)}): {fix}"
+            f"{s.split} has {n} images ({len(bad)} of {len(s.indices)} outside 0..{n - 1}, "
+            f"e.g. {s.where(int(bad[0]))}): {fix}"
         )
 
 

@@ -81,8 +81,8 @@ def choose_k(
 
     `callback(event, info)` gets each fit's HUME events (the progress display).
     The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
-    so that larger k is not penalised merely for having more classes. A heuristic: the table
-    it chose from is printed and saved as k_auto.json for a person to check.
+    so that larger k is not penalised merely for having more classes. A heuristic: each k's
+    row is printed, and the table saved as k_auto.json, for a person to check.
     """
     lo, hi = parse_k_range(k_range)
     x1, x2, _, _ = check_inputs(x1, x2)

@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir, load_array
 from hume_ssl.data.datasets import load_dataset
@@ -161,6 +162,7 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
                  seeds_dir: Optional[str | Path] = None) -> list[Path]:
     """Write `seeds` in `fmt` into folder `out`; returns the files written. `seeds_dir`: the
     seeds folder that train_usb.py reads (usb only)."""
+    distributed.one_process("export", "it only writes a few files")
     check_format(fmt)
     check_consumer_order(seeds, fmt)
     check_source(fmt, seeds_dir)

@@ -120,13 +120,21 @@ def kept_csv_note(csv, state: str) -> str:
 
 
 def small_clusters_note(cfg: SeedConfig, sizes: np.ndarray) -> str:
-    """When clusters are small for --knn ("" when not): a candidate needs more than min_knn of
-    its n_neighbors nearest neighbours inside its cluster's core, which a cluster of fewer than
-    2 x n_neighbors rows can rarely give, however clean it is."""
-    small = int(np.min(sizes)) if len(sizes) else 0
-    if small >= 2 * cfg.n_neighbors:
+    """When the clusters short of seeds (their `sizes`, rows) are small for --knn ("" when
+    not): a candidate needs more than min_knn of its n_neighbors nearest neighbours inside its
+    cluster (the consensus rule: its core), which a cluster under about 2 x n_neighbors rows
+    rarely gives, however clean it is."""
+    if not len(sizes) or int(np.min(sizes)) >= 2 * cfg.n_neighbors:
         return ""
-    return (f" Clusters here are small for --knn {cfg.n_neighbors}: the smallest holds {small} "
-            f"rows, and a candidate needs more than {cfg.min_knn:g} x {cfg.n_neighbors} of its "
-            "nearest neighbours inside its cluster's core; try a lower --knn (e.g. --knn "
-            f"{max(2, small // 2 - 1)}).")
+    small = int(np.min(sizes))
+    if small < 3:
+        return (f" A cluster short of seeds holds {small} row(s): no --knn gives it seeds; "
+                "fewer classes (--k) might.")
+    fit = max(1, small // 2 - 1)
+    if fit >= cfg.n_neighbors:
+        return ""
+    inside = "its cluster's core" if cfg.rule == "consensus" else "its cluster"
+    return (f" Clusters short of seeds are small for --knn {cfg.n_neighbors}: the smallest holds "
+            f"{small} rows, and a candidate needs more than {cfg.min_knn:g} x "
+            f"{cfg.n_neighbors} of its nearest neighbours inside {inside}; try a lower --knn "
+            f"(e.g. --knn {fit}).")

@@ -99,6 +99,8 @@ def seed_run(
         raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
                            "it, or drop it.")
     hume_defaults = dict(hume_defaults or {})
+    if not distributed.is_main():  # torchrun: rank 0 says it
+        log = lambda message: None  # noqa: E731
     if distributed.init(resolve_device(hume_defaults.get("device", "auto"))):
         # torchrun: the same command on every rank, checked before any extraction or training
         distributed.check_same("the command's inputs and options", {
@@ -219,7 +221,7 @@ def _write_seed_folder(folder: Path, sel: SeedSelector, knn_share: np.ndarray, m
     sheets; warns about empty or short clusters."""
     meta["diagnostics"] = with_seeds(model.diagnostics_, hume_candidates(sel, model, seeds),
                                      knn_share, model.labels_, seeds.per_class)
-    small = small_clusters_note(seeds, np.bincount(model.labels_, minlength=model.k))
+    small = small_clusters_note(seeds, short_sizes(sel, model, seeds))
     if len(sel.indices_) == 0:
         meta["empty_reason"] = empty_reason(seeds, sel.candidates_) + small
     remove_stale(folder)  # an earlier run's report and sheets, about its seeds
@@ -298,6 +300,16 @@ def select_seeds(seeds: SeedConfig, x1, x2, model: Hume, nbrs: dict, hume: HumeC
                                                duplicate_of=duplicate_groups(x1, x2))
 
 
+
+
+def short_sizes(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:
+    """Rows of each cluster short of seeds (all clusters when there are no seeds): the consensus
+    rule's own clusters (a class without one: none), else HUME's."""
+    short = sel.short_classes_ if len(sel.indices_) else list(range(model.k))
+    if seeds.rule == "consensus":
+        return np.array([len(sel.clusters_[c]["members"]) for c in short
+                         if c < len(sel.clusters_)], np.int64)
+    return np.bincount(model.labels_, minlength=model.k)[short]
 
 
 def hume_candidates(sel, model: Hume, seeds: SeedConfig) -> np.ndarray:

@@ -33,7 +33,10 @@ def test_clusters_without_seeds_show_no_estimate_and_a_few_seeds_say_their_inter
     console.print(seed_table(res))
     text = console.export_text()
     assert "- (no seeds)" in text and "0.96" not in text
-    one = expected_line({"expected": 0.96, "low": 1.0, "high": 1.0, "chance_corrected": 0.94}, 1)
-    assert "1.000..1.000, of the few values the precision of 1 seed(s) can take" in one
-    many = expected_line({"expected": 0.9, "low": 0.8, "high": 1.0, "chance_corrected": 0.8}, 40)
+    one = expected_line({"expected": 0.96, "low": 1.0, "high": 1.0, "chance_corrected": 0.94},
+                        4, 1)
+    assert "1.000..1.000, of the few values 4 seed(s) in 1 cluster(s) can take: a cluster's " \
+           "seeds are right or wrong together" in one
+    many = expected_line({"expected": 0.9, "low": 0.8, "high": 1.0, "chance_corrected": 0.8},
+                         40, 10)
     assert "(90% interval 0.800..1.000; chance-corrected 0.800)" in many

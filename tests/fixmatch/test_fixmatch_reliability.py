@@ -94,6 +94,10 @@ def test_k_comes_from_the_dataset_never_from_the_largest_label(toy):
                                            r"label 500\); fix the labels\.$"):
         train_fixmatch_run(root / "r1", tiny(), indices=root / "far.csv", dataset=ds)
     assert not (root / "r1").exists()
+    (root / "five.csv").write_text("index,label\n1,0\n3,5\n")  # k from --k: it says so
+    with pytest.raises(HumeSSLError, match=r"span 0..5 but k = 2 \(--k\).*five\.csv:3: label "
+                                           r"5\); fix the labels \(or --k\)\.$"):
+        train_fixmatch_run(root / "r3", tiny(), indices=root / "five.csv", dataset=ds, k=2)
     (root / "zero.csv").write_text("".join(f"{i},0\n" for i in range(4)))
     train_fixmatch_run(root / "r2", tiny(steps=1), indices=root / "zero.csv", dataset=ds)
     assert json.loads((root / "r2" / "model.json").read_text())["k"] == 3  # not a 1-class model

@@ -278,9 +278,14 @@ def test_a_bad_row_of_an_edited_csv_is_named_by_its_line(tmp_path):
         read_seeds(indices=csv, dataset="digits")
     csv.write_text("index,label\n0,0\n99,1\n")
     s = read_seeds(indices=csv, dataset="digits")
-    with pytest.raises(HumeSSLError, match=r"has 36 images \(e\.g\. .*s\.csv:3\): fix or "
-                                           r"remove that row \(and any other outside 0\.\.35\)"):
+    with pytest.raises(HumeSSLError, match=r"has 36 images \(1 of 2 outside 0\.\.35, e\.g\. "
+                                           r".*s\.csv:3\): fix or remove that row\.$"):
         check_seeds_match(s, 36)
+    # most rows outside: seeds of other data, as before (not a row to fix)
+    csv.write_text("index,label\n0,0\n99,1\n98,0\n")
+    with pytest.raises(HumeSSLError, match=r"\(2 of 3 outside .*: the seeds were made for "
+                                           r"another dataset"):
+        check_seeds_match(read_seeds(indices=csv, dataset="digits"), 36)
 
 
 def test_a_seeds_folder_written_in_part_is_refused(tmp_path):

@@ -1,5 +1,6 @@
 """core.distributed without a process group: the commands that refuse torchrun, and what the
-other ranks print. (The collectives under torchrun: tests/features, tests/hume, tests/pretrain
+other ranks print. (Named apart from tests/hume/test_distributed.py: pytest imports test files
+by their base name. The collectives under torchrun: tests/features, tests/hume, tests/pretrain
 and tests/fixmatch `*distributed*`/`torchrun` tests.)"""
 
 import importlib
@@ -15,6 +16,7 @@ from hume_ssl.core.errors import HumeSSLError
 
 cli_app = importlib.import_module("hume_ssl.cli.app")  # (hume_ssl.cli.app is the Typer app)
 cli_options = importlib.import_module("hume_ssl.cli.options")
+seeds_run = importlib.import_module("hume_ssl.seeds.run")
 
 
 @pytest.mark.parametrize("args", [["demo", "--quick"], ["predict", "digits", "--model", "M"],
@@ -40,9 +42,10 @@ def test_only_rank_0_logs_and_warns(tmp_path, monkeypatch):
             "--steps", "2", "--knn", "5", "--memory-budget-gb", "4"]  # (an old name: a note)
     out, caught = {}, {}
     for rank in (0, 1):  # the command line as rank `rank` sees itself (the run: one process)
-        fake = SimpleNamespace(rank=lambda r=rank: r, is_main=lambda r=rank: r == 0)
-        monkeypatch.setattr(cli_app, "distributed", fake)
-        monkeypatch.setattr(cli_options, "distributed", fake)
+        fake = SimpleNamespace(rank=lambda r=rank: r, is_main=lambda r=rank: r == 0,
+                               init=lambda device: False)
+        for module in (cli_app, cli_options, seeds_run):
+            monkeypatch.setattr(module, "distributed", fake)
         res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / str(rank))])
         assert res.exit_code == 0, res.output
         out[rank] = res.output
@@ -50,7 +53,6 @@ def test_only_rank_0_logs_and_warns(tmp_path, monkeypatch):
             warnings.simplefilter("always")
             cli_app._root(version=False)  # what every command runs first
             warnings.warn("a warning of the run", stacklevel=1)
-    # (rank 1's seed_run, not patched, returns what rank 0's does: its table is printed here)
     assert "HUME: 2 restarts, k=3, N=30" in out[0] and "--memory-budget-gb is now" in out[0]
     assert "HUME: 2 restarts" not in out[1] and "--memory-budget-gb is now" not in out[1]
     assert len(caught[0]) == 1 and caught[1] == []
