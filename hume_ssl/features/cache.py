@@ -41,9 +41,10 @@ import torch
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash, load_array
+from hume_ssl.core.params import Bounds
 from hume_ssl.core.versions import versions
 from hume_ssl.data.image_dataset import ImageDataset
-from hume_ssl.models.backbones import BackboneSpec
+from hume_ssl.models.backbones import INPUT_SIZE_BOUNDS, BackboneSpec
 
 CACHE_FORMAT = 2  # 2: the key covers every image's bytes; the sidecar holds a checksum
 CHECK_ROWS = 65536  # rows per block of the checksum and finiteness scan
@@ -205,7 +206,8 @@ def _rerun(meta: dict) -> str:
             + (f" --weights {weights['path']}" if weights.get("kind") == "file"
                and not backbone.startswith("ssl:") else "")  # an ssl: run names its own file
             + (" --random-init" if weights.get("kind") == "random" else "")
-            + (f" --input-size {size}" if size and not own_size and 16 <= size <= 1024 else "")
+            + (f" --input-size {size}" if size and not own_size
+               and size in Bounds.parse(INPUT_SIZE_BOUNDS) else "")
             + "` (and any other option it was started with)")
 
 

@@ -47,13 +47,19 @@ from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-export
     check_cache_dir,
     default_cache_dir,
 )
-from hume_ssl.models.backbones import BackboneSpec, Preprocessing, load_backbone, resolve_backbone
+from hume_ssl.models.backbones import (
+    INPUT_SIZE_BOUNDS,
+    BackboneSpec,
+    Preprocessing,
+    load_backbone,
+    resolve_backbone,
+)
 
 CHECKPOINT_SECONDS = 20.0  # save the written-rows marker at most this often
 CPU_WARN_IMAGES = 2000  # warn that the CPU is slow above this many images to extract
 # the allowed values of the loader's numbers (the `features` options declare them from here)
 LOADER_BOUNDS = {"batch_size": "[1, inf)", "num_workers": "[0, inf)",
-                 "input_size": "[16, 1024]"}  # input_size: pixels
+                 "input_size": INPUT_SIZE_BOUNDS}  # input_size: pixels
 BATCH_SIZE = {"cuda": 256, "cpu": 64}  # images per forward pass when none is given
 MAX_WORKERS = {"cuda": 8, "cpu": 4}  # DataLoader workers when none are given: up to the cores
 # on a GPU, up to half of them on the CPU (at least 1)

@@ -259,6 +259,7 @@ def _resolve_ssl(spec: str) -> BackboneSpec:
 
 
 PIXELS_SIZE = 32  # default side of the `pixels` space, in pixels
+INPUT_SIZE_BOUNDS = "[16, 1024]"  # --input-size, the crop side overriding a backbone's, pixels
 
 
 def _resolve_pixels(spec: str, input_size: Optional[int]) -> BackboneSpec:
