@@ -33,7 +33,7 @@ def handle_errors(fn):
                 check_bounds(section)
             return fn(**sections)
         except DiskFullError as e:
-            kept, again, _ = _kept(sections)
+            kept, again, _, _ = _kept(sections)
             console.print("[bold red]error:[/] " + escape(
                 f"no space left on the device while writing {e.path}. "
                 f"{kept[0].upper() + kept[1:]}; free space on that disk, then continue with: "
@@ -49,9 +49,9 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
                 raise typer.Exit(130) from None
-            kept, again, resume = _kept(sections)
+            kept, again, resume, saved = _kept(sections)
             how = ("continue with" if resume else "run the same command again" + (
-                "" if kept.startswith("nothing") else " to resume it") + " (continue with)")
+                " to resume it" if saved else "") + " (continue with)")
             console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
                           + escape(f"{kept}; {how}: {again}"))
             raise typer.Exit(130) from None
@@ -59,9 +59,9 @@ def handle_errors(fn):
     return wrapper
 
 
-def _kept(sections: dict) -> tuple[str, str, bool]:
+def _kept(sections: dict) -> tuple[str, str, bool, bool]:
     """(what of the work finished so far is kept, and where; the command that continues it;
-    whether that command needs --resume)."""
+    whether that command needs --resume; whether any work is kept for it to resume from)."""
     from hume_ssl.features.cache import FEATURES, default_cache_dir
     from hume_ssl.hume.chunks import CHUNKS
     from hume_ssl.seeds.run import HUME
@@ -73,10 +73,10 @@ def _kept(sections: dict) -> tuple[str, str, bool]:
         cache = None
     cache = default_cache_dir(cache.cache_dir) if cache is not None else None
     resume = hasattr(io, "resume")  # train-fixmatch, pretrain: the checkpoint in --out
-    features = f"{cache}/{FEATURES}"
+    features, saved = f"{cache}/{FEATURES}", True
     if resume and not (out and Path(out, CHECKPOINT).exists()):  # stopped before the first one
-        resume, kept = False, (f"nothing was kept: no checkpoint was written yet ({out} holds "
-                               "none), so the run starts over")
+        resume, saved, kept = False, False, (f"nothing was kept: no checkpoint was written yet "
+                                             f"({out} holds none), so the run starts over")
     elif resume:
         kept = f"the last checkpoint is kept in {out}"
     elif isinstance(io, FeatureInputs):
@@ -92,10 +92,12 @@ def _kept(sections: dict) -> tuple[str, str, bool]:
     elif out is not None and Path(out, HUME, CHUNKS).exists():  # seed on feature files
         kept = f"the finished HUME restarts are kept in {out}/{HUME}/{CHUNKS}"
     elif out is not None and not Path(out).exists():
-        kept = f"nothing was written yet ({out} was not created)"
+        saved, kept = False, f"nothing was written yet ({out} was not created)"
+    elif out is not None:
+        kept = f"the work finished so far is kept in {out}"
     else:
-        kept = f"the work finished so far is kept in {out}" if out else "nothing was kept"
-    return kept, _command_again(resume), resume
+        saved, kept = False, "nothing was kept"
+    return kept, _command_again(resume), resume, saved
 
 
 def _command_again(resume: bool) -> str:

@@ -59,11 +59,13 @@ def test_ctrl_c_says_where_the_work_is_and_how_to_resume(tmp_path, monkeypatch):
     assert res.exit_code == 130  # before: "the work finished so far is kept in" a folder
     text = " ".join(res.output.split())  # that did not exist
     assert f"nothing was written yet ({out} was not created)" in text, text
+    assert "run the same command again (continue with)" in text  # nothing to resume
     out.mkdir()
     res = CliRunner().invoke(app, ["label", "--phi1", str(tmp_path / "a.npy"), "--phi2",
                                    str(tmp_path / "a.npy"), "--out", str(out), "--k", "2"])
     assert res.exit_code == 130
     assert f"kept in {out}" in res.output and "run the same command again" in res.output
+    assert "again to resume it" in " ".join(res.output.split())
 
 
 def test_train_fixmatch_options_are_named_apart_and_flags_are_flags():
