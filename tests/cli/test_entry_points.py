@@ -163,3 +163,39 @@ def test_messages_name_only_options_that_exist():
         PretrainConfig(momentum=1.0).resolve()
     with pytest.raises(HumeSSLError, match=r"^max_overlap 1: must be"):
         SeedConfig(max_overlap=1.0).validate()
+
+
+def test_ctrl_c_while_the_app_loads_is_one_line():
+    """Before: a Ctrl-C in the first seconds (torch loading) printed Python's traceback, since
+    `import hume_ssl` loaded torch before the command line's handler existed."""
+    script = (
+        "import sys\n"
+        "assert 'torch' not in sys.modules\n"
+        "import hume_ssl.cli\n"
+        "assert 'torch' not in sys.modules, 'import hume_ssl.cli loads torch'\n"
+        "class Stop:\n"  # a Ctrl-C at the moment the app (and torch with it) is imported
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'hume_ssl.cli.app':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "hume_ssl.cli.main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 130, out.stderr
+    assert out.stderr == "interrupted while starting: nothing was done\n"
+
+
+def test_the_old_config_name_warns_once_on_from_import():
+    """Before: `from hume_ssl import SelectionConfig` warned twice (importlib's hasattr, then
+    the import)."""
+    script = (
+        "import warnings\n"
+        "warnings.simplefilter('always')\n"
+        "from hume_ssl import SelectionConfig\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("SelectionConfig is deprecated") == 1, out.stderr
+    assert out.stderr.startswith("<string>:3: FutureWarning"), out.stderr
