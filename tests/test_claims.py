@@ -48,7 +48,8 @@ def _parses(cmd: str) -> None:
         command.make_context(words[1], words[2:])  # the parse early: checked below
     except Exception as e:  # click's (or typer's own copy's) usage errors
         kinds = {k.__name__ for k in type(e).__mro__}
-        assert "BadParameter" in kinds, f"{cmd}: {e}"  # MissingParameter is one too
+        typed = isinstance(e, typer.Exit) and e.exit_code == 2  # a value of the wrong type:
+        assert typed or "BadParameter" in kinds, f"{cmd}: {e}"  # MissingParameter is one too
     ctx = command.make_context(words[1], words[2:], resilient_parsing=True)  # every option
     given = {p.name for p in command.params if ctx.params.get(p.name) is not None}
     given |= {p.name for p in command.params  # an option given a placeholder value

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hume_ssl.core import distributed
-from hume_ssl.core.params import REMOVED_IN, flag_of, help_of
+from hume_ssl.core.params import REMOVED_IN, Bounds, counts, flag_of, help_of
 
 _console = Console(stderr=True, soft_wrap=True)
 
@@ -72,7 +72,37 @@ class PlainHelp:
 
 
 class HelpCommand(PlainHelp, typer.core.TyperCommand):
-    """A command whose `--help` line shows no type."""
+    """A command whose `--help` line shows no type, and whose option of the wrong type (`--k
+    abc`) is one line naming the value and what the option takes, as an out-of-range one is
+    (typer's own message is a box that names no fix)."""
+
+    fields: dict[str, dataclasses.Field] = {}  # parameter name: its field (set per command)
+
+    def parse_args(self, ctx, args):
+        typed = list(args)  # the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as e:
+            f = self.fields.get(getattr(e.param, "name", None))
+            if f is None:
+                raise
+            flag = e.param.opts[0]
+            bounds = f.metadata.get("bounds")
+            what = (Bounds.parse(bounds).describe(counts(f)) if bounds else
+                    "a whole number" if counts(f) else "a number")
+            _console.print("[bold red]error:[/] " + escape(
+                f"{flag} {_typed(typed, e.param.opts)!r}: must be {what}."))
+            raise typer.Exit(2) from None
+
+
+def _typed(args: list[str], opts: list[str]) -> str:
+    """The value typed after the option `opts` (its last use: `--k 3 --k abc` gives abc)."""
+    value = ""
+    for i, a in enumerate(args):
+        name, eq, rest = a.partition("=")
+        if name in opts:
+            value = rest if eq else (args[i + 1] if i + 1 < len(args) else "")
+    return value
 
 
 def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type, Any]):
@@ -118,7 +148,11 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
         context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     annotation=typer.Context)  # typer passes the click context
         callback.__signature__ = inspect.Signature([context, *params.values()])
-        app.command(name, cls=HelpCommand)(callback)
+        fields = {n: f for cls, names in plan.values()
+                  for n, f in ((f.name, f) for f in dataclasses.fields(cls)) if n in names}
+        fields.update({hidden: fields[field] for hidden, _, field in renamed})
+        app.command(name, cls=type("HelpCommand", (HelpCommand,), {"fields": fields}))(
+            callback)
         return fn
 
     return register

@@ -167,18 +167,22 @@ def test_messages_name_only_options_that_exist():
 
 def test_ctrl_c_while_the_app_loads_is_one_line():
     """Before: a Ctrl-C in the first seconds (torch loading) printed Python's traceback, since
-    `import hume_ssl` loaded torch before the command line's handler existed."""
+    the `hume-ssl` script imported hume_ssl.cli, and torch with it, before any handler existed.
+    The script runs hume_ssl.__main__:main (pyproject.toml), as `python -m hume_ssl` does."""
+    from pathlib import Path
+
+    toml = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    assert 'hume-ssl = "hume_ssl.__main__:main"' in toml.splitlines()
     script = (
         "import sys\n"
-        "assert 'torch' not in sys.modules\n"
-        "import hume_ssl.cli\n"
-        "assert 'torch' not in sys.modules, 'import hume_ssl.cli loads torch'\n"
-        "class Stop:\n"  # a Ctrl-C at the moment the app (and torch with it) is imported
+        "from hume_ssl.__main__ import main\n"
+        "assert 'torch' not in sys.modules, 'the entry point loads torch before its handler'\n"
+        "class Stop:\n"  # a Ctrl-C at the moment the command line (and torch) is imported
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'hume_ssl.cli.app':\n"
+        "        if name.startswith('hume_ssl.cli'):\n"
         "            raise KeyboardInterrupt\n"
         "sys.meta_path.insert(0, Stop())\n"
-        "hume_ssl.cli.main()\n"
+        "main()\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)
@@ -199,3 +203,18 @@ def test_the_old_config_name_warns_once_on_from_import():
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("SelectionConfig is deprecated") == 1, out.stderr
     assert out.stderr.startswith("<string>:3: FutureWarning"), out.stderr
+
+
+@pytest.mark.parametrize("args, line", [
+    (["seed", "--per-class", "abc", "x"], "error: --per-class 'abc': must be a whole number, "
+                                          "at least 1."),
+    (["label", "--restarts=1e3"], "error: --restarts '1e3': must be a whole number, at least 1."),
+    (["seed", "--min-support", "x", "y"], "error: --min-support 'x': must be a number in [0, 1]."),
+    (["seed", "--seed", "abc", "x"], "error: --seed 'abc': must be a whole number, at least 0."),
+])
+def test_a_value_of_the_wrong_type_is_one_line(args, line):
+    """Before: typer's box, "Invalid value for '--per-class': Input should be a valid integer,
+    unable to parse string as an integer", naming neither the value nor what the option takes."""
+    res = CliRunner().invoke(app, args, terminal_width=200)
+    assert res.exit_code == 2, res.output
+    assert res.output.strip() == line
