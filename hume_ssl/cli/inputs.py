@@ -12,6 +12,7 @@ from typing import Optional
 from hume_ssl.core.params import setting
 from hume_ssl.data.datasets import dataset_names
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS
+from hume_ssl.demo.run import DemoSettings
 from hume_ssl.features.extract import BATCH_SIZE, LOADER_BOUNDS, MAX_WORKERS
 from hume_ssl.fixmatch.predict import PREDICT_BATCH, PREDICT_BATCH_BOUNDS
 from hume_ssl.models.backbones import DEFAULT_BACKBONES
@@ -93,8 +94,8 @@ class SeedInputs:
                                "pick it by score: one HUME fit of --restarts, at most 20, "
                                "per k of --k-range, best chance-corrected median score; check "
                                "its table.")
-    k_range: str = setting(K_RANGE, "Range of k tried by --k auto (inclusive), LO-HI; cut at N - "
-                       "1 (N: the samples).")
+    k_range: Optional[str] = setting(None, "Range of k tried by --k auto (inclusive), LO-HI "
+                                     f"[default: {K_RANGE}]; cut at N - 1 (N: the samples).")
     out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "
                         "resumes).")
 
@@ -173,6 +174,6 @@ class DemoInputs:
     quick: bool = setting(False, "Tiny budgets (about 20 s in all on a CPU): checks that every "
                           "step runs; its figures mean nothing.")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
-    seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its default: chosen "
-                             "on the digits' labels: docs/demo_evidence.md) or consensus "
-                             "(seed's default).")
+    seed_rule: str = setting(DemoSettings.seed_rule, "The seed rule the demo runs: hume (its "
+                             "default: chosen on the digits' labels: docs/demo_evidence.md) or "
+                             "consensus (seed's default).")

@@ -93,7 +93,7 @@ class HumeConfig:
         unit="GiB",
         bounds="[0, inf)", deprecated=("--memory-budget-gb",))
     checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "
-                                    "none).", unit="steps", bounds="[0, inf)")
+                                    "none).", unit="steps", bounds="[0, inf)", flag=None)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     random_state: int = setting(0, "Random seed (subset draws and every restart's init).",
                                 bounds="[0, inf)", deprecated=("--seed",))

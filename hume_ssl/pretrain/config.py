@@ -47,7 +47,7 @@ class PretrainConfig:
                                   bounds="(0, inf)")
     momentum: float = setting(0.9, "SGD momentum.", bounds="[0, 1)", flag=None)
     weight_decay: float = setting(5e-4, "L2 coefficient on all parameters (as MoCo's demo).",
-                                  bounds="[0, inf)")
+                                  bounds="[0, inf)", flag=None)
     dim: int = setting(128, "Projection (embedding) dimension.", unit="features",
                        bounds="[1, inf)", flag=None)
     head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "

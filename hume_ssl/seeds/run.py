@@ -81,23 +81,25 @@ def seed_run(
     log: Log = print,
     hume_defaults: Optional[dict] = None,
     k: Optional[int | str] = None,
-    k_range: str = K_RANGE,
+    k_range: Optional[str] = None,
 ) -> dict:
     """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision).
 
     HUME's config: `hume`, or `hume_defaults` (HumeConfig fields but k) with the number of
-    classes `k`: a whole number, "auto" (chosen by score over `k_range`: choose_k), or None (the
-    dataset's); not both. The run has one random state, the HUME config's (a SeedConfig that
-    sets another is refused). `labels`: ground truth, for the report only."""
+    classes `k`: a whole number, "auto" (chosen by score over `k_range`, default K_RANGE, which
+    only "auto" reads: choose_k), or None (the dataset's); not both. The run has one random
+    state, the HUME config's (a SeedConfig that sets another is refused). `labels`: ground
+    truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
     auto = str(k) == "auto"  # k chosen by score (choose_k), once the spaces are read
+    if k_range is not None and not auto:
+        raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
+                           "it, or drop it.")
+    k_range = K_RANGE if k_range is None else k_range
     k_origin = ({"by": "--k auto", "k_range": k_range, "table": "k_auto.json"}
                 if auto else {"by": "given"} if hume is not None or k is not None
                 else {"by": "the dataset's classes"})  # seeds.json: how k was chosen
     backbones = backbone_pair(backbones)  # "A,B" or a pair
-    if k_range != K_RANGE and not auto:
-        raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
-                           "it, or drop it.")
     hume_defaults = dict(hume_defaults or {})
     if not distributed.is_main():  # torchrun: rank 0 says it
         log = lambda message: None  # noqa: E731

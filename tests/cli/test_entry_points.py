@@ -218,3 +218,27 @@ def test_a_value_of_the_wrong_type_is_one_line(args, line):
     res = CliRunner().invoke(app, args, terminal_width=200)
     assert res.exit_code == 2, res.output
     assert res.output.strip() == line
+
+
+def test_every_setting_that_names_a_flag_is_an_option_of_a_command():
+    """Before: PretrainConfig.weight_decay and HumeConfig.checkpoint_every were options of no
+    command, yet their errors named --weight-decay and --checkpoint-every (other commands'
+    flags, or none). A setting that is no option says flag=None; its errors name the field."""
+    import dataclasses
+
+    import typer.main
+
+    import hume_ssl.cli.inputs as inputs
+    from hume_ssl.cli.options import _on_cli
+    from hume_ssl.fixmatch.config import FixMatchConfig
+    from hume_ssl.hume.config import HumeConfig
+    from hume_ssl.pretrain.config import PretrainConfig
+    from hume_ssl.seeds.config import SeedConfig
+
+    shown = {id(f) for c in typer.main.get_command(app).commands.values()
+             for f in c.fields.values()}
+    classes = [HumeConfig, SeedConfig, PretrainConfig, FixMatchConfig,
+               *(getattr(inputs, n) for n in dir(inputs) if n.endswith("Inputs"))]
+    missing = [f"{cls.__name__}.{f.name}" for cls in classes for f in dataclasses.fields(cls)
+               if _on_cli(f) and id(f) not in shown]
+    assert not missing

@@ -317,9 +317,11 @@ def test_zero_seeds_warn_keep_an_empty_folder_and_downstream_refuses(tmp_path, g
                                          (["--restarts", "0"], "--restarts 0"),
                                          (["--encoder-init", "bogus"],
                                           "--encoder-init 'bogus'"),
-                                         (["--k-range", "2-5"], "only read by --k auto")])
+                                         (["--k-range", "2-5"], "only read by --k auto"),
+                                         (["--k-range", "2-20"], "only read by --k auto")])
 def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad, needle):
-    """Bad options fail at once (no HUME run first) and leave no run folder behind."""
+    """Bad options fail at once (no HUME run first) and leave no run folder behind. (Before:
+    --k-range 2-20 without --k auto, the default's value, was accepted without a word.)"""
     a, b, _ = gaussian_files
     out = tmp_path / "P"
     res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "10",
