@@ -127,6 +127,9 @@ def check_format(fmt: str) -> None:
 def check_source(fmt: str, seeds: Optional[str | Path]) -> None:
     """--format usb reads a seeds folder (train_usb.py takes the seeds and their dataset from
     it), not a CSV: said before anything else is asked for."""
+    if fmt == "usb" and seeds is not None and not Path(seeds).exists():
+        raise HumeSSLError(f"{seeds}: no such folder; --format usb needs the seeds folder "
+                           "`hume-ssl seed` wrote (OUT/seeds, with seeds.json).")
     if fmt == "usb" and (seeds is None or not Path(seeds).is_dir()):
         raise HumeSSLError("--format usb needs a seeds folder (with seeds.json), not a CSV: "
                            "train_usb.py reads the seeds and their dataset from it.")

@@ -305,3 +305,15 @@ def test_a_seeds_folder_written_in_part_is_refused(tmp_path):
         read_seeds(seeds_dir=d)
     with pytest.raises(HumeSSLError, match="not the seeds its seeds.json describes"):
         load_any_seeds(d)
+
+
+def test_usb_export_of_a_missing_path_says_it_is_missing(tmp_path):
+    """Before: `export NOPE --format usb` said it needs a seeds folder, "not a CSV"."""
+    from typer.testing import CliRunner
+
+    from hume_ssl.cli import app
+
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "nope"), "--format", "usb"],
+                             terminal_width=200)
+    assert res.exit_code == 2 and "nope: no such folder" in res.output, res.output
+    assert "CSV" not in res.output
