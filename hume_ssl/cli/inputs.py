@@ -15,7 +15,7 @@ from hume_ssl.data.images import IMAGE_SIZE_BOUNDS
 from hume_ssl.demo.run import DemoSettings
 from hume_ssl.features.extract import BATCH_SIZE, LOADER_BOUNDS, MAX_WORKERS
 from hume_ssl.fixmatch.predict import PREDICT_BATCH, PREDICT_BATCH_BOUNDS
-from hume_ssl.models.backbones import DEFAULT_BACKBONES
+from hume_ssl.models.backbones import BACKBONE_HELP, DEFAULT_BACKBONES
 from hume_ssl.seeds.choose_k import K_RANGE
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
@@ -47,9 +47,7 @@ class FeatureInputs:
     """`features`, and the extraction options of `seed`."""
 
     dataset: Optional[str] = setting(..., DATASET, argument=True)
-    backbone: str = setting("dinov2_vitb14", "dinov2_vit{s,b,l,g}14, clip_vit_b16, clip_vit_l14, "
-                            "timm:NAME, torchvision:NAME[:logits], ssl:RUN, pixels[:SIZE]; "
-                            "NAME@FILE loads local weights.")
+    backbone: str = setting("dinov2_vitb14", BACKBONE_HELP)
     weights: Optional[Path] = setting(None, "Local weights file (.pth/.safetensors) instead of "
                                       "the pretrained download.")
     split: str = setting("train", SPLITS + ".")

@@ -2,7 +2,7 @@
 
 Specs (timm-style names; weights either the pretrained tag's download or a local file):
     dinov2_vits14 | dinov2_vitb14 | dinov2_vitl14 | dinov2_vitg14   DINOv2 CLS features (timm)
-    clip_vit_b16 | clip_vit_l14                                      CLIP image embeddings (timm)
+    clip_vit_b16 | clip_vit_b32 | clip_vit_l14                       CLIP image embeddings (timm)
     timm:NAME[.TAG]            any timm model; features = pooled output (num_classes=0)
     timm:NAME[.TAG]:logits     the same model's head output
     torchvision:NAME           any torchvision classifier; features = penultimate (pooled) output
@@ -144,6 +144,11 @@ def _require_timm():
     except ImportError as e:
         raise HumeSSLError("this backbone needs timm: pip install 'hume-ssl[timm]'.") from e
     return timm
+
+
+# `--backbone`'s help: the registered names, then the families
+BACKBONE_HELP = (", ".join(ALIASES) + ", timm:NAME[:logits], torchvision:NAME[:logits], ssl:RUN, "
+                 "pixels[:SIZE]; NAME@FILE loads local weights.")
 
 
 def backbone_names() -> list[str]:

@@ -242,3 +242,13 @@ def test_every_setting_that_names_a_flag_is_an_option_of_a_command():
     missing = [f"{cls.__name__}.{f.name}" for cls in classes for f in dataclasses.fields(cls)
                if _on_cli(f) and id(f) not in shown]
     assert not missing
+
+
+def test_features_help_lists_every_registered_backbone():
+    """Before: --backbone's help was a literal list that lacked clip_vit_b32 and timm's :logits."""
+    from hume_ssl.models.backbones import ALIASES
+
+    res = CliRunner().invoke(app, ["features", "--help"], terminal_width=400,
+                             env={"COLUMNS": "400"})
+    shown = " ".join(res.output.replace("\u2502", " ").split())
+    assert all(name in shown for name in ALIASES) and "timm:NAME[:logits]" in shown
