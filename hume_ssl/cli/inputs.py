@@ -16,7 +16,7 @@ from hume_ssl.demo.run import DemoSettings
 from hume_ssl.features.extract import BATCH_SIZE, LOADER_BOUNDS, MAX_WORKERS
 from hume_ssl.fixmatch.predict import PREDICT_BATCH, PREDICT_BATCH_BOUNDS
 from hume_ssl.models.backbones import BACKBONE_HELP, DEFAULT_BACKBONES
-from hume_ssl.seeds.choose_k import K_RANGE
+from hume_ssl.seeds.choose_k import K_RANGE, MAX_RESTARTS
 
 DATA_ROOT = ("Where datasets live / download to (default $HUME_SSL_DATA, else "
              "~/.cache/hume-ssl/data).")
@@ -89,9 +89,9 @@ class SeedInputs:
     phi2: Optional[Path] = setting(None, "Space-2 features file instead of a backbone.")
     labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
     k: Optional[str] = setting(None, "Number of classes (default: the dataset's), or 'auto' to "
-                               "pick it by score: one HUME fit of --restarts, at most 20, "
-                               "per k of --k-range, best chance-corrected median score; check "
-                               "its table.")
+                               "pick it by score: one HUME fit of --restarts, at most "
+                               f"{MAX_RESTARTS}, per k of --k-range, best chance-corrected "
+                               "median score; check its table.")
     k_range: Optional[str] = setting(None, "Range of k tried by --k auto (inclusive), LO-HI "
                                      f"[default: {K_RANGE}]; cut at N - 1 (N: the samples).")
     out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "

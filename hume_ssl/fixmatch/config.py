@@ -8,6 +8,13 @@ from typing import Optional
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
+from hume_ssl.fixmatch.recipes import RECIPES
+
+
+def _by_recipe(field: str, skip: tuple[str, ...] = ()) -> str:
+    """A default per recipe, as help texts give it: "scratch 0, cnn 0.05, ssl 0, vit 0.025"."""
+    return ", ".join(f"{name} {getattr(r, field):g}" for name, r in RECIPES.items()
+                     if name not in skip)
 
 
 @dataclass
@@ -37,15 +44,14 @@ class FixMatchConfig:
     # "From a pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
-        "default: the recipe's (cnn and ssl 0.1, vit 1 with layer decay).",
+        f"default: the recipe's ({_by_recipe('encoder_lr_scale', skip=('scratch',))}).",
         unit="multiple of --lr", bounds="(0, inf)")
     warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
-                                      "(default: the recipe's: scratch 0, cnn 0.05, ssl 0, "
-                                      "vit 0.025).",
+                                      f"(default: the recipe's: {_by_recipe('warmup')}).",
                                       unit="fraction of the steps", bounds="[0, 1)")
     layer_decay: Optional[float] = setting(
-        None, "ViT block i of L trains at lr x this^(L + 1 - i) (default: the recipe's: vit 0.5, "
-        "else 1 = none).", bounds="(0, 1]")
+        None, "ViT block i of L trains at lr x this^(L + 1 - i) (default: the recipe's: "
+        f"{_by_recipe('layer_decay')}; 1: none).", bounds="(0, 1]")
     probe: bool = setting(True, "Score on the test split the logistic-regression probe fitted "
                           "on the seeds in the init's frozen features before training (the "
                           "baseline FixMatch must beat); for encoder+head classifiers. "
@@ -66,8 +72,8 @@ class FixMatchConfig:
     mu: int = setting(7, "Unlabeled images per labeled image in a step.",
                       unit="unlabeled images per labeled image", bounds="[1, inf)")
     lr: Optional[float] = setting(None, "Learning rate after the warm-up, then lr cos(7 pi k / "
-                                  "16 K) at step k; default: the recipe's (SGD 0.03, ViT AdamW "
-                                  "5e-4).", bounds="(0, inf)")
+                                  "16 K) at step k; default: the recipe's "
+                                  f"({_by_recipe('lr')}).", bounds="(0, inf)")
     momentum: float = setting(0.9, "Nesterov momentum of SGD.", bounds="(0, 1)", flag=None)
     weight_decay: float = setting(5e-4, "L2 coefficient on conv/linear weights (not BN or "
                                   "biases); the paper: 5e-4, 1e-3 for CIFAR-100 with wrn28_8.",

@@ -18,7 +18,11 @@ from hume_ssl.core.params import (
     renamed_fields,
     setting,
 )
-from hume_ssl.hume.ridge import SOLVE_FORMS  # HumeConfig.inner_solve's values
+
+SOLVE_FORMS = ("auto", "primal", "smoother")  # inner_solve's values (hume_ssl.hume.ridge)
+LANE = 8  # restarts computed side by side: every restart's matmuls have LANE*k columns
+SCORE_ROWS = (100_000, 400)  # score_rows 0: every row up to max(first, second x k) rows
+CV_FOLDS = 10  # folds of the label-free restart score
 
 ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engine.init_encoders)
 TRAIN_FRACTION = 0.9  # train_fraction's default: the share of a subset the inner model is fit on
@@ -75,15 +79,15 @@ class HumeConfig:
                            "normalising.", flag=None)
     normalize_phi1: bool = setting(True, "L2-normalise the rows of space 1.", flag=None)
     normalize_phi2: bool = setting(True, "L2-normalise the rows of space 2.", flag=None)
-    cv_folds: int = setting(10, "Folds of the label-free restart score.", bounds="[2, inf)",
+    cv_folds: int = setting(CV_FOLDS, "Folds of the label-free restart score.", bounds="[2, inf)",
                             flag=None)
-    score_rows: int = setting(0, "Rows the label-free restart score is computed on (0: "
-                              "automatic: every row up to max(100,000, 400 x k) rows, a random "
-                              "subset of that many above; else that many, at least two per fold "
-                              "of the score: 20 with its 10 folds).", unit="rows",
-                              bounds="[0, inf)")
-    chunk_size: int = setting(0, "HUME restarts per results file, rounded up to lanes of 8 (0: "
-                              "all that fit the memory budget); results do not depend on it.",
+    score_rows: int = setting(
+        0, "Rows the label-free restart score is computed on (0: automatic: every row up to "
+        f"max({SCORE_ROWS[0]:,}, {SCORE_ROWS[1]} x k) rows, a random subset of that many above; "
+        f"else that many, at least two per fold of the score: {2 * CV_FOLDS} with its "
+        f"{CV_FOLDS} folds).", unit="rows", bounds="[0, inf)")
+    chunk_size: int = setting(0, f"HUME restarts per results file, rounded up to lanes of {LANE} "
+                              "(0: all that fit the memory budget); results do not depend on it.",
                               unit="restarts", bounds="[0, inf)")
     memory_budget_gib: float = setting(
         0.0, "Memory HUME may use: both spaces held on the device, the inner solver's "

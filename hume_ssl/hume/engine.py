@@ -38,7 +38,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from hume_ssl.hume.config import HumeConfig
+from hume_ssl.hume.config import LANE, HumeConfig
 from hume_ssl.hume.rows import Rows
 from hume_ssl.hume.sparsemax import sparsemax
 
@@ -174,9 +174,6 @@ class SubsetSampler:
         return np.stack(
             [self.rng.choice(self.n_rows, self.n, replace=False) for _ in range(self.s)]
         )
-
-
-LANE = 8  # restarts computed side by side: every restart's matmuls have LANE*k columns
 
 
 def lanes_for(restarts: np.ndarray) -> list[np.ndarray]:

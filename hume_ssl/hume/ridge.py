@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import torch
 
-SOLVE_FORMS = ("auto", "primal", "smoother")
-LANE_COLUMNS = 8  # restarts per lane (hume_ssl.hume.engine.LANE): columns of one apply = 8 k
+from hume_ssl.hume.config import LANE  # restarts per lane: columns of one apply = LANE k
 
 
 def augment(x: torch.Tensor) -> torch.Tensor:
@@ -100,7 +99,7 @@ def solve_form(n_rows: int, d2: int, cfg) -> str:
     if cfg.inner_solve != "auto":
         return cfg.inner_solve
     n, n_tr = cfg.split_sizes(n_rows)
-    cost = {f: solve_cost(f, n_rows, n, n_tr, d2 + 1, LANE_COLUMNS * cfg.k, cfg.n_subsets,
+    cost = {f: solve_cost(f, n_rows, n, n_tr, d2 + 1, LANE * cfg.k, cfg.n_subsets,
                           cfg.n_steps) for f in ("primal", "smoother")}
     return min(cost, key=cost.get)
 

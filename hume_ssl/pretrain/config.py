@@ -20,6 +20,14 @@ from hume_ssl.core.errors import raise_first_failed
 from hume_ssl.core.params import check_bounds, default_of, flag_of, setting, warn_renamed
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 
+KNN_NEIGHBORS = 200  # the kNN monitor's neighbours
+QUEUE_BATCHES = 8  # mocov2's default queue: this many batches of keys
+
+
+def _by_method(key: str) -> str:
+    """A default per method, as help texts give it: "mocov2 0.06, simclr 0.24"."""
+    return ", ".join(f"{m} {d[key]}" for m, d in DEFAULTS.items())
+
 # mocov2's own settings: set away from their defaults under simclr, refused
 MOCO_ONLY = ("bn_splits", "symmetric", "queue_size", "moco_momentum")
 
@@ -42,8 +50,8 @@ class PretrainConfig:
     batch_size: int = setting(512, "Images per step (two views each).", unit="images",
                               bounds="[2, inf)")
     lr: Optional[float] = setting(None, "SGD learning rate at step 0, cosine decay to 0 "
-                                  "[default: the method's at batch 512 (mocov2 0.06, simclr "
-                                  "0.24), scaled linearly with the batch].",
+                                  "[default: the method's at batch 512 ("
+                                  f"{_by_method('lr_at_512')}), scaled linearly with the batch].",
                                   bounds="(0, inf)")
     momentum: float = setting(0.9, "SGD momentum.", bounds="[0, 1)", flag=None)
     weight_decay: float = setting(5e-4, "L2 coefficient on all parameters (as MoCo's demo).",
@@ -51,13 +59,14 @@ class PretrainConfig:
     dim: int = setting(128, "Projection (embedding) dimension.", unit="features",
                        bounds="[1, inf)", flag=None)
     head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
-                                  "mocov2 mlp, simclr mlp_bn].")
-    queue_size: Optional[int] = setting(None, "mocov2: negative keys kept [default: 8 x the "
-                                        "batch, the last 4 steps' keys].", unit="keys", flag=None)
+                                  f"{_by_method('head')}].")
+    queue_size: Optional[int] = setting(
+        None, f"mocov2: negative keys kept [default: {QUEUE_BATCHES} x the batch: the keys of the "
+        f"last {QUEUE_BATCHES // 2} symmetric steps].", unit="keys", flag=None)
     moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step",
                                    bounds="[0, 1)", flag=None)
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "
-                                           "/ T) [default: mocov2 0.1, simclr 0.5].",
+                                           f"/ T) [default: {_by_method('temperature')}].",
                                            bounds="(0, inf)")
     bn_splits: int = setting(8, "mocov2: BatchNorm groups of the whole batch (the single-GPU "
                              "stand-in for shuffle BN; under torchrun each of N processes "
@@ -67,12 +76,13 @@ class PretrainConfig:
                               "symmetric loss) or one.", flags=("--symmetric/--asymmetric",))
     view: ViewConfig = setting(factory=ViewConfig, help="Augmentation recipe of the two views "
                                "(hume_ssl.augment.views.ViewConfig).", flag=None)
-    knn_neighbors: int = setting(200, "Neighbours of the kNN monitor (cosine, weighted).",
+    knn_neighbors: int = setting(KNN_NEIGHBORS, "Neighbours of the kNN monitor (cosine, weighted).",
                                  unit="neighbours", bounds="[1, inf)", flag=None)
     knn_temperature: float = setting(0.1, "kNN monitor: each vote weighs exp(sim / T).",
                                      bounds="(0, inf)", flag=None)
-    knn_every: int = setting(10, "Epochs between kNN-200 evaluations on the test split (and "
-                             "at the start and the end).", unit="epochs", bounds="[1, inf)")
+    knn_every: int = setting(10, f"Epochs between kNN-{KNN_NEIGHBORS} evaluations on the test "
+                             "split (and at the start and the end).", unit="epochs",
+                             bounds="[1, inf)")
     log_every: int = setting(50, "Steps between metrics.csv rows (host syncs).", unit="steps",
                              bounds="[1, inf)")
     checkpoint_every: int = setting(1000, "Steps between checkpoints (also on SIGTERM/SIGINT, "
@@ -106,7 +116,7 @@ class PretrainConfig:
             # spans many more steps holds stale keys, and the encoder learns to tell current
             # features from stale ones instead of images apart (measured: loss back at chance,
             # kNN below random init, with 4096 keys at batch 128).
-            queue = 8 * self.batch_size
+            queue = QUEUE_BATCHES * self.batch_size
         return dataclasses.replace(
             self,
             lr=defaults["lr_at_512"] * self.batch_size / 512 if self.lr is None else self.lr,

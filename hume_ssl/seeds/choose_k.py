@@ -23,6 +23,7 @@ from hume_ssl.hume.estimator import Hume, check_inputs
 from hume_ssl.seeds.inputs import Log
 
 K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
+MAX_RESTARTS = 20  # `--k auto` fits each k with at most this many restarts
 # HUME settings that change no score of --k auto: left out of its record key (not the chunk
 # fingerprint's list, hume.estimator: there n_restarts and score_rows are per-restart neutral,
 # here they change each k's median score)
@@ -71,7 +72,7 @@ def choose_k(
     k_range: str,
     base: dict,
     log: Log = print,
-    max_restarts: int = 20,
+    max_restarts: int = MAX_RESTARTS,
     callback=None,
     input_hash: Optional[str] = None,
 ) -> int:
@@ -94,7 +95,8 @@ def choose_k(
     if hi > n - 1:
         log(f"--k-range {k_range}: {n} samples allow k up to {n - 1} only")
         hi = n - 1
-    settings = {**base, "n_restarts": min(base.get("n_restarts", 100), max_restarts)}
+    restarts = base.get("n_restarts", HumeConfig.n_restarts)
+    settings = {**base, "n_restarts": min(restarts, max_restarts)}
     # each k's row is saved as it is scored; a re-run on the same rows and settings reuses them
     path = check_writable_dir(out) / "k_auto.json"
     rows_hash = input_hash or array_hash(x1, x2)  # (each fit's too: hashed once)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import ConfigParams, check_bounds, flag_of, setting
+from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY
 
 # the one description of each ranking: the module docstring, --help and seeds.json show it
 RANKING_RULES = {
@@ -38,6 +39,7 @@ CONSENSUS_ONLY = ("max_overlap", "min_stability", "min_support", "kmeans_states"
                   "graph_partition")
 SHORTAGES = ("fewer", "relax", "fill")
 BULK_OF = ("core", "members")  # the consensus rule's rows split into anchor_parts parts
+KMEANS_RESTARTS = 3  # restarts of each k-means of the consensus rule (seeds.partitions)
 GRAPH_MAX_CELLS = 20_000_000  # N x k past which the graph partition is left out: its spectral
 # embedding is (N, k) and the eigensolver's work grows with both (CIFAR-100's 50,000 x 100: in)
 RULE_SHORTAGES = {"hume": ("fewer", "relax"), "consensus": ("fewer", "fill")}
@@ -111,20 +113,21 @@ class SeedConfig:
     # kmeans_states 1: chosen on recipes/seed_benchmark.py --states 5 (docs/seed_evidence.md;
     # 2026-12-02): 3 states gave the same mean precision at 4 over 12 sets (0.880 vs 0.878), fewer
     # N at or above the best baseline (71 vs 80 of 120), at 3x the k-means time
-    kmeans_states: int = setting(1, "consensus rule: k-means random states tried (3 restarts "
-                                 "each); the partitions that agree most (mean stability of the "
-                                 "accepted clusters) are kept. Time: this many times one "
-                                 "k-means pass.", unit="states", bounds="[1, inf)")
+    kmeans_states: int = setting(1, "consensus rule: k-means random states tried "
+                                 f"({KMEANS_RESTARTS} restarts each); the partitions that agree "
+                                 "most (mean stability of the accepted clusters) are kept. "
+                                 "Time: this many times one k-means pass.", unit="states",
+                                 bounds="[1, inf)")
     # agreement_quantile 0 (off): chosen on evidence (docs/seed_evidence.md;
     # 2026-12-02). 0.8 (picked leaving one of the 4 reliable benchmark sets out) lifts seed
     # precision at 4 there (digits 0.851 -> 0.967 over 5 k-means states) by leaving 3-4 of 10
     # clusters without seeds, and the demo's FixMatch test ACC falls from 0.740 to 0.586
     # (`hume-ssl demo --seed-rule consensus`): a class without seeds is never learned
     agreement_quantile: float = setting(
-        0.0, "consensus rule, where HUME is reliable (its verdict: a restart majority on >= 66% "
-        "of samples): candidates also need HUME restart agreement at or above this quantile of "
-        "all samples' agreement (0.8: the top fifth; 0: off). Fewer clusters get seeds: "
-        "precision up, classes without seeds. Unreliable runs: not used.",
+        0.0, "consensus rule, where HUME is reliable (its verdict: a restart majority on >= "
+        f"{RELIABLE_MAJORITY:.0%} of samples): candidates also need HUME restart agreement at "
+        "or above this quantile of all samples' agreement (0.8: the top fifth; 0: off). Fewer "
+        "clusters get seeds: precision up, classes without seeds. Unreliable runs: not used.",
         unit="quantile", bounds="[0, 1]")
     # mode_size 20: chosen on recipes/seed_benchmark.py --states 5 (docs/seed_evidence.md;
     # 2026-12-02) among 0 (the ranking before), 10, 20 and 50: precision at 4 up on 7 of 12 sets

@@ -16,7 +16,7 @@ import numpy as np
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.knn import knn_search, l2_normalise
 from hume_ssl.hume.rows import column_mean
-from hume_ssl.seeds.config import GRAPH_MAX_CELLS
+from hume_ssl.seeds.config import GRAPH_MAX_CELLS, KMEANS_RESTARTS
 
 SKLEARN_MAX_ROWS = 200_000  # above: faiss k-means
 DENSE_EIGH_ROWS = 2_000  # up to: a dense eigendecomposition (the sparse solver needs k << N)
@@ -42,20 +42,20 @@ def space_neighbours(
 
 def kmeans_labels(x: np.ndarray, k: int, random_state: int) -> tuple[np.ndarray, str]:
     """(N,) int64 k-means labels of unit rows x (N, d) and the implementation used:
-    scikit-learn (3 restarts, run to convergence, the lowest inertia kept) up to
-    SKLEARN_MAX_ROWS rows, faiss above (3 restarts of 100 iterations; far faster at ImageNet
+    scikit-learn (KMEANS_RESTARTS restarts, run to convergence, the lowest inertia kept) up to
+    SKLEARN_MAX_ROWS rows, faiss above (as many restarts of 100 iterations; far faster at ImageNet
     size, and what the benchmark has not measured)."""
     if len(x) <= SKLEARN_MAX_ROWS:
         from sklearn.cluster import KMeans
 
-        km = KMeans(k, n_init=3, random_state=random_state).fit(x)
+        km = KMeans(k, n_init=KMEANS_RESTARTS, random_state=random_state).fit(x)
         return km.labels_.astype(np.int64), "scikit-learn"
     try:
         import faiss
     except ImportError:
         raise HumeSSLError(f"the consensus rule's k-means on {len(x)} rows needs faiss: pip "
                            "install faiss-cpu (or faiss-gpu), or pass --rule hume.") from None
-    km = faiss.Kmeans(x.shape[1], k, niter=100, nredo=3, seed=int(random_state) + 1,
+    km = faiss.Kmeans(x.shape[1], k, niter=100, nredo=KMEANS_RESTARTS, seed=int(random_state) + 1,
                       verbose=False)
     x = np.ascontiguousarray(x, np.float32)
     km.train(x)
