@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,12 +59,16 @@ def is_disk_full(e: BaseException) -> bool:
 
 @contextmanager
 def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Yields a temp file beside `path`; on success it is fsynced and renamed onto `path`."""
+    """Yields a temp file beside `path`; on success it is fsynced and renamed onto `path`. The
+    temp file's name holds this process's id and host (`.NAME.PID@HOST.XXXXXXXX.tmp`), so that
+    the next write of `path` removes those a killed process left (`_remove_dead_temps`)."""
     path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        _remove_dead_temps(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_writer()}.",
+                                   suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give what open() would
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -76,6 +81,41 @@ def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
         if is_disk_full(e):
             raise disk_full_error(path, e) from e
         raise
+
+
+def _writer() -> str:
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def _remove_dead_temps(path: Path) -> None:
+    """Remove the temp files of `path` that a process of this host left when it was killed
+    mid-write (SIGKILL, a power cut): its id names no live process. Another host's, or a live
+    process's, are left alone (on a shared disk a writer elsewhere may still be at work)."""
+    start, host = f".{path.name}.", socket.gethostname()
+    try:
+        names = [e.name for e in os.scandir(path.parent)
+                 if e.name.startswith(start) and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid, at, rest = name[len(start):-len(".tmp")].partition("@")
+        if not (at and pid.isdigit() and rest.rpartition(".")[0] == host):
+            continue  # not a temp file of ours (or one written before names held the writer)
+        if int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(path.parent / name)
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

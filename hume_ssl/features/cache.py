@@ -286,6 +286,7 @@ class FeatureCache:
             if arr is not None and old.get("complete"):
                 checksum, finite = scan_rows(arr)
                 if finite and checksum == old.get("checksum"):
+                    _discard(*self._markers())  # a run killed while sealing left its marker
                     return arr, old
                 why = ("hold NaN or inf rows" if not finite else
                        "do not match the checksum in their sidecar (edited or damaged on disk)")

@@ -32,6 +32,10 @@ from hume_ssl.models.classifier import (
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.finite import all_finite
 
+# A predict's files, its summary first: a predict removes an earlier one's files from its folder
+# and writes the summary last, so a folder with predictions.json holds one finished predict.
+PREDICTION_FILES = ("predictions.json", "labels.npy", "confidence.npy", "predictions.csv")
+
 
 def _architecture(meta: dict) -> torch.nn.Module:
     """The exported model's network with random weights (model.pt is loaded into it): the
@@ -129,6 +133,8 @@ def predict_run(
     conf, lab = (t.cpu().numpy() for t in probs.max(1))
     out = Path(out) if out else model_dir / f"predictions_{split}"
     check_writable_dir(out)
+    for name in PREDICTION_FILES:  # an earlier predict's: its summary goes first, and a run
+        (out / name).unlink(missing_ok=True)  # killed below leaves no summary of mixed files
     atomic_save_npy(out / "labels.npy", lab.astype(np.int64))
     atomic_save_npy(out / "confidence.npy", conf.astype(np.float32))
     atomic_write_bytes(out / "predictions.csv",
@@ -147,7 +153,7 @@ def predict_run(
                 summary["classes_not_in_model"] = unknown  # their images count as wrong
         summary["acc_kind"] = ACCURACY_KIND[aligned]
         summary["acc"] = label_accuracy(lab, truth, aligned)
-    atomic_write_json(out / "predictions.json", summary)  # what these predictions are of
+    atomic_write_json(out / "predictions.json", summary)  # last: the folder is complete
     return summary
 
 

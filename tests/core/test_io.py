@@ -41,6 +41,30 @@ def test_full_disk_is_a_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_temp_file_a_killed_writer_left_goes_with_the_next_write(tmp_path):
+    """Before: a process killed mid-write (SIGKILL while saving checkpoint.pt) left its
+    `.checkpoint.pt.XXXX.tmp`, a full copy, for good; resumes and re-runs never removed it."""
+    import socket
+    import subprocess
+    import sys
+
+    target = tmp_path / "checkpoint.pt"
+    script = ("import os, sys\n"
+              "import hume_ssl.core.io as io\n"
+              "with io._atomic_file(sys.argv[1]) as f:\n"
+              "    f.write(b'half'); f.flush(); os._exit(9)\n")  # killed mid-write
+    subprocess.run([sys.executable, "-c", script, str(target)], timeout=120)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].endswith(".tmp") and not target.exists()
+    live = tmp_path / f".checkpoint.pt.1@{socket.gethostname()}.abcdefgh.tmp"  # pid 1 lives
+    other = tmp_path / ".checkpoint.pt.999999@another-host.abcdefgh.tmp"  # a writer elsewhere
+    live.write_bytes(b"x"), other.write_bytes(b"x")
+    io.atomic_write_bytes(target, b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [target.name, live.name, other.name])
+    assert target.read_bytes() == b"whole"
+
+
 @pytest.mark.parametrize("content", [b"1,2,3\n4,5,6\n", b"\x89PNG\r\n\x1a\n0000", b"hello",
                                      b"\x93NUMPY\x01\x00trunc"])
 def test_non_npy_features_get_our_hint_not_numpys(tmp_path, content):

@@ -78,6 +78,20 @@ def test_rewritten_pixels_with_the_same_names_labels_and_n_are_extracted_again(t
     assert np.asarray(again.features)[:, 0].round().tolist() == [10, 20, 200, 40]
 
 
+def test_a_marker_left_by_a_run_killed_while_sealing_goes_with_the_next_read(tmp_path,
+                                                                            tiny_model):
+    """Before: a kill between the sidecar's seal and the marker's removal left
+    NAME.written.npy beside the complete cache for good: later runs served the cache and never
+    removed it."""
+    name, _, _ = _jpeg_npz(tmp_path / "d.npz", [10, 20, 30])
+    fs = F.extract_features(name, "train", SQ, random_init=True, cache_dir=tmp_path / "c", **KW)
+    marker = fs.path.with_name(fs.path.stem + ".written.npy")
+    np.save(marker, np.ones(3, bool))  # what the killed run left
+    again = F.extract_features(name, "train", SQ, random_init=True, cache_dir=tmp_path / "c",
+                               **KW)
+    assert again.cached and not marker.exists()
+
+
 def test_content_hash_covers_images_the_strided_order_hash_skips(tmp_path):
     img = np.zeros((4100, 2, 2, 3), np.uint8)  # > 2 x 2,048: the order hash reads every 2nd
     np.savez(tmp_path / "a.npz", images=img)

@@ -373,6 +373,29 @@ def test_run_writes_outputs_and_predicts(toy):
         train_fixmatch_run(out, tiny_cfg(steps=4), seeds=seeds)
 
 
+def test_a_predict_killed_in_a_folder_leaves_no_summary_of_mixed_files(toy, monkeypatch):
+    """Before: a second predict into the same folder (the default MODEL/predictions_SPLIT is the
+    same for any data) killed after its labels.npy left the first one's predictions.csv and
+    predictions.json, which said the folder held 30 rows of the test split: it held 90."""
+    import hume_ssl.fixmatch.predict as predict
+
+    root, seeds, _, _ = toy
+    out = root / "run"
+    train_fixmatch_run(out, tiny_cfg(steps=2, eval_every=2), seeds=seeds)
+    folder = out / "predictions_test"
+    predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test")
+    assert json.loads((folder / "predictions.json").read_text())["n"] == 30
+
+    def killed(path, data):
+        raise KeyboardInterrupt  # after labels.npy and confidence.npy, before the csv
+
+    monkeypatch.setattr(predict, "atomic_write_bytes", killed)
+    with pytest.raises(KeyboardInterrupt):
+        predict_run(out, f"npz:{root}/toy_{{split}}.npz", "train", out=folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["confidence.npy", "labels.npy"]
+    assert len(np.load(folder / "labels.npy")) == 90
+
+
 def test_predictions_csv_traces_each_row_to_its_image(tmp_path):
     """Before: index,label,confidence only, though an image folder knows each row's file."""
     import csv
