@@ -67,9 +67,11 @@ def _model_folder(path: Path) -> Path:
             f"{path} is a pretrain run (backbone.pt: an encoder, no classifier): train one on "
             f"your seeds with `hume-ssl train-fixmatch --seeds SEEDS --init ssl:{path} --out "
             "RUN`, then predict with --model RUN.")
-    if not (path / "model.pt").exists() and (path / "checkpoint.pt").exists():
+    exported = (path / "model.pt").exists() and (path / "model.json").exists()
+    if not exported and (path / "checkpoint.pt").exists():  # (model.json is written last)
         raise HumeSSLError(
-            f"{path} holds a checkpoint but no model.pt: its training has not finished. If it "
+            f"{path} holds a checkpoint but no model.pt and model.json: its training has not "
+            "finished. If it "
             f"was stopped, finish it with the same train-fixmatch command plus --resume (--out "
             f"{path}), then predict with it; if it diverged, a resume repeats the same steps: "
             "train anew with what its error suggested (a lower --lr)."

@@ -636,6 +636,9 @@ def test_predict_names_a_pretrain_folder_and_a_damaged_model_in_one_line(toy, ss
     with pytest.raises(HumeSSLError, match="cannot load") as e:
         predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test")
     assert "weights_only" not in str(e.value) and "\n" not in str(e.value)
+    (out / "model.json").unlink()  # a run killed between model.pt and model.json (before:
+    with pytest.raises(HumeSSLError, match="not finished.*--resume"):  # "file not found")
+        predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test")
 
 
 def test_resume_refuses_other_seeds_or_init_and_writes_nothing(toy, ssl_run):
