@@ -34,8 +34,9 @@ FAST = ("--batch-size", "16", "--device", "cpu", "--knn-every", "100")
 def test_divergence_stops_with_the_step_and_keeps_the_last_finite_checkpoint(tmp_path, toy):
     out = tmp_path / "div"
     with pytest.raises(HumeSSLError, match=r"pretrain diverged: .* step \d+.*lower --lr") as e:
-        pretrain_run(toy, out, tiny_cfg(epochs=10, lr=1e9, log_every=1, checkpoint_every=2,
-                                        knn_every=100, batch_size=8, queue_size=16),
+        pretrain_run(toy, out, tiny_cfg(arch="resnet18_cifar", epochs=10, lr=1e9, log_every=1,
+                                        checkpoint_every=2, knn_every=100, batch_size=8,
+                                        queue_size=16),
                      split="test")  # no kNN monitor: the test split has no test split
     assert "checkpoint with finite weights (step" in str(e.value)
     st = torch.load(out / "checkpoint.pt", weights_only=False)

@@ -30,8 +30,11 @@ def smooth_images(n, size=8, seed=0):
 
 
 def tiny_cfg(**kw):
-    base = dict(epochs=2, batch_size=16, queue_size=32, bn_splits=2, device="cpu", log_every=2,
-                knn_every=1, knn_neighbors=5, checkpoint_every=3, view=MILD)
+    """A tiny pretrain config; wrn10_1 (78k parameters): the loops' tests run ~15x faster than
+    on the default resnet18_cifar, whose own build is tested where its arch matters."""
+    base = dict(arch="wrn10_1", epochs=2, batch_size=16, queue_size=32, bn_splits=2,
+                device="cpu", log_every=2, knn_every=1, knn_neighbors=5, checkpoint_every=3,
+                view=MILD)
     base.update(kw)
     return PretrainConfig(**base)
 
@@ -62,7 +65,8 @@ def test_loss_falls_on_a_tiny_subset(tmp_path):
     tr.fit()
     after = instance_loss(tr)
     assert tr.step == 24 * 4
-    assert after < before - 0.4, (before, after)  # measured 4.56 -> 3.78; chance log(128) = 4.85
+    # measured 4.55 -> 2.85 (wrn10_1; 4.52 with lr 1e-7: no learning); chance log(128) = 4.85
+    assert after < before - 1.0, (before, after)
 
 
 def _rows(out):
@@ -170,7 +174,7 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
     from hume_ssl.models.backbones import load_backbone, resolve_backbone
 
     out = tmp_path / "ssl"
-    res = pretrain_run(toy_npz, out, tiny_cfg(epochs=1))
+    res = pretrain_run(toy_npz, out, tiny_cfg(epochs=1, arch="resnet18_cifar"))  # the default
     for f in ("config.json", "metrics.csv", "metrics.json", "checkpoint.pt", "backbone.pt",
               "backbone.json", "curves.png"):
         assert (out / f).is_file(), f

@@ -61,7 +61,7 @@ def test_simclr_is_registered_and_learns(tmp_path):
     before = instance_loss(tr)
     tr.fit()
     after = instance_loss(tr)
-    assert after < before - 0.4, (before, after)  # chance log(128) = 4.85
+    assert after < before - 1.0, (before, after)  # measured 4.55 -> 2.62; chance 4.85
     rows = (tmp_path / "metrics.csv").read_text().splitlines()[1:]
     loss = [float(r.split(",")[3]) for r in rows if r.split(",")[3]]
     assert loss[-1] < math.log(2 * 32 - 1) and np.isfinite(loss).all()
