@@ -12,7 +12,6 @@ from typing import Optional
 from hume_ssl.core.params import setting
 from hume_ssl.data.datasets import dataset_names
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS
-from hume_ssl.demo.run import DemoSettings
 from hume_ssl.features.extract import BATCH_SIZE, LOADER_BOUNDS, MAX_WORKERS
 from hume_ssl.fixmatch.predict import PREDICT_BATCH, PREDICT_BATCH_BOUNDS
 from hume_ssl.models.backbones import BACKBONE_HELP, DEFAULT_BACKBONES
@@ -171,7 +170,9 @@ class DemoInputs:
                         "cache too); a re-run reuses the finished steps.")
     quick: bool = setting(False, "Tiny budgets (about 20 s in all on a CPU): checks that every "
                           "step runs; its figures mean nothing.")
+    # device and seed_rule: DemoSettings' defaults, written here so that the command line's
+    # start does not load the demo's pipeline (tests/demo/test_demo.py keeps them equal)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
-    seed_rule: str = setting(DemoSettings.seed_rule, "The seed rule the demo runs: hume (its "
+    seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its "
                              "default: chosen on the digits' labels: docs/demo_evidence.md) or "
                              "consensus (seed's default).")

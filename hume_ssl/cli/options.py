@@ -84,12 +84,11 @@ class HelpCommand(PlainHelp, typer.core.TyperCommand):
             return super().parse_args(ctx, args)
         except typer.BadParameter as e:
             f = self.fields.get(getattr(e.param, "name", None))
-            if f is None:
-                raise
+            bounds = f.metadata.get("bounds") if f is not None else None
+            if f is None or type(e) is not typer.BadParameter or not (bounds or counts(f)):
+                raise  # a missing option (a subclass), or no number: typer's own message
             flag = e.param.opts[0]
-            bounds = f.metadata.get("bounds")
-            what = (Bounds.parse(bounds).describe(counts(f)) if bounds else
-                    "a whole number" if counts(f) else "a number")
+            what = Bounds.parse(bounds).describe(counts(f)) if bounds else "a whole number"
             _console.print("[bold red]error:[/] " + escape(
                 f"{flag} {_typed(typed, e.param.opts)!r}: must be {what}."))
             raise typer.Exit(2) from None

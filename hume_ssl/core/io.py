@@ -10,12 +10,14 @@ null).
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import math
 import os
 import socket
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Optional
@@ -57,18 +59,24 @@ def is_disk_full(e: BaseException) -> bool:
                                 and str(e).rstrip().endswith(" written")))
 
 
+_WRITING: set[str] = set()  # the temp files this process is writing now
+STALE_S = 60  # a temp file untouched this long, of a dead writer, is a killed write's
+
+
 @contextmanager
 def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Yields a temp file beside `path`; on success it is fsynced and renamed onto `path`. The
-    temp file's name holds this process's id and host (`.NAME.PID@HOST.XXXXXXXX.tmp`), so that
-    the next write of `path` removes those a killed process left (`_remove_dead_temps`)."""
+    temp file's name holds its writer (`.NAME.PID@HOST.XXXXXXXX.tmp`, HOST a hash of the host
+    name), so that a later write of `path` removes those a killed process left
+    (`_remove_dead_temps`)."""
     path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_dead_temps(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_writer()}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
+                                   prefix=f".{path.name}.{os.getpid()}@{_host()}.")
+        _WRITING.add(os.path.basename(tmp))
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give what open() would
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -81,31 +89,40 @@ def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
         if is_disk_full(e):
             raise disk_full_error(path, e) from e
         raise
+    finally:
+        if tmp is not None:
+            _WRITING.discard(os.path.basename(tmp))
 
 
-def _writer() -> str:
-    return f"{os.getpid()}@{socket.gethostname()}"
+@functools.lru_cache(maxsize=1)
+def _host() -> str:
+    """This host, as temp file names give it: 8 hex digits of its name's hash (short, and
+    nothing but letters and digits whatever the name holds)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _remove_dead_temps(path: Path) -> None:
     """Remove the temp files of `path` that a process of this host left when it was killed
-    mid-write (SIGKILL, a power cut): its id names no live process. Another host's, or a live
-    process's, are left alone (on a shared disk a writer elsewhere may still be at work)."""
-    start, host = f".{path.name}.", socket.gethostname()
+    mid-write (SIGKILL, a power cut): its id names no live process (or names this process,
+    which is not writing it: an earlier process of the same id, as after a container's
+    restart), and it is STALE_S old. Another host's are left alone: on a shared disk a writer
+    elsewhere may still be at work."""
+    start = f".{path.name}."
     try:
-        names = [e.name for e in os.scandir(path.parent)
+        found = [e for e in os.scandir(path.parent)
                  if e.name.startswith(start) and e.name.endswith(".tmp")]
     except OSError:
         return
-    for name in names:
-        pid, at, rest = name[len(start):-len(".tmp")].partition("@")
-        if not (at and pid.isdigit() and rest.rpartition(".")[0] == host):
-            continue  # not a temp file of ours (or one written before names held the writer)
-        if int(pid) != os.getpid() and not _alive(int(pid)):
-            try:
-                os.unlink(path.parent / name)
-            except OSError:
-                pass
+    for entry in found:
+        pid, at, rest = entry.name[len(start):-len(".tmp")].partition("@")
+        if not (at and pid.isascii() and pid.isdigit() and rest.rpartition(".")[0] == _host()):
+            continue  # not a temp file of this host (or one written before names held it)
+        live = entry.name in _WRITING if int(pid) == os.getpid() else _alive(int(pid))
+        try:
+            if not live and time.time() - entry.stat().st_mtime >= STALE_S:
+                os.unlink(entry.path)
+        except OSError:  # gone already (another process removed it)
+            pass
 
 
 def _alive(pid: int) -> bool:

@@ -12,9 +12,11 @@ from hume_ssl.fixmatch.recipes import RECIPES
 
 
 def _by_recipe(field: str, skip: tuple[str, ...] = ()) -> str:
-    """A default per recipe, as help texts give it: "scratch 0, cnn 0.05, ssl 0, vit 0.025"."""
-    return ", ".join(f"{name} {getattr(r, field):g}" for name, r in RECIPES.items()
-                     if name not in skip)
+    """A default per recipe, as help texts give it: "scratch 0, cnn 0.05, ssl 0, vit 0.025"
+    (the learning rate with its optimizer: "vit adamw 0.0005")."""
+    return ", ".join(
+        f"{name} {r.optimizer + ' ' if field == 'lr' else ''}{getattr(r, field):g}"
+        for name, r in RECIPES.items() if name not in skip)
 
 
 @dataclass
@@ -44,7 +46,8 @@ class FixMatchConfig:
     # "From a pretrained encoder"); 1 erased the gain
     encoder_lr_scale: Optional[float] = setting(
         None, "With --init: the encoder's learning rate is --lr times this (the head's: --lr); "
-        f"default: the recipe's ({_by_recipe('encoder_lr_scale', skip=('scratch',))}).",
+        f"default: the recipe's ({_by_recipe('encoder_lr_scale', skip=('scratch',))}; a ViT's "
+        "blocks further scaled by --layer-decay).",
         unit="multiple of --lr", bounds="(0, inf)")
     warmup: Optional[float] = setting(None, "Linear lr warm-up over this fraction of the steps "
                                       f"(default: the recipe's: {_by_recipe('warmup')}).",

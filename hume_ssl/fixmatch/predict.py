@@ -70,11 +70,10 @@ def _model_folder(path: Path) -> Path:
     exported = (path / "model.pt").exists() and (path / "model.json").exists()
     if not exported and (path / "checkpoint.pt").exists():  # (model.json is written last)
         raise HumeSSLError(
-            f"{path} holds a checkpoint but no model.pt and model.json: its training has not "
-            "finished. If it "
-            f"was stopped, finish it with the same train-fixmatch command plus --resume (--out "
-            f"{path}), then predict with it; if it diverged, a resume repeats the same steps: "
-            "train anew with what its error suggested (a lower --lr)."
+            f"{path} holds a checkpoint but no model.json (written last): its training has not "
+            "finished. If it was stopped, finish it with the same train-fixmatch command plus "
+            f"--resume (--out {path}), then predict with it; if it diverged, a resume repeats "
+            "the same steps: train anew with what its error suggested (a lower --lr)."
         )
     return path
 

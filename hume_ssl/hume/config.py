@@ -21,7 +21,8 @@ from hume_ssl.core.params import (
 
 SOLVE_FORMS = ("auto", "primal", "smoother")  # inner_solve's values (hume_ssl.hume.ridge)
 LANE = 8  # restarts computed side by side: every restart's matmuls have LANE*k columns
-SCORE_ROWS = (100_000, 400)  # score_rows 0: every row up to max(first, second x k) rows
+SCORE_ROWS_MIN, SCORE_ROWS_PER_CLASS = 100_000, 400  # score_rows 0: every row up to max(MIN,
+# PER_CLASS x k) rows
 CV_FOLDS = 10  # folds of the label-free restart score
 
 ENCODER_INITS = ("gaussian", "kmeans")  # HumeConfig.encoder_init's values (engine.init_encoders)
@@ -83,8 +84,8 @@ class HumeConfig:
                             flag=None)
     score_rows: int = setting(
         0, "Rows the label-free restart score is computed on (0: automatic: every row up to "
-        f"max({SCORE_ROWS[0]:,}, {SCORE_ROWS[1]} x k) rows, a random subset of that many above; "
-        f"else that many, at least two per fold of the score: {2 * CV_FOLDS} with its "
+        f"max({SCORE_ROWS_MIN:,}, {SCORE_ROWS_PER_CLASS} x k) rows, a random subset of that many "
+        f"above; else that many, at least two per fold of the score: {2 * CV_FOLDS} with its "
         f"{CV_FOLDS} folds).", unit="rows", bounds="[0, inf)")
     chunk_size: int = setting(0, f"HUME restarts per results file, rounded up to lanes of {LANE} "
                               "(0: all that fit the memory budget); results do not depend on it.",

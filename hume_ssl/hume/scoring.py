@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hume_ssl.hume.config import SCORE_ROWS
+from hume_ssl.hume.config import SCORE_ROWS_MIN, SCORE_ROWS_PER_CLASS
 from hume_ssl.hume.ridge import augment, regulariser, ridge_lambda
 
 
@@ -82,7 +82,7 @@ def score_rows(n: int, k: int, wanted: int, random_state: int) -> np.ndarray | N
     N = 1.28M, k = 1,000, 100 restarts): Spearman with the all-rows score 0.820 / 0.857 / 0.958
     / 0.977 at 100 / 200 / 400 / 640 rows per class, the same best restart at every size.
     """
-    m = wanted if wanted > 0 else max(SCORE_ROWS[0], SCORE_ROWS[1] * k)
+    m = wanted if wanted > 0 else max(SCORE_ROWS_MIN, SCORE_ROWS_PER_CLASS * k)
     if m >= n:
         return None
     return np.sort(np.random.default_rng([random_state, 37]).choice(n, m, replace=False))

@@ -61,8 +61,8 @@ class PretrainConfig:
     head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
                                   f"{_by_method('head')}].")
     queue_size: Optional[int] = setting(
-        None, f"mocov2: negative keys kept [default: {QUEUE_BATCHES} x the batch: the keys of the "
-        f"last {QUEUE_BATCHES // 2} symmetric steps].", unit="keys", flag=None)
+        None, f"mocov2: negative keys kept [default: {QUEUE_BATCHES} x the batch: the last "
+        f"{QUEUE_BATCHES} batches of keys].", unit="keys", flag=None)
     moco_momentum: float = setting(0.99, "mocov2: key-encoder EMA momentum.", unit="per step",
                                    bounds="[0, 1)", flag=None)
     temperature: Optional[float] = setting(None, "Contrastive temperature (logits are cosines "

@@ -220,6 +220,13 @@ def test_a_value_of_the_wrong_type_is_one_line(args, line):
     assert res.output.strip() == line
 
 
+@pytest.mark.parametrize("args, says", [(["label"], "Missing option '--phi1'"),
+                                        (["features"], "Missing argument 'dataset'")])
+def test_a_missing_option_keeps_typers_message(args, says):
+    res = CliRunner().invoke(app, args, terminal_width=200)
+    assert res.exit_code == 2 and says in res.output, res.output
+
+
 def test_every_setting_that_names_a_flag_is_an_option_of_a_command():
     """Before: PretrainConfig.weight_decay and HumeConfig.checkpoint_every were options of no
     command, yet their errors named --weight-decay and --checkpoint-every (other commands'

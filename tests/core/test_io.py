@@ -44,9 +44,9 @@ def test_full_disk_is_a_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatc
 def test_a_temp_file_a_killed_writer_left_goes_with_the_next_write(tmp_path):
     """Before: a process killed mid-write (SIGKILL while saving checkpoint.pt) left its
     `.checkpoint.pt.XXXX.tmp`, a full copy, for good; resumes and re-runs never removed it."""
-    import socket
     import subprocess
     import sys
+    import time
 
     target = tmp_path / "checkpoint.pt"
     script = ("import os, sys\n"
@@ -54,14 +54,20 @@ def test_a_temp_file_a_killed_writer_left_goes_with_the_next_write(tmp_path):
               "with io._atomic_file(sys.argv[1]) as f:\n"
               "    f.write(b'half'); f.flush(); os._exit(9)\n")  # killed mid-write
     subprocess.run([sys.executable, "-c", script, str(target)], timeout=120)
-    left = [p.name for p in tmp_path.iterdir()]
-    assert len(left) == 1 and left[0].endswith(".tmp") and not target.exists()
-    live = tmp_path / f".checkpoint.pt.1@{socket.gethostname()}.abcdefgh.tmp"  # pid 1 lives
-    other = tmp_path / ".checkpoint.pt.999999@another-host.abcdefgh.tmp"  # a writer elsewhere
-    live.write_bytes(b"x"), other.write_bytes(b"x")
+    (killed,) = tmp_path.iterdir()
+    assert killed.name.endswith(".tmp") and not target.exists()
+    ours = f".checkpoint.pt.{os.getpid()}@{io._host()}.abcdefgh.tmp"  # this pid, not writing:
+    kept = [f".checkpoint.pt.1@{io._host()}.abcdefgh.tmp",  # an earlier process's. pid 1 lives
+            ".checkpoint.pt.999999@0a1b2c3d.abcdefgh.tmp",  # another host's (a shared disk)
+            f".checkpoint.pt.999998@{io._host()}.fresh000.tmp"]  # dead, but written just now
+    for name in [ours, *kept]:
+        (tmp_path / name).write_bytes(b"x")
+    old = time.time() - io.STALE_S - 1
+    for p in tmp_path.iterdir():
+        if "fresh" not in p.name:
+            os.utime(p, (old, old))
     io.atomic_write_bytes(target, b"whole")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [target.name, live.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, *kept])
     assert target.read_bytes() == b"whole"
 
 

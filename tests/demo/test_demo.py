@@ -163,3 +163,12 @@ def test_a_demo_folder_from_before_config_json_is_checked_by_its_summary(tmp_pat
     check_same_settings(tmp_path, DemoSettings.quick(device="cpu"))  # the device may differ
     with pytest.raises(HumeSSLError, match="pretrain_epochs 1 -> 30"):
         check_same_settings(tmp_path, DemoSettings())
+
+
+def test_the_demo_commands_defaults_are_the_demos():
+    """DemoInputs repeats DemoSettings' defaults (the CLI does not import the demo at start)."""
+    from hume_ssl.cli.inputs import DemoInputs
+    from hume_ssl.demo.run import DemoSettings
+
+    cli, api = DemoInputs(), DemoSettings()
+    assert (cli.seed_rule, cli.device) == (api.seed_rule, api.device)
