@@ -196,7 +196,7 @@ def main():
     print("|---|---|---|---|---|---|")
     for name, r in runs.items():
         print(f"| {name} | {r['device']} | {r['steps']} | {r['seconds']:.0f} | "
-              f"{r['steps'] / max(r['seconds'], 1e-9):.1f} | {r['test_acc_last']:.4f} |")
+              f"{r['steps'] / max(r['seconds'], 1e-9):.3g} | {r['test_acc_last']:.4f} |")
 
 
 if __name__ == "__main__":
