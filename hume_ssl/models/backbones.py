@@ -146,15 +146,13 @@ def _require_timm():
     return timm
 
 
-# `--backbone`'s help: the registered names, then the families
-BACKBONE_HELP = (", ".join(ALIASES) + ", timm:NAME[:logits], torchvision:NAME[:logits], ssl:RUN, "
-                 "pixels[:SIZE]; NAME@FILE loads local weights.")
+FAMILIES = ("timm:NAME", "timm:NAME:logits", "torchvision:NAME", "torchvision:NAME:logits",
+            "ssl:RUN_DIR", "pixels", "pixels:SIZE", "SPEC@WEIGHTS_FILE")  # beside ALIASES' names
+BACKBONE_HELP = ", ".join([*ALIASES, *FAMILIES]) + " (local weights)."  # `--backbone`'s help
 
 
 def backbone_names() -> list[str]:
-    return list(ALIASES) + ["timm:NAME", "timm:NAME:logits", "torchvision:NAME",
-                            "torchvision:NAME:logits", "SPEC@WEIGHTS_FILE", "ssl:RUN_DIR",
-                            "pixels", "pixels:SIZE"]
+    return [*ALIASES, *FAMILIES]
 
 
 def _timm_preprocessing(model_name: str) -> Preprocessing:
