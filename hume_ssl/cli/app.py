@@ -231,8 +231,11 @@ def predict(io: PredictInputs) -> None:
         acc += (" (classes matched to the model's by name" + (
             f"; not among the model's classes, counted wrong: {', '.join(unknown)}"
             if unknown else "") + ")")
+    skipped = res.get("skipped_unreadable")
     out_console.print(
-        f"{res['n']} images labeled{acc}; outputs in {res['out']}/ "
+        f"{res['n']} images labeled{acc}"
+        + (f" ({skipped} unreadable files skipped: no row)" if skipped else "")
+        + f"; outputs in {res['out']}/ "
         "(predictions.csv, labels.npy, confidence.npy, predictions.json)"
     )
 

@@ -170,6 +170,8 @@ def predict_progress(console):
                 state["task"] = progress.add_task("predict", total=info["total"], unit="images",
                                                   info="")
             progress.update(state["task"], completed=info["done"])
+        elif event == "warning":
+            console.print(f"[bold yellow]warning:[/] {info['message']}")
 
     with progress:
         yield callback

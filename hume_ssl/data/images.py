@@ -27,6 +27,7 @@ class ImageSplit:
     order_hash: Optional[str] = None  # the dataset's sample-order fingerprint
     classes: Optional[list[str]] = None
     sample_ids: Optional[list[str]] = None  # (N,) e.g. an image folder's file paths
+    skipped: int = 0  # an image folder's unreadable files, left out of the N
 
 
 def resize_crop(img: np.ndarray, resize_size: int, input_size: int,
@@ -62,7 +63,8 @@ def load_split(dataset: str, split: str, data_root=None, size: Optional[int] = N
     ds = load_dataset(dataset, split, data_root)
     images = (np.asarray(ds.images_uint8(), dtype=np.uint8) if size is None
               else _resized(ds, size))
-    return ImageSplit(images, ds.labels, ds.order_hash, ds.class_names, ds.sample_ids)
+    return ImageSplit(images, ds.labels, ds.order_hash, ds.class_names, ds.sample_ids,
+                      int(ds.info.get("skipped", 0)))
 
 
 def _resized(ds, size: int) -> np.ndarray:

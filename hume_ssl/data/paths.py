@@ -36,7 +36,8 @@ def split_paths(name: str, path: str, split: str, is_dir: bool) -> list[tuple[st
     if split != "train":
         if not p.exists():  # (for train, the loader says what it expected)
             raise HumeSSLError(f"{name}: {'folder' if is_dir else 'file'} not found: {p}.")
-        raise HumeSSLError(f"{name}: {p} is a single split; ask for split 'train', or put a "
+        raise HumeSSLError(f"{name}: {p} is a single split, 'train', not {split!r}: pass "
+                           "--split train (Python: split='train'), or put a "
                            "{split} placeholder in the path (e.g. npz:/x/data_{split}.npz) or "
                            "train/ and test/ sub-folders in it.")
     return [("train", p)]

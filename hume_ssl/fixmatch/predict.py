@@ -31,6 +31,7 @@ from hume_ssl.models.classifier import (
 )
 from hume_ssl.train.evaluate import batched_forward
 from hume_ssl.train.finite import all_finite
+from hume_ssl.train.loop import say_warning
 
 # A predict's files, its summary first: a predict removes an earlier one's files from its folder
 # and writes the summary last, so a folder with predictions.json holds one finished predict.
@@ -115,6 +116,9 @@ def predict_run(
         )
     model.to(dev)
     data = load_split(dataset, split, data_root, meta.get("image_size"))  # as in training
+    if data.skipped:  # no row for them: the rows are the readable files, listed in order
+        say_warning(callback, f"{data.skipped} unreadable image files of {dataset}:{split} "
+                    "skipped: they have no row (predictions.json skipped_unreadable).")
     size = meta.get("model_input_size")  # resized on the device (an --init backbone's size)
     if not size and list(data.images.shape[1:3]) != list(meta["input_size"]):
         raise HumeSSLError(
@@ -144,7 +148,8 @@ def predict_run(
     aligned = bool(meta.get("label_ids_are_classes", meta["label_ids"].startswith("ground")))
     summary = {"out": str(out.resolve()), "n": int(len(lab)), "dataset": dataset,
                "split": split, "model": str(model_dir.resolve()),
-               "label_ids_are_classes": aligned}  # else cluster ids: the seeds' pseudo-labels
+               "label_ids_are_classes": aligned,  # else cluster ids: the seeds' pseudo-labels
+               "skipped_unreadable": data.skipped}
     if data.labels is not None:
         truth = data.labels  # (N,) the data's class ids
         if aligned:  # the model's ids are its classes: compare by name where names differ

@@ -93,6 +93,9 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     if k_given is not None:  # --indices seeds: the classes the user names
         s.k, s.source["k_from"] = k_given, "--k"
     train = load_split(s.dataset, s.split, data_root, image_size)
+    if train.skipped:  # as `seed` skipped them: the seeds' indices count readable files only
+        say_warning(callback, f"{train.skipped} unreadable image files of {s.dataset} skipped, "
+                    "as `seed` skipped them.")
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
     y = _training_labels(s, train, cfg)
@@ -123,7 +126,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     seed_acc = None
     if train.labels is not None:
         seed_acc = label_accuracy(s.labels, train.labels[s.indices], cfg.oracle_labels)
-    mean, std = _normalisation(init, cfg, s, train.images)
+    mean, std = _normalisation(init, cfg, s, train.images, image_size)
     record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std,
                          image_size)
     record["classes_without_seeds"] = unseeded
@@ -276,10 +279,17 @@ def _unlabeled_rows(s, n: int, cfg: FixMatchConfig) -> np.ndarray:
     return unlabeled
 
 
-def _normalisation(init: Optional[Init], cfg: FixMatchConfig, s, images: np.ndarray):
+def _normalisation(init: Optional[Init], cfg: FixMatchConfig, s, images: np.ndarray,
+                   image_size: Optional[int]):
     """Input mean and std (3,): a pretrained encoder's own (its image size must match), else
     the train split's channel statistics."""
     if init is not None and not init.resizable and init.input_size != images.shape[1]:
+        if image_size:  # the size is the option's, not the files'
+            raise HumeSSLError(
+                f"--init {cfg.init} was trained on {init.input_size} px images but "
+                f"--image-size {image_size} resizes {s.dataset}:{s.split} to {image_size} px; "
+                f"pass --image-size {init.input_size} (or drop it where the images are all "
+                f"{init.input_size} px).")
         raise HumeSSLError(
             f"--init {cfg.init} was trained on {init.input_size} px images but "
             f"{s.dataset}:{s.split} has {images.shape[1]} px images; pretrain on this "

@@ -72,7 +72,8 @@ def test_imagefolder_flat_unlabeled_and_empty(tmp_path):
     empty.mkdir()
     with pytest.raises(HumeSSLError, match="no readable images"):
         load_dataset(f"imagefolder:{empty}")
-    with pytest.raises(HumeSSLError, match="single split"):
+    with pytest.raises(HumeSSLError, match="single split, 'train', not 'test': pass --split "
+                       "train"):  # before: "ask for split 'train'", naming no option
         load_dataset(f"imagefolder:{tmp_path}", "test")
     with pytest.raises(HumeSSLError, match="folder not found: .*nope"):  # before: "single split"
         load_dataset(f"imagefolder:{tmp_path / 'nope'}", "test")

@@ -444,7 +444,14 @@ def test_image_folders_of_several_sizes_train_and_predict_with_image_size(tmp_pa
     meta = json.loads((tmp_path / "r" / "model.json").read_text())
     assert meta["image_size"] == 12 and meta["input_size"] == [12, 12]
     pred = predict_run(tmp_path / "r", ds, "test")  # the model's size, applied again
-    assert pred["n"] == 6
+    assert pred["n"] == 6 and pred["skipped_unreadable"] == 0
+    # an unreadable file (before: left out without a word, and no record of it)
+    (tmp_path / "imgs" / "test" / "r" / "zz.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match="1 unreadable image files .* skipped: they have no row"):
+        pred = predict_run(tmp_path / "r", ds, "test")
+    assert pred["n"] == 6 and json.loads(
+        (tmp_path / "r" / "predictions_test" / "predictions.json").read_text()
+    )["skipped_unreadable"] == 1
     with pytest.raises(HumeSSLError, match="--image-size 0: must be"):
         train_fixmatch_run(tmp_path / "r1", tiny_cfg(steps=2), indices=tmp_path / "s.csv",
                            dataset=ds, image_size=0)
@@ -614,6 +621,11 @@ def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):
         train_fixmatch_run(root / "e2", tiny_cfg(arch=None, init=f"ssl:{ssl_run}"),
                            indices=seeds / "indices.npy", seed_labels=seeds / "pseudo_labels.npy",
                            dataset=f"npz:{tmp_path}/small_{{split}}.npz")
+    assert not (root / "e2").exists()
+    # 16 px files resized by --image-size (before: the error said the files were 32 px)
+    with pytest.raises(HumeSSLError, match="--image-size 32 resizes .* pass --image-size 16"):
+        train_fixmatch_run(root / "e2", tiny_cfg(arch=None, init=f"ssl:{ssl_run}"),
+                           seeds=seeds, image_size=32)
     assert not (root / "e2").exists()
     with pytest.raises(HumeSSLError, match="backbone.json"):
         train_fixmatch_run(root / "e3", tiny_cfg(arch=None, init=f"ssl:{root / 'nowhere'}"),
