@@ -174,7 +174,9 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
     if distributed.rank():  # torchrun: rank 0 prints
         return
     med = res["test_acc_median"]
-    msg = f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
+    msg = (f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
+           if res["steps_this_run"] else f"the run had finished ({res['steps']} steps): "
+           "nothing left to train")
     if med is not None:
         msg += (
             f"; test {res['test_acc_kind']}: "
@@ -209,7 +211,9 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
                            strict=io.strict)
     if res.get("rank"):  # torchrun: rank 0 prints
         return
-    msg = f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
+    msg = (f"{res['steps']} steps ({res['epochs']:.1f} epochs) in {res['seconds']:.1f} s"
+           if res["steps_this_run"] else f"the run had finished ({res['steps']} steps, "
+           f"{res['epochs']:.1f} epochs): nothing left to train")
     if res["knn_acc_last"] is not None:
         msg += f"; kNN-{res['knn_neighbors_used']} test accuracy {res['knn_acc_last']:.4f}"
     out_console.print(msg)

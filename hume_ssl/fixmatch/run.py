@@ -149,6 +149,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     summary = {
         "out": str(Path(out).resolve()),
         "steps": trainer.step,
+        "steps_this_run": trainer.step - trainer.start_step,  # 0: resumed a finished run
         "seconds": time.perf_counter() - t0,  # this process's
         "elapsed_s_total": trainer.elapsed(),  # the run's training clock, across resumes
         "bn_momentum_used": bn_momentum_for(cfg, trainer.total_steps),  # for the run's length

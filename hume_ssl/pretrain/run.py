@@ -138,6 +138,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "out": str(Path(out).resolve()),
         "steps": trainer.step,
         "epochs": trainer.step / trainer.steps_per_epoch,
+        "steps_this_run": trainer.step - trainer.start_step,  # 0: resumed a finished run
         "seconds": time.perf_counter() - t0,
         "elapsed_s_total": trainer.elapsed(),
         "device": str(trainer.device),

@@ -162,6 +162,7 @@ class Trainer:
             self.saved_step = self.step
         elif self.rank == 0:  # a new run: no rows of a start that died before its checkpoint
             (self.out / METRICS_CSV).unlink(missing_ok=True)
+        self.start_step = self.step  # a resumed finished run trains nothing: step - start_step
         with StopSignals(self.request_stop):
             self.on_start()
             while self.step < self.total_steps:

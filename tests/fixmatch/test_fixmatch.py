@@ -520,11 +520,16 @@ def test_cli_train_and_predict(toy):
     from hume_ssl.cli import app
     root, seeds, idx, y = toy
     out = root / "cli"
-    r = CliRunner().invoke(app, ["train-fixmatch", "--seeds", str(seeds), "--out", str(out),
-                                 "--steps", "2", "--arch", "wrn10_1", "--batch-size", "4",
-                                 "--mu", "2", "--eval-every", "2", "--device", "cpu"])
+    args = ["train-fixmatch", "--seeds", str(seeds), "--out", str(out), "--steps", "2",
+            "--arch", "wrn10_1", "--batch-size", "4", "--mu", "2", "--eval-every", "2",
+            "--device", "cpu"]
+    r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
-    assert (out / "model.pt").exists()
+    assert (out / "model.pt").exists() and "2 steps in" in r.output
+    # before: "2 steps in 0.0 s", as if the resume had trained
+    r = CliRunner().invoke(app, [*args, "--resume"], terminal_width=200)
+    assert r.exit_code == 0 and "the run had finished (2 steps): nothing left" in r.output, \
+        r.output
     r = CliRunner().invoke(app, ["predict", "--model", str(out), f"npz:{root}/toy_{{split}}.npz"])
     assert r.exit_code == 0, r.output
     assert (out / "predictions_test" / "labels.npy").exists()

@@ -261,6 +261,11 @@ def test_cli_pretrain(tmp_path, toy_npz):
     # the bank holds 64 train images: the monitor is kNN-64 (before: said kNN-200 regardless)
     assert "kNN-64 test accuracy" in r.output and (out / "backbone.pt").is_file()
     assert json.loads((out / "metrics.json").read_text())["out"] == str(out.resolve())
+    r = CliRunner().invoke(app, ["pretrain", toy_npz, "--out", str(out), "--epochs", "1",
+                                 "--batch-size", "16", "--device", "cpu", "--knn-every", "1",
+                                 "--resume"], terminal_width=200)  # before: "4 steps in 0.0 s"
+    assert r.exit_code == 0 and "the run had finished (4 steps, 1.0 epochs)" in r.output, \
+        r.output
     r = CliRunner().invoke(app, ["pretrain", toy_npz, "--out", str(out), "--method", "byol"])
     assert r.exit_code == 2 and "unknown --method" in r.output
 
