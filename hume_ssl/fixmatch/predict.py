@@ -138,6 +138,14 @@ def predict_run(
     conf, lab = (t.cpu().numpy() for t in probs.max(1))
     out = Path(out) if out else model_dir / f"predictions_{split}"
     check_writable_dir(out)
+    earlier = out / "predictions.json"
+    if earlier.is_file():  # the default folder is the same for any data of this split
+        try:
+            before = read_json(earlier)
+        except (HumeSSLError, OSError, ValueError):  # damaged: replaced all the same
+            before = {}
+        say_warning(callback, f"{out} held the predictions of {before.get('dataset')}:"
+                    f"{before.get('split')} ({before.get('n')} images); they are replaced.")
     for name in PREDICTION_FILES:  # an earlier predict's: its summary goes first, and a run
         (out / name).unlink(missing_ok=True)  # killed below leaves no summary of mixed files
     atomic_save_npy(out / "labels.npy", lab.astype(np.int64))

@@ -390,7 +390,8 @@ def test_a_predict_killed_in_a_folder_leaves_no_summary_of_mixed_files(toy, monk
         raise KeyboardInterrupt  # after labels.npy and confidence.npy, before the csv
 
     monkeypatch.setattr(predict, "atomic_write_bytes", killed)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.warns(UserWarning, match=r"held the predictions of npz:.*:test \(30 images\); "
+                      "they are replaced"), pytest.raises(KeyboardInterrupt):
         predict_run(out, f"npz:{root}/toy_{{split}}.npz", "train", out=folder)
     assert sorted(p.name for p in folder.iterdir()) == ["confidence.npy", "labels.npy"]
     assert len(np.load(folder / "labels.npy")) == 90
