@@ -144,8 +144,9 @@ def predict_run(
             before = read_json(earlier)
         except (HumeSSLError, OSError, ValueError):  # damaged: replaced all the same
             before = {}
-        say_warning(callback, f"{out} held the predictions of {before.get('dataset')}:"
-                    f"{before.get('split')} ({before.get('n')} images); they are replaced.")
+        if (before.get("dataset"), before.get("split")) != (dataset, split):  # not a re-run
+            say_warning(callback, f"{out} held the predictions of {before.get('dataset')}:"
+                        f"{before.get('split')} ({before.get('n')} images); they are replaced.")
     for name in PREDICTION_FILES:  # an earlier predict's: its summary goes first, and a run
         (out / name).unlink(missing_ok=True)  # killed below leaves no summary of mixed files
     atomic_save_npy(out / "labels.npy", lab.astype(np.int64))
