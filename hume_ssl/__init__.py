@@ -24,13 +24,12 @@ def __getattr__(name: str):
     import sys
 
     if name == "SelectionConfig":  # merged into SeedConfig; the old name for one release
-        if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
-            # `from hume_ssl import SelectionConfig`: importlib asks hasattr() first, then the
-            # import statement itself gets the name, which warns (once, at the user's line)
-            return importlib.import_module("hume_ssl.seeds.config").SeedConfig
-        from hume_ssl.core.params import warn_renamed
+        # `from hume_ssl import SelectionConfig`: importlib asks hasattr() first, then the
+        # import statement itself gets the name, which warns (once, at the user's line)
+        if not sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+            from hume_ssl.core.params import warn_renamed
 
-        warn_renamed("SelectionConfig", "hume_ssl.seeds.config.SeedConfig")  # at the caller
+            warn_renamed("SelectionConfig", "hume_ssl.seeds.config.SeedConfig")  # at the caller
         return importlib.import_module("hume_ssl.seeds.config").SeedConfig
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

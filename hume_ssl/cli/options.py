@@ -109,6 +109,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
 
     def register(fn: Callable) -> Callable:
         params: dict[str, inspect.Parameter] = {}
+        shown: dict[str, dataclasses.Field] = {}  # parameter name: its field (HelpCommand's)
         renamed: list[tuple[str, str, str]] = []  # (hidden parameter, old flag, field)
         plan: dict[str, tuple[type, list[str]]] = {}
         for section, (cls, names) in sections.items():
@@ -119,7 +120,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
             for n in chosen:
                 if n in params:  # one option may feed two sections (e.g. --device)
                     continue
-                params[n] = _parameter(fields[n], hints[n])
+                params[n], shown[n] = _parameter(fields[n], hints[n]), fields[n]
                 for i, old in enumerate(fields[n].metadata.get("cli", {}).get("deprecated", ())):
                     hidden = _old_name(n, i)
                     params[hidden] = inspect.Parameter(
@@ -127,6 +128,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
                         default=typer.Option(None, old, hidden=True,
                                              help=f"Deprecated name of {flag_of(fields[n])}."))
                     renamed.append((hidden, old, n))
+                    shown[hidden] = fields[n]
 
         def callback(ctx: typer.Context, **kw):
             for hidden, old, field in renamed:
@@ -147,11 +149,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **sections: tuple[type
         context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     annotation=typer.Context)  # typer passes the click context
         callback.__signature__ = inspect.Signature([context, *params.values()])
-        fields = {n: f for cls, names in plan.values()
-                  for n, f in ((f.name, f) for f in dataclasses.fields(cls)) if n in names}
-        fields.update({hidden: fields[field] for hidden, _, field in renamed})
-        app.command(name, cls=type("HelpCommand", (HelpCommand,), {"fields": fields}))(
-            callback)
+        app.command(name, cls=type("HelpCommand", (HelpCommand,), {"fields": shown}))(callback)
         return fn
 
     return register
