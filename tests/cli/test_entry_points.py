@@ -12,9 +12,13 @@ COMMANDS = ("label", "features", "seed", "export", "pretrain", "train-fixmatch",
             "demo")
 
 
+def _python(*args: str) -> subprocess.CompletedProcess:
+    """`python ARGS` in a process of its own (its output captured as text)."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+
+
 def test_python_dash_m_runs_the_app():
-    out = subprocess.run([sys.executable, "-m", "hume_ssl.cli", "--help"], capture_output=True,
-                         text=True, timeout=120)
+    out = _python("-m", "hume_ssl.cli", "--help")
     assert out.returncode == 0, out.stderr
     for cmd in COMMANDS:
         assert cmd in out.stdout
@@ -184,8 +188,7 @@ def test_ctrl_c_while_the_app_loads_is_one_line():
         "sys.meta_path.insert(0, Stop())\n"
         "main()\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120)
+    out = _python("-c", script)
     assert out.returncode == 130, out.stderr
     assert out.stderr == "interrupted while starting: nothing was done\n"
 
@@ -198,8 +201,7 @@ def test_the_old_config_name_warns_once_on_from_import():
         "warnings.simplefilter('always')\n"
         "from hume_ssl import SelectionConfig\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120)
+    out = _python("-c", script)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("SelectionConfig is deprecated") == 1, out.stderr
     assert out.stderr.startswith("<string>:3: FutureWarning"), out.stderr
