@@ -104,7 +104,8 @@ class FixMatchInputs:
     seeds: Optional[Path] = setting(None, "Seeds folder (indices.npy, pseudo_labels.npy, "
                                     "seeds.json) from the seeds stage.")
     indices: Optional[Path] = setting(None, "Seed indices (.npy), or a CSV of `index,label` rows "
-                                      "(instead of --seeds).")
+                                      "(instead of --seeds); an exported CSV is checked against "
+                                      "the images by its seeds_origin.json.")
     seed_labels: Optional[Path] = setting(None, "Training labels of the seeds (.npy, ints "
                                           "0..k-1) for --indices FILE.npy.",
                                           deprecated=("--labels",))
@@ -158,9 +159,10 @@ class ExportInputs:
                           flags=("--format",))
     out: Optional[Path] = setting(None, "Output folder (default: SEEDS/export-FORMAT; for a "
                                                "CSV, export-FORMAT beside it).")
-    dataset: Optional[str] = setting(None, "Dataset of a CSV's indices, or of a seeds folder "
-                                     "whose seeds.json names none (seeds of feature files); "
-                                     "--format csv needs none.")
+    dataset: Optional[str] = setting(None, "Dataset of a CSV's indices (an exported CSV's "
+                                     "seeds_origin.json names it), or of a seeds folder whose "
+                                     "seeds.json names none (seeds of feature files); --format "
+                                     "csv needs none.")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
 
 

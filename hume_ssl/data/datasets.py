@@ -93,6 +93,15 @@ def dataset_names() -> list[str]:
     return list(DATASETS)
 
 
+def canonical_name(name: str) -> str:
+    """The name a loaded dataset carries (`ds.name`): a path kind's path made absolute
+    (`imagefolder:data/x` -> `imagefolder:/abs/data/x`), a registry name as it is."""
+    kind, _, path = name.partition(":")
+    if path and f"{kind}:PATH" in DATASETS:
+        return f"{kind}:{os.path.abspath(os.path.expanduser(path))}"
+    return name
+
+
 def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike | None = None,
                  strict: bool = False) -> ImageDataset:
     """Resolve a dataset name (see DATASETS) to an ImageDataset of that split.
@@ -110,7 +119,7 @@ def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike |
     kind, _, path = name.partition(":")
     if path and f"{kind}:PATH" in DATASETS:  # a path kind: the name holds the absolute path
         entry = DATASETS[f"{kind}:PATH"]
-        name = f"{kind}:{os.path.abspath(os.path.expanduser(path))}"
+        name = canonical_name(name)
     elif name in DATASETS:
         entry = DATASETS[name]
     else:

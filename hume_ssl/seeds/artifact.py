@@ -7,7 +7,9 @@ Seeds folder contract (written by the seeds stage):
                       "n_samples": N of the split, "order_hash": str, "k": int,
                       optional "class_names": [k names]}
 Seeds from other tools: `--indices FILE.npy --seed-labels FILE.npy --dataset NAME`, or a CSV with
-rows `index,label` (header optional) as --indices.
+rows `index,label` (header optional) as --indices. A CSV `export` wrote has seeds_origin.json
+beside it (ORIGIN: the dataset, split, image count and order its indices address), so an edited
+CSV is checked against the images as they are now, as a seeds folder is.
 
 Images come from `load_images_uint8(dataset, split)`: the project's dataset registry
 (hume_ssl.data.datasets, whose `order_hash` the seeds must match), else a private reader of `npz:`
@@ -32,9 +34,12 @@ from hume_ssl.core.io import (
     load_array,
     read_json,
 )
+from hume_ssl.data.datasets import canonical_name
 from hume_ssl.data.images import ImageSplit
 
 SEED_FILES = ("indices.npy", "pseudo_labels.npy", "scores.npy", "knn_consistency.npy", "seeds.json")
+ORIGIN = "seeds_origin.json"  # beside an exported seeds.csv: the images its indices address
+ORIGIN_FIELDS = ("dataset", "split", "n_samples", "order_hash", "order_hash_kind")
 
 
 @dataclass
@@ -80,6 +85,34 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise HumeSSLError(f"{path}: no `index,label` rows found.")
     a = np.asarray(rows, dtype=np.int64)
     return a[:, 0], a[:, 1], a[:, 2]
+
+
+def csv_origin(csv: Path) -> tuple[dict, Optional[Path]]:
+    """What an `index,label` CSV's indices address ({ORIGIN_FIELDS: value}) and the file that
+    says it: ORIGIN beside it (`export --format csv` writes one), else seeds.json when the CSV
+    sits in a seeds folder; ({}, None) when neither (a CSV from elsewhere: not checked)."""
+    for name in (ORIGIN, "seeds.json"):
+        f = csv.parent / name
+        if f.is_file():
+            meta = read_json(f, fix=f"it describes the images {csv.name}'s indices address; "
+                             "restore it, or delete it to skip that check")
+            return {key: meta.get(key) for key in ORIGIN_FIELDS}, f
+    return {}, None
+
+
+def origin_of(s: Seeds) -> dict:
+    """ORIGIN's fields for seeds `s` (written beside an exported CSV): None where unknown."""
+    return {"dataset": s.dataset, "split": s.split, "n_samples": s.n_samples,
+            "order_hash": s.order_hash,
+            "order_hash_kind": "dataset" if s.order_hash else None,
+            "note": "the images the CSV's indices address (index i: the i-th image of the "
+                    "split in the dataset's own order); train-fixmatch --indices checks the "
+                    "dataset against it"}
+
+
+def _same_dataset(a: Optional[str], b: Optional[str]) -> bool:
+    """Whether two dataset names name the same images (a relative and an absolute path alike)."""
+    return a is not None and b is not None and canonical_name(a) == canonical_name(b)
 
 
 def inner_seeds_folder(d: Path) -> str:
@@ -153,10 +186,12 @@ def read_seeds(
                 "give --seeds DIR, or --indices FILE (.npy or index,label CSV) with "
                 "--seed-labels FILE.npy and --dataset NAME."
             )
+        ip = Path(indices)
+        origin, origin_file = (csv_origin(ip) if ip.suffix.lower() == ".csv" and ip.is_file()
+                               else ({}, None))
         if dataset is None and not dataset_optional:
             raise HumeSSLError(f"--indices {indices} needs --dataset NAME: the images its "
                                "indices address.")
-        ip = Path(indices)
         if not ip.is_file():
             raise HumeSSLError(f"seed indices file not found: {ip}. Check the path.")
         lines = None
@@ -172,6 +207,12 @@ def read_seeds(
             )
         s = Seeds(idx, lab, dataset, 0, n_samples=n_samples,
                   source={"indices": str(indices), "labels": str(labels or "")}, lines=lines)
+        if origin_file is not None and _same_dataset(origin["dataset"], dataset):  # made here
+            s.split = origin["split"] or "train"
+            s.n_samples = n_samples if n_samples is not None else origin["n_samples"]
+            if origin["order_hash_kind"] == "dataset":
+                s.order_hash = origin["order_hash"]
+            s.source["origin"] = str(origin_file)
     return _check_seed_arrays(s, k)
 
 
@@ -241,14 +282,21 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
         "the seeds were made for another dataset or sample order; pass the --dataset the seeds "
         "were made from, or re-run the seeds stage on this dataset."
     )
+    said_by = "seeds.json"
+    if s.source.get("origin"):  # an exported CSV: the images changed since, most likely
+        said_by = s.source["origin"]
+        fix = (f"the images changed since these seeds were made (an image added, removed or "
+               f"renamed moves the index of every image after it, so the CSV's rows would "
+               f"label other images): restore {s.dataset} as it was, or re-run `hume-ssl seed` "
+               f"on it as it is now and redo the edits on its new export.")
     if s.n_samples is not None and int(s.n_samples) != n:
         raise HumeSSLError(
-            f"seeds.json says n_samples={s.n_samples} but {s.dataset}:{s.split} has "
+            f"{said_by} says n_samples={s.n_samples} but {s.dataset}:{s.split} has "
             f"{n} images: {fix}"
         )
     if s.order_hash and dataset_hashes and s.order_hash not in dataset_hashes:
         raise HumeSSLError(
-            f"seeds.json order_hash {s.order_hash} matches none of {s.dataset}:"
+            f"{said_by} order_hash {s.order_hash} matches none of {s.dataset}:"
             f"{s.split}'s fingerprints {list(dataset_hashes)}: {fix}"
         )
     if s.indices.min() < 0 or s.indices.max() >= n:

@@ -24,9 +24,23 @@ import numpy as np
 
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npy, atomic_write_bytes, check_writable_dir, load_array
+from hume_ssl.core.io import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_writable_dir,
+    load_array,
+)
 from hume_ssl.data.datasets import load_dataset
-from hume_ssl.seeds.artifact import Seeds, check_seeds_match, inner_seeds_folder, read_seeds
+from hume_ssl.seeds.artifact import (
+    ORIGIN,
+    Seeds,
+    check_seeds_match,
+    csv_origin,
+    inner_seeds_folder,
+    origin_of,
+    read_seeds,
+)
 from hume_ssl.seeds.usb import write_train_usb
 
 FORMATS = ("usb", "torchssl", "csv")
@@ -84,18 +98,12 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
     if p.suffix.lower() == ".csv":
         if not p.is_file():
             raise HumeSSLError(f"{p}: no such file; pass a seeds folder or an index,label CSV.")
-        sibling = p.parent / "seeds.json"  # an edited copy of a seeds folder's seeds
-        meta = {}
-        if sibling.exists():
-            from hume_ssl.core.io import read_json
-
-            meta = read_json(sibling)
-        dataset = dataset or meta.get("dataset")
+        origin, _ = csv_origin(p)  # an exported (maybe edited) CSV: whose indices, said beside
+        dataset = dataset or origin.get("dataset")
         if dataset is None and need_dataset:
             raise HumeSSLError(f"{p} is a CSV of seeds: pass --dataset NAME to say whose indices.")
-        n = meta.get("n_samples") if meta.get("dataset") == dataset else None
-        s = read_seeds(indices=p, dataset=dataset, n_samples=n,
-                       dataset_optional=not need_dataset)
+        s = read_seeds(indices=p, dataset=dataset, dataset_optional=not need_dataset)
+        n = s.n_samples  # from the origin, when it names this dataset
         if dataset is not None and n is None and need_dataset:  # its indices in range
             check_seeds_match(s, _split_size(dataset, s.split, data_root))
         elif dataset is not None and n is None:
@@ -176,6 +184,10 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     names = WRITES[fmt]
     if fmt == "csv":
         files.append(atomic_write_bytes(out / names[0], csv_bytes(idx, lab)))
+        if seeds.dataset is not None:  # whose images: train-fixmatch checks them against it
+            files.append(atomic_write_json(out / ORIGIN, origin_of(seeds)))
+        else:  # an earlier export's origin would describe other seeds
+            (out / ORIGIN).unlink(missing_ok=True)
     elif fmt == "usb":
         files.append(atomic_save_npy(out / names[0], idx))
         files.append(atomic_save_npy(out / names[1], lab))
@@ -227,7 +239,7 @@ def remove_exports(seeds_dir: Path) -> list[tuple[Path, str]]:
         if state != "export's":
             kept.append((d / WRITES["csv"][0], state))
             continue
-        for name in (*WRITES[fmt], "README.txt"):
+        for name in (*WRITES[fmt], "README.txt", *((ORIGIN,) if fmt == "csv" else ())):
             (d / name).unlink(missing_ok=True)
         if not any(d.iterdir()):
             d.rmdir()

@@ -458,6 +458,47 @@ def test_image_folders_of_several_sizes_train_and_predict_with_image_size(tmp_pa
                            dataset=ds, image_size=0)
 
 
+def test_an_exported_csv_is_checked_against_the_folder_as_it_is_now(tmp_path):
+    """Before: an image added to the folder after `export --format csv` moved the index of every
+    image after it, and train-fixmatch --indices trained on the edited CSV's rows as labels of
+    other images without a word (a seeds folder was checked; its CSV was not)."""
+    from PIL import Image
+
+    from hume_ssl.data.datasets import load_dataset
+    from hume_ssl.seeds.artifact import Seeds
+    from hume_ssl.seeds.export import export_seeds
+
+    rng = np.random.default_rng(0)
+    x, y = toy_images(12, rng, size=8)
+    (tmp_path / "imgs").mkdir()
+    for i in range(12):
+        Image.fromarray(x[i]).save(tmp_path / "imgs" / f"{i:03d}.png")
+    name = f"imagefolder:{tmp_path / 'imgs'}"
+    ds = load_dataset(name, "train")
+    seeds = Seeds(np.array([1, 5, 9]), np.array([0, 1, 2]), ds.name, 3, n_samples=len(ds),
+                  order_hash=ds.order_hash)
+    export_seeds(seeds, "csv", tmp_path / "edited")
+    csv = tmp_path / "edited" / "seeds.csv"
+    assert json.loads((tmp_path / "edited" / "seeds_origin.json").read_text())["n_samples"] == 12
+    csv.write_text(csv.read_text().replace("9,2", "10,2"))  # an edit by hand
+    relative = f"imagefolder:{os.path.relpath(tmp_path / 'imgs')}"  # the same folder, relative
+    res = train_fixmatch_run(tmp_path / "r", tiny_cfg(steps=1), indices=csv, dataset=relative,
+                             k=3)
+    assert res["steps"] == 1
+    Image.fromarray(x[0]).save(tmp_path / "imgs" / "000a.png")  # every index after 0 moves
+    with pytest.raises(HumeSSLError, match=r"seeds_origin\.json says n_samples=12 but .* has 13 "
+                                           r"images: the images changed since"):
+        train_fixmatch_run(tmp_path / "r1", tiny_cfg(steps=1), indices=csv, dataset=name, k=3)
+    (tmp_path / "imgs" / "000.png").unlink()  # 12 images again, but not the same ones
+    with pytest.raises(HumeSSLError, match=r"order_hash .* matches none .*the images changed"):
+        train_fixmatch_run(tmp_path / "r2", tiny_cfg(steps=1), indices=csv, dataset=name, k=3)
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+    # a CSV with no origin beside it (from another tool) is not checked, as before
+    (tmp_path / "edited" / "seeds_origin.json").unlink()
+    assert train_fixmatch_run(tmp_path / "r3", tiny_cfg(steps=1), indices=csv,
+                              dataset=name, k=3)["steps"] == 1
+
+
 def test_indices_seeds_on_unlabeled_data_take_k(toy):
     """Before: --indices/--seed-labels on data with no labels or class list could not train:
     "pass a seeds folder whose seeds.json gives k", and no option gave it."""

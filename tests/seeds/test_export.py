@@ -250,6 +250,28 @@ def test_remove_exports_looks_only_inside_the_seeds_folder(tmp_path):
     assert remove_exports(tmp_path / "seeds") == [(mine, "unchecked")] and mine.exists()
 
 
+def test_a_csv_export_says_whose_images_and_goes_with_its_origin(tmp_path):
+    """seeds.csv gets seeds_origin.json beside it (the images its indices address: read by
+    train-fixmatch --indices, tests/fixmatch); `seed`'s removal of an unedited export in its
+    default place takes the origin too, and a CSV of no dataset drops an earlier origin."""
+    from hume_ssl.seeds.export import default_out, remove_exports
+
+    d = _seeds_dir(tmp_path)
+    s = load_any_seeds(d)
+    out = default_out(d, "csv")
+    export_seeds(s, "csv", out)
+    origin = json.loads((out / "seeds_origin.json").read_text())
+    assert {k: origin[k] for k in ("dataset", "split", "n_samples", "order_hash")} == {
+        "dataset": "cifar10", "split": "train", "n_samples": 50_000, "order_hash": "x"}
+    back = load_any_seeds(out / "seeds.csv")  # the CSV names its dataset itself now
+    assert (back.dataset, back.n_samples, back.order_hash) == ("cifar10", 50_000, "x")
+    assert remove_exports(d) == [] and not out.exists()
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "seeds_origin.json").write_text('{"dataset": "cifar10"}')
+    export_seeds(Seeds(np.array([1]), np.array([0]), None, 1), "csv", tmp_path / "e")
+    assert not (tmp_path / "e" / "seeds_origin.json").exists()
+
+
 def test_a_missing_csv_and_a_negative_label_get_messages_that_say_so(tmp_path):
     """Before: train-fixmatch --indices missing.csv ended in a FileNotFoundError traceback, and
     a CSV row "2,-1" was said to lie "outside 0..0 (k=1)" with "fix k in seeds.json" (there was
