@@ -106,6 +106,6 @@ def _command_again(resume: bool) -> str:
     if resume and "--resume" not in args:
         args.append("--resume")
     if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
-        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl.cli "
+        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl "
                 + shlex.join(args))
     return "hume-ssl " + shlex.join(args)

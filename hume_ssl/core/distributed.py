@@ -1,6 +1,6 @@
 """torchrun support: this process's rank, and the few collectives the stages need.
 
-    torchrun --nproc_per_node 4 -m hume_ssl.cli label|seed|features|pretrain|train-fixmatch ...
+    torchrun --nproc_per_node 4 -m hume_ssl label|seed|features|pretrain|train-fixmatch ...
 
 (`demo`, `predict` and `export` refuse several processes: `one_process`.)
 

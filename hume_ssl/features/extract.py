@@ -12,7 +12,7 @@ dataset split + backbone, keyed by everything that changes the numbers, with a J
 Every loader item carries its index; features are scattered into the preallocated memmap by
 index and the run asserts every row was written (as dinov2's extract_features does).
 
-Under torchrun (`torchrun --nproc_per_node N -m hume_ssl.cli features ...`) the ranks first
+Under torchrun (`torchrun --nproc_per_node N -m hume_ssl features ...`) the ranks first
 check that they see the same dataset, backbone and options; rank 0 prepares the cache (resume
 or fresh start) and preallocates the memmap; the rows still to compute are cut into the batches
 one process would run and batch j goes to rank j mod N, so every row is computed in the same

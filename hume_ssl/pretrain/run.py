@@ -9,7 +9,7 @@
   backbone.json  arch, feature dim, preprocessing (size, mean, std): what `ssl:RUN` loads
                  (the artifact's format: hume_ssl.models.ssl_backbone)
 
-Under torchrun (`torchrun --nproc_per_node N -m hume_ssl.cli pretrain ...`) the ranks first
+Under torchrun (`torchrun --nproc_per_node N -m hume_ssl pretrain ...`) the ranks first
 check that they load the same images with the same options (all stop, nothing written, when
 one differs); rank 0 writes every file.
 """

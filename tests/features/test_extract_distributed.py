@@ -55,7 +55,7 @@ def _files(root):
 
 
 def test_two_gloo_processes_write_the_one_process_bytes(tmp_path, images):
-    args = ["-m", "hume_ssl.cli", "features", images, "--backbone", SQ, "--random-init",
+    args = ["-m", "hume_ssl", "features", images, "--backbone", SQ, "--random-init",
             "--device", "cpu", "--num-workers", "0", "--batch-size", "16", "--input-size", "32",
             "--cache-dir", str(tmp_path / "two")]
     res = subprocess.run(TORCHRUN + args, capture_output=True, text=True, env=_env(), timeout=300)

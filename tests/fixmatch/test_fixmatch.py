@@ -330,7 +330,7 @@ def test_torchrun_ranks_with_different_options_stop_and_write_nothing(toy):
 def test_torchrun_train_fixmatch_runs_and_rank_0_prints(toy):
     """Before: every rank printed the result lines."""
     root, seeds, _, _ = toy
-    res = _torchrun(["-m", "hume_ssl.cli", *TRAIN_ARGS, "--seeds", str(seeds), "--out", "run"],
+    res = _torchrun(["-m", "hume_ssl", *TRAIN_ARGS, "--seeds", str(seeds), "--out", "run"],
                     root)
     assert res.returncode == 0, res.stderr + res.stdout
     assert res.stdout.count("2 steps in") == 1, res.stdout  # rank 0 prints

@@ -34,7 +34,7 @@ def features(tmp_path):
 
 
 def _label(cmd_prefix, features, out, extra=()):
-    args = ["-m", "hume_ssl.cli", "label", "--phi1", features[0], "--phi2", features[1],
+    args = ["-m", "hume_ssl", "label", "--phi1", features[0], "--phi2", features[1],
             "--out", str(out), "--k", "4", "--restarts", "20", "--steps", "12", "--device", "cpu",
             "--seed", "3", *extra]
     prefix = cmd_prefix if cmd_prefix else [sys.executable]

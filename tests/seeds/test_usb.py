@@ -114,7 +114,7 @@ def test_usb_trains_on_our_pseudo_labels(tmp_path):
     pytest.importorskip("semilearn")
     for line in README_USB:
         words = line.split()
-        args = ["-m", "hume_ssl.cli", *words[1:]] if words[0] == "hume-ssl" else words[1:]
+        args = ["-m", "hume_ssl", *words[1:]] if words[0] == "hume-ssl" else words[1:]
         code, text = _run(*args, cwd=tmp_path)
         assert code == 0, f"{line}\n{text[-3000:]}"
     print(text.strip().splitlines()[-1])
