@@ -56,6 +56,67 @@ def _parses(cmd: str) -> None:
               if any(w in words for w in getattr(p, "opts", []))}
     missing = [p.name for p in command.params if p.required and p.name not in given]
     assert not missing, f"{cmd}: required {missing} not given"
+    _names_a_dataset(cmd, ctx.params.get("dataset"))
+
+
+def _names_a_dataset(cmd: str, name) -> None:
+    """A dataset a command names is one of the registry's (or a path kind's, imagefolder:PATH),
+    unless it is a placeholder (DATASET, or a shell variable, "$D")."""
+    from hume_ssl.data.datasets import dataset_names
+
+    if not isinstance(name, str) or re.fullmatch(r"[A-Z][A-Z0-9_]*|\$.*", name):
+        return
+    names = dataset_names()
+    assert name in names or f"{name.partition(':')[0]}:PATH" in names, (
+        f"{cmd}: no dataset {name!r} (the registry: {', '.join(names)})")
+
+
+class _Parsed(Exception):
+    """Raised in place of a recipe's work once argparse has taken its command line."""
+
+
+def _recipe_parser(recipe: Path, cache: dict = {}):  # noqa: B006 (one parser per recipe)
+    """The recipe's own argparse parser, caught as its main() asks it to parse (nothing runs)."""
+    import argparse
+    import runpy
+    import sys
+
+    if recipe not in cache:
+        def caught(self, args=None, namespace=None):
+            raise _Parsed(self)
+
+        real, argparse.ArgumentParser.parse_args = argparse.ArgumentParser.parse_args, caught
+        argv, sys.argv = sys.argv, [str(recipe)]
+        sys.path.insert(0, str(recipe.parent))  # recipes import recipes/common.py
+        try:
+            runpy.run_path(str(recipe), run_name="__main__")
+            cache[recipe] = None  # it ran without parsing: no parser to check against
+        except _Parsed as e:
+            cache[recipe] = e.args[0]
+        finally:
+            argparse.ArgumentParser.parse_args, sys.argv = real, argv
+            sys.path.remove(str(recipe.parent))
+    return cache[recipe]
+
+
+def _recipe_parses(cmd: str) -> None:
+    """`python recipes/X.py ARGS` as written parses with the recipe's own parser: its options
+    exist, the required ones are given and the values fit their types and choices (optional
+    [bracketed] parts left out; a placeholder value, N or DIR, taken as 1; what follows a shell
+    `>`, `&&` or `;` is another command)."""
+    import contextlib
+    import io
+
+    words = shlex.split(re.split(r"\s(?:>|&&|;)\s", re.sub(r"\[[^\]]*\]", "", cmd))[0])
+    words = ["1" if re.fullmatch(r"[A-Z][A-Z0-9_]*", w) else w for w in words]  # N, S, DIR
+    parser = _recipe_parser(REPO / words[1])
+    assert parser is not None, f"{cmd}: the recipe parsed no command line"
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            parser.parse_args(words[2:])
+    except SystemExit as e:
+        assert not e.code, f"{cmd}: {err.getvalue().strip().splitlines()[-1]}"
 
 
 def test_every_claim_names_a_command_that_exists():
@@ -80,6 +141,7 @@ def test_every_claim_names_a_command_that_exists():
                     if sec.startswith("-"):
                         break
                     assert f'"{sec}"' in src, f"{cmd}: no section {sec}"
+            _recipe_parses(cmd)
         elif words[:3] == ["python", "-m", "pytest"]:
             paths = [w for w in words if w.startswith("tests/")]
             assert paths, cmd
@@ -104,7 +166,9 @@ def _shown_commands(path: Path) -> list[str]:
     block; comments and `...` elisions left out)."""
     text = path.read_text().replace("\\\n", " ")
     found = (re.findall(r"`(hume-ssl [^`]+)`", text)
-             + re.findall(r"^\s+(hume-ssl .+)$", text, re.M))
+             + re.findall(r"^\s+(hume-ssl .+)$", text, re.M)
+             + ["hume-ssl " + c for c in  # torchrun's launch of the same command line
+                re.findall(r"torchrun [^`\n]*?-m hume_ssl(?:\.cli)? ([^`;\n]+)", text)])
     cmds = [re.sub(r"\s+#.*$", "", c).strip() for c in found]
     return [c for c in cmds if len(c.split()) >= 3 and "..." not in c]
 
@@ -132,3 +196,26 @@ def test_docs_hume_ssl_commands_parse(doc):
 def test_docs_still_show_the_commands_moved_out_of_readme():
     assert len(DOCS) >= 8, "docs/ lost its files"
     assert sum(len(_shown_commands(d)) for d in DOCS) >= 10, "docs/*.md lost their commands"
+
+
+def _shown_recipe_commands(path: Path) -> list[str]:
+    """Every whole `python recipes/X.py ARGS` command a Markdown file shows (backticked, also
+    across a line break, or in a code block; comments, `...` elisions and a recipe named in
+    prose without arguments left out)."""
+    text = path.read_text().replace("\\\n", " ")
+    found = (re.findall(r"`(?:[A-Z_]+=\S+ )?(python\s+recipes/[^`]+)`", text)
+             + re.findall(r"^ {4,}(?:[A-Z_]+=\S+ )?(python recipes/[^`\n]+)$", text, re.M))
+    cmds = [" ".join(re.sub(r"\s+#.*$", "", c).split()) for c in found]
+    return [c for c in cmds if "..." not in c and len(c.split()) >= 3]
+
+
+SHOWN = [REPO / "README.md", REPO / "CHANGELOG.md", *DOCS]
+
+
+@pytest.mark.parametrize("doc", SHOWN, ids=[d.name for d in SHOWN])
+def test_shown_recipe_commands_parse(doc):
+    """Every recipe command README, CHANGELOG and docs/*.md show parses with the recipe's own
+    parser (before: `gpu_check.py --smoke --sections end-to-end` lacked the required --out in
+    four places, and `seed_benchmark.py --tables-only --sets` gave --sets no value)."""
+    for cmd in _shown_recipe_commands(doc):
+        _recipe_parses(cmd)
