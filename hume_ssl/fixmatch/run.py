@@ -150,6 +150,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "out": str(Path(out).resolve()),
         "steps": trainer.step,
         "steps_this_run": trainer.step - trainer.start_step,  # 0: resumed a finished run
+        "total_steps": trainer.total_steps,  # the schedule's length (--budget-minutes: its fit)
         "seconds": time.perf_counter() - t0,  # this process's
         "elapsed_s_total": trainer.elapsed(),  # the run's training clock, across resumes
         "bn_momentum_used": bn_momentum_for(cfg, trainer.total_steps),  # for the run's length
@@ -310,6 +311,9 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
                    "encoder_lr_scale": cfg.encoder_lr_scale, "warmup": cfg.warmup,
                    "layer_decay": cfg.layer_decay},
         "units": units_of(FixMatchConfig),
+        "length": ("fixmatch.steps is the most the budget may fit: --budget-minutes fits the "
+                   "steps when training starts (metrics.json total_steps)" if cfg.budget_minutes
+                   else "fixmatch.steps"),
         "seeds": {
             **s.source,
             "dataset": s.dataset,

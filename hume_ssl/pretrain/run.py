@@ -103,6 +103,9 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "pretrain": {k: v for k, v in cfg.to_dict().items()  # MoCo's settings only where used
                      if cfg.method == "mocov2" or k not in MOCO_ONLY},
         "units": units_of(PretrainConfig),
+        "length": ("pretrain.epochs is the most the budget may fit: --budget-minutes fits the "
+                   "epochs when training starts (metrics.json total_steps)" if cfg.budget_minutes
+                   else "pretrain.epochs"),
         "data": {"n_train": len(images), "skipped_unreadable": skipped,
                  "image_shape": list(images.shape[1:]),
                  "mean": mean.tolist(), "std": std.tolist(),
@@ -139,6 +142,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "steps": trainer.step,
         "epochs": trainer.step / trainer.steps_per_epoch,
         "steps_this_run": trainer.step - trainer.start_step,  # 0: resumed a finished run
+        "total_steps": trainer.total_steps,  # the schedule's length (--budget-minutes: its fit)
         "seconds": time.perf_counter() - t0,
         "elapsed_s_total": trainer.elapsed(),
         "device": str(trainer.device),

@@ -730,6 +730,11 @@ def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy, fake_clock, mo
     # 3.8 s left at step 12 (the fake_clock fixture): 36 more steps, whole log intervals of 4
     assert len(budget) == 1 and res["steps"] == budget[0]["total_steps"] == 48
     assert res["test_acc_last"]
+    # the budget's fit is on record (before: config.json's steps, 10,000 here, read as the
+    # run's length, and nothing said otherwise)
+    assert json.loads((root / "b1" / "metrics.json").read_text())["total_steps"] == 48
+    assert "metrics.json total_steps" in json.loads(
+        (root / "b1" / "config.json").read_text())["length"]
     timed_at, tick = [], StepTimer.tick
 
     def recorded(self, step):
