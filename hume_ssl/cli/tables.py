@@ -61,6 +61,9 @@ def demo_table(r: dict) -> Table:
     return table
 
 
+CLUSTER_UNIT = "a cluster's seeds are right or wrong together"
+
+
 def expected_line(est: dict, n_seeds: int, n_clusters: int) -> str:
     """`seed`'s line of the expected precision of `n_seeds` seeds in `n_clusters` clusters. Its
     interval holds values the precision can take (hume_ssl.seeds.calibration: a cluster's seeds
@@ -68,8 +71,8 @@ def expected_line(est: dict, n_seeds: int, n_clusters: int) -> str:
     odd = not est["low"] <= est["expected"] <= est["high"]
     return (f"expected seed precision {num(est['expected'], 3)} (90% interval "
             f"{num(est['low'], 3)}..{num(est['high'], 3)}"
-            + (f", of the few values {n_seeds} seed(s) in {n_clusters} cluster(s) can take: a "
-               "cluster's seeds are right or wrong together" if odd else "")
+            + (f", of the few values {n_seeds} seed(s) in {n_clusters} cluster(s) can take: "
+               + CLUSTER_UNIT if odd else "")
             + f"; chance-corrected {num(est['chance_corrected'], 3)}): label-free, from each "
             "cluster's stability, calibrated on recipes/seed_benchmark.py's sets")
 
@@ -79,10 +82,11 @@ def seed_table(res: dict) -> Table:
     table = Table(title=f"{res['n_seeds']} seeds in {res['seeds_dir']}")
     short = lambda c, n: str(n) + (" (short)" if c in res["short_classes"] else "")  # noqa: E731
     if res["rule"] == "consensus":
+        table.caption = "chance right: of the cluster's label (its seeds right or wrong together)"
         for col in ("cluster", "seeds", "size", "agreed from", "stability", "core",
                     "candidates"):  # narrow terminals (80 columns when piped) fold, never cut
             table.add_column(col, overflow="fold")
-        table.add_column("expected precision (90%)", no_wrap=True)
+        table.add_column("chance right (90%)", no_wrap=True)
         for cl in res["clusters"]:
             e = cl["expected_precision"]
             table.add_row(str(cl["cluster"]), short(cl["cluster"], cl["seeds"]), str(cl["size"]),

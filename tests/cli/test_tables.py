@@ -15,7 +15,10 @@ def test_the_consensus_seed_table_keeps_its_expected_precision_whole_in_80_colum
     console = Console(width=80, record=True, soft_wrap=True)
     console.print(seed_table(res))
     text = console.export_text()
-    assert "0.96 (0.92..1.00)" in text and "expected precision (90%)" in text
+    assert "0.96 (0.92..1.00)" in text and "chance right (90%)" in text
+    # what the per-cluster interval is of (before: under "expected precision (90%)", read as
+    # the cluster's seeds' precision, which is 0 or 1: they are right or wrong together)
+    assert "chance right: of the cluster's label (its seeds right or wrong together)" in text
     assert "…" not in text and max(map(len, text.splitlines())) <= 80
 
 
