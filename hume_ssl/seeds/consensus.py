@@ -15,6 +15,7 @@ default: docs/seed_evidence.md.
 
     sel = ConsensusSelector(per_class=4).fit(x1, x2, hume.labels_, k, agreement=hume.agreement_)
     sel.indices_, sel.pseudo_labels_, sel.evidence()   # seeds, their clusters, what they rest on
+    sel.expected_precision()["overall"]                # label-free: how far to trust them
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from hume_ssl.core.io import (
 )
 from hume_ssl.core.params import moved
 from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, restart_majority
+from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RuleSelector, SeedConfig
 from hume_ssl.seeds.cuts import gives_no_seeds, why_short
 from hume_ssl.seeds.duplicates import duplicate_groups, first_distinct
@@ -287,6 +289,19 @@ class ConsensusSelector(RuleSelector):
                  "short": why_short(self.config, cl, int(self.per_class_[c])),
                  "matches": cl["matches"]}
                 for c, cl in enumerate(self.clusters_)]
+
+
+    def expected_precision(self) -> dict:
+        """The seeds' label-free expected precision (hume_ssl.seeds.calibration, what `seed`
+        prints and stores): {"overall": {expected, low, high, chance_corrected} (its 90%
+        interval holds values the precision can take; None without seeds), "clusters": [{expected,
+        low, high, chance_corrected}] (a cluster's chance of its label being right, its seeds
+        right or wrong together), "table", "note"}."""
+        clusters = self.evidence()
+        return expected_precision([c["stability"] for c in clusters],
+                                  [c["seeds"] for c in clusters], len(self.per_class_),
+                                  random_state=self.config.random_state,
+                                  filled=[c["filled"] for c in clusters])
 
 
 ConsensusSelector._signature()

@@ -9,7 +9,6 @@ import dataclasses
 from hume_ssl.core.io import array_hash
 from hume_ssl.core.versions import versions
 from hume_ssl.hume.config import HumeConfig
-from hume_ssl.seeds.calibration import expected_precision
 from hume_ssl.seeds.config import RANKING_RULES, SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector
 from hume_ssl.seeds.duplicates import n_duplicates
@@ -73,10 +72,7 @@ def consensus_meta(sel: ConsensusSelector, seeds: SeedConfig) -> dict:
     the expected precision (hume_ssl.seeds.calibration)."""
     ranking, key = ranking_description(seeds.mode_size, seeds.anchor_parts, seeds.bulk_of)
     clusters = sel.evidence()
-    est = expected_precision([c["stability"] for c in clusters],
-                             [c["seeds"] for c in clusters], len(sel.per_class_),
-                             random_state=seeds.random_state,
-                             filled=[c["filled"] for c in clusters])
+    est = sel.expected_precision()
     for c, e in zip(clusters, est["clusters"]):
         c["expected_precision"] = e
     return {

@@ -87,6 +87,19 @@ def test_consensus_seeds_on_digits_are_right_and_say_what_they_rest_on(digits_vi
         assert (sel.ranked_[c][: len(idx)] == idx).all()
 
 
+def test_the_python_selector_gives_the_expected_precision_seed_prints(digits_views):
+    """Before: only `seed` (seeds/meta.py) computed it; a ConsensusSelector user had no way to
+    ask how far to trust the seeds."""
+    with pytest.raises(NotFittedError):
+        ConsensusSelector().expected_precision()
+    sel, _ = _digits_rule(digits_views, per_class=4)
+    est = sel.expected_precision()
+    ev = sel.evidence()
+    assert est == expected_precision([e["stability"] for e in ev], [e["seeds"] for e in ev], 10,
+                                     filled=[e["filled"] for e in ev])
+    assert len(est["clusters"]) == len(ev) and 0 < est["overall"]["expected"] <= 1
+
+
 def test_the_most_stable_kmeans_state_is_kept(digits_views):
     # the default: one k-means state (recipes/seed_benchmark.py --states 5: three states were
     # no better on average, at 3x the time)
