@@ -290,7 +290,6 @@ class ConsensusSelector(RuleSelector):
                  "matches": cl["matches"]}
                 for c, cl in enumerate(self.clusters_)]
 
-
     def expected_precision(self) -> dict:
         """The seeds' label-free expected precision (hume_ssl.seeds.calibration, what `seed`
         prints and stores): {"overall": {expected, low, high, chance_corrected} (its 90%
