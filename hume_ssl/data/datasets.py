@@ -93,12 +93,14 @@ def dataset_names() -> list[str]:
     return list(DATASETS)
 
 
-def canonical_name(name: str) -> str:
+def canonical_name(name: str, resolve_links: bool = False) -> str:
     """The name a loaded dataset carries (`ds.name`): a path kind's path made absolute
-    (`imagefolder:data/x` -> `imagefolder:/abs/data/x`), a registry name as it is."""
+    (`imagefolder:data/x` -> `imagefolder:/abs/data/x`), a registry name as it is. With
+    `resolve_links`, symbolic links in the path are followed too (to compare two names)."""
     kind, _, path = name.partition(":")
     if path and f"{kind}:PATH" in DATASETS:
-        return f"{kind}:{os.path.abspath(os.path.expanduser(path))}"
+        path = os.path.expanduser(path)
+        return f"{kind}:{os.path.realpath(path) if resolve_links else os.path.abspath(path)}"
     return name
 
 

@@ -90,6 +90,11 @@ def train_fixmatch_run(
 def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume, callback,
                         data_root, image_size, k_given) -> dict:
     s = read_seeds(seeds, indices, labels, dataset)
+    if s.lines is not None and not s.source.get("origin"):  # a CSV from elsewhere
+        say_warning(callback, f"{s.source['indices']}: no seeds_origin.json beside it (`export "
+                    "--format csv` writes one), so its indices are not checked against "
+                    f"{s.dataset}: an image added, removed or renamed since the seeds were made "
+                    "would shift them onto other images.")
     if k_given is not None:  # --indices seeds: the classes the user names
         s.k, s.source["k_from"] = k_given, "--k"
     train = load_split(s.dataset, s.split, data_root, image_size)

@@ -88,31 +88,50 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def csv_origin(csv: Path) -> tuple[dict, Optional[Path]]:
-    """What an `index,label` CSV's indices address ({ORIGIN_FIELDS: value}) and the file that
-    says it: ORIGIN beside it (`export --format csv` writes one), else seeds.json when the CSV
-    sits in a seeds folder; ({}, None) when neither (a CSV from elsewhere: not checked)."""
+    """What an `index,label` CSV's indices address ({ORIGIN_FIELDS: value, None where unknown})
+    and the file that says it: ORIGIN beside it (`export --format csv` writes one), else
+    seeds.json when the CSV sits in a seeds folder; ({}, None) when neither (a CSV from
+    elsewhere: not checked). A file that records neither the images' dataset nor their count
+    is an error: it would silently check nothing."""
     for name in (ORIGIN, "seeds.json"):
         f = csv.parent / name
-        if f.is_file():
-            meta = read_json(f, fix=f"it describes the images {csv.name}'s indices address; "
-                             "restore it, or delete it to skip that check")
-            return {key: meta.get(key) for key in ORIGIN_FIELDS}, f
+        if not f.is_file():
+            continue
+        fix = (f"it records the images {csv.name}'s indices address; restore it (`export "
+               f"--format csv` writes it), or delete it to skip that check")
+        meta = read_json(f, fix=fix)
+        origin = {key: meta.get(key) for key in ORIGIN_FIELDS} if isinstance(meta, dict) else {}
+        types = {"dataset": str, "split": str, "n_samples": int, "order_hash": str,
+                 "order_hash_kind": str}
+        bad = [key for key, v in origin.items() if v is not None and (
+            not isinstance(v, types[key]) or isinstance(v, bool) or (key == "n_samples" and v < 0))]
+        if not isinstance(meta, dict) or bad or (origin["dataset"] is None
+                                                 and origin["n_samples"] is None):
+            why = (f"fields of the wrong type: {', '.join(bad)}" if bad else
+                   "not a record of the images (a JSON object with their dataset and count)")
+            raise HumeSSLError(f"{f}: {why}; {fix}.")
+        return origin, f
     return {}, None
 
 
-def origin_of(s: Seeds) -> dict:
-    """ORIGIN's fields for seeds `s` (written beside an exported CSV): None where unknown."""
-    return {"dataset": s.dataset, "split": s.split, "n_samples": s.n_samples,
-            "order_hash": s.order_hash,
+def origin_of(s: Seeds) -> Optional[dict]:
+    """ORIGIN's fields for seeds `s` (written beside an exported CSV), None where unknown; None
+    when nothing is known (neither their dataset nor its count)."""
+    if s.dataset is None and s.n_samples is None:
+        return None
+    return {"dataset": None if s.dataset is None else canonical_name(s.dataset),
+            "split": s.split, "n_samples": s.n_samples, "order_hash": s.order_hash,
             "order_hash_kind": "dataset" if s.order_hash else None,
             "note": "the images the CSV's indices address (index i: the i-th image of the "
                     "split in the dataset's own order); train-fixmatch --indices checks the "
-                    "dataset against it"}
+                    "images it is given against it"}
 
 
 def _same_dataset(a: Optional[str], b: Optional[str]) -> bool:
-    """Whether two dataset names name the same images (a relative and an absolute path alike)."""
-    return a is not None and b is not None and canonical_name(a) == canonical_name(b)
+    """Whether two dataset names name the same images: a path kind's path resolved (relative
+    and absolute paths, and a symbolic link and its target, alike)."""
+    return (a is not None and b is not None
+            and canonical_name(a, resolve_links=True) == canonical_name(b, resolve_links=True))
 
 
 def inner_seeds_folder(d: Path) -> str:
@@ -207,12 +226,13 @@ def read_seeds(
             )
         s = Seeds(idx, lab, dataset, 0, n_samples=n_samples,
                   source={"indices": str(indices), "labels": str(labels or "")}, lines=lines)
-        if origin_file is not None and _same_dataset(origin["dataset"], dataset):  # made here
+        if origin_file is not None:  # the images it was made on: checked against the given
             s.split = origin["split"] or "train"
             s.n_samples = n_samples if n_samples is not None else origin["n_samples"]
             if origin["order_hash_kind"] == "dataset":
                 s.order_hash = origin["order_hash"]
             s.source["origin"] = str(origin_file)
+            s.source["origin_dataset"] = origin["dataset"]
     return _check_seed_arrays(s, k)
 
 
@@ -283,7 +303,18 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
         "were made from, or re-run the seeds stage on this dataset."
     )
     said_by = "seeds.json"
-    if s.source.get("origin"):  # an exported CSV: the images changed since, most likely
+    made_on = s.source.get("origin_dataset")
+    if s.source.get("origin") and made_on is None:  # seeds of feature files: rows, no images
+        said_by = s.source["origin"]
+        fix = (f"the CSV's seeds were made on {s.n_samples} rows of feature files, whose images "
+               f"--dataset names: pass the dataset that holds those images in the same order.")
+    elif s.source.get("origin") and not _same_dataset(made_on, s.dataset):
+        said_by = s.source["origin"]  # a CSV made on other images (or the same, renamed)
+        fix = (f"the CSV's seeds were made on {made_on}, and --dataset {s.dataset} holds other "
+               f"images or another order, so its rows would label other images: pass --dataset "
+               f"{made_on}; if both really hold the same images in the same order, delete "
+               f"{said_by} to skip this check.")
+    elif s.source.get("origin"):  # an exported CSV: the images changed since, most likely
         said_by = s.source["origin"]
         fix = (f"the images changed since these seeds were made (an image added, removed or "
                f"renamed moves the index of every image after it, so the CSV's rows would "

@@ -99,17 +99,20 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
         if not p.is_file():
             raise HumeSSLError(f"{p}: no such file; pass a seeds folder or an index,label CSV.")
         origin, _ = csv_origin(p)  # an exported (maybe edited) CSV: whose indices, said beside
+        if dataset is not None and not need_dataset:  # --format csv writes the rows as they are
+            warnings.warn(
+                f"--dataset {dataset} is not read by --format csv: it writes the CSV's indices "
+                "and labels as they are" + (f", with {ORIGIN}'s record of the images they "
+                                            "address" if origin else "; its indices are not "
+                                            "checked against that dataset's images") + ".",
+                stacklevel=2)
+            dataset = None
         dataset = dataset or origin.get("dataset")
         if dataset is None and need_dataset:
             raise HumeSSLError(f"{p} is a CSV of seeds: pass --dataset NAME to say whose indices.")
         s = read_seeds(indices=p, dataset=dataset, dataset_optional=not need_dataset)
-        n = s.n_samples  # from the origin, when it names this dataset
-        if dataset is not None and n is None and need_dataset:  # its indices in range
+        if need_dataset:  # its rows against the named images (and its origin's count)
             check_seeds_match(s, _split_size(dataset, s.split, data_root))
-        elif dataset is not None and n is None:
-            warnings.warn(f"--dataset {dataset} is not read by --format csv (it writes the "
-                          "CSV's indices and labels as they are): its indices are not checked "
-                          "against that dataset's images.", stacklevel=2)
         return s
     raise HumeSSLError(f"{p}: expected a seeds folder (with seeds.json) or an index,label CSV.")
 
@@ -183,9 +186,11 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     files: list[Path] = []
     names = WRITES[fmt]
     if fmt == "csv":
+        check_not_edited(out / names[0], csv_bytes(idx, lab))
         files.append(atomic_write_bytes(out / names[0], csv_bytes(idx, lab)))
-        if seeds.dataset is not None:  # whose images: train-fixmatch checks them against it
-            files.append(atomic_write_json(out / ORIGIN, origin_of(seeds)))
+        origin = origin_of(seeds)  # whose images: train-fixmatch checks them against it
+        if origin is not None:
+            files.append(atomic_write_json(out / ORIGIN, origin))
         else:  # an earlier export's origin would describe other seeds
             (out / ORIGIN).unlink(missing_ok=True)
     elif fmt == "usb":
@@ -196,6 +201,15 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
         files.append(atomic_save_npy(out / names[0], idx))
     files.append(atomic_write_bytes(out / "README.txt", readme_text(out, fmt).encode()))
     return files
+
+
+def check_not_edited(csv: Path, new: bytes) -> None:
+    """Refuse to write over a seeds.csv that holds other rows than `new`: edits by hand (README's
+    workflow) or another export's seeds would be lost without a word."""
+    if csv.is_file() and csv.read_bytes() != new:
+        raise HumeSSLError(f"{csv} holds other rows than these seeds' CSV (edited by hand since "
+                           "`export` wrote it, or another export's): export to another --out, "
+                           "or move that file away first.")
 
 
 def readme_text(out: Path, fmt: str) -> str:

@@ -493,10 +493,25 @@ def test_an_exported_csv_is_checked_against_the_folder_as_it_is_now(tmp_path):
     with pytest.raises(HumeSSLError, match=r"order_hash .* matches none .*the images changed"):
         train_fixmatch_run(tmp_path / "r2", tiny_cfg(steps=1), indices=csv, dataset=name, k=3)
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
-    # a CSV with no origin beside it (from another tool) is not checked, as before
+    # another folder, or a link to this one: the origin is checked all the same (before, in
+    # review: a --dataset spelled otherwise than the origin's skipped the check)
+    (tmp_path / "link").symlink_to(tmp_path / "imgs")
+    with pytest.raises(HumeSSLError, match=r"order_hash .* the images changed"):
+        train_fixmatch_run(tmp_path / "r4", tiny_cfg(steps=1), indices=csv,
+                           dataset=f"imagefolder:{tmp_path / 'link'}", k=3)
+    (tmp_path / "other").mkdir()
+    for i in range(13):
+        Image.fromarray(x[i % 12]).save(tmp_path / "other" / f"{i:03d}.png")
+    with pytest.raises(HumeSSLError, match=r"made on imagefolder:.*imgs, and --dataset "
+                                           r"imagefolder:.*other holds other images .* delete "
+                                           r".*seeds_origin\.json to skip this check"):
+        train_fixmatch_run(tmp_path / "r5", tiny_cfg(steps=1), indices=csv,
+                           dataset=f"imagefolder:{tmp_path / 'other'}", k=3)
+    # a CSV with no origin beside it (from another tool) is not checked, and says so
     (tmp_path / "edited" / "seeds_origin.json").unlink()
-    assert train_fixmatch_run(tmp_path / "r3", tiny_cfg(steps=1), indices=csv,
-                              dataset=name, k=3)["steps"] == 1
+    with pytest.warns(UserWarning, match="no seeds_origin.json beside it .* not checked"):
+        assert train_fixmatch_run(tmp_path / "r3", tiny_cfg(steps=1), indices=csv,
+                                  dataset=name, k=3)["steps"] == 1
 
 
 def test_indices_seeds_on_unlabeled_data_take_k(toy):

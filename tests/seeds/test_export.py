@@ -153,7 +153,7 @@ def test_a_named_dataset_checks_the_indices_without_a_download(tmp_path, monkeyp
 
     np.savez(tmp_path / "d.npz", images=np.zeros((10, 4, 4, 3), np.uint8))
     (tmp_path / "c.csv").write_text("index,label\n1,0\n700,1\n")
-    with pytest.warns(UserWarning, match="is not read by --format csv .* not checked"):
+    with pytest.warns(UserWarning, match="is not read by --format csv.* not checked"):
         load_any_seeds(tmp_path / "c.csv", dataset=f"npz:{tmp_path / 'd.npz'}",
                        need_dataset=False)
     with pytest.raises(HumeSSLError, match="span 1..700 but npz:.*has 10 images"):
@@ -270,6 +270,57 @@ def test_a_csv_export_says_whose_images_and_goes_with_its_origin(tmp_path):
     (tmp_path / "e" / "seeds_origin.json").write_text('{"dataset": "cifar10"}')
     export_seeds(Seeds(np.array([1]), np.array([0]), None, 1), "csv", tmp_path / "e")
     assert not (tmp_path / "e" / "seeds_origin.json").exists()
+
+
+def test_a_csv_of_feature_seeds_keeps_their_count_and_a_reexport_keeps_its_origin(tmp_path):
+    """Before (in review): seeds of feature files exported as a CSV had no origin, so a CSV of
+    36 rows trained on 40 images (here 50 and 60); a re-export with --dataset ("not read", it
+    said) replaced a good origin with an empty one; export wrote over a CSV edited by hand
+    without a word."""
+    from hume_ssl.seeds.artifact import check_seeds_match, read_seeds
+
+    d = _seeds_dir(tmp_path, dataset=None, n_samples=50)  # seeds of feature-file rows
+    export_seeds(load_any_seeds(d, need_dataset=False), "csv", tmp_path / "e")
+    csv = tmp_path / "e" / "seeds.csv"
+    origin = json.loads((tmp_path / "e" / "seeds_origin.json").read_text())
+    assert origin["dataset"] is None and origin["n_samples"] == 50
+    s = read_seeds(indices=csv, dataset="digits")
+    with pytest.raises(HumeSSLError, match=r"seeds_origin\.json says n_samples=50 .* made on 50 "
+                                           r"rows of feature files"):
+        check_seeds_match(s, 60)
+    # the image folder's origin survives a re-export that names another dataset
+    (tmp_path / "b").mkdir()
+    d2 = _seeds_dir(tmp_path / "b", dataset="imagefolder:rel/imgs", n_samples=50)
+    export_seeds(load_any_seeds(d2), "csv", tmp_path / "f")
+    first = json.loads((tmp_path / "f" / "seeds_origin.json").read_text())
+    assert first["dataset"].startswith("imagefolder:/")  # the path as `seed` names it: absolute
+    with pytest.warns(UserWarning, match="not read by --format csv.* with seeds_origin.json's"):
+        again = load_any_seeds(tmp_path / "f" / "seeds.csv", dataset="imagefolder:other",
+                               need_dataset=False)
+    export_seeds(again, "csv", tmp_path / "g")
+    assert json.loads((tmp_path / "g" / "seeds_origin.json").read_text()) == first
+    # an edited CSV is not written over
+    csv.write_text(csv.read_text().replace("42,1", "42,0"))
+    with pytest.raises(HumeSSLError, match="holds other rows than these seeds' CSV .* another "
+                                           "--out, or move that file away first"):
+        export_seeds(load_any_seeds(d, need_dataset=False), "csv", tmp_path / "e")
+    assert "42,0" in csv.read_text()
+
+
+@pytest.mark.parametrize("text, why", [
+    ("[1, 2]", "not a record of the images"), ("{}", "not a record of the images"),
+    ('{"dataset": 5}', "wrong type: dataset"), ('{"dataset": "digits", "n_samples": "abc"}',
+                                                "wrong type: n_samples"),
+    ('{"n_samples": -1}', "wrong type: n_samples"), ("{", "cannot read JSON")])
+def test_a_damaged_origin_is_named_with_its_fix(tmp_path, text, why):
+    """Before (in review): a list gave an AttributeError traceback, a string for n_samples a
+    ValueError, and {} checked nothing without a word."""
+    from hume_ssl.seeds.artifact import read_seeds
+
+    (tmp_path / "s.csv").write_text("index,label\n0,0\n1,1\n")
+    (tmp_path / "seeds_origin.json").write_text(text)
+    with pytest.raises(HumeSSLError, match=why + ".*restore it .* or delete it to skip"):
+        read_seeds(indices=tmp_path / "s.csv", dataset="digits")
 
 
 def test_a_missing_csv_and_a_negative_label_get_messages_that_say_so(tmp_path):
