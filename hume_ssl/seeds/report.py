@@ -21,9 +21,11 @@ from hume_ssl.core.plot import png_bytes
 
 
 def contact_sheet(
-    images: list[np.ndarray], tile: int = 64, cols: int = 8, caption: str = ""
+    images: list[np.ndarray], tile: int = 64, cols: int = 8, caption: str = "",
+    labels: Optional[list[str]] = None,
 ) -> Image.Image:
-    """A grid of (H, W, 3) uint8 images, each resized to `tile` px, with a caption strip."""
+    """A grid of (H, W, 3) uint8 images, each resized to `tile` px, with a caption strip; each
+    tile's label (e.g. its dataset index), when given, in a white box at its bottom left."""
     cols = max(1, min(cols, len(images)))
     rows = max(1, -(-len(images) // cols))
     top = 16 if caption else 0
@@ -32,8 +34,13 @@ def contact_sheet(
     if caption:
         draw.text((2, 2), caption, fill=(0, 0, 0))
     for i, im in enumerate(images):
-        pil = Image.fromarray(im).resize((tile, tile), Image.BILINEAR)
-        sheet.paste(pil, ((i % cols) * tile, top + (i // cols) * tile))
+        x, y = (i % cols) * tile, top + (i // cols) * tile
+        sheet.paste(Image.fromarray(im).resize((tile, tile), Image.BILINEAR), (x, y))
+        if labels is not None:
+            left, up, right, down = draw.textbbox((0, 0), labels[i])
+            box = (x, y + tile - (down - up) - 3, x + (right - left) + 3, y + tile)
+            draw.rectangle(box, fill=(255, 255, 255))
+            draw.text((box[0] + 1 - left, box[1] + 1 - up), labels[i], fill=(0, 0, 0))
     return sheet
 
 
@@ -70,7 +77,9 @@ def write_contact_sheets(
         shown = idx[:max_per_sheet]
         sheet = contact_sheet(
             [get_image(int(i)) for i in shown],
-            caption=f"cluster {c}: {len(idx)} seeds (best first)",
+            caption=f"cluster {c}: {len(idx)} seeds (best first; on each, its index as in "
+                    "seeds.csv)",
+            labels=[str(int(i)) for i in shown],
         )
         paths.append(atomic_write_bytes(out_dir / f"cluster_{c:03d}.png", png_bytes(sheet)))
     return paths

@@ -343,6 +343,25 @@ def test_contact_sheets_of_an_earlier_run_are_removed(tmp_path):
     assert sorted(p.name for p in sheets.iterdir()) == ["cluster_000.png"]
 
 
+def test_each_contact_sheet_tile_shows_its_index_as_in_seeds_csv(tmp_path):
+    """Before (a user walkthrough): a wrong seed seen on a sheet could not be found in
+    seeds.csv to edit it: the tiles showed no index."""
+    from PIL import Image
+
+    from hume_ssl.seeds.report import contact_sheet, write_contact_sheets
+
+    img = np.zeros((8, 8, 3), np.uint8)  # black tiles: a label is white with black text
+    plain = np.asarray(contact_sheet([img, img], tile=64))
+    labelled = np.asarray(contact_sheet([img, img], tile=64, labels=["7", "1281166"]))
+    corner = labelled[48:64, 0:12]  # the first tile's bottom left
+    assert plain[48:64, 0:12].max() == 0 and (corner == 255).any() and (corner == 0).any()
+    wide = labelled[48:64, 64:128]  # the second tile: a wider box for a longer index
+    assert (wide == 255).all(axis=2).sum() > (labelled[48:64, 0:64] == 255).all(axis=2).sum()
+    [path] = write_contact_sheets(tmp_path, {3: np.array([42, 7])}, lambda i: img)
+    sheet = np.asarray(Image.open(path).convert("RGB"))
+    assert (sheet[16 + 48:16 + 64, 0:12] == 255).any()  # below the caption strip
+
+
 def test_knn_consistency_is_measured_on_centred_rows_like_hume(tmp_path, digits_views):
     # ReLU-like features: a large shared offset dominates cosine similarity until it is removed
     from hume_ssl.core.knn import knn_consistency, knn_search
