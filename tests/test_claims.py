@@ -85,7 +85,9 @@ def _recipe_parser(recipe: Path, cache: dict = {}):  # noqa: B006 (one parser pe
         def caught(self, args=None, namespace=None):
             raise _Parsed(self)
 
-        real, argparse.ArgumentParser.parse_args = argparse.ArgumentParser.parse_args, caught
+        parser = argparse.ArgumentParser  # parse_args calls parse_known_args: both caught
+        real = parser.parse_args, parser.parse_known_args
+        parser.parse_args = parser.parse_known_args = caught
         argv, sys.argv = sys.argv, [str(recipe)]
         sys.path.insert(0, str(recipe.parent))  # recipes import recipes/common.py
         try:
@@ -94,7 +96,7 @@ def _recipe_parser(recipe: Path, cache: dict = {}):  # noqa: B006 (one parser pe
         except _Parsed as e:
             cache[recipe] = e.args[0]
         finally:
-            argparse.ArgumentParser.parse_args, sys.argv = real, argv
+            (parser.parse_args, parser.parse_known_args), sys.argv = real, argv
             sys.path.remove(str(recipe.parent))
     return cache[recipe]
 
@@ -198,6 +200,13 @@ def test_docs_hume_ssl_commands_parse(doc):
 def test_docs_still_show_the_commands_moved_out_of_readme():
     assert len(DOCS) >= 8, "docs/ lost its files"
     assert sum(len(_shown_commands(d)) for d in DOCS) >= 10, "docs/*.md lost their commands"
+
+
+def test_docs_launch_torchrun_with_the_handler():
+    """torchrun lines launch `-m hume_ssl`: `-m hume_ssl.cli` loads the command line before
+    any handler, and a Ctrl-C while it loads gave a traceback per rank."""
+    for doc in [REPO / "README.md", *DOCS]:
+        assert not re.search(r"torchrun [^`\n]*-m hume_ssl\.cli", doc.read_text()), doc.name
 
 
 def _shown_recipe_commands(path: Path) -> list[str]:

@@ -43,6 +43,7 @@ from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
 from hume_ssl.models.classifier import EncoderClassifier, Init, resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
+from hume_ssl.train.budget import length_record
 from hume_ssl.train.loop import say_warning
 from hume_ssl.train.resume import (
     check_resume,
@@ -316,9 +317,7 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
                    "encoder_lr_scale": cfg.encoder_lr_scale, "warmup": cfg.warmup,
                    "layer_decay": cfg.layer_decay},
         "units": units_of(FixMatchConfig),
-        "length": ("fixmatch.steps is the most the budget may fit: --budget-minutes fits the "
-                   "steps when training starts (metrics.json total_steps)" if cfg.budget_minutes
-                   else "fixmatch.steps"),
+        "length": length_record("fixmatch.steps", cfg.budget_minutes),
         "seeds": {
             **s.source,
             "dataset": s.dataset,

@@ -29,6 +29,7 @@ from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_square, 
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import MOCO_ONLY, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
+from hume_ssl.train.budget import length_record
 from hume_ssl.train.loop import say_warning
 from hume_ssl.train.resume import (
     check_resume,
@@ -103,9 +104,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "pretrain": {k: v for k, v in cfg.to_dict().items()  # MoCo's settings only where used
                      if cfg.method == "mocov2" or k not in MOCO_ONLY},
         "units": units_of(PretrainConfig),
-        "length": ("pretrain.epochs is the most the budget may fit: --budget-minutes fits the "
-                   "epochs when training starts (metrics.json total_steps)" if cfg.budget_minutes
-                   else "pretrain.epochs"),
+        "length": length_record("pretrain.epochs", cfg.budget_minutes),
         "data": {"n_train": len(images), "skipped_unreadable": skipped,
                  "image_shape": list(images.shape[1:]),
                  "mean": mean.tolist(), "std": std.tolist(),

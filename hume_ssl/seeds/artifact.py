@@ -89,29 +89,27 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def csv_origin(csv: Path) -> tuple[dict, Optional[Path]]:
     """What an `index,label` CSV's indices address ({ORIGIN_FIELDS: value, None where unknown})
-    and the file that says it: ORIGIN beside it (`export --format csv` writes one), else
-    seeds.json when the CSV sits in a seeds folder; ({}, None) when neither (a CSV from
-    elsewhere: not checked). A file that records neither the images' dataset nor their count
-    is an error: it would silently check nothing."""
-    for name in (ORIGIN, "seeds.json"):
-        f = csv.parent / name
-        if not f.is_file():
-            continue
-        fix = (f"it records the images {csv.name}'s indices address; restore it (`export "
-               f"--format csv` writes it), or delete it to skip that check")
-        meta = read_json(f, fix=fix)
-        origin = {key: meta.get(key) for key in ORIGIN_FIELDS} if isinstance(meta, dict) else {}
-        types = {"dataset": str, "split": str, "n_samples": int, "order_hash": str,
-                 "order_hash_kind": str}
-        bad = [key for key, v in origin.items() if v is not None and (
-            not isinstance(v, types[key]) or isinstance(v, bool) or (key == "n_samples" and v < 0))]
-        if not isinstance(meta, dict) or bad or (origin["dataset"] is None
-                                                 and origin["n_samples"] is None):
-            why = (f"fields of the wrong type: {', '.join(bad)}" if bad else
-                   "not a record of the images (a JSON object with their dataset and count)")
-            raise HumeSSLError(f"{f}: {why}; {fix}.")
-        return origin, f
-    return {}, None
+    and the file that says it: ORIGIN beside it (`export --format csv` writes one); ({}, None)
+    without one (a CSV from elsewhere: not checked; a seeds folder's seeds.json does not vouch
+    for a CSV beside it, since `seed` rewrites it for the images as they are now). A file that
+    records neither the images' dataset nor their count is an error: it would check nothing."""
+    f = csv.parent / ORIGIN
+    if not f.is_file():
+        return {}, None
+    fix = (f"it records the images {csv.name}'s indices address; restore it (`export --format "
+           f"csv` writes it), or delete it to skip that check")
+    meta = read_json(f, fix=fix)
+    origin = {key: meta.get(key) for key in ORIGIN_FIELDS} if isinstance(meta, dict) else {}
+    types = {"dataset": str, "split": str, "n_samples": int, "order_hash": str,
+             "order_hash_kind": str}
+    bad = [key for key, v in origin.items() if v is not None and (
+        not isinstance(v, types[key]) or isinstance(v, bool) or (key == "n_samples" and v < 0))]
+    if not isinstance(meta, dict) or bad or (origin["dataset"] is None
+                                             and origin["n_samples"] is None):
+        why = (f"fields of the wrong type: {', '.join(bad)}" if bad else
+               "not a record of the images (a JSON object with their dataset and count)")
+        raise HumeSSLError(f"{f}: {why}; {fix}.")
+    return origin, f
 
 
 def origin_of(s: Seeds) -> Optional[dict]:
@@ -127,7 +125,7 @@ def origin_of(s: Seeds) -> Optional[dict]:
                     "images it is given against it"}
 
 
-def _same_dataset(a: Optional[str], b: Optional[str]) -> bool:
+def same_dataset(a: Optional[str], b: Optional[str]) -> bool:
     """Whether two dataset names name the same images: a path kind's path resolved (relative
     and absolute paths, and a symbolic link and its target, alike)."""
     return (a is not None and b is not None
@@ -308,7 +306,7 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
         said_by = s.source["origin"]
         fix = (f"the CSV's seeds were made on {s.n_samples} rows of feature files, whose images "
                f"--dataset names: pass the dataset that holds those images in the same order.")
-    elif s.source.get("origin") and not _same_dataset(made_on, s.dataset):
+    elif s.source.get("origin") and not same_dataset(made_on, s.dataset):
         said_by = s.source["origin"]  # a CSV made on other images (or the same, renamed)
         fix = (f"the CSV's seeds were made on {made_on}, and --dataset {s.dataset} holds other "
                f"images or another order, so its rows would label other images: pass --dataset "

@@ -30,6 +30,7 @@ from hume_ssl.core.io import (
     atomic_write_json,
     check_writable_dir,
     load_array,
+    read_json,
 )
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.seeds.artifact import (
@@ -40,6 +41,7 @@ from hume_ssl.seeds.artifact import (
     inner_seeds_folder,
     origin_of,
     read_seeds,
+    same_dataset,
 )
 from hume_ssl.seeds.usb import write_train_usb
 
@@ -80,13 +82,16 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
             raise HumeSSLError(f"{p} is not a seeds folder (no seeds.json){inner_seeds_folder(p)}"
                                ": pass the folder `hume-ssl seed` wrote (OUT/seeds) or an "
                                "index,label CSV.")
+        if dataset is not None and not need_dataset:  # --format csv writes the rows as they are
+            _not_read(dataset, "; the seeds.json's count of rows is kept with them")
+            dataset = None
         s = read_seeds(seeds_dir=p, dataset_optional=True)  # the folder's own dataset, or None
         if s.dataset is not None and dataset is not None and dataset != s.dataset:
             raise HumeSSLError(
                 f"{p} holds seeds of {s.dataset!r} (seeds.json); --dataset {dataset!r} would "
                 "read their indices as another dataset's images: drop --dataset. If both hold "
-                "the same images in the same order, export --format csv and pass that CSV with "
-                "--dataset.")
+                "the same images in the same order, export --format csv, delete the "
+                f"{ORIGIN} it writes beside the CSV, and pass the CSV with --dataset.")
         named_here = s.dataset is None and dataset is not None  # seeds of feature files
         s.dataset = s.dataset or dataset
         if s.dataset is None and need_dataset:
@@ -100,21 +105,35 @@ def load_any_seeds(path: str | Path, dataset: Optional[str] = None,
             raise HumeSSLError(f"{p}: no such file; pass a seeds folder or an index,label CSV.")
         origin, _ = csv_origin(p)  # an exported (maybe edited) CSV: whose indices, said beside
         if dataset is not None and not need_dataset:  # --format csv writes the rows as they are
-            warnings.warn(
-                f"--dataset {dataset} is not read by --format csv: it writes the CSV's indices "
-                "and labels as they are" + (f", with {ORIGIN}'s record of the images they "
-                                            "address" if origin else "; its indices are not "
-                                            "checked against that dataset's images") + ".",
-                stacklevel=2)
+            _not_read(dataset, f", with {ORIGIN}'s record of the images they address" if origin
+                      else "; its indices are not checked against that dataset's images")
             dataset = None
-        dataset = dataset or origin.get("dataset")
+        made_on = origin.get("dataset")
+        if dataset is not None and made_on is not None and not same_dataset(made_on, dataset):
+            raise HumeSSLError(
+                f"{p} holds seeds of {made_on!r} ({ORIGIN}); --dataset {dataset!r} would read "
+                "their indices as another dataset's images: drop --dataset. If both hold the "
+                f"same images in the same order, delete {p.parent / ORIGIN} first.")
+        # a CSV in a seeds folder, with no origin: the folder's seeds.json names the dataset and
+        # the split's size (not the order: `seed` rewrites it for the images as they are now)
+        sibling = {} if origin or not (p.parent / "seeds.json").is_file() else read_json(
+            p.parent / "seeds.json")
+        dataset = dataset or made_on or sibling.get("dataset")
         if dataset is None and need_dataset:
             raise HumeSSLError(f"{p} is a CSV of seeds: pass --dataset NAME to say whose indices.")
-        s = read_seeds(indices=p, dataset=dataset, dataset_optional=not need_dataset)
+        n = sibling.get("n_samples") if sibling.get("dataset") == dataset else None
+        s = read_seeds(indices=p, dataset=dataset, n_samples=n,
+                       dataset_optional=not need_dataset)
         if need_dataset:  # its rows against the named images (and its origin's count)
             check_seeds_match(s, _split_size(dataset, s.split, data_root))
         return s
     raise HumeSSLError(f"{p}: expected a seeds folder (with seeds.json) or an index,label CSV.")
+
+
+def _not_read(dataset: str, what_is_kept: str) -> None:
+    """--format csv reads no --dataset: it writes the seeds' indices and labels as they are."""
+    warnings.warn(f"--dataset {dataset} is not read by --format csv: it writes the seeds' "
+                  f"indices and labels as they are{what_is_kept}.", stacklevel=3)
 
 
 def _split_size(dataset: str, split: str, data_root: Optional[str | Path]) -> int:

@@ -29,7 +29,9 @@ def contact_sheet(
     cols = max(1, min(cols, len(images)))
     rows = max(1, -(-len(images) // cols))
     top = 16 if caption else 0
-    sheet = Image.new("RGB", (cols * tile, rows * tile + top), (255, 255, 255))
+    width = max(cols * tile, ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox(
+        (2, 2), caption)[2] + 2 if caption else 0)  # a few tiles: the caption whole
+    sheet = Image.new("RGB", (width, rows * tile + top), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     if caption:
         draw.text((2, 2), caption, fill=(0, 0, 0))

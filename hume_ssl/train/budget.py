@@ -13,6 +13,15 @@ TIMING_SHARE = 0.25  # of the budget left when timing starts: warm-up and timing
 # each has taken half of it (a slow step must not spend the budget on being timed)
 
 
+def length_record(bound: str, budget_minutes: Optional[float]) -> dict:
+    """config.json's `length`: the setting that bounds the schedule (`bound`, e.g.
+    "fixmatch.steps"), whether --budget-minutes fits it when training starts, and where the
+    run's length is then recorded (config.json is written before the fit)."""
+    fitted = budget_minutes is not None
+    return {"bound": bound, "fitted_by_budget": fitted,
+            "length_in": "metrics.json total_steps" if fitted else bound}
+
+
 class StepTimer:
     """Seconds per training step, measured once: up to WARMUP_STEPS steps after `start_step`,
     then up to TIMED_STEPS timed steps (CUDA synchronised at both ends). With `budget_s` (the

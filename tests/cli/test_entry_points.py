@@ -1,4 +1,5 @@
-"""The command line as users launch it: `hume-ssl` and `python -m hume_ssl.cli` (torchrun)."""
+"""The command line as users launch it: `hume-ssl`, `python -m hume_ssl` (torchrun's launch)
+and `python -m hume_ssl.cli` (README's earlier one)."""
 
 import subprocess
 import sys

@@ -748,8 +748,9 @@ def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy, fake_clock, mo
     # the budget's fit is on record (before: config.json's steps, 10,000 here, read as the
     # run's length, and nothing said otherwise)
     assert json.loads((root / "b1" / "metrics.json").read_text())["total_steps"] == 48
-    assert "metrics.json total_steps" in json.loads(
-        (root / "b1" / "config.json").read_text())["length"]
+    assert json.loads((root / "b1" / "config.json").read_text())["length"] == {
+        "bound": "fixmatch.steps", "fitted_by_budget": True,
+        "length_in": "metrics.json total_steps"}
     timed_at, tick = [], StepTimer.tick
 
     def recorded(self, step):

@@ -182,7 +182,8 @@ def test_run_folder_and_ssl_backbone_through_the_registry(tmp_path, toy_npz):
     assert meta["arch"] == "resnet18_cifar" and meta["preprocessing"]["input_size"] == 8
     assert res["steps"] == 4 and len(res["knn"]) == 2  # at the start and at the end
     assert res["total_steps"] == 4  # the schedule's length (a budget's fit, under one)
-    assert json.loads((out / "config.json").read_text())["length"] == "pretrain.epochs"
+    assert json.loads((out / "config.json").read_text())["length"] == {
+        "bound": "pretrain.epochs", "fitted_by_budget": False, "length_in": "pretrain.epochs"}
     b = resolve_backbone(f"ssl:{out}")
     assert b.source == "ssl" and b.weights_identity()["kind"] == "file"
     assert resolve_backbone(f"ssl:{out}", input_size=128).preprocessing.input_size == 8

@@ -200,8 +200,9 @@ def test_seeds_of_feature_files_are_checked_against_the_dataset_named(tmp_path):
     d = _seeds_dir(tmp_path, None, n_samples=60)
     with pytest.raises(HumeSSLError, match="n_samples=60 but digits:train has 1297 images"):
         load_any_seeds(d, dataset="digits")
-    assert load_any_seeds(d, dataset="digits", need_dataset=False).indices.tolist() == [
-        5, 17, 42, 8]  # csv reads no images: nothing to check
+    with pytest.warns(UserWarning, match="not read by --format csv"):  # it writes the rows
+        s = load_any_seeds(d, dataset="digits", need_dataset=False)
+    assert s.indices.tolist() == [5, 17, 42, 8] and s.dataset is None  # not in its origin
     json_path = d / "seeds.json"
     json_path.write_text(json_path.read_text().replace('"n_samples": 60', '"n_samples": 1297'))
     s = load_any_seeds(d, dataset="digits")
@@ -305,6 +306,23 @@ def test_a_csv_of_feature_seeds_keeps_their_count_and_a_reexport_keeps_its_origi
                                            "--out, or move that file away first"):
         export_seeds(load_any_seeds(d, need_dataset=False), "csv", tmp_path / "e")
     assert "42,0" in csv.read_text()
+
+
+def test_only_an_export_s_origin_vouches_for_a_csv_and_export_keeps_to_it(tmp_path):
+    """In review: a CSV beside a seeds folder's seeds.json took that file as its origin, though
+    `seed` rewrites it for the images as they are now (a stale CSV passed, and no warning said
+    it was unchecked); `export --dataset` could contradict a CSV's origin."""
+    from hume_ssl.seeds.artifact import read_seeds
+
+    d = _seeds_dir(tmp_path)
+    (d / "mine.csv").write_text("index,label\n5,0\n17,1\n")
+    assert "origin" not in read_seeds(indices=d / "mine.csv", dataset="cifar10").source
+    (tmp_path / "c100").mkdir()
+    export_seeds(load_any_seeds(_seeds_dir(tmp_path / "c100", "cifar100")), "csv", tmp_path / "e")
+    with pytest.raises(HumeSSLError, match="holds seeds of 'cifar100' .* --dataset 'cifar10' "
+                                           "would read their indices as another dataset's"):
+        load_any_seeds(tmp_path / "e" / "seeds.csv", dataset="cifar10")
+    assert load_any_seeds(tmp_path / "e" / "seeds.csv").dataset == "cifar100"
 
 
 @pytest.mark.parametrize("text, why", [

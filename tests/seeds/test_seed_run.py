@@ -360,6 +360,8 @@ def test_each_contact_sheet_tile_shows_its_index_as_in_seeds_csv(tmp_path):
     [path] = write_contact_sheets(tmp_path, {3: np.array([42, 7])}, lambda i: img)
     sheet = np.asarray(Image.open(path).convert("RGB"))
     assert (sheet[16 + 48:16 + 64, 0:12] == 255).any()  # below the caption strip
+    # two tiles are 128 px: the sheet widens to its caption (in review: it was cut)
+    assert sheet.shape[1] > 128 and (sheet[:16, 128:] < 128).any()
 
 
 def test_knn_consistency_is_measured_on_centred_rows_like_hume(tmp_path, digits_views):
