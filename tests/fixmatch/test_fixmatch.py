@@ -421,6 +421,7 @@ def test_predictions_csv_traces_each_row_to_its_image(tmp_path):
         b"index,label,confidence\n0,0,1.000000\n")
 
 
+@pytest.mark.filterwarnings("ignore:.*no seeds_origin.json beside it")  # a CSV by hand
 def test_image_folders_of_several_sizes_train_and_predict_with_image_size(tmp_path):
     """Before: `seed` took a folder of mixed-size images, but train-fixmatch (and predict)
     refused it ("images differ in size ... use the feature path") and had no option to resize."""
@@ -514,6 +515,7 @@ def test_an_exported_csv_is_checked_against_the_folder_as_it_is_now(tmp_path):
                                   dataset=name, k=3)["steps"] == 1
 
 
+@pytest.mark.filterwarnings("ignore:.*no seeds_origin.json beside it")  # a CSV by hand
 def test_indices_seeds_on_unlabeled_data_take_k(toy):
     """Before: --indices/--seed-labels on data with no labels or class list could not train:
     "pass a seeds folder whose seeds.json gives k", and no option gave it."""
@@ -536,6 +538,7 @@ def test_indices_seeds_on_unlabeled_data_take_k(toy):
                            indices=root / "s.csv", dataset=f"npz:{root}/toy_{{split}}.npz", k=3)
 
 
+@pytest.mark.filterwarnings("ignore:.*no seeds_origin.json beside it")  # a CSV by hand
 def test_oracle_labels_and_npy_csv_seeds(toy):
     root, seeds, idx, y = toy
     ds = f"npz:{root}/toy_{{split}}.npz"

@@ -87,6 +87,7 @@ def test_predict_refuses_a_non_finite_model(toy):
 
 
 # ------------------------------------------------------------------ k and the seed inputs
+@pytest.mark.filterwarnings("ignore:.*no seeds_origin.json beside it")  # a CSV by hand
 def test_k_comes_from_the_dataset_never_from_the_largest_label(toy):
     root, _, ds = toy
     (root / "far.csv").write_text("index,label\n1,0\n3,500\n")
