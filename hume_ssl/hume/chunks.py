@@ -12,6 +12,8 @@ fingerprint of the inputs and result-changing settings, so a re-run resumes only
 from __future__ import annotations
 
 import io
+import json
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -43,13 +45,30 @@ def lane_plan(n_restarts: int, finished: set[int], rank: int, world: int) -> np.
     return np.array([r for r in todo if r // LANE in mine], dtype=np.int64)
 
 
+def differences(theirs: Optional[dict], ours: Optional[dict]) -> str:
+    """What differs between two fits' identities ({"inputs": hash, "cfg": {setting: value}}),
+    as a reader names it ("n_steps 30 -> 40, the input features"); "" when unknown (a chunk
+    written before identities were saved)."""
+    if not theirs or not ours:
+        return ""
+    said = [f"{k} {theirs['cfg'].get(k)!r} -> {ours['cfg'].get(k)!r}"
+            for k in sorted(set(theirs["cfg"]) | set(ours["cfg"]))
+            if theirs["cfg"].get(k) != ours["cfg"].get(k)]
+    if theirs.get("inputs") != ours.get("inputs"):
+        said.append("the input features")
+    return ", ".join(said)
+
+
 class ChunkStore:
     """The finished and the unfinished chunk files of one fit; without a checkpoint_dir every
-    read finds nothing and every write is skipped."""
+    read finds nothing and every write is skipped. `identity` ({"inputs", "cfg"}: what the
+    fingerprint hashes) is saved beside it, so a chunk of another fit can say what differs."""
 
-    def __init__(self, checkpoint_dir: Optional[str | Path], fingerprint: str):
+    def __init__(self, checkpoint_dir: Optional[str | Path], fingerprint: str,
+                 identity: Optional[dict] = None):
         self.folder = None if checkpoint_dir is None else Path(checkpoint_dir) / CHUNKS
         self.fingerprint = fingerprint
+        self.identity = identity
 
     @property
     def enabled(self) -> bool:
@@ -65,10 +84,13 @@ class ChunkStore:
             try:
                 with np.load(path, allow_pickle=False) as z:
                     if str(z["fingerprint"]) != self.fingerprint:
+                        theirs = (json.loads(str(z["identity"])) if "identity" in z.files
+                                  else None)
+                        what = differences(theirs, self.identity)
                         raise HumeSSLError(
-                            f"{path} was made from other inputs or settings than this run; "
-                            "use another --out (Python: another checkpoint_dir), or delete "
-                            "its chunks/ folder to start over."
+                            f"{path} was made from other inputs or settings than this run"
+                            + (f" ({what})" if what else "") + "; use another --out (Python: "
+                            "another checkpoint_dir), or delete its chunks/ folder to start over."
                         )
                     for j, r in enumerate(z["restarts"]):
                         done[int(r)] = (z["encoders"][j], z["curves"][:, j])
@@ -90,13 +112,20 @@ class ChunkStore:
         except Exception:  # unreadable (killed mid-write elsewhere): start the chunk over
             path.unlink(missing_ok=True)
             return None
-        if saved.get("fingerprint") != self.fingerprint or list(saved["ids"]) != ids.tolist():
+        if saved.get("fingerprint") != self.fingerprint:  # another fit's: it starts over
+            what = differences(saved.get("identity"), self.identity)
+            warnings.warn(f"{path}: an unfinished chunk of other inputs or settings"
+                          + (f" ({what})" if what else "") + "; its restarts start over.",
+                          stacklevel=2)
+            return None
+        if list(saved["ids"]) != ids.tolist():  # another chunk of this fit (another plan)
             return None
         return saved["state"]
 
     def save_partial(self, ids: np.ndarray, state: dict) -> None:
         buf = io.BytesIO()
-        torch.save({"fingerprint": self.fingerprint, "ids": ids.tolist(), "state": state}, buf)
+        torch.save({"fingerprint": self.fingerprint, "identity": self.identity,
+                    "ids": ids.tolist(), "state": state}, buf)
         atomic_write_bytes(self.folder / partial_name(), buf.getvalue())
 
     def save_finished(self, ids: np.ndarray, encoders: np.ndarray, curves: np.ndarray) -> None:
@@ -105,5 +134,6 @@ class ChunkStore:
             return
         name = f"restarts_{ids[0]:05d}-{ids[-1]:05d}.npz"
         atomic_save_npz(self.folder / name, restarts=ids, encoders=encoders, curves=curves,
-                        fingerprint=np.array(self.fingerprint))
+                        fingerprint=np.array(self.fingerprint),
+                        identity=np.array(json.dumps(self.identity, sort_keys=True)))
         (self.folder / partial_name()).unlink(missing_ok=True)

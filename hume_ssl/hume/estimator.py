@@ -163,10 +163,14 @@ class Hume(ConfigParams):
         if self.callback is not None:
             self.callback(event, info)
 
-    def _fingerprint(self, input_hash: str) -> str:
+    def _identity(self, input_hash: str) -> dict:
+        """What a fit's restarts depend on: the inputs and the result-changing settings."""
         cfg = {k: v for k, v in self.config.to_dict().items()
                if k not in _RESULT_NEUTRAL and _ADDED.get(k, ...) != v}
-        return config_hash({"cfg": cfg, "inputs": input_hash})
+        return {"cfg": cfg, "inputs": input_hash}
+
+    def _fingerprint(self, input_hash: str) -> str:
+        return config_hash(self._identity(input_hash))
 
     def memory_plan(self, n_rows: int, d1: int, d2: int, bytes1: int, bytes2: int,
                     device: torch.device) -> int:
@@ -190,9 +194,9 @@ class Hume(ConfigParams):
         gib = 2**30
         if fixed + LANE * per_restart > budget:
             raise HumeSSLError(
-                f"one lane of {LANE} restarts needs about {(fixed + LANE * per_restart) / gib:.2f}"
-                f" GiB ({(bytes1 + bytes2) / gib:.2f} GiB of features, {per_lane / gib:.2f} GiB "
-                f"of one lane's work), more than the memory budget of {budget / gib:.2f} GiB; "
+                f"one lane of {LANE} restarts needs about {(fixed + LANE * per_restart) / gib:.3g}"
+                f" GiB ({(bytes1 + bytes2) / gib:.3g} GiB of features, {per_lane / gib:.3g} GiB "
+                f"of one lane's work), more than the memory budget of {budget / gib:.3g} GiB; "
                 f"the smallest budget that fits is --memory-budget-gib "
                 f"{(fixed + LANE * per_restart) / gib * 1.05:.3g} (or lower --subset-size)."
             )
@@ -201,8 +205,8 @@ class Hume(ConfigParams):
         if cfg.chunk_size > fits:
             raise HumeSSLError(
                 f"--chunk-size {cfg.chunk_size} needs about "
-                f"{(fixed + cfg.chunk_size * per_restart) / gib:.2f} GiB, more than the memory "
-                f"budget of {budget / gib:.2f} GiB; the largest chunk that fits is --chunk-size "
+                f"{(fixed + cfg.chunk_size * per_restart) / gib:.3g} GiB, more than the memory "
+                f"budget of {budget / gib:.3g} GiB; the largest chunk that fits is --chunk-size "
                 f"{fits}."
             )
         size = cfg.chunk_size if cfg.chunk_size > 0 else min(cfg.n_restarts, fits)
@@ -235,7 +239,8 @@ class Hume(ConfigParams):
         # inductive test rows are labelled afterwards, so a run with or without them shares its
         # finished restarts (before: adding or dropping them refused the restarts)
         fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:True" if transductive else "")
-        store = ChunkStore(self.checkpoint_dir, self._fingerprint(fp_inputs))
+        store = ChunkStore(self.checkpoint_dir, self._fingerprint(fp_inputs),
+                           self._identity(fp_inputs))
         multi = distributed.init(dev)
         if multi:  # every rank must hold the same inputs and settings before any work
             distributed.check_same("the inputs and HUME settings (fingerprint)", store.fingerprint)

@@ -30,7 +30,10 @@ def test_chunk_store_round_trip_partial_and_refusal(tmp_path):
     assert store.finished() == {} and store.partial(ids) is None
     store.save_partial(ids, {"step": 3})
     assert store.partial(ids) == {"step": 3}
-    assert store.partial(ids + 1) is None and ChunkStore(tmp_path, "fp2").partial(ids) is None
+    assert store.partial(ids + 1) is None  # another chunk of the same fit: quietly not it
+    with pytest.warns(UserWarning, match="unfinished chunk of other inputs or settings; its "
+                                         "restarts start over"):
+        assert ChunkStore(tmp_path, "fp2").partial(ids) is None
     store.save_finished(ids, enc, curves)
     assert not (tmp_path / "chunks" / "partial.pt").exists()  # the finished chunk replaces it
     done = store.finished()
@@ -40,6 +43,27 @@ def test_chunk_store_round_trip_partial_and_refusal(tmp_path):
     assert not (tmp_path / "chunks" / "restarts_00000-00007.npz").exists()
     with pytest.raises(HumeSSLError, match="other inputs or settings"):
         ChunkStore(tmp_path, "fp2").finished()
+
+
+def test_a_chunk_of_another_fit_says_what_differs(tmp_path):
+    """Before (a user walkthrough): "made from other inputs or settings" named neither, and an
+    unfinished chunk of another fit was dropped without a word."""
+    ids = np.arange(8)
+    ours = {"cfg": {"k": 4, "n_steps": 30, "lr": 0.03}, "inputs": "a"}
+    theirs = {"cfg": {"k": 4, "n_steps": 40, "lr": 0.03}, "inputs": "b"}
+    ChunkStore(tmp_path, "fp1", ours).save_partial(ids, {"step": 3})
+    with pytest.warns(UserWarning, match=r"other inputs or settings \(n_steps 30 -> 40, the "
+                                         r"input features\); its restarts start over"):
+        assert ChunkStore(tmp_path, "fp2", theirs).partial(ids) is None
+    ChunkStore(tmp_path, "fp1", ours).save_finished(ids, np.zeros((8, 2, 2)), np.zeros((3, 8)))
+    with pytest.raises(HumeSSLError, match=r"other inputs or settings than this run \(n_steps "
+                                           r"30 -> 40, the input features\); use another --out"):
+        ChunkStore(tmp_path, "fp2", theirs).finished()
+    # through Hume: the identity is what the fingerprint hashes (unchanged for older chunks)
+    from hume_ssl.core.io import config_hash
+
+    h = Hume(k=3)
+    assert config_hash(h._identity("x")) == h._fingerprint("x")
 
 
 def test_without_a_folder_nothing_is_kept(tmp_path):

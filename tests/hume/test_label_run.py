@@ -201,8 +201,11 @@ def test_chunks_from_other_inputs_are_refused(tmp_path, files, blobs):
     out = tmp_path / "run"
     label_run(files["phi1"], files["phi2"], out, cfg)
     np.save(tmp_path / "other.npy", blobs[1] * 2)
-    with pytest.raises(HumeSSLError, match="other inputs or settings"):
+    with pytest.raises(HumeSSLError, match=r"other inputs or settings than this run \(the "
+                                           r"input features\)"):
         label_run(files["phi1"], tmp_path / "other.npy", out, cfg.replace(n_restarts=4))
+    with pytest.raises(HumeSSLError, match=r"than this run \(n_steps 5 -> 6\)"):  # says which
+        label_run(files["phi1"], files["phi2"], out, cfg.replace(n_steps=6))
 
 
 def test_full_disk_keeps_finished_chunks_and_no_partial_outputs(tmp_path, files, monkeypatch):

@@ -15,6 +15,7 @@ def test_budget_and_chunk_errors_name_what_fits(blobs):
     with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
         Hume(memory_budget_gib=1e-6, **kw).fit(phi1, phi2)
     assert "(or lower --subset-size)" in str(e.value)  # the flag, not the field (before)
+    assert "0.00 GiB" not in str(e.value)  # a walkthrough: "needs about 0.00 GiB, more than 0.00"
     smallest = float(re.search(r"--memory-budget-gib ([0-9.]+)", str(e.value)).group(1))
     with pytest.raises(HumeSSLError, match="largest chunk that fits") as e:
         Hume(memory_budget_gib=smallest, chunk_size=10**6, **kw).fit(phi1, phi2)
