@@ -22,7 +22,7 @@ import torch
 
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npz, atomic_write_bytes
+from hume_ssl.core.io import atomic_save_npz, atomic_write_bytes, json_text
 from hume_ssl.hume.engine import LANE
 
 Finished = dict[int, tuple[np.ndarray, np.ndarray]]  # restart -> (encoder (k, d1), curve)
@@ -135,5 +135,5 @@ class ChunkStore:
         name = f"restarts_{ids[0]:05d}-{ids[-1]:05d}.npz"
         atomic_save_npz(self.folder / name, restarts=ids, encoders=encoders, curves=curves,
                         fingerprint=np.array(self.fingerprint),
-                        identity=np.array(json.dumps(self.identity, sort_keys=True)))
+                        identity=np.array(json_text(self.identity)))
         (self.folder / partial_name()).unlink(missing_ok=True)

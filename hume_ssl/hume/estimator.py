@@ -27,7 +27,7 @@ from hume_ssl.hume.diagnostics import diagnose
 from hume_ssl.hume.engine import LANE, train_encoders
 from hume_ssl.hume.ensemble import align, vote
 from hume_ssl.hume.ridge import RidgeInner, solve_form
-from hume_ssl.hume.rows import Rows, fit_rows
+from hume_ssl.hume.rows import Rows, fit_rows, fits_on_device
 from hume_ssl.hume.scoring import cv_scores, score_rows
 
 Callback = Callable[[str, dict], None]
@@ -211,6 +211,15 @@ class Hume(ConfigParams):
             )
         size = cfg.chunk_size if cfg.chunk_size > 0 else min(cfg.n_restarts, fits)
         return LANE * -(-size // LANE)
+
+    def check_budget(self, phi1, phi2) -> None:
+        """The memory plan of a fit on phi1 (N, d1), phi2 (N, d2), without fitting: a budget
+        that cannot hold one lane is the same error as in `fit` (`seed --k auto` checks its
+        largest k before it fits the first)."""
+        cfg = self.config.validate(n_samples=phi1.shape[0])
+        dev = resolve_device(cfg.device)
+        held = [x.nbytes * fits_on_device(x, dev) for x in (phi1, phi2)]  # bytes on the device
+        self.memory_plan(phi1.shape[0], phi1.shape[1], phi2.shape[1], *held, dev)
 
     # ------------------------------------------------------------------ fit
     def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False,

@@ -22,6 +22,12 @@ from hume_ssl.core.errors import HumeSSLError
 DEVICE_SHARE = 0.25  # hold the matrix on the GPU when it takes at most this share of free memory
 
 
+def fits_on_device(x: np.ndarray, device: torch.device) -> bool:
+    """Whether a feature matrix is held on the device (a GPU with room for it) or read from
+    host memory (the CPU, or too large for the GPU)."""
+    return device.type == "cuda" and x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0]
+
+
 class Rows:
     """Rows of x (N, d) minus `mean` (d,) (None: no centring), L2-normalised if `normalize`."""
 
@@ -34,7 +40,7 @@ class Rows:
         self.mean_row = mean  # (d,) as given, None: no centring
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32,
                                                               device=device)
-        if device.type == "cuda" and x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0]:
+        if fits_on_device(x, device):
             self.data, self.on_device = self._upload(x, device), True
         else:  # the CPU, or too large for the GPU: rows gathered by numpy (no copy of x is made)
             self.data, self.on_device = x, False

@@ -98,13 +98,24 @@ def choose_k(
     restarts = base.get("n_restarts", HumeConfig.n_restarts)
     settings = {**base, "n_restarts": min(restarts, max_restarts)}
     # each k's row is saved as it is scored; a re-run on the same rows and settings reuses them
-    path = check_writable_dir(out) / "k_auto.json"
+    path = Path(out) / "k_auto.json"
     rows_hash = input_hash or array_hash(x1, x2)  # (each fit's too: hashed once)
     key = config_hash({"hume": {f: v for f, v in settings.items() if f not in RESOURCES},
                        "rows": rows_hash})
     before = read_json(path) if path.is_file() else {}
     done = ({r["k"]: r for r in before.get("table", [])} if before.get("key") == key else {})
+    todo = [k for k in range(lo, hi + 1) if k not in done]
+    if todo:  # the largest k needs the most memory: a budget too small is said before any fit
+        Hume.from_config(HumeConfig(k=todo[-1], **settings)).check_budget(x1, x2)
+    check_writable_dir(out)
     rows = []
+
+    def save(chosen: Optional[int]) -> None:  # the rows of other ranges kept, for a later scan
+        if distributed.is_main():  # (torchrun: every rank fits its lanes of each k)
+            table = {**done, **{r["k"]: r for r in rows}}
+            atomic_write_json(path, {"key": key, "k_range": [lo, hi], "chosen": chosen,
+                                     "table": [table[k] for k in sorted(table)]})
+
     for k in range(lo, hi + 1):
         if k in done:
             rows.append(done[k])
@@ -115,14 +126,13 @@ def choose_k(
         med = float(np.median(m.scores_))
         rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
-        if distributed.is_main():  # (torchrun: every rank fits its lanes of each k)
-            atomic_write_json(path, {"key": key, "chosen": None, "table": rows})
+        save(None)
     top = max(r["corrected"] for r in rows)
     tied = [r["k"] for r in rows if r["corrected"] == top]  # the smallest of them is chosen
     best = tied[0]
-    if distributed.is_main():
-        atomic_write_json(path, {"key": key, "chosen": best, "table": rows})
-    log(f"--k auto chose k={best}" + (f" (tied with k={', '.join(map(str, tied[1:]))} at "
-                                     f"{top:.4f}: the smallest tied k is kept)" if tied[1:]
-                                     else ""))
+    save(best)
+    log(f"--k auto chose k={best}" + (
+        f" (tied with k={', '.join(map(str, tied[1:]))} at {top:.4f}: the score cannot tell "
+        "them apart, and the smallest tied k is kept; pass --k to choose another)"
+        if tied[1:] else ""))
     return best

@@ -709,8 +709,9 @@ def test_k_auto_says_when_it_breaks_a_tie(tmp_path, blobs, monkeypatch):
     monkeypatch.setattr(Hume, "fit", perfect)
     lines = []
     assert choose_k(tmp_path, *blobs[:2], "2-4", {}, log=lines.append, max_restarts=4) == 2
-    assert lines[-1] == ("--k auto chose k=2 (tied with k=3, 4 at 1.0000: the smallest tied k "
-                         "is kept)")
+    assert lines[-1] == ("--k auto chose k=2 (tied with k=3, 4 at 1.0000: the score cannot tell "
+                         "them apart, and the smallest tied k is kept; pass --k to choose "
+                         "another)")
 
 
 def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monkeypatch):
@@ -743,6 +744,36 @@ def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monk
     assert scan() == 3 and fitted[3:] == [4, 5]  # only the k not yet scored
     assert scan(device="cpu") == 3 and len(fitted) == 5  # all reused: device changes nothing
     assert scan(n_steps=61) == 3 and fitted[5:] == [2, 3, 4, 5]  # other settings: all again
+    # another range keeps the rows outside it for a later scan (before, in a walkthrough: a
+    # scan of 3-6 dropped k=2's row)
+    assert choose_k(tmp_path / "run", phi1, phi2, "3-6", {"n_steps": 61}, log=lambda m: None,
+                    max_restarts=4) in (3, 4, 5, 6) and fitted[9:] == [6]
+    saved = json.loads((tmp_path / "run" / "k_auto.json").read_text())
+    assert [r["k"] for r in saved["table"]] == [2, 3, 4, 5, 6] and saved["k_range"] == [3, 6]
+
+
+def test_k_auto_says_a_budget_too_small_for_its_largest_k_before_any_fit(tmp_path, blobs,
+                                                                         monkeypatch):
+    """Before (a walkthrough): the budget was checked one k at a time, so the smallest budget
+    it named fitted k=2 only, and the next run failed at k=3; the first failure left an empty
+    --out behind."""
+    from hume_ssl.core.errors import HumeSSLError
+    from hume_ssl.hume.estimator import Hume
+    from hume_ssl.seeds.choose_k import choose_k
+
+    phi1, phi2, _ = blobs
+    fitted = []
+    monkeypatch.setattr(Hume, "fit", lambda self, *a, **kw: fitted.append(self.k))
+    with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
+        choose_k(tmp_path / "run", phi1, phi2, "2-5", {"memory_budget_gib": 1e-6, "device":
+                                                       "cpu"}, log=lambda m: None)
+    assert fitted == [] and not (tmp_path / "run").exists()
+    need = float(re.search(r"--memory-budget-gib ([0-9.e-]+)", str(e.value))[1])
+    with pytest.raises(HumeSSLError, match="smallest budget that fits"):  # k=5's need is more
+        Hume(k=5, memory_budget_gib=need / 1.2, device="cpu").check_budget(phi1, phi2)
+    Hume(k=5, memory_budget_gib=need, device="cpu").check_budget(phi1, phi2)
+    with pytest.raises(HumeSSLError, match="smallest budget that fits"):
+        Hume(k=2, memory_budget_gib=1e-6, device="cpu").check_budget(phi1, phi2)
 
 
 def test_seed_says_how_many_unreadable_images_it_skipped_and_takes_strict(tmp_path):
