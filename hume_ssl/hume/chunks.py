@@ -45,11 +45,22 @@ def lane_plan(n_restarts: int, finished: set[int], rank: int, world: int) -> np.
     return np.array([r for r in todo if r // LANE in mine], dtype=np.int64)
 
 
+def _saved_identity(z) -> Optional[dict]:
+    """The identity a finished chunk file saved (None: written before identities were, or not
+    readable as one: the fingerprint alone then decides)."""
+    try:
+        theirs = json.loads(str(z["identity"])) if "identity" in z.files else None
+        return theirs if isinstance(theirs, dict) and isinstance(theirs.get("cfg"), dict) else None
+    except ValueError:
+        return None
+
+
 def differences(theirs: Optional[dict], ours: Optional[dict]) -> str:
     """What differs between two fits' identities ({"inputs": hash, "cfg": {setting: value}}),
     as a reader names it ("n_steps 30 -> 40, the input features"); "" when unknown (a chunk
     written before identities were saved)."""
-    if not theirs or not ours:
+    if not isinstance(theirs, dict) or not isinstance(ours, dict) or not all(
+            isinstance(i.get("cfg"), dict) for i in (theirs, ours)):
         return ""
     said = [f"{k} {theirs['cfg'].get(k)!r} -> {ours['cfg'].get(k)!r}"
             for k in sorted(set(theirs["cfg"]) | set(ours["cfg"]))
@@ -84,9 +95,7 @@ class ChunkStore:
             try:
                 with np.load(path, allow_pickle=False) as z:
                     if str(z["fingerprint"]) != self.fingerprint:
-                        theirs = (json.loads(str(z["identity"])) if "identity" in z.files
-                                  else None)
-                        what = differences(theirs, self.identity)
+                        what = differences(_saved_identity(z), self.identity)
                         raise HumeSSLError(
                             f"{path} was made from other inputs or settings than this run"
                             + (f" ({what})" if what else "") + "; use another --out (Python: "

@@ -9,6 +9,7 @@ re-run with the same inputs and config loads it instead of recomputing it.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -19,7 +20,7 @@ import torch
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError, NotFittedError
-from hume_ssl.core.io import array_hash, check_features, config_hash
+from hume_ssl.core.io import array_hash, check_features, config_hash, json_text
 from hume_ssl.core.params import ConfigParams
 from hume_ssl.hume.chunks import ChunkStore, lane_plan
 from hume_ssl.hume.config import GPU_MEMORY_SHARE, HumeConfig
@@ -164,17 +165,22 @@ class Hume(ConfigParams):
             self.callback(event, info)
 
     def _identity(self, input_hash: str) -> dict:
-        """What a fit's restarts depend on: the inputs and the result-changing settings."""
-        cfg = {k: v for k, v in self.config.to_dict().items()
-               if k not in _RESULT_NEUTRAL and _ADDED.get(k, ...) != v}
-        return {"cfg": cfg, "inputs": input_hash}
+        """What a fit's restarts depend on: the inputs and the result-changing settings (as
+        JSON values; saved beside the chunks, so that one of another fit can say what differs)."""
+        cfg = {k: v for k, v in self.config.to_dict().items() if k not in _RESULT_NEUTRAL}
+        return json.loads(json_text({"cfg": cfg, "inputs": input_hash}))
 
     def _fingerprint(self, input_hash: str) -> str:
-        return config_hash(self._identity(input_hash))
+        """The identity's hash, settings added later left out at their value before
+        (_ADDED): unchanged since chunks were first written, so they resume."""
+        ident = self._identity(input_hash)
+        cfg = {k: v for k, v in ident["cfg"].items() if _ADDED.get(k, ...) != v}
+        return config_hash({"cfg": cfg, "inputs": input_hash})
 
     def memory_plan(self, n_rows: int, d1: int, d2: int, bytes1: int, bytes2: int,
-                    device: torch.device) -> int:
-        """Restarts per chunk (whole lanes) within the memory budget, or a clear error.
+                    device: torch.device, pending: int = 0) -> int:
+        """Restarts per chunk (whole lanes) within the memory budget, or a clear error
+        (`pending`: bytes of the spaces the fit holds on the GPU but has not uploaded yet).
 
         Bytes counted: both spaces held on the device (their own dtype); the inner solver's
         matrices (`inner_bytes`); and per restart of a chunk its share of the graph kept for
@@ -182,13 +188,11 @@ class Hume(ConfigParams):
         gradient and two Adam moments (4 x d1 x k float32).
         """
         cfg = self.config
-        per_lane = lane_bytes(n_rows, d2, cfg)
-        fixed = bytes1 + bytes2 + inner_bytes(n_rows, d2, cfg)
-        per_restart = 16 * d1 * cfg.k + per_lane // LANE
+        fixed, per_restart, per_lane = self._needs(n_rows, d1, d2, bytes1, bytes2)
         if cfg.memory_budget_gib > 0:
             budget = cfg.memory_budget_gib * 2**30
-        elif device.type == "cuda":
-            budget = GPU_MEMORY_SHARE * torch.cuda.mem_get_info(device)[0]
+        elif device.type == "cuda":  # (less what the fit will hold there but has not uploaded)
+            budget = GPU_MEMORY_SHARE * (torch.cuda.mem_get_info(device)[0] - pending)
         else:
             budget = float("inf")  # the CPU has no budget unless one is given
         gib = 2**30
@@ -212,14 +216,38 @@ class Hume(ConfigParams):
         size = cfg.chunk_size if cfg.chunk_size > 0 else min(cfg.n_restarts, fits)
         return LANE * -(-size // LANE)
 
-    def check_budget(self, phi1, phi2) -> None:
-        """The memory plan of a fit on phi1 (N, d1), phi2 (N, d2), without fitting: a budget
-        that cannot hold one lane is the same error as in `fit` (`seed --k auto` checks its
-        largest k before it fits the first)."""
+    def _needs(self, n_rows: int, d1: int, d2: int, bytes1: int, bytes2: int
+               ) -> tuple[int, int, int]:
+        """(fixed bytes, bytes per restart, bytes of one lane's work) of a fit (memory_plan)."""
+        per_lane = lane_bytes(n_rows, d2, self.config)
+        fixed = bytes1 + bytes2 + inner_bytes(n_rows, d2, self.config)
+        return fixed, 16 * d1 * self.config.k + per_lane // LANE, per_lane
+
+    def _placed(self, phi1: np.ndarray, phi2: np.ndarray) -> tuple[int, int, torch.device]:
+        """Bytes of phi1 and phi2 a fit holds on its device, placed as `fit` places them
+        (phi1 on the GPU if it fits, then phi2 in what is left), and the device."""
         cfg = self.config.validate(n_samples=phi1.shape[0])
         dev = resolve_device(cfg.device)
-        held = [x.nbytes * fits_on_device(x, dev) for x in (phi1, phi2)]  # bytes on the device
-        self.memory_plan(phi1.shape[0], phi1.shape[1], phi2.shape[1], *held, dev)
+        held1 = phi1.nbytes * fits_on_device(phi1, dev)
+        return held1, phi2.nbytes * fits_on_device(phi2, dev, taken=held1), dev
+
+    def lane_need(self, phi1, phi2) -> int:
+        """Bytes one lane of a fit on phi1 (N, d1), phi2 (N, d2) needs: the least budget that
+        fits (not monotone in k: the inner solve's form follows k)."""
+        phi1, phi2, _, _ = check_inputs(phi1, phi2)
+        held1, held2, _ = self._placed(phi1, phi2)
+        fixed, per_restart, _ = self._needs(phi1.shape[0], phi1.shape[1], phi2.shape[1],
+                                            held1, held2)
+        return fixed + LANE * per_restart
+
+    def check_budget(self, phi1, phi2) -> None:
+        """The memory plan of a fit on phi1 (N, d1), phi2 (N, d2), without fitting: a budget
+        that cannot hold one lane is the same error as in `fit` (`seed --k auto` checks the
+        k of its range that needs the most before it fits the first)."""
+        phi1, phi2, _, _ = check_inputs(phi1, phi2)
+        held1, held2, dev = self._placed(phi1, phi2)
+        self.memory_plan(phi1.shape[0], phi1.shape[1], phi2.shape[1], held1, held2, dev,
+                         pending=held1 + held2)
 
     # ------------------------------------------------------------------ fit
     def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False,

@@ -22,10 +22,12 @@ from hume_ssl.core.errors import HumeSSLError
 DEVICE_SHARE = 0.25  # hold the matrix on the GPU when it takes at most this share of free memory
 
 
-def fits_on_device(x: np.ndarray, device: torch.device) -> bool:
+def fits_on_device(x: np.ndarray, device: torch.device, taken: int = 0) -> bool:
     """Whether a feature matrix is held on the device (a GPU with room for it) or read from
-    host memory (the CPU, or too large for the GPU)."""
-    return device.type == "cuda" and x.nbytes <= DEVICE_SHARE * torch.cuda.mem_get_info(device)[0]
+    host memory (the CPU, or too large for the GPU); `taken`: bytes of the free memory that
+    something not yet uploaded will take first."""
+    return device.type == "cuda" and x.nbytes <= DEVICE_SHARE * (
+        torch.cuda.mem_get_info(device)[0] - taken)
 
 
 class Rows:

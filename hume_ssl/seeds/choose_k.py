@@ -105,8 +105,9 @@ def choose_k(
     before = read_json(path) if path.is_file() else {}
     done = ({r["k"]: r for r in before.get("table", [])} if before.get("key") == key else {})
     todo = [k for k in range(lo, hi + 1) if k not in done]
-    if todo:  # the largest k needs the most memory: a budget too small is said before any fit
-        Hume.from_config(HumeConfig(k=todo[-1], **settings)).check_budget(x1, x2)
+    if todo:  # the k that needs the most memory: a budget too small is said before any fit
+        need = {k: Hume.from_config(HumeConfig(k=k, **settings)).lane_need(x1, x2) for k in todo}
+        Hume.from_config(HumeConfig(k=max(todo, key=need.get), **settings)).check_budget(x1, x2)
     check_writable_dir(out)
     rows = []
 

@@ -8,7 +8,7 @@ import pytest
 
 from hume_ssl import Hume
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.hume.chunks import ChunkStore, lane_plan
+from hume_ssl.hume.chunks import ChunkStore, differences, lane_plan
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.engine import LANE
 
@@ -59,11 +59,19 @@ def test_a_chunk_of_another_fit_says_what_differs(tmp_path):
     with pytest.raises(HumeSSLError, match=r"other inputs or settings than this run \(n_steps "
                                            r"30 -> 40, the input features\); use another --out"):
         ChunkStore(tmp_path, "fp2", theirs).finished()
-    # through Hume: the identity is what the fingerprint hashes (unchanged for older chunks)
-    from hume_ssl.core.io import config_hash
+    # through Hume: a setting left out of the fingerprint at its older value (_ADDED) is in
+    # the identity, so the message names both values (in review: "encoder_init None -> ...")
+    what = differences(Hume(k=3, encoder_init="gaussian")._identity("x"), Hume(k=3)._identity("x"))
+    assert what == "encoder_init 'gaussian' -> 'kmeans'"
 
-    h = Hume(k=3)
-    assert config_hash(h._identity("x")) == h._fingerprint("x")
+
+def test_fingerprints_are_those_older_chunks_carry():
+    """The fingerprints of 42d74de (before the identity was saved beside them): a change to
+    how they are computed would make every earlier run's finished restarts refused."""
+    assert Hume(k=3)._fingerprint("x") == "03c7a7e6afd5d0fd"
+    assert Hume(k=5, encoder_init="gaussian", anneal_steps=(5,))._fingerprint("x") == \
+        "061f678a51cc73b2"
+    assert Hume(k=4, n_steps=40, extra={"a": 1})._fingerprint("x") == "9aec4d6a6d8e84b9"
 
 
 def test_without_a_folder_nothing_is_kept(tmp_path):

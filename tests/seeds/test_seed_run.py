@@ -774,6 +774,19 @@ def test_k_auto_says_a_budget_too_small_for_its_largest_k_before_any_fit(tmp_pat
     Hume(k=5, memory_budget_gib=need, device="cpu").check_budget(phi1, phi2)
     with pytest.raises(HumeSSLError, match="smallest budget that fits"):
         Hume(k=2, memory_budget_gib=1e-6, device="cpu").check_budget(phi1, phi2)
+    # the need is not monotone in k (the inner solve's form follows k: in review, k=20's need
+    # passed a budget that k=2..10 then failed mid-scan): the most needed is checked
+    rng = np.random.default_rng(0)
+    x1 = rng.standard_normal((1000, 768), dtype=np.float32)
+    x2 = rng.standard_normal((1000, 1024), dtype=np.float32)
+    base = {"subset_size": 500, "device": "cpu"}
+    need = {k: Hume(k=k, **base).lane_need(x1, x2) for k in range(2, 21)}
+    assert max(need, key=need.get) < 20 and need[20] < max(need.values())
+    with pytest.raises(HumeSSLError, match="smallest budget that fits") as e:
+        choose_k(tmp_path / "r2", x1, x2, "2-20",
+                 {**base, "memory_budget_gib": need[20] * 1.05 / 2**30}, log=lambda m: None)
+    assert fitted == [] and float(re.search(r"--memory-budget-gib ([0-9.e-]+)",
+                                            str(e.value))[1]) * 2**30 > max(need.values())
 
 
 def test_seed_says_how_many_unreadable_images_it_skipped_and_takes_strict(tmp_path):
