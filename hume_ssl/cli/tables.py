@@ -61,9 +61,6 @@ def demo_table(r: dict) -> Table:
     return table
 
 
-CLUSTER_UNIT = "a cluster's seeds are right or wrong together"
-
-
 def expected_line(est: dict, n_seeds: int, n_clusters: int) -> str:
     """`seed`'s line of the expected precision of `n_seeds` seeds in `n_clusters` clusters. Its
     interval holds values the precision can take (hume_ssl.seeds.calibration: a cluster's seeds
@@ -71,8 +68,8 @@ def expected_line(est: dict, n_seeds: int, n_clusters: int) -> str:
     odd = not est["low"] <= est["expected"] <= est["high"]
     return (f"expected seed precision {num(est['expected'], 3)} (90% interval "
             f"{num(est['low'], 3)}..{num(est['high'], 3)}"
-            + (f", of the few values {n_seeds} seed(s) in {n_clusters} cluster(s) can take: "
-               + CLUSTER_UNIT if odd else "")
+            + (f", of the few values {n_seeds} seed(s) in {n_clusters} cluster(s) can take: a "
+               "cluster's seeds are right or wrong together" if odd else "")
             + f"; chance-corrected {num(est['chance_corrected'], 3)}): label-free, from each "
             "cluster's stability, calibrated on recipes/seed_benchmark.py's sets")
 

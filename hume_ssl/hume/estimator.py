@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +39,14 @@ _RESULT_NEUTRAL = {"chunk_size", "memory_budget_gib", "device", "extra", "n_rest
 # Settings added after checkpoints were written: left out of the fingerprint at the value those
 # runs had, so their finished restarts still resume.
 _ADDED = {"encoder_init": "gaussian"}
+
+
+def fingerprint_of(identity: dict) -> str:
+    """A fit's checkpoint fingerprint: its identity (Hume._identity) hashed, settings added
+    later left out at their value before (_ADDED): unchanged since chunks were first written,
+    so they resume."""
+    cfg = {k: v for k, v in identity["cfg"].items() if _ADDED.get(k, ...) != v}
+    return config_hash({"cfg": cfg, "inputs": identity["inputs"]})
 
 
 def label_blocks(x1: Rows, w: torch.Tensor, block_bytes: int = 2**28):
@@ -171,11 +179,7 @@ class Hume(ConfigParams):
         return json.loads(json_text({"cfg": cfg, "inputs": input_hash}))
 
     def _fingerprint(self, input_hash: str) -> str:
-        """The identity's hash, settings added later left out at their value before
-        (_ADDED): unchanged since chunks were first written, so they resume."""
-        ident = self._identity(input_hash)
-        cfg = {k: v for k, v in ident["cfg"].items() if _ADDED.get(k, ...) != v}
-        return config_hash({"cfg": cfg, "inputs": input_hash})
+        return fingerprint_of(self._identity(input_hash))
 
     def memory_plan(self, n_rows: int, d1: int, d2: int, bytes1: int, bytes2: int,
                     device: torch.device, pending: int = 0) -> int:
@@ -223,31 +227,36 @@ class Hume(ConfigParams):
         fixed = bytes1 + bytes2 + inner_bytes(n_rows, d2, self.config)
         return fixed, 16 * d1 * self.config.k + per_lane // LANE, per_lane
 
-    def _placed(self, phi1: np.ndarray, phi2: np.ndarray) -> tuple[int, int, torch.device]:
-        """Bytes of phi1 and phi2 a fit holds on its device, placed as `fit` places them
-        (phi1 on the GPU if it fits, then phi2 in what is left), and the device."""
+    def _placed(self, phi1, phi2) -> tuple[tuple[int, int, int, int, int], torch.device]:
+        """The inputs checked, and memory_plan's (n_rows, d1, d2, bytes1, bytes2) for them:
+        the bytes a fit holds on its device, placed as `fit` places them (phi1 on the GPU if
+        it fits, then phi2 in what is left); and the device."""
+        phi1, phi2, _, _ = check_inputs(phi1, phi2)
         cfg = self.config.validate(n_samples=phi1.shape[0])
         dev = resolve_device(cfg.device)
         held1 = phi1.nbytes * fits_on_device(phi1, dev)
-        return held1, phi2.nbytes * fits_on_device(phi2, dev, taken=held1), dev
+        held2 = phi2.nbytes * fits_on_device(phi2, dev, taken=held1)
+        return (phi1.shape[0], phi1.shape[1], phi2.shape[1], held1, held2), dev
+
+    def _one_lane(self, shape: tuple[int, int, int, int, int]) -> int:
+        """Bytes one lane of a fit of memory_plan's (n_rows, d1, d2, bytes1, bytes2) needs."""
+        fixed, per_restart, _ = self._needs(*shape)
+        return fixed + LANE * per_restart
 
     def lane_need(self, phi1, phi2) -> int:
         """Bytes one lane of a fit on phi1 (N, d1), phi2 (N, d2) needs: the least budget that
         fits (not monotone in k: the inner solve's form follows k)."""
-        phi1, phi2, _, _ = check_inputs(phi1, phi2)
-        held1, held2, _ = self._placed(phi1, phi2)
-        fixed, per_restart, _ = self._needs(phi1.shape[0], phi1.shape[1], phi2.shape[1],
-                                            held1, held2)
-        return fixed + LANE * per_restart
+        return self._one_lane(self._placed(phi1, phi2)[0])
 
-    def check_budget(self, phi1, phi2) -> None:
+    def check_budget(self, phi1, phi2, other_k: Sequence[int] = ()) -> None:
         """The memory plan of a fit on phi1 (N, d1), phi2 (N, d2), without fitting: a budget
-        that cannot hold one lane is the same error as in `fit` (`seed --k auto` checks the
-        k of its range that needs the most before it fits the first)."""
-        phi1, phi2, _, _ = check_inputs(phi1, phi2)
-        held1, held2, dev = self._placed(phi1, phi2)
-        self.memory_plan(phi1.shape[0], phi1.shape[1], phi2.shape[1], held1, held2, dev,
-                         pending=held1 + held2)
+        that cannot hold one lane is the same error as in `fit`; with `other_k`, of the k among
+        this one and those whose lane needs the most (`seed --k auto` checks its range before
+        it fits the first k; the inputs are checked and placed once)."""
+        shape, dev = self._placed(phi1, phi2)
+        fits = [self] + [Hume.from_config(self.config.replace(k=k)) for k in other_k]
+        worst = max(fits, key=lambda h: h._one_lane(shape))
+        worst.memory_plan(*shape, dev, pending=shape[3] + shape[4])
 
     # ------------------------------------------------------------------ fit
     def fit(self, phi1, phi2, phi1_test=None, phi2_test=None, transductive: bool = False,
@@ -276,8 +285,8 @@ class Hume(ConfigParams):
         # inductive test rows are labelled afterwards, so a run with or without them shares its
         # finished restarts (before: adding or dropping them refused the restarts)
         fp_inputs = self.input_hash_ + (f"+{self.test_hash_}:True" if transductive else "")
-        store = ChunkStore(self.checkpoint_dir, self._fingerprint(fp_inputs),
-                           self._identity(fp_inputs))
+        identity = self._identity(fp_inputs)
+        store = ChunkStore(self.checkpoint_dir, fingerprint_of(identity), identity)
         multi = distributed.init(dev)
         if multi:  # every rank must hold the same inputs and settings before any work
             distributed.check_same("the inputs and HUME settings (fingerprint)", store.fingerprint)

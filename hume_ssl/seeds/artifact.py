@@ -300,20 +300,17 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
         "the seeds were made for another dataset or sample order; pass the --dataset the seeds "
         "were made from, or re-run the seeds stage on this dataset."
     )
-    said_by = "seeds.json"
-    made_on = s.source.get("origin_dataset")
-    if s.source.get("origin") and made_on is None:  # seeds of feature files: rows, no images
-        said_by = s.source["origin"]
+    origin, made_on = s.source.get("origin"), s.source.get("origin_dataset")
+    said_by = origin or "seeds.json"  # a CSV's seeds_origin.json, or a seeds folder's
+    if origin and made_on is None:  # seeds of feature files: rows, no images
         fix = (f"the CSV's seeds were made on {s.n_samples} rows of feature files, whose images "
                f"--dataset names: pass the dataset that holds those images in the same order.")
-    elif s.source.get("origin") and not same_dataset(made_on, s.dataset):
-        said_by = s.source["origin"]  # a CSV made on other images (or the same, renamed)
+    elif origin and not same_dataset(made_on, s.dataset):  # other images (or the same, renamed)
         fix = (f"the CSV's seeds were made on {made_on}, and --dataset {s.dataset} holds other "
                f"images or another order, so its rows would label other images: pass --dataset "
                f"{made_on}; if both really hold the same images in the same order, delete "
                f"{said_by} to skip this check.")
-    elif s.source.get("origin"):  # an exported CSV: the images changed since, most likely
-        said_by = s.source["origin"]
+    elif origin:  # an exported CSV: the images changed since, most likely
         fix = (f"the images changed since these seeds were made (an image added, removed or "
                f"renamed moves the index of every image after it, so the CSV's rows would "
                f"label other images): restore {s.dataset} as it was, or re-run `hume-ssl seed` "

@@ -205,13 +205,14 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     files: list[Path] = []
     names = WRITES[fmt]
     if fmt == "csv":
-        check_not_edited(out / names[0], csv_bytes(idx, lab))  # none, or these rows already
+        rows = csv_bytes(idx, lab)
+        check_not_edited(out / names[0], rows)  # none, or these rows already
         origin = origin_of(seeds)  # whose images: train-fixmatch checks them against it
         if origin is not None:  # first: a kill before the CSV leaves its rows with their origin
             files.append(atomic_write_json(out / ORIGIN, origin))
         else:  # an earlier export's origin would describe other seeds
             (out / ORIGIN).unlink(missing_ok=True)
-        files.append(atomic_write_bytes(out / names[0], csv_bytes(idx, lab)))
+        files.append(atomic_write_bytes(out / names[0], rows))
     elif fmt == "usb":
         files.append(atomic_save_npy(out / names[0], idx))
         files.append(atomic_save_npy(out / names[1], lab))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from hume_ssl.core.io import atomic_write_bytes
 from hume_ssl.core.metrics import cluster_acc, contingency, hungarian_map
@@ -29,8 +29,8 @@ def contact_sheet(
     cols = max(1, min(cols, len(images)))
     rows = max(1, -(-len(images) // cols))
     top = 16 if caption else 0
-    width = max(cols * tile, ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox(
-        (2, 2), caption)[2] + 2 if caption else 0)  # a few tiles: the caption whole
+    width = max(cols * tile, 4 + ImageFont.load_default().getbbox(caption)[2] if caption
+                else 0)  # a few tiles: the caption whole
     sheet = Image.new("RGB", (width, rows * tile + top), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     if caption:
