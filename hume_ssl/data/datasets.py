@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -102,6 +102,13 @@ def canonical_name(name: str, resolve_links: bool = False) -> str:
         path = os.path.expanduser(path)
         return f"{kind}:{os.path.realpath(path) if resolve_links else os.path.abspath(path)}"
     return name
+
+
+def same_dataset(a: Optional[str], b: Optional[str]) -> bool:
+    """Whether two dataset names name the same images: a path kind's path resolved (relative
+    and absolute paths, and a symbolic link and its target, alike)."""
+    return (a is not None and b is not None
+            and canonical_name(a, resolve_links=True) == canonical_name(b, resolve_links=True))
 
 
 def load_dataset(name: str, split: str = "train", data_root: str | os.PathLike | None = None,

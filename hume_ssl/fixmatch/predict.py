@@ -22,6 +22,7 @@ from hume_ssl.core.io import (
 )
 from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
 from hume_ssl.core.params import check_value
+from hume_ssl.data.datasets import same_dataset
 from hume_ssl.data.images import load_split
 from hume_ssl.models.classifier import (
     build_classifier,
@@ -144,7 +145,7 @@ def predict_run(
             before = read_json(earlier)
         except (HumeSSLError, OSError, ValueError):  # damaged: replaced all the same
             before = {}
-        if (before.get("dataset"), before.get("split")) != (dataset, split):  # not a re-run
+        if before.get("split") != split or not same_dataset(before.get("dataset"), dataset):
             say_warning(callback, f"{out} held the predictions of {before.get('dataset')}:"
                         f"{before.get('split')} ({before.get('n')} images); they are replaced.")
     for name in PREDICTION_FILES:  # an earlier predict's: its summary goes first, and a run

@@ -34,7 +34,7 @@ from hume_ssl.core.io import (
     load_array,
     read_json,
 )
-from hume_ssl.data.datasets import canonical_name
+from hume_ssl.data.datasets import canonical_name, same_dataset
 from hume_ssl.data.images import ImageSplit
 
 SEED_FILES = ("indices.npy", "pseudo_labels.npy", "scores.npy", "knn_consistency.npy", "seeds.json")
@@ -123,13 +123,6 @@ def origin_of(s: Seeds) -> Optional[dict]:
             "note": "the images the CSV's indices address (index i: the i-th image of the "
                     "split in the dataset's own order); train-fixmatch --indices checks the "
                     "images it is given against it"}
-
-
-def same_dataset(a: Optional[str], b: Optional[str]) -> bool:
-    """Whether two dataset names name the same images: a path kind's path resolved (relative
-    and absolute paths, and a symbolic link and its target, alike)."""
-    return (a is not None and b is not None
-            and canonical_name(a, resolve_links=True) == canonical_name(b, resolve_links=True))
 
 
 def inner_seeds_folder(d: Path) -> str:

@@ -32,7 +32,7 @@ from hume_ssl.core.io import (
     load_array,
     read_json,
 )
-from hume_ssl.data.datasets import load_dataset
+from hume_ssl.data.datasets import load_dataset, same_dataset
 from hume_ssl.seeds.artifact import (
     ORIGIN,
     Seeds,
@@ -41,7 +41,6 @@ from hume_ssl.seeds.artifact import (
     inner_seeds_folder,
     origin_of,
     read_seeds,
-    same_dataset,
 )
 from hume_ssl.seeds.usb import write_train_usb
 

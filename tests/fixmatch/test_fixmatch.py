@@ -397,6 +397,23 @@ def test_a_predict_killed_in_a_folder_leaves_no_summary_of_mixed_files(toy, monk
     assert len(np.load(folder / "labels.npy")) == 90
 
 
+def test_a_predict_of_the_same_data_by_another_path_replaces_without_a_warning(toy, monkeypatch):
+    """Before: the replacement warning compared the dataset names as typed, so a relative and
+    an absolute path to the same file said the folder held other data."""
+    import warnings
+
+    root, seeds, _, _ = toy
+    out = root / "run"
+    train_fixmatch_run(out, tiny_cfg(steps=2, eval_every=2), seeds=seeds)
+    predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test")
+    monkeypatch.chdir(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict_run(out, "npz:toy_{split}.npz", "test")
+    with pytest.warns(UserWarning, match="they are replaced"):  # another split still warns
+        predict_run(out, "npz:toy_{split}.npz", "train", out=out / "predictions_test")
+
+
 def test_predictions_csv_traces_each_row_to_its_image(tmp_path):
     """Before: index,label,confidence only, though an image folder knows each row's file."""
     import csv
