@@ -113,8 +113,9 @@ class HumeConfig:
         check_bounds(self)  # whole numbers, nan, inf and each field's interval
         if self.encoder_init not in ENCODER_INITS:
             bad(f"--encoder-init {self.encoder_init!r}: use {' or '.join(ENCODER_INITS)}.")
-        if n_samples is not None and self.k > n_samples:
-            bad(f"--k {self.k} is larger than the number of samples ({n_samples}); lower --k.")
+        if n_samples is not None and self.k >= n_samples:  # k = N: each sample its own class
+            bad(f"--k {self.k} is {'larger than' if self.k > n_samples else 'equal to'} the "
+                f"number of samples ({n_samples}); lower --k (at most {n_samples - 1}).")
         if 0 < self.score_rows < 2 * self.cv_folds:
             bad(f"--score-rows {self.score_rows}: use 0 (automatic) or at least "
                 f"{2 * self.cv_folds} (two rows per fold of the score).")

@@ -307,6 +307,8 @@ def test_non_finite_numbers_are_refused_before_any_work(tmp_path, files, flag, v
     (["--encoder-init", "foo"], "--encoder-init 'foo': use gaussian or kmeans."),
     (["--score-rows", "5"], "--score-rows 5: use 0 (automatic) or at least 20"),
     (["--k", "500"], "--k 500 is larger than the number of samples"),
+    # before: accepted, though --k-range stops at N - 1 (each sample its own class)
+    (["--k", "180"], "--k 180 is equal to the number of samples (180); lower --k (at most 179)"),
 ])
 def test_errors_of_choices_and_row_counts_name_the_flag(tmp_path, files, args, message):
     """Before: "encoder_init='foo': ...", "score_rows=5: ...", "k=500 ...": Python field names
