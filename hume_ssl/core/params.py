@@ -21,6 +21,7 @@ import functools
 import importlib
 import inspect
 import math
+import numbers
 import re
 import warnings
 from typing import Any, Optional
@@ -85,6 +86,8 @@ class Bounds:
                    m.group(1) == "[", m.group(4) == "]")
 
     def __contains__(self, value: Any) -> bool:
+        if not isinstance(value, numbers.Real):  # a string '0.1' too: float() would take it
+            return False
         try:
             v = float(value)
         except (TypeError, ValueError, OverflowError):  # OverflowError: an int past floats
@@ -136,7 +139,8 @@ def check_value(flag: str, value: Any, bounds: Optional[str], whole: bool = Fals
         return
     b = Bounds.parse(bounds)
     if value not in b:
-        shown = f"{value:g}" if isinstance(value, float) else value
+        shown = f"{value:g}" if isinstance(value, float) else (
+            value if isinstance(value, numbers.Real) else repr(value))
         if isinstance(value, int) and abs(value) >= 10**20:  # 10**400: not 400 digits
             shown = f"~1e{len(str(abs(value))) - 1}"
         huge = (isinstance(value, (int, float)) and not isinstance(value, bool)

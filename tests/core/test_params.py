@@ -16,6 +16,9 @@ from hume_ssl.seeds.config import SeedConfig
     (SeedConfig(per_class=2.5), "--per-class 2.5: must be a whole number."),
     # a float setting given an int out of range is not "a whole number" (it was, by the value)
     (HumeConfig(lr=-1), "--lr -1: must be a finite number, above 0."),
+    # a string passed float(): lr='0.1' fitted, tau='3' failed inside torch
+    (HumeConfig(lr="0.1"), "--lr '0.1': must be a finite number, above 0."),
+    (SeedConfig(min_knn="0.4"), "--min-knn '0.4': must be a number in [0, 1]."),
     # scikit-learn's idiom random_state=None failed inside torch
     (HumeConfig(random_state=None), "--random-state None: must be a whole number (e.g. 0, the "
                                     "default)."),
