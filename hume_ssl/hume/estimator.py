@@ -153,6 +153,8 @@ class Hume(ConfigParams):
         phi1_mean_ (d1,) or None  mean subtracted from space 1 before normalising (new rows too)
         best_restart_ int, n_clusters_used_ (R,), loss_curves_ (n_steps, R)
         diagnostics_ dict         label-free diagnostics and verdict (hume_ssl.hume.diagnostics)
+        config_ HumeConfig        the settings fitted with (predict reads these, not parameters
+                                  set after fit)
         test_labelings_, test_labels_, test_agreement_, test_margins_ when test features are
         given.
     """
@@ -278,6 +280,7 @@ class Hume(ConfigParams):
         dev = resolve_device(cfg.device)
         t0 = time.perf_counter()
 
+        self.config_ = cfg  # what predict reads: set_params after fit changes the next fit only
         self.n_samples_ = n_train
         self.input_hash_ = input_hash or array_hash(phi1, phi2)
         self.test_hash_ = array_hash(phi1_test, phi2_test) if has_test else None
@@ -414,7 +417,7 @@ class Hume(ConfigParams):
             raise HumeSSLError(
                 f"phi1 has {phi1.shape[1]} features; the encoders expect {self.encoders_.shape[2]}."
             )
-        return Rows(phi1, self.config.normalize_phi1, torch.device("cpu"), self.phi1_mean_,
+        return Rows(phi1, self.config_.normalize_phi1, torch.device("cpu"), self.phi1_mean_,
                     name="phi1")
 
     def predict_labelings(self, phi1) -> np.ndarray:
@@ -435,7 +438,7 @@ class Hume(ConfigParams):
     def predict(self, phi1) -> np.ndarray:
         """Ensemble labels (M,) of new samples (inductive use of the learned encoders)."""
         labs = self.predict_labelings(phi1)
-        return vote(labs, self.config.k, self.best_restart_)[0]
+        return vote(labs, self.config_.k, self.best_restart_)[0]
 
 
 Hume._signature(checkpoint_dir=None, callback=None)

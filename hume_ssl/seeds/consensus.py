@@ -227,11 +227,17 @@ class ConsensusSelector(RuleSelector):
         where the HUME fit's restarts started (HumeConfig.encoder_init): from k-means of space 1
         ("kmeans"), HUME's partition stands for that one, which is left out while HUME's is in
         (STANDS_FOR)."""
-        cfg = self.config.validate()
+        cfg = self.config.validate()  # (kept as config_: evidence() reads the fitted one)
         if encoder_init not in STANDS_FOR:
             raise HumeSSLError(f"encoder_init={encoder_init!r}: use "
                                f"{' or '.join(STANDS_FOR)} (HumeConfig.encoder_init).")
         k = check_k(k)
+        if k < 2:  # (the expected precision's chance correction divides by 1 - 1/k)
+            raise HumeSSLError(f"k={k}: seeds need at least 2 classes.")
+        if cfg.agreement_quantile > 0 and agreement is None:  # before: silently no floor
+            raise HumeSSLError(f"agreement_quantile={cfg.agreement_quantile:g} needs HUME's "
+                               "restart agreement: pass agreement=Hume.agreement_ to fit, or "
+                               "set agreement_quantile=0 (off).")
         hume_labels = check_labels(hume_labels, k, "hume_labels")
         x1, x2 = check_features(x1, "phi1"), check_features(x2, "phi2")
         check_not_constant(x1, "phi1"), check_not_constant(x2, "phi2")
@@ -239,6 +245,8 @@ class ConsensusSelector(RuleSelector):
         if not len(x1) == len(x2) == n:
             raise HumeSSLError(f"phi1, phi2 and the HUME labels differ in rows ({len(x1)}, "
                                f"{len(x2)}, {n}).")
+        if k >= n:  # as Hume: k-means of n rows needs fewer than n clusters to mean anything
+            raise HumeSSLError(f"k={k} is not below the number of samples ({n}); lower k.")
         if agreement is not None:
             agreement = check_shares(agreement, n, "agreement")  # (N,) Hume.agreement_
         self._check_per_class(cfg.per_class, int(np.bincount(hume_labels, minlength=k).max()))
@@ -265,6 +273,7 @@ class ConsensusSelector(RuleSelector):
                 learned = alone
                 self.without_hume_ = {"clusters_with_seeds_with_hume": with_hume}
         vars(self).update(learned)
+        self.config_ = cfg
         return self
 
     def indices_by_class(self) -> dict[int, np.ndarray]:
@@ -286,7 +295,7 @@ class ConsensusSelector(RuleSelector):
                  "core": int(len(cl["core"])), "support": round(cl["support"], 4),
                  "candidates": cl["candidates"],
                  "seeds": int(self.per_class_[c]), "filled": cl["filled"],
-                 "short": why_short(self.config, cl, int(self.per_class_[c])),
+                 "short": why_short(self.config_, cl, int(self.per_class_[c])),
                  "matches": cl["matches"]}
                 for c, cl in enumerate(self.clusters_)]
 
@@ -299,7 +308,7 @@ class ConsensusSelector(RuleSelector):
         clusters = self.evidence()
         return expected_precision([c["stability"] for c in clusters],
                                   [c["seeds"] for c in clusters], len(self.per_class_),
-                                  random_state=self.config.random_state,
+                                  random_state=self.config_.random_state,
                                   filled=[c["filled"] for c in clusters])
 
 

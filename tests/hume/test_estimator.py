@@ -142,6 +142,18 @@ def test_scikit_learn_contract_get_set_params_and_clone(blobs):
         clone(m).set_params(nn=1)
 
 
+def test_predict_reads_the_fitted_settings_not_parameters_set_after_fit(blobs):
+    """Before: predict read the current parameters: set_params(k=5) after a k=3 fit made
+    predict fail in a reshape, and normalize_phi1=False gave margins ~30x the fitted ones."""
+    phi1, phi2, _ = blobs
+    m = Hume(k=3, n_restarts=4, n_steps=20, device="cpu").fit(phi1, phi2)
+    labels, margins = m.predict(phi1), m.predict_margins(phi1)
+    m.set_params(k=5, normalize_phi1=False)  # (changes the next fit)
+    assert np.array_equal(m.predict(phi1), labels)
+    assert np.array_equal(m.predict_margins(phi1), margins)
+    assert m.config_.k == 3 and m.config.k == 5
+
+
 def test_from_config_equals_keywords_and_old_spellings_still_work(blobs):
     from hume_ssl import HumeConfig
 

@@ -409,6 +409,25 @@ def test_consensus_selector_follows_the_estimator_contract():
         sel.indices_by_class()
 
 
+def test_consensus_selector_refuses_what_it_cannot_do_and_keeps_its_fitted_settings(blobs):
+    """Before: k=1 gave seeds and then a ZeroDivisionError in expected_precision; k > N failed
+    inside KMeans; agreement_quantile without agreement= was silently no floor; evidence() read
+    parameters set after fit."""
+    phi1, phi2, y = blobs
+    sel = ConsensusSelector(per_class=2, n_neighbors=5, kmeans_states=1)
+    with pytest.raises(HumeSSLError, match="k=1: seeds need at least 2 classes"):
+        clone(sel).fit(phi1, phi2, np.zeros(len(y), int), 1)
+    with pytest.raises(HumeSSLError, match="k=180 is not below the number of samples"):
+        clone(sel).fit(phi1, phi2, np.arange(len(y)), 180)
+    with pytest.raises(HumeSSLError, match="agreement_quantile=0.5 needs HUME's restart "
+                       "agreement: pass agreement=Hume.agreement_"):
+        clone(sel).set_params(agreement_quantile=0.5).fit(phi1, phi2, y, 3)
+    sel.fit(phi1, phi2, y, 3)
+    before = sel.evidence(), sel.expected_precision()
+    sel.set_params(per_class=50, random_state=7)
+    assert (sel.evidence(), sel.expected_precision()) == before
+
+
 def test_expected_precision_follows_the_table_and_its_interval():
     table = ((1, 10), (30, 40), (90, 100), (199, 200))  # (right, clusters) per bin
     est = expected_precision([0.1, 0.5, 0.7, 0.95], [4, 4, 4, 4], 10, counts=table)
