@@ -48,15 +48,16 @@ def kmeans_labels(x: np.ndarray, k: int, random_state: int) -> tuple[np.ndarray,
     if len(x) <= SKLEARN_MAX_ROWS:
         from sklearn.cluster import KMeans
 
-        km = KMeans(k, n_init=KMEANS_RESTARTS, random_state=random_state).fit(x)
+        # (scikit-learn takes seeds below 2**32, faiss below 2**31: larger states wrap)
+        km = KMeans(k, n_init=KMEANS_RESTARTS, random_state=random_state % 2**32).fit(x)
         return km.labels_.astype(np.int64), "scikit-learn"
     try:
         import faiss
     except ImportError:
         raise HumeSSLError(f"the consensus rule's k-means on {len(x)} rows needs faiss: pip "
                            "install faiss-cpu (or faiss-gpu), or pass --rule hume.") from None
-    km = faiss.Kmeans(x.shape[1], k, niter=100, nredo=KMEANS_RESTARTS, seed=int(random_state) + 1,
-                      verbose=False)
+    km = faiss.Kmeans(x.shape[1], k, niter=100, nredo=KMEANS_RESTARTS,
+                      seed=(int(random_state) + 1) % 2**31, verbose=False)
     x = np.ascontiguousarray(x, np.float32)
     km.train(x)
     return km.index.search(x, 1)[1][:, 0].astype(np.int64), "faiss"

@@ -686,3 +686,16 @@ def test_bad_python_inputs_are_refused_with_what_to_pass():
     stacked = np.stack([space_neighbours(x, 5, True)[0] for x in (x1, x2)])  # (2, N, 5)
     assert sel.fit(x1, x2, y, 3, neighbours=stacked).indices_.tolist() == \
         sel.fit(x1, x2, y, 3).indices_.tolist()
+
+
+def test_a_random_state_past_32_bits_runs(blobs, monkeypatch):
+    """Before: the declared range is [0, inf), but random_state=2**32 failed inside KMeans
+    (scikit-learn takes seeds below 2**32) and faiss refused seeds of 2**31 and more."""
+    import hume_ssl.seeds.partitions as partitions
+
+    phi1, phi2, y = blobs
+    sel = ConsensusSelector(per_class=2, n_neighbors=5, kmeans_states=1, random_state=2**32)
+    assert len(sel.fit(phi1, phi2, y, 3).indices_) == 6
+    monkeypatch.setattr(partitions, "SKLEARN_MAX_ROWS", 0)  # the faiss path of large data
+    labels, impl = partitions.kmeans_labels(phi1, 3, 2**40)
+    assert impl == "faiss" and len(np.unique(labels)) == 3
