@@ -56,16 +56,21 @@ TORCHSSL_DATASETS = tuple(TORCHSSL_TRAIN_SIZE)
 LABELS_USED = {
     "usb": "train_usb.py trains USB on OUR PSEUDO-LABELS (cluster ids) at the seed indices, "
            "every other train image unlabeled (python train_usb.py --help). USB's own "
-           "train.py/config route would not read these files: its loaders draw their own "
-           "indices and take ground truth.",
+           "train.py/config route would not read these files: its loaders take ground truth "
+           "(and, but for stl10, draw their own indices).",
     "torchssl": "WARNING: TorchSSL reads only the INDICES and takes the dataset's GROUND-TRUTH "
                 "labels at them, not our pseudo-labels: trained as-is it measures oracle labels "
                 "at HUME's chosen indices, not a label-free pipeline (use --format usb or "
-                "`hume-ssl train-fixmatch` to train on the pseudo-labels). Copy "
-                "sampled_label_idx.npy into {save_dir}/{save_name}/ of the TorchSSL run (its "
-                "--save_dir and --save_name) before it starts; its --num_labels must be a "
-                "multiple of --num_classes, and the file's indices are used whatever their "
-                "number.",
+                "`hume-ssl train-fixmatch` to train on the pseudo-labels). TorchSSL takes no "
+                "index file as it ships: its main() deletes {save_dir}/{save_name} when "
+                "overwrite is set (its configs set it; a copied file is lost and it draws its "
+                "own indices without a word) and refuses to start when it exists otherwise. "
+                "Pass the indices in its code: in ALGORITHM.py, call "
+                "train_dset.get_ssl_dset(args.num_labels, index=np.load(PATH)) with PATH this "
+                "sampled_label_idx.npy (cifar10 and cifar100; for stl10, pass index=index on to "
+                "sample_labeled_data in datasets/ssl_dataset.py). With cifar10 and "
+                "--num_labels 10 it replaces index with its fixed fixmatch_index sets: pass "
+                "another --num_labels, a multiple of --num_classes.",
     "csv": "seeds.csv holds our pseudo-labels (cluster ids) in our index convention.",
 }
 
@@ -188,6 +193,13 @@ def check_consumer_order(seeds: Seeds, fmt: str) -> None:
             raise HumeSSLError(
                 f"seed indices reach {int(seeds.indices.max())}, but TorchSSL's {seeds.dataset} "
                 f"train split holds {size} images (0..{size - 1}); fix those rows.")
+        if not seeds.order_hash:  # seeds of feature files, or a CSV: only the count checked
+            warnings.warn(
+                f"the order of these seeds' rows is not recorded (seeds of feature files, or a "
+                f"CSV), only their count: TorchSSL takes image i of torchvision's "
+                f"{seeds.dataset} train split for index i, which is right only if row i of the "
+                f"features was that image (`hume-ssl features {seeds.dataset}` writes them in "
+                "that order; a file sorted by class is not).", stacklevel=2)
 
 
 def export_seeds(seeds: Seeds, fmt: str, out: str | Path,

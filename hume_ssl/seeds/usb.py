@@ -47,6 +47,13 @@ from hume_ssl.seeds.artifact import (
     seeds_sha,
 )
 
+EVAL_EVERY = 5000  # iterations between USB's evaluations and saves (USB's own default)
+# semilearn 0.3.2 algorithms its Trainer cannot run on a custom dataset, each with its reason
+NOT_BY_TRAINER = {
+    "crmatch": "its set_data_loader builds loaders from USB's own datasets",
+    "remixmatch": "its set_hooks reads the labeled set of USB's own datasets",
+    "dash": "Trainer.fit skips its warmup, which sets rho_init",
+}
 USB_VERSIONS = "0.3"  # the semilearn releases this route is written against (0.3.x)
 INSTALL_HINT = ("install USB into this environment: pip install -e \".[usb]\" in the hume-ssl "
                 "checkout (semilearn 0.3.x and its dependencies)")
@@ -102,22 +109,29 @@ def usb_datasets(seeds: Seeds, algorithm: str = "fixmatch",
     check_seeds_match(seeds, len(images), order_hashes(train) if seeds.order_hash else ())
     idx = np.asarray(seeds.indices, np.int64)
     labels = np.asarray(seeds.labels, np.int64)
-    k = max(int(seeds.k), int(labels.max()) + 1)
+    test = (load_split(seeds.dataset, "test", data_root)
+            if split_exists(seeds.dataset, "test", data_root) else None)
+    if test is not None and test.labels is None:
+        test = None
+    # the model's outputs cover the test classes too: with fewer clusters than classes (--k 5
+    # on 10 classes) USB's evaluation failed in cross_entropy and lost the whole run
+    k = max(int(seeds.k), int(labels.max()) + 1,
+            0 if test is None else int(np.max(test.labels)) + 1)
     rest = np.setdiff1d(np.arange(len(images)), idx)  # (N - n_seeds,) unlabeled rows
     mean, std = channel_stats(images)
     tf = _transforms(int(images.shape[1]), mean, std)
-    # keywords only: a later semilearn inserted `medium_transform` among the positional ones
+    # keywords only: a later semilearn inserted `medium_transform` among the positional ones;
+    # the labeled set gets the strong transform too, as USB's get_cifar (defixmatch reads it)
     lb = BasicDataset(alg=algorithm, data=images[idx], targets=labels, num_classes=k,
-                      transform=tf["transform"], is_ulb=False)
+                      transform=tf["transform"], is_ulb=False,
+                      strong_transform=tf["strong_transform"])
     ulb = BasicDataset(alg=algorithm, data=images[rest], targets=None, num_classes=k,
                        transform=tf["transform"], is_ulb=True,
                        strong_transform=tf["strong_transform"])
     ev = None
-    if split_exists(seeds.dataset, "test", data_root):
-        test = load_split(seeds.dataset, "test", data_root)
-        if test.labels is not None:
-            ev = BasicDataset(alg=algorithm, data=test.images, targets=test.labels,
-                              num_classes=k, transform=tf["eval"], is_ulb=False)
+    if test is not None:
+        ev = BasicDataset(alg=algorithm, data=test.images, targets=test.labels,
+                          num_classes=k, transform=tf["eval"], is_ulb=False)
     return {"train_lb": lb, "train_ulb": ulb, "eval": ev,
             "info": {"k": k, "img_size": int(images.shape[1]), "lb_index": idx,
                      "ulb_index": rest, "mean": mean.tolist(), "std": std.tolist()}}
@@ -195,9 +209,17 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
     semilearn = require_semilearn()
     from semilearn.algorithms import name2alg
 
-    if algorithm not in name2alg:
+    names = sorted(n for n in name2alg.keys() if n not in NOT_BY_TRAINER)
+    if algorithm in NOT_BY_TRAINER:
+        raise HumeSSLError(f"USB algorithm {algorithm!r} does not train through USB's Trainer "
+                           f"on custom data ({NOT_BY_TRAINER[algorithm]}); choose one of "
+                           f"{', '.join(names)}.")
+    if algorithm not in name2alg.keys():  # (semilearn's registry cannot be iterated itself)
         raise HumeSSLError(f"unknown USB algorithm {algorithm!r}; choose one of "
-                           f"{', '.join(sorted(name2alg))}.")
+                           f"{', '.join(names)}.")
+    if device not in ("auto", "cpu") and not torch.cuda.is_available():
+        raise HumeSSLError(f"--device {device}: CUDA is not available here; pass --device cpu "
+                           "(or auto).")
     data = usb_datasets(seeds, algorithm, data_root)
     info = data["info"]
     out = check_writable_dir(out)
@@ -205,7 +227,9 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
     config = semilearn.get_config({
         "algorithm": algorithm, "net": net, "use_pretrain": False,
         "save_dir": str(out), "save_name": "usb", "overwrite": True,
-        "epoch": 1, "num_train_iter": iterations, "num_eval_iter": iterations,
+        # evaluated and saved (latest_model.pth, model_best.pth) every EVAL_EVERY iterations
+        "epoch": 1, "num_train_iter": iterations,
+        "num_eval_iter": min(iterations, EVAL_EVERY),
         "num_log_iter": max(1, min(256, iterations)),
         "batch_size": batch_size, "eval_batch_size": 256, "uratio": uratio, "lr": lr,
         # a name get_dataset does not know: USB leaves the datasets to the caller
@@ -244,7 +268,7 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
         t0 = time.perf_counter()
         trainer.fit(loaders[0], loaders[1], eval_loader)
         seconds = time.perf_counter() - t0
-        pred, _, truth = trainer.predict(eval_loader, return_gt=True)
+        pred, _, truth = trainer.predict(eval_loader, use_ema_model=True, return_gt=True)
     lb_rows = np.concatenate([s[0] for s in seen]) if seen else np.zeros(0, np.int64)
     lb_targets = np.concatenate([s[1] for s in seen]) if seen else np.zeros(0, np.int64)
     lb_index = info["lb_index"][lb_rows]  # (n_seen,) train-split index of each labeled sample

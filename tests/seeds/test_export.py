@@ -408,3 +408,22 @@ def test_usb_export_of_a_missing_path_says_it_is_missing(tmp_path):
                              terminal_width=200)
     assert res.exit_code == 2 and "nope: no such folder" in res.output, res.output
     assert "CSV" not in res.output
+
+
+def test_torchssl_indices_of_rows_of_unrecorded_order_are_exported_with_a_warning(tmp_path):
+    """Before: seeds of feature files exported as CIFAR-10 TorchSSL indices with only their
+    count checked and no word, though a feature file sorted by class (as the shipped CIFAR-10
+    features) puts other images at those indices."""
+    import warnings
+
+    d = _seeds_dir(tmp_path, dataset=None, n_samples=50_000)
+    meta = json.loads((d / "seeds.json").read_text())
+    meta.update(order_hash=None, order_hash_kind="features")
+    (d / "seeds.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="right only if row i of the features was that image"):
+        export_seeds(load_any_seeds(d, dataset="cifar10"), "torchssl", tmp_path / "out")
+    assert (tmp_path / "out" / "sampled_label_idx.npy").is_file()
+    with warnings.catch_warnings():  # seeds of the dataset itself: their order is checked
+        warnings.simplefilter("error")
+        (tmp_path / "b").mkdir()
+        export_seeds(load_any_seeds(_seeds_dir(tmp_path / "b")), "torchssl", tmp_path / "o2")

@@ -93,6 +93,49 @@ def test_train_usb_reads_the_exported_seeds_of_feature_files_and_refuses_changed
         train_usb(seeds, tmp_path / "run", iterations=2, expected=expected)
 
 
+class _Registry:
+    """semilearn 0.3.2's name2alg Register: keys() and `in`, but no iteration (__getitem__
+    without __iter__: sorted(name2alg) raised KeyError: 0)."""
+
+    def __init__(self, names):
+        self._d = dict.fromkeys(names)
+
+    def keys(self):
+        return self._d.keys()
+
+    def __contains__(self, name):
+        return name in self._d
+
+    def __getitem__(self, name):
+        return self._d[name]
+
+
+def test_train_usb_names_its_algorithms_and_refuses_what_cannot_run(tmp_path, monkeypatch):
+    """Before: a typo (--algorithm fixmach) gave a KeyError traceback; crmatch, remixmatch and
+    dash failed inside USB after the data was loaded; --device cuda without CUDA ran on the
+    CPU and said so only at the end."""
+    import types
+
+    from hume_ssl.seeds.usb import train_usb
+
+    seeds = _digit_seeds(tmp_path / "seeds")
+    fake = types.ModuleType("semilearn")
+    algorithms = types.ModuleType("semilearn.algorithms")
+    algorithms.name2alg = _Registry(["fixmatch", "crmatch", "flexmatch"])
+    monkeypatch.setitem(sys.modules, "semilearn", fake)
+    monkeypatch.setitem(sys.modules, "semilearn.algorithms", algorithms)
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "0.3.2")
+    with pytest.raises(HumeSSLError, match="unknown USB algorithm 'fixmach'; choose one of "
+                       "fixmatch, flexmatch."):
+        train_usb(seeds, tmp_path / "run", algorithm="fixmach", iterations=2)
+    with pytest.raises(HumeSSLError, match="'crmatch' does not train through USB's Trainer"):
+        train_usb(seeds, tmp_path / "run", algorithm="crmatch", iterations=2)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(HumeSSLError, match="--device cuda: CUDA is not available here"):
+        train_usb(seeds, tmp_path / "run", device="cuda", iterations=2)
+    assert not (tmp_path / "run").exists()
+
+
 # ---------------------------------------------------------------- with USB installed
 README_USB = [  # README.md, "USB": the commands this test runs, word for word
     'hume-ssl demo --quick --out usb-demo',
