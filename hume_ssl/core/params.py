@@ -411,9 +411,11 @@ class ConfigParams(BaseEstimator):
 
     @classmethod
     def from_config(cls, config: Any, **extra: Any):
-        """An estimator with the parameters of `config` (its fields this estimator takes); a
-        config asking for something else (`serves`: SeedConfig(rule="hume") for the consensus
-        rule's estimator) is an error, not dropped."""
+        """An estimator with the parameters of `config` (its fields this estimator takes; a
+        SeedConfig's settings of the seed run around the estimator, such as the kNN's space or
+        backend, are for `seed_run`); a config asking for another estimator (`serves`:
+        SeedConfig(rule="hume") for the consensus rule's estimator) is an error. `extra`: the
+        estimator's parameters outside the config (checkpoint_dir, callback)."""
         defaults = {f.name: default_of(f) for f in dataclasses.fields(config)}
         for name, value in cls.serves.items():  # a config set to ask for another estimator
             if getattr(config, name, value) not in (value, defaults.get(name, value)):
@@ -421,6 +423,11 @@ class ConfigParams(BaseEstimator):
                                    f"{getattr(config, name)!r}, but {cls.__name__} is the "
                                    f"estimator of {name}={value!r}.")
         cls._check_config(config, ".from_config")
+        twice = sorted(set(extra) & {f.name for f in cls._fields()})
+        if twice:  # (before: "got multiple values for keyword argument")
+            raise HumeSSLError(f"{cls.__name__}.from_config: {', '.join(twice)} is a setting "
+                               "of the config; set it there (dataclasses.replace(config, "
+                               f"{twice[0]}=...)), not beside it.")
         return cls(**{f.name: getattr(config, f.name) for f in cls._fields()}, **extra)
 
     @property

@@ -134,7 +134,7 @@ def _progress_bar(enabled: bool, total: int, done: int, label: str):
 
 def extract_features(
     dataset: Union[str, ImageDataset],
-    split: str = "train",
+    split: Optional[str] = None,
     backbone: str = "dinov2_vitb14",
     weights: Optional[str] = None,
     *,
@@ -150,7 +150,9 @@ def extract_features(
     callback: Optional[Callable[[str, dict], None]] = None,
     force: bool = False,
 ) -> FeatureSet:
-    """Features of every image of `dataset` (name or ImageDataset) with a frozen backbone.
+    """Features of every image of `dataset` (name or ImageDataset) with a frozen backbone;
+    `split`: of a name, "train" when None; an ImageDataset is its own split (another is an
+    error).
 
     Returns the cached FeatureSet when one matches (instant); otherwise extracts, writing rows
     into the memory-mapped cache as it goes (a killed run resumes). `weights`: a local weights
@@ -165,8 +167,12 @@ def extract_features(
                         ("input_size", input_size)):  # before any work
         check_value("--" + name.replace("_", "-"), value, LOADER_BOUNDS[name], whole=True)
     b = resolve_backbone(backbone, weights, random_init, input_size)  # before the download
+    if isinstance(dataset, ImageDataset) and split not in (None, dataset.split):
+        raise HumeSSLError(f"split {split!r}: the ImageDataset given is {dataset.name}'s "
+                           f"{dataset.split!r} split; pass that dataset's {split!r} split, or "
+                           "leave split out.")  # (before: its own split, without a word)
     ds = dataset if isinstance(dataset, ImageDataset) else load_dataset(
-        dataset, split, data_root, strict=strict)
+        dataset, split or "train", data_root, strict=strict)
     if len(ds) == 0:
         raise HumeSSLError(f"{ds.name} ({ds.split}) has no images.")
     cache_root = check_cache_dir(default_cache_dir(cache_dir))

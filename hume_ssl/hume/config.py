@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import (
     check_bounds,
     check_known,
+    is_whole,
     rename_params,
     renamed_fields,
     setting,
@@ -102,10 +106,13 @@ class HumeConfig:
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     random_state: int = setting(0, "Random seed (subset draws and every restart's init).",
                                 bounds="[0, inf)", deprecated=("--seed",))
-    extra: dict = setting(help="Free-form notes recorded in config.json.", factory=dict, flag=None)
+    extra: Optional[dict] = setting(None, "Free-form notes recorded in config.json (a dict).",
+                                    flag=None)
 
     def __post_init__(self):
-        self.anneal_steps = tuple(int(s) for s in self.anneal_steps)  # a list from JSON too
+        if isinstance(self.anneal_steps, (list, tuple, np.ndarray)):  # a list from JSON too
+            self.anneal_steps = tuple(int(v) if is_whole(v) else v  # (others: validate)
+                                      for v in self.anneal_steps)
 
     def validate(self, n_samples: int | None = None) -> HumeConfig:
         """Check every field against its declared range (errors name the command-line flag),
@@ -119,6 +126,14 @@ class HumeConfig:
         if 0 < self.score_rows < 2 * self.cv_folds:
             bad(f"--score-rows {self.score_rows}: use 0 (automatic) or at least "
                 f"{2 * self.cv_folds} (two rows per fold of the score).")
+        steps = self.anneal_steps
+        if not isinstance(steps, tuple) or not all(
+                is_whole(v) and 0 <= v < self.n_steps for v in steps) or len(set(steps)) < len(
+                steps):  # (a step twice: annealed once, yet twice on resume)
+            bad(f"anneal_steps={steps!r}: give distinct whole-number outer steps in 0.."
+                f"{self.n_steps - 1} (n_steps {self.n_steps}), e.g. ({self.n_steps // 2},).")
+        if self.extra is not None and not isinstance(self.extra, dict):
+            bad(f"extra={self.extra!r}: give a dict of notes (or None).")
         if self.inner_solve not in SOLVE_FORMS:  # Python only: no flag
             bad(f"inner_solve={self.inner_solve!r}: use {', '.join(SOLVE_FORMS)}.")
         return self

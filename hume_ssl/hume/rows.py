@@ -110,7 +110,8 @@ class Rows:
             + ("; every row is the same: a constant feature file carries no information"
                if len(zero) == self.n else "")
             + ": check that it was extracted right (e.g. `hume-ssl features ... --force`), or "
-            f"drop those samples (Python: HumeConfig({flag}=False) skips the normalisation).")
+            f"drop those samples (Python: {flag}=False, in Hume(...) or HumeConfig(...), "
+            "skips the normalisation).")
 
     def _raw_blocks(self):
         for a in range(0, self.n, self.block_rows):

@@ -311,3 +311,16 @@ def test_nan_rows_in_the_cache_are_extracted_again_and_force_ignores_the_cache(t
     np.testing.assert_array_equal(_ids(fs), np.arange(40))
     assert F.extract_features(name, "train", SQ, random_init=True, **kw).cached
     assert not F.extract_features(name, "train", SQ, random_init=True, force=True, **kw).cached
+
+
+def test_an_image_dataset_is_its_own_split(tmp_path):
+    """Before: extract_features(ImageDataset of 'train', "test", ...) returned the train
+    features, meta split 'train', without a word."""
+    from hume_ssl.data.image_dataset import from_array
+
+    ds = from_array("mine", "train", np.zeros((6, 8, 8, 3), np.uint8))
+    with pytest.raises(HumeSSLError, match="split 'test': the ImageDataset given is mine's "
+                       "'train' split"):
+        F.extract_features(ds, "test", "pixels:8", cache_dir=tmp_path / "c", device="cpu")
+    fs = F.extract_features(ds, backbone="pixels:8", cache_dir=tmp_path / "c", device="cpu")
+    assert fs.meta["split"] == "train" and fs.features.shape[0] == 6

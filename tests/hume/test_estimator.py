@@ -140,6 +140,12 @@ def test_scikit_learn_contract_get_set_params_and_clone(blobs):
         m.set_params(n_restart=3)
     with pytest.raises(ValueError, match="valid: .*n_restarts"):  # scikit-learn's error type
         clone(m).set_params(nn=1)
+    # a mutable default (extra={}) failed scikit-learn's own check of defaults
+    from sklearn.utils.estimator_checks import check_parameters_default_constructible
+
+    check_parameters_default_constructible("Hume", Hume())
+    with pytest.raises(HumeSSLError, match="extra='x': give a dict of notes"):
+        HumeConfig(extra="x").validate()
 
 
 def test_predict_reads_the_fitted_settings_not_parameters_set_after_fit(blobs):
@@ -154,6 +160,18 @@ def test_predict_reads_the_fitted_settings_not_parameters_set_after_fit(blobs):
     assert m.config_.k == 3 and m.config.k == 5
 
 
+@pytest.mark.parametrize("steps", [5, ["a"], [-5], [50], [5, 5], [2.5]])
+def test_anneal_steps_are_checked_before_any_work(steps):
+    """Before: 5 and ['a'] raised TypeError / ValueError in HumeConfig(), [-5] and [50] (past
+    n_steps) were accepted and never used, and [5, 5] annealed once but twice on a resume."""
+    from hume_ssl import HumeConfig
+
+    with pytest.raises(HumeSSLError, match=r"anneal_steps=.*: give distinct whole-number outer "
+                       r"steps in 0..29 \(n_steps 30\)"):
+        Hume(k=3, n_steps=30, anneal_steps=steps).fit(np.ones((9, 2)), np.ones((9, 2)))
+    assert HumeConfig(n_steps=30, anneal_steps=np.array([3, 7])).validate().anneal_steps == (3, 7)
+
+
 def test_from_config_equals_keywords_and_old_spellings_still_work(blobs):
     from hume_ssl import HumeConfig
 
@@ -166,6 +184,8 @@ def test_from_config_equals_keywords_and_old_spellings_still_work(blobs):
         assert HumeConfig(memory_budget_gb=1.5).memory_budget_gib == 1.5
     with pytest.warns(FutureWarning, match="from_config"):
         assert Hume(cfg).get_params() == Hume.from_config(cfg).get_params()
+    with pytest.raises(HumeSSLError, match=r"k is a setting of the config; set it there"):
+        Hume.from_config(cfg, k=5)  # before: TypeError "got multiple values for keyword 'k'"
 
 
 def test_grid_search_style_use(blobs):
