@@ -350,6 +350,11 @@ def main() -> int:
     p.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--data-root", default=None, help="where the dataset lives")
     a = p.parse_args()
+    if a.seeds == SEEDS and not Path(SEEDS).is_dir():  # this folder copied elsewhere
+        print(f"error: the seeds folder this script was exported from, {SEEDS}, is not "
+              "here; pass --seeds PATH, that folder where it is now (copy it along).",
+              file=sys.stderr)
+        return 2
     try:
         from hume_ssl.core.errors import HumeSSLError
         from hume_ssl.seeds.usb import train_usb

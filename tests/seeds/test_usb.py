@@ -54,6 +54,18 @@ def test_train_usb_refuses_seeds_of_another_dataset(tmp_path):
     assert "Traceback" not in text
 
 
+def test_a_copied_export_folder_names_the_seeds_option(tmp_path):
+    """Before: train_usb.py copied to another machine (its seeds folder elsewhere) stopped
+    with "seeds folder not found: ...", naming no option."""
+    import shutil
+
+    seeds = _digit_seeds(tmp_path / "seeds")
+    export_seeds(read_seeds(seeds_dir=seeds), "usb", tmp_path / "usb", seeds_dir=seeds)
+    shutil.move(seeds, tmp_path / "moved")
+    code, text = _run(str(tmp_path / "usb" / "train_usb.py"))
+    assert code == 2 and "pass --seeds PATH" in text and "Traceback" not in text, text
+
+
 def test_missing_semilearn_names_the_install(tmp_path, monkeypatch):
     from hume_ssl.seeds.usb import train_usb
 
