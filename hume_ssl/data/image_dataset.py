@@ -89,10 +89,10 @@ class ImageDataset:
             return self._array
         if self.image_size is None:
             raise HumeSSLError(f"{self.name}: images differ in size; cannot stack them into one "
-                               "array: train-fixmatch and pretrain take --image-size S to resize "
-                               "and center-crop every image to S x S (predict applies the "
-                               "--image-size a model was trained with; for a model trained "
-                               "without one, resize the images to its input size first).")
+                               "array: train-fixmatch, pretrain and train_usb.py take --image-size "
+                               "S to resize and center-crop every image to S x S (predict "
+                               "applies the --image-size a model was trained with; for a model "
+                               "trained without one, resize the images to its input size first).")
         out = np.empty((self._n, *self.image_size, 3), np.uint8)
         for i in range(self._n):
             out[i] = self[i]

@@ -96,20 +96,23 @@ def _transforms(img_size: int, mean, std, crop_ratio: float = 0.875) -> dict:
 
 
 def usb_datasets(seeds: Seeds, algorithm: str = "fixmatch",
-                 data_root: Optional[str | Path] = None) -> dict:
-    """USB datasets from our seeds: {"train_lb", "train_ulb", "eval" (or None), "info"}.
+                 data_root: Optional[str | Path] = None,
+                 image_size: Optional[int] = None) -> dict:
+    """USB datasets from our seeds: {"train_lb", "train_ulb", "eval" (or None), "info"};
+    `image_size` S: every image resized (shorter side) and center-cropped to S x S, as
+    train-fixmatch --image-size (an image folder of several sizes needs it).
 
     train_lb.targets are the seeds' pseudo-labels (cluster ids), never ground truth; row j of
     train_lb is train image seeds.indices[j]."""
     require_semilearn()
     from semilearn import BasicDataset
 
-    train = load_split(seeds.dataset, seeds.split, data_root)
+    train = load_split(seeds.dataset, seeds.split, data_root, size=image_size)
     images = train.images  # (N, H, W, 3) uint8
     check_seeds_match(seeds, len(images), order_hashes(train) if seeds.order_hash else ())
     idx = np.asarray(seeds.indices, np.int64)
     labels = np.asarray(seeds.labels, np.int64)
-    test = (load_split(seeds.dataset, "test", data_root)
+    test = (load_split(seeds.dataset, "test", data_root, size=image_size)
             if split_exists(seeds.dataset, "test", data_root) else None)
     if test is not None and test.labels is None:
         test = None
@@ -173,7 +176,8 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
               net: str = "wrn_28_2", iterations: int = 2**20, batch_size: int = 64,
               uratio: int = 7, lr: float = 0.03, device: str = "auto", num_workers: int = 2,
               random_state: int = 0, dataset: Optional[str] = None,
-              data_root: Optional[str | Path] = None, expected: Optional[dict] = None) -> dict:
+              data_root: Optional[str | Path] = None, expected: Optional[dict] = None,
+              image_size: Optional[int] = None) -> dict:
     """Train USB's `algorithm` on the seeds with USB's own Trainer; writes into `out`:
     USB's run folder (`out/usb`: log, latest_model.pth, model_best.pth), `lb_batches.npy`
     ((2, n) int64: the train index and the target of every labeled sample USB's train_step
@@ -204,8 +208,10 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
             "train_usb.py was exported (its labeled_idx.npy holds the seeds it was written "
             f"for); export them again: hume-ssl export {seeds_dir} --format usb, and run the "
             "train_usb.py it writes.")
-    if iterations < 1 or batch_size < 1 or uratio < 1:
-        raise HumeSSLError("--iterations, --batch-size and --uratio must be >= 1.")
+    if iterations < 1 or batch_size < 1 or uratio < 1 or (image_size is not None
+                                                         and image_size < 1):
+        raise HumeSSLError("--iterations, --batch-size, --uratio and --image-size must be "
+                           ">= 1.")
     semilearn = require_semilearn()
     from semilearn.algorithms import name2alg
 
@@ -220,7 +226,7 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
     if device not in ("auto", "cpu") and not torch.cuda.is_available():
         raise HumeSSLError(f"--device {device}: CUDA is not available here; pass --device cpu "
                            "(or auto).")
-    data = usb_datasets(seeds, algorithm, data_root)
+    data = usb_datasets(seeds, algorithm, data_root, image_size)
     info = data["info"]
     out = check_writable_dir(out)
     cuda = torch.cuda.is_available() and device != "cpu"
@@ -349,6 +355,9 @@ def main() -> int:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
     p.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--data-root", default=None, help="where the dataset lives")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="resize (shorter side) and center-crop every image to this many "
+                        "pixels square: images of several sizes need it")
     a = p.parse_args()
     if a.seeds == SEEDS and not Path(SEEDS).is_dir():  # this folder copied elsewhere
         print(f"error: the seeds folder this script was exported from, {SEEDS}, is not "
@@ -366,7 +375,7 @@ def main() -> int:
         r = train_usb(a.seeds, a.out, algorithm=a.algorithm, net=a.net,
                       iterations=a.iterations, batch_size=a.batch_size, uratio=a.uratio,
                       lr=a.lr, device=a.device, num_workers=a.num_workers,
-                      data_root=a.data_root, expected=EXPECTED)
+                      data_root=a.data_root, expected=EXPECTED, image_size=a.image_size)
     except HumeSSLError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

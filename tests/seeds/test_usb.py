@@ -204,3 +204,28 @@ def test_usb_datasets_hold_pseudo_labels_and_the_rest_unlabeled(tmp_path):
     item = d["train_ulb"][0]
     assert {"x_ulb_w", "x_ulb_s"} <= set(item) and item["x_ulb_w"].shape == (3, 8, 8)
     assert len(d["eval"]) == 500
+
+
+@pytest.mark.interop
+def test_usb_datasets_cover_the_test_classes_and_resize_on_request(tmp_path):
+    """Before: seeds of 5 clusters on the 10 digits gave USB a 5-class model whose evaluation
+    failed at the last iteration (cross_entropy: target 5 out of bounds), losing the run; and
+    an image folder of several sizes could not be trained (train_usb.py had no --image-size)."""
+    pytest.importorskip("semilearn")
+    from PIL import Image
+
+    from hume_ssl.seeds.usb import usb_datasets
+
+    s = read_seeds(seeds_dir=_digit_seeds(tmp_path / "seeds"))
+    s.labels, s.k = s.labels % 5, 5
+    assert usb_datasets(s, "fixmatch")["info"]["k"] == 10
+    folder = tmp_path / "imgs" / "a"
+    folder.mkdir(parents=True)
+    for i, size in enumerate([(12, 9), (10, 10), (9, 12), (10, 10)]):
+        Image.fromarray(np.full((*size, 3), 30 * i, np.uint8)).save(folder / f"{i}.png")
+    ds = load_dataset(f"imagefolder:{tmp_path / 'imgs'}", "train")
+    write_seeds(tmp_path / "s2", np.array([0, 1]), np.array([0, 1]), np.ones((2, 3), np.float32),
+                np.ones(4, np.float32), {"dataset": ds.name, "split": "train", "n_samples": 4,
+                                         "order_hash": ds.order_hash, "k": 2})
+    d = usb_datasets(read_seeds(seeds_dir=tmp_path / "s2"), "fixmatch", image_size=8)
+    assert d["train_lb"].data.shape == (2, 8, 8, 3) and d["info"]["img_size"] == 8
