@@ -124,17 +124,18 @@ def run_restarts(phi1, phi2, cfg: HumeConfig, inner_kind: str, dev, restarts=(0,
     return labels, time.perf_counter() - t
 
 
-def section_digits(dev):
+def section_digits(dev, encoder_init: str):
     from sklearn.cluster import KMeans
 
     phi1, phi2, y = digits_views()
-    print("\n## digits (N=1797): shipped defaults, 100 restarts")
+    print(f"\n## digits (N=1797): shipped defaults, 100 restarts, encoder_init {encoder_init}")
     print("| seed | seconds | ensemble ACC | best-score restart ACC | mean restart ACC |")
     print("|---|---|---|---|---|")
     accs = []
     for seed in range(3):
         t = time.perf_counter()
-        m = Hume(k=10, random_state=seed, device=str(dev)).fit(phi1, phi2)
+        m = Hume(k=10, random_state=seed, device=str(dev), encoder_init=encoder_init).fit(
+            phi1, phi2)
         dt = time.perf_counter() - t
         per = [cluster_acc(lab, y) for lab in m.labelings_]
         accs.append(cluster_acc(m.labels_, y))
@@ -265,7 +266,7 @@ def rss_gib() -> float:
 
 
 def measure(dev, x1, x2, y, k: int, restarts: int, steps: int, full_score: bool,
-            score_rows: int = 0) -> dict:
+            score_rows: int = 0, encoder_init: str = HumeConfig.encoder_init) -> dict:
     """One Hume fit, timed by its own events: setup, seconds per outer step, scoring + voting."""
     t: dict[str, list] = {"step": []}
 
@@ -279,7 +280,7 @@ def measure(dev, x1, x2, y, k: int, restarts: int, steps: int, full_score: bool,
         torch.zeros(1, device=dev)  # the CUDA context must exist before its stats are reset
         torch.cuda.reset_peak_memory_stats(dev)
     cfg = HumeConfig(k=k, n_restarts=restarts, n_steps=steps, device=str(dev),
-                     score_rows=score_rows)
+                     score_rows=score_rows, encoder_init=encoder_init)
     t0 = time.perf_counter()
     m = Hume.from_config(cfg, callback=cb).fit(x1, x2)
     end = time.perf_counter()
@@ -342,7 +343,8 @@ def section_imagenet_size(dev, args):
     """ImageNet-size HUME (N, d, k = 1.28M, 1,024, 1,000 on a GPU) next to CIFAR size."""
     n, d, r, steps = imagenet_sizes(dev, args)
     folder = Path(args.data_dir)
-    print(f"\n## ImageNet size vs CIFAR size on {dev} (float16 memory-mapped inputs)")
+    print(f"\n## ImageNet size vs CIFAR size on {dev} (float16 memory-mapped inputs; "
+          f"encoder_init {args.encoder_init})")
     rows = []
     for name, nn, dd, k in (("CIFAR-10 size", 50_000, d, 10), ("ImageNet size", n, d, 1000)):
         t = time.perf_counter()
@@ -356,7 +358,7 @@ def section_imagenet_size(dev, args):
             print(f"probe: {per:.3f} s per outer step ({r} restarts) -> {run_steps} steps "
                   f"within --train-budget {args.train_budget} s", flush=True)
         rows.append((name, measure(dev, x1, x2, y, k, r, run_steps, args.full_score,
-                                   args.score_rows)))
+                                   args.score_rows, args.encoder_init)))
         print(rows[-1], flush=True)
     print("| size | N | d | k | restarts x steps | setup s | s / outer step | train s | "
           "score+vote s | total s | 100 x 300 s (extrapolated if fewer) | peak RSS GiB | "
@@ -388,9 +390,11 @@ def section_score_subsample(dev, args):
     n, d, r, steps = imagenet_sizes(dev, args)
     (x1, x2), y = synthetic_views(Path(args.data_dir), n, d, 1000)
     t = time.perf_counter()
-    m = Hume(k=1000, n_restarts=r, n_steps=steps, device=str(dev)).fit(x1, x2)
+    m = Hume(k=1000, n_restarts=r, n_steps=steps, device=str(dev),
+             encoder_init=args.encoder_init).fit(x1, x2)
     print(f"\n## score on a row subset vs all rows: N={n}, d={d}, k=1000, {r} restarts x {steps} "
-          f"steps ({time.perf_counter() - t:.0f} s), ensemble ACC {cluster_acc(m.labels_, y):.3f}")
+          f"steps, encoder_init {args.encoder_init} ({time.perf_counter() - t:.0f} s), "
+          f"ensemble ACC {cluster_acc(m.labels_, y):.3f}")
     x2r = fit_rows(x2, m.config, 2, dev)
     lab = torch.from_numpy(m.labelings_).to(dev)
 
@@ -493,7 +497,8 @@ def section_inner_solve(dev, args):
     for name, x1, x2 in pairs:
         base = None
         for vname, solve, batched, prof in INNER_VARIANTS:
-            cfg = HumeConfig(k=10, n_restarts=r, n_steps=steps, inner_solve=solve)
+            cfg = HumeConfig(k=10, n_restarts=r, n_steps=steps, inner_solve=solve,
+                             encoder_init=args.encoder_init)
             res = time_engine(x1, x2, cfg, r, batched, dev, profile=prof)
             total = res["setup_s"] + res["first_step_s"] + 299 * res["per_step_s"]
             base = base or total
@@ -512,7 +517,7 @@ def section_inner_solve(dev, args):
     if not args.inner_acc_sets:
         return
     print(f"\n### ensemble ACC of both forms: {r} restarts x 300 steps, random_state 0.."
-          f"{args.inner_acc_seeds - 1}; "
+          f"{args.inner_acc_seeds - 1}, encoder_init {args.encoder_init}; "
           "ensemble ACC / mean restart ACC +- std (seconds)")
     print("| set | form | " + " | ".join(f"seed {s}" for s in range(args.inner_acc_seeds)) + " |")
     print("|---|---|" + "---|" * args.inner_acc_seeds)
@@ -522,7 +527,8 @@ def section_inner_solve(dev, args):
             cells = []
             for seed in range(args.inner_acc_seeds):
                 cfg = HumeConfig(k=int(y.max()) + 1, n_restarts=r, random_state=seed,
-                                 inner_solve=solve, device=str(dev)).replace(**extra)
+                                 inner_solve=solve, device=str(dev),
+                                 encoder_init=args.encoder_init).replace(**extra)
                 t = time.perf_counter()
                 m = Hume.from_config(cfg).fit(x1, x2)
                 accs = [cluster_acc(lab, y) for lab in m.labelings_]
@@ -615,11 +621,16 @@ def main():
     ap.add_argument("--inner-acc-sets", nargs="*", default=["digits", "cifar10-sub5000"],
                     help="seed-benchmark sets for the ACC check of `inner-solve` (none: skip)")
     ap.add_argument("--inner-acc-seeds", type=int, default=2)
+    ap.add_argument("--encoder-init", choices=("gaussian", "kmeans"),
+                    default=HumeConfig.encoder_init,
+                    help="where HUME's restarts start in digits, imagenet-size, score-subsample "
+                    "and inner-solve (the shipped default; gaussian: the start before "
+                    "2026-12-03); `defaults` compares starts itself")
     args = ap.parse_args()
     dev = resolve_device(args.device)
     print(f"device {dev}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     if "digits" in args.sections:
-        section_digits(dev)
+        section_digits(dev, args.encoder_init)
     if "compare" in args.sections:
         phi1, phi2, y = digits_views()
         cfg = HumeConfig(k=10, n_steps=args.compare_steps, subset_size=args.compare_subset)

@@ -267,6 +267,9 @@ def analyse(name: str, f: dict, args) -> dict:
     diag = diagnose(labels, agreement, f["labelings"].astype(np.int64), f["scores"], k, args.seed)
     res = {"set": name, "n": int(len(y)), "k": k, "restarts": int(f["restarts"]),
            "encoder_init": fit_init(f), "min_support": args.min_support,
+           # the rule's settings and the first state: which rule made a table (--tables-only),
+           # and the random state of the expected precision's draws, as `seed` takes them
+           "rule": rule_settings(args), "random_state": int(args.seed),
            "hume_seconds": round(float(f["hume_seconds"]), 1), "diagnostics": diag,
            "ensemble": clustering_metrics(labels, y), "curves": {}}
     t = time.perf_counter()
@@ -503,6 +506,8 @@ def print_set(r: dict) -> None:
     print(f"\n## {r['set']}: N={r['n']}, k={r['k']}, {r['restarts']} restarts "
           f"({r['hume_seconds']} s; consensus rule {r['consensus_seconds']} s) -> HUME verdict "
           f"**{dg['verdict']}**")
+    print("rule: " + (", ".join(f"{k} {v}" for k, v in r["rule"].items()) if "rule" in r
+                      else "not recorded (a run before 2026-12-07: the defaults of its day)"))
     print(f"ACC: HUME ensemble {fmt(e['acc'])}; k-means phi1 {fmt(r['kmeans_phi1']['acc'])}, phi2 "
           f"{fmt(r['kmeans_phi2']['acc'])}; consensus clusters {fmt(cs['acc'])} on "
           f"{100 * cs['coverage']:.0f}% of rows ({len(r['clusters'])} clusters accepted)")
@@ -529,7 +534,9 @@ def print_set(r: dict) -> None:
         for j in range(len(NS))) + " |")
     cl = r["clusters"]
     est = expected_precision([c["stability"] for c in cl], [c["taken_at_4"] for c in cl],
-                             r["k"])["overall"]  # the table `seed` ships (BIN_COUNTS)
+                             r["k"], random_state=r.get("random_state", 0),
+                             filled=[c.get("filled_at_4", 0) for c in cl]
+                             )["overall"]  # the table `seed` ships (BIN_COUNTS), as it draws
     taken = sum(c["taken_at_4"] for c in cl)
     if est and taken:
         print(f"expected precision at 4 from the shipped table: {est['expected']:.3f} "
@@ -922,13 +929,15 @@ def interval_check(r: dict, counts, fill) -> tuple[list[str], list[str], int, in
     one, as printed, and how many of the checked states lie inside the interval:
     (shown, measured, inside, checked)."""
     shown, meas, ok, skipped = [], [], 0, 0
-    for cl in state_clusters(r):
+    for i, cl in enumerate(state_clusters(r)):  # state random_state + i: `seed`'s draws
         filled = [c.get("filled_at_4", 0) for c in cl]
         unchecked = any(filled) and not (fill and fill[1])  # filled seeds, no table
         skipped += unchecked
         est = None if unchecked else expected_precision(
             [c["stability"] for c in cl], [c["taken_at_4"] for c in cl], r["k"],
-            counts=counts, filled=filled, fill_counts=fill)["overall"]
+            counts=counts, filled=filled, fill_counts=fill,
+            random_state=0 if "random_state" not in r else r["random_state"] + i
+        )["overall"]  # (a NAME.json from before 2026-12-07: drawn at 0, as then)
         taken = sum(c["taken_at_4"] for c in cl)
         m = sum(c["right_at_4"] for c in cl) / taken if taken else np.nan
         ok += in_interval(est, m)

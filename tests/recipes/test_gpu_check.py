@@ -23,7 +23,8 @@ def test_smoke_runs_every_section_and_writes_the_table(tmp_path):
     assert [r["section"] for r in rows] == FAST
     assert all(r["status"] == "ok" for r in rows), [(r["section"], r["status"]) for r in rows]
     assert all(r["figure"] and r["device"].startswith("cpu") for r in rows)
-    assert "DIFFER" not in rows[1]["figure"] and rows[1]["figure"].count("equal") == 4
+    assert "DIFFER" not in rows[1]["figure"] and rows[1]["figure"].count("equal") == 8
+    assert "all rows, smoother" in rows[1]["figure"]  # the path of fits up to subset_size rows
     by = {r["section"]: r for r in rows}
     assert by["pretrain-default"]["images_per_s"] is not None
     assert by["fixmatch-init"]["steps_per_s"] > 0 and "squeezenet1_1" in by["fixmatch-init"][
