@@ -12,6 +12,9 @@
    seed rule, shortage policy and support cut (`--seed-rule`, `--shortage`, `--min-support`
    to try others);
 3. `train-fixmatch --init ssl:` from the seeds' pseudo-labels with the time that is left.
+Inside the budget, pretrain's kNN check and checkpoints and FixMatch's periodic evaluation and
+checkpoints are off (the commands' defaults have them on and charge them to their budget, so at
+the same minutes they train a few % fewer steps); the report evaluates once at the end.
 No label is used by any stage; the true labels are read only for the report: the encoder's
 kNN-200 and k-means ACC, the HUME ensemble ACC, the seeds' precision (share of wrong seeds) and
 how many clusters hold seeds (FixMatch never learns the others), and the final test ACC
@@ -144,6 +147,10 @@ def main():
     print(f"| train-fixmatch (--init ssl) | {times['fixmatch']:.0f} | {fm['steps']} steps, test "
           f"ACC {fm['test_acc_last']:.4f} (Hungarian-mapped) |")
     print(f"| total | {total:.0f} | budget {budget_s:.0f} s |")
+    print("\n(monitoring off inside the budget, unlike the commands' defaults: pretrain's kNN "
+          "check and checkpoints, FixMatch's periodic evaluation and checkpoints; `hume-ssl "
+          "pretrain` / `train-fixmatch` charge their evaluations to --budget-minutes and so train "
+          "a few % fewer steps in the same minutes)")
     if oracle is not None:
         print(f"\nsame seed indices with true labels (--oracle-labels, same budget): test "
               f"accuracy {oracle['test_acc_last']:.4f} in {oracle['steps']} steps")

@@ -12,7 +12,9 @@ With `--init SPEC` (an ImageNet model: `torchvision:NAME@FILE`, `timm:NAME@FILE`
 start is that encoder and no pretraining is run; `--starts init` / `scratch` runs one start.
 Prints, for each start (the pretrained encoder with --init ssl:, and WRN-28-2 from scratch),
 the test accuracy at every evaluation against steps and seconds, the steps/s, and the final
-accuracy; the labeled indices are the first 4 images of each class in a seeded shuffle.
+accuracy; the labeled indices are the first 4 images of each class in a seeded shuffle. The
+pretraining runs with its kNN check and checkpoints off, and FixMatch with checkpoints off (the
+commands' defaults have them on inside their budgets: a few % fewer steps in the same minutes).
 
 Section `--backbone-init SPEC` (an ImageNet backbone as --init, e.g. the EfficientNet-Lite2
 file): the linear probe on the seeds, FixMatch from the backbone, and FixMatch from a random

@@ -8,7 +8,8 @@
 
 Each variant runs `hume-ssl pretrain` (hume_ssl.pretrain.run.pretrain_run) with
 `--budget-minutes`, one after the other in the same process, so the comparison holds on any
-card. Variants (VARIANTS below): `demo` = MoCo's CIFAR-10 demo (asymmetric, linear head),
+card; checkpoints are off (the command writes one every 1,000 steps inside its budget).
+Variants (VARIANTS below): `demo` = MoCo's CIFAR-10 demo (asymmetric, linear head),
 `default` = the shipped mocov2 defaults (symmetric, MLP head), `sym-linear`, `asym-mlp`
 (the two other combinations, to tell which of the two changes matters), `simclr`.
 Prints, per variant, kNN-200 test accuracy (cosine, k=200, labels for this report only)

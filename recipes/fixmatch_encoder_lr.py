@@ -116,8 +116,9 @@ def main():
     print(f"\n| start | encoder lr scale | test ACC (seeds {'/'.join(map(str, args.seeds))}) "
           "| mean |")
     print("|---|---|---|---|")
-    for name, scale, accs in rows:
-        print(f"| {name} | {scale:g} | {' / '.join(f'{a:.3f}' for a in accs)} | "
+    for name, scale, accs in rows:  # (random init: no encoder, no scale)
+        shown = f"{scale:g}" if name != "random init" else "-"
+        print(f"| {name} | {shown} | {' / '.join(f'{a:.3f}' for a in accs)} | "
               f"{np.mean(accs):.3f} |")
 
 
