@@ -421,8 +421,10 @@ class FixMatchTrainer(Trainer):
             t_eval = self.elapsed() - t
         cfg, unit = self.cfg, max(1, self.cfg.log_every)
         left = cfg.budget_minutes * 60.0 - self.elapsed()
-        units = units_in_budget(left, t_step, t_eval, self.step, unit, cfg.steps // unit,
-                                lambda u: (u * unit) // cfg.eval_every + 1)
+        # a last, partial interval up to --steps counts (before: --steps 100 at --log-every 64
+        # trained 64 steps in any budget, and --steps 40 none); it is costed as a whole one
+        units = units_in_budget(left, t_step, t_eval, self.step, unit, -(-cfg.steps // unit),
+                                lambda u: min(u * unit, cfg.steps) // cfg.eval_every + 1)
         units = distributed.broadcast(units)  # rank 0's fit, or the ranks deadlock at the end
         if units == 0:
             need = (unit * t_step + t_eval) / 60 + self.elapsed() / 60
@@ -432,7 +434,8 @@ class FixMatchTrainer(Trainer):
                 f"after the setup; pass --budget-minutes {math.ceil(need * 120) / 100:g} or "
                 "more."  # (rounded up: a fast machine's need printed as 0.00, itself refused)
             )
-        self.total_steps, self.budget_fitted, self.budget_timer = units * unit, True, None
+        self.total_steps = min(units * unit, cfg.steps)
+        self.budget_fitted, self.budget_timer = True, None
         self.schedule_start = self.step
         self._set_bn_momentum()
         self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,

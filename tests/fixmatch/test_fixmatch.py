@@ -790,6 +790,19 @@ def test_budget_fits_the_schedule_and_a_tiny_one_is_an_error(toy, fake_clock, mo
     assert timed_at == [2]
 
 
+def test_a_budget_keeps_a_last_partial_log_interval_up_to_steps(toy, fake_clock):
+    """Before: the budget fitted whole log intervals up to steps // log_every: --steps 14 at
+    --log-every 4 (3 intervals done when timed) was refused as "too small" in any budget, and
+    --steps 30 trained 28."""
+    root, seeds, _, _ = toy
+    for steps in (14, 30):
+        res = train_fixmatch_run(root / f"p{steps}", tiny_cfg(steps=steps, budget_minutes=60.0,
+                                                             eval_every=20, log_every=4),
+                                 seeds=seeds)
+        assert res["steps"] == steps
+        assert json.loads((root / f"p{steps}" / "metrics.json").read_text())["total_steps"] == steps
+
+
 def test_cli_sets_weight_decay_lambda_u_and_ema_decay(toy):
     # the paper's CIFAR-100 setting (wrn28_8) needs weight decay 1e-3: all three reach the run
     from typer.testing import CliRunner
