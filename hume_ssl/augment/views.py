@@ -14,6 +14,7 @@ bilinear without antialiasing (torchvision's tensor default antialiases when dow
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -24,30 +25,57 @@ from hume_ssl.augment import (
     pixels as px,  # brightness, contrast, color blend + clamp as torchvision
 )
 from hume_ssl.augment.pixels import to_float
-from hume_ssl.core.params import setting
+from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.params import check_bounds, setting
 
 
 @dataclass
 class ViewConfig:
     """One SSL view: random resized crop, flip, colour jitter, grayscale, blur (MoCo v2 recipe)."""
 
-    crop_scale: tuple[float, float] = setting((0.2, 1.0), "Crop area range.",
-                                              unit="fraction of the image area")
-    crop_ratio: tuple[float, float] = setting((3 / 4, 4 / 3), "Crop aspect ratio range.",
-                                              unit="width / height")
-    flip_p: float = setting(0.5, "Horizontal flip probability.", unit="probability")
+    crop_scale: tuple[float, float] = setting((0.2, 1.0), "Crop area range (0 < low <= high "
+                                              "<= 1).", unit="fraction of the image area",
+                                              flag=None)
+    crop_ratio: tuple[float, float] = setting((3 / 4, 4 / 3), "Crop aspect ratio range (0 < "
+                                              "low <= high).", unit="width / height", flag=None)
+    flip_p: float = setting(0.5, "Horizontal flip probability.", unit="probability",
+                            bounds="[0, 1]", flag=None)
     jitter_p: float = setting(0.8, "Probability of colour jitter (all 4 ops, random order).",
-                              unit="probability")
-    brightness: float = setting(0.4, "Brightness factor drawn in [1 - b, 1 + b].")
-    contrast: float = setting(0.4, "Contrast factor drawn in [1 - c, 1 + c].")
-    saturation: float = setting(0.4, "Saturation factor drawn in [1 - s, 1 + s].")
-    hue: float = setting(0.1, "Hue shift drawn in [-h, h].", unit="fraction of the colour wheel")
-    grayscale_p: float = setting(0.2, "Grayscale probability.", unit="probability")
-    blur_p: float = setting(0.5, "Gaussian blur probability.", unit="probability")
-    blur_sigma: tuple[float, float] = setting((0.1, 2.0), "Blur sigma range, drawn per sample.",
-                                              unit="pixels")
+                              unit="probability", bounds="[0, 1]", flag=None)
+    brightness: float = setting(0.4, "Brightness factor drawn in [1 - b, 1 + b].",
+                                bounds="[0, inf)", flag=None)
+    contrast: float = setting(0.4, "Contrast factor drawn in [1 - c, 1 + c].", bounds="[0, inf)",
+                              flag=None)
+    saturation: float = setting(0.4, "Saturation factor drawn in [1 - s, 1 + s].",
+                                bounds="[0, inf)", flag=None)
+    hue: float = setting(0.1, "Hue shift drawn in [-h, h].", unit="fraction of the colour wheel",
+                         bounds="[0, 0.5]", flag=None)
+    grayscale_p: float = setting(0.2, "Grayscale probability.", unit="probability",
+                                 bounds="[0, 1]", flag=None)
+    blur_p: float = setting(0.5, "Gaussian blur probability.", unit="probability",
+                            bounds="[0, 1]", flag=None)
+    blur_sigma: tuple[float, float] = setting((0.1, 2.0), "Blur sigma range, drawn per sample "
+                                              "(0 < low <= high).", unit="pixels", flag=None)
     blur_min_size: int = setting(64, "Blur only when the output side is at least this (no blur "
-                                 "at 32 px).", unit="pixels (output side)")
+                                 "at 32 px).", unit="pixels (output side)", bounds="[1, inf)",
+                                 flag=None)
+
+    def validate(self) -> ViewConfig:
+        """Every field in its range, each range a (low, high) pair in order; changes nothing.
+        Errors name the field as view.NAME (before: flip_p=2 or crop_scale=(1, 0.2) trained)."""
+        try:
+            check_bounds(self)
+        except HumeSSLError as e:
+            raise HumeSSLError(f"view.{e}") from None
+        for name, top in (("crop_scale", 1.0), ("crop_ratio", None), ("blur_sigma", None)):
+            v = getattr(self, name)
+            ok = (isinstance(v, (tuple, list)) and len(v) == 2
+                  and all(isinstance(x, numbers.Real) and math.isfinite(x) for x in v)
+                  and 0 < v[0] <= v[1] and (top is None or v[1] <= top))
+            if not ok:
+                raise HumeSSLError(f"view.{name} {v!r}: give (low, high) with 0 < low <= high"
+                                   + (f" <= {top:g}" if top else "") + ".")
+        return self
 
 
 def _rand(shape: tuple[int, ...], g: torch.Generator, lo: float, hi: float) -> Tensor:

@@ -36,7 +36,9 @@ def resolve_device(device: str = "auto", rank: Optional[int] = None) -> torch.de
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise HumeSSLError(f"bad device {device!r}: use auto, cpu, cuda or cuda:N.") from e
-    if dev.type != "cuda":
+    if dev.type not in ("cpu", "cuda"):  # meta, mps, xla, ...: no path of this toolkit runs
+        raise HumeSSLError(f"bad device {device!r}: use auto, cpu, cuda or cuda:N.")
+    if dev.type == "cpu":
         return dev
     if not torch.cuda.is_available():
         raise HumeSSLError(
@@ -50,3 +52,9 @@ def resolve_device(device: str = "auto", rank: Optional[int] = None) -> torch.de
             f"(cuda:0..cuda:{count - 1}); pass another --device or fewer torchrun processes."
         )
     return torch.device("cuda", index)
+
+
+def torch_seed(value: int) -> int:
+    """A seed torch's generators take (below 2**64): larger random states wrap; smaller ones are
+    unchanged (before: random_state=2**64, inside its declared range, failed in manual_seed)."""
+    return int(value) % 2**64

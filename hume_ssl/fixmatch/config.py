@@ -175,11 +175,23 @@ class FixMatchConfig:
             arch = init.arch
             size = init.input_size if init.resizable else None
         else:
+            from hume_ssl.models.classifier import check_classifier_arch
+
             init, size = None, self.input_size
             if size is not None and not str(arch).startswith(("timm:", "torchvision:")):
                 raise HumeSSLError("--input-size applies with --init, or an --arch timm:NAME / "
                                    "torchvision:NAME; drop it.")
+            fixed = check_classifier_arch(arch or "wrn28_2")  # a timm ViT's own side
+            size = size or fixed  # (before: None, the ViT built at 224 and fed 8 px images)
         filled = resolve_recipe(self, init)
+        decay = filled.get("layer_decay", self.layer_decay)
+        if init is not None and init.family != "vit" and decay not in (None, 1.0):
+            # (before: ignored on ResNets, and a WRN's `blocks` taken for a ViT's, its stem at
+            # the top lr; the record said it applied)
+            raise HumeSSLError(f"--layer-decay {decay:g} applies to a ViT encoder's blocks; "
+                               f"--init {self.init} is a {init.family} encoder: drop "
+                               "--layer-decay" + (f" and --recipe {self.recipe}"
+                                                  if "layer_decay" in filled else "") + ".")
         resolved = dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
                                        **filled).validate()
         scratch = RECIPES["scratch"]  # what a resolved run without --init holds

@@ -105,7 +105,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     n = len(train.images)
     check_seeds_match(s, n, order_hashes(train) if s.order_hash else ())
     y = _training_labels(s, train, cfg)
-    k = _num_classes(s, train, y, cfg)
+    k, k_from = _num_classes(s, train, y, cfg)
     unseeded = [int(c) for c in np.setdiff1d(np.arange(k), y)]  # classes no seed carries
     if unseeded:
         message = (f"{len(unseeded)} of {k} classes have no seeds ({_listed(unseeded)}): "
@@ -133,7 +133,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
     if train.labels is not None:
         seed_acc = label_accuracy(s.labels, train.labels[s.indices], cfg.oracle_labels)
     mean, std = _normalisation(init, cfg, s, train.images, image_size)
-    record = _run_record(cfg, init, s, k, seed_acc, train, unlabeled, test, mean, std,
+    record = _run_record(cfg, init, s, (k, k_from), seed_acc, train, unlabeled, test, mean, std,
                          image_size)
     record["classes_without_seeds"] = unseeded
     trainer = FixMatchTrainer(
@@ -231,10 +231,10 @@ def _check_seed_inputs(seeds, indices, seed_labels, k=None) -> None:
         )
 
 
-def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> int:
-    """k, the classes the model outputs: the seeds' (seeds.json "k"), else the dataset's (its
-    class list, or its labels); never guessed from the largest seed label. The training labels
-    must lie in 0..k-1."""
+def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> tuple[int, str]:
+    """(k, where it came from): k, the classes the model outputs, is the seeds' (seeds.json
+    "k"), else the dataset's (its class list, or its labels); never guessed from the largest
+    seed label. The training labels must lie in 0..k-1."""
     data_k = (len(train.classes) if train.classes else
               int(train.labels.max()) + 1 if train.labels is not None else None)
     if cfg.oracle_labels:  # ground-truth ids (_training_labels checked there are some)
@@ -259,7 +259,7 @@ def _num_classes(s, train, y: np.ndarray, cfg: FixMatchConfig) -> int:
             + {"seeds.json": " (or k in seeds.json).", "--k": " (or --k)."}.get(
                 s.source.get("k_from"), ".")
         )
-    return int(k)
+    return int(k), source
 
 
 def _training_labels(s, train, cfg: FixMatchConfig) -> np.ndarray:
@@ -300,15 +300,17 @@ def _normalisation(init: Optional[Init], cfg: FixMatchConfig, s, images: np.ndar
                 f"{init.input_size} px).")
         raise HumeSSLError(
             f"--init {cfg.init} was trained on {init.input_size} px images but "
-            f"{s.dataset}:{s.split} has {images.shape[1]} px images; pretrain on this "
-            "dataset (or at this size, `pretrain --image-size`), or drop --init."
+            f"{s.dataset}:{s.split} has {images.shape[1]} px images; pass --image-size "
+            f"{init.input_size} (the images resized to the encoder's size), pretrain at this "
+            "size (`pretrain --image-size`), or drop --init."
         )
     return (np.asarray(init.mean), np.asarray(init.std)) if init else channel_stats(images)
 
 
-def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, train,
+def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: tuple[int, str], seed_acc, train,
                 unlabeled: np.ndarray, test, mean, std, image_size: Optional[int]) -> dict:
-    """config.json: the resolved config with units, the init, the seeds and the data."""
+    """config.json: the resolved config with units, the init, the seeds (`k`: (k, where it
+    came from)) and the data."""
     return {
         "command": "train-fixmatch",
         "fixmatch": cfg.to_dict(),
@@ -318,12 +320,13 @@ def _run_record(cfg: FixMatchConfig, init: Optional[Init], s, k: int, seed_acc, 
                    "layer_decay": cfg.layer_decay},
         "units": units_of(FixMatchConfig),
         "length": length_record("fixmatch.steps", cfg.budget_minutes),
-        "seeds": {
-            **s.source,
+        "seeds": {  # (the seed-labels file as labels_file: "labels" says which labels trained)
+            **{"labels_file" if key == "labels" else key: v for key, v in s.source.items()},
             "dataset": s.dataset,
             "split": s.split,
             "n_seeds": int(len(s.indices)),
-            "k": k,
+            "k": k[0],
+            "k_from": k[1],  # (before: seeds.json's "k_from" kept under --oracle-labels)
             "labels": "ground truth (oracle)" if cfg.oracle_labels else "pseudo-labels",
             "seed_label_acc_vs_truth": seed_acc,
         },

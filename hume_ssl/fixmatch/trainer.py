@@ -34,7 +34,7 @@ from hume_ssl.core.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from hume_ssl.core.device import local_rank, resolve_device
+from hume_ssl.core.device import local_rank, resolve_device, torch_seed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.metrics import accuracy_from_counts
 from hume_ssl.core.params import moved
@@ -128,7 +128,7 @@ class FixMatchTrainer(Trainer):
         self.std = torch.as_tensor(std, dtype=torch.float32, device=dev)
         self._build_model(init)
         self.gen = torch.Generator(device=dev)
-        self.gen.manual_seed(cfg.random_state * 1000 + self.rank)
+        self.gen.manual_seed(torch_seed(cfg.random_state * 1000 + self.rank))
         self.step = 0
         self.evals: list[tuple[int, float]] = []
         self._reset_acc()
@@ -164,7 +164,7 @@ class FixMatchTrainer(Trainer):
         """The classifier (same initial weights on every process), its EMA, the SGD optimizer
         and the network a step runs (DDP-wrapped, compiled when asked)."""
         cfg, dev = self.cfg, self.device
-        torch.manual_seed(cfg.random_state)
+        torch.manual_seed(torch_seed(cfg.random_state))
         if init is not None:
             model, _ = init_classifier(init, self.k, bn_momentum_for(cfg))
         else:

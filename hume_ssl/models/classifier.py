@@ -21,7 +21,7 @@ from torch import nn
 
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.models.backbones import ALIASES, BackboneSpec, load_backbone, resolve_backbone
-from hume_ssl.models.encoders import CIFAR_ARCHS, build_encoder
+from hume_ssl.models.encoders import CIFAR_ARCHS, build_encoder, check_arch
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 from hume_ssl.models.wrn import ARCHS as WRN_ARCHS
 from hume_ssl.models.wrn import build_model
@@ -86,6 +86,22 @@ def set_bn_momentum(model: nn.Module, momentum: float) -> None:
 
 def classifier_archs() -> list[str]:
     return list(WRN_ARCHS) + list(CIFAR_ARCHS) + ["torchvision:NAME", "timm:NAME"]
+
+
+def check_classifier_arch(arch) -> Optional[int]:
+    """A clear error for an --arch build_classifier cannot build, before any data is read (a
+    typo failed after it); returns the input side the arch needs when it has one (a timm ViT:
+    its patch grid is fixed, so images are resized to it), else None."""
+    if not isinstance(arch, str):
+        raise unknown_choice("--arch", repr(arch), classifier_archs())
+    if arch.startswith("timm:"):
+        b = resolve_backbone(arch, random_init=True)
+        return int(b.preprocessing.input_size) if _is_vit(b) else None
+    if arch.startswith("torchvision:") or arch in CIFAR_ARCHS:
+        check_arch(arch)
+    elif arch not in WRN_ARCHS:
+        raise unknown_choice("--arch", arch, classifier_archs())
+    return None
 
 
 def build_classifier(arch: str, k: int, bn_momentum: float = 0.001,

@@ -160,6 +160,22 @@ def _cifar_resnet(arch: str) -> tuple[nn.Module, int]:
     return model, dim
 
 
+def check_arch(arch) -> None:
+    """A clear error for an --arch build_encoder cannot build (before any data is read)."""
+    choices = [*CIFAR_ARCHS, *WRN_ARCHS, "torchvision:NAME (e.g. torchvision:resnet50 for "
+               "images of 96 px and more)"]
+    if not isinstance(arch, str):
+        raise unknown_choice("--arch", repr(arch), choices)
+    if arch.startswith("torchvision:"):
+        import torchvision.models as tvm
+
+        name = arch.split(":", 1)[1]
+        if name not in tvm.list_models():
+            raise unknown_choice("torchvision model", name, tvm.list_models())
+    elif arch not in CIFAR_ARCHS and arch not in WRN_ARCHS:
+        raise unknown_choice("--arch", arch, choices)
+
+
 def build_encoder(arch: str) -> tuple[nn.Module, int]:
     """(encoder: (B, 3, S, S) -> (B, d), d) with random weights."""
     if arch in CIFAR_ARCHS:

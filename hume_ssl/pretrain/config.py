@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
-from hume_ssl.core.errors import raise_first_failed
+from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import check_bounds, default_of, flag_of, setting, warn_renamed
+from hume_ssl.models.encoders import check_arch
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
 
 KNN_NEIGHBORS = 200  # the kNN monitor's neighbours
@@ -100,7 +101,7 @@ class PretrainConfig:
     # epochs and budget_minutes fix the schedule's length: a resume with others is refused
     RESUME_KEYS = ("method", "arch", "epochs", "budget_minutes", "batch_size", "lr", "momentum",
                    "weight_decay", "dim", "head", "queue_size", "moco_momentum", "temperature",
-                   "bn_splits", "symmetric", "random_state")
+                   "bn_splits", "symmetric", "random_state", "view")
 
     def resolve(self) -> PretrainConfig:
         """A checked copy with the automatic values (lr, temperature, head, queue_size) filled in
@@ -143,6 +144,11 @@ class PretrainConfig:
         moco_only = [_changed_name(fields[name]) for name in MOCO_ONLY
                      if getattr(self, name) != default[name]]  # simclr reads none of them
         check_bounds(self)  # each option's declared range, whole numbers
+        if not isinstance(self.view, ViewConfig):  # (a dict failed inside the views)
+            raise HumeSSLError(f"view={self.view!r}: give a hume_ssl.augment.views.ViewConfig "
+                               "(ViewConfig(**d) for a dict d).")
+        self.view.validate()
+        check_arch(self.arch)  # before the data is read (a typo failed after it)
         checks = [
             (moco or not moco_only, f"{', '.join(moco_only)}: mocov2's, not {self.method}'s "
              "(it normalises the whole batch, contrasts both views and keeps no queue); drop "

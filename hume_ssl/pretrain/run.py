@@ -107,6 +107,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "length": length_record("pretrain.epochs", cfg.budget_minutes),
         "data": {"n_train": len(images), "skipped_unreadable": skipped,
                  "image_shape": list(images.shape[1:]),
+                 "image_size": image_size,  # --image-size: resized to it (None: as they are)
                  "mean": mean.tolist(), "std": std.tolist(),
                  "n_test": None if test_images is None else len(test_images),
                  "labels_used_for": "kNN monitor only" if test_images is not None else "nothing"},

@@ -38,7 +38,7 @@ from hume_ssl.core.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from hume_ssl.core.device import resolve_device
+from hume_ssl.core.device import resolve_device, torch_seed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.knn import knn_classify
 from hume_ssl.models.encoders import sync_batchnorm
@@ -93,7 +93,7 @@ class Pretrainer(Trainer):
         self.train_labels, self.test_images, self.test_labels = (
             train_labels, test_images, test_labels)
         self.monitor = all(v is not None for v in (train_labels, test_images, test_labels))
-        torch.manual_seed(cfg.random_state)
+        torch.manual_seed(torch_seed(cfg.random_state))
         self.model = METHODS[cfg.method].build(cfg, self.world).to(dev)
         if self.world > 1 and getattr(self.model, "sync_bn", False):
             self.model = sync_batchnorm(self.model, dev)
@@ -114,7 +114,7 @@ class Pretrainer(Trainer):
         self.flops_per_step = self._flops_per_step(images.shape[1])  # model FLOPs, fwd + bwd
         self.peak_flops = peak_flops(dev)
         self.gen = torch.Generator(device=dev)
-        self.gen.manual_seed(cfg.random_state)
+        self.gen.manual_seed(torch_seed(cfg.random_state))
         self.steps_per_epoch = len(images) // cfg.batch_size  # the last partial batch is dropped
         self.total_steps = cfg.epochs * self.steps_per_epoch  # refitted under budget_minutes
         self.step, self.order = 0, None

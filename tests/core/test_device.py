@@ -46,3 +46,18 @@ def test_cpu_and_no_cuda(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(HumeSSLError, match="--device cpu"):
         resolve_device("cuda")
+
+
+def test_devices_no_path_runs_on_are_refused_by_name():
+    """Before: device='meta' passed and failed inside training ("META device type not an
+    accelerator") or predict's autocast."""
+    for bad in ("meta", "mps"):
+        with pytest.raises(HumeSSLError, match=f"bad device '{bad}': use auto, cpu, cuda"):
+            resolve_device(bad)
+
+
+def test_random_states_past_64_bits_wrap_to_a_torch_seed():
+    from hume_ssl.core.device import torch_seed
+
+    assert torch_seed(7) == 7 and torch_seed(2**64 - 1) == 2**64 - 1  # unchanged below 2**64
+    torch.Generator().manual_seed(torch_seed(2**64 * 1000 + 3))  # before: Overflow ValueError

@@ -132,6 +132,23 @@ def test_warmup_under_a_budget_starts_low_and_only_rises_to_the_cosine():
     assert lrs[-1] == pytest.approx(0.1 * np.cos(7 * np.pi * 174 / (16 * 175)))
 
 
+def test_layer_decay_is_refused_where_there_are_no_vit_blocks():
+    """Before: --layer-decay with a ResNet init was ignored, with a WRN one the WRN's `blocks`
+    were taken for a ViT's (its stem at the top lr), and config.json said it applied."""
+    from hume_ssl.models.classifier import Init
+
+    def init(family):
+        return Init("ssl:run", "wrn10_1", 32, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), family)
+
+    with pytest.raises(HumeSSLError, match="--layer-decay 0.5 applies to a ViT encoder's "
+                       "blocks; --init ssl:run is a ssl encoder: drop --layer-decay."):
+        FixMatchConfig(init="ssl:run", layer_decay=0.5).resolve(init=init("ssl"))
+    with pytest.raises(HumeSSLError, match="drop --layer-decay and --recipe vit"):
+        FixMatchConfig(init="ssl:run", recipe="vit").resolve(init=init("cnn"))
+    assert FixMatchConfig(init="ssl:run", layer_decay=0.5).resolve(init=init("vit")).layer_decay \
+        == 0.5
+
+
 def test_micro_batches_give_the_whole_batch_gradient():
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.GELU(),

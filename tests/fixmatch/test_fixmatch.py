@@ -699,7 +699,7 @@ def test_init_errors_are_clear_and_leave_nothing(toy, ssl_run, tmp_path):
         z = np.load(root / f"toy_{split}.npz")
         np.savez(tmp_path / f"small_{split}.npz", images=z["images"][:, :8, :8],
                  labels=z["labels"])
-    with pytest.raises(HumeSSLError, match="trained on 16 px images"):
+    with pytest.raises(HumeSSLError, match="trained on 16 px images.* pass --image-size 16"):
         train_fixmatch_run(root / "e2", tiny_cfg(arch=None, init=f"ssl:{ssl_run}"),
                            indices=seeds / "indices.npy", seed_labels=seeds / "pseudo_labels.npy",
                            dataset=f"npz:{tmp_path}/small_{{split}}.npz")
@@ -801,6 +801,44 @@ def test_a_budget_keeps_a_last_partial_log_interval_up_to_steps(toy, fake_clock)
                                  seeds=seeds)
         assert res["steps"] == steps
         assert json.loads((root / f"p{steps}" / "metrics.json").read_text())["total_steps"] == steps
+
+
+def test_a_random_state_inside_its_range_trains(toy):
+    """Before: random_state=2**62 (range [0, inf)) failed in the generator's manual_seed (the
+    data order's seed is random_state x 1000 + rank): Overflow when unpacking long long."""
+    root, seeds, _, _ = toy
+    res = train_fixmatch_run(root / "rs", tiny_cfg(steps=2, eval_every=2, random_state=2**62),
+                             seeds=seeds)
+    assert res["steps"] == 2
+
+
+def test_arch_is_checked_by_resolve_and_a_vit_gets_its_own_input_size():
+    """Before: an --arch typo passed resolve() and failed after the data was read, and
+    timm:vit_tiny_patch16_224 without --input-size resolved to None, was built at 224 px and
+    failed inside timm on the data's 8 px images."""
+    pytest.importorskip("timm")
+    with pytest.raises(HumeSSLError, match="unknown --arch 'wrn10-1'. Did you mean 'wrn10_1'?"):
+        FixMatchConfig(arch="wrn10-1").resolve()
+    assert FixMatchConfig(arch="timm:vit_tiny_patch16_224").resolve().input_size == 224
+    assert FixMatchConfig(arch="timm:vit_tiny_patch16_224", input_size=32).resolve(
+        ).input_size == 32
+    assert FixMatchConfig(arch="wrn10_1").resolve().input_size is None
+
+
+def test_config_json_keeps_the_seed_label_file_and_where_k_came_from(toy):
+    """Before: "labels": "pseudo-labels" overwrote the seed-labels file's path, and under
+    --oracle-labels the record kept seeds.json's k_from though k was the dataset's."""
+    root, seeds, _, _ = toy
+    train_fixmatch_run(root / "f", tiny_cfg(steps=2, eval_every=2), indices=seeds / "indices.npy",
+                       seed_labels=seeds / "pseudo_labels.npy",
+                       dataset=f"npz:{root}/toy_{{split}}.npz", k=3)
+    rec = json.loads((root / "f" / "config.json").read_text())["seeds"]
+    assert rec["labels_file"].endswith("pseudo_labels.npy") and rec["labels"] == "pseudo-labels"
+    assert rec["k"] == 3 and rec["k_from"] == "--k"
+    train_fixmatch_run(root / "o", tiny_cfg(steps=2, eval_every=2, oracle_labels=True),
+                       seeds=seeds)
+    rec = json.loads((root / "o" / "config.json").read_text())["seeds"]
+    assert rec["k_from"].startswith("the classes of npz:")
 
 
 def test_cli_sets_weight_decay_lambda_u_and_ema_decay(toy):

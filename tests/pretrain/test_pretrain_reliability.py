@@ -2,6 +2,7 @@
 numbers, a full disk, words and progress."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -51,6 +52,43 @@ def test_resume_with_other_epochs_is_refused_and_config_json_unchanged(tmp_path,
     with pytest.raises(HumeSSLError, match=r"epochs=1 \(now 2\)"):
         pretrain_run(toy, out, tiny_cfg(epochs=2, knn_every=100), resume=True)
     assert (out / "config.json").read_text() == before
+
+
+def test_resume_with_other_views_is_refused(tmp_path, toy):
+    """Before: a resume with another augmentation recipe was accepted and config.json rewritten
+    to show it, though the first part of the run used the other views."""
+    from hume_ssl.augment.views import ViewConfig
+
+    out = tmp_path / "v"
+    pretrain_run(toy, out, tiny_cfg(epochs=1, knn_every=100))
+    before = (out / "config.json").read_text()
+    assert json.loads(before)["data"]["image_size"] is None  # (recorded since 2026-12-07)
+    with pytest.raises(HumeSSLError, match=r"cannot --resume: view="):
+        pretrain_run(toy, out, tiny_cfg(epochs=1, knn_every=100, view=ViewConfig(flip_p=0.0)),
+                     resume=True)
+    assert (out / "config.json").read_text() == before
+    pretrain_run(toy, out, tiny_cfg(epochs=1, knn_every=100), resume=True)  # the same: resumes
+
+
+@pytest.mark.parametrize("kw, says", [
+    (dict(view=None), "view=None: give a hume_ssl.augment.views.ViewConfig"),
+    (dict(view={"flip_p": 0.5}), "view={'flip_p': 0.5}: give a hume_ssl.augment.views"),
+    (dict(arch="wrn10-1"), "unknown --arch 'wrn10-1'. Did you mean 'wrn10_1'?"),
+    (dict(arch=None), "unknown --arch 'None'"),
+])
+def test_views_and_arch_are_checked_before_any_work(kw, says):
+    """Before: ViewConfig(flip_p=2) and crop_scale=(1, 0.2) trained, a dict failed inside the
+    views, and an --arch typo failed after the data was read."""
+    from hume_ssl.augment.views import ViewConfig
+
+    with pytest.raises(HumeSSLError, match=re.escape(says)):
+        PretrainConfig(**kw).resolve()
+    for bad, said in ((dict(flip_p=2.0), "view.flip_p 2: must be a number in [0, 1]."),
+                      (dict(crop_scale=(1.0, 0.2)), "view.crop_scale (1.0, 0.2): give (low, "
+                       "high) with 0 < low <= high <= 1."),
+                      (dict(hue=-3.0), "view.hue -3: must be a number in [0, 0.5].")):
+        with pytest.raises(HumeSSLError, match=re.escape(said)):
+            PretrainConfig(view=ViewConfig(**bad)).resolve()
 
 
 @pytest.mark.parametrize("kw", [dict(lr=float("nan")), dict(lr=float("inf")), dict(lr=-0.1),
