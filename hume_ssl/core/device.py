@@ -36,9 +36,9 @@ def resolve_device(device: str = "auto", rank: Optional[int] = None) -> torch.de
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise HumeSSLError(f"bad device {device!r}: use auto, cpu, cuda or cuda:N.") from e
-    if dev.type not in ("cpu", "cuda"):  # meta, mps, xla, ...: no path of this toolkit runs
-        raise HumeSSLError(f"bad device {device!r}: use auto, cpu, cuda or cuda:N.")
-    if dev.type == "cpu":
+    if dev.type not in ("cpu", "cuda", "mps"):  # meta, xla, ...: no path of this toolkit
+        raise HumeSSLError(f"bad device {device!r}: use auto, cpu, cuda or cuda:N.")  # runs
+    if dev.type != "cuda":  # (mps: as before, untested here)
         return dev
     if not torch.cuda.is_available():
         raise HumeSSLError(

@@ -86,6 +86,8 @@ class Bounds:
                    m.group(1) == "[", m.group(4) == "]")
 
     def __contains__(self, value: Any) -> bool:
+        if isinstance(value, np.ndarray) and value.ndim == 0:  # np.array(0.9): its number
+            value = value.item()
         if not isinstance(value, numbers.Real):  # a string '0.1' too: float() would take it
             return False
         try:

@@ -414,6 +414,12 @@ class FixMatchTrainer(Trainer):
         t_step = self.budget_timer.tick(self.step) if self.budget_timer else None
         if t_step is None:
             return
+        if self.step >= self.cfg.steps:  # timed to the last step: nothing left to fit (before:
+            # "too small for one log interval", after every step had trained)
+            self.total_steps, self.budget_fitted, self.budget_timer = self.cfg.steps, True, None
+            self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
+                                     "s_per_eval": 0.0})
+            return
         t_eval = 0.0
         if self.rank == 0 and self.test_images is not None:
             t = self.elapsed()

@@ -11,8 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
-
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import (
     check_bounds,
@@ -110,9 +108,11 @@ class HumeConfig:
                                     flag=None)
 
     def __post_init__(self):
-        if isinstance(self.anneal_steps, (list, tuple, np.ndarray)):  # a list from JSON too
-            self.anneal_steps = tuple(int(v) if is_whole(v) else v  # (others: validate)
-                                      for v in self.anneal_steps)
+        steps = self.anneal_steps  # a list from JSON, a range, an array: any iterable
+        if not isinstance(steps, (str, bytes)) and hasattr(steps, "__iter__"):
+            self.anneal_steps = tuple(  # whole numbers as int, 100.0 too (others: validate)
+                int(v) if is_whole(v) or (isinstance(v, float) and v.is_integer()) else v
+                for v in steps)
 
     def validate(self, n_samples: int | None = None) -> HumeConfig:
         """Check every field against its declared range (errors name the command-line flag),

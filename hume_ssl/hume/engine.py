@@ -196,11 +196,12 @@ def lanes_loss(x, v, idx, prep, inner, n_tr: int, cfg: HumeConfig, tau: float,
     w_cols = w.reshape(g, r * k, d1).transpose(1, 2)  # (G, d1, L*k): restarts side by side
     if full_rows:  # label every row once, then gather the subsets
         logits = torch.bmm(x.expand(g, *x.shape), w_cols)  # (G, N, L*k)
-        y = tempered(logits.view(g, x.shape[0], r, k), tau)  # (G, N, L, k)
+        y = tempered(logits.view(g, x.shape[0], r, k), tau, cfg.normalize_phi1)  # (G, N, L, k)
         y = y.view(g, x.shape[0], r * k)[:, idx]  # (G, S, n, L*k)
     else:
         logits = torch.matmul(x, w_cols[:, None])  # (G, S, n, L*k)
-        y = tempered(logits.view(g, *idx.shape, r, k), tau).view(g, *idx.shape, r * k)
+        y = tempered(logits.view(g, *idx.shape, r, k), tau, cfg.normalize_phi1).view(
+            g, *idx.shape, r * k)
     y_tr, y_te = y[:, :, :n_tr], y[:, :, n_tr:]
     err = inner.error(prep, y_tr, y_te, r)  # (G, S, L)
     ent = entropy(y.mean(2).view(g, idx.shape[0], r, k))  # (G, S, L)

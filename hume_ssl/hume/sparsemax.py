@@ -24,12 +24,14 @@ def sparsemax(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
 EXACT_LOGIT = 2.0**20  # float32 steps are 1/8 here; at 2**23, 1: the support test's "- 1" is lost
 
 
-def tempered(logits: torch.Tensor, tau: float) -> torch.Tensor:
-    """sparsemax(logits / tau) over the last dim, of logits in [-1, 1] (cosines). At a tiny
-    tau (1 / tau past EXACT_LOGIT) the logits are first shifted to a largest of 0, the same
-    projection: unshifted, float32's cumsum - 1 rounds to the largest logit itself and no entry
-    passes the support test (a fit at tau=1e-8 failed in the gather). At any other tau nothing
-    is added: the same bits and memory as sparsemax(logits / tau)."""
-    if 1.0 / tau > EXACT_LOGIT:
+def tempered(logits: torch.Tensor, tau: float, bounded: bool = True) -> torch.Tensor:
+    """sparsemax(logits / tau) over the last dim. `bounded`: the logits lie in [-1, 1] (cosines:
+    normalised rows, the default); unbounded ones (HumeConfig normalize_phi1=False) can be any
+    size. At a tiny tau (1 / tau past EXACT_LOGIT), or unbounded, the logits are first shifted
+    to a largest of 0, the same projection: unshifted, float32's cumsum - 1 rounds to a large
+    logit itself and no entry passes the support test (a fit at tau=1e-8 failed in the
+    gather). Bounded at any other tau, nothing is added: the same bits and memory as
+    sparsemax(logits / tau)."""
+    if not bounded or 1.0 / tau > EXACT_LOGIT:
         logits = logits - logits.amax(-1, keepdim=True)
     return sparsemax(logits / tau)

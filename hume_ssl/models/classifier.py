@@ -96,7 +96,7 @@ def check_classifier_arch(arch) -> Optional[int]:
         raise unknown_choice("--arch", repr(arch), classifier_archs())
     if arch.startswith("timm:"):
         b = resolve_backbone(arch, random_init=True)
-        return int(b.preprocessing.input_size) if _is_vit(b) else None
+        return int(b.preprocessing.input_size) if _fixed_input_size(b) else None
     if arch.startswith("torchvision:") or arch in CIFAR_ARCHS:
         check_arch(arch)
     elif arch not in WRN_ARCHS:
@@ -127,6 +127,19 @@ def build_classifier(arch: str, k: int, bn_momentum: float = 0.001,
 def _patch_size(model_name: str) -> Optional[int]:
     m = re.search(r"patch(\d+)", model_name)
     return int(m.group(1)) if m else None
+
+
+def _fixed_input_size(b: BackboneSpec) -> bool:
+    """A timm network that runs at its own input size only (its pretrained config says
+    fixed_input_size: ViTs, Swin, ...); CNNs and the hybrids named *vit* (repvit, fastvit,
+    mobilevit) run at any size."""
+    import timm
+
+    try:
+        return bool(getattr(timm.models.get_pretrained_cfg(b.model_name), "fixed_input_size",
+                            False))
+    except Exception:  # a name timm has no config for: by the name
+        return _is_vit(b)
 
 
 def _is_vit(b: BackboneSpec) -> bool:

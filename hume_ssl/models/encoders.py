@@ -160,6 +160,9 @@ def _cifar_resnet(arch: str) -> tuple[nn.Module, int]:
     return model, dim
 
 
+FIXED_SIZE_TORCHVISION = ("vit_", "maxvit")  # torchvision models that take 224 px only
+
+
 def check_arch(arch) -> None:
     """A clear error for an --arch build_encoder cannot build (before any data is read)."""
     choices = [*CIFAR_ARCHS, *WRN_ARCHS, "torchvision:NAME (e.g. torchvision:resnet50 for "
@@ -172,6 +175,9 @@ def check_arch(arch) -> None:
         name = arch.split(":", 1)[1]
         if name not in tvm.list_models():
             raise unknown_choice("torchvision model", name, tvm.list_models())
+        if name.startswith(FIXED_SIZE_TORCHVISION):  # (they failed after the data was read)
+            raise HumeSSLError(f"--arch {arch} runs at 224 px only; use a torchvision CNN, or "
+                               "a ViT through timm (--arch timm:NAME, resized to its size).")
     elif arch not in CIFAR_ARCHS and arch not in WRN_ARCHS:
         raise unknown_choice("--arch", arch, choices)
 

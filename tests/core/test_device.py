@@ -51,7 +51,7 @@ def test_cpu_and_no_cuda(monkeypatch):
 def test_devices_no_path_runs_on_are_refused_by_name():
     """Before: device='meta' passed and failed inside training ("META device type not an
     accelerator") or predict's autocast."""
-    for bad in ("meta", "mps"):
+    for bad in ("meta", "xla"):
         with pytest.raises(HumeSSLError, match=f"bad device '{bad}': use auto, cpu, cuda"):
             resolve_device(bad)
 

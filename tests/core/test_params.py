@@ -29,6 +29,12 @@ def test_counts_are_whole_numbers_and_ranges_say_what_they_need(cfg, needle):
     assert str(e.value) == needle
 
 
+def test_a_zero_d_array_counts_as_its_number():
+    from hume_ssl.fixmatch.config import FixMatchConfig
+
+    assert FixMatchConfig(threshold=np.array(0.9)).resolve().threshold == 0.9  # as before
+
+
 def test_numpy_integers_count_as_whole_numbers():
     assert HumeConfig(k=np.int64(3), n_restarts=np.int32(2)).validate().k == 3
 

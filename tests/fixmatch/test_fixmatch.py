@@ -795,9 +795,11 @@ def test_a_budget_keeps_a_last_partial_log_interval_up_to_steps(toy, fake_clock)
     --log-every 4 (3 intervals done when timed) was refused as "too small" in any budget, and
     --steps 30 trained 28."""
     root, seeds, _, _ = toy
-    for steps in (14, 30):
+    # (25 at --log-every 5: the timing ends on the last step; it trained every step, then
+    # failed as "too small for one log interval")
+    for steps, log_every in ((14, 4), (30, 4), (25, 5)):
         res = train_fixmatch_run(root / f"p{steps}", tiny_cfg(steps=steps, budget_minutes=60.0,
-                                                             eval_every=20, log_every=4),
+                                                             eval_every=20, log_every=log_every),
                                  seeds=seeds)
         assert res["steps"] == steps
         assert json.loads((root / f"p{steps}" / "metrics.json").read_text())["total_steps"] == steps
@@ -823,6 +825,10 @@ def test_arch_is_checked_by_resolve_and_a_vit_gets_its_own_input_size():
     assert FixMatchConfig(arch="timm:vit_tiny_patch16_224", input_size=32).resolve(
         ).input_size == 32
     assert FixMatchConfig(arch="wrn10_1").resolve().input_size is None
+    # hybrids named *vit* run at any size: they keep the data's (a review found repvit at 224)
+    assert FixMatchConfig(arch="timm:repvit_m1").resolve().input_size is None
+    with pytest.raises(HumeSSLError, match="torchvision:vit_b_16 runs at 224 px only"):
+        FixMatchConfig(arch="torchvision:vit_b_16").resolve()
 
 
 def test_config_json_keeps_the_seed_label_file_and_where_k_came_from(toy):

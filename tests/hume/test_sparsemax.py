@@ -33,3 +33,10 @@ def test_a_tiny_tau_gives_the_one_hot_limit_and_any_other_the_same_bits():
     assert torch.equal(tempered(cos, 1e-8), torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
     z = torch.rand(40, 10) * 2 - 1
     assert torch.equal(tempered(z, 0.1), sparsemax(z / 0.1))  # the shipped tau: as before
+
+
+def test_unbounded_logits_are_shifted_at_any_tau():
+    """Before: with normalize_phi1=False the logits are not cosines, and phi1 x 1000 at
+    tau=1e-5 still failed in the gather: the shift keyed on tau alone."""
+    z = torch.tensor([[0.9, 0.3, -0.5]]) * 1e3
+    assert torch.equal(tempered(z, 1e-5, bounded=False), torch.tensor([[1.0, 0.0, 0.0]]))

@@ -696,6 +696,7 @@ def test_a_random_state_past_32_bits_runs(blobs, monkeypatch):
     phi1, phi2, y = blobs
     sel = ConsensusSelector(per_class=2, n_neighbors=5, kmeans_states=1, random_state=2**32)
     assert len(sel.fit(phi1, phi2, y, 3).indices_) == 6
+    pytest.importorskip("faiss")
     monkeypatch.setattr(partitions, "SKLEARN_MAX_ROWS", 0)  # the faiss path of large data
     labels, impl = partitions.kmeans_labels(phi1, 3, 2**40)
     assert impl == "faiss" and len(np.unique(labels)) == 3

@@ -208,8 +208,9 @@ def test_usb_datasets_hold_pseudo_labels_and_the_rest_unlabeled(tmp_path):
 
 @pytest.mark.interop
 def test_usb_datasets_cover_the_test_classes_and_resize_on_request(tmp_path):
-    """Before: seeds of 5 clusters on the 10 digits gave USB a 5-class model whose evaluation
-    failed at the last iteration (cross_entropy: target 5 out of bounds), losing the run; and
+    """Before: seeds of 5 clusters on the 10 digits gave USB an eval set whose targets reached
+    past its 5 outputs: its evaluation failed at the last iteration (cross_entropy: target 5
+    out of bounds), losing the run; and
     an image folder of several sizes could not be trained (train_usb.py had no --image-size)."""
     pytest.importorskip("semilearn")
     from PIL import Image
@@ -218,7 +219,9 @@ def test_usb_datasets_cover_the_test_classes_and_resize_on_request(tmp_path):
 
     s = read_seeds(seeds_dir=_digit_seeds(tmp_path / "seeds"))
     s.labels, s.k = s.labels % 5, 5
-    assert usb_datasets(s, "fixmatch")["info"]["k"] == 10
+    d = usb_datasets(s, "fixmatch")  # 5 outputs: unseeded ones would skew the uniform priors
+    assert d["info"]["k"] == 5 and max(d["eval"].targets) < 5
+    assert d["info"]["eval_truth"].max() == 9  # our accuracy's truth
     folder = tmp_path / "imgs" / "a"
     folder.mkdir(parents=True)
     for i, size in enumerate([(12, 9), (10, 10), (9, 12), (10, 10)]):
