@@ -133,12 +133,12 @@ def _fixed_input_size(b: BackboneSpec) -> bool:
     """A timm network that runs at its own input size only (its pretrained config says
     fixed_input_size: ViTs, Swin, ...); CNNs and the hybrids named *vit* (repvit, fastvit,
     mobilevit) run at any size."""
-    import timm
-
     try:
+        import timm
+
         return bool(getattr(timm.models.get_pretrained_cfg(b.model_name), "fixed_input_size",
                             False))
-    except Exception:  # a name timm has no config for: by the name
+    except Exception:  # no timm here, or a name timm has no config for: by the name
         return _is_vit(b)
 
 
