@@ -109,12 +109,22 @@ class BackboneSpec:
         return {"kind": "pretrained", "tag": f"{self.source}:{self.model_name}"}
 
 
+def missing_weights(path: Path, given) -> HumeSSLError:
+    """The error for a weights path that is no file: a folder (a hub snapshot) says so."""
+    if path.is_dir():
+        return HumeSSLError(f"weights file {given} is a folder, not a file; pass the .pth / "
+                            ".safetensors file inside it.")
+    return HumeSSLError(f"weights file not found: {given}.")
+
+
 def file_sha256(path: Path, cache_dir: Optional[Path] = None) -> str:
-    """sha256 of a (possibly multi-GB) weights file, memoised by (path, size, mtime)."""
+    """sha256 of a (possibly multi-GB) weights file, memoised by (path, size, mtime, inode,
+    ctime): a file replaced by another of the same size and mtime (`cp -p`, `rsync -a`) has a
+    new inode or ctime, which no user tool sets (before: its features were reused)."""
     if not path.is_file():
-        raise HumeSSLError(f"weights file not found: {path}.")
+        raise missing_weights(path, path)
     st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}"
     memo_path = (cache_dir / "weights_sha256.json") if cache_dir else None
     memo = {}
     if memo_path and memo_path.is_file():
@@ -249,7 +259,7 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
         if source == "timm" and ("img_size" in extra or "vit" in model_name):
             extra["img_size"] = int(input_size)  # ViT position embeddings get resampled
     if weights and weights != "random" and not Path(weights).expanduser().is_file():
-        raise HumeSSLError(f"weights file not found: {weights}.")
+        raise missing_weights(Path(weights).expanduser(), weights)
     return BackboneSpec(canonical, source, model_name, output, pre_obj, weights, extra)
 
 
@@ -298,7 +308,8 @@ def _read_state_dict(path: Path) -> dict:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        first = (str(e).strip().split(". ") or [""])[0].splitlines()[0][:160]  # 1st sentence
+        first = ((str(e).strip().split(". ")[0].splitlines() or [""])[0][:160]  # 1st sentence
+                 or ("the file is empty" if path.stat().st_size == 0 else "no message"))
         raise HumeSSLError(
             f"cannot read weights file {path} ({type(e).__name__}: {first}); it should be a "
             "PyTorch state dict (.pth/.pt, torch.save(model.state_dict(), FILE)) or a "
@@ -359,6 +370,9 @@ def _build_timm(b: BackboneSpec) -> nn.Module:
     if b.weights == "random":
         return timm.create_model(b.model_name, pretrained=False, **kw)
     if b.weights:
+        # a file that is no state dict says so (before: "does not fit", a traceback or a bare
+        # "Aborted." from timm's loader); only a readable one is timm's to load
+        _read_state_dict(Path(b.weights).expanduser())
         # created with its head, so that timm loads the file strictly (with num_classes=0 it
         # skips the check, and weights of another network would load as nothing); then removed
         kw.pop("num_classes", None)

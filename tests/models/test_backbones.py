@@ -167,3 +167,40 @@ def test_two_weights_for_one_backbone_are_refused(tmp_path, monkeypatch):
     (tmp_path / "a.pth").write_bytes(b"")
     same = resolve_backbone("torchvision:squeezenet1_1@a.pth", weights="a.pth")  # one file
     assert Path(same.weights).name == "a.pth"
+
+
+def test_unreadable_weights_files_say_so_in_one_line(tmp_path):
+    """Before: an empty file (an interrupted download) gave an IndexError traceback on the
+    torchvision path and a bare "Aborted." on timm's; on timm's a text or tensor file was
+    called "does not fit" or gave a traceback; a folder was "not found"."""
+    pytest.importorskip("timm")
+    empty, tensor = tmp_path / "empty.pth", tmp_path / "tensor.pth"
+    empty.write_bytes(b"")
+    torch.save(torch.zeros(3), tensor)
+    for spec in ("torchvision:squeezenet1_1", "timm:tf_efficientnet_lite2"):
+        with pytest.raises(HumeSSLError, match="cannot read weights file .*the file is empty"):
+            load_backbone(spec, weights=str(empty))
+        with pytest.raises(HumeSSLError, match="holds a Tensor, not a state dict"):
+            load_backbone(spec, weights=str(tensor))
+        with pytest.raises(HumeSSLError, match="is a folder, not a file; pass the .pth"):
+            resolve_backbone(spec, weights=str(tmp_path))
+
+
+def test_a_weights_file_replaced_with_the_same_size_and_mtime_is_hashed_again(tmp_path):
+    """Before: the memo key was (path, size, mtime), so a file replaced by `cp -p` of another
+    checkpoint of the same size reused the old hash, and the old features were served."""
+    import os
+    import shutil
+
+    from hume_ssl.models.backbones import file_sha256
+
+    a, b, w = tmp_path / "a.pth", tmp_path / "b.pth", tmp_path / "w.pth"
+    a.write_bytes(b"1" * 64)
+    b.write_bytes(b"2" * 64)
+    st = a.stat()
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+    shutil.copy2(a, w)
+    first = file_sha256(w, tmp_path)
+    os.unlink(w)
+    shutil.copy2(b, w)  # same size, same mtime, other bytes
+    assert w.stat().st_mtime_ns == st.st_mtime_ns and file_sha256(w, tmp_path) != first
