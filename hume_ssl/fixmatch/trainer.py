@@ -410,15 +410,10 @@ class FixMatchTrainer(Trainer):
     def after_step(self) -> None:
         """Under --budget-minutes: after 5 warm-up steps, time 20 steps (each phase shorter once
         it has taken an eighth of the budget: train.budget.StepTimer) and one evaluation, then
-        fit the number of steps (whole log intervals) so the schedule ends in time."""
+        fit the number of steps (whole log intervals, the last cut at --steps) so the schedule
+        ends in time."""
         t_step = self.budget_timer.tick(self.step) if self.budget_timer else None
         if t_step is None:
-            return
-        if self.step >= self.cfg.steps:  # timed to the last step: nothing left to fit (before:
-            # "too small for one log interval", after every step had trained)
-            self.total_steps, self.budget_fitted, self.budget_timer = self.cfg.steps, True, None
-            self.callback("budget", {"total_steps": self.total_steps, "s_per_step": t_step,
-                                     "s_per_eval": 0.0})
             return
         t_eval = 0.0
         if self.rank == 0 and self.test_images is not None:

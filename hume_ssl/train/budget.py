@@ -76,8 +76,11 @@ def units_in_budget(
     remaining steps and `evals_for(units)` evaluations fit in `seconds_left`; 0 when none does.
 
     Only plans that end after `steps_done` count: with 25 steps done at 4 per unit, the first
-    candidate is 7 units (28 steps), never 6 (24 steps, already behind the run).
+    candidate is 7 units (28 steps), never 6 (24 steps, already behind the run); a run timed to
+    exactly `max_units` units is done, and all of them count.
     """
+    if steps_done == max_units * steps_per_unit:  # timed to the last step: the whole schedule
+        return max_units  # is done (before: 0, "too small", after every step had trained)
     units, u = 0, steps_done // steps_per_unit  # units already complete
     while u < max_units:
         u += 1

@@ -27,6 +27,8 @@ def test_units_in_budget_counts_steps_and_evaluations():
     assert units_in_budget(3.0, 1.0, 0.0, 25, 4, 50, lambda e: 0) == 7
     assert units_in_budget(2.0, 1.0, 0.0, 25, 4, 50, lambda e: 0) == 0
     assert units_in_budget(9.0, 1.0, 0.0, 25, 4, 6, lambda e: 0) == 0  # the cap is behind too
+    # timed to the schedule's last step: all of it is done (before: 0, "too small")
+    assert units_in_budget(0.0, 1.0, 5.0, 24, 4, 6, evals) == 6
 
 
 def _timed(step_s: float, budget_s, steps: int = 40):
