@@ -181,7 +181,8 @@ class FixMatchConfig:
             if size is not None and not str(arch).startswith(("timm:", "torchvision:")):
                 raise HumeSSLError("--input-size applies with --init, or an --arch timm:NAME / "
                                    "torchvision:NAME; drop it.")
-            fixed = check_classifier_arch(arch or "wrn28_2")  # a timm ViT's own side
+            arch = arch or "wrn28_2"  # the default without --init
+            fixed = check_classifier_arch(arch)  # a timm ViT's own side
             size = size or fixed  # (before: None, the ViT built at 224 and fed 8 px images)
         filled = resolve_recipe(self, init)
         decay = filled.get("layer_decay", self.layer_decay)
@@ -192,7 +193,7 @@ class FixMatchConfig:
                                f"--init {self.init} is a {init.family} encoder: drop "
                                "--layer-decay" + (f" and --recipe {self.recipe}"
                                                   if "layer_decay" in filled else "") + ".")
-        resolved = dataclasses.replace(self, arch=arch or "wrn28_2", input_size=size,
+        resolved = dataclasses.replace(self, arch=arch, input_size=size,
                                        **filled).validate()
         scratch = RECIPES["scratch"]  # what a resolved run without --init holds
         scaled = [flag for flag, v, own in (

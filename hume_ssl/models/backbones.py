@@ -370,17 +370,19 @@ def _build_timm(b: BackboneSpec) -> nn.Module:
     if b.weights == "random":
         return timm.create_model(b.model_name, pretrained=False, **kw)
     if b.weights:
-        # a file that is no state dict says so (before: "does not fit", a traceback or a bare
-        # "Aborted." from timm's loader); only a readable one is timm's to load
-        _read_state_dict(Path(b.weights).expanduser())
         # created with its head, so that timm loads the file strictly (with num_classes=0 it
         # skips the check, and weights of another network would load as nothing); then removed
         kw.pop("num_classes", None)
         try:
             model = timm.create_model(b.model_name, pretrained=True,
                                       pretrained_cfg_overlay={"file": str(b.weights)}, **kw)
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise _mismatch(b, e) from e
+        except Exception as e:
+            # a file that is no state dict says so (before: "does not fit", a traceback or a
+            # bare "Aborted." from timm's loader); read only on failure, not twice per load
+            _read_state_dict(Path(b.weights).expanduser())
+            if isinstance(e, (RuntimeError, KeyError, ValueError)):
+                raise _mismatch(b, e) from e
+            raise
         if b.output == "features":
             model.reset_classifier(0)
         return model

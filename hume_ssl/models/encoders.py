@@ -184,22 +184,18 @@ def check_arch(arch) -> None:
 
 def build_encoder(arch: str) -> tuple[nn.Module, int]:
     """(encoder: (B, 3, S, S) -> (B, d), d) with random weights."""
+    check_arch(arch)  # one place says which archs build
     if arch in CIFAR_ARCHS:
         return _cifar_resnet(arch)
     if arch in WRN_ARCHS:
         model = build_model(arch, num_classes=1)
         model.fc = nn.Identity()  # (B, 64 * width) pooled features
         return model, model.num_features
-    if arch.startswith("torchvision:"):
-        import torchvision.models as tvm
+    import torchvision.models as tvm  # the rest: torchvision:NAME, a known name (check_arch)
 
-        name = arch.split(":", 1)[1]
-        if name not in tvm.list_models():
-            raise unknown_choice("torchvision model", name, tvm.list_models())
-        model = strip_head(tvm.get_model(name, weights=None), name)
-        model.eval()
-        with torch.no_grad():
-            dim = int(model(torch.zeros(2, 3, 64, 64)).shape[1])
-        return model.train(), dim
-    raise unknown_choice("--arch", arch, [*CIFAR_ARCHS, *WRN_ARCHS, "torchvision:NAME (e.g. "
-                                          "torchvision:resnet50 for images of 96 px and more)"])
+    name = arch.split(":", 1)[1]
+    model = strip_head(tvm.get_model(name, weights=None), name)
+    model.eval()
+    with torch.no_grad():
+        dim = int(model(torch.zeros(2, 3, 64, 64)).shape[1])
+    return model.train(), dim
