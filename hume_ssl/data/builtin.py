@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.network import stall_timeout
 from hume_ssl.data.identity import content_digest
 from hume_ssl.data.image_dataset import ImageDataset, from_array
 
@@ -30,7 +31,8 @@ def _tv_download(cls_name: str, root: Path, name: str, expected: str, **kw) -> N
     import torchvision.datasets as tvd
 
     try:
-        getattr(tvd, cls_name)(str(root), download=True, **kw)
+        with stall_timeout():
+            getattr(tvd, cls_name)(str(root), download=True, **kw)
     except Exception as e:  # offline: URLError, RuntimeError, ...
         raise _missing(name, root, expected, e) from e
 

@@ -35,6 +35,7 @@ from torch import nn
 
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.core.io import atomic_write_json
+from hume_ssl.core.network import hub_fetch, stall_timeout
 from hume_ssl.models.encoders import build_encoder, strip_head
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 
@@ -387,7 +388,7 @@ def _build_timm(b: BackboneSpec) -> nn.Module:
             model.reset_classifier(0)
         return model
     try:
-        with _quiet_hub():  # offline, the hub logs ~10 retry lines before it gives up
+        with _quiet_hub(), hub_fetch():  # the hub's host unresolvable: its cache only
             return timm.create_model(b.model_name, pretrained=True, **kw)
     except Exception as e:  # hub unreachable, missing cache entry, ...
         cfg = timm.models.get_pretrained_cfg(b.model_name)
@@ -414,7 +415,8 @@ def _build_torchvision(b: BackboneSpec) -> nn.Module:
             raise HumeSSLError(f"torchvision:{b.model_name} has no pretrained weights; pass "
                                "--weights FILE or --random-init.")
         try:
-            model = tvm.get_model(b.model_name, weights=enum.DEFAULT)
+            with stall_timeout():
+                model = tvm.get_model(b.model_name, weights=enum.DEFAULT)
         except Exception as e:
             raise _offline(b, e, enum.DEFAULT.url) from e
     return model if b.output == "logits" else strip_head(model, b.model_name)

@@ -127,9 +127,14 @@ def test_rgb_conversion():
 
 
 def test_missing_dataset_offline_message(tmp_path, monkeypatch):
+    import socket
+
     import torchvision.datasets as tvd
 
-    def offline(*a, **k):
+    from hume_ssl.core.network import STALL_TIMEOUT_S
+
+    def offline(*a, **k):  # torchvision's urlopen has no timeout: ours is set around it
+        assert socket.getdefaulttimeout() == STALL_TIMEOUT_S
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(tvd, "CIFAR10", offline)

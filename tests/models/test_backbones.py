@@ -204,3 +204,34 @@ def test_a_weights_file_replaced_with_the_same_size_and_mtime_is_hashed_again(tm
     os.unlink(w)
     shutil.copy2(b, w)  # same size, same mtime, other bytes
     assert w.stat().st_mtime_ns == st.st_mtime_ns and file_sha256(w, tmp_path) != first
+
+
+def test_pretrained_fetches_time_out_and_skip_hub_retries(monkeypatch, tmp_path):
+    """Each download path runs inside the network guards: timm with the hub offline when its
+    host does not resolve, torchvision with a read timeout."""
+    import socket
+
+    import torchvision.models as tvm
+
+    from hume_ssl.core import network
+
+    timm = pytest.importorskip("timm")
+    constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(
+        socket.gaierror(-2, "Name or service not known")))
+    for v in network.PROXY_VARIABLES:
+        monkeypatch.delenv(v, raising=False)
+    seen = []
+
+    def fetch(*a, **k):
+        seen.append((constants.HF_HUB_OFFLINE, socket.getdefaulttimeout()))
+        raise OSError("cannot find the requested files in the local cache")
+
+    monkeypatch.setattr(timm, "create_model", fetch)
+    with pytest.raises(HumeSSLError, match="Offline?"):
+        load_backbone("timm:resnet18")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(tvm, "get_model", fetch)
+    with pytest.raises(HumeSSLError, match="Offline?"):
+        load_backbone("torchvision:squeezenet1_1")
+    assert seen == [(True, network.STALL_TIMEOUT_S), (False, network.STALL_TIMEOUT_S)]

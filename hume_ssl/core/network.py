@@ -1,0 +1,64 @@
+"""Downloads that end: a stalled connection fails after a timeout instead of hanging, and a
+machine that cannot resolve the Hugging Face hub's host reads the hub's cache only (the hub's
+own retries take ~50 s there before the same error)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from typing import Iterator, Optional
+from urllib.parse import urlsplit
+
+STALL_TIMEOUT_S = 60.0  # seconds a download's socket may wait for data before it fails
+PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy",
+                   "HTTP_PROXY")
+
+
+def unresolvable(url: str) -> Optional[str]:
+    """Why `url`'s host cannot be reached, when its name does not resolve and no proxy is set
+    (a proxy may resolve names this machine cannot); None otherwise."""
+    if any(os.environ.get(v) for v in PROXY_VARIABLES):
+        return None
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as e:  # socket.gaierror: no DNS, no network
+        return f"{host} does not resolve ({e})"
+    return None
+
+
+@contextmanager
+def stall_timeout(seconds: float = STALL_TIMEOUT_S) -> Iterator[None]:
+    """Sockets opened inside without a timeout of their own (torch.hub's and torchvision's
+    urlopen) wait at most `seconds` for each read; a timeout the process set is kept."""
+    before = socket.getdefaulttimeout()
+    if before is None:
+        socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(before)
+
+
+@contextmanager
+def hub_fetch() -> Iterator[None]:
+    """Around a Hugging Face hub download (timm's pretrained weights): with the hub's host
+    unresolvable, the hub runs in its offline mode (HF_HUB_OFFLINE: the cache or an error at
+    once); reads time out as in `stall_timeout`."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # timm without the hub fetches by URL (torch.hub)
+        constants = None
+    offline = constants is not None and unresolvable(constants.ENDPOINT) is not None
+    before = constants.HF_HUB_OFFLINE if constants is not None else None
+    if offline:
+        constants.HF_HUB_OFFLINE = True
+    try:
+        with stall_timeout():
+            yield
+    finally:
+        if offline:
+            constants.HF_HUB_OFFLINE = before
