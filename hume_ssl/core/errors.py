@@ -24,10 +24,18 @@ def raise_first_failed(checks: list[tuple[bool, str]]) -> None:
             raise HumeSSLError(msg + ".")
 
 
-def unknown_choice(kind: str, name: str, valid: Sequence[str], shown: int = 40) -> HumeSSLError:
-    """The error for a name that is not in a registry: the closest valid name and the list."""
+def unknown_choice(kind: str, name: str, valid: Sequence[str], shown: int = 40,
+                   how_to_list: str = "") -> HumeSSLError:
+    """The error for a name that is not in a registry: the closest valid name, and the list
+    when it has at most `shown` names; a longer one (timm's ~1,300 models) by its nearest
+    names, its size and `how_to_list` (the first 40 alphabetically helped no one)."""
     valid = list(valid)
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    listed = ", ".join(valid[:shown]) + (" ..." if len(valid) > shown else "")
-    return HumeSSLError(f"unknown {kind} {name!r}.{hint} Valid: {listed}.")
+    if len(valid) <= shown:
+        return HumeSSLError(f"unknown {kind} {name!r}.{hint} Valid: {', '.join(valid)}.")
+    near = difflib.get_close_matches(name, valid, n=8, cutoff=0.4)
+    nearest = f"; the nearest: {', '.join(near)}" if near else ""
+    listing = f"; list them with {how_to_list}" if how_to_list else ""
+    return HumeSSLError(f"unknown {kind} {name!r}.{hint} {len(valid):,} are valid"
+                        f"{nearest}{listing}.")

@@ -36,7 +36,7 @@ from torch import nn
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.core.io import atomic_write_json
 from hume_ssl.core.network import hub_fetch, stall_timeout
-from hume_ssl.models.encoders import build_encoder, strip_head
+from hume_ssl.models.encoders import TV_LIST, build_encoder, strip_head
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 
 # A strong pair for `seed` (TURTLE's best pair on CIFAR-10); on a GPU with < 24 GB use
@@ -172,7 +172,8 @@ def _timm_preprocessing(model_name: str) -> Preprocessing:
     if cfg is None:
         arch = model_name.split(".")[0]
         if not timm.is_model(arch):
-            raise unknown_choice("timm model", model_name, timm.list_models())
+            raise unknown_choice("timm model", model_name, timm.list_models(), how_to_list=
+                                 "python -c \"import timm; print(timm.list_models('*resnet*'))\"")
         return Preprocessing(224, 256, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
     size = int(cfg.input_size[-1])
     crop_pct = cfg.crop_pct or 0.875
@@ -250,7 +251,7 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
 
             valid = tvm.list_models()
             if model_name not in valid:
-                raise unknown_choice("torchvision model", model_name, valid)
+                raise unknown_choice("torchvision model", model_name, valid, how_to_list=TV_LIST)
             pre_obj = _tv_preprocessing(model_name)
         canonical = spec
     else:

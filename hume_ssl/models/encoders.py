@@ -161,6 +161,7 @@ def _cifar_resnet(arch: str) -> tuple[nn.Module, int]:
 
 
 FIXED_SIZE_TORCHVISION = ("vit_", "maxvit")  # torchvision models that take 224 px only
+TV_LIST = 'python -c "import torchvision; print(torchvision.models.list_models())"'
 
 
 def check_arch(arch) -> None:
@@ -174,7 +175,7 @@ def check_arch(arch) -> None:
 
         name = arch.split(":", 1)[1]
         if name not in tvm.list_models():
-            raise unknown_choice("torchvision model", name, tvm.list_models())
+            raise unknown_choice("torchvision model", name, tvm.list_models(), how_to_list=TV_LIST)
         if name.startswith(FIXED_SIZE_TORCHVISION):  # (they failed after the data was read)
             raise HumeSSLError(f"--arch {arch} runs at 224 px only; use a torchvision CNN, or "
                                "a ViT through timm (--arch timm:NAME, resized to its size).")

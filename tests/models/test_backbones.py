@@ -14,8 +14,13 @@ from hume_ssl.models.backbones import DEFAULT_BACKBONES, load_backbone, resolve_
 def test_unknown_backbone_suggests_closest():
     with pytest.raises(HumeSSLError, match="Did you mean 'dinov2_vitb14'"):
         resolve_backbone("dinov2_vitb16")
-    with pytest.raises(HumeSSLError, match="Did you mean 'squeezenet1_1'"):
+    with pytest.raises(HumeSSLError, match="Did you mean 'squeezenet1_1'") as e:
         resolve_backbone("torchvision:squeezenet1_2")
+    # a long registry by its nearest names, its size and how to list it (before: its first 40
+    # names alphabetically, alexnet, convnext_base, ..., none of them near)
+    assert re.search(r"\d+ are valid; the nearest: squeezenet1_1, squeezenet1_0.*; list them "
+                     r"with python -c .*list_models\(\)", str(e.value)), str(e.value)
+    assert "alexnet" not in str(e.value) and len(str(e.value)) < 400
 
 
 def test_aliases_resolve_with_preprocessing():
