@@ -9,6 +9,7 @@ from typing import Optional
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
 from hume_ssl.fixmatch.recipes import RECIPES
+from hume_ssl.models.backbones import INPUT_SIZE_BOUNDS
 
 
 def _by_recipe(field: str, skip: tuple[str, ...] = ()) -> str:
@@ -36,7 +37,7 @@ class FixMatchConfig:
     input_size: Optional[int] = setting(
         None, "With --init: side the images are resized to on the device (default: the init's "
         "own, e.g. 260 for tf_efficientnet_lite2); a ViT's must be a multiple of its patch.",
-        unit="pixels", bounds="[8, 1024]")
+        unit="pixels", bounds=INPUT_SIZE_BOUNDS)  # as `features --input-size`: the init's side
     recipe: str = setting("auto", "Fine-tuning recipe (fixmatch/recipes.py): auto (scratch "
                           "without --init, ssl for ssl:RUN, else cnn or vit by the init's "
                           "family) | scratch | cnn | ssl | vit. Fills --lr, --encoder-lr-scale, "
@@ -162,6 +163,7 @@ class FixMatchConfig:
         (hume_ssl.models.classifier.resolve_init), if the caller has it."""
         from hume_ssl.fixmatch.recipes import RECIPES, resolve_recipe
 
+        check_bounds(self)  # before: input_size=0 or 64.7 went on to the init as its own / 64
         arch = self.arch
         if self.init is not None:
             from hume_ssl.models.classifier import resolve_init

@@ -22,6 +22,7 @@ itself is unchanged.
 
 from __future__ import annotations
 
+import inspect
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +39,8 @@ from hume_ssl.core.io import (
     check_writable_dir,
 )
 from hume_ssl.core.metrics import cluster_acc
-from hume_ssl.data.images import channel_stats, load_split, split_exists
+from hume_ssl.core.params import check_value
+from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_split, split_exists
 from hume_ssl.seeds.artifact import (
     Seeds,
     check_seeds_match,
@@ -210,10 +212,14 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
             "train_usb.py was exported (its labeled_idx.npy holds the seeds it was written "
             f"for); export them again: hume-ssl export {seeds_dir} --format usb, and run the "
             "train_usb.py it writes.")
-    if iterations < 1 or batch_size < 1 or uratio < 1 or (image_size is not None
-                                                         and image_size < 1):
-        raise HumeSSLError("--iterations, --batch-size, --uratio and --image-size must be "
-                           ">= 1.")
+    for flag, value, bounds in (("--iterations", iterations, "[1, inf)"),
+                                ("--batch-size", batch_size, "[1, inf)"),
+                                ("--uratio", uratio, "[1, inf)"),
+                                ("--num-workers", num_workers, "[0, inf)"),
+                                ("--image-size", image_size, IMAGE_SIZE_BOUNDS),
+                                ("--random-state", random_state, None)):
+        check_value(flag, value, bounds, whole=True)  # (before: lr and float counts unchecked)
+    check_value("--lr", lr, "(0, inf)")
     semilearn = require_semilearn()
     from semilearn.algorithms import name2alg
 
@@ -326,8 +332,11 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-# train_usb.py as `export --format usb` writes it: @SEEDS@, @DATASET@ and @ORDER_HASH@ are
-# filled in (repr of each)
+# the train_usb arguments train_usb.py takes as options, with train_usb's defaults
+SCRIPT_OPTIONS = ("algorithm", "net", "iterations", "batch_size", "uratio", "lr", "device",
+                  "num_workers")
+# train_usb.py as `export --format usb` writes it: @SEEDS@, @DEFAULTS@, @DATASET@,
+# @ORDER_HASH@ and @SEEDS_SHA@ are filled in (repr of each)
 TRAIN_USB_SCRIPT = '''#!/usr/bin/env python
 """Train a USB (semilearn 0.3.x) algorithm on hume-ssl seeds: the labeled set is the seed
 images with OUR pseudo-labels, the unlabeled set every other train image, trained by USB's own
@@ -341,22 +350,28 @@ import sys
 from pathlib import Path
 
 SEEDS = @SEEDS@
+DEFAULTS = @DEFAULTS@  # train_usb's own, as of the export
 EXPECTED = {"dataset": @DATASET@, "order_hash": @ORDER_HASH@, "seeds_sha": @SEEDS_SHA@}
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description="Train a USB algorithm on hume-ssl seeds.")
-    p.add_argument("--seeds", default=SEEDS, help="seeds folder (default: the exported one)")
+    p = argparse.ArgumentParser(description="Train a USB algorithm on hume-ssl seeds.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--seeds", default=SEEDS, help="seeds folder (the exported one)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "usb_run"),
                    help="run folder: USB's log and models, lb_batches.npy, usb_summary.json")
-    p.add_argument("--algorithm", default="fixmatch", help="a USB algorithm name")
-    p.add_argument("--net", default="wrn_28_2", help="a USB network name")
-    p.add_argument("--iterations", type=int, default=2 ** 20, help="training iterations")
-    p.add_argument("--batch-size", type=int, default=64, help="labeled images per iteration")
-    p.add_argument("--uratio", type=int, default=7, help="unlabeled images per labeled one")
-    p.add_argument("--lr", type=float, default=0.03, help="SGD learning rate")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1")
-    p.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes")
+    p.add_argument("--algorithm", default=DEFAULTS["algorithm"], help="a USB algorithm name")
+    p.add_argument("--net", default=DEFAULTS["net"], help="a USB network name")
+    p.add_argument("--iterations", type=int, default=DEFAULTS["iterations"],
+                   help="training iterations (steps), at least 1")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                   help="labeled images per iteration, at least 1")
+    p.add_argument("--uratio", type=int, default=DEFAULTS["uratio"],
+                   help="unlabeled images per labeled one, at least 1")
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="SGD learning rate, > 0")
+    p.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--num-workers", type=int, default=DEFAULTS["num_workers"],
+                   help="DataLoader worker processes, at least 0")
     p.add_argument("--data-root", default=None, help="where the dataset lives")
     p.add_argument("--image-size", type=int, default=None,
                    help="resize (shorter side) and center-crop every image to this many "
@@ -397,7 +412,10 @@ if __name__ == "__main__":
 
 def write_train_usb(path: Path, seeds_dir: Path, seeds: Seeds) -> Path:
     """train_usb.py for these seeds: a thin argparse shell over `train_usb`."""
+    defaults = {name: p.default for name, p in inspect.signature(train_usb).parameters.items()
+                if name in SCRIPT_OPTIONS}  # written once: train_usb's signature
     text = (TRAIN_USB_SCRIPT.replace("@SEEDS@", repr(str(seeds_dir)))
+            .replace("@DEFAULTS@", repr(defaults))
             .replace("@DATASET@", repr(seeds.dataset))
             .replace("@ORDER_HASH@", repr(seeds.order_hash))
             .replace("@SEEDS_SHA@", repr(seeds_sha(seeds))))

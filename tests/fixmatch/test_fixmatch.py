@@ -831,6 +831,20 @@ def test_arch_is_checked_by_resolve_and_a_vit_gets_its_own_input_size():
         FixMatchConfig(arch="torchvision:vit_b_16").resolve()
 
 
+@pytest.mark.parametrize("kw, message", [
+    (dict(init="torchvision:resnet18", input_size=0), r"--input-size 0: must be a whole number "
+                                                      r"in \[16, 1024\]"),
+    (dict(arch="torchvision:resnet18", input_size=0), r"--input-size 0: must be"),
+    (dict(init="torchvision:resnet18", input_size=64.7), "--input-size 64.7: must be a whole"),
+])
+def test_resolve_checks_the_input_size_before_it_uses_it(kw, message):
+    """Before: resolve() read input_size before any check: 0 became the init's own 224 (or
+    None without --init) and 64.7 became 64, where the CLI refused both; its bounds were
+    [8, 1024] where `features --input-size`, the same init's side, has [16, 1024]."""
+    with pytest.raises(HumeSSLError, match=message):
+        FixMatchConfig(**kw).resolve()
+
+
 def test_config_json_keeps_the_seed_label_file_and_where_k_came_from(toy):
     """Before: "labels": "pseudo-labels" overwrote the seed-labels file's path, and under
     --oracle-labels the record kept seeds.json's k_from though k was the dataset's."""

@@ -232,3 +232,42 @@ def test_usb_datasets_cover_the_test_classes_and_resize_on_request(tmp_path):
                                          "order_hash": ds.order_hash, "k": 2})
     d = usb_datasets(read_seeds(seeds_dir=tmp_path / "s2"), "fixmatch", image_size=8)
     assert d["train_lb"].data.shape == (2, 8, 8, 3) and d["info"]["img_size"] == 8
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(lr=0.0), "--lr 0: must be"),
+    (dict(lr=float("nan")), "--lr nan: must be"),
+    (dict(iterations=2.5), "--iterations 2.5: must be a whole number"),
+    (dict(image_size=4), r"--image-size 4: must be a whole number in \[8, 1024\]"),
+    (dict(num_workers=-1), "--num-workers -1: must be"),
+])
+def test_train_usb_checks_its_settings_before_semilearn(tmp_path, monkeypatch, kw, message):
+    """Before: lr 0, negative or NaN went to USB's optimizer, float counts were accepted, and
+    image_size had no upper bound (train-fixmatch's --image-size: [8, 1024])."""
+    from hume_ssl.seeds.usb import train_usb
+
+    seeds = _digit_seeds(tmp_path / "seeds")
+    monkeypatch.setitem(sys.modules, "semilearn", None)  # checked before semilearn is needed
+    with pytest.raises(HumeSSLError, match=message):
+        train_usb(seeds, tmp_path / "run", **kw)
+
+
+def test_train_usb_script_defaults_are_train_usbs(tmp_path, monkeypatch):
+    """The exported script's defaults come from train_usb's signature (before: typed twice)."""
+    import hume_ssl.seeds.usb as usb
+
+    seeds = _digit_seeds(tmp_path / "seeds")
+    import inspect
+
+    sig = inspect.signature(usb.train_usb)
+    changed = {"iterations": 123, "lr": 0.5}
+
+    def other(*a, **k):
+        pass
+
+    other.__signature__ = sig.replace(parameters=[
+        q.replace(default=changed.get(name, q.default)) for name, q in sig.parameters.items()])
+    monkeypatch.setattr(usb, "train_usb", other)
+    export_seeds(read_seeds(seeds_dir=seeds), "usb", tmp_path / "usb", seeds_dir=seeds)
+    code, text = _run(str(tmp_path / "usb" / "train_usb.py"), "--help")
+    assert code == 0 and "(default: 123)" in text and "(default: 0.5)" in text, text
