@@ -18,6 +18,7 @@ from hume_ssl.core.io import (
     config_hash,
     read_json,
 )
+from hume_ssl.core.params import check_known, is_whole, rename_params
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.estimator import Hume, check_inputs
 from hume_ssl.seeds.inputs import Log
@@ -41,16 +42,20 @@ def hume_config(hume: Optional[HumeConfig], defaults: dict,
     if hume is not None and (k is not None or defaults):
         raise HumeSSLError("give either hume=HumeConfig(...) or k= / hume_defaults=, not both: "
                            "the config's k and fields would be used and the others ignored.")
+    # a misspelt field named as such (before: a raw TypeError, after the data was read)
+    defaults = rename_params(defaults, HumeConfig.RENAMED, stacklevel=5)
+    check_known(defaults, [f for f in HumeConfig.field_names() if f != "k"],
+                "hume_defaults (HumeConfig field)")
     HumeConfig(**defaults).validate()  # (k: later)
     if hume is not None:
         hume.validate()
         return hume
     if k is not None and k != "auto":
-        try:
+        if isinstance(k, str) and k.strip().isdigit():  # the command line's text
             k = int(k)
-        except ValueError:
-            raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.") from None
-        return HumeConfig(**{**defaults, "k": k}).validate()
+        elif not is_whole(k):  # (before: int(k) made 2.7 a 2 and True a 1)
+            raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.")
+        return HumeConfig(**{**defaults, "k": int(k)}).validate()
     return None
 
 

@@ -3,6 +3,7 @@ the dataset and their sidecars), the ground truth for the report, and the number
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import read_json
+from hume_ssl.core.params import check_known
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.features.cache import load_feature_file
 from hume_ssl.features.extract import extract_features
@@ -44,6 +46,17 @@ def backbone_pair(backbones: str | Sequence[str]) -> tuple[str, str]:
         raise HumeSSLError(f"--backbones {backbones!r}: give exactly two, as A,B (Python: a pair "
                            "of names).")
     return names[0], names[1]
+
+
+def check_feature_kw(feature_kw: Optional[dict]) -> dict:
+    """`seed_run`'s `feature_kw`: keyword options of `extract_features` (cache_dir, device,
+    batch_size, ...); a misspelt one is named before any work (before: a raw TypeError once
+    the dataset was read)."""
+    valid = [n for n, p in inspect.signature(extract_features).parameters.items()
+             if p.kind is p.KEYWORD_ONLY]
+    feature_kw = dict(feature_kw or {})
+    check_known(feature_kw, valid, "feature_kw (extract_features keyword)")
+    return feature_kw
 
 
 def resolve_spaces(

@@ -40,6 +40,7 @@ from hume_ssl.seeds.export import remove_exports
 from hume_ssl.seeds.inputs import (
     Log,
     backbone_pair,
+    check_feature_kw,
     check_knn,
     dataset_k,
     ground_truth,
@@ -101,6 +102,7 @@ def seed_run(
                 else {"by": "the dataset's classes"})  # seeds.json: how k was chosen
     backbones = backbone_pair(backbones)  # "A,B" or a pair
     hume_defaults = dict(hume_defaults or {})
+    feature_kw = check_feature_kw(feature_kw)
     if not distributed.is_main():  # torchrun: rank 0 says it
         log = lambda message: None  # noqa: E731
     if distributed.init(resolve_device(hume_defaults.get("device", "auto"))):
@@ -110,11 +112,10 @@ def seed_run(
             "phi2": str(phi2), "labels": str(labels), "out": str(out), "k": k,
             "k_range": k_range, "hume": hume.to_dict() if hume else hume_defaults,
             "seeds": dataclasses.asdict(seeds),
-            "features": {n: str(v) for n, v in (feature_kw or {}).items()}})
+            "features": {n: str(v) for n, v in feature_kw.items()}})
     hume = hume_config(hume, hume_defaults, k)  # None: k is "auto" or the dataset's
     if auto:
         parse_k_range(k_range)  # before the features are read
-    feature_kw = dict(feature_kw or {})
     x1, x2, ds, prov = paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
                                      k_from_dataset=hume is None and not auto)
     n = x1.shape[0]

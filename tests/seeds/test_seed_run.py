@@ -330,6 +330,23 @@ def test_seed_checks_every_option_before_any_work(tmp_path, gaussian_files, bad,
     assert not out.exists()
 
 
+@pytest.mark.parametrize("kw, needle", [
+    (dict(k=2.7), "--k 2.7: give a whole number or 'auto'"),
+    (dict(k=True), "--k True: give a whole number"),
+    (dict(k="3x"), "--k '3x': give a whole number"),
+    (dict(k=3, hume_defaults={"restarts": 5}), r"unknown hume_defaults .* \['restarts'\]"),
+    (dict(k=3, feature_kw={"batchsize": 8}), r"unknown feature_kw .* \['batchsize'\]"),
+])
+def test_seed_run_refuses_python_inputs_the_cli_cannot_give(tmp_path, gaussian_files, kw,
+                                                           needle):
+    """Before: k=2.7 ran with k 2 and k=True with k 1 ("--k 1"); a misspelt hume_defaults
+    field or feature_kw keyword was a raw TypeError (the latter once the data was read)."""
+    a, b, _ = gaussian_files
+    with pytest.raises(HumeSSLError, match=needle):
+        seed_run(tmp_path / "P", phi1=a, phi2=b, **kw)
+    assert not (tmp_path / "P").exists()
+
+
 def test_contact_sheets_of_an_earlier_run_are_removed(tmp_path):
     from hume_ssl.seeds.report import write_contact_sheets
 
