@@ -26,9 +26,9 @@ class FixMatchConfig:
     checked copy with the values `init` and `recipe` imply filled in."""
 
     arch: Optional[str] = setting(None, "wrn28_2 (default without --init) | wrn28_8 | "
-                                  "resnet18_cifar | torchvision:NAME | timm:NAME (random "
-                                  "weights) | wrn10_1 (small and fast: the demo's); with "
-                                  "--init, the init's.")
+                                  "wrn10_1 (small and fast: the demo's) | resnet18_cifar | "
+                                  "resnet34_cifar | resnet50_cifar | torchvision:NAME | "
+                                  "timm:NAME (random weights); with --init, the init's.")
     init: Optional[str] = setting(None, "Start from a pretrained encoder plus a linear head: "
                                   "any `features` backbone (dinov2_vits14, clip_vit_b16, "
                                   "timm:NAME[.TAG], torchvision:NAME; each @WEIGHTS_FILE for "

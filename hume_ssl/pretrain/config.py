@@ -20,6 +20,7 @@ from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import check_bounds, default_of, flag_of, setting, warn_renamed
 from hume_ssl.models.encoders import check_arch
 from hume_ssl.pretrain.methods import DEFAULTS, METHODS
+from hume_ssl.pretrain.methods.common import HEADS
 
 KNN_NEIGHBORS = 200  # the kNN monitor's neighbours
 QUEUE_BATCHES = 8  # mocov2's default queue: this many batches of keys
@@ -155,8 +156,7 @@ class PretrainConfig:
              "them or use --method mocov2"),
             (not moco or self.batch_size % self.bn_splits == 0,
              f"--batch-size {self.batch_size} must be divisible by --bn-splits {self.bn_splits}"),
-            (self.head in ("mlp", "mlp_bn", "linear"),
-             f"unknown --head {self.head!r}; choose mlp, mlp_bn or linear"),
+            (self.head in HEADS, f"unknown --head {self.head!r}; choose {', '.join(HEADS)}"),
             (not moco or self.queue_size >= 2 * self.batch_size,
              f"queue_size {self.queue_size} must be >= 2 x --batch-size ({self.batch_size})"),
         ]

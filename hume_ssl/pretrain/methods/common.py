@@ -13,6 +13,9 @@ def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
+HEADS = ("mlp", "mlp_bn", "linear")  # projection heads: --head
+
+
 def projection_head(kind: str, dim_in: int, dim_out: int) -> nn.Module:
     """"mlp": Linear-ReLU-Linear (MoCo v2, hidden = dim_in); "linear": one Linear (MoCo v1 and
     MoCo's CIFAR-10 demo); "mlp_bn": Linear-BN-ReLU-Linear (SimCLR's head in lightly)."""
@@ -24,4 +27,4 @@ def projection_head(kind: str, dim_in: int, dim_out: int) -> nn.Module:
     if kind == "mlp":
         return nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(inplace=True),
                              nn.Linear(dim_in, dim_out))
-    raise HumeSSLError(f"unknown projection head {kind!r}; choose mlp, mlp_bn or linear.")
+    raise HumeSSLError(f"unknown projection head {kind!r}; choose {', '.join(HEADS)}.")
