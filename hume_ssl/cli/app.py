@@ -113,6 +113,7 @@ def cli_command(name=None, **sections):
                                                       "encoder_init", *HUME_RESOURCES]))
 def label(io: LabelInputs, cfg: HumeConfig) -> None:
     """Run HUME on two feature matrices of the same N samples and write an aligned ensemble."""
+    from hume_ssl.core.io import read_json
     from hume_ssl.hume.run import label_run
 
     with hume_progress(console) as cb:
@@ -124,12 +125,9 @@ def label(io: LabelInputs, cfg: HumeConfig) -> None:
     model, m = res["model"], res.get("metrics") or {}
     out_console.print(label_table(cfg.n_restarts, res["seconds"], model, m))
     print_diagnostics(res["diagnostics"])
-    test = ", test_*.npy" if model.test_labels_ is not None else ""
-    out_console.print(
-        f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
-        f"(labels.npy, labelings.npy, agreement.npy, scores.npy, margins.npy, "
-        f"encoders.npy{test}, config.json" + (", metrics.json)" if m else ")")
-    )
+    written = read_json(Path(res["out"]) / "config.json")["outputs"]  # the run's own record
+    out_console.print(f"mean agreement {res['mean_agreement']:.3f}; outputs in {res['out']}/ "
+                      f"({', '.join(written)})")
 
 
 # ---------------------------------------------------------------------------- features
@@ -191,7 +189,7 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
     out_console.print(msg)
     out_console.print(
         f"outputs in {res['out']}/ (model.pt, model.json, metrics.csv, metrics.json, "
-        "config.json, checkpoint.pt)"
+        "curves.png, config.json, checkpoint.pt)"
     )
 
 
@@ -224,7 +222,7 @@ def pretrain(io: PretrainInputs, cfg: PretrainConfig) -> None:
 @cli_command(io=(PredictInputs, None))
 def predict(io: PredictInputs) -> None:
     """Write a label and a confidence (max softmax probability) for every image of a split."""
-    from hume_ssl.fixmatch.predict import predict_run
+    from hume_ssl.fixmatch.predict import PREDICTION_FILES, predict_run
 
     with predict_progress(console) as cb:
         res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
@@ -239,8 +237,7 @@ def predict(io: PredictInputs) -> None:
     out_console.print(
         f"{res['n']} images labeled{acc}"
         + (f" ({skipped} unreadable files skipped: no row)" if skipped else "")
-        + f"; outputs in {res['out']}/ "
-        "(predictions.csv, labels.npy, confidence.npy, predictions.json)"
+        + f"; outputs in {res['out']}/ ({', '.join(PREDICTION_FILES)})"
     )
 
 

@@ -281,6 +281,11 @@ def test_output_paths_are_never_wrapped(tmp_path, files):
     assert code == 0, text
     assert f"outputs in {out}/" in text
     assert "restart-steps" in text  # the plain progress lines (not a terminal)
+    # the files the run wrote, as its config.json records them (before: a list typed in the
+    # CLI, without phi1_mean.npy, which every centred run writes)
+    listed = text.split(f"outputs in {out}/ (")[1].split(")")[0].split(", ")
+    assert "phi1_mean.npy" in listed and listed == list(strict_load(out / "config.json")[
+        "outputs"]), text
 
 
 # ---------------------------------------------------------------- reliability round 3 (issue 26)
