@@ -87,7 +87,8 @@ class SeedInputs:
     phi1: Optional[Path] = setting(None, "Space-1 features file instead of a backbone.")
     phi2: Optional[Path] = setting(None, "Space-2 features file instead of a backbone.")
     labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
-    k: Optional[str] = setting(None, "Number of classes (default: the dataset's), or 'auto' to "
+    k: Optional[str] = setting(None, "Number of classes, a whole number, at least 2, below N "
+                               "(default: the dataset's), or 'auto' to "
                                "pick it by score: one HUME fit of --restarts, at most "
                                f"{MAX_RESTARTS}, per k of --k-range, best chance-corrected "
                                "median score; check its table.")

@@ -102,7 +102,8 @@ class HumeConfig:
     checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "
                                     "none).", unit="steps", bounds="[0, inf)", flag=None)
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
-    random_state: int = setting(0, "Random seed (subset draws and every restart's init).",
+    random_state: int = setting(0, "Random seed (subset draws and every restart's init; in "
+                                "`seed`, also the consensus rule's k-means).",
                                 bounds="[0, inf)", deprecated=("--seed",))
     extra: Optional[dict] = setting(None, "Free-form notes recorded in config.json (a dict).",
                                     flag=None)
