@@ -291,22 +291,9 @@ def export(io: ExportInputs) -> None:
     """Write seeds for other SSL codebases: USB (a train_usb.py that trains on the
     pseudo-labels), TorchSSL (indices; it takes ground truth at them), or a CSV."""
     distributed.one_process("export", "it only writes a few files")
-    from hume_ssl.seeds.export import (
-        LABELS_USED,
-        check_format,
-        check_source,
-        default_out,
-        export_seeds,
-        load_any_seeds,
-    )
+    from hume_ssl.seeds.export import LABELS_USED, export_run
 
-    check_format(io.format)
-    check_source(io.format, io.seeds)  # before a CSV is asked for its --dataset
-    s = load_any_seeds(io.seeds, io.dataset, need_dataset=io.format != "csv",
-                       data_root=io.data_root)
-    seeds = Path(io.seeds)
-    target = io.out or default_out(seeds, io.format)
-    files = export_seeds(s, io.format, target, seeds_dir=seeds if seeds.is_dir() else None)
+    files = export_run(io.seeds, io.format, io.out, io.dataset, io.data_root)
     color = "bold yellow" if io.format == "torchssl" else "green"
     console.print(f"[{color}]labels the consumer uses:[/] {LABELS_USED[io.format]}")
     out_console.print("wrote " + ", ".join(str(f) for f in files))

@@ -234,6 +234,21 @@ def export_seeds(seeds: Seeds, fmt: str, out: str | Path,
     return files
 
 
+def export_run(seeds: str | Path, fmt: str, out: Optional[str | Path] = None,
+               dataset: Optional[str] = None,
+               data_root: Optional[str | Path] = None) -> list[Path]:
+    """`hume-ssl export`'s Python API: the seeds of `seeds` (a seeds folder, or a CSV of
+    `index,label` rows with `dataset`) written in `fmt` (FORMATS) into `out` (default
+    SEEDS/export-FMT); returns the files written. LABELS_USED[fmt] says which labels the
+    consumer trains on."""
+    check_format(fmt)
+    check_source(fmt, seeds)  # before a CSV is asked for its dataset
+    loaded = load_any_seeds(seeds, dataset, need_dataset=fmt != "csv", data_root=data_root)
+    seeds = Path(seeds)
+    return export_seeds(loaded, fmt, out or default_out(seeds, fmt),
+                        seeds_dir=seeds if seeds.is_dir() else None)
+
+
 def check_not_edited(csv: Path, new: bytes) -> None:
     """Refuse to write over a seeds.csv that holds other rows than `new`: edits by hand (README's
     workflow) or another export's seeds would be lost without a word."""

@@ -93,6 +93,22 @@ def test_indices_outside_the_split_are_refused_before_export(tmp_path):
         load_any_seeds(tmp_path / "loose.csv", dataset="cifar10")
 
 
+def test_export_run_is_the_commands_python_api(tmp_path):
+    """Before: the command's steps (format and source checks, the seeds read, the default
+    folder) were strung together in the CLI only."""
+    from hume_ssl.seeds.export import export_run
+
+    seeds = _seeds_dir(tmp_path)
+    files = export_run(seeds, "csv")
+    assert (seeds / "export-csv" / "seeds.csv") in files
+    back = load_any_seeds(seeds / "export-csv" / "seeds.csv", dataset="cifar10")
+    assert back.indices.tolist() == [5, 17, 42, 8] and back.labels.tolist() == [0, 0, 1, 1]
+    with pytest.raises(HumeSSLError, match="unknown export format 'tfrecord'"):
+        export_run(tmp_path / "missing.csv", "tfrecord")
+    assert export_run(seeds, "torchssl", tmp_path / "t")[0] == tmp_path / "t" / (
+        "sampled_label_idx.npy")
+
+
 def test_export_cli_checks_the_format_first(tmp_path):
     """A bad --format is named at once, before the seeds or their dataset are read."""
     from typer.testing import CliRunner
