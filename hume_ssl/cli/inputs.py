@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from hume_ssl.core.device import DEVICE_HELP
 from hume_ssl.core.params import setting
 from hume_ssl.data.datasets import dataset_names
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS
@@ -52,7 +53,7 @@ class FeatureInputs:
     split: str = setting("train", SPLITS + ".")
     data_root: Optional[Path] = setting(None, DATA_ROOT)
     cache_dir: Optional[Path] = setting(None, CACHE_DIR)
-    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    device: str = setting("auto", DEVICE_HELP)
     num_workers: Optional[int] = setting(None, "DataLoader worker processes that decode and "
                                          "resize images (default: up to "
                                          f"{MAX_WORKERS['cuda']} on GPU; on CPU half the cores, "
@@ -145,7 +146,7 @@ class PredictInputs:
     model: Path = setting(..., "Run folder of train-fixmatch (model.pt + model.json).")
     split: str = setting("test", f"Split to label: {SPLITS}.")
     out: Optional[Path] = setting(None, "Output folder (default: MODEL/predictions_SPLIT).")
-    device: str = setting("auto", "auto, cpu, cuda, ...")
+    device: str = setting("auto", DEVICE_HELP)
     batch_size: int = setting(PREDICT_BATCH, "Images per forward pass.", unit="images",
                               bounds=PREDICT_BATCH_BOUNDS)
     data_root: Optional[Path] = setting(None, DATA_ROOT)
@@ -175,7 +176,7 @@ class DemoInputs:
                           "step runs; its figures mean nothing.")
     # device and seed_rule: DemoSettings' defaults, written here so that the command line's
     # start does not load the demo's pipeline (tests/demo/test_demo.py keeps them equal)
-    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    device: str = setting("auto", DEVICE_HELP)
     seed_rule: str = setting("hume", "The seed rule the demo runs: hume (its "
                              "default: chosen on the digits' labels: docs/demo_evidence.md) or "
                              "consensus (seed's default).")

@@ -13,6 +13,9 @@ import torch
 
 from hume_ssl.core.errors import HumeSSLError
 
+DEVICE_HELP = ("auto (CUDA when available, else the CPU), cpu, cuda, cuda:N (torchrun: "
+               "cuda:LOCAL_RANK per process).")  # every --device's help
+
 
 def local_rank() -> int:
     """This process's rank on its machine under torchrun (LOCAL_RANK), else 0."""

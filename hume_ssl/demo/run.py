@@ -25,7 +25,7 @@ import numpy as np
 from hume_ssl.augment.views import ViewConfig
 from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT
-from hume_ssl.core.device import resolve_device
+from hume_ssl.core.device import DEVICE_HELP, resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import atomic_write_json, check_writable_dir, read_json
 from hume_ssl.core.metrics import cluster_acc
@@ -86,7 +86,7 @@ class DemoSettings:
     fixmatch_steps: int = setting(3000, "FixMatch optimizer steps.", bounds="[1, inf)",
                                   flag=None)
     random_state: int = setting(0, "Every step's random state.", bounds="[0, inf)", flag=None)
-    device: str = setting("auto", "auto, cpu, cuda, cuda:N.", flag=None)
+    device: str = setting("auto", DEVICE_HELP, flag=None)
 
     def check(self) -> DemoSettings:
         """Every setting, and the configs the steps build from them, checked before any work

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from hume_ssl.core.device import DEVICE_HELP
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import check_bounds, setting, warn_renamed
 from hume_ssl.fixmatch.recipes import RECIPES
@@ -110,8 +111,7 @@ class FixMatchConfig:
                                     "and at the end).", unit="steps", bounds="[1, inf)")
     eval_batch_size: int = setting(1024, "Images per evaluation forward.", unit="images",
                                    bounds="[1, inf)", flag=None)
-    device: str = setting("auto", "auto, cpu, cuda, cuda:1 (torchrun: cuda:LOCAL_RANK per "
-                          "process).")
+    device: str = setting("auto", DEVICE_HELP)
     compile: bool = setting(False, "torch.compile the model.", flags=("--compile/--no-compile",))
     bf16: bool = setting(True, "bf16 autocast on CUDA.", flag=None)
     channels_last: bool = setting(True, "NHWC memory format on CUDA.", flag=None)

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from hume_ssl.core.device import DEVICE_HELP
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.params import (
     check_bounds,
@@ -101,7 +102,7 @@ class HumeConfig:
         bounds="[0, inf)", deprecated=("--memory-budget-gb",))
     checkpoint_every: int = setting(20, "Outer steps between checkpoints inside a chunk (0: "
                                     "none).", unit="steps", bounds="[0, inf)", flag=None)
-    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    device: str = setting("auto", DEVICE_HELP)
     random_state: int = setting(0, "Random seed (subset draws and every restart's init; in "
                                 "`seed`, also the consensus rule's k-means).",
                                 bounds="[0, inf)", deprecated=("--seed",))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from hume_ssl.augment.views import ViewConfig
+from hume_ssl.core.device import DEVICE_HELP
 from hume_ssl.core.errors import HumeSSLError, raise_first_failed
 from hume_ssl.core.params import check_bounds, default_of, flag_of, setting, warn_renamed
 from hume_ssl.models.encoders import check_arch
@@ -91,7 +92,7 @@ class PretrainConfig:
                                     "at the end).", unit="steps", bounds="[1, inf)")
     eval_batch_size: int = setting(1024, "Images per feature forward.", unit="images",
                                    bounds="[1, inf)", flag=None)
-    device: str = setting("auto", "auto, cpu, cuda, cuda:1.")
+    device: str = setting("auto", DEVICE_HELP)
     bf16: bool = setting(True, "bf16 autocast on CUDA.", flag=None)
     channels_last: bool = setting(True, "NHWC memory format on CUDA.", flag=None)
     compile: bool = setting(False, "torch.compile the encoder.",
