@@ -15,7 +15,7 @@ from hume_ssl.core.params import check_known
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.features.cache import load_feature_file
 from hume_ssl.features.extract import extract_features
-from hume_ssl.hume.estimator import check_inputs
+from hume_ssl.hume.estimator import SAME_SPACE, check_inputs
 from hume_ssl.hume.outputs import check_class_ids, load_labels
 from hume_ssl.models.backbones import resolve_backbone
 
@@ -45,6 +45,9 @@ def backbone_pair(backbones: str | Sequence[str]) -> tuple[str, str]:
     if len(names) != 2 or not all(names):
         raise HumeSSLError(f"--backbones {backbones!r}: give exactly two, as A,B (Python: a pair "
                            "of names).")
+    if names[0] == names[1]:  # before any extraction (check_inputs would say it after)
+        raise HumeSSLError(SAME_SPACE.format(what=f"--backbones {names[0]},{names[1]} names one "
+                                                  "backbone twice"))
     return names[0], names[1]
 
 

@@ -42,7 +42,7 @@ def test_numpy_integers_count_as_whole_numbers():
 def test_a_fractional_k_is_refused_before_the_fit_not_inside_torch():
     x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
     with pytest.raises(HumeSSLError, match="--k 2.5: must be a whole number"):
-        Hume(k=2.5, n_restarts=2, n_steps=2, device="cpu").fit(x, x)
+        Hume(k=2.5, n_restarts=2, n_steps=2, device="cpu").fit(x, x[:, ::-1])
 
 
 def test_help_states_the_range_a_setting_declares():

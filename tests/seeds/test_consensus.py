@@ -584,7 +584,8 @@ def test_a_hume_started_from_kmeans_of_space_1_stands_for_it(digits_views):
 def test_encoder_init_is_checked():
     x = np.random.default_rng(0).standard_normal((40, 4)).astype(np.float32)
     with pytest.raises(HumeSSLError, match="encoder_init='random'"):
-        ConsensusSelector(per_class=2).fit(x, x, np.arange(40) % 2, 2, encoder_init="random")
+        ConsensusSelector(per_class=2).fit(x, x[:, ::-1], np.arange(40) % 2, 2,
+                                           encoder_init="random")
 
 
 def test_bad_inputs_are_named_before_any_clustering():

@@ -844,3 +844,19 @@ def test_the_backbone_pair_is_checked_in_the_python_api_as_on_the_command_line(t
                               str(tmp_path / "r")])
     assert res.exit_code == 2 and "give exactly two" in res.output, res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_one_space_twice_is_refused_before_any_work(tmp_path, gaussian_files, monkeypatch):
+    """Before: accepted. A review passed 3,000 rows of SqueezeNet features as both spaces:
+    verdict "reliable", expected seed precision 0.921, measured 0.472."""
+    import hume_ssl.seeds.inputs as inputs
+
+    a, _, _ = gaussian_files
+    res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(a), "--k", "3", "--out",
+                              str(tmp_path / "P")])
+    assert res.exit_code == 2 and "phi1 and phi2 are the same matrix" in res.output, res.output
+    assert "two different backbones" in res.output and not (tmp_path / "P").exists()
+    monkeypatch.setattr(inputs, "extract_features", None)  # refused before any extraction
+    with pytest.raises(HumeSSLError, match="--backbones pixels:8,pixels:8 names one backbone "
+                                           "twice: HUME needs two different"):
+        seed_run(tmp_path / "Q", "digits", backbones="pixels:8,pixels:8", k=10)
