@@ -177,11 +177,13 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
            "nothing left to train")
     if med is not None:
         msg += (
-            f"; test {res['test_acc_kind']}: "
+            f"; test {res['test_acc_kind']} on {res['n_test']} images: "
             + (f"median of the last {res['test_acc_median_of']} evaluations {med:.4f} (last "
                f"{res['test_acc_last']:.4f})" if res["test_acc_median_of"] > 1
                else f"{med:.4f} (one evaluation)")
         )
+    elif res.get("n_test") is None:  # (before: nothing said the model was never evaluated)
+        msg += "; not evaluated: the data has no test split"
     if res.get("probe_test_acc") is not None:
         msg += f"; linear probe on the seeds {res['probe_test_acc']:.4f}"
         if res.get("below_probe"):
@@ -227,7 +229,9 @@ def predict(io: PredictInputs) -> None:
     with predict_progress(console) as cb:
         res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
                           io.data_root, callback=cb)
-    acc = f"; {res['acc_kind']} vs ground truth {res['acc']:.4f}" if "acc" in res else ""
+    acc = (f"; {res['acc_kind']} vs ground truth {res['acc']:.4f} on these {res['n']} images"
+           + (" (the split the model trained on: not a test accuracy)"
+              if res.get("acc_on_training_images") else "") if "acc" in res else "")
     if res.get("classes_matched_by_name"):
         unknown = res["classes_not_in_model"]
         acc += (" (classes matched to the model's by name" + (

@@ -166,6 +166,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "test_acc_median": trainer.median_test_acc(),
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
         "test_acc_kind": ACCURACY_KIND[cfg.oracle_labels],
+        "n_test": None if test is None else int(len(test.images)),  # (None: no test split)
         "evals": [{"step": st, "test_acc": a} for st, a in trainer.evals],
         **_versus_probe(probe, trainer.median_test_acc()),
     }

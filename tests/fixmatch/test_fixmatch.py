@@ -369,6 +369,7 @@ def test_run_writes_outputs_and_predicts(toy):
     assert record["n"] == 30 and record["acc"] == pred["acc"]
     # paths resolve from any working directory; the labels' kind is said (cluster ids here)
     assert record["model"] == str(out.resolve()) and record["label_ids_are_classes"] is False
+    assert record["acc_on_training_images"] is False
     with pytest.raises(HumeSSLError, match="--resume"):
         train_fixmatch_run(out, tiny_cfg(steps=4), seeds=seeds)
 
@@ -395,6 +396,25 @@ def test_a_predict_killed_in_a_folder_leaves_no_summary_of_mixed_files(toy, monk
         predict_run(out, f"npz:{root}/toy_{{split}}.npz", "train", out=folder)
     assert sorted(p.name for p in folder.iterdir()) == ["confidence.npy", "labels.npy"]
     assert len(np.load(folder / "labels.npy")) == 90
+
+
+def test_predict_says_how_far_its_accuracy_goes(toy, tmp_path):
+    """Before: an accuracy on the split the model trained on read like a test accuracy, and
+    data of more classes than the model's (another dataset) was labeled without a word."""
+    root, seeds, _, _ = toy
+    out = root / "run"
+    train_fixmatch_run(out, tiny_cfg(steps=2, eval_every=2), seeds=seeds)
+    res = predict_run(out, f"npz:{root}/toy_{{split}}.npz", "train", out=tmp_path / "p1")
+    assert res["acc_on_training_images"] is True
+    with np.load(root / "toy_test.npz") as z:
+        arrays = dict(z)
+    arrays["labels"] = np.arange(len(arrays["labels"])) % 5  # 5 classes, the model's 3
+    np.savez(tmp_path / "five_test.npz", **arrays)
+    with pytest.warns(UserWarning, match=r"the model has 3 classes, npz:.*five_.split..npz:test 5: "
+                                         r"images of the other 2 classes cannot be labeled"):
+        res = predict_run(out, f"npz:{tmp_path}/five_{{split}}.npz", "test",
+                          out=tmp_path / "p2")
+    assert res["acc_on_training_images"] is False
 
 
 def test_a_predict_of_the_same_data_by_another_path_replaces_without_a_warning(toy, monkeypatch):

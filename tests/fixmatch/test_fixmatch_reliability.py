@@ -361,6 +361,14 @@ def test_classes_without_seeds_are_named_before_training(toy):
     assert r.exit_code == 0, r.output
     assert "warning: 2 of 3 classes have no seeds (1, 2)" in " ".join(r.output.split())
     assert "(one evaluation)" in r.output  # before: "median of last 1 evals"
+    n_test = json.loads((root / "one" / "metrics.json").read_text())["n_test"]
+    assert n_test and f"on {n_test} images:" in " ".join(r.output.split())  # before: no count
+    # data without a test split: said, not left to a missing figure
+    (root / "one.csv").write_text("index,label\n0,0\n1,1\n2,2\n")
+    r = cli("train-fixmatch", "--indices", root / "one.csv", "--dataset",
+            f"npz:{root}/toy_train.npz", "--out", root / "lone", *FAST, "--steps", "1")
+    assert r.exit_code == 0 and "not evaluated: the data has no test split" in " ".join(
+        r.output.split()), r.output
     metrics = json.loads((root / "one" / "metrics.json").read_text())
     assert metrics["bn_momentum_used"] == 1.0  # 10 / steps on a 1-step run (config: 0.001)
     assert metrics["out"] == str((root / "one").resolve())
