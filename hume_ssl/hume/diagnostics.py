@@ -140,8 +140,8 @@ def verdict(diag: dict) -> dict:
     return {"verdict": "unreliable", "message": (
         f"restarts disagree on {100 * (1 - share):.0f}% of samples (a majority agrees on "
         f"{100 * share:.0f}%, reliable runs reach {100 * RELIABLE_MAJORITY:.0f}%): these spaces "
-        "are probably too weak for HUME and many seeds may be wrong; try a stronger backbone, "
-        "`hume-ssl pretrain`, or fewer classes.")}
+        "are probably too weak for HUME and many of its labels (and seeds drawn from them) may "
+        "be wrong; try a stronger backbone, `hume-ssl pretrain`, or fewer classes.")}
 
 
 def with_seeds(diag: dict, candidates: np.ndarray, knn_share: np.ndarray, labels: np.ndarray,

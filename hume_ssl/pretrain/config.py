@@ -50,7 +50,8 @@ class PretrainConfig:
     budget_minutes: Optional[float] = setting(None, "Wall-clock budget: the number of epochs is "
                                               "fitted to it.", unit="minutes",
                                               bounds="(0, inf)")
-    batch_size: int = setting(512, "Images per step (two views each).", unit="images",
+    batch_size: int = setting(512, "Images per step (two views each); mocov2: a multiple of "
+                              "--bn-splits.", unit="images",
                               bounds="[2, inf)")
     lr: Optional[float] = setting(None, "SGD learning rate at step 0, cosine decay to 0 "
                                   "[default: the method's at batch 512 ("
