@@ -55,7 +55,9 @@ def check_feature_kw(feature_kw: Optional[dict]) -> dict:
     """`seed_run`'s `feature_kw`: keyword options of `extract_features` (cache_dir, device,
     batch_size, ...); a misspelt one is named before any work (before: a raw TypeError once
     the dataset was read)."""
-    valid = [n for n, p in inspect.signature(extract_features).parameters.items()
+    from hume_ssl.features import extract  # (the module's: a test may stand in for ours)
+
+    valid = [n for n, p in inspect.signature(extract.extract_features).parameters.items()
              if p.kind is p.KEYWORD_ONLY]
     feature_kw = dict(feature_kw or {})
     check_known(feature_kw, valid, "feature_kw (extract_features keyword)")
@@ -70,9 +72,11 @@ def resolve_spaces(
     feature_kw: dict,
     log: Log,
     k_from_dataset: bool = False,
+    check_rows: Optional[Callable[[int], None]] = None,
 ):
     """Returns (x1, x2, ds or None, provenance dict). With `k_from_dataset`, a dataset whose
-    number of classes is unknown (or 1) is refused before any feature is extracted."""
+    number of classes is unknown (or 1) is refused before any feature is extracted;
+    `check_rows(N)` runs on the dataset's size there too (k, --knn, --per-class against N)."""
     if (phi1 is None) != (phi2 is None):
         raise HumeSSLError("give both --phi1 and --phi2, or neither (then --backbones is used).")
     specs = [(name, weights or None) for name, _, weights in (b.partition("@") for b in backbones)]
@@ -89,6 +93,8 @@ def resolve_spaces(
                 "(--strict fails instead); the rows are the readable images")
         if k_from_dataset:
             dataset_k(ds)  # before hours of extraction, not after them
+        if check_rows is not None:  # (before: said once both spaces were extracted)
+            check_rows(len(ds))
     if phi1 is not None:
         x1, x2 = load_feature_file(phi1, "phi1"), load_feature_file(phi2, "phi2")
         prov = {"phi1": str(phi1), "phi2": str(phi2)}
@@ -140,11 +146,14 @@ def resolve_spaces(
 
 
 def paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log,
-                  k_from_dataset: bool = False):
+                  k_from_dataset: bool = False,
+                  check_rows: Optional[Callable[[int], None]] = None):
     """resolve_spaces, with both spaces checked and holding the same rows."""
     x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
-                                      k_from_dataset)
+                                      k_from_dataset, check_rows)
     x1, x2, _, _ = check_inputs(x1, x2)
+    if check_rows is not None:
+        check_rows(x1.shape[0])
     return x1, x2, ds, prov
 
 

@@ -116,14 +116,20 @@ def seed_run(
     hume = hume_config(hume, hume_defaults, k)  # None: k is "auto" or the dataset's
     if auto:
         parse_k_range(k_range)  # before the features are read
+
+    def rows_fit(n: int) -> None:  # on the dataset's size, before any extraction
+        if hume is not None:
+            hume.validate(n_samples=n)  # k below N
+        check_knn(seeds.n_neighbors, n)
+        if seeds.per_class > n:  # no class can hold them: said before HUME, not after it
+            raise HumeSSLError(f"--per-class {seeds.per_class} is more than the {n} samples; "
+                               "lower --per-class.")
+
     x1, x2, ds, prov = paired_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
-                                     k_from_dataset=hume is None and not auto)
+                                     k_from_dataset=hume is None and not auto,
+                                     check_rows=rows_fit)
     n = x1.shape[0]
     truth = ground_truth(labels, ds, n)
-    check_knn(seeds.n_neighbors, n)
-    if seeds.per_class > n:  # no class can hold them: said before HUME, not after it
-        raise HumeSSLError(f"--per-class {seeds.per_class} is more than the {n} samples; lower "
-                           "--per-class.")
     random_state = (hume or HumeConfig(**hume_defaults)).random_state
     if seeds.random_state not in (SeedConfig().random_state, random_state):
         raise HumeSSLError(f"SeedConfig.random_state {seeds.random_state} differs from the HUME "

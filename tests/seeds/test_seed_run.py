@@ -443,8 +443,8 @@ def test_seed_interrupted_while_extracting_says_the_work_is_in_the_cache(tmp_pat
 
     monkeypatch.setattr(inputs, "extract_features", interrupted)
     out = tmp_path / "R"
-    args = ["seed", _npz(tmp_path, 20, np.arange(20) % 2), "--k", "2", "--cache-dir",
-            str(tmp_path / "c"), "--out", str(out)]
+    args = ["seed", _npz(tmp_path, 20, np.arange(20) % 2), "--k", "2", "--knn", "5",
+            "--cache-dir", str(tmp_path / "c"), "--out", str(out)]
     monkeypatch.setattr("sys.argv", ["hume-ssl", *args])
     res = runner.invoke(app, args)
     assert res.exit_code == 130, res.output
@@ -860,3 +860,23 @@ def test_one_space_twice_is_refused_before_any_work(tmp_path, gaussian_files, mo
     with pytest.raises(HumeSSLError, match="--backbones pixels:8,pixels:8 names one backbone "
                                            "twice: HUME needs two different"):
         seed_run(tmp_path / "Q", "digits", backbones="pixels:8,pixels:8", k=10)
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(k=5000), r"--k 5000 is larger than the number of samples \(\d+\)"),
+    (dict(k=10, seeds=SeedConfig(n_neighbors=5000)), "--knn 5000: need fewer neighbours"),
+    (dict(k=10, seeds=SeedConfig(per_class=5000)), "--per-class 5000 is more than the"),
+])
+def test_sizes_the_dataset_cannot_hold_are_named_before_any_extraction(tmp_path, monkeypatch,
+                                                                       kw, needle):
+    """Before: both spaces were extracted first (a review: `seed imagefolder:cls --k 100` on
+    60 images extracted both, then said --k 100 is larger than the samples)."""
+    import hume_ssl.seeds.inputs as inputs
+
+    def extract(*a, **k):
+        raise AssertionError("extracted before the sizes were checked")
+
+    monkeypatch.setattr(inputs, "extract_features", extract)
+    with pytest.raises(HumeSSLError, match=needle):
+        seed_run(tmp_path / "P", "digits", backbones="pixels:8,pixels:4", **kw)
+    assert not (tmp_path / "P").exists()
