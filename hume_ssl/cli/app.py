@@ -172,7 +172,9 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
     if distributed.rank():  # torchrun: rank 0 prints
         return
     med = res["test_acc_median"]
-    msg = (f"{res['steps']} steps in {res['seconds']:.1f} s on {res['device']}"
+    msg = (f"{res['steps_this_run']} steps in {res['seconds']:.1f} s on {res['device']}"
+           + (f" (resumed: {res['steps']} steps in all)"
+              if res["steps"] != res["steps_this_run"] else "")
            if res["steps_this_run"] else f"the run had finished ({res['steps']} steps): "
            "nothing left to train")
     if med is not None:

@@ -6,14 +6,18 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import typer
 from rich.markup import escape
 
 from hume_ssl.cli.consoles import console
-from hume_ssl.cli.inputs import FeatureInputs
+from hume_ssl.cli.inputs import FeatureInputs, PredictInputs
 from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.errors import HumeSSLError
@@ -31,7 +35,8 @@ def handle_errors(fn):
         try:
             for section in sections.values():  # every number in its declared range, first
                 check_bounds(section)
-            return fn(**sections)
+            with _term_as_interrupt():
+                return fn(**sections)
         except DiskFullError as e:
             kept, again, _, _ = _kept(sections)
             console.print("[bold red]error:[/] " + escape(
@@ -59,6 +64,26 @@ def handle_errors(fn):
     return wrapper
 
 
+@contextmanager
+def _term_as_interrupt() -> Iterator[None]:
+    """SIGTERM (docker stop, SLURM, systemd) ends a command as Ctrl-C does: its clean-up runs
+    and it says what was kept (before: only training handled it; features, label, seed and
+    predict died without a word, label mid-write leaving outputs without their config.json).
+    Training's own handler (train.signals.StopSignals) takes over while it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _kept(sections: dict) -> tuple[str, str, bool, bool]:
     """(what of the work finished so far is kept, and where; the command that continues it;
     whether that command needs --resume; whether any work is kept for it to resume from)."""
@@ -81,6 +106,9 @@ def _kept(sections: dict) -> tuple[str, str, bool, bool]:
         kept = f"the last checkpoint is kept in {out}"
     elif isinstance(io, FeatureInputs):
         kept = f"any rows extracted so far are kept in the feature cache {features}"
+    elif isinstance(io, PredictInputs):  # (before: "kept in OUT ... to resume it")
+        saved, kept = False, ("nothing of this run was kept: predict writes its files once "
+                              "every image is labeled")
     elif cache is not None and not (out and Path(out, HUME).exists()):  # seed, extracting
         kept = (f"any features extracted so far are kept in the feature cache {features} "
                 f"({out} was not created yet)")
