@@ -377,13 +377,39 @@ def check_not_constant(x: np.ndarray, name: str, block_rows: int = 65536) -> Non
                        "(e.g. `hume-ssl features ... --force`).")
 
 
-def check_writable_dir(path: str | os.PathLike) -> Path:
-    """Create `path` if needed and check a file can be written there; clear error otherwise."""
+def run_command(out: str | os.PathLike) -> Optional[str]:
+    """The command whose run folder `out` is (its config.json's `command`), or None."""
+    try:
+        return json.loads((Path(out) / "config.json").read_text()).get("command")
+    except (OSError, ValueError, AttributeError):  # none, unreadable, not a run's record
+        return None
+
+
+def check_not_other_run(out: str | os.PathLike, command: Optional[str], what: str) -> None:
+    """Refuse to write into a folder holding another command's run (`command` None: any
+    command's): its files would be overwritten or removed as stale."""
+    other = run_command(out)
+    if other is not None and other != command:
+        raise HumeSSLError(f"{out} holds a `{other}` run (its config.json), not a {what}: "
+                           "choose another --out.")
+
+
+def check_writable_dir(path: str | os.PathLike, create: bool = True,
+                       option: str = "--out") -> Path:
+    """Create `path` if needed and check a file can be written there; clear error otherwise.
+    `create=False`: a folder not there yet is not made; its nearest existing parent must let
+    it be (a check before long work, which would leave an empty folder if it stopped)."""
     path = Path(path)
     taken = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if taken is not None:
         raise HumeSSLError(f"output folder {path}: {taken} is a file, not a folder; choose "
-                           "another --out.")
+                           f"another {option}.")
+    if not create and not path.exists():
+        parent = next(p for p in path.absolute().parents if p.exists())
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise HumeSSLError(f"output folder {path} cannot be created ({parent} is not "
+                               f"writable); choose another {option}.")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path, prefix=".write-test.")
@@ -391,6 +417,6 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
         os.unlink(tmp)
     except OSError as e:
         raise HumeSSLError(
-            f"output folder {path} is not writable ({e.strerror or e}); choose another --out."
+            f"output folder {path} is not writable ({e.strerror or e}); choose another {option}."
         ) from e
     return path

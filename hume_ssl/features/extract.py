@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.io import check_writable_dir
 from hume_ssl.core.params import check_value
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.data.image_dataset import ImageDataset
@@ -189,6 +190,9 @@ def extract_features(
             found = cache.complete()
     if found is not None:
         return FeatureSet(*found, cache.npy, ds.labels, cached=True)
+    # a miss writes: an unwritable cache said before the model loads (before: a raw OSError
+    # from the memmap's mkdir; a read-only cache still serves the features it holds)
+    check_writable_dir(cache.npy.parent, create=False, option="--cache-dir")
     older = None if cache.written.any() else cache.older_format(
         cache_meta(ds, b, cache_root, raw, dev, fmt=1))
     if older is not None and rank == 0:

@@ -17,6 +17,7 @@ from hume_ssl.core.io import (
     atomic_save_npy,
     atomic_write_bytes,
     atomic_write_json,
+    check_not_other_run,
     check_writable_dir,
     read_json,
 )
@@ -115,6 +116,9 @@ def predict_run(
             f"{model_dir / 'model.pt'} holds NaN or inf weights: the training diverged, and "
             "its labels would be meaningless; train again with a lower --lr."
         )
+    out = Path(out) if out else model_dir / f"predictions_{split}"
+    check_not_other_run(out, None, "predict's folder")  # (its labels.npy: HUME's replaced)
+    check_writable_dir(out, create=False)  # before the work (before: after it)
     model.to(dev)
     data = load_split(dataset, split, data_root, meta.get("image_size"))  # as in training
     if data.skipped:  # no row for them: the rows are the readable files, listed in order
@@ -137,7 +141,6 @@ def predict_run(
     )
     probs = torch.softmax(logits, 1)
     conf, lab = (t.cpu().numpy() for t in probs.max(1))
-    out = Path(out) if out else model_dir / f"predictions_{split}"
     check_writable_dir(out)
     earlier = out / "predictions.json"
     if earlier.is_file():  # the default folder is the same for any data of this split

@@ -76,6 +76,9 @@ def write_label_outputs(model: Hume, out: Path, record: dict, y=None, y_test=Non
 
 
 def _write_label_outputs(model, out: Path, record: dict, y, y_test, written: list[Path]):
+    # an earlier run's record goes first: stopped below, the folder holds no config.json that
+    # lists files this run replaced or removed (before: it did, after a Ctrl-C mid-write)
+    (out / "config.json").unlink(missing_ok=True)
     files = {
         "labelings.npy": model.labelings_,
         "labels.npy": model.labels_,

@@ -16,7 +16,7 @@ from typing import Optional
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import array_hash, check_writable_dir
+from hume_ssl.core.io import array_hash, check_not_other_run, check_writable_dir
 from hume_ssl.features.cache import load_feature_file
 from hume_ssl.hume.config import HumeConfig
 from hume_ssl.hume.estimator import Callback, Hume, check_inputs
@@ -58,7 +58,8 @@ def label_run(
             input_hash, array_hash(t1, t2) if t1 is not None else None, transductive,
             config.to_dict()))
     created = not Path(out).exists()
-    out = check_writable_dir(out)
+    check_not_other_run(out, "label", "label run")  # (before: its config.json overwritten,
+    out = check_writable_dir(out)  # its metrics.json removed as stale)
     model = Hume.from_config(config, checkpoint_dir=out, callback=callback)
     t0 = time.perf_counter()
     try:

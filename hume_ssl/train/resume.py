@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Iterator, Optional, Sequence
 
 from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import NO_SPACE
+from hume_ssl.core.io import NO_SPACE, check_not_other_run
 
 # config fields renamed since a checkpoint format was written: old name -> new name
 RENAMED = {"seed": "random_state"}
@@ -24,10 +23,8 @@ def check_run_folder(out: Path, resume: bool, what: str, command: Optional[str] 
     holding another command's run (its config.json's `command`: a `label` or `seed` run, a
     pretrain run for train-fixmatch) is never written into. A start that died before its first
     checkpoint (SIGKILL, out of memory) is started over (Trainer.fit drops its metrics.csv)."""
-    other = _run_command(Path(out))
-    if command is not None and other not in (None, command):
-        raise HumeSSLError(f"{out} holds a `{other}` run (its config.json), not a {what} run: "
-                           "choose another --out.")
+    if command is not None:
+        check_not_other_run(out, command, f"{what} run")
     has = (Path(out) / CHECKPOINT).exists()
     finished = [f for f in FINISHED if (Path(out) / f).exists()]
     if has and not resume:
@@ -45,14 +42,6 @@ def check_run_folder(out: Path, resume: bool, what: str, command: Optional[str] 
             f"no checkpoint to resume from: {Path(out) / CHECKPOINT} does not exist; drop "
             "--resume to start a new run."
         )
-
-
-def _run_command(out: Path) -> Optional[str]:
-    """The command whose run `out` holds (its config.json's `command`), or None."""
-    try:
-        return json.loads((out / "config.json").read_text()).get("command")
-    except (OSError, ValueError, AttributeError):  # none, unreadable, not a run's record
-        return None
 
 
 def check_resume_keys(saved: dict, current: dict, keys: Sequence[str]) -> None:

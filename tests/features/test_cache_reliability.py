@@ -232,3 +232,16 @@ def test_offline_hub_retries_are_not_printed_before_our_error(monkeypatch, caplo
         F.load_backbone("dinov2_vits14")
     assert "Retrying" not in caplog.text + "".join(capsys.readouterr())
     assert logging.getLogger("huggingface_hub").level == level  # restored
+
+
+def test_an_unwritable_cache_is_named_before_the_model_loads(tmp_path, monkeypatch):
+    """Before: a raw OSError (Read-only file system) from the memmap's mkdir, after the data
+    and the model were loaded. A cache that holds the features is still read."""
+    ds = load_dataset("digits", "train")
+    F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path / "c", progress=False)
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(F, "load_backbone", None)  # never reached
+    with pytest.raises(HumeSSLError, match=r"cannot be created .*choose another --cache-dir"):
+        F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path / "new", progress=False)
+    assert F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path / "c",
+                              progress=False).cached  # a hit needs no writing

@@ -417,6 +417,30 @@ def test_predict_says_how_far_its_accuracy_goes(toy, tmp_path):
     assert res["acc_on_training_images"] is False
 
 
+def test_predict_refuses_another_commands_folder_before_the_work(toy, tmp_path, monkeypatch):
+    """Before: `predict --out` a label run's folder replaced HUME's labels.npy (its config.json
+    still describing it), and an unwritable --out was found after every image was labeled."""
+    import os
+
+    import hume_ssl.fixmatch.predict as predict
+
+    root, seeds, _, _ = toy
+    out = root / "run"
+    train_fixmatch_run(out, tiny_cfg(steps=2, eval_every=2), seeds=seeds)
+    hume = tmp_path / "hume"
+    hume.mkdir()
+    (hume / "config.json").write_text('{"command": "label"}')
+    np.save(hume / "labels.npy", np.zeros(3))
+    with pytest.raises(HumeSSLError, match=r"holds a `label` run .*choose another --out"):
+        predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test", out=hume)
+    assert np.load(hume / "labels.npy").shape == (3,)
+    monkeypatch.setattr(predict, "load_split", None)  # the work would fail: never reached
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    with pytest.raises(HumeSSLError, match="cannot be created .* is not writable"):
+        predict_run(out, f"npz:{root}/toy_{{split}}.npz", "test", out=tmp_path / "new" / "p")
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_predict_of_the_same_data_by_another_path_replaces_without_a_warning(toy, monkeypatch):
     """Before: the replacement warning compared the dataset names as typed, so a relative and
     an absolute path to the same file said the folder held other data."""

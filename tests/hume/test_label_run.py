@@ -464,3 +464,43 @@ def test_removing_an_empty_run_folder_another_rank_removed_first_is_quiet(tmp_pa
     _remove_empty_dirs(tmp_path / "run")  # the first rank
     assert not (tmp_path / "run").exists()
     _remove_empty_dirs(tmp_path / "run")  # the second: nothing left, nothing raised
+
+
+def test_label_never_writes_into_another_commands_run(tmp_path, files):
+    """Before: `label --out` a train-fixmatch folder overwrote its config.json and removed its
+    metrics.json as a stale output of label's."""
+    run = tmp_path / "fm"
+    run.mkdir()
+    (run / "config.json").write_text('{"command": "train-fixmatch"}')
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(HumeSSLError, match=r"holds a `train-fixmatch` run \(its config.json\), "
+                                           "not a label run: choose another --out"):
+        label_run(files["phi1"], files["phi2"], run, HumeConfig(k=3, n_restarts=2, n_steps=2))
+    assert (run / "metrics.json").exists() and "train-fixmatch" in (run / "config.json"
+                                                                   ).read_text()
+
+
+def test_a_rerun_stopped_while_writing_leaves_no_record_of_replaced_files(tmp_path, files,
+                                                                         monkeypatch):
+    """Before: a Ctrl-C while a re-run replaced the outputs removed the files it had replaced
+    (its roll-back), while the earlier run's config.json still listed them."""
+    import hume_ssl.hume.outputs as outputs
+
+    out = tmp_path / "run"
+    cfg = HumeConfig(k=3, n_restarts=2, n_steps=2)
+    label_run(files["phi1"], files["phi2"], out, cfg)
+    real, calls = outputs.atomic_save_npy, []
+
+    def stopped(path, arr):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path, arr)
+
+    monkeypatch.setattr(outputs, "atomic_save_npy", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        label_run(files["phi1"], files["phi2"], out, cfg)
+    assert not (out / "config.json").exists()  # the folder claims nothing
+    monkeypatch.setattr(outputs, "atomic_save_npy", real)
+    label_run(files["phi1"], files["phi2"], out, cfg)  # the same command restores it
+    assert set(strict_load(out / "config.json")["outputs"]) <= {p.name for p in out.iterdir()}
