@@ -182,68 +182,72 @@ def extract_features(
     raw = ds.image_size is not None  # same-size images: resized batched on the device
     cache = FeatureCache(cache_root, cache_meta(ds, b, cache_root, raw, dev))
     world, rank = _join(dev, cache, batch_size, force)
-    found = cache.open(force) if rank == 0 else None  # rank 0 alone prepares the files
-    if world > 1:  # every rank learns rank 0's finding and the rows left to compute
-        complete, cache.written = distributed.broadcast(
-            (found is not None, None if found is not None else cache.written))
-        if complete and rank:
-            found = cache.complete()
-    if found is not None:
-        return FeatureSet(*found, cache.npy, ds.labels, cached=True)
-    # a miss writes: an unwritable cache said before the model loads (before: a raw OSError
-    # from the memmap's mkdir; a read-only cache still serves the features it holds)
-    check_writable_dir(cache.npy.parent, create=False, option="--cache-dir")
-    older = None if cache.written.any() else cache.older_format(
-        cache_meta(ds, b, cache_root, raw, dev, fmt=1))
-    if older is not None and rank == 0:
-        warnings.warn(f"{older} was written by an older hume-ssl, whose cache key did not cover "
-                      "the image bytes, so it may hold features of other images; extracting "
-                      "again (delete that file and its .json to free the space).", stacklevel=2)
-    todo = len(ds) - int(cache.written.sum())
-    if dev.type == "cpu" and todo > CPU_WARN_IMAGES and rank == 0:
-        warnings.warn(f"extracting {todo} images with {b.spec} on the CPU can take a long time; "
-                      "use --device cuda if you have a GPU.", stacklevel=2)
+    if not cache.side.exists():  # certainly a miss: a cache that cannot be written is named
+        check_writable_dir(cache.npy.parent, create=False, option="--cache-dir")  # at once
+    with cache.exclusive(take=rank == 0):  # one extraction of a cache file at a time
+        found = cache.open(force) if rank == 0 else None  # rank 0 alone prepares the files
+        if world > 1:  # every rank learns rank 0's finding and the rows left to compute
+            complete, cache.written = distributed.broadcast(
+                (found is not None, None if found is not None else cache.written))
+            if complete and rank:
+                found = cache.complete()
+        if found is not None:
+            return FeatureSet(*found, cache.npy, ds.labels, cached=True)
+        # a miss writes: an unwritable cache said before the model loads (before: a raw OSError
+        # from the memmap's mkdir; a read-only cache still serves the features it holds)
+        check_writable_dir(cache.npy.parent, create=False, option="--cache-dir")
+        older = None if cache.written.any() else cache.older_format(
+            cache_meta(ds, b, cache_root, raw, dev, fmt=1))
+        if older is not None and rank == 0:
+            warnings.warn(f"{older} was written by an older hume-ssl, whose cache key did not "
+                          "cover the image bytes, so it may hold features of other images; "
+                          "extracting again (delete that file and its .json to free the space).",
+                          stacklevel=2)
+        todo = len(ds) - int(cache.written.sum())
+        if dev.type == "cpu" and todo > CPU_WARN_IMAGES and rank == 0:
+            warnings.warn(f"extracting {todo} images with {b.spec} on the CPU can take a long "
+                          "time; use --device cuda if you have a GPU.", stacklevel=2)
 
-    model = load_backbone(b, device=dev)
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cache.meta["compute_dtype"])
-    rows = np.flatnonzero(~cache.written)
-    if world > 1:  # rank 0 preallocates the memmap before any rank writes a row
-        if rank == 0 and cache.out is None:
-            with torch.inference_mode():
-                cache.allocate(_feature_dim(model, ds, b, dev, raw, amp_dtype))
-        distributed.barrier()
-        if rank:
-            cache.attach()
-        cache.shard(rank)
-        rows = _rank_rows(rows, batch_size, rank, world)
-    loader = torch.utils.data.DataLoader(
-        _IndexedRows(ds, rows, b.preprocessing, raw),
-        batch_size=batch_size, shuffle=False, num_workers=num_workers,
-        pin_memory=dev.type == "cuda", persistent_workers=False, drop_last=False)
-    t0 = time.perf_counter()
-    label = f"{b.spec} on {ds.name}:{ds.split}" + (f" (rank 0 of {world})" if world > 1 else "")
-    total = len(ds) if world == 1 else len(rows)
-    with _progress_bar(progress and rank == 0, total, total - len(rows), label) as bar, \
-            torch.inference_mode(), cache.marker_on_exit():
-        n_new = _extract_rows(model, loader, cache, b, dev, raw, t0, bar, callback)
-    if world > 1:  # every rank's rows are in; rank 0 collects the markers and seals
-        cache.save_marker()
-        n_new = sum(distributed.all_gather(n_new))
-        distributed.barrier()
-        if rank:
-            distributed.barrier()  # wait for rank 0's sidecar
-            return FeatureSet(*cache.complete(), cache.npy, ds.labels)
-        cache.written = cache.read_markers()
-    cache.close()
-    seconds = time.perf_counter() - t0
-    features = cache.seal(
-        seconds=round(seconds, 3), images_per_s=round(n_new / max(seconds, 1e-9), 2),
-        device=str(dev), batch_size=batch_size, num_workers=num_workers, processes=world,
-        dataset_info={k: (v[:20] if isinstance(v, list) else v)
-                      for k, v in ds.info.items() if k != "parts"},
-        class_names=ds.class_names, has_labels=ds.labels is not None)
-    distributed.barrier()  # torchrun: the other ranks read the sealed cache now
-    return FeatureSet(features, cache.meta, cache.npy, ds.labels)
+        model = load_backbone(b, device=dev)
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cache.meta["compute_dtype"])
+        rows = np.flatnonzero(~cache.written)
+        if world > 1:  # rank 0 preallocates the memmap before any rank writes a row
+            if rank == 0 and cache.out is None:
+                with torch.inference_mode():
+                    cache.allocate(_feature_dim(model, ds, b, dev, raw, amp_dtype))
+            distributed.barrier()
+            if rank:
+                cache.attach()
+            cache.shard(rank)
+            rows = _rank_rows(rows, batch_size, rank, world)
+        loader = torch.utils.data.DataLoader(
+            _IndexedRows(ds, rows, b.preprocessing, raw),
+            batch_size=batch_size, shuffle=False, num_workers=num_workers,
+            pin_memory=dev.type == "cuda", persistent_workers=False, drop_last=False)
+        t0 = time.perf_counter()
+        label = f"{b.spec} on {ds.name}:{ds.split}" + (f" (rank 0 of {world})" if world > 1 else "")
+        total = len(ds) if world == 1 else len(rows)
+        with _progress_bar(progress and rank == 0, total, total - len(rows), label) as bar, \
+                torch.inference_mode(), cache.marker_on_exit():
+            n_new = _extract_rows(model, loader, cache, b, dev, raw, t0, bar, callback)
+        if world > 1:  # every rank's rows are in; rank 0 collects the markers and seals
+            cache.save_marker()
+            n_new = sum(distributed.all_gather(n_new))
+            distributed.barrier()
+            if rank:
+                distributed.barrier()  # wait for rank 0's sidecar
+                return FeatureSet(*cache.complete(), cache.npy, ds.labels)
+            cache.written = cache.read_markers()
+        cache.close()
+        seconds = time.perf_counter() - t0
+        features = cache.seal(
+            seconds=round(seconds, 3), images_per_s=round(n_new / max(seconds, 1e-9), 2),
+            device=str(dev), batch_size=batch_size, num_workers=num_workers, processes=world,
+            dataset_info={k: (v[:20] if isinstance(v, list) else v)
+                          for k, v in ds.info.items() if k != "parts"},
+            class_names=ds.class_names, has_labels=ds.labels is not None)
+        distributed.barrier()  # torchrun: the other ranks read the sealed cache now
+        return FeatureSet(features, cache.meta, cache.npy, ds.labels)
 
 
 def _join(dev: torch.device, cache: FeatureCache, batch_size: int, force: bool

@@ -245,3 +245,35 @@ def test_an_unwritable_cache_is_named_before_the_model_loads(tmp_path, monkeypat
         F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path / "new", progress=False)
     assert F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path / "c",
                               progress=False).cached  # a hit needs no writing
+
+
+def test_a_second_extraction_of_the_same_cache_waits_for_the_first(tmp_path):
+    """Before: two runs of the same features at once (a sweep of seed runs sharing a backbone)
+    wrote one file together; a review sealed a cache `complete` with 5,232 of 6,000 rows zero,
+    which every later run took. The second now waits, then finds the cache complete."""
+    import threading
+    import time
+
+    ds = load_dataset("digits", "train")
+    b = F.resolve_backbone("pixels:4")
+    cache = C.FeatureCache(tmp_path, C.cache_meta(ds, b, tmp_path, ds.image_size is not None,
+                                                   torch.device("cpu")))
+    held, done = threading.Event(), threading.Event()
+
+    def first():  # holds the cache file's lock as an extracting process does
+        with cache.exclusive():
+            held.set()
+            done.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    held.wait(10)
+    threading.Timer(1.0, done.set).start()
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match="another process is extracting these features"):
+        fs = F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path, device="cpu",
+                                progress=False)
+    t.join()
+    assert time.monotonic() - start >= 0.9 and fs.features.shape == (len(ds), 48)
+    assert F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path, device="cpu",
+                              progress=False).cached
