@@ -50,6 +50,7 @@ from hume_ssl.train.resume import (
     check_run_folder,
     cleanup_on_early_failure,
     report_disk_full,
+    run_lock,
 )
 
 
@@ -83,7 +84,8 @@ def train_fixmatch_run(
     check_value("--k", k, "[2, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
-    with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
+    with run_lock(Path(out), take=distributed.is_main()), report_disk_full(Path(out)), \
+            cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
                                    resume, callback, data_root, image_size, k)
 

@@ -36,6 +36,7 @@ from hume_ssl.train.resume import (
     check_run_folder,
     cleanup_on_early_failure,
     report_disk_full,
+    run_lock,
 )
 
 
@@ -59,7 +60,8 @@ def pretrain_run(
     """
     check_value("--image-size", image_size, IMAGE_SIZE_BOUNDS, whole=True)
     cfg = cfg.resolve()
-    with report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
+    with run_lock(Path(out), take=distributed.is_main()), report_disk_full(Path(out)), \
+            cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
                              data_root, strict)
 

@@ -73,13 +73,46 @@ def check_resume(out: Path, current: dict, keys: Sequence[str], identity: dict,
         )
 
 
+RUN_LOCK = ".run.lock"  # the file a training run holds its folder by
+
+
+@contextmanager
+def run_lock(out: Path, take: bool = True) -> Iterator[None]:
+    """One run at a time writes into `out` (train-fixmatch, pretrain; under torchrun rank 0
+    holds it for the job): a second run into the same folder is refused at once. Before, both
+    wrote it: config.json of one, model.pt and checkpoint of the other, metrics.csv rows
+    interleaved. An advisory lock on out/RUN_LOCK, released when the run ends, even killed;
+    none where it cannot be taken (no flock: Windows, some network file systems)."""
+    handle = None
+    if take:
+        try:
+            import fcntl
+
+            Path(out).mkdir(parents=True, exist_ok=True)
+            handle = open(Path(out) / RUN_LOCK, "a")
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise HumeSSLError(f"another run is writing into {out} now; wait for it to end "
+                               "(then --resume continues it), or choose another --out.") from None
+        except (ImportError, OSError):  # the run's own checks name an unwritable folder
+            handle = None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()  # (closing releases the lock)
+
+
 @contextmanager
 def cleanup_on_early_failure(out: Path) -> Iterator[None]:
     """A run that fails before its first checkpoint leaves nothing behind in a folder it made
-    (or found empty); a folder holding a checkpoint, or other files, is never touched."""
+    (or found empty but for its RUN_LOCK); a folder holding a checkpoint, or other files, is
+    never touched."""
     out = Path(out)
     # (an --out that is a file is not fresh: the run refuses it by name)
-    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    fresh = not out.exists() or (out.is_dir() and all(p.name == RUN_LOCK
+                                                      for p in out.iterdir()))
     try:
         yield
     except BaseException:

@@ -399,3 +399,23 @@ def test_validate_that_resolves_in_place_always_says_so():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         resolved.validate()  # a resolved config: checked, nothing said
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_and_touches_nothing(toy):
+    """Before: two runs into one --out both wrote it and both exited 0 (a review: config.json of
+    one, model.pt and checkpoint of the other, metrics.csv rows interleaved); one stopped
+    before its first checkpoint removed the folder under the other."""
+    import fcntl
+
+    from hume_ssl.train.resume import RUN_LOCK
+
+    root, seeds, _ = toy
+    out = root / "busy"
+    out.mkdir()
+    with open(out / RUN_LOCK, "a") as held:  # as the first run holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = cli("train-fixmatch", "--seeds", seeds, "--out", out, *FAST, "--steps", "2")
+        assert r.exit_code == 2 and "another run is writing into" in " ".join(r.output.split())
+        assert [p.name for p in out.iterdir()] == [RUN_LOCK]  # nothing written, nothing removed
+    r = cli("train-fixmatch", "--seeds", seeds, "--out", out, *FAST, "--steps", "2")
+    assert r.exit_code == 0, r.output  # the lock ends with its holder
