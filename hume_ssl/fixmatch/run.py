@@ -43,7 +43,7 @@ from hume_ssl.fixmatch.recipes import RECIPES
 from hume_ssl.fixmatch.trainer import FixMatchTrainer
 from hume_ssl.models.classifier import EncoderClassifier, Init, resolve_init
 from hume_ssl.seeds.artifact import check_seeds_match, order_hashes, read_seeds
-from hume_ssl.train.budget import length_record
+from hume_ssl.train.budget import budget_use, length_record
 from hume_ssl.train.loop import say_warning
 from hume_ssl.train.resume import (
     check_resume,
@@ -168,6 +168,8 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "test_acc_median": trainer.median_test_acc(),
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
         "test_acc_kind": ACCURACY_KIND[cfg.oracle_labels],
+        "budget": budget_use(cfg.budget_minutes, trainer.elapsed(), callback,
+                             "training") if trainer.rank == 0 else None,
         "n_test": None if test is None else int(len(test.images)),  # (None: no test split)
         "evals": [{"step": st, "test_acc": a} for st, a in trainer.evals],
         **_versus_probe(probe, trainer.median_test_acc()),

@@ -29,7 +29,7 @@ from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_square, 
 from hume_ssl.models.ssl_backbone import write_backbone
 from hume_ssl.pretrain.config import MOCO_ONLY, PretrainConfig
 from hume_ssl.pretrain.trainer import Pretrainer
-from hume_ssl.train.budget import length_record
+from hume_ssl.train.budget import budget_use, length_record
 from hume_ssl.train.loop import say_warning
 from hume_ssl.train.resume import (
     check_resume,
@@ -148,6 +148,8 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
         "seconds": time.perf_counter() - t0,
         "elapsed_s_total": trainer.elapsed(),
         "device": str(trainer.device),
+        "budget": budget_use(cfg.budget_minutes, trainer.elapsed(), callback,
+                             "pretraining") if trainer.rank == 0 else None,
         "knn_acc_last": knn_last,
         "knn_neighbors_used": used_k,  # the k of "kNN-k": the bank may hold fewer
         "knn": [{"step": s, "elapsed_s": t, "knn_acc": a} for s, t, a in trainer.evals],

@@ -22,6 +22,28 @@ def length_record(bound: str, budget_minutes: Optional[float]) -> dict:
             "length_in": "metrics.json total_steps" if fitted else bound}
 
 
+OVER_BUDGET = 1.25  # a run that took more than this share of its --budget-minutes says so
+
+
+def budget_use(budget_minutes: Optional[float], elapsed_s: float, callback=None,
+               what: str = "run") -> Optional[dict]:
+    """metrics.json's `budget`: the --budget-minutes given and the share of it the run took
+    (None without one). Past OVER_BUDGET a warning says so (before: a run 5x over its budget
+    on a loaded CPU said nothing): the fit times the steps once, at the start."""
+    if budget_minutes is None:
+        return None
+    share = elapsed_s / (60 * budget_minutes)
+    if share > OVER_BUDGET:
+        from hume_ssl.train.loop import say_warning
+
+        say_warning(callback, f"the {what} took {elapsed_s / 60:.2f} min, {share:.1f}x its "
+                    f"--budget-minutes {budget_minutes:g}: its steps ran slower than when they "
+                    "were timed at the start (other work on the machine? on a CPU, "
+                    "OMP_NUM_THREADS at or below the free cores helps).")
+    return {"budget_minutes": budget_minutes, "elapsed_s": round(elapsed_s, 3),
+            "share_used": round(share, 3)}
+
+
 class StepTimer:
     """Seconds per training step, measured once: up to WARMUP_STEPS steps after `start_step`,
     then up to TIMED_STEPS timed steps (CUDA synchronised at both ends). With `budget_s` (the

@@ -244,3 +244,21 @@ def test_a_step_out_of_device_memory_is_one_line_naming_what_to_change(tmp_path)
     with pytest.raises(HumeSSLError, match=r"training ran out of cpu memory at step 4: try a "
                                            r"lower --batch-size .*; its checkpoint at step 3"):
         run.fit()
+
+
+def test_a_run_far_over_its_budget_says_so():
+    """Before: a 12 s budget run for 65 s on a loaded CPU (the step time is measured once, at
+    the start) and the run said nothing; metrics.json now records the share it used."""
+    import warnings
+
+    from hume_ssl.train.budget import OVER_BUDGET, budget_use
+
+    assert budget_use(None, 100.0) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert budget_use(0.2, 12.0)["share_used"] == 1.0  # on budget: no word
+    with pytest.warns(UserWarning, match=r"the training took 1\.08 min, 5\.4x its "
+                                         r"--budget-minutes 0\.2: its steps ran slower"):
+        use = budget_use(0.2, 65.0, what="training")
+    assert use == {"budget_minutes": 0.2, "elapsed_s": 65.0, "share_used": 5.417}
+    assert use["share_used"] > OVER_BUDGET
