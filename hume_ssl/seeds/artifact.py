@@ -19,6 +19,7 @@ JPEG archives (decoded once and cached as .npy).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -327,6 +328,12 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
             f"{s.split} has {n} images ({len(bad)} of {len(s.indices)} outside 0..{n - 1}, "
             f"e.g. {s.where(int(bad[0]))}): {fix}"
         )
+    if origin and made_on is not None and not same_dataset(made_on, s.dataset):
+        # passed: the same count and order fingerprint (for an image folder, of its names)
+        warnings.warn(f"the CSV's seeds were made on {made_on} and --dataset is {s.dataset}: "
+                      "its files have the same names in the same order, which is all the check "
+                      "sees of an image folder; make sure they are the same images (before: "
+                      "no word).", stacklevel=2)
 
 
 def order_hashes(split: ImageSplit) -> tuple[str, ...]:

@@ -547,6 +547,15 @@ def test_an_exported_csv_is_checked_against_the_folder_as_it_is_now(tmp_path):
     res = train_fixmatch_run(tmp_path / "r", tiny_cfg(steps=1), indices=csv, dataset=relative,
                              k=3)
     assert res["steps"] == 1
+    # another folder, files of the same names: the check sees names only, and says so (a
+    # review: trained without a word)
+    (tmp_path / "copy").mkdir()
+    for i in range(12):
+        Image.fromarray(x[11 - i]).save(tmp_path / "copy" / f"{i:03d}.png")
+    with pytest.warns(UserWarning, match=r"made on imagefolder:.*imgs and --dataset is "
+                                         r"imagefolder:.*copy: its files have the same names"):
+        train_fixmatch_run(tmp_path / "rc", tiny_cfg(steps=1), indices=csv,
+                           dataset=f"imagefolder:{tmp_path / 'copy'}", k=3)
     Image.fromarray(x[0]).save(tmp_path / "imgs" / "000a.png")  # every index after 0 moves
     with pytest.raises(HumeSSLError, match=r"seeds_origin\.json says n_samples=12 but .* has 13 "
                                            r"images: the images changed since"):
