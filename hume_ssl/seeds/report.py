@@ -172,13 +172,14 @@ def _draw_line(d, ns, prec, size, lo, colour, width):
         d.line(pts, fill=colour, width=width)
 
 
-WRONG_KINDS = {  # why a cluster's seeds are wrong (wrong_kind), in words
-    "mixed": "the seeds mix classes, most of them the class the map gives",
-    "largest": "most seeds are the members' largest class; the map names the cluster after "
-               "another",
-    "second": "most seeds are the members' second largest class; the map names the cluster "
-              "after another",
-    "other": "most seeds are a class outside the members' two largest"}
+WRONG_KINDS = {  # why a cluster's seeds are wrong (wrong_kind), in words; "commonest": a
+    # tie goes to the lowest class (before: "most seeds", said of 1 wrong seed in 2 as well)
+    "mixed": "the seeds mix classes, their commonest the class the map gives",
+    "largest": "the seeds' commonest class is the members' largest; the map names the cluster "
+               "after another",
+    "second": "the seeds' commonest class is the members' second largest; the map names the "
+              "cluster after another",
+    "other": "the seeds' commonest class is outside the members' two largest"}
 
 
 def wrong_kind(seed_classes, mapped: int, member_classes) -> Optional[str]:

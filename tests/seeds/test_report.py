@@ -58,12 +58,12 @@ def test_a_class_split_over_two_clusters_makes_one_cluster_s_majority_seeds_wron
     assert anat[0]["member_classes"] == [[1, 0.536], [8, 0.464]]
     assert describe_wrong(anat[1]) is None and describe_wrong({"cluster": 0}) is None
     assert describe_wrong(anat[0]) == (
-        "cluster 0: seeds [1, 1, 1, 1], mapped to 8; members 1 54%, 8 46%: most seeds are the "
-        "members' largest class; the map names the cluster after another")
+        "cluster 0: seeds [1, 1, 1, 1], mapped to 8; members 1 54%, 8 46%: the seeds' commonest "
+        "class is the members' largest; the map names the cluster after another")
     # seeds of three classes (before: "the seeds are a class outside the members' two largest")
     assert describe_wrong({"cluster": 2, "seed_classes": [8, 1, 9, 9], "mapped_class": 3,
                            "member_classes": [[3, 0.5], [1, 0.2]], "wrong": "other"}).endswith(
-        "most seeds are a class outside the members' two largest")
+        "the seeds' commonest class is outside the members' two largest")
 
 
 def test_the_curve_ends_where_the_ranked_candidates_end(tmp_path):
