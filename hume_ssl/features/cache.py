@@ -378,12 +378,18 @@ class FeatureCache:
                 "free space or give --cache-dir on a larger disk, then run the same command "
                 "again (nothing was extracted).") from None
         self.out = out
-        self.meta.update(complete=False, versions=versions(),
-                         file_bytes=None, created=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        self.out.flush()
-        self.meta["file_bytes"] = self.npy.stat().st_size
-        atomic_write_json(self.side, self.meta)
-        atomic_save_npy(self.marker, self.written)
+        try:  # stopped before the sidecar and marker are down (a full disk, Ctrl-C): no
+            # reserved file is left without them (before: the full-size .npy was)
+            self.meta.update(complete=False, versions=versions(),
+                             file_bytes=None, created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            self.out.flush()
+            self.meta["file_bytes"] = self.npy.stat().st_size
+            atomic_write_json(self.side, self.meta)
+            atomic_save_npy(self.marker, self.written)
+        except BaseException:
+            self.out = None
+            _discard(self.npy, self.side, self.marker)
+            raise
 
     def write(self, idx: np.ndarray, rows: np.ndarray, spec: str) -> None:
         """Scatter rows (b, d) to the sample indices idx (b,): row order never depends on the

@@ -277,3 +277,17 @@ def test_a_second_extraction_of_the_same_cache_waits_for_the_first(tmp_path):
     assert time.monotonic() - start >= 0.9 and fs.features.shape == (len(ds), 48)
     assert F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path, device="cpu",
                               progress=False).cached
+
+
+def test_a_cache_stopped_before_its_sidecar_leaves_no_reserved_file(tmp_path, monkeypatch):
+    """Before: a full disk (or a Ctrl-C) between reserving the .npy and writing its sidecar left
+    the full-size file behind, without a sidecar."""
+    ds = load_dataset("digits", "train")
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(C, "atomic_write_json", full)
+    with pytest.raises(OSError):
+        F.extract_features(ds, backbone="pixels:4", cache_dir=tmp_path, progress=False)
+    assert not [p for p in (tmp_path / "features").rglob("*") if p.suffix in (".npy", ".json")]
