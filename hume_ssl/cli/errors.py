@@ -52,16 +52,20 @@ def handle_errors(fn):
             console.print(f"[bold red]{prefix}error:[/] " + escape(f"{e}{again}"))  # [i]: text
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
+            code = 128 + (TERMINATED[-1] if TERMINATED else signal.SIGINT)  # 143: SIGTERM
             if distributed.rank() != 0:  # torchrun: every rank saved its part; rank 0 says it
-                raise typer.Exit(130) from None
+                raise typer.Exit(code) from None
             kept, again, resume, saved = _kept(sections)
             how = ("continue with" if resume else "run the same command again" + (
                 " to resume it" if saved else "") + " (continue with)")
             console.print(f"[yellow]{'stopped' if resume else 'interrupted'}[/]: "
                           + escape(f"{kept}; {how}: {again}"))
-            raise typer.Exit(130) from None
+            raise typer.Exit(code) from None
 
     return wrapper
+
+
+TERMINATED: list[int] = []  # the signal that stopped the command, when SIGTERM did
 
 
 @contextmanager
@@ -75,13 +79,15 @@ def _term_as_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum, frame):
+        TERMINATED.append(signum)  # the exit status says which signal (143, as before)
         raise KeyboardInterrupt
 
+    TERMINATED.clear()
     old = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if old is None else old)
 
 
 def _kept(sections: dict) -> tuple[str, str, bool, bool]:

@@ -295,6 +295,14 @@ class FeatureCache:
                 return arr, old
         return None
 
+    def drop_stale_markers(self) -> None:
+        """A complete cache's markers (a run killed while sealing left them): removed where the
+        cache can be written, kept where it cannot (a read-only cache is only read)."""
+        try:
+            _discard(*self._markers())
+        except OSError:
+            pass
+
     def older_format(self, old_meta: dict) -> Optional[Path]:
         """The .npy of a complete cache of the same data and backbone written by an older
         format (whose key did not cover the image bytes), if there is one."""

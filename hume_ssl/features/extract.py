@@ -184,8 +184,11 @@ def extract_features(
     world, rank = _join(dev, cache, batch_size, force)
     if not cache.side.exists():  # certainly a miss: a cache that cannot be written is named
         check_writable_dir(cache.npy.parent, create=False, option="--cache-dir")  # at once
-    with cache.exclusive(take=rank == 0):  # one extraction of a cache file at a time
-        found = cache.open(force) if rank == 0 else None  # rank 0 alone prepares the files
+    hit = cache.complete() if rank == 0 and not force else None  # a hit needs no lock
+    if hit is not None:
+        cache.drop_stale_markers()
+    with cache.exclusive(take=rank == 0 and hit is None):  # one extraction of a file at a time
+        found = hit or (cache.open(force) if rank == 0 else None)  # rank 0 prepares the files
         if world > 1:  # every rank learns rank 0's finding and the rows left to compute
             complete, cache.written = distributed.broadcast(
                 (found is not None, None if found is not None else cache.written))

@@ -173,14 +173,16 @@ def predict_run(
         summary["acc_kind"] = ACCURACY_KIND[aligned]
         summary["acc"] = label_accuracy(lab, truth, aligned)
         # how far the figure goes: (before: said like a test accuracy in both cases)
+        trained = set(str(meta.get("split", "")).split("+"))  # train+test: both parts
         summary["acc_on_training_images"] = bool(
-            same_dataset(meta.get("dataset"), dataset) and split in str(meta.get("split", "")))
+            same_dataset(meta.get("dataset"), dataset) and trained & set(split.split("+")))
         classes = len(np.unique(truth[truth >= 0]))
         if classes > int(meta["k"]):
+            other = ("" if same_dataset(meta.get("dataset"), dataset)
+                     else f" (the model was trained on {meta.get('dataset')})")
             say_warning(callback, f"the model has {meta['k']} classes, {dataset}:{split} "
                         f"{classes}: images of the other {classes - int(meta['k'])} classes "
-                        f"cannot be labeled right (the model was trained on "
-                        f"{meta.get('dataset')}).")
+                        f"cannot be labeled right{other}.")
     atomic_write_json(out / "predictions.json", summary)  # last: the folder is complete
     return summary
 

@@ -31,6 +31,7 @@ from hume_ssl.core.io import (
     array_hash,
     atomic_save_state_dict,
     atomic_write_json,
+    check_not_other_run,
     check_writable_dir,
 )
 from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
@@ -84,6 +85,7 @@ def train_fixmatch_run(
     check_value("--k", k, "[2, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
+    check_not_other_run(out, "train-fixmatch", "train-fixmatch run")  # before the lock writes in it
     with run_lock(Path(out), take=distributed.is_main()), report_disk_full(Path(out)), \
             cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,

@@ -328,7 +328,8 @@ def check_seeds_match(s: Seeds, n: int, dataset_hashes: tuple[str, ...] = ()) ->
             f"{s.split} has {n} images ({len(bad)} of {len(s.indices)} outside 0..{n - 1}, "
             f"e.g. {s.where(int(bad[0]))}): {fix}"
         )
-    if origin and made_on is not None and not same_dataset(made_on, s.dataset):
+    if (origin and made_on is not None and str(made_on).startswith("imagefolder:")
+            and not same_dataset(made_on, s.dataset)):  # (an npz's hash covers its pixels)
         # passed: the same count and order fingerprint (for an image folder, of its names)
         warnings.warn(f"the CSV's seeds were made on {made_on} and --dataset is {s.dataset}: "
                       "its files have the same names in the same order, which is all the check "

@@ -93,9 +93,11 @@ def run_lock(out: Path, take: bool = True) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise HumeSSLError(f"another run is writing into {out} now; wait for it to end "
-                               "(then --resume continues it), or choose another --out.") from None
-        except (ImportError, OSError):  # the run's own checks name an unwritable folder
+            raise HumeSSLError(f"another run is writing into {out} now; wait for it to end, "
+                               "or choose another --out.") from None
+        except (ImportError, OSError):  # no flock there (ENOLCK); an unwritable folder: the
+            if handle is not None:  # run's own checks name it
+                handle.close()
             handle = None
     try:
         yield

@@ -168,7 +168,7 @@ def test_anneal_steps_are_checked_before_any_work(steps):
 
     with pytest.raises(HumeSSLError, match=r"anneal_steps=.*: give distinct whole-number outer "
                        r"steps in 0..29 \(n_steps 30\)"):
-        Hume(k=3, n_steps=30, anneal_steps=steps).fit(np.ones((9, 2)), np.ones((9, 2)))
+        Hume(k=3, n_steps=30, anneal_steps=steps).fit(np.ones((9, 2)), np.ones((9, 3)))
     assert HumeConfig(n_steps=30, anneal_steps=np.array([3, 7])).validate().anneal_steps == (3, 7)
     # what converted before still does: a range, whole floats (a float array too)
     for given in (range(3, 9, 4), (3.0, 7.0), np.array([3.0, 7.0])):

@@ -222,6 +222,7 @@ def test_pretrained_fetches_time_out_and_skip_hub_retries(monkeypatch, tmp_path)
 
     timm = pytest.importorskip("timm")
     constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # (a CI may export it)
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(
         socket.gaierror(-2, "Name or service not known")))
     for v in network.PROXY_VARIABLES:
