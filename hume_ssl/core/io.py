@@ -378,11 +378,12 @@ def check_not_constant(x: np.ndarray, name: str, block_rows: int = 65536) -> Non
 
 
 def run_command(out: str | os.PathLike) -> Optional[str]:
-    """The command whose run folder `out` is (its config.json's `command`), or None."""
+    """The command whose run folder `out` is (its config.json's `command`; "seed" for a seeds
+    folder, whose record is its seeds.json), or None."""
     try:
         return json.loads((Path(out) / "config.json").read_text()).get("command")
     except (OSError, ValueError, AttributeError):  # none, unreadable, not a run's record
-        return None
+        return "seed" if (Path(out) / "seeds.json").is_file() else None
 
 
 def check_not_other_run(out: str | os.PathLike, command: Optional[str], what: str) -> None:

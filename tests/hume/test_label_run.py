@@ -478,6 +478,11 @@ def test_label_never_writes_into_another_commands_run(tmp_path, files):
         label_run(files["phi1"], files["phi2"], run, HumeConfig(k=3, n_restarts=2, n_steps=2))
     assert (run / "metrics.json").exists() and "train-fixmatch" in (run / "config.json"
                                                                    ).read_text()
+    seeds = tmp_path / "seeds"  # a seeds folder: its record is seeds.json (no config.json)
+    seeds.mkdir()
+    (seeds / "seeds.json").write_text("{}")
+    with pytest.raises(HumeSSLError, match=r"holds a `seed` run"):
+        label_run(files["phi1"], files["phi2"], seeds, HumeConfig(k=3, n_restarts=2, n_steps=2))
 
 
 def test_a_rerun_stopped_while_writing_leaves_no_record_of_replaced_files(tmp_path, files,
