@@ -152,8 +152,8 @@ def paired_spaces(dataset, backbones, phi1, phi2, feature_kw: dict, log: Log,
     x1, x2, ds, prov = resolve_spaces(dataset, backbones, phi1, phi2, feature_kw, log,
                                       k_from_dataset, check_rows)
     x1, x2, _, _ = check_inputs(x1, x2)
-    if check_rows is not None:
-        check_rows(x1.shape[0])
+    if check_rows is not None and ds is None:  # feature files alone (a dataset's rows: checked
+        check_rows(x1.shape[0])  # when it was read, and the files must hold as many)
     return x1, x2, ds, prov
 
 
