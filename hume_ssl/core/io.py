@@ -20,7 +20,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Optional
+from typing import Any, BinaryIO, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -375,6 +375,35 @@ def check_not_constant(x: np.ndarray, name: str, block_rows: int = 65536) -> Non
     raise HumeSSLError(f"{name}: every one of its {x.shape[0]} rows is the same: a constant "
                        "feature file carries no information; check that it was extracted right "
                        "(e.g. `hume-ssl features ... --force`).")
+
+
+@contextmanager
+def advisory_lock(path: str | os.PathLike, busy: Callable[[], None]) -> Iterator[None]:
+    """An exclusive advisory lock (flock) on the file `path` (its folder made) while inside,
+    released when the block ends or its process dies, even killed. When another process holds
+    it, `busy()` runs: it raises to refuse, or returns to wait for the lock. No lock where
+    none can be taken (no fcntl: Windows; ENOLCK: some network file systems; a folder that
+    cannot be written, which the caller's own checks name)."""
+    try:
+        import fcntl
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")
+    except (ImportError, OSError):
+        handle = None
+    try:
+        if handle is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError:  # no flock on this file system
+                pass
+        yield
+    finally:
+        if handle is not None:
+            handle.close()  # (closing releases the lock)
 
 
 def run_command(out: str | os.PathLike) -> Optional[str]:

@@ -33,14 +33,20 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
 from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import atomic_save_npy, atomic_write_json, config_hash, load_array
+from hume_ssl.core.io import (
+    advisory_lock,
+    atomic_save_npy,
+    atomic_write_json,
+    config_hash,
+    load_array,
+)
 from hume_ssl.core.params import Bounds
 from hume_ssl.core.versions import versions
 from hume_ssl.data.image_dataset import ImageDataset
@@ -241,34 +247,16 @@ class FeatureCache:
         self.out: Optional[np.memmap] = None
         self.written: Optional[np.ndarray] = None
 
-    @contextmanager
-    def exclusive(self, take: bool = True) -> Iterator[None]:
+    def exclusive(self):
         """One process per cache file while it is looked up and extracted: a second run of the
         same features (a sweep of `seed` runs sharing a backbone) waits here, then finds them
         complete. Before, both wrote the file at once, and one could seal a cache of zero rows.
-        An advisory lock on `STEM.lock`, released when its holder ends, even killed; none
-        where the folder cannot be written (a read-only cache is only read) or on Windows."""
-        handle = None
-        if take:
-            try:
-                import fcntl
+        An advisory lock on `STEM.lock` (core.io.advisory_lock)."""
+        def busy() -> None:
+            warnings.warn(f"another process is extracting these features ({self.npy}); "
+                          "waiting for it to finish.", stacklevel=5)
 
-                self.npy.parent.mkdir(parents=True, exist_ok=True)
-                handle = open(self.npy.with_suffix(".lock"), "a")
-            except (ImportError, OSError):
-                handle = None
-        if handle is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                warnings.warn(f"another process is extracting these features ({self.npy}); "
-                              "waiting for it to finish.", stacklevel=4)
-                fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if handle is not None:
-                handle.close()  # (closing releases the lock)
+        return advisory_lock(self.npy.with_suffix(".lock"), busy)
 
     def shard(self, rank: int) -> None:
         """Under torchrun: save this rank's rows to its own marker file, never another's."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from contextlib import nullcontext
 from typing import Callable, Optional, Union
 
 import numpy as np
@@ -187,7 +188,7 @@ def extract_features(
     hit = cache.complete() if rank == 0 and not force else None  # a hit needs no lock
     if hit is not None:
         cache.drop_stale_markers()
-    with cache.exclusive(take=rank == 0 and hit is None):  # one extraction of a file at a time
+    with cache.exclusive() if rank == 0 and hit is None else nullcontext():  # one at a time
         found = hit or (cache.open(force) if rank == 0 else None)  # rank 0 prepares the files
         if world > 1:  # every rank learns rank 0's finding and the rows left to compute
             complete, cache.written = distributed.broadcast(

@@ -31,7 +31,6 @@ from hume_ssl.core.io import (
     array_hash,
     atomic_save_state_dict,
     atomic_write_json,
-    check_not_other_run,
     check_writable_dir,
 )
 from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
@@ -85,9 +84,8 @@ def train_fixmatch_run(
     check_value("--k", k, "[2, inf)", whole=True)
     init = resolve_init(cfg.init, cfg.input_size) if cfg.init else None  # once, passed down
     cfg = cfg.resolve(init)
-    check_not_other_run(out, "train-fixmatch", "train-fixmatch run")  # before the lock writes in it
-    with run_lock(Path(out), take=distributed.is_main()), report_disk_full(Path(out)), \
-            cleanup_on_early_failure(Path(out)):
+    with run_lock(Path(out), "train-fixmatch", take=distributed.is_main()), \
+            report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _train_fixmatch_run(Path(out), cfg, init, seeds, indices, seed_labels, dataset,
                                    resume, callback, data_root, image_size, k)
 
@@ -128,7 +126,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
             **identity, "dataset": s.dataset, "out": str(out), "resume": resume,
             **cfg.to_dict()})
     out = check_writable_dir(out)
-    check_run_folder(out, resume, "FixMatch", "train-fixmatch")
+    check_run_folder(out, resume, "FixMatch")
     if resume:
         check_resume(out, cfg.to_dict(), FixMatchConfig.RESUME_KEYS, identity, "seeds or data",
                      "pass the same --seeds/--indices/--seed-labels/--oracle-labels/"

@@ -22,7 +22,7 @@ from typing import Optional
 
 from hume_ssl.core import distributed
 from hume_ssl.core.device import resolve_device
-from hume_ssl.core.io import array_hash, atomic_write_json, check_not_other_run, check_writable_dir
+from hume_ssl.core.io import array_hash, atomic_write_json, check_writable_dir
 from hume_ssl.core.params import check_value, units_of
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_square, split_exists
@@ -60,9 +60,8 @@ def pretrain_run(
     """
     check_value("--image-size", image_size, IMAGE_SIZE_BOUNDS, whole=True)
     cfg = cfg.resolve()
-    check_not_other_run(out, "pretrain", "pretrain run")  # before the lock writes in it
-    with run_lock(Path(out), take=distributed.is_main()), report_disk_full(Path(out)), \
-            cleanup_on_early_failure(Path(out)):
+    with run_lock(Path(out), "pretrain", take=distributed.is_main()), \
+            report_disk_full(Path(out)), cleanup_on_early_failure(Path(out)):
         return _pretrain_run(dataset, Path(out), cfg, split, resume, callback, image_size,
                              data_root, strict)
 
@@ -91,7 +90,7 @@ def _pretrain_run(dataset, out, cfg, split, resume, callback, image_size, data_r
             **identity, "out": str(out), "resume": resume, "image_size": image_size,
             **cfg.to_dict()})
     out = check_writable_dir(out)
-    check_run_folder(out, resume, "pretraining", "pretrain")
+    check_run_folder(out, resume, "pretraining")
     if resume:
         check_resume(out, cfg.to_dict(), PretrainConfig.RESUME_KEYS, identity, "images",
                      "pass the same dataset, split and --image-size")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Sequence
 
 from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
-from hume_ssl.core.io import NO_SPACE, check_not_other_run
+from hume_ssl.core.io import NO_SPACE, advisory_lock, check_not_other_run
 
 # config fields renamed since a checkpoint format was written: old name -> new name
 RENAMED = {"seed": "random_state"}
@@ -17,14 +17,11 @@ RENAMED = {"seed": "random_state"}
 FINISHED = ("metrics.json", "model.pt", "backbone.pt")
 
 
-def check_run_folder(out: Path, resume: bool, what: str, command: Optional[str] = None) -> None:
+def check_run_folder(out: Path, resume: bool, what: str) -> None:
     """A new run needs a folder without a checkpoint and without a finished run's outputs
-    (FINISHED: a run whose checkpoint was removed); --resume needs a checkpoint; a folder
-    holding another command's run (its config.json's `command`: a `label` or `seed` run, a
-    pretrain run for train-fixmatch) is never written into. A start that died before its first
+    (FINISHED: a run whose checkpoint was removed); --resume needs a checkpoint (another
+    command's folder: refused by run_lock, before). A start that died before its first
     checkpoint (SIGKILL, out of memory) is started over (Trainer.fit drops its metrics.csv)."""
-    if command is not None:
-        check_not_other_run(out, command, f"{what} run")
     has = (Path(out) / CHECKPOINT).exists()
     finished = [f for f in FINISHED if (Path(out) / f).exists()]
     if has and not resume:
@@ -76,34 +73,20 @@ def check_resume(out: Path, current: dict, keys: Sequence[str], identity: dict,
 RUN_LOCK = ".run.lock"  # the file a training run holds its folder by
 
 
-@contextmanager
-def run_lock(out: Path, take: bool = True) -> Iterator[None]:
-    """One run at a time writes into `out` (train-fixmatch, pretrain; under torchrun rank 0
-    holds it for the job): a second run into the same folder is refused at once. Before, both
+def run_lock(out: Path, command: str, take: bool = True):
+    """One run at a time writes into `out`, and never into another command's folder (its
+    config.json's `command`: a `label` or `seed` run, a pretrain run for train-fixmatch),
+    refused before the lock writes in it. A second run into the same folder is refused at
+    once (train-fixmatch, pretrain; under torchrun rank 0 holds it for the job). Before, both
     wrote it: config.json of one, model.pt and checkpoint of the other, metrics.csv rows
-    interleaved. An advisory lock on out/RUN_LOCK, released when the run ends, even killed;
-    none where it cannot be taken (no flock: Windows, some network file systems)."""
-    handle = None
-    if take:
-        try:
-            import fcntl
+    interleaved. An advisory lock on out/RUN_LOCK (core.io.advisory_lock)."""
+    check_not_other_run(out, command, f"{command} run")
 
-            Path(out).mkdir(parents=True, exist_ok=True)
-            handle = open(Path(out) / RUN_LOCK, "a")
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise HumeSSLError(f"another run is writing into {out} now; wait for it to end, "
-                               "or choose another --out.") from None
-        except (ImportError, OSError):  # no flock there (ENOLCK); an unwritable folder: the
-            if handle is not None:  # run's own checks name it
-                handle.close()
-            handle = None
-    try:
-        yield
-    finally:
-        if handle is not None:
-            handle.close()  # (closing releases the lock)
+    def busy() -> None:
+        raise HumeSSLError(f"another run is writing into {out} now; wait for it to end, or "
+                           "choose another --out.")
+
+    return advisory_lock(Path(out) / RUN_LOCK, busy) if take else nullcontext()
 
 
 @contextmanager

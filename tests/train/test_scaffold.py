@@ -12,7 +12,7 @@ from hume_ssl.core.checkpoint import CHECKPOINT
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.train.budget import units_in_budget
 from hume_ssl.train.loop import Trainer
-from hume_ssl.train.resume import check_resume_keys, check_run_folder
+from hume_ssl.train.resume import RUN_LOCK, check_resume_keys, check_run_folder, run_lock
 from hume_ssl.train.signals import StopSignals
 
 
@@ -86,7 +86,7 @@ def test_a_finished_run_without_its_checkpoint_is_not_trained_into_again(tmp_pat
     old model's predictions beside the new model."""
     (tmp_path / left).write_text("{}")
     with pytest.raises(HumeSSLError, match=f"holds a finished FixMatch run \\({left}; no"):
-        check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
+        check_run_folder(tmp_path, resume=False, what="FixMatch")
 
 
 def test_a_start_that_died_before_its_first_checkpoint_is_started_over(tmp_path):
@@ -94,7 +94,7 @@ def test_a_start_that_died_before_its_first_checkpoint_is_started_over(tmp_path)
     config.json and metrics.csv: the same command runs again, from a metrics.csv of its own."""
     (tmp_path / "config.json").write_text(json.dumps({"command": "train-fixmatch"}))
     (tmp_path / "metrics.csv").write_text("step,loss\n5,1.0\n")
-    check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
+    check_run_folder(tmp_path, resume=False, what="FixMatch")
 
     Counter(tmp_path, 2).fit()  # the loop's new start
     assert not (tmp_path / "metrics.csv").exists()  # the dead start's rows are gone
@@ -107,10 +107,11 @@ def test_a_folder_of_another_commands_run_is_never_written_into(tmp_path, other)
     pass --resume", after which --resume listed 18 differing fields."""
     (tmp_path / "config.json").write_text(json.dumps({"command": other}))
     with pytest.raises(HumeSSLError, match=f"holds a `{other}` run .*choose another --out"):
-        check_run_folder(tmp_path, resume=other == "pretrain", what="FixMatch",
-                         command="train-fixmatch")
+        run_lock(tmp_path, "train-fixmatch")
+    assert not (tmp_path / RUN_LOCK).exists()  # refused before the lock writes in it
     (tmp_path / "config.json").write_text(json.dumps({"command": "train-fixmatch"}))
-    check_run_folder(tmp_path, resume=False, what="FixMatch", command="train-fixmatch")
+    with run_lock(tmp_path, "train-fixmatch"):
+        check_run_folder(tmp_path, resume=False, what="FixMatch")
 
 
 def test_resume_keys_name_every_difference_and_accept_renamed_fields():
