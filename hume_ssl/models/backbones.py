@@ -36,7 +36,7 @@ from torch import nn
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.core.io import atomic_write_json
 from hume_ssl.core.network import hub_fetch, stall_timeout
-from hume_ssl.models.encoders import TV_LIST, build_encoder, strip_head
+from hume_ssl.models.encoders import build_encoder, check_torchvision_name, strip_head
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 
 # A strong pair for `seed` (TURTLE's best pair on CIFAR-10); on a GPU with < 24 GB use
@@ -247,11 +247,7 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
         if source == "timm":
             pre_obj = _timm_preprocessing(model_name)
         else:
-            import torchvision.models as tvm
-
-            valid = tvm.list_models()
-            if model_name not in valid:
-                raise unknown_choice("torchvision model", model_name, valid, how_to_list=TV_LIST)
+            check_torchvision_name(model_name)
             pre_obj = _tv_preprocessing(model_name)
         canonical = spec
     else:

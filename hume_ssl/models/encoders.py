@@ -164,6 +164,15 @@ FIXED_SIZE_TORCHVISION = ("vit_", "maxvit")  # torchvision models that take 224 
 TV_LIST = 'python -c "import torchvision; print(torchvision.models.list_models())"'
 
 
+def check_torchvision_name(name: str) -> None:
+    """A clear error for a name torchvision's registry does not hold (--arch, --backbone)."""
+    import torchvision.models as tvm
+
+    valid = tvm.list_models()
+    if name not in valid:
+        raise unknown_choice("torchvision model", name, valid, how_to_list=TV_LIST)
+
+
 def check_arch(arch) -> None:
     """A clear error for an --arch build_encoder cannot build (before any data is read)."""
     choices = [*CIFAR_ARCHS, *WRN_ARCHS, "torchvision:NAME (e.g. torchvision:resnet50 for "
@@ -171,11 +180,8 @@ def check_arch(arch) -> None:
     if not isinstance(arch, str):
         raise unknown_choice("--arch", repr(arch), choices)
     if arch.startswith("torchvision:"):
-        import torchvision.models as tvm
-
         name = arch.split(":", 1)[1]
-        if name not in tvm.list_models():
-            raise unknown_choice("torchvision model", name, tvm.list_models(), how_to_list=TV_LIST)
+        check_torchvision_name(name)
         if name.startswith(FIXED_SIZE_TORCHVISION):  # (they failed after the data was read)
             raise HumeSSLError(f"--arch {arch} runs at 224 px only; use a torchvision CNN, or "
                                "a ViT through timm (--arch timm:NAME, resized to its size).")
