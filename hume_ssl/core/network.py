@@ -30,6 +30,16 @@ def unresolvable(url: str) -> Optional[str]:
     return None
 
 
+def cached_or_reachable(url: str) -> Optional[str]:
+    """Why torch.hub cannot get `url` (torchvision's pretrained weights): its file is not in
+    torch.hub's cache and its host is `unresolvable`; None when it is cached or may be fetched.
+    Checked before the download, which prints "Downloading: ..." before it fails."""
+    import torch
+
+    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlsplit(url).path))
+    return None if os.path.isfile(cached) else unresolvable(url)
+
+
 @contextmanager
 def stall_timeout(seconds: float = STALL_TIMEOUT_S) -> Iterator[None]:
     """Sockets opened inside without a timeout of their own (torch.hub's and torchvision's

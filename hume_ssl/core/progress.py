@@ -43,7 +43,7 @@ class LineProgress:
         now = self.clock()
         self.tasks[tid] = {"description": description, "total": total, "completed": completed,
                            "start": now, "start_done": completed, "last": None,
-                           "fields": fields}
+                           "shown": None, "fields": fields}
         return tid
 
     def update(self, task_id: int, *, total: Optional[float] = None,
@@ -62,7 +62,7 @@ class LineProgress:
             self._line(t, now)
 
     def _line(self, t: dict, now: float) -> None:
-        t["last"] = now
+        t["last"], t["shown"] = now, (t["completed"], t["total"])
         done, total, elapsed = t["completed"], t["total"], now - t["start"]
         rate = (done - t["start_done"]) / elapsed if elapsed > 0 else 0.0
         count = f"{_count(done)}/{_count(total)}" if total else _count(done)
@@ -79,9 +79,11 @@ class LineProgress:
         pass
 
     def stop(self) -> None:
+        """A last line for each task whose count moved since its last line (one line, not
+        two, when the last update already showed the final count)."""
         now = self.clock()
         for t in self.tasks.values():
-            if t["last"] != now:
+            if t["shown"] != (t["completed"], t["total"]):
                 self._line(t, now)
 
     def __enter__(self) -> LineProgress:

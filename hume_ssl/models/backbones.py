@@ -35,7 +35,7 @@ from torch import nn
 
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.core.io import atomic_write_json
-from hume_ssl.core.network import hub_fetch, stall_timeout
+from hume_ssl.core.network import cached_or_reachable, hub_fetch, stall_timeout
 from hume_ssl.models.encoders import build_encoder, check_torchvision_name, strip_head
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 
@@ -411,6 +411,9 @@ def _build_torchvision(b: BackboneSpec) -> nn.Module:
         if enum is None:
             raise HumeSSLError(f"torchvision:{b.model_name} has no pretrained weights; pass "
                                "--weights FILE or --random-init.")
+        why = cached_or_reachable(enum.DEFAULT.url)  # before torch.hub's "Downloading:" line
+        if why is not None:
+            raise _offline(b, OSError(why), enum.DEFAULT.url)
         try:
             with stall_timeout():
                 model = tvm.get_model(b.model_name, weights=enum.DEFAULT)

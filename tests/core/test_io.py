@@ -107,6 +107,32 @@ def test_progress_is_plain_timed_lines_off_a_terminal():
     assert lines[-1].startswith("restart-steps 100/100 step 9") and "10/s" in lines[-1]
 
 
+def test_plain_progress_prints_one_line_when_one_update_finishes_the_work():
+    """Before: a one-batch extraction printed its final line twice (at the update, at stop)."""
+    import io as _io
+
+    from rich.console import Console
+
+    from hume_ssl.core.progress import LineProgress
+
+    buf = _io.StringIO()
+    t = [0.0]
+    prog = LineProgress(Console(file=buf, width=40), interval=5.0, clock=lambda: t[0])
+    with prog:
+        task = prog.add_task("features", total=8)
+        t[0] += 1.0
+        prog.update(task, advance=8)
+        t[0] += 1.0
+    assert len(buf.getvalue().splitlines()) == 1, buf.getvalue()
+    buf.truncate(0), buf.seek(0)
+    with LineProgress(Console(file=buf, width=40), interval=5.0, clock=lambda: t[0]) as prog:
+        task = prog.add_task("features", total=8)
+        prog.update(task, advance=4)
+        t[0] += 1.0
+        prog.update(task, advance=4)  # within the interval: shown by stop
+    assert buf.getvalue().splitlines()[-1].startswith("features 8/8"), buf.getvalue()
+
+
 def test_feature_matrices_a_user_may_pass_get_errors_that_name_the_fix():
     """Before: a ragged list failed inside numpy, float64 values past float32's range were
     reported as "NaN or inf" after an overflow warning, and one row as a 1-D array gave no

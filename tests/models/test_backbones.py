@@ -238,6 +238,18 @@ def test_pretrained_fetches_time_out_and_skip_hub_retries(monkeypatch, tmp_path)
         load_backbone("timm:resnet18")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(tvm, "get_model", fetch)
+    # torchvision's weights neither cached nor reachable: refused before torch.hub, whose
+    # download prints "Downloading: URL" first (before: that line, then the error)
+    with pytest.raises(HumeSSLError, match="Offline?.*squeezenet1_1-b8a52dc0.pth"):
+        load_backbone("torchvision:squeezenet1_1")
+    assert seen == [(True, network.STALL_TIMEOUT_S)]
+    cached = tmp_path / "hub" / "checkpoints" / "squeezenet1_1-b8a52dc0.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"")  # cached: torch.hub reads it, no network needed
     with pytest.raises(HumeSSLError, match="Offline?"):
         load_backbone("torchvision:squeezenet1_1")
-    assert seen == [(True, network.STALL_TIMEOUT_S), (False, network.STALL_TIMEOUT_S)]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [])  # resolves, not cached
+    cached.unlink()
+    with pytest.raises(HumeSSLError, match="Offline?"):
+        load_backbone("torchvision:squeezenet1_1")
+    assert seen[1:] == [(False, network.STALL_TIMEOUT_S)] * 2
