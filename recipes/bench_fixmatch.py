@@ -74,13 +74,15 @@ class _PairSet(torch.utils.data.Dataset):
 
 def _trainer(args, images: np.ndarray, out: str) -> FixMatchTrainer:
     """train-fixmatch's trainer at its shipped defaults, but --arch/--batch/--mu, on `images`
-    with 4 random images per class labeled at random and every image unlabeled."""
+    with 4 random images per class labeled at random and every other image unlabeled (the seeds
+    left out of the unlabeled pool, as train-fixmatch's include_seeds_in_unlabeled=False)."""
     cfg = FixMatchConfig(arch=args.arch, batch_size=args.batch, mu=args.mu,
                          steps=args.warmup + args.steps).resolve()
     rng = np.random.default_rng(0)
     lab = rng.choice(len(images), SEEDS_PER_CLASS * CLASSES, replace=False)
-    return FixMatchTrainer(cfg, images, lab, np.arange(len(lab)) % CLASSES,
-                           np.arange(len(images)), CLASSES, out)
+    unlabeled = np.setdiff1d(np.arange(len(images)), lab)  # (N - 40,)
+    return FixMatchTrainer(cfg, images, lab, np.arange(len(lab)) % CLASSES, unlabeled,
+                           CLASSES, out)
 
 
 def _loader_batches(trainer: FixMatchTrainer, images: np.ndarray, draws: int):
@@ -95,7 +97,8 @@ def _loader_batches(trainer: FixMatchTrainer, images: np.ndarray, draws: int):
                                                 num_workers=2, drop_last=True))
 
     it_l = loader(_PILSet(images[lab_idx], False, cfg), bl)
-    it_u = loader(_PairSet(images, cfg), bu)
+    unl = trainer.unl_idx.cpu()  # (U,) the trainer's unlabeled pool
+    it_u = loader(_PairSet(images[unl.numpy()], cfg), bu)
 
     def batch():
         xl, j = next(it_l)
@@ -104,7 +107,7 @@ def _loader_batches(trainer: FixMatchTrainer, images: np.ndarray, draws: int):
                       trainer.std)
         if trainer.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, trainer.lab_y[j.to(dev)], ui.to(dev)
+        return x, trainer.lab_y[j.to(dev)], unl[ui].to(dev)  # ids of the whole set
 
     return batch
 
