@@ -31,6 +31,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
+from hume_ssl.core.device import resolve_device
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import (
     atomic_save_npy,
@@ -231,13 +232,14 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
     if algorithm not in name2alg.keys():  # (semilearn's registry cannot be iterated itself)
         raise HumeSSLError(f"unknown USB algorithm {algorithm!r}; choose one of "
                            f"{', '.join(names)}.")
-    if device not in ("auto", "cpu") and not torch.cuda.is_available():
-        raise HumeSSLError(f"--device {device}: CUDA is not available here; pass --device cpu "
-                           "(or auto).")
+    dev = resolve_device(device, rank=0)  # auto, cpu, cuda, cuda:N (checked against the GPUs)
+    if dev.type not in ("cpu", "cuda"):
+        raise HumeSSLError(f"--device {device}: USB trains on CUDA or the CPU; pass --device "
+                           "cpu (or auto).")
     data = usb_datasets(seeds, algorithm, data_root, image_size)
     info = data["info"]
     out = check_writable_dir(out)
-    cuda = torch.cuda.is_available() and device != "cpu"
+    cuda = dev.type == "cuda"
     config = semilearn.get_config({
         "algorithm": algorithm, "net": net, "use_pretrain": False,
         "save_dir": str(out), "save_name": "usb", "overwrite": True,
@@ -250,7 +252,7 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
         "dataset": f"hume-ssl:{seeds.dataset}", "num_classes": info["k"],
         "num_labels": len(info["lb_index"]), "img_size": info["img_size"],
         "crop_ratio": 0.875, "data_dir": "", "num_workers": num_workers,
-        "gpu": _gpu_index(device) if cuda else None, "world_size": 1, "distributed": False,
+        "gpu": dev.index if cuda else None, "world_size": 1, "distributed": False,
         "multiprocessing_distributed": False, "seed": random_state,
     })
     config.lb_dest_len = len(data["train_lb"])
@@ -310,10 +312,6 @@ def train_usb(seeds_dir: str | Path, out: str | Path, algorithm: str = "fixmatch
     }
     atomic_write_json(out / "usb_summary.json", summary)
     return summary
-
-
-def _gpu_index(device: str) -> int:
-    return 0 if device == "auto" else (torch.device(device).index or 0)
 
 
 def _pseudo_label_of(seeds: Seeds, index: np.ndarray) -> np.ndarray:

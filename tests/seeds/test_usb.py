@@ -143,8 +143,14 @@ def test_train_usb_names_its_algorithms_and_refuses_what_cannot_run(tmp_path, mo
     with pytest.raises(HumeSSLError, match="'crmatch' does not train through USB's Trainer"):
         train_usb(seeds, tmp_path / "run", algorithm="crmatch", iterations=2)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    with pytest.raises(HumeSSLError, match="--device cuda: CUDA is not available here"):
+    with pytest.raises(HumeSSLError, match="'cuda' asked for, but CUDA is not available here"):
         train_usb(seeds, tmp_path / "run", device="cuda", iterations=2)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 1)
+    with pytest.raises(HumeSSLError, match="cuda:1 asked for, but this machine has 1 GPU"):
+        train_usb(seeds, tmp_path / "run", device="cuda:1", iterations=2)  # before: USB's error
+    with pytest.raises(HumeSSLError, match="bad device 'gpu'"):
+        train_usb(seeds, tmp_path / "run", device="gpu", iterations=2)
     assert not (tmp_path / "run").exists()
 
 
