@@ -140,10 +140,11 @@ def throughput(args) -> None:
     g = torch.Generator(device=dev).manual_seed(0)
     xu = to_float(torch.from_numpy(images[:bu].transpose(0, 3, 1, 2).copy()).to(dev))
     for _ in range(2):
-        strong_augment(weak_augment(xu, g, cfg.translate), g, cfg.randaugment_ops, cfg.cutout)
+        strong_augment(xu, g, cfg.randaugment_ops, cfg.cutout, cfg.translate)
+        weak_augment(xu, g, cfg.translate)
     t0 = time.perf_counter()
     for _ in range(args.steps):
-        strong_augment(xu, g, cfg.randaugment_ops, cfg.cutout)
+        strong_augment(xu, g, cfg.randaugment_ops, cfg.cutout, cfg.translate)
         weak_augment(xu, g, cfg.translate)
     if dev.type == "cuda":
         torch.cuda.synchronize()

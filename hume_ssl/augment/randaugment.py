@@ -36,7 +36,7 @@ FIXMATCH_OPS: dict[str, tuple[float, float]] = {
     "color": (0.05, 0.95),  # saturation factor (blend with grayscale)
     "contrast": (0.05, 0.95),  # blend factor with the mean gray level
     "equalize": (0.0, 0.0),
-    "posterize": (4.0, 8.0),  # bits kept (rounded to an integer)
+    "posterize": (4.0, 8.0),  # bits kept (each whole number equally likely: posterize_bits)
     "rotate": (-30.0, 30.0),  # degrees, counter-clockwise
     "sharpness": (0.05, 0.95),  # blend factor with a 3x3 smoothed image
     "shear_x": (-0.3, 0.3),  # shear coefficient (tan of the shear angle)
@@ -184,6 +184,13 @@ def weak_augment(x: torch.Tensor, g: torch.Generator, translate: float = 0.125) 
     return reflect_translate(hflip(x, flip), dx, dy)
 
 
+def posterize_bits(m: torch.Tensor) -> torch.Tensor:
+    """(B,) whole bits from magnitudes m (B,) drawn uniformly in FIXMATCH_OPS' posterize range
+    [lo, hi]: each of lo..hi equally likely (rounding gave lo and hi half the others' share)."""
+    lo, hi = FIXMATCH_OPS["posterize"]
+    return torch.floor(lo + (m - lo) * (hi - lo + 1) / (hi - lo)).clamp(max=hi)
+
+
 def apply_op(x: torch.Tensor, op: str, m: torch.Tensor) -> torch.Tensor:
     """One RandAugment op on the whole batch with per-sample magnitudes m (B,)."""
     if op == "identity":
@@ -196,7 +203,7 @@ def apply_op(x: torch.Tensor, op: str, m: torch.Tensor) -> torch.Tensor:
         "brightness": lambda: brightness(x, m),
         "color": lambda: color(x, m),
         "contrast": lambda: contrast(x, m),
-        "posterize": lambda: posterize(x, torch.round(m)),
+        "posterize": lambda: posterize(x, posterize_bits(m)),
         "sharpness": lambda: sharpness(x, m),
         "solarize": lambda: solarize(x, m),
     }
@@ -231,9 +238,12 @@ def randaugment(x: torch.Tensor, g: torch.Generator, n_ops: int = 2) -> torch.Te
 
 
 def strong_augment(
-    x: torch.Tensor, g: torch.Generator, n_ops: int = 2, cutout_frac: float = 0.5
+    x: torch.Tensor, g: torch.Generator, n_ops: int = 2, cutout_frac: float = 0.5,
+    translate: float = 0.125,
 ) -> torch.Tensor:
-    x = randaugment(weak_augment(x, g), g, n_ops)
+    """The strong view (B, 3, H, W): weak_augment (flip, shift up to `translate`), `n_ops`
+    RandAugment slots, then a Cutout square of side cutout_frac x the shorter side."""
+    x = randaugment(weak_augment(x, g, translate), g, n_ops)
     B, _, H, W = x.shape
     cy = torch.randint(0, H, (B,), generator=g, device=x.device)
     cx = torch.randint(0, W, (B,), generator=g, device=x.device)

@@ -205,7 +205,7 @@ class FixMatchTrainer(Trainer):
         xl = weak_augment(to_float(self.data[self.lab_idx[j]]), g, self.cfg.translate)
         xu = to_float(self.data[ui])
         uw = weak_augment(xu, g, self.cfg.translate)
-        us = strong_augment(xu, g, self.cfg.randaugment_ops, self.cfg.cutout)
+        us = strong_augment(xu, g, self.cfg.randaugment_ops, self.cfg.cutout, self.cfg.translate)
         x = torch.cat([xl, uw, us])  # (B + 2uB, 3, H, W)
         if self.cfg.input_size:  # to the encoder's size, on the device: (B + 2uB, 3, S, S)
             x = resize(x, self.cfg.input_size)

@@ -126,3 +126,27 @@ def test_randaugment_selects_ops_per_sample():
         want = A.apply_op(x[i: i + 1], name, (lo + (hi - lo) * u[i: i + 1]))
         _close(out[i: i + 1], want)
     assert len(set(op_id.tolist())) > 5
+
+
+def test_posterize_draws_each_bit_count_equally():
+    """The paper's B in [4, 8]: before, rounding a uniform magnitude gave 4 and 8 bits half the
+    share of 5, 6 and 7 (1/8 against 1/4)."""
+    lo, hi = A.FIXMATCH_OPS["posterize"]
+    m = lo + (hi - lo) * (torch.arange(10_000, dtype=torch.float32) + 0.5) / 10_000
+    counts = torch.bincount(A.posterize_bits(m).long(), minlength=9)[4:]
+    assert counts.tolist() == [2000] * 5
+
+
+def test_strong_view_shifts_by_the_configured_translate():
+    """Before: strong_augment's weak step used the default shift (0.125) whatever the trainer's
+    `translate`; with translate 0, no op slot and a 1-pixel cutout the strong view is the image,
+    flipped or not, but for one pixel."""
+    x = torch.rand(8, 3, 16, 16)
+    s = A.strong_augment(x, torch.Generator().manual_seed(0), n_ops=0, cutout_frac=0.0,
+                         translate=0.0)
+    for i in range(len(x)):
+        off = min((s[i] != v).any(0).sum() for v in (x[i], x[i].flip(-1)))
+        assert off <= 1, off
+    s = A.strong_augment(x, torch.Generator().manual_seed(0), n_ops=0, cutout_frac=0.0)
+    assert max(min((s[i] != v).any(0).sum() for v in (x[i], x[i].flip(-1)))
+               for i in range(len(x))) > 1  # the default shift moves some image
