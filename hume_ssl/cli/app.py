@@ -275,7 +275,8 @@ def seed(io: SeedInputs, rule: SeedConfig, hume: HumeConfig, extract: FeatureInp
     est = (res.get("expected_precision") or {}).get("overall")
     if est:
         out_console.print(expected_line(est, res["n_seeds"],
-                                        sum(1 for cl in res["clusters"] if cl["seeds"])))
+                                        sum(1 for cl in res["clusters"] if cl["seeds"]),
+                                        res["expected_precision"].get("caveat")))
     if "report" in res:
         r = res["report"]
         out_console.print(

@@ -3,9 +3,12 @@ label-free diagnostics block. Tables fold, never cut, on narrow terminals."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from rich.table import Table
 
 from hume_ssl.cli.consoles import out_console
+from hume_ssl.seeds.calibration import SCOPE
 
 
 def label_table(n_restarts: int, seconds: float, model, m: dict) -> Table:
@@ -61,17 +64,19 @@ def demo_table(r: dict) -> Table:
     return table
 
 
-def expected_line(est: dict, n_seeds: int, n_clusters: int) -> str:
+def expected_line(est: dict, n_seeds: int, n_clusters: int, caveat: Optional[str] = None
+                  ) -> str:
     """`seed`'s line of the expected precision of `n_seeds` seeds in `n_clusters` clusters. Its
     interval holds values the precision can take (hume_ssl.seeds.calibration: a cluster's seeds
-    are right or wrong together): with few clusters it may leave out the mean, and says so."""
+    are right or wrong together): with few clusters it may leave out the mean, and says so;
+    `caveat` (the estimate's, e.g. a --per-class past the calibrated 4) ends the line."""
     odd = not est["low"] <= est["expected"] <= est["high"]
     return (f"expected seed precision {num(est['expected'], 3)} (90% interval "
             f"{num(est['low'], 3)}..{num(est['high'], 3)}"
             + (f", of the few values {n_seeds} seed(s) in {n_clusters} cluster(s) can take: a "
                "cluster's seeds are right or wrong together" if odd else "")
             + f"; chance-corrected {num(est['chance_corrected'], 3)}): label-free, from each "
-            "cluster's stability, calibrated on recipes/seed_benchmark.py's sets")
+            f"cluster's stability, {SCOPE}" + (f"; {caveat}" if caveat else ""))
 
 
 def seed_table(res: dict) -> Table:

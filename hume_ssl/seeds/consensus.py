@@ -304,12 +304,13 @@ class ConsensusSelector(RuleSelector):
         prints and stores): {"overall": {expected, low, high, chance_corrected} (its 90%
         interval holds values the precision can take; None without seeds), "clusters": [{expected,
         low, high, chance_corrected}] (a cluster's chance of its label being right, its seeds
-        right or wrong together), "table", "note"}."""
+        right or wrong together), "table", "note", "caveat" (None, or why it runs high)}."""
         clusters = self.evidence()
         return expected_precision([c["stability"] for c in clusters],
                                   [c["seeds"] for c in clusters], len(self.per_class_),
                                   random_state=self.config_.random_state,
-                                  filled=[c["filled"] for c in clusters])
+                                  filled=[c["filled"] for c in clusters],
+                                  per_class=self.config_.per_class)
 
 
 ConsensusSelector._signature()

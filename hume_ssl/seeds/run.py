@@ -32,6 +32,7 @@ from hume_ssl.hume.estimator import Hume
 from hume_ssl.hume.outputs import write_label_outputs
 from hume_ssl.models.backbones import DEFAULT_BACKBONES
 from hume_ssl.seeds.artifact import write_seeds
+from hume_ssl.seeds.calibration import CALIBRATED_PER_CLASS
 from hume_ssl.seeds.choose_k import K_RANGE, choose_k, hume_config, parse_k_range
 from hume_ssl.seeds.config import SeedConfig
 from hume_ssl.seeds.consensus import ConsensusSelector
@@ -188,7 +189,8 @@ def seed_run(
             f"{partitions_note(sel)} ({sel.kmeans_}), {len(sel.indices_)} seeds{filled_note(sel)}; "
             f"{agreement_note(sel, seeds)}"
             + (f"; expected precision {est['expected']:.2f} (90%: {est['low']:.2f}.."
-               f"{est['high']:.2f}; label-free, calibrated on the seed benchmark)" if est else ""))
+               f"{est['high']:.2f}; label-free, calibrated at {CALIBRATED_PER_CLASS} seeds per "
+               "cluster on the seed benchmark)" if est else ""))
     seeds_dir = _write_seed_folder(out / "seeds", sel, knn_share, meta, model, seeds, ds, log)
     summary = {
         "out": str(out),

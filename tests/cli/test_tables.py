@@ -43,3 +43,7 @@ def test_clusters_without_seeds_show_no_estimate_and_a_few_seeds_say_their_inter
     many = expected_line({"expected": 0.9, "low": 0.8, "high": 1.0, "chance_corrected": 0.8},
                          40, 10)
     assert "(90% interval 0.800..1.000; chance-corrected 0.800)" in many
+    assert "calibrated at 4 seeds per cluster on" in many and many.endswith("k 2 to 10)")
+    deep = expected_line({"expected": 0.9, "low": 0.8, "high": 1.0, "chance_corrected": 0.8},
+                         250, 10, "--per-class 25: the table counts the top 4")
+    assert deep.endswith("; --per-class 25: the table counts the top 4")

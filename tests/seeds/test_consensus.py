@@ -96,8 +96,9 @@ def test_the_python_selector_gives_the_expected_precision_seed_prints(digits_vie
     est = sel.expected_precision()
     ev = sel.evidence()
     assert est == expected_precision([e["stability"] for e in ev], [e["seeds"] for e in ev], 10,
-                                     filled=[e["filled"] for e in ev])
+                                     filled=[e["filled"] for e in ev], per_class=4)
     assert len(est["clusters"]) == len(ev) and 0 < est["overall"]["expected"] <= 1
+    assert est["caveat"] is None and "at 4 seeds per cluster" in est["note"]
 
 
 def test_the_most_stable_kmeans_state_is_kept(digits_views):
