@@ -506,6 +506,11 @@ def print_set(r: dict) -> None:
     print(f"\n## {r['set']}: N={r['n']}, k={r['k']}, {r['restarts']} restarts "
           f"({r['hume_seconds']} s; consensus rule {r['consensus_seconds']} s) -> HUME verdict "
           f"**{dg['verdict']}**")
+    a, ari = dg["agreement"], dg.get("pairwise_ari", {}).get("mean")
+    if "majority" in a:  # (NAME.json of runs before 2026-12-07 lack it)
+        print(f"verdict's evidence: a restart majority (agreement > {a['majority_level']:g}) on "
+              f"{100 * a['majority']:.1f}% of samples, agreement > 0.5 on "
+              f"{100 * a['above_0.5']:.1f}%; mean pairwise ARI of restarts {fmt(ari)}")
     print("rule: " + (", ".join(f"{k} {v}" for k, v in r["rule"].items()) if "rule" in r
                       else "not recorded (a run before 2026-12-07: the defaults of its day)"))
     print(f"ACC: HUME ensemble {fmt(e['acc'])}; k-means phi1 {fmt(r['kmeans_phi1']['acc'])}, phi2 "
@@ -972,12 +977,13 @@ def verdict_calibration(results: list[dict]) -> None:
     on the other sets (verdict_threshold) and how it judges the left-out set; how the shipped
     verdict (hume.diagnostics.verdict, from each set's diagnostics) judges each; and the
     threshold chosen on every set."""
-    shares = {r["set"]: r["diagnostics"]["agreement"]["above_0.5"] for r in results}
+    shares = {r["set"]: r["diagnostics"]["agreement"]["majority"] for r in results}
     accs = {r["set"]: r["ensemble"]["acc"] for r in results}
     print(f"\n## the verdict: 'unreliable' below a share of samples with a restart majority; it "
           f"must warn where HUME's ensemble ACC < {VERDICT_WARN_BELOW} and must pass where ACC "
           f">= {VERDICT_PASS_FROM} (between: either); t chosen leaving the set out")
-    print("| set | k | HUME ACC | share with a majority | must | t without the set | judged "
+    print("| set | k | HUME ACC | share with a majority (k = 2: agreement > 0.75) | must | t "
+          "without the set | judged "
           f"(left out) | shipped ({RELIABLE_MAJORITY:.2f}) |")
     print("|---|---|---|---|---|---|---|---|")
     wrong = {"left out": 0, "shipped": 0}

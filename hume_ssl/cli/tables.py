@@ -112,7 +112,10 @@ def print_diagnostics(d: dict) -> None:
     a, ari, sc = d["agreement"], d["pairwise_ari"], d["scores"]
     out_console.print(
         f"diagnostics ({d['n_restarts']} restarts, no labels used): majority agreement on "
-        f"{100 * a['above_0.5']:.1f}% of samples, >= 0.9 on {100 * a['at_least_0.9']:.1f}%, all "
+        f"{100 * a['majority']:.1f}% of samples"
+        + (f" (agreement > {a['majority_level']:g}: with 2 classes half the votes is chance)"
+           if a["majority_level"] != 0.5 else "")
+        + f", >= 0.9 on {100 * a['at_least_0.9']:.1f}%, all "
         f"on {100 * a['all_1.0']:.1f}%; mean pairwise ARI "
         + (num(ari["mean"], 3) if ari["mean"] is not None else f"- ({ari['reason']})")
         + f"; restart scores {sc['min']:.3f}..{sc['max']:.3f} (median {sc['median']:.3f})"

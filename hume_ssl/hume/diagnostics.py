@@ -6,8 +6,9 @@ Everything here uses the restarts' labelings and scores only (never ground truth
     scores      spread of the label-free restart scores
     clusters    size and mean agreement of every ensemble cluster (+ seed candidates, kNN share
                 when `seed` adds them)
-The verdict compares `agreement.above_0.5` (the share of samples a majority of restarts agree
-on) with a threshold calibrated on recipes/seed_benchmark.py, where seed precision is known:
+The verdict compares `agreement.majority` (the share of samples a majority of restarts agree
+on, beyond chance: majority_level) with a threshold calibrated on recipes/seed_benchmark.py,
+where seed precision is known:
 see docs/seed_evidence.md "The verdict's threshold" for the table it was chosen on. A cluster
 is flagged weak when the same share within it falls below the threshold, or (in `seed`) when it
 has fewer candidates than seeds asked for.
@@ -26,9 +27,10 @@ from hume_ssl.core.metrics import contingency
 # 0.58 at ACC 0.49), must-pass sets 0.74-1.00; midpoint 0.662, right on every set left out.
 # The earlier 0.48 (chosen on Gaussian-start fits) called cifar-10 (ACC 0.41) and effnet-squeeze
 # reliable. Out of sample, HUME random state 1 (7 sets): right on all; Gaussian-start fits: wrong
-# on digits-noise1 only (ACC 0.654, a majority on 0.33), as 0.48 was. Caveat: with k = 2 a
-# majority is almost automatic.
-RELIABLE_MAJORITY = 0.66  # share of samples with agreement > 0.5 needed for "reliable"
+# on digits-noise1 only (ACC 0.654, a majority on 0.33), as 0.48 was. With k = 2 more than half
+# the votes is almost automatic: there a majority is counted beyond chance (majority_level).
+RELIABLE_MAJORITY = 0.66  # share of samples with a restart majority needed for "reliable"
+MAJORITY_K2 = 0.75  # k = 2: the agreement whose chance-corrected value (a - 1/2) / (1/2) is 0.5
 MAX_ARI_RESTARTS = 30  # pairwise ARI over at most this many restarts (435 pairs)
 MAX_ARI_ROWS = 100_000  # ... on at most this many rows (a fixed random subset)
 
@@ -63,10 +65,19 @@ def pairwise_ari(labelings: np.ndarray, k: int, random_state: int = 0) -> dict:
             "restarts_used": int(len(rs)), "rows_used": int(lab.shape[1])}
 
 
-def restart_majority(agreement: np.ndarray) -> float:
-    """Share of samples (N,) that a majority of restarts agree on (agreement > 0.5): the
-    statistic the verdict compares with RELIABLE_MAJORITY."""
-    return float((np.asarray(agreement) > 0.5).mean())
+def majority_level(k: int) -> float:
+    """The restart agreement above which a sample has a restart majority: 0.5 (more than half
+    the restarts) for k >= 3; for k = 2 MAJORITY_K2, a chance-corrected agreement above 0.5,
+    since with two labels every sample has half the votes or more by construction (restarts of
+    random labels: more than half on ~92% of samples at 100 restarts, which 0.5 would call
+    reliable)."""
+    return MAJORITY_K2 if k == 2 else 0.5
+
+
+def restart_majority(agreement: np.ndarray, k: int) -> float:
+    """Share of samples (N,) that a majority of restarts agree on (agreement >
+    majority_level(k)): the statistic the verdict compares with RELIABLE_MAJORITY."""
+    return float((np.asarray(agreement) > majority_level(k)).mean())
 
 
 def diagnose(
@@ -84,7 +95,8 @@ def diagnose(
     r = labelings.shape[0]
     sizes = np.bincount(labels, minlength=k)
     sums = np.bincount(labels, weights=agreement, minlength=k)
-    majority = np.bincount(labels, weights=(agreement > 0.5).astype(np.float64), minlength=k)
+    level = majority_level(k)
+    majority = np.bincount(labels, weights=(agreement > level).astype(np.float64), minlength=k)
     clusters = []
     for c in range(k):
         if sizes[c] == 0:
@@ -103,7 +115,9 @@ def diagnose(
         "n_restarts": int(r),
         "agreement": {
             "mean": float(agreement.mean()),
-            "above_0.5": restart_majority(agreement),
+            "majority": restart_majority(agreement, k),  # what the verdict judges
+            "majority_level": level,
+            "above_0.5": float((agreement > 0.5).mean()),
             "at_least_0.9": float((agreement >= 0.9).mean()),
             "all_1.0": float((agreement >= 1.0).mean()),
         },
@@ -126,7 +140,7 @@ def _spread(scores: np.ndarray) -> dict:
 def verdict(diag: dict) -> dict:
     """{"verdict": "reliable" | "unreliable" | "uncertain" (one restart: cannot be judged),
     "message": plain words with the fix it suggests}."""
-    share = diag["agreement"]["above_0.5"]
+    share = diag["agreement"]["majority"]
     bad = [c["cluster"] for c in diag["clusters"] if not c["reliable"]]
     if diag["n_restarts"] < 2:
         return {"verdict": "uncertain",

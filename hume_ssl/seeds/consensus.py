@@ -51,13 +51,15 @@ MIN_SEEDED = 2  # clusters holding seeds below which HUME's partition is left ou
 # needs two classes: fewer is nothing to train on)
 
 
-def agreement_floor(agreement: Optional[np.ndarray], quantile: float) -> Optional[float]:
+def agreement_floor(agreement: Optional[np.ndarray], quantile: float, k: int
+                    ) -> Optional[float]:
     """The HUME restart agreement (N,) a candidate needs: the `quantile` quantile of all rows'
     agreement where HUME is reliable (a restart majority on >= RELIABLE_MAJORITY of rows, the
-    verdict's rule), else None (no floor; also without agreement or at quantile 0)."""
+    verdict's rule for k classes), else None (no floor; also without agreement or at quantile
+    0)."""
     if agreement is None or quantile <= 0:
         return None
-    if restart_majority(agreement) < RELIABLE_MAJORITY:
+    if restart_majority(agreement, k) < RELIABLE_MAJORITY:
         return None
     return float(np.quantile(np.asarray(agreement, np.float64), quantile))
 
@@ -254,7 +256,7 @@ class ConsensusSelector(RuleSelector):
             neighbours = [space_neighbours(x, cfg.n_neighbors, center)[0] for x in (x1, x2)]
         nbrs = [b[:, :cfg.n_neighbors] for b in check_neighbours(neighbours, n, cfg.n_neighbors)]
         rows = (space_rows(x1, center), space_rows(x2, center))  # (N, d1), (N, d2) unit rows
-        self.agreement_floor_ = agreement_floor(agreement, cfg.agreement_quantile)
+        self.agreement_floor_ = agreement_floor(agreement, cfg.agreement_quantile, k)
         agreed = (np.ones(n, bool) if self.agreement_floor_ is None else
                   np.asarray(agreement) >= self.agreement_floor_)  # (N,)
         embedding = graph_embedding(nbrs, k) if cfg.graph_partition else None  # (N, k)

@@ -30,7 +30,7 @@ def test_undefined_diagnostics_are_null_with_a_reason_never_nan():
 def test_verdict_reliable_on_digits_and_warns_on_degraded_views(digits_views):
     phi1, phi2, _ = digits_views
     good = Hume(k=10, n_restarts=24, n_steps=150, random_state=0).fit(phi1, phi2)
-    assert good.diagnostics_["agreement"]["above_0.5"] >= RELIABLE_MAJORITY
+    assert good.diagnostics_["agreement"]["majority"] >= RELIABLE_MAJORITY
     assert good.diagnostics_["verdict"] == "reliable"
     rng = np.random.default_rng(0)
     noisy = [x + 2.0 * x.std(0) * rng.standard_normal(x.shape).astype(np.float32)
@@ -50,7 +50,8 @@ def test_verdict_threshold_is_the_calibrated_share_of_samples_with_a_majority():
     for share, verdict in ((0.65, "unreliable"), (0.67, "reliable")):
         agreement = np.where(np.arange(1000) < share * 1000, 0.75, 0.5).astype(np.float32)
         d = diagnose(labels, agreement, labelings, np.full(4, 0.5), k=4)
-        assert d["agreement"]["above_0.5"] == pytest.approx(share)
+        assert d["agreement"]["majority"] == pytest.approx(share)
+        assert d["agreement"]["above_0.5"] == pytest.approx(share)  # k = 4: the same
         assert d["verdict"] == verdict, (share, d["message"])
 
 
@@ -64,3 +65,35 @@ def test_weak_clusters_are_named_as_humes_not_as_contact_sheets():
     assert d["verdict"] == "reliable"
     assert "HUME's clusters [2] (ids of its labels.npy) are weak" in d["message"]
     assert "contact sheet" not in d["message"]
+
+
+def test_with_two_classes_restarts_of_random_labels_are_not_called_reliable():
+    """Before: with k = 2 every sample has half the votes or more, so 100 restarts of random
+    labels had "a majority" (> 0.5) on ~92% of samples and the verdict was "reliable". With two
+    classes a majority is counted beyond chance: agreement above 0.75 (chance-corrected 0.5)."""
+    rng = np.random.default_rng(0)
+    n, r = 2000, 100
+    noise = rng.integers(0, 2, (r, n))
+    labels, agreement, aligned = _vote(noise, 2)
+    d = diagnose(labels, agreement, aligned, np.full(r, 0.5), k=2)
+    assert d["agreement"]["above_0.5"] > 0.85  # what the verdict judged before
+    assert d["agreement"]["majority_level"] == 0.75 and d["agreement"]["majority"] < 0.05
+    assert d["verdict"] == "unreliable"
+    # restarts that agree (each flips 5% of one labeling) stay reliable
+    truth = rng.integers(0, 2, n)
+    agree = np.where(rng.random((r, n)) < 0.05, 1 - truth, truth)
+    labels, agreement, aligned = _vote(agree, 2)
+    d = diagnose(labels, agreement, aligned, np.full(r, 0.5), k=2)
+    assert d["agreement"]["majority"] > 0.95 and d["verdict"] == "reliable"
+    # k >= 3 keeps more than half the votes
+    assert diagnose(labels, agreement, aligned, np.full(r, 0.5), k=3)["agreement"][
+        "majority_level"] == 0.5
+
+
+def _vote(labelings, k):
+    """HUME's ensemble of restarts' labelings (R, N): aligned to restart 0, then voted."""
+    from hume_ssl.hume.ensemble import align, vote
+
+    aligned, _ = align(labelings, 0, k)
+    labels, agreement = vote(aligned, k, 0)
+    return labels, agreement, aligned

@@ -177,7 +177,7 @@ def test_the_paired_gap_is_taken_state_by_state_against_the_best_mean_baseline()
 
 def _fit(name, share, acc, k=10):
     return {"set": name, "k": k, "ensemble": {"acc": acc},
-            "diagnostics": {"agreement": {"above_0.5": share}, "n_restarts": 20,
+            "diagnostics": {"agreement": {"majority": share}, "n_restarts": 20,
                             "clusters": []}}
 
 

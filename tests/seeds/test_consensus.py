@@ -293,9 +293,10 @@ def test_the_anchor_is_the_first_eligible_candidate():
 
 def test_agreement_floor_is_the_quantile_of_a_reliable_run():
     agreement = np.linspace(0.3, 1, 101)  # a majority on 70% of rows: reliable (>= 66%)
-    assert agreement_floor(agreement, 0.8) == pytest.approx(0.86)
-    assert agreement_floor(agreement, 0.0) is None and agreement_floor(None, 0.8) is None
-    assert agreement_floor(agreement - 0.05, 0.8) is None  # a majority on 64%: unreliable
+    assert agreement_floor(agreement, 0.8, 10) == pytest.approx(0.86)
+    assert agreement_floor(agreement, 0.0, 10) is None and agreement_floor(None, 0.8, 10) is None
+    assert agreement_floor(agreement - 0.05, 0.8, 10) is None  # a majority on 64%: unreliable
+    assert agreement_floor(agreement, 0.8, 2) is None  # k = 2: above 0.75 on 36% only
 
 
 def test_min_stability_keeps_the_seeds_of_stable_clusters_only(digits_views):
