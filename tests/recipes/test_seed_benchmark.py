@@ -283,3 +283,32 @@ def test_each_states_interval_is_drawn_as_seed_draws_it(monkeypatch):
     calls.clear()
     seed_benchmark.interval_check(r, None, None)
     assert calls == [0, 0]
+
+
+def test_a_set_is_left_out_with_every_set_of_its_images(capsys, monkeypatch):
+    """Before: leaving one set out kept its twins (digits-r5 is digits, refitted; the cifar and
+    effnet sets are all CIFAR-10 train images) in the table that judged it, and a set listed
+    twice judged itself. The second block recounts the table without every set of the same
+    data source."""
+    assert [seed_benchmark.data_source(n) for n in seed_benchmark.DEFAULT_SETS] == [
+        "digits"] * 5 + ["fashion"] + ["cifar10"] * 6
+    assert seed_benchmark.data_source("digits-noise1-h1") == "digits"
+    assert seed_benchmark.data_source("user") == "user"
+    seen = []
+    real = seed_benchmark.table_counts
+
+    def counted(results):
+        seen.append(sorted(r["set"] for r in results))
+        return real(results)
+
+    runs = [_run(n, 0.9, 0.5, 4) for n in ("digits", "digits-r5", "fashion", "fashion")]
+    for r in runs:
+        r["clusters"] = [{"stability": 0.7, "right_at_4": 4, "taken_at_4": 4}]
+    monkeypatch.setattr(seed_benchmark, "table_counts", counted)
+    seed_benchmark.expected_precision_table(runs)
+    out = capsys.readouterr().out
+    assert "left out with every set of its data (digits, fashion)" in out
+    # every set, then each left out alone (the twin fashion too), then by source
+    assert seen[1:5] == [["digits-r5", "fashion", "fashion"], ["digits", "fashion", "fashion"],
+                         ["digits", "digits-r5"], ["digits", "digits-r5"]]
+    assert seen[5:] == [["fashion", "fashion"]] * 2 + [["digits", "digits-r5"]] * 2
