@@ -573,7 +573,7 @@ def section_defaults(dev, args):
             sec = time.perf_counter() - t
             e = cluster_acc(m.labels_, y)
             r = float(np.mean([cluster_acc(lab, y) for lab in m.labelings_]))
-            maj = float((m.agreement_ > 0.5).mean())
+            maj = m.diagnostics_["agreement"]["majority"]  # as the verdict counts it
             ens.append(e), rst.append(r)
             cells.append(f"{e:.3f} / {r:.3f} / {maj:.3f} ({sec:.0f} s)")
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(ens):.3f} | {np.mean(rst):.3f} |",

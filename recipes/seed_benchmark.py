@@ -101,7 +101,13 @@ from hume_ssl.core.knn import knn_consistency
 from hume_ssl.core.metrics import cluster_acc, clustering_metrics, hungarian_map
 from hume_ssl.core.plot import png_bytes
 from hume_ssl.hume.config import ENCODER_INITS, HumeConfig
-from hume_ssl.hume.diagnostics import RELIABLE_MAJORITY, diagnose, verdict
+from hume_ssl.hume.diagnostics import (
+    MAJORITY_K2,
+    RELIABLE_MAJORITY,
+    diagnose,
+    majority_level,
+    verdict,
+)
 from hume_ssl.hume.estimator import Hume
 from hume_ssl.seeds.calibration import (
     BIN_COUNTS,
@@ -913,7 +919,12 @@ def expected_precision_table(results: list[dict]) -> None:
               f"{fills[1]}\nFILL_COUNTS = {fills}")
     print("\n| left out | expected precision at 4 (90% interval), per state | measured, per "
           "state | inside |")
-    others = lambda r: [q for q in results if q["set"] != r["set"]]  # noqa: E731
+    def others(r: dict) -> list[dict]:  # the sets but r (by name: a set listed twice too)
+        return [q for q in results if q["set"] != r["set"]]
+
+    def elsewhere(r: dict) -> list[dict]:  # the sets of other images than r's
+        return [q for q in results if data_source(q["set"]) != data_source(r["set"])]
+
     interval_rows(results, lambda r: table_counts(others(r)), "left-out set-states",
                   lambda r: fill_counts(others(r)))
     sources = {data_source(r["set"]) for r in results}
@@ -921,8 +932,6 @@ def expected_precision_table(results: list[dict]) -> None:
         return
     print(f"\n| left out with every set of its data ({', '.join(sorted(sources))}) | expected "
           "precision at 4 (90% interval), per state | measured, per state | inside |")
-    elsewhere = lambda r: [q for q in results  # noqa: E731
-                           if data_source(q["set"]) != data_source(r["set"])]
     interval_rows(results, lambda r: table_counts(elsewhere(r)),
                   "set-states left out with their data", lambda r: fill_counts(elsewhere(r)))
 
@@ -993,28 +1002,54 @@ def verdict_threshold(shares: dict, accs: dict):
     return (max(warn) + min(ok)) / 2
 
 
+def majority_share(r: dict) -> Optional[float]:
+    """A set's share of samples with a restart majority, as the verdict counts it; None for a
+    k = 2 set of a run before 2026-12-07, whose NAME.json holds only agreement > 0.5 (for
+    k >= 3 the same share)."""
+    a = r["diagnostics"]["agreement"]
+    if "majority" in a:
+        return a["majority"]
+    return None if r["k"] == 2 else a["above_0.5"]
+
+
+def shipped_verdict(r: dict) -> Optional[str]:
+    """The shipped verdict on a set's HUME fit, from its diagnostics (None: majority_share)."""
+    share = majority_share(r)
+    if share is None:
+        return None
+    a = {**r["diagnostics"]["agreement"], "majority": share,
+         "majority_level": majority_level(r["k"])}
+    return verdict({**r["diagnostics"], "agreement": a})["verdict"]
+
+
 def verdict_calibration(results: list[dict]) -> None:
     """The verdict's threshold (hume.diagnostics.RELIABLE_MAJORITY) against HUME's fits here:
     each set's share of samples with a restart majority and ensemble ACC; the threshold chosen
     on the other sets (verdict_threshold) and how it judges the left-out set; how the shipped
     verdict (hume.diagnostics.verdict, from each set's diagnostics) judges each; and the
     threshold chosen on every set."""
-    shares = {r["set"]: r["diagnostics"]["agreement"]["majority"] for r in results}
+    old = [r["set"] for r in results if majority_share(r) is None]
+    shares = {r["set"]: majority_share(r) for r in results if r["set"] not in old}
     accs = {r["set"]: r["ensemble"]["acc"] for r in results}
     print(f"\n## the verdict: 'unreliable' below a share of samples with a restart majority; it "
           f"must warn where HUME's ensemble ACC < {VERDICT_WARN_BELOW} and must pass where ACC "
           f">= {VERDICT_PASS_FROM} (between: either); t chosen leaving the set out")
-    print("| set | k | HUME ACC | share with a majority (k = 2: agreement > 0.75) | must | t "
-          "without the set | judged "
+    print(f"| set | k | HUME ACC | share with a majority (k = 2: agreement > {MAJORITY_K2:g}) "
+          "| must | t without the set | judged "
           f"(left out) | shipped ({RELIABLE_MAJORITY:.2f}) |")
     print("|---|---|---|---|---|---|---|---|")
     wrong = {"left out": 0, "shipped": 0}
     for r in results:
-        name, v, acc = r["set"], shares[r["set"]], accs[r["set"]]
+        name, acc = r["set"], accs[r["set"]]
+        if name in old:  # its share at k = 2 was not recorded
+            print(f"| {name} | {r['k']} | {fmt(acc)} | - (k = 2, a run before 2026-12-07: "
+                  "rerun with --reuse-only) | | | | |")
+            continue
+        v = shares[name]
         must = ("warn" if acc < VERDICT_WARN_BELOW else "pass" if acc >= VERDICT_PASS_FROM
                 else "either")
         t = verdict_threshold({s: x for s, x in shares.items() if s != name}, accs)
-        shipped = "pass" if verdict(r["diagnostics"])["verdict"] == "reliable" else "warn"
+        shipped = "pass" if shipped_verdict(r) == "reliable" else "warn"
         cells = []
         for what, thr in (("left out", t), ("shipped", RELIABLE_MAJORITY)):
             if thr is None:

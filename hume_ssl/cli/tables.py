@@ -8,6 +8,7 @@ from typing import Optional
 from rich.table import Table
 
 from hume_ssl.cli.consoles import out_console
+from hume_ssl.hume.diagnostics import MAJORITY_K2
 from hume_ssl.seeds.calibration import SCOPE
 
 
@@ -114,7 +115,7 @@ def print_diagnostics(d: dict) -> None:
         f"diagnostics ({d['n_restarts']} restarts, no labels used): majority agreement on "
         f"{100 * a['majority']:.1f}% of samples"
         + (f" (agreement > {a['majority_level']:g}: with 2 classes half the votes is chance)"
-           if a["majority_level"] != 0.5 else "")
+           if a["majority_level"] == MAJORITY_K2 else "")
         + f", >= 0.9 on {100 * a['at_least_0.9']:.1f}%, all "
         f"on {100 * a['all_1.0']:.1f}%; mean pairwise ARI "
         + (num(ari["mean"], 3) if ari["mean"] is not None else f"- ({ari['reason']})")

@@ -62,7 +62,7 @@ class LineProgress:
             self._line(t, now)
 
     def _line(self, t: dict, now: float) -> None:
-        t["last"], t["shown"] = now, (t["completed"], t["total"])
+        t["last"], t["shown"] = now, self._state(t)
         done, total, elapsed = t["completed"], t["total"], now - t["start"]
         rate = (done - t["start_done"]) / elapsed if elapsed > 0 else 0.0
         count = f"{_count(done)}/{_count(total)}" if total else _count(done)
@@ -78,12 +78,17 @@ class LineProgress:
     def start(self) -> None:
         pass
 
+    @staticmethod
+    def _state(t: dict) -> tuple:
+        """What a line shows but the times: the count, the total and the fields."""
+        return t["completed"], t["total"], dict(t["fields"])
+
     def stop(self) -> None:
-        """A last line for each task whose count moved since its last line (one line, not
-        two, when the last update already showed the final count)."""
+        """A last line for each task whose count or fields moved since its last line (one
+        line, not two, when the last update already showed the final state)."""
         now = self.clock()
         for t in self.tasks.values():
-            if t["shown"] != (t["completed"], t["total"]):
+            if t["shown"] != self._state(t):
                 self._line(t, now)
 
     def __enter__(self) -> LineProgress:

@@ -95,7 +95,8 @@ class FixMatchConfig:
     bn_momentum: float = setting(0.001, "BatchNorm running-statistics momentum (TF decay "
                                  "0.999); raised on short runs (bn_momentum_for).",
                                  unit="per step", bounds="(0, 1]", flag=None)
-    translate: float = setting(0.125, "Weak augmentation: largest shift per side.",
+    translate: float = setting(0.125, "Largest shift per side of the flip-and-shift that "
+                               "makes the weak view and starts the strong one.",
                                unit="fraction of the image size", bounds="[0, 1)", flag=None)
     randaugment_ops: int = setting(2, "Strong augmentation: RandAugment ops per image.",
                                    unit="ops", bounds="[0, inf)", flag=None)

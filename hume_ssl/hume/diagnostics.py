@@ -145,15 +145,17 @@ def verdict(diag: dict) -> dict:
     if diag["n_restarts"] < 2:
         return {"verdict": "uncertain",
                 "message": "one restart: agreement cannot be judged; run 20 or more restarts."}
+    level = diag["agreement"]["majority_level"]
+    beyond = "" if level == 0.5 else f" beyond chance (agreement > {level:g})"  # k = 2
     if share >= RELIABLE_MAJORITY:
-        msg = f"a majority of restarts agree on {100 * share:.0f}% of samples"
+        msg = f"a majority of restarts agree{beyond} on {100 * share:.0f}% of samples"
         if bad:
             msg += (f"; HUME's clusters {bad} (ids of its labels.npy) are weak: look at their "
                     "samples before using them")  # (seed's contact sheets number its own)
         return {"verdict": "reliable", "message": msg + "."}
     return {"verdict": "unreliable", "message": (
-        f"restarts disagree on {100 * (1 - share):.0f}% of samples (a majority agrees on "
-        f"{100 * share:.0f}%, reliable runs reach {100 * RELIABLE_MAJORITY:.0f}%): these spaces "
+        f"restarts disagree on {100 * (1 - share):.0f}% of samples (a majority agrees{beyond} "
+        f"on {100 * share:.0f}%, reliable runs reach {100 * RELIABLE_MAJORITY:.0f}%): these spaces "
         "are probably too weak for HUME and many of its labels (and seeds drawn from them) may "
         "be wrong; try a stronger backbone, `hume-ssl pretrain`, or fewer classes.")}
 

@@ -131,6 +131,13 @@ def test_plain_progress_prints_one_line_when_one_update_finishes_the_work():
         t[0] += 1.0
         prog.update(task, advance=4)  # within the interval: shown by stop
     assert buf.getvalue().splitlines()[-1].startswith("features 8/8"), buf.getvalue()
+    buf.truncate(0), buf.seek(0)
+    with LineProgress(Console(file=buf, width=40), interval=5.0, clock=lambda: t[0]) as prog:
+        task = prog.add_task("restarts", total=8, info="")
+        prog.update(task, advance=8, info="fitting")
+        t[0] += 1.0
+        prog.update(task, info="voting")  # the count stays, its text moves: shown by stop
+    assert buf.getvalue().splitlines()[-1].startswith("restarts 8/8 voting"), buf.getvalue()
 
 
 def test_feature_matrices_a_user_may_pass_get_errors_that_name_the_fix():

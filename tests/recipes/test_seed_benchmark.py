@@ -205,6 +205,19 @@ def test_the_verdict_calibration_judges_each_set_left_out_and_the_shipped_thresh
     assert "wrong: 0 left out, 1 with the shipped threshold" in out
 
 
+def test_the_verdict_calibration_reads_results_of_runs_before_the_k2_majority(capsys):
+    """NAME.json of a run before 2026-12-07 records agreement > 0.5 only (no "majority"):
+    `--tables-only` on such runs failed with a KeyError. For k >= 3 that share is the
+    verdict's; a k = 2 set's is not recorded and is shown as such."""
+    fits = [_fit("a", 0.42, 0.46), _fit("c", 0.90, 0.66), _fit("two", 0.93, 0.587, k=2)]
+    for f in fits:
+        f["diagnostics"]["agreement"] = {"above_0.5": f["diagnostics"]["agreement"]["majority"]}
+    seed_benchmark.verdict_calibration(fits)
+    out = capsys.readouterr().out
+    assert "| a | 10 | 0.460 | 0.420 | warn |" in out and "| c | 10 | 0.660 | 0.900 | pass |" in out
+    assert "| two | 2 | 0.587 | - (k = 2, a run before 2026-12-07" in out
+
+
 def _cluster(support, right, taken=4, filled=0):
     return {"support": support, "right_at_4": right, "taken_at_4": taken, "filled_at_4": filled,
             "stability": 0.5}
