@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.request
 from contextlib import contextmanager
 from typing import Iterator, Optional
 from urllib.parse import urlsplit
@@ -17,8 +18,11 @@ PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http
 
 def unresolvable(url: str) -> Optional[str]:
     """Why `url`'s host cannot be reached, when its name does not resolve and no proxy is set
-    (a proxy may resolve names this machine cannot); None otherwise."""
+    (a proxy may resolve names this machine cannot: the variables of PROXY_VARIABLES, or the
+    system's settings on macOS and Windows, as urllib reads them); None otherwise."""
     if any(os.environ.get(v) for v in PROXY_VARIABLES):
+        return None
+    if set(urllib.request.getproxies()) & {"http", "https", "all"}:  # (no_proxy is not one)
         return None
     host = urlsplit(url).hostname
     if not host:

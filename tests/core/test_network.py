@@ -55,6 +55,15 @@ def test_unresolvable_hub_host_turns_the_hub_offline(monkeypatch):
         assert constants.HF_HUB_OFFLINE is True
         assert socket.getdefaulttimeout() == network.STALL_TIMEOUT_S
     assert constants.HF_HUB_OFFLINE is False and socket.getdefaulttimeout() is None
+    import urllib.request
+
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: {"no": "localhost"})
+    assert network.unresolvable("https://huggingface.co/x") is not None  # no_proxy alone
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: {"https": "http://proxy:3128"})
+    assert network.unresolvable("https://huggingface.co/x") is None  # a system proxy (macOS)
+    monkeypatch.undo()
+    _no_dns(monkeypatch)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")  # the proxy may resolve it
     assert network.unresolvable("https://huggingface.co/x") is None
     with network.hub_fetch():
