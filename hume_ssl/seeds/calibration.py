@@ -39,7 +39,9 @@ STABILITY_EDGES = (0.4, 0.6, 0.8)  # bins: < 0.4, 0.4..0.6, 0.6..0.8, >= 0.8
 # rule of that day; CLAIMS.md S2n) on the fits of `--encoder-init kmeans` (2026-12-03, 2-core
 # CPU; docs/seed_evidence.md "HUME standing for k-means of space 1"). Kept for the rule shipped
 # since: on its fits the interval from this table holds 60 of 60 set-states, and the recipe's
-# left-out recounts (which differ from it: CLAIMS.md S2s) 60 of 60 too (S2w). The table before,
+# left-out recounts (which differ from it: CLAIMS.md S2s) 60 of 60 too (S2w), both with the
+# interval before 2026-12-07; with the interval now, on fit 0 with 3 states, 36 of 36, each set
+# left out 36 of 36, each data source left out 36 of 36 (S2zg). The table before,
 # counted on Gaussian-start fits with all four partitions, was ((82.42, 90), (86.25, 117),
 # (113.75, 127), (61.25, 62)): three partitions give lower stabilities, and it held 58 of these
 # 60 set-states.
