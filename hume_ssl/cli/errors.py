@@ -11,7 +11,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import typer
 from rich.markup import escape
@@ -139,7 +139,37 @@ def _command_again(resume: bool) -> str:
     args = [a for a in sys.argv[1:] if a != "--no-resume"]
     if resume and "--resume" not in args:
         args.append("--resume")
-    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line, one node
-        return (f"torchrun --nproc_per_node {os.environ['LOCAL_WORLD_SIZE']} -m hume_ssl "
-                + shlex.join(args))
+    if "LOCAL_WORLD_SIZE" in os.environ:  # under torchrun: its launch line
+        options = _launcher_options(_parent_argv())
+        if options is None:  # (not readable: one node, as many processes as here)
+            options = ["--nproc_per_node", os.environ["LOCAL_WORLD_SIZE"]]
+        return "torchrun " + shlex.join([*options, "-m", "hume_ssl", *args])
     return "hume-ssl " + shlex.join(args)
+
+
+def _parent_argv() -> Optional[list[str]]:
+    """The command line of this process's parent (torchrun's agent under torchrun), where the
+    system shows it (/proc on Linux); None elsewhere."""
+    try:
+        raw = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def _launcher_options(argv: Optional[list[str]]) -> Optional[list[str]]:
+    """torchrun's own options (--standalone, --nnodes, --rdzv-endpoint, ...) from its command
+    line `argv` (`torchrun OPTIONS -m hume_ssl ...` or `python -m torch.distributed.run
+    OPTIONS -m hume_ssl ...`), so the command that continues launches as this run did; None
+    when argv is not such a line."""
+    if not argv:
+        return None
+    start = next((i + 1 for i, a in enumerate(argv) if Path(a).name == "torchrun"), None)
+    if start is None:
+        start = next((i + 2 for i, a in enumerate(argv[:-1])
+                      if a == "-m" and argv[i + 1] == "torch.distributed.run"), None)
+    if start is None:
+        return None
+    end = next((i for i in range(start, len(argv) - 1)
+                if argv[i] == "-m" and argv[i + 1] == "hume_ssl"), None)
+    return None if end is None else argv[start:end]

@@ -7,6 +7,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from hume_ssl.core import distributed
 from hume_ssl.core.checkpoint import CHECKPOINT, load_checkpoint
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.core.io import NO_SPACE, advisory_lock, check_not_other_run
@@ -93,7 +94,9 @@ def run_lock(out: Path, command: str, take: bool = True):
 def cleanup_on_early_failure(out: Path) -> Iterator[None]:
     """A run that fails before its first checkpoint leaves nothing behind in a folder it made
     (or found empty but for its RUN_LOCK); a folder holding a checkpoint, or other files, is
-    never touched."""
+    never touched. Under torchrun only rank 0, which writes the checkpoint, decides: another
+    rank stopped first (a SIGTERM reaches every rank) would find no checkpoint yet and remove
+    the folder rank 0 is writing it into."""
     out = Path(out)
     # (an --out that is a file is not fresh: the run refuses it by name)
     fresh = not out.exists() or (out.is_dir() and all(p.name == RUN_LOCK
@@ -101,7 +104,7 @@ def cleanup_on_early_failure(out: Path) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if fresh and out.is_dir() and not (out / CHECKPOINT).exists():
+        if fresh and distributed.is_main() and out.is_dir() and not (out / CHECKPOINT).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
 

@@ -32,3 +32,30 @@ def test_sigterm_stops_a_command_as_ctrl_c_does(tmp_path, monkeypatch):
     assert "interrupted: nothing of this run was kept" in text and "resume" not in text, text
     assert signal.getsignal(signal.SIGTERM) is before and not seen  # restored
     signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_command_that_continues_a_torchrun_run_keeps_the_launchers_options(monkeypatch):
+    """Before: it read `torchrun --nproc_per_node 2 -m hume_ssl ...` whatever the launch line
+    (a review launched with --standalone; a multi-node run's --nnodes / --rdzv-endpoint would
+    be lost too). The options come from torchrun's own command line where the system shows it,
+    else as before."""
+    import sys
+
+    from hume_ssl.cli import errors
+
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(sys, "argv", ["hume_ssl", "train-fixmatch", "--out", "my run"])
+    launch = ["/usr/bin/python3", "/usr/local/bin/torchrun", "--standalone",
+              "--nproc_per_node", "2", "-m", "hume_ssl", "train-fixmatch", "--out", "my run"]
+    monkeypatch.setattr(errors, "_parent_argv", lambda: launch)
+    assert errors._command_again(True) == ("torchrun --standalone --nproc_per_node 2 -m hume_ssl "
+                                           "train-fixmatch --out 'my run' --resume")
+    launch = ["python", "-m", "torch.distributed.run", "--nnodes", "2", "--rdzv-endpoint",
+              "h:29400", "--nproc_per_node", "4", "-m", "hume_ssl", "seed"]
+    monkeypatch.setattr(errors, "_parent_argv", lambda: launch)
+    assert errors._command_again(False).startswith(
+        "torchrun --nnodes 2 --rdzv-endpoint h:29400 --nproc_per_node 4 -m hume_ssl ")
+    for unknown in (None, ["/usr/bin/bash", "run.sh"]):
+        monkeypatch.setattr(errors, "_parent_argv", lambda u=unknown: u)
+        assert errors._command_again(False) == ("torchrun --nproc_per_node 2 -m hume_ssl "
+                                                "train-fixmatch --out 'my run'")

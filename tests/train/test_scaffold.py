@@ -114,6 +114,23 @@ def test_a_folder_of_another_commands_run_is_never_written_into(tmp_path, other)
         check_run_folder(tmp_path, resume=False, what="FixMatch")
 
 
+def test_under_torchrun_only_rank_0_removes_a_fresh_folder_that_failed(tmp_path, monkeypatch):
+    """Before: a SIGTERM reached rank 1 first; it found no checkpoint yet and removed the run
+    folder rank 0 was checkpointing into (a review: `torchrun --nproc_per_node 2 -m hume_ssl
+    train-fixmatch ... --out fmD` stopped after 12 s lost the folder and its ~100 steps)."""
+    from hume_ssl.core import distributed
+    from hume_ssl.train.resume import cleanup_on_early_failure
+
+    for rank, kept in ((1, True), (0, False)):
+        out = tmp_path / f"rank{rank}"
+        monkeypatch.setattr(distributed, "rank", lambda r=rank: r)
+        with pytest.raises(KeyboardInterrupt), cleanup_on_early_failure(out):
+            out.mkdir()
+            (out / "config.json").write_text("{}")  # rank 0's, before its checkpoint
+            raise KeyboardInterrupt
+        assert out.exists() == kept, rank
+
+
 def test_resume_keys_name_every_difference_and_accept_renamed_fields():
     keys = ("lr", "random_state", "arch")
     check_resume_keys({"lr": 0.1, "seed": 3, "arch": "a"}, {"lr": 0.1, "random_state": 3,
