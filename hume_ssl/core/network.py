@@ -12,17 +12,15 @@ from typing import Iterator, Optional
 from urllib.parse import urlsplit
 
 STALL_TIMEOUT_S = 60.0  # seconds a download's socket may wait for data before it fails
-PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy",
-                   "HTTP_PROXY")
+PROXY_KINDS = {"http", "https", "all"}  # proxies a download may go through (no_proxy is not one)
 
 
 def unresolvable(url: str) -> Optional[str]:
     """Why `url`'s host cannot be reached, when its name does not resolve and no proxy is set
-    (a proxy may resolve names this machine cannot: the variables of PROXY_VARIABLES, or the
-    system's settings on macOS and Windows, as urllib reads them); None otherwise."""
-    if any(os.environ.get(v) for v in PROXY_VARIABLES):
-        return None
-    if set(urllib.request.getproxies()) & {"http", "https", "all"}:  # (no_proxy is not one)
+    (a proxy may resolve names this machine cannot: the *_proxy variables, or the system's
+    settings on macOS and Windows, as urllib reads them for the hub's and torch.hub's clients);
+    None otherwise."""
+    if PROXY_KINDS & set(urllib.request.getproxies()):
         return None
     host = urlsplit(url).hostname
     if not host:
