@@ -146,7 +146,7 @@ def verdict(diag: dict) -> dict:
         return {"verdict": "uncertain",
                 "message": "one restart: agreement cannot be judged; run 20 or more restarts."}
     level = diag["agreement"]["majority_level"]
-    beyond = "" if level == 0.5 else f" beyond chance (agreement > {level:g})"  # k = 2
+    beyond = f" beyond chance (agreement > {level:g})" if level == MAJORITY_K2 else ""
     if share >= RELIABLE_MAJORITY:
         msg = f"a majority of restarts agree{beyond} on {100 * share:.0f}% of samples"
         if bad:
