@@ -1028,8 +1028,7 @@ def verdict_calibration(results: list[dict]) -> None:
     on the other sets (verdict_threshold) and how it judges the left-out set; how the shipped
     verdict (hume.diagnostics.verdict, from each set's diagnostics) judges each; and the
     threshold chosen on every set."""
-    old = [r["set"] for r in results if majority_share(r) is None]
-    shares = {r["set"]: majority_share(r) for r in results if r["set"] not in old}
+    shares = {r["set"]: v for r in results if (v := majority_share(r)) is not None}
     accs = {r["set"]: r["ensemble"]["acc"] for r in results}
     print(f"\n## the verdict: 'unreliable' below a share of samples with a restart majority; it "
           f"must warn where HUME's ensemble ACC < {VERDICT_WARN_BELOW} and must pass where ACC "
@@ -1041,7 +1040,7 @@ def verdict_calibration(results: list[dict]) -> None:
     wrong = {"left out": 0, "shipped": 0}
     for r in results:
         name, acc = r["set"], accs[r["set"]]
-        if name in old:  # its share at k = 2 was not recorded
+        if name not in shares:  # its share at k = 2 was not recorded
             print(f"| {name} | {r['k']} | {fmt(acc)} | - (k = 2, a run before 2026-12-07: "
                   "rerun with --reuse-only) | | | | |")
             continue
