@@ -4,7 +4,8 @@ Defaults (mocov2) follow MoCo's CIFAR-10 demo (facebookresearch/moco,
 colab/moco_cifar10_demo.ipynb): ResNet-18 with a 32 px stem, batch 512, lr 0.06, weight decay
 5e-4, cosine schedule, queue 4096, momentum 0.99, temperature 0.1, 8 BatchNorm splits, 200
 epochs; lr and queue scale with the batch size. The MLP head is MoCo v2's; the symmetric
-loss is an option of the demo (off there: `--asymmetric --head linear` is the demo exactly).
+loss is an option of the demo (off there: `--asymmetric --head linear` is the demo's loss and
+head; its crops span 0.08-1 of the area, ours MoCo v2's 0.2-1: ViewConfig.crop_scale).
 lr, temperature and head left at None take the method's defaults
 (hume_ssl.pretrain.methods.DEFAULTS).
 """
@@ -62,8 +63,8 @@ class PretrainConfig:
                                   bounds="[0, inf)", flag=None)
     dim: int = setting(128, "Projection (embedding) dimension.", unit="features",
                        bounds="[1, inf)", flag=None)
-    head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn or linear [default: "
-                                  f"{_by_method('head')}].")
+    head: Optional[str] = setting(None, "Projection head: mlp, mlp_bn (simclr only) or linear "
+                                  f"[default: {_by_method('head')}].")
     queue_size: Optional[int] = setting(
         None, f"mocov2: negative keys kept [default: {QUEUE_BATCHES} x the batch: the last "
         f"{QUEUE_BATCHES} batches of keys].", unit="keys", flag=None)
@@ -159,6 +160,13 @@ class PretrainConfig:
             (not moco or self.batch_size % self.bn_splits == 0,
              f"--batch-size {self.batch_size} must be divisible by --bn-splits {self.bn_splits}"),
             (self.head in HEADS, f"unknown --head {self.head!r}; choose {', '.join(HEADS)}"),
+            # its BatchNorm1d normalises a pass's whole batch (per rank under torchrun): the
+            # batch-statistics leak the encoder's split, shuffled BatchNorm exists to prevent
+            (not moco or self.head != "mlp_bn",
+             "--head mlp_bn is simclr's: under mocov2 its BatchNorm would normalise all of a "
+             "step's queries and keys with their own batch's statistics, which tell this "
+             "step's keys from the queue's (the leak the encoder's split, shuffled BatchNorm "
+             "prevents); use --head mlp (MoCo v2's) or linear (MoCo's CIFAR-10 demo)"),
             (not moco or self.queue_size >= 2 * self.batch_size,
              f"queue_size {self.queue_size} must be >= 2 x --batch-size ({self.batch_size})"),
         ]

@@ -230,6 +230,19 @@ def test_mocov2_options_are_refused_for_simclr(kw, flag):
     PretrainConfig(method="simclr").resolve()  # the defaults pass
 
 
+def test_mlp_bn_head_is_refused_for_mocov2():
+    """Before: it trained, its BatchNorm1d normalising a step's queries and keys by their own
+    batch's statistics (the leak split, shuffled BatchNorm prevents), and per rank under
+    torchrun."""
+    from hume_ssl.pretrain.config import PretrainConfig
+
+    with pytest.raises(HumeSSLError, match="--head mlp_bn is simclr's.*use --head mlp"):
+        PretrainConfig(method="mocov2", head="mlp_bn").resolve()
+    PretrainConfig(method="simclr", head="mlp_bn").resolve()  # simclr's own head
+    for head in ("mlp", "linear"):
+        PretrainConfig(method="mocov2", head=head).resolve()
+
+
 def test_budget_too_small_for_one_epoch_is_an_error_and_leaves_nothing(tmp_path, toy_npz):
     out = tmp_path / "tiny"
     with pytest.raises(HumeSSLError,
