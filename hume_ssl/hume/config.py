@@ -57,10 +57,11 @@ class HumeConfig:
     train_fraction: float = setting(TRAIN_FRACTION, "Share of each subset the inner model is fit "
                                     "on.", bounds="(0, 1)", flag=None)
     encoder_init: str = setting(
-        "kmeans", "How each restart's task encoder starts: kmeans (the centres of a short "
-        "k-means of space 1, its own seeding per restart) or gaussian (a random Gaussian draw, "
-        "the default before 0.2). With kmeans, seed's consensus rule lets HUME's partition "
-        "stand for k-means of space 1, which it then leaves out (gaussian: both count).",
+        "kmeans", "How each restart's task encoder starts: kmeans (the orthonormalised "
+        "centres of a short k-means of space 1, its own seeding per restart) or gaussian (a "
+        "random Gaussian draw, the default before 0.2). With kmeans, seed's consensus rule "
+        "lets HUME's partition stand for k-means of space 1, which it then leaves out "
+        "(gaussian: both count).",
         flag="--encoder-init")
     lr: float = setting(3e-2, "Adam learning rate of the task encoder.", bounds="(0, inf)")
     tau: float = setting(0.1, "Sparsemax temperature (logits are cosines: phi1 and the rows of "

@@ -51,7 +51,9 @@ def init_encoders(restarts: np.ndarray, d1: int, k: int, random_state: int,
                   pool: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(R, d1, k) free parameters, one draw per restart id: Gaussian N(0, 1), or with `pool`
     (M, d1) (init_pool: unit rows of space 1) the centres of a short k-means of the pool
-    (kmeans_centres), scaled to the Gaussian draw's column norm, sqrt(d1)."""
+    (kmeans_centres), scaled to the Gaussian draw's column norm, sqrt(d1). The encoder is their
+    Q factor (orthonormal_rows: Gram-Schmidt in the centres' k-means++ order), so its argmax is
+    near the k-means assignment, not equal to it."""
     out = torch.empty(len(restarts), d1, k, dtype=torch.float64)
     for i, r in enumerate(restarts):
         g = torch.Generator().manual_seed(restart_seed(random_state, int(r)))
