@@ -11,7 +11,8 @@ Each variant runs `hume-ssl pretrain` (hume_ssl.pretrain.run.pretrain_run) with
 card; checkpoints are off (the command writes one every 1,000 steps inside its budget).
 Variants (VARIANTS below): `demo` = MoCo's CIFAR-10 demo (asymmetric, linear head),
 `default` = the shipped mocov2 defaults (symmetric, MLP head), `sym-linear`, `asym-mlp`
-(the two other combinations, to tell which of the two changes matters), `simclr`.
+(the two other combinations, to tell which of the two changes matters), `simclr`,
+`queue-4096` (the demo's queue whatever the batch, where the default is 8 x batch).
 Prints, per variant, kNN-200 test accuracy (cosine, k=200, labels for this report only)
 against elapsed seconds and epochs, the training throughput (images/s, median over log rows
 without a kNN evaluation), the model-FLOPs utilisation where the card's peak is known, and
@@ -38,6 +39,7 @@ VARIANTS = {
     "sym-linear": dict(method="mocov2", symmetric=True, head="linear"),
     "asym-mlp": dict(method="mocov2", symmetric=False, head="mlp"),
     "simclr": dict(method="simclr"),
+    "queue-4096": dict(method="mocov2", queue_size=4096),  # the demo's queue at any batch
 }
 
 

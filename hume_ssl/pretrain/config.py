@@ -118,9 +118,9 @@ class PretrainConfig:
         queue = self.queue_size
         if queue is None and self.method == "mocov2":
             # the demo's 4096 at batch 512: the queue holds the last 4 steps' keys. A queue that
-            # spans many more steps holds stale keys, and the encoder learns to tell current
-            # features from stale ones instead of images apart (measured: loss back at chance,
-            # kNN below random init, with 4096 keys at batch 128).
+            # spans many more steps holds stale keys the encoder can learn to tell from current
+            # ones (docs/features_pretrain_evidence.md, "The queue's length at small batches":
+            # at batch 128, 4096 keys halved the positive-key accuracy late in a CPU run).
             queue = QUEUE_BATCHES * self.batch_size
         return dataclasses.replace(
             self,
