@@ -30,14 +30,20 @@ class ImageSplit:
     skipped: int = 0  # an image folder's unreadable files, left out of the N
 
 
+def resized_size(a: int, b: int, resize_size: int) -> tuple[int, int]:
+    """The sides (a, b) of an image after its shorter side is resized to resize_size, as
+    torchvision's Resize(int) computes them: the longer side truncated, not rounded."""
+    if a <= b:
+        return resize_size, max(1, int(resize_size * b / a))
+    return max(1, int(resize_size * a / b)), resize_size
+
+
 def resize_crop(img: np.ndarray, resize_size: int, input_size: int,
                 interpolation: str = "bilinear") -> np.ndarray:
     """(H, W, 3) uint8 -> (input_size, input_size, 3) uint8: shorter side -> resize_size
     (PIL, `interpolation`), then the center crop."""
     im = Image.fromarray(img)
-    w, h = im.size
-    s = resize_size / min(w, h)
-    im = im.resize((max(1, round(w * s)), max(1, round(h * s))),
+    im = im.resize(resized_size(*im.size, resize_size),
                    PIL_INTERPOLATION.get(interpolation, Image.BICUBIC))
     w, h = im.size
     c = input_size

@@ -123,7 +123,10 @@ def cache_meta(ds: ImageDataset, b: BackboneSpec, cache_dir: Path, raw: bool,
         "backbone": b.spec, "model": f"{b.source}:{b.model_name}", "output": b.output,
         "weights": b.weights_identity(cache_dir),
         "preprocessing": {**b.preprocessing.to_dict(),
-                          "crop": "center", "resize_backend": "torch" if raw else "pil"},
+                          "crop": "center",
+                          # torch-pil: the device resize rounds to uint8 levels after each axis
+                          # as PIL does (before: "torch", one float pass)
+                          "resize_backend": "torch-pil" if raw else "pil"},
         "compute_dtype": amp,
     }
     key = config_hash(keyed, 12)

@@ -40,7 +40,7 @@ from hume_ssl.core.io import check_writable_dir
 from hume_ssl.core.params import check_value
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.data.image_dataset import ImageDataset
-from hume_ssl.data.images import resize_crop
+from hume_ssl.data.images import resize_crop, resized_size
 from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-exported)
     FeatureCache,
     FeatureSet,
@@ -91,20 +91,34 @@ class _IndexedRows(torch.utils.data.Dataset):
         return i, torch.from_numpy(np.array(img, dtype=np.uint8, order="C"))
 
 
+def resize_as_pil(x: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
+    """(B, 3, H, W) float in 0..255 -> (B, 3, h, w) as PIL's resize gives it: antialiased
+    bilinear or bicubic (PIL's kernels), the width first, then the height, each pass rounded
+    to uint8 levels (one float pass differed by up to 8 levels at 32 -> 260 px); nearest in
+    one pass."""
+    if interpolation not in ("bilinear", "bicubic"):
+        return F.interpolate(x, size=size, mode="nearest")
+    for step in ((x.shape[-2], size[1]), size):  # (H, w), then (h, w)
+        if tuple(x.shape[-2:]) != tuple(step):
+            x = F.interpolate(x, size=step, mode=interpolation, antialias=True,
+                              align_corners=False).round_().clamp_(0, 255)
+    return x
+
+
 def preprocess_batch(x: torch.Tensor, pre: Preprocessing, raw: bool) -> torch.Tensor:
-    """(B, H, W, 3) uint8 on the device -> (B, 3, S, S) float normalised model input."""
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    """(B, H, W, 3) uint8 on the device -> (B, 3, S, S) float normalised model input. raw:
+    the images are still to be resized and cropped, here as resize_crop does it on the host
+    (torchvision's sizes, PIL's resampling)."""
+    x = x.permute(0, 3, 1, 2).float()
     if raw:
         h, w = x.shape[-2:]
-        s = pre.resize_size / min(h, w)
-        size = (max(1, round(h * s)), max(1, round(w * s)))
+        size = resized_size(h, w, pre.resize_size)
         if size != (h, w):
-            mode = pre.interpolation if pre.interpolation in ("bilinear", "bicubic") else "nearest"
-            kw = {"antialias": True, "align_corners": False} if mode != "nearest" else {}
-            x = F.interpolate(x, size=size, mode=mode, **kw).clamp_(0, 1)
+            x = resize_as_pil(x, size, pre.interpolation)
         c = pre.input_size
         top, left = int(round((size[0] - c) / 2)), int(round((size[1] - c) / 2))
         x = x[:, :, top:top + c, left:left + c]
+    x = x.div_(255.0)
     mean = torch.tensor(pre.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(pre.std, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std

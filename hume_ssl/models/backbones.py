@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -52,15 +53,23 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # rather than timm's native 518, as in HUME/TURTLE; its position embeddings are resampled.
 _DINO_PRE = {"input_size": 224, "resize_size": 256, "interpolation": "bicubic",
              "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+# CLIP's own transform: the shorter side to 224 (bicubic), center crop 224, CLIP's mean/std
+# (timm's B/16 and B/32 tags say crop_pct 0.9: resize 249, a tighter crop than CLIP's)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+_CLIP_PRE = {"input_size": 224, "resize_size": 224, "interpolation": "bicubic",
+             "mean": CLIP_MEAN, "std": CLIP_STD}
 ALIASES: dict[str, tuple[str, bool, Optional[dict]]] = {
     "dinov2_vits14": ("vit_small_patch14_dinov2.lvd142m", False, _DINO_PRE),
     "dinov2_vitb14": ("vit_base_patch14_dinov2.lvd142m", False, _DINO_PRE),
     "dinov2_vitl14": ("vit_large_patch14_dinov2.lvd142m", False, _DINO_PRE),
     "dinov2_vitg14": ("vit_giant_patch14_dinov2.lvd142m", False, _DINO_PRE),
-    # CLIP keeps timm's head = CLIP's image projection: the CLIP embedding (512 / 768-d)
-    "clip_vit_b16": ("vit_base_patch16_clip_224.openai", True, None),
-    "clip_vit_b32": ("vit_base_patch32_clip_224.openai", True, None),
-    "clip_vit_l14": ("vit_large_patch14_clip_224.openai", True, None),
+    # CLIP keeps timm's head = CLIP's image projection: the CLIP embedding (512 / 768-d). The
+    # OpenAI weights were trained with QuickGELU: timm's *_clip_224 builds GELU (its own tag
+    # notes say "use quickgelu model variant for original results"); same weights, same keys.
+    "clip_vit_b16": ("vit_base_patch16_clip_quickgelu_224.openai", True, _CLIP_PRE),
+    "clip_vit_b32": ("vit_base_patch32_clip_quickgelu_224.openai", True, _CLIP_PRE),
+    "clip_vit_l14": ("vit_large_patch14_clip_quickgelu_224.openai", True, _CLIP_PRE),
 }
 
 
@@ -82,9 +91,9 @@ class Preprocessing:
 
     def resized(self, input_size: int) -> Preprocessing:
         """Same crop fraction at another input size (e.g. 128 for fast CPU runs)."""
-        crop_pct = self.input_size / self.resize_size
-        return Preprocessing(input_size, int(round(input_size / crop_pct)), self.interpolation,
-                             self.mean, self.std)
+        # input_size / crop fraction, floored as timm does (exact: whole numbers only)
+        return Preprocessing(input_size, input_size * self.resize_size // self.input_size,
+                             self.interpolation, self.mean, self.std)
 
 
 @dataclass
@@ -177,7 +186,7 @@ def _timm_preprocessing(model_name: str) -> Preprocessing:
         return Preprocessing(224, 256, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
     size = int(cfg.input_size[-1])
     crop_pct = cfg.crop_pct or 0.875
-    return Preprocessing(size, int(round(size / crop_pct)), cfg.interpolation or "bicubic",
+    return Preprocessing(size, math.floor(size / crop_pct), cfg.interpolation or "bicubic",
                          tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std))
 
 
@@ -255,10 +264,24 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     if input_size:
         pre_obj = pre_obj.resized(int(input_size))
         if source == "timm" and ("img_size" in extra or "vit" in model_name):
+            check_patch_multiple(spec, model_name, int(input_size))
             extra["img_size"] = int(input_size)  # ViT position embeddings get resampled
     if weights and weights != "random" and not Path(weights).expanduser().is_file():
         raise missing_weights(Path(weights).expanduser(), weights)
     return BackboneSpec(canonical, source, model_name, output, pre_obj, weights, extra)
+
+
+def check_patch_multiple(spec: str, model_name: str, input_size: int) -> None:
+    """A ViT cuts its input into patch x patch tiles and drops what is left at the right and
+    bottom edges: an --input-size that is not a multiple of the patch is refused, naming the
+    nearest that are (before: DINOv2 at 160 px read 154 of its 160 rows and columns)."""
+    m = re.search(r"patch(\d+)", model_name)
+    p = int(m.group(1)) if m else 0
+    if p and input_size % p:
+        lo = max(p, input_size // p * p)
+        raise HumeSSLError(f"--input-size {input_size}: {spec} cuts images into {p} x {p} "
+                           f"patches and would drop the last {input_size % p} rows and "
+                           f"columns; use a multiple of {p} (e.g. {lo} or {lo + p}).")
 
 
 def _resolve_ssl(spec: str) -> BackboneSpec:

@@ -29,8 +29,11 @@ def test_aliases_resolve_with_preprocessing():
     for name in DEFAULT_BACKBONES + ("dinov2_vitb14", "clip_vit_b16"):
         b = resolve_backbone(name)
         assert b.source == "timm" and b.preprocessing.input_size == 224
-    clip = resolve_backbone("clip_vit_l14").preprocessing
-    assert clip.mean[0] == pytest.approx(0.4815, abs=1e-3) and clip.interpolation == "bicubic"
+    for name in ("clip_vit_b16", "clip_vit_b32", "clip_vit_l14"):  # CLIP's own transform
+        clip = resolve_backbone(name).preprocessing  # (before: B/16, B/32 resized to 249)
+        assert (clip.input_size, clip.resize_size, clip.interpolation) == (224, 224, "bicubic")
+        assert clip.mean[0] == pytest.approx(0.4815, abs=1e-3)
+        assert clip.std[0] == pytest.approx(0.2686, abs=1e-3)
     sq = resolve_backbone("torchvision:squeezenet1_1").preprocessing
     assert (sq.input_size, sq.resize_size, sq.interpolation) == (224, 256, "bilinear")
     assert resolve_backbone("torchvision:squeezenet1_1", input_size=112).preprocessing \
@@ -45,6 +48,18 @@ def test_torchvision_features_and_logits(spec, d):
     m = load_backbone(spec, random_init=True)
     assert m(torch.zeros(2, 3, 64, 64)).shape == (2, d)
     assert not any(p.requires_grad for p in m.parameters())
+
+
+def test_clip_aliases_build_the_quickgelu_they_were_trained_with():
+    """The OpenAI CLIP weights were trained with QuickGELU; timm's vit_*_clip_224 builds GELU
+    (before: every clip_* alias embedded with the wrong activation)."""
+    timm = pytest.importorskip("timm")
+    torch.set_num_threads(1)
+    m = load_backbone("clip_vit_b32", random_init=True)
+    acts = {type(mod).__name__ for mod in m.modules() if "GELU" in type(mod).__name__}
+    assert acts == {"QuickGELU"}, acts
+    assert m(torch.zeros(1, 3, 224, 224)).shape == (1, 512)  # the CLIP embedding
+    assert timm.is_model(resolve_backbone("clip_vit_l14").model_name.split(".")[0])
 
 
 def test_timm_random_init_pooled():
@@ -255,3 +270,23 @@ def test_pretrained_fetches_time_out_and_skip_hub_retries(monkeypatch, tmp_path)
     with pytest.raises(HumeSSLError, match="Offline?"):
         load_backbone("torchvision:squeezenet1_1")
     assert seen[1:] == [(False, network.STALL_TIMEOUT_S)] * 2
+
+
+def test_a_vit_input_size_off_its_patch_grid_is_refused():
+    """Before: dinov2 at --input-size 160 ran on an 11 x 11 grid of 14 px patches and its last
+    6 rows and columns never reached the model."""
+    pytest.importorskip("timm")
+    with pytest.raises(HumeSSLError, match=r"--input-size 160: dinov2_vits14 cuts images into "
+                                           r"14 x 14 patches .* \(e.g. 154 or 168\)"):
+        resolve_backbone("dinov2_vits14", input_size=160)
+    assert resolve_backbone("dinov2_vits14", input_size=168).preprocessing.input_size == 168
+    assert resolve_backbone("timm:tf_efficientnet_lite2", input_size=100)  # a CNN: any size
+
+
+def test_resize_sizes_are_floored_as_timm_computes_them():
+    """timm resizes to floor(size / crop_pct): resnet50.a1_in1k 235, not 236; lite2 at 224 px
+    251, not 252 (before: rounded)."""
+    pytest.importorskip("timm")
+    assert resolve_backbone("timm:resnet50.a1_in1k").preprocessing.resize_size == 235
+    lite = resolve_backbone("timm:tf_efficientnet_lite2", input_size=224).preprocessing
+    assert (lite.input_size, lite.resize_size) == (224, 251)
