@@ -108,10 +108,13 @@ def warmup_factor(cfg, step: int, total_steps: int) -> float:
 
 
 def lr_factor(cfg, step: int, total_steps: int, start: int = 0) -> float:
-    """Linear warm-up to 1 over warmup_steps, times FixMatch's cos(7 pi k / 16 K), k and K
-    counted from `start` (train/budget.py schedule_fraction: the step a budget was fitted at)."""
+    """Linear warm-up to 1 over warmup_steps, times FixMatch's cos(7 pi k / 16 K), both with k
+    and K counted from `start` (train/budget.py schedule_fraction: the step a budget was
+    fitted at; the timed steps before it ran at the first step of a warm-up over the --steps
+    bound, no more than this one's first, so the lr only rises). Before: the warm-up counted
+    from step 0 over the fitted length, and a budget that fitted 500 steps skipped it."""
     cos = math.cos(7.0 * math.pi * schedule_fraction(step, total_steps, start) / 16.0)
-    return warmup_factor(cfg, step, total_steps) * cos
+    return warmup_factor(cfg, max(0, step - start), max(total_steps - start, 1)) * cos
 
 
 def _vit_layer(name: str, depth: int) -> int:
@@ -119,9 +122,19 @@ def _vit_layer(name: str, depth: int) -> int:
     m = re.match(r"blocks\.(\d+)\.", name)
     if m:
         return int(m.group(1)) + 1
-    if name.startswith(("cls_token", "pos_embed", "reg_token", "patch_embed", "mask_token")):
+    if name.startswith(("cls_token", "pos_embed", "reg_token", "patch_embed", "mask_token",
+                        "dist_token", "norm_pre")):  # (norm_pre: CLIP's ln_pre)
         return 0
     return depth + 1
+
+
+def no_weight_decay(model: nn.Module) -> set[str]:
+    """Names (as param_groups lists them) a timm encoder asks to keep from weight decay: a
+    ViT's position embedding and class token (its `no_weight_decay()`, as USB and timm's own
+    optimizer factory read it)."""
+    encoder = getattr(model, "encoder", None)
+    ask = getattr(encoder, "no_weight_decay", None)
+    return set(ask()) if callable(ask) else set()
 
 
 def param_groups(model: nn.Module, weight_decay: float, encoder_lr_scale: float = 1.0,
@@ -133,16 +146,20 @@ def param_groups(model: nn.Module, weight_decay: float, encoder_lr_scale: float 
         parts = [(n, p, 1.0) for n, p in model.named_parameters()]
     else:
         depth = len(getattr(model.encoder, "blocks", ()))
+        if layer_decay != 1.0 and not depth:  # (before: none applied, config.json said 0.5)
+            raise HumeSSLError(f"--layer-decay {layer_decay:g}: this encoder has no `blocks` "
+                               "(ViT layers) to decay layer by layer; pass --layer-decay 1.")
         parts = []
         for n, p in model.encoder.named_parameters():
             scale = encoder_lr_scale
-            if layer_decay != 1.0 and depth:
+            if layer_decay != 1.0:
                 scale *= layer_decay ** (depth + 1 - _vit_layer(n, depth))
             parts.append((n, p, scale))
         parts += [(f"fc.{n}", p, 1.0) for n, p in model.fc.named_parameters()]
+    no_decay = no_weight_decay(model)
     groups: dict[tuple[float, bool], dict] = {}
-    for _, p, scale in parts:
-        decay = p.ndim > 1
+    for n, p, scale in parts:
+        decay = p.ndim > 1 and n not in no_decay
         g = groups.setdefault((scale, decay), {"params": [], "lr_scale": scale,
                                                "weight_decay": weight_decay if decay else 0.0})
         g["params"].append(p)

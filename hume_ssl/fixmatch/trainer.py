@@ -234,12 +234,12 @@ class FixMatchTrainer(Trainer):
         self._accumulate(out, ui)
 
     def _lr(self, step: int) -> float:
-        """The lr at `step`: the initial one while a budget is being timed (times the recipe's
-        warm-up over the --steps bound; a fitted run's is shorter, so it only rises), then the
-        cosine over the fitted steps from where the timing ended (no jump;
-        train.budget.schedule_fraction)."""
+        """The lr at `step`: the initial one while a budget is being timed (times the first
+        step's warm-up over the --steps bound, no more than the fitted warm-up's first: near 0
+        for a recipe with a warm-up), then the warm-up and the cosine over the fitted steps
+        from where the timing ended (the lr only rises there; train.budget.schedule_fraction)."""
         if self.budget_timer is not None:
-            return self.cfg.lr * warmup_factor(self.cfg, step, self.cfg.steps)
+            return self.cfg.lr * warmup_factor(self.cfg, 0, self.cfg.steps)
         return lr_at(self.cfg, step, self.total_steps, self.schedule_start)
 
     def _accumulate(self, out: dict[str, torch.Tensor], ui: torch.Tensor) -> None:

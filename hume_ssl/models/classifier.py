@@ -166,7 +166,8 @@ def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: boo
                            "fresh head for the k classes is added.")
     b = resolve_backbone(spec, random_init=not check_weights and _has_weights(spec))
     size = int(input_size or b.preprocessing.input_size)
-    vit = _is_vit(b)
+    vit = _is_vit(b) and _fixed_input_size(b)  # not the hybrids named *vit* (repvit, ...):
+    # convolutional stages with BatchNorm, no `blocks` to decay layer by layer (the cnn recipe)
     patch = _patch_size(b.model_name) if vit else None
     if patch and size % patch:
         lo, hi = size // patch * patch, (size // patch + 1) * patch

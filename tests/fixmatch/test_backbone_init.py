@@ -115,8 +115,10 @@ def test_layer_decay_and_warmup():
 
 
 def test_warmup_under_a_budget_starts_low_and_only_rises_to_the_cosine():
-    """While a budget is timed, the recipe's warm-up runs over the --steps bound (not the full
-    lr); once fitted (200 steps, timed until 25) the lr rises to the cosine from there."""
+    """While a budget is timed, the lr stays at the first step's of a warm-up over the --steps
+    bound (not the full lr); once fitted (200 steps, timed until 25) the warm-up runs over the
+    fitted steps from there, then the cosine. Before: the timed steps ramped over the bound and
+    the fitted run's warm-up counted from step 0 (over by step 25), so the lr jumped 4x."""
     from types import SimpleNamespace
 
     from hume_ssl.fixmatch.trainer import FixMatchTrainer
@@ -126,9 +128,13 @@ def test_warmup_under_a_budget_starts_low_and_only_rises_to_the_cosine():
     fitted = SimpleNamespace(cfg=cfg, budget_timer=None, total_steps=200, schedule_start=25)
     lrs = [FixMatchTrainer._lr(timing, s) for s in range(25)]
     lrs += [FixMatchTrainer._lr(fitted, s) for s in range(25, 200)]
-    assert lrs[0] == pytest.approx(0.1 / 100) and lrs[24] == pytest.approx(0.1 * 25 / 100)
-    assert all(b >= a for a, b in zip(lrs[:26], lrs[1:26])) and lrs[25] == pytest.approx(0.1)
-    assert all(b <= a for a, b in zip(lrs[25:], lrs[26:]))
+    w = 18  # ceil(0.1 x 175): the warm-up over the fitted steps
+    assert lrs[0] == pytest.approx(0.1 / 100) and lrs[24] == pytest.approx(0.1 / 100)
+    assert lrs[25] == pytest.approx(0.1 / w)  # the fitted warm-up's first step
+    assert all(b >= a for a, b in zip(lrs[:25 + w], lrs[1:25 + w]))
+    assert max(b - a for a, b in zip(lrs, lrs[1:])) == pytest.approx(0.1 / w, rel=0.01)
+    assert lrs[25 + w - 1] == pytest.approx(0.1 * np.cos(7 * np.pi * (w - 1) / (16 * 175)))
+    assert all(b <= a for a, b in zip(lrs[25 + w - 1:], lrs[25 + w:]))
     assert lrs[-1] == pytest.approx(0.1 * np.cos(7 * np.pi * 174 / (16 * 175)))
 
 
@@ -147,6 +153,27 @@ def test_layer_decay_is_refused_where_there_are_no_vit_blocks():
         FixMatchConfig(init="ssl:run", recipe="vit").resolve(init=init("cnn"))
     assert FixMatchConfig(init="ssl:run", layer_decay=0.5).resolve(init=init("vit")).layer_decay \
         == 0.5
+
+
+def test_vit_embeddings_keep_their_decay_rule_and_hybrids_get_the_cnn_recipe():
+    """A ViT's position embedding and class token get no weight decay (timm's and USB's
+    no_weight_decay; before: decayed), CLIP's norm_pre (ln_pre) sits with the embeddings (before:
+    at the top lr, 8,192x theirs); the hybrids named *vit* (repvit, mobilevit, fastvit) have
+    BatchNorm stages and no ViT blocks: the cnn recipe (before: vit's, no layer decay applied
+    while config.json said 0.5, BatchNorm training)."""
+    timm = pytest.importorskip("timm")
+    enc = timm.create_model("vit_tiny_patch16_224", num_classes=0, img_size=32, pre_norm=True)
+    model = EncoderClassifier(enc, 192, 10)
+    groups = param_groups(model, 5e-4, 1.0, 0.5)
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    scale = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    assert decay[id(enc.pos_embed)] == decay[id(enc.cls_token)] == 0.0
+    assert decay[id(enc.blocks[0].attn.qkv.weight)] == 5e-4
+    assert scale[id(enc.norm_pre.weight)] == scale[id(enc.pos_embed)] == pytest.approx(0.5**13)
+    assert resolve_init("timm:repvit_m0_9", check_weights=False).family == "cnn"
+    assert resolve_init("timm:vit_tiny_patch16_224", check_weights=False).family == "vit"
+    with pytest.raises(HumeSSLError, match="no `blocks`.*pass --layer-decay 1"):
+        param_groups(EncoderClassifier(torch.nn.Linear(4, 4), 4, 2), 5e-4, 1.0, 0.5)
 
 
 def test_micro_batches_give_the_whole_batch_gradient():

@@ -258,6 +258,22 @@ def test_the_lr_has_no_jump_where_the_budget_is_fitted():
     assert lr_at(cfg, 100, 200) == pytest.approx(0.03 * np.cos(7 * np.pi * 100 / 3200))
 
 
+def test_a_warm_up_runs_over_the_fitted_steps_from_where_the_budget_is_fitted():
+    """Before: the warm-up counted from step 0 over the fitted length, so with 25 timed steps
+    and 500 fitted (warm-up 0.025: 13 steps) the lr went from ~0 to the full lr at once."""
+    from hume_ssl.fixmatch.recipes import warmup_factor
+
+    cfg = tiny(steps=10_000, lr=0.03, warmup=0.025).resolve()
+    timed = [cfg.lr * warmup_factor(cfg, 0, cfg.steps)] * 25  # as trainer._lr
+    fitted = [lr_at(cfg, s, 500, start=25) for s in range(25, 500)]
+    w = int(np.ceil(0.025 * 475))  # 12 steps of warm-up over the 475 fitted ones
+    assert fitted[0] == pytest.approx(0.03 / w * np.cos(0.0))
+    lrs = timed + fitted[:w]  # the timed steps, then the warm-up: the lr never falls
+    assert all(a <= b for a, b in zip(lrs, lrs[1:])) and timed[0] < fitted[0]
+    assert fitted[w - 1] == pytest.approx(0.03 * np.cos(7 * np.pi * (w - 1) / (16 * 475)))
+    assert lr_at(cfg, 12, 500) == pytest.approx(0.03, rel=0.01)  # no budget: from step 0
+
+
 def test_budget_timing_shows_no_total_then_the_fitted_one(toy, fake_clock):
     root, seeds, _ = toy
     events = []
