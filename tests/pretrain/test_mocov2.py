@@ -92,3 +92,20 @@ def test_momentum_update_moves_keys_towards_queries():
     m.momentum_update()
     torch.testing.assert_close(pk, 0.9 * before + 0.1 * pq)
     assert not pk.requires_grad
+
+
+def test_the_contrastive_logits_are_float32_under_bf16_autocast():
+    """Under autocast a matmul runs in bf16 whatever its inputs' dtype: MoCo's negatives and
+    SimCLR's logits were bf16 on CUDA (checked here with the CPU's bf16 autocast)."""
+    import torch.nn.functional as F
+
+    from hume_ssl.pretrain.methods.mocov2 import infonce_loss
+    from hume_ssl.pretrain.methods.simclr import nt_xent_loss
+
+    g = torch.Generator().manual_seed(0)
+    q, k, queue = (F.normalize(torch.randn(n, 32, generator=g), dim=1) for n in (16, 16, 256))
+    ref = infonce_loss(q, k, queue, 0.1)[0], nt_xent_loss(q, k, 0.5)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = infonce_loss(q, k, queue, 0.1)[0], nt_xent_loss(q, k, 0.5)[0]
+    for a, b in zip(got, ref):
+        assert a.dtype == torch.float32 and float(abs(a - b)) < 1e-5

@@ -13,6 +13,12 @@ def at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
+def autocast_off(t: torch.Tensor):
+    """A context with autocast off on t's device: a loss's matmuls in float32 (under bf16
+    autocast `q @ queue.T` is bf16 whatever its inputs' dtype)."""
+    return torch.autocast(t.device.type, enabled=False)
+
+
 HEADS = ("mlp", "mlp_bn", "linear")  # projection heads: --head
 
 

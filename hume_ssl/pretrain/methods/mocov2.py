@@ -37,7 +37,7 @@ from torch import nn
 from hume_ssl.core import distributed
 from hume_ssl.core.errors import HumeSSLError
 from hume_ssl.models.encoders import build_encoder, split_batchnorm
-from hume_ssl.pretrain.methods.common import at_least_fp32, projection_head
+from hume_ssl.pretrain.methods.common import at_least_fp32, autocast_off, projection_head
 
 
 def infonce_loss(
@@ -50,7 +50,8 @@ def infonce_loss(
     """
     q, k, queue = at_least_fp32(q), at_least_fp32(k), queue.to(at_least_fp32(q).dtype)
     pos = (q * k).sum(1, keepdim=True)  # (B, 1)
-    neg = q @ queue.T  # (B, K)
+    with autocast_off(q):  # (before: bf16 negatives beside a float32 positive on CUDA)
+        neg = q @ queue.T  # (B, K)
     logits = torch.cat([pos, neg], dim=1) / temperature  # (B, 1+K)
     target = torch.zeros(len(q), dtype=torch.long, device=q.device)
     acc = (logits.argmax(1) == 0).float().mean()

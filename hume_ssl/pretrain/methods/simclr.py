@@ -25,7 +25,7 @@ from torch import nn
 
 from hume_ssl.core import distributed
 from hume_ssl.models.encoders import build_encoder
-from hume_ssl.pretrain.methods.common import at_least_fp32, projection_head
+from hume_ssl.pretrain.methods.common import at_least_fp32, autocast_off, projection_head
 
 
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float,
@@ -35,12 +35,13 @@ def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float,
     `rows` (m,): the mean over these rows of cat[z1, z2] only (a torchrun rank's queries)."""
     z = torch.cat([at_least_fp32(z1), at_least_fp32(z2)])  # (2B, D)
     n = len(z1)
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    target = torch.cat([torch.arange(n, 2 * n, device=z.device),
+                        torch.arange(0, n, device=z.device)])  # (no host-to-device copy)
+    with autocast_off(z):  # float32 logits under bf16 autocast too
+        logits = (z if rows is None else z[rows]) @ z.T / temperature  # (2B or m, 2B)
     if rows is None:
-        logits = z @ z.T / temperature  # (2B, 2B)
         self_pair = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     else:
-        logits = z[rows] @ z.T / temperature  # (m, 2B)
         self_pair = rows.view(-1, 1) == torch.arange(2 * n, device=z.device).view(1, -1)
         target = target[rows]
     logits = logits.masked_fill(self_pair, -torch.inf)
