@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 import gpu_check  # noqa: E402
 
-FAST = [s for s in gpu_check.SECTIONS if s != "end-to-end"]
+FAST = gpu_check.DEFAULT_SECTIONS  # every section but end-to-end (its own call on the GPU)
 
 
 def _rows(out: Path) -> list[dict]:
@@ -23,15 +23,27 @@ def test_smoke_runs_every_section_and_writes_the_table(tmp_path):
     assert [r["section"] for r in rows] == FAST
     assert all(r["status"] == "ok" for r in rows), [(r["section"], r["status"]) for r in rows]
     assert all(r["figure"] and r["device"].startswith("cpu") for r in rows)
-    assert "DIFFER" not in rows[1]["figure"] and rows[1]["figure"].count("equal") == 8
-    assert "all rows, smoother" in rows[1]["figure"]  # the path of fits up to subset_size rows
     by = {r["section"]: r for r in rows}
+    equal = by["hume-equal"]["figure"]
+    assert "DIFFER" not in equal and equal.count("equal") == 8
+    assert "all rows, smoother" in equal  # the path of fits up to subset_size rows
     assert by["pretrain-default"]["images_per_s"] is not None
     assert by["fixmatch-init"]["steps_per_s"] > 0 and "squeezenet1_1" in by["fixmatch-init"][
         "figure"]
     table = (tmp_path / "gpu_check.md").read_text()
     assert table.count("\n| ") == len(FAST) + 1  # header and one row per section
     assert [r["section"] for r in _rows(tmp_path)] == FAST
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # runs go to the scratch folder
+        "_fake_shared", "_scratch", "gpu_check.csv", "gpu_check.log", "gpu_check.md"]
+    assert (tmp_path / "gpu_check.log").read_text().startswith("python ")  # versions first
+
+
+def test_missing_inputs_stop_the_check_before_any_section(tmp_path):
+    with pytest.raises(SystemExit, match="lacks cifar10_train_jpeg.npz, cifar10_test_jpeg.npz, "
+                                         "squeezenet1_1_imagenet.pth: nothing run"):
+        gpu_check.main(["--out", str(tmp_path / "o"), "--shared", str(tmp_path), "--device",
+                        "cpu", "--sections", "fixmatch-init"])
+    assert not (tmp_path / "o" / "gpu_check.md").exists()
 
 
 def test_a_failing_section_is_recorded_and_the_next_one_runs(tmp_path, monkeypatch):
@@ -39,10 +51,15 @@ def test_a_failing_section_is_recorded_and_the_next_one_runs(tmp_path, monkeypat
         raise RuntimeError("a typo")
 
     monkeypatch.setitem(gpu_check.RUNNERS, "hume-cifar", broken)
+    seen = []
+    real = gpu_check.write_table
+    monkeypatch.setattr(gpu_check, "write_table",
+                        lambda rows, out, header: seen.append(len(rows)) or real(rows, out, header))
     rows = gpu_check.main(["--smoke", "--out", str(tmp_path), "--sections", "hume-cifar",
                            "hume-equal"])
     assert rows[0]["status"] == "error: RuntimeError: a typo"
     assert rows[1]["status"] == "ok"
+    assert seen[:2] == [1, 2]  # the table is rewritten after each section (a killed run)
     assert "a typo" in (tmp_path / "gpu_check.log").read_text()  # the traceback is kept
 
 
