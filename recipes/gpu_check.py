@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python3 recipes/gpu_check.py --shared .carry --out $OUT     # the GPU machine
     PYTHONPATH=. python3 recipes/gpu_check.py --shared .carry --out $OUT --sections end-to-end \
-        --budget-minutes 4 --e2e-minutes 3                                  # a second call
+        --budget-minutes 5 --e2e-minutes 3             # a second call (hume-imagenet: a third)
     python recipes/gpu_check.py --smoke --out /tmp/gpu_smoke    # CPU rehearsal (end-to-end: 4 min)
 
 Sections (--sections picks some; each reuses the recipe that owns the figure):
@@ -18,8 +18,9 @@ Sections (--sections picks some; each reuses the recipe that owns the figure):
   fixmatch-init, fixmatch-scratch
                     FixMatch with 40 true labels from the ImageNet --init (INIT below) and from
                     scratch (recipes/cifar10_fixmatch_init.py)
-  end-to-end        recipes/cifar10_end_to_end.py at --e2e-minutes (not in the default run: it
-                    does not fit beside the others; its own call, above)
+  end-to-end        recipes/cifar10_end_to_end.py at --e2e-minutes
+hume-imagenet and end-to-end are not in the default run (they do not fit beside the others):
+calls of their own, as above.
 The default order puts the figures never measured first (FixMatch from an ImageNet init, the
 shipped pretrain), the H200 re-measures last. On a GPU each section runs in its own process
 with its own time limit (memory freed between sections); a section that fails or runs out of
@@ -61,13 +62,22 @@ INIT = "torchvision:squeezenet1_1@{shared}/squeezenet1_1_imagenet.pth"
 
 SECTIONS = ["fixmatch-init", "pretrain-default", "hume-cifar", "fixmatch-scratch",
             "pretrain-demo", "hume-equal", "pretrain-simclr", "hume-imagenet", "end-to-end"]
-DEFAULT_SECTIONS = SECTIONS[:-1]  # end-to-end: its own call (--e2e-minutes 3 does not fit)
+DEFAULT_SECTIONS = SECTIONS[:-2]  # hume-imagenet and end-to-end: calls of their own (they do
+# not fit beside the rest)
 # planned seconds per section at the default sizes, with a child's start and the CIFAR-10
 # decode (~20 s) and an H100's slower memory (the budget check uses them)
 PLANNED_S = {"hume-cifar": 50, "hume-equal": 25, "hume-imagenet": 200, "pretrain-demo": 70,
              "pretrain-default": 70, "pretrain-simclr": 70, "fixmatch-init": 65,
              "fixmatch-scratch": 65, "end-to-end": 200}
 START_MARGIN = 1.3  # a section starts only while this x its planned seconds are left
+
+
+def planned_s(name: str, args) -> float:
+    """A section's planned seconds: PLANNED_S's, end-to-end's from its --e2e-minutes (its
+    stages' budgets) and a child's start."""
+    if name == "end-to-end" and not args.smoke:
+        return 60 * sizes(args)["e2e_min"] + 30
+    return PLANNED_S[name]
 FIELDS = ["section", "status", "seconds", "device", "steps_per_s", "images_per_s",
           "peak_mem_gib", "figure"]
 RESULT_TAG = "GPU_CHECK_RESULT "
@@ -368,7 +378,7 @@ def parse(argv=None):
                     help="folder with cifar10_{train,test}_jpeg.npz and squeezenet1_1_imagenet.pth")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--sections", nargs="+", default=DEFAULT_SECTIONS, choices=SECTIONS,
-                    help="default: all but end-to-end, in this order")
+                    help="default: all but hume-imagenet and end-to-end, in this order")
     ap.add_argument("--budget-minutes", type=float, default=7.0,
                     help="wall clock for all sections; those that no longer fit are skipped")
     ap.add_argument("--pretrain-minutes", type=float, default=0.75,
@@ -416,10 +426,10 @@ def missing_inputs(args) -> list[str]:
     section runs: a missing file found by the sixth section wasted the five before it)."""
     need = []
     if any(s.startswith(("pretrain", "fixmatch", "end-to")) for s in args.sections):
-        need += ["cifar10_train_jpeg.npz", "cifar10_test_jpeg.npz"]
-    if "fixmatch-init" in args.sections and "{shared}" in args.init:
-        need.append(args.init.split("{shared}/", 1)[1])
-    return [n for n in need if not (Path(args.shared) / n).is_file()]
+        need += [Path(args.shared) / f"cifar10_{split}_jpeg.npz" for split in ("train", "test")]
+    if "fixmatch-init" in args.sections and "@" in args.init:  # its weights file
+        need.append(Path(args.init.format(shared=args.shared).split("@", 1)[1]))
+    return [str(p) for p in need if not p.is_file()]
 
 
 def main(argv=None) -> list[dict]:
@@ -431,8 +441,8 @@ def main(argv=None) -> list[dict]:
         return []
     missing = missing_inputs(args)
     if missing:
-        raise SystemExit(f"--shared {args.shared} lacks {', '.join(missing)}: nothing run "
-                         "(docs/gpu_check.md: what to carry)")
+        raise SystemExit(f"missing {', '.join(missing)}: nothing run (docs/gpu_check.md: what "
+                         "to carry as --shared)")
     t0, rows = time.perf_counter(), []
     scale = 0.05 if args.smoke else 1.0
 
@@ -447,14 +457,15 @@ def main(argv=None) -> list[dict]:
         print(versions(args), flush=True)
         for name in args.sections:
             left = args.budget_minutes * 60 - (time.perf_counter() - t0)
-            if left < START_MARGIN * PLANNED_S[name] * scale:
+            plan = planned_s(name, args)
+            if left < START_MARGIN * plan * scale:
                 rows.append({"section": name, "status": f"skipped: {left:.0f} s left of the "
-                             f"budget, {PLANNED_S[name]} s planned"})
+                             f"budget, {plan:.0f} s planned"})
                 write_table(rows, out, header())
                 continue
             print(f"== {name} ({left:.0f} s of the budget left)", flush=True)
             if args.isolate:
-                row = run_isolated(name, args, min(left, 3 * PLANNED_S[name] + 60), log)
+                row = run_isolated(name, args, min(left, 3 * plan + 60), log)
             else:
                 buf = io.StringIO()
                 with contextlib.redirect_stderr(buf):

@@ -94,10 +94,12 @@ class _IndexedRows(torch.utils.data.Dataset):
 def resize_as_pil(x: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
     """(B, 3, H, W) float in 0..255 -> (B, 3, h, w) as PIL's resize gives it: antialiased
     bilinear or bicubic (PIL's kernels), the width first, then the height, each pass rounded
-    to uint8 levels (one float pass differed by up to 8 levels at 32 -> 260 px); nearest in
-    one pass."""
-    if interpolation not in ("bilinear", "bicubic"):
-        return F.interpolate(x, size=size, mode="nearest")
+    to uint8 levels (one float pass differed by up to 8 levels at 32 -> 292 px); nearest in
+    one pass ("nearest-exact": PIL's pixel centres); another name is bicubic, as on the host
+    (data.images.resize_crop)."""
+    if interpolation == "nearest":
+        return F.interpolate(x, size=size, mode="nearest-exact")
+    interpolation = interpolation if interpolation in ("bilinear", "bicubic") else "bicubic"
     for step in ((x.shape[-2], size[1]), size):  # (H, w), then (h, w)
         if tuple(x.shape[-2:]) != tuple(step):
             x = F.interpolate(x, size=step, mode=interpolation, antialias=True,

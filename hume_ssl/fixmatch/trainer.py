@@ -77,6 +77,13 @@ def _acc_or_blank(counts: np.ndarray, aligned: bool):
     return "" if acc is None else acc
 
 
+def group_layout(groups: list[dict]) -> list[tuple[int, float, float]]:
+    """(parameters, lr_scale, weight_decay) of each optimizer group, saved or live: what must
+    agree for a checkpoint's optimizer state to land on the same parameters."""
+    return [(len(g["params"]), float(g.get("lr_scale", 1.0)), float(g["weight_decay"]))
+            for g in groups]
+
+
 class FixMatchTrainer(Trainer):
     """Trains on `images` (N,H,W,3) uint8 from labeled indices/labels plus unlabeled indices.
 
@@ -356,6 +363,14 @@ class FixMatchTrainer(Trainer):
         check_resume_keys(st["config"], self.cfg.to_dict(), FixMatchConfig.RESUME_KEYS)
         self.model.load_state_dict(st["model"])
         self.ema.module.load_state_dict(st["ema"])
+        saved = group_layout(st["optimizer"]["param_groups"])
+        now = group_layout(self.opt.param_groups)
+        if saved != now:  # torch maps a group's state by position: it would land elsewhere
+            raise HumeSSLError(
+                f"{path}: its optimizer groups (parameters, lr scale, weight decay) {saved} are "
+                f"not this version's {now} (a run checkpointed before the vit recipe kept the "
+                "position embedding from weight decay?); it cannot resume: start it again in a "
+                "new --out.")
         self.opt.load_state_dict(st["optimizer"])
         self.step, self.evals = int(st["step"]), [tuple(e) for e in st["evals"]]
         set_rng_state(st["rng"])

@@ -54,7 +54,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _DINO_PRE = {"input_size": 224, "resize_size": 256, "interpolation": "bicubic",
              "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 # CLIP's own transform: the shorter side to 224 (bicubic), center crop 224, CLIP's mean/std
-# (timm's B/16 and B/32 tags say crop_pct 0.9: resize 249, a tighter crop than CLIP's)
+# (timm's B/16 and B/32 tags say crop_pct 0.9: resize 248, a tighter crop than CLIP's)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 _CLIP_PRE = {"input_size": 224, "resize_size": 224, "interpolation": "bicubic",
@@ -91,7 +91,8 @@ class Preprocessing:
 
     def resized(self, input_size: int) -> Preprocessing:
         """Same crop fraction at another input size (e.g. 128 for fast CPU runs)."""
-        # input_size / crop fraction, floored as timm does (exact: whole numbers only)
+        # input_size / crop fraction, floored (the fraction as resize and input size give it;
+        # timm's own models take theirs from their config: _timm_preprocessing)
         return Preprocessing(input_size, input_size * self.resize_size // self.input_size,
                              self.interpolation, self.mean, self.std)
 
@@ -175,7 +176,9 @@ def backbone_names() -> list[str]:
     return [*ALIASES, *FAMILIES]
 
 
-def _timm_preprocessing(model_name: str) -> Preprocessing:
+def _timm_preprocessing(model_name: str, input_size: Optional[int] = None) -> Preprocessing:
+    """timm's transform of a model (its pretrained_cfg), at `input_size` (the crop side) if
+    given: the resize side floor(input_size / crop_pct), as timm computes it."""
     timm = _require_timm()
     cfg = timm.models.get_pretrained_cfg(model_name)
     if cfg is None:
@@ -183,8 +186,9 @@ def _timm_preprocessing(model_name: str) -> Preprocessing:
         if not timm.is_model(arch):
             raise unknown_choice("timm model", model_name, timm.list_models(), how_to_list=
                                  "python -c \"import timm; print(timm.list_models('*resnet*'))\"")
-        return Preprocessing(224, 256, "bicubic", IMAGENET_MEAN, IMAGENET_STD)
-    size = int(cfg.input_size[-1])
+        return Preprocessing(224, 256, "bicubic", IMAGENET_MEAN, IMAGENET_STD).resized(
+            input_size or 224)
+    size = int(input_size or cfg.input_size[-1])
     crop_pct = cfg.crop_pct or 0.875
     return Preprocessing(size, math.floor(size / crop_pct), cfg.interpolation or "bicubic",
                          tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std))
@@ -261,9 +265,11 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
         canonical = spec
     else:
         raise unknown_choice("backbone", spec, backbone_names())
-    if input_size:
-        pre_obj = pre_obj.resized(int(input_size))
-        if source == "timm" and ("img_size" in extra or "vit" in model_name):
+    if input_size:  # timm's own models: from their crop fraction, as timm resizes
+        pre_obj = (_timm_preprocessing(model_name, int(input_size))
+                   if source == "timm" and not (spec in ALIASES and ALIASES[spec][2])
+                   else pre_obj.resized(int(input_size)))
+        if source == "timm" and ("img_size" in extra or is_plain_vit(source, model_name)):
             check_patch_multiple(spec, model_name, int(input_size))
             extra["img_size"] = int(input_size)  # ViT position embeddings get resampled
     if weights and weights != "random" and not Path(weights).expanduser().is_file():
@@ -271,12 +277,40 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
     return BackboneSpec(canonical, source, model_name, output, pre_obj, weights, extra)
 
 
+# timm modules of plain ViTs (a grid of patches, `blocks`, LayerNorm): `--input-size` resamples
+# their position embeddings, and FixMatch's vit recipe decays their lr block by block. Not the
+# hybrids with "vit" in their names (repvit, fastvit, mobilevit, levit, maxvit, efficientvit:
+# convolutional stages with BatchNorm), which run at any size and take the cnn recipe.
+PLAIN_VIT_MODULES = ("vision_transformer", "vision_transformer_hybrid",
+                     "vision_transformer_relpos", "vision_transformer_sam", "deit", "eva",
+                     "beit", "naflexvit", "cait")
+VIT_NAMES = ("vit", "deit", "eva", "beit")  # without timm: these names stand for a plain ViT
+
+
+def is_plain_vit(source: str, model_name: str) -> bool:
+    """Whether a backbone is a plain ViT (PLAIN_VIT_MODULES), by timm's registry of which
+    module defines the model (by its name where timm is missing)."""
+    if source != "timm":
+        return False
+    arch = model_name.split(".")[0]
+    try:
+        from timm.models import is_model_in_modules
+    except ImportError:
+        return any(t in arch for t in VIT_NAMES)
+    return bool(is_model_in_modules(arch, PLAIN_VIT_MODULES))
+
+
+def patch_size(model_name: str) -> Optional[int]:
+    """A ViT's patch side from its timm name (vit_base_patch16_224: 16), None if unnamed."""
+    m = re.search(r"patch(\d+)", model_name)
+    return int(m.group(1)) if m else None
+
+
 def check_patch_multiple(spec: str, model_name: str, input_size: int) -> None:
     """A ViT cuts its input into patch x patch tiles and drops what is left at the right and
     bottom edges: an --input-size that is not a multiple of the patch is refused, naming the
     nearest that are (before: DINOv2 at 160 px read 154 of its 160 rows and columns)."""
-    m = re.search(r"patch(\d+)", model_name)
-    p = int(m.group(1)) if m else 0
+    p = patch_size(model_name)
     if p and input_size % p:
         lo = max(p, input_size // p * p)
         raise HumeSSLError(f"--input-size {input_size}: {spec} cuts images into {p} x {p} "

@@ -11,7 +11,6 @@ with `@FILE`); the encoder is the backbone as `features` runs it (its pooled fea
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -20,13 +19,18 @@ import torch
 from torch import nn
 
 from hume_ssl.core.errors import HumeSSLError, unknown_choice
-from hume_ssl.models.backbones import ALIASES, BackboneSpec, load_backbone, resolve_backbone
+from hume_ssl.models.backbones import (
+    ALIASES,
+    BackboneSpec,
+    is_plain_vit,
+    load_backbone,
+    patch_size,
+    resolve_backbone,
+)
 from hume_ssl.models.encoders import CIFAR_ARCHS, build_encoder, check_arch
 from hume_ssl.models.ssl_backbone import read_backbone_meta
 from hume_ssl.models.wrn import ARCHS as WRN_ARCHS
 from hume_ssl.models.wrn import build_model
-
-VIT_NAMES = ("vit", "deit", "eva", "beit")  # timm names of the fixed-patch-grid transformers
 
 
 class EncoderClassifier(nn.Module):
@@ -124,11 +128,6 @@ def build_classifier(arch: str, k: int, bn_momentum: float = 0.001,
     raise unknown_choice("--arch", arch, classifier_archs())
 
 
-def _patch_size(model_name: str) -> Optional[int]:
-    m = re.search(r"patch(\d+)", model_name)
-    return int(m.group(1)) if m else None
-
-
 def _fixed_input_size(b: BackboneSpec) -> bool:
     """A timm network that runs at its own input size only (its pretrained config says
     fixed_input_size: ViTs, Swin, ...); CNNs and the hybrids named *vit* (repvit, fastvit,
@@ -143,7 +142,7 @@ def _fixed_input_size(b: BackboneSpec) -> bool:
 
 
 def _is_vit(b: BackboneSpec) -> bool:
-    return b.source == "timm" and any(t in b.model_name for t in VIT_NAMES)
+    return is_plain_vit(b.source, b.model_name)
 
 
 def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: bool = True) -> Init:
@@ -166,9 +165,8 @@ def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: boo
                            "fresh head for the k classes is added.")
     b = resolve_backbone(spec, random_init=not check_weights and _has_weights(spec))
     size = int(input_size or b.preprocessing.input_size)
-    vit = _is_vit(b) and _fixed_input_size(b)  # not the hybrids named *vit* (repvit, ...):
-    # convolutional stages with BatchNorm, no `blocks` to decay layer by layer (the cnn recipe)
-    patch = _patch_size(b.model_name) if vit else None
+    vit = _is_vit(b)  # a plain ViT (backbones.PLAIN_VIT_MODULES), not repvit & co.
+    patch = patch_size(b.model_name) if vit else None
     if patch and size % patch:
         lo, hi = size // patch * patch, (size // patch + 1) * patch
         raise HumeSSLError(

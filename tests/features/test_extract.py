@@ -346,6 +346,18 @@ def test_the_device_resize_gives_the_host_resize_pil_s_pixels(interpolation, mea
     assert float(levels.max()) <= 2.01 and float(levels.mean()) < mean_levels
 
 
+def test_the_device_nearest_resize_gives_pil_s_pixels():
+    from hume_ssl.data.images import resize_crop
+    from hume_ssl.models.backbones import Preprocessing
+
+    img = np.random.default_rng(0).integers(0, 256, (1, 375, 500, 3)).astype(np.uint8)
+    pre = Preprocessing(224, 256, "nearest", (0.5,) * 3, (0.5,) * 3)
+    raw = F.preprocess_batch(torch.from_numpy(img), pre, raw=True)
+    host = resize_crop(img[0], 256, 224, "nearest")[None].copy()  # (1, 224, 224, 3)
+    host = F.preprocess_batch(torch.from_numpy(host), pre, raw=False)
+    assert torch.equal(raw, host)  # (before: torch's "nearest", 95% of the pixels differed)
+
+
 def test_the_longer_side_is_truncated_as_torchvision_resizes():
     """torchvision's Resize(256) on a 640 x 427 image gives 383 x 256 (int, not round: 384)."""
     from hume_ssl.data.images import resize_crop, resized_size

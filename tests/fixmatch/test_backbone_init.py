@@ -170,8 +170,11 @@ def test_vit_embeddings_keep_their_decay_rule_and_hybrids_get_the_cnn_recipe():
     assert decay[id(enc.pos_embed)] == decay[id(enc.cls_token)] == 0.0
     assert decay[id(enc.blocks[0].attn.qkv.weight)] == 5e-4
     assert scale[id(enc.norm_pre.weight)] == scale[id(enc.pos_embed)] == pytest.approx(0.5**13)
-    assert resolve_init("timm:repvit_m0_9", check_weights=False).family == "cnn"
-    assert resolve_init("timm:vit_tiny_patch16_224", check_weights=False).family == "vit"
+    for hybrid in ("timm:repvit_m0_9", "timm:levit_128", "timm:maxvit_tiny_tf_224"):
+        assert resolve_init(hybrid, check_weights=False).family == "cnn", hybrid
+    for vit in ("timm:vit_tiny_patch16_224", "timm:deit_tiny_patch16_224", "clip_vit_b16",
+                "timm:naflexvit_base_patch16_gap"):  # (naflexvit: not of a fixed input size)
+        assert resolve_init(vit, check_weights=False).family == "vit", vit
     with pytest.raises(HumeSSLError, match="no `blocks`.*pass --layer-decay 1"):
         param_groups(EncoderClassifier(torch.nn.Linear(4, 4), 4, 2), 5e-4, 1.0, 0.5)
 

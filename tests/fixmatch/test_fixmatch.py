@@ -217,6 +217,14 @@ def test_resume_rejects_corrupt_or_changed_checkpoint(tmp_path):
     _trainer(tmp_path, tiny_cfg(steps=3)).fit()
     with pytest.raises(HumeSSLError, match="lr="):
         _trainer(tmp_path, tiny_cfg(steps=3, lr=0.1)).fit(resume=True)
+    # optimizer groups laid out otherwise (a checkpoint of an earlier version): torch would put
+    # their state on other parameters (before: a shape error at the first step, or silently)
+    st = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    st["optimizer"]["param_groups"][0]["weight_decay"] = 0.123
+    torch.save(st, tmp_path / "checkpoint.pt")
+    with pytest.raises(HumeSSLError, match=r"optimizer groups .* are not this version's .* "
+                                           "start it again in a new --out"):
+        _trainer(tmp_path, tiny_cfg(steps=3)).fit(resume=True)
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(HumeSSLError, match="corrupt"):
         _trainer(tmp_path, tiny_cfg(steps=3)).fit(resume=True)

@@ -261,11 +261,15 @@ def test_the_lr_has_no_jump_where_the_budget_is_fitted():
 def test_a_warm_up_runs_over_the_fitted_steps_from_where_the_budget_is_fitted():
     """Before: the warm-up counted from step 0 over the fitted length, so with 25 timed steps
     and 500 fitted (warm-up 0.025: 13 steps) the lr went from ~0 to the full lr at once."""
-    from hume_ssl.fixmatch.recipes import warmup_factor
+    from types import SimpleNamespace
+
+    from hume_ssl.fixmatch.trainer import FixMatchTrainer
 
     cfg = tiny(steps=10_000, lr=0.03, warmup=0.025).resolve()
-    timed = [cfg.lr * warmup_factor(cfg, 0, cfg.steps)] * 25  # as trainer._lr
-    fitted = [lr_at(cfg, s, 500, start=25) for s in range(25, 500)]
+    timing = SimpleNamespace(cfg=cfg, budget_timer=object())
+    fit = SimpleNamespace(cfg=cfg, budget_timer=None, total_steps=500, schedule_start=25)
+    timed = [FixMatchTrainer._lr(timing, s) for s in range(25)]
+    fitted = [FixMatchTrainer._lr(fit, s) for s in range(25, 500)]
     w = int(np.ceil(0.025 * 475))  # 12 steps of warm-up over the 475 fitted ones
     assert fitted[0] == pytest.approx(0.03 / w * np.cos(0.0))
     lrs = timed + fitted[:w]  # the timed steps, then the warm-up: the lr never falls

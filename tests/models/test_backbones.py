@@ -290,3 +290,9 @@ def test_resize_sizes_are_floored_as_timm_computes_them():
     assert resolve_backbone("timm:resnet50.a1_in1k").preprocessing.resize_size == 235
     lite = resolve_backbone("timm:tf_efficientnet_lite2", input_size=224).preprocessing
     assert (lite.input_size, lite.resize_size) == (224, 251)
+    # at another size, from the model's crop fraction (0.95), not from the floored 235
+    assert resolve_backbone("timm:resnet50.a1_in1k", input_size=160).preprocessing \
+        .resize_size == 168
+    deit = resolve_backbone("timm:deit_tiny_patch16_224", input_size=160)  # a ViT not named vit
+    assert deit.extra == {"img_size": 160}
+    assert resolve_backbone("timm:fastvit_t8", input_size=100).extra == {}  # a hybrid: no img_size

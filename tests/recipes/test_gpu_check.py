@@ -39,11 +39,26 @@ def test_smoke_runs_every_section_and_writes_the_table(tmp_path):
 
 
 def test_missing_inputs_stop_the_check_before_any_section(tmp_path):
-    with pytest.raises(SystemExit, match="lacks cifar10_train_jpeg.npz, cifar10_test_jpeg.npz, "
-                                         "squeezenet1_1_imagenet.pth: nothing run"):
+    with pytest.raises(SystemExit, match=r"missing .*cifar10_train_jpeg.npz, .*"
+                                         r"cifar10_test_jpeg.npz, .*squeezenet1_1_imagenet.pth: "
+                                         "nothing run"):
         gpu_check.main(["--out", str(tmp_path / "o"), "--shared", str(tmp_path), "--device",
                         "cpu", "--sections", "fixmatch-init"])
     assert not (tmp_path / "o" / "gpu_check.md").exists()
+    args = gpu_check.parse(["--out", str(tmp_path), "--shared", str(tmp_path), "--sections",
+                            "fixmatch-init", "--init", "timm:x@/nowhere/x.pth"])
+    assert str(Path("/nowhere/x.pth")) in gpu_check.missing_inputs(args)  # a path of its own
+
+
+@pytest.mark.parametrize("argv", [
+    ["--sections", "end-to-end", "--budget-minutes", "5", "--e2e-minutes", "3"],
+    ["--sections", "hume-imagenet", "--budget-minutes", "5"]])
+def test_the_documented_calls_of_their_own_start_their_section(tmp_path, argv):
+    """Before: the end-to-end call of docs/gpu_check.md had 240 s for a 260 s start margin and
+    would have measured nothing."""
+    args = gpu_check.parse(["--out", str(tmp_path), *argv])
+    plan = gpu_check.planned_s(args.sections[0], args)
+    assert gpu_check.START_MARGIN * plan <= args.budget_minutes * 60 - 15  # 15 s: the start
 
 
 def test_a_failing_section_is_recorded_and_the_next_one_runs(tmp_path, monkeypatch):
