@@ -371,3 +371,38 @@ def test_the_longer_side_is_truncated_as_torchvision_resizes():
     tv = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BILINEAR),
                     T.CenterCrop(224)])(Image.fromarray(img))
     assert np.array_equal(resize_crop(img, 256, 224, "bilinear"), np.asarray(tv))
+
+
+def test_lite2_features_are_those_of_timm_s_own_transform(tmp_path):
+    """`features` on real EfficientNet-Lite2 weights at --input-size 224 (CIFAR-10 images of
+    one size: the device resize) gives the features of timm's create_transform on the same
+    images. Before: resize 252, not 251, and one float resize pass (the shared
+    effnet_lite2_224px_train10k.npy, extracted by that pipeline, has median cosine 0.989 to the
+    reference on these rows)."""
+    timm = pytest.importorskip("timm")
+    from timm.data import create_transform, resolve_data_config
+
+    data = _shared_data()
+    if not (data / "tf_efficientnet_lite2_in1k.pth").is_file():
+        pytest.skip(f"no tf_efficientnet_lite2_in1k.pth under {data}")
+    torch.set_num_threads(1)
+    ds = load_dataset(f"npz:{data}/cifar10_{{split}}_jpeg.npz", "train")
+    rows = np.load(data / "cifar10_features" / "train10k_idx.npy")[:16]
+    spec = f"timm:tf_efficientnet_lite2@{data}/tf_efficientnet_lite2_in1k.pth"
+    sub = ds.subset(rows)
+    ours = F.extract_features(sub, "train", spec, cache_dir=tmp_path, device="cpu",
+                              num_workers=0, progress=False, input_size=224).features
+    model = timm.create_model("tf_efficientnet_lite2")  # with its head, as the file holds it
+    model.load_state_dict(torch.load(data / "tf_efficientnet_lite2_in1k.pth"))
+    model.reset_classifier(0)  # (B, 1280) pooled features
+    tf = create_transform(**resolve_data_config({"input_size": (3, 224, 224)}, model=model))
+    with torch.no_grad():
+        ref = model.eval()(torch.stack([tf(Image.fromarray(im)) for im in sub.images_uint8()]))
+    ref = ref.numpy()
+    cos = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
+    old = np.load(data / "cifar10_features" / "effnet_lite2_224px_train10k.npy")[:16]
+    old = old.astype(np.float32)
+    was = (old * ref).sum(1) / np.linalg.norm(old, axis=1) / np.linalg.norm(ref, axis=1)
+    print(f"cosine to timm's transform: ours min {cos.min():.4f}; the shared file (extracted "
+          f"before) median {np.median(was):.4f}, min {was.min():.4f}")
+    assert cos.min() > 0.9999
