@@ -64,7 +64,7 @@ class FeatureInputs:
                                         "CPU).", unit="images", bounds=LOADER_BOUNDS["batch_size"])
     input_size: Optional[int] = setting(None, "Override the crop size, keeping the crop "
                                         "fraction (default: the backbone's own; pixels:SIZE "
-                                        "keeps its SIZE).",
+                                        "keeps its SIZE; a ViT's: a multiple of its patch).",
                                         unit="pixels", bounds=LOADER_BOUNDS["input_size"])
     random_init: bool = setting(False, "Random weights (seed 0), for tests and baselines.")
     strict: bool = setting(False, STRICT)

@@ -219,6 +219,8 @@ def _versus_probe(probe, fixmatch_acc) -> dict:
         out["fixmatch_minus_probe"] = fixmatch_acc - probe.test_acc
         out["below_probe"] = bool(fixmatch_acc < probe.test_acc)
     return out
+
+
 def _check_seed_inputs(seeds, indices, seed_labels, k=None) -> None:
     """One source of seeds: conflicting inputs are refused, never silently overridden."""
     if seeds is not None and (indices is not None or seed_labels is not None):
