@@ -270,7 +270,7 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
                    if source == "timm" and not (spec in ALIASES and ALIASES[spec][2])
                    else pre_obj.resized(int(input_size)))
         if source == "timm" and ("img_size" in extra or is_plain_vit(source, model_name)):
-            check_patch_multiple(spec, model_name, int(input_size))
+            check_patch_multiple(f"backbone {spec}", model_name, int(input_size))
             extra["img_size"] = int(input_size)  # ViT position embeddings get resampled
     if weights and weights != "random" and not Path(weights).expanduser().is_file():
         raise missing_weights(Path(weights).expanduser(), weights)
@@ -306,16 +306,18 @@ def patch_size(model_name: str) -> Optional[int]:
     return int(m.group(1)) if m else None
 
 
-def check_patch_multiple(spec: str, model_name: str, input_size: int) -> None:
+def check_patch_multiple(what: str, model_name: str, input_size: int) -> None:
     """A ViT cuts its input into patch x patch tiles and drops what is left at the right and
-    bottom edges: an --input-size that is not a multiple of the patch is refused, naming the
-    nearest that are (before: DINOv2 at 160 px read 154 of its 160 rows and columns)."""
+    bottom edges: an input size that is not a multiple of the patch is refused, naming the
+    nearest that are (before: DINOv2 at 160 px read 154 of its 160 rows and columns). `what`
+    starts the message: the option and backbone (`features`' --backbone, FixMatch's --init)."""
     p = patch_size(model_name)
     if p and input_size % p:
         lo = max(p, input_size // p * p)
-        raise HumeSSLError(f"--input-size {input_size}: {spec} cuts images into {p} x {p} "
-                           f"patches and would drop the last {input_size % p} rows and "
-                           f"columns; use a multiple of {p} (e.g. {lo} or {lo + p}).")
+        raise HumeSSLError(f"{what}: a ViT with {p} px patches cannot take {input_size} px "
+                           "images (its position embeddings are a grid of whole patches: the "
+                           f"last {input_size % p} rows and columns would never be read); pass "
+                           f"--input-size {lo} or {lo + p}.")
 
 
 def _resolve_ssl(spec: str) -> BackboneSpec:

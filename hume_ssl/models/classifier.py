@@ -22,9 +22,9 @@ from hume_ssl.core.errors import HumeSSLError, unknown_choice
 from hume_ssl.models.backbones import (
     ALIASES,
     BackboneSpec,
+    check_patch_multiple,
     is_plain_vit,
     load_backbone,
-    patch_size,
     resolve_backbone,
 )
 from hume_ssl.models.encoders import CIFAR_ARCHS, build_encoder, check_arch
@@ -166,13 +166,8 @@ def resolve_init(spec: str, input_size: Optional[int] = None, check_weights: boo
     b = resolve_backbone(spec, random_init=not check_weights and _has_weights(spec))
     size = int(input_size or b.preprocessing.input_size)
     vit = _is_vit(b)  # a plain ViT (backbones.PLAIN_VIT_MODULES), not repvit & co.
-    patch = patch_size(b.model_name) if vit else None
-    if patch and size % patch:
-        lo, hi = size // patch * patch, (size // patch + 1) * patch
-        raise HumeSSLError(
-            f"--init {spec}: a ViT with {patch} px patches cannot take {size} px images (its "
-            f"position embeddings are a grid of whole patches); pass --input-size {lo or hi} "
-            f"or {hi}.")
+    if vit:
+        check_patch_multiple(f"--init {spec}", b.model_name, size)
     name = spec.split("@", 1)[0]
     arch = name if name in ALIASES else f"{b.source}:{b.model_name}"
     pre = b.preprocessing

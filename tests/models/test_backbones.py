@@ -276,8 +276,9 @@ def test_a_vit_input_size_off_its_patch_grid_is_refused():
     """Before: dinov2 at --input-size 160 ran on an 11 x 11 grid of 14 px patches and its last
     6 rows and columns never reached the model."""
     pytest.importorskip("timm")
-    with pytest.raises(HumeSSLError, match=r"--input-size 160: dinov2_vits14 cuts images into "
-                                           r"14 x 14 patches .* \(e.g. 154 or 168\)"):
+    with pytest.raises(HumeSSLError, match=r"backbone dinov2_vits14: a ViT with 14 px patches "
+                                           r"cannot take 160 px .* last 6 rows .* pass "
+                                           r"--input-size 154 or 168\."):
         resolve_backbone("dinov2_vits14", input_size=160)
     assert resolve_backbone("dinov2_vits14", input_size=168).preprocessing.input_size == 168
     assert resolve_backbone("timm:tf_efficientnet_lite2", input_size=100)  # a CNN: any size
