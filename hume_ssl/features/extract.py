@@ -40,7 +40,7 @@ from hume_ssl.core.io import check_writable_dir
 from hume_ssl.core.params import check_value
 from hume_ssl.data.datasets import load_dataset
 from hume_ssl.data.image_dataset import ImageDataset
-from hume_ssl.data.images import resize_crop, resized_size
+from hume_ssl.data.images import PIL_INTERPOLATION, resize_crop, resized_size
 from hume_ssl.features.cache import (  # noqa: F401  (cached_features: re-exported)
     FeatureCache,
     FeatureSet,
@@ -99,7 +99,8 @@ def resize_as_pil(x: torch.Tensor, size: tuple[int, int], interpolation: str) ->
     (data.images.resize_crop)."""
     if interpolation == "nearest":
         return F.interpolate(x, size=size, mode="nearest-exact")
-    interpolation = interpolation if interpolation in ("bilinear", "bicubic") else "bicubic"
+    if interpolation not in PIL_INTERPOLATION:  # the host's fallback (data.images.resize_crop)
+        interpolation = "bicubic"
     for step in ((x.shape[-2], size[1]), size):  # (H, w), then (h, w)
         if tuple(x.shape[-2:]) != tuple(step):
             x = F.interpolate(x, size=step, mode=interpolation, antialias=True,
