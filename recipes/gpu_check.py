@@ -453,8 +453,9 @@ def main(argv=None) -> list[dict]:
                 "with their evaluations")
 
     with open(out / "gpu_check.log", "w") as log:
-        log.write(versions(args) + "\n")
-        print(versions(args), flush=True)
+        line = versions(args)
+        log.write(line + "\n")
+        print(line, flush=True)
         for name in args.sections:
             left = args.budget_minutes * 60 - (time.perf_counter() - t0)
             plan = planned_s(name, args)
