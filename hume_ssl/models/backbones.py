@@ -247,7 +247,7 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
         model_name, keep_head, pre = ALIASES[spec]
         source = "timm"
         output = "logits" if keep_head else "features"
-        pre_obj = Preprocessing(**pre) if pre else _timm_preprocessing(model_name)
+        pre_obj = Preprocessing(**pre) if pre else _timm_preprocessing(model_name, input_size)
         if pre:
             extra["img_size"] = pre["input_size"]
         canonical = spec
@@ -257,18 +257,17 @@ def resolve_backbone(spec: str, weights: Optional[str] = None,
             if parts[2] != "logits":
                 raise HumeSSLError(f"backbone {spec!r}: the third field can only be 'logits'.")
             output = "logits"
-        if source == "timm":
-            pre_obj = _timm_preprocessing(model_name)
+        if source == "timm":  # at input_size from the model's crop fraction, as timm resizes
+            pre_obj = _timm_preprocessing(model_name, input_size)
         else:
             check_torchvision_name(model_name)
             pre_obj = _tv_preprocessing(model_name)
         canonical = spec
     else:
         raise unknown_choice("backbone", spec, backbone_names())
-    if input_size:  # timm's own models: from their crop fraction, as timm resizes
-        pre_obj = (_timm_preprocessing(model_name, int(input_size))
-                   if source == "timm" and not (spec in ALIASES and ALIASES[spec][2])
-                   else pre_obj.resized(int(input_size)))
+    if input_size:
+        if pre_obj.input_size != int(input_size):  # (timm's own came at input_size already)
+            pre_obj = pre_obj.resized(int(input_size))
         if source == "timm" and ("img_size" in extra or is_plain_vit(source, model_name)):
             check_patch_multiple(f"backbone {spec}", model_name, int(input_size))
             extra["img_size"] = int(input_size)  # ViT position embeddings get resampled
