@@ -17,7 +17,7 @@ def label_table(n_restarts: int, seconds: float, model, m: dict) -> Table:
     and NMI where ground truth was given (`m`: metrics.json's figures)."""
     table = Table(title=f"HUME: {n_restarts} restarts in {seconds:.1f} s")
     for col in ("", "score", "ACC", "ARI", "NMI"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
 
     def fmt(d, key):
         return f"{d[key]:.4f}" if d else "-"
@@ -42,9 +42,8 @@ def demo_table(r: dict) -> Table:
     sec = r["seconds"]
     table = Table(title=f"hume-ssl demo: {r['dataset']} in {sec['total']:.0f} s (ground truth "
                   "used for these figures only)", show_lines=False)
-    table.add_column("step")
-    table.add_column("result")
-    table.add_column("outputs")
+    for col in ("step", "result", "outputs"):  # a path folds, never cut (80 columns when piped)
+        table.add_column(col, overflow="fold")
     p = r["paths"]
     km = r["kmeans_test_acc"]
     reused = r.get("reused_steps", [])

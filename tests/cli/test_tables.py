@@ -47,3 +47,40 @@ def test_clusters_without_seeds_show_no_estimate_and_a_few_seeds_say_their_inter
     deep = expected_line({"expected": 0.9, "low": 0.8, "high": 1.0, "chance_corrected": 0.8},
                          250, 10, "--per-class 25: the table counts the top 4")
     assert deep.endswith("; --per-class 25: the table counts the top 4")
+
+
+def test_the_demo_and_label_tables_fold_their_paths_in_80_columns_never_cut_them():
+    """Before: piped `demo` output cut its paths ("/tmp/dq/fixmatch/prediction…")."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from hume_ssl.cli.tables import demo_table, label_table
+
+    root = "/tmp/a/rather/long/folder/for/the/demo/run"
+    paths = {"pretrain": f"{root}/pretrain", "seeds": f"{root}/seed/seeds",
+             "seed": f"{root}/seed", "fixmatch": f"{root}/fixmatch",
+             "predictions": f"{root}/fixmatch/predictions_test/predictions.csv",
+             "summary": f"{root}/demo.json"}
+    r = {"dataset": "digits", "seconds": {"total": 50, "pretrain": 34, "seed": 6, "fixmatch": 6},
+         "paths": paths, "kmeans_test_acc": {"pixels": 0.682, "space 1": 0.542},
+         "pretrain_knn_acc": 0.736, "n_seeds": 29,
+         "seeds_per_class": [4, 4, 4, 4, 0, 4, 1, 4, 0, 4],
+         "seed_precision": 0.931, "hume_ensemble_acc": 0.538, "verdict": "unreliable",
+         "fixmatch_steps": 8, "test_acc": 0.348}
+    console = Console(width=80, record=True, soft_wrap=True)
+    console.print(demo_table(r))
+    text = console.export_text()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    outputs = "".join(line.split("│")[3].strip() for line in text.splitlines()
+                      if line.count("│") == 4)  # the outputs column, top to bottom
+    for path in paths.values():
+        assert path in outputs
+
+    model = SimpleNamespace(best_restart_=12345, scores_=np.full(100000, 0.123456),
+                            test_labels_=None)
+    m = {"ensemble": {"acc": 0.81234, "ari": 0.71234, "nmi": 0.75123},
+         "best_restart": {"acc": 0.80123, "ari": 0.70123, "nmi": 0.74123}}
+    console = Console(width=40, record=True, soft_wrap=True)
+    console.print(label_table(100000, 1234.5, model, m))
+    assert "…" not in console.export_text()
