@@ -37,6 +37,7 @@ from hume_ssl.cli.tables import (
     label_table,
     num,
     print_diagnostics,
+    sampling,
     seed_table,
 )
 from hume_ssl.core import distributed
@@ -183,6 +184,7 @@ def train_fixmatch(io: FixMatchInputs, cfg: FixMatchConfig) -> None:
             + (f"median of the last {res['test_acc_median_of']} evaluations {med:.4f} (last "
                f"{res['test_acc_last']:.4f})" if res["test_acc_median_of"] > 1
                else f"{med:.4f} (one evaluation)")
+            + sampling(res.get("test_acc_interval"), res["n_test"])
         )
     elif res.get("n_test") is None:  # (before: nothing said the model was never evaluated)
         msg += "; not evaluated: the data has no test split"
@@ -232,6 +234,7 @@ def predict(io: PredictInputs) -> None:
         res = predict_run(io.model, io.dataset, io.split, io.out, io.device, io.batch_size,
                           io.data_root, callback=cb)
     acc = (f"; {res['acc_kind']} vs ground truth {res['acc']:.4f} on these {res['n']} images"
+           + sampling(res.get("acc_interval"), res["n"])
            + (" (the split the model trained on: not a test accuracy)"
               if res.get("acc_on_training_images") else "") if "acc" in res else "")
     if res.get("classes_matched_by_name"):

@@ -21,7 +21,7 @@ from hume_ssl.core.io import (
     check_writable_dir,
     read_json,
 )
-from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
+from hume_ssl.core.metrics import ACCURACY_KIND, accuracy_interval, label_accuracy
 from hume_ssl.core.params import check_value
 from hume_ssl.data.datasets import same_dataset
 from hume_ssl.data.images import load_split
@@ -172,6 +172,7 @@ def predict_run(
                 summary["classes_not_in_model"] = unknown  # their images count as wrong
         summary["acc_kind"] = ACCURACY_KIND[aligned]
         summary["acc"] = label_accuracy(lab, truth, aligned)
+        summary["acc_interval"] = accuracy_interval(summary["acc"], len(truth))  # SAMPLING_ONLY
         # how far the figure goes: (before: said like a test accuracy in both cases)
         trained = set(str(meta.get("split", "")).split("+"))  # train+test: both parts
         summary["acc_on_training_images"] = bool(

@@ -5,8 +5,10 @@
   config.json   resolved config (units in "units"), seeds source, data counts, versions
   metrics.csv   one row per log interval (see fixmatch.trainer.CSV_FIELDS)
   curves.png    losses, mask rate, pseudo-label and test accuracy (from metrics.csv)
-  metrics.json  final summary: last and median test ACC, evaluations, seed accuracy, the
-                training clock across resumes (elapsed_s_total; seconds: this process's)
+  metrics.json  final summary: last and median test ACC (test_acc_interval: the median's 95%
+                interval from the test images' sampling alone, core.metrics.accuracy_interval),
+                evaluations, seed accuracy, the training clock across resumes
+                (elapsed_s_total; seconds: this process's)
   checkpoint.pt everything needed for --resume
   model.pt      plain state dict of the EMA model: hume_ssl.models.classifier.build_classifier(
                 model.json arch, k).load_state_dict(torch.load(...)), as `predict` does
@@ -33,7 +35,7 @@ from hume_ssl.core.io import (
     atomic_write_json,
     check_writable_dir,
 )
-from hume_ssl.core.metrics import ACCURACY_KIND, label_accuracy
+from hume_ssl.core.metrics import ACCURACY_KIND, accuracy_interval, label_accuracy
 from hume_ssl.core.params import check_value, units_of, warn_renamed
 from hume_ssl.core.versions import versions
 from hume_ssl.data.images import IMAGE_SIZE_BOUNDS, channel_stats, load_split, split_exists
@@ -168,6 +170,8 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "test_acc_median": trainer.median_test_acc(),
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
         "test_acc_kind": ACCURACY_KIND[cfg.oracle_labels],
+        "test_acc_interval": accuracy_interval(  # of the median; core.metrics.SAMPLING_ONLY
+            trainer.median_test_acc(), 0 if test is None else len(test.images)),
         "budget": budget_use(cfg.budget_minutes, trainer.elapsed(), callback,
                              "training") if trainer.rank == 0 else None,
         "n_test": None if test is None else int(len(test.images)),  # (None: no test split)

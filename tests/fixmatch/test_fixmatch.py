@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from conftest import fit_until_interrupted
 
 from hume_ssl.core.errors import HumeSSLError
+from hume_ssl.core.metrics import accuracy_interval
 from hume_ssl.fixmatch.config import FixMatchConfig, bn_momentum_for, lr_at
 from hume_ssl.fixmatch.ema import EMA
 from hume_ssl.fixmatch.loss import fixmatch_loss, fixmatch_step
@@ -357,6 +358,8 @@ def test_run_writes_outputs_and_predicts(toy):
     assert cfg["data"]["n_unlabeled"] == 90 - len(idx) and cfg["units"]["steps"]
     assert cfg["seeds"]["seed_label_acc_vs_truth"] == 1.0  # permuted ids, Hungarian-mapped
     assert res["test_acc_median"] is not None and len(res["evals"]) == 2
+    # how far the 30 test images carry the figure (before: a bare 0.xxxx)
+    assert res["test_acc_interval"] == accuracy_interval(res["test_acc_median"], 30)
     saved = json.loads((out / "metrics.json").read_text())  # the run's clock, as pretrain's
     assert 0 < saved["elapsed_s_total"] <= saved["seconds"] + 1e-3
     meta = json.loads((out / "model.json").read_text())
@@ -375,6 +378,7 @@ def test_run_writes_outputs_and_predicts(toy):
     record = json.loads((out / "predictions_test" / "predictions.json").read_text())
     assert record["dataset"] == meta["dataset"] and record["split"] == "test"
     assert record["n"] == 30 and record["acc"] == pred["acc"]
+    assert record["acc_interval"] == accuracy_interval(pred["acc"], 30)
     # paths resolve from any working directory; the labels' kind is said (cluster ids here)
     assert record["model"] == str(out.resolve()) and record["label_ids_are_classes"] is False
     assert record["acc_on_training_images"] is False

@@ -383,6 +383,9 @@ def test_classes_without_seeds_are_named_before_training(toy):
     assert "(one evaluation)" in r.output  # before: "median of last 1 evals"
     n_test = json.loads((root / "one" / "metrics.json").read_text())["n_test"]
     assert n_test and f"on {n_test} images:" in " ".join(r.output.split())  # before: no count
+    low, high = json.loads((root / "one" / "metrics.json").read_text())["test_acc_interval"]
+    assert (f"(95% {low:.3f}..{high:.3f} from the {n_test} images' sampling alone, not run to "
+            "run)") in " ".join(r.output.split())  # before: a bare figure
     # data without a test split: said, not left to a missing figure
     (root / "one.csv").write_text("index,label\n0,0\n1,1\n2,2\n")
     r = cli("train-fixmatch", "--indices", root / "one.csv", "--dataset",
