@@ -109,7 +109,7 @@ def diagnose(
                          "mean_agreement": float(sums[c] / sizes[c]), "share_majority": share_c,
                          "reliable": share_c >= RELIABLE_MAJORITY})
         if share_c < RELIABLE_MAJORITY:
-            clusters[-1]["reason"] = (f"a restart majority on {100 * share_c:.0f}% of its "
+            clusters[-1]["reason"] = (f"a restart majority on {percent_below(share_c)} of its "
                                       f"samples (< {100 * RELIABLE_MAJORITY:.0f}%)")
     diag = {
         "n_restarts": int(r),
@@ -137,6 +137,16 @@ def _spread(scores: np.ndarray) -> dict:
             "std": float(s.std()), "best_minus_median": float(s.max() - np.median(s))}
 
 
+def percent_below(share: float, limit: float = RELIABLE_MAJORITY) -> str:
+    """A share under `limit` as a percentage: whole percent, or as many decimals (up to 3) as
+    keep it under the limit's own figure (0.6586 reads "65.9%", not "66%" beside "< 66%")."""
+    for digits in range(4):
+        text = f"{100 * share:.{digits}f}"
+        if float(text) < 100 * limit:
+            break
+    return text + "%"
+
+
 def verdict(diag: dict) -> dict:
     """{"verdict": "reliable" | "unreliable" | "uncertain" (one restart: cannot be judged),
     "message": plain words with the fix it suggests}."""
@@ -155,9 +165,9 @@ def verdict(diag: dict) -> dict:
         return {"verdict": "reliable", "message": msg + "."}
     return {"verdict": "unreliable", "message": (
         f"restarts disagree on {100 * (1 - share):.0f}% of samples (a majority agrees{beyond} "
-        f"on {100 * share:.0f}%, reliable runs reach {100 * RELIABLE_MAJORITY:.0f}%): these spaces "
-        "are probably too weak for HUME and many of its labels (and seeds drawn from them) may "
-        "be wrong; try a stronger backbone, `hume-ssl pretrain`, or fewer classes.")}
+        f"on {percent_below(share)}, reliable runs reach {100 * RELIABLE_MAJORITY:.0f}%): these "
+        "spaces are probably too weak for HUME and many of its labels (and seeds drawn from "
+        "them) may be wrong; try a stronger backbone, `hume-ssl pretrain`, or fewer classes.")}
 
 
 def with_seeds(diag: dict, candidates: np.ndarray, knn_share: np.ndarray, labels: np.ndarray,

@@ -115,8 +115,8 @@ def kept_csv_note(csv, state: str) -> str:
     why = ("it was edited since `export` wrote it, and holds those edits of the earlier seeds, "
            "not these" if state == "edited" else "the earlier seeds could not be read to "
            "check it was not edited, so it is kept as it is")
-    return (f"kept {csv}: {why}; `export --format csv` would overwrite it: move it out of the "
-            "seeds folder first")
+    return (f"kept {csv}: {why}; `export --format csv` refuses to write over it: move it out "
+            "of the seeds folder to export these seeds there")
 
 
 def small_clusters_note(cfg: SeedConfig, sizes: np.ndarray) -> str:

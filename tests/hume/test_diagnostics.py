@@ -119,3 +119,19 @@ def _vote(labelings, k):
     aligned, _ = align(labelings, 0, k)
     labels, agreement = vote(aligned, k, 0)
     return labels, agreement, aligned
+
+
+def test_a_share_just_under_the_threshold_never_reads_as_the_threshold():
+    """Before: a cluster at 0.6586 read "a restart majority on 66% of its samples (< 66%)", and
+    the verdict "a majority agrees on 66%, reliable runs reach 66%" (a review, the demo's HUME)."""
+    from hume_ssl.hume.diagnostics import percent_below, verdict
+
+    assert percent_below(0.6586) == "65.9%" and percent_below(0.6599) == "65.99%"
+    assert percent_below(0.5) == "50%" and percent_below(0.6549) == "65%"
+    diag = {"n_restarts": 10, "clusters": [],
+            "agreement": {"majority": 0.6586, "majority_level": 0.5}}
+    assert "agrees on 65.9%, reliable runs reach 66%" in verdict(diag)["message"]
+    labels = np.repeat([1, 2, 0], [10, 10, 980])  # cluster 0: 646 of 980 rows (0.659) agree
+    agreement = np.where(np.arange(1000) < 20 + 646, 0.9, 0.3)
+    cluster = diagnose(labels, agreement, np.tile(labels, (4, 1)), np.zeros(4), 3)["clusters"][0]
+    assert cluster["reason"] == "a restart majority on 65.9% of its samples (< 66%)"

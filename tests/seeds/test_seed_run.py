@@ -712,6 +712,11 @@ def test_a_rerun_keeps_a_seeds_csv_edited_by_hand_and_says_so(tmp_path, gaussian
     assert csv.read_text() == edited
     assert (csv.parent / "README.txt").exists()
     assert any(f"kept {csv}: it was edited" in line for line in lines), lines
+    # what the note says export does (before: "would overwrite it"; it refuses)
+    assert any("`export --format csv` refuses to write over it" in line for line in lines)
+    with pytest.raises(HumeSSLError, match="holds other rows than these seeds' CSV"):
+        export_seeds(load_any_seeds(out / "seeds", need_dataset=False), "csv", csv.parent)
+    assert csv.read_text() == edited
 
 
 def test_k_auto_says_when_it_breaks_a_tie(tmp_path, blobs, monkeypatch):
