@@ -1,6 +1,7 @@
-"""`seed --k auto`: the number of classes chosen by HUME's label-free score over a range of k,
-each k's row saved as it is scored (k_auto.json) so that a repeated or interrupted scan reuses
-them; and the HUME config of a run with a given k (`hume_config`)."""
+"""`seed --k auto`: the number of classes chosen over a range of k by how far HUME's restarts
+agree (their mean pairwise ARI, chance-corrected at every k), each k's row saved as it is scored
+(k_auto.json) so that a repeated or interrupted scan reuses them; and the HUME config of a run
+with a given k (`hume_config`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ from hume_ssl.seeds.inputs import Log
 
 K_RANGE = "2-20"  # the k tried by `seed --k auto` (inclusive)
 MAX_RESTARTS = 20  # `--k auto` fits each k with at most this many restarts
+# what --k auto maximises, a column of each k's row: the restarts' mean pairwise ARI. Chosen on
+# `python recipes/k_auto_benchmark.py` (docs/seed_evidence.md "Choosing k"): the median
+# restart score, chance-corrected (the column "corrected", the criterion before), chose k = 3
+# on digits and 2 on Fashion-MNIST (10 classes each); the ARI 11 and 10.
+CRITERION = "restart_ari"
 # HUME settings that change no score of --k auto: left out of its record key (not the chunk
 # fingerprint's list, hume.estimator: there n_restarts and score_rows are per-restart neutral,
 # here they change each k's median score)
@@ -50,6 +56,8 @@ def hume_config(hume: Optional[HumeConfig], defaults: dict,
     if hume is not None:
         hume.validate()
         return hume
+    if k == "auto":  # (the rest of its checks: parse_k_range, choose_k)
+        check_auto_restarts(defaults.get("n_restarts", HumeConfig.n_restarts))
     if k is not None and k != "auto":
         if isinstance(k, str) and k.strip().isdigit():  # the command line's text
             k = int(k)
@@ -57,6 +65,14 @@ def hume_config(hume: Optional[HumeConfig], defaults: dict,
             raise HumeSSLError(f"--k {k!r}: give a whole number or 'auto'.")
         return HumeConfig(**{**defaults, "k": int(k)}).validate()
     return None
+
+
+def check_auto_restarts(restarts: int) -> int:
+    """--k auto compares each k's restarts: it needs at least 2."""
+    if restarts < 2:
+        raise HumeSSLError(f"--k auto with --restarts {restarts}: it compares restarts, so it "
+                           f"needs at least 2 (at most {MAX_RESTARTS} are used).")
+    return restarts
 
 
 def parse_k_range(k_range: str) -> tuple[int, int]:
@@ -82,13 +98,15 @@ def choose_k(
     input_hash: Optional[str] = None,
 ) -> int:
     """`--k auto`: fit HUME on the two spaces (x1 (N, D1), x2 (N, D2), the rows `seed` reads)
-    for each k in `k_range` ("lo-hi") and pick the best label-free score. `input_hash`: the
-    rows' array_hash when the caller has it (else computed), the key of the saved scores.
+    for each k in `k_range` ("lo-hi") and pick the k whose restarts agree most (CRITERION: the
+    mean ARI over pairs of restarts, Hume.diagnostics_; ARI is chance-corrected, 0 for
+    unrelated labelings at any k). `input_hash`: the rows' array_hash when the caller has it
+    (else computed), the key of the saved rows.
 
     `callback(event, info)` gets each fit's HUME events (the progress display).
-    The score of each k is the median restart score made chance-corrected, (s - 1/k)/(1 - 1/k),
-    so that larger k is not penalised merely for having more classes. A heuristic: each k's
-    row is printed, and the table saved as k_auto.json, for a person to check.
+    Each row also holds the median restart score and its chance-corrected value, (s - 1/k) /
+    (1 - 1/k), the criterion before. A heuristic: each k's row is printed, and the table saved
+    as k_auto.json, for a person to check.
     """
     lo, hi = parse_k_range(k_range)
     x1, x2, _, _ = check_inputs(x1, x2)
@@ -100,13 +118,13 @@ def choose_k(
     if hi > n - 1:
         log(f"--k-range {k_range}: {n} samples allow k up to {n - 1} only")
         hi = n - 1
-    restarts = base.get("n_restarts", HumeConfig.n_restarts)
+    restarts = check_auto_restarts(base.get("n_restarts", HumeConfig.n_restarts))
     settings = {**base, "n_restarts": min(restarts, max_restarts)}
     # each k's row is saved as it is scored; a re-run on the same rows and settings reuses them
     path = Path(out) / "k_auto.json"
     rows_hash = input_hash or array_hash(x1, x2)  # (each fit's too: hashed once)
     key = config_hash({"hume": {f: v for f, v in settings.items() if f not in RESOURCES},
-                       "rows": rows_hash})
+                       "rows": rows_hash, "criterion": CRITERION})  # (older rows: no ARI)
     before = read_json(path) if path.is_file() else {}
     done = ({r["k"]: r for r in before.get("table", [])} if before.get("key") == key else {})
     todo = [k for k in range(lo, hi + 1) if k not in done]
@@ -124,20 +142,39 @@ def choose_k(
     for k in range(lo, hi + 1):
         if k in done:
             rows.append(done[k])
-            log(f"k={k}: median score {done[k]['median_score']:.4f} (reused from {path})")
+            log(f"{row_line(done[k])} (reused from {path})")
             continue
         m = Hume.from_config(HumeConfig(k=k, **settings), callback=callback).fit(
             x1, x2, input_hash=rows_hash)
         med = float(np.median(m.scores_))
-        rows.append({"k": k, "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
-        log(f"k={k}: median score {med:.4f}, chance-corrected {rows[-1]['corrected']:.4f}")
+        rows.append({"k": k, CRITERION: float(m.diagnostics_["pairwise_ari"]["mean"]),
+                     "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
+        log(row_line(rows[-1]))
         save(None)
-    top = max(r["corrected"] for r in rows)
-    tied = [r["k"] for r in rows if r["corrected"] == top]  # the smallest of them is chosen
+    top = max(r[CRITERION] for r in rows)
+    tied = [r["k"] for r in rows if r[CRITERION] == top]  # the smallest of them is chosen
     best = tied[0]
     save(best)
     log(f"--k auto chose k={best}" + (
-        f" (tied with k={', '.join(map(str, tied[1:]))} at {top:.4f}: the score cannot tell "
-        "them apart, and the smallest tied k is kept; pass --k to choose another)"
-        if tied[1:] else ""))
+        f" (tied with k={', '.join(map(str, tied[1:]))} at {top:.4f}: their restarts agree "
+        "alike, and the smallest tied k is kept; pass --k to choose another)"
+        if tied[1:] else f", where its restarts agree most (mean pairwise ARI {top:.4f}"
+        + runner_up(rows, best) + f"; a heuristic: check the rows above, {path.name} holds "
+        "them)"))
     return best
+
+
+def runner_up(rows: list[dict], best: int) -> str:
+    """"; next: k=10 at 0.5863": the k whose restarts agree second most, so a close call is
+    seen as one ("" with one k)."""
+    others = [r for r in rows if r["k"] != best]
+    if not others:
+        return ""
+    second = max(others, key=lambda r: (r[CRITERION], -r["k"]))
+    return f"; next: k={second['k']} at {second[CRITERION]:.4f}"
+
+
+def row_line(row: dict) -> str:
+    """One k's line of the scan: its restarts' agreement (what is maximised) and score."""
+    return (f"k={row['k']}: restarts agree (mean pairwise ARI) {row[CRITERION]:.4f}; median "
+            f"score {row['median_score']:.4f}, chance-corrected {row['corrected']:.4f}")

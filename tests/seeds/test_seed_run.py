@@ -515,9 +515,9 @@ def test_k_auto_shows_progress_and_hume_lines_come_before_later_messages(tmp_pat
                               str(tmp_path / "R")])
     assert res.exit_code == 0, res.output
     text = res.output
-    assert text.index("restart-steps") < text.index("k=2: median score")
-    assert text[text.index("k=2: median"):].index("restart-steps") < text[
-        text.index("k=2: median"):].index("k=3: median score")
+    assert text.index("restart-steps") < text.index("k=2: restarts agree")
+    assert text[text.index("k=2: restarts"):].index("restart-steps") < text[
+        text.index("k=2: restarts"):].index("k=3: restarts agree")
     assert text.rindex("restart-steps") < text.index("kNN (")
     k_from = json.loads((tmp_path / "R" / "seeds" / "seeds.json").read_text())["k_from"]
     assert k_from == {"by": "--k auto", "k_range": "2-3", "table": "k_auto.json"}  # was absent
@@ -574,13 +574,13 @@ def test_k_auto_says_when_the_samples_cap_its_range(tmp_path):
                               "--k-range", "5-30", "--restarts", "2", "--steps", "2", "--knn",
                               "3", "--out", str(tmp_path / "R")])
     assert "--k-range 5-30: 8 samples allow k up to 7 only" in res.output, res.output
-    assert "k=7: median score" in res.output and "k=8" not in res.output
+    assert "k=7: restarts agree" in res.output and "k=8" not in res.output
     # --knn against the rows is checked before the k sweep (it was after it)
     res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
                               "--k-range", "5-30", "--restarts", "2", "--steps", "2", "--out",
                               str(tmp_path / "R2")])
     assert res.exit_code == 2 and "--knn 20: need fewer neighbours than samples (8)" in res.output
-    assert "median score" not in res.output and not (tmp_path / "R2").exists()
+    assert "restarts agree" not in res.output and not (tmp_path / "R2").exists()
     # a range wholly past N - 1 is one line (before: a ValueError traceback from max())
     res = runner.invoke(app, ["seed", "--phi1", str(a), "--phi2", str(b), "--k", "auto",
                               "--k-range", "9-12", "--restarts", "2", "--steps", "2", "--knn",
@@ -724,16 +724,53 @@ def test_k_auto_says_when_it_breaks_a_tie(tmp_path, blobs, monkeypatch):
     from hume_ssl.hume.estimator import Hume
     from hume_ssl.seeds.choose_k import choose_k
 
-    def perfect(self, *a, **kw):  # every restart of every k scores 1: all k tie
+    def perfect(self, *a, **kw):  # every k's restarts agree fully: all k tie
         self.scores_ = np.ones(4, np.float32)
+        self.diagnostics_ = {"pairwise_ari": {"mean": 1.0}}
         return self
 
     monkeypatch.setattr(Hume, "fit", perfect)
     lines = []
     assert choose_k(tmp_path, *blobs[:2], "2-4", {}, log=lines.append, max_restarts=4) == 2
-    assert lines[-1] == ("--k auto chose k=2 (tied with k=3, 4 at 1.0000: the score cannot tell "
-                         "them apart, and the smallest tied k is kept; pass --k to choose "
+    assert lines[-1] == ("--k auto chose k=2 (tied with k=3, 4 at 1.0000: their restarts agree "
+                         "alike, and the smallest tied k is kept; pass --k to choose "
                          "another)")
+
+
+def test_k_auto_picks_the_k_whose_restarts_agree_most_not_the_best_score(tmp_path, blobs,
+                                                                          monkeypatch):
+    """The criterion chosen on recipes/k_auto_benchmark.py: the restarts' mean pairwise ARI.
+    Before: the chance-corrected median score, which chose k = 3 on digits and 2 on
+    Fashion-MNIST (10 classes each); here k = 2 has the best score, k = 4 the most agreement."""
+    from hume_ssl.hume.estimator import Hume
+    from hume_ssl.seeds.choose_k import choose_k
+
+    score = {2: 0.99, 3: 0.9, 4: 0.8, 5: 0.7}  # chance-corrected 0.98, 0.85, 0.73, 0.63
+    ari = {2: 0.3, 3: 0.5, 4: 0.6, 5: 0.4}
+
+    def fake(self, *a, **kw):
+        self.scores_ = np.full(4, score[self.k], np.float32)
+        self.diagnostics_ = {"pairwise_ari": {"mean": ari[self.k]}}
+        return self
+
+    monkeypatch.setattr(Hume, "fit", fake)
+    lines = []
+    assert choose_k(tmp_path, *blobs[:2], "2-5", {}, log=lines.append, max_restarts=4) == 4
+    assert lines[2].startswith("k=4: restarts agree (mean pairwise ARI) 0.6000; median score "
+                               "0.8000, chance-corrected 0.7333")
+    assert lines[-1].startswith("--k auto chose k=4, where its restarts agree most (mean "
+                                "pairwise ARI 0.6000; next: k=3 at 0.5000; a heuristic")
+    table = json.loads((tmp_path / "k_auto.json").read_text())["table"]
+    assert [r["restart_ari"] for r in table] == [0.3, 0.5, 0.6, 0.4]
+    assert [round(r["corrected"], 4) for r in table] == [0.98, 0.85, 0.7333, 0.625]
+    with pytest.raises(HumeSSLError, match="--k auto with --restarts 1: it compares restarts"):
+        choose_k(tmp_path, *blobs[:2], "2-5", {"n_restarts": 1}, log=lines.append)
+    for name, x in (("a", blobs[0]), ("b", blobs[1])):  # `seed` says it before reading them
+        np.save(tmp_path / f"{name}.npy", x)
+    res = runner.invoke(app, ["seed", "--phi1", str(tmp_path / "a.npy"), "--phi2",
+                              str(tmp_path / "b.npy"), "--k", "auto", "--restarts", "1",
+                              "--out", str(tmp_path / "R")])
+    assert res.exit_code == 2 and "needs at least 2" in res.output and not (tmp_path / "R").exists()
 
 
 def test_k_auto_resumes_its_scan_and_reuses_a_finished_one(tmp_path, blobs, monkeypatch):
