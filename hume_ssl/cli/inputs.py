@@ -90,9 +90,10 @@ class SeedInputs:
     labels: Optional[Path] = setting(None, "Ground truth (N ints .npy), report only.")
     k: Optional[str] = setting(None, "Number of classes, a whole number, at least 2, below N "
                                "(default: the dataset's), or 'auto' to "
-                               "pick it: one HUME fit of --restarts (2 to "
-                               f"{MAX_RESTARTS}) per k of --k-range, the k whose restarts agree "
-                               "most (mean pairwise ARI); check its table.")
+                               "pick it: one HUME fit of --restarts (at least 2; at "
+                               f"most {MAX_RESTARTS} are used) per k of --k-range, the k "
+                               "whose restarts agree most (mean pairwise ARI); check its "
+                               "table.")
     k_range: Optional[str] = setting(None, "Range of k tried by --k auto (inclusive), LO-HI "
                                      f"[default: {K_RANGE}]; cut at N - 1 (N: the samples).")
     out: Path = setting(Path("runs/seed"), "Run folder: hume/ and seeds/ go in it (re-running "

@@ -172,11 +172,12 @@ def predict_run(
                 summary["classes_not_in_model"] = unknown  # their images count as wrong
         summary["acc_kind"] = ACCURACY_KIND[aligned]
         summary["acc"] = label_accuracy(lab, truth, aligned)
-        summary["acc_interval"] = accuracy_interval(summary["acc"], len(truth))  # SAMPLING_ONLY
         # how far the figure goes: (before: said like a test accuracy in both cases)
         trained = set(str(meta.get("split", "")).split("+"))  # train+test: both parts
         summary["acc_on_training_images"] = bool(
             same_dataset(meta.get("dataset"), dataset) and trained & set(split.split("+")))
+        summary["acc_interval"] = (None if summary["acc_on_training_images"] else  # nothing new
+                                   accuracy_interval(summary["acc"], len(truth)))  # SAMPLING_ONLY
         classes = len(np.unique(truth[truth >= 0]))
         if classes > int(meta["k"]):
             other = ("" if same_dataset(meta.get("dataset"), dataset)

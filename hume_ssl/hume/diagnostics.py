@@ -16,6 +16,8 @@ has fewer candidates than seeds asked for.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hume_ssl.core.metrics import contingency
@@ -139,12 +141,13 @@ def _spread(scores: np.ndarray) -> dict:
 
 def percent_below(share: float, limit: float = RELIABLE_MAJORITY) -> str:
     """A share under `limit` as a percentage: whole percent, or as many decimals (up to 3) as
-    keep it under the limit's own figure (0.6586 reads "65.9%", not "66%" beside "< 66%")."""
+    keep it under the limit's own figure (0.6586 reads "65.9%", not "66%" beside "< 66%");
+    past 3 decimals cut, not rounded, so it never reads as the limit."""
     for digits in range(4):
         text = f"{100 * share:.{digits}f}"
         if float(text) < 100 * limit:
-            break
-    return text + "%"
+            return text + "%"
+    return f"{math.floor(100 * share * 1000) / 1000:.3f}%"
 
 
 def verdict(diag: dict) -> dict:

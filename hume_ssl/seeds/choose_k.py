@@ -31,9 +31,9 @@ MAX_RESTARTS = 20  # `--k auto` fits each k with at most this many restarts
 # restart score, chance-corrected (the column "corrected", the criterion before), chose k = 3
 # on digits and 2 on Fashion-MNIST (10 classes each); the ARI 11 and 10.
 CRITERION = "restart_ari"
-# HUME settings that change no score of --k auto: left out of its record key (not the chunk
+# HUME settings that change no row of --k auto: left out of its record key (not the chunk
 # fingerprint's list, hume.estimator: there n_restarts and score_rows are per-restart neutral,
-# here they change each k's median score)
+# here they change each k's row: its restarts' agreement and median score)
 RESOURCES = ("device", "chunk_size", "memory_budget_gib", "checkpoint_every")
 
 

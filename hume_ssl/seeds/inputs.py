@@ -173,8 +173,10 @@ def dataset_k(ds) -> int:
         what = "these feature files" if ds is None else f"{ds.name} (no class list or class " \
                                                         "sub-folders)"
         raise HumeSSLError(f"the number of classes is unknown for {what}: pass --k N (the "
-                           "clusters to find), or --k auto to pick it by score.")
+                           "clusters to find), or --k auto to pick the k whose HUME restarts "
+                           "agree most.")
     if len(ds.class_names) < 2:
         raise HumeSSLError(f"{ds.name} names one class ({ds.class_names[0]}): pass --k N (the "
-                           "clusters to find, at least 2), or --k auto to pick it by score.")
+                           "clusters to find, at least 2), or --k auto to pick the k whose "
+                           "HUME restarts agree most.")
     return len(ds.class_names)

@@ -88,12 +88,12 @@ def seed_run(
     """Run every stage and write `out/seeds/`. Returns a summary (paths, counts, precision).
 
     HUME's config: `hume`, or `hume_defaults` (HumeConfig fields but k) with the number of
-    classes `k`: a whole number, "auto" (chosen by score over `k_range`, default K_RANGE, which
+    classes `k`: a whole number, "auto" (chosen over `k_range`, default K_RANGE, which
     only "auto" reads: choose_k), or None (the dataset's); not both. The run has one random
     state, the HUME config's (a SeedConfig that sets another is refused). `labels`: ground
     truth, for the report only."""
     seeds = (seeds or SeedConfig()).validate()
-    auto = str(k) == "auto"  # k chosen by score (choose_k), once the spaces are read
+    auto = str(k) == "auto"  # k chosen by choose_k, once the spaces are read
     if k_range is not None and not auto:
         raise HumeSSLError(f"--k-range {k_range} is only read by --k auto: pass --k auto with "
                            "it, or drop it.")

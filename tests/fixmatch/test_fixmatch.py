@@ -418,6 +418,7 @@ def test_predict_says_how_far_its_accuracy_goes(toy, tmp_path):
     train_fixmatch_run(out, tiny_cfg(steps=2, eval_every=2), seeds=seeds)
     res = predict_run(out, f"npz:{root}/toy_{{split}}.npz", "train", out=tmp_path / "p1")
     assert res["acc_on_training_images"] is True
+    assert res["acc_interval"] is None  # its own training images: no sampling interval
     with np.load(root / "toy_test.npz") as z:
         arrays = dict(z)
     arrays["labels"] = np.arange(len(arrays["labels"])) % 5  # 5 classes, the model's 3
@@ -426,7 +427,7 @@ def test_predict_says_how_far_its_accuracy_goes(toy, tmp_path):
                                          r"images of the other 2 classes cannot be labeled"):
         res = predict_run(out, f"npz:{tmp_path}/five_{{split}}.npz", "test",
                           out=tmp_path / "p2")
-    assert res["acc_on_training_images"] is False
+    assert res["acc_on_training_images"] is False and res["acc_interval"] is not None
 
 
 def test_predict_refuses_another_commands_folder_before_the_work(toy, tmp_path, monkeypatch):

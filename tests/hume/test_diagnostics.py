@@ -128,6 +128,7 @@ def test_a_share_just_under_the_threshold_never_reads_as_the_threshold():
 
     assert percent_below(0.6586) == "65.9%" and percent_below(0.6599) == "65.99%"
     assert percent_below(0.5) == "50%" and percent_below(0.6549) == "65%"
+    assert percent_below(0.6599995) == "65.999%"  # cut, not rounded up to "66.000%"
     diag = {"n_restarts": 10, "clusters": [],
             "agreement": {"majority": 0.6586, "majority_level": 0.5}}
     assert "agrees on 65.9%, reliable runs reach 66%" in verdict(diag)["message"]

@@ -720,7 +720,8 @@ def test_a_rerun_keeps_a_seeds_csv_edited_by_hand_and_says_so(tmp_path, gaussian
 
 
 def test_k_auto_says_when_it_breaks_a_tie(tmp_path, blobs, monkeypatch):
-    """Before: k=2 and k=3 both at chance-corrected 1.0000, and it said only "chose k=2"."""
+    """Before: k=2 and k=3 both at 1.0000, and it said only "chose k=2" (every k's restarts
+    agree fully here)."""
     from hume_ssl.hume.estimator import Hume
     from hume_ssl.seeds.choose_k import choose_k
 
