@@ -160,8 +160,18 @@ def choose_k(
         "alike, and the smallest tied k is kept; pass --k to choose another)"
         if tied[1:] else f", where its restarts agree most (mean pairwise ARI {top:.4f}"
         + runner_up(rows, best) + f"; a heuristic: check the rows above, {path.name} holds "
-        "them)"))
+        "them)") + range_edge(best, lo, hi))
     return best
+
+
+def range_edge(best: int, lo: int, hi: int) -> str:
+    """What to try when the chosen k is an end of the range (but k = 2, the least there is):
+    a k past it was not tried, and may agree more."""
+    if lo == hi or best not in (lo, hi) or best == 2:
+        return ""
+    wider = f"{lo}-{2 * hi}" if best == hi else f"{max(2, lo // 2)}-{hi}"
+    return (f"; k={best} is the {'top' if best == hi else 'bottom'} of --k-range {lo}-{hi}: a "
+            f"k past it was not tried (e.g. --k-range {wider})")
 
 
 def runner_up(rows: list[dict], best: int) -> str:

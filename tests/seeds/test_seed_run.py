@@ -764,6 +764,11 @@ def test_k_auto_picks_the_k_whose_restarts_agree_most_not_the_best_score(tmp_pat
     table = json.loads((tmp_path / "k_auto.json").read_text())["table"]
     assert [r["restart_ari"] for r in table] == [0.3, 0.5, 0.6, 0.4]
     assert [round(r["corrected"], 4) for r in table] == [0.98, 0.85, 0.7333, 0.625]
+    assert "of --k-range" not in lines[-1]  # 4 is inside 2-5
+    assert choose_k(tmp_path / "top", *blobs[:2], "2-4", {}, log=lines.append,
+                    max_restarts=4) == 4  # the top of its range: said, with a wider one
+    assert lines[-1].endswith("; k=4 is the top of --k-range 2-4: a k past it was not tried "
+                              "(e.g. --k-range 2-8)")
     with pytest.raises(HumeSSLError, match="--k auto with --restarts 1: it compares restarts"):
         choose_k(tmp_path, *blobs[:2], "2-5", {"n_restarts": 1}, log=lines.append)
     for name, x in (("a", blobs[0]), ("b", blobs[1])):  # `seed` says it before reading them
