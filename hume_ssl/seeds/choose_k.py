@@ -115,7 +115,8 @@ def choose_k(
         raise HumeSSLError(f"--k-range {k_range}: {n} samples allow k up to {n - 1} only; " + (
             f"lower the range (e.g. --k-range 2-{n - 1})." if n > 2
             else "--k auto needs at least 3 samples."))
-    if hi > n - 1:
+    capped = hi > n - 1  # (then no k past the top can be tried)
+    if capped:
         log(f"--k-range {k_range}: {n} samples allow k up to {n - 1} only")
         hi = n - 1
     restarts = check_auto_restarts(base.get("n_restarts", HumeConfig.n_restarts))
@@ -160,14 +161,14 @@ def choose_k(
         "alike, and the smallest tied k is kept; pass --k to choose another)"
         if tied[1:] else f", where its restarts agree most (mean pairwise ARI {top:.4f}"
         + runner_up(rows, best) + f"; a heuristic: check the rows above, {path.name} holds "
-        "them)") + range_edge(best, lo, hi))
+        "them)") + range_edge(best, lo, hi, capped))
     return best
 
 
-def range_edge(best: int, lo: int, hi: int) -> str:
-    """What to try when the chosen k is an end of the range (but k = 2, the least there is):
-    a k past it was not tried, and may agree more."""
-    if lo == hi or best not in (lo, hi) or best == 2:
+def range_edge(best: int, lo: int, hi: int, capped: bool = False) -> str:
+    """What to try when the chosen k is an end of the range (but k = 2, the least there is, and
+    a top `capped` at N - 1, the most): a k past it was not tried, and may agree more."""
+    if lo == hi or best not in (lo, hi) or best == 2 or (best == hi and capped):
         return ""
     wider = f"{lo}-{2 * hi}" if best == hi else f"{max(2, lo // 2)}-{hi}"
     return (f"; k={best} is the {'top' if best == hi else 'bottom'} of --k-range {lo}-{hi}: a "

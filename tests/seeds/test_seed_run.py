@@ -769,6 +769,10 @@ def test_k_auto_picks_the_k_whose_restarts_agree_most_not_the_best_score(tmp_pat
                     max_restarts=4) == 4  # the top of its range: said, with a wider one
     assert lines[-1].endswith("; k=4 is the top of --k-range 2-4: a k past it was not tried "
                               "(e.g. --k-range 2-8)")
+    from hume_ssl.seeds.choose_k import range_edge  # a top cut at N - 1 has nothing past it
+    assert range_edge(7, 5, 7, capped=True) == "" and range_edge(2, 2, 5) == ""
+    assert range_edge(5, 5, 10).endswith("bottom of --k-range 5-10: a k past it was not tried "
+                                         "(e.g. --k-range 2-10)")
     with pytest.raises(HumeSSLError, match="--k auto with --restarts 1: it compares restarts"):
         choose_k(tmp_path, *blobs[:2], "2-5", {"n_restarts": 1}, log=lines.append)
     for name, x in (("a", blobs[0]), ("b", blobs[1])):  # `seed` says it before reading them
