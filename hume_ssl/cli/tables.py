@@ -65,8 +65,8 @@ def demo_table(r: dict) -> Table:
 
 
 def sampling(interval: Optional[list[float]], n: int) -> str:
-    """" (95% 0.810..0.825 from the 10000 images' sampling alone)" after an accuracy, from its
-    core.metrics.accuracy_interval; "" without one."""
+    """" (95% 0.810..0.825 from the 10000 images' sampling alone, not run to run)" after an
+    accuracy, from its core.metrics.accuracy_interval; "" without one."""
     if not interval:
         return ""
     return (f" (95% {interval[0]:.3f}..{interval[1]:.3f} from the {n} images' sampling alone, "

@@ -69,13 +69,12 @@ def label_accuracy(pred: np.ndarray, truth: np.ndarray, aligned: bool) -> float 
 ACCURACY_KIND = {True: "accuracy", False: "ACC after Hungarian map"}  # by label_accuracy's aligned
 
 Z95 = 1.959964  # the standard normal's 97.5% quantile: two-sided 95% intervals
-SAMPLING_ONLY = ("95% Wilson interval of an accuracy on this many images: how far it moves "
-                 "with the images drawn, not from one training run to the next")
 
 
 def accuracy_interval(acc: float | None, n: int) -> list[float] | None:
-    """[low, high], the 95% Wilson score interval of an accuracy measured on n images
-    (SAMPLING_ONLY says what it covers); None without an accuracy or images. Wilson's, not
+    """[low, high], the 95% Wilson score interval of an accuracy measured on n images: how far
+    it moves with the images drawn, not from one training run to the next; None without an
+    accuracy or images. Wilson's, not
     acc +- 1.96 sd: it stays inside [0, 1] and is not empty at 0 or 1 (a 1.000 on 30 images
     is 0.886..1.000)."""
     if acc is None or n <= 0:

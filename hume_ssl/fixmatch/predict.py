@@ -177,7 +177,7 @@ def predict_run(
         summary["acc_on_training_images"] = bool(
             same_dataset(meta.get("dataset"), dataset) and trained & set(split.split("+")))
         summary["acc_interval"] = (None if summary["acc_on_training_images"] else  # nothing new
-                                   accuracy_interval(summary["acc"], len(truth)))  # SAMPLING_ONLY
+                                   accuracy_interval(summary["acc"], len(truth)))
         classes = len(np.unique(truth[truth >= 0]))
         if classes > int(meta["k"]):
             other = ("" if same_dataset(meta.get("dataset"), dataset)

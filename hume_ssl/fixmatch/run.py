@@ -170,7 +170,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "test_acc_median": trainer.median_test_acc(),
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
         "test_acc_kind": ACCURACY_KIND[cfg.oracle_labels],
-        "test_acc_interval": accuracy_interval(  # of the median; core.metrics.SAMPLING_ONLY
+        "test_acc_interval": accuracy_interval(  # of the median: the test images' sampling
             trainer.median_test_acc(), 0 if test is None else len(test.images)),
         "budget": budget_use(cfg.budget_minutes, trainer.elapsed(), callback,
                              "training") if trainer.rank == 0 else None,
