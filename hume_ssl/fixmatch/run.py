@@ -156,6 +156,7 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         atomic_write_json(out / "config.json", record)
     t0 = time.perf_counter()
     trainer.fit(resume=resume)
+    median = trainer.median_test_acc()  # (None: never evaluated)
     summary = {
         "out": str(Path(out).resolve()),
         "steps": trainer.step,
@@ -167,16 +168,16 @@ def _train_fixmatch_run(out, cfg, init, seeds, indices, labels, dataset, resume,
         "device": str(trainer.device),
         "seed_label_acc_vs_truth": seed_acc,
         "test_acc_last": trainer.evals[-1][1] if trainer.evals else None,
-        "test_acc_median": trainer.median_test_acc(),
+        "test_acc_median": median,
         "test_acc_median_of": min(cfg.eval_median_of, len(trainer.evals)),
         "test_acc_kind": ACCURACY_KIND[cfg.oracle_labels],
         "test_acc_interval": accuracy_interval(  # of the median: the test images' sampling
-            trainer.median_test_acc(), 0 if test is None else len(test.images)),
+            median, 0 if test is None else len(test.images)),
         "budget": budget_use(cfg.budget_minutes, trainer.elapsed(), callback,
                              "training") if trainer.rank == 0 else None,
         "n_test": None if test is None else int(len(test.images)),  # (None: no test split)
         "evals": [{"step": st, "test_acc": a} for st, a in trainer.evals],
-        **_versus_probe(probe, trainer.median_test_acc()),
+        **_versus_probe(probe, median),
     }
     if trainer.rank == 0:
         names = train.classes if cfg.oracle_labels else s.class_names  # the labels' names
