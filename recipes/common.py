@@ -1,7 +1,9 @@
-"""What the CIFAR-10 recipes share: the data options and a CPU-sized subset of the shared copy.
+"""What the recipes share: the CIFAR-10 recipes' data options and a CPU-sized subset of the
+shared copy, the options of the recipes on seed_benchmark's sets, and the error handling.
 
     ap = data_parser(__doc__)        # --shared --out --device --subset --test-subset --size --seed
     data = cifar10_data(args)        # npz:... of the shared CIFAR-10, or of a resized subset
+    set_arguments(ap, sets)          # --sets --phi1 --phi2 --labels --restarts --steps
     run_recipe(main)                 # a HumeSSLError is one line and exit 2, as in the CLI
 """
 
@@ -39,6 +41,16 @@ def recipe_parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--shared", default=SHARED_DATA, help="../shared/data (or $HUME_SSL_SHARED)")
     return ap
+
+
+def set_arguments(ap: argparse.ArgumentParser, sets: list[str]) -> None:
+    """The options of the recipes that fit HUME on seed_benchmark's sets (its load_set and
+    hume_overrides read them): --sets (default `sets`), --phi1/--phi2/--labels (the user set),
+    --restarts, --steps."""
+    ap.add_argument("--sets", nargs="+", default=list(sets))
+    ap.add_argument("--phi1"), ap.add_argument("--phi2"), ap.add_argument("--labels")
+    ap.add_argument("--restarts", type=int, default=0, help="0: the seed default (100)")
+    ap.add_argument("--steps", type=int, default=0, help="0: the seed default (300)")
 
 
 def data_parser(doc: str) -> argparse.ArgumentParser:

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import recipe_parser, run_recipe  # noqa: E402
-from seed_benchmark import check_sets, load_set  # noqa: E402
+from common import recipe_parser, run_recipe, set_arguments  # noqa: E402
+from seed_benchmark import check_sets, hume_overrides, load_set  # noqa: E402
 
-from hume_ssl.seeds.choose_k import CRITERION, choose_k  # noqa: E402
+from hume_ssl.seeds.choose_k import CRITERION, best_ks, choose_k  # noqa: E402
 
 COLUMNS = (CRITERION, "median_score", "corrected")  # a k_auto.json row's figures
 
@@ -36,9 +36,8 @@ def scan(name: str, args) -> dict:
     """The set's --k auto scan (choose_k) and its table, with the true k."""
     x1, x2, y, over = load_set(name, args)
     t0 = time.perf_counter()
-    base = {**over, **({"n_steps": args.steps} if args.steps else {}),
-            **({"n_restarts": args.restarts} if args.restarts else {})}
-    chosen = choose_k(Path(args.out) / name, x1, x2, args.k_range, base, log=lambda m: None)
+    chosen = choose_k(Path(args.out) / name, x1, x2, args.k_range, hume_overrides(args, over),
+                      log=lambda m: None)
     table = json.loads((Path(args.out) / name / "k_auto.json").read_text())["table"]
     lo, hi = (int(v) for v in args.k_range.split("-"))
     rows = [r for r in table if lo <= r["k"] <= hi]
@@ -47,9 +46,8 @@ def scan(name: str, args) -> dict:
 
 
 def best_k(rows: list[dict], column: str) -> int:
-    """The k with the column's maximum (ties: the smallest k, as choose_k)."""
-    top = max(r[column] for r in rows)
-    return min(r["k"] for r in rows if r[column] == top)
+    """The k with the column's maximum (ties: the smallest k, choose_k's rule)."""
+    return best_ks(rows, column)[1][0]
 
 
 def print_scan(r: dict) -> None:
@@ -80,12 +78,8 @@ def main(argv=None) -> list[dict]:
     ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="folder for each set's NAME/k_auto.json "
                     "(reused)")
-    ap.add_argument("--sets", nargs="+", default=["digits", "fashion"])
+    set_arguments(ap, ["digits", "fashion"])  # (--restarts: --k auto fits at most 20)
     ap.add_argument("--k-range", default="2-15", help="LO-HI, the k tried (inclusive)")
-    ap.add_argument("--restarts", type=int, default=0, help="0: the seed default (100; --k auto "
-                    "fits at most 20)")
-    ap.add_argument("--steps", type=int, default=0, help="0: the seed default (300)")
-    ap.add_argument("--phi1"), ap.add_argument("--phi2"), ap.add_argument("--labels")
     args = ap.parse_args(argv)
     check_sets(args.sets, args)
     results = []

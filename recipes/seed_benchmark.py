@@ -92,7 +92,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from common import recipe_parser, run_recipe
+from common import recipe_parser, run_recipe, set_arguments
 from scipy import sparse
 from sklearn.cluster import KMeans
 
@@ -232,6 +232,13 @@ def check_sets(names: list[str], args) -> None:
         raise SystemExit("inputs missing, nothing fitted:\n  " + "\n  ".join(problems))
 
 
+def hume_overrides(args, over: dict) -> dict:
+    """HumeConfig fields a set is fitted with beside the defaults: --restarts and --steps
+    where given, then the set's own (load_set's `over`: digits-r5's 5 restarts)."""
+    return {**({"n_restarts": args.restarts} if args.restarts else {}),
+            **({"n_steps": args.steps} if args.steps else {}), **over}
+
+
 def fit_set(name: str, args, out: Path) -> dict:
     """HUME + kNN of a set, cached as OUT/NAME.npz (the slow part; the analysis reads it)."""
     path = out / f"{name}.npz"
@@ -241,13 +248,9 @@ def fit_set(name: str, args, out: Path) -> dict:
     x1, x2, y, over = load_set(name, args)
     k = int(y.max()) + 1
     cfg = HumeConfig(k=k, random_state=args.seed, device=args.device)
-    if args.restarts:
-        cfg = cfg.replace(n_restarts=args.restarts)
-    if args.steps:
-        cfg = cfg.replace(n_steps=args.steps)
     if args.ridge:
         cfg = cfg.replace(ridge=args.ridge)
-    cfg = cfg.replace(encoder_init=args.encoder_init, **over)
+    cfg = cfg.replace(encoder_init=args.encoder_init, **hume_overrides(args, over))
     t = time.perf_counter()
     m = Hume.from_config(cfg).fit(x1, x2)
     t_hume = time.perf_counter() - t
@@ -1068,10 +1071,7 @@ def main(argv=None) -> list[dict]:
     ap = recipe_parser(__doc__)
     ap.add_argument("--out", required=True, help="folder for each set's NAME.json, NAME.npz "
                     "(HUME, reused) and NAME_precision_curve.png")
-    ap.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS))
-    ap.add_argument("--phi1"), ap.add_argument("--phi2"), ap.add_argument("--labels")
-    ap.add_argument("--restarts", type=int, default=0, help="0: the seed default (100)")
-    ap.add_argument("--steps", type=int, default=0, help="0: the seed default (300)")
+    set_arguments(ap, DEFAULT_SETS)
     ap.add_argument("--ridge", type=float, default=0.0, help="0: the shipped default")
     ap.add_argument("--encoder-init", default=HumeConfig().encoder_init,
                     choices=ENCODER_INITS,

@@ -152,8 +152,7 @@ def choose_k(
                      "median_score": med, "corrected": (med - 1 / k) / (1 - 1 / k)})
         log(row_line(rows[-1]))
         save(None)
-    top = max(r[CRITERION] for r in rows)
-    tied = [r["k"] for r in rows if r[CRITERION] == top]  # the smallest of them is chosen
+    top, tied = best_ks(rows, CRITERION)  # the smallest of them is chosen
     best = tied[0]
     save(best)
     log(f"--k auto chose k={best}" + (
@@ -163,6 +162,13 @@ def choose_k(
         + runner_up(rows, best) + f"; a heuristic: check the rows above, {path.name} holds "
         "them)") + range_edge(best, lo, hi, capped))
     return best
+
+
+def best_ks(rows: list[dict], column: str) -> tuple[float, list[int]]:
+    """The column's highest value over the rows, and the k that have it, smallest first
+    (--k auto keeps the first)."""
+    top = max(r[column] for r in rows)
+    return top, sorted(r["k"] for r in rows if r[column] == top)
 
 
 def range_edge(best: int, lo: int, hi: int, capped: bool = False) -> str:
