@@ -15,15 +15,15 @@ score (and, from the ground truth, the ACC) of:
                       as HUME sees them, no bias, HUME's ridge scale): a labeling the encoder
                       can output, near the truth
   k-means 2 in space 1  the same fit of k-means of space 2's labels: one it can output, label-free
-  k-means 1           k-means of space 1
+  k-means 1           k-means of space 1 (linear cells, up to a bias per class)
 and says what limits HUME there: "objective" when the truth in space 1 scores below the best
 restart (the score prefers HUME's labeling to one much nearer the truth); "search" when it
 scores above every label-free labeling the encoder can output (best restart, k-means 2 in space
 1, k-means 1: a better search of the same score would move towards the truth); "search, then
 objective" when above the best restart but below another of those (the search stops short, and
-the score would not pick the truth's labeling either). The
-fits are seed_benchmark.py's (OUT/NAME.npz, reused; a missing one is fitted the same way and
-saved); ground truth is used for the ACC and the truth rows only.
+the score would not pick the truth's labeling either). The fits are seed_benchmark.py's
+(OUT/NAME.npz, reused; a missing one is fitted the same way and saved); ground truth is used for
+the ACC and the truth rows only.
 """
 
 from __future__ import annotations
