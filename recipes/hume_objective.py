@@ -6,14 +6,14 @@ search or by its objective?
 
 HUME ranks its restarts by a label-free score (hume_ssl.hume.scoring.cv_scores: the
 cross-validated balanced accuracy of a ridge classifier on space 2) and its task encoder can
-only output labelings linear in space 1 (the argmax of W phi1). For every set this prints the
-score (and, from the ground truth, the ACC) of:
+only output labelings linear in space 1 (the argmax of W phi1, W with orthonormal rows). For
+every set this prints the score (and, from the ground truth, the ACC) of:
   best restart        HUME's best-scoring restart (the fit's own score, recomputed)
   ensemble            HUME's voted labels
   truth               the true labels (not a labeling HUME's encoder can output)
-  truth in space 1    the argmax of a ridge fit of the one-hot true labels on space 1 (rows
-                      as HUME sees them, no bias, HUME's ridge scale): a labeling the encoder
-                      can output, near the truth
+  truth in space 1    a labeling HUME's encoder can output, near the truth: a ridge fit of
+                      the one-hot true labels on space 1 (rows as HUME sees them, no bias,
+                      HUME's ridge scale) made an encoder (orthonormal rows), its argmax
   k-means 2 in space 1  the same fit of k-means of space 2's labels: one it can output, label-free
   k-means 1           k-means of space 1 (linear cells, up to a bias per class)
 and says what limits HUME there: "objective" when the truth in space 1 scores below the best
@@ -49,14 +49,17 @@ LIMITS = ("search", "search, then objective", "objective")
 
 
 def linear_in(rows: np.ndarray, labels: np.ndarray, k: int, ridge: float) -> np.ndarray:
-    """(N,) the argmax of a ridge fit (no bias, HUME's scale-free penalty) of the one-hot labels
-    (N,) on unit rows (N, d): the labeling of that form nearest `labels`."""
+    """(N,) the labeling of a HUME encoder near `labels` (N,): a ridge fit (no bias, HUME's
+    scale-free penalty) of the one-hot labels on unit rows (N, d), its (k, d) weights replaced
+    by the nearest matrix with orthonormal rows (U V^T of their SVD: HUME's encoders are of that
+    form, hume.engine.orthonormal_rows), then the argmax of its cosine logits."""
     x = torch.from_numpy(rows).double()  # (N, d)
     n, d = x.shape
     lam = ridge_lambda(ridge, n, d, float((x ** 2).sum(1).mean()))
     y = torch.nn.functional.one_hot(torch.from_numpy(labels).long(), k).double()  # (N, k)
-    w = torch.linalg.solve(x.T @ x + lam * torch.eye(d, dtype=x.dtype), x.T @ y)  # (d, k)
-    return (x @ w).argmax(1).numpy()
+    w = torch.linalg.solve(x.T @ x + lam * torch.eye(d, dtype=x.dtype), x.T @ y).T  # (k, d)
+    u, _, vt = torch.linalg.svd(w, full_matrices=False)
+    return (x @ (u @ vt).T).argmax(1).numpy()
 
 
 def acc(labels: np.ndarray, y: np.ndarray) -> float:
