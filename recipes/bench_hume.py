@@ -546,6 +546,7 @@ DEFAULT_VARIANTS = [  # (name, HumeConfig overrides): one default changed at a t
     ("n_subsets 4", {"n_subsets": 4}),
     ("anneal x0.1 at steps 100, 200", {"anneal_steps": (100, 200)}),
     ("center off", {"center": False}),
+    ("n_steps 30", {"n_steps": 30}), ("n_steps 100", {"n_steps": 100}),
     ("n_steps 1000", {"n_steps": 1000}),
     ("encoder_init gaussian", {"encoder_init": "gaussian"}),
     ("encoder_init kmeans", {"encoder_init": "kmeans"}),
