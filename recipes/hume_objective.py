@@ -36,8 +36,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import recipe_parser, run_recipe, set_arguments  # noqa: E402
-from seed_benchmark import DEFAULT_SETS, check_sets, fit_set, hungarian_map, load_set  # noqa: E402
+from seed_benchmark import DEFAULT_SETS, check_sets, fit_set, load_set  # noqa: E402
 
+from hume_ssl.core.metrics import cluster_acc  # noqa: E402
 from hume_ssl.hume.config import HumeConfig  # noqa: E402
 from hume_ssl.hume.ridge import ridge_lambda  # noqa: E402
 from hume_ssl.hume.scoring import cv_scores  # noqa: E402
@@ -62,12 +63,6 @@ def linear_in(rows: np.ndarray, labels: np.ndarray, k: int, ridge: float) -> np.
     return (x @ (u @ vt).T).argmax(1).numpy()
 
 
-def acc(labels: np.ndarray, y: np.ndarray) -> float:
-    """ACC after the Hungarian map of labels onto y."""
-    m = hungarian_map(labels, y)
-    return float(np.mean([m.get(a, -1) == b for a, b in zip(labels.tolist(), y.tolist())]))
-
-
 def judge(name: str, args) -> dict:
     """The set's row: each labeling's score and ACC, and what limits HUME."""
     f = fit_set(name, args, Path(args.out))
@@ -89,7 +84,7 @@ def judge(name: str, args) -> dict:
     row = {"set": name, "n": len(y), "k": k, "restarts": int(f["restarts"]),
            "encoder_init": str(f["encoder_init"]), "fit_best_score": float(f["scores"].max()),
            "score": dict(zip(labelings, scores.tolist())),
-           "acc": {c: acc(v, y) for c, v in labelings.items()}}
+           "acc": {c: cluster_acc(v, y) for c, v in labelings.items()}}
     row["limit"] = limit(row["score"])
     return row
 
@@ -121,7 +116,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--out", required=True, help="seed_benchmark.py's folder: its NAME.npz "
                     "fits are reused, missing ones fitted and saved there")
     set_arguments(ap, list(DEFAULT_SETS))
-    ap.add_argument("--seed", type=int, default=0, help="HUME's random_state for a new fit")
+    ap.add_argument("--seed", type=int, default=0, help="HUME's random_state: a new fit's, and "
+                    "the score's folds (pass the one the fits in OUT were made with)")
     ap.add_argument("--device", default="auto")
     ap.set_defaults(ridge=0.0, encoder_init=HumeConfig().encoder_init)  # fit_set: shipped
     args = ap.parse_args(argv)

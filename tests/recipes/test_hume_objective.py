@@ -21,8 +21,9 @@ def test_hume_objective_recomputes_the_fits_score_and_prints_the_table(tmp_path,
     assert r["limit"] == hume_objective.limit(r["score"])
     out = capsys.readouterr().out
     assert "| digits (1797, 10, 3, kmeans) | " in out and f"| {r['limit']} |" in out
+    saved = (tmp_path / "digits.npz").stat().st_mtime_ns
     (again,) = hume_objective.main(args)  # the saved fit is reused, not fitted again
-    assert again["score"] == r["score"]
+    assert again["score"] == r["score"] and (tmp_path / "digits.npz").stat().st_mtime_ns == saved
 
 
 def test_what_limits_hume_follows_the_truths_labeling_in_space_1():
