@@ -74,9 +74,8 @@ Z95 = 1.959964  # the standard normal's 97.5% quantile: two-sided 95% intervals
 def accuracy_interval(acc: float | None, n: int) -> list[float] | None:
     """[low, high], the 95% Wilson score interval of an accuracy measured on n images: how far
     it moves with the images drawn, not from one training run to the next; None without an
-    accuracy or images. Wilson's, not
-    acc +- 1.96 sd: it stays inside [0, 1] and is not empty at 0 or 1 (a 1.000 on 30 images
-    is 0.886..1.000)."""
+    accuracy or images. Wilson's, not acc +- 1.96 sd: it stays inside [0, 1] and is not empty at
+    0 or 1 (a 1.000 on 30 images is 0.886..1.000)."""
     if acc is None or n <= 0:
         return None
     centre = (acc + Z95 ** 2 / (2 * n)) / (1 + Z95 ** 2 / n)
